@@ -1,0 +1,304 @@
+use sha2::{Digest, Sha256};
+
+use super::{AuditRecord, ChainHead, NewAuditRecord};
+use crate::time_util::{rfc3339, truncate_to_micros};
+use crate::AuditRecordId;
+
+const DOMAIN_TAG: &[u8] = b"candor.audit.v1";
+
+/// JSON text with object keys sorted and no insignificant whitespace. `serde_json`
+/// keeps maps in a `BTreeMap` (no `preserve_order`), so serializing a `Value` sorts keys.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    value.to_string()
+}
+
+fn put(buf: &mut Vec<u8>, field: &[u8]) {
+    buf.extend_from_slice(&(field.len() as u64).to_be_bytes());
+    buf.extend_from_slice(field);
+}
+
+fn put_opt(buf: &mut Vec<u8>, field: Option<&str>) {
+    match field {
+        None => buf.push(0),
+        Some(s) => {
+            buf.push(1);
+            put(buf, s.as_bytes());
+        }
+    }
+}
+
+/// The canonical encoding of a record: every field length-prefixed, in a fixed order, so
+/// no two different records encode the same way.
+pub fn canonical_bytes(r: &AuditRecord) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(256 + r.details.len());
+    put(&mut buf, DOMAIN_TAG);
+    put(&mut buf, r.id.0.as_bytes());
+    put(&mut buf, r.chain.as_bytes());
+    put(&mut buf, &r.seq.to_be_bytes());
+    put_opt(&mut buf, r.tenant_id.map(|t| t.to_string()).as_deref());
+    put(&mut buf, rfc3339(r.occurred_at).as_bytes());
+    put(&mut buf, r.actor.as_bytes());
+    put(&mut buf, r.actor_kind.as_str().as_bytes());
+    put_opt(&mut buf, r.ip_address.as_deref());
+    put(&mut buf, r.activity.as_bytes());
+    put_opt(&mut buf, r.item.as_deref());
+    put(&mut buf, r.details.as_bytes());
+    put(&mut buf, &r.prev_hash);
+    buf
+}
+
+pub fn record_hash(r: &AuditRecord) -> [u8; 32] {
+    Sha256::digest(canonical_bytes(r)).into()
+}
+
+/// Turns a new record into the next link after `head`, returning the new head.
+pub fn seal(new: NewAuditRecord, id: AuditRecordId, head: ChainHead) -> (AuditRecord, ChainHead) {
+    let mut record = AuditRecord {
+        id,
+        chain: new.chain.key(),
+        seq: head.seq + 1,
+        tenant_id: new.chain.tenant_id(),
+        occurred_at: truncate_to_micros(new.occurred_at),
+        actor: new.actor,
+        actor_kind: new.actor_kind,
+        ip_address: new.ip_address,
+        activity: new.activity,
+        item: new.item,
+        details: canonical_json(&new.details),
+        prev_hash: head.hash,
+        hash: [0; 32],
+    };
+    record.hash = record_hash(&record);
+    let next = ChainHead {
+        seq: record.seq,
+        hash: record.hash,
+    };
+    (record, next)
+}
+
+/// What is wrong with a chain, naming the first bad record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainFault {
+    #[error("record {id} (seq {seq}) was altered: its contents do not match its hash")]
+    Altered { id: AuditRecordId, seq: i64 },
+    #[error("record {id} (seq {seq}) does not follow seq {expected_prev_seq}: a record before it was removed or one was inserted")]
+    Broken {
+        id: AuditRecordId,
+        seq: i64,
+        expected_prev_seq: i64,
+    },
+    #[error("record {id} (seq {seq}) does not link to the hash of the record before it: a record was inserted or removed")]
+    Unlinked { id: AuditRecordId, seq: i64 },
+    #[error("the chain ends at seq {found} but its recorded head is seq {expected}: records at the end were removed")]
+    Truncated { expected: i64, found: i64 },
+    #[error("the chain's recorded head (seq {seq}) does not match its last record: the last records were rewritten")]
+    HeadMismatch { seq: i64 },
+    #[error("checkpoint at seq {seq}: {problem}")]
+    Checkpoint { seq: i64, problem: String },
+}
+
+/// Walks a chain record by record (in seq order) without holding it in memory.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    head: ChainHead,
+    seen: u64,
+    /// Hash of every record whose seq a checkpoint pins, filled in as records stream by.
+    pinned: std::collections::BTreeMap<i64, Option<[u8; 32]>>,
+}
+
+impl ChainVerifier {
+    pub fn new() -> Self {
+        Self {
+            head: ChainHead::GENESIS,
+            seen: 0,
+            pinned: Default::default(),
+        }
+    }
+
+    /// Asks the verifier to remember the hash at `seq`, to compare with a checkpoint.
+    pub fn pin(&mut self, seq: i64) {
+        self.pinned.entry(seq).or_insert(None);
+    }
+
+    pub fn push(&mut self, r: &AuditRecord) -> Result<(), ChainFault> {
+        if r.seq != self.head.seq + 1 {
+            return Err(ChainFault::Broken {
+                id: r.id,
+                seq: r.seq,
+                expected_prev_seq: self.head.seq,
+            });
+        }
+        if r.prev_hash != self.head.hash {
+            return Err(ChainFault::Unlinked { id: r.id, seq: r.seq });
+        }
+        if record_hash(r) != r.hash {
+            return Err(ChainFault::Altered { id: r.id, seq: r.seq });
+        }
+        if let Some(slot) = self.pinned.get_mut(&r.seq) {
+            *slot = Some(r.hash);
+        }
+        self.head = ChainHead {
+            seq: r.seq,
+            hash: r.hash,
+        };
+        self.seen += 1;
+        Ok(())
+    }
+
+    pub fn records_seen(&self) -> u64 {
+        self.seen
+    }
+
+    pub fn head(&self) -> ChainHead {
+        self.head
+    }
+
+    /// The hash seen at a pinned seq, if the chain reached it.
+    pub fn pinned_hash(&self, seq: i64) -> Option<[u8; 32]> {
+        self.pinned.get(&seq).copied().flatten()
+    }
+
+    /// Compares the end of the walk with the head the store recorded.
+    pub fn finish(&self, recorded_head: ChainHead) -> Result<(), ChainFault> {
+        if self.head.seq < recorded_head.seq {
+            return Err(ChainFault::Truncated {
+                expected: recorded_head.seq,
+                found: self.head.seq,
+            });
+        }
+        if self.head != recorded_head {
+            return Err(ChainFault::HeadMismatch {
+                seq: recorded_head.seq,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{ActorKind, AuditChain};
+    use crate::TenantId;
+    use proptest::prelude::*;
+    use serde_json::json;
+    use time::macros::datetime;
+
+    fn build_chain(n: usize) -> Vec<AuditRecord> {
+        let chain = AuditChain::Tenant(TenantId::generate());
+        let mut head = ChainHead::GENESIS;
+        (0..n)
+            .map(|i| {
+                let new = NewAuditRecord::new(
+                    chain,
+                    datetime!(2026-11-01 0:00 UTC) + time::Duration::seconds(i as i64),
+                    format!("user{i}@contoso.example"),
+                    ActorKind::TenantUser,
+                    "UserLoggedIn",
+                )
+                .details(json!({"b": i, "a": "x"}));
+                let (r, h) = seal(new, AuditRecordId::generate(), head);
+                head = h;
+                r
+            })
+            .collect()
+    }
+
+    fn verify(records: &[AuditRecord], head: ChainHead) -> Result<(), ChainFault> {
+        let mut v = ChainVerifier::new();
+        for r in records {
+            v.push(r)?;
+        }
+        v.finish(head)
+    }
+
+    fn head_of(records: &[AuditRecord]) -> ChainHead {
+        records.last().map_or(ChainHead::GENESIS, |r| ChainHead { seq: r.seq, hash: r.hash })
+    }
+
+    #[test]
+    fn details_are_canonical() {
+        let records = build_chain(1);
+        assert_eq!(records[0].details, r#"{"a":"x","b":0}"#);
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        let records = build_chain(20);
+        assert_eq!(verify(&records, head_of(&records)), Ok(()));
+    }
+
+    #[test]
+    fn an_altered_activity_is_found() {
+        let mut records = build_chain(10);
+        let head = head_of(&records);
+        records[4].activity = "Nothing-To-See".into();
+        assert_eq!(
+            verify(&records, head),
+            Err(ChainFault::Altered { id: records[4].id, seq: 5 })
+        );
+    }
+
+    #[test]
+    fn a_removed_record_is_found_at_its_successor() {
+        let mut records = build_chain(10);
+        let head = head_of(&records);
+        let removed = records.remove(3);
+        assert_eq!(removed.seq, 4);
+        assert!(matches!(verify(&records, head), Err(ChainFault::Broken { seq: 5, .. })));
+    }
+
+    #[test]
+    fn an_inserted_record_is_found() {
+        let mut records = build_chain(10);
+        let head = head_of(&records);
+        let mut forged = records[5].clone();
+        forged.id = AuditRecordId::generate();
+        forged.activity = "Forged".into();
+        forged.hash = record_hash(&forged);
+        records.insert(6, forged.clone());
+        assert!(matches!(verify(&records, head), Err(ChainFault::Broken { seq: 6, .. })));
+    }
+
+    #[test]
+    fn a_removed_tail_is_found_against_the_head() {
+        let mut records = build_chain(10);
+        let head = head_of(&records);
+        records.truncate(8);
+        assert_eq!(verify(&records, head), Err(ChainFault::Truncated { expected: 10, found: 8 }));
+    }
+
+    #[test]
+    fn a_rewritten_chain_does_not_match_the_recorded_head() {
+        let records = build_chain(5);
+        let other = build_chain(5);
+        assert!(matches!(verify(&other, head_of(&records)), Err(ChainFault::HeadMismatch { .. })));
+    }
+
+    proptest! {
+        /// Changing any single field of any single record is always detected.
+        #[test]
+        fn any_single_field_change_is_detected(n in 1usize..30, pick in any::<prop::sample::Index>(), field in 0u8..7) {
+            let mut records = build_chain(n);
+            let head = head_of(&records);
+            let i = pick.index(n);
+            let r = &mut records[i];
+            match field {
+                0 => r.actor.push('x'),
+                1 => r.activity.push('x'),
+                2 => r.item = Some(r.item.clone().unwrap_or_default() + "x"),
+                3 => r.ip_address = Some("203.0.113.9".into()),
+                4 => r.details = r#"{"a":"y"}"#.into(),
+                5 => r.occurred_at += time::Duration::microseconds(1),
+                _ => r.actor_kind = ActorKind::System,
+            }
+            prop_assert!(verify(&records, head).is_err());
+        }
+    }
+}

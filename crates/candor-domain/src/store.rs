@@ -1,0 +1,224 @@
+//! The storage traits the rest of Candor depends on. Each store crate (SQLite,
+//! PostgreSQL) implements them and both pass the same contract suite. Every method that
+//! changes state takes the audit record(s) describing the change and writes them in the
+//! same transaction, so no path changes state without recording who did it.
+
+use async_trait::async_trait;
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::{AuditQuery, AuditRecord, ChainHead, Checkpoint, NewAuditRecord};
+use crate::identity::{
+    ApiClient, EmailAddress, NewApiClient, NewOperator, NewTenant, NewTenantUser, Operator,
+    Session, Tenant, TenantRoles, TenantUser, TimeZoneName,
+};
+use crate::jobs::{AfterFailure, Job, JobCounts, NewJob};
+use crate::language::Language;
+use crate::{ApiClientId, JobId, OperatorId, TenantId, UserId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken (e.g. an email address already in use).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Data in the database that Candor cannot read back (hand-edited rows, say).
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A signing key kept by the store so every instance signs with the same key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub key_id: String,
+    pub purpose: KeyPurpose,
+    /// The 32-byte Ed25519 seed.
+    pub secret: Vec<u8>,
+    pub public: Vec<u8>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyPurpose {
+    /// Signs access tokens (published at /.well-known/jwks.json).
+    Token,
+    /// Signs audit checkpoints.
+    Audit,
+}
+
+impl KeyPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::Token => "token",
+            KeyPurpose::Audit => "audit",
+        }
+    }
+}
+
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    async fn create_tenant(
+        &self,
+        id: TenantId,
+        tenant: NewTenant,
+        now: OffsetDateTime,
+        audit: NewAuditRecord,
+    ) -> StoreResult<Tenant>;
+    async fn get_tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    /// Tenants ordered by name, then id; `after` is the (name, id) of the last one seen.
+    async fn list_tenants(
+        &self,
+        after: Option<(String, TenantId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Tenant>>;
+    async fn count_tenants(&self) -> StoreResult<i64>;
+    async fn update_tenant_settings(
+        &self,
+        id: TenantId,
+        default_language: Language,
+        time_zone: TimeZoneName,
+        audit: NewAuditRecord,
+    ) -> StoreResult<Tenant>;
+
+    async fn create_user(
+        &self,
+        id: UserId,
+        user: NewTenantUser,
+        now: OffsetDateTime,
+        audit: NewAuditRecord,
+    ) -> StoreResult<TenantUser>;
+    async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<TenantUser>>;
+    /// Sign-in names are unique across tenants.
+    async fn find_user_by_email(&self, email: &EmailAddress) -> StoreResult<Option<TenantUser>>;
+    async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<TenantUser>>;
+    async fn set_user_roles(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        roles: TenantRoles,
+        audit: NewAuditRecord,
+    ) -> StoreResult<TenantUser>;
+    async fn set_user_language(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        language: Option<Language>,
+    ) -> StoreResult<()>;
+
+    async fn create_operator(
+        &self,
+        id: OperatorId,
+        operator: NewOperator,
+        now: OffsetDateTime,
+        audit: NewAuditRecord,
+    ) -> StoreResult<Operator>;
+    async fn get_operator(&self, id: OperatorId) -> StoreResult<Option<Operator>>;
+    async fn find_operator_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Operator>>;
+    async fn list_operators(&self) -> StoreResult<Vec<Operator>>;
+    async fn set_operator_language(
+        &self,
+        id: OperatorId,
+        language: Option<Language>,
+    ) -> StoreResult<()>;
+
+    async fn create_api_client(
+        &self,
+        id: ApiClientId,
+        client: NewApiClient,
+        now: OffsetDateTime,
+        audit: NewAuditRecord,
+    ) -> StoreResult<ApiClient>;
+    async fn get_api_client(&self, id: ApiClientId) -> StoreResult<Option<ApiClient>>;
+    async fn list_api_clients(&self, tenant: TenantId) -> StoreResult<Vec<ApiClient>>;
+    async fn revoke_api_client(
+        &self,
+        tenant: TenantId,
+        id: ApiClientId,
+        now: OffsetDateTime,
+        audit: NewAuditRecord,
+    ) -> StoreResult<ApiClient>;
+
+    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    async fn touch_session(&self, token_hash: &str, now: OffsetDateTime) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Removes sessions idle since `idle_before` or created before `created_before`.
+    async fn delete_expired_sessions(
+        &self,
+        idle_before: OffsetDateTime,
+        created_before: OffsetDateTime,
+    ) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends records that accompany no other change (sign-ins, exports, token issue).
+    /// Concurrent calls are committed together (group commit).
+    async fn append_audit(&self, records: Vec<NewAuditRecord>) -> StoreResult<Vec<AuditRecord>>;
+    /// Newest first (by seq). Returns at most `query.limit + 1` records so the caller can
+    /// tell whether another page exists.
+    async fn search_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
+    /// A chain's records in seq order, from `after_seq + 1`, for verification and export.
+    async fn audit_chain_records(
+        &self,
+        chain: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>>;
+    /// Every chain and its recorded head.
+    async fn audit_chain_heads(&self) -> StoreResult<Vec<(String, ChainHead)>>;
+    async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()>;
+    async fn list_checkpoints(&self, chain: &str) -> StoreResult<Vec<Checkpoint>>;
+    async fn latest_checkpoint(&self, chain: &str) -> StoreResult<Option<Checkpoint>>;
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Stores `candidate` unless a key for its purpose exists; returns the key in use.
+    async fn ensure_signing_key(&self, candidate: SigningKeyRecord) -> StoreResult<SigningKeyRecord>;
+    async fn list_signing_keys(&self, purpose: KeyPurpose) -> StoreResult<Vec<SigningKeyRecord>>;
+}
+
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Enqueues a job; returns `None` when a job with the same dedupe key exists.
+    async fn enqueue_job(
+        &self,
+        id: JobId,
+        job: NewJob,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<JobId>>;
+    /// Claims the next due job (queued and due, or running with a lapsed lease).
+    async fn claim_job(
+        &self,
+        now: OffsetDateTime,
+        lease: Duration,
+        worker: &str,
+    ) -> StoreResult<Option<Job>>;
+    async fn complete_job(&self, id: JobId, worker: &str, now: OffsetDateTime) -> StoreResult<()>;
+    async fn fail_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        error: &str,
+        after: AfterFailure,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn get_job(&self, id: JobId) -> StoreResult<Option<Job>>;
+    async fn job_counts(&self) -> StoreResult<JobCounts>;
+}
+
+/// Everything Candor stores.
+#[async_trait]
+pub trait Store: IdentityStore + AuditStore + KeyStore + JobStore + Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Cheap round trip, for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Applied migrations as (version, description), for diagnostics.
+    async fn applied_migrations(&self) -> StoreResult<Vec<(i64, String)>>;
+}
