@@ -66,7 +66,7 @@ pub trait IdentityStore: Send + Sync {
         id: TenantId,
         tenant: NewTenant,
         now: OffsetDateTime,
-        audit: NewAuditRecord,
+        audit: Vec<NewAuditRecord>,
     ) -> StoreResult<Tenant>;
     async fn get_tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     /// Tenants ordered by name, then id; `after` is the (name, id) of the last one seen.

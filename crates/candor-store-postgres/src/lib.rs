@@ -1,1 +1,120 @@
+//! Candor's PostgreSQL store: what several Candor instances share behind a load
+//! balancer. Chain heads are locked row by row (`FOR UPDATE`) so appends from different
+//! instances stay linear, and jobs are claimed with `FOR UPDATE SKIP LOCKED` so
+//! instances share the work without waiting on each other.
 
+mod audit;
+mod identity;
+mod jobs;
+mod keys;
+mod rows;
+
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use candor_domain::audit::{AuditRecord, NewAuditRecord};
+use candor_domain::store::{Store, StoreError, StoreResult};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Row;
+use std::str::FromStr;
+use tokio::sync::{mpsc, oneshot};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Largest number of audit records committed in one group-commit transaction.
+const MAX_GROUP_COMMIT: usize = 4096;
+
+pub struct PostgresStore {
+    pool: PgPool,
+    appends: mpsc::Sender<audit::AppendRequest>,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:port/db`) and migrates the database.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(StdDuration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Database(format!("connecting to PostgreSQL: {e}")))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("migrating the PostgreSQL database: {e}")))?;
+        let (tx, rx) = mpsc::channel(MAX_GROUP_COMMIT);
+        tokio::spawn(audit::group_commit_loop(pool.clone(), rx));
+        Ok(Self { pool, appends: tx })
+    }
+
+    /// The pool, for tests that tamper with rows on purpose.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn append_grouped(&self, records: Vec<NewAuditRecord>) -> StoreResult<Vec<AuditRecord>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.appends
+            .send(audit::AppendRequest { records, reply })
+            .await
+            .map_err(|_| StoreError::Database("the audit writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Database("the audit writer has stopped".into()))?
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn applied_migrations(&self) -> StoreResult<Vec<(i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?)))
+            .collect()
+    }
+}
+
+/// Maps a sqlx error into the domain's store error, turning uniqueness violations into
+/// conflicts with a message a person can act on.
+pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            let what = match d.constraint() {
+                Some("tenant_users_email") | Some("operators_email") => {
+                    "that email address is already in use"
+                }
+                Some("tenants_name") => "a tenant with that name already exists",
+                _ => "that already exists",
+            };
+            StoreError::Conflict(what.to_owned())
+        }
+        _ => StoreError::Database(e.to_string()),
+    }
+}

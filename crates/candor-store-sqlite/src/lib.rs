@@ -1,1 +1,170 @@
+//! Candor's embedded store: one SQLite file in WAL mode. Writes go through a single
+//! connection (SQLite has one writer anyway, and this avoids lock-upgrade deadlocks);
+//! reads use a separate pool so they never wait behind a write. Audit records that
+//! accompany no other change are group-committed: concurrent appends share one
+//! transaction and one fsync.
 
+mod audit;
+mod identity;
+mod jobs;
+mod keys;
+mod rows;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use candor_domain::audit::{AuditRecord, NewAuditRecord};
+use candor_domain::store::{Store, StoreError, StoreResult};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row;
+use tokio::sync::{mpsc, oneshot};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Largest number of audit records committed in one group-commit transaction.
+const MAX_GROUP_COMMIT: usize = 4096;
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    appends: mpsc::Sender<audit::AppendRequest>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file at `path` and migrates it.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::open_with(options).await
+    }
+
+    /// Opens from a `sqlite:` URL (e.g. `sqlite:///var/lib/candor/candor.db`).
+    pub async fn open_url(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("invalid SQLite URL: {e}")))?;
+        Self::open_with(options).await
+    }
+
+    async fn open_with(options: SqliteConnectOptions) -> StoreResult<Self> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk when it returns. Group commit pays for it.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(StdDuration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(StdDuration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .map_err(db_error)?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Database(format!("migrating the SQLite database: {e}")))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(StdDuration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(db_error)?;
+        let (tx, rx) = mpsc::channel(MAX_GROUP_COMMIT);
+        tokio::spawn(audit::group_commit_loop(writer.clone(), rx));
+        Ok(Self {
+            writer,
+            reader,
+            appends: tx,
+        })
+    }
+
+    /// Writes a consistent copy of the database to `target` (`VACUUM INTO`).
+    pub async fn backup_to(&self, target: &Path) -> StoreResult<()> {
+        let target = target
+            .to_str()
+            .ok_or_else(|| StoreError::Database("backup path is not valid UTF-8".into()))?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&self.writer)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// The writer pool, for tests that tamper with rows on purpose.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn applied_migrations(&self) -> StoreResult<Vec<(i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?)))
+            .collect()
+    }
+}
+
+impl SqliteStore {
+    async fn append_grouped(&self, records: Vec<NewAuditRecord>) -> StoreResult<Vec<AuditRecord>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.appends
+            .send(audit::AppendRequest { records, reply })
+            .await
+            .map_err(|_| StoreError::Database("the audit writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Database("the audit writer has stopped".into()))?
+    }
+}
+
+/// Maps a sqlx error into the domain's store error, turning uniqueness violations into
+/// conflicts with a message a person can act on.
+pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            let msg = d.message();
+            let what = if msg.contains("tenant_users.email") || msg.contains("operators.email") {
+                "that email address is already in use"
+            } else if msg.contains("tenants.name") {
+                "a tenant with that name already exists"
+            } else {
+                "that already exists"
+            };
+            StoreError::Conflict(what.to_owned())
+        }
+        _ => StoreError::Database(e.to_string()),
+    }
+}

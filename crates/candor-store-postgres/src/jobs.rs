@@ -1,0 +1,147 @@
+use async_trait::async_trait;
+use candor_domain::jobs::{AfterFailure, Job, JobCounts, NewJob};
+use candor_domain::store::{JobStore, StoreError, StoreResult};
+use candor_domain::JobId;
+use time::{Duration, OffsetDateTime};
+
+use crate::{db_error, rows, PostgresStore};
+
+const JOB_COLS: &str =
+    "id, kind, payload, run_at, dedupe_key, status, attempts, max_attempts, lease_until, last_error";
+
+#[async_trait]
+impl JobStore for PostgresStore {
+    async fn enqueue_job(
+        &self,
+        id: JobId,
+        job: NewJob,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<JobId>> {
+        let done = sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, run_at, dedupe_key, status, attempts, max_attempts, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(id.0)
+        .bind(&job.kind)
+        .bind(job.payload.to_string())
+        .bind(job.run_at)
+        .bind(&job.dedupe_key)
+        .bind(job.max_attempts)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok((done.rows_affected() > 0).then_some(id))
+    }
+
+    async fn claim_job(
+        &self,
+        now: OffsetDateTime,
+        lease: Duration,
+        worker: &str,
+    ) -> StoreResult<Option<Job>> {
+                sqlx::query(&format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1,
+                 lease_until = $2, updated_at = $3
+             WHERE id = (
+                 SELECT id FROM jobs
+                 WHERE (status = 'queued' AND run_at <= $4) OR (status = 'running' AND lease_until < $5)
+                 ORDER BY run_at, id LIMIT 1
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING {JOB_COLS}"
+        ))
+        .bind(worker)
+        .bind(now + lease)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| rows::job(&r))
+        .transpose()
+    }
+
+    async fn complete_job(&self, id: JobId, worker: &str, now: OffsetDateTime) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'done', lease_owner = NULL, lease_until = NULL, updated_at = $1
+             WHERE id = $2 AND status = 'running' AND lease_owner = $3",
+        )
+        .bind(now)
+        .bind(id.0)
+        .bind(worker)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "job {id} is no longer leased to {worker}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn fail_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        error: &str,
+        after: AfterFailure,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let (status, run_at) = match after {
+            AfterFailure::RetryAt(t) => ("queued", Some(t)),
+            AfterFailure::Dead => ("dead", None),
+        };
+        let done = sqlx::query(
+            "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), last_error = $3,
+                 lease_owner = NULL, lease_until = NULL, updated_at = $4
+             WHERE id = $5 AND status = 'running' AND lease_owner = $6",
+        )
+        .bind(status)
+        .bind(run_at)
+        .bind(error)
+        .bind(now)
+        .bind(id.0)
+        .bind(worker)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "job {id} is no longer leased to {worker}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn get_job(&self, id: JobId) -> StoreResult<Option<Job>> {
+        sqlx::query(&format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .map(|r| rows::job(&r))
+            .transpose()
+    }
+
+    async fn job_counts(&self) -> StoreResult<JobCounts> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+        let mut counts = JobCounts::default();
+        for (status, n) in rows {
+            match status.as_str() {
+                "queued" => counts.queued = n,
+                "running" => counts.running = n,
+                "done" => counts.done = n,
+                "dead" => counts.dead = n,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+}

@@ -1,0 +1,547 @@
+//! One function per rule of the storage contract. Each takes a fresh, empty store.
+
+use std::sync::Arc;
+
+use candor_domain::audit::{
+    ActorKind, AuditChain, AuditQuery, AuditQueryInput, ChainHead, ChainVerifier, Checkpoint,
+    NewAuditRecord,
+};
+use candor_domain::identity::{
+    ApiPermission, DisplayName, EmailAddress, NewApiClient, NewOperator, NewTenant,
+    NewTenantUser, OperatorRole, RegionCode, Session, SessionPrincipal, TenantName, TenantRole,
+    TimeZoneName,
+};
+use candor_domain::jobs::{AfterFailure, JobStatus, NewJob};
+use candor_domain::language::Language;
+use candor_domain::store::{KeyPurpose, SigningKeyRecord, Store, StoreError};
+use candor_domain::{ApiClientId, JobId, OperatorId, TenantId, UserId};
+use serde_json::json;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const T0: OffsetDateTime = datetime!(2026-11-01 9:00 UTC);
+
+fn system_audit(chain: AuditChain, activity: &str) -> NewAuditRecord {
+    NewAuditRecord::new(chain, T0, "system", ActorKind::System, activity)
+}
+
+fn new_tenant(name: &str) -> NewTenant {
+    NewTenant {
+        name: TenantName::parse(name).unwrap(),
+        home_region: RegionCode::parse("eu-west").unwrap(),
+        default_language: Language::Dutch,
+        time_zone: TimeZoneName::parse("Europe/Amsterdam").unwrap(),
+        is_demo: false,
+    }
+}
+
+async fn tenant(store: &Arc<dyn Store>, name: &str) -> TenantId {
+    let id = TenantId::generate();
+    store
+        .create_tenant(id, new_tenant(name), T0, vec![system_audit(AuditChain::Tenant(id), "Add-Tenant")])
+        .await
+        .unwrap();
+    id
+}
+
+fn new_user(tenant: TenantId, email: &str, roles: &[TenantRole]) -> NewTenantUser {
+    NewTenantUser {
+        tenant_id: tenant,
+        email: EmailAddress::parse(email).unwrap(),
+        display_name: DisplayName::parse("Ada Lovelace").unwrap(),
+        password_hash: "$argon2id$fake".into(),
+        roles: roles.iter().copied().collect(),
+        language: Some(Language::French),
+    }
+}
+
+async fn all_records(store: &Arc<dyn Store>, chain: AuditChain) -> Vec<candor_domain::audit::AuditRecord> {
+    store.audit_chain_records(&chain.key(), 0, 10_000).await.unwrap()
+}
+
+pub async fn tenants_are_created_listed_and_updated(store: Arc<dyn Store>) {
+    let a = tenant(&store, "Contoso").await;
+    let b = tenant(&store, "Fabrikam").await;
+    let c = tenant(&store, "Adatum").await;
+    let got = store.get_tenant(a).await.unwrap().unwrap();
+    assert_eq!(got.name, "Contoso");
+    assert_eq!(got.default_language, Language::Dutch);
+    assert_eq!(got.time_zone.as_str(), "Europe/Amsterdam");
+    assert_eq!(got.created_at, T0);
+    assert!(store.get_tenant(TenantId::generate()).await.unwrap().is_none());
+    assert_eq!(store.count_tenants().await.unwrap(), 3);
+
+    let first = store.list_tenants(None, 2).await.unwrap();
+    assert_eq!(first.iter().map(|t| t.id).collect::<Vec<_>>(), vec![c, a]);
+    let last = first.last().unwrap();
+    let rest = store
+        .list_tenants(Some((last.name.clone(), last.id)), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest.iter().map(|t| t.id).collect::<Vec<_>>(), vec![b]);
+
+    let updated = store
+        .update_tenant_settings(
+            a,
+            Language::Korean,
+            TimeZoneName::parse("Asia/Seoul").unwrap(),
+            system_audit(AuditChain::Tenant(a), "Set-TenantSettings"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.default_language, Language::Korean);
+    assert_eq!(updated.time_zone.as_str(), "Asia/Seoul");
+    let activities: Vec<String> = all_records(&store, AuditChain::Tenant(a))
+        .await
+        .into_iter()
+        .map(|r| r.activity)
+        .collect();
+    assert_eq!(activities, vec!["Add-Tenant", "Set-TenantSettings"]);
+
+    let missing = store
+        .update_tenant_settings(
+            TenantId::generate(),
+            Language::Korean,
+            TimeZoneName::utc(),
+            system_audit(AuditChain::Operator, "Set-TenantSettings"),
+        )
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)));
+}
+
+pub async fn duplicate_tenant_name_is_a_conflict_and_leaves_no_audit_record(store: Arc<dyn Store>) {
+    tenant(&store, "Contoso").await;
+    let id = TenantId::generate();
+    let err = store
+        .create_tenant(id, new_tenant("Contoso"), T0, vec![system_audit(AuditChain::Tenant(id), "Add-Tenant"), system_audit(AuditChain::Operator, "Add-Tenant")])
+        .await
+        .unwrap_err();
+    match err {
+        StoreError::Conflict(msg) => assert!(msg.contains("name"), "{msg}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(all_records(&store, AuditChain::Tenant(id)).await.is_empty());
+    assert!(all_records(&store, AuditChain::Operator).await.is_empty());
+}
+
+pub async fn users_are_scoped_to_their_tenant(store: Arc<dyn Store>) {
+    let a = tenant(&store, "Contoso").await;
+    let b = tenant(&store, "Fabrikam").await;
+    let uid = UserId::generate();
+    let user = store
+        .create_user(
+            uid,
+            new_user(a, "Ada@Contoso.example", &[TenantRole::GlobalAdministrator]),
+            T0,
+            system_audit(AuditChain::Tenant(a), "Add-User"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(user.email.as_str(), "ada@contoso.example");
+    assert!(store.get_user(a, uid).await.unwrap().is_some());
+    assert!(store.get_user(b, uid).await.unwrap().is_none(), "user visible from another tenant");
+    let found = store
+        .find_user_by_email(&EmailAddress::parse("ADA@contoso.example").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, uid);
+    assert_eq!(found.tenant_id, a);
+    assert_eq!(found.language, Some(Language::French));
+    assert!(found.roles.contains(TenantRole::GlobalAdministrator));
+    assert_eq!(store.list_users(a).await.unwrap().len(), 1);
+    assert!(store.list_users(b).await.unwrap().is_empty());
+
+    let dup = store
+        .create_user(
+            UserId::generate(),
+            new_user(b, "ada@contoso.example", &[]),
+            T0,
+            system_audit(AuditChain::Tenant(b), "Add-User"),
+        )
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(m)) if m.contains("email")));
+    assert!(all_records(&store, AuditChain::Tenant(b)).await.iter().all(|r| r.activity != "Add-User"));
+
+    let roles = [TenantRole::AuditReader, TenantRole::MessageCenterReader]
+        .into_iter()
+        .collect();
+    let changed = store
+        .set_user_roles(a, uid, roles, system_audit(AuditChain::Tenant(a), "Set-UserRoles"))
+        .await
+        .unwrap();
+    assert!(changed.roles.contains(TenantRole::AuditReader));
+    assert!(!changed.roles.contains(TenantRole::GlobalAdministrator));
+    let cross = store
+        .set_user_roles(b, uid, Default::default(), system_audit(AuditChain::Tenant(b), "Set-UserRoles"))
+        .await;
+    assert!(matches!(cross, Err(StoreError::NotFound)));
+    assert!(all_records(&store, AuditChain::Tenant(b)).await.iter().all(|r| r.activity != "Set-UserRoles"));
+
+    store.set_user_language(a, uid, Some(Language::Korean)).await.unwrap();
+    assert_eq!(store.get_user(a, uid).await.unwrap().unwrap().language, Some(Language::Korean));
+    assert!(matches!(
+        store.set_user_language(b, uid, None).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn operators_are_created_and_found(store: Arc<dyn Store>) {
+    let id = OperatorId::generate();
+    let op = store
+        .create_operator(
+            id,
+            NewOperator {
+                email: EmailAddress::parse("ops@provider.example").unwrap(),
+                display_name: DisplayName::parse("Olga Operator").unwrap(),
+                password_hash: "$argon2id$fake".into(),
+                roles: [OperatorRole::IncidentManager].into_iter().collect(),
+            },
+            T0,
+            system_audit(AuditChain::Operator, "Add-Operator"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(op.id, id);
+    let found = store
+        .find_operator_by_email(&EmailAddress::parse("OPS@provider.example").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(found.roles.contains(OperatorRole::IncidentManager));
+    assert_eq!(store.get_operator(id).await.unwrap().unwrap().email, found.email);
+    assert_eq!(store.list_operators().await.unwrap().len(), 1);
+    store.set_operator_language(id, Some(Language::Dutch)).await.unwrap();
+    assert_eq!(store.get_operator(id).await.unwrap().unwrap().language, Some(Language::Dutch));
+    let chain = all_records(&store, AuditChain::Operator).await;
+    assert_eq!(chain.len(), 1);
+    assert_eq!(chain[0].tenant_id, None);
+}
+
+pub async fn api_clients_are_revoked_only_within_their_tenant(store: Arc<dyn Store>) {
+    let a = tenant(&store, "Contoso").await;
+    let b = tenant(&store, "Fabrikam").await;
+    let id = ApiClientId::generate();
+    let client = store
+        .create_api_client(
+            id,
+            NewApiClient {
+                tenant_id: a,
+                display_name: DisplayName::parse("Dashboard").unwrap(),
+                secret_hash: "$argon2id$secret".into(),
+                permissions: [ApiPermission::ServiceHealthReadAll].into_iter().collect(),
+            },
+            T0,
+            system_audit(AuditChain::Tenant(a), "Add-ApiClient"),
+        )
+        .await
+        .unwrap();
+    assert!(client.is_active());
+    assert_eq!(store.get_api_client(id).await.unwrap().unwrap().tenant_id, a);
+    assert_eq!(store.list_api_clients(a).await.unwrap().len(), 1);
+    assert!(store.list_api_clients(b).await.unwrap().is_empty());
+
+    let cross = store
+        .revoke_api_client(b, id, T0, system_audit(AuditChain::Tenant(b), "Revoke-ApiClient"))
+        .await;
+    assert!(matches!(cross, Err(StoreError::NotFound)));
+    assert!(store.get_api_client(id).await.unwrap().unwrap().is_active());
+
+    let later = T0 + Duration::hours(1);
+    let revoked = store
+        .revoke_api_client(a, id, later, system_audit(AuditChain::Tenant(a), "Revoke-ApiClient"))
+        .await
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(later));
+    let again = store
+        .revoke_api_client(a, id, later + Duration::hours(1), system_audit(AuditChain::Tenant(a), "Revoke-ApiClient"))
+        .await
+        .unwrap();
+    assert_eq!(again.revoked_at, Some(later), "revoking twice keeps the first time");
+}
+
+pub async fn sessions_live_and_expire(store: Arc<dyn Store>) {
+    let a = tenant(&store, "Contoso").await;
+    let s = Session {
+        token_hash: "hash-1".into(),
+        principal: SessionPrincipal::TenantUser {
+            tenant_id: a,
+            user_id: UserId::generate(),
+        },
+        csrf_token: "csrf".into(),
+        created_at: T0,
+        last_seen_at: T0,
+        ip_address: Some("192.0.2.7".into()),
+    };
+    store.create_session(&s).await.unwrap();
+    let op = Session {
+        token_hash: "hash-2".into(),
+        principal: SessionPrincipal::Operator {
+            operator_id: OperatorId::generate(),
+        },
+        ..s.clone()
+    };
+    store.create_session(&op).await.unwrap();
+    let got = store.get_session("hash-1").await.unwrap().unwrap();
+    assert_eq!(got.principal, s.principal);
+    assert_eq!(got.ip_address.as_deref(), Some("192.0.2.7"));
+    assert_eq!(store.get_session("hash-2").await.unwrap().unwrap().principal, op.principal);
+
+    store.touch_session("hash-1", T0 + Duration::minutes(20)).await.unwrap();
+    let removed = store
+        .delete_expired_sessions(T0 + Duration::minutes(10), T0 - Duration::hours(12))
+        .await
+        .unwrap();
+    assert_eq!(removed, 1, "only the idle session goes");
+    assert!(store.get_session("hash-2").await.unwrap().is_none());
+    store.delete_session("hash-1").await.unwrap();
+    assert!(store.get_session("hash-1").await.unwrap().is_none());
+}
+
+pub async fn concurrent_appends_keep_every_chain_linear(store: Arc<dyn Store>) {
+    let tenants: Vec<TenantId> = (0..3).map(|_| TenantId::generate()).collect();
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let store = store.clone();
+        let chain = if i % 4 == 0 {
+            AuditChain::Operator
+        } else {
+            AuditChain::Tenant(tenants[i % 3])
+        };
+        tasks.push(tokio::spawn(async move {
+            let records = (0..5)
+                .map(|j| {
+                    NewAuditRecord::new(chain, T0 + Duration::seconds(j), format!("user{i}@x.example"), ActorKind::TenantUser, "UserLoggedIn")
+                        .details(json!({"i": i, "j": j}))
+                })
+                .collect();
+            store.append_audit(records).await.unwrap()
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        let sealed = t.await.unwrap();
+        assert_eq!(sealed.len(), 5);
+        total += sealed.len();
+    }
+    assert_eq!(total, 300);
+    let heads = store.audit_chain_heads().await.unwrap();
+    assert_eq!(heads.len(), 4);
+    let mut sum = 0;
+    for (chain, head) in heads {
+        let records = store.audit_chain_records(&chain, 0, 10_000).await.unwrap();
+        let mut v = ChainVerifier::new();
+        for r in &records {
+            v.push(r).unwrap();
+        }
+        v.finish(head).unwrap();
+        sum += records.len();
+    }
+    assert_eq!(sum, 300);
+}
+
+pub async fn audit_search_filters_and_pages_newest_first(store: Arc<dyn Store>) {
+    let a = tenant(&store, "Contoso").await;
+    let chain = AuditChain::Tenant(a);
+    let mut records = Vec::new();
+    for i in 0..30i64 {
+        let activity = if i % 3 == 0 { "UserLoginFailed" } else { "UserLoggedIn" };
+        let actor = if i % 2 == 0 { "Ada@contoso.example" } else { "bob@contoso.example" };
+        records.push(
+            NewAuditRecord::new(chain, T0 + Duration::hours(i), actor, ActorKind::TenantUser, activity)
+                .item(format!("item-{}", i % 5))
+                .ip(Some("198.51.100.1".into())),
+        );
+    }
+    store.append_audit(records).await.unwrap();
+    // Another tenant's records never show up.
+    let b = tenant(&store, "Fabrikam").await;
+    store
+        .append_audit(vec![NewAuditRecord::new(AuditChain::Tenant(b), T0, "eve@fabrikam.example", ActorKind::TenantUser, "UserLoggedIn")])
+        .await
+        .unwrap();
+
+    let query = |input: AuditQueryInput| AuditQuery::parse(chain, input).unwrap();
+    let range = |from: i64, to: i64| AuditQueryInput {
+        from: Some(T0 + Duration::hours(from)),
+        to: Some(T0 + Duration::hours(to)),
+        ..Default::default()
+    };
+
+    // Date range is half-open and includes the Add-Tenant record at T0.
+    let all = store.search_audit(&query(range(0, 30))).await.unwrap();
+    assert_eq!(all.len(), 31);
+    assert!(all.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
+    let window = store.search_audit(&query(range(5, 10))).await.unwrap();
+    assert_eq!(window.len(), 5);
+
+    let mut failed = range(0, 30);
+    failed.activities = vec!["UserLoginFailed".into()];
+    let got = store.search_audit(&query(failed)).await.unwrap();
+    assert_eq!(got.len(), 10);
+    assert!(got.iter().all(|r| r.activity == "UserLoginFailed"));
+
+    let mut by_user = range(0, 30);
+    by_user.users = vec!["ada@contoso.example".into()];
+    let got = store.search_audit(&query(by_user)).await.unwrap();
+    assert_eq!(got.len(), 15, "user match ignores case");
+
+    let mut by_item = range(0, 30);
+    by_item.item = Some("item-3".into());
+    by_item.activities = vec!["UserLoggedIn".into(), "UserLoginFailed".into()];
+    let got = store.search_audit(&query(by_item)).await.unwrap();
+    assert_eq!(got.len(), 6);
+
+    // Paging: limit + 1 rows come back; the cursor continues below the last seq shown.
+    let mut paged = range(0, 30);
+    paged.limit = Some(10);
+    let page1 = store.search_audit(&query(paged.clone())).await.unwrap();
+    assert_eq!(page1.len(), 11);
+    paged.cursor = Some(page1[9].seq.to_string());
+    let page2 = store.search_audit(&query(paged)).await.unwrap();
+    assert_eq!(page2[0].seq, page1[9].seq - 1);
+}
+
+pub async fn checkpoints_are_stored_per_chain(store: Arc<dyn Store>) {
+    let key = checkpoint_key_id();
+    let sealed = store
+        .append_audit(vec![system_audit(AuditChain::Operator, "Add-Operator")])
+        .await
+        .unwrap();
+    let head = ChainHead {
+        seq: sealed[0].seq,
+        hash: sealed[0].hash,
+    };
+    let cp = Checkpoint {
+        chain: "operator".into(),
+        seq: head.seq,
+        head_hash: head.hash,
+        created_at: T0,
+        key_id: key.clone(),
+        signature: vec![1; 64],
+    };
+    store.insert_checkpoint(&cp).await.unwrap();
+    store.insert_checkpoint(&cp).await.unwrap();
+    assert_eq!(store.list_checkpoints("operator").await.unwrap(), vec![cp.clone()]);
+    assert_eq!(store.latest_checkpoint("operator").await.unwrap(), Some(cp));
+    assert_eq!(store.latest_checkpoint("nope").await.unwrap(), None);
+}
+
+fn checkpoint_key_id() -> String {
+    "audit-key-1".into()
+}
+
+pub async fn the_first_signing_key_wins(store: Arc<dyn Store>) {
+    let first = SigningKeyRecord {
+        key_id: "k1".into(),
+        purpose: KeyPurpose::Token,
+        secret: vec![1; 32],
+        public: vec![2; 32],
+        created_at: T0,
+    };
+    let second = SigningKeyRecord {
+        key_id: "k2".into(),
+        secret: vec![3; 32],
+        ..first.clone()
+    };
+    assert_eq!(store.ensure_signing_key(first.clone()).await.unwrap(), first);
+    assert_eq!(store.ensure_signing_key(second).await.unwrap(), first);
+    let audit = SigningKeyRecord {
+        key_id: "a1".into(),
+        purpose: KeyPurpose::Audit,
+        ..first.clone()
+    };
+    assert_eq!(store.ensure_signing_key(audit.clone()).await.unwrap(), audit);
+    assert_eq!(store.list_signing_keys(KeyPurpose::Token).await.unwrap(), vec![first]);
+}
+
+pub async fn jobs_are_claimed_when_due_and_deduplicated(store: Arc<dyn Store>) {
+    let later = NewJob::new("checkpoint", json!({"n": 1}), T0 + Duration::minutes(5)).dedupe("cp:1");
+    let id = store.enqueue_job(JobId::generate(), later.clone(), T0).await.unwrap();
+    assert!(id.is_some());
+    assert_eq!(store.enqueue_job(JobId::generate(), later, T0).await.unwrap(), None, "same dedupe key");
+    assert!(store.claim_job(T0, Duration::seconds(30), "w1").await.unwrap().is_none(), "not due yet");
+
+    let due = T0 + Duration::minutes(5);
+    let job = store.claim_job(due, Duration::seconds(30), "w1").await.unwrap().unwrap();
+    assert_eq!(job.kind, "checkpoint");
+    assert_eq!(job.payload, json!({"n": 1}));
+    assert_eq!(job.attempts, 1);
+    assert_eq!(job.status, JobStatus::Running);
+    assert!(store.claim_job(due, Duration::seconds(30), "w2").await.unwrap().is_none(), "leased");
+
+    // Failure: retried later, with the error kept.
+    store
+        .fail_job(job.id, "w1", "boom", AfterFailure::RetryAt(due + Duration::seconds(10)), due)
+        .await
+        .unwrap();
+    let stored = store.get_job(job.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Queued);
+    assert_eq!(stored.last_error.as_deref(), Some("boom"));
+    assert!(store.claim_job(due, Duration::seconds(30), "w1").await.unwrap().is_none());
+    let again = store
+        .claim_job(due + Duration::seconds(10), Duration::seconds(30), "w2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.attempts, 2);
+
+    // A lapsed lease (a crashed worker) lets another worker take the job over, and the
+    // old worker can no longer complete it.
+    let lapsed = due + Duration::minutes(5);
+    let taken = store.claim_job(lapsed, Duration::seconds(30), "w3").await.unwrap().unwrap();
+    assert_eq!(taken.id, job.id);
+    assert_eq!(taken.attempts, 3);
+    assert!(matches!(store.complete_job(job.id, "w2", lapsed).await, Err(StoreError::Conflict(_))));
+    store.complete_job(job.id, "w3", lapsed).await.unwrap();
+    assert_eq!(store.get_job(job.id).await.unwrap().unwrap().status, JobStatus::Done);
+
+    let doomed = store
+        .enqueue_job(JobId::generate(), NewJob::new("x", json!(null), T0), T0)
+        .await
+        .unwrap()
+        .unwrap();
+    let claimed = store.claim_job(lapsed, Duration::seconds(30), "w1").await.unwrap().unwrap();
+    assert_eq!(claimed.id, doomed);
+    store.fail_job(doomed, "w1", "gave up", AfterFailure::Dead, lapsed).await.unwrap();
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!((counts.done, counts.dead, counts.queued, counts.running), (1, 1, 0, 0));
+}
+
+pub async fn concurrent_workers_claim_each_job_once(store: Arc<dyn Store>) {
+    for i in 0..40 {
+        store
+            .enqueue_job(JobId::generate(), NewJob::new("work", json!({"i": i}), T0), T0)
+            .await
+            .unwrap();
+    }
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let name = format!("w{w}");
+            let mut claimed = Vec::new();
+            while let Some(job) = store.claim_job(T0, Duration::minutes(1), &name).await.unwrap() {
+                store.complete_job(job.id, &name, T0).await.unwrap();
+                claimed.push(job.id);
+            }
+            claimed
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(n, 40);
+    assert_eq!(all.len(), 40, "a job was claimed twice");
+}
+
+pub async fn migrations_are_recorded(store: Arc<dyn Store>) {
+    let applied = store.applied_migrations().await.unwrap();
+    assert!(!applied.is_empty());
+    assert_eq!(applied[0], (1, "foundation".to_owned()));
+    store.ping().await.unwrap();
+}

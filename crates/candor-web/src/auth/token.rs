@@ -1,0 +1,187 @@
+//! OAuth 2.0 client-credentials access tokens: Ed25519-signed JWTs carrying the tenant
+//! (`tid`) and the application permissions (`roles`), verifiable by anyone against
+//! `/.well-known/jwks.json`. Verified tokens are cached so a request does not pay a
+//! signature check and a database read each time.
+
+use std::sync::Arc;
+
+use candor_domain::identity::{Actor, ApiClient, ApiPermissions};
+use candor_domain::store::Store;
+use candor_domain::{ApiClientId, TenantId};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use super::keys::Keys;
+use crate::error::ApiError;
+
+/// Access tokens live one hour, as Entra ID's do.
+pub const TOKEN_LIFETIME: Duration = Duration::hours(1);
+/// How long a verified token is trusted without looking at its client again; bounds how
+/// long a revoked client's tokens keep working on instances that did not revoke it.
+pub const CACHE_TTL: Duration = Duration::seconds(60);
+pub const AUDIENCE: &str = "candor";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub appid: String,
+    pub tid: String,
+    pub roles: Vec<String>,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+#[derive(Clone)]
+struct Cached {
+    actor: Actor,
+    exp: OffsetDateTime,
+    trusted_until: OffsetDateTime,
+}
+
+pub struct TokenService {
+    issuer: String,
+    key_id: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    public_x: String,
+    cache: quick_cache::sync::Cache<String, Cached>,
+}
+
+impl TokenService {
+    pub fn new(keys: &Keys, issuer: String) -> Result<TokenService, ApiError> {
+        let public_x = keys.token.public_b64url();
+        let decoding = DecodingKey::from_ed_components(&public_x).map_err(ApiError::internal)?;
+        Ok(TokenService {
+            issuer,
+            key_id: keys.token.key_id.clone(),
+            encoding: EncodingKey::from_ed_der(&keys.token_der),
+            decoding,
+            public_x,
+            cache: quick_cache::sync::Cache::new(10_000),
+        })
+    }
+
+    pub fn issue(&self, client: &ApiClient, now: OffsetDateTime) -> Result<String, ApiError> {
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: AUDIENCE.to_owned(),
+            sub: client.id.to_string(),
+            appid: client.id.to_string(),
+            tid: client.tenant_id.to_string(),
+            roles: client.permissions.names(),
+            iat: now.unix_timestamp(),
+            nbf: now.unix_timestamp(),
+            exp: (now + TOKEN_LIFETIME).unix_timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.key_id.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(ApiError::internal)
+    }
+
+    /// The JSON Web Key Set that verifies Candor's tokens.
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({
+            "keys": [{
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "alg": "EdDSA",
+                "use": "sig",
+                "kid": self.key_id,
+                "x": self.public_x,
+            }]
+        })
+    }
+
+    /// Checks signature, issuer and audience; times are checked against `now` (Candor's
+    /// clock) rather than the system clock.
+    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Claims, ApiError> {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[&self.issuer]);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.required_spec_claims.clear();
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|e| {
+            ApiError::Unauthenticated(format!("the access token is not valid ({e})"))
+        })?;
+        let claims = data.claims;
+        let ts = now.unix_timestamp();
+        if ts >= claims.exp {
+            return Err(ApiError::Unauthenticated(
+                "the access token has expired; request a new one from /oauth2/v2.0/token".into(),
+            ));
+        }
+        if ts + 60 < claims.nbf {
+            return Err(ApiError::Unauthenticated("the access token is not valid yet".into()));
+        }
+        Ok(claims)
+    }
+
+    /// Turns a bearer token into an actor, from the cache when possible.
+    pub async fn authenticate(
+        &self,
+        store: &Arc<dyn Store>,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Actor, ApiError> {
+        let key = super::sha256_hex(token);
+        if let Some(hit) = self.cache.get(&key) {
+            if now < hit.exp && now < hit.trusted_until {
+                return Ok(hit.actor);
+            }
+            self.cache.remove(&key);
+        }
+        let claims = self.verify(token, now)?;
+        let client_id: ApiClientId = claims
+            .sub
+            .parse()
+            .map_err(|_| ApiError::Unauthenticated("the access token names no client".into()))?;
+        let tenant_id: TenantId = claims
+            .tid
+            .parse()
+            .map_err(|_| ApiError::Unauthenticated("the access token names no tenant".into()))?;
+        let client = store
+            .get_api_client(client_id)
+            .await?
+            .filter(|c| c.tenant_id == tenant_id)
+            .ok_or_else(|| ApiError::Unauthenticated("the client of this token no longer exists".into()))?;
+        if !client.is_active() {
+            return Err(ApiError::Unauthenticated(
+                "the client of this token has been revoked".into(),
+            ));
+        }
+        // The token's roles, narrowed to what the client still holds.
+        let permissions: ApiPermissions = claims
+            .roles
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .filter(|p| client.permissions.contains(*p))
+            .collect();
+        let actor = Actor::ApiClient {
+            tenant_id,
+            client_id,
+            permissions,
+        };
+        let exp = OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or(now);
+        self.cache.insert(
+            key,
+            Cached {
+                actor: actor.clone(),
+                exp,
+                trusted_until: now + CACHE_TTL,
+            },
+        );
+        Ok(actor)
+    }
+
+    /// Forgets cached tokens (after a client is revoked on this instance).
+    pub fn forget_all(&self) {
+        self.cache.clear();
+    }
+}

@@ -1,0 +1,359 @@
+use candor_domain::audit::{activity, ActorKind, AuditChain, NewAuditRecord};
+use candor_domain::identity::{
+    authorize, check_password_policy, Action, Actor, ApiClient, ApiPermissions, DisplayName,
+    EmailAddress, InvalidValue, NewApiClient, NewOperator, NewTenant, NewTenantUser, Operator,
+    OperatorRoles, RegionCode, Tenant, TenantName, TenantRole, TenantRoles, TenantUser,
+    TimeZoneName,
+};
+use candor_domain::language::Language;
+use candor_domain::{ApiClientId, OperatorId, TenantId, UserId};
+use serde_json::json;
+
+use super::Core;
+use crate::auth::{password, random_token, same_secret, sha256_hex};
+use crate::error::{ApiError, ApiResult};
+
+fn invalid(field: &'static str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::Invalid(InvalidValue::new(field, e.to_string()))
+}
+
+pub fn parse_language(s: &str) -> ApiResult<Language> {
+    s.parse().map_err(|e| invalid("language", e))
+}
+
+#[derive(Debug, Clone)]
+pub struct TenantInput {
+    pub name: String,
+    pub home_region: String,
+    pub default_language: String,
+    pub time_zone: String,
+    pub is_demo: bool,
+}
+
+pub async fn create_tenant(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    input: TenantInput,
+) -> ApiResult<Tenant> {
+    authorize(actor, Action::ManageTenants)?;
+    let tenant = NewTenant {
+        name: TenantName::parse(&input.name)?,
+        home_region: RegionCode::parse(&input.home_region)?,
+        default_language: parse_language(&input.default_language)?,
+        time_zone: TimeZoneName::parse(&input.time_zone)?,
+        is_demo: input.is_demo,
+    };
+    let id = TenantId::generate();
+    let now = core.clock.now();
+    let details = json!({
+        "name": tenant.name.as_str(),
+        "homeRegion": tenant.home_region.as_str(),
+        "defaultLanguage": tenant.default_language.tag(),
+        "timeZone": tenant.time_zone.as_str(),
+        "isDemo": tenant.is_demo,
+    });
+    let audit = vec![
+        NewAuditRecord::by(actor, AuditChain::Tenant(id), now, activity::TENANT_CREATED)
+            .ip(ip.clone())
+            .item(id.to_string())
+            .details(details.clone()),
+        NewAuditRecord::by(actor, AuditChain::Operator, now, activity::TENANT_CREATED)
+            .ip(ip)
+            .item(id.to_string())
+            .details(details),
+    ];
+    Ok(core.store.create_tenant(id, tenant, now, audit).await?)
+}
+
+pub async fn update_tenant_settings(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant_id: TenantId,
+    default_language: &str,
+    time_zone: &str,
+) -> ApiResult<Tenant> {
+    authorize(actor, Action::ManageTenantSettings(tenant_id))?;
+    let language = parse_language(default_language)?;
+    let tz = TimeZoneName::parse(time_zone)?;
+    let before = core
+        .store
+        .get_tenant(tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such tenant".into()))?;
+    let audit = NewAuditRecord::by(actor, AuditChain::Tenant(tenant_id), core.clock.now(), activity::TENANT_SETTINGS_CHANGED)
+        .ip(ip)
+        .item(tenant_id.to_string())
+        .details(json!({
+            "defaultLanguage": {"old": before.default_language.tag(), "new": language.tag()},
+            "timeZone": {"old": before.time_zone.as_str(), "new": tz.as_str()},
+        }));
+    Ok(core
+        .store
+        .update_tenant_settings(tenant_id, language, tz, audit)
+        .await?)
+}
+
+#[derive(Debug, Clone)]
+pub struct UserInput {
+    pub email: String,
+    pub display_name: String,
+    pub password: String,
+    pub roles: Vec<String>,
+    pub language: Option<String>,
+}
+
+fn parse_tenant_roles(names: &[String]) -> ApiResult<TenantRoles> {
+    TenantRoles::parse_csv(&names.join(",")).map_err(|e| invalid("roles", e))
+}
+
+pub async fn create_user(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant_id: TenantId,
+    input: UserInput,
+) -> ApiResult<TenantUser> {
+    authorize(actor, Action::ManageUsers(tenant_id))?;
+    let email = EmailAddress::parse(&input.email)?;
+    let display_name = DisplayName::parse(&input.display_name)?;
+    check_password_policy(&input.password)?;
+    let roles = parse_tenant_roles(&input.roles)?;
+    let language = match input.language.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(l) => Some(parse_language(l)?),
+    };
+    if core.store.get_tenant(tenant_id).await?.is_none() {
+        return Err(ApiError::NotFound("no such tenant".into()));
+    }
+    let password_hash = password::hash(input.password).await?;
+    let id = UserId::generate();
+    let audit = NewAuditRecord::by(actor, AuditChain::Tenant(tenant_id), core.clock.now(), activity::USER_CREATED)
+        .ip(ip)
+        .item(email.to_string())
+        .details(json!({"userId": id, "roles": roles.names()}));
+    let user = NewTenantUser {
+        tenant_id,
+        email,
+        display_name,
+        password_hash,
+        roles,
+        language,
+    };
+    Ok(core
+        .store
+        .create_user(id, user, core.clock.now(), audit)
+        .await?)
+}
+
+pub async fn set_user_roles(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant_id: TenantId,
+    user_id: UserId,
+    roles: &[String],
+) -> ApiResult<TenantUser> {
+    authorize(actor, Action::ManageUsers(tenant_id))?;
+    let roles = parse_tenant_roles(roles)?;
+    let users = core.store.list_users(tenant_id).await?;
+    let user = users
+        .iter()
+        .find(|u| u.id == user_id)
+        .ok_or_else(|| ApiError::NotFound("no such user in this tenant".into()))?;
+    let admins_left = users
+        .iter()
+        .filter(|u| u.id != user_id && u.roles.contains(TenantRole::GlobalAdministrator) && !u.disabled)
+        .count();
+    if admins_left == 0 && !roles.contains(TenantRole::GlobalAdministrator) {
+        return Err(ApiError::Conflict(
+            "a tenant must keep at least one Global Administrator; give the role to someone else first".into(),
+        ));
+    }
+    let audit = NewAuditRecord::by(actor, AuditChain::Tenant(tenant_id), core.clock.now(), activity::USER_ROLES_CHANGED)
+        .ip(ip)
+        .item(user.email.to_string())
+        .details(json!({"old": user.roles.names(), "new": roles.names()}));
+    Ok(core
+        .store
+        .set_user_roles(tenant_id, user_id, roles, audit)
+        .await?)
+}
+
+#[derive(Debug, Clone)]
+pub struct OperatorInput {
+    pub email: String,
+    pub display_name: String,
+    pub password: String,
+    pub roles: Vec<String>,
+}
+
+pub async fn create_operator(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    input: OperatorInput,
+) -> ApiResult<Operator> {
+    authorize(actor, Action::ManageOperators)?;
+    let email = EmailAddress::parse(&input.email)?;
+    let display_name = DisplayName::parse(&input.display_name)?;
+    check_password_policy(&input.password)?;
+    let roles = OperatorRoles::parse_csv(&input.roles.join(",")).map_err(|e| invalid("roles", e))?;
+    let password_hash = password::hash(input.password).await?;
+    let id = OperatorId::generate();
+    let audit = NewAuditRecord::by(actor, AuditChain::Operator, core.clock.now(), activity::OPERATOR_CREATED)
+        .ip(ip)
+        .item(email.to_string())
+        .details(json!({"operatorId": id, "roles": roles.names()}));
+    let operator = NewOperator {
+        email,
+        display_name,
+        password_hash,
+        roles,
+    };
+    Ok(core
+        .store
+        .create_operator(id, operator, core.clock.now(), audit)
+        .await?)
+}
+
+/// A new API client and its secret, which is shown this once and never stored.
+pub struct IssuedClient {
+    pub client: ApiClient,
+    pub secret: String,
+}
+
+pub async fn create_api_client(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant_id: TenantId,
+    display_name: &str,
+    permissions: &[String],
+) -> ApiResult<IssuedClient> {
+    authorize(actor, Action::ManageApiClients(tenant_id))?;
+    let display_name = DisplayName::parse(display_name)?;
+    let permissions =
+        ApiPermissions::parse_csv(&permissions.join(",")).map_err(|e| invalid("permissions", e))?;
+    if permissions.is_empty() {
+        return Err(invalid("permissions", "choose at least one permission"));
+    }
+    if core.store.get_tenant(tenant_id).await?.is_none() {
+        return Err(ApiError::NotFound("no such tenant".into()));
+    }
+    let secret = format!("cs_{}", random_token());
+    let id = ApiClientId::generate();
+    let audit = NewAuditRecord::by(actor, AuditChain::Tenant(tenant_id), core.clock.now(), activity::API_CLIENT_CREATED)
+        .ip(ip)
+        .item(id.to_string())
+        .details(json!({"displayName": display_name.as_str(), "permissions": permissions.names()}));
+    // Client secrets are 256 random bits, so a plain SHA-256 is as strong as a slow hash
+    // and keeps the token endpoint fast.
+    let client = NewApiClient {
+        tenant_id,
+        display_name,
+        secret_hash: sha256_hex(&secret),
+        permissions,
+    };
+    let client = core
+        .store
+        .create_api_client(id, client, core.clock.now(), audit)
+        .await?;
+    Ok(IssuedClient { client, secret })
+}
+
+pub async fn revoke_api_client(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant_id: TenantId,
+    client_id: ApiClientId,
+) -> ApiResult<ApiClient> {
+    authorize(actor, Action::ManageApiClients(tenant_id))?;
+    let audit = NewAuditRecord::by(actor, AuditChain::Tenant(tenant_id), core.clock.now(), activity::API_CLIENT_REVOKED)
+        .ip(ip)
+        .item(client_id.to_string());
+    core.store
+        .revoke_api_client(tenant_id, client_id, core.clock.now(), audit)
+        .await
+        .map_err(|e| match e {
+            candor_domain::store::StoreError::NotFound => {
+                ApiError::NotFound("no such API client in this tenant".into())
+            }
+            other => other.into(),
+        })
+}
+
+/// Checks a client's secret; the caller records the outcome.
+pub async fn authenticate_client(
+    core: &Core,
+    client_id: &str,
+    secret: &str,
+) -> Result<ApiClient, (Option<ApiClient>, &'static str)> {
+    let Ok(id) = client_id.parse::<ApiClientId>() else {
+        return Err((None, "unknown client_id"));
+    };
+    let client = match core.store.get_api_client(id).await {
+        Ok(Some(c)) => c,
+        _ => return Err((None, "unknown client_id")),
+    };
+    if !same_secret(&sha256_hex(secret), &client.secret_hash) {
+        return Err((Some(client), "invalid client secret"));
+    }
+    if !client.is_active() {
+        return Err((Some(client), "the client has been revoked"));
+    }
+    Ok(client)
+}
+
+pub enum SignedIn {
+    TenantUser(TenantUser),
+    Operator(Operator),
+}
+
+/// Verifies a password sign-in and records the outcome in the audit log.
+pub async fn sign_in(
+    core: &Core,
+    operator_realm: bool,
+    email: &str,
+    password: &str,
+    ip: Option<String>,
+) -> ApiResult<SignedIn> {
+    let now = core.clock.now();
+    let refused = || ApiError::Unauthenticated("the email address or password is not correct".into());
+    let email_norm = EmailAddress::parse(email).ok();
+    let (hash, chain, found) = match &email_norm {
+        Some(e) if operator_realm => match core.store.find_operator_by_email(e).await? {
+            Some(op) if !op.disabled => (op.password_hash.clone(), AuditChain::Operator, Some(SignedIn::Operator(op))),
+            _ => (password::dummy_hash().to_owned(), AuditChain::Operator, None),
+        },
+        Some(e) => match core.store.find_user_by_email(e).await? {
+            Some(u) if !u.disabled => (
+                u.password_hash.clone(),
+                AuditChain::Tenant(u.tenant_id),
+                Some(SignedIn::TenantUser(u)),
+            ),
+            _ => (password::dummy_hash().to_owned(), AuditChain::Operator, None),
+        },
+        None => (password::dummy_hash().to_owned(), AuditChain::Operator, None),
+    };
+    let ok = password::verify(password.to_owned(), hash).await && found.is_some();
+    let who: String = email_norm
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| email.chars().take(120).collect());
+    let kind = match (&found, operator_realm) {
+        (Some(SignedIn::Operator(_)), _) => ActorKind::Operator,
+        (Some(SignedIn::TenantUser(_)), _) => ActorKind::TenantUser,
+        (None, _) => ActorKind::Anonymous,
+    };
+    let activity_name = if ok { activity::SIGN_IN_SUCCEEDED } else { activity::SIGN_IN_FAILED };
+    let record = NewAuditRecord::new(chain, now, who, kind, activity_name)
+        .ip(ip)
+        .details(json!({"realm": if operator_realm { "operator" } else { "tenant" }}));
+    core.store.append_audit(vec![record]).await?;
+    match (ok, found) {
+        (true, Some(who)) => Ok(who),
+        _ => Err(refused()),
+    }
+}

@@ -1,0 +1,30 @@
+//! Application services: the steps of each use case (authorize, validate, change, audit),
+//! shared by the HTTP handlers and the CLI so both follow the same rules.
+
+pub mod audit;
+pub mod identity;
+
+use std::sync::Arc;
+
+use candor_domain::clock::Clock;
+use candor_domain::store::Store;
+
+use crate::auth::keys::Keys;
+
+/// What every use case needs: the store, the clock and Candor's keys.
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub keys: Arc<Keys>,
+}
+
+impl Core {
+    pub async fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {
+        let keys = Keys::load_or_create(store.as_ref(), clock.now()).await?;
+        Ok(Core {
+            store,
+            clock,
+            keys: Arc::new(keys),
+        })
+    }
+}
