@@ -1,1 +1,143 @@
+//! Candor's HTTP side: the tenant portal, the operator console, Candor's REST API, the
+//! OAuth token endpoint and the operational endpoints, in one axum router.
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod i18n;
+pub mod ops;
+pub mod portal;
+pub mod service;
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::token::TokenService;
+use crate::service::Core;
+
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Where Candor is reached, e.g. `https://status.example.com`; the token issuer.
+    pub public_url: String,
+    /// Mark cookies `Secure` (on whenever Candor is served over HTTPS).
+    pub secure_cookies: bool,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Show the demo banner.
+    pub demo: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            secure_cookies: false,
+            trust_forwarded_for: false,
+            demo: false,
+        }
+    }
+}
+
+pub struct AppInner {
+    pub core: Arc<Core>,
+    pub tokens: TokenService,
+    pub config: WebConfig,
+    /// Sign-in attempts per account and per address.
+    pub sign_in_limiter: DefaultKeyedRateLimiter<String>,
+    pub metrics: PrometheusHandle,
+    pub openapi: Arc<utoipa::openapi::OpenApi>,
+}
+
+impl Deref for AppInner {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<AppInner>);
+
+impl Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+/// The process-wide Prometheus recorder (installed once, shared by every app in it).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Sign-in attempts allowed per minute for one account (and, times four, per address).
+pub const SIGN_IN_ATTEMPTS_PER_MINUTE: u32 = 5;
+
+/// Builds the whole application.
+pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppState)> {
+    let tokens = TokenService::new(&core.keys, config.public_url.trim_end_matches('/').to_owned())
+        .map_err(|e| anyhow::anyhow!("setting up token signing: {e}"))?;
+    let per_minute = NonZeroU32::new(SIGN_IN_ATTEMPTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+    let (api_routes, openapi) = api::routes().split_for_parts();
+    let state = AppState(Arc::new(AppInner {
+        core,
+        tokens,
+        config,
+        sign_in_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+        metrics: metrics_handle(),
+        openapi: Arc::new(openapi),
+    }));
+    let router = Router::new()
+        .merge(api_routes)
+        .merge(portal::routes(state.clone()))
+        .merge(ops::routes())
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn(ops::record_metrics))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(ops::panic_response));
+    Ok((router, state))
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, finishing requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,159 @@
+# Candor portal and console, English (the source language).
+
+app-name = Candor
+app-tagline = Service health and Customer Lockbox
+demo-banner = Demo data: every tenant, person and key here is fictional.
+skip-to-content = Skip to content
+
+nav-home = Home
+nav-audit = Audit log
+nav-users = Users
+nav-api-clients = API clients
+nav-settings = Settings
+nav-console = Console
+nav-tenants = Tenants
+nav-operators = Operators
+nav-signout = Sign out
+nav-language = Language
+nav-change-language = Change
+
+signin-title = Sign in to your tenant
+signin-console-title = Sign in to the operator console
+signin-intro = Use the email address and password your administrator gave you.
+signin-console-intro = For the provider's operators. Customers sign in on the tenant portal.
+signin-email = Email address
+signin-password = Password
+signin-submit = Sign in
+signin-failed = The email address or password is not correct.
+signin-throttled = Too many sign-in attempts. Wait { $seconds } seconds and try again.
+signin-to-console = Provider operator? Sign in to the console.
+signin-to-portal = Customer? Sign in to your tenant.
+signed-out = You have signed out.
+
+home-title = Home
+home-welcome = Welcome, { $name }
+home-tenant = Tenant
+home-region = Home region
+home-language = Default language
+home-time-zone = Time zone
+home-your-roles = Your roles
+home-no-roles = You hold no roles in this tenant yet. Ask a Global Administrator.
+home-what-you-can-do = What you can do here
+home-audit-card = Search and export your tenant's tamper-evident audit log.
+home-users-card = Add people and decide which roles they hold.
+home-api-clients-card = Register applications that call the Candor API.
+home-settings-card = Set your tenant's default language and time zone.
+
+console-title = Operator console
+console-welcome = Welcome, { $name }
+console-tenants = Tenants
+console-operators = Operators
+console-jobs-queued = Jobs waiting
+console-jobs-dead = Jobs failed for good
+console-recent-audit = Recent activity in the operator realm
+console-no-access = Your roles do not include this page.
+
+role-GlobalAdministrator = Global Administrator
+role-CustomerLockboxAccessApprover = Customer Lockbox Access Approver
+role-ServiceSupportAdministrator = Service Support Administrator
+role-MessageCenterReader = Message Center Reader
+role-AuditReader = Audit Reader
+role-ProviderAdmin = Provider Admin
+role-IncidentManager = Incident Manager
+role-SupportEngineer = Support Engineer
+role-SupportManager = Support Manager
+
+audit-title = Audit log
+audit-intro = Every sign-in, role change, settings change and API client change in your tenant is recorded here and chained so that no record can be changed or removed unnoticed.
+audit-start = Start date
+audit-end = End date
+audit-activities = Activities
+audit-activities-hint = Comma-separated, e.g. UserLoggedIn, Set-UserRoles
+audit-users = Users
+audit-users-hint = Comma-separated email addresses
+audit-item = Item
+audit-search = Search
+audit-export-csv = Export CSV
+audit-export-json = Export JSON
+audit-col-date = Date
+audit-col-ip = IP address
+audit-col-user = User
+audit-col-activity = Activity
+audit-col-item = Item
+audit-col-details = Details
+audit-no-results = No records match this search.
+audit-next-page = Older records
+audit-first-page = Newest records
+audit-range-required = Choose a start and an end date.
+
+users-title = Users
+users-intro = People in your tenant and the roles they hold.
+users-col-name = Name
+users-col-email = Email address
+users-col-roles = Roles
+users-save-roles = Save roles
+users-add = Add a user
+users-display-name = Display name
+users-password = Initial password
+users-password-hint = At least 12 characters. Share it through a safe channel.
+users-language = Language
+users-language-tenant = Tenant default
+users-create = Add user
+users-created = The user was added.
+users-roles-saved = Roles saved.
+
+clients-title = API clients
+clients-intro = Applications that read service health, Message Center or the audit log through the API authenticate with a client id and secret.
+clients-col-name = Name
+clients-col-id = Client id
+clients-col-permissions = Permissions
+clients-col-created = Created
+clients-col-status = Status
+clients-active = Active
+clients-revoked = Revoked
+clients-revoke = Revoke
+clients-revoked-notice = The client was revoked. Its tokens stop working within a minute.
+clients-add = Register an application
+clients-name = Name
+clients-permissions = Permissions
+clients-create = Register
+clients-secret-title = Copy the secret now
+clients-secret-warning = This is the only time the secret is shown. Candor keeps only a hash of it.
+clients-secret-id = Client id
+clients-secret-value = Client secret
+clients-token-hint = Get a token with POST /oauth2/v2.0/token (grant_type=client_credentials).
+
+settings-title = Tenant settings
+settings-intro = The default language and time zone apply to everyone who has not chosen their own.
+settings-language = Default language
+settings-time-zone = Time zone
+settings-time-zone-hint = An IANA time zone such as Europe/Amsterdam or Asia/Taipei
+settings-save = Save settings
+settings-saved = Settings saved.
+
+tenants-title = Tenants
+tenants-col-name = Name
+tenants-col-region = Home region
+tenants-col-language = Language
+tenants-col-time-zone = Time zone
+tenants-col-created = Created
+tenants-demo = demo
+tenants-add = Add a tenant
+tenants-create = Add tenant
+tenants-created = The tenant was added.
+tenants-next-page = Next page
+
+operators-title = Operators
+operators-col-roles = Roles
+operators-add = Add an operator
+operators-create = Add operator
+operators-created = The operator was added.
+
+common-error-title = Something is not right
+common-back = Back
+common-not-found = This page does not exist.
+common-forbidden = You do not have access to this page.
+common-csrf = The form has expired. Reload the page and try again.
+common-yes = Yes
+common-no = No
+common-none = none

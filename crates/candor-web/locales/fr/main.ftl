@@ -1,0 +1,159 @@
+# Portail et console Candor, français (traduit de l'anglais, la langue source).
+
+app-name = Candor
+app-tagline = Intégrité du service et Customer Lockbox
+demo-banner = Données de démonstration : tous les locataires, personnes et clés présentés ici sont fictifs.
+skip-to-content = Passer au contenu
+
+nav-home = Accueil
+nav-audit = Journal d'audit
+nav-users = Utilisateurs
+nav-api-clients = Clients API
+nav-settings = Paramètres
+nav-console = Console
+nav-tenants = Locataires
+nav-operators = Opérateurs
+nav-signout = Se déconnecter
+nav-language = Langue
+nav-change-language = Modifier
+
+signin-title = Connectez-vous à votre locataire
+signin-console-title = Connectez-vous à la console des opérateurs
+signin-intro = Utilisez l'adresse e-mail et le mot de passe fournis par votre administrateur.
+signin-console-intro = Réservé aux opérateurs du fournisseur. Les clients se connectent sur le portail des locataires.
+signin-email = Adresse e-mail
+signin-password = Mot de passe
+signin-submit = Se connecter
+signin-failed = L'adresse e-mail ou le mot de passe est incorrect.
+signin-throttled = Trop de tentatives de connexion. Patientez { $seconds } secondes, puis réessayez.
+signin-to-console = Vous êtes opérateur du fournisseur ? Connectez-vous à la console.
+signin-to-portal = Vous êtes client ? Connectez-vous à votre locataire.
+signed-out = Vous avez été déconnecté.
+
+home-title = Accueil
+home-welcome = Bienvenue, { $name }
+home-tenant = Locataire
+home-region = Région principale
+home-language = Langue par défaut
+home-time-zone = Fuseau horaire
+home-your-roles = Vos rôles
+home-no-roles = Vous n'avez encore aucun rôle dans ce locataire. Adressez-vous à un administrateur général.
+home-what-you-can-do = Ce que vous pouvez faire ici
+home-audit-card = Recherchez et exportez le journal d'audit de votre locataire, dont toute altération est détectable.
+home-users-card = Ajoutez des personnes et choisissez les rôles qui leur sont attribués.
+home-api-clients-card = Inscrivez les applications qui appellent l'API Candor.
+home-settings-card = Définissez la langue et le fuseau horaire par défaut de votre locataire.
+
+console-title = Console des opérateurs
+console-welcome = Bienvenue, { $name }
+console-tenants = Locataires
+console-operators = Opérateurs
+console-jobs-queued = Tâches en attente
+console-jobs-dead = Tâches en échec définitif
+console-recent-audit = Activité récente dans le domaine des opérateurs
+console-no-access = Vos rôles ne donnent pas accès à cette page.
+
+role-GlobalAdministrator = Administrateur général
+role-CustomerLockboxAccessApprover = Approbateur d'accès Customer Lockbox
+role-ServiceSupportAdministrator = Administrateur du support de service
+role-MessageCenterReader = Lecteur du centre de messages
+role-AuditReader = Lecteur d'audit
+role-ProviderAdmin = Administrateur du fournisseur
+role-IncidentManager = Gestionnaire d'incidents
+role-SupportEngineer = Ingénieur support
+role-SupportManager = Responsable du support
+
+audit-title = Journal d'audit
+audit-intro = Chaque connexion, modification de rôle, modification de paramètres et modification de client API dans votre locataire est enregistrée ici et chaînée, de sorte qu'aucun enregistrement ne peut être modifié ou supprimé sans que cela soit détecté.
+audit-start = Date de début
+audit-end = Date de fin
+audit-activities = Activités
+audit-activities-hint = Séparées par des virgules, par exemple UserLoggedIn, Set-UserRoles
+audit-users = Utilisateurs
+audit-users-hint = Adresses e-mail séparées par des virgules
+audit-item = Élément
+audit-search = Rechercher
+audit-export-csv = Exporter au format CSV
+audit-export-json = Exporter au format JSON
+audit-col-date = Date
+audit-col-ip = Adresse IP
+audit-col-user = Utilisateur
+audit-col-activity = Activité
+audit-col-item = Élément
+audit-col-details = Détails
+audit-no-results = Aucun enregistrement ne correspond à cette recherche.
+audit-next-page = Enregistrements plus anciens
+audit-first-page = Enregistrements les plus récents
+audit-range-required = Choisissez une date de début et une date de fin.
+
+users-title = Utilisateurs
+users-intro = Les personnes de votre locataire et les rôles qui leur sont attribués.
+users-col-name = Nom
+users-col-email = Adresse e-mail
+users-col-roles = Rôles
+users-save-roles = Enregistrer les rôles
+users-add = Ajouter un utilisateur
+users-display-name = Nom d'affichage
+users-password = Mot de passe initial
+users-password-hint = Au moins 12 caractères. Communiquez-le par un canal sécurisé.
+users-language = Langue
+users-language-tenant = Langue par défaut du locataire
+users-create = Ajouter l'utilisateur
+users-created = L'utilisateur a été ajouté.
+users-roles-saved = Rôles enregistrés.
+
+clients-title = Clients API
+clients-intro = Les applications qui lisent l'intégrité du service, le centre de messages ou le journal d'audit via l'API s'authentifient avec un ID client et un secret client.
+clients-col-name = Nom
+clients-col-id = ID client
+clients-col-permissions = Autorisations
+clients-col-created = Date de création
+clients-col-status = État
+clients-active = Actif
+clients-revoked = Révoqué
+clients-revoke = Révoquer
+clients-revoked-notice = Le client a été révoqué. Ses jetons cesseront de fonctionner d'ici une minute.
+clients-add = Inscrire une application
+clients-name = Nom
+clients-permissions = Autorisations
+clients-create = Inscrire
+clients-secret-title = Copiez le secret maintenant
+clients-secret-warning = Le secret n'est affiché qu'une seule fois. Candor n'en conserve qu'un hachage.
+clients-secret-id = ID client
+clients-secret-value = Secret client
+clients-token-hint = Obtenez un jeton avec POST /oauth2/v2.0/token (grant_type=client_credentials).
+
+settings-title = Paramètres du locataire
+settings-intro = La langue et le fuseau horaire par défaut s'appliquent à toutes les personnes qui n'ont pas choisi les leurs.
+settings-language = Langue par défaut
+settings-time-zone = Fuseau horaire
+settings-time-zone-hint = Un fuseau horaire IANA, par exemple Europe/Amsterdam ou Asia/Taipei
+settings-save = Enregistrer les paramètres
+settings-saved = Paramètres enregistrés.
+
+tenants-title = Locataires
+tenants-col-name = Nom
+tenants-col-region = Région principale
+tenants-col-language = Langue
+tenants-col-time-zone = Fuseau horaire
+tenants-col-created = Date de création
+tenants-demo = démo
+tenants-add = Ajouter un locataire
+tenants-create = Ajouter le locataire
+tenants-created = Le locataire a été ajouté.
+tenants-next-page = Page suivante
+
+operators-title = Opérateurs
+operators-col-roles = Rôles
+operators-add = Ajouter un opérateur
+operators-create = Ajouter l'opérateur
+operators-created = L'opérateur a été ajouté.
+
+common-error-title = Un problème est survenu
+common-back = Retour
+common-not-found = Cette page n'existe pas.
+common-forbidden = Vous n'avez pas accès à cette page.
+common-csrf = Le formulaire a expiré. Rechargez la page et réessayez.
+common-yes = Oui
+common-no = Non
+common-none = aucun

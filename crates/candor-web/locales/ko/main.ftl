@@ -1,0 +1,159 @@
+# Candor 포털 및 콘솔, 한국어(원본 언어인 영어에서 번역).
+
+app-name = Candor
+app-tagline = 서비스 상태 및 고객 Lockbox
+demo-banner = 데모 데이터: 여기에 표시되는 모든 테넌트, 사용자 및 키는 가상입니다.
+skip-to-content = 콘텐츠로 건너뛰기
+
+nav-home = 홈
+nav-audit = 감사 로그
+nav-users = 사용자
+nav-api-clients = API 클라이언트
+nav-settings = 설정
+nav-console = 콘솔
+nav-tenants = 테넌트
+nav-operators = 운영자
+nav-signout = 로그아웃
+nav-language = 언어
+nav-change-language = 변경
+
+signin-title = 테넌트에 로그인
+signin-console-title = 운영자 콘솔에 로그인
+signin-intro = 관리자에게 받은 전자 메일 주소와 암호를 사용하세요.
+signin-console-intro = 공급자 운영자 전용입니다. 고객은 테넌트 포털에서 로그인합니다.
+signin-email = 전자 메일 주소
+signin-password = 암호
+signin-submit = 로그인
+signin-failed = 전자 메일 주소 또는 암호가 올바르지 않습니다.
+signin-throttled = 로그인 시도 횟수가 너무 많습니다. { $seconds }초 후에 다시 시도하세요.
+signin-to-console = 공급자 운영자이신가요? 콘솔에 로그인하세요.
+signin-to-portal = 고객이신가요? 테넌트에 로그인하세요.
+signed-out = 로그아웃되었습니다.
+
+home-title = 홈
+home-welcome = { $name }님, 환영합니다
+home-tenant = 테넌트
+home-region = 홈 지역
+home-language = 기본 언어
+home-time-zone = 표준 시간대
+home-your-roles = 내 역할
+home-no-roles = 아직 이 테넌트에서 할당된 역할이 없습니다. 전역 관리자에게 문의하세요.
+home-what-you-can-do = 여기에서 할 수 있는 작업
+home-audit-card = 변조 여부를 확인할 수 있는 테넌트 감사 로그를 검색하고 내보냅니다.
+home-users-card = 사용자를 추가하고 각 사용자의 역할을 결정합니다.
+home-api-clients-card = Candor API를 호출하는 애플리케이션을 등록합니다.
+home-settings-card = 테넌트의 기본 언어와 표준 시간대를 설정합니다.
+
+console-title = 운영자 콘솔
+console-welcome = { $name }님, 환영합니다
+console-tenants = 테넌트
+console-operators = 운영자
+console-jobs-queued = 대기 중인 작업
+console-jobs-dead = 영구적으로 실패한 작업
+console-recent-audit = 운영자 영역의 최근 활동
+console-no-access = 현재 역할로는 이 페이지에 액세스할 수 없습니다.
+
+role-GlobalAdministrator = 전역 관리자
+role-CustomerLockboxAccessApprover = 고객 Lockbox 액세스 승인자
+role-ServiceSupportAdministrator = 서비스 지원 관리자
+role-MessageCenterReader = 메시지 센터 읽기 권한자
+role-AuditReader = 감사 읽기 권한자
+role-ProviderAdmin = 공급자 관리자
+role-IncidentManager = 인시던트 매니저
+role-SupportEngineer = 지원 엔지니어
+role-SupportManager = 지원 매니저
+
+audit-title = 감사 로그
+audit-intro = 테넌트의 모든 로그인, 역할 변경, 설정 변경 및 API 클라이언트 변경 내용이 여기에 기록되며, 레코드가 체인으로 연결되어 있으므로 어떤 레코드도 감지되지 않은 채 변경되거나 제거될 수 없습니다.
+audit-start = 시작 날짜
+audit-end = 종료 날짜
+audit-activities = 활동
+audit-activities-hint = 쉼표로 구분(예: UserLoggedIn, Set-UserRoles)
+audit-users = 사용자
+audit-users-hint = 쉼표로 구분된 전자 메일 주소
+audit-item = 항목
+audit-search = 검색
+audit-export-csv = CSV 내보내기
+audit-export-json = JSON 내보내기
+audit-col-date = 날짜
+audit-col-ip = IP 주소
+audit-col-user = 사용자
+audit-col-activity = 활동
+audit-col-item = 항목
+audit-col-details = 세부 정보
+audit-no-results = 이 검색과 일치하는 레코드가 없습니다.
+audit-next-page = 이전 레코드
+audit-first-page = 최신 레코드
+audit-range-required = 시작 날짜와 종료 날짜를 선택하세요.
+
+users-title = 사용자
+users-intro = 테넌트의 사용자와 각 사용자에게 할당된 역할입니다.
+users-col-name = 이름
+users-col-email = 전자 메일 주소
+users-col-roles = 역할
+users-save-roles = 역할 저장
+users-add = 사용자 추가
+users-display-name = 표시 이름
+users-password = 초기 암호
+users-password-hint = 12자 이상이어야 합니다. 안전한 채널을 통해 전달하세요.
+users-language = 언어
+users-language-tenant = 테넌트 기본값
+users-create = 사용자 추가
+users-created = 사용자가 추가되었습니다.
+users-roles-saved = 역할이 저장되었습니다.
+
+clients-title = API 클라이언트
+clients-intro = API를 통해 서비스 상태, 메시지 센터 또는 감사 로그를 읽는 애플리케이션은 클라이언트 ID와 클라이언트 암호로 인증합니다.
+clients-col-name = 이름
+clients-col-id = 클라이언트 ID
+clients-col-permissions = 권한
+clients-col-created = 만든 날짜
+clients-col-status = 상태
+clients-active = 활성
+clients-revoked = 해지됨
+clients-revoke = 해지
+clients-revoked-notice = 클라이언트가 해지되었습니다. 이 클라이언트의 토큰은 1분 이내에 작동을 멈춥니다.
+clients-add = 애플리케이션 등록
+clients-name = 이름
+clients-permissions = 권한
+clients-create = 등록
+clients-secret-title = 지금 클라이언트 암호를 복사하세요
+clients-secret-warning = 클라이언트 암호는 지금 한 번만 표시됩니다. Candor는 암호의 해시만 보관합니다.
+clients-secret-id = 클라이언트 ID
+clients-secret-value = 클라이언트 암호
+clients-token-hint = POST /oauth2/v2.0/token (grant_type=client_credentials)으로 토큰을 가져오세요.
+
+settings-title = 테넌트 설정
+settings-intro = 기본 언어와 표준 시간대는 직접 선택하지 않은 모든 사용자에게 적용됩니다.
+settings-language = 기본 언어
+settings-time-zone = 표준 시간대
+settings-time-zone-hint = IANA 표준 시간대(예: Europe/Amsterdam 또는 Asia/Taipei)
+settings-save = 설정 저장
+settings-saved = 설정이 저장되었습니다.
+
+tenants-title = 테넌트
+tenants-col-name = 이름
+tenants-col-region = 홈 지역
+tenants-col-language = 언어
+tenants-col-time-zone = 표준 시간대
+tenants-col-created = 만든 날짜
+tenants-demo = 데모
+tenants-add = 테넌트 추가
+tenants-create = 테넌트 추가
+tenants-created = 테넌트가 추가되었습니다.
+tenants-next-page = 다음 페이지
+
+operators-title = 운영자
+operators-col-roles = 역할
+operators-add = 운영자 추가
+operators-create = 운영자 추가
+operators-created = 운영자가 추가되었습니다.
+
+common-error-title = 문제가 발생했습니다
+common-back = 뒤로
+common-not-found = 이 페이지는 존재하지 않습니다.
+common-forbidden = 이 페이지에 대한 액세스 권한이 없습니다.
+common-csrf = 양식이 만료되었습니다. 페이지를 새로 고친 후 다시 시도하세요.
+common-yes = 예
+common-no = 아니요
+common-none = 없음

@@ -1,0 +1,159 @@
+# Candor-portal en -console, Nederlands (vertaald uit het Engels, de brontaal).
+
+app-name = Candor
+app-tagline = Servicestatus en Klanten-lockbox
+demo-banner = Demogegevens: alle tenants, personen en sleutels hier zijn fictief.
+skip-to-content = Naar de inhoud gaan
+
+nav-home = Start
+nav-audit = Auditlogboek
+nav-users = Gebruikers
+nav-api-clients = API-clients
+nav-settings = Instellingen
+nav-console = Console
+nav-tenants = Tenants
+nav-operators = Operators
+nav-signout = Afmelden
+nav-language = Taal
+nav-change-language = Wijzigen
+
+signin-title = Aanmelden bij je tenant
+signin-console-title = Aanmelden bij de operatorconsole
+signin-intro = Gebruik het e-mailadres en wachtwoord die je van je beheerder hebt gekregen.
+signin-console-intro = Voor de operators van de provider. Klanten melden zich aan op de tenantportal.
+signin-email = E-mailadres
+signin-password = Wachtwoord
+signin-submit = Aanmelden
+signin-failed = Het e-mailadres of wachtwoord is onjuist.
+signin-throttled = Te veel aanmeldingspogingen. Wacht { $seconds } seconden en probeer het opnieuw.
+signin-to-console = Operator bij de provider? Meld je aan bij de console.
+signin-to-portal = Klant? Meld je aan bij je tenant.
+signed-out = Je bent afgemeld.
+
+home-title = Start
+home-welcome = Welkom, { $name }
+home-tenant = Tenant
+home-region = Thuisregio
+home-language = Standaardtaal
+home-time-zone = Tijdzone
+home-your-roles = Je rollen
+home-no-roles = Je hebt nog geen rollen in deze tenant. Vraag een globale beheerder om je een rol toe te wijzen.
+home-what-you-can-do = Wat je hier kunt doen
+home-audit-card = Doorzoek en exporteer het auditlogboek van je tenant, waarin elke manipulatie zichtbaar wordt.
+home-users-card = Voeg personen toe en bepaal welke rollen ze hebben.
+home-api-clients-card = Registreer toepassingen die de Candor-API aanroepen.
+home-settings-card = Stel de standaardtaal en tijdzone van je tenant in.
+
+console-title = Operatorconsole
+console-welcome = Welkom, { $name }
+console-tenants = Tenants
+console-operators = Operators
+console-jobs-queued = Wachtende taken
+console-jobs-dead = Definitief mislukte taken
+console-recent-audit = Recente activiteit in het operatordomein
+console-no-access = Je rollen geven geen toegang tot deze pagina.
+
+role-GlobalAdministrator = Globale beheerder
+role-CustomerLockboxAccessApprover = Goedkeurder voor toegang tot Klanten-lockbox
+role-ServiceSupportAdministrator = Beheerder van serviceondersteuning
+role-MessageCenterReader = Lezer van berichtencentrum
+role-AuditReader = Auditlezer
+role-ProviderAdmin = Providerbeheerder
+role-IncidentManager = Incidentmanager
+role-SupportEngineer = Supportengineer
+role-SupportManager = Supportmanager
+
+audit-title = Auditlogboek
+audit-intro = Elke aanmelding, rolwijziging, wijziging van instellingen en wijziging van API-clients in je tenant wordt hier vastgelegd en aan elkaar geketend, zodat geen enkele vermelding ongemerkt kan worden gewijzigd of verwijderd.
+audit-start = Begindatum
+audit-end = Einddatum
+audit-activities = Activiteiten
+audit-activities-hint = Gescheiden door komma's, bijvoorbeeld UserLoggedIn, Set-UserRoles
+audit-users = Gebruikers
+audit-users-hint = E-mailadressen, gescheiden door komma's
+audit-item = Object
+audit-search = Zoeken
+audit-export-csv = Exporteren als CSV
+audit-export-json = Exporteren als JSON
+audit-col-date = Datum
+audit-col-ip = IP-adres
+audit-col-user = Gebruiker
+audit-col-activity = Activiteit
+audit-col-item = Object
+audit-col-details = Gegevens
+audit-no-results = Er zijn geen vermeldingen die aan deze zoekopdracht voldoen.
+audit-next-page = Oudere vermeldingen
+audit-first-page = Nieuwste vermeldingen
+audit-range-required = Kies een begin- en een einddatum.
+
+users-title = Gebruikers
+users-intro = Personen in je tenant en de rollen die ze hebben.
+users-col-name = Naam
+users-col-email = E-mailadres
+users-col-roles = Rollen
+users-save-roles = Rollen opslaan
+users-add = Een gebruiker toevoegen
+users-display-name = Weergavenaam
+users-password = Eerste wachtwoord
+users-password-hint = Minimaal 12 tekens. Deel het via een veilig kanaal.
+users-language = Taal
+users-language-tenant = Standaardtaal van de tenant
+users-create = Gebruiker toevoegen
+users-created = De gebruiker is toegevoegd.
+users-roles-saved = Rollen opgeslagen.
+
+clients-title = API-clients
+clients-intro = Toepassingen die via de API de servicestatus, het berichtencentrum of het auditlogboek lezen, verifiëren zich met een client-id en een clientgeheim.
+clients-col-name = Naam
+clients-col-id = Client-id
+clients-col-permissions = Machtigingen
+clients-col-created = Gemaakt
+clients-col-status = Status
+clients-active = Actief
+clients-revoked = Ingetrokken
+clients-revoke = Intrekken
+clients-revoked-notice = De client is ingetrokken. De tokens ervan werken binnen een minuut niet meer.
+clients-add = Een toepassing registreren
+clients-name = Naam
+clients-permissions = Machtigingen
+clients-create = Registreren
+clients-secret-title = Kopieer het geheim nu
+clients-secret-warning = Het geheim wordt alleen nu getoond. Candor bewaart er alleen een hash van.
+clients-secret-id = Client-id
+clients-secret-value = Clientgeheim
+clients-token-hint = Vraag een token aan met POST /oauth2/v2.0/token (grant_type=client_credentials).
+
+settings-title = Tenantinstellingen
+settings-intro = De standaardtaal en tijdzone gelden voor iedereen die zelf geen taal of tijdzone heeft gekozen.
+settings-language = Standaardtaal
+settings-time-zone = Tijdzone
+settings-time-zone-hint = Een IANA-tijdzone, zoals Europe/Amsterdam of Asia/Taipei
+settings-save = Instellingen opslaan
+settings-saved = Instellingen opgeslagen.
+
+tenants-title = Tenants
+tenants-col-name = Naam
+tenants-col-region = Thuisregio
+tenants-col-language = Taal
+tenants-col-time-zone = Tijdzone
+tenants-col-created = Gemaakt
+tenants-demo = demo
+tenants-add = Een tenant toevoegen
+tenants-create = Tenant toevoegen
+tenants-created = De tenant is toegevoegd.
+tenants-next-page = Volgende pagina
+
+operators-title = Operators
+operators-col-roles = Rollen
+operators-add = Een operator toevoegen
+operators-create = Operator toevoegen
+operators-created = De operator is toegevoegd.
+
+common-error-title = Er is iets misgegaan
+common-back = Terug
+common-not-found = Deze pagina bestaat niet.
+common-forbidden = Je hebt geen toegang tot deze pagina.
+common-csrf = Het formulier is verlopen. Laad de pagina opnieuw en probeer het nog eens.
+common-yes = Ja
+common-no = Nee
+common-none = geen

@@ -1,0 +1,159 @@
+# Candor 入口網站與主控台，繁體中文（臺灣）（譯自來源語言英文）。
+
+app-name = Candor
+app-tagline = 服務健康情況與客戶加密箱
+demo-banner = 示範資料：此處的所有租用戶、人員和金鑰皆為虛構。
+skip-to-content = 跳至主要內容
+
+nav-home = 首頁
+nav-audit = 稽核記錄
+nav-users = 使用者
+nav-api-clients = API 用戶端
+nav-settings = 設定
+nav-console = 主控台
+nav-tenants = 租用戶
+nav-operators = 操作員
+nav-signout = 登出
+nav-language = 語言
+nav-change-language = 變更
+
+signin-title = 登入您的租用戶
+signin-console-title = 登入操作員主控台
+signin-intro = 請使用系統管理員提供給您的電子郵件地址和密碼。
+signin-console-intro = 僅供服務提供者的操作員使用。客戶請在租用戶入口網站登入。
+signin-email = 電子郵件地址
+signin-password = 密碼
+signin-submit = 登入
+signin-failed = 電子郵件地址或密碼不正確。
+signin-throttled = 登入嘗試次數過多。請等候 { $seconds } 秒後再試一次。
+signin-to-console = 您是服務提供者的操作員嗎？請登入主控台。
+signin-to-portal = 您是客戶嗎？請登入您的租用戶。
+signed-out = 您已登出。
+
+home-title = 首頁
+home-welcome = 歡迎，{ $name }
+home-tenant = 租用戶
+home-region = 主要區域
+home-language = 預設語言
+home-time-zone = 時區
+home-your-roles = 您的角色
+home-no-roles = 您在此租用戶中尚未擁有任何角色。請洽詢全域管理員。
+home-what-you-can-do = 您可以在這裡執行的工作
+home-audit-card = 搜尋並匯出租用戶的稽核記錄，任何竄改都可被偵測。
+home-users-card = 新增人員並決定他們擁有哪些角色。
+home-api-clients-card = 註冊呼叫 Candor API 的應用程式。
+home-settings-card = 設定租用戶的預設語言和時區。
+
+console-title = 操作員主控台
+console-welcome = 歡迎，{ $name }
+console-tenants = 租用戶
+console-operators = 操作員
+console-jobs-queued = 等候中的工作
+console-jobs-dead = 永久失敗的工作
+console-recent-audit = 操作員領域中的最近活動
+console-no-access = 您的角色不包含此頁面的存取權。
+
+role-GlobalAdministrator = 全域管理員
+role-CustomerLockboxAccessApprover = 客戶加密箱存取核准者
+role-ServiceSupportAdministrator = 服務支援管理員
+role-MessageCenterReader = 訊息中心讀取者
+role-AuditReader = 稽核讀取者
+role-ProviderAdmin = 提供者管理員
+role-IncidentManager = 事件經理
+role-SupportEngineer = 支援工程師
+role-SupportManager = 支援經理
+
+audit-title = 稽核記錄
+audit-intro = 您租用戶中的每一次登入、角色變更、設定變更和 API 用戶端變更都會記錄在這裡，並以鏈結方式串連，因此任何記錄都無法在不被察覺的情況下遭到變更或移除。
+audit-start = 開始日期
+audit-end = 結束日期
+audit-activities = 活動
+audit-activities-hint = 以逗號分隔，例如 UserLoggedIn, Set-UserRoles
+audit-users = 使用者
+audit-users-hint = 以逗號分隔的電子郵件地址
+audit-item = 項目
+audit-search = 搜尋
+audit-export-csv = 匯出 CSV
+audit-export-json = 匯出 JSON
+audit-col-date = 日期
+audit-col-ip = IP 位址
+audit-col-user = 使用者
+audit-col-activity = 活動
+audit-col-item = 項目
+audit-col-details = 詳細資料
+audit-no-results = 沒有符合此搜尋條件的記錄。
+audit-next-page = 較舊的記錄
+audit-first-page = 最新的記錄
+audit-range-required = 請選擇開始日期和結束日期。
+
+users-title = 使用者
+users-intro = 您租用戶中的人員及其擁有的角色。
+users-col-name = 名稱
+users-col-email = 電子郵件地址
+users-col-roles = 角色
+users-save-roles = 儲存角色
+users-add = 新增使用者
+users-display-name = 顯示名稱
+users-password = 初始密碼
+users-password-hint = 至少 12 個字元。請透過安全的管道提供。
+users-language = 語言
+users-language-tenant = 租用戶預設值
+users-create = 新增使用者
+users-created = 已新增使用者。
+users-roles-saved = 已儲存角色。
+
+clients-title = API 用戶端
+clients-intro = 透過 API 讀取服務健康情況、訊息中心或稽核記錄的應用程式，會使用用戶端識別碼和用戶端密碼進行驗證。
+clients-col-name = 名稱
+clients-col-id = 用戶端識別碼
+clients-col-permissions = 權限
+clients-col-created = 建立日期
+clients-col-status = 狀態
+clients-active = 作用中
+clients-revoked = 已撤銷
+clients-revoke = 撤銷
+clients-revoked-notice = 已撤銷此用戶端。其權杖將在一分鐘內失效。
+clients-add = 註冊應用程式
+clients-name = 名稱
+clients-permissions = 權限
+clients-create = 註冊
+clients-secret-title = 請立即複製用戶端密碼
+clients-secret-warning = 用戶端密碼只會顯示這一次。Candor 只會保留其雜湊值。
+clients-secret-id = 用戶端識別碼
+clients-secret-value = 用戶端密碼
+clients-token-hint = 使用 POST /oauth2/v2.0/token (grant_type=client_credentials) 取得權杖。
+
+settings-title = 租用戶設定
+settings-intro = 預設語言和時區適用於所有尚未自行選擇語言和時區的人員。
+settings-language = 預設語言
+settings-time-zone = 時區
+settings-time-zone-hint = IANA 時區，例如 Europe/Amsterdam 或 Asia/Taipei
+settings-save = 儲存設定
+settings-saved = 已儲存設定。
+
+tenants-title = 租用戶
+tenants-col-name = 名稱
+tenants-col-region = 主要區域
+tenants-col-language = 語言
+tenants-col-time-zone = 時區
+tenants-col-created = 建立日期
+tenants-demo = 示範
+tenants-add = 新增租用戶
+tenants-create = 新增租用戶
+tenants-created = 已新增租用戶。
+tenants-next-page = 下一頁
+
+operators-title = 操作員
+operators-col-roles = 角色
+operators-add = 新增操作員
+operators-create = 新增操作員
+operators-created = 已新增操作員。
+
+common-error-title = 發生問題
+common-back = 返回
+common-not-found = 此頁面不存在。
+common-forbidden = 您沒有此頁面的存取權。
+common-csrf = 表單已過期。請重新載入頁面，然後再試一次。
+common-yes = 是
+common-no = 否
+common-none = 無

@@ -1,0 +1,182 @@
+//! `GET /api/v1/audit/records` and its streamed export.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use candor_domain::audit::AuditQueryInput;
+use candor_domain::time_util::parse_time;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::ApiQuery;
+use crate::auth::extract::ApiCaller;
+use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{self as audit_service, ExportFormat};
+use crate::AppState;
+
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditSearchParams {
+    /// Start of the range (inclusive): a date (2026-11-01) or an RFC 3339 time. Required.
+    pub start: Option<String>,
+    /// End of the range (exclusive). Required.
+    pub end: Option<String>,
+    /// Comma-separated activities, e.g. `UserLoggedIn,Set-UserRoles`.
+    pub activities: Option<String>,
+    /// Comma-separated users (email addresses, `app:<client id>`, `system`).
+    pub users: Option<String>,
+    /// Exact item, e.g. a request id.
+    pub item: Option<String>,
+    /// The `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u32>,
+    /// Export only: `csv` (default) or `json`.
+    pub format: Option<String>,
+}
+
+fn time_param(field: &'static str, value: Option<&str>) -> ApiResult<Option<time::OffsetDateTime>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => parse_time(v).map(Some).ok_or_else(|| {
+            ApiError::Invalid(candor_domain::identity::InvalidValue::new(
+                field,
+                format!("`{}` is not a date (2026-11-01) or an RFC 3339 time", v.chars().take(40).collect::<String>()),
+            ))
+        }),
+    }
+}
+
+impl AuditSearchParams {
+    pub fn to_input(&self) -> ApiResult<AuditQueryInput> {
+        let split = |v: &Option<String>| v.iter().map(|s| s.to_owned()).collect::<Vec<_>>();
+        Ok(AuditQueryInput {
+            from: time_param("start", self.start.as_deref())?,
+            to: time_param("end", self.end.as_deref())?,
+            activities: split(&self.activities),
+            users: split(&self.users),
+            item: self.item.clone(),
+            cursor: self.cursor.clone(),
+            limit: self.limit,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecordView {
+    pub id: String,
+    pub seq: i64,
+    /// When it happened (RFC 3339, UTC).
+    pub date: String,
+    pub ip_address: Option<String>,
+    /// Who did it: an email address, `Operator`, `app:<client id>` or `system`.
+    pub user: String,
+    pub actor_kind: String,
+    pub activity: String,
+    pub item: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub hash: String,
+    pub prev_hash: String,
+}
+
+impl From<&candor_domain::audit::AuditRecord> for AuditRecordView {
+    fn from(r: &candor_domain::audit::AuditRecord) -> Self {
+        AuditRecordView {
+            id: r.id.to_string(),
+            seq: r.seq,
+            date: candor_domain::time_util::rfc3339(r.occurred_at),
+            ip_address: r.ip_address.clone(),
+            user: r.actor.clone(),
+            actor_kind: r.actor_kind.to_string(),
+            activity: r.activity.clone(),
+            item: r.item.clone(),
+            details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null),
+            hash: hex::encode(r.hash),
+            prev_hash: hex::encode(r.prev_hash),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    pub items: Vec<AuditRecordView>,
+    /// Pass as `cursor` to get the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Searches the caller's audit log (newest first). Tenant callers search their tenant's
+/// log and need Audit Reader / Global Administrator or `AuditLog.Read.All`; provider
+/// admins search the operator realm's log.
+#[utoipa::path(get, path = "/api/v1/audit/records", tag = "audit",
+    params(AuditSearchParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of records", body = AuditPage),
+        (status = 400, description = "Missing or reversed date range, bad cursor"),
+        (status = 401, description = "No valid credentials"),
+        (status = 403, description = "Lacks the role or permission"),
+    ))]
+pub async fn list_records(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiQuery(params): ApiQuery<AuditSearchParams>,
+) -> ApiResult<Json<AuditPage>> {
+    let chain = audit_service::chain_for(&caller.actor)?;
+    let page = audit_service::search(&state.core, &caller.actor, chain, params.to_input()?).await?;
+    Ok(Json(AuditPage {
+        items: page.items.iter().map(AuditRecordView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Exports every record a search matches, streamed, as CSV or JSON.
+#[utoipa::path(get, path = "/api/v1/audit/records/export", tag = "audit",
+    params(AuditSearchParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The matching records", content_type = "text/csv"),
+        (status = 400, description = "Missing or reversed date range, unknown format"),
+        (status = 401, description = "No valid credentials"),
+        (status = 403, description = "Lacks the role or permission"),
+    ))]
+pub async fn export_records(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiQuery(params): ApiQuery<AuditSearchParams>,
+) -> ApiResult<Response> {
+    export_response(&state, &caller.actor, caller.ip, &params).await
+}
+
+pub async fn export_response(
+    state: &AppState,
+    actor: &candor_domain::identity::Actor,
+    ip: Option<String>,
+    params: &AuditSearchParams,
+) -> ApiResult<Response> {
+    let format = ExportFormat::parse(params.format.as_deref())?;
+    let chain = audit_service::chain_for(actor)?;
+    let stream = audit_service::export(&state.core, actor, ip, chain, params.to_input()?, format).await?;
+    let body = Body::from_stream(stream.map(|chunk| chunk.map_err(std::io::Error::other)));
+    let filename = format!(
+        "candor-audit-{}.{}",
+        state.clock.now().date(),
+        format.extension()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

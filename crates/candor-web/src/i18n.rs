@@ -1,0 +1,135 @@
+//! The portal's words in five languages (Fluent files under `locales/`, embedded in the
+//! binary), and times shown in the reader's time zone.
+
+use std::collections::HashMap;
+
+use candor_domain::language::Language;
+use fluent_templates::fluent_bundle::FluentValue;
+use fluent_templates::{LanguageIdentifier, Loader};
+use time::OffsetDateTime;
+
+fluent_templates::static_loader! {
+    static LOCALES = {
+        locales: "./locales",
+        fallback_language: "en",
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+fn lang_id(lang: Language) -> LanguageIdentifier {
+    lang.tag().parse().unwrap_or_default()
+}
+
+/// A translator bound to one reader: their language and time zone.
+#[derive(Debug, Clone)]
+pub struct Tr {
+    pub lang: Language,
+    pub time_zone: String,
+}
+
+impl Tr {
+    pub fn new(lang: Language, time_zone: impl Into<String>) -> Tr {
+        Tr {
+            lang,
+            time_zone: time_zone.into(),
+        }
+    }
+
+    /// The message `key`, falling back to English.
+    pub fn t(&self, key: &str) -> String {
+        LOCALES.lookup(&lang_id(self.lang), key)
+    }
+
+    /// The message `key` with one named argument.
+    pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
+        let mut args: HashMap<std::borrow::Cow<'static, str>, FluentValue<'_>> = HashMap::new();
+        args.insert(name.to_owned().into(), FluentValue::from(value.to_owned()));
+        LOCALES.lookup_with_args(&lang_id(self.lang), key, &args)
+    }
+
+    /// A time in the reader's time zone, e.g. `2026-11-22 14:05 CET`.
+    pub fn time(&self, t: &OffsetDateTime) -> String {
+        format_in_zone(*t, &self.time_zone)
+    }
+
+    pub fn lang_tag(&self) -> &'static str {
+        self.lang.tag()
+    }
+}
+
+pub fn format_in_zone(t: OffsetDateTime, zone: &str) -> String {
+    let micros = (t.unix_timestamp_nanos() / 1_000) as i64;
+    let zoned = jiff::Timestamp::from_microsecond(micros)
+        .ok()
+        .and_then(|ts| {
+            jiff::tz::TimeZone::get(zone)
+                .ok()
+                .map(|tz| ts.to_zoned(tz))
+        });
+    match zoned {
+        Some(z) => z.strftime("%Y-%m-%d %H:%M %Z").to_string(),
+        None => candor_domain::time_util::rfc3339(t),
+    }
+}
+
+/// Message ids of one locale's file, read straight from the embedded sources.
+pub fn message_ids(source: &str) -> std::collections::BTreeSet<String> {
+    source
+        .lines()
+        .filter(|l| !l.starts_with([' ', '#', '\t', '.', '*', '[', '}']) && !l.trim().is_empty())
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_owned()))
+        .collect()
+}
+
+pub const SOURCES: [(&str, &str); 5] = [
+    ("en", include_str!("../locales/en/main.ftl")),
+    ("nl", include_str!("../locales/nl/main.ftl")),
+    ("fr", include_str!("../locales/fr/main.ftl")),
+    ("zh-TW", include_str!("../locales/zh-TW/main.ftl")),
+    ("ko", include_str!("../locales/ko/main.ftl")),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_locale_has_every_key_and_no_extra_ones() {
+        let english = message_ids(SOURCES[0].1);
+        assert!(english.len() > 50, "English has only {} messages", english.len());
+        for (tag, source) in SOURCES.iter().skip(1) {
+            let ids = message_ids(source);
+            let missing: Vec<_> = english.difference(&ids).collect();
+            let extra: Vec<_> = ids.difference(&english).collect();
+            assert!(missing.is_empty(), "{tag} is missing {missing:?}");
+            assert!(extra.is_empty(), "{tag} has keys English lacks: {extra:?}");
+        }
+    }
+
+    #[test]
+    fn every_key_resolves_in_every_language() {
+        for lang in Language::ALL {
+            let tr = Tr::new(lang, "UTC");
+            for id in message_ids(SOURCES[0].1) {
+                let text = tr.t(&id);
+                assert!(!text.is_empty() && !text.contains("Unknown localization"), "{lang}: {id}");
+            }
+        }
+    }
+
+    #[test]
+    fn translations_differ_from_english() {
+        let en = Tr::new(Language::English, "UTC");
+        for lang in Language::ALL.into_iter().skip(1) {
+            let tr = Tr::new(lang, "UTC");
+            assert_ne!(tr.t("signin-title"), en.t("signin-title"), "{lang}");
+        }
+    }
+
+    #[test]
+    fn times_are_shown_in_the_readers_zone() {
+        let t = time::macros::datetime!(2026-11-22 13:05 UTC);
+        assert_eq!(format_in_zone(t, "Asia/Taipei"), "2026-11-22 21:05 CST");
+        assert_eq!(format_in_zone(t, "Europe/Amsterdam"), "2026-11-22 14:05 CET");
+    }
+}

@@ -1,0 +1,344 @@
+//! The server-rendered portal (tenants) and operator console (provider). Every form
+//! carries a CSRF token, checked by one middleware before any handler runs; every page
+//! works without JavaScript.
+
+mod console;
+mod signin;
+mod tenant;
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use axum_extra::extract::CookieJar;
+use candor_domain::identity::{authorize, Action, Actor};
+use candor_domain::language::Language;
+use serde::Deserialize;
+
+use crate::auth::extract::{page_language, resolve_principal, PortalUser};
+use crate::auth::session::{self, cookie_value, LANGUAGE_COOKIE, PRESESSION_CSRF_COOKIE};
+use crate::auth::{random_token, same_secret};
+use crate::error::ApiError;
+use crate::i18n::Tr;
+use crate::AppState;
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(root))
+        .route("/signin", get(signin::tenant_form).post(signin::tenant_submit))
+        .route("/console/signin", get(signin::console_form).post(signin::console_submit))
+        .route("/signout", post(signin::sign_out))
+        .route("/language", post(change_language))
+        .route("/portal", get(tenant::home))
+        .route("/portal/audit", get(tenant::audit))
+        .route("/portal/audit/export", get(tenant::audit_export))
+        .route("/portal/users", get(tenant::users).post(tenant::create_user))
+        .route("/portal/users/{id}/roles", post(tenant::set_roles))
+        .route("/portal/api-clients", get(tenant::api_clients).post(tenant::create_api_client))
+        .route("/portal/api-clients/{id}/revoke", post(tenant::revoke_api_client))
+        .route("/portal/settings", get(tenant::settings).post(tenant::save_settings))
+        .route("/console", get(console::home))
+        .route("/console/audit", get(console::audit))
+        .route("/console/audit/export", get(console::audit_export))
+        .route("/console/tenants", get(console::tenants).post(console::create_tenant))
+        .route("/console/operators", get(console::operators).post(console::create_operator))
+        .route("/static/candor.css", get(stylesheet))
+        .layer(axum::middleware::from_fn_with_state(state, csrf_guard))
+}
+
+/// Everything the layout needs.
+pub struct PageCtx {
+    pub tr: Tr,
+    pub demo: bool,
+    pub signed_in: bool,
+    pub is_operator: bool,
+    pub display_name: String,
+    pub csrf: String,
+    pub path: String,
+    pub nav: Vec<NavItem>,
+    pub languages: Vec<(&'static str, &'static str, bool)>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: String,
+    pub active: bool,
+}
+
+fn languages(current: Language) -> Vec<(&'static str, &'static str, bool)> {
+    Language::ALL
+        .iter()
+        .map(|l| (l.tag(), l.native_name(), *l == current))
+        .collect()
+}
+
+impl PageCtx {
+    pub fn for_user(state: &AppState, user: &PortalUser, path: &str) -> PageCtx {
+        let tr = Tr::new(user.language, user.time_zone.clone());
+        let allowed = |a: Action| authorize(&user.actor, a).is_ok();
+        let mut nav = Vec::new();
+        let mut add = |href: &'static str, key: &str| {
+            nav.push(NavItem {
+                href,
+                label: tr.t(key),
+                active: path == href || (href != "/portal" && href != "/console" && path.starts_with(href)),
+            })
+        };
+        match &user.actor {
+            Actor::TenantUser { tenant_id, .. } => {
+                let t = *tenant_id;
+                add("/portal", "nav-home");
+                if allowed(Action::ReadAuditLog(t)) {
+                    add("/portal/audit", "nav-audit");
+                }
+                if allowed(Action::ManageUsers(t)) {
+                    add("/portal/users", "nav-users");
+                }
+                if allowed(Action::ManageApiClients(t)) {
+                    add("/portal/api-clients", "nav-api-clients");
+                }
+                if allowed(Action::ManageTenantSettings(t)) {
+                    add("/portal/settings", "nav-settings");
+                }
+            }
+            _ => {
+                add("/console", "nav-console");
+                if allowed(Action::ManageTenants) {
+                    add("/console/tenants", "nav-tenants");
+                }
+                if allowed(Action::ManageOperators) {
+                    add("/console/operators", "nav-operators");
+                }
+                if allowed(Action::ReadOperatorAuditLog) {
+                    add("/console/audit", "nav-audit");
+                }
+            }
+        }
+        PageCtx {
+            languages: languages(user.language),
+            tr,
+            demo: state.config.demo || user.tenant.as_ref().is_some_and(|t| t.is_demo),
+            signed_in: true,
+            is_operator: user.is_operator(),
+            display_name: user.display_name.clone(),
+            csrf: user.csrf.clone(),
+            path: path.to_owned(),
+            nav,
+            notice: None,
+            error: None,
+        }
+    }
+
+    /// A page for someone not signed in; `csrf` is the pre-session token.
+    pub fn anonymous(state: &AppState, lang: Language, csrf: String, path: &str) -> PageCtx {
+        PageCtx {
+            tr: Tr::new(lang, "UTC"),
+            demo: state.config.demo,
+            signed_in: false,
+            is_operator: path.starts_with("/console"),
+            display_name: String::new(),
+            csrf,
+            path: path.to_owned(),
+            nav: Vec::new(),
+            languages: languages(lang),
+            notice: None,
+            error: None,
+        }
+    }
+}
+
+pub fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::internal(anyhow::anyhow!("template: {e}")).into_response(),
+    }
+}
+
+pub fn render_with(status: StatusCode, t: &impl Template) -> Response {
+    let mut r = render(t);
+    if r.status() == StatusCode::OK {
+        *r.status_mut() = status;
+    }
+    r
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub title: String,
+    pub page: PageCtx,
+    pub message: String,
+    pub back: String,
+}
+
+/// Renders an error for a signed-in person as a page in their language.
+pub fn error_page(state: &AppState, user: &PortalUser, path: &str, err: ApiError) -> Response {
+    let status = err.status();
+    if status.is_server_error() {
+        return err.into_response();
+    }
+    let page = PageCtx::for_user(state, user, path);
+    let message = match &err {
+        ApiError::Forbidden(_) => page.tr.t("common-forbidden"),
+        ApiError::NotFound(_) => page.tr.t("common-not-found"),
+        other => other.public_message(),
+    };
+    let back = if user.is_operator() { "/console" } else { "/portal" };
+    render_with(
+        status,
+        &ErrorPage {
+            title: page.tr.t("common-error-title"),
+            page,
+            message,
+            back: back.to_owned(),
+        },
+    )
+}
+
+async fn root(State(state): State<AppState>, jar: CookieJar, headers: axum::http::HeaderMap) -> Response {
+    let _ = jar;
+    match session::current(&state, &headers).await {
+        Ok(Some(s)) => match s.principal {
+            candor_domain::identity::SessionPrincipal::Operator { .. } => Redirect::to("/console").into_response(),
+            _ => Redirect::to("/portal").into_response(),
+        },
+        _ => Redirect::to("/signin").into_response(),
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/candor.css"),
+    )
+        .into_response()
+}
+
+/// The pre-session CSRF token: the existing cookie, or a new one to set.
+pub fn presession_csrf(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
+    match jar.get(PRESESSION_CSRF_COOKIE).map(|c| c.value().to_owned()) {
+        Some(v) if v.len() >= 32 => (jar, v),
+        _ => {
+            let token = random_token();
+            let jar = jar.add(session::build_cookie(state, PRESESSION_CSRF_COOKIE, token.clone()));
+            (jar, token)
+        }
+    }
+}
+
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
+/// Refuses any state-changing portal request whose form does not carry the session's
+/// CSRF token (or, before sign-in, the pre-session cookie's).
+async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ApiError::BadRequest("the form is too large".into()).into_response();
+        }
+    };
+    let submitted = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .ok()
+        .and_then(|fields| fields.into_iter().find(|(k, _)| k == "csrf").map(|(_, v)| v))
+        .unwrap_or_default();
+    let session_token = match session::current(&state, &parts.headers).await {
+        Ok(s) => s.map(|s| s.csrf_token),
+        Err(e) => return e.into_response(),
+    };
+    let presession = cookie_value(&parts.headers, PRESESSION_CSRF_COOKIE);
+    let ok = !submitted.is_empty()
+        && (session_token.is_some_and(|t| same_secret(&submitted, &t))
+            || presession.is_some_and(|t| same_secret(&submitted, &t)));
+    if !ok {
+        let lang = page_language(&parts.headers, None, None);
+        let tr = Tr::new(lang, "UTC");
+        let page = PageCtx::anonymous(&state, lang, String::new(), parts.uri.path());
+        tracing::warn!(path = %parts.uri.path(), "form refused: missing or wrong CSRF token");
+        return render_with(
+            StatusCode::FORBIDDEN,
+            &ErrorPage {
+                title: tr.t("common-error-title"),
+                message: tr.t("common-csrf"),
+                back: "/".into(),
+                page,
+            },
+        );
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+#[derive(Deserialize)]
+struct LanguageForm {
+    lang: String,
+    back: Option<String>,
+}
+
+/// A local path to return to; anything else goes home.
+pub fn safe_back(back: Option<&str>) -> String {
+    match back {
+        Some(b) if b.starts_with('/') && !b.starts_with("//") && !b.contains('\\') => b.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+async fn change_language(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<LanguageForm>,
+) -> Response {
+    let Ok(lang) = form.lang.parse::<Language>() else {
+        return ApiError::BadRequest(format!("`{}` is not a supported language", form.lang.chars().take(20).collect::<String>())).into_response();
+    };
+    if let Ok(Some(s)) = session::current(&state, &headers).await {
+        if let Ok(Some(who)) = resolve_principal(&state, s.principal).await {
+            let saved = match who.actor {
+                Actor::TenantUser { tenant_id, user_id, .. } => {
+                    state.store.set_user_language(tenant_id, user_id, Some(lang)).await
+                }
+                Actor::Operator { operator_id, .. } => {
+                    state.store.set_operator_language(operator_id, Some(lang)).await
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = saved {
+                return ApiError::from(e).into_response();
+            }
+        }
+    }
+    let jar = jar.add(session::build_cookie(&state, LANGUAGE_COOKIE, lang.tag().to_owned()));
+    (jar, Redirect::to(&safe_back(form.back.as_deref()))).into_response()
+}
+
+/// Which notice a redirect asked to show (`?notice=...`), translated.
+pub fn notice_text(tr: &Tr, notice: Option<&str>) -> Option<String> {
+    let key = match notice? {
+        "user-created" => "users-created",
+        "roles-saved" => "users-roles-saved",
+        "client-revoked" => "clients-revoked-notice",
+        "settings-saved" => "settings-saved",
+        "tenant-created" => "tenants-created",
+        "operator-created" => "operators-created",
+        "signed-out" => "signed-out",
+        _ => return None,
+    };
+    Some(tr.t(key))
+}
+
+/// Reads `cookie_value` for handlers that only have headers.
+pub fn language_cookie(headers: &axum::http::HeaderMap) -> Option<Language> {
+    cookie_value(headers, LANGUAGE_COOKIE).and_then(|v| v.parse().ok())
+}

@@ -1,0 +1,322 @@
+use std::pin::Pin;
+
+use candor_domain::audit::{
+    activity, AuditChain, AuditQuery, AuditQueryInput, AuditRecord, ChainFault, ChainHead,
+    ChainVerifier, Checkpoint, NewAuditRecord,
+};
+use candor_domain::identity::{authorize, Action, Actor};
+use candor_domain::page::Page;
+use candor_domain::time_util::rfc3339;
+use futures::Stream;
+use serde_json::json;
+
+use super::Core;
+use crate::error::{ApiError, ApiResult};
+
+/// The chain an actor searches: their tenant's, or the operator realm's.
+pub fn chain_for(actor: &Actor) -> ApiResult<AuditChain> {
+    let chain = match actor.tenant_id() {
+        Some(t) => AuditChain::Tenant(t),
+        None => AuditChain::Operator,
+    };
+    authorize(actor, read_action(chain))?;
+    Ok(chain)
+}
+
+fn read_action(chain: AuditChain) -> Action {
+    match chain {
+        AuditChain::Tenant(t) => Action::ReadAuditLog(t),
+        AuditChain::Operator => Action::ReadOperatorAuditLog,
+    }
+}
+
+pub async fn search(
+    core: &Core,
+    actor: &Actor,
+    chain: AuditChain,
+    input: AuditQueryInput,
+) -> ApiResult<Page<AuditRecord>> {
+    authorize(actor, read_action(chain))?;
+    let query = AuditQuery::parse(chain, input)?;
+    let mut items = core.store.search_audit(&query).await?;
+    let next_cursor = if items.len() > query.limit as usize {
+        items.truncate(query.limit as usize);
+        items.last().map(|r| r.seq.to_string())
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+impl ExportFormat {
+    pub fn parse(s: Option<&str>) -> ApiResult<ExportFormat> {
+        match s.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") | Some("csv") => Ok(ExportFormat::Csv),
+            Some("json") => Ok(ExportFormat::Json),
+            Some(other) => Err(ApiError::BadRequest(format!(
+                "`{other}` is not an export format; use csv or json"
+            ))),
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+            ExportFormat::Json => "application/json",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Json => "json",
+        }
+    }
+}
+
+pub const CSV_HEADER: [&str; 9] = [
+    "Date", "IPAddress", "User", "ActorKind", "Activity", "Item", "Details", "RecordId", "Seq",
+];
+
+pub fn csv_row(r: &AuditRecord) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        rfc3339(r.occurred_at).as_str(),
+        r.ip_address.as_deref().unwrap_or(""),
+        r.actor.as_str(),
+        r.actor_kind.as_str(),
+        r.activity.as_str(),
+        r.item.as_deref().unwrap_or(""),
+        r.details.as_str(),
+        r.id.to_string().as_str(),
+        r.seq.to_string().as_str(),
+    ]);
+    w.into_inner().unwrap_or_default()
+}
+
+pub fn csv_header() -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(CSV_HEADER);
+    w.into_inner().unwrap_or_default()
+}
+
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, ApiError>> + Send>>;
+
+/// Exports everything a search matches, page by page, so memory stays flat however large
+/// the result. The export itself is recorded before the first byte goes out.
+pub async fn export(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    chain: AuditChain,
+    mut input: AuditQueryInput,
+    format: ExportFormat,
+) -> ApiResult<ByteStream> {
+    authorize(actor, read_action(chain))?;
+    input.limit = Some(candor_domain::page::MAX_PAGE_SIZE);
+    input.cursor = None;
+    let query = AuditQuery::parse(chain, input)?;
+    let record = NewAuditRecord::by(actor, chain, core.clock.now(), activity::AUDIT_EXPORTED)
+        .ip(ip)
+        .details(json!({
+            "format": format.extension(),
+            "from": rfc3339(query.from),
+            "to": rfc3339(query.to),
+            "activities": query.activities,
+            "users": query.users,
+            "item": query.item,
+        }));
+    core.store.append_audit(vec![record]).await?;
+    let store = core.store.clone();
+    let stream = async_stream(store, query, format);
+    Ok(Box::pin(stream))
+}
+
+fn async_stream(
+    store: std::sync::Arc<dyn candor_domain::store::Store>,
+    query: AuditQuery,
+    format: ExportFormat,
+) -> impl Stream<Item = Result<Vec<u8>, ApiError>> + Send {
+    enum State {
+        Start,
+        More(Option<i64>, bool),
+        Done,
+    }
+    futures::stream::unfold(State::Start, move |state| {
+        let store = store.clone();
+        let mut query = query.clone();
+        async move {
+            match state {
+                State::Done => None,
+                State::Start => {
+                    let head = match format {
+                        ExportFormat::Csv => csv_header(),
+                        ExportFormat::Json => b"[".to_vec(),
+                    };
+                    Some((Ok(head), State::More(None, true)))
+                }
+                State::More(before, first) => {
+                    query.before_seq = before;
+                    let mut rows = match store.search_audit(&query).await {
+                        Ok(rows) => rows,
+                        Err(e) => return Some((Err(ApiError::from(e)), State::Done)),
+                    };
+                    let more = rows.len() > query.limit as usize;
+                    rows.truncate(query.limit as usize);
+                    let mut out = Vec::new();
+                    let mut first = first;
+                    for r in &rows {
+                        match format {
+                            ExportFormat::Csv => out.extend(csv_row(r)),
+                            ExportFormat::Json => {
+                                if !first {
+                                    out.push(b',');
+                                }
+                                out.push(b'\n');
+                                out.extend(
+                                    serde_json::to_vec(&crate::api::audit::AuditRecordView::from(r))
+                                        .unwrap_or_default(),
+                                );
+                            }
+                        }
+                        first = false;
+                    }
+                    if more {
+                        let next = rows.last().map(|r| r.seq);
+                        Some((Ok(out), State::More(next, first)))
+                    } else {
+                        if format == ExportFormat::Json {
+                            out.extend(b"\n]\n");
+                        }
+                        Some((Ok(out), State::Done))
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// The outcome of verifying one chain.
+#[derive(Debug, Clone)]
+pub struct ChainReport {
+    pub chain: AuditChain,
+    pub records: u64,
+    pub checkpoints: usize,
+    pub fault: Option<ChainFault>,
+}
+
+const VERIFY_PAGE: u32 = 5_000;
+
+/// Walks every chain (or one) from the first record, checking links, hashes, the
+/// recorded head and every signed checkpoint.
+pub async fn verify(
+    core: &Core,
+    only: Option<AuditChain>,
+    mut progress: impl FnMut(&AuditChain, u64),
+) -> ApiResult<Vec<ChainReport>> {
+    let heads = core.store.audit_chain_heads().await?;
+    let mut reports = Vec::new();
+    let mut wanted: Vec<(AuditChain, ChainHead)> = heads
+        .into_iter()
+        .filter_map(|(key, head)| AuditChain::from_key(&key).map(|c| (c, head)))
+        .filter(|(c, _)| only.is_none_or(|o| o == *c))
+        .collect();
+    if let Some(o) = only {
+        if wanted.is_empty() {
+            wanted.push((o, ChainHead::GENESIS));
+        }
+    }
+    for (chain, head) in wanted {
+        reports.push(verify_chain(core, chain, head, &mut progress).await?);
+    }
+    Ok(reports)
+}
+
+async fn verify_chain(
+    core: &Core,
+    chain: AuditChain,
+    head: ChainHead,
+    progress: &mut impl FnMut(&AuditChain, u64),
+) -> ApiResult<ChainReport> {
+    let key = chain.key();
+    let checkpoints = core.store.list_checkpoints(&key).await?;
+    let mut verifier = ChainVerifier::new();
+    for cp in &checkpoints {
+        verifier.pin(cp.seq);
+    }
+    let mut report = ChainReport {
+        chain,
+        records: 0,
+        checkpoints: checkpoints.len(),
+        fault: None,
+    };
+    let mut after = 0;
+    'walk: loop {
+        let page = core.store.audit_chain_records(&key, after, VERIFY_PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
+        for r in &page {
+            if let Err(fault) = verifier.push(r) {
+                report.fault = Some(fault);
+                break 'walk;
+            }
+        }
+        after = page.last().map_or(after, |r| r.seq);
+        progress(&chain, verifier.records_seen());
+    }
+    report.records = verifier.records_seen();
+    if report.fault.is_none() {
+        report.fault = verifier.finish(head).err();
+    }
+    if report.fault.is_none() {
+        report.fault = check_checkpoints(core, &checkpoints, &verifier);
+    }
+    Ok(report)
+}
+
+fn check_checkpoints(core: &Core, checkpoints: &[Checkpoint], verifier: &ChainVerifier) -> Option<ChainFault> {
+    for cp in checkpoints {
+        let problem = match core.keys.audit_verifiers.get(&cp.key_id) {
+            None => Some(format!("signed with unknown key {}", cp.key_id)),
+            Some(key) => cp.verify_signature(key).err(),
+        }
+        .or_else(|| match verifier.pinned_hash(cp.seq) {
+            None => Some("the chain no longer reaches this checkpoint: records were removed".into()),
+            Some(h) if h != cp.head_hash => {
+                Some("the chain's record at this point differs from the signed one".into())
+            }
+            Some(_) => None,
+        });
+        if let Some(problem) = problem {
+            return Some(ChainFault::Checkpoint { seq: cp.seq, problem });
+        }
+    }
+    None
+}
+
+/// Signs a checkpoint for every chain that has grown since its last one. Returns how
+/// many were written.
+pub async fn checkpoint_all(core: &Core) -> ApiResult<usize> {
+    let now = core.clock.now();
+    let mut written = 0;
+    for (key, head) in core.store.audit_chain_heads().await? {
+        let Some(chain) = AuditChain::from_key(&key) else {
+            continue;
+        };
+        let latest = core.store.latest_checkpoint(&key).await?;
+        if latest.is_some_and(|cp| cp.seq >= head.seq) {
+            continue;
+        }
+        let cp = Checkpoint::sign(chain, head, now, &core.keys.audit.key_id, &core.keys.audit.signing);
+        core.store.insert_checkpoint(&cp).await?;
+        written += 1;
+    }
+    Ok(written)
+}
