@@ -116,9 +116,24 @@ pub async fn create_user(
     input: UserInput,
 ) -> ApiResult<TenantUser> {
     authorize(actor, Action::ManageUsers(tenant_id))?;
+    check_password_policy(&input.password)?;
+    let password_hash = password::hash(input.password.clone()).await?;
+    create_user_hashed(core, actor, ip, tenant_id, input, password_hash).await
+}
+
+/// Like [`create_user`] with the password already hashed (the demo world gives every
+/// demo user the same password and hashes it once).
+pub async fn create_user_hashed(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant_id: TenantId,
+    input: UserInput,
+    password_hash: String,
+) -> ApiResult<TenantUser> {
+    authorize(actor, Action::ManageUsers(tenant_id))?;
     let email = EmailAddress::parse(&input.email)?;
     let display_name = DisplayName::parse(&input.display_name)?;
-    check_password_policy(&input.password)?;
     let roles = parse_tenant_roles(&input.roles)?;
     let language = match input.language.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -127,7 +142,6 @@ pub async fn create_user(
     if core.store.get_tenant(tenant_id).await?.is_none() {
         return Err(ApiError::NotFound("no such tenant".into()));
     }
-    let password_hash = password::hash(input.password).await?;
     let id = UserId::generate();
     let audit = NewAuditRecord::by(actor, AuditChain::Tenant(tenant_id), core.clock.now(), activity::USER_CREATED)
         .ip(ip)
@@ -196,11 +210,22 @@ pub async fn create_operator(
     input: OperatorInput,
 ) -> ApiResult<Operator> {
     authorize(actor, Action::ManageOperators)?;
+    check_password_policy(&input.password)?;
+    let password_hash = password::hash(input.password.clone()).await?;
+    create_operator_hashed(core, actor, ip, input, password_hash).await
+}
+
+pub async fn create_operator_hashed(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    input: OperatorInput,
+    password_hash: String,
+) -> ApiResult<Operator> {
+    authorize(actor, Action::ManageOperators)?;
     let email = EmailAddress::parse(&input.email)?;
     let display_name = DisplayName::parse(&input.display_name)?;
-    check_password_policy(&input.password)?;
     let roles = OperatorRoles::parse_csv(&input.roles.join(",")).map_err(|e| invalid("roles", e))?;
-    let password_hash = password::hash(input.password).await?;
     let id = OperatorId::generate();
     let audit = NewAuditRecord::by(actor, AuditChain::Operator, core.clock.now(), activity::OPERATOR_CREATED)
         .ip(ip)

@@ -1,0 +1,673 @@
+//! The `candor` command line. Every command that reads the database takes the same
+//! `--data-dir` / `--database-url` as `serve`. Invalid arguments or configuration give
+//! one clear line and exit code 2; nothing is written before all input is validated.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use candor_domain::audit::{AuditChain, AuditQueryInput};
+use candor_domain::clock::SystemClock;
+use candor_domain::identity::Actor;
+use candor_domain::time_util::{parse_time, rfc3339};
+use candor_domain::{ApiClientId, TenantId};
+use candor_web::error::ApiError;
+use candor_web::service::audit::{self as audit_service, ExportFormat};
+use candor_web::service::identity;
+use candor_web::service::Core;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use futures::StreamExt;
+
+use crate::config::{self, ConfigError, StoreChoice};
+use crate::server::{self, ServeSettings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "candor",
+    version,
+    about = "Candor: service health communications and Customer Lockbox for multi-tenant providers",
+    long_about = "Candor tells each customer tenant about the incidents that affect it, through several \
+independent channels, and guards every provider access to tenant data behind a time-boxed, \
+customer-approved, audited Lockbox grant.\n\nStart with `candor serve --demo` to explore a demo world \
+on the embedded SQLite database.",
+    after_help = "Environment: CANDOR_DATA_DIR, CANDOR_DATABASE_URL, CANDOR_LISTEN, CANDOR_PUBLIC_URL, \
+CANDOR_CONFIG, CANDOR_LOG (filter, e.g. info,candor=debug)."
+)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "CANDOR_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Directory for the embedded database, demo credentials and other local state.
+    #[arg(long, env = "CANDOR_DATA_DIR", default_value = "./candor-data")]
+    pub data_dir: PathBuf,
+    /// Use PostgreSQL instead of the embedded SQLite database (postgres://user@host/db).
+    #[arg(long, env = "CANDOR_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    fn choice(&self) -> Result<StoreChoice, ConfigError> {
+        StoreChoice::from_args(&self.data_dir, self.database_url.as_deref())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the portal, console, API and (unless --no-jobs) the job runner.
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(DbArgs),
+    /// Manage customer tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage tenant users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage provider operators.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Manage API clients (app registrations) of a tenant.
+    #[command(subcommand, name = "api-client")]
+    ApiClient(ApiClientCommand),
+    /// Search, export and verify the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Seed a fictional demo world into an empty database and print where to sign in.
+    #[arg(long)]
+    pub demo: bool,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "CANDOR_LISTEN")]
+    pub listen: Option<String>,
+    /// Run only the HTTP side (for API-only instances next to ones that run jobs).
+    #[arg(long)]
+    pub no_jobs: bool,
+    /// The URL people and clients use to reach Candor (token issuer, links).
+    #[arg(long, env = "CANDOR_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Mark cookies Secure (set when Candor is served over HTTPS).
+    #[arg(long)]
+    pub secure_cookies: bool,
+    /// Trust X-Forwarded-For for client addresses (only behind your own proxy).
+    #[arg(long)]
+    pub trust_forwarded_for: bool,
+    /// A TOML configuration file (keys: listen, data-dir, database-url, public-url,
+    /// secure-cookies, trust-forwarded-for, no-jobs). Flags and environment win.
+    #[arg(long, env = "CANDOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Add a customer tenant.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Home region code, e.g. eu-west.
+        #[arg(long)]
+        region: String,
+        /// Default language: en, nl, fr, zh-TW or ko.
+        #[arg(long, default_value = "en")]
+        language: String,
+        /// IANA time zone, e.g. Europe/Amsterdam.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List tenants, by name.
+    List {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user to a tenant. Without --password-stdin a strong password is generated
+    /// and printed once.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: GlobalAdministrator, CustomerLockboxAccessApprover,
+        /// ServiceSupportAdministrator, MessageCenterReader, AuditReader.
+        #[arg(long, default_value = "")]
+        roles: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List a tenant's users.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Add a provider operator.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: ProviderAdmin, IncidentManager, SupportEngineer, SupportManager.
+        #[arg(long)]
+        roles: String,
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List operators.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiClientCommand {
+    /// Register an API client; its secret is printed once and never stored.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: ServiceHealth.Read.All, ServiceMessage.Read.All,
+        /// AuditLog.Read.All, Lockbox.ReadWrite.All.
+        #[arg(long)]
+        permissions: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke an API client: no new tokens, and issued ones stop working within a minute.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditFilter {
+    /// Start (inclusive): 2026-11-01 or an RFC 3339 time. Required.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End (exclusive). Required.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The tenant whose log to read (id); without it, the operator realm's log.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Comma-separated activities.
+    #[arg(long)]
+    pub activities: Option<String>,
+    /// Comma-separated users.
+    #[arg(long)]
+    pub users: Option<String>,
+    #[arg(long)]
+    pub item: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Search records, newest first.
+    Search {
+        #[command(flatten)]
+        filter: AuditFilter,
+        /// Records per page (1-500).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Continue from a previous page's cursor.
+        #[arg(long)]
+        cursor: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Export every matching record as CSV or JSON.
+    Export {
+        #[command(flatten)]
+        filter: AuditFilter,
+        #[arg(long, value_enum, default_value_t = ExportArg::Csv)]
+        format: ExportArg,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Prove every chain (or one tenant's) unaltered: exits non-zero naming the first
+    /// bad record.
+    Verify {
+        /// Only this tenant's chain (id).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only the operator realm's chain.
+        #[arg(long, conflicts_with = "tenant")]
+        operator: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Sign a checkpoint for every chain that grew since its last one.
+    Checkpoint {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportArg {
+    Csv,
+    Json,
+}
+
+/// An error that ends a command: usage problems exit 2, everything else 1.
+#[derive(Debug)]
+pub enum CliError {
+    Usage(String),
+    Failed(String),
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::Usage(e.0)
+    }
+}
+
+impl From<ApiError> for CliError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Internal(inner) => CliError::Failed(format!("{inner:#}")),
+            ApiError::Invalid(v) => CliError::Usage(v.to_string()),
+            ApiError::BadRequest(m) | ApiError::Conflict(m) | ApiError::NotFound(m) => CliError::Usage(m),
+            other => CliError::Failed(other.public_message()),
+        }
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::Failed(format!("{e:#}"))
+    }
+}
+
+impl From<candor_domain::store::StoreError> for CliError {
+    fn from(e: candor_domain::store::StoreError) -> Self {
+        CliError::from(ApiError::from(e))
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Failed(e.to_string())
+    }
+}
+
+type CliResult = Result<ExitCode, CliError>;
+
+async fn core_for(db: &DbArgs) -> Result<Core, CliError> {
+    let choice = db.choice()?;
+    let store = config::open_store(&choice).await?;
+    Ok(Core::new(store, Arc::new(SystemClock)).await?)
+}
+
+fn parse_tenant(s: &str) -> Result<TenantId, CliError> {
+    s.parse().map_err(|e: candor_domain::IdParseError| CliError::Usage(format!("--tenant: {e}")))
+}
+
+fn split_csv(s: &str) -> Vec<String> {
+    s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()
+}
+
+fn read_password(from_stdin: bool) -> Result<(String, bool), CliError> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_owned();
+        candor_domain::identity::check_password_policy(&pw).map_err(|e| CliError::Usage(e.to_string()))?;
+        Ok((pw, false))
+    } else {
+        Ok((format!("pw-{}", candor_web::auth::random_token()), true))
+    }
+}
+
+pub async fn run(cli: Cli) -> CliResult {
+    let system = Actor::System;
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => {
+            let choice = db.choice()?;
+            let store = config::open_store(&choice).await?;
+            for (version, name) in store.applied_migrations().await? {
+                println!("{version:>4}  {name}");
+            }
+            println!("{} is up to date.", choice.describe());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant(TenantCommand::Create { name, region, language, time_zone, db }) => {
+            let core = core_for(&db).await?;
+            let tenant = identity::create_tenant(
+                &core,
+                &system,
+                None,
+                identity::TenantInput { name, home_region: region, default_language: language, time_zone, is_demo: false },
+            )
+            .await?;
+            println!("Created tenant {} ({})", tenant.name, tenant.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant(TenantCommand::List { json, db }) => {
+            let core = core_for(&db).await?;
+            let mut after = None;
+            let mut out = std::io::stdout().lock();
+            if !json {
+                writeln!(out, "{:<36}  {:<28}  {:<10}  {:<5}  TIME ZONE", "ID", "NAME", "REGION", "LANG")?;
+            }
+            loop {
+                let page = core.store.list_tenants(after.clone(), 500).await?;
+                for t in &page {
+                    if json {
+                        writeln!(out, "{}", serde_json::to_string(t).unwrap_or_default())?;
+                    } else {
+                        writeln!(out, "{:<36}  {:<28}  {:<10}  {:<5}  {}", t.id, t.name, t.home_region, t.default_language, t.time_zone)?;
+                    }
+                }
+                match page.last() {
+                    Some(t) if page.len() == 500 => after = Some((t.name.clone(), t.id)),
+                    _ => break,
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(UserCommand::Create { tenant, email, name, roles, password_stdin, db }) => {
+            let tenant = parse_tenant(&tenant)?;
+            let (password, generated) = read_password(password_stdin)?;
+            let core = core_for(&db).await?;
+            let user = identity::create_user(
+                &core,
+                &system,
+                None,
+                tenant,
+                identity::UserInput { email, display_name: name, password: password.clone(), roles: split_csv(&roles), language: None },
+            )
+            .await?;
+            println!("Created user {} ({}) with roles [{}]", user.email, user.id, user.roles.names().join(", "));
+            if generated {
+                println!("Password (shown once): {password}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(UserCommand::List { tenant, json, db }) => {
+            let tenant = parse_tenant(&tenant)?;
+            let core = core_for(&db).await?;
+            if core.store.get_tenant(tenant).await?.is_none() {
+                return Err(CliError::Usage(format!("no tenant with id {tenant}")));
+            }
+            for u in core.store.list_users(tenant).await? {
+                if json {
+                    println!("{}", serde_json::to_string(&u).unwrap_or_default());
+                } else {
+                    println!("{}  {:<40}  {}", u.id, u.email, u.roles.names().join(","));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Operator(OperatorCommand::Create { email, name, roles, password_stdin, db }) => {
+            let (password, generated) = read_password(password_stdin)?;
+            let core = core_for(&db).await?;
+            let op = identity::create_operator(
+                &core,
+                &system,
+                None,
+                identity::OperatorInput { email, display_name: name, password: password.clone(), roles: split_csv(&roles) },
+            )
+            .await?;
+            println!("Created operator {} ({}) with roles [{}]", op.email, op.id, op.roles.names().join(", "));
+            if generated {
+                println!("Password (shown once): {password}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Operator(OperatorCommand::List { json, db }) => {
+            let core = core_for(&db).await?;
+            for o in core.store.list_operators().await? {
+                if json {
+                    println!("{}", serde_json::to_string(&o).unwrap_or_default());
+                } else {
+                    println!("{}  {:<40}  {}", o.id, o.email, o.roles.names().join(","));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiClient(ApiClientCommand::Create { tenant, name, permissions, db }) => {
+            let tenant = parse_tenant(&tenant)?;
+            let core = core_for(&db).await?;
+            let issued = identity::create_api_client(&core, &system, None, tenant, &name, &split_csv(&permissions)).await?;
+            println!("client_id:     {}", issued.client.id);
+            println!("client_secret: {}", issued.secret);
+            println!("permissions:   {}", issued.client.permissions.names().join(", "));
+            println!("The secret is shown only now; Candor keeps only its hash.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiClient(ApiClientCommand::Revoke { tenant, client_id, db }) => {
+            let tenant = parse_tenant(&tenant)?;
+            let client_id: ApiClientId = client_id
+                .parse()
+                .map_err(|e: candor_domain::IdParseError| CliError::Usage(format!("--client-id: {e}")))?;
+            let core = core_for(&db).await?;
+            let client = identity::revoke_api_client(&core, &system, None, tenant, client_id).await?;
+            println!(
+                "Revoked {} ({}) at {}",
+                client.display_name,
+                client.id,
+                client.revoked_at.map(rfc3339).unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(cmd) => audit(cmd).await,
+    }
+}
+
+fn filter_input(f: &AuditFilter) -> Result<(Option<TenantId>, AuditQueryInput), CliError> {
+    let time = |flag: &str, v: &Option<String>| -> Result<_, CliError> {
+        match v {
+            None => Ok(None),
+            Some(s) => parse_time(s).map(Some).ok_or_else(|| {
+                CliError::Usage(format!("--{flag} `{s}` is not a date (2026-11-01) or an RFC 3339 time"))
+            }),
+        }
+    };
+    let tenant = f.tenant.as_deref().map(parse_tenant).transpose()?;
+    Ok((
+        tenant,
+        AuditQueryInput {
+            from: time("from", &f.from)?,
+            to: time("to", &f.to)?,
+            activities: f.activities.iter().cloned().collect(),
+            users: f.users.iter().cloned().collect(),
+            item: f.item.clone(),
+            cursor: None,
+            limit: None,
+        },
+    ))
+}
+
+fn chain_of(tenant: Option<TenantId>) -> AuditChain {
+    tenant.map_or(AuditChain::Operator, AuditChain::Tenant)
+}
+
+async fn audit(cmd: AuditCommand) -> CliResult {
+    let system = Actor::System;
+    match cmd {
+        AuditCommand::Search { filter, limit, cursor, json, db } => {
+            let (tenant, mut input) = filter_input(&filter)?;
+            input.limit = Some(limit);
+            input.cursor = cursor;
+            let core = core_for(&db).await?;
+            let page = audit_service::search(&core, &system, chain_of(tenant), input).await?;
+            let mut out = std::io::stdout().lock();
+            for r in &page.items {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(&candor_web::api::audit::AuditRecordView::from(r)).unwrap_or_default())?;
+                } else {
+                    writeln!(
+                        out,
+                        "{}  {:<15}  {:<32}  {:<22}  {}",
+                        rfc3339(r.occurred_at),
+                        r.ip_address.as_deref().unwrap_or("-"),
+                        r.actor,
+                        r.activity,
+                        r.item.as_deref().unwrap_or("")
+                    )?;
+                }
+            }
+            if let Some(c) = page.next_cursor {
+                eprintln!("More records: add --cursor {c}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Export { filter, format, output, db } => {
+            let (tenant, input) = filter_input(&filter)?;
+            let format = match format {
+                ExportArg::Csv => ExportFormat::Csv,
+                ExportArg::Json => ExportFormat::Json,
+            };
+            let core = core_for(&db).await?;
+            let mut stream = audit_service::export(&core, &system, None, chain_of(tenant), input, format).await?;
+            let mut sink: Box<dyn Write> = match &output {
+                Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            while let Some(chunk) = stream.next().await {
+                sink.write_all(&chunk?)?;
+            }
+            sink.flush()?;
+            if let Some(path) = output {
+                eprintln!("Exported to {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify { tenant, operator, db } => {
+            let only = match (tenant.as_deref().map(parse_tenant).transpose()?, operator) {
+                (Some(t), _) => Some(AuditChain::Tenant(t)),
+                (None, true) => Some(AuditChain::Operator),
+                (None, false) => None,
+            };
+            let core = core_for(&db).await?;
+            let reports = audit_service::verify(&core, only, |chain, n| {
+                if n % 100_000 == 0 {
+                    eprintln!("  {chain}: {n} records checked…");
+                }
+            })
+            .await?;
+            let mut bad = 0;
+            for r in &reports {
+                match &r.fault {
+                    None => println!("ok    {}: {} records, {} signed checkpoints", r.chain, r.records, r.checkpoints),
+                    Some(f) => {
+                        bad += 1;
+                        println!("FAIL  {}: {f}", r.chain);
+                    }
+                }
+            }
+            if reports.is_empty() {
+                println!("No audit records yet.");
+            }
+            if bad > 0 {
+                eprintln!("{bad} chain(s) failed verification.");
+                Ok(ExitCode::from(1))
+            } else {
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+        AuditCommand::Checkpoint { db } => {
+            let core = core_for(&db).await?;
+            let n = audit_service::checkpoint_all(&core).await?;
+            println!("Signed {n} checkpoint(s).");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> CliResult {
+    let file = match &args.config {
+        Some(path) => config::read_file(path)?,
+        None => config::FileConfig::default(),
+    };
+    let listen = args
+        .listen
+        .clone()
+        .or(file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let listen = config::parse_listen(&listen)?;
+    // Flags/env win over the file; the file wins over defaults.
+    let data_dir = if args.db.data_dir == std::path::Path::new("./candor-data") {
+        file.data_dir.clone().unwrap_or(args.db.data_dir.clone())
+    } else {
+        args.db.data_dir.clone()
+    };
+    let database_url = args.db.database_url.clone().or(file.database_url.clone());
+    let store = StoreChoice::from_args(&data_dir, database_url.as_deref())?;
+    let public_url = args.public_url.clone().or(file.public_url.clone()).unwrap_or_default();
+    if !public_url.is_empty() && !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+        return Err(CliError::Usage(format!("--public-url `{public_url}` must start with http:// or https://")));
+    }
+    let settings = ServeSettings {
+        listen,
+        data_dir,
+        store,
+        demo: args.demo,
+        jobs: !(args.no_jobs || file.no_jobs.unwrap_or(false)),
+        web: candor_web::WebConfig {
+            secure_cookies: args.secure_cookies || file.secure_cookies.unwrap_or(false) || public_url.starts_with("https://"),
+            trust_forwarded_for: args.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false),
+            public_url,
+            demo: args.demo,
+        },
+    };
+    let running = server::start(settings).await?;
+    server::shutdown_signal().await;
+    eprintln!("Stopping: finishing requests in flight…");
+    running.shutdown().await?;
+    Ok(ExitCode::SUCCESS)
+}

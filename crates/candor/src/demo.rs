@@ -1,0 +1,245 @@
+//! The demo world: a fictional provider with an operator for each provider role and 50
+//! customer tenants across three regions, each with a user for every tenant role and
+//! one API client. Seeded only into an empty database, audited as `system`, and every
+//! credential written to `<data-dir>/demo-credentials.json`.
+
+use std::path::{Path, PathBuf};
+
+use candor_domain::audit::{activity, AuditChain, NewAuditRecord};
+use candor_domain::identity::{Actor, ApiPermission, OperatorRole, TenantRole};
+use candor_web::auth::{password, random_token};
+use candor_web::service::identity::{self, OperatorInput, TenantInput, UserInput};
+use candor_web::service::Core;
+use serde::Serialize;
+use serde_json::json;
+
+pub const DEMO_TENANTS: usize = 50;
+
+const NAMES: [&str; DEMO_TENANTS] = [
+    "Contoso", "Fabrikam", "Northwind Traders", "Adventure Works", "Tailspin Toys",
+    "Woodgrove Bank", "Litware", "Proseware", "Wide World Importers", "Alpine Ski House",
+    "Coho Winery", "Fourth Coffee", "Lucerne Publishing", "Margie's Travel", "Relecloud",
+    "Trey Research", "VanArsdel", "Wingtip Toys", "Humongous Insurance", "Blue Yonder Airlines",
+    "City Power & Light", "Consolidated Messenger", "Graphic Design Institute", "School of Fine Art", "Southridge Video",
+    "A. Datum", "Bellows College", "Best For You Organics", "Contoso Pharmaceuticals", "Fabrikam Residences",
+    "First Up Consultants", "Lamna Healthcare", "Liberty Delightful Sweets", "Munson's Pickles", "Nod Publishers",
+    "Northwind Logistics", "Olympia Cycles", "Pharma Ventures", "Purple Pineapple", "Refined Furniture",
+    "Sample Manufacturing", "Tailwind Traders", "The Phone Company", "Trey Bakery", "Woodgrove Insurance",
+    "Wingtip Airlines", "Zava Retail", "Adatum Robotics", "Lucerne Energy", "Relecloud Media",
+];
+
+/// Region, time zones and languages tenants there commonly use.
+const REGIONS: [(&str, &[(&str, &str)]); 3] = [
+    ("eu-west", &[("Europe/Amsterdam", "nl"), ("Europe/Paris", "fr"), ("Europe/London", "en")]),
+    ("us-east", &[("America/New_York", "en"), ("America/Toronto", "fr")]),
+    ("apac-east", &[("Asia/Taipei", "zh-TW"), ("Asia/Seoul", "ko"), ("Asia/Singapore", "en")]),
+];
+
+const USERS: [(&str, &str, TenantRole); 5] = [
+    ("admin", "Global Admin", TenantRole::GlobalAdministrator),
+    ("approver", "Lockbox Approver", TenantRole::CustomerLockboxAccessApprover),
+    ("support", "Service Support Admin", TenantRole::ServiceSupportAdministrator),
+    ("messages", "Message Center Reader", TenantRole::MessageCenterReader),
+    ("auditor", "Audit Reader", TenantRole::AuditReader),
+];
+
+const OPERATORS: [(&str, &str, OperatorRole); 4] = [
+    ("admin", "Avery Admin", OperatorRole::ProviderAdmin),
+    ("incidents", "Indra Incident", OperatorRole::IncidentManager),
+    ("engineer", "Sam Support", OperatorRole::SupportEngineer),
+    ("manager", "Morgan Manager", OperatorRole::SupportManager),
+];
+
+#[derive(Debug, Serialize)]
+pub struct Credential {
+    pub email: String,
+    pub password: String,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoTenant {
+    pub id: String,
+    pub name: String,
+    pub home_region: String,
+    pub users: Vec<Credential>,
+    pub api_client: DemoClient,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoCredentials {
+    pub note: &'static str,
+    pub portal_sign_in: String,
+    pub console_sign_in: String,
+    pub token_endpoint: String,
+    pub operators: Vec<Credential>,
+    pub tenants: Vec<DemoTenant>,
+}
+
+pub fn credentials_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("demo-credentials.json")
+}
+
+fn slug(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            'a'..='z' | '0'..='9' => Some(c),
+            ' ' | '-' | '&' => Some('-'),
+            _ => None,
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Seeds the demo world if the database has no tenants. Returns the credentials when it
+/// seeded, `None` when the database already had data.
+pub async fn seed_if_empty(
+    core: &Core,
+    data_dir: &Path,
+    public_url: &str,
+    mut progress: impl FnMut(usize, usize),
+) -> anyhow::Result<Option<DemoCredentials>> {
+    if core.store.count_tenants().await? > 0 {
+        return Ok(None);
+    }
+    let system = Actor::System;
+    let err = |e: candor_web::error::ApiError| anyhow::anyhow!("{e}");
+    let operator_password = format!("op-{}", &random_token()[..16]);
+    let user_password = format!("demo-{}", &random_token()[..16]);
+    let operator_hash = password::hash(operator_password.clone()).await.map_err(err)?;
+    let user_hash = password::hash(user_password.clone()).await.map_err(err)?;
+
+    let mut operators = Vec::new();
+    for (local, name, role) in OPERATORS {
+        let email = format!("{local}@provider.example");
+        let input = OperatorInput {
+            email: email.clone(),
+            display_name: name.to_owned(),
+            password: operator_password.clone(),
+            roles: vec![role.as_str().to_owned()],
+        };
+        identity::create_operator_hashed(core, &system, None, input, operator_hash.clone())
+            .await
+            .map_err(err)?;
+        operators.push(Credential {
+            email,
+            password: operator_password.clone(),
+            roles: vec![role.as_str().to_owned()],
+        });
+    }
+
+    let mut tenants = Vec::new();
+    for (i, name) in NAMES.iter().enumerate() {
+        let (region, zones) = REGIONS[i % REGIONS.len()];
+        let (zone, lang) = zones[(i / REGIONS.len()) % zones.len()];
+        let tenant = identity::create_tenant(
+            core,
+            &system,
+            None,
+            TenantInput {
+                name: (*name).to_owned(),
+                home_region: region.to_owned(),
+                default_language: lang.to_owned(),
+                time_zone: zone.to_owned(),
+                is_demo: true,
+            },
+        )
+        .await
+        .map_err(err)?;
+        let domain = format!("{}.example", slug(name));
+        let mut users = Vec::new();
+        for (local, display, role) in USERS {
+            let email = format!("{local}@{domain}");
+            let input = UserInput {
+                email: email.clone(),
+                display_name: format!("{display} ({name})"),
+                password: user_password.clone(),
+                roles: vec![role.as_str().to_owned()],
+                language: None,
+            };
+            identity::create_user_hashed(core, &system, None, tenant.id, input, user_hash.clone())
+                .await
+                .map_err(err)?;
+            users.push(Credential {
+                email,
+                password: user_password.clone(),
+                roles: vec![role.as_str().to_owned()],
+            });
+        }
+        let permissions: Vec<String> = ApiPermission::ALL.iter().map(|p| p.as_str().to_owned()).collect();
+        let issued = identity::create_api_client(core, &system, None, tenant.id, "Demo dashboard", &permissions)
+            .await
+            .map_err(err)?;
+        tenants.push(DemoTenant {
+            id: tenant.id.to_string(),
+            name: (*name).to_owned(),
+            home_region: region.to_owned(),
+            users,
+            api_client: DemoClient {
+                client_id: issued.client.id.to_string(),
+                client_secret: issued.secret,
+                permissions,
+            },
+        });
+        progress(i + 1, NAMES.len());
+    }
+    let seeded = NewAuditRecord::new(
+        AuditChain::Operator,
+        core.clock.now(),
+        "system",
+        candor_domain::audit::ActorKind::System,
+        activity::DEMO_SEEDED,
+    )
+    .details(json!({"tenants": tenants.len(), "operators": operators.len()}));
+    core.store.append_audit(vec![seeded]).await?;
+
+    let base = public_url.trim_end_matches('/');
+    let credentials = DemoCredentials {
+        note: "Fictional demo data. Anyone with this file can sign in as these people: do not use the demo world for anything real.",
+        portal_sign_in: format!("{base}/signin"),
+        console_sign_in: format!("{base}/console/signin"),
+        token_endpoint: format!("{base}/oauth2/v2.0/token"),
+        operators,
+        tenants,
+    };
+    std::fs::create_dir_all(data_dir)?;
+    let path = credentials_path(data_dir);
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&credentials)?)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(Some(credentials))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_make_valid_domains() {
+        assert_eq!(slug("Margie's Travel"), "margies-travel");
+        assert_eq!(slug("City Power & Light"), "city-power-light");
+        assert_eq!(slug("A. Datum"), "a-datum");
+    }
+
+    #[test]
+    fn demo_names_are_unique() {
+        let mut names = NAMES.to_vec();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), DEMO_TENANTS);
+    }
+}

@@ -1,0 +1,208 @@
+//! The job runner inside `candor serve`: claims due jobs from the durable table, runs
+//! them with a lease, retries failures (panics included) with backoff, and enqueues the
+//! periodic tasks once per period for the whole cluster (the dedupe key makes the second
+//! instance's enqueue a no-op, and only one worker can claim the job).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use candor_domain::jobs::{after_failure, AfterFailure, Job, NewJob};
+use candor_domain::JobId;
+use candor_web::service::Core;
+use futures::FutureExt;
+use rand::Rng;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+use tokio_util::sync::CancellationToken;
+
+/// How long a claimed job is ours before another worker may take it over.
+pub const LEASE: Duration = Duration::minutes(5);
+/// How long one attempt may run.
+pub const ATTEMPT_TIMEOUT: StdDuration = StdDuration::from_secs(240);
+const IDLE_POLL: StdDuration = StdDuration::from_millis(500);
+
+pub const AUDIT_CHECKPOINT: &str = "audit.checkpoint";
+pub const SESSION_CLEANUP: &str = "sessions.cleanup";
+
+type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+pub type Handler = Arc<dyn Fn(Arc<Core>, Job) -> JobFuture + Send + Sync>;
+
+/// What happened to one claimed job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done(JobId),
+    Retry(JobId, String),
+    Dead(JobId, String),
+}
+
+pub struct JobRunner {
+    core: Arc<Core>,
+    worker: String,
+    handlers: HashMap<String, Handler>,
+}
+
+impl JobRunner {
+    pub fn new(core: Arc<Core>) -> JobRunner {
+        let worker = format!(
+            "{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "candor".into()),
+            uuid::Uuid::new_v4().simple()
+        );
+        let mut runner = JobRunner {
+            core,
+            worker,
+            handlers: HashMap::new(),
+        };
+        runner.register(AUDIT_CHECKPOINT, |core, _job| {
+            async move {
+                let n = candor_web::service::audit::checkpoint_all(&core)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                tracing::info!(checkpoints = n, "audit checkpoints signed");
+                Ok(())
+            }
+            .boxed()
+        });
+        runner.register(SESSION_CLEANUP, |core, _job| {
+            async move {
+                let now = core.clock.now();
+                let n = core
+                    .store
+                    .delete_expired_sessions(
+                        now - candor_domain::identity::SESSION_IDLE_TIMEOUT,
+                        now - candor_domain::identity::SESSION_MAX_AGE,
+                    )
+                    .await?;
+                tracing::info!(removed = n, "expired sessions removed");
+                Ok(())
+            }
+            .boxed()
+        });
+        runner
+    }
+
+    pub fn register(
+        &mut self,
+        kind: &str,
+        handler: impl Fn(Arc<Core>, Job) -> JobFuture + Send + Sync + 'static,
+    ) {
+        self.handlers.insert(kind.to_owned(), Arc::new(handler));
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.worker
+    }
+
+    /// Enqueues this period's periodic tasks; other instances doing the same are no-ops.
+    pub async fn schedule_periodic(&self, now: OffsetDateTime) -> anyhow::Result<()> {
+        let hour = now
+            .replace_minute(0)
+            .and_then(|t| t.replace_second(0))
+            .and_then(|t| t.replace_nanosecond(0))
+            .unwrap_or(now);
+        for kind in [AUDIT_CHECKPOINT, SESSION_CLEANUP] {
+            let key = format!("{kind}:{}", candor_domain::time_util::rfc3339(hour));
+            let job = NewJob::new(kind, json!({"period": candor_domain::time_util::rfc3339(hour)}), hour).dedupe(key);
+            self.core.store.enqueue_job(JobId::generate(), job, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Claims and runs one due job. `None` when nothing is due.
+    pub async fn run_one(&self) -> anyhow::Result<Option<Outcome>> {
+        let now = self.core.clock.now();
+        let Some(job) = self.core.store.claim_job(now, LEASE, &self.worker).await? else {
+            return Ok(None);
+        };
+        let id = job.id;
+        let result = if job.attempts > job.max_attempts {
+            Err(format!("gave up after {} attempts (its worker kept disappearing)", job.max_attempts))
+        } else {
+            match self.handlers.get(&job.kind).cloned() {
+                None => Err(format!("no handler for job kind `{}`", job.kind)),
+                Some(handler) => {
+                    let core = self.core.clone();
+                    let attempt = job.clone();
+                    // A separate task, so a panic is caught as a JoinError, not lost.
+                    let task = tokio::spawn(async move { handler(core, attempt).await });
+                    match tokio::time::timeout(ATTEMPT_TIMEOUT, task).await {
+                        Ok(Ok(Ok(()))) => Ok(()),
+                        Ok(Ok(Err(e))) => Err(format!("{e:#}")),
+                        Ok(Err(join)) if join.is_panic() => Err(format!("panicked: {}", panic_text(join))),
+                        Ok(Err(join)) => Err(format!("was cancelled: {join}")),
+                        Err(_) => Err(format!("timed out after {}s", ATTEMPT_TIMEOUT.as_secs())),
+                    }
+                }
+            }
+        };
+        let finished = self.core.clock.now();
+        match result {
+            Ok(()) => {
+                self.core.store.complete_job(id, &self.worker, finished).await?;
+                Ok(Some(Outcome::Done(id)))
+            }
+            Err(error) => {
+                let jitter = rand::thread_rng().gen::<f64>();
+                let after = if job.attempts > job.max_attempts {
+                    AfterFailure::Dead
+                } else {
+                    after_failure(&job, finished, jitter)
+                };
+                tracing::warn!(job = %id, kind = %job.kind, attempt = job.attempts, %error, "job failed");
+                self.core
+                    .store
+                    .fail_job(id, &self.worker, &error, after, finished)
+                    .await?;
+                Ok(Some(match after {
+                    AfterFailure::Dead => Outcome::Dead(id, error),
+                    AfterFailure::RetryAt(_) => Outcome::Retry(id, error),
+                }))
+            }
+        }
+    }
+
+    /// Runs until `stop` is cancelled: periodic scheduling once a minute, jobs as they
+    /// come due.
+    pub async fn run(self, stop: CancellationToken) {
+        tracing::info!(worker = %self.worker, "job runner started");
+        let mut last_schedule: Option<std::time::Instant> = None;
+        loop {
+            if stop.is_cancelled() {
+                break;
+            }
+            if last_schedule.is_none_or(|t| t.elapsed() >= StdDuration::from_secs(60)) {
+                if let Err(e) = self.schedule_periodic(self.core.clock.now()).await {
+                    tracing::warn!(error = %e, "scheduling periodic jobs failed");
+                }
+                last_schedule = Some(std::time::Instant::now());
+            }
+            let idle = match self.run_one().await {
+                Ok(Some(_)) => false,
+                Ok(None) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "job runner could not reach the store");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                }
+            }
+        }
+        tracing::info!(worker = %self.worker, "job runner stopped");
+    }
+}
+
+fn panic_text(join: tokio::task::JoinError) -> String {
+    let payload = join.into_panic();
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "unknown panic".into())
+}

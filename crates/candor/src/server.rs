@@ -1,0 +1,125 @@
+//! `candor serve`: the HTTP server and, unless `--no-jobs`, the job runner, sharing one
+//! store; both stop gracefully on SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use candor_domain::clock::{Clock, SystemClock};
+use candor_web::service::Core;
+use candor_web::WebConfig;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{open_store, StoreChoice};
+use crate::demo;
+use crate::jobs::JobRunner;
+
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub store: StoreChoice,
+    pub demo: bool,
+    pub jobs: bool,
+    pub web: WebConfig,
+}
+
+/// A running Candor: its address and a handle to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub core: Arc<Core>,
+    pub stop: CancellationToken,
+    pub done: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes requests in flight, stops the job runner.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.done.await?
+    }
+}
+
+/// Opens the store, seeds the demo world if asked, binds, and starts serving.
+pub async fn start(settings: ServeSettings) -> anyhow::Result<Running> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    start_with_clock(settings, clock).await
+}
+
+pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    tracing::info!(database = %settings.store.describe(), "opening the store");
+    let store = open_store(&settings.store).await?;
+    let core = Arc::new(Core::new(store, clock).await?);
+    let mut web = settings.web.clone();
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    if web.public_url.is_empty() {
+        web.public_url = format!("http://{addr}");
+    }
+    if settings.demo {
+        web.demo = true;
+        let seeded = demo::seed_if_empty(&core, &settings.data_dir, &web.public_url, |done, total| {
+            if done % 10 == 0 || done == total {
+                tracing::info!("seeding the demo world: {done}/{total} tenants");
+            }
+        })
+        .await?;
+        let path = demo::credentials_path(&settings.data_dir);
+        match seeded {
+            Some(c) => {
+                let admin = c.tenants.first().and_then(|t| t.users.first());
+                let op = c.operators.first();
+                eprintln!("Demo world ready: {} tenants, {} operators.", c.tenants.len(), c.operators.len());
+                if let (Some(admin), Some(op)) = (admin, op) {
+                    eprintln!("  Tenant portal:    {}  (e.g. {} / {})", c.portal_sign_in, admin.email, admin.password);
+                    eprintln!("  Operator console: {}  (e.g. {} / {})", c.console_sign_in, op.email, op.password);
+                }
+                eprintln!("  Every demo credential: {}", path.display());
+            }
+            None if path.exists() => {
+                eprintln!("Demo data already present; credentials are in {}", path.display());
+            }
+            None => eprintln!("The database already holds data; the demo world was not seeded."),
+        }
+    }
+    let (router, _state) = candor_web::app(core.clone(), web.clone())?;
+    let stop = CancellationToken::new();
+    let runner = settings.jobs.then(|| JobRunner::new(core.clone()));
+    let stop_server = stop.clone();
+    let stop_jobs = stop.clone();
+    let done = tokio::spawn(async move {
+        let jobs = runner.map(|r| tokio::spawn(r.run(stop_jobs)));
+        let served = candor_web::serve(listener, router, async move { stop_server.cancelled().await }).await;
+        if let Some(j) = jobs {
+            let _ = j.await;
+        }
+        served.map_err(anyhow::Error::from)
+    });
+    tracing::info!(%addr, public_url = %web.public_url, jobs = settings.jobs, "Candor is serving");
+    eprintln!("Candor is listening on http://{addr} (sign in at {}/signin)", web.public_url.trim_end_matches('/'));
+    Ok(Running { addr, core, stop, done })
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
