@@ -108,6 +108,7 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
         .merge(api_routes)
         .merge(portal::routes(state.clone()))
         .merge(ops::routes())
+        .fallback(ops::not_found)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

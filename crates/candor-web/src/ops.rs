@@ -58,6 +58,16 @@ async fn openapi(State(state): State<AppState>) -> Response {
     Json(state.openapi.as_ref().clone()).into_response()
 }
 
+/// Unknown routes answer with Candor's error body.
+pub async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"error": {"code": "not_found",
+            "message": format!("there is no {method} {}", uri.path())}})),
+    )
+        .into_response()
+}
+
 /// Counts requests and their latency by route template (not raw path, to bound labels).
 pub async fn record_metrics(req: Request, next: Next) -> Response {
     let route = req

@@ -1,0 +1,300 @@
+//! Spawns Candor on a random loopback port with its own database (a SQLite file or a
+//! fresh PostgreSQL database), a manual clock, and a small world of tenants, people and
+//! API clients, then talks to it over real HTTP.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, OnceLock};
+
+use candor_domain::clock::{Clock, ManualClock};
+use candor_domain::identity::{Actor, ApiPermission, OperatorRole, TenantRole};
+use candor_domain::store::Store;
+use candor_domain::TenantId;
+use candor_store_tests::harness::{sqlite_store, PostgresTestDb, SqliteTestDb};
+use candor_web::auth::password;
+use candor_web::service::identity::{self, OperatorInput, TenantInput, UserInput};
+use candor_web::service::Core;
+use candor_web::{AppState, WebConfig};
+use time::macros::datetime;
+use tokio_util::sync::CancellationToken;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub enum DbGuard {
+    Sqlite(SqliteTestDb),
+    Postgres(PostgresTestDb),
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub core: Arc<Core>,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub stop: CancellationToken,
+    pub db: DbGuard,
+    pub world: World,
+}
+
+pub struct Person {
+    pub email: String,
+    pub id: String,
+}
+
+pub struct App {
+    pub client_id: String,
+    pub secret: String,
+}
+
+pub struct TenantFixture {
+    pub id: TenantId,
+    pub name: String,
+    /// One user per tenant role, by role.
+    pub users: Vec<(TenantRole, Person)>,
+    /// One API client per permission, plus `all` with every permission.
+    pub apps: Vec<(ApiPermission, App)>,
+    pub all: App,
+}
+
+impl TenantFixture {
+    pub fn user(&self, role: TenantRole) -> &Person {
+        &self.users.iter().find(|(r, _)| *r == role).unwrap().1
+    }
+
+    pub fn app(&self, p: ApiPermission) -> &App {
+        &self.apps.iter().find(|(q, _)| *q == p).unwrap().1
+    }
+}
+
+pub struct World {
+    pub a: TenantFixture,
+    pub b: TenantFixture,
+    pub operators: Vec<(OperatorRole, Person)>,
+}
+
+impl World {
+    pub fn operator(&self, role: OperatorRole) -> &Person {
+        &self.operators.iter().find(|(r, _)| *r == role).unwrap().1
+    }
+}
+
+fn password_hash() -> String {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| password::hash_blocking(PASSWORD).unwrap()).clone()
+}
+
+async fn tenant(core: &Core, name: &str, lang: &str) -> TenantFixture {
+    let t = identity::create_tenant(
+        core,
+        &Actor::System,
+        None,
+        TenantInput {
+            name: name.into(),
+            home_region: "eu-west".into(),
+            default_language: lang.into(),
+            time_zone: "Europe/Amsterdam".into(),
+            is_demo: false,
+        },
+    )
+    .await
+    .unwrap();
+    let slug = name.to_lowercase();
+    let mut users = Vec::new();
+    for role in TenantRole::ALL {
+        let email = format!("{}@{slug}.example", role.as_str().to_lowercase());
+        let u = identity::create_user_hashed(
+            core,
+            &Actor::System,
+            None,
+            t.id,
+            UserInput {
+                email: email.clone(),
+                display_name: format!("{} of {name}", role.as_str()),
+                password: PASSWORD.into(),
+                roles: vec![role.as_str().into()],
+                language: None,
+            },
+            password_hash(),
+        )
+        .await
+        .unwrap();
+        users.push((*role, Person { email, id: u.id.to_string() }));
+    }
+    let mut apps = Vec::new();
+    for p in ApiPermission::ALL {
+        let issued = identity::create_api_client(core, &Actor::System, None, t.id, p.as_str(), &[p.as_str().into()])
+            .await
+            .unwrap();
+        apps.push((*p, App { client_id: issued.client.id.to_string(), secret: issued.secret }));
+    }
+    let all: Vec<String> = ApiPermission::ALL.iter().map(|p| p.as_str().to_owned()).collect();
+    let issued = identity::create_api_client(core, &Actor::System, None, t.id, "everything", &all).await.unwrap();
+    TenantFixture {
+        id: t.id,
+        name: name.into(),
+        users,
+        apps,
+        all: App { client_id: issued.client.id.to_string(), secret: issued.secret },
+    }
+}
+
+pub async fn world(core: &Core) -> World {
+    let a = tenant(core, "Contoso", "en").await;
+    let b = tenant(core, "Fabrikam", "nl").await;
+    let mut operators = Vec::new();
+    for role in OperatorRole::ALL {
+        let email = format!("{}@provider.example", role.as_str().to_lowercase());
+        let o = identity::create_operator_hashed(
+            core,
+            &Actor::System,
+            None,
+            OperatorInput {
+                email: email.clone(),
+                display_name: format!("{} operator", role.as_str()),
+                password: PASSWORD.into(),
+                roles: vec![role.as_str().into()],
+            },
+            password_hash(),
+        )
+        .await
+        .unwrap();
+        operators.push((*role, Person { email, id: o.id.to_string() }));
+    }
+    World { a, b, operators }
+}
+
+pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    let (store, db): (Arc<dyn Store>, DbGuard) = match backend {
+        Backend::Sqlite => {
+            let db = sqlite_store().await;
+            (db.store.clone(), DbGuard::Sqlite(db))
+        }
+        Backend::Postgres => {
+            let db = PostgresTestDb::create().await?;
+            (db.store.clone(), DbGuard::Postgres(db))
+        }
+    };
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-22 9:00 UTC)));
+    let dyn_clock: Arc<dyn Clock> = clock.clone();
+    let core = Arc::new(Core::new(store, dyn_clock).await.unwrap());
+    let world = world(&core).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let config = WebConfig { public_url: base.clone(), ..WebConfig::default() };
+    let (router, state) = candor_web::app(core.clone(), config).unwrap();
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        let _ = candor_web::serve(listener, router, async move { s.cancelled().await }).await;
+    });
+    Some(TestApp { base, core, state, clock, stop, db, world })
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    pub async fn token(&self, app: &App) -> String {
+        let res = self
+            .http()
+            .post(self.url("/oauth2/v2.0/token"))
+            .form(&[("grant_type", "client_credentials"), ("client_id", &app.client_id), ("client_secret", &app.secret)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "token request failed");
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Signs in through the form (tenant portal or console) and returns the browser.
+    pub async fn sign_in(&self, email: &str, console: bool) -> reqwest::Client {
+        let browser = self.browser();
+        let path = if console { "/console/signin" } else { "/signin" };
+        let page = browser.get(self.url(path)).send().await.unwrap().text().await.unwrap();
+        let csrf = csrf_of(&page);
+        let res = browser
+            .post(self.url(path))
+            .form(&[("csrf", csrf.as_str()), ("email", email), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "sign-in of {email} failed: {}", res.text().await.unwrap_or_default());
+        browser
+    }
+
+    /// The CSRF token on a page the browser can see.
+    pub async fn csrf(&self, browser: &reqwest::Client, path: &str) -> String {
+        let page = browser.get(self.url(path)).send().await.unwrap().text().await.unwrap();
+        csrf_of(&page)
+    }
+
+    pub async fn activities(&self, chain: candor_domain::audit::AuditChain) -> Vec<String> {
+        self.core
+            .store
+            .audit_chain_records(&chain.key(), 0, 100_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.activity)
+            .collect()
+    }
+}
+
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).map(|i| i + marker.len()).expect("page has a CSRF field");
+    let end = html[start..].find('"').unwrap();
+    html[start..start + end].to_owned()
+}
+
+/// Runs an async test body against both backends.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::common::spawn($crate::common::Backend::Sqlite).await.unwrap();
+                    super::$name(app).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = $crate::common::spawn($crate::common::Backend::Postgres).await else { return };
+                    super::$name(app).await;
+                }
+            )+
+        }
+    };
+}

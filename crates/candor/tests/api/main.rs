@@ -1,0 +1,13 @@
+//! Candor's integration tests: the real server on a random loopback port, real HTTP, a
+//! real database (SQLite file and a fresh PostgreSQL database per test).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod audit;
+mod authz;
+mod jobs;
+mod ops;
+mod portal;
+mod token;
