@@ -28,9 +28,14 @@ impl JobStatus {
     }
 
     pub fn parse(s: &str) -> Option<JobStatus> {
-        [JobStatus::Queued, JobStatus::Running, JobStatus::Done, JobStatus::Dead]
-            .into_iter()
-            .find(|st| st.as_str() == s)
+        [
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Done,
+            JobStatus::Dead,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
     }
 }
 
@@ -48,7 +53,11 @@ pub struct NewJob {
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 10;
 
 impl NewJob {
-    pub fn new(kind: impl Into<String>, payload: serde_json::Value, run_at: OffsetDateTime) -> Self {
+    pub fn new(
+        kind: impl Into<String>,
+        payload: serde_json::Value,
+        run_at: OffsetDateTime,
+    ) -> Self {
         Self {
             kind: kind.into(),
             payload,
@@ -144,7 +153,10 @@ mod tests {
         };
         assert_eq!(after_failure(&job, now, 0.0), AfterFailure::Dead);
         job.attempts = 2;
-        assert_eq!(after_failure(&job, now, 0.0), AfterFailure::RetryAt(now + Duration::seconds(10)));
+        assert_eq!(
+            after_failure(&job, now, 0.0),
+            AfterFailure::RetryAt(now + Duration::seconds(10))
+        );
     }
 
     proptest! {

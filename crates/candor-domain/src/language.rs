@@ -112,7 +112,10 @@ mod tests {
             Language::from_accept_language("de-DE,de;q=0.9,fr;q=0.8,en;q=0.5"),
             Some(Language::French)
         );
-        assert_eq!(Language::from_accept_language("zh-TW"), Some(Language::TraditionalChinese));
+        assert_eq!(
+            Language::from_accept_language("zh-TW"),
+            Some(Language::TraditionalChinese)
+        );
         assert_eq!(Language::from_accept_language("de"), None);
     }
 }

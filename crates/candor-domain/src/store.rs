@@ -179,7 +179,10 @@ pub trait AuditStore: Send + Sync {
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     /// Stores `candidate` unless a key for its purpose exists; returns the key in use.
-    async fn ensure_signing_key(&self, candidate: SigningKeyRecord) -> StoreResult<SigningKeyRecord>;
+    async fn ensure_signing_key(
+        &self,
+        candidate: SigningKeyRecord,
+    ) -> StoreResult<SigningKeyRecord>;
     async fn list_signing_keys(&self, purpose: KeyPurpose) -> StoreResult<Vec<SigningKeyRecord>>;
 }
 

@@ -55,7 +55,10 @@ mod tests {
 
     #[test]
     fn parses_dates_and_times() {
-        assert_eq!(parse_time("2026-11-01"), Some(datetime!(2026-11-01 0:00 UTC)));
+        assert_eq!(
+            parse_time("2026-11-01"),
+            Some(datetime!(2026-11-01 0:00 UTC))
+        );
         assert_eq!(
             parse_time("2026-11-01T05:00:00+01:00"),
             Some(datetime!(2026-11-01 4:00 UTC))

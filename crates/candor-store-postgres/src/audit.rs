@@ -144,10 +144,14 @@ impl AuditStore for PostgresStore {
             qb.push(" AND seq < ").push_bind(before);
         }
         if !q.activities.is_empty() {
-            qb.push(" AND activity = ANY(").push_bind(q.activities.clone()).push(")");
+            qb.push(" AND activity = ANY(")
+                .push_bind(q.activities.clone())
+                .push(")");
         }
         if !q.users.is_empty() {
-            qb.push(" AND lower(actor) = ANY(").push_bind(q.users.clone()).push(")");
+            qb.push(" AND lower(actor) = ANY(")
+                .push_bind(q.users.clone())
+                .push(")");
         }
         if let Some(item) = &q.item {
             qb.push(" AND item = ").push_bind(item);

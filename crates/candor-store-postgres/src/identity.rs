@@ -12,8 +12,7 @@ use time::OffsetDateTime;
 use crate::audit::append_in_tx;
 use crate::{db_error, rows, PostgresStore};
 
-const TENANT_COLS: &str =
-    "id, name, home_region, default_language, time_zone, is_demo, created_at";
+const TENANT_COLS: &str = "id, name, home_region, default_language, time_zone, is_demo, created_at";
 const USER_COLS: &str =
     "tenant_id, id, email, display_name, password_hash, roles, language, disabled, created_at";
 const OPERATOR_COLS: &str =
@@ -73,9 +72,7 @@ impl IdentityStore for PostgresStore {
         after: Option<(String, TenantId)>,
         limit: u32,
     ) -> StoreResult<Vec<Tenant>> {
-        let (name, id) = after
-            .map(|(n, id)| (n, id.0))
-            .unwrap_or_default();
+        let (name, id) = after.map(|(n, id)| (n, id.0)).unwrap_or_default();
         sqlx::query(&format!(
             "SELECT {TENANT_COLS} FROM tenants WHERE (name, id) > ($1, $2) ORDER BY name, id LIMIT $3"
         ))
@@ -173,13 +170,15 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn find_user_by_email(&self, email: &EmailAddress) -> StoreResult<Option<TenantUser>> {
-        sqlx::query(&format!("SELECT {USER_COLS} FROM tenant_users WHERE email = $1"))
-            .bind(email.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .map(|r| rows::user(&r))
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM tenant_users WHERE email = $1"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| rows::user(&r))
+        .transpose()
     }
 
     async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<TenantUser>> {
@@ -225,13 +224,14 @@ impl IdentityStore for PostgresStore {
         id: UserId,
         language: Option<Language>,
     ) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE tenant_users SET language = $1 WHERE tenant_id = $2 AND id = $3")
-            .bind(language.map(|l| l.tag()))
-            .bind(tenant.0)
-            .bind(id.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
+        let done =
+            sqlx::query("UPDATE tenant_users SET language = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(language.map(|l| l.tag()))
+                .bind(tenant.0)
+                .bind(id.0)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -274,33 +274,39 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn get_operator(&self, id: OperatorId) -> StoreResult<Option<Operator>> {
-        sqlx::query(&format!("SELECT {OPERATOR_COLS} FROM operators WHERE id = $1"))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .map(|r| rows::operator(&r))
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {OPERATOR_COLS} FROM operators WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| rows::operator(&r))
+        .transpose()
     }
 
     async fn find_operator_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Operator>> {
-        sqlx::query(&format!("SELECT {OPERATOR_COLS} FROM operators WHERE email = $1"))
-            .bind(email.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .map(|r| rows::operator(&r))
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {OPERATOR_COLS} FROM operators WHERE email = $1"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| rows::operator(&r))
+        .transpose()
     }
 
     async fn list_operators(&self) -> StoreResult<Vec<Operator>> {
-        sqlx::query(&format!("SELECT {OPERATOR_COLS} FROM operators ORDER BY email"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?
-            .iter()
-            .map(rows::operator)
-            .collect()
+        sqlx::query(&format!(
+            "SELECT {OPERATOR_COLS} FROM operators ORDER BY email"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(rows::operator)
+        .collect()
     }
 
     async fn set_operator_language(
@@ -355,13 +361,15 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn get_api_client(&self, id: ApiClientId) -> StoreResult<Option<ApiClient>> {
-        sqlx::query(&format!("SELECT {CLIENT_COLS} FROM api_clients WHERE id = $1"))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .map(|r| rows::api_client(&r))
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {CLIENT_COLS} FROM api_clients WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| rows::api_client(&r))
+        .transpose()
     }
 
     async fn list_api_clients(&self, tenant: TenantId) -> StoreResult<Vec<ApiClient>> {

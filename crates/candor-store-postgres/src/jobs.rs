@@ -41,7 +41,7 @@ impl JobStore for PostgresStore {
         lease: Duration,
         worker: &str,
     ) -> StoreResult<Option<Job>> {
-                sqlx::query(&format!(
+        sqlx::query(&format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1,
                  lease_until = $2, updated_at = $3
              WHERE id = (

@@ -5,7 +5,10 @@ use crate::{db_error, rows, PostgresStore};
 
 #[async_trait]
 impl KeyStore for PostgresStore {
-    async fn ensure_signing_key(&self, candidate: SigningKeyRecord) -> StoreResult<SigningKeyRecord> {
+    async fn ensure_signing_key(
+        &self,
+        candidate: SigningKeyRecord,
+    ) -> StoreResult<SigningKeyRecord> {
         sqlx::query(
             "INSERT INTO signing_keys (key_id, purpose, secret, public, created_at, retired_at)
              VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT DO NOTHING",

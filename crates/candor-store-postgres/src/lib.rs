@@ -95,7 +95,12 @@ impl Store for PostgresStore {
         .await
         .map_err(db_error)?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0).map_err(db_error)?, r.try_get(1).map_err(db_error)?)))
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(db_error)?,
+                    r.try_get(1).map_err(db_error)?,
+                ))
+            })
             .collect()
     }
 }

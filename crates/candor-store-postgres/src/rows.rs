@@ -39,7 +39,8 @@ where
     T::Err: std::fmt::Display,
 {
     let s: Option<String> = get(row, col)?;
-    s.map(|s| s.parse().map_err(|e| corrupt(col, e))).transpose()
+    s.map(|s| s.parse().map_err(|e| corrupt(col, e)))
+        .transpose()
 }
 
 fn hash32(row: &PgRow, col: &str) -> StoreResult<[u8; 32]> {
@@ -74,7 +75,8 @@ pub(crate) fn user(row: &PgRow) -> StoreResult<TenantUser> {
         email: EmailAddress::from_trusted(get::<String>(row, "email")?),
         display_name: get(row, "display_name")?,
         password_hash: get(row, "password_hash")?,
-        roles: TenantRoles::parse_csv(&get::<String>(row, "roles")?).map_err(|e| corrupt("roles", e))?,
+        roles: TenantRoles::parse_csv(&get::<String>(row, "roles")?)
+            .map_err(|e| corrupt("roles", e))?,
         language: opt_parsed(row, "language")?,
         disabled: get(row, "disabled")?,
         created_at: get(row, "created_at")?,

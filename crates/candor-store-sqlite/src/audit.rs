@@ -1,9 +1,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use candor_domain::audit::{
-    seal, AuditQuery, AuditRecord, ChainHead, Checkpoint, NewAuditRecord,
-};
+use candor_domain::audit::{seal, AuditQuery, AuditRecord, ChainHead, Checkpoint, NewAuditRecord};
 use candor_domain::store::{AuditStore, StoreError, StoreResult};
 use candor_domain::time_util::to_unix_micros;
 use candor_domain::AuditRecordId;
@@ -40,9 +38,9 @@ pub(crate) async fn append_in_tx(
                 .await
                 .map_err(db_error)?;
         if let Some((seq, hash)) = row {
-            let hash: [u8; 32] = hash
-                .try_into()
-                .map_err(|_| StoreError::Corrupt(format!("chain head of {chain} is not 32 bytes")))?;
+            let hash: [u8; 32] = hash.try_into().map_err(|_| {
+                StoreError::Corrupt(format!("chain head of {chain} is not 32 bytes"))
+            })?;
             *head = ChainHead { seq, hash };
         }
     }

@@ -13,8 +13,7 @@ use time::OffsetDateTime;
 use crate::audit::append_in_tx;
 use crate::{db_error, rows, SqliteStore};
 
-const TENANT_COLS: &str =
-    "id, name, home_region, default_language, time_zone, is_demo, created_at";
+const TENANT_COLS: &str = "id, name, home_region, default_language, time_zone, is_demo, created_at";
 const USER_COLS: &str =
     "tenant_id, id, email, display_name, password_hash, roles, language, disabled, created_at";
 const OPERATOR_COLS: &str =
@@ -74,9 +73,7 @@ impl IdentityStore for SqliteStore {
         after: Option<(String, TenantId)>,
         limit: u32,
     ) -> StoreResult<Vec<Tenant>> {
-        let (name, id) = after
-            .map(|(n, id)| (n, id.to_string()))
-            .unwrap_or_default();
+        let (name, id) = after.map(|(n, id)| (n, id.to_string())).unwrap_or_default();
         sqlx::query(&format!(
             "SELECT {TENANT_COLS} FROM tenants WHERE (name, id) > (?, ?) ORDER BY name, id LIMIT ?"
         ))
@@ -174,13 +171,15 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn find_user_by_email(&self, email: &EmailAddress) -> StoreResult<Option<TenantUser>> {
-        sqlx::query(&format!("SELECT {USER_COLS} FROM tenant_users WHERE email = ?"))
-            .bind(email.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_error)?
-            .map(|r| rows::user(&r))
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM tenant_users WHERE email = ?"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_error)?
+        .map(|r| rows::user(&r))
+        .transpose()
     }
 
     async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<TenantUser>> {
@@ -226,13 +225,14 @@ impl IdentityStore for SqliteStore {
         id: UserId,
         language: Option<Language>,
     ) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE tenant_users SET language = ? WHERE tenant_id = ? AND id = ?")
-            .bind(language.map(|l| l.tag()))
-            .bind(tenant.to_string())
-            .bind(id.to_string())
-            .execute(&self.writer)
-            .await
-            .map_err(db_error)?;
+        let done =
+            sqlx::query("UPDATE tenant_users SET language = ? WHERE tenant_id = ? AND id = ?")
+                .bind(language.map(|l| l.tag()))
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .execute(&self.writer)
+                .await
+                .map_err(db_error)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -275,33 +275,39 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn get_operator(&self, id: OperatorId) -> StoreResult<Option<Operator>> {
-        sqlx::query(&format!("SELECT {OPERATOR_COLS} FROM operators WHERE id = ?"))
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_error)?
-            .map(|r| rows::operator(&r))
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {OPERATOR_COLS} FROM operators WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_error)?
+        .map(|r| rows::operator(&r))
+        .transpose()
     }
 
     async fn find_operator_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Operator>> {
-        sqlx::query(&format!("SELECT {OPERATOR_COLS} FROM operators WHERE email = ?"))
-            .bind(email.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_error)?
-            .map(|r| rows::operator(&r))
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {OPERATOR_COLS} FROM operators WHERE email = ?"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_error)?
+        .map(|r| rows::operator(&r))
+        .transpose()
     }
 
     async fn list_operators(&self) -> StoreResult<Vec<Operator>> {
-        sqlx::query(&format!("SELECT {OPERATOR_COLS} FROM operators ORDER BY email"))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_error)?
-            .iter()
-            .map(rows::operator)
-            .collect()
+        sqlx::query(&format!(
+            "SELECT {OPERATOR_COLS} FROM operators ORDER BY email"
+        ))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(rows::operator)
+        .collect()
     }
 
     async fn set_operator_language(
@@ -356,13 +362,15 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn get_api_client(&self, id: ApiClientId) -> StoreResult<Option<ApiClient>> {
-        sqlx::query(&format!("SELECT {CLIENT_COLS} FROM api_clients WHERE id = ?"))
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_error)?
-            .map(|r| rows::api_client(&r))
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {CLIENT_COLS} FROM api_clients WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_error)?
+        .map(|r| rows::api_client(&r))
+        .transpose()
     }
 
     async fn list_api_clients(&self, tenant: TenantId) -> StoreResult<Vec<ApiClient>> {
@@ -408,7 +416,9 @@ impl IdentityStore for SqliteStore {
             SessionPrincipal::TenantUser { tenant_id, user_id } => {
                 (Some(tenant_id.to_string()), Some(user_id.to_string()), None)
             }
-            SessionPrincipal::Operator { operator_id } => (None, None, Some(operator_id.to_string())),
+            SessionPrincipal::Operator { operator_id } => {
+                (None, None, Some(operator_id.to_string()))
+            }
         };
         sqlx::query(
             "INSERT INTO sessions (token_hash, tenant_id, user_id, operator_id, csrf_token, created_at, last_seen_at, ip_address)

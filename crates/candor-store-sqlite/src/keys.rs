@@ -6,7 +6,10 @@ use crate::{db_error, rows, SqliteStore};
 
 #[async_trait]
 impl KeyStore for SqliteStore {
-    async fn ensure_signing_key(&self, candidate: SigningKeyRecord) -> StoreResult<SigningKeyRecord> {
+    async fn ensure_signing_key(
+        &self,
+        candidate: SigningKeyRecord,
+    ) -> StoreResult<SigningKeyRecord> {
         sqlx::query(
             "INSERT INTO signing_keys (key_id, purpose, secret, public, created_at, retired_at)
              VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",

@@ -47,7 +47,8 @@ where
     T::Err: std::fmt::Display,
 {
     let s: Option<String> = get(row, col)?;
-    s.map(|s| s.parse().map_err(|e| corrupt(col, e))).transpose()
+    s.map(|s| s.parse().map_err(|e| corrupt(col, e)))
+        .transpose()
 }
 
 fn hash32(row: &SqliteRow, col: &str) -> StoreResult<[u8; 32]> {
@@ -74,7 +75,8 @@ pub(crate) fn user(row: &SqliteRow) -> StoreResult<TenantUser> {
         email: EmailAddress::from_trusted(get::<String>(row, "email")?),
         display_name: get(row, "display_name")?,
         password_hash: get(row, "password_hash")?,
-        roles: TenantRoles::parse_csv(&get::<String>(row, "roles")?).map_err(|e| corrupt("roles", e))?,
+        roles: TenantRoles::parse_csv(&get::<String>(row, "roles")?)
+            .map_err(|e| corrupt("roles", e))?,
         language: opt_parsed(row, "language")?,
         disabled: get(row, "disabled")?,
         created_at: time(row, "created_at")?,
@@ -114,7 +116,9 @@ pub(crate) fn session(row: &SqliteRow) -> StoreResult<Session> {
         opt_parsed(row, "user_id")?,
         opt_parsed(row, "operator_id")?,
     ) {
-        (Some(tenant_id), Some(user_id), None) => SessionPrincipal::TenantUser { tenant_id, user_id },
+        (Some(tenant_id), Some(user_id), None) => {
+            SessionPrincipal::TenantUser { tenant_id, user_id }
+        }
         (None, None, Some(operator_id)) => SessionPrincipal::Operator { operator_id },
         _ => return Err(corrupt("session", "neither a tenant user nor an operator")),
     };

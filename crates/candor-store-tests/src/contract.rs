@@ -7,9 +7,8 @@ use candor_domain::audit::{
     NewAuditRecord,
 };
 use candor_domain::identity::{
-    ApiPermission, DisplayName, EmailAddress, NewApiClient, NewOperator, NewTenant,
-    NewTenantUser, OperatorRole, RegionCode, Session, SessionPrincipal, TenantName, TenantRole,
-    TimeZoneName,
+    ApiPermission, DisplayName, EmailAddress, NewApiClient, NewOperator, NewTenant, NewTenantUser,
+    OperatorRole, RegionCode, Session, SessionPrincipal, TenantName, TenantRole, TimeZoneName,
 };
 use candor_domain::jobs::{AfterFailure, JobStatus, NewJob};
 use candor_domain::language::Language;
@@ -38,7 +37,12 @@ fn new_tenant(name: &str) -> NewTenant {
 async fn tenant(store: &Arc<dyn Store>, name: &str) -> TenantId {
     let id = TenantId::generate();
     store
-        .create_tenant(id, new_tenant(name), T0, vec![system_audit(AuditChain::Tenant(id), "Add-Tenant")])
+        .create_tenant(
+            id,
+            new_tenant(name),
+            T0,
+            vec![system_audit(AuditChain::Tenant(id), "Add-Tenant")],
+        )
         .await
         .unwrap();
     id
@@ -55,8 +59,14 @@ fn new_user(tenant: TenantId, email: &str, roles: &[TenantRole]) -> NewTenantUse
     }
 }
 
-async fn all_records(store: &Arc<dyn Store>, chain: AuditChain) -> Vec<candor_domain::audit::AuditRecord> {
-    store.audit_chain_records(&chain.key(), 0, 10_000).await.unwrap()
+async fn all_records(
+    store: &Arc<dyn Store>,
+    chain: AuditChain,
+) -> Vec<candor_domain::audit::AuditRecord> {
+    store
+        .audit_chain_records(&chain.key(), 0, 10_000)
+        .await
+        .unwrap()
 }
 
 pub async fn tenants_are_created_listed_and_updated(store: Arc<dyn Store>) {
@@ -68,7 +78,11 @@ pub async fn tenants_are_created_listed_and_updated(store: Arc<dyn Store>) {
     assert_eq!(got.default_language, Language::Dutch);
     assert_eq!(got.time_zone.as_str(), "Europe/Amsterdam");
     assert_eq!(got.created_at, T0);
-    assert!(store.get_tenant(TenantId::generate()).await.unwrap().is_none());
+    assert!(store
+        .get_tenant(TenantId::generate())
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(store.count_tenants().await.unwrap(), 3);
 
     let first = store.list_tenants(None, 2).await.unwrap();
@@ -113,7 +127,15 @@ pub async fn duplicate_tenant_name_is_a_conflict_and_leaves_no_audit_record(stor
     tenant(&store, "Contoso").await;
     let id = TenantId::generate();
     let err = store
-        .create_tenant(id, new_tenant("Contoso"), T0, vec![system_audit(AuditChain::Tenant(id), "Add-Tenant"), system_audit(AuditChain::Operator, "Add-Tenant")])
+        .create_tenant(
+            id,
+            new_tenant("Contoso"),
+            T0,
+            vec![
+                system_audit(AuditChain::Tenant(id), "Add-Tenant"),
+                system_audit(AuditChain::Operator, "Add-Tenant"),
+            ],
+        )
         .await
         .unwrap_err();
     match err {
@@ -139,7 +161,10 @@ pub async fn users_are_scoped_to_their_tenant(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(user.email.as_str(), "ada@contoso.example");
     assert!(store.get_user(a, uid).await.unwrap().is_some());
-    assert!(store.get_user(b, uid).await.unwrap().is_none(), "user visible from another tenant");
+    assert!(
+        store.get_user(b, uid).await.unwrap().is_none(),
+        "user visible from another tenant"
+    );
     let found = store
         .find_user_by_email(&EmailAddress::parse("ADA@contoso.example").unwrap())
         .await
@@ -161,25 +186,47 @@ pub async fn users_are_scoped_to_their_tenant(store: Arc<dyn Store>) {
         )
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict(m)) if m.contains("email")));
-    assert!(all_records(&store, AuditChain::Tenant(b)).await.iter().all(|r| r.activity != "Add-User"));
+    assert!(all_records(&store, AuditChain::Tenant(b))
+        .await
+        .iter()
+        .all(|r| r.activity != "Add-User"));
 
     let roles = [TenantRole::AuditReader, TenantRole::MessageCenterReader]
         .into_iter()
         .collect();
     let changed = store
-        .set_user_roles(a, uid, roles, system_audit(AuditChain::Tenant(a), "Set-UserRoles"))
+        .set_user_roles(
+            a,
+            uid,
+            roles,
+            system_audit(AuditChain::Tenant(a), "Set-UserRoles"),
+        )
         .await
         .unwrap();
     assert!(changed.roles.contains(TenantRole::AuditReader));
     assert!(!changed.roles.contains(TenantRole::GlobalAdministrator));
     let cross = store
-        .set_user_roles(b, uid, Default::default(), system_audit(AuditChain::Tenant(b), "Set-UserRoles"))
+        .set_user_roles(
+            b,
+            uid,
+            Default::default(),
+            system_audit(AuditChain::Tenant(b), "Set-UserRoles"),
+        )
         .await;
     assert!(matches!(cross, Err(StoreError::NotFound)));
-    assert!(all_records(&store, AuditChain::Tenant(b)).await.iter().all(|r| r.activity != "Set-UserRoles"));
+    assert!(all_records(&store, AuditChain::Tenant(b))
+        .await
+        .iter()
+        .all(|r| r.activity != "Set-UserRoles"));
 
-    store.set_user_language(a, uid, Some(Language::Korean)).await.unwrap();
-    assert_eq!(store.get_user(a, uid).await.unwrap().unwrap().language, Some(Language::Korean));
+    store
+        .set_user_language(a, uid, Some(Language::Korean))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_user(a, uid).await.unwrap().unwrap().language,
+        Some(Language::Korean)
+    );
     assert!(matches!(
         store.set_user_language(b, uid, None).await,
         Err(StoreError::NotFound)
@@ -209,10 +256,19 @@ pub async fn operators_are_created_and_found(store: Arc<dyn Store>) {
         .unwrap()
         .unwrap();
     assert!(found.roles.contains(OperatorRole::IncidentManager));
-    assert_eq!(store.get_operator(id).await.unwrap().unwrap().email, found.email);
+    assert_eq!(
+        store.get_operator(id).await.unwrap().unwrap().email,
+        found.email
+    );
     assert_eq!(store.list_operators().await.unwrap().len(), 1);
-    store.set_operator_language(id, Some(Language::Dutch)).await.unwrap();
-    assert_eq!(store.get_operator(id).await.unwrap().unwrap().language, Some(Language::Dutch));
+    store
+        .set_operator_language(id, Some(Language::Dutch))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_operator(id).await.unwrap().unwrap().language,
+        Some(Language::Dutch)
+    );
     let chain = all_records(&store, AuditChain::Operator).await;
     assert_eq!(chain.len(), 1);
     assert_eq!(chain[0].tenant_id, None);
@@ -237,27 +293,49 @@ pub async fn api_clients_are_revoked_only_within_their_tenant(store: Arc<dyn Sto
         .await
         .unwrap();
     assert!(client.is_active());
-    assert_eq!(store.get_api_client(id).await.unwrap().unwrap().tenant_id, a);
+    assert_eq!(
+        store.get_api_client(id).await.unwrap().unwrap().tenant_id,
+        a
+    );
     assert_eq!(store.list_api_clients(a).await.unwrap().len(), 1);
     assert!(store.list_api_clients(b).await.unwrap().is_empty());
 
     let cross = store
-        .revoke_api_client(b, id, T0, system_audit(AuditChain::Tenant(b), "Revoke-ApiClient"))
+        .revoke_api_client(
+            b,
+            id,
+            T0,
+            system_audit(AuditChain::Tenant(b), "Revoke-ApiClient"),
+        )
         .await;
     assert!(matches!(cross, Err(StoreError::NotFound)));
     assert!(store.get_api_client(id).await.unwrap().unwrap().is_active());
 
     let later = T0 + Duration::hours(1);
     let revoked = store
-        .revoke_api_client(a, id, later, system_audit(AuditChain::Tenant(a), "Revoke-ApiClient"))
+        .revoke_api_client(
+            a,
+            id,
+            later,
+            system_audit(AuditChain::Tenant(a), "Revoke-ApiClient"),
+        )
         .await
         .unwrap();
     assert_eq!(revoked.revoked_at, Some(later));
     let again = store
-        .revoke_api_client(a, id, later + Duration::hours(1), system_audit(AuditChain::Tenant(a), "Revoke-ApiClient"))
+        .revoke_api_client(
+            a,
+            id,
+            later + Duration::hours(1),
+            system_audit(AuditChain::Tenant(a), "Revoke-ApiClient"),
+        )
         .await
         .unwrap();
-    assert_eq!(again.revoked_at, Some(later), "revoking twice keeps the first time");
+    assert_eq!(
+        again.revoked_at,
+        Some(later),
+        "revoking twice keeps the first time"
+    );
 }
 
 pub async fn sessions_live_and_expire(store: Arc<dyn Store>) {
@@ -285,9 +363,20 @@ pub async fn sessions_live_and_expire(store: Arc<dyn Store>) {
     let got = store.get_session("hash-1").await.unwrap().unwrap();
     assert_eq!(got.principal, s.principal);
     assert_eq!(got.ip_address.as_deref(), Some("192.0.2.7"));
-    assert_eq!(store.get_session("hash-2").await.unwrap().unwrap().principal, op.principal);
+    assert_eq!(
+        store
+            .get_session("hash-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .principal,
+        op.principal
+    );
 
-    store.touch_session("hash-1", T0 + Duration::minutes(20)).await.unwrap();
+    store
+        .touch_session("hash-1", T0 + Duration::minutes(20))
+        .await
+        .unwrap();
     let removed = store
         .delete_expired_sessions(T0 + Duration::minutes(10), T0 - Duration::hours(12))
         .await
@@ -311,8 +400,14 @@ pub async fn concurrent_appends_keep_every_chain_linear(store: Arc<dyn Store>) {
         tasks.push(tokio::spawn(async move {
             let records = (0..5)
                 .map(|j| {
-                    NewAuditRecord::new(chain, T0 + Duration::seconds(j), format!("user{i}@x.example"), ActorKind::TenantUser, "UserLoggedIn")
-                        .details(json!({"i": i, "j": j}))
+                    NewAuditRecord::new(
+                        chain,
+                        T0 + Duration::seconds(j),
+                        format!("user{i}@x.example"),
+                        ActorKind::TenantUser,
+                        "UserLoggedIn",
+                    )
+                    .details(json!({"i": i, "j": j}))
                 })
                 .collect();
             store.append_audit(records).await.unwrap()
@@ -345,19 +440,39 @@ pub async fn audit_search_filters_and_pages_newest_first(store: Arc<dyn Store>) 
     let chain = AuditChain::Tenant(a);
     let mut records = Vec::new();
     for i in 0..30i64 {
-        let activity = if i % 3 == 0 { "UserLoginFailed" } else { "UserLoggedIn" };
-        let actor = if i % 2 == 0 { "Ada@contoso.example" } else { "bob@contoso.example" };
+        let activity = if i % 3 == 0 {
+            "UserLoginFailed"
+        } else {
+            "UserLoggedIn"
+        };
+        let actor = if i % 2 == 0 {
+            "Ada@contoso.example"
+        } else {
+            "bob@contoso.example"
+        };
         records.push(
-            NewAuditRecord::new(chain, T0 + Duration::hours(i), actor, ActorKind::TenantUser, activity)
-                .item(format!("item-{}", i % 5))
-                .ip(Some("198.51.100.1".into())),
+            NewAuditRecord::new(
+                chain,
+                T0 + Duration::hours(i),
+                actor,
+                ActorKind::TenantUser,
+                activity,
+            )
+            .item(format!("item-{}", i % 5))
+            .ip(Some("198.51.100.1".into())),
         );
     }
     store.append_audit(records).await.unwrap();
     // Another tenant's records never show up.
     let b = tenant(&store, "Fabrikam").await;
     store
-        .append_audit(vec![NewAuditRecord::new(AuditChain::Tenant(b), T0, "eve@fabrikam.example", ActorKind::TenantUser, "UserLoggedIn")])
+        .append_audit(vec![NewAuditRecord::new(
+            AuditChain::Tenant(b),
+            T0,
+            "eve@fabrikam.example",
+            ActorKind::TenantUser,
+            "UserLoggedIn",
+        )])
         .await
         .unwrap();
 
@@ -422,7 +537,10 @@ pub async fn checkpoints_are_stored_per_chain(store: Arc<dyn Store>) {
     };
     store.insert_checkpoint(&cp).await.unwrap();
     store.insert_checkpoint(&cp).await.unwrap();
-    assert_eq!(store.list_checkpoints("operator").await.unwrap(), vec![cp.clone()]);
+    assert_eq!(
+        store.list_checkpoints("operator").await.unwrap(),
+        vec![cp.clone()]
+    );
     assert_eq!(store.latest_checkpoint("operator").await.unwrap(), Some(cp));
     assert_eq!(store.latest_checkpoint("nope").await.unwrap(), None);
 }
@@ -444,41 +562,89 @@ pub async fn the_first_signing_key_wins(store: Arc<dyn Store>) {
         secret: vec![3; 32],
         ..first.clone()
     };
-    assert_eq!(store.ensure_signing_key(first.clone()).await.unwrap(), first);
+    assert_eq!(
+        store.ensure_signing_key(first.clone()).await.unwrap(),
+        first
+    );
     assert_eq!(store.ensure_signing_key(second).await.unwrap(), first);
     let audit = SigningKeyRecord {
         key_id: "a1".into(),
         purpose: KeyPurpose::Audit,
         ..first.clone()
     };
-    assert_eq!(store.ensure_signing_key(audit.clone()).await.unwrap(), audit);
-    assert_eq!(store.list_signing_keys(KeyPurpose::Token).await.unwrap(), vec![first]);
+    assert_eq!(
+        store.ensure_signing_key(audit.clone()).await.unwrap(),
+        audit
+    );
+    assert_eq!(
+        store.list_signing_keys(KeyPurpose::Token).await.unwrap(),
+        vec![first]
+    );
 }
 
 pub async fn jobs_are_claimed_when_due_and_deduplicated(store: Arc<dyn Store>) {
-    let later = NewJob::new("checkpoint", json!({"n": 1}), T0 + Duration::minutes(5)).dedupe("cp:1");
-    let id = store.enqueue_job(JobId::generate(), later.clone(), T0).await.unwrap();
+    let later =
+        NewJob::new("checkpoint", json!({"n": 1}), T0 + Duration::minutes(5)).dedupe("cp:1");
+    let id = store
+        .enqueue_job(JobId::generate(), later.clone(), T0)
+        .await
+        .unwrap();
     assert!(id.is_some());
-    assert_eq!(store.enqueue_job(JobId::generate(), later, T0).await.unwrap(), None, "same dedupe key");
-    assert!(store.claim_job(T0, Duration::seconds(30), "w1").await.unwrap().is_none(), "not due yet");
+    assert_eq!(
+        store
+            .enqueue_job(JobId::generate(), later, T0)
+            .await
+            .unwrap(),
+        None,
+        "same dedupe key"
+    );
+    assert!(
+        store
+            .claim_job(T0, Duration::seconds(30), "w1")
+            .await
+            .unwrap()
+            .is_none(),
+        "not due yet"
+    );
 
     let due = T0 + Duration::minutes(5);
-    let job = store.claim_job(due, Duration::seconds(30), "w1").await.unwrap().unwrap();
+    let job = store
+        .claim_job(due, Duration::seconds(30), "w1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(job.kind, "checkpoint");
     assert_eq!(job.payload, json!({"n": 1}));
     assert_eq!(job.attempts, 1);
     assert_eq!(job.status, JobStatus::Running);
-    assert!(store.claim_job(due, Duration::seconds(30), "w2").await.unwrap().is_none(), "leased");
+    assert!(
+        store
+            .claim_job(due, Duration::seconds(30), "w2")
+            .await
+            .unwrap()
+            .is_none(),
+        "leased"
+    );
 
     // Failure: retried later, with the error kept.
     store
-        .fail_job(job.id, "w1", "boom", AfterFailure::RetryAt(due + Duration::seconds(10)), due)
+        .fail_job(
+            job.id,
+            "w1",
+            "boom",
+            AfterFailure::RetryAt(due + Duration::seconds(10)),
+            due,
+        )
         .await
         .unwrap();
     let stored = store.get_job(job.id).await.unwrap().unwrap();
     assert_eq!(stored.status, JobStatus::Queued);
     assert_eq!(stored.last_error.as_deref(), Some("boom"));
-    assert!(store.claim_job(due, Duration::seconds(30), "w1").await.unwrap().is_none());
+    assert!(store
+        .claim_job(due, Duration::seconds(30), "w1")
+        .await
+        .unwrap()
+        .is_none());
     let again = store
         .claim_job(due + Duration::seconds(10), Duration::seconds(30), "w2")
         .await
@@ -489,29 +655,53 @@ pub async fn jobs_are_claimed_when_due_and_deduplicated(store: Arc<dyn Store>) {
     // A lapsed lease (a crashed worker) lets another worker take the job over, and the
     // old worker can no longer complete it.
     let lapsed = due + Duration::minutes(5);
-    let taken = store.claim_job(lapsed, Duration::seconds(30), "w3").await.unwrap().unwrap();
+    let taken = store
+        .claim_job(lapsed, Duration::seconds(30), "w3")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(taken.id, job.id);
     assert_eq!(taken.attempts, 3);
-    assert!(matches!(store.complete_job(job.id, "w2", lapsed).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.complete_job(job.id, "w2", lapsed).await,
+        Err(StoreError::Conflict(_))
+    ));
     store.complete_job(job.id, "w3", lapsed).await.unwrap();
-    assert_eq!(store.get_job(job.id).await.unwrap().unwrap().status, JobStatus::Done);
+    assert_eq!(
+        store.get_job(job.id).await.unwrap().unwrap().status,
+        JobStatus::Done
+    );
 
     let doomed = store
         .enqueue_job(JobId::generate(), NewJob::new("x", json!(null), T0), T0)
         .await
         .unwrap()
         .unwrap();
-    let claimed = store.claim_job(lapsed, Duration::seconds(30), "w1").await.unwrap().unwrap();
+    let claimed = store
+        .claim_job(lapsed, Duration::seconds(30), "w1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(claimed.id, doomed);
-    store.fail_job(doomed, "w1", "gave up", AfterFailure::Dead, lapsed).await.unwrap();
+    store
+        .fail_job(doomed, "w1", "gave up", AfterFailure::Dead, lapsed)
+        .await
+        .unwrap();
     let counts = store.job_counts().await.unwrap();
-    assert_eq!((counts.done, counts.dead, counts.queued, counts.running), (1, 1, 0, 0));
+    assert_eq!(
+        (counts.done, counts.dead, counts.queued, counts.running),
+        (1, 1, 0, 0)
+    );
 }
 
 pub async fn concurrent_workers_claim_each_job_once(store: Arc<dyn Store>) {
     for i in 0..40 {
         store
-            .enqueue_job(JobId::generate(), NewJob::new("work", json!({"i": i}), T0), T0)
+            .enqueue_job(
+                JobId::generate(),
+                NewJob::new("work", json!({"i": i}), T0),
+                T0,
+            )
             .await
             .unwrap();
     }
@@ -521,7 +711,11 @@ pub async fn concurrent_workers_claim_each_job_once(store: Arc<dyn Store>) {
         workers.push(tokio::spawn(async move {
             let name = format!("w{w}");
             let mut claimed = Vec::new();
-            while let Some(job) = store.claim_job(T0, Duration::minutes(1), &name).await.unwrap() {
+            while let Some(job) = store
+                .claim_job(T0, Duration::minutes(1), &name)
+                .await
+                .unwrap()
+            {
                 store.complete_job(job.id, &name, T0).await.unwrap();
                 claimed.push(job.id);
             }

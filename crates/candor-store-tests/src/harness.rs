@@ -54,7 +54,9 @@ impl PostgresTestDb {
             Ok(c) => c,
             Err(e) => {
                 if in_ci() {
-                    panic!("PostgreSQL at {admin_url} is required under CI=true but unreachable: {e}");
+                    panic!(
+                        "PostgreSQL at {admin_url} is required under CI=true but unreachable: {e}"
+                    );
                 }
                 eprintln!("skipping PostgreSQL test: no server at {admin_url} ({e}); set CANDOR_TEST_POSTGRES_URL");
                 return None;
@@ -75,7 +77,9 @@ impl PostgresTestDb {
 
     pub async fn create() -> Option<PostgresTestDb> {
         let (url, name, admin_url) = Self::create_empty().await?;
-        let store = PostgresStore::connect(&url).await.expect("connect test database");
+        let store = PostgresStore::connect(&url)
+            .await
+            .expect("connect test database");
         Some(PostgresTestDb {
             store: Arc::new(store),
             url,
@@ -95,7 +99,10 @@ pub fn drop_database(admin_url: &str, name: &str) {
     let name = name.to_owned();
     // Runs on its own thread and runtime: Drop may be called inside (or outside) one.
     let _ = std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
             return;
         };
         rt.block_on(async {

@@ -52,7 +52,10 @@ contract!(
 #[test]
 fn migrations_are_mirrored_by_version_and_name() {
     let names = |tree: &str| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(tree).join("migrations");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(tree)
+            .join("migrations");
         let mut names: Vec<String> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -24,7 +24,10 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     #[error("{message}")]
-    TooManyRequests { message: String, retry_after_secs: u64 },
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// OAuth token endpoint errors use RFC 6749's body, not Candor's.
     #[error("{description}")]
     OAuth {
@@ -76,7 +79,9 @@ impl ApiError {
     /// The message shown to the caller; internal details stay in the log.
     pub fn public_message(&self) -> String {
         match self {
-            ApiError::Internal(_) => "something went wrong on our side; the error has been logged".into(),
+            ApiError::Internal(_) => {
+                "something went wrong on our side; the error has been logged".into()
+            }
             other => other.to_string(),
         }
     }
@@ -102,7 +107,10 @@ impl IntoResponse for ApiError {
                 "message": format!("something went wrong on our side (correlation id {correlation})")}});
             return (status, Json(body)).into_response();
         }
-        if let ApiError::OAuth { error, description, .. } = &self {
+        if let ApiError::OAuth {
+            error, description, ..
+        } = &self
+        {
             let body = json!({"error": error, "error_description": description});
             return (status, Json(body)).into_response();
         }
@@ -115,9 +123,13 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Bearer realm=\"candor\""),
                 );
             }
-            ApiError::TooManyRequests { retry_after_secs, .. } => {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                    response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, v);
                 }
             }
             _ => {}

@@ -92,8 +92,11 @@ pub const SIGN_IN_ATTEMPTS_PER_MINUTE: u32 = 5;
 
 /// Builds the whole application.
 pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppState)> {
-    let tokens = TokenService::new(&core.keys, config.public_url.trim_end_matches('/').to_owned())
-        .map_err(|e| anyhow::anyhow!("setting up token signing: {e}"))?;
+    let tokens = TokenService::new(
+        &core.keys,
+        config.public_url.trim_end_matches('/').to_owned(),
+    )
+    .map_err(|e| anyhow::anyhow!("setting up token signing: {e}"))?;
     let per_minute = NonZeroU32::new(SIGN_IN_ATTEMPTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
     let (api_routes, openapi) = api::routes().split_for_parts();
     let state = AppState(Arc::new(AppInner {

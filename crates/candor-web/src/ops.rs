@@ -28,7 +28,9 @@ async fn healthz() -> Json<serde_json::Value> {
 /// The process can serve: its database answers.
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({"status": "ready", "database": state.store.backend()})).into_response(),
+        Ok(()) => {
+            Json(json!({"status": "ready", "database": state.store.backend()})).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (

@@ -319,7 +319,9 @@ impl From<ApiError> for CliError {
         match e {
             ApiError::Internal(inner) => CliError::Failed(format!("{inner:#}")),
             ApiError::Invalid(v) => CliError::Usage(v.to_string()),
-            ApiError::BadRequest(m) | ApiError::Conflict(m) | ApiError::NotFound(m) => CliError::Usage(m),
+            ApiError::BadRequest(m) | ApiError::Conflict(m) | ApiError::NotFound(m) => {
+                CliError::Usage(m)
+            }
             other => CliError::Failed(other.public_message()),
         }
     }
@@ -352,11 +354,15 @@ async fn core_for(db: &DbArgs) -> Result<Core, CliError> {
 }
 
 fn parse_tenant(s: &str) -> Result<TenantId, CliError> {
-    s.parse().map_err(|e: candor_domain::IdParseError| CliError::Usage(format!("--tenant: {e}")))
+    s.parse()
+        .map_err(|e: candor_domain::IdParseError| CliError::Usage(format!("--tenant: {e}")))
 }
 
 fn split_csv(s: &str) -> Vec<String> {
-    s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()
+    s.split(',')
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn read_password(from_stdin: bool) -> Result<(String, bool), CliError> {
@@ -364,7 +370,8 @@ fn read_password(from_stdin: bool) -> Result<(String, bool), CliError> {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
         let pw = line.trim_end_matches(['\r', '\n']).to_owned();
-        candor_domain::identity::check_password_policy(&pw).map_err(|e| CliError::Usage(e.to_string()))?;
+        candor_domain::identity::check_password_policy(&pw)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
         Ok((pw, false))
     } else {
         Ok((format!("pw-{}", candor_web::auth::random_token()), true))
@@ -384,13 +391,25 @@ pub async fn run(cli: Cli) -> CliResult {
             println!("{} is up to date.", choice.describe());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tenant(TenantCommand::Create { name, region, language, time_zone, db }) => {
+        Command::Tenant(TenantCommand::Create {
+            name,
+            region,
+            language,
+            time_zone,
+            db,
+        }) => {
             let core = core_for(&db).await?;
             let tenant = identity::create_tenant(
                 &core,
                 &system,
                 None,
-                identity::TenantInput { name, home_region: region, default_language: language, time_zone, is_demo: false },
+                identity::TenantInput {
+                    name,
+                    home_region: region,
+                    default_language: language,
+                    time_zone,
+                    is_demo: false,
+                },
             )
             .await?;
             println!("Created tenant {} ({})", tenant.name, tenant.id);
@@ -401,7 +420,11 @@ pub async fn run(cli: Cli) -> CliResult {
             let mut after = None;
             let mut out = std::io::stdout().lock();
             if !json {
-                writeln!(out, "{:<36}  {:<28}  {:<10}  {:<5}  TIME ZONE", "ID", "NAME", "REGION", "LANG")?;
+                writeln!(
+                    out,
+                    "{:<36}  {:<28}  {:<10}  {:<5}  TIME ZONE",
+                    "ID", "NAME", "REGION", "LANG"
+                )?;
             }
             loop {
                 let page = core.store.list_tenants(after.clone(), 500).await?;
@@ -409,7 +432,11 @@ pub async fn run(cli: Cli) -> CliResult {
                     if json {
                         writeln!(out, "{}", serde_json::to_string(t).unwrap_or_default())?;
                     } else {
-                        writeln!(out, "{:<36}  {:<28}  {:<10}  {:<5}  {}", t.id, t.name, t.home_region, t.default_language, t.time_zone)?;
+                        writeln!(
+                            out,
+                            "{:<36}  {:<28}  {:<10}  {:<5}  {}",
+                            t.id, t.name, t.home_region, t.default_language, t.time_zone
+                        )?;
                     }
                 }
                 match page.last() {
@@ -419,7 +446,14 @@ pub async fn run(cli: Cli) -> CliResult {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::User(UserCommand::Create { tenant, email, name, roles, password_stdin, db }) => {
+        Command::User(UserCommand::Create {
+            tenant,
+            email,
+            name,
+            roles,
+            password_stdin,
+            db,
+        }) => {
             let tenant = parse_tenant(&tenant)?;
             let (password, generated) = read_password(password_stdin)?;
             let core = core_for(&db).await?;
@@ -428,10 +462,21 @@ pub async fn run(cli: Cli) -> CliResult {
                 &system,
                 None,
                 tenant,
-                identity::UserInput { email, display_name: name, password: password.clone(), roles: split_csv(&roles), language: None },
+                identity::UserInput {
+                    email,
+                    display_name: name,
+                    password: password.clone(),
+                    roles: split_csv(&roles),
+                    language: None,
+                },
             )
             .await?;
-            println!("Created user {} ({}) with roles [{}]", user.email, user.id, user.roles.names().join(", "));
+            println!(
+                "Created user {} ({}) with roles [{}]",
+                user.email,
+                user.id,
+                user.roles.names().join(", ")
+            );
             if generated {
                 println!("Password (shown once): {password}");
             }
@@ -452,17 +497,33 @@ pub async fn run(cli: Cli) -> CliResult {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Operator(OperatorCommand::Create { email, name, roles, password_stdin, db }) => {
+        Command::Operator(OperatorCommand::Create {
+            email,
+            name,
+            roles,
+            password_stdin,
+            db,
+        }) => {
             let (password, generated) = read_password(password_stdin)?;
             let core = core_for(&db).await?;
             let op = identity::create_operator(
                 &core,
                 &system,
                 None,
-                identity::OperatorInput { email, display_name: name, password: password.clone(), roles: split_csv(&roles) },
+                identity::OperatorInput {
+                    email,
+                    display_name: name,
+                    password: password.clone(),
+                    roles: split_csv(&roles),
+                },
             )
             .await?;
-            println!("Created operator {} ({}) with roles [{}]", op.email, op.id, op.roles.names().join(", "));
+            println!(
+                "Created operator {} ({}) with roles [{}]",
+                op.email,
+                op.id,
+                op.roles.names().join(", ")
+            );
             if generated {
                 println!("Password (shown once): {password}");
             }
@@ -479,23 +540,47 @@ pub async fn run(cli: Cli) -> CliResult {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::ApiClient(ApiClientCommand::Create { tenant, name, permissions, db }) => {
+        Command::ApiClient(ApiClientCommand::Create {
+            tenant,
+            name,
+            permissions,
+            db,
+        }) => {
             let tenant = parse_tenant(&tenant)?;
             let core = core_for(&db).await?;
-            let issued = identity::create_api_client(&core, &system, None, tenant, &name, &split_csv(&permissions)).await?;
+            let issued = identity::create_api_client(
+                &core,
+                &system,
+                None,
+                tenant,
+                &name,
+                &split_csv(&permissions),
+            )
+            .await?;
             println!("client_id:     {}", issued.client.id);
             println!("client_secret: {}", issued.secret);
-            println!("permissions:   {}", issued.client.permissions.names().join(", "));
+            println!(
+                "permissions:   {}",
+                issued.client.permissions.names().join(", ")
+            );
             println!("The secret is shown only now; Candor keeps only its hash.");
             Ok(ExitCode::SUCCESS)
         }
-        Command::ApiClient(ApiClientCommand::Revoke { tenant, client_id, db }) => {
+        Command::ApiClient(ApiClientCommand::Revoke {
+            tenant,
+            client_id,
+            db,
+        }) => {
             let tenant = parse_tenant(&tenant)?;
-            let client_id: ApiClientId = client_id
-                .parse()
-                .map_err(|e: candor_domain::IdParseError| CliError::Usage(format!("--client-id: {e}")))?;
+            let client_id: ApiClientId =
+                client_id
+                    .parse()
+                    .map_err(|e: candor_domain::IdParseError| {
+                        CliError::Usage(format!("--client-id: {e}"))
+                    })?;
             let core = core_for(&db).await?;
-            let client = identity::revoke_api_client(&core, &system, None, tenant, client_id).await?;
+            let client =
+                identity::revoke_api_client(&core, &system, None, tenant, client_id).await?;
             println!(
                 "Revoked {} ({}) at {}",
                 client.display_name,
@@ -513,7 +598,9 @@ fn filter_input(f: &AuditFilter) -> Result<(Option<TenantId>, AuditQueryInput), 
         match v {
             None => Ok(None),
             Some(s) => parse_time(s).map(Some).ok_or_else(|| {
-                CliError::Usage(format!("--{flag} `{s}` is not a date (2026-11-01) or an RFC 3339 time"))
+                CliError::Usage(format!(
+                    "--{flag} `{s}` is not a date (2026-11-01) or an RFC 3339 time"
+                ))
             }),
         }
     };
@@ -539,7 +626,13 @@ fn chain_of(tenant: Option<TenantId>) -> AuditChain {
 async fn audit(cmd: AuditCommand) -> CliResult {
     let system = Actor::System;
     match cmd {
-        AuditCommand::Search { filter, limit, cursor, json, db } => {
+        AuditCommand::Search {
+            filter,
+            limit,
+            cursor,
+            json,
+            db,
+        } => {
             let (tenant, mut input) = filter_input(&filter)?;
             input.limit = Some(limit);
             input.cursor = cursor;
@@ -548,7 +641,12 @@ async fn audit(cmd: AuditCommand) -> CliResult {
             let mut out = std::io::stdout().lock();
             for r in &page.items {
                 if json {
-                    writeln!(out, "{}", serde_json::to_string(&candor_web::api::audit::AuditRecordView::from(r)).unwrap_or_default())?;
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string(&candor_web::api::audit::AuditRecordView::from(r))
+                            .unwrap_or_default()
+                    )?;
                 } else {
                     writeln!(
                         out,
@@ -566,14 +664,21 @@ async fn audit(cmd: AuditCommand) -> CliResult {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Export { filter, format, output, db } => {
+        AuditCommand::Export {
+            filter,
+            format,
+            output,
+            db,
+        } => {
             let (tenant, input) = filter_input(&filter)?;
             let format = match format {
                 ExportArg::Csv => ExportFormat::Csv,
                 ExportArg::Json => ExportFormat::Json,
             };
             let core = core_for(&db).await?;
-            let mut stream = audit_service::export(&core, &system, None, chain_of(tenant), input, format).await?;
+            let mut stream =
+                audit_service::export(&core, &system, None, chain_of(tenant), input, format)
+                    .await?;
             let mut sink: Box<dyn Write> = match &output {
                 Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
@@ -587,7 +692,11 @@ async fn audit(cmd: AuditCommand) -> CliResult {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify { tenant, operator, db } => {
+        AuditCommand::Verify {
+            tenant,
+            operator,
+            db,
+        } => {
             let only = match (tenant.as_deref().map(parse_tenant).transpose()?, operator) {
                 (Some(t), _) => Some(AuditChain::Tenant(t)),
                 (None, true) => Some(AuditChain::Operator),
@@ -603,7 +712,10 @@ async fn audit(cmd: AuditCommand) -> CliResult {
             let mut bad = 0;
             for r in &reports {
                 match &r.fault {
-                    None => println!("ok    {}: {} records, {} signed checkpoints", r.chain, r.records, r.checkpoints),
+                    None => println!(
+                        "ok    {}: {} records, {} signed checkpoints",
+                        r.chain, r.records, r.checkpoints
+                    ),
                     Some(f) => {
                         bad += 1;
                         println!("FAIL  {}: {f}", r.chain);
@@ -648,9 +760,16 @@ async fn serve(args: ServeArgs) -> CliResult {
     };
     let database_url = args.db.database_url.clone().or(file.database_url.clone());
     let store = StoreChoice::from_args(&data_dir, database_url.as_deref())?;
-    let public_url = args.public_url.clone().or(file.public_url.clone()).unwrap_or_default();
-    if !public_url.is_empty() && !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-        return Err(CliError::Usage(format!("--public-url `{public_url}` must start with http:// or https://")));
+    let public_url = args
+        .public_url
+        .clone()
+        .or(file.public_url.clone())
+        .unwrap_or_default();
+    let scheme_ok = public_url.starts_with("http://") || public_url.starts_with("https://");
+    if !public_url.is_empty() && !scheme_ok {
+        return Err(CliError::Usage(format!(
+            "--public-url `{public_url}` must start with http:// or https://"
+        )));
     }
     let settings = ServeSettings {
         listen,
@@ -659,8 +778,11 @@ async fn serve(args: ServeArgs) -> CliResult {
         demo: args.demo,
         jobs: !(args.no_jobs || file.no_jobs.unwrap_or(false)),
         web: candor_web::WebConfig {
-            secure_cookies: args.secure_cookies || file.secure_cookies.unwrap_or(false) || public_url.starts_with("https://"),
-            trust_forwarded_for: args.trust_forwarded_for || file.trust_forwarded_for.unwrap_or(false),
+            secure_cookies: args.secure_cookies
+                || file.secure_cookies.unwrap_or(false)
+                || public_url.starts_with("https://"),
+            trust_forwarded_for: args.trust_forwarded_for
+                || file.trust_forwarded_for.unwrap_or(false),
             public_url,
             demo: args.demo,
         },

@@ -66,7 +66,10 @@ pub enum StoreChoice {
 }
 
 impl StoreChoice {
-    pub fn from_args(data_dir: &Path, database_url: Option<&str>) -> Result<StoreChoice, ConfigError> {
+    pub fn from_args(
+        data_dir: &Path,
+        database_url: Option<&str>,
+    ) -> Result<StoreChoice, ConfigError> {
         match database_url.map(str::trim).filter(|u| !u.is_empty()) {
             None => Ok(StoreChoice::Sqlite(data_dir.join("candor.db"))),
             Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
@@ -120,9 +123,11 @@ pub async fn open_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store>> 
             }
             Ok(Arc::new(SqliteStore::open(path).await?))
         }
-        StoreChoice::Postgres(url) => Ok(Arc::new(PostgresStore::connect(url).await.map_err(
-            |e| anyhow::anyhow!("{} ({})", e, redact_url(url)),
-        )?)),
+        StoreChoice::Postgres(url) => {
+            Ok(Arc::new(PostgresStore::connect(url).await.map_err(
+                |e| anyhow::anyhow!("{} ({})", e, redact_url(url)),
+            )?))
+        }
     }
 }
 
@@ -132,21 +137,37 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://candor:s3cret@db:5432/candor"), "postgres://candor:***@db:5432/candor");
-        assert_eq!(redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+        assert_eq!(
+            redact_url("postgres://candor:s3cret@db:5432/candor"),
+            "postgres://candor:***@db:5432/candor"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
     }
 
     #[test]
     fn store_choice_follows_the_url_scheme() {
         let dir = Path::new("./candor-data");
-        assert_eq!(StoreChoice::from_args(dir, None).unwrap(), StoreChoice::Sqlite(dir.join("candor.db")));
-        assert!(matches!(StoreChoice::from_args(dir, Some("postgres://x@y/z")), Ok(StoreChoice::Postgres(_))));
+        assert_eq!(
+            StoreChoice::from_args(dir, None).unwrap(),
+            StoreChoice::Sqlite(dir.join("candor.db"))
+        );
+        assert!(matches!(
+            StoreChoice::from_args(dir, Some("postgres://x@y/z")),
+            Ok(StoreChoice::Postgres(_))
+        ));
         assert_eq!(
             StoreChoice::from_args(dir, Some("sqlite:///tmp/c.db")).unwrap(),
             StoreChoice::Sqlite(PathBuf::from("/tmp/c.db"))
         );
         let err = StoreChoice::from_args(dir, Some("mysql://u:pw@h/d")).unwrap_err();
-        assert!(err.0.contains("not supported") && !err.0.contains("pw"), "{}", err.0);
+        assert!(
+            err.0.contains("not supported") && !err.0.contains("pw"),
+            "{}",
+            err.0
+        );
     }
 
     #[test]

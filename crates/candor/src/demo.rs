@@ -16,30 +16,99 @@ use serde_json::json;
 pub const DEMO_TENANTS: usize = 50;
 
 const NAMES: [&str; DEMO_TENANTS] = [
-    "Contoso", "Fabrikam", "Northwind Traders", "Adventure Works", "Tailspin Toys",
-    "Woodgrove Bank", "Litware", "Proseware", "Wide World Importers", "Alpine Ski House",
-    "Coho Winery", "Fourth Coffee", "Lucerne Publishing", "Margie's Travel", "Relecloud",
-    "Trey Research", "VanArsdel", "Wingtip Toys", "Humongous Insurance", "Blue Yonder Airlines",
-    "City Power & Light", "Consolidated Messenger", "Graphic Design Institute", "School of Fine Art", "Southridge Video",
-    "A. Datum", "Bellows College", "Best For You Organics", "Contoso Pharmaceuticals", "Fabrikam Residences",
-    "First Up Consultants", "Lamna Healthcare", "Liberty Delightful Sweets", "Munson's Pickles", "Nod Publishers",
-    "Northwind Logistics", "Olympia Cycles", "Pharma Ventures", "Purple Pineapple", "Refined Furniture",
-    "Sample Manufacturing", "Tailwind Traders", "The Phone Company", "Trey Bakery", "Woodgrove Insurance",
-    "Wingtip Airlines", "Zava Retail", "Adatum Robotics", "Lucerne Energy", "Relecloud Media",
+    "Contoso",
+    "Fabrikam",
+    "Northwind Traders",
+    "Adventure Works",
+    "Tailspin Toys",
+    "Woodgrove Bank",
+    "Litware",
+    "Proseware",
+    "Wide World Importers",
+    "Alpine Ski House",
+    "Coho Winery",
+    "Fourth Coffee",
+    "Lucerne Publishing",
+    "Margie's Travel",
+    "Relecloud",
+    "Trey Research",
+    "VanArsdel",
+    "Wingtip Toys",
+    "Humongous Insurance",
+    "Blue Yonder Airlines",
+    "City Power & Light",
+    "Consolidated Messenger",
+    "Graphic Design Institute",
+    "School of Fine Art",
+    "Southridge Video",
+    "A. Datum",
+    "Bellows College",
+    "Best For You Organics",
+    "Contoso Pharmaceuticals",
+    "Fabrikam Residences",
+    "First Up Consultants",
+    "Lamna Healthcare",
+    "Liberty Delightful Sweets",
+    "Munson's Pickles",
+    "Nod Publishers",
+    "Northwind Logistics",
+    "Olympia Cycles",
+    "Pharma Ventures",
+    "Purple Pineapple",
+    "Refined Furniture",
+    "Sample Manufacturing",
+    "Tailwind Traders",
+    "The Phone Company",
+    "Trey Bakery",
+    "Woodgrove Insurance",
+    "Wingtip Airlines",
+    "Zava Retail",
+    "Adatum Robotics",
+    "Lucerne Energy",
+    "Relecloud Media",
 ];
 
 /// Region, time zones and languages tenants there commonly use.
 const REGIONS: [(&str, &[(&str, &str)]); 3] = [
-    ("eu-west", &[("Europe/Amsterdam", "nl"), ("Europe/Paris", "fr"), ("Europe/London", "en")]),
-    ("us-east", &[("America/New_York", "en"), ("America/Toronto", "fr")]),
-    ("apac-east", &[("Asia/Taipei", "zh-TW"), ("Asia/Seoul", "ko"), ("Asia/Singapore", "en")]),
+    (
+        "eu-west",
+        &[
+            ("Europe/Amsterdam", "nl"),
+            ("Europe/Paris", "fr"),
+            ("Europe/London", "en"),
+        ],
+    ),
+    (
+        "us-east",
+        &[("America/New_York", "en"), ("America/Toronto", "fr")],
+    ),
+    (
+        "apac-east",
+        &[
+            ("Asia/Taipei", "zh-TW"),
+            ("Asia/Seoul", "ko"),
+            ("Asia/Singapore", "en"),
+        ],
+    ),
 ];
 
 const USERS: [(&str, &str, TenantRole); 5] = [
     ("admin", "Global Admin", TenantRole::GlobalAdministrator),
-    ("approver", "Lockbox Approver", TenantRole::CustomerLockboxAccessApprover),
-    ("support", "Service Support Admin", TenantRole::ServiceSupportAdministrator),
-    ("messages", "Message Center Reader", TenantRole::MessageCenterReader),
+    (
+        "approver",
+        "Lockbox Approver",
+        TenantRole::CustomerLockboxAccessApprover,
+    ),
+    (
+        "support",
+        "Service Support Admin",
+        TenantRole::ServiceSupportAdministrator,
+    ),
+    (
+        "messages",
+        "Message Center Reader",
+        TenantRole::MessageCenterReader,
+    ),
     ("auditor", "Audit Reader", TenantRole::AuditReader),
 ];
 
@@ -120,7 +189,9 @@ pub async fn seed_if_empty(
     let err = |e: candor_web::error::ApiError| anyhow::anyhow!("{e}");
     let operator_password = format!("op-{}", &random_token()[..16]);
     let user_password = format!("demo-{}", &random_token()[..16]);
-    let operator_hash = password::hash(operator_password.clone()).await.map_err(err)?;
+    let operator_hash = password::hash(operator_password.clone())
+        .await
+        .map_err(err)?;
     let user_hash = password::hash(user_password.clone()).await.map_err(err)?;
 
     let mut operators = Vec::new();
@@ -180,10 +251,20 @@ pub async fn seed_if_empty(
                 roles: vec![role.as_str().to_owned()],
             });
         }
-        let permissions: Vec<String> = ApiPermission::ALL.iter().map(|p| p.as_str().to_owned()).collect();
-        let issued = identity::create_api_client(core, &system, None, tenant.id, "Demo dashboard", &permissions)
-            .await
-            .map_err(err)?;
+        let permissions: Vec<String> = ApiPermission::ALL
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        let issued = identity::create_api_client(
+            core,
+            &system,
+            None,
+            tenant.id,
+            "Demo dashboard",
+            &permissions,
+        )
+        .await
+        .map_err(err)?;
         tenants.push(DemoTenant {
             id: tenant.id.to_string(),
             name: (*name).to_owned(),

@@ -105,8 +105,16 @@ impl JobRunner {
             .unwrap_or(now);
         for kind in [AUDIT_CHECKPOINT, SESSION_CLEANUP] {
             let key = format!("{kind}:{}", candor_domain::time_util::rfc3339(hour));
-            let job = NewJob::new(kind, json!({"period": candor_domain::time_util::rfc3339(hour)}), hour).dedupe(key);
-            self.core.store.enqueue_job(JobId::generate(), job, now).await?;
+            let job = NewJob::new(
+                kind,
+                json!({"period": candor_domain::time_util::rfc3339(hour)}),
+                hour,
+            )
+            .dedupe(key);
+            self.core
+                .store
+                .enqueue_job(JobId::generate(), job, now)
+                .await?;
         }
         Ok(())
     }
@@ -119,7 +127,10 @@ impl JobRunner {
         };
         let id = job.id;
         let result = if job.attempts > job.max_attempts {
-            Err(format!("gave up after {} attempts (its worker kept disappearing)", job.max_attempts))
+            Err(format!(
+                "gave up after {} attempts (its worker kept disappearing)",
+                job.max_attempts
+            ))
         } else {
             match self.handlers.get(&job.kind).cloned() {
                 None => Err(format!("no handler for job kind `{}`", job.kind)),
@@ -131,7 +142,9 @@ impl JobRunner {
                     match tokio::time::timeout(ATTEMPT_TIMEOUT, task).await {
                         Ok(Ok(Ok(()))) => Ok(()),
                         Ok(Ok(Err(e))) => Err(format!("{e:#}")),
-                        Ok(Err(join)) if join.is_panic() => Err(format!("panicked: {}", panic_text(join))),
+                        Ok(Err(join)) if join.is_panic() => {
+                            Err(format!("panicked: {}", panic_text(join)))
+                        }
                         Ok(Err(join)) => Err(format!("was cancelled: {join}")),
                         Err(_) => Err(format!("timed out after {}s", ATTEMPT_TIMEOUT.as_secs())),
                     }
@@ -141,7 +154,10 @@ impl JobRunner {
         let finished = self.core.clock.now();
         match result {
             Ok(()) => {
-                self.core.store.complete_job(id, &self.worker, finished).await?;
+                self.core
+                    .store
+                    .complete_job(id, &self.worker, finished)
+                    .await?;
                 Ok(Some(Outcome::Done(id)))
             }
             Err(error) => {

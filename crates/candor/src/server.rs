@@ -46,7 +46,10 @@ pub async fn start(settings: ServeSettings) -> anyhow::Result<Running> {
     start_with_clock(settings, clock).await
 }
 
-pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+pub async fn start_with_clock(
+    settings: ServeSettings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Running> {
     tracing::info!(database = %settings.store.describe(), "opening the store");
     let store = open_store(&settings.store).await?;
     let core = Arc::new(Core::new(store, clock).await?);
@@ -60,26 +63,40 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
     }
     if settings.demo {
         web.demo = true;
-        let seeded = demo::seed_if_empty(&core, &settings.data_dir, &web.public_url, |done, total| {
-            if done % 10 == 0 || done == total {
-                tracing::info!("seeding the demo world: {done}/{total} tenants");
-            }
-        })
-        .await?;
+        let seeded =
+            demo::seed_if_empty(&core, &settings.data_dir, &web.public_url, |done, total| {
+                if done % 10 == 0 || done == total {
+                    tracing::info!("seeding the demo world: {done}/{total} tenants");
+                }
+            })
+            .await?;
         let path = demo::credentials_path(&settings.data_dir);
         match seeded {
             Some(c) => {
                 let admin = c.tenants.first().and_then(|t| t.users.first());
                 let op = c.operators.first();
-                eprintln!("Demo world ready: {} tenants, {} operators.", c.tenants.len(), c.operators.len());
+                eprintln!(
+                    "Demo world ready: {} tenants, {} operators.",
+                    c.tenants.len(),
+                    c.operators.len()
+                );
                 if let (Some(admin), Some(op)) = (admin, op) {
-                    eprintln!("  Tenant portal:    {}  (e.g. {} / {})", c.portal_sign_in, admin.email, admin.password);
-                    eprintln!("  Operator console: {}  (e.g. {} / {})", c.console_sign_in, op.email, op.password);
+                    eprintln!(
+                        "  Tenant portal:    {}  (e.g. {} / {})",
+                        c.portal_sign_in, admin.email, admin.password
+                    );
+                    eprintln!(
+                        "  Operator console: {}  (e.g. {} / {})",
+                        c.console_sign_in, op.email, op.password
+                    );
                 }
                 eprintln!("  Every demo credential: {}", path.display());
             }
             None if path.exists() => {
-                eprintln!("Demo data already present; credentials are in {}", path.display());
+                eprintln!(
+                    "Demo data already present; credentials are in {}",
+                    path.display()
+                );
             }
             None => eprintln!("The database already holds data; the demo world was not seeded."),
         }
@@ -91,15 +108,28 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
     let stop_jobs = stop.clone();
     let done = tokio::spawn(async move {
         let jobs = runner.map(|r| tokio::spawn(r.run(stop_jobs)));
-        let served = candor_web::serve(listener, router, async move { stop_server.cancelled().await }).await;
+        let served = candor_web::serve(
+            listener,
+            router,
+            async move { stop_server.cancelled().await },
+        )
+        .await;
         if let Some(j) = jobs {
             let _ = j.await;
         }
         served.map_err(anyhow::Error::from)
     });
     tracing::info!(%addr, public_url = %web.public_url, jobs = settings.jobs, "Candor is serving");
-    eprintln!("Candor is listening on http://{addr} (sign in at {}/signin)", web.public_url.trim_end_matches('/'));
-    Ok(Running { addr, core, stop, done })
+    eprintln!(
+        "Candor is listening on http://{addr} (sign in at {}/signin)",
+        web.public_url.trim_end_matches('/')
+    );
+    Ok(Running {
+        addr,
+        core,
+        stop,
+        done,
+    })
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).

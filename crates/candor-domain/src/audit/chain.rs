@@ -129,10 +129,16 @@ impl ChainVerifier {
             });
         }
         if r.prev_hash != self.head.hash {
-            return Err(ChainFault::Unlinked { id: r.id, seq: r.seq });
+            return Err(ChainFault::Unlinked {
+                id: r.id,
+                seq: r.seq,
+            });
         }
         if record_hash(r) != r.hash {
-            return Err(ChainFault::Altered { id: r.id, seq: r.seq });
+            return Err(ChainFault::Altered {
+                id: r.id,
+                seq: r.seq,
+            });
         }
         if let Some(slot) = self.pinned.get_mut(&r.seq) {
             *slot = Some(r.hash);
@@ -219,7 +225,10 @@ mod tests {
     }
 
     fn head_of(records: &[AuditRecord]) -> ChainHead {
-        records.last().map_or(ChainHead::GENESIS, |r| ChainHead { seq: r.seq, hash: r.hash })
+        records.last().map_or(ChainHead::GENESIS, |r| ChainHead {
+            seq: r.seq,
+            hash: r.hash,
+        })
     }
 
     #[test]
@@ -241,7 +250,10 @@ mod tests {
         records[4].activity = "Nothing-To-See".into();
         assert_eq!(
             verify(&records, head),
-            Err(ChainFault::Altered { id: records[4].id, seq: 5 })
+            Err(ChainFault::Altered {
+                id: records[4].id,
+                seq: 5
+            })
         );
     }
 
@@ -251,7 +263,10 @@ mod tests {
         let head = head_of(&records);
         let removed = records.remove(3);
         assert_eq!(removed.seq, 4);
-        assert!(matches!(verify(&records, head), Err(ChainFault::Broken { seq: 5, .. })));
+        assert!(matches!(
+            verify(&records, head),
+            Err(ChainFault::Broken { seq: 5, .. })
+        ));
     }
 
     #[test]
@@ -263,7 +278,10 @@ mod tests {
         forged.activity = "Forged".into();
         forged.hash = record_hash(&forged);
         records.insert(6, forged.clone());
-        assert!(matches!(verify(&records, head), Err(ChainFault::Broken { seq: 6, .. })));
+        assert!(matches!(
+            verify(&records, head),
+            Err(ChainFault::Broken { seq: 6, .. })
+        ));
     }
 
     #[test]
@@ -271,14 +289,23 @@ mod tests {
         let mut records = build_chain(10);
         let head = head_of(&records);
         records.truncate(8);
-        assert_eq!(verify(&records, head), Err(ChainFault::Truncated { expected: 10, found: 8 }));
+        assert_eq!(
+            verify(&records, head),
+            Err(ChainFault::Truncated {
+                expected: 10,
+                found: 8
+            })
+        );
     }
 
     #[test]
     fn a_rewritten_chain_does_not_match_the_recorded_head() {
         let records = build_chain(5);
         let other = build_chain(5);
-        assert!(matches!(verify(&other, head_of(&records)), Err(ChainFault::HeadMismatch { .. })));
+        assert!(matches!(
+            verify(&other, head_of(&records)),
+            Err(ChainFault::HeadMismatch { .. })
+        ));
     }
 
     proptest! {

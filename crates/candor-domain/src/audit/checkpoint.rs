@@ -67,16 +67,34 @@ mod tests {
 
     #[test]
     fn a_checkpoint_verifies_with_its_key_only() {
-        let head = ChainHead { seq: 42, hash: [7; 32] };
-        let cp = Checkpoint::sign(AuditChain::Operator, head, datetime!(2026-11-22 3:00 UTC), "k1", &key(1));
+        let head = ChainHead {
+            seq: 42,
+            hash: [7; 32],
+        };
+        let cp = Checkpoint::sign(
+            AuditChain::Operator,
+            head,
+            datetime!(2026-11-22 3:00 UTC),
+            "k1",
+            &key(1),
+        );
         assert!(cp.verify_signature(&key(1).verifying_key()).is_ok());
         assert!(cp.verify_signature(&key(2).verifying_key()).is_err());
     }
 
     #[test]
     fn a_moved_checkpoint_does_not_verify() {
-        let head = ChainHead { seq: 42, hash: [7; 32] };
-        let mut cp = Checkpoint::sign(AuditChain::Operator, head, datetime!(2026-11-22 3:00 UTC), "k1", &key(1));
+        let head = ChainHead {
+            seq: 42,
+            hash: [7; 32],
+        };
+        let mut cp = Checkpoint::sign(
+            AuditChain::Operator,
+            head,
+            datetime!(2026-11-22 3:00 UTC),
+            "k1",
+            &key(1),
+        );
         cp.seq = 41;
         assert!(cp.verify_signature(&key(1).verifying_key()).is_err());
     }

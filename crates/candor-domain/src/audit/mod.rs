@@ -159,8 +159,19 @@ impl NewAuditRecord {
         }
     }
 
-    pub fn by(actor: &crate::identity::Actor, chain: AuditChain, occurred_at: OffsetDateTime, activity: impl Into<String>) -> Self {
-        Self::new(chain, occurred_at, actor.audit_name(), actor.kind(), activity)
+    pub fn by(
+        actor: &crate::identity::Actor,
+        chain: AuditChain,
+        occurred_at: OffsetDateTime,
+        activity: impl Into<String>,
+    ) -> Self {
+        Self::new(
+            chain,
+            occurred_at,
+            actor.audit_name(),
+            actor.kind(),
+            activity,
+        )
     }
 
     pub fn ip(mut self, ip: Option<String>) -> Self {

@@ -35,7 +35,11 @@ pub struct AuditQueryInput {
 fn clean_list(values: Vec<String>) -> Vec<String> {
     values
         .into_iter()
-        .flat_map(|v| v.split(',').map(|s| s.trim().to_owned()).collect::<Vec<_>>())
+        .flat_map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
         .filter(|s| !s.is_empty())
         .collect()
 }
@@ -63,7 +67,10 @@ impl AuditQuery {
         let before_seq = match input.cursor.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                InvalidValue::new("cursor", "the page cursor is not valid; start the search again")
+                InvalidValue::new(
+                    "cursor",
+                    "the page cursor is not valid; start the search again",
+                )
             })?),
         };
         let item = input
@@ -101,9 +108,17 @@ mod tests {
 
     #[test]
     fn a_date_range_is_required() {
-        let err = AuditQuery::parse(AuditChain::Operator, input(None, Some(datetime!(2026-11-02 0:00 UTC)))).unwrap_err();
+        let err = AuditQuery::parse(
+            AuditChain::Operator,
+            input(None, Some(datetime!(2026-11-02 0:00 UTC))),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "start");
-        let err = AuditQuery::parse(AuditChain::Operator, input(Some(datetime!(2026-11-02 0:00 UTC)), None)).unwrap_err();
+        let err = AuditQuery::parse(
+            AuditChain::Operator,
+            input(Some(datetime!(2026-11-02 0:00 UTC)), None),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "end");
     }
 
@@ -111,7 +126,10 @@ mod tests {
     fn a_reversed_range_is_refused() {
         let err = AuditQuery::parse(
             AuditChain::Operator,
-            input(Some(datetime!(2026-11-02 0:00 UTC)), Some(datetime!(2026-11-01 0:00 UTC))),
+            input(
+                Some(datetime!(2026-11-02 0:00 UTC)),
+                Some(datetime!(2026-11-01 0:00 UTC)),
+            ),
         )
         .unwrap_err();
         assert!(err.problem.contains("after the start"));
@@ -137,8 +155,16 @@ mod tests {
 
     #[test]
     fn a_bad_cursor_is_refused() {
-        let mut i = input(Some(datetime!(2026-11-01 0:00 UTC)), Some(datetime!(2026-11-02 0:00 UTC)));
+        let mut i = input(
+            Some(datetime!(2026-11-01 0:00 UTC)),
+            Some(datetime!(2026-11-02 0:00 UTC)),
+        );
         i.cursor = Some("abc".into());
-        assert_eq!(AuditQuery::parse(AuditChain::Operator, i).unwrap_err().field, "cursor");
+        assert_eq!(
+            AuditQuery::parse(AuditChain::Operator, i)
+                .unwrap_err()
+                .field,
+            "cursor"
+        );
     }
 }

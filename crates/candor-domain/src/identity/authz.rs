@@ -129,9 +129,9 @@ impl Action {
                 MessageCenterReader,
             ],
             Action::ReadAuditLog(_) => &[GlobalAdministrator, AuditReader],
-            Action::ManageUsers(_) | Action::ManageApiClients(_) | Action::ManageTenantSettings(_) => {
-                &[GlobalAdministrator]
-            }
+            Action::ManageUsers(_)
+            | Action::ManageApiClients(_)
+            | Action::ManageTenantSettings(_) => &[GlobalAdministrator],
             Action::ReadLockboxRequests(_) | Action::DecideLockboxRequest(_) => {
                 &[GlobalAdministrator, CustomerLockboxAccessApprover]
             }
@@ -173,7 +173,11 @@ impl Action {
         if !roles.is_empty() {
             parts.push(format!(
                 "tenant role {}",
-                roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ")
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             ));
         }
         if let Some(p) = self.api_permission() {
@@ -302,7 +306,10 @@ mod tests {
             let r = authorize(&ga, action);
             assert_eq!(r.is_ok(), action.tenant().is_some(), "{action:?}");
         }
-        for action in Action::all_for(other).into_iter().filter(|a| a.tenant().is_some()) {
+        for action in Action::all_for(other)
+            .into_iter()
+            .filter(|a| a.tenant().is_some())
+        {
             assert_eq!(
                 authorize(&ga, action).unwrap_err().reason,
                 DenyReason::OtherTenant
@@ -362,7 +369,10 @@ mod tests {
             OperatorRole::SupportEngineer,
             OperatorRole::SupportManager,
         ]);
-        for action in Action::all_for(t).into_iter().filter(|a| a.tenant().is_some()) {
+        for action in Action::all_for(t)
+            .into_iter()
+            .filter(|a| a.tenant().is_some())
+        {
             assert_eq!(
                 authorize(&admin, action).unwrap_err().reason,
                 DenyReason::WrongRealm,
@@ -380,7 +390,10 @@ mod tests {
             (Action::ReadOperatorAuditLog, OperatorRole::ProviderAdmin),
             (Action::PublishServiceHealth, OperatorRole::IncidentManager),
             (Action::FileLockboxRequest, OperatorRole::SupportEngineer),
-            (Action::ApproveLockboxInternally, OperatorRole::SupportManager),
+            (
+                Action::ApproveLockboxInternally,
+                OperatorRole::SupportManager,
+            ),
         ];
         for (action, role) in cases {
             assert!(authorize(&operator(&[role]), action).is_ok());
@@ -399,10 +412,19 @@ mod tests {
     fn api_client_needs_the_matching_permission() {
         let t = TenantId::generate();
         let cases = [
-            (Action::ReadServiceHealth(t), ApiPermission::ServiceHealthReadAll),
-            (Action::ReadMessageCenter(t), ApiPermission::ServiceMessageReadAll),
+            (
+                Action::ReadServiceHealth(t),
+                ApiPermission::ServiceHealthReadAll,
+            ),
+            (
+                Action::ReadMessageCenter(t),
+                ApiPermission::ServiceMessageReadAll,
+            ),
             (Action::ReadAuditLog(t), ApiPermission::AuditLogReadAll),
-            (Action::DecideLockboxRequest(t), ApiPermission::LockboxReadWriteAll),
+            (
+                Action::DecideLockboxRequest(t),
+                ApiPermission::LockboxReadWriteAll,
+            ),
         ];
         for (action, perm) in cases {
             assert!(authorize(&app(t, &[perm]), action).is_ok());
@@ -438,7 +460,9 @@ mod tests {
         let t = TenantId::generate();
         let other = app(TenantId::generate(), ApiPermission::ALL);
         assert_eq!(
-            authorize(&other, Action::ReadAuditLog(t)).unwrap_err().reason,
+            authorize(&other, Action::ReadAuditLog(t))
+                .unwrap_err()
+                .reason,
             DenyReason::OtherTenant
         );
     }

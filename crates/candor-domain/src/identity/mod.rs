@@ -110,8 +110,13 @@ pub struct NewApiClient {
 /// Who a portal session belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionPrincipal {
-    TenantUser { tenant_id: TenantId, user_id: UserId },
-    Operator { operator_id: OperatorId },
+    TenantUser {
+        tenant_id: TenantId,
+        user_id: UserId,
+    },
+    Operator {
+        operator_id: OperatorId,
+    },
 }
 
 /// A portal session. Only the hash of the cookie's token is stored.

@@ -142,7 +142,11 @@ impl<T: Ord + Copy> FromIterator<T> for NameSet<T> {
 impl<T: Ord + Copy + fmt::Display> NameSet<T> {
     /// The stored form: names joined by commas, in a stable order.
     pub fn to_csv(&self) -> String {
-        self.0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")
+        self.0
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -185,6 +189,9 @@ mod tests {
     #[test]
     fn names_are_case_insensitive_on_input() {
         assert_eq!("auditreader".parse(), Ok(TenantRole::AuditReader));
-        assert_eq!("servicehealth.read.all".parse(), Ok(ApiPermission::ServiceHealthReadAll));
+        assert_eq!(
+            "servicehealth.read.all".parse(),
+            Ok(ApiPermission::ServiceHealthReadAll)
+        );
     }
 }

@@ -60,7 +60,10 @@ text_value!(TimeZoneName);
 
 fn no_control_chars(field: &'static str, s: &str) -> Result<(), InvalidValue> {
     if s.chars().any(char::is_control) {
-        return Err(InvalidValue::new(field, "must not contain control characters"));
+        return Err(InvalidValue::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -86,7 +89,10 @@ impl DisplayName {
             return Err(InvalidValue::new("display name", "must not be empty"));
         }
         if s.chars().count() > 120 {
-            return Err(InvalidValue::new("display name", "must be at most 120 characters"));
+            return Err(InvalidValue::new(
+                "display name",
+                "must be at most 120 characters",
+            ));
         }
         no_control_chars("display name", s)?;
         Ok(Self(s.to_owned()))
@@ -189,8 +195,23 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(EmailAddress::parse(" Ada@Contoso.Example ").unwrap().as_str(), "ada@contoso.example");
-        for bad in ["", "ada", "ada@", "@x.com", "a b@x.com", "a@b", "a@b@c.com", "a@.com", "a@x..com"] {
+        assert_eq!(
+            EmailAddress::parse(" Ada@Contoso.Example ")
+                .unwrap()
+                .as_str(),
+            "ada@contoso.example"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.com",
+            "a b@x.com",
+            "a@b",
+            "a@b@c.com",
+            "a@.com",
+            "a@x..com",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -44,7 +44,10 @@ fn time_param(field: &'static str, value: Option<&str>) -> ApiResult<Option<time
         Some(v) => parse_time(v).map(Some).ok_or_else(|| {
             ApiError::Invalid(candor_domain::identity::InvalidValue::new(
                 field,
-                format!("`{}` is not a date (2026-11-01) or an RFC 3339 time", v.chars().take(40).collect::<String>()),
+                format!(
+                    "`{}` is not a date (2026-11-01) or an RFC 3339 time",
+                    v.chars().take(40).collect::<String>()
+                ),
             ))
         }),
     }
@@ -161,7 +164,8 @@ pub async fn export_response(
 ) -> ApiResult<Response> {
     let format = ExportFormat::parse(params.format.as_deref())?;
     let chain = audit_service::chain_for(actor)?;
-    let stream = audit_service::export(&state.core, actor, ip, chain, params.to_input()?, format).await?;
+    let stream =
+        audit_service::export(&state.core, actor, ip, chain, params.to_input()?, format).await?;
     let body = Body::from_stream(stream.map(|chunk| chunk.map_err(std::io::Error::other)));
     let filename = format!(
         "candor-audit-{}.{}",

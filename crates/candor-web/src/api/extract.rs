@@ -15,6 +15,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| ApiQuery(v))
-            .map_err(|e| ApiError::BadRequest(format!("the query string is not valid: {}", e.body_text())))
+            .map_err(|e| {
+                ApiError::BadRequest(format!("the query string is not valid: {}", e.body_text()))
+            })
     }
 }

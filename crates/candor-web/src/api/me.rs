@@ -26,19 +26,30 @@ pub struct WhoAmI {
     ))]
 pub async fn whoami(caller: ApiCaller) -> ApiResult<Json<WhoAmI>> {
     let me = match &caller.actor {
-        Actor::TenantUser { tenant_id, user_id, roles, .. } => WhoAmI {
+        Actor::TenantUser {
+            tenant_id,
+            user_id,
+            roles,
+            ..
+        } => WhoAmI {
             kind: "tenantUser".into(),
             id: user_id.to_string(),
             tenant_id: Some(tenant_id.to_string()),
             roles: roles.names(),
         },
-        Actor::Operator { operator_id, roles, .. } => WhoAmI {
+        Actor::Operator {
+            operator_id, roles, ..
+        } => WhoAmI {
             kind: "operator".into(),
             id: operator_id.to_string(),
             tenant_id: None,
             roles: roles.names(),
         },
-        Actor::ApiClient { tenant_id, client_id, permissions } => WhoAmI {
+        Actor::ApiClient {
+            tenant_id,
+            client_id,
+            permissions,
+        } => WhoAmI {
             kind: "apiClient".into(),
             id: client_id.to_string(),
             tenant_id: Some(tenant_id.to_string()),

@@ -82,18 +82,30 @@ pub async fn issue_token(
             "send the request form-encoded (Content-Type: application/x-www-form-urlencoded)",
         ));
     }
-    let form: TokenRequest = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| oauth(StatusCode::BAD_REQUEST, "invalid_request", format!("the form is not valid: {e}")))?;
+    let form: TokenRequest = serde_urlencoded::from_bytes(&body).map_err(|e| {
+        oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("the form is not valid: {e}"),
+        )
+    })?;
     match form.grant_type.as_deref() {
         Some("client_credentials") => {}
         None => {
-            return Err(oauth(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required (client_credentials)"))
+            return Err(oauth(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is required (client_credentials)",
+            ))
         }
         Some(other) => {
             return Err(oauth(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                format!("grant_type `{}` is not supported; use client_credentials", other.chars().take(40).collect::<String>()),
+                format!(
+                    "grant_type `{}` is not supported; use client_credentials",
+                    other.chars().take(40).collect::<String>()
+                ),
             ))
         }
     }
@@ -106,7 +118,11 @@ pub async fn issue_token(
             ));
         }
     }
-    let (client_id, secret) = match (form.client_id, form.client_secret, basic_credentials(&headers)) {
+    let (client_id, secret) = match (
+        form.client_id,
+        form.client_secret,
+        basic_credentials(&headers),
+    ) {
         (Some(id), Some(secret), _) => (id, secret),
         (_, _, Some(pair)) => pair,
         _ => {
@@ -153,7 +169,11 @@ pub async fn issue_token(
                 .details(json!({"reason": reason}));
                 state.store.append_audit(vec![record]).await?;
             }
-            Err(oauth(StatusCode::UNAUTHORIZED, "invalid_client", format!("client authentication failed: {reason}")))
+            Err(oauth(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                format!("client authentication failed: {reason}"),
+            ))
         }
     }
 }

@@ -40,7 +40,10 @@ pub struct ClientIp(pub Option<String>);
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(client_ip(parts, state)))
     }
 }
@@ -59,7 +62,9 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
         .to_str()
         .map_err(|_| ApiError::Unauthenticated("the Authorization header is not text".into()))?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim()))
         }
         _ => Err(ApiError::Unauthenticated(
@@ -70,7 +75,10 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let ip = client_ip(parts, state);
         let now = state.clock.now();
         if let Some(token) = bearer(&parts.headers)? {
@@ -183,9 +191,16 @@ impl PortalUser {
 
 impl FromRequestParts<AppState> for PortalUser {
     type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let console = parts.uri.path().starts_with("/console");
-        let sign_in = if console { "/console/signin" } else { "/signin" };
+        let sign_in = if console {
+            "/console/signin"
+        } else {
+            "/signin"
+        };
         let session = session::current(state, &parts.headers)
             .await
             .map_err(IntoResponse::into_response)?;

@@ -65,8 +65,12 @@ fn candidate(purpose: KeyPurpose, now: OffsetDateTime) -> SigningKeyRecord {
 impl Keys {
     /// Loads the keys in use, creating them on first start.
     pub async fn load_or_create(store: &dyn Store, now: OffsetDateTime) -> anyhow::Result<Keys> {
-        let token_record = store.ensure_signing_key(candidate(KeyPurpose::Token, now)).await?;
-        let audit_record = store.ensure_signing_key(candidate(KeyPurpose::Audit, now)).await?;
+        let token_record = store
+            .ensure_signing_key(candidate(KeyPurpose::Token, now))
+            .await?;
+        let audit_record = store
+            .ensure_signing_key(candidate(KeyPurpose::Audit, now))
+            .await?;
         let token = KeyPair::from_record(&token_record)?;
         let token_der = token
             .signing

@@ -107,9 +107,10 @@ impl TokenService {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|e| {
-            ApiError::Unauthenticated(format!("the access token is not valid ({e})"))
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|e| {
+                ApiError::Unauthenticated(format!("the access token is not valid ({e})"))
+            })?;
         let claims = data.claims;
         let ts = now.unix_timestamp();
         if ts >= claims.exp {
@@ -118,7 +119,9 @@ impl TokenService {
             ));
         }
         if ts + 60 < claims.nbf {
-            return Err(ApiError::Unauthenticated("the access token is not valid yet".into()));
+            return Err(ApiError::Unauthenticated(
+                "the access token is not valid yet".into(),
+            ));
         }
         Ok(claims)
     }
@@ -150,7 +153,9 @@ impl TokenService {
             .get_api_client(client_id)
             .await?
             .filter(|c| c.tenant_id == tenant_id)
-            .ok_or_else(|| ApiError::Unauthenticated("the client of this token no longer exists".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthenticated("the client of this token no longer exists".into())
+            })?;
         if !client.is_active() {
             return Err(ApiError::Unauthenticated(
                 "the client of this token has been revoked".into(),

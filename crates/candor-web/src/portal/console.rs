@@ -67,7 +67,9 @@ pub async fn home(State(state): State<AppState>, user: PortalUser) -> Response {
             limit: Some(10),
             ..Default::default()
         };
-        if let Ok(result) = audit_service::search(&state.core, &user.actor, AuditChain::Operator, input).await {
+        if let Ok(result) =
+            audit_service::search(&state.core, &user.actor, AuditChain::Operator, input).await
+        {
             recent = result
                 .items
                 .iter()
@@ -81,7 +83,9 @@ pub async fn home(State(state): State<AppState>, user: PortalUser) -> Response {
         }
     }
     let roles = match &user.actor {
-        Actor::Operator { roles, .. } => roles.iter().map(|r| role_label(&tr, r.as_str())).collect(),
+        Actor::Operator { roles, .. } => {
+            roles.iter().map(|r| role_label(&tr, r.as_str())).collect()
+        }
         _ => Vec::new(),
     };
     render(&HomePage {
@@ -97,11 +101,19 @@ pub async fn home(State(state): State<AppState>, user: PortalUser) -> Response {
     })
 }
 
-pub async fn audit(State(state): State<AppState>, user: PortalUser, RawQuery(raw): RawQuery) -> Response {
+pub async fn audit(
+    State(state): State<AppState>,
+    user: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
     audit_page(&state, &user, raw, "/console/audit", AuditChain::Operator).await
 }
 
-pub async fn audit_export(State(state): State<AppState>, user: PortalUser, RawQuery(raw): RawQuery) -> Response {
+pub async fn audit_export(
+    State(state): State<AppState>,
+    user: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
     export(&state, &user, raw).await
 }
 
@@ -133,12 +145,20 @@ pub struct TenantsQuery {
 
 const TENANTS_PER_PAGE: u32 = 50;
 
-async fn tenants_page(state: &AppState, user: &PortalUser, q: TenantsQuery, error: Option<ApiError>) -> Response {
+async fn tenants_page(
+    state: &AppState,
+    user: &PortalUser,
+    q: TenantsQuery,
+    error: Option<ApiError>,
+) -> Response {
     let path = "/console/tenants";
     if let Err(denied) = authorize(&user.actor, Action::ManageTenants) {
         return error_page(state, user, path, denied.into());
     }
-    let after = match (q.after_name, q.after_id.as_deref().map(str::parse::<TenantId>)) {
+    let after = match (
+        q.after_name,
+        q.after_id.as_deref().map(str::parse::<TenantId>),
+    ) {
         (Some(n), Some(Ok(id))) => Some((n, id)),
         _ => None,
     };
@@ -162,7 +182,11 @@ async fn tenants_page(state: &AppState, user: &PortalUser, q: TenantsQuery, erro
         shown.last().map(|t| {
             format!(
                 "/console/tenants?{}",
-                serde_urlencoded::to_string([("after_name", t.name.as_str()), ("after_id", &t.id.to_string())]).unwrap_or_default()
+                serde_urlencoded::to_string([
+                    ("after_name", t.name.as_str()),
+                    ("after_id", &t.id.to_string())
+                ])
+                .unwrap_or_default()
             )
         })
     } else {
@@ -190,7 +214,11 @@ async fn tenants_page(state: &AppState, user: &PortalUser, q: TenantsQuery, erro
     )
 }
 
-pub async fn tenants(State(state): State<AppState>, user: PortalUser, RawQuery(raw): RawQuery) -> Response {
+pub async fn tenants(
+    State(state): State<AppState>,
+    user: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let q = raw
         .as_deref()
         .and_then(|r| serde_urlencoded::from_str::<TenantsQuery>(r).ok())
@@ -206,7 +234,11 @@ pub struct NewTenantForm {
     time_zone: String,
 }
 
-pub async fn create_tenant(State(state): State<AppState>, user: PortalUser, Form(form): Form<NewTenantForm>) -> Response {
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Form(form): Form<NewTenantForm>,
+) -> Response {
     let input = identity::TenantInput {
         name: form.name,
         home_region: form.home_region,
@@ -231,7 +263,12 @@ struct OperatorsPage {
     all_roles: Vec<(&'static str, String)>,
 }
 
-async fn operators_page(state: &AppState, user: &PortalUser, notice: Option<String>, error: Option<ApiError>) -> Response {
+async fn operators_page(
+    state: &AppState,
+    user: &PortalUser,
+    notice: Option<String>,
+    error: Option<ApiError>,
+) -> Response {
     let path = "/console/operators";
     if let Err(denied) = authorize(&user.actor, Action::ManageOperators) {
         return error_page(state, user, path, denied.into());
@@ -260,17 +297,28 @@ async fn operators_page(state: &AppState, user: &PortalUser, notice: Option<Stri
                     (
                         o.display_name.clone(),
                         o.email.to_string(),
-                        o.roles.iter().map(|r| role_label(&tr, r.as_str())).collect::<Vec<_>>().join(", "),
+                        o.roles
+                            .iter()
+                            .map(|r| role_label(&tr, r.as_str()))
+                            .collect::<Vec<_>>()
+                            .join(", "),
                     )
                 })
                 .collect(),
-            all_roles: OperatorRole::ALL.iter().map(|r| (r.as_str(), role_label(&tr, r.as_str()))).collect(),
+            all_roles: OperatorRole::ALL
+                .iter()
+                .map(|r| (r.as_str(), role_label(&tr, r.as_str())))
+                .collect(),
             page,
         },
     )
 }
 
-pub async fn operators(State(state): State<AppState>, user: PortalUser, RawQuery(raw): RawQuery) -> Response {
+pub async fn operators(
+    State(state): State<AppState>,
+    user: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let notice = raw
         .as_deref()
         .and_then(|r| serde_urlencoded::from_str::<TenantsQuery>(r).ok())
@@ -287,7 +335,11 @@ pub struct NewOperatorForm {
     roles: Vec<String>,
 }
 
-pub async fn create_operator(State(state): State<AppState>, user: PortalUser, Form(form): Form<NewOperatorForm>) -> Response {
+pub async fn create_operator(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Form(form): Form<NewOperatorForm>,
+) -> Response {
     let input = identity::OperatorInput {
         email: form.email,
         display_name: form.display_name,

@@ -29,23 +29,47 @@ use crate::AppState;
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(root))
-        .route("/signin", get(signin::tenant_form).post(signin::tenant_submit))
-        .route("/console/signin", get(signin::console_form).post(signin::console_submit))
+        .route(
+            "/signin",
+            get(signin::tenant_form).post(signin::tenant_submit),
+        )
+        .route(
+            "/console/signin",
+            get(signin::console_form).post(signin::console_submit),
+        )
         .route("/signout", post(signin::sign_out))
         .route("/language", post(change_language))
         .route("/portal", get(tenant::home))
         .route("/portal/audit", get(tenant::audit))
         .route("/portal/audit/export", get(tenant::audit_export))
-        .route("/portal/users", get(tenant::users).post(tenant::create_user))
+        .route(
+            "/portal/users",
+            get(tenant::users).post(tenant::create_user),
+        )
         .route("/portal/users/{id}/roles", post(tenant::set_roles))
-        .route("/portal/api-clients", get(tenant::api_clients).post(tenant::create_api_client))
-        .route("/portal/api-clients/{id}/revoke", post(tenant::revoke_api_client))
-        .route("/portal/settings", get(tenant::settings).post(tenant::save_settings))
+        .route(
+            "/portal/api-clients",
+            get(tenant::api_clients).post(tenant::create_api_client),
+        )
+        .route(
+            "/portal/api-clients/{id}/revoke",
+            post(tenant::revoke_api_client),
+        )
+        .route(
+            "/portal/settings",
+            get(tenant::settings).post(tenant::save_settings),
+        )
         .route("/console", get(console::home))
         .route("/console/audit", get(console::audit))
         .route("/console/audit/export", get(console::audit_export))
-        .route("/console/tenants", get(console::tenants).post(console::create_tenant))
-        .route("/console/operators", get(console::operators).post(console::create_operator))
+        .route(
+            "/console/tenants",
+            get(console::tenants).post(console::create_tenant),
+        )
+        .route(
+            "/console/operators",
+            get(console::operators).post(console::create_operator),
+        )
         .route("/static/candor.css", get(stylesheet))
         .layer(axum::middleware::from_fn_with_state(state, csrf_guard))
 }
@@ -87,7 +111,8 @@ impl PageCtx {
             nav.push(NavItem {
                 href,
                 label: tr.t(key),
-                active: path == href || (href != "/portal" && href != "/console" && path.starts_with(href)),
+                active: path == href
+                    || (href != "/portal" && href != "/console" && path.starts_with(href)),
             })
         };
         match &user.actor {
@@ -189,7 +214,11 @@ pub fn error_page(state: &AppState, user: &PortalUser, path: &str, err: ApiError
         ApiError::NotFound(_) => page.tr.t("common-not-found"),
         other => other.public_message(),
     };
-    let back = if user.is_operator() { "/console" } else { "/portal" };
+    let back = if user.is_operator() {
+        "/console"
+    } else {
+        "/portal"
+    };
     render_with(
         status,
         &ErrorPage {
@@ -201,11 +230,17 @@ pub fn error_page(state: &AppState, user: &PortalUser, path: &str, err: ApiError
     )
 }
 
-async fn root(State(state): State<AppState>, jar: CookieJar, headers: axum::http::HeaderMap) -> Response {
+async fn root(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let _ = jar;
     match session::current(&state, &headers).await {
         Ok(Some(s)) => match s.principal {
-            candor_domain::identity::SessionPrincipal::Operator { .. } => Redirect::to("/console").into_response(),
+            candor_domain::identity::SessionPrincipal::Operator { .. } => {
+                Redirect::to("/console").into_response()
+            }
             _ => Redirect::to("/portal").into_response(),
         },
         _ => Redirect::to("/signin").into_response(),
@@ -225,11 +260,18 @@ async fn stylesheet() -> Response {
 
 /// The pre-session CSRF token: the existing cookie, or a new one to set.
 pub fn presession_csrf(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
-    match jar.get(PRESESSION_CSRF_COOKIE).map(|c| c.value().to_owned()) {
+    match jar
+        .get(PRESESSION_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+    {
         Some(v) if v.len() >= 32 => (jar, v),
         _ => {
             let token = random_token();
-            let jar = jar.add(session::build_cookie(state, PRESESSION_CSRF_COOKIE, token.clone()));
+            let jar = jar.add(session::build_cookie(
+                state,
+                PRESESSION_CSRF_COOKIE,
+                token.clone(),
+            ));
             (jar, token)
         }
     }
@@ -252,7 +294,12 @@ async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> 
     };
     let submitted = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
         .ok()
-        .and_then(|fields| fields.into_iter().find(|(k, _)| k == "csrf").map(|(_, v)| v))
+        .and_then(|fields| {
+            fields
+                .into_iter()
+                .find(|(k, _)| k == "csrf")
+                .map(|(_, v)| v)
+        })
         .unwrap_or_default();
     let session_token = match session::current(&state, &parts.headers).await {
         Ok(s) => s.map(|s| s.csrf_token),
@@ -277,7 +324,8 @@ async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> 
             },
         );
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 #[derive(Deserialize)]
@@ -301,16 +349,28 @@ async fn change_language(
     Form(form): Form<LanguageForm>,
 ) -> Response {
     let Ok(lang) = form.lang.parse::<Language>() else {
-        return ApiError::BadRequest(format!("`{}` is not a supported language", form.lang.chars().take(20).collect::<String>())).into_response();
+        return ApiError::BadRequest(format!(
+            "`{}` is not a supported language",
+            form.lang.chars().take(20).collect::<String>()
+        ))
+        .into_response();
     };
     if let Ok(Some(s)) = session::current(&state, &headers).await {
         if let Ok(Some(who)) = resolve_principal(&state, s.principal).await {
             let saved = match who.actor {
-                Actor::TenantUser { tenant_id, user_id, .. } => {
-                    state.store.set_user_language(tenant_id, user_id, Some(lang)).await
+                Actor::TenantUser {
+                    tenant_id, user_id, ..
+                } => {
+                    state
+                        .store
+                        .set_user_language(tenant_id, user_id, Some(lang))
+                        .await
                 }
                 Actor::Operator { operator_id, .. } => {
-                    state.store.set_operator_language(operator_id, Some(lang)).await
+                    state
+                        .store
+                        .set_operator_language(operator_id, Some(lang))
+                        .await
                 }
                 _ => Ok(()),
             };
@@ -319,7 +379,11 @@ async fn change_language(
             }
         }
     }
-    let jar = jar.add(session::build_cookie(&state, LANGUAGE_COOKIE, lang.tag().to_owned()));
+    let jar = jar.add(session::build_cookie(
+        &state,
+        LANGUAGE_COOKIE,
+        lang.tag().to_owned(),
+    ));
     (jar, Redirect::to(&safe_back(form.back.as_deref()))).into_response()
 }
 

@@ -47,18 +47,36 @@ fn sign_in_page(
     email: String,
 ) -> SignInPage {
     let lang = page_language(headers, None, None);
-    let path = if operator { "/console/signin" } else { "/signin" };
+    let path = if operator {
+        "/console/signin"
+    } else {
+        "/signin"
+    };
     let page = PageCtx::anonymous(state, lang, csrf, path);
     let tr = page.tr.clone();
     let (title, intro, other_href, other_label) = if operator {
-        ("signin-console-title", "signin-console-intro", "/signin", "signin-to-portal")
+        (
+            "signin-console-title",
+            "signin-console-intro",
+            "/signin",
+            "signin-to-portal",
+        )
     } else {
-        ("signin-title", "signin-intro", "/console/signin", "signin-to-console")
+        (
+            "signin-title",
+            "signin-intro",
+            "/console/signin",
+            "signin-to-console",
+        )
     };
     SignInPage {
         title: tr.t(title),
         intro: tr.t(intro),
-        action: if operator { "/console/signin" } else { "/signin" },
+        action: if operator {
+            "/console/signin"
+        } else {
+            "/signin"
+        },
         email,
         other_href,
         other_label: tr.t(other_label),
@@ -66,18 +84,34 @@ fn sign_in_page(
     }
 }
 
-async fn form(state: AppState, jar: CookieJar, headers: HeaderMap, q: SignInQuery, operator: bool) -> Response {
+async fn form(
+    state: AppState,
+    jar: CookieJar,
+    headers: HeaderMap,
+    q: SignInQuery,
+    operator: bool,
+) -> Response {
     let (jar, csrf) = presession_csrf(&state, jar);
     let mut page = sign_in_page(&state, &headers, csrf, operator, String::new());
     page.page.notice = notice_text(&page.page.tr, q.notice.as_deref());
     (jar, render_with(StatusCode::OK, &page)).into_response()
 }
 
-pub async fn tenant_form(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, Query(q): Query<SignInQuery>) -> Response {
+pub async fn tenant_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Query(q): Query<SignInQuery>,
+) -> Response {
     form(state, jar, headers, q, false).await
 }
 
-pub async fn console_form(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, Query(q): Query<SignInQuery>) -> Response {
+pub async fn console_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Query(q): Query<SignInQuery>,
+) -> Response {
     form(state, jar, headers, q, true).await
 }
 
@@ -96,16 +130,33 @@ async fn submit(
         form.email.trim().to_lowercase()
     );
     if let Err(not_until) = state.sign_in_limiter.check_key(&key) {
-        let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs() + 1;
+        let wait = not_until
+            .wait_time_from(DefaultClock::default().now())
+            .as_secs()
+            + 1;
         let mut page = sign_in_page(&state, &headers, csrf, operator, form.email);
-        page.page.error = Some(page.page.tr.t1("signin-throttled", "seconds", &wait.to_string()));
+        page.page.error = Some(
+            page.page
+                .tr
+                .t1("signin-throttled", "seconds", &wait.to_string()),
+        );
         let mut response = render_with(StatusCode::TOO_MANY_REQUESTS, &page);
         if let Ok(v) = wait.to_string().parse() {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
         }
         return (jar, response).into_response();
     }
-    match sign_in(&state.core, operator, &form.email, &form.password, ip.clone()).await {
+    match sign_in(
+        &state.core,
+        operator,
+        &form.email,
+        &form.password,
+        ip.clone(),
+    )
+    .await
+    {
         Ok(who) => {
             let (principal, home) = match who {
                 SignedIn::TenantUser(u) => (
@@ -115,7 +166,9 @@ async fn submit(
                     },
                     "/portal",
                 ),
-                SignedIn::Operator(o) => (SessionPrincipal::Operator { operator_id: o.id }, "/console"),
+                SignedIn::Operator(o) => {
+                    (SessionPrincipal::Operator { operator_id: o.id }, "/console")
+                }
             };
             match session::start(&state, principal, ip, state.clock.now()).await {
                 Ok(cookie) => (jar.add(cookie), Redirect::to(home)).into_response(),
@@ -167,7 +220,8 @@ pub async fn sign_out(
                     AuditChain::Operator
                 }
             };
-            let record = NewAuditRecord::by(&who.actor, chain, state.clock.now(), activity::SIGN_OUT).ip(ip);
+            let record =
+                NewAuditRecord::by(&who.actor, chain, state.clock.now(), activity::SIGN_OUT).ip(ip);
             if let Err(e) = state.store.append_audit(vec![record]).await {
                 return ApiError::from(e).into_response();
             }

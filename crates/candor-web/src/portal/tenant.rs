@@ -70,13 +70,37 @@ pub async fn home(State(state): State<AppState>, user: PortalUser) -> Response {
     let allowed = |a| authorize(&user.actor, a).is_ok();
     let mut cards = Vec::new();
     for (action, href, label, text) in [
-        (Action::ReadAuditLog(t), "/portal/audit", "nav-audit", "home-audit-card"),
-        (Action::ManageUsers(t), "/portal/users", "nav-users", "home-users-card"),
-        (Action::ManageApiClients(t), "/portal/api-clients", "nav-api-clients", "home-api-clients-card"),
-        (Action::ManageTenantSettings(t), "/portal/settings", "nav-settings", "home-settings-card"),
+        (
+            Action::ReadAuditLog(t),
+            "/portal/audit",
+            "nav-audit",
+            "home-audit-card",
+        ),
+        (
+            Action::ManageUsers(t),
+            "/portal/users",
+            "nav-users",
+            "home-users-card",
+        ),
+        (
+            Action::ManageApiClients(t),
+            "/portal/api-clients",
+            "nav-api-clients",
+            "home-api-clients-card",
+        ),
+        (
+            Action::ManageTenantSettings(t),
+            "/portal/settings",
+            "nav-settings",
+            "home-settings-card",
+        ),
     ] {
         if allowed(action) {
-            cards.push(Card { href, label: tr.t(label), text: tr.t(text) });
+            cards.push(Card {
+                href,
+                label: tr.t(label),
+                text: tr.t(text),
+            });
         }
     }
     let roles = match &user.actor {
@@ -130,7 +154,12 @@ pub struct AuditPage {
     pub export_json: String,
 }
 
-fn with_params(base: &str, params: &AuditSearchParams, cursor: Option<&str>, format: Option<&str>) -> String {
+fn with_params(
+    base: &str,
+    params: &AuditSearchParams,
+    cursor: Option<&str>,
+    format: Option<&str>,
+) -> String {
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     for (k, v) in [
         ("start", &params.start),
@@ -149,7 +178,10 @@ fn with_params(base: &str, params: &AuditSearchParams, cursor: Option<&str>, for
     if let Some(f) = format {
         pairs.push(("format", f));
     }
-    format!("{base}?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
+    format!(
+        "{base}?{}",
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+    )
 }
 
 /// The audit search page, shared by the portal (tenant log) and console (operator log).
@@ -163,7 +195,10 @@ pub async fn audit_page(
     let mut page = PageCtx::for_user(state, user, base);
     let tr = page.tr.clone();
     let submitted = raw.as_deref().is_some_and(|q| !q.is_empty());
-    let mut params: AuditSearchParams = match raw.as_deref().map(serde_urlencoded::from_str::<AuditSearchParams>) {
+    let mut params: AuditSearchParams = match raw
+        .as_deref()
+        .map(serde_urlencoded::from_str::<AuditSearchParams>)
+    {
         None => AuditSearchParams::default(),
         Some(Ok(p)) => p,
         Some(Err(_)) => {
@@ -193,7 +228,11 @@ pub async fn audit_page(
                         user: r.actor.clone(),
                         activity: r.activity.clone(),
                         item: r.item.clone().unwrap_or_default(),
-                        details: if r.details == "{}" { String::new() } else { r.details.clone() },
+                        details: if r.details == "{}" {
+                            String::new()
+                        } else {
+                            r.details.clone()
+                        },
                     })
                     .collect();
                 next_page = result
@@ -202,18 +241,31 @@ pub async fn audit_page(
                     .map(|c| with_params(base, &params, Some(c), None));
             }
             Err(ApiError::Forbidden(_)) => {
-                return error_page(state, user, base, ApiError::Forbidden(candor_domain::identity::Denied {
-                    reason: candor_domain::identity::DenyReason::MissingRole,
-                    message: tr.t("common-forbidden"),
-                }))
+                return error_page(
+                    state,
+                    user,
+                    base,
+                    ApiError::Forbidden(candor_domain::identity::Denied {
+                        reason: candor_domain::identity::DenyReason::MissingRole,
+                        message: tr.t("common-forbidden"),
+                    }),
+                )
             }
             Err(ApiError::Invalid(e)) => page.error = Some(e.to_string()),
             Err(e) => return e.into_response(),
         },
         Err(e) => page.error = Some(e.public_message()),
     }
-    let status = if page.error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let export_base = if base.starts_with("/console") { "/console/audit/export" } else { "/portal/audit/export" };
+    let status = if page.error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let export_base = if base.starts_with("/console") {
+        "/console/audit/export"
+    } else {
+        "/portal/audit/export"
+    };
     render_with(
         status,
         &AuditPage {
@@ -238,7 +290,11 @@ pub async fn audit_page(
     )
 }
 
-pub async fn audit(State(state): State<AppState>, user: PortalUser, RawQuery(raw): RawQuery) -> Response {
+pub async fn audit(
+    State(state): State<AppState>,
+    user: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let chain = match tenant_of(&user) {
         Ok(t) => AuditChain::Tenant(t),
         Err(e) => return error_page(&state, &user, "/portal/audit", e),
@@ -247,10 +303,16 @@ pub async fn audit(State(state): State<AppState>, user: PortalUser, RawQuery(raw
 }
 
 pub async fn export(state: &AppState, user: &PortalUser, raw: Option<String>) -> Response {
-    let params = match raw.as_deref().map(serde_urlencoded::from_str::<AuditSearchParams>) {
+    let params = match raw
+        .as_deref()
+        .map(serde_urlencoded::from_str::<AuditSearchParams>)
+    {
         None => AuditSearchParams::default(),
         Some(Ok(p)) => p,
-        Some(Err(e)) => return ApiError::BadRequest(format!("the query string is not valid: {e}")).into_response(),
+        Some(Err(e)) => {
+            return ApiError::BadRequest(format!("the query string is not valid: {e}"))
+                .into_response()
+        }
     };
     match crate::api::audit::export_response(state, &user.actor, user.ip.clone(), &params).await {
         Ok(r) => r,
@@ -258,7 +320,11 @@ pub async fn export(state: &AppState, user: &PortalUser, raw: Option<String>) ->
     }
 }
 
-pub async fn audit_export(State(state): State<AppState>, user: PortalUser, RawQuery(raw): RawQuery) -> Response {
+pub async fn audit_export(
+    State(state): State<AppState>,
+    user: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
     export(&state, &user, raw).await
 }
 
@@ -285,7 +351,12 @@ struct UsersPage {
     form: NewUserValues,
 }
 
-async fn users_page(state: &AppState, user: &PortalUser, notice: Option<String>, error: Option<(ApiError, NewUserValues)>) -> Response {
+async fn users_page(
+    state: &AppState,
+    user: &PortalUser,
+    notice: Option<String>,
+    error: Option<(ApiError, NewUserValues)>,
+) -> Response {
     let path = "/portal/users";
     let tenant_id = match tenant_of(user) {
         Ok(t) => t,
@@ -317,7 +388,13 @@ async fn users_page(state: &AppState, user: &PortalUser, notice: Option<String>,
             email: u.email.to_string(),
             roles: TenantRole::ALL
                 .iter()
-                .map(|r| (r.as_str(), role_label(&tr, r.as_str()), u.roles.contains(*r)))
+                .map(|r| {
+                    (
+                        r.as_str(),
+                        role_label(&tr, r.as_str()),
+                        u.roles.contains(*r),
+                    )
+                })
                 .collect(),
         })
         .collect();
@@ -326,14 +403,21 @@ async fn users_page(state: &AppState, user: &PortalUser, notice: Option<String>,
         &UsersPage {
             title: tr.t("users-title"),
             users: rows,
-            all_roles: TenantRole::ALL.iter().map(|r| (r.as_str(), role_label(&tr, r.as_str()))).collect(),
+            all_roles: TenantRole::ALL
+                .iter()
+                .map(|r| (r.as_str(), role_label(&tr, r.as_str())))
+                .collect(),
             form,
             page,
         },
     )
 }
 
-pub async fn users(State(state): State<AppState>, user: PortalUser, RawQuery(raw): RawQuery) -> Response {
+pub async fn users(
+    State(state): State<AppState>,
+    user: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
     users_page(&state, &user, notice_from(&raw), None).await
 }
 
@@ -348,7 +432,11 @@ pub struct NewUserForm {
     roles: Vec<String>,
 }
 
-pub async fn create_user(State(state): State<AppState>, user: PortalUser, Form(form): Form<NewUserForm>) -> Response {
+pub async fn create_user(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Form(form): Form<NewUserForm>,
+) -> Response {
     let tenant_id = match tenant_of(&user) {
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, "/portal/users", e),
@@ -390,11 +478,27 @@ pub async fn set_roles(
         Err(e) => return error_page(&state, &user, path, e),
     };
     let Ok(user_id) = id.parse::<UserId>() else {
-        return error_page(&state, &user, path, ApiError::NotFound("no such user".into()));
+        return error_page(
+            &state,
+            &user,
+            path,
+            ApiError::NotFound("no such user".into()),
+        );
     };
-    match identity::set_user_roles(&state.core, &user.actor, user.ip.clone(), tenant_id, user_id, &form.roles).await {
+    match identity::set_user_roles(
+        &state.core,
+        &user.actor,
+        user.ip.clone(),
+        tenant_id,
+        user_id,
+        &form.roles,
+    )
+    .await
+    {
         Ok(_) => Redirect::to("/portal/users?notice=roles-saved").into_response(),
-        Err(e @ (ApiError::Forbidden(_) | ApiError::NotFound(_))) => error_page(&state, &user, path, e),
+        Err(e @ (ApiError::Forbidden(_) | ApiError::NotFound(_))) => {
+            error_page(&state, &user, path, e)
+        }
         Err(e @ ApiError::Internal(_)) => e.into_response(),
         Err(e) => users_page(&state, &user, None, Some((e, NewUserValues::default()))).await,
     }
@@ -469,7 +573,11 @@ async fn clients_page(
     )
 }
 
-pub async fn api_clients(State(state): State<AppState>, user: PortalUser, RawQuery(raw): RawQuery) -> Response {
+pub async fn api_clients(
+    State(state): State<AppState>,
+    user: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
     clients_page(&state, &user, notice_from(&raw), None, None).await
 }
 
@@ -480,17 +588,40 @@ pub struct NewClientForm {
     permissions: Vec<String>,
 }
 
-pub async fn create_api_client(State(state): State<AppState>, user: PortalUser, Form(form): Form<NewClientForm>) -> Response {
+pub async fn create_api_client(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Form(form): Form<NewClientForm>,
+) -> Response {
     let path = "/portal/api-clients";
     let tenant_id = match tenant_of(&user) {
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    match identity::create_api_client(&state.core, &user.actor, user.ip.clone(), tenant_id, &form.display_name, &form.permissions).await {
+    match identity::create_api_client(
+        &state.core,
+        &user.actor,
+        user.ip.clone(),
+        tenant_id,
+        &form.display_name,
+        &form.permissions,
+    )
+    .await
+    {
         // The secret is shown on this response only; it is never stored or shown again.
         Ok(issued) => {
-            let mut r = clients_page(&state, &user, None, Some((issued.client.id.to_string(), issued.secret)), None).await;
-            r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+            let mut r = clients_page(
+                &state,
+                &user,
+                None,
+                Some((issued.client.id.to_string(), issued.secret)),
+                None,
+            )
+            .await;
+            r.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
             r
         }
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, path, e),
@@ -499,16 +630,33 @@ pub async fn create_api_client(State(state): State<AppState>, user: PortalUser, 
     }
 }
 
-pub async fn revoke_api_client(State(state): State<AppState>, user: PortalUser, Path(id): Path<String>) -> Response {
+pub async fn revoke_api_client(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Path(id): Path<String>,
+) -> Response {
     let path = "/portal/api-clients";
     let tenant_id = match tenant_of(&user) {
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
     let Ok(client_id) = id.parse::<ApiClientId>() else {
-        return error_page(&state, &user, path, ApiError::NotFound("no such API client".into()));
+        return error_page(
+            &state,
+            &user,
+            path,
+            ApiError::NotFound("no such API client".into()),
+        );
     };
-    match identity::revoke_api_client(&state.core, &user.actor, user.ip.clone(), tenant_id, client_id).await {
+    match identity::revoke_api_client(
+        &state.core,
+        &user.actor,
+        user.ip.clone(),
+        tenant_id,
+        client_id,
+    )
+    .await
+    {
         Ok(_) => {
             state.tokens.forget_all();
             Redirect::to("/portal/api-clients?notice=client-revoked").into_response()
@@ -527,7 +675,12 @@ struct SettingsPage {
     time_zone: String,
 }
 
-async fn settings_page(state: &AppState, user: &PortalUser, notice: Option<String>, error: Option<(ApiError, String, String)>) -> Response {
+async fn settings_page(
+    state: &AppState,
+    user: &PortalUser,
+    notice: Option<String>,
+    error: Option<(ApiError, String, String)>,
+) -> Response {
     let path = "/portal/settings";
     let Some(tenant) = user.tenant.clone() else {
         return error_page(state, user, path, ApiError::NotFound("no tenant".into()));
@@ -541,22 +694,37 @@ async fn settings_page(state: &AppState, user: &PortalUser, notice: Option<Strin
     let (status, lang, tz) = match error {
         Some((e, lang, tz)) => {
             page.error = Some(e.public_message());
-            (e.status(), lang.parse().unwrap_or(tenant.default_language), tz)
+            (
+                e.status(),
+                lang.parse().unwrap_or(tenant.default_language),
+                tz,
+            )
         }
-        None => (StatusCode::OK, tenant.default_language, tenant.time_zone.to_string()),
+        None => (
+            StatusCode::OK,
+            tenant.default_language,
+            tenant.time_zone.to_string(),
+        ),
     };
     render_with(
         status,
         &SettingsPage {
             title: tr.t("settings-title"),
-            tenant_languages: Language::ALL.iter().map(|l| (l.tag(), l.native_name(), *l == lang)).collect(),
+            tenant_languages: Language::ALL
+                .iter()
+                .map(|l| (l.tag(), l.native_name(), *l == lang))
+                .collect(),
             time_zone: tz,
             page,
         },
     )
 }
 
-pub async fn settings(State(state): State<AppState>, user: PortalUser, RawQuery(raw): RawQuery) -> Response {
+pub async fn settings(
+    State(state): State<AppState>,
+    user: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
     settings_page(&state, &user, notice_from(&raw), None).await
 }
 
@@ -566,16 +734,37 @@ pub struct SettingsForm {
     time_zone: String,
 }
 
-pub async fn save_settings(State(state): State<AppState>, user: PortalUser, Form(form): Form<SettingsForm>) -> Response {
+pub async fn save_settings(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Form(form): Form<SettingsForm>,
+) -> Response {
     let path = "/portal/settings";
     let tenant_id = match tenant_of(&user) {
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    match identity::update_tenant_settings(&state.core, &user.actor, user.ip.clone(), tenant_id, &form.default_language, &form.time_zone).await {
+    match identity::update_tenant_settings(
+        &state.core,
+        &user.actor,
+        user.ip.clone(),
+        tenant_id,
+        &form.default_language,
+        &form.time_zone,
+    )
+    .await
+    {
         Ok(_) => Redirect::to("/portal/settings?notice=settings-saved").into_response(),
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, path, e),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
-        Err(e) => settings_page(&state, &user, None, Some((e, form.default_language, form.time_zone))).await,
+        Err(e) => {
+            settings_page(
+                &state,
+                &user,
+                None,
+                Some((e, form.default_language, form.time_zone)),
+            )
+            .await
+        }
     }
 }

@@ -81,7 +81,15 @@ impl ExportFormat {
 }
 
 pub const CSV_HEADER: [&str; 9] = [
-    "Date", "IPAddress", "User", "ActorKind", "Activity", "Item", "Details", "RecordId", "Seq",
+    "Date",
+    "IPAddress",
+    "User",
+    "ActorKind",
+    "Activity",
+    "Item",
+    "Details",
+    "RecordId",
+    "Seq",
 ];
 
 pub fn csv_row(r: &AuditRecord) -> Vec<u8> {
@@ -180,8 +188,10 @@ fn async_stream(
                                 }
                                 out.push(b'\n');
                                 out.extend(
-                                    serde_json::to_vec(&crate::api::audit::AuditRecordView::from(r))
-                                        .unwrap_or_default(),
+                                    serde_json::to_vec(&crate::api::audit::AuditRecordView::from(
+                                        r,
+                                    ))
+                                    .unwrap_or_default(),
                                 );
                             }
                         }
@@ -258,7 +268,10 @@ async fn verify_chain(
     };
     let mut after = 0;
     'walk: loop {
-        let page = core.store.audit_chain_records(&key, after, VERIFY_PAGE).await?;
+        let page = core
+            .store
+            .audit_chain_records(&key, after, VERIFY_PAGE)
+            .await?;
         if page.is_empty() {
             break;
         }
@@ -281,21 +294,30 @@ async fn verify_chain(
     Ok(report)
 }
 
-fn check_checkpoints(core: &Core, checkpoints: &[Checkpoint], verifier: &ChainVerifier) -> Option<ChainFault> {
+fn check_checkpoints(
+    core: &Core,
+    checkpoints: &[Checkpoint],
+    verifier: &ChainVerifier,
+) -> Option<ChainFault> {
     for cp in checkpoints {
         let problem = match core.keys.audit_verifiers.get(&cp.key_id) {
             None => Some(format!("signed with unknown key {}", cp.key_id)),
             Some(key) => cp.verify_signature(key).err(),
         }
         .or_else(|| match verifier.pinned_hash(cp.seq) {
-            None => Some("the chain no longer reaches this checkpoint: records were removed".into()),
+            None => {
+                Some("the chain no longer reaches this checkpoint: records were removed".into())
+            }
             Some(h) if h != cp.head_hash => {
                 Some("the chain's record at this point differs from the signed one".into())
             }
             Some(_) => None,
         });
         if let Some(problem) = problem {
-            return Some(ChainFault::Checkpoint { seq: cp.seq, problem });
+            return Some(ChainFault::Checkpoint {
+                seq: cp.seq,
+                problem,
+            });
         }
     }
     None
@@ -314,7 +336,13 @@ pub async fn checkpoint_all(core: &Core) -> ApiResult<usize> {
         if latest.is_some_and(|cp| cp.seq >= head.seq) {
             continue;
         }
-        let cp = Checkpoint::sign(chain, head, now, &core.keys.audit.key_id, &core.keys.audit.signing);
+        let cp = Checkpoint::sign(
+            chain,
+            head,
+            now,
+            &core.keys.audit.key_id,
+            &core.keys.audit.signing,
+        );
         core.store.insert_checkpoint(&cp).await?;
         written += 1;
     }

@@ -82,13 +82,18 @@ pub async fn update_tenant_settings(
         .get_tenant(tenant_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such tenant".into()))?;
-    let audit = NewAuditRecord::by(actor, AuditChain::Tenant(tenant_id), core.clock.now(), activity::TENANT_SETTINGS_CHANGED)
-        .ip(ip)
-        .item(tenant_id.to_string())
-        .details(json!({
-            "defaultLanguage": {"old": before.default_language.tag(), "new": language.tag()},
-            "timeZone": {"old": before.time_zone.as_str(), "new": tz.as_str()},
-        }));
+    let audit = NewAuditRecord::by(
+        actor,
+        AuditChain::Tenant(tenant_id),
+        core.clock.now(),
+        activity::TENANT_SETTINGS_CHANGED,
+    )
+    .ip(ip)
+    .item(tenant_id.to_string())
+    .details(json!({
+        "defaultLanguage": {"old": before.default_language.tag(), "new": language.tag()},
+        "timeZone": {"old": before.time_zone.as_str(), "new": tz.as_str()},
+    }));
     Ok(core
         .store
         .update_tenant_settings(tenant_id, language, tz, audit)
@@ -143,10 +148,15 @@ pub async fn create_user_hashed(
         return Err(ApiError::NotFound("no such tenant".into()));
     }
     let id = UserId::generate();
-    let audit = NewAuditRecord::by(actor, AuditChain::Tenant(tenant_id), core.clock.now(), activity::USER_CREATED)
-        .ip(ip)
-        .item(email.to_string())
-        .details(json!({"userId": id, "roles": roles.names()}));
+    let audit = NewAuditRecord::by(
+        actor,
+        AuditChain::Tenant(tenant_id),
+        core.clock.now(),
+        activity::USER_CREATED,
+    )
+    .ip(ip)
+    .item(email.to_string())
+    .details(json!({"userId": id, "roles": roles.names()}));
     let user = NewTenantUser {
         tenant_id,
         email,
@@ -178,17 +188,24 @@ pub async fn set_user_roles(
         .ok_or_else(|| ApiError::NotFound("no such user in this tenant".into()))?;
     let admins_left = users
         .iter()
-        .filter(|u| u.id != user_id && u.roles.contains(TenantRole::GlobalAdministrator) && !u.disabled)
+        .filter(|u| {
+            u.id != user_id && u.roles.contains(TenantRole::GlobalAdministrator) && !u.disabled
+        })
         .count();
     if admins_left == 0 && !roles.contains(TenantRole::GlobalAdministrator) {
         return Err(ApiError::Conflict(
             "a tenant must keep at least one Global Administrator; give the role to someone else first".into(),
         ));
     }
-    let audit = NewAuditRecord::by(actor, AuditChain::Tenant(tenant_id), core.clock.now(), activity::USER_ROLES_CHANGED)
-        .ip(ip)
-        .item(user.email.to_string())
-        .details(json!({"old": user.roles.names(), "new": roles.names()}));
+    let audit = NewAuditRecord::by(
+        actor,
+        AuditChain::Tenant(tenant_id),
+        core.clock.now(),
+        activity::USER_ROLES_CHANGED,
+    )
+    .ip(ip)
+    .item(user.email.to_string())
+    .details(json!({"old": user.roles.names(), "new": roles.names()}));
     Ok(core
         .store
         .set_user_roles(tenant_id, user_id, roles, audit)
@@ -225,12 +242,18 @@ pub async fn create_operator_hashed(
     authorize(actor, Action::ManageOperators)?;
     let email = EmailAddress::parse(&input.email)?;
     let display_name = DisplayName::parse(&input.display_name)?;
-    let roles = OperatorRoles::parse_csv(&input.roles.join(",")).map_err(|e| invalid("roles", e))?;
+    let roles =
+        OperatorRoles::parse_csv(&input.roles.join(",")).map_err(|e| invalid("roles", e))?;
     let id = OperatorId::generate();
-    let audit = NewAuditRecord::by(actor, AuditChain::Operator, core.clock.now(), activity::OPERATOR_CREATED)
-        .ip(ip)
-        .item(email.to_string())
-        .details(json!({"operatorId": id, "roles": roles.names()}));
+    let audit = NewAuditRecord::by(
+        actor,
+        AuditChain::Operator,
+        core.clock.now(),
+        activity::OPERATOR_CREATED,
+    )
+    .ip(ip)
+    .item(email.to_string())
+    .details(json!({"operatorId": id, "roles": roles.names()}));
     let operator = NewOperator {
         email,
         display_name,
@@ -269,10 +292,15 @@ pub async fn create_api_client(
     }
     let secret = format!("cs_{}", random_token());
     let id = ApiClientId::generate();
-    let audit = NewAuditRecord::by(actor, AuditChain::Tenant(tenant_id), core.clock.now(), activity::API_CLIENT_CREATED)
-        .ip(ip)
-        .item(id.to_string())
-        .details(json!({"displayName": display_name.as_str(), "permissions": permissions.names()}));
+    let audit = NewAuditRecord::by(
+        actor,
+        AuditChain::Tenant(tenant_id),
+        core.clock.now(),
+        activity::API_CLIENT_CREATED,
+    )
+    .ip(ip)
+    .item(id.to_string())
+    .details(json!({"displayName": display_name.as_str(), "permissions": permissions.names()}));
     // Client secrets are 256 random bits, so a plain SHA-256 is as strong as a slow hash
     // and keeps the token endpoint fast.
     let client = NewApiClient {
@@ -296,9 +324,14 @@ pub async fn revoke_api_client(
     client_id: ApiClientId,
 ) -> ApiResult<ApiClient> {
     authorize(actor, Action::ManageApiClients(tenant_id))?;
-    let audit = NewAuditRecord::by(actor, AuditChain::Tenant(tenant_id), core.clock.now(), activity::API_CLIENT_REVOKED)
-        .ip(ip)
-        .item(client_id.to_string());
+    let audit = NewAuditRecord::by(
+        actor,
+        AuditChain::Tenant(tenant_id),
+        core.clock.now(),
+        activity::API_CLIENT_REVOKED,
+    )
+    .ip(ip)
+    .item(client_id.to_string());
     core.store
         .revoke_api_client(tenant_id, client_id, core.clock.now(), audit)
         .await
@@ -346,12 +379,21 @@ pub async fn sign_in(
     ip: Option<String>,
 ) -> ApiResult<SignedIn> {
     let now = core.clock.now();
-    let refused = || ApiError::Unauthenticated("the email address or password is not correct".into());
+    let refused =
+        || ApiError::Unauthenticated("the email address or password is not correct".into());
     let email_norm = EmailAddress::parse(email).ok();
     let (hash, chain, found) = match &email_norm {
         Some(e) if operator_realm => match core.store.find_operator_by_email(e).await? {
-            Some(op) if !op.disabled => (op.password_hash.clone(), AuditChain::Operator, Some(SignedIn::Operator(op))),
-            _ => (password::dummy_hash().to_owned(), AuditChain::Operator, None),
+            Some(op) if !op.disabled => (
+                op.password_hash.clone(),
+                AuditChain::Operator,
+                Some(SignedIn::Operator(op)),
+            ),
+            _ => (
+                password::dummy_hash().to_owned(),
+                AuditChain::Operator,
+                None,
+            ),
         },
         Some(e) => match core.store.find_user_by_email(e).await? {
             Some(u) if !u.disabled => (
@@ -359,9 +401,17 @@ pub async fn sign_in(
                 AuditChain::Tenant(u.tenant_id),
                 Some(SignedIn::TenantUser(u)),
             ),
-            _ => (password::dummy_hash().to_owned(), AuditChain::Operator, None),
+            _ => (
+                password::dummy_hash().to_owned(),
+                AuditChain::Operator,
+                None,
+            ),
         },
-        None => (password::dummy_hash().to_owned(), AuditChain::Operator, None),
+        None => (
+            password::dummy_hash().to_owned(),
+            AuditChain::Operator,
+            None,
+        ),
     };
     let ok = password::verify(password.to_owned(), hash).await && found.is_some();
     let who: String = email_norm
@@ -372,7 +422,11 @@ pub async fn sign_in(
         (Some(SignedIn::TenantUser(_)), _) => ActorKind::TenantUser,
         (None, _) => ActorKind::Anonymous,
     };
-    let activity_name = if ok { activity::SIGN_IN_SUCCEEDED } else { activity::SIGN_IN_FAILED };
+    let activity_name = if ok {
+        activity::SIGN_IN_SUCCEEDED
+    } else {
+        activity::SIGN_IN_FAILED
+    };
     let record = NewAuditRecord::new(chain, now, who, kind, activity_name)
         .ip(ip)
         .details(json!({"realm": if operator_realm { "operator" } else { "tenant" }}));

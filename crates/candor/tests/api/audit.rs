@@ -40,13 +40,26 @@ async fn search_pages_newest_first_and_refuses_bad_ranges(app: TestApp) {
         }
     }
     let n = seen.len() as i64;
-    assert!(n >= 10, "tenant creation, users and clients are all recorded");
-    assert_eq!(seen, (1..=n).rev().collect::<Vec<_>>(), "newest first, nothing skipped or repeated");
+    assert!(
+        n >= 10,
+        "tenant creation, users and clients are all recorded"
+    );
+    assert_eq!(
+        seen,
+        (1..=n).rev().collect::<Vec<_>>(),
+        "newest first, nothing skipped or repeated"
+    );
 
-    let filtered: Value = get(format!("{RANGE}&activities=Add-User&users=SYSTEM")).await.json().await.unwrap();
+    let filtered: Value = get(format!("{RANGE}&activities=Add-User&users=SYSTEM"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let items = filtered["items"].as_array().unwrap();
     assert_eq!(items.len(), TenantRole::ALL.len());
-    assert!(items.iter().all(|r| r["activity"] == "Add-User" && r["user"] == "system"));
+    assert!(items
+        .iter()
+        .all(|r| r["activity"] == "Add-User" && r["user"] == "system"));
 
     for (q, field) in [
         ("end=2026-12-01".to_owned(), "start"),
@@ -59,7 +72,10 @@ async fn search_pages_newest_first_and_refuses_bad_ranges(app: TestApp) {
         let res = get(q.clone()).await;
         assert_eq!(res.status(), 400, "{q}");
         let body: Value = res.json().await.unwrap();
-        assert!(body["error"]["message"].as_str().unwrap().contains(field), "{q}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{q}: {body}"
+        );
     }
 }
 
@@ -67,41 +83,81 @@ async fn exports_stream_every_matching_record(app: TestApp) {
     let token = app.token(&app.world.a.all).await;
     let export = |format: &'static str| {
         let http = app.http();
-        let url = app.url(&format!("/api/v1/audit/records/export?{RANGE}&format={format}"));
+        let url = app.url(&format!(
+            "/api/v1/audit/records/export?{RANGE}&format={format}"
+        ));
         let token = token.clone();
         async move { http.get(url).bearer_auth(token).send().await.unwrap() }
     };
     let res = export("json").await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-disposition"].to_str().unwrap().contains(".json"));
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains(".json"));
     let records: Vec<Value> = res.json().await.unwrap();
     assert!(records.len() >= 10);
-    assert_eq!(records[0]["activity"], "Export-AuditLog", "the export records itself first");
+    assert_eq!(
+        records[0]["activity"], "Export-AuditLog",
+        "the export records itself first"
+    );
     let res = export("csv").await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
     let csv = res.text().await.unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
-    assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>()[..5], ["Date", "IPAddress", "User", "ActorKind", "Activity"]);
-    assert_eq!(reader.records().count(), records.len() + 1, "the CSV export is recorded too");
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>()[..5],
+        ["Date", "IPAddress", "User", "ActorKind", "Activity"]
+    );
+    assert_eq!(
+        reader.records().count(),
+        records.len() + 1,
+        "the CSV export is recorded too"
+    );
     let res = export("xml").await;
     assert_eq!(res.status(), 400);
 
     // The portal's export link works for an Audit Reader.
-    let browser = app.sign_in(&app.world.a.user(TenantRole::AuditReader).email, false).await;
-    let page = browser.get(app.url("/portal/audit")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("UserLoggedIn"), "first visit shows the last seven days");
-    let res = browser.get(app.url(&format!("/portal/audit/export?{RANGE}&format=csv"))).send().await.unwrap();
+    let browser = app
+        .sign_in(&app.world.a.user(TenantRole::AuditReader).email, false)
+        .await;
+    let page = browser
+        .get(app.url("/portal/audit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("UserLoggedIn"),
+        "first visit shows the last seven days"
+    );
+    let res = browser
+        .get(app.url(&format!("/portal/audit/export?{RANGE}&format=csv")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }
 
 fn candor(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_candor")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn db_args(app: &TestApp) -> Vec<String> {
     match &app.db {
-        DbGuard::Sqlite(db) => vec!["--data-dir".into(), db.path.parent().unwrap().display().to_string()],
+        DbGuard::Sqlite(db) => vec![
+            "--data-dir".into(),
+            db.path.parent().unwrap().display().to_string(),
+        ],
         DbGuard::Postgres(db) => vec!["--database-url".into(), db.url.clone()],
     }
 }
@@ -111,22 +167,37 @@ fn verify(app: &TestApp) -> (bool, String) {
     let db = db_args(app);
     args.extend(db.iter().map(String::as_str));
     let out = candor(&args);
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 async fn sql(app: &TestApp, statement: &str) {
     match &app.db {
         DbGuard::Sqlite(db) => {
-            sqlx::query(statement).execute(db.store.pool()).await.unwrap();
+            sqlx::query(statement)
+                .execute(db.store.pool())
+                .await
+                .unwrap();
         }
         DbGuard::Postgres(db) => {
-            sqlx::query(statement).execute(db.store.pool()).await.unwrap();
+            sqlx::query(statement)
+                .execute(db.store.pool())
+                .await
+                .unwrap();
         }
     }
 }
 
 async fn checkpoint(app: &TestApp) {
-    let n = candor_web::service::audit::checkpoint_all(&app.core).await.unwrap();
+    let n = candor_web::service::audit::checkpoint_all(&app.core)
+        .await
+        .unwrap();
     assert!(n >= 3);
 }
 
@@ -136,25 +207,49 @@ async fn an_edited_record_is_found(app: TestApp) {
     assert!(ok, "{out}");
     assert!(out.contains("signed checkpoints"), "{out}");
     let chain = AuditChain::Tenant(app.world.a.id).key();
-    let records = app.core.store.audit_chain_records(&chain, 0, 100).await.unwrap();
+    let records = app
+        .core
+        .store
+        .audit_chain_records(&chain, 0, 100)
+        .await
+        .unwrap();
     let target = &records[2];
     sql(&app, &format!("UPDATE audit_records SET activity = 'Nothing-To-See' WHERE chain = '{chain}' AND seq = 3")).await;
     let (ok, out) = verify(&app);
     assert!(!ok);
-    assert!(out.contains(&target.id.to_string()) && out.contains("altered"), "{out}");
+    assert!(
+        out.contains(&target.id.to_string()) && out.contains("altered"),
+        "{out}"
+    );
 }
 
 async fn a_deleted_record_is_found(app: TestApp) {
     let chain = AuditChain::Tenant(app.world.a.id).key();
-    let records = app.core.store.audit_chain_records(&chain, 0, 100).await.unwrap();
-    sql(&app, &format!("DELETE FROM audit_records WHERE chain = '{chain}' AND seq = 4")).await;
+    let records = app
+        .core
+        .store
+        .audit_chain_records(&chain, 0, 100)
+        .await
+        .unwrap();
+    sql(
+        &app,
+        &format!("DELETE FROM audit_records WHERE chain = '{chain}' AND seq = 4"),
+    )
+    .await;
     let (ok, out) = verify(&app);
     assert!(!ok);
-    assert!(out.contains(&records[4].id.to_string()), "names the record after the gap: {out}");
+    assert!(
+        out.contains(&records[4].id.to_string()),
+        "names the record after the gap: {out}"
+    );
     // Removing the newest records is caught against the recorded head and checkpoints.
     let b = AuditChain::Tenant(app.world.b.id).key();
     checkpoint(&app).await;
-    sql(&app, &format!("DELETE FROM audit_records WHERE chain = '{b}' AND seq > 5")).await;
+    sql(
+        &app,
+        &format!("DELETE FROM audit_records WHERE chain = '{b}' AND seq > 5"),
+    )
+    .await;
     let (_, out) = verify(&app);
     assert!(out.contains("records at the end were removed"), "{out}");
 }
@@ -162,13 +257,35 @@ async fn a_deleted_record_is_found(app: TestApp) {
 async fn an_inserted_record_is_found(app: TestApp) {
     let chain = AuditChain::Tenant(app.world.a.id);
     let key = chain.key();
-    let records = app.core.store.audit_chain_records(&key, 0, 100).await.unwrap();
+    let records = app
+        .core
+        .store
+        .audit_chain_records(&key, 0, 100)
+        .await
+        .unwrap();
     // A forger who knows the algorithm writes a perfectly linked record after seq 2
     // and renumbers the rest to make room.
     let after = &records[1];
-    let forged_new = candor_domain::audit::NewAuditRecord::new(chain, after.occurred_at, "mallory@contoso.example", candor_domain::audit::ActorKind::TenantUser, "Set-UserRoles");
-    let (forged, _) = seal(forged_new, AuditRecordId::generate(), ChainHead { seq: after.seq, hash: after.hash });
-    sql(&app, &format!("UPDATE audit_records SET seq = seq + 1000000 WHERE chain = '{key}' AND seq > 2")).await;
+    let forged_new = candor_domain::audit::NewAuditRecord::new(
+        chain,
+        after.occurred_at,
+        "mallory@contoso.example",
+        candor_domain::audit::ActorKind::TenantUser,
+        "Set-UserRoles",
+    );
+    let (forged, _) = seal(
+        forged_new,
+        AuditRecordId::generate(),
+        ChainHead {
+            seq: after.seq,
+            hash: after.hash,
+        },
+    );
+    sql(
+        &app,
+        &format!("UPDATE audit_records SET seq = seq + 1000000 WHERE chain = '{key}' AND seq > 2"),
+    )
+    .await;
     sql(&app, &format!("UPDATE audit_records SET seq = seq - 1000000 + 1 WHERE chain = '{key}' AND seq > 1000000")).await;
     let (prev, hash) = (hex(&forged.prev_hash), hex(&forged.hash));
     let statement = match &app.db {
@@ -186,12 +303,24 @@ async fn an_inserted_record_is_found(app: TestApp) {
     sql(&app, &statement).await;
     let (ok, out) = verify(&app);
     assert!(!ok);
-    assert!(out.contains(&records[2].id.to_string()), "names the first record that no longer links: {out}");
+    assert!(
+        out.contains(&records[2].id.to_string()),
+        "names the first record that no longer links: {out}"
+    );
     // Verifying another tenant alone still passes.
-    let mut args = vec!["audit".to_owned(), "verify".to_owned(), "--tenant".to_owned(), app.world.b.id.to_string()];
+    let mut args = vec![
+        "audit".to_owned(),
+        "verify".to_owned(),
+        "--tenant".to_owned(),
+        app.world.b.id.to_string(),
+    ];
     args.extend(db_args(&app));
     let out = candor(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 fn hex(b: &[u8]) -> String {

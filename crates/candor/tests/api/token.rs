@@ -9,12 +9,24 @@ use time::Duration;
 use crate::common::TestApp;
 
 fn b64(s: &str) -> Vec<u8> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
 }
 
 async fn a_token_verifies_offline_against_the_jwks(app: TestApp) {
-    let token = app.token(&app.world.a.app(ApiPermission::AuditLogReadAll)).await;
-    let jwks: Value = app.http().get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let token = app
+        .token(app.world.a.app(ApiPermission::AuditLogReadAll))
+        .await;
+    let jwks: Value = app
+        .http()
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "OKP");
     assert_eq!(key["crv"], "Ed25519");
@@ -26,11 +38,16 @@ async fn a_token_verifies_offline_against_the_jwks(app: TestApp) {
     assert_eq!(header["alg"], "EdDSA");
     assert_eq!(header["kid"], key["kid"]);
     let sig = Signature::from_slice(&b64(parts[2])).unwrap();
-    verifying.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig).unwrap();
+    verifying
+        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+        .unwrap();
     let claims: Value = serde_json::from_slice(&b64(parts[1])).unwrap();
     assert_eq!(claims["tid"], app.world.a.id.to_string());
     assert_eq!(claims["roles"], serde_json::json!(["AuditLog.Read.All"]));
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
     assert_eq!(claims["iss"], app.base);
 }
 
@@ -42,12 +59,59 @@ async fn the_token_endpoint_refuses_what_it_cannot_honour(app: TestApp) {
         async move { http.post(url).form(&form).send().await.unwrap() }
     };
     let cases = [
-        (vec![("grant_type", "client_credentials".to_owned()), ("client_id", c.client_id.clone()), ("client_secret", "wrong".to_owned())], 401, "invalid_client"),
-        (vec![("grant_type", "client_credentials".to_owned()), ("client_id", "not-a-uuid".to_owned()), ("client_secret", "x".to_owned())], 401, "invalid_client"),
-        (vec![("grant_type", "password".to_owned()), ("client_id", c.client_id.clone()), ("client_secret", c.secret.clone())], 400, "unsupported_grant_type"),
-        (vec![("client_id", c.client_id.clone()), ("client_secret", c.secret.clone())], 400, "invalid_request"),
-        (vec![("grant_type", "client_credentials".to_owned()), ("client_id", c.client_id.clone())], 400, "invalid_request"),
-        (vec![("grant_type", "client_credentials".to_owned()), ("client_id", c.client_id.clone()), ("client_secret", c.secret.clone()), ("scope", "Mail.Read".to_owned())], 400, "invalid_scope"),
+        (
+            vec![
+                ("grant_type", "client_credentials".to_owned()),
+                ("client_id", c.client_id.clone()),
+                ("client_secret", "wrong".to_owned()),
+            ],
+            401,
+            "invalid_client",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials".to_owned()),
+                ("client_id", "not-a-uuid".to_owned()),
+                ("client_secret", "x".to_owned()),
+            ],
+            401,
+            "invalid_client",
+        ),
+        (
+            vec![
+                ("grant_type", "password".to_owned()),
+                ("client_id", c.client_id.clone()),
+                ("client_secret", c.secret.clone()),
+            ],
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            vec![
+                ("client_id", c.client_id.clone()),
+                ("client_secret", c.secret.clone()),
+            ],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials".to_owned()),
+                ("client_id", c.client_id.clone()),
+            ],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials".to_owned()),
+                ("client_id", c.client_id.clone()),
+                ("client_secret", c.secret.clone()),
+                ("scope", "Mail.Read".to_owned()),
+            ],
+            400,
+            "invalid_scope",
+        ),
     ];
     for (form, status, error) in cases {
         let res = post(form).await;
@@ -75,14 +139,21 @@ async fn the_token_endpoint_refuses_what_it_cannot_honour(app: TestApp) {
         .unwrap();
     assert_eq!(basic.status(), 200);
     // Both outcomes are in the tenant's audit log.
-    let activities = app.activities(candor_domain::audit::AuditChain::Tenant(app.world.a.id)).await;
+    let activities = app
+        .activities(candor_domain::audit::AuditChain::Tenant(app.world.a.id))
+        .await;
     assert!(activities.iter().any(|a| a == "Refuse-AccessToken"));
     assert!(activities.iter().any(|a| a == "Issue-AccessToken"));
 }
 
 async fn an_expired_token_is_refused(app: TestApp) {
     let token = app.token(&app.world.a.all).await;
-    let me = || app.http().get(app.url("/api/v1/me")).bearer_auth(&token).send();
+    let me = || {
+        app.http()
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(&token)
+            .send()
+    };
     assert_eq!(me().await.unwrap().status(), 200);
     app.clock.advance(Duration::minutes(61));
     let res = me().await.unwrap();
@@ -90,27 +161,54 @@ async fn an_expired_token_is_refused(app: TestApp) {
     assert!(res.headers().contains_key("www-authenticate"));
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");
-    assert!(body["error"]["message"].as_str().unwrap().contains("expired"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{body}"
+    );
 }
 
 async fn a_revoked_clients_tokens_stop_working(app: TestApp) {
     let c = &app.world.a.all;
     let token = app.token(c).await;
-    let me = || app.http().get(app.url("/api/v1/me")).bearer_auth(&token).send();
+    let me = || {
+        app.http()
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(&token)
+            .send()
+    };
     assert_eq!(me().await.unwrap().status(), 200);
-    candor_web::service::identity::revoke_api_client(&app.core, &Actor::System, None, app.world.a.id, c.client_id.parse().unwrap())
-        .await
-        .unwrap();
+    candor_web::service::identity::revoke_api_client(
+        &app.core,
+        &Actor::System,
+        None,
+        app.world.a.id,
+        c.client_id.parse().unwrap(),
+    )
+    .await
+    .unwrap();
     // Another instance would trust its cache for at most a minute.
     app.clock.advance(Duration::seconds(61));
     let res = me().await.unwrap();
     assert_eq!(res.status(), 401);
     let body: Value = res.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("revoked"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{body}"
+    );
     let again = app
         .http()
         .post(app.url("/oauth2/v2.0/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", &c.client_id), ("client_secret", &c.secret)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.client_id),
+            ("client_secret", &c.secret),
+        ])
         .send()
         .await
         .unwrap();
@@ -130,10 +228,19 @@ async fn a_forged_or_malformed_token_is_refused(app: TestApp) {
         ("Bearer not.a.jwt".to_owned(), "not valid"),
         ("Basic Zm9vOmJhcg==".to_owned(), "Bearer"),
     ] {
-        let res = app.http().get(app.url("/api/v1/me")).header("authorization", header).send().await.unwrap();
+        let res = app
+            .http()
+            .get(app.url("/api/v1/me"))
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 401);
         let body: Value = res.json().await.unwrap();
-        assert!(body["error"]["message"].as_str().unwrap().contains(expect), "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(expect),
+            "{body}"
+        );
     }
 }
 

@@ -85,7 +85,8 @@ impl World {
 
 fn password_hash() -> String {
     static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| password::hash_blocking(PASSWORD).unwrap()).clone()
+    HASH.get_or_init(|| password::hash_blocking(PASSWORD).unwrap())
+        .clone()
 }
 
 async fn tenant(core: &Core, name: &str, lang: &str) -> TenantFixture {
@@ -123,23 +124,50 @@ async fn tenant(core: &Core, name: &str, lang: &str) -> TenantFixture {
         )
         .await
         .unwrap();
-        users.push((*role, Person { email, id: u.id.to_string() }));
+        users.push((
+            *role,
+            Person {
+                email,
+                id: u.id.to_string(),
+            },
+        ));
     }
     let mut apps = Vec::new();
     for p in ApiPermission::ALL {
-        let issued = identity::create_api_client(core, &Actor::System, None, t.id, p.as_str(), &[p.as_str().into()])
-            .await
-            .unwrap();
-        apps.push((*p, App { client_id: issued.client.id.to_string(), secret: issued.secret }));
+        let issued = identity::create_api_client(
+            core,
+            &Actor::System,
+            None,
+            t.id,
+            p.as_str(),
+            &[p.as_str().into()],
+        )
+        .await
+        .unwrap();
+        apps.push((
+            *p,
+            App {
+                client_id: issued.client.id.to_string(),
+                secret: issued.secret,
+            },
+        ));
     }
-    let all: Vec<String> = ApiPermission::ALL.iter().map(|p| p.as_str().to_owned()).collect();
-    let issued = identity::create_api_client(core, &Actor::System, None, t.id, "everything", &all).await.unwrap();
+    let all: Vec<String> = ApiPermission::ALL
+        .iter()
+        .map(|p| p.as_str().to_owned())
+        .collect();
+    let issued = identity::create_api_client(core, &Actor::System, None, t.id, "everything", &all)
+        .await
+        .unwrap();
     TenantFixture {
         id: t.id,
         name: name.into(),
         users,
         apps,
-        all: App { client_id: issued.client.id.to_string(), secret: issued.secret },
+        all: App {
+            client_id: issued.client.id.to_string(),
+            secret: issued.secret,
+        },
     }
 }
 
@@ -163,7 +191,13 @@ pub async fn world(core: &Core) -> World {
         )
         .await
         .unwrap();
-        operators.push((*role, Person { email, id: o.id.to_string() }));
+        operators.push((
+            *role,
+            Person {
+                email,
+                id: o.id.to_string(),
+            },
+        ));
     }
     World { a, b, operators }
 }
@@ -186,14 +220,25 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
-    let config = WebConfig { public_url: base.clone(), ..WebConfig::default() };
+    let config = WebConfig {
+        public_url: base.clone(),
+        ..WebConfig::default()
+    };
     let (router, state) = candor_web::app(core.clone(), config).unwrap();
     let stop = CancellationToken::new();
     let s = stop.clone();
     tokio::spawn(async move {
         let _ = candor_web::serve(listener, router, async move { s.cancelled().await }).await;
     });
-    Some(TestApp { base, core, state, clock, stop, db, world })
+    Some(TestApp {
+        base,
+        core,
+        state,
+        clock,
+        stop,
+        db,
+        world,
+    })
 }
 
 impl Drop for TestApp {
@@ -217,14 +262,21 @@ impl TestApp {
     }
 
     pub fn http(&self) -> reqwest::Client {
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     }
 
     pub async fn token(&self, app: &App) -> String {
         let res = self
             .http()
             .post(self.url("/oauth2/v2.0/token"))
-            .form(&[("grant_type", "client_credentials"), ("client_id", &app.client_id), ("client_secret", &app.secret)])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &app.client_id),
+                ("client_secret", &app.secret),
+            ])
             .send()
             .await
             .unwrap();
@@ -236,22 +288,49 @@ impl TestApp {
     /// Signs in through the form (tenant portal or console) and returns the browser.
     pub async fn sign_in(&self, email: &str, console: bool) -> reqwest::Client {
         let browser = self.browser();
-        let path = if console { "/console/signin" } else { "/signin" };
-        let page = browser.get(self.url(path)).send().await.unwrap().text().await.unwrap();
+        let path = if console {
+            "/console/signin"
+        } else {
+            "/signin"
+        };
+        let page = browser
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let csrf = csrf_of(&page);
         let res = browser
             .post(self.url(path))
-            .form(&[("csrf", csrf.as_str()), ("email", email), ("password", PASSWORD)])
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", email),
+                ("password", PASSWORD),
+            ])
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 303, "sign-in of {email} failed: {}", res.text().await.unwrap_or_default());
+        assert_eq!(
+            res.status(),
+            303,
+            "sign-in of {email} failed: {}",
+            res.text().await.unwrap_or_default()
+        );
         browser
     }
 
     /// The CSRF token on a page the browser can see.
     pub async fn csrf(&self, browser: &reqwest::Client, path: &str) -> String {
-        let page = browser.get(self.url(path)).send().await.unwrap().text().await.unwrap();
+        let page = browser
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         csrf_of(&page)
     }
 
@@ -269,7 +348,10 @@ impl TestApp {
 
 pub fn csrf_of(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).map(|i| i + marker.len()).expect("page has a CSRF field");
+    let start = html
+        .find(marker)
+        .map(|i| i + marker.len())
+        .expect("page has a CSRF field");
     let end = html[start..].find('"').unwrap();
     html[start..start + end].to_owned()
 }
