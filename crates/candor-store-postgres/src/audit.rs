@@ -30,26 +30,32 @@ pub(crate) async fn append_in_tx(
     for r in &records {
         heads.entry(r.chain.key()).or_insert(ChainHead::GENESIS);
     }
-    for (chain, head) in heads.iter_mut() {
-        sqlx::query(
-            "INSERT INTO audit_chain_heads (chain, seq, hash) VALUES ($1, 0, $2)
-             ON CONFLICT (chain) DO NOTHING",
-        )
-        .bind(chain)
-        .bind(ChainHead::GENESIS.hash.as_slice())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        let (seq, hash): (i64, Vec<u8>) =
-            sqlx::query_as("SELECT seq, hash FROM audit_chain_heads WHERE chain = $1 FOR UPDATE")
-                .bind(chain)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db_error)?;
+    // Two statements however many chains the batch touches: create missing heads, then
+    // lock them all in chain order (so concurrent writers never deadlock).
+    let chains: Vec<String> = heads.keys().cloned().collect();
+    sqlx::query(
+        "INSERT INTO audit_chain_heads (chain, seq, hash)
+         SELECT c, 0, $2 FROM unnest($1::text[]) AS c
+         ON CONFLICT (chain) DO NOTHING",
+    )
+    .bind(&chains)
+    .bind(ChainHead::GENESIS.hash.as_slice())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    let rows: Vec<(String, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT chain, seq, hash FROM audit_chain_heads WHERE chain = ANY($1)
+         ORDER BY chain FOR UPDATE",
+    )
+    .bind(&chains)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for (chain, seq, hash) in rows {
         let hash: [u8; 32] = hash
             .try_into()
             .map_err(|_| StoreError::Corrupt(format!("chain head of {chain} is not 32 bytes")))?;
-        *head = ChainHead { seq, hash };
+        heads.insert(chain, ChainHead { seq, hash });
     }
     let mut sealed = Vec::with_capacity(records.len());
     for new in records {
@@ -79,15 +85,29 @@ pub(crate) async fn append_in_tx(
         });
         qb.build().execute(&mut *conn).await.map_err(db_error)?;
     }
-    for (chain, head) in &heads {
-        sqlx::query("UPDATE audit_chain_heads SET seq = $2, hash = $3 WHERE chain = $1")
-            .bind(chain)
-            .bind(head.seq)
-            .bind(head.hash.as_slice())
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
-    }
+    let (chains, seqs, hashes): (Vec<String>, Vec<i64>, Vec<Vec<u8>>) = heads
+        .into_iter()
+        .map(|(c, h)| (c, h.seq, h.hash.to_vec()))
+        .fold(
+            (Vec::new(), Vec::new(), Vec::new()),
+            |mut acc, (c, s, h)| {
+                acc.0.push(c);
+                acc.1.push(s);
+                acc.2.push(h);
+                acc
+            },
+        );
+    sqlx::query(
+        "UPDATE audit_chain_heads AS h SET seq = v.seq, hash = v.hash
+         FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS v(chain, seq, hash)
+         WHERE h.chain = v.chain",
+    )
+    .bind(&chains)
+    .bind(&seqs)
+    .bind(&hashes)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
     Ok(sealed)
 }
 

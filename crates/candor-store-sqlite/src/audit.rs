@@ -14,6 +14,8 @@ use crate::{db_error, rows, SqliteStore, MAX_GROUP_COMMIT};
 const RECORD_COLS: &str = "chain, seq, id, tenant_id, occurred_at, actor, actor_kind, ip_address, activity, item, details, prev_hash, hash";
 /// Rows per INSERT statement: 13 columns each, well inside SQLite's variable limit.
 const ROWS_PER_INSERT: usize = 500;
+/// Chains read or written per statement (three variables each for the upsert).
+const HEADS_PER_STATEMENT: usize = 300;
 
 pub(crate) struct AppendRequest {
     pub records: Vec<NewAuditRecord>,
@@ -30,18 +32,27 @@ pub(crate) async fn append_in_tx(
     for r in &records {
         heads.entry(r.chain.key()).or_insert(ChainHead::GENESIS);
     }
-    for (chain, head) in heads.iter_mut() {
-        let row: Option<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_chain_heads WHERE chain = ?")
-                .bind(chain)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_error)?;
-        if let Some((seq, hash)) = row {
+    // One statement per few hundred chains, not one per chain: a group commit touching
+    // a hundred tenants must not pay a hundred round trips.
+    let chains: Vec<String> = heads.keys().cloned().collect();
+    for group in chains.chunks(HEADS_PER_STATEMENT) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT chain, seq, hash FROM audit_chain_heads WHERE chain IN (");
+        let mut sep = qb.separated(", ");
+        for c in group {
+            sep.push_bind(c);
+        }
+        qb.push(")");
+        let rows: Vec<(String, i64, Vec<u8>)> = qb
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        for (chain, seq, hash) in rows {
             let hash: [u8; 32] = hash.try_into().map_err(|_| {
                 StoreError::Corrupt(format!("chain head of {chain} is not 32 bytes"))
             })?;
-            *head = ChainHead { seq, hash };
+            heads.insert(chain, ChainHead { seq, hash });
         }
     }
     let mut sealed = Vec::with_capacity(records.len());
@@ -72,17 +83,17 @@ pub(crate) async fn append_in_tx(
         });
         qb.build().execute(&mut *conn).await.map_err(db_error)?;
     }
-    for (chain, head) in &heads {
-        sqlx::query(
-            "INSERT INTO audit_chain_heads (chain, seq, hash) VALUES (?, ?, ?)
-             ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        )
-        .bind(chain)
-        .bind(head.seq)
-        .bind(head.hash.as_slice())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
+    let heads: Vec<(String, ChainHead)> = heads.into_iter().collect();
+    for group in heads.chunks(HEADS_PER_STATEMENT) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO audit_chain_heads (chain, seq, hash) ");
+        qb.push_values(group, |mut b, (chain, head)| {
+            b.push_bind(chain)
+                .push_bind(head.seq)
+                .push_bind(head.hash.as_slice());
+        });
+        qb.push(" ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash");
+        qb.build().execute(&mut *conn).await.map_err(db_error)?;
     }
     Ok(sealed)
 }

@@ -48,7 +48,7 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-/// A caller of the REST API: a bearer token, or a portal session (for same-site GETs).
+/// A caller of the REST API: a bearer token, or a portal session (for GET and HEAD).
 pub struct ApiCaller {
     pub actor: Actor,
     pub ip: Option<String>,
@@ -85,7 +85,17 @@ impl FromRequestParts<AppState> for ApiCaller {
             let actor = state.tokens.authenticate(&state.store, token, now).await?;
             return Ok(ApiCaller { actor, ip });
         }
-        if let Some(session) = session::current(state, &parts.headers).await? {
+        // A session cookie authenticates only safe methods: a cross-site form cannot
+        // make the API change anything on a signed-in person's behalf.
+        let safe = matches!(
+            parts.method,
+            axum::http::Method::GET | axum::http::Method::HEAD
+        );
+        if let Some(session) = if safe {
+            session::current(state, &parts.headers).await?
+        } else {
+            None
+        } {
             if let Some(resolved) = resolve_principal(state, session.principal).await? {
                 return Ok(ApiCaller {
                     actor: resolved.actor,

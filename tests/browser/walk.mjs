@@ -1,0 +1,91 @@
+// Walks Candor's main stories in a real browser (Debian's Chromium, headless):
+// a demo Global Administrator and a demo operator sign in, on a desktop and on a phone.
+// Usage: node walk.mjs <base-url> <demo-credentials.json> <screenshot-dir>
+import { chromium } from 'playwright-core';
+import { readFileSync, mkdirSync } from 'node:fs';
+
+const [base, credentialsPath, shots] = process.argv.slice(2);
+if (!base || !credentialsPath || !shots) {
+  console.error('usage: node walk.mjs <base-url> <demo-credentials.json> <screenshot-dir>');
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+const creds = JSON.parse(readFileSync(credentialsPath, 'utf8'));
+const tenant = creds.tenants[0];
+const admin = tenant.users.find((u) => u.roles.includes('GlobalAdministrator'));
+const operator = creds.operators.find((o) => o.roles.includes('ProviderAdmin'));
+
+function check(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  // Desktop: the tenant's Global Administrator.
+  const desktop = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await desktop.newPage();
+  await page.goto(`${base}/signin`);
+  await page.screenshot({ path: `${shots}/01-signin.png`, fullPage: true });
+  await page.fill('input[name=email]', admin.email);
+  await page.fill('input[name=password]', 'not the password');
+  await page.click('button[type=submit]:not(.small)');
+  check((await page.textContent('.error')).includes('not correct'), 'a wrong password shows an error');
+  await page.fill('input[name=email]', admin.email);
+  await page.fill('input[name=password]', admin.password);
+  await page.click('button[type=submit]:not(.small)');
+  await page.waitForURL(`${base}/portal`);
+  check((await page.textContent('h1')).length > 0, 'home has a heading');
+  check((await page.textContent('body')).includes(tenant.name), 'home names the tenant');
+  check(await page.isVisible('.demo-banner'), 'demo data is marked as such');
+  await page.screenshot({ path: `${shots}/02-tenant-home.png`, fullPage: true });
+
+  await page.click('nav a[href="/portal/audit"]');
+  await page.waitForURL(/\/portal\/audit/);
+  check((await page.locator('table.audit tbody tr').count()) > 0, 'the audit log shows records');
+  check((await page.textContent('table.audit')).includes('UserLoggedIn'), 'the sign-in was recorded');
+  await page.screenshot({ path: `${shots}/03-audit.png`, fullPage: true });
+
+  await page.click('nav a[href="/portal/users"]');
+  await page.waitForURL(`${base}/portal/users`);
+  await page.fill('input[name=display_name]', 'Browser Test User');
+  await page.fill('input[name=email]', `browser-${Date.now()}@${admin.email.split('@')[1]}`);
+  await page.fill('input[name=password]', 'a-long-enough-password');
+  await page.check('fieldset input[value=AuditReader]');
+  await page.click('button:has-text("Add user"), form[action="/portal/users"] button[type=submit]');
+  await page.waitForURL(/notice=user-created/);
+  check(await page.isVisible('.notice'), 'adding a user says so');
+  await page.screenshot({ path: `${shots}/04-users.png`, fullPage: true });
+
+  await page.selectOption('#lang-select', 'nl');
+  await page.click('.lang-form button');
+  await page.waitForLoadState();
+  check((await page.getAttribute('html', 'lang')) === 'nl', 'the language switcher works');
+  await page.screenshot({ path: `${shots}/05-users-nl.png`, fullPage: true });
+  await page.click('.signout-form button');
+  await page.waitForURL(/\/signin/);
+
+  // Phone: the provider's admin in the operator console.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const mobile = await phone.newPage();
+  await mobile.goto(`${base}/console/signin`);
+  await mobile.fill('input[name=email]', operator.email);
+  await mobile.fill('input[name=password]', operator.password);
+  await mobile.click('button[type=submit]:not(.small)');
+  await mobile.waitForURL(`${base}/console`);
+  const width = await mobile.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= 400, `the console fits a phone (scroll width ${width})`);
+  await mobile.screenshot({ path: `${shots}/06-console-phone.png`, fullPage: true });
+  check(!(await mobile.isVisible('nav.nav')), 'the menu is folded on a phone');
+  await mobile.click('label.menu-button');
+  await mobile.click('nav a[href="/console/tenants"]');
+  await mobile.waitForURL(`${base}/console/tenants`);
+  check((await mobile.locator('tbody tr').count()) === 50, 'fifty demo tenants are listed');
+  await mobile.screenshot({ path: `${shots}/07-tenants-phone.png`, fullPage: true });
+  console.log('browser walk: ok');
+} finally {
+  await browser.close();
+}
