@@ -14,6 +14,9 @@ const RECORD_COLS: &str = "chain, seq, id, tenant_id, occurred_at, actor, actor_
 /// Rows per INSERT statement: 13 parameters each, inside PostgreSQL's 65,535 limit.
 const ROWS_PER_INSERT: usize = 1000;
 
+/// How many times the writer yields to gather more appends before committing.
+const LINGER_YIELDS: usize = 8;
+
 pub(crate) struct AppendRequest {
     pub records: Vec<NewAuditRecord>,
     pub reply: oneshot::Sender<StoreResult<Vec<AuditRecord>>>,
@@ -115,6 +118,20 @@ pub(crate) async fn append_in_tx(
 pub(crate) async fn group_commit_loop(pool: PgPool, mut rx: mpsc::Receiver<AppendRequest>) {
     let mut batch: Vec<AppendRequest> = Vec::new();
     while rx.recv_many(&mut batch, MAX_GROUP_COMMIT).await > 0 {
+        // Let the callers just answered queue their next appends: a few yields cost
+        // microseconds and let the next commit carry many more records.
+        for _ in 0..LINGER_YIELDS {
+            if batch.len() >= MAX_GROUP_COMMIT {
+                break;
+            }
+            tokio::task::yield_now().await;
+            while batch.len() < MAX_GROUP_COMMIT {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+        }
         let counts: Vec<usize> = batch.iter().map(|r| r.records.len()).collect();
         let records: Vec<NewAuditRecord> = batch
             .iter_mut()

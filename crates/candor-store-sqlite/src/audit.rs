@@ -17,6 +17,9 @@ const ROWS_PER_INSERT: usize = 500;
 /// Chains read or written per statement (three variables each for the upsert).
 const HEADS_PER_STATEMENT: usize = 300;
 
+/// How many times the writer yields to gather more appends before committing.
+const LINGER_YIELDS: usize = 8;
+
 pub(crate) struct AppendRequest {
     pub records: Vec<NewAuditRecord>,
     pub reply: oneshot::Sender<StoreResult<Vec<AuditRecord>>>,
@@ -102,6 +105,20 @@ pub(crate) async fn append_in_tx(
 pub(crate) async fn group_commit_loop(pool: SqlitePool, mut rx: mpsc::Receiver<AppendRequest>) {
     let mut batch: Vec<AppendRequest> = Vec::new();
     while rx.recv_many(&mut batch, MAX_GROUP_COMMIT).await > 0 {
+        // Let the callers just answered queue their next appends: a few yields cost
+        // microseconds and let the next commit carry many more records.
+        for _ in 0..LINGER_YIELDS {
+            if batch.len() >= MAX_GROUP_COMMIT {
+                break;
+            }
+            tokio::task::yield_now().await;
+            while batch.len() < MAX_GROUP_COMMIT {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+        }
         let counts: Vec<usize> = batch.iter().map(|r| r.records.len()).collect();
         let records: Vec<NewAuditRecord> = batch
             .iter_mut()
