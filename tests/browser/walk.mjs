@@ -40,6 +40,7 @@ try {
   await page.waitForURL(`${base}/portal`);
   check((await page.textContent('h1')).length > 0, 'home has a heading');
   check((await page.textContent('body')).includes(tenant.name), 'home names the tenant');
+  check((await page.textContent('body')).includes('Exchange Online'), 'home lists the services the tenant uses');
   check(await page.isVisible('.demo-banner'), 'demo data is marked as such');
   await page.screenshot({ path: `${shots}/02-tenant-home.png`, fullPage: true });
 

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod health;
 pub mod identity;
 pub mod ids;
 pub mod jobs;

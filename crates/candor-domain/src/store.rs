@@ -7,6 +7,9 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{AuditQuery, AuditRecord, ChainHead, Checkpoint, NewAuditRecord};
+use crate::health::{
+    Component, ComponentId, Region, ScaleUnit, Service, TopologyChanges, TopologySummary,
+};
 use crate::identity::{
     ApiClient, EmailAddress, NewApiClient, NewOperator, NewTenant, NewTenantUser, Operator,
     Session, Tenant, TenantRoles, TenantUser, TimeZoneName,
@@ -215,9 +218,34 @@ pub trait JobStore: Send + Sync {
     async fn job_counts(&self) -> StoreResult<JobCounts>;
 }
 
+#[async_trait]
+pub trait TopologyStore: Send + Sync {
+    /// Creates or updates (by id) everything in `changes`, in one transaction with
+    /// `audit`. A component's services and a service's features are replaced by the
+    /// ones given; placements are added.
+    async fn apply_topology(
+        &self,
+        changes: &TopologyChanges,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    /// The ids that exist, for checking references before writing.
+    async fn topology_summary(&self) -> StoreResult<TopologySummary>;
+    /// Services with their features, by display name.
+    async fn list_services(&self) -> StoreResult<Vec<Service>>;
+    async fn list_regions(&self) -> StoreResult<Vec<Region>>;
+    async fn list_scale_units(&self) -> StoreResult<Vec<ScaleUnit>>;
+    /// Components with the services they host.
+    async fn list_components(&self) -> StoreResult<Vec<Component>>;
+    /// The components a tenant is placed on.
+    async fn tenant_placements(&self, tenant: TenantId) -> StoreResult<Vec<ComponentId>>;
+    async fn count_placements(&self) -> StoreResult<i64>;
+}
+
 /// Everything Candor stores.
 #[async_trait]
-pub trait Store: IdentityStore + AuditStore + KeyStore + JobStore + Send + Sync + 'static {
+pub trait Store:
+    IdentityStore + AuditStore + KeyStore + JobStore + TopologyStore + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Cheap round trip, for `/readyz`.

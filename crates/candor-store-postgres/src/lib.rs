@@ -8,6 +8,7 @@ mod identity;
 mod jobs;
 mod keys;
 mod rows;
+mod topology;
 
 use std::time::Duration as StdDuration;
 

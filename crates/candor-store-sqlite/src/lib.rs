@@ -9,6 +9,7 @@ mod identity;
 mod jobs;
 mod keys;
 mod rows;
+mod topology;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -739,3 +739,145 @@ pub async fn migrations_are_recorded(store: Arc<dyn Store>) {
     assert_eq!(applied[0], (1, "foundation".to_owned()));
     store.ping().await.unwrap();
 }
+
+fn sample_topology(tenant: TenantId) -> candor_domain::health::TopologyChanges {
+    use candor_domain::health::*;
+    let exchange = Service {
+        id: ServiceId::parse("Exchange").unwrap(),
+        display_name: "Exchange Online".into(),
+        issue_prefix: IssuePrefix::parse("EX").unwrap(),
+        features: vec![
+            Feature {
+                feature_group: "E-Mail and calendar access".into(),
+                name: "E-Mail and calendar access".into(),
+            },
+            Feature {
+                feature_group: "E-Mail timely delivery".into(),
+                name: "Mailflow - delayed delivery from Internet".into(),
+            },
+        ],
+    };
+    let sharepoint = Service {
+        id: ServiceId::parse("SharePoint").unwrap(),
+        display_name: "SharePoint Online".into(),
+        issue_prefix: IssuePrefix::parse("SP").unwrap(),
+        features: vec![],
+    };
+    TopologyChanges {
+        services: vec![exchange, sharepoint],
+        regions: vec![Region {
+            code: RegionCode::parse("eu-west").unwrap(),
+            display_name: "Europe West".into(),
+        }],
+        scale_units: vec![ScaleUnit {
+            id: ScaleUnitId::parse("eu-west-su1").unwrap(),
+            region: RegionCode::parse("eu-west").unwrap(),
+        }],
+        components: vec![
+            Component {
+                id: ComponentId::parse("eu-west-su1-mbx01").unwrap(),
+                scale_unit: ScaleUnitId::parse("eu-west-su1").unwrap(),
+                services: [ServiceId::parse("Exchange").unwrap()]
+                    .into_iter()
+                    .collect(),
+            },
+            Component {
+                id: ComponentId::parse("eu-west-su1-spo01").unwrap(),
+                scale_unit: ScaleUnitId::parse("eu-west-su1").unwrap(),
+                services: [ServiceId::parse("SharePoint").unwrap()]
+                    .into_iter()
+                    .collect(),
+            },
+        ],
+        placements: vec![Placement {
+            tenant_id: tenant,
+            component: ComponentId::parse("eu-west-su1-mbx01").unwrap(),
+        }],
+    }
+}
+
+pub async fn topology_is_applied_and_read_back(store: Arc<dyn Store>) {
+    use candor_domain::health::*;
+    let t = tenant(&store, "Contoso").await;
+    let changes = sample_topology(t);
+    store
+        .apply_topology(
+            &changes,
+            vec![system_audit(AuditChain::Operator, "Set-Topology")],
+        )
+        .await
+        .unwrap();
+    let services = store.list_services().await.unwrap();
+    assert_eq!(
+        services
+            .iter()
+            .map(|s| s.display_name.as_str())
+            .collect::<Vec<_>>(),
+        ["Exchange Online", "SharePoint Online"]
+    );
+    assert_eq!(services[0].features.len(), 2);
+    assert_eq!(store.list_regions().await.unwrap().len(), 1);
+    assert_eq!(
+        store.list_scale_units().await.unwrap()[0].region.as_str(),
+        "eu-west"
+    );
+    let components = store.list_components().await.unwrap();
+    assert_eq!(components.len(), 2);
+    assert!(components[0]
+        .services
+        .contains(&ServiceId::parse("Exchange").unwrap()));
+    assert_eq!(
+        store.tenant_placements(t).await.unwrap(),
+        vec![ComponentId::parse("eu-west-su1-mbx01").unwrap()]
+    );
+
+    // Applying again updates in place: new features replace old ones, a component's
+    // services are replaced, placements are added once.
+    let mut again = changes.clone();
+    again.services[0].features.truncate(1);
+    again.services[0].display_name = "Exchange Online (renamed)".into();
+    again.components[0]
+        .services
+        .insert(ServiceId::parse("SharePoint").unwrap());
+    again.placements.push(Placement {
+        tenant_id: t,
+        component: ComponentId::parse("eu-west-su1-spo01").unwrap(),
+    });
+    store
+        .apply_topology(
+            &again,
+            vec![system_audit(AuditChain::Operator, "Set-Topology")],
+        )
+        .await
+        .unwrap();
+    let services = store.list_services().await.unwrap();
+    assert_eq!(services[0].display_name, "Exchange Online (renamed)");
+    assert_eq!(services[0].features.len(), 1);
+    assert_eq!(store.list_components().await.unwrap()[0].services.len(), 2);
+    assert_eq!(store.tenant_placements(t).await.unwrap().len(), 2);
+    assert_eq!(store.count_placements().await.unwrap(), 2);
+    let summary = store.topology_summary().await.unwrap();
+    assert_eq!(summary.components.len(), 2);
+    assert_eq!(all_records(&store, AuditChain::Operator).await.len(), 2);
+}
+
+pub async fn a_topology_change_that_breaks_a_rule_writes_nothing(store: Arc<dyn Store>) {
+    use candor_domain::health::*;
+    let t = tenant(&store, "Contoso").await;
+    let mut changes = sample_topology(t);
+    // Placing a tenant that does not exist violates a foreign key at the very end.
+    changes.placements.push(Placement {
+        tenant_id: TenantId::generate(),
+        component: ComponentId::parse("eu-west-su1-spo01").unwrap(),
+    });
+    let result = store
+        .apply_topology(
+            &changes,
+            vec![system_audit(AuditChain::Operator, "Set-Topology")],
+        )
+        .await;
+    assert!(result.is_err());
+    assert!(store.list_services().await.unwrap().is_empty());
+    assert!(store.list_components().await.unwrap().is_empty());
+    assert!(all_records(&store, AuditChain::Operator).await.is_empty());
+}

@@ -45,6 +45,8 @@ contract!(
     jobs_are_claimed_when_due_and_deduplicated,
     concurrent_workers_claim_each_job_once,
     migrations_are_recorded,
+    topology_is_applied_and_read_back,
+    a_topology_change_that_breaks_a_rule_writes_nothing,
 );
 
 /// Both trees must hold the same migrations, by version and name, so the two backends

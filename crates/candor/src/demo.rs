@@ -6,9 +6,15 @@
 use std::path::{Path, PathBuf};
 
 use candor_domain::audit::{activity, AuditChain, NewAuditRecord};
+use candor_domain::health::{
+    Component, ComponentId, Feature, IssuePrefix, Placement, Region, ScaleUnit, ScaleUnitId,
+    Service, ServiceId, TopologyChanges,
+};
+use candor_domain::identity::RegionCode;
 use candor_domain::identity::{Actor, ApiPermission, OperatorRole, TenantRole};
 use candor_web::auth::{password, random_token};
 use candor_web::service::identity::{self, OperatorInput, TenantInput, UserInput};
+use candor_web::service::topology;
 use candor_web::service::Core;
 use serde::Serialize;
 use serde_json::json;
@@ -68,7 +74,82 @@ const NAMES: [&str; DEMO_TENANTS] = [
     "Relecloud Media",
 ];
 
-/// Region, time zones and languages tenants there commonly use.
+/// The demo catalog: Graph id, display name, issue prefix, (feature group, features).
+/// A feature group and its features.
+type FeatureGroup = (&'static str, &'static [&'static str]);
+
+const SERVICES: [(&str, &str, &str, &[FeatureGroup]); 6] = [
+    (
+        "Exchange",
+        "Exchange Online",
+        "EX",
+        &[
+            (
+                "E-Mail and calendar access",
+                &["E-Mail and calendar access", "Sign-in"],
+            ),
+            (
+                "E-Mail timely delivery",
+                &[
+                    "Mailflow - delayed delivery from Internet",
+                    "Mailflow - delayed delivery to Internet",
+                ],
+            ),
+            (
+                "Management and Provisioning",
+                &["Tenant Administration (Provisioning, Remote PowerShell)"],
+            ),
+        ],
+    ),
+    (
+        "SharePoint",
+        "SharePoint Online",
+        "SP",
+        &[
+            ("SharePoint Features", &["Sites and Pages", "Search"]),
+            ("Management and Provisioning", &["Tenant Admin"]),
+        ],
+    ),
+    (
+        "OneDriveForBusiness",
+        "OneDrive for Business",
+        "OD",
+        &[("OneDrive for Business", &["Sync", "Sharing"])],
+    ),
+    (
+        "MicrosoftTeams",
+        "Microsoft Teams",
+        "TM",
+        &[("Teams Components", &["Chat (Messaging)", "Meetings"])],
+    ),
+    (
+        "OrgLiveID",
+        "Identity Service",
+        "ID",
+        &[("Authentication", &["Sign-in"])],
+    ),
+    (
+        "OSDPPlatform",
+        "Microsoft 365 suite",
+        "MO",
+        &[("Portal", &["Access"]), ("Other", &["Other"])],
+    ),
+];
+
+/// Components in every scale unit: suffix and the services they host.
+const COMPONENTS: [(&str, &[&str]); 5] = [
+    ("mbx01", &["Exchange"]),
+    ("mbx02", &["Exchange"]),
+    ("spo01", &["SharePoint", "OneDriveForBusiness"]),
+    ("tms01", &["MicrosoftTeams"]),
+    ("core01", &["OrgLiveID", "OSDPPlatform"]),
+];
+
+const SCALE_UNITS_PER_REGION: usize = 2;
+
+/// Region, display name, time zones and languages tenants there commonly use.
+const REGION_NAMES: [&str; 3] = ["Europe West", "US East", "Asia Pacific East"];
+
 const REGIONS: [(&str, &[(&str, &str)]); 3] = [
     (
         "eu-west",
@@ -159,6 +240,79 @@ pub fn credentials_path(data_dir: &Path) -> PathBuf {
     data_dir.join("demo-credentials.json")
 }
 
+fn code<T>(
+    parse: fn(&str) -> Result<T, candor_domain::identity::InvalidValue>,
+    s: &str,
+) -> anyhow::Result<T> {
+    parse(s).map_err(|e| anyhow::anyhow!("demo topology: {e}"))
+}
+
+/// Services, regions, scale units and components of the demo provider.
+fn demo_topology() -> anyhow::Result<TopologyChanges> {
+    let mut changes = TopologyChanges::default();
+    for (id, name, prefix, groups) in SERVICES {
+        changes.services.push(Service {
+            id: code(ServiceId::parse, id)?,
+            display_name: name.to_owned(),
+            issue_prefix: code(IssuePrefix::parse, prefix)?,
+            features: groups
+                .iter()
+                .flat_map(|(group, features)| {
+                    features.iter().map(move |f| Feature {
+                        feature_group: (*group).to_owned(),
+                        name: (*f).to_owned(),
+                    })
+                })
+                .collect(),
+        });
+    }
+    for ((region, _), name) in REGIONS.iter().zip(REGION_NAMES) {
+        changes.regions.push(Region {
+            code: code(RegionCode::parse, region)?,
+            display_name: name.to_owned(),
+        });
+        for su in 1..=SCALE_UNITS_PER_REGION {
+            let su_id = format!("{region}-su{su}");
+            changes.scale_units.push(ScaleUnit {
+                id: code(ScaleUnitId::parse, &su_id)?,
+                region: code(RegionCode::parse, region)?,
+            });
+            for (suffix, services) in COMPONENTS {
+                changes.components.push(Component {
+                    id: code(ComponentId::parse, &format!("{su_id}-{suffix}"))?,
+                    scale_unit: code(ScaleUnitId::parse, &su_id)?,
+                    services: services
+                        .iter()
+                        .map(|s| code(ServiceId::parse, s))
+                        .collect::<anyhow::Result<_>>()?,
+                });
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// The components tenant number `i` lives on: one mailbox database, and the shared
+/// components, in one scale unit of its home region.
+fn demo_placements(i: usize, tenant: candor_domain::TenantId) -> anyhow::Result<Vec<Placement>> {
+    let (region, _) = REGIONS[i % REGIONS.len()];
+    let su = (i / REGIONS.len()) % SCALE_UNITS_PER_REGION + 1;
+    let mailbox = if (i / (REGIONS.len() * SCALE_UNITS_PER_REGION)).is_multiple_of(2) {
+        "mbx01"
+    } else {
+        "mbx02"
+    };
+    [mailbox, "spo01", "tms01", "core01"]
+        .iter()
+        .map(|suffix| {
+            Ok(Placement {
+                tenant_id: tenant,
+                component: code(ComponentId::parse, &format!("{region}-su{su}-{suffix}"))?,
+            })
+        })
+        .collect()
+}
+
 fn slug(name: &str) -> String {
     name.to_lowercase()
         .chars()
@@ -194,6 +348,10 @@ pub async fn seed_if_empty(
         .map_err(err)?;
     let user_hash = password::hash(user_password.clone()).await.map_err(err)?;
 
+    topology::apply(core, &system, None, &demo_topology()?)
+        .await
+        .map_err(err)?;
+
     let mut operators = Vec::new();
     for (local, name, role) in OPERATORS {
         let email = format!("{local}@provider.example");
@@ -214,6 +372,7 @@ pub async fn seed_if_empty(
     }
 
     let mut tenants = Vec::new();
+    let mut placements = TopologyChanges::default();
     for (i, name) in NAMES.iter().enumerate() {
         let (region, zones) = REGIONS[i % REGIONS.len()];
         let (zone, lang) = zones[(i / REGIONS.len()) % zones.len()];
@@ -231,6 +390,7 @@ pub async fn seed_if_empty(
         )
         .await
         .map_err(err)?;
+        placements.placements.extend(demo_placements(i, tenant.id)?);
         let domain = format!("{}.example", slug(name));
         let mut users = Vec::new();
         for (local, display, role) in USERS {
@@ -278,6 +438,9 @@ pub async fn seed_if_empty(
         });
         progress(i + 1, NAMES.len());
     }
+    topology::apply(core, &system, None, &placements)
+        .await
+        .map_err(err)?;
     let seeded = NewAuditRecord::new(
         AuditChain::Operator,
         core.clock.now(),
@@ -285,7 +448,7 @@ pub async fn seed_if_empty(
         candor_domain::audit::ActorKind::System,
         activity::DEMO_SEEDED,
     )
-    .details(json!({"tenants": tenants.len(), "operators": operators.len()}));
+    .details(json!({"tenants": tenants.len(), "operators": operators.len(), "placements": placements.placements.len()}));
     core.store.append_audit(vec![seeded]).await?;
 
     let base = public_url.trim_end_matches('/');
@@ -314,6 +477,30 @@ mod tests {
         assert_eq!(slug("Margie's Travel"), "margies-travel");
         assert_eq!(slug("City Power & Light"), "city-power-light");
         assert_eq!(slug("A. Datum"), "a-datum");
+    }
+
+    #[test]
+    fn the_demo_topology_is_consistent() {
+        let mut changes = demo_topology().unwrap();
+        for i in 0..DEMO_TENANTS {
+            changes
+                .placements
+                .extend(demo_placements(i, candor_domain::TenantId::generate()).unwrap());
+        }
+        candor_domain::health::check_references(&changes, &Default::default()).unwrap();
+        assert_eq!(changes.regions.len(), 3);
+        assert_eq!(
+            changes.components.len(),
+            3 * SCALE_UNITS_PER_REGION * COMPONENTS.len()
+        );
+        assert_eq!(changes.placements.len(), DEMO_TENANTS * 4);
+        // Every component of the demo hosts a tenant.
+        let used: std::collections::BTreeSet<_> = changes
+            .placements
+            .iter()
+            .map(|p| p.component.clone())
+            .collect();
+        assert_eq!(used.len(), changes.components.len());
     }
 
     #[test]

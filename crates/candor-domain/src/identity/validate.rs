@@ -152,6 +152,13 @@ impl RegionCode {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for RegionCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 impl TimeZoneName {
     /// An IANA time zone name known to the bundled time zone database.
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {

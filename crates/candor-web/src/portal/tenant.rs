@@ -56,6 +56,7 @@ struct HomePage {
     tenant: candor_domain::identity::Tenant,
     tenant_language: &'static str,
     roles: Vec<String>,
+    services: Vec<String>,
     cards: Vec<Card>,
 }
 
@@ -109,8 +110,14 @@ pub async fn home(State(state): State<AppState>, user: PortalUser) -> Response {
         }
         _ => Vec::new(),
     };
+    let services = match crate::service::topology::services_of_tenant(&state.core, tenant.id).await
+    {
+        Ok(s) => s.into_iter().map(|s| s.display_name).collect(),
+        Err(e) => return e.into_response(),
+    };
     render(&HomePage {
         title: tr.t("home-title"),
+        services,
         welcome: tr.t1("home-welcome", "name", &user.display_name),
         tenant_language: tenant.default_language.native_name(),
         tenant,

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod identity;
+pub mod topology;
 
 use std::sync::Arc;
 

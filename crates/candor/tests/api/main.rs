@@ -7,6 +7,8 @@ mod common;
 
 mod audit;
 mod authz;
+mod cli;
+mod demo;
 mod jobs;
 mod ops;
 mod portal;

@@ -202,20 +202,33 @@ pub async fn world(core: &Core) -> World {
     World { a, b, operators }
 }
 
-pub async fn spawn(backend: Backend) -> Option<TestApp> {
-    let (store, db): (Arc<dyn Store>, DbGuard) = match backend {
+/// A store and core with nothing in them yet.
+pub async fn bare_core(backend: Backend) -> Option<(Arc<Core>, Arc<ManualClock>, DbGuard)> {
+    let (store, db) = open(backend).await?;
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-22 9:00 UTC)));
+    let dyn_clock: Arc<dyn Clock> = clock.clone();
+    Some((
+        Arc::new(Core::new(store, dyn_clock).await.unwrap()),
+        clock,
+        db,
+    ))
+}
+
+async fn open(backend: Backend) -> Option<(Arc<dyn Store>, DbGuard)> {
+    Some(match backend {
         Backend::Sqlite => {
             let db = sqlite_store().await;
-            (db.store.clone(), DbGuard::Sqlite(db))
+            (db.store.clone() as Arc<dyn Store>, DbGuard::Sqlite(db))
         }
         Backend::Postgres => {
             let db = PostgresTestDb::create().await?;
-            (db.store.clone(), DbGuard::Postgres(db))
+            (db.store.clone() as Arc<dyn Store>, DbGuard::Postgres(db))
         }
-    };
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-22 9:00 UTC)));
-    let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let core = Arc::new(Core::new(store, dyn_clock).await.unwrap());
+    })
+}
+
+pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    let (core, clock, db) = bare_core(backend).await?;
     let world = world(&core).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

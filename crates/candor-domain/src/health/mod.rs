@@ -1,0 +1,11 @@
+//! Service health: the catalog (services, feature groups, features), the topology
+//! (regions, scale units, components) and placement (which components each tenant lives
+//! on). Issues, posts and targeting build on these.
+
+mod catalog;
+mod scope;
+mod status;
+
+pub use catalog::*;
+pub use scope::*;
+pub use status::*;

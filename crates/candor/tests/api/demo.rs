@@ -1,0 +1,94 @@
+//! The demo world is seeded once, completely, and audited as `system`.
+
+use candor_domain::audit::AuditChain;
+use candor_domain::identity::Actor;
+
+use crate::common::{bare_core, Backend};
+
+async fn demo_world(backend: Backend) {
+    let Some((core, _clock, _db)) = bare_core(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let creds = candor::demo::seed_if_empty(&core, dir.path(), "http://127.0.0.1:9", |_, _| {})
+        .await
+        .unwrap()
+        .expect("an empty database gets the demo world");
+    assert_eq!(creds.tenants.len(), 50);
+    assert_eq!(creds.operators.len(), 4);
+    assert!(creds.tenants.iter().all(|t| t.users.len() == 5));
+    assert_eq!(core.store.count_tenants().await.unwrap(), 50);
+    assert_eq!(core.store.list_regions().await.unwrap().len(), 3);
+    assert_eq!(core.store.list_services().await.unwrap().len(), 6);
+    assert_eq!(core.store.count_placements().await.unwrap(), 200);
+    let first: candor_domain::TenantId = creds.tenants[0].id.parse().unwrap();
+    let services = candor_web::service::topology::services_of_tenant(&core, first)
+        .await
+        .unwrap();
+    assert!(
+        services.iter().any(|s| s.display_name == "Exchange Online"),
+        "{services:?}"
+    );
+    let tenant = core.store.get_tenant(first).await.unwrap().unwrap();
+    assert!(tenant.is_demo);
+
+    // Written to disk, readable, with working credentials.
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(candor::demo::credentials_path(dir.path())).unwrap())
+            .unwrap();
+    assert_eq!(file["tenants"].as_array().unwrap().len(), 50);
+    let client = &creds.tenants[0].api_client;
+    assert!(candor_web::service::identity::authenticate_client(
+        &core,
+        &client.client_id,
+        &client.client_secret
+    )
+    .await
+    .is_ok());
+    let admin = &creds.tenants[0].users[0];
+    assert!(candor_web::service::identity::sign_in(
+        &core,
+        false,
+        &admin.email,
+        &admin.password,
+        None
+    )
+    .await
+    .is_ok());
+
+    // Audited as system, and seeding twice does nothing.
+    let operator_log = core
+        .store
+        .audit_chain_records(&AuditChain::Operator.key(), 0, 10_000)
+        .await
+        .unwrap();
+    assert!(operator_log
+        .iter()
+        .any(|r| r.activity == "Seed-DemoWorld" && r.actor == "system"));
+    assert!(operator_log.iter().any(|r| r.activity == "Set-Topology"));
+    let tenant_log = core
+        .store
+        .audit_chain_records(&AuditChain::Tenant(first).key(), 0, 10_000)
+        .await
+        .unwrap();
+    assert!(tenant_log
+        .iter()
+        .filter(|r| r.activity == "Add-User")
+        .all(|r| r.actor == Actor::System.audit_name()));
+    assert!(
+        candor::demo::seed_if_empty(&core, dir.path(), "http://127.0.0.1:9", |_, _| {})
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_world_is_seeded_once_on_sqlite() {
+    demo_world(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_world_is_seeded_once_on_postgres() {
+    demo_world(Backend::Postgres).await;
+}
