@@ -8,7 +8,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::audit::{AuditQuery, AuditRecord, ChainHead, Checkpoint, NewAuditRecord};
 use crate::health::{
-    Component, ComponentId, Region, ScaleUnit, Service, TopologyChanges, TopologySummary,
+    Component, ComponentId, Issue, IssueId, Post, Region, ScaleUnit, Service, TopologyChanges,
+    TopologySummary,
 };
 use crate::identity::{
     ApiClient, EmailAddress, NewApiClient, NewOperator, NewTenant, NewTenantUser, Operator,
@@ -241,10 +242,85 @@ pub trait TopologyStore: Send + Sync {
     async fn count_placements(&self) -> StoreResult<i64>;
 }
 
+/// Which issues to list in the console.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssueFilter {
+    pub active_only: bool,
+    pub modified_since: Option<OffsetDateTime>,
+    pub limit: u32,
+}
+
+/// Who a scope would reach, before it is published.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImpactPreview {
+    pub total: i64,
+    /// (home region, tenants), by region.
+    pub by_region: Vec<(String, i64)>,
+    /// The first tenants by name.
+    pub tenants: Vec<Tenant>,
+}
+
+#[async_trait]
+pub trait IssueStore: Send + Sync {
+    /// The next value of a named counter (issue numbers), starting at `start`.
+    async fn next_number(&self, counter: &str, start: i64) -> StoreResult<i64>;
+    /// Stores a new issue with its first post. The affected tenants are those placed on
+    /// `covered` plus the scope's named tenants. Returns how many are affected.
+    async fn create_issue(
+        &self,
+        issue: &Issue,
+        post: &Post,
+        covered: &[ComponentId],
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<i64>;
+    /// Saves the issue's new state (if it still was last modified at
+    /// `expected_last_modified`), an optional post, and, when `covered` is given, adds the
+    /// tenants placed there (tenants once affected stay affected). Returns how many
+    /// tenants were newly affected.
+    async fn update_issue(
+        &self,
+        issue: &Issue,
+        expected_last_modified: OffsetDateTime,
+        post: Option<&Post>,
+        covered: Option<&[ComponentId]>,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<i64>;
+    async fn get_issue(&self, id: &IssueId) -> StoreResult<Option<Issue>>;
+    /// Most recently modified first.
+    async fn list_issues(&self, filter: &IssueFilter) -> StoreResult<Vec<Issue>>;
+    /// Posts in order.
+    async fn issue_posts(&self, id: &IssueId) -> StoreResult<Vec<Post>>;
+    /// Issues affecting `tenant` that are active or were modified since `since`.
+    async fn tenant_issues(
+        &self,
+        tenant: TenantId,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<Issue>>;
+    async fn tenant_is_affected(&self, tenant: TenantId, issue: &IssueId) -> StoreResult<bool>;
+    async fn affected_count(&self, issue: &IssueId) -> StoreResult<i64>;
+    /// Who would be told: tenants placed on `covered` plus `explicit`.
+    async fn preview_impact(
+        &self,
+        covered: &[ComponentId],
+        explicit: &[TenantId],
+        limit: u32,
+    ) -> StoreResult<ImpactPreview>;
+    /// Active issues whose next update was due before `now`.
+    async fn overdue_issues(&self, now: OffsetDateTime) -> StoreResult<Vec<Issue>>;
+}
+
 /// Everything Candor stores.
 #[async_trait]
 pub trait Store:
-    IdentityStore + AuditStore + KeyStore + JobStore + TopologyStore + Send + Sync + 'static
+    IdentityStore
+    + AuditStore
+    + KeyStore
+    + JobStore
+    + TopologyStore
+    + IssueStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

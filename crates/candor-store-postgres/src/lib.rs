@@ -5,6 +5,7 @@
 
 mod audit;
 mod identity;
+mod issues;
 mod jobs;
 mod keys;
 mod rows;

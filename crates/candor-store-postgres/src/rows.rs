@@ -26,7 +26,7 @@ pub(crate) fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Pos
     row.try_get(col).map_err(db_error)
 }
 
-fn parsed<T: std::str::FromStr>(row: &PgRow, col: &str) -> StoreResult<T>
+pub(crate) fn parsed<T: std::str::FromStr>(row: &PgRow, col: &str) -> StoreResult<T>
 where
     T::Err: std::fmt::Display,
 {

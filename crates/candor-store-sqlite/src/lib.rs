@@ -6,6 +6,7 @@
 
 mod audit;
 mod identity;
+mod issues;
 mod jobs;
 mod keys;
 mod rows;

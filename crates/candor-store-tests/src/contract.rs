@@ -12,7 +12,7 @@ use candor_domain::identity::{
 };
 use candor_domain::jobs::{AfterFailure, JobStatus, NewJob};
 use candor_domain::language::Language;
-use candor_domain::store::{KeyPurpose, SigningKeyRecord, Store, StoreError};
+use candor_domain::store::{IssueFilter, KeyPurpose, SigningKeyRecord, Store, StoreError};
 use candor_domain::{ApiClientId, JobId, OperatorId, TenantId, UserId};
 use serde_json::json;
 use time::macros::datetime;
@@ -880,4 +880,190 @@ pub async fn a_topology_change_that_breaks_a_rule_writes_nothing(store: Arc<dyn 
     assert!(store.list_services().await.unwrap().is_empty());
     assert!(store.list_components().await.unwrap().is_empty());
     assert!(all_records(&store, AuditChain::Operator).await.is_empty());
+}
+
+fn sample_issue(
+    id: &str,
+    now: OffsetDateTime,
+    scope: candor_domain::health::Scope,
+) -> (candor_domain::health::Issue, candor_domain::health::Post) {
+    use candor_domain::health::*;
+    let issue = Issue {
+        id: IssueId::parse(id).unwrap(),
+        service: ServiceId::parse("Exchange").unwrap(),
+        classification: Classification::Incident,
+        origin: Origin::Provider,
+        feature: Some("E-Mail and calendar access".into()),
+        feature_group: Some("E-Mail and calendar access".into()),
+        title: "Users can't reach their mailboxes".into(),
+        impact_description: "Users may be unable to open mail.".into(),
+        status: Status::Investigating,
+        start: now,
+        end: None,
+        last_modified: now,
+        details: [("NotifyInApp".to_owned(), "True".to_owned())]
+            .into_iter()
+            .collect(),
+        scope,
+        cadence: DEFAULT_CADENCE,
+        next_update_due: Some(now + DEFAULT_CADENCE),
+        owner: Some(OperatorId::generate()),
+        updates_total: 0,
+        updates_on_time: 0,
+    };
+    let post = Post {
+        seq: 1,
+        created_at: now,
+        post_type: PostType::Regular,
+        language: Language::English,
+        body_html: "<p>We're investigating.</p>".into(),
+        translations: [(Language::Dutch, "<p>We onderzoeken het.</p>".to_owned())]
+            .into_iter()
+            .collect(),
+        status: Status::Investigating,
+        new_cadence: None,
+        author: "incidents@provider.example".into(),
+    };
+    (issue, post)
+}
+
+pub async fn issues_reach_exactly_the_placed_tenants_and_keep_them(store: Arc<dyn Store>) {
+    use candor_domain::health::*;
+    let a = tenant(&store, "Contoso").await;
+    let b = tenant(&store, "Fabrikam").await;
+    let c = tenant(&store, "Adatum").await;
+    let mut topo = sample_topology(a);
+    topo.placements.push(Placement {
+        tenant_id: b,
+        component: ComponentId::parse("eu-west-su1-spo01").unwrap(),
+    });
+    store.apply_topology(&topo, vec![]).await.unwrap();
+
+    assert_eq!(store.next_number("issue", 100_000).await.unwrap(), 100_000);
+    assert_eq!(store.next_number("issue", 100_000).await.unwrap(), 100_001);
+
+    let mbx = ComponentId::parse("eu-west-su1-mbx01").unwrap();
+    let scope = Scope {
+        components: [mbx.clone()].into_iter().collect(),
+        tenants: [c].into_iter().collect(),
+        ..Default::default()
+    };
+    let (issue, post) = sample_issue("EX100000", T0, scope);
+    let affected = store
+        .create_issue(
+            &issue,
+            &post,
+            std::slice::from_ref(&mbx),
+            vec![system_audit(AuditChain::Operator, "New-ServiceHealthIssue")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        affected, 2,
+        "the tenant on the mailbox database and the named tenant"
+    );
+    assert!(store.tenant_is_affected(a, &issue.id).await.unwrap());
+    assert!(store.tenant_is_affected(c, &issue.id).await.unwrap());
+    assert!(!store.tenant_is_affected(b, &issue.id).await.unwrap());
+    let got = store.get_issue(&issue.id).await.unwrap().unwrap();
+    assert_eq!(got, issue);
+    assert_eq!(
+        store.issue_posts(&issue.id).await.unwrap(),
+        vec![post.clone()]
+    );
+    assert_eq!(store.tenant_issues(a, T0).await.unwrap().len(), 1);
+    assert!(store
+        .tenant_issues(b, T0 - Duration::days(30))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Preview of a wider scope: counts per home region, tenants by name.
+    let spo = ComponentId::parse("eu-west-su1-spo01").unwrap();
+    let preview = store
+        .preview_impact(&[mbx.clone(), spo.clone()], &[c], 10)
+        .await
+        .unwrap();
+    assert_eq!(preview.total, 3);
+    assert_eq!(preview.by_region, vec![("eu-west".to_owned(), 3)]);
+    assert_eq!(
+        preview
+            .tenants
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["Adatum", "Contoso", "Fabrikam"]
+    );
+
+    // Widening the scope adds tenants; an update posted against a stale copy is refused.
+    let later = T0 + Duration::minutes(40);
+    let mut next = got.clone();
+    next.status = Status::ServiceDegradation;
+    next.last_modified = later;
+    next.scope.components.insert(spo.clone());
+    next.updates_total = 1;
+    next.updates_on_time = 1;
+    let second = Post {
+        seq: 2,
+        created_at: later,
+        status: Status::ServiceDegradation,
+        ..post.clone()
+    };
+    let added = store
+        .update_issue(
+            &next,
+            got.last_modified,
+            Some(&second),
+            Some(&[mbx.clone(), spo.clone()]),
+            vec![system_audit(AuditChain::Operator, "Set-ServiceHealthIssue")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(added, 1);
+    assert!(store.tenant_is_affected(b, &issue.id).await.unwrap());
+    let stale = store
+        .update_issue(&next, got.last_modified, None, None, vec![])
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))));
+
+    // Narrowing keeps everyone who was told.
+    let mut narrowed = next.clone();
+    narrowed.last_modified = later + Duration::minutes(1);
+    narrowed.scope.components.remove(&spo);
+    store
+        .update_issue(
+            &narrowed,
+            next.last_modified,
+            None,
+            Some(std::slice::from_ref(&mbx)),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.affected_count(&issue.id).await.unwrap(), 3);
+    assert_eq!(store.issue_posts(&issue.id).await.unwrap().len(), 2);
+
+    // Overdue once its next update time has passed.
+    assert!(store
+        .overdue_issues(T0 + Duration::minutes(59))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .overdue_issues(T0 + Duration::minutes(61))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let listed = store
+        .list_issues(&IssueFilter {
+            active_only: true,
+            modified_since: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
 }

@@ -47,6 +47,7 @@ contract!(
     migrations_are_recorded,
     topology_is_applied_and_read_back,
     a_topology_change_that_breaks_a_rule_writes_nothing,
+    issues_reach_exactly_the_placed_tenants_and_keep_them,
 );
 
 /// Both trees must hold the same migrations, by version and name, so the two backends

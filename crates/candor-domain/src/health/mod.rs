@@ -3,9 +3,11 @@
 //! on). Issues, posts and targeting build on these.
 
 mod catalog;
+mod issue;
 mod scope;
 mod status;
 
 pub use catalog::*;
+pub use issue::*;
 pub use scope::*;
 pub use status::*;

@@ -1,0 +1,376 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use candor_domain::audit::NewAuditRecord;
+use candor_domain::health::{ComponentId, Issue, IssueId, Post, Scope, ServiceId};
+use candor_domain::language::Language;
+use candor_domain::store::{ImpactPreview, IssueFilter, IssueStore, StoreError, StoreResult};
+use candor_domain::TenantId;
+use sqlx::postgres::PgRow;
+use sqlx::PgConnection;
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::append_in_tx;
+use crate::rows::{get, parsed};
+use crate::{db_error, rows, PostgresStore};
+
+const ISSUE_COLS: &str = "id, service_id, classification, origin, feature, feature_group, title, impact_description, status, start_at, end_at, last_modified_at, details, scope, cadence_minutes, next_update_due, owner_operator_id, updates_total, updates_on_time";
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn issue(row: &PgRow) -> StoreResult<Issue> {
+    let details: String = get(row, "details")?;
+    let scope: String = get(row, "scope")?;
+    Ok(Issue {
+        id: IssueId::from_trusted(get::<String>(row, "id")?),
+        service: ServiceId::from_trusted(get::<String>(row, "service_id")?),
+        classification: parsed(row, "classification")?,
+        origin: parsed(row, "origin")?,
+        feature: get(row, "feature")?,
+        feature_group: get(row, "feature_group")?,
+        title: get(row, "title")?,
+        impact_description: get(row, "impact_description")?,
+        status: parsed(row, "status")?,
+        start: get(row, "start_at")?,
+        end: get(row, "end_at")?,
+        last_modified: get(row, "last_modified_at")?,
+        details: serde_json::from_str(&details).map_err(|e| corrupt("details", e))?,
+        scope: serde_json::from_str::<Scope>(&scope).map_err(|e| corrupt("scope", e))?,
+        cadence: Duration::minutes(i64::from(get::<i32>(row, "cadence_minutes")?)),
+        next_update_due: get(row, "next_update_due")?,
+        owner: get::<Option<uuid::Uuid>>(row, "owner_operator_id")?.map(candor_domain::OperatorId),
+        updates_total: get(row, "updates_total")?,
+        updates_on_time: get(row, "updates_on_time")?,
+    })
+}
+
+fn post(row: &PgRow) -> StoreResult<Post> {
+    let translations: String = get(row, "translations")?;
+    let translations: BTreeMap<Language, String> =
+        serde_json::from_str(&translations).map_err(|e| corrupt("translations", e))?;
+    Ok(Post {
+        seq: get(row, "seq")?,
+        created_at: get(row, "created_at")?,
+        post_type: parsed(row, "post_type")?,
+        language: parsed(row, "language")?,
+        body_html: get(row, "body_html")?,
+        translations,
+        status: parsed(row, "status")?,
+        new_cadence: get::<Option<i32>>(row, "new_cadence_minutes")?
+            .map(|m| Duration::minutes(i64::from(m))),
+        author: get(row, "author")?,
+    })
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+async fn insert_post(conn: &mut PgConnection, id: &IssueId, p: &Post) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO issue_posts (issue_id, seq, created_at, post_type, language, body_html, translations, status, new_cadence_minutes, author)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(id.as_str())
+    .bind(p.seq)
+    .bind(p.created_at)
+    .bind(p.post_type.as_str())
+    .bind(p.language.tag())
+    .bind(&p.body_html)
+    .bind(json(&p.translations))
+    .bind(p.status.as_str())
+    .bind(p.new_cadence.map(|d| d.whole_minutes() as i32))
+    .bind(&p.author)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match db_error(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(
+            "another update was posted at the same moment; reload the issue and try again".into(),
+        ),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// Records the tenants placed on `covered` (and the named ones) as affected.
+async fn add_affected(
+    conn: &mut PgConnection,
+    id: &IssueId,
+    covered: &[ComponentId],
+    explicit: &[TenantId],
+    now: OffsetDateTime,
+) -> StoreResult<i64> {
+    let components: Vec<&str> = covered.iter().map(|c| c.as_str()).collect();
+    let tenants: Vec<uuid::Uuid> = explicit.iter().map(|t| t.0).collect();
+    let done = sqlx::query(
+        "INSERT INTO issue_tenants (tenant_id, issue_id, since)
+         SELECT tenant_id, $1, $2 FROM placements WHERE component = ANY($3)
+         UNION SELECT id, $1, $2 FROM tenants WHERE id = ANY($4)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(id.as_str())
+    .bind(now)
+    .bind(&components)
+    .bind(&tenants)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(done.rows_affected() as i64)
+}
+
+#[async_trait]
+impl IssueStore for PostgresStore {
+    async fn next_number(&self, counter: &str, start: i64) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO id_counters (name, value) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET value = id_counters.value + 1 RETURNING value",
+        )
+        .bind(counter)
+        .bind(start)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)
+    }
+
+    async fn create_issue(
+        &self,
+        i: &Issue,
+        first: &Post,
+        covered: &[ComponentId],
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query(&format!(
+            "INSERT INTO issues ({ISSUE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+        ))
+        .bind(i.id.as_str())
+        .bind(i.service.as_str())
+        .bind(i.classification.as_str())
+        .bind(i.origin.as_str())
+        .bind(&i.feature)
+        .bind(&i.feature_group)
+        .bind(&i.title)
+        .bind(&i.impact_description)
+        .bind(i.status.as_str())
+        .bind(i.start)
+        .bind(i.end)
+        .bind(i.last_modified)
+        .bind(json(&i.details))
+        .bind(json(&i.scope))
+        .bind(i.cadence.whole_minutes() as i32)
+        .bind(i.next_update_due)
+        .bind(i.owner.map(|o| o.0))
+        .bind(i.updates_total)
+        .bind(i.updates_on_time)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        insert_post(&mut tx, &i.id, first).await?;
+        let explicit: Vec<TenantId> = i.scope.tenants.iter().copied().collect();
+        let affected = add_affected(&mut tx, &i.id, covered, &explicit, i.last_modified).await?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(affected)
+    }
+
+    async fn update_issue(
+        &self,
+        i: &Issue,
+        expected_last_modified: OffsetDateTime,
+        new_post: Option<&Post>,
+        covered: Option<&[ComponentId]>,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let done = sqlx::query(
+            "UPDATE issues SET classification = $1, origin = $2, feature = $3, feature_group = $4, title = $5,
+                 impact_description = $6, status = $7, start_at = $8, end_at = $9, last_modified_at = $10, details = $11,
+                 scope = $12, cadence_minutes = $13, next_update_due = $14, owner_operator_id = $15, updates_total = $16,
+                 updates_on_time = $17
+             WHERE id = $18 AND last_modified_at = $19",
+        )
+        .bind(i.classification.as_str())
+        .bind(i.origin.as_str())
+        .bind(&i.feature)
+        .bind(&i.feature_group)
+        .bind(&i.title)
+        .bind(&i.impact_description)
+        .bind(i.status.as_str())
+        .bind(i.start)
+        .bind(i.end)
+        .bind(i.last_modified)
+        .bind(json(&i.details))
+        .bind(json(&i.scope))
+        .bind(i.cadence.whole_minutes() as i32)
+        .bind(i.next_update_due)
+        .bind(i.owner.map(|o| o.0))
+        .bind(i.updates_total)
+        .bind(i.updates_on_time)
+        .bind(i.id.as_str())
+        .bind(expected_last_modified)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "the issue changed since it was loaded; reload it and try again".into(),
+            ));
+        }
+        if let Some(p) = new_post {
+            insert_post(&mut tx, &i.id, p).await?;
+        }
+        let added = match covered {
+            Some(covered) => {
+                let explicit: Vec<TenantId> = i.scope.tenants.iter().copied().collect();
+                add_affected(&mut tx, &i.id, covered, &explicit, i.last_modified).await?
+            }
+            None => 0,
+        };
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(added)
+    }
+
+    async fn get_issue(&self, id: &IssueId) -> StoreResult<Option<Issue>> {
+        sqlx::query(&format!("SELECT {ISSUE_COLS} FROM issues WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .map(|r| issue(&r))
+            .transpose()
+    }
+
+    async fn list_issues(&self, f: &IssueFilter) -> StoreResult<Vec<Issue>> {
+        sqlx::query(&format!(
+            "SELECT {ISSUE_COLS} FROM issues
+             WHERE (NOT $1 OR status NOT IN ('serviceRestored', 'falsePositive', 'postIncidentReviewPublished', 'resolved', 'resolvedExternal', 'mitigated', 'mitigatedExternal'))
+               AND ($2::timestamptz IS NULL OR last_modified_at >= $2)
+             ORDER BY last_modified_at DESC, id LIMIT $3"
+        ))
+        .bind(f.active_only)
+        .bind(f.modified_since)
+        .bind(i64::from(f.limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(issue)
+        .collect()
+    }
+
+    async fn issue_posts(&self, id: &IssueId) -> StoreResult<Vec<Post>> {
+        sqlx::query(
+            "SELECT seq, created_at, post_type, language, body_html, translations, status, new_cadence_minutes, author
+             FROM issue_posts WHERE issue_id = $1 ORDER BY seq",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(post)
+        .collect()
+    }
+
+    async fn tenant_issues(
+        &self,
+        tenant: TenantId,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<Issue>> {
+        let cols = ISSUE_COLS
+            .split(", ")
+            .map(|c| format!("i.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        sqlx::query(&format!(
+            "SELECT {cols} FROM issue_tenants t JOIN issues i ON i.id = t.issue_id
+             WHERE t.tenant_id = $1 AND (i.last_modified_at >= $2 OR i.next_update_due IS NOT NULL
+                 OR i.status NOT IN ('serviceRestored', 'falsePositive', 'postIncidentReviewPublished', 'resolved', 'resolvedExternal', 'mitigated', 'mitigatedExternal'))
+             ORDER BY i.last_modified_at DESC"
+        ))
+        .bind(tenant.0)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(issue)
+        .collect()
+    }
+
+    async fn tenant_is_affected(&self, tenant: TenantId, id: &IssueId) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM issue_tenants WHERE tenant_id = $1 AND issue_id = $2",
+        )
+        .bind(tenant.0)
+        .bind(id.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(n > 0)
+    }
+
+    async fn affected_count(&self, id: &IssueId) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM issue_tenants WHERE issue_id = $1")
+            .bind(id.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)
+    }
+
+    async fn preview_impact(
+        &self,
+        covered: &[ComponentId],
+        explicit: &[TenantId],
+        limit: u32,
+    ) -> StoreResult<ImpactPreview> {
+        let components: Vec<&str> = covered.iter().map(|c| c.as_str()).collect();
+        let tenants: Vec<uuid::Uuid> = explicit.iter().map(|t| t.0).collect();
+        let reached = "WITH reached AS (
+                 SELECT tenant_id FROM placements WHERE component = ANY($1)
+                 UNION SELECT id FROM tenants WHERE id = ANY($2))";
+        let by_region: Vec<(String, i64)> = sqlx::query_as(&format!(
+            "{reached} SELECT t.home_region, COUNT(*) FROM reached r JOIN tenants t ON t.id = r.tenant_id
+             GROUP BY t.home_region ORDER BY t.home_region"
+        ))
+        .bind(&components)
+        .bind(&tenants)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let tenants = sqlx::query(&format!(
+            "{reached} SELECT t.id, t.name, t.home_region, t.default_language, t.time_zone, t.is_demo, t.created_at
+             FROM reached r JOIN tenants t ON t.id = r.tenant_id ORDER BY t.name LIMIT $3"
+        ))
+        .bind(&components)
+        .bind(&tenants)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(rows::tenant)
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(ImpactPreview {
+            total: by_region.iter().map(|(_, n)| n).sum(),
+            by_region,
+            tenants,
+        })
+    }
+
+    async fn overdue_issues(&self, now: OffsetDateTime) -> StoreResult<Vec<Issue>> {
+        sqlx::query(&format!(
+            "SELECT {ISSUE_COLS} FROM issues WHERE next_update_due IS NOT NULL AND next_update_due < $1 ORDER BY next_update_due"
+        ))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(issue)
+        .collect()
+    }
+}

@@ -1,0 +1,421 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use candor_domain::audit::NewAuditRecord;
+use candor_domain::health::{ComponentId, Issue, IssueId, Post, Scope, ServiceId};
+use candor_domain::language::Language;
+use candor_domain::store::{ImpactPreview, IssueFilter, IssueStore, StoreError, StoreResult};
+use candor_domain::time_util::to_unix_micros;
+use candor_domain::TenantId;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::append_in_tx;
+use crate::rows::{get, opt_parsed, opt_time, parsed, time};
+use crate::{db_error, rows, SqliteStore};
+
+const ISSUE_COLS: &str = "id, service_id, classification, origin, feature, feature_group, title, impact_description, status, start_at, end_at, last_modified_at, details, scope, cadence_minutes, next_update_due, owner_operator_id, updates_total, updates_on_time";
+/// Components per `IN (...)` list.
+const IN_CHUNK: usize = 500;
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn issue(row: &SqliteRow) -> StoreResult<Issue> {
+    let details: String = get(row, "details")?;
+    let scope: String = get(row, "scope")?;
+    Ok(Issue {
+        id: IssueId::from_trusted(get::<String>(row, "id")?),
+        service: ServiceId::from_trusted(get::<String>(row, "service_id")?),
+        classification: parsed(row, "classification")?,
+        origin: parsed(row, "origin")?,
+        feature: get(row, "feature")?,
+        feature_group: get(row, "feature_group")?,
+        title: get(row, "title")?,
+        impact_description: get(row, "impact_description")?,
+        status: parsed(row, "status")?,
+        start: time(row, "start_at")?,
+        end: opt_time(row, "end_at")?,
+        last_modified: time(row, "last_modified_at")?,
+        details: serde_json::from_str(&details).map_err(|e| corrupt("details", e))?,
+        scope: serde_json::from_str::<Scope>(&scope).map_err(|e| corrupt("scope", e))?,
+        cadence: Duration::minutes(get::<i64>(row, "cadence_minutes")?),
+        next_update_due: opt_time(row, "next_update_due")?,
+        owner: opt_parsed(row, "owner_operator_id")?,
+        updates_total: get(row, "updates_total")?,
+        updates_on_time: get(row, "updates_on_time")?,
+    })
+}
+
+fn post(row: &SqliteRow) -> StoreResult<Post> {
+    let translations: String = get(row, "translations")?;
+    let translations: BTreeMap<Language, String> =
+        serde_json::from_str(&translations).map_err(|e| corrupt("translations", e))?;
+    Ok(Post {
+        seq: get(row, "seq")?,
+        created_at: time(row, "created_at")?,
+        post_type: parsed(row, "post_type")?,
+        language: parsed(row, "language")?,
+        body_html: get(row, "body_html")?,
+        translations,
+        status: parsed(row, "status")?,
+        new_cadence: get::<Option<i64>>(row, "new_cadence_minutes")?.map(Duration::minutes),
+        author: get(row, "author")?,
+    })
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+async fn insert_post(conn: &mut SqliteConnection, id: &IssueId, p: &Post) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO issue_posts (issue_id, seq, created_at, post_type, language, body_html, translations, status, new_cadence_minutes, author)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.as_str())
+    .bind(p.seq)
+    .bind(to_unix_micros(p.created_at))
+    .bind(p.post_type.as_str())
+    .bind(p.language.tag())
+    .bind(&p.body_html)
+    .bind(json(&p.translations))
+    .bind(p.status.as_str())
+    .bind(p.new_cadence.map(|d| d.whole_minutes()))
+    .bind(&p.author)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match db_error(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(
+            "another update was posted at the same moment; reload the issue and try again".into(),
+        ),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// Records the tenants placed on `covered` (and the named ones) as affected.
+async fn add_affected(
+    conn: &mut SqliteConnection,
+    id: &IssueId,
+    covered: &[ComponentId],
+    explicit: &[TenantId],
+    now: OffsetDateTime,
+) -> StoreResult<i64> {
+    let mut added = 0;
+    for chunk in covered.chunks(IN_CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT OR IGNORE INTO issue_tenants (tenant_id, issue_id, since) SELECT DISTINCT tenant_id, ");
+        qb.push_bind(id.as_str())
+            .push(", ")
+            .push_bind(to_unix_micros(now))
+            .push(" FROM placements WHERE component IN (");
+        let mut sep = qb.separated(", ");
+        for c in chunk {
+            sep.push_bind(c.as_str());
+        }
+        qb.push(")");
+        added += qb
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .rows_affected() as i64;
+    }
+    for t in explicit {
+        added += sqlx::query(
+            "INSERT OR IGNORE INTO issue_tenants (tenant_id, issue_id, since) VALUES (?, ?, ?)",
+        )
+        .bind(t.to_string())
+        .bind(id.as_str())
+        .bind(to_unix_micros(now))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .rows_affected() as i64;
+    }
+    Ok(added)
+}
+
+#[async_trait]
+impl IssueStore for SqliteStore {
+    async fn next_number(&self, counter: &str, start: i64) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO id_counters (name, value) VALUES (?, ?)
+             ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+        )
+        .bind(counter)
+        .bind(start)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(db_error)
+    }
+
+    async fn create_issue(
+        &self,
+        i: &Issue,
+        first: &Post,
+        covered: &[ComponentId],
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<i64> {
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        sqlx::query(&format!(
+            "INSERT INTO issues ({ISSUE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(i.id.as_str())
+        .bind(i.service.as_str())
+        .bind(i.classification.as_str())
+        .bind(i.origin.as_str())
+        .bind(&i.feature)
+        .bind(&i.feature_group)
+        .bind(&i.title)
+        .bind(&i.impact_description)
+        .bind(i.status.as_str())
+        .bind(to_unix_micros(i.start))
+        .bind(i.end.map(to_unix_micros))
+        .bind(to_unix_micros(i.last_modified))
+        .bind(json(&i.details))
+        .bind(json(&i.scope))
+        .bind(i.cadence.whole_minutes())
+        .bind(i.next_update_due.map(to_unix_micros))
+        .bind(i.owner.map(|o| o.to_string()))
+        .bind(i.updates_total)
+        .bind(i.updates_on_time)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        insert_post(&mut tx, &i.id, first).await?;
+        let explicit: Vec<TenantId> = i.scope.tenants.iter().copied().collect();
+        let affected = add_affected(&mut tx, &i.id, covered, &explicit, i.last_modified).await?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(affected)
+    }
+
+    async fn update_issue(
+        &self,
+        i: &Issue,
+        expected_last_modified: OffsetDateTime,
+        new_post: Option<&Post>,
+        covered: Option<&[ComponentId]>,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<i64> {
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        let done = sqlx::query(
+            "UPDATE issues SET classification = ?, origin = ?, feature = ?, feature_group = ?, title = ?,
+                 impact_description = ?, status = ?, start_at = ?, end_at = ?, last_modified_at = ?, details = ?,
+                 scope = ?, cadence_minutes = ?, next_update_due = ?, owner_operator_id = ?, updates_total = ?,
+                 updates_on_time = ?
+             WHERE id = ? AND last_modified_at = ?",
+        )
+        .bind(i.classification.as_str())
+        .bind(i.origin.as_str())
+        .bind(&i.feature)
+        .bind(&i.feature_group)
+        .bind(&i.title)
+        .bind(&i.impact_description)
+        .bind(i.status.as_str())
+        .bind(to_unix_micros(i.start))
+        .bind(i.end.map(to_unix_micros))
+        .bind(to_unix_micros(i.last_modified))
+        .bind(json(&i.details))
+        .bind(json(&i.scope))
+        .bind(i.cadence.whole_minutes())
+        .bind(i.next_update_due.map(to_unix_micros))
+        .bind(i.owner.map(|o| o.to_string()))
+        .bind(i.updates_total)
+        .bind(i.updates_on_time)
+        .bind(i.id.as_str())
+        .bind(to_unix_micros(expected_last_modified))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "the issue changed since it was loaded; reload it and try again".into(),
+            ));
+        }
+        if let Some(p) = new_post {
+            insert_post(&mut tx, &i.id, p).await?;
+        }
+        let added = match covered {
+            Some(covered) => {
+                let explicit: Vec<TenantId> = i.scope.tenants.iter().copied().collect();
+                add_affected(&mut tx, &i.id, covered, &explicit, i.last_modified).await?
+            }
+            None => 0,
+        };
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(added)
+    }
+
+    async fn get_issue(&self, id: &IssueId) -> StoreResult<Option<Issue>> {
+        sqlx::query(&format!("SELECT {ISSUE_COLS} FROM issues WHERE id = ?"))
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_error)?
+            .map(|r| issue(&r))
+            .transpose()
+    }
+
+    async fn list_issues(&self, f: &IssueFilter) -> StoreResult<Vec<Issue>> {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {ISSUE_COLS} FROM issues WHERE 1 = 1"));
+        if f.active_only {
+            qb.push(" AND status NOT IN ('serviceRestored', 'falsePositive', 'postIncidentReviewPublished', 'resolved', 'resolvedExternal', 'mitigated', 'mitigatedExternal')");
+        }
+        if let Some(since) = f.modified_since {
+            qb.push(" AND last_modified_at >= ")
+                .push_bind(to_unix_micros(since));
+        }
+        qb.push(" ORDER BY last_modified_at DESC, id LIMIT ")
+            .push_bind(i64::from(f.limit.max(1)));
+        qb.build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(issue)
+            .collect()
+    }
+
+    async fn issue_posts(&self, id: &IssueId) -> StoreResult<Vec<Post>> {
+        sqlx::query(
+            "SELECT seq, created_at, post_type, language, body_html, translations, status, new_cadence_minutes, author
+             FROM issue_posts WHERE issue_id = ? ORDER BY seq",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(post)
+        .collect()
+    }
+
+    async fn tenant_issues(
+        &self,
+        tenant: TenantId,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<Issue>> {
+        let cols = ISSUE_COLS
+            .split(", ")
+            .map(|c| format!("i.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        sqlx::query(&format!(
+            "SELECT {cols} FROM issue_tenants t JOIN issues i ON i.id = t.issue_id
+             WHERE t.tenant_id = ? AND (i.last_modified_at >= ? OR i.next_update_due IS NOT NULL
+                 OR i.status NOT IN ('serviceRestored', 'falsePositive', 'postIncidentReviewPublished', 'resolved', 'resolvedExternal', 'mitigated', 'mitigatedExternal'))
+             ORDER BY i.last_modified_at DESC"
+        ))
+        .bind(tenant.to_string())
+        .bind(to_unix_micros(since))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(issue)
+        .collect()
+    }
+
+    async fn tenant_is_affected(&self, tenant: TenantId, id: &IssueId) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM issue_tenants WHERE tenant_id = ? AND issue_id = ?",
+        )
+        .bind(tenant.to_string())
+        .bind(id.as_str())
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_error)?;
+        Ok(n > 0)
+    }
+
+    async fn affected_count(&self, id: &IssueId) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM issue_tenants WHERE issue_id = ?")
+            .bind(id.as_str())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_error)
+    }
+
+    async fn preview_impact(
+        &self,
+        covered: &[ComponentId],
+        explicit: &[TenantId],
+        limit: u32,
+    ) -> StoreResult<ImpactPreview> {
+        // A temporary table keeps the component and tenant lists out of the statement
+        // text, however large they are.
+        let mut conn = self.writer.acquire().await.map_err(db_error)?;
+        sqlx::query("CREATE TEMP TABLE IF NOT EXISTS preview_tenants (tenant_id TEXT PRIMARY KEY)")
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        sqlx::query("DELETE FROM temp.preview_tenants")
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        for chunk in covered.chunks(IN_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT OR IGNORE INTO temp.preview_tenants (tenant_id) SELECT DISTINCT tenant_id FROM placements WHERE component IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for c in chunk {
+                sep.push_bind(c.as_str());
+            }
+            qb.push(")");
+            qb.build().execute(&mut *conn).await.map_err(db_error)?;
+        }
+        for t in explicit {
+            sqlx::query("INSERT OR IGNORE INTO temp.preview_tenants (tenant_id) SELECT id FROM tenants WHERE id = ?")
+                .bind(t.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        }
+        let by_region: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT t.home_region, COUNT(*) FROM temp.preview_tenants p JOIN tenants t ON t.id = p.tenant_id
+             GROUP BY t.home_region ORDER BY t.home_region",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let tenants = sqlx::query(
+            "SELECT t.id, t.name, t.home_region, t.default_language, t.time_zone, t.is_demo, t.created_at
+             FROM temp.preview_tenants p JOIN tenants t ON t.id = p.tenant_id ORDER BY t.name LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(rows::tenant)
+        .collect::<StoreResult<Vec<_>>>()?;
+        sqlx::query("DELETE FROM temp.preview_tenants")
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        Ok(ImpactPreview {
+            total: by_region.iter().map(|(_, n)| n).sum(),
+            by_region,
+            tenants,
+        })
+    }
+
+    async fn overdue_issues(&self, now: OffsetDateTime) -> StoreResult<Vec<Issue>> {
+        sqlx::query(&format!(
+            "SELECT {ISSUE_COLS} FROM issues WHERE next_update_due IS NOT NULL AND next_update_due < ? ORDER BY next_update_due"
+        ))
+        .bind(to_unix_micros(now))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(issue)
+        .collect()
+    }
+}
