@@ -1,0 +1,559 @@
+//! Service health use cases: declaring issues, posting updates, changing scope,
+//! reopening, previewing impact, and what a tenant sees.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use candor_domain::audit::{AuditChain, NewAuditRecord};
+use candor_domain::health::{
+    check_cadence, next_due, on_time, scope_components, transition, Classification, ComponentId,
+    Issue, IssueId, Move, Origin, Post, PostType, Scope, Service, ServiceId, Status, TopologyIndex,
+    DEFAULT_CADENCE,
+};
+use candor_domain::identity::{authorize, Action, Actor, InvalidValue};
+use candor_domain::language::Language;
+use candor_domain::store::ImpactPreview;
+use candor_domain::TenantId;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use super::Core;
+use crate::error::{ApiError, ApiResult};
+
+pub const ISSUE_CREATED: &str = "New-ServiceHealthIssue";
+pub const ISSUE_UPDATED: &str = "Set-ServiceHealthIssue";
+pub const ISSUE_SCOPE_CHANGED: &str = "Set-ServiceHealthIssueScope";
+pub const ISSUE_REOPENED: &str = "Reopen-ServiceHealthIssue";
+/// Issue numbers start here, so ids look like `EX100000`.
+pub const FIRST_ISSUE_NUMBER: i64 = 100_000;
+pub const PREVIEW_TENANTS: u32 = 200;
+
+/// Allowed markup in posts: formatting, lists, links and tables; nothing that runs.
+pub fn sanitize(html: &str) -> String {
+    ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer"))
+        .clean(html)
+        .to_string()
+}
+
+fn invalid(field: &'static str, problem: impl Into<String>) -> ApiError {
+    ApiError::Invalid(InvalidValue::new(field, problem))
+}
+
+/// An update's text: the original and any translations.
+#[derive(Debug, Clone, Default)]
+pub struct PostInput {
+    pub post_type: Option<String>,
+    pub language: Option<String>,
+    pub body_html: String,
+    /// Language tag → HTML.
+    pub translations: BTreeMap<String, String>,
+}
+
+fn build_post(
+    input: &PostInput,
+    seq: i64,
+    now: OffsetDateTime,
+    status: Status,
+    new_cadence: Option<Duration>,
+    author: &Actor,
+) -> ApiResult<Post> {
+    let body = sanitize(&input.body_html);
+    if body.trim().is_empty() {
+        return Err(invalid("post", "the update needs some text"));
+    }
+    if body.len() > 64 * 1024 {
+        return Err(invalid("post", "the update is longer than 64 KiB"));
+    }
+    let language = match input
+        .language
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        None => Language::English,
+        Some(l) => l
+            .parse()
+            .map_err(|e: candor_domain::language::UnknownLanguage| {
+                invalid("language", e.to_string())
+            })?,
+    };
+    let mut translations = BTreeMap::new();
+    for (tag, html) in &input.translations {
+        let lang: Language =
+            tag.parse()
+                .map_err(|e: candor_domain::language::UnknownLanguage| {
+                    invalid("translation", e.to_string())
+                })?;
+        let clean = sanitize(html);
+        if lang != language && !clean.trim().is_empty() {
+            translations.insert(lang, clean);
+        }
+    }
+    let post_type = match input
+        .post_type
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        None => PostType::Regular,
+        Some(t) => t.parse()?,
+    };
+    Ok(Post {
+        seq,
+        created_at: now,
+        post_type,
+        language,
+        body_html: body,
+        translations,
+        status,
+        new_cadence,
+        author: author.audit_name(),
+    })
+}
+
+/// The topology as the targeting functions want it, and the catalog.
+pub struct Catalog {
+    pub index: TopologyIndex,
+    pub services: Vec<Service>,
+}
+
+impl Catalog {
+    pub fn service(&self, id: &ServiceId) -> Option<&Service> {
+        self.services.iter().find(|s| &s.id == id)
+    }
+
+    pub fn service_ids(&self) -> BTreeSet<ServiceId> {
+        self.services.iter().map(|s| s.id.clone()).collect()
+    }
+
+    /// Finds a service by id or display name (Graph clients use both).
+    pub fn find_service(&self, key: &str) -> Option<&Service> {
+        self.services.iter().find(|s| {
+            s.id.as_str().eq_ignore_ascii_case(key) || s.display_name.eq_ignore_ascii_case(key)
+        })
+    }
+}
+
+pub async fn catalog(core: &Core) -> ApiResult<Catalog> {
+    let regions: Vec<_> = core
+        .store
+        .list_regions()
+        .await?
+        .into_iter()
+        .map(|r| r.code)
+        .collect();
+    let scale_units = core.store.list_scale_units().await?;
+    let components = core.store.list_components().await?;
+    Ok(Catalog {
+        index: TopologyIndex::new(&regions, &scale_units, &components),
+        services: core.store.list_services().await?,
+    })
+}
+
+async fn check_scope(
+    core: &Core,
+    cat: &Catalog,
+    scope: &Scope,
+    service: &ServiceId,
+) -> ApiResult<Vec<ComponentId>> {
+    scope.check_against(&cat.index, &cat.service_ids())?;
+    for t in &scope.tenants {
+        if core.store.get_tenant(*t).await?.is_none() {
+            return Err(invalid("scope", format!("tenant {t} does not exist")));
+        }
+    }
+    Ok(scope_components(scope, service, &cat.index)
+        .into_iter()
+        .collect())
+}
+
+/// Who a scope would reach, for the operator to see before publishing.
+pub async fn preview(
+    core: &Core,
+    actor: &Actor,
+    service: &str,
+    scope: &Scope,
+) -> ApiResult<ImpactPreview> {
+    authorize(actor, Action::PublishServiceHealth)?;
+    let cat = catalog(core).await?;
+    let service = cat
+        .find_service(service)
+        .ok_or_else(|| invalid("service", format!("`{service}` is not in the catalog")))?
+        .id
+        .clone();
+    let covered = check_scope(core, &cat, scope, &service).await?;
+    let explicit: Vec<TenantId> = scope.tenants.iter().copied().collect();
+    Ok(core
+        .store
+        .preview_impact(&covered, &explicit, PREVIEW_TENANTS)
+        .await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewIssueInput {
+    pub service: String,
+    pub classification: String,
+    pub origin: Option<String>,
+    pub feature: Option<String>,
+    pub feature_group: Option<String>,
+    pub title: String,
+    pub impact_description: String,
+    pub status: Option<String>,
+    pub start: Option<OffsetDateTime>,
+    pub scope: Scope,
+    pub cadence_minutes: Option<i64>,
+    pub details: BTreeMap<String, String>,
+    pub post: PostInput,
+}
+
+fn required_text(field: &'static str, s: &str, max: usize) -> ApiResult<String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if s.chars().count() > max {
+        return Err(invalid(field, format!("must be at most {max} characters")));
+    }
+    Ok(s.to_owned())
+}
+
+/// Declares an issue and publishes its first post to exactly the affected tenants.
+pub async fn create_issue(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    input: NewIssueInput,
+) -> ApiResult<(Issue, i64)> {
+    authorize(actor, Action::PublishServiceHealth)?;
+    let cat = catalog(core).await?;
+    let service = cat
+        .find_service(&input.service)
+        .ok_or_else(|| {
+            invalid(
+                "service",
+                format!("`{}` is not in the catalog", input.service),
+            )
+        })?
+        .clone();
+    let classification: Classification = input.classification.parse()?;
+    let origin: Origin = match input.origin.as_deref().filter(|o| !o.trim().is_empty()) {
+        None => Origin::Provider,
+        Some(o) => o.parse()?,
+    };
+    let title = required_text("title", &input.title, 200)?;
+    let impact = required_text("impact description", &input.impact_description, 2000)?;
+    let status: Status = match input.status.as_deref().filter(|s| !s.trim().is_empty()) {
+        None => Status::Investigating,
+        Some(s) => s
+            .parse()
+            .map_err(|e: candor_domain::health::UnknownStatus| invalid("status", e.to_string()))?,
+    };
+    transition(Status::Investigating, status, Move::Update)
+        .map_err(|e| invalid("status", e.to_string()))?;
+    let feature = input
+        .feature
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty());
+    let feature_group = input
+        .feature_group
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty());
+    if let Some(f) = &feature {
+        if !service.features.iter().any(|x| &x.name == f) {
+            return Err(invalid(
+                "feature",
+                format!("{} has no feature `{f}`", service.display_name),
+            ));
+        }
+    }
+    let cadence = match input.cadence_minutes {
+        None => DEFAULT_CADENCE,
+        Some(m) => check_cadence(m)?,
+    };
+    let covered = check_scope(core, &cat, &input.scope, &service.id).await?;
+    let now = core.clock.now();
+    let number = core.store.next_number("issue", FIRST_ISSUE_NUMBER).await?;
+    let id = IssueId::new(service.issue_prefix.as_str(), number);
+    let post = build_post(&input.post, 1, now, status, None, actor)?;
+    let owner = match actor {
+        Actor::Operator { operator_id, .. } => Some(*operator_id),
+        _ => None,
+    };
+    let issue = Issue {
+        id: id.clone(),
+        service: service.id.clone(),
+        classification,
+        origin,
+        feature,
+        feature_group,
+        title,
+        impact_description: impact,
+        status,
+        start: input.start.unwrap_or(now),
+        end: status.is_resolved().then_some(now),
+        last_modified: now,
+        details: input.details,
+        scope: input.scope,
+        cadence,
+        next_update_due: next_due(classification, status, cadence, now),
+        owner,
+        updates_total: 0,
+        updates_on_time: 0,
+    };
+    let record = NewAuditRecord::by(actor, AuditChain::Operator, now, ISSUE_CREATED)
+        .ip(ip)
+        .item(id.to_string())
+        .details(json!({"title": issue.title, "status": status.as_str(), "scope": issue.scope, "components": covered.len()}));
+    let affected = core
+        .store
+        .create_issue(&issue, &post, &covered, vec![record])
+        .await?;
+    Ok((issue, affected))
+}
+
+/// A change to an issue, usually with a post.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateInput {
+    pub status: Option<String>,
+    pub post: Option<PostInput>,
+    pub cadence_minutes: Option<i64>,
+    pub title: Option<String>,
+    pub impact_description: Option<String>,
+}
+
+async fn load(core: &Core, id: &str) -> ApiResult<Issue> {
+    let id = IssueId::parse(id)?;
+    core.store
+        .get_issue(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no issue {id}")))
+}
+
+async fn apply_update(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    id: &str,
+    input: UpdateInput,
+    how: Move,
+) -> ApiResult<Issue> {
+    authorize(actor, Action::PublishServiceHealth)?;
+    let before = load(core, id).await?;
+    let now = core.clock.now();
+    let mut issue = before.clone();
+    let status = match input.status.as_deref().filter(|s| !s.trim().is_empty()) {
+        None => before.status,
+        Some(s) => s
+            .parse()
+            .map_err(|e: candor_domain::health::UnknownStatus| invalid("status", e.to_string()))?,
+    };
+    if status != before.status || how == Move::Reopen {
+        transition(before.status, status, how).map_err(|e| ApiError::Conflict(e.to_string()))?;
+    }
+    issue.status = status;
+    if let Some(t) = input.title {
+        issue.title = required_text("title", &t, 200)?;
+    }
+    if let Some(t) = input.impact_description {
+        issue.impact_description = required_text("impact description", &t, 2000)?;
+    }
+    let new_cadence = match input.cadence_minutes {
+        Some(m) if Duration::minutes(m) != before.cadence => Some(check_cadence(m)?),
+        _ => None,
+    };
+    if let Some(c) = new_cadence {
+        issue.cadence = c;
+    }
+    if status.is_resolved() && !before.status.is_resolved() {
+        issue.end = Some(now);
+    }
+    if how == Move::Reopen {
+        issue.end = None;
+    }
+    let post = match &input.post {
+        Some(p) => {
+            let seq = core.store.issue_posts(&before.id).await?.len() as i64 + 1;
+            issue.updates_total += 1;
+            if on_time(before.next_update_due, now) {
+                issue.updates_on_time += 1;
+            }
+            Some(build_post(p, seq, now, status, new_cadence, actor)?)
+        }
+        None if how == Move::Reopen => {
+            return Err(invalid("post", "say why the issue is reopened"))
+        }
+        None if new_cadence.is_some() => {
+            return Err(invalid("post", "a new cadence is announced in a post"))
+        }
+        None => None,
+    };
+    // The clock restarts with each post (and with a status change).
+    issue.next_update_due = if post.is_some() || status != before.status {
+        next_due(issue.classification, status, issue.cadence, now)
+    } else if status.is_resolved() {
+        None
+    } else {
+        before.next_update_due
+    };
+    issue.last_modified = now;
+    let activity = if how == Move::Reopen {
+        ISSUE_REOPENED
+    } else {
+        ISSUE_UPDATED
+    };
+    let record = NewAuditRecord::by(actor, AuditChain::Operator, now, activity)
+        .ip(ip)
+        .item(before.id.to_string())
+        .details(json!({
+            "status": {"old": before.status.as_str(), "new": status.as_str()},
+            "post": post.as_ref().map(|p| p.seq),
+            "cadenceMinutes": new_cadence.map(|c| c.whole_minutes()),
+        }));
+    core.store
+        .update_issue(
+            &issue,
+            before.last_modified,
+            post.as_ref(),
+            None,
+            vec![record],
+        )
+        .await?;
+    Ok(issue)
+}
+
+/// Posts an update (and perhaps a new status or cadence).
+pub async fn update_issue(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    id: &str,
+    input: UpdateInput,
+) -> ApiResult<Issue> {
+    apply_update(core, actor, ip, id, input, Move::Update).await
+}
+
+/// Reopens a resolved issue: explicit, with a post saying why, audited as such.
+pub async fn reopen_issue(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    id: &str,
+    input: UpdateInput,
+) -> ApiResult<Issue> {
+    let mut input = input;
+    if input.status.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        input.status = Some(Status::Investigating.as_str().to_owned());
+    }
+    apply_update(core, actor, ip, id, input, Move::Reopen).await
+}
+
+/// Widens or narrows an issue's scope. Newly covered tenants are told (and see the whole
+/// history); tenants already told keep seeing the issue.
+pub async fn change_scope(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    id: &str,
+    scope: Scope,
+) -> ApiResult<(Issue, i64)> {
+    authorize(actor, Action::PublishServiceHealth)?;
+    let before = load(core, id).await?;
+    let cat = catalog(core).await?;
+    let covered = check_scope(core, &cat, &scope, &before.service).await?;
+    let now = core.clock.now();
+    let mut issue = before.clone();
+    issue.scope = scope;
+    issue.last_modified = now;
+    let record = NewAuditRecord::by(actor, AuditChain::Operator, now, ISSUE_SCOPE_CHANGED)
+        .ip(ip)
+        .item(before.id.to_string())
+        .details(json!({"old": before.scope, "new": issue.scope, "components": covered.len()}));
+    let added = core
+        .store
+        .update_issue(
+            &issue,
+            before.last_modified,
+            None,
+            Some(&covered),
+            vec![record],
+        )
+        .await?;
+    Ok((issue, added))
+}
+
+/// An issue as a tenant may see it: only if it affects them.
+pub async fn issue_for_tenant(
+    core: &Core,
+    actor: &Actor,
+    tenant: TenantId,
+    id: &str,
+) -> ApiResult<(Issue, Vec<Post>)> {
+    authorize(actor, Action::ReadServiceHealth(tenant))?;
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "there is no issue {} for this tenant",
+            id.chars().take(20).collect::<String>()
+        ))
+    };
+    let id = IssueId::parse(id).map_err(|_| not_found())?;
+    if !core.store.tenant_is_affected(tenant, &id).await? {
+        return Err(not_found());
+    }
+    let issue = core.store.get_issue(&id).await?.ok_or_else(not_found)?;
+    let posts = core.store.issue_posts(&id).await?;
+    Ok((issue, posts))
+}
+
+/// One service's health as a tenant sees it.
+#[derive(Debug, Clone)]
+pub struct ServiceHealthView {
+    pub service: Service,
+    pub status: Status,
+    pub active: Vec<Issue>,
+}
+
+/// The dashboard: each service the tenant uses with its status (the worst active issue
+/// affecting the tenant, else operational), and the issues of the last 30 days.
+pub async fn tenant_dashboard(
+    core: &Core,
+    actor: &Actor,
+    tenant: TenantId,
+) -> ApiResult<(Vec<ServiceHealthView>, Vec<Issue>)> {
+    authorize(actor, Action::ReadServiceHealth(tenant))?;
+    let now = core.clock.now();
+    let issues = core
+        .store
+        .tenant_issues(tenant, now - Duration::days(30))
+        .await?;
+    let mut services = super::topology::services_of_tenant(core, tenant).await?;
+    // Issues can name a service the tenant is not placed on (explicit tenants): show it too.
+    let cat = core.store.list_services().await?;
+    for i in &issues {
+        if !services.iter().any(|s| s.id == i.service) {
+            if let Some(s) = cat.iter().find(|s| s.id == i.service) {
+                services.push(s.clone());
+            }
+        }
+    }
+    let views = services
+        .into_iter()
+        .map(|service| {
+            let active: Vec<Issue> = issues
+                .iter()
+                .filter(|i| i.service == service.id && !i.is_resolved())
+                .cloned()
+                .collect();
+            let status = active
+                .iter()
+                .map(|i| i.status)
+                .max_by_key(|s| s.severity())
+                .unwrap_or(Status::ServiceOperational);
+            ServiceHealthView {
+                service,
+                status,
+                active,
+            }
+        })
+        .collect();
+    Ok((views, issues))
+}

@@ -1,0 +1,439 @@
+//! Service health: issues reach exactly the affected tenants, update by update, on a
+//! cadence, and a resolved issue becomes active again only by an explicit reopen.
+
+use candor_domain::audit::AuditChain;
+use candor_domain::clock::Clock;
+use candor_domain::health::*;
+use candor_domain::identity::{Actor, OperatorRole, RegionCode, TenantRole};
+use candor_web::service::health::{self as svc, NewIssueInput, PostInput, UpdateInput};
+use candor_web::service::topology;
+use time::Duration;
+
+use crate::common::TestApp;
+
+fn operator(app: &TestApp, role: OperatorRole) -> Actor {
+    let p = app.world.operator(role);
+    Actor::Operator {
+        operator_id: p.id.parse().unwrap(),
+        email: p.email.clone(),
+        roles: [role].into_iter().collect(),
+    }
+}
+
+fn reader(app: &TestApp, tenant_b: bool) -> (Actor, candor_domain::TenantId) {
+    let t = if tenant_b { &app.world.b } else { &app.world.a };
+    let p = t.user(TenantRole::ServiceSupportAdministrator);
+    (
+        Actor::TenantUser {
+            tenant_id: t.id,
+            user_id: p.id.parse().unwrap(),
+            email: p.email.clone(),
+            roles: [TenantRole::ServiceSupportAdministrator]
+                .into_iter()
+                .collect(),
+        },
+        t.id,
+    )
+}
+
+/// Contoso lives on an Exchange mailbox database, Fabrikam on a SharePoint farm, both in
+/// scale unit eu-west-su1.
+async fn place(app: &TestApp) {
+    let svc = |id: &str, name: &str, prefix: &str| Service {
+        id: ServiceId::parse(id).unwrap(),
+        display_name: name.into(),
+        issue_prefix: IssuePrefix::parse(prefix).unwrap(),
+        features: vec![Feature {
+            feature_group: "E-Mail and calendar access".into(),
+            name: "E-Mail and calendar access".into(),
+        }],
+    };
+    let su = ScaleUnitId::parse("eu-west-su1").unwrap();
+    let comp = |id: &str, s: &str| Component {
+        id: ComponentId::parse(id).unwrap(),
+        scale_unit: su.clone(),
+        services: [ServiceId::parse(s).unwrap()].into_iter().collect(),
+    };
+    let changes = TopologyChanges {
+        services: vec![
+            svc("Exchange", "Exchange Online", "EX"),
+            svc("SharePoint", "SharePoint Online", "SP"),
+        ],
+        regions: vec![Region {
+            code: RegionCode::parse("eu-west").unwrap(),
+            display_name: "Europe West".into(),
+        }],
+        scale_units: vec![ScaleUnit {
+            id: su.clone(),
+            region: RegionCode::parse("eu-west").unwrap(),
+        }],
+        components: vec![
+            comp("eu-west-su1-mbx01", "Exchange"),
+            comp("eu-west-su1-spo01", "SharePoint"),
+        ],
+        placements: vec![
+            Placement {
+                tenant_id: app.world.a.id,
+                component: ComponentId::parse("eu-west-su1-mbx01").unwrap(),
+            },
+            Placement {
+                tenant_id: app.world.b.id,
+                component: ComponentId::parse("eu-west-su1-spo01").unwrap(),
+            },
+        ],
+    };
+    topology::apply(&app.core, &Actor::System, None, &changes)
+        .await
+        .unwrap();
+}
+
+fn incident(scope: Scope) -> NewIssueInput {
+    NewIssueInput {
+        service: "Exchange Online".into(),
+        classification: "incident".into(),
+        feature: Some("E-Mail and calendar access".into()),
+        feature_group: Some("E-Mail and calendar access".into()),
+        title: "Users can't open their mailboxes".into(),
+        impact_description: "Users may be unable to open mail in any client.".into(),
+        scope,
+        post: PostInput {
+            body_html: "<p>We're investigating.</p><script>alert(1)</script>".into(),
+            translations: [("nl".to_owned(), "<p>We onderzoeken het.</p>".to_owned())]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn post(text: &str) -> Option<PostInput> {
+    Some(PostInput {
+        body_html: format!("<p>{text}</p>"),
+        ..Default::default()
+    })
+}
+
+async fn an_incident_reaches_exactly_the_tenants_on_the_broken_infrastructure(app: TestApp) {
+    place(&app).await;
+    let im = operator(&app, OperatorRole::IncidentManager);
+    let scope = Scope {
+        scale_units: [ScaleUnitId::parse("eu-west-su1").unwrap()]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let preview = svc::preview(&app.core, &im, "Exchange", &scope)
+        .await
+        .unwrap();
+    assert_eq!(preview.total, 1);
+    assert_eq!(preview.tenants[0].id, app.world.a.id);
+    assert_eq!(preview.by_region, vec![("eu-west".to_owned(), 1)]);
+
+    let (issue, affected) = svc::create_issue(&app.core, &im, None, incident(scope))
+        .await
+        .unwrap();
+    assert_eq!(affected, 1);
+    assert!(issue.id.as_str().starts_with("EX1"), "{}", issue.id);
+    assert_eq!(
+        issue.next_update_due,
+        Some(app.clock.now() + Duration::hours(1))
+    );
+
+    let (a, a_id) = reader(&app, false);
+    let (dash, recent) = svc::tenant_dashboard(&app.core, &a, a_id).await.unwrap();
+    let exchange = dash
+        .iter()
+        .find(|v| v.service.id.as_str() == "Exchange")
+        .unwrap();
+    assert_eq!(exchange.status, Status::Investigating);
+    assert_eq!(recent.len(), 1);
+    let (_, posts) = svc::issue_for_tenant(&app.core, &a, a_id, issue.id.as_str())
+        .await
+        .unwrap();
+    assert!(
+        !posts[0].body_html.contains("script"),
+        "sanitized: {}",
+        posts[0].body_html
+    );
+    assert_eq!(
+        posts[0].body_in(candor_domain::language::Language::Dutch),
+        "<p>We onderzoeken het.</p>"
+    );
+
+    let (b, b_id) = reader(&app, true);
+    let (dash, recent) = svc::tenant_dashboard(&app.core, &b, b_id).await.unwrap();
+    assert!(
+        recent.is_empty(),
+        "Fabrikam never sees an issue that does not affect it"
+    );
+    assert!(dash.iter().all(|v| v.status == Status::ServiceOperational));
+    let err = svc::issue_for_tenant(&app.core, &b, b_id, issue.id.as_str())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 404);
+
+    // Widening the scope tells Fabrikam, with the whole history.
+    let wider = Scope {
+        services: ["Exchange", "SharePoint"]
+            .iter()
+            .map(|s| ServiceId::parse(s).unwrap())
+            .collect(),
+        ..issue.scope.clone()
+    };
+    let (_, added) = svc::change_scope(&app.core, &im, None, issue.id.as_str(), wider)
+        .await
+        .unwrap();
+    assert_eq!(added, 1);
+    let (_, posts) = svc::issue_for_tenant(&app.core, &b, b_id, issue.id.as_str())
+        .await
+        .unwrap();
+    assert_eq!(posts.len(), 1);
+    // Narrowing again keeps Fabrikam informed.
+    svc::change_scope(&app.core, &im, None, issue.id.as_str(), issue.scope.clone())
+        .await
+        .unwrap();
+    assert!(
+        svc::issue_for_tenant(&app.core, &b, b_id, issue.id.as_str())
+            .await
+            .is_ok()
+    );
+
+    let activities = app.activities(AuditChain::Operator).await;
+    assert!(activities.contains(&"New-ServiceHealthIssue".to_owned()));
+    assert_eq!(
+        activities
+            .iter()
+            .filter(|a| *a == "Set-ServiceHealthIssueScope")
+            .count(),
+        2
+    );
+}
+
+async fn only_incident_managers_publish_and_scopes_must_exist(app: TestApp) {
+    place(&app).await;
+    let scope = Scope {
+        services: [ServiceId::parse("Exchange").unwrap()]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    for role in [
+        OperatorRole::ProviderAdmin,
+        OperatorRole::SupportEngineer,
+        OperatorRole::SupportManager,
+    ] {
+        let err = svc::create_issue(
+            &app.core,
+            &operator(&app, role),
+            None,
+            incident(scope.clone()),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.status(), 403, "{role}");
+    }
+    let (a, _) = reader(&app, false);
+    assert_eq!(
+        svc::create_issue(&app.core, &a, None, incident(scope.clone()))
+            .await
+            .unwrap_err()
+            .status(),
+        403
+    );
+    let im = operator(&app, OperatorRole::IncidentManager);
+    for (bad, needle) in [
+        (Scope::default(), "scope"),
+        (
+            Scope {
+                components: [ComponentId::parse("nowhere-1").unwrap()]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            },
+            "nowhere-1",
+        ),
+        (
+            Scope {
+                tenants: [candor_domain::TenantId::generate()].into_iter().collect(),
+                ..Default::default()
+            },
+            "does not exist",
+        ),
+    ] {
+        let err = svc::create_issue(&app.core, &im, None, incident(bad))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(err.to_string().contains(needle), "{err}");
+    }
+    let mut no_service = incident(scope.clone());
+    no_service.service = "Exchange Offline".into();
+    assert!(svc::create_issue(&app.core, &im, None, no_service)
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("catalog"));
+    let mut empty_post = incident(scope);
+    empty_post.post.body_html = "<script>only this</script>".into();
+    assert!(svc::create_issue(&app.core, &im, None, empty_post)
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("text"));
+    assert!(
+        app.core
+            .store
+            .list_issues(&Default::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing half-written"
+    );
+}
+
+async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
+    place(&app).await;
+    let im = operator(&app, OperatorRole::IncidentManager);
+    let scope = Scope {
+        services: [ServiceId::parse("Exchange").unwrap()]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let (issue, _) = svc::create_issue(&app.core, &im, None, incident(scope))
+        .await
+        .unwrap();
+    let id = issue.id.as_str();
+
+    app.clock.advance(Duration::minutes(45));
+    let up = svc::update_issue(
+        &app.core,
+        &im,
+        None,
+        id,
+        UpdateInput {
+            status: Some("serviceDegradation".into()),
+            post: post("Mailbox database failover under way."),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((up.updates_total, up.updates_on_time), (1, 1));
+    assert_eq!(
+        up.next_update_due,
+        Some(app.clock.now() + Duration::hours(1))
+    );
+
+    // Seventy minutes of silence: overdue, and the late post does not count as on time.
+    app.clock.advance(Duration::minutes(70));
+    let overdue = app
+        .core
+        .store
+        .overdue_issues(app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(overdue.len(), 1);
+    let up = svc::update_issue(
+        &app.core,
+        &im,
+        None,
+        id,
+        UpdateInput {
+            post: post("Still recovering; next update in two hours."),
+            cadence_minutes: Some(120),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((up.updates_total, up.updates_on_time), (2, 1));
+    assert_eq!(up.cadence, Duration::minutes(120));
+    assert_eq!(
+        up.next_update_due,
+        Some(app.clock.now() + Duration::hours(2))
+    );
+    let posts = app.core.store.issue_posts(&up.id).await.unwrap();
+    assert_eq!(
+        posts.last().unwrap().new_cadence,
+        Some(Duration::minutes(120)),
+        "the post tells tenants the new cadence"
+    );
+
+    // A cadence change without a post is refused.
+    let err = svc::update_issue(
+        &app.core,
+        &im,
+        None,
+        id,
+        UpdateInput {
+            cadence_minutes: Some(30),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status(), 400);
+
+    let done = svc::update_issue(
+        &app.core,
+        &im,
+        None,
+        id,
+        UpdateInput {
+            status: Some("serviceRestored".into()),
+            post: post("Fixed."),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(done.is_resolved());
+    assert_eq!(done.next_update_due, None);
+    assert!(done.end.is_some());
+    let err = svc::update_issue(
+        &app.core,
+        &im,
+        None,
+        id,
+        UpdateInput {
+            status: Some("investigating".into()),
+            post: post("Back?"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status(), 409);
+    assert!(err.to_string().contains("reopen"), "{err}");
+    let err = svc::reopen_issue(&app.core, &im, None, id, UpdateInput::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 400, "a reopen says why");
+    let again = svc::reopen_issue(
+        &app.core,
+        &im,
+        None,
+        id,
+        UpdateInput {
+            post: post("The problem is back for some users."),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.status, Status::Investigating);
+    assert!(again.end.is_none());
+    assert!(again.next_update_due.is_some());
+    assert!(app
+        .activities(AuditChain::Operator)
+        .await
+        .contains(&"Reopen-ServiceHealthIssue".to_owned()));
+}
+
+crate::both!(
+    an_incident_reaches_exactly_the_tenants_on_the_broken_infrastructure,
+    only_incident_managers_publish_and_scopes_must_exist,
+    updates_keep_the_cadence_and_reopening_is_explicit,
+);
