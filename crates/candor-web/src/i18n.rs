@@ -114,6 +114,8 @@ mod tests {
                     HashMap::new();
                 args.insert("name".into(), FluentValue::from("Ada"));
                 args.insert("seconds".into(), FluentValue::from(12));
+                args.insert("minutes".into(), FluentValue::from(30));
+                args.insert("count".into(), FluentValue::from(3));
                 let text = LOCALES.lookup_with_args(&lang_id(lang), &id, &args);
                 assert!(
                     !text.is_empty()

@@ -3,6 +3,7 @@
 //! works without JavaScript.
 
 mod console;
+mod health;
 mod signin;
 mod tenant;
 
@@ -59,6 +60,17 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/portal/settings",
             get(tenant::settings).post(tenant::save_settings),
         )
+        .route("/portal/health", get(health::dashboard))
+        .route("/portal/health/issues/{id}", get(health::tenant_issue))
+        .route("/console/issues", get(health::console_issues))
+        .route(
+            "/console/issues/new",
+            get(health::new_issue_form).post(health::create_issue),
+        )
+        .route("/console/issues/{id}", get(health::console_issue))
+        .route("/console/issues/{id}/posts", post(health::post_update))
+        .route("/console/issues/{id}/reopen", post(health::reopen))
+        .route("/console/issues/{id}/scope", post(health::change_scope))
         .route("/console", get(console::home))
         .route("/console/audit", get(console::audit))
         .route("/console/audit/export", get(console::audit_export))
@@ -119,6 +131,9 @@ impl PageCtx {
             Actor::TenantUser { tenant_id, .. } => {
                 let t = *tenant_id;
                 add("/portal", "nav-home");
+                if allowed(Action::ReadServiceHealth(t)) {
+                    add("/portal/health", "nav-health");
+                }
                 if allowed(Action::ReadAuditLog(t)) {
                     add("/portal/audit", "nav-audit");
                 }
@@ -134,6 +149,9 @@ impl PageCtx {
             }
             _ => {
                 add("/console", "nav-console");
+                if allowed(Action::PublishServiceHealth) {
+                    add("/console/issues", "nav-issues");
+                }
                 if allowed(Action::ManageTenants) {
                     add("/console/tenants", "nav-tenants");
                 }

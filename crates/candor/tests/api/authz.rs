@@ -165,6 +165,13 @@ async fn portal_and_console_pages_require_their_roles(app: TestApp) {
             &[TenantRole::GlobalAdministrator][..],
         ),
         ("/portal/settings", &[TenantRole::GlobalAdministrator][..]),
+        (
+            "/portal/health",
+            &[
+                TenantRole::GlobalAdministrator,
+                TenantRole::ServiceSupportAdministrator,
+            ][..],
+        ),
     ];
     for role in TenantRole::ALL {
         let browser = app.sign_in(&app.world.a.user(*role).email, false).await;
@@ -206,6 +213,15 @@ async fn portal_and_console_pages_require_their_roles(app: TestApp) {
         for path in console_pages {
             let res = browser.get(app.url(path)).send().await.unwrap();
             let expected = if *role == OperatorRole::ProviderAdmin {
+                200
+            } else {
+                403
+            };
+            assert_eq!(res.status(), expected, "{role} on {path}");
+        }
+        for path in ["/console/issues", "/console/issues/new"] {
+            let res = browser.get(app.url(path)).send().await.unwrap();
+            let expected = if *role == OperatorRole::IncidentManager {
                 200
             } else {
                 403

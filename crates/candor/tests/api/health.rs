@@ -432,7 +432,194 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
         .contains(&"Reopen-ServiceHealthIssue".to_owned()));
 }
 
+async fn the_console_publishes_and_the_affected_tenant_reads_it(app: TestApp) {
+    place(&app).await;
+    let console = app
+        .sign_in(
+            &app.world.operator(OperatorRole::IncidentManager).email,
+            true,
+        )
+        .await;
+    let csrf = app.csrf(&console, "/console/issues/new").await;
+    let form = |action: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("service", "Exchange".to_owned()),
+            ("classification", "incident".to_owned()),
+            ("status", "serviceDegradation".to_owned()),
+            ("title", "Mail delivery is delayed".to_owned()),
+            (
+                "impact_description",
+                "Messages may take an hour to arrive.".to_owned(),
+            ),
+            ("cadence_minutes", "60".to_owned()),
+            ("scale_units", "eu-west-su1".to_owned()),
+            ("body", "<p>We are rerouting mail.</p>".to_owned()),
+            ("translation_nl", "<p>We leiden de mail om.</p>".to_owned()),
+            ("action", action.to_owned()),
+        ]
+    };
+    let res = console
+        .post(app.url("/console/issues/new"))
+        .form(&form("preview"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("tenants will be told") && html.contains("<strong>1</strong>"),
+        "preview shows one tenant"
+    );
+    assert!(
+        html.contains("Contoso") && !html.contains(">Fabrikam "),
+        "and which"
+    );
+    assert!(
+        app.core
+            .store
+            .list_issues(&Default::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "a preview publishes nothing"
+    );
+
+    let res = console
+        .post(app.url("/console/issues/new"))
+        .form(&form("publish"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/console/issues/EX") && location.contains("count=1"),
+        "{location}"
+    );
+    let id = location
+        .trim_start_matches("/console/issues/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = console
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Mail delivery is delayed") && page.contains("published to 1 tenants"));
+
+    let csrf = app.csrf(&console, &format!("/console/issues/{id}")).await;
+    let res = console
+        .post(app.url(&format!("/console/issues/{id}/posts")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("status", "restoringService"),
+            ("post_type", "regular"),
+            ("cadence_minutes", "30"),
+            ("body", "Half the queues are drained."),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    // Bad input on the console: a form error, nothing written.
+    let res = console
+        .post(app.url(&format!("/console/issues/{id}/posts")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("status", "investigating"),
+            ("cadence_minutes", "lots"),
+            ("body", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+
+    // The affected tenant's service support admin sees it, in Dutch where translated.
+    let reader = app
+        .sign_in(
+            &app.world
+                .a
+                .user(TenantRole::ServiceSupportAdministrator)
+                .email,
+            false,
+        )
+        .await;
+    let dash = reader
+        .get(app.url("/portal/health"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(dash.contains(&id) && dash.contains("Exchange Online"));
+    let csrf = app.csrf(&reader, "/portal/health").await;
+    reader
+        .post(app.url("/language"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("lang", "nl"),
+            ("back", "/portal/health"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let issue = reader
+        .get(app.url(&format!("/portal/health/issues/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issue.status(), 200);
+    let html = issue.text().await.unwrap();
+    assert!(
+        html.contains("We leiden de mail om."),
+        "the Dutch translation"
+    );
+    assert!(
+        html.contains("Half the queues are drained."),
+        "an untranslated post falls back to the original"
+    );
+    assert!(
+        html.contains("30"),
+        "the post announcing a new cadence says so"
+    );
+
+    // The other tenant does not even learn that the issue exists.
+    let other = app
+        .sign_in(
+            &app.world.b.user(TenantRole::GlobalAdministrator).email,
+            false,
+        )
+        .await;
+    assert_eq!(
+        other
+            .get(app.url(&format!("/portal/health/issues/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let dash = other
+        .get(app.url("/portal/health"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!dash.contains(&id));
+}
+
 crate::both!(
+    the_console_publishes_and_the_affected_tenant_reads_it,
     an_incident_reaches_exactly_the_tenants_on_the_broken_infrastructure,
     only_incident_managers_publish_and_scopes_must_exist,
     updates_keep_the_cadence_and_reopening_is_explicit,
