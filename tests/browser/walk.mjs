@@ -44,6 +44,15 @@ try {
   check(await page.isVisible('.demo-banner'), 'demo data is marked as such');
   await page.screenshot({ path: `${shots}/02-tenant-home.png`, fullPage: true });
 
+  await page.click('nav a[href="/portal/health"]');
+  await page.waitForURL(`${base}/portal/health`);
+  check((await page.textContent('body')).includes('Exchange Online'), 'the dashboard lists the services');
+  await page.screenshot({ path: `${shots}/02b-health.png`, fullPage: true });
+  await page.click('table.services a');
+  await page.waitForURL(/\/portal\/health\/issues\//);
+  check((await page.locator('article.post').count()) === 2, 'the issue page shows both updates');
+  await page.screenshot({ path: `${shots}/02c-health-issue.png`, fullPage: true });
+
   await page.click('nav a[href="/portal/audit"]');
   await page.waitForURL(/\/portal\/audit/);
   check((await page.locator('table.audit tbody tr').count()) > 0, 'the audit log shows records');
@@ -68,6 +77,32 @@ try {
   await page.screenshot({ path: `${shots}/05-users-nl.png`, fullPage: true });
   await page.click('.signout-form button');
   await page.waitForURL(/\/signin/);
+
+  // Desktop: the incident manager declares an issue after previewing its impact.
+  const im = creds.operators.find((o) => o.roles.includes('IncidentManager'));
+  const consoleContext = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const consolePage = await consoleContext.newPage();
+  await consolePage.goto(`${base}/console/signin`);
+  await consolePage.fill('input[name=email]', im.email);
+  await consolePage.fill('input[name=password]', im.password);
+  await consolePage.click('button[type=submit]:not(.small)');
+  await consolePage.waitForURL(`${base}/console`);
+  await consolePage.click('nav a[href="/console/issues"]');
+  await consolePage.waitForURL(`${base}/console/issues`);
+  await consolePage.screenshot({ path: `${shots}/08-console-issues.png`, fullPage: true });
+  await consolePage.click('a.button[href="/console/issues/new"]');
+  await consolePage.selectOption('select[name=service]', 'MicrosoftTeams');
+  await consolePage.fill('input[name=title]', 'Meetings fail to start');
+  await consolePage.fill('input[name=impact_description]', 'Users may be unable to join meetings.');
+  await consolePage.fill('input[name=regions]', 'apac-east');
+  await consolePage.fill('textarea[name=body]', '<p>We are looking into it.</p>');
+  await consolePage.click('button[value=preview]');
+  await consolePage.waitForSelector('#preview');
+  check((await consolePage.textContent('#preview')).includes('tenants will be told'), 'the impact preview appears');
+  await consolePage.screenshot({ path: `${shots}/09-console-preview.png`, fullPage: true });
+  await consolePage.click('button[value=publish]');
+  await consolePage.waitForURL(/\/console\/issues\/TM/);
+  await consolePage.screenshot({ path: `${shots}/10-console-issue.png`, fullPage: true });
 
   // Phone: the provider's admin in the operator console.
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });

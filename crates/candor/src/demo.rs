@@ -313,6 +313,101 @@ fn demo_placements(i: usize, tenant: candor_domain::TenantId) -> anyhow::Result<
         .collect()
 }
 
+/// Two issues so the dashboards have something to show: an active Exchange incident on
+/// one scale unit in Europe, and a resolved SharePoint advisory in the US.
+async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
+    use candor_domain::health::{ScaleUnitId, Scope};
+    use candor_web::service::health::{self as health, NewIssueInput, PostInput, UpdateInput};
+    let system = Actor::System;
+    let post = |text: &str, nl: &str| PostInput {
+        body_html: format!("<p>{text}</p>"),
+        translations: [("nl".to_owned(), format!("<p>{nl}</p>"))]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let scale_unit = |id: &str| {
+        ScaleUnitId::parse(id)
+            .map(|s| [s].into_iter().collect())
+            .unwrap_or_default()
+    };
+    let (incident, _) = health::create_issue(
+        core,
+        &system,
+        None,
+        NewIssueInput {
+            service: "Exchange".into(),
+            classification: "incident".into(),
+            feature: Some("Mailflow - delayed delivery from Internet".into()),
+            feature_group: Some("E-Mail timely delivery".into()),
+            title: "Some users' inbound mail is delayed".into(),
+            impact_description: "Users may see delays of up to an hour for mail sent from outside the organization.".into(),
+            status: Some("investigating".into()),
+            scope: Scope { scale_units: scale_unit("eu-west-su1"), ..Default::default() },
+            post: post(
+                "We're investigating reports of delayed inbound mail on part of our European infrastructure.",
+                "We onderzoeken meldingen van vertraagde inkomende e-mail op een deel van onze Europese infrastructuur.",
+            ),
+            ..Default::default()
+        },
+    )
+    .await?;
+    health::update_issue(
+        core,
+        &system,
+        None,
+        incident.id.as_str(),
+        UpdateInput {
+            status: Some("serviceDegradation".into()),
+            post: Some(post(
+                "A queue on one mailbox database is backed up; we're rerouting mail to healthy servers.",
+                "Een wachtrij op één postvakdatabase loopt achter; we leiden e-mail om naar gezonde servers.",
+            )),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let (advisory, _) = health::create_issue(
+        core,
+        &system,
+        None,
+        NewIssueInput {
+            service: "SharePoint".into(),
+            classification: "advisory".into(),
+            feature: Some("Search".into()),
+            feature_group: Some("SharePoint Features".into()),
+            title: "Search results may be incomplete".into(),
+            impact_description: "Recently added files may not appear in search results.".into(),
+            scope: Scope {
+                scale_units: scale_unit("us-east-su1"),
+                ..Default::default()
+            },
+            post: post(
+                "Indexing is behind on one farm.",
+                "Het indexeren loopt achter op één farm.",
+            ),
+            ..Default::default()
+        },
+    )
+    .await?;
+    health::update_issue(
+        core,
+        &system,
+        None,
+        advisory.id.as_str(),
+        UpdateInput {
+            status: Some("serviceRestored".into()),
+            post: Some(post(
+                "Indexing has caught up; search results are complete.",
+                "Het indexeren is bij; zoekresultaten zijn volledig.",
+            )),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 fn slug(name: &str) -> String {
     name.to_lowercase()
         .chars()
@@ -441,6 +536,7 @@ pub async fn seed_if_empty(
     topology::apply(core, &system, None, &placements)
         .await
         .map_err(err)?;
+    seed_issues(core).await.map_err(err)?;
     let seeded = NewAuditRecord::new(
         AuditChain::Operator,
         core.clock.now(),

@@ -31,6 +31,26 @@ async fn demo_world(backend: Backend) {
     );
     let tenant = core.store.get_tenant(first).await.unwrap().unwrap();
     assert!(tenant.is_demo);
+    // The demo has an active incident in Europe and a resolved advisory in the US.
+    let issues = core
+        .store
+        .list_issues(&candor_domain::store::IssueFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(issues.len(), 2);
+    assert_eq!(issues.iter().filter(|i| !i.is_resolved()).count(), 1);
+    assert_eq!(
+        core.store
+            .tenant_issues(first, core.clock.now() - time::Duration::days(30))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "Contoso is on eu-west-su1"
+    );
 
     // Written to disk, readable, with working credentials.
     let file: serde_json::Value =
