@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod graph;
 pub mod i18n;
 pub mod ops;
 pub mod portal;
@@ -110,6 +111,7 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
     let router = Router::new()
         .merge(api_routes)
         .merge(portal::routes(state.clone()))
+        .merge(graph::routes())
         .merge(ops::routes())
         .fallback(ops::not_found)
         .with_state(state.clone())

@@ -11,7 +11,7 @@ use time::Duration;
 
 use crate::common::TestApp;
 
-fn operator(app: &TestApp, role: OperatorRole) -> Actor {
+pub(crate) fn operator(app: &TestApp, role: OperatorRole) -> Actor {
     let p = app.world.operator(role);
     Actor::Operator {
         operator_id: p.id.parse().unwrap(),
@@ -38,7 +38,7 @@ fn reader(app: &TestApp, tenant_b: bool) -> (Actor, candor_domain::TenantId) {
 
 /// Contoso lives on an Exchange mailbox database, Fabrikam on a SharePoint farm, both in
 /// scale unit eu-west-su1.
-async fn place(app: &TestApp) {
+pub(crate) async fn place(app: &TestApp) {
     let svc = |id: &str, name: &str, prefix: &str| Service {
         id: ServiceId::parse(id).unwrap(),
         display_name: name.into(),
@@ -87,7 +87,7 @@ async fn place(app: &TestApp) {
         .unwrap();
 }
 
-fn incident(scope: Scope) -> NewIssueInput {
+pub(crate) fn incident(scope: Scope) -> NewIssueInput {
     NewIssueInput {
         service: "Exchange Online".into(),
         classification: "incident".into(),

@@ -1,0 +1,533 @@
+//! The Microsoft Graph–compatible service communications API
+//! (`/v1.0/admin/serviceAnnouncement/...`), so existing Graph clients and dashboards work
+//! against Candor unchanged: the same paths, property names, camelCase enums, OData
+//! query options, `@odata.context` / `@odata.nextLink`, and Graph's error body.
+
+pub mod odata;
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use candor_domain::health::{Issue, Post, Service};
+use candor_domain::identity::{authorize, Action, Actor};
+use candor_domain::language::Language;
+use candor_domain::time_util::rfc3339;
+use candor_domain::TenantId;
+use serde_json::{json, Map, Value};
+
+use crate::auth::extract::ApiCaller;
+use crate::error::ApiError;
+use crate::service::health as svc;
+use crate::AppState;
+
+const BASE: &str = "/v1.0/admin/serviceAnnouncement";
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{BASE}/healthOverviews"), get(list_overviews))
+        .route(
+            &format!("{BASE}/healthOverviews/{{name}}"),
+            get(get_overview),
+        )
+        .route(
+            &format!("{BASE}/healthOverviews/{{name}}/issues"),
+            get(overview_issues),
+        )
+        .route(&format!("{BASE}/issues"), get(list_issues))
+        .route(&format!("{BASE}/issues/{{id}}"), get(get_issue))
+}
+
+/// An error in Graph's shape: `{"error":{"code","message","innerError":{...}}}`.
+pub struct GraphError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    request_id: String,
+}
+
+impl GraphError {
+    fn new(e: ApiError, headers: &HeaderMap) -> GraphError {
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let status = e.status();
+        let code = match &e {
+            ApiError::Unauthenticated(_) => "InvalidAuthenticationToken",
+            ApiError::Forbidden(_) => "accessDenied",
+            ApiError::NotFound(_) => "itemNotFound",
+            ApiError::TooManyRequests { .. } => "activityLimitReached",
+            ApiError::Internal(_) => "generalException",
+            _ => "invalidRequest",
+        };
+        if let ApiError::Internal(inner) = &e {
+            tracing::error!(error = ?inner, request_id, "internal error in the Graph API");
+        }
+        GraphError {
+            status,
+            code,
+            message: e.public_message(),
+            request_id,
+        }
+    }
+}
+
+impl IntoResponse for GraphError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message,
+            "innerError": {"date": rfc3339(time::OffsetDateTime::now_utc()), "request-id": self.request_id,
+                           "client-request-id": self.request_id}}});
+        let mut r = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"candor\""),
+            );
+        }
+        r
+    }
+}
+
+type GraphResult = Result<Response, GraphError>;
+
+/// The tenant a Graph caller reads for: only tenant users and apps have one.
+fn tenant_of(actor: &Actor) -> Result<TenantId, ApiError> {
+    let tenant = actor.tenant_id().ok_or_else(|| {
+        ApiError::Forbidden(candor_domain::identity::Denied {
+            reason: candor_domain::identity::DenyReason::WrongRealm,
+            message: "the service communications API answers for a tenant; sign in as a tenant user or use an app token".into(),
+        })
+    })?;
+    authorize(actor, Action::ReadServiceHealth(tenant))?;
+    Ok(tenant)
+}
+
+#[derive(Debug, Default)]
+struct Query {
+    filter: Option<String>,
+    orderby: Option<String>,
+    select: Option<String>,
+    expand: Option<String>,
+    top: Option<usize>,
+    skip: usize,
+    count: bool,
+    raw: Vec<(String, String)>,
+}
+
+fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
+    let pairs: Vec<(String, String)> = match raw {
+        None => Vec::new(),
+        Some(r) => serde_urlencoded::from_str(r)
+            .map_err(|e| ApiError::BadRequest(format!("the query string is not valid: {e}")))?,
+    };
+    let mut q = Query {
+        raw: pairs.clone(),
+        ..Default::default()
+    };
+    let number = |k: &str, v: &str| {
+        v.trim().parse::<usize>().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "{k} must be a whole number, not `{}`",
+                v.chars().take(20).collect::<String>()
+            ))
+        })
+    };
+    for (k, v) in pairs {
+        match k.trim_start_matches('$').to_ascii_lowercase().as_str() {
+            "filter" => q.filter = Some(v),
+            "orderby" => q.orderby = Some(v),
+            "select" => q.select = Some(v),
+            "expand" => q.expand = Some(v),
+            "top" => q.top = Some(number("$top", &v)?),
+            "skip" => q.skip = number("$skip", &v)?,
+            "count" => q.count = v.eq_ignore_ascii_case("true"),
+            "search" | "format" | "skiptoken" => {
+                return Err(ApiError::BadRequest(format!(
+                    "${k} is not supported on this API"
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(q)
+}
+
+fn page_size(headers: &HeaderMap, top: Option<usize>) -> usize {
+    let preferred = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| {
+            p.trim()
+                .strip_prefix("odata.maxpagesize=")
+                .and_then(|n| n.trim().parse::<usize>().ok())
+        });
+    top.or(preferred).unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
+}
+
+fn context(state: &AppState, what: &str) -> String {
+    format!(
+        "{}/v1.0/$metadata#admin/serviceAnnouncement/{what}",
+        state.config.public_url.trim_end_matches('/')
+    )
+}
+
+/// Filters, sorts, pages and selects a collection, producing Graph's envelope.
+fn collection(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    ctx: &str,
+    mut items: Vec<Value>,
+    q: &Query,
+    fields: &[&str],
+) -> Result<Value, ApiError> {
+    if let Some(f) = q.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+        let expr = odata::parse_filter(f, fields)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid filter clause: {e}")))?;
+        items.retain(|i| odata::matches(&expr, i));
+    }
+    if let Some(o) = q.orderby.as_deref().filter(|o| !o.trim().is_empty()) {
+        let keys = odata::parse_orderby(o, fields)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid $orderby: {e}")))?;
+        odata::sort(&mut items, &keys);
+    }
+    let total = items.len();
+    let size = page_size(headers, q.top);
+    let page: Vec<Value> = items.into_iter().skip(q.skip).take(size).collect();
+    let mut page = page;
+    if let Some(s) = q.select.as_deref().filter(|s| !s.trim().is_empty()) {
+        let props = odata::parse_select(s, fields)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid $select: {e}")))?;
+        for item in &mut page {
+            odata::select(item, &props);
+        }
+    }
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), Value::String(context(state, ctx)));
+    if q.count {
+        body.insert("@odata.count".into(), json!(total));
+    }
+    // Server-driven paging is $skip-based, as Graph's is; an explicit $top returns one page.
+    if q.top.is_none() && q.skip + size < total {
+        let mut pairs: Vec<(String, String)> = q
+            .raw
+            .iter()
+            .filter(|(k, _)| k.trim_start_matches('$') != "skip")
+            .cloned()
+            .collect();
+        pairs.push(("$skip".into(), (q.skip + size).to_string()));
+        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        body.insert(
+            "@odata.nextLink".into(),
+            Value::String(format!(
+                "{}{path}?{query}",
+                state.config.public_url.trim_end_matches('/')
+            )),
+        );
+    }
+    body.insert("value".into(), Value::Array(page));
+    Ok(Value::Object(body))
+}
+
+const ISSUE_FIELDS: &[&str] = &[
+    "id",
+    "title",
+    "startDateTime",
+    "endDateTime",
+    "lastModifiedDateTime",
+    "impactDescription",
+    "classification",
+    "origin",
+    "status",
+    "service",
+    "feature",
+    "featureGroup",
+    "isResolved",
+    "highImpact",
+    "details",
+    "posts",
+];
+const OVERVIEW_FIELDS: &[&str] = &["id", "service", "status", "issues"];
+
+/// The language to render posts in: the caller's `Accept-Language`, else the tenant's.
+async fn reader_language(state: &AppState, headers: &HeaderMap, tenant: TenantId) -> Language {
+    if let Some(l) = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Language::from_accept_language)
+    {
+        return l;
+    }
+    state
+        .store
+        .get_tenant(tenant)
+        .await
+        .ok()
+        .flatten()
+        .map(|t| t.default_language)
+        .unwrap_or_default()
+}
+
+fn issue_json(issue: &Issue, posts: &[Post], services: &[Service], lang: Language) -> Value {
+    let service = services
+        .iter()
+        .find(|s| s.id == issue.service)
+        .map_or(issue.service.to_string(), |s| s.display_name.clone());
+    let details: Vec<Value> = issue
+        .details
+        .iter()
+        .map(|(k, v)| json!({"name": k, "value": v}))
+        .collect();
+    let posts: Vec<Value> = posts
+        .iter()
+        .map(|p| {
+            json!({"createdDateTime": rfc3339(p.created_at), "postType": p.post_type.as_str(),
+                         "description": {"contentType": "html", "content": p.body_in(lang)}})
+        })
+        .collect();
+    json!({
+        "startDateTime": rfc3339(issue.start),
+        "endDateTime": issue.end.map(rfc3339),
+        "lastModifiedDateTime": rfc3339(issue.last_modified),
+        "title": issue.title,
+        "id": issue.id.as_str(),
+        "impactDescription": issue.impact_description,
+        "classification": issue.classification.as_str(),
+        "origin": issue.origin.as_str(),
+        "status": issue.status.as_str(),
+        "service": service,
+        "feature": issue.feature,
+        "featureGroup": issue.feature_group,
+        "isResolved": issue.is_resolved(),
+        "highImpact": Value::Null,
+        "details": details,
+        "posts": posts,
+    })
+}
+
+/// Graph's history reaches back this far.
+const HISTORY_DAYS: i64 = 90;
+
+async fn tenant_issue_values(
+    state: &AppState,
+    tenant: TenantId,
+    lang: Language,
+) -> Result<Vec<Value>, ApiError> {
+    let since = state.clock.now() - time::Duration::days(HISTORY_DAYS);
+    let issues = state.store.tenant_issues(tenant, since).await?;
+    let services = state.store.list_services().await?;
+    let mut out = Vec::with_capacity(issues.len());
+    for i in &issues {
+        let posts = state.store.issue_posts(&i.id).await?;
+        out.push(issue_json(i, &posts, &services, lang));
+    }
+    Ok(out)
+}
+
+async fn list_issues(
+    State(state): State<AppState>,
+    caller: Result<ApiCaller, ApiError>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> GraphResult {
+    let run = async {
+        let caller = caller?;
+        let tenant = tenant_of(&caller.actor)?;
+        let q = parse_query(raw.as_deref())?;
+        let lang = reader_language(&state, &headers, tenant).await;
+        let mut items = tenant_issue_values(&state, tenant, lang).await?;
+        if q.orderby.is_none() {
+            odata::sort(&mut items, &[("lastModifiedDateTime".into(), true)]);
+        }
+        collection(
+            &state,
+            &headers,
+            &format!("{BASE}/issues"),
+            "issues",
+            items,
+            &q,
+            ISSUE_FIELDS,
+        )
+    };
+    run.await
+        .map(|v| Json(v).into_response())
+        .map_err(|e| GraphError::new(e, &headers))
+}
+
+async fn get_issue(
+    State(state): State<AppState>,
+    caller: Result<ApiCaller, ApiError>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> GraphResult {
+    let run = async {
+        let caller = caller?;
+        let tenant = tenant_of(&caller.actor)?;
+        let q = parse_query(raw.as_deref())?;
+        let (issue, posts) = svc::issue_for_tenant(&state.core, &caller.actor, tenant, &id).await?;
+        let lang = reader_language(&state, &headers, tenant).await;
+        let services = state.store.list_services().await?;
+        let mut v = issue_json(&issue, &posts, &services, lang);
+        if let Some(s) = q.select.as_deref().filter(|s| !s.trim().is_empty()) {
+            let props = odata::parse_select(s, ISSUE_FIELDS)
+                .map_err(|e| ApiError::BadRequest(format!("Invalid $select: {e}")))?;
+            odata::select(&mut v, &props);
+        }
+        if let Value::Object(map) = &mut v {
+            map.insert(
+                "@odata.context".into(),
+                Value::String(context(&state, "issues/$entity")),
+            );
+        }
+        Ok::<_, ApiError>(v)
+    };
+    run.await
+        .map(|v| Json(v).into_response())
+        .map_err(|e| GraphError::new(e, &headers))
+}
+
+/// Each service the tenant uses, with its status; `$expand=issues` adds the issues.
+async fn overview_values(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    headers: &HeaderMap,
+    expand: bool,
+) -> Result<Vec<Value>, ApiError> {
+    let (views, _) = svc::tenant_dashboard(&state.core, actor, tenant).await?;
+    let lang = reader_language(state, headers, tenant).await;
+    let services = state.store.list_services().await?;
+    let mut issues_by_service: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    if expand {
+        let since = state.clock.now() - time::Duration::days(HISTORY_DAYS);
+        for i in state.store.tenant_issues(tenant, since).await? {
+            let posts = state.store.issue_posts(&i.id).await?;
+            issues_by_service
+                .entry(i.service.to_string())
+                .or_default()
+                .push(issue_json(&i, &posts, &services, lang));
+        }
+    }
+    Ok(views
+        .iter()
+        .map(|v| {
+            let mut o = json!({"service": v.service.display_name, "status": v.status.as_str(), "id": v.service.id.as_str()});
+            if expand {
+                o["issues"] = Value::Array(issues_by_service.remove(v.service.id.as_str()).unwrap_or_default());
+            }
+            o
+        })
+        .collect())
+}
+
+fn wants_issues(q: &Query) -> Result<bool, ApiError> {
+    match q.expand.as_deref().map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(e) if e.eq_ignore_ascii_case("issues") || e == "*" => Ok(true),
+        Some(e) => Err(ApiError::BadRequest(format!(
+            "`{}` cannot be expanded; use $expand=issues",
+            e.chars().take(40).collect::<String>()
+        ))),
+    }
+}
+
+async fn list_overviews(
+    State(state): State<AppState>,
+    caller: Result<ApiCaller, ApiError>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> GraphResult {
+    let run = async {
+        let caller = caller?;
+        let tenant = tenant_of(&caller.actor)?;
+        let q = parse_query(raw.as_deref())?;
+        let expand = wants_issues(&q)?;
+        let items = overview_values(&state, &caller.actor, tenant, &headers, expand).await?;
+        let ctx = if expand {
+            "healthOverviews(issues())"
+        } else {
+            "healthOverviews"
+        };
+        collection(
+            &state,
+            &headers,
+            &format!("{BASE}/healthOverviews"),
+            ctx,
+            items,
+            &q,
+            OVERVIEW_FIELDS,
+        )
+    };
+    run.await
+        .map(|v| Json(v).into_response())
+        .map_err(|e| GraphError::new(e, &headers))
+}
+
+async fn get_overview(
+    State(state): State<AppState>,
+    caller: Result<ApiCaller, ApiError>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> GraphResult {
+    let run = async {
+        let caller = caller?;
+        let tenant = tenant_of(&caller.actor)?;
+        let q = parse_query(raw.as_deref())?;
+        let expand = wants_issues(&q)?;
+        let items = overview_values(&state, &caller.actor, tenant, &headers, expand).await?;
+        // The key is the display name in Graph's docs; the id works too.
+        let mut v = items
+            .into_iter()
+            .find(|o| {
+                o["service"]
+                    .as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(&name))
+                    || o["id"]
+                        .as_str()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(&name))
+            })
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "there is no service `{}` for this tenant",
+                    name.chars().take(60).collect::<String>()
+                ))
+            })?;
+        let ctx = if expand {
+            "healthOverviews(issues())/$entity"
+        } else {
+            "healthOverviews/$entity"
+        };
+        if let Value::Object(map) = &mut v {
+            map.insert("@odata.context".into(), Value::String(context(&state, ctx)));
+        }
+        Ok::<_, ApiError>(v)
+    };
+    run.await
+        .map(|v| Json(v).into_response())
+        .map_err(|e| GraphError::new(e, &headers))
+}
+
+/// In the schema but not served by Graph (msgraph-metadata#435): answer as Graph does.
+async fn overview_issues(headers: HeaderMap) -> GraphError {
+    GraphError {
+        status: StatusCode::NOT_FOUND,
+        code: "UnknownError",
+        message: String::new(),
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
