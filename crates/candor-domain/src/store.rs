@@ -13,7 +13,7 @@ use crate::health::{
 };
 use crate::identity::{
     ApiClient, EmailAddress, NewApiClient, NewOperator, NewTenant, NewTenantUser, Operator,
-    Session, Tenant, TenantRoles, TenantUser, TimeZoneName,
+    OperatorClient, Session, Tenant, TenantRoles, TenantUser, TimeZoneName,
 };
 use crate::jobs::{AfterFailure, Job, JobCounts, NewJob};
 use crate::language::Language;
@@ -309,6 +309,53 @@ pub trait IssueStore: Send + Sync {
     async fn overdue_issues(&self, now: OffsetDateTime) -> StoreResult<Vec<Issue>>;
 }
 
+/// What an idempotency key says about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Idempotency {
+    /// First time: go ahead, then record the response.
+    New,
+    /// Done before: here is what was answered.
+    Replay { status: u16, body: String },
+    /// The first request with this key is still running.
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+#[async_trait]
+pub trait OperatorApiStore: Send + Sync {
+    async fn create_operator_client(
+        &self,
+        client: &OperatorClient,
+        audit: NewAuditRecord,
+    ) -> StoreResult<()>;
+    async fn get_operator_client(&self, id: ApiClientId) -> StoreResult<Option<OperatorClient>>;
+    async fn revoke_operator_client(
+        &self,
+        id: ApiClientId,
+        now: OffsetDateTime,
+        audit: NewAuditRecord,
+    ) -> StoreResult<OperatorClient>;
+    /// Claims `key` (within `scope`, the caller) for a request with `request_hash`.
+    async fn begin_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Idempotency>;
+    /// Records the answer given to the request that claimed `key`.
+    async fn finish_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> StoreResult<()>;
+    /// Releases a key whose request failed, so a retry runs again.
+    async fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()>;
+}
+
 /// Everything Candor stores.
 #[async_trait]
 pub trait Store:
@@ -318,6 +365,7 @@ pub trait Store:
     + JobStore
     + TopologyStore
     + IssueStore
+    + OperatorApiStore
     + Send
     + Sync
     + 'static

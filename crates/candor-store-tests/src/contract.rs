@@ -1067,3 +1067,107 @@ pub async fn issues_reach_exactly_the_placed_tenants_and_keep_them(store: Arc<dy
         .unwrap();
     assert_eq!(listed.len(), 1);
 }
+
+pub async fn operator_clients_and_idempotency_keys(store: Arc<dyn Store>) {
+    use candor_domain::identity::OperatorClient;
+    use candor_domain::store::Idempotency;
+    let c = OperatorClient {
+        id: ApiClientId::generate(),
+        display_name: "Monitoring".into(),
+        secret_hash: "hash".into(),
+        roles: [OperatorRole::IncidentManager].into_iter().collect(),
+        created_at: T0,
+        revoked_at: None,
+    };
+    store
+        .create_operator_client(&c, system_audit(AuditChain::Operator, "Add-OperatorClient"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_operator_client(c.id).await.unwrap(),
+        Some(c.clone())
+    );
+    let revoked = store
+        .revoke_operator_client(
+            c.id,
+            T0 + Duration::hours(1),
+            system_audit(AuditChain::Operator, "Revoke-OperatorClient"),
+        )
+        .await
+        .unwrap();
+    assert!(!revoked.is_active());
+    assert!(matches!(
+        store
+            .revoke_operator_client(
+                ApiClientId::generate(),
+                T0,
+                system_audit(AuditChain::Operator, "x")
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    assert_eq!(
+        store
+            .begin_idempotent("op:1", "k1", "h1", T0)
+            .await
+            .unwrap(),
+        Idempotency::New
+    );
+    assert_eq!(
+        store
+            .begin_idempotent("op:1", "k1", "h1", T0)
+            .await
+            .unwrap(),
+        Idempotency::InProgress
+    );
+    assert_eq!(
+        store
+            .begin_idempotent("op:1", "k1", "h2", T0)
+            .await
+            .unwrap(),
+        Idempotency::Mismatch
+    );
+    assert_eq!(
+        store
+            .begin_idempotent("op:2", "k1", "h2", T0)
+            .await
+            .unwrap(),
+        Idempotency::New,
+        "keys are per caller"
+    );
+    store
+        .finish_idempotent("op:1", "k1", 201, "{\"id\":\"EX1\"}")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .begin_idempotent("op:1", "k1", "h1", T0)
+            .await
+            .unwrap(),
+        Idempotency::Replay {
+            status: 201,
+            body: "{\"id\":\"EX1\"}".into()
+        }
+    );
+    store.abandon_idempotent("op:2", "k1").await.unwrap();
+    assert_eq!(
+        store
+            .begin_idempotent("op:2", "k1", "h3", T0)
+            .await
+            .unwrap(),
+        Idempotency::New,
+        "a failed request's key is free again"
+    );
+    store.abandon_idempotent("op:1", "k1").await.unwrap();
+    assert!(
+        matches!(
+            store
+                .begin_idempotent("op:1", "k1", "h1", T0)
+                .await
+                .unwrap(),
+            Idempotency::Replay { .. }
+        ),
+        "finished keys stay"
+    );
+}

@@ -48,6 +48,7 @@ contract!(
     topology_is_applied_and_read_back,
     a_topology_change_that_breaks_a_rule_writes_nothing,
     issues_reach_exactly_the_placed_tenants_and_keep_them,
+    operator_clients_and_idempotency_keys,
 );
 
 /// Both trees must hold the same migrations, by version and name, so the two backends

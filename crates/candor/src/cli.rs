@@ -82,6 +82,10 @@ pub enum Command {
     /// Manage API clients (app registrations) of a tenant.
     #[command(subcommand, name = "api-client")]
     ApiClient(ApiClientCommand),
+    /// Manage operator clients: machine credentials for the operator API (monitoring
+    /// systems and tools that declare and update issues).
+    #[command(subcommand, name = "operator-client")]
+    OperatorClient(OperatorClientCommand),
     /// Search, export and verify the tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -219,6 +223,27 @@ pub enum ApiClientCommand {
     Revoke {
         #[arg(long)]
         tenant: String,
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorClientCommand {
+    /// Register an operator client; its secret is printed once and never stored.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated operator roles, e.g. IncidentManager.
+        #[arg(long)]
+        roles: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke an operator client.
+    Revoke {
         #[arg(long)]
         client_id: String,
         #[command(flatten)]
@@ -587,6 +612,28 @@ pub async fn run(cli: Cli) -> CliResult {
                 client.id,
                 client.revoked_at.map(rfc3339).unwrap_or_default()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::OperatorClient(OperatorClientCommand::Create { name, roles, db }) => {
+            let core = core_for(&db).await?;
+            let (client, secret) =
+                identity::create_operator_client(&core, &system, None, &name, &split_csv(&roles))
+                    .await?;
+            println!("client_id:     {}", client.id);
+            println!("client_secret: {secret}");
+            println!("roles:         {}", client.roles.names().join(", "));
+            println!("The secret is shown only now; Candor keeps only its hash.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::OperatorClient(OperatorClientCommand::Revoke { client_id, db }) => {
+            let id: ApiClientId = client_id
+                .parse()
+                .map_err(|e: candor_domain::IdParseError| {
+                    CliError::Usage(format!("--client-id: {e}"))
+                })?;
+            let core = core_for(&db).await?;
+            let client = identity::revoke_operator_client(&core, &system, None, id).await?;
+            println!("Revoked {} ({})", client.display_name, client.id);
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(cmd) => audit(cmd).await,

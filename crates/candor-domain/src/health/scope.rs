@@ -16,7 +16,7 @@ use crate::TenantId;
 /// named explicitly are always affected. `unclear` widens the scope to every component
 /// hosting those services in the regions involved, or everywhere when none is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Scope {
     pub components: BTreeSet<ComponentId>,
     pub scale_units: BTreeSet<ScaleUnitId>,

@@ -107,6 +107,25 @@ pub struct NewApiClient {
     pub permissions: ApiPermissions,
 }
 
+/// A machine credential of the operator realm (a monitoring system, a deployment tool),
+/// acting with the operator roles it was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperatorClient {
+    pub id: ApiClientId,
+    pub display_name: String,
+    #[serde(skip)]
+    pub secret_hash: String,
+    pub roles: OperatorRoles,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl OperatorClient {
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
 /// Who a portal session belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionPrincipal {

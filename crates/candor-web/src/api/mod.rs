@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod extract;
 pub mod me;
+pub mod operator;
 pub mod token;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -24,6 +25,7 @@ use crate::AppState;
         (name = "auth", description = "OAuth 2.0 client credentials and signing keys"),
         (name = "audit", description = "The tenant's tamper-evident audit log"),
         (name = "identity", description = "Who the caller is"),
+        (name = "operator", description = "For the provider's monitoring systems and tools: declare and update issues"),
     )
 )]
 struct ApiDoc;
@@ -53,4 +55,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::whoami))
         .routes(routes!(audit::list_records))
         .routes(routes!(audit::export_records))
+        .routes(routes!(operator::create_issue, operator::list_issues))
+        .routes(routes!(operator::get_issue))
+        .routes(routes!(operator::post_update))
+        .routes(routes!(operator::reopen_issue))
+        .routes(routes!(operator::put_scope))
+        .routes(routes!(operator::impact_preview))
 }

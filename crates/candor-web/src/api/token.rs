@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use crate::auth::extract::ClientIp;
 use crate::auth::token::TOKEN_LIFETIME;
 use crate::error::{ApiError, ApiResult};
-use crate::service::identity::authenticate_client;
+use crate::service::identity::{authenticate_client, AuthenticatedClient};
 use crate::AppState;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -136,17 +136,30 @@ pub async fn issue_token(
     let now = state.clock.now();
     match authenticate_client(&state.core, &client_id, &secret).await {
         Ok(client) => {
-            let token = state.tokens.issue(&client, now)?;
-            let record = NewAuditRecord::new(
-                AuditChain::Tenant(client.tenant_id),
-                now,
-                format!("app:{}", client.id),
-                ActorKind::ApiClient,
-                activity::TOKEN_ISSUED,
-            )
-            .ip(ip)
-            .item(client.id.to_string())
-            .details(json!({"roles": client.permissions.names()}));
+            let (token, chain, id, roles, kind) = match &client {
+                AuthenticatedClient::Tenant(c) => (
+                    state.tokens.issue(c, now)?,
+                    AuditChain::Tenant(c.tenant_id),
+                    c.id,
+                    c.permissions.names(),
+                    ActorKind::ApiClient,
+                ),
+                AuthenticatedClient::Operator(c) => (
+                    state.tokens.issue_for_operator(c, now)?,
+                    AuditChain::Operator,
+                    c.id,
+                    c.roles.names(),
+                    ActorKind::Operator,
+                ),
+            };
+            let actor = match &client {
+                AuthenticatedClient::Tenant(_) => format!("app:{id}"),
+                AuthenticatedClient::Operator(_) => format!("svc:{id}"),
+            };
+            let record = NewAuditRecord::new(chain, now, actor, kind, activity::TOKEN_ISSUED)
+                .ip(ip)
+                .item(id.to_string())
+                .details(json!({"roles": roles}));
             state.store.append_audit(vec![record]).await?;
             Ok(Json(TokenResponse {
                 token_type: "Bearer".into(),
@@ -155,24 +168,24 @@ pub async fn issue_token(
                 access_token: token,
             }))
         }
-        Err((known, reason)) => {
-            if let Some(client) = known {
+        Err(refused) => {
+            if let Some((chain, id)) = refused.chain {
                 let record = NewAuditRecord::new(
-                    AuditChain::Tenant(client.tenant_id),
+                    chain,
                     now,
-                    format!("app:{}", client.id),
+                    format!("app:{id}"),
                     ActorKind::Anonymous,
                     activity::TOKEN_REFUSED,
                 )
                 .ip(ip)
-                .item(client.id.to_string())
-                .details(json!({"reason": reason}));
+                .item(id.to_string())
+                .details(json!({"reason": refused.reason}));
                 state.store.append_audit(vec![record]).await?;
             }
             Err(oauth(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
-                format!("client authentication failed: {reason}"),
+                format!("client authentication failed: {}", refused.reason),
             ))
         }
     }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use candor_domain::identity::{Actor, ApiClient, ApiPermissions};
+use candor_domain::identity::{Actor, ApiClient, ApiPermissions, OperatorClient, OperatorRoles};
 use candor_domain::store::Store;
 use candor_domain::{ApiClientId, TenantId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -21,6 +21,8 @@ pub const TOKEN_LIFETIME: Duration = Duration::hours(1);
 /// long a revoked client's tokens keep working on instances that did not revoke it.
 pub const CACHE_TTL: Duration = Duration::seconds(60);
 pub const AUDIENCE: &str = "candor";
+/// The `tid` of tokens issued to operator clients.
+pub const PROVIDER_TENANT: &str = "provider";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
@@ -67,13 +69,42 @@ impl TokenService {
     }
 
     pub fn issue(&self, client: &ApiClient, now: OffsetDateTime) -> Result<String, ApiError> {
+        self.sign(
+            client.id,
+            client.tenant_id.to_string(),
+            client.permissions.names(),
+            now,
+        )
+    }
+
+    /// A token for an operator client: `tid` is the provider realm, `roles` its operator roles.
+    pub fn issue_for_operator(
+        &self,
+        client: &OperatorClient,
+        now: OffsetDateTime,
+    ) -> Result<String, ApiError> {
+        self.sign(
+            client.id,
+            PROVIDER_TENANT.to_owned(),
+            client.roles.names(),
+            now,
+        )
+    }
+
+    fn sign(
+        &self,
+        client: ApiClientId,
+        tid: String,
+        roles: Vec<String>,
+        now: OffsetDateTime,
+    ) -> Result<String, ApiError> {
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: AUDIENCE.to_owned(),
-            sub: client.id.to_string(),
-            appid: client.id.to_string(),
-            tid: client.tenant_id.to_string(),
-            roles: client.permissions.names(),
+            sub: client.to_string(),
+            appid: client.to_string(),
+            tid,
+            roles,
             iat: now.unix_timestamp(),
             nbf: now.unix_timestamp(),
             exp: (now + TOKEN_LIFETIME).unix_timestamp(),
@@ -145,6 +176,11 @@ impl TokenService {
             .sub
             .parse()
             .map_err(|_| ApiError::Unauthenticated("the access token names no client".into()))?;
+        if claims.tid == PROVIDER_TENANT {
+            let actor = self.operator_actor(store, client_id, &claims).await?;
+            self.remember(key, actor.clone(), &claims, now);
+            return Ok(actor);
+        }
         let tenant_id: TenantId = claims
             .tid
             .parse()
@@ -173,16 +209,47 @@ impl TokenService {
             client_id,
             permissions,
         };
+        self.remember(key, actor.clone(), &claims, now);
+        Ok(actor)
+    }
+
+    fn remember(&self, key: String, actor: Actor, claims: &Claims, now: OffsetDateTime) {
         let exp = OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or(now);
         self.cache.insert(
             key,
             Cached {
-                actor: actor.clone(),
+                actor,
                 exp,
                 trusted_until: now + CACHE_TTL,
             },
         );
-        Ok(actor)
+    }
+
+    async fn operator_actor(
+        &self,
+        store: &Arc<dyn Store>,
+        client_id: ApiClientId,
+        claims: &Claims,
+    ) -> Result<Actor, ApiError> {
+        let client = store.get_operator_client(client_id).await?.ok_or_else(|| {
+            ApiError::Unauthenticated("the client of this token no longer exists".into())
+        })?;
+        if !client.is_active() {
+            return Err(ApiError::Unauthenticated(
+                "the client of this token has been revoked".into(),
+            ));
+        }
+        let roles: OperatorRoles = claims
+            .roles
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .filter(|r| client.roles.contains(*r))
+            .collect();
+        Ok(Actor::Operator {
+            operator_id: candor_domain::OperatorId(client.id.0),
+            email: format!("svc:{}", client.id),
+            roles,
+        })
     }
 
     /// Forgets cached tokens (after a client is revoked on this instance).

@@ -2,8 +2,8 @@ use candor_domain::audit::{activity, ActorKind, AuditChain, NewAuditRecord};
 use candor_domain::identity::{
     authorize, check_password_policy, Action, Actor, ApiClient, ApiPermissions, DisplayName,
     EmailAddress, InvalidValue, NewApiClient, NewOperator, NewTenant, NewTenantUser, Operator,
-    OperatorRoles, RegionCode, Tenant, TenantName, TenantRole, TenantRoles, TenantUser,
-    TimeZoneName,
+    OperatorClient, OperatorRoles, RegionCode, Tenant, TenantName, TenantRole, TenantRoles,
+    TenantUser, TimeZoneName,
 };
 use candor_domain::language::Language;
 use candor_domain::{ApiClientId, OperatorId, TenantId, UserId};
@@ -343,26 +343,131 @@ pub async fn revoke_api_client(
         })
 }
 
-/// Checks a client's secret; the caller records the outcome.
+/// A client that proved its secret at the token endpoint.
+pub enum AuthenticatedClient {
+    Tenant(ApiClient),
+    Operator(OperatorClient),
+}
+
+/// A refused client: the chain to record the refusal in (when the client is known), and why.
+pub struct RefusedClient {
+    pub chain: Option<(AuditChain, ApiClientId)>,
+    pub reason: &'static str,
+}
+
+/// Checks a client's secret (a tenant's app or an operator client); the caller records
+/// the outcome.
 pub async fn authenticate_client(
     core: &Core,
     client_id: &str,
     secret: &str,
-) -> Result<ApiClient, (Option<ApiClient>, &'static str)> {
+) -> Result<AuthenticatedClient, RefusedClient> {
+    let unknown = RefusedClient {
+        chain: None,
+        reason: "unknown client_id",
+    };
     let Ok(id) = client_id.parse::<ApiClientId>() else {
-        return Err((None, "unknown client_id"));
+        return Err(unknown);
     };
-    let client = match core.store.get_api_client(id).await {
-        Ok(Some(c)) => c,
-        _ => return Err((None, "unknown client_id")),
+    let secret_hash = sha256_hex(secret);
+    if let Ok(Some(client)) = core.store.get_api_client(id).await {
+        let chain = Some((AuditChain::Tenant(client.tenant_id), client.id));
+        if !same_secret(&secret_hash, &client.secret_hash) {
+            return Err(RefusedClient {
+                chain,
+                reason: "invalid client secret",
+            });
+        }
+        if !client.is_active() {
+            return Err(RefusedClient {
+                chain,
+                reason: "the client has been revoked",
+            });
+        }
+        return Ok(AuthenticatedClient::Tenant(client));
+    }
+    if let Ok(Some(client)) = core.store.get_operator_client(id).await {
+        let chain = Some((AuditChain::Operator, client.id));
+        if !same_secret(&secret_hash, &client.secret_hash) {
+            return Err(RefusedClient {
+                chain,
+                reason: "invalid client secret",
+            });
+        }
+        if !client.is_active() {
+            return Err(RefusedClient {
+                chain,
+                reason: "the client has been revoked",
+            });
+        }
+        return Ok(AuthenticatedClient::Operator(client));
+    }
+    Err(unknown)
+}
+
+pub const OPERATOR_CLIENT_CREATED: &str = "Add-OperatorClient";
+pub const OPERATOR_CLIENT_REVOKED: &str = "Revoke-OperatorClient";
+
+/// A machine credential for the operator API; its secret is shown once.
+pub async fn create_operator_client(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    display_name: &str,
+    roles: &[String],
+) -> ApiResult<(OperatorClient, String)> {
+    authorize(actor, Action::ManageOperators)?;
+    let display_name = DisplayName::parse(display_name)?;
+    let roles = OperatorRoles::parse_csv(&roles.join(",")).map_err(|e| invalid("roles", e))?;
+    if roles.is_empty() {
+        return Err(invalid("roles", "choose at least one operator role"));
+    }
+    let secret = format!("cs_{}", random_token());
+    let client = OperatorClient {
+        id: ApiClientId::generate(),
+        display_name: display_name.to_string(),
+        secret_hash: sha256_hex(&secret),
+        roles,
+        created_at: core.clock.now(),
+        revoked_at: None,
     };
-    if !same_secret(&sha256_hex(secret), &client.secret_hash) {
-        return Err((Some(client), "invalid client secret"));
-    }
-    if !client.is_active() {
-        return Err((Some(client), "the client has been revoked"));
-    }
-    Ok(client)
+    let audit = NewAuditRecord::by(
+        actor,
+        AuditChain::Operator,
+        core.clock.now(),
+        OPERATOR_CLIENT_CREATED,
+    )
+    .ip(ip)
+    .item(client.id.to_string())
+    .details(json!({"displayName": client.display_name, "roles": client.roles.names()}));
+    core.store.create_operator_client(&client, audit).await?;
+    Ok((client, secret))
+}
+
+pub async fn revoke_operator_client(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    id: ApiClientId,
+) -> ApiResult<OperatorClient> {
+    authorize(actor, Action::ManageOperators)?;
+    let audit = NewAuditRecord::by(
+        actor,
+        AuditChain::Operator,
+        core.clock.now(),
+        OPERATOR_CLIENT_REVOKED,
+    )
+    .ip(ip)
+    .item(id.to_string());
+    core.store
+        .revoke_operator_client(id, core.clock.now(), audit)
+        .await
+        .map_err(|e| match e {
+            candor_domain::store::StoreError::NotFound => {
+                ApiError::NotFound("no such operator client".into())
+            }
+            other => other.into(),
+        })
 }
 
 pub enum SignedIn {
