@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::audit::{AuditQuery, AuditRecord, ChainHead, Checkpoint, NewAuditRecord};
 use crate::health::{
-    Component, ComponentId, Issue, IssueId, Post, Region, ScaleUnit, Service, TopologyChanges,
+    Component, ComponentId, Issue, IssueId, Pir, Post, Region, ScaleUnit, Service, TopologyChanges,
     TopologySummary,
 };
 use crate::identity::{
@@ -307,6 +307,17 @@ pub trait IssueStore: Send + Sync {
     ) -> StoreResult<ImpactPreview>;
     /// Active issues whose next update was due before `now`.
     async fn overdue_issues(&self, now: OffsetDateTime) -> StoreResult<Vec<Issue>>;
+    /// Creates or replaces the draft review of an issue (refused once published).
+    async fn save_pir(&self, pir: &Pir, audit: Vec<NewAuditRecord>) -> StoreResult<()>;
+    async fn get_pir(&self, issue: &IssueId) -> StoreResult<Option<Pir>>;
+    /// Publishes the review and saves the issue's new status, in one transaction.
+    async fn publish_pir(
+        &self,
+        pir: &Pir,
+        issue: &Issue,
+        expected_last_modified: OffsetDateTime,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
 }
 
 /// What an idempotency key says about a request.

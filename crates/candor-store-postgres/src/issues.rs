@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
-use candor_domain::health::{ComponentId, Issue, IssueId, Post, Scope, ServiceId};
+use candor_domain::health::{ComponentId, Issue, IssueId, Pir, Post, Scope, ServiceId};
 use candor_domain::language::Language;
 use candor_domain::store::{ImpactPreview, IssueFilter, IssueStore, StoreError, StoreResult};
 use candor_domain::TenantId;
@@ -120,6 +120,49 @@ async fn add_affected(
     Ok(done.rows_affected() as i64)
 }
 
+/// Saves an issue's new state if nobody changed it since `expected_last_modified`.
+async fn write_issue(
+    conn: &mut PgConnection,
+    i: &Issue,
+    expected_last_modified: OffsetDateTime,
+) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE issues SET classification = $1, origin = $2, feature = $3, feature_group = $4, title = $5,
+             impact_description = $6, status = $7, start_at = $8, end_at = $9, last_modified_at = $10, details = $11,
+             scope = $12, cadence_minutes = $13, next_update_due = $14, owner_operator_id = $15, updates_total = $16,
+             updates_on_time = $17
+         WHERE id = $18 AND last_modified_at = $19",
+    )
+    .bind(i.classification.as_str())
+    .bind(i.origin.as_str())
+    .bind(&i.feature)
+    .bind(&i.feature_group)
+    .bind(&i.title)
+    .bind(&i.impact_description)
+    .bind(i.status.as_str())
+    .bind(i.start)
+    .bind(i.end)
+    .bind(i.last_modified)
+    .bind(json(&i.details))
+    .bind(json(&i.scope))
+    .bind(i.cadence.whole_minutes() as i32)
+    .bind(i.next_update_due)
+    .bind(i.owner.map(|o| o.0))
+    .bind(i.updates_total)
+    .bind(i.updates_on_time)
+    .bind(i.id.as_str())
+    .bind(expected_last_modified)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Conflict(
+            "the issue changed since it was loaded; reload it and try again".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl IssueStore for PostgresStore {
     async fn next_number(&self, counter: &str, start: i64) -> StoreResult<i64> {
@@ -184,40 +227,7 @@ impl IssueStore for PostgresStore {
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let done = sqlx::query(
-            "UPDATE issues SET classification = $1, origin = $2, feature = $3, feature_group = $4, title = $5,
-                 impact_description = $6, status = $7, start_at = $8, end_at = $9, last_modified_at = $10, details = $11,
-                 scope = $12, cadence_minutes = $13, next_update_due = $14, owner_operator_id = $15, updates_total = $16,
-                 updates_on_time = $17
-             WHERE id = $18 AND last_modified_at = $19",
-        )
-        .bind(i.classification.as_str())
-        .bind(i.origin.as_str())
-        .bind(&i.feature)
-        .bind(&i.feature_group)
-        .bind(&i.title)
-        .bind(&i.impact_description)
-        .bind(i.status.as_str())
-        .bind(i.start)
-        .bind(i.end)
-        .bind(i.last_modified)
-        .bind(json(&i.details))
-        .bind(json(&i.scope))
-        .bind(i.cadence.whole_minutes() as i32)
-        .bind(i.next_update_due)
-        .bind(i.owner.map(|o| o.0))
-        .bind(i.updates_total)
-        .bind(i.updates_on_time)
-        .bind(i.id.as_str())
-        .bind(expected_last_modified)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(
-                "the issue changed since it was loaded; reload it and try again".into(),
-            ));
-        }
+        write_issue(&mut tx, i, expected_last_modified).await?;
         if let Some(p) = new_post {
             insert_post(&mut tx, &i.id, p).await?;
         }
@@ -372,5 +382,90 @@ impl IssueStore for PostgresStore {
         .iter()
         .map(issue)
         .collect()
+    }
+
+    async fn save_pir(&self, pir: &Pir, audit: Vec<NewAuditRecord>) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let done = sqlx::query(
+            "INSERT INTO pirs (issue_id, user_impact, scope_of_impact, start_at, end_at, root_cause, actions_taken, next_steps, author, updated_at, published_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)
+             ON CONFLICT (issue_id) DO UPDATE SET user_impact = excluded.user_impact, scope_of_impact = excluded.scope_of_impact,
+                 start_at = excluded.start_at, end_at = excluded.end_at, root_cause = excluded.root_cause,
+                 actions_taken = excluded.actions_taken, next_steps = excluded.next_steps, author = excluded.author,
+                 updated_at = excluded.updated_at
+             WHERE pirs.published_at IS NULL",
+        )
+        .bind(pir.issue_id.as_str())
+        .bind(&pir.user_impact)
+        .bind(&pir.scope_of_impact)
+        .bind(pir.start)
+        .bind(pir.end)
+        .bind(&pir.root_cause)
+        .bind(&pir.actions_taken)
+        .bind(&pir.next_steps)
+        .bind(&pir.author)
+        .bind(pir.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "the post-incident review is already published".into(),
+            ));
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn get_pir(&self, issue: &IssueId) -> StoreResult<Option<Pir>> {
+        let row = sqlx::query(
+            "SELECT issue_id, user_impact, scope_of_impact, start_at, end_at, root_cause, actions_taken, next_steps, author, updated_at, published_at
+             FROM pirs WHERE issue_id = $1",
+        )
+        .bind(issue.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(|r| {
+            Ok(Pir {
+                issue_id: IssueId::from_trusted(get::<String>(&r, "issue_id")?),
+                user_impact: get(&r, "user_impact")?,
+                scope_of_impact: get(&r, "scope_of_impact")?,
+                start: get(&r, "start_at")?,
+                end: get(&r, "end_at")?,
+                root_cause: get(&r, "root_cause")?,
+                actions_taken: get(&r, "actions_taken")?,
+                next_steps: get(&r, "next_steps")?,
+                author: get(&r, "author")?,
+                updated_at: get(&r, "updated_at")?,
+                published_at: get(&r, "published_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn publish_pir(
+        &self,
+        pir: &Pir,
+        issue: &Issue,
+        expected_last_modified: OffsetDateTime,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        write_issue(&mut tx, issue, expected_last_modified).await?;
+        let done = sqlx::query("UPDATE pirs SET published_at = $1, updated_at = $2 WHERE issue_id = $3 AND published_at IS NULL")
+            .bind(pir.published_at)
+            .bind(pir.updated_at)
+            .bind(pir.issue_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "there is no draft review to publish".into(),
+            ));
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)
     }
 }

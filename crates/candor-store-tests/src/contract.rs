@@ -1171,3 +1171,105 @@ pub async fn operator_clients_and_idempotency_keys(store: Arc<dyn Store>) {
         "finished keys stay"
     );
 }
+
+pub async fn reviews_are_drafted_then_published_with_the_issue(store: Arc<dyn Store>) {
+    use candor_domain::health::*;
+    let a = tenant(&store, "Contoso").await;
+    store
+        .apply_topology(&sample_topology(a), vec![])
+        .await
+        .unwrap();
+    let mbx = ComponentId::parse("eu-west-su1-mbx01").unwrap();
+    let (mut issue, post) = sample_issue(
+        "EX100000",
+        T0,
+        Scope {
+            components: [mbx.clone()].into_iter().collect(),
+            ..Default::default()
+        },
+    );
+    issue.status = Status::ServiceRestored;
+    issue.next_update_due = None;
+    store
+        .create_issue(&issue, &post, &[mbx], vec![])
+        .await
+        .unwrap();
+    let mut pir = Pir {
+        issue_id: issue.id.clone(),
+        user_impact: "Mail was delayed.".into(),
+        scope_of_impact: "One scale unit.".into(),
+        start: T0,
+        end: T0 + Duration::hours(2),
+        root_cause: "".into(),
+        actions_taken: "".into(),
+        next_steps: "".into(),
+        author: "im@provider.example".into(),
+        updated_at: T0 + Duration::hours(3),
+        published_at: None,
+    };
+    store
+        .save_pir(
+            &pir,
+            vec![system_audit(AuditChain::Operator, "Set-PostIncidentReview")],
+        )
+        .await
+        .unwrap();
+    pir.root_cause = "A full disk.".into();
+    store.save_pir(&pir, vec![]).await.unwrap();
+    assert_eq!(
+        store.get_pir(&issue.id).await.unwrap().unwrap().root_cause,
+        "A full disk."
+    );
+
+    let published_at = T0 + Duration::hours(4);
+    let mut reviewed = issue.clone();
+    reviewed.status = Status::PostIncidentReviewPublished;
+    reviewed.last_modified = published_at;
+    pir.published_at = Some(published_at);
+    pir.updated_at = published_at;
+    store
+        .publish_pir(
+            &pir,
+            &reviewed,
+            issue.last_modified,
+            vec![system_audit(
+                AuditChain::Operator,
+                "Publish-PostIncidentReview",
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_issue(&issue.id).await.unwrap().unwrap().status,
+        Status::PostIncidentReviewPublished
+    );
+    assert_eq!(
+        store
+            .get_pir(&issue.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .published_at,
+        Some(published_at)
+    );
+    assert!(
+        matches!(
+            store.save_pir(&pir, vec![]).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a published review is final"
+    );
+    assert!(matches!(
+        store
+            .publish_pir(&pir, &reviewed, reviewed.last_modified, vec![])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .get_pir(&IssueId::parse("EX1").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}

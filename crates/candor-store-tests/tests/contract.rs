@@ -49,6 +49,7 @@ contract!(
     a_topology_change_that_breaks_a_rule_writes_nothing,
     issues_reach_exactly_the_placed_tenants_and_keep_them,
     operator_clients_and_idempotency_keys,
+    reviews_are_drafted_then_published_with_the_issue,
 );
 
 /// Both trees must hold the same migrations, by version and name, so the two backends

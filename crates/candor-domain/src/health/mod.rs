@@ -4,10 +4,12 @@
 
 mod catalog;
 mod issue;
+mod pir;
 mod scope;
 mod status;
 
 pub use catalog::*;
 pub use issue::*;
+pub use pir::*;
 pub use scope::*;
 pub use status::*;

@@ -243,3 +243,20 @@ status-mitigated = Mitigated
 status-resolvedExternal = Resolved (external)
 status-confirmed = Confirmed
 status-reported = Reported
+
+# Post-incident reviews
+pir-title = Post-incident review
+pir-user-impact = User impact
+pir-scope = Scope of impact
+pir-start-end = Incident start and end
+pir-root-cause = Root cause
+pir-actions = Actions taken
+pir-next-steps = Next steps
+pir-save = Save draft
+pir-publish = Publish the review
+pir-is-published = published
+pir-published-at = Published
+pir-read = Read the post-incident review
+pir-download = Download
+pir-saved = The draft review was saved.
+pir-published = The review was published; the issue is now marked as reviewed.

@@ -243,3 +243,20 @@ status-mitigated = Atténué
 status-resolvedExternal = Résolu (externe)
 status-confirmed = Confirmé
 status-reported = Signalé
+
+# Examens post-incident
+pir-title = Examen post-incident
+pir-user-impact = Impact sur les utilisateurs
+pir-scope = Étendue de l'impact
+pir-start-end = Début et fin de l'incident
+pir-root-cause = Cause racine
+pir-actions = Actions entreprises
+pir-next-steps = Étapes suivantes
+pir-save = Enregistrer le brouillon
+pir-publish = Publier l'examen
+pir-is-published = publié
+pir-published-at = Publié le
+pir-read = Lire l'examen post-incident
+pir-download = Télécharger
+pir-saved = Le brouillon de l'examen a été enregistré.
+pir-published = L'examen a été publié ; le problème est désormais marqué comme examiné.

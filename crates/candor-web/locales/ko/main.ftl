@@ -243,3 +243,20 @@ status-mitigated = 완화됨
 status-resolvedExternal = 해결됨(외부)
 status-confirmed = 확인됨
 status-reported = 보고됨
+
+# 사후 인시던트 검토
+pir-title = 사후 인시던트 검토
+pir-user-impact = 사용자 영향
+pir-scope = 영향 범위
+pir-start-end = 인시던트 시작 및 종료
+pir-root-cause = 근본 원인
+pir-actions = 수행한 조치
+pir-next-steps = 다음 단계
+pir-save = 초안 저장
+pir-publish = 검토 게시
+pir-is-published = 게시됨
+pir-published-at = 게시 일시
+pir-read = 사후 인시던트 검토 읽기
+pir-download = 다운로드
+pir-saved = 검토 초안이 저장되었습니다.
+pir-published = 검토가 게시되었습니다. 이제 문제가 검토됨으로 표시됩니다.

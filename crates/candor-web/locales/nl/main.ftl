@@ -243,3 +243,20 @@ status-mitigated = Beperkt
 status-resolvedExternal = Opgelost (extern)
 status-confirmed = Bevestigd
 status-reported = Gemeld
+
+# Evaluaties na incidenten
+pir-title = Evaluatie na incident
+pir-user-impact = Impact voor gebruikers
+pir-scope = Omvang van de impact
+pir-start-end = Begin en einde van het incident
+pir-root-cause = Hoofdoorzaak
+pir-actions = Ondernomen acties
+pir-next-steps = Volgende stappen
+pir-save = Concept opslaan
+pir-publish = De evaluatie publiceren
+pir-is-published = gepubliceerd
+pir-published-at = Gepubliceerd op
+pir-read = De evaluatie na incident lezen
+pir-download = Downloaden
+pir-saved = Het concept van de evaluatie is opgeslagen.
+pir-published = De evaluatie is gepubliceerd; het probleem is nu gemarkeerd als geëvalueerd.

@@ -243,3 +243,20 @@ status-mitigated = 已緩解
 status-resolvedExternal = 已解決（外部）
 status-confirmed = 已確認
 status-reported = 已回報
+
+# 事件後檢閱
+pir-title = 事件後檢閱
+pir-user-impact = 使用者影響
+pir-scope = 影響範圍
+pir-start-end = 事件開始與結束時間
+pir-root-cause = 根本原因
+pir-actions = 已採取的動作
+pir-next-steps = 後續步驟
+pir-save = 儲存草稿
+pir-publish = 發佈檢閱
+pir-is-published = 已發佈
+pir-published-at = 發佈時間
+pir-read = 閱讀事件後檢閱
+pir-download = 下載
+pir-saved = 已儲存檢閱草稿。
+pir-published = 已發佈檢閱；此問題現已標示為已檢閱。

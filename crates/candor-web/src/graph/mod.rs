@@ -41,6 +41,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route(&format!("{BASE}/issues"), get(list_issues))
         .route(&format!("{BASE}/issues/{{id}}"), get(get_issue))
+        .route(
+            &format!("{BASE}/issues/{{id}}/incidentReport"),
+            get(incident_report),
+        )
+        .route(
+            &format!("{BASE}/issues/{{id}}/microsoft.graph.incidentReport()"),
+            get(incident_report),
+        )
 }
 
 /// An error in Graph's shape: `{"error":{"code","message","innerError":{...}}}`.
@@ -530,4 +538,40 @@ async fn overview_issues(headers: HeaderMap) -> GraphError {
             .unwrap_or_default()
             .to_owned(),
     }
+}
+
+/// The post-incident review as a file (Graph's `incidentReport` stream): Candor's
+/// self-contained HTML document. Errors when the issue does not affect the tenant or has no
+/// published review, as Graph's does.
+async fn incident_report(
+    State(state): State<AppState>,
+    caller: Result<ApiCaller, ApiError>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> GraphResult {
+    let run = async {
+        let caller = caller?;
+        let tenant = tenant_of(&caller.actor)?;
+        let (issue, pir) = svc::pir_for_tenant(&state.core, &caller.actor, tenant, &id).await?;
+        let lang = reader_language(&state, &headers, tenant).await;
+        let zone = state
+            .store
+            .get_tenant(tenant)
+            .await?
+            .map(|t| t.time_zone.to_string())
+            .unwrap_or_else(|| "UTC".into());
+        let services = state.store.list_services().await?;
+        let service = services
+            .iter()
+            .find(|s| s.id == issue.service)
+            .map_or(issue.service.to_string(), |s| s.display_name.clone());
+        let doc = crate::portal::health::PirDocument::new(
+            crate::i18n::Tr::new(lang, zone),
+            issue,
+            pir,
+            service,
+        );
+        Ok::<_, ApiError>(doc.response(true))
+    };
+    run.await.map_err(|e| GraphError::new(e, &headers))
 }

@@ -296,6 +296,8 @@ fn notice(tr: &Tr, raw: Option<&str>) -> Option<String> {
         "issue-updated" => tr.t("issue-updated-notice"),
         "scope-changed" => tr.t1("issue-scope-changed", "count", &count),
         "issue-reopened" => tr.t("issue-reopened"),
+        "pir-saved" => tr.t("pir-saved"),
+        "pir-published" => tr.t("pir-published"),
         _ => return None,
     })
 }
@@ -532,6 +534,25 @@ struct IssuePage {
     translations: Vec<(&'static str, &'static str, String)>,
     scope: ScopeFields,
     preview: Option<ImpactPreview>,
+    pir_form: PirFields,
+    pir_published: bool,
+}
+
+/// The review's sections as typed (or saved).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct PirFields {
+    #[serde(default)]
+    user_impact: String,
+    #[serde(default)]
+    scope_of_impact: String,
+    #[serde(default)]
+    root_cause: String,
+    #[serde(default)]
+    actions_taken: String,
+    #[serde(default)]
+    next_steps: String,
+    #[serde(default)]
+    action: String,
 }
 
 async fn issue_page(
@@ -541,6 +562,20 @@ async fn issue_page(
     notice_q: Option<&str>,
     scope_form: Option<ScopeFields>,
     preview: Option<ImpactPreview>,
+    error: Option<ApiError>,
+) -> Response {
+    issue_page_with(state, user, id, notice_q, scope_form, preview, None, error).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn issue_page_with(
+    state: &AppState,
+    user: &PortalUser,
+    id: &str,
+    notice_q: Option<&str>,
+    scope_form: Option<ScopeFields>,
+    preview: Option<ImpactPreview>,
+    pir_typed: Option<PirFields>,
     error: Option<ApiError>,
 ) -> Response {
     let path = "/console/issues";
@@ -581,6 +616,23 @@ async fn issue_page(
         Err(e) => return e.into_response(),
     };
     let services = state.store.list_services().await.unwrap_or_default();
+    let saved_pir = match state.store.get_pir(&issue.id).await {
+        Ok(p) => p,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let pir_published = saved_pir.as_ref().is_some_and(|p| p.is_published());
+    let pir_form = pir_typed.unwrap_or_else(|| {
+        saved_pir
+            .map(|p| PirFields {
+                user_impact: p.user_impact,
+                scope_of_impact: p.scope_of_impact,
+                root_cause: p.root_cause,
+                actions_taken: p.actions_taken,
+                next_steps: p.next_steps,
+                action: String::new(),
+            })
+            .unwrap_or_default()
+    });
     let mut page = PageCtx::for_user(state, user, path);
     let tr = page.tr.clone();
     page.notice = notice(&tr, notice_q);
@@ -595,6 +647,8 @@ async fn issue_page(
     render_with(
         status,
         &IssuePage {
+            pir_form,
+            pir_published,
             title: format!("{} {}", issue.id, issue.title),
             status: status_label(&tr, issue.status),
             status_class: status_class(issue.status),
@@ -760,6 +814,125 @@ pub async fn change_scope(
     }
 }
 
+pub async fn save_review(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Path(id): Path<String>,
+    Form(form): Form<PirFields>,
+) -> Response {
+    let input = svc::PirInput {
+        user_impact: form.user_impact.clone(),
+        scope_of_impact: form.scope_of_impact.clone(),
+        start: None,
+        end: None,
+        root_cause: form.root_cause.clone(),
+        actions_taken: form.actions_taken.clone(),
+        next_steps: form.next_steps.clone(),
+    };
+    let saved = svc::save_pir_draft(&state.core, &user.actor, user.ip.clone(), &id, input).await;
+    let result = match (saved, form.action.as_str()) {
+        (Ok(_), "publish") => svc::publish_pir(&state.core, &user.actor, user.ip.clone(), &id)
+            .await
+            .map(|_| "pir-published"),
+        (Ok(_), _) => Ok("pir-saved"),
+        (Err(e), _) => Err(e),
+    };
+    match result {
+        Ok(notice) => {
+            Redirect::to(&format!("/console/issues/{id}?notice={notice}#review")).into_response()
+        }
+        Err(e @ ApiError::Internal(_)) => e.into_response(),
+        Err(e) => issue_page_with(&state, &user, &id, None, None, None, Some(form), Some(e)).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pir_document.html")]
+pub struct PirDocument {
+    pub tr: Tr,
+    pub issue: Issue,
+    pub pir: candor_domain::health::Pir,
+    pub service: String,
+    pub published: String,
+    pub start: String,
+    pub end: String,
+}
+
+impl PirDocument {
+    pub fn new(
+        tr: Tr,
+        issue: Issue,
+        pir: candor_domain::health::Pir,
+        service: String,
+    ) -> PirDocument {
+        PirDocument {
+            published: pir.published_at.map(|t| tr.time(&t)).unwrap_or_default(),
+            start: tr.time(&pir.start),
+            end: tr.time(&pir.end),
+            tr,
+            issue,
+            pir,
+            service,
+        }
+    }
+
+    /// The self-contained, print-friendly document; `download` asks the browser to save it.
+    pub fn response(&self, download: bool) -> Response {
+        match self.render() {
+            Ok(html) => {
+                let disposition = format!(
+                    "{}; filename=\"{}-post-incident-review.html\"",
+                    if download { "attachment" } else { "inline" },
+                    self.issue.id
+                );
+                (
+                    [
+                        (
+                            axum::http::header::CONTENT_TYPE,
+                            "text/html; charset=utf-8".to_owned(),
+                        ),
+                        (axum::http::header::CONTENT_DISPOSITION, disposition),
+                    ],
+                    html,
+                )
+                    .into_response()
+            }
+            Err(e) => ApiError::internal(anyhow::anyhow!("template: {e}")).into_response(),
+        }
+    }
+}
+
+pub async fn tenant_review(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let path = "/portal/health";
+    let tenant = match tenant_of(&user) {
+        Ok(t) => t,
+        Err(e) => return error_page(&state, &user, path, e),
+    };
+    let (issue, pir) = match svc::pir_for_tenant(&state.core, &user.actor, tenant, &id).await {
+        Ok(v) => v,
+        Err(e @ ApiError::Internal(_)) => return e.into_response(),
+        Err(e) => return error_page(&state, &user, path, e),
+    };
+    let services = state.store.list_services().await.unwrap_or_default();
+    let service = services
+        .iter()
+        .find(|s| s.id == issue.service)
+        .map_or(issue.service.to_string(), |s| s.display_name.clone());
+    let download = raw.as_deref().is_some_and(|q| q.contains("download=1"));
+    PirDocument::new(
+        Tr::new(user.language, user.time_zone.clone()),
+        issue,
+        pir,
+        service,
+    )
+    .response(download)
+}
+
 // ---------------------------------------------------------------- tenant dashboard
 
 pub struct ServiceRow {
@@ -857,6 +1030,7 @@ struct HealthIssuePage {
     end: Option<String>,
     next_update: Option<String>,
     posts: Vec<PostView>,
+    has_review: bool,
 }
 
 pub async fn tenant_issue(
@@ -890,6 +1064,7 @@ pub async fn tenant_issue(
         end: issue.end.map(|e| tr.time(&e)),
         next_update: issue.next_update_due.map(|d| tr.time(&d)),
         posts: post_views(&tr, &posts),
+        has_review: issue.status == Status::PostIncidentReviewPublished,
         issue,
         page,
     })

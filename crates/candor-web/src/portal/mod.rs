@@ -3,7 +3,7 @@
 //! works without JavaScript.
 
 mod console;
-mod health;
+pub mod health;
 mod signin;
 mod tenant;
 
@@ -62,6 +62,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/portal/health", get(health::dashboard))
         .route("/portal/health/issues/{id}", get(health::tenant_issue))
+        .route(
+            "/portal/health/issues/{id}/review",
+            get(health::tenant_review),
+        )
         .route("/console/issues", get(health::console_issues))
         .route(
             "/console/issues/new",
@@ -71,6 +75,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/console/issues/{id}/posts", post(health::post_update))
         .route("/console/issues/{id}/reopen", post(health::reopen))
         .route("/console/issues/{id}/scope", post(health::change_scope))
+        .route("/console/issues/{id}/review", post(health::save_review))
         .route("/console", get(console::home))
         .route("/console/audit", get(console::audit))
         .route("/console/audit/export", get(console::audit_export))

@@ -557,3 +557,119 @@ pub async fn tenant_dashboard(
         .collect();
     Ok((views, issues))
 }
+
+pub const PIR_SAVED: &str = "Set-PostIncidentReview";
+pub const PIR_PUBLISHED: &str = "Publish-PostIncidentReview";
+
+/// The six sections of a post-incident review, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct PirInput {
+    pub user_impact: String,
+    pub scope_of_impact: String,
+    pub start: Option<OffsetDateTime>,
+    pub end: Option<OffsetDateTime>,
+    pub root_cause: String,
+    pub actions_taken: String,
+    pub next_steps: String,
+}
+
+/// Saves the draft review of an issue; start and end default to the issue's.
+pub async fn save_pir_draft(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    id: &str,
+    input: PirInput,
+) -> ApiResult<candor_domain::health::Pir> {
+    authorize(actor, Action::PublishServiceHealth)?;
+    let issue = load(core, id).await?;
+    let now = core.clock.now();
+    let pir = candor_domain::health::Pir {
+        issue_id: issue.id.clone(),
+        user_impact: sanitize(&input.user_impact),
+        scope_of_impact: sanitize(&input.scope_of_impact),
+        start: input.start.unwrap_or(issue.start),
+        end: input.end.or(issue.end).unwrap_or(now),
+        root_cause: sanitize(&input.root_cause),
+        actions_taken: sanitize(&input.actions_taken),
+        next_steps: sanitize(&input.next_steps),
+        author: actor.audit_name(),
+        updated_at: now,
+        published_at: None,
+    };
+    if pir.end < pir.start {
+        return Err(invalid(
+            "post-incident review",
+            "the incident cannot end before it starts",
+        ));
+    }
+    let record = NewAuditRecord::by(actor, AuditChain::Operator, now, PIR_SAVED)
+        .ip(ip)
+        .item(issue.id.to_string());
+    core.store.save_pir(&pir, vec![record]).await?;
+    Ok(pir)
+}
+
+/// Publishes the review: the issue becomes postIncidentReviewPublished and its tenants
+/// can read and download the review.
+pub async fn publish_pir(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    id: &str,
+) -> ApiResult<(Issue, candor_domain::health::Pir)> {
+    authorize(actor, Action::PublishServiceHealth)?;
+    let before = load(core, id).await?;
+    let mut pir = core
+        .store
+        .get_pir(&before.id)
+        .await?
+        .ok_or_else(|| ApiError::Conflict("write the review before publishing it".into()))?;
+    if pir.is_published() {
+        return Err(ApiError::Conflict("the review is already published".into()));
+    }
+    pir.check_complete()?;
+    transition(
+        before.status,
+        Status::PostIncidentReviewPublished,
+        Move::PublishReview,
+    )
+    .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    let now = core.clock.now();
+    let mut issue = before.clone();
+    issue.status = Status::PostIncidentReviewPublished;
+    issue.last_modified = now;
+    issue.next_update_due = None;
+    pir.published_at = Some(now);
+    pir.updated_at = now;
+    let record = NewAuditRecord::by(actor, AuditChain::Operator, now, PIR_PUBLISHED)
+        .ip(ip)
+        .item(issue.id.to_string())
+        .details(json!({"status": {"old": before.status.as_str(), "new": issue.status.as_str()}}));
+    core.store
+        .publish_pir(&pir, &issue, before.last_modified, vec![record])
+        .await?;
+    Ok((issue, pir))
+}
+
+/// A published review, for a tenant the issue affects.
+pub async fn pir_for_tenant(
+    core: &Core,
+    actor: &Actor,
+    tenant: TenantId,
+    id: &str,
+) -> ApiResult<(Issue, candor_domain::health::Pir)> {
+    let (issue, _) = issue_for_tenant(core, actor, tenant, id).await?;
+    let pir = core
+        .store
+        .get_pir(&issue.id)
+        .await?
+        .filter(|p| p.is_published())
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "issue {} has no published post-incident review",
+                issue.id
+            ))
+        })?;
+    Ok((issue, pir))
+}

@@ -619,8 +619,206 @@ async fn the_console_publishes_and_the_affected_tenant_reads_it(app: TestApp) {
 }
 
 crate::both!(
+    a_published_review_marks_the_issue_and_reaches_its_tenants,
     the_console_publishes_and_the_affected_tenant_reads_it,
     an_incident_reaches_exactly_the_tenants_on_the_broken_infrastructure,
     only_incident_managers_publish_and_scopes_must_exist,
     updates_keep_the_cadence_and_reopening_is_explicit,
 );
+
+async fn a_published_review_marks_the_issue_and_reaches_its_tenants(app: TestApp) {
+    place(&app).await;
+    let im = operator(&app, OperatorRole::IncidentManager);
+    let scope = Scope {
+        scale_units: [ScaleUnitId::parse("eu-west-su1").unwrap()]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let (issue, _) = svc::create_issue(&app.core, &im, None, incident(scope))
+        .await
+        .unwrap();
+    let id = issue.id.to_string();
+    let sections = svc::PirInput {
+        user_impact: "Mail was delayed by up to an hour.".into(),
+        scope_of_impact: "Tenants on one scale unit in Europe.".into(),
+        root_cause: "<p>A disk filled up.</p><script>x</script>".into(),
+        actions_taken: "We freed space and moved queues.".into(),
+        next_steps: "Alert at 80 % disk use.".into(),
+        ..Default::default()
+    };
+    svc::save_pir_draft(&app.core, &im, None, &id, sections.clone())
+        .await
+        .unwrap();
+    let err = svc::publish_pir(&app.core, &im, None, &id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 409, "an active issue has no review yet");
+    svc::update_issue(
+        &app.core,
+        &im,
+        None,
+        &id,
+        UpdateInput {
+            status: Some("serviceRestored".into()),
+            post: post("Fixed."),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut incomplete = sections.clone();
+    incomplete.next_steps = String::new();
+    svc::save_pir_draft(&app.core, &im, None, &id, incomplete)
+        .await
+        .unwrap();
+    assert_eq!(
+        svc::publish_pir(&app.core, &im, None, &id)
+            .await
+            .unwrap_err()
+            .status(),
+        400
+    );
+    svc::save_pir_draft(&app.core, &im, None, &id, sections)
+        .await
+        .unwrap();
+
+    // Tenants cannot read a draft.
+    let reader = app
+        .sign_in(
+            &app.world
+                .a
+                .user(TenantRole::ServiceSupportAdministrator)
+                .email,
+            false,
+        )
+        .await;
+    assert_eq!(
+        reader
+            .get(app.url(&format!("/portal/health/issues/{id}/review")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let console = app
+        .sign_in(
+            &app.world.operator(OperatorRole::IncidentManager).email,
+            true,
+        )
+        .await;
+    let csrf = app.csrf(&console, &format!("/console/issues/{id}")).await;
+    let res = console
+        .post(app.url(&format!("/console/issues/{id}/review")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("user_impact", "Mail was delayed by up to an hour."),
+            ("scope_of_impact", "Tenants on one scale unit in Europe."),
+            ("root_cause", "A disk filled up."),
+            ("actions_taken", "We freed space."),
+            ("next_steps", "Alert at 80 % disk use."),
+            ("action", "publish"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let issue = app
+        .core
+        .store
+        .get_issue(&IssueId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(issue.status, Status::PostIncidentReviewPublished);
+    assert!(app
+        .activities(AuditChain::Operator)
+        .await
+        .contains(&"Publish-PostIncidentReview".to_owned()));
+
+    let page = reader
+        .get(app.url(&format!("/portal/health/issues/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("/review?download=1"));
+    let doc = reader
+        .get(app.url(&format!("/portal/health/issues/{id}/review?download=1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(doc.status(), 200);
+    assert!(doc.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let html = doc.text().await.unwrap();
+    for section in [
+        "User impact",
+        "Scope of impact",
+        "Incident start and end",
+        "Root cause",
+        "Actions taken",
+        "Next steps",
+        "A disk filled up.",
+    ] {
+        assert!(html.contains(section), "{section}");
+    }
+    assert!(
+        html.contains("<style>") && !html.contains("/static/"),
+        "self-contained"
+    );
+
+    // Graph's incidentReport serves the same document; other tenants get Graph's 404.
+    let token = app
+        .token(
+            app.world
+                .a
+                .app(candor_domain::identity::ApiPermission::ServiceHealthReadAll),
+        )
+        .await;
+    let report = app
+        .http()
+        .get(app.url(&format!(
+            "/v1.0/admin/serviceAnnouncement/issues/{id}/incidentReport"
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), 200);
+    assert!(report.text().await.unwrap().contains("Root cause"));
+    let other = app
+        .token(
+            app.world
+                .b
+                .app(candor_domain::identity::ApiPermission::ServiceHealthReadAll),
+        )
+        .await;
+    let report = app
+        .http()
+        .get(app.url(&format!(
+            "/v1.0/admin/serviceAnnouncement/issues/{id}/incidentReport"
+        )))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), 404);
+    let graph: serde_json::Value = app
+        .http()
+        .get(app.url(&format!("/v1.0/admin/serviceAnnouncement/issues/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(graph["status"], "postIncidentReviewPublished");
+}
