@@ -216,6 +216,9 @@ pub trait JobStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<()>;
     async fn get_job(&self, id: JobId) -> StoreResult<Option<Job>>;
+    /// Removes jobs that finished (done) before `before`; dead jobs stay for a person to
+    /// look at. Their dedupe keys are released with them.
+    async fn purge_finished_jobs(&self, before: OffsetDateTime) -> StoreResult<u64>;
     async fn job_counts(&self) -> StoreResult<JobCounts>;
 }
 

@@ -126,6 +126,15 @@ impl JobStore for PostgresStore {
             .transpose()
     }
 
+    async fn purge_finished_jobs(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM jobs WHERE status = 'done' AND updated_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
     async fn job_counts(&self) -> StoreResult<JobCounts> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")

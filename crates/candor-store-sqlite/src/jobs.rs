@@ -127,6 +127,15 @@ impl JobStore for SqliteStore {
             .transpose()
     }
 
+    async fn purge_finished_jobs(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM jobs WHERE status = 'done' AND updated_at < ?")
+            .bind(to_unix_micros(before))
+            .execute(&self.writer)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
     async fn job_counts(&self) -> StoreResult<JobCounts> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")

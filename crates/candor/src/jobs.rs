@@ -26,6 +26,13 @@ const IDLE_POLL: StdDuration = StdDuration::from_millis(500);
 
 pub const AUDIT_CHECKPOINT: &str = "audit.checkpoint";
 pub const SESSION_CLEANUP: &str = "sessions.cleanup";
+/// Looks for incidents whose next update is overdue, once a minute.
+pub const HEALTH_WATCHDOG: &str = "health.watchdog";
+/// Flags one overdue update of one issue (once per due time).
+pub const HEALTH_OVERDUE: &str = "health.overdue";
+pub const OVERDUE_FLAGGED: &str = "Flag-OverdueUpdate";
+/// Finished jobs are kept this long, for operators to look at.
+pub const KEEP_FINISHED_JOBS: Duration = Duration::days(7);
 
 type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 pub type Handler = Arc<dyn Fn(Arc<Core>, Job) -> JobFuture + Send + Sync>;
@@ -76,7 +83,68 @@ impl JobRunner {
                         now - candor_domain::identity::SESSION_MAX_AGE,
                     )
                     .await?;
-                tracing::info!(removed = n, "expired sessions removed");
+                let purged = core
+                    .store
+                    .purge_finished_jobs(now - KEEP_FINISHED_JOBS)
+                    .await?;
+                tracing::info!(
+                    removed = n,
+                    purged_jobs = purged,
+                    "expired sessions and old jobs removed"
+                );
+                Ok(())
+            }
+            .boxed()
+        });
+        runner.register(HEALTH_WATCHDOG, |core, _job| {
+            async move {
+                let now = core.clock.now();
+                for issue in core.store.overdue_issues(now).await? {
+                    let Some(due) = issue.next_update_due else {
+                        continue;
+                    };
+                    let due = candor_domain::time_util::rfc3339(due);
+                    let job = NewJob::new(
+                        HEALTH_OVERDUE,
+                        json!({"issue": issue.id.as_str(), "due": due}),
+                        now,
+                    )
+                    .dedupe(format!("{HEALTH_OVERDUE}:{}:{due}", issue.id));
+                    core.store.enqueue_job(JobId::generate(), job, now).await?;
+                }
+                Ok(())
+            }
+            .boxed()
+        });
+        runner.register(HEALTH_OVERDUE, |core, job| {
+            async move {
+                let id = job.payload["issue"].as_str().unwrap_or_default().to_owned();
+                let issue_id = candor_domain::health::IssueId::parse(&id)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let Some(issue) = core.store.get_issue(&issue_id).await? else {
+                    return Ok(());
+                };
+                // Flag it only if it is still overdue for the same deadline.
+                let due = job.payload["due"].as_str().unwrap_or_default();
+                if issue
+                    .next_update_due
+                    .map(candor_domain::time_util::rfc3339)
+                    .as_deref()
+                    != Some(due)
+                {
+                    return Ok(());
+                }
+                let record = candor_domain::audit::NewAuditRecord::new(
+                    candor_domain::audit::AuditChain::Operator,
+                    core.clock.now(),
+                    "system",
+                    candor_domain::audit::ActorKind::System,
+                    OVERDUE_FLAGGED,
+                )
+                .item(id)
+                .details(json!({"due": due, "owner": issue.owner, "title": issue.title}));
+                core.store.append_audit(vec![record]).await?;
+                tracing::warn!(issue = %issue.id, %due, "an update is overdue");
                 Ok(())
             }
             .boxed()
@@ -103,14 +171,18 @@ impl JobRunner {
             .and_then(|t| t.replace_second(0))
             .and_then(|t| t.replace_nanosecond(0))
             .unwrap_or(now);
-        for kind in [AUDIT_CHECKPOINT, SESSION_CLEANUP] {
-            let key = format!("{kind}:{}", candor_domain::time_util::rfc3339(hour));
-            let job = NewJob::new(
-                kind,
-                json!({"period": candor_domain::time_util::rfc3339(hour)}),
-                hour,
-            )
-            .dedupe(key);
+        let minute = now
+            .replace_second(0)
+            .and_then(|t| t.replace_nanosecond(0))
+            .unwrap_or(now);
+        for (kind, period) in [
+            (AUDIT_CHECKPOINT, hour),
+            (SESSION_CLEANUP, hour),
+            (HEALTH_WATCHDOG, minute),
+        ] {
+            let stamp = candor_domain::time_util::rfc3339(period);
+            let job = NewJob::new(kind, json!({"period": stamp}), period)
+                .dedupe(format!("{kind}:{stamp}"));
             self.core
                 .store
                 .enqueue_job(JobId::generate(), job, now)
@@ -180,8 +252,8 @@ impl JobRunner {
         }
     }
 
-    /// Runs until `stop` is cancelled: periodic scheduling once a minute, jobs as they
-    /// come due.
+    /// Runs until `stop` is cancelled: periodic scheduling every few seconds (cheap: the
+    /// dedupe keys make repeats no-ops), jobs as they come due.
     pub async fn run(self, stop: CancellationToken) {
         tracing::info!(worker = %self.worker, "job runner started");
         let mut last_schedule: Option<std::time::Instant> = None;
@@ -189,7 +261,7 @@ impl JobRunner {
             if stop.is_cancelled() {
                 break;
             }
-            if last_schedule.is_none_or(|t| t.elapsed() >= StdDuration::from_secs(60)) {
+            if last_schedule.is_none_or(|t| t.elapsed() >= StdDuration::from_secs(15)) {
                 if let Err(e) = self.schedule_periodic(self.core.clock.now()).await {
                     tracing::warn!(error = %e, "scheduling periodic jobs failed");
                 }

@@ -619,6 +619,7 @@ async fn the_console_publishes_and_the_affected_tenant_reads_it(app: TestApp) {
 }
 
 crate::both!(
+    the_watchdog_flags_each_overdue_update_once,
     a_published_review_marks_the_issue_and_reaches_its_tenants,
     the_console_publishes_and_the_affected_tenant_reads_it,
     an_incident_reaches_exactly_the_tenants_on_the_broken_infrastructure,
@@ -821,4 +822,63 @@ async fn a_published_review_marks_the_issue_and_reaches_its_tenants(app: TestApp
         .await
         .unwrap();
     assert_eq!(graph["status"], "postIncidentReviewPublished");
+}
+
+async fn the_watchdog_flags_each_overdue_update_once(app: TestApp) {
+    place(&app).await;
+    let im = operator(&app, OperatorRole::IncidentManager);
+    let scope = Scope {
+        services: [ServiceId::parse("Exchange").unwrap()]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let (issue, _) = svc::create_issue(&app.core, &im, None, incident(scope))
+        .await
+        .unwrap();
+    let runner = candor::jobs::JobRunner::new(app.core.clone());
+    let drain = || async {
+        runner.schedule_periodic(app.clock.now()).await.unwrap();
+        while runner.run_one().await.unwrap().is_some() {}
+    };
+    let flags = || async {
+        app.core
+            .store
+            .audit_chain_records("operator", 0, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.activity == "Flag-OverdueUpdate")
+            .count()
+    };
+    drain().await;
+    assert_eq!(flags().await, 0, "not due yet");
+    app.clock.advance(Duration::minutes(61));
+    drain().await;
+    assert_eq!(flags().await, 1);
+    app.clock.advance(Duration::minutes(5));
+    drain().await;
+    assert_eq!(flags().await, 1, "once per missed deadline");
+    svc::update_issue(
+        &app.core,
+        &im,
+        None,
+        issue.id.as_str(),
+        UpdateInput {
+            post: post("Still on it."),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    app.clock.advance(Duration::minutes(30));
+    drain().await;
+    assert_eq!(flags().await, 1, "back on time");
+    app.clock.advance(Duration::minutes(31));
+    drain().await;
+    assert_eq!(
+        flags().await,
+        2,
+        "the next missed deadline is flagged again"
+    );
 }
