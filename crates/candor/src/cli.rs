@@ -89,6 +89,9 @@ pub enum Command {
     /// Search, export and verify the tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Load the catalog, topology and placements in bulk.
+    #[command(subcommand)]
+    Topology(TopologyCommand),
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +228,22 @@ pub enum ApiClientCommand {
         tenant: String,
         #[arg(long)]
         client_id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopologyCommand {
+    /// Import services, regions, scale units, components and placements from a JSON or
+    /// CSV file. Everything is checked first; any problem is reported with its line and
+    /// nothing is written. Existing items with the same id are updated.
+    Import {
+        /// The file (.json, or CSV with the header kind,id,name,parent,services).
+        file: PathBuf,
+        /// Check the file and report what it would change, without writing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -637,6 +656,9 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(cmd) => audit(cmd).await,
+        Command::Topology(TopologyCommand::Import { file, dry_run, db }) => {
+            import_topology(&file, dry_run, &db).await
+        }
     }
 }
 
@@ -786,6 +808,84 @@ async fn audit(cmd: AuditCommand) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn import_topology(file: &std::path::Path, dry_run: bool, db: &DbArgs) -> CliResult {
+    let started = std::time::Instant::now();
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    eprintln!("Reading {} ({} bytes)…", file.display(), text.len());
+    let changes =
+        match crate::topology_import::parse(file, &text, |line| eprintln!("  {line} lines read…"))
+        {
+            Ok(c) => c,
+            Err(problems) => {
+                for p in &problems {
+                    eprintln!("{}: {p}", file.display());
+                }
+                let more = if problems.len() >= crate::topology_import::MAX_REPORTED {
+                    " (showing the first ones)"
+                } else {
+                    ""
+                };
+                return Err(CliError::Usage(format!(
+                    "{} problem(s){more}; nothing was imported",
+                    problems.len()
+                )));
+            }
+        };
+    let summary = format!(
+        "{} services, {} regions, {} scale units, {} components, {} placements",
+        changes.services.len(),
+        changes.regions.len(),
+        changes.scale_units.len(),
+        changes.components.len(),
+        changes.placements.len()
+    );
+    let core = core_for(db).await?;
+    // Placements must name tenants that exist.
+    let placed: std::collections::BTreeSet<TenantId> =
+        changes.placements.iter().map(|p| p.tenant_id).collect();
+    if !placed.is_empty() {
+        eprintln!("Checking {} tenants…", placed.len());
+        let mut known = std::collections::BTreeSet::new();
+        let mut after = None;
+        loop {
+            let page = core.store.list_tenants(after.clone(), 10_000).await?;
+            known.extend(page.iter().map(|t| t.id));
+            match page.last() {
+                Some(t) if page.len() == 10_000 => after = Some((t.name.clone(), t.id)),
+                _ => break,
+            }
+        }
+        let missing: Vec<&TenantId> = placed
+            .iter()
+            .filter(|t| !known.contains(*t))
+            .take(20)
+            .collect();
+        if !missing.is_empty() {
+            for t in &missing {
+                eprintln!(
+                    "{}: placement names tenant {t}, which does not exist",
+                    file.display()
+                );
+            }
+            return Err(CliError::Usage(
+                "placements name unknown tenants; nothing was imported".into(),
+            ));
+        }
+    }
+    if dry_run {
+        println!("The file is valid: {summary}. Nothing was written (--dry-run).");
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("Applying {summary} in one transaction…");
+    candor_web::service::topology::apply(&core, &Actor::System, None, &changes).await?;
+    println!(
+        "Imported {summary} in {:.1} s.",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(args: ServeArgs) -> CliResult {

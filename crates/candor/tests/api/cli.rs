@@ -324,3 +324,80 @@ fn the_cli_manages_tenants_users_and_clients_and_refuses_bad_input_cleanly() {
     assert!(verified.status.success(), "{out}");
     assert_eq!(out.lines().filter(|l| l.starts_with("ok")).count(), 2);
 }
+
+#[test]
+fn topology_imports_all_or_nothing_and_names_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let created = candor(&[
+        "tenant",
+        "create",
+        "--data-dir",
+        data,
+        "--name",
+        "Contoso",
+        "--region",
+        "eu-west",
+    ]);
+    assert!(created.status.success());
+    let listed = candor(&["tenant", "list", "--data-dir", data, "--json"]);
+    let tenant: serde_json::Value =
+        serde_json::from_str(text(&listed).0.lines().next().unwrap()).unwrap();
+    let tenant_id = tenant["id"].as_str().unwrap();
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, format!("kind,id,name,parent,services\nregion,eu-west,Europe West,,\nscale_unit,eu-west-su1,,eu-west,\ncomponent,EU MBX,,eu-west-su1,Exchange\nplacement,{tenant_id},,eu-west-su1-mbx01,\nservice,Exchange,Exchange Online,ex,\n")).unwrap();
+    let out = candor(&[
+        "topology",
+        "import",
+        bad.to_str().unwrap(),
+        "--data-dir",
+        data,
+    ]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("line 4") && err.contains("EU MBX"), "{err}");
+    assert!(err.contains("line 6") && err.contains("prefix"), "{err}");
+    assert!(err.contains("nothing was imported"));
+
+    let good = dir.path().join("topology.json");
+    std::fs::write(&good, serde_json::json!({
+        "services": [{"id": "Exchange", "displayName": "Exchange Online", "issuePrefix": "EX",
+                      "features": [{"featureGroup": "E-Mail and calendar access", "name": "Sign-in"}]}],
+        "regions": [{"code": "eu-west", "displayName": "Europe West"}],
+        "scaleUnits": [{"id": "eu-west-su1", "region": "eu-west"}],
+        "components": [{"id": "eu-west-su1-mbx01", "scaleUnit": "eu-west-su1", "services": ["Exchange"]}],
+        "placements": [{"tenant": tenant_id, "component": "eu-west-su1-mbx01"}]
+    }).to_string()).unwrap();
+    let dry = candor(&[
+        "topology",
+        "import",
+        good.to_str().unwrap(),
+        "--dry-run",
+        "--data-dir",
+        data,
+    ]);
+    assert!(dry.status.success(), "{:?}", text(&dry));
+    assert!(text(&dry).0.contains("1 placements"));
+    let out = candor(&[
+        "topology",
+        "import",
+        good.to_str().unwrap(),
+        "--data-dir",
+        data,
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("Imported 1 services"));
+
+    let unknown = dir.path().join("unknown.json");
+    std::fs::write(&unknown, serde_json::json!({"placements": [{"tenant": "0190f7a4-8b1c-7c3e-9d2a-1f2e3d4c5b6a", "component": "eu-west-su1-mbx01"}]}).to_string()).unwrap();
+    let out = candor(&[
+        "topology",
+        "import",
+        unknown.to_str().unwrap(),
+        "--data-dir",
+        data,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("does not exist"));
+}
