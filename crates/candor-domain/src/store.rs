@@ -230,6 +230,7 @@ pub trait TopologyStore: Send + Sync {
     async fn apply_topology(
         &self,
         changes: &TopologyChanges,
+        now: OffsetDateTime,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<()>;
     /// The ids that exist, for checking references before writing.

@@ -10,6 +10,7 @@ use candor_domain::identity::RegionCode;
 use candor_domain::store::{StoreResult, TopologyStore};
 use candor_domain::TenantId;
 use sqlx::{Postgres, QueryBuilder};
+use time::OffsetDateTime;
 
 use crate::audit::append_in_tx;
 use crate::{db_error, PostgresStore};
@@ -22,9 +23,27 @@ impl TopologyStore for PostgresStore {
     async fn apply_topology(
         &self,
         changes: &TopologyChanges,
+        now: OffsetDateTime,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let now_us = now;
+        for chunk in changes.tenants.chunks(ROWS) {
+            let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+                "INSERT INTO tenants (id, name, home_region, default_language, time_zone, is_demo, created_at) ",
+            );
+            qb.push_values(chunk, |mut b, t| {
+                b.push_bind(t.id.0)
+                    .push_bind(t.tenant.name.as_str())
+                    .push_bind(t.tenant.home_region.as_str())
+                    .push_bind(t.tenant.default_language.tag())
+                    .push_bind(t.tenant.time_zone.as_str())
+                    .push_bind(t.tenant.is_demo)
+                    .push_bind(now_us);
+            });
+            qb.push(" ON CONFLICT (id) DO UPDATE SET name = excluded.name, home_region = excluded.home_region, default_language = excluded.default_language, time_zone = excluded.time_zone");
+            qb.build().execute(&mut *tx).await.map_err(db_error)?;
+        }
         for chunk in changes.services.chunks(ROWS) {
             let mut qb: QueryBuilder<Postgres> =
                 QueryBuilder::new("INSERT INTO services (id, display_name, issue_prefix) ");

@@ -764,6 +764,7 @@ fn sample_topology(tenant: TenantId) -> candor_domain::health::TopologyChanges {
         features: vec![],
     };
     TopologyChanges {
+        tenants: vec![],
         services: vec![exchange, sharepoint],
         regions: vec![Region {
             code: RegionCode::parse("eu-west").unwrap(),
@@ -803,6 +804,7 @@ pub async fn topology_is_applied_and_read_back(store: Arc<dyn Store>) {
     store
         .apply_topology(
             &changes,
+            T0,
             vec![system_audit(AuditChain::Operator, "Set-Topology")],
         )
         .await
@@ -846,6 +848,7 @@ pub async fn topology_is_applied_and_read_back(store: Arc<dyn Store>) {
     store
         .apply_topology(
             &again,
+            T0,
             vec![system_audit(AuditChain::Operator, "Set-Topology")],
         )
         .await
@@ -873,6 +876,7 @@ pub async fn a_topology_change_that_breaks_a_rule_writes_nothing(store: Arc<dyn 
     let result = store
         .apply_topology(
             &changes,
+            T0,
             vec![system_audit(AuditChain::Operator, "Set-Topology")],
         )
         .await;
@@ -937,7 +941,7 @@ pub async fn issues_reach_exactly_the_placed_tenants_and_keep_them(store: Arc<dy
         tenant_id: b,
         component: ComponentId::parse("eu-west-su1-spo01").unwrap(),
     });
-    store.apply_topology(&topo, vec![]).await.unwrap();
+    store.apply_topology(&topo, T0, vec![]).await.unwrap();
 
     assert_eq!(store.next_number("issue", 100_000).await.unwrap(), 100_000);
     assert_eq!(store.next_number("issue", 100_000).await.unwrap(), 100_001);
@@ -1176,7 +1180,7 @@ pub async fn reviews_are_drafted_then_published_with_the_issue(store: Arc<dyn St
     use candor_domain::health::*;
     let a = tenant(&store, "Contoso").await;
     store
-        .apply_topology(&sample_topology(a), vec![])
+        .apply_topology(&sample_topology(a), T0, vec![])
         .await
         .unwrap();
     let mbx = ComponentId::parse("eu-west-su1-mbx01").unwrap();

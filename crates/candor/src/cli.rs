@@ -835,7 +835,8 @@ async fn import_topology(file: &std::path::Path, dry_run: bool, db: &DbArgs) -> 
             }
         };
     let summary = format!(
-        "{} services, {} regions, {} scale units, {} components, {} placements",
+        "{} tenants, {} services, {} regions, {} scale units, {} components, {} placements",
+        changes.tenants.len(),
         changes.services.len(),
         changes.regions.len(),
         changes.scale_units.len(),

@@ -33,6 +33,8 @@ impl std::fmt::Display for Problem {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct JsonFile {
     #[serde(default)]
+    tenants: Vec<JsonTenant>,
+    #[serde(default)]
     services: Vec<JsonService>,
     #[serde(default)]
     regions: Vec<JsonRegion>,
@@ -42,6 +44,18 @@ struct JsonFile {
     components: Vec<JsonComponent>,
     #[serde(default)]
     placements: Vec<JsonPlacement>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct JsonTenant {
+    id: String,
+    name: String,
+    home_region: String,
+    #[serde(default)]
+    default_language: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +145,48 @@ impl Collector {
         }
     }
 
+    fn tenant(&mut self, at: &str, id: &str, name: &str, region: &str, language: &str, zone: &str) {
+        let id = match id.trim().parse::<TenantId>() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.problem(at, e.to_string());
+                None
+            }
+        };
+        let name = self.check(at, candor_domain::identity::TenantName::parse(name));
+        let region = self.check(at, RegionCode::parse(region));
+        let language = match language.trim() {
+            "" => Some(candor_domain::language::Language::English),
+            l => match l.parse() {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    self.problem(at, format!("{e}"));
+                    None
+                }
+            },
+        };
+        let zone = match zone.trim() {
+            "" => Some(candor_domain::identity::TimeZoneName::utc()),
+            z => self.check(at, candor_domain::identity::TimeZoneName::parse(z)),
+        };
+        if let (Some(id), Some(name), Some(home_region), Some(default_language), Some(time_zone)) =
+            (id, name, region, language, zone)
+        {
+            self.changes
+                .tenants
+                .push(candor_domain::health::TenantRecord {
+                    id,
+                    tenant: candor_domain::identity::NewTenant {
+                        name,
+                        home_region,
+                        default_language,
+                        time_zone,
+                        is_demo: false,
+                    },
+                });
+        }
+    }
+
     fn service(&mut self, at: &str, id: &str, name: &str, prefix: &str, features: Vec<Feature>) {
         let id = self.check(at, ServiceId::parse(id));
         let name = self.text(at, "display name", name);
@@ -209,6 +265,16 @@ fn parse_json(text: &str) -> Result<Collector, Vec<Problem>> {
         }]
     })?;
     let mut c = Collector::default();
+    for (i, t) in file.tenants.iter().enumerate() {
+        c.tenant(
+            &format!("tenants[{i}]"),
+            &t.id,
+            &t.name,
+            &t.home_region,
+            t.default_language.as_deref().unwrap_or(""),
+            t.time_zone.as_deref().unwrap_or(""),
+        );
+    }
     for (i, s) in file.services.iter().enumerate() {
         let features = s
             .features
@@ -249,6 +315,8 @@ fn parse_json(text: &str) -> Result<Collector, Vec<Problem>> {
 /// CSV: a header `kind,id,name,parent,services`, then one row per item:
 /// `region,eu-west,Europe West,,` · `scale_unit,eu-west-su1,,eu-west,` ·
 /// `component,eu-west-su1-mbx01,,eu-west-su1,Exchange` (services space-separated) ·
+/// `tenant,<id>,Contoso,eu-west,,nl,Europe/Amsterdam` (with the optional header columns
+/// `language,time_zone`) ·
 /// `service,Exchange,Exchange Online,EX,` · `feature,Exchange,Sign-in,E-Mail and calendar access,`
 /// (service, feature, feature group) · `placement,<tenant id>,,eu-west-su1-mbx01,`.
 fn parse_csv(text: &str, mut progress: impl FnMut(usize)) -> Result<Collector, Vec<Problem>> {
@@ -309,6 +377,7 @@ fn parse_csv(text: &str, mut progress: impl FnMut(usize)) -> Result<Collector, V
                 }
             }
             "placement" => c.placement(&at, &field(1), &field(3)),
+            "tenant" => c.tenant(&at, &field(1), &field(2), &field(3), &field(5), &field(6)),
             "" => c.problem(&at, "the kind is empty"),
             other => c.problem(&at, format!("`{}` is not a kind (region, scale_unit, component, service, feature, placement)", other.chars().take(30).collect::<String>())),
         }

@@ -191,9 +191,17 @@ pub struct Placement {
     pub component: ComponentId,
 }
 
+/// A tenant created (or updated) by a bulk import.
+#[derive(Debug, Clone)]
+pub struct TenantRecord {
+    pub id: TenantId,
+    pub tenant: crate::identity::NewTenant,
+}
+
 /// Catalog and topology changes applied together (create or update by id).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct TopologyChanges {
+    pub tenants: Vec<TenantRecord>,
     pub services: Vec<Service>,
     pub regions: Vec<Region>,
     pub scale_units: Vec<ScaleUnit>,
@@ -203,7 +211,8 @@ pub struct TopologyChanges {
 
 impl TopologyChanges {
     pub fn is_empty(&self) -> bool {
-        self.services.is_empty()
+        self.tenants.is_empty()
+            && self.services.is_empty()
             && self.regions.is_empty()
             && self.scale_units.is_empty()
             && self.components.is_empty()

@@ -41,7 +41,9 @@ pub async fn apply(
         "components": changes.components.len(),
         "placements": changes.placements.len(),
     }));
-    core.store.apply_topology(changes, vec![record]).await?;
+    core.store
+        .apply_topology(changes, core.clock.now(), vec![record])
+        .await?;
     Ok(())
 }
 

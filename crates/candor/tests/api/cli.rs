@@ -387,7 +387,7 @@ fn topology_imports_all_or_nothing_and_names_bad_lines() {
         data,
     ]);
     assert!(out.status.success(), "{:?}", text(&out));
-    assert!(text(&out).0.contains("Imported 1 services"));
+    assert!(text(&out).0.contains("Imported 0 tenants, 1 services"));
 
     let unknown = dir.path().join("unknown.json");
     std::fs::write(&unknown, serde_json::json!({"placements": [{"tenant": "0190f7a4-8b1c-7c3e-9d2a-1f2e3d4c5b6a", "component": "eu-west-su1-mbx01"}]}).to_string()).unwrap();

@@ -55,6 +55,7 @@ pub(crate) async fn place(app: &TestApp) {
         services: [ServiceId::parse(s).unwrap()].into_iter().collect(),
     };
     let changes = TopologyChanges {
+        tenants: vec![],
         services: vec![
             svc("Exchange", "Exchange Online", "EX"),
             svc("SharePoint", "SharePoint Online", "SP"),
