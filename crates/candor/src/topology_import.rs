@@ -333,16 +333,23 @@ fn parse_csv(text: &str, mut progress: impl FnMut(usize)) -> Result<Collector, V
             }]
         })?
         .clone();
-    let expected = ["kind", "id", "name", "parent", "services"];
-    if headers
-        .iter()
-        .map(|h| h.to_ascii_lowercase())
-        .collect::<Vec<_>>()
-        != expected
-    {
+    let expected = [
+        "kind",
+        "id",
+        "name",
+        "parent",
+        "services",
+        "language",
+        "time_zone",
+    ];
+    let got: Vec<String> = headers.iter().map(|h| h.to_ascii_lowercase()).collect();
+    if got.len() < 5 || got.len() > expected.len() || got[..] != expected[..got.len()] {
         return Err(vec![Problem {
             at: "line 1".into(),
-            message: format!("the header must be `{}`", expected.join(",")),
+            message: format!(
+                "the header must be `{}` (the last two only for tenant rows)",
+                expected.join(",")
+            ),
         }]);
     }
     let mut c = Collector::default();
@@ -455,6 +462,19 @@ mod tests {
         let c = parse(Path::new("t.csv"), text, |_| {}).unwrap();
         assert_eq!(c.services[0].features.len(), 1);
         assert_eq!(c.components[0].services.len(), 1);
+    }
+
+    #[test]
+    fn tenant_rows_create_tenants() {
+        let text = "kind,id,name,parent,services,language,time_zone\ntenant,0190f7a4-8b1c-7c3e-9d2a-1f2e3d4c5b6a,Contoso,eu-west,,nl,Europe/Amsterdam\ntenant,0190f7a4-8b1c-7c3e-9d2a-1f2e3d4c5b6b,Fabrikam,eu-west,,xx,Mars/Base\n";
+        let problems = parse(Path::new("t.csv"), text, |_| {}).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().all(|p| p.at == "line 3"));
+        let ok = "kind,id,name,parent,services,language,time_zone\ntenant,0190f7a4-8b1c-7c3e-9d2a-1f2e3d4c5b6a,Contoso,eu-west,,nl,Europe/Amsterdam\n";
+        assert_eq!(
+            parse(Path::new("t.csv"), ok, |_| {}).unwrap().tenants.len(),
+            1
+        );
     }
 
     #[test]
