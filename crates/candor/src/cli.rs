@@ -845,8 +845,15 @@ async fn import_topology(file: &std::path::Path, dry_run: bool, db: &DbArgs) -> 
     );
     let core = core_for(db).await?;
     // Placements must name tenants that exist.
-    let placed: std::collections::BTreeSet<TenantId> =
-        changes.placements.iter().map(|p| p.tenant_id).collect();
+    // Tenants the file itself defines need no lookup.
+    let defined: std::collections::BTreeSet<TenantId> =
+        changes.tenants.iter().map(|t| t.id).collect();
+    let placed: std::collections::BTreeSet<TenantId> = changes
+        .placements
+        .iter()
+        .map(|p| p.tenant_id)
+        .filter(|t| !defined.contains(t))
+        .collect();
     if !placed.is_empty() {
         eprintln!("Checking {} tenants…", placed.len());
         let mut known = std::collections::BTreeSet::new();
