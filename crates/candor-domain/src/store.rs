@@ -294,6 +294,11 @@ pub trait IssueStore: Send + Sync {
     async fn list_issues(&self, filter: &IssueFilter) -> StoreResult<Vec<Issue>>;
     /// Posts in order.
     async fn issue_posts(&self, id: &IssueId) -> StoreResult<Vec<Post>>;
+    /// Posts of several issues in one round trip, each issue's in order.
+    async fn posts_of_issues(
+        &self,
+        ids: &[IssueId],
+    ) -> StoreResult<std::collections::BTreeMap<IssueId, Vec<Post>>>;
     /// Issues affecting `tenant` that are active or were modified since `since`.
     async fn tenant_issues(
         &self,

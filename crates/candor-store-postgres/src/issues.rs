@@ -285,6 +285,25 @@ impl IssueStore for PostgresStore {
         .collect()
     }
 
+    async fn posts_of_issues(&self, ids: &[IssueId]) -> StoreResult<BTreeMap<IssueId, Vec<Post>>> {
+        let mut out: BTreeMap<IssueId, Vec<Post>> =
+            ids.iter().map(|i| (i.clone(), Vec::new())).collect();
+        let keys: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
+        let rows = sqlx::query(
+            "SELECT issue_id, seq, created_at, post_type, language, body_html, translations, status, new_cadence_minutes, author
+             FROM issue_posts WHERE issue_id = ANY($1) ORDER BY issue_id, seq",
+        )
+        .bind(&keys)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        for row in rows {
+            let id = IssueId::from_trusted(get::<String>(&row, "issue_id")?);
+            out.entry(id).or_default().push(post(&row)?);
+        }
+        Ok(out)
+    }
+
     async fn tenant_issues(
         &self,
         tenant: TenantId,

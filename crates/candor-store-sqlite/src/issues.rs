@@ -306,6 +306,27 @@ impl IssueStore for SqliteStore {
         .collect()
     }
 
+    async fn posts_of_issues(&self, ids: &[IssueId]) -> StoreResult<BTreeMap<IssueId, Vec<Post>>> {
+        let mut out: BTreeMap<IssueId, Vec<Post>> =
+            ids.iter().map(|i| (i.clone(), Vec::new())).collect();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT issue_id, seq, created_at, post_type, language, body_html, translations, status, new_cadence_minutes, author
+                 FROM issue_posts WHERE issue_id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.as_str());
+            }
+            qb.push(") ORDER BY issue_id, seq");
+            for row in qb.build().fetch_all(&self.reader).await.map_err(db_error)? {
+                let id = IssueId::from_trusted(get::<String>(&row, "issue_id")?);
+                out.entry(id).or_default().push(post(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn tenant_issues(
         &self,
         tenant: TenantId,

@@ -1046,6 +1046,15 @@ pub async fn issues_reach_exactly_the_placed_tenants_and_keep_them(store: Arc<dy
         .unwrap();
     assert_eq!(store.affected_count(&issue.id).await.unwrap(), 3);
     assert_eq!(store.issue_posts(&issue.id).await.unwrap().len(), 2);
+    let many = store
+        .posts_of_issues(&[issue.id.clone(), IssueId::parse("EX1").unwrap()])
+        .await
+        .unwrap();
+    assert_eq!(
+        many[&issue.id].iter().map(|p| p.seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(many[&IssueId::parse("EX1").unwrap()].is_empty());
 
     // Overdue once its next update time has passed.
     assert!(store

@@ -333,12 +333,19 @@ async fn tenant_issue_values(
     let since = state.clock.now() - time::Duration::days(HISTORY_DAYS);
     let issues = state.store.tenant_issues(tenant, since).await?;
     let services = state.store.list_services().await?;
-    let mut out = Vec::with_capacity(issues.len());
-    for i in &issues {
-        let posts = state.store.issue_posts(&i.id).await?;
-        out.push(issue_json(i, &posts, &services, lang));
-    }
-    Ok(out)
+    let ids: Vec<_> = issues.iter().map(|i| i.id.clone()).collect();
+    let posts = state.store.posts_of_issues(&ids).await?;
+    Ok(issues
+        .iter()
+        .map(|i| {
+            issue_json(
+                i,
+                posts.get(&i.id).map_or(&[][..], Vec::as_slice),
+                &services,
+                lang,
+            )
+        })
+        .collect())
 }
 
 async fn list_issues(
@@ -418,12 +425,15 @@ async fn overview_values(
     let mut issues_by_service: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     if expand {
         let since = state.clock.now() - time::Duration::days(HISTORY_DAYS);
-        for i in state.store.tenant_issues(tenant, since).await? {
-            let posts = state.store.issue_posts(&i.id).await?;
+        let issues = state.store.tenant_issues(tenant, since).await?;
+        let ids: Vec<_> = issues.iter().map(|i| i.id.clone()).collect();
+        let posts = state.store.posts_of_issues(&ids).await?;
+        for i in &issues {
+            let p = posts.get(&i.id).map_or(&[][..], Vec::as_slice);
             issues_by_service
                 .entry(i.service.to_string())
                 .or_default()
-                .push(issue_json(&i, &posts, &services, lang));
+                .push(issue_json(i, p, &services, lang));
         }
     }
     Ok(views
