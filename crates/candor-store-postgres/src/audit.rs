@@ -4,23 +4,13 @@ use async_trait::async_trait;
 use candor_domain::audit::{seal, AuditQuery, AuditRecord, ChainHead, Checkpoint, NewAuditRecord};
 use candor_domain::store::{AuditStore, StoreError, StoreResult};
 use candor_domain::AuditRecordId;
-use sqlx::postgres::PgPool;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
-use tokio::sync::{mpsc, oneshot};
 
-use crate::{db_error, rows, PostgresStore, MAX_GROUP_COMMIT};
+use crate::{db_error, rows, PostgresStore};
 
 const RECORD_COLS: &str = "chain, seq, id, tenant_id, occurred_at, actor, actor_kind, ip_address, activity, item, details, prev_hash, hash";
 /// Rows per INSERT statement: 13 parameters each, inside PostgreSQL's 65,535 limit.
 const ROWS_PER_INSERT: usize = 1000;
-
-/// How many times the writer yields to gather more appends before committing.
-const LINGER_YIELDS: usize = 8;
-
-pub(crate) struct AppendRequest {
-    pub records: Vec<NewAuditRecord>,
-    pub reply: oneshot::Sender<StoreResult<Vec<AuditRecord>>>,
-}
 
 /// Seals `records` onto their chains and inserts them, inside the caller's transaction.
 /// Each chain's head row is locked (in chain order, so two writers never deadlock) for
@@ -114,58 +104,10 @@ pub(crate) async fn append_in_tx(
     Ok(sealed)
 }
 
-/// Collects whatever appends are waiting and commits them in one transaction.
-pub(crate) async fn group_commit_loop(pool: PgPool, mut rx: mpsc::Receiver<AppendRequest>) {
-    let mut batch: Vec<AppendRequest> = Vec::new();
-    while rx.recv_many(&mut batch, MAX_GROUP_COMMIT).await > 0 {
-        // Let the callers just answered queue their next appends: a few yields cost
-        // microseconds and let the next commit carry many more records.
-        for _ in 0..LINGER_YIELDS {
-            if batch.len() >= MAX_GROUP_COMMIT {
-                break;
-            }
-            tokio::task::yield_now().await;
-            while batch.len() < MAX_GROUP_COMMIT {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
-                }
-            }
-        }
-        let counts: Vec<usize> = batch.iter().map(|r| r.records.len()).collect();
-        let records: Vec<NewAuditRecord> = batch
-            .iter_mut()
-            .flat_map(|r| std::mem::take(&mut r.records))
-            .collect();
-        let result = async {
-            let mut tx = pool.begin().await.map_err(db_error)?;
-            let sealed = append_in_tx(&mut tx, records).await?;
-            tx.commit().await.map_err(db_error)?;
-            Ok::<_, StoreError>(sealed)
-        }
-        .await;
-        match result {
-            Ok(sealed) => {
-                let mut sealed = sealed.into_iter();
-                for (req, n) in batch.drain(..).zip(counts) {
-                    let _ = req.reply.send(Ok(sealed.by_ref().take(n).collect()));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "audit group commit failed");
-                let msg = e.to_string();
-                for req in batch.drain(..) {
-                    let _ = req.reply.send(Err(StoreError::Database(msg.clone())));
-                }
-            }
-        }
-    }
-}
-
 #[async_trait]
 impl AuditStore for PostgresStore {
     async fn append_audit(&self, records: Vec<NewAuditRecord>) -> StoreResult<Vec<AuditRecord>> {
-        self.append_grouped(records).await
+        self.appends.append(records).await
     }
 
     async fn search_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {

@@ -15,21 +15,16 @@ mod topology;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use candor_domain::audit::{AuditRecord, NewAuditRecord};
 use candor_domain::store::{Store, StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
 use std::str::FromStr;
-use tokio::sync::{mpsc, oneshot};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Largest number of audit records committed in one group-commit transaction.
-const MAX_GROUP_COMMIT: usize = 4096;
-
 pub struct PostgresStore {
     pool: PgPool,
-    appends: mpsc::Sender<audit::AppendRequest>,
+    appends: candor_store_common::GroupCommitter,
 }
 
 impl PostgresStore {
@@ -47,9 +42,17 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(format!("migrating the PostgreSQL database: {e}")))?;
-        let (tx, rx) = mpsc::channel(MAX_GROUP_COMMIT);
-        tokio::spawn(audit::group_commit_loop(pool.clone(), rx));
-        Ok(Self { pool, appends: tx })
+        let writer = pool.clone();
+        let appends = candor_store_common::GroupCommitter::spawn(move |records| {
+            let pool = writer.clone();
+            async move {
+                let mut tx = pool.begin().await.map_err(db_error)?;
+                let sealed = audit::append_in_tx(&mut tx, records).await?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(sealed)
+            }
+        });
+        Ok(Self { pool, appends })
     }
 
     /// The pool, for tests that tamper with rows on purpose.
@@ -59,20 +62,6 @@ impl PostgresStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-
-    async fn append_grouped(&self, records: Vec<NewAuditRecord>) -> StoreResult<Vec<AuditRecord>> {
-        if records.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (reply, answer) = oneshot::channel();
-        self.appends
-            .send(audit::AppendRequest { records, reply })
-            .await
-            .map_err(|_| StoreError::Database("the audit writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Database("the audit writer has stopped".into()))?
     }
 }
 

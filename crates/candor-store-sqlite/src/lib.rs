@@ -18,23 +18,18 @@ use std::str::FromStr;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use candor_domain::audit::{AuditRecord, NewAuditRecord};
 use candor_domain::store::{Store, StoreError, StoreResult};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::Row;
-use tokio::sync::{mpsc, oneshot};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// Largest number of audit records committed in one group-commit transaction.
-const MAX_GROUP_COMMIT: usize = 4096;
 
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-    appends: mpsc::Sender<audit::AppendRequest>,
+    appends: candor_store_common::GroupCommitter,
 }
 
 impl SqliteStore {
@@ -76,12 +71,20 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(db_error)?;
-        let (tx, rx) = mpsc::channel(MAX_GROUP_COMMIT);
-        tokio::spawn(audit::group_commit_loop(writer.clone(), rx));
+        let pool = writer.clone();
+        let appends = candor_store_common::GroupCommitter::spawn(move |records| {
+            let pool = pool.clone();
+            async move {
+                let mut tx = pool.begin().await.map_err(db_error)?;
+                let sealed = audit::append_in_tx(&mut tx, records).await?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(sealed)
+            }
+        });
         Ok(Self {
             writer,
             reader,
-            appends: tx,
+            appends,
         })
     }
 
@@ -141,21 +144,7 @@ impl Store for SqliteStore {
     }
 }
 
-impl SqliteStore {
-    async fn append_grouped(&self, records: Vec<NewAuditRecord>) -> StoreResult<Vec<AuditRecord>> {
-        if records.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (reply, answer) = oneshot::channel();
-        self.appends
-            .send(audit::AppendRequest { records, reply })
-            .await
-            .map_err(|_| StoreError::Database("the audit writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Database("the audit writer has stopped".into()))?
-    }
-}
+impl SqliteStore {}
 
 /// Maps a sqlx error into the domain's store error, turning uniqueness violations into
 /// conflicts with a message a person can act on.
