@@ -253,12 +253,7 @@ pub fn error_page(state: &AppState, user: &PortalUser, path: &str, err: ApiError
     )
 }
 
-async fn root(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: axum::http::HeaderMap,
-) -> Response {
-    let _ = jar;
+async fn root(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     match session::current(&state, &headers).await {
         Ok(Some(s)) => match s.principal {
             candor_domain::identity::SessionPrincipal::Operator { .. } => {

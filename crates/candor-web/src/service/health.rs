@@ -525,16 +525,17 @@ pub async fn tenant_dashboard(
         .store
         .tenant_issues(tenant, now - Duration::days(30))
         .await?;
-    let mut services = super::topology::services_of_tenant(core, tenant).await?;
-    // Issues can name a service the tenant is not placed on (explicit tenants): show it too.
-    let cat = core.store.list_services().await?;
-    for i in &issues {
-        if !services.iter().any(|s| s.id == i.service) {
-            if let Some(s) = cat.iter().find(|s| s.id == i.service) {
-                services.push(s.clone());
-            }
-        }
-    }
+    // The services the tenant uses, and any an issue names that it is not placed on
+    // (tenants named explicitly in a scope): one catalog read for both.
+    let mut wanted = super::topology::service_ids_of_tenant(core, tenant).await?;
+    wanted.extend(issues.iter().map(|i| i.service.clone()));
+    let services: Vec<Service> = core
+        .store
+        .list_services()
+        .await?
+        .into_iter()
+        .filter(|s| wanted.contains(&s.id))
+        .collect();
     let views = services
         .into_iter()
         .map(|service| {

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use candor_domain::audit::{AuditChain, NewAuditRecord};
-use candor_domain::health::{check_references, Service, TopologyChanges};
+use candor_domain::health::{check_references, Service, ServiceId, TopologyChanges};
 use candor_domain::identity::{authorize, Action, Actor};
 use candor_domain::TenantId;
 use serde_json::json;
@@ -47,8 +47,11 @@ pub async fn apply(
     Ok(())
 }
 
-/// The services a tenant uses: those hosted on the components it is placed on.
-pub async fn services_of_tenant(core: &Core, tenant: TenantId) -> ApiResult<Vec<Service>> {
+/// The ids of the services a tenant uses: those hosted on the components it is placed on.
+pub async fn service_ids_of_tenant(
+    core: &Core,
+    tenant: TenantId,
+) -> ApiResult<BTreeSet<ServiceId>> {
     let placed: BTreeSet<_> = core
         .store
         .tenant_placements(tenant)
@@ -56,16 +59,24 @@ pub async fn services_of_tenant(core: &Core, tenant: TenantId) -> ApiResult<Vec<
         .into_iter()
         .collect();
     if placed.is_empty() {
-        return Ok(Vec::new());
+        return Ok(BTreeSet::new());
     }
-    let used: BTreeSet<_> = core
+    Ok(core
         .store
         .list_components()
         .await?
         .into_iter()
         .filter(|c| placed.contains(&c.id))
         .flat_map(|c| c.services)
-        .collect();
+        .collect())
+}
+
+/// The services a tenant uses, by display name.
+pub async fn services_of_tenant(core: &Core, tenant: TenantId) -> ApiResult<Vec<Service>> {
+    let used = service_ids_of_tenant(core, tenant).await?;
+    if used.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(core
         .store
         .list_services()
