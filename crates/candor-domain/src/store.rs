@@ -8,8 +8,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::audit::{AuditQuery, AuditRecord, ChainHead, Checkpoint, NewAuditRecord};
 use crate::health::{
-    Component, ComponentId, Issue, IssueId, Pir, Post, Region, ScaleUnit, Service, TopologyChanges,
-    TopologySummary,
+    Attachment, Component, ComponentId, Issue, IssueId, Message, MessageId, Pir, Post, Region,
+    ScaleUnit, Service, TopologyChanges, TopologySummary, Viewpoint, ViewpointChange,
 };
 use crate::identity::{
     ApiClient, EmailAddress, NewApiClient, NewOperator, NewTenant, NewTenantUser, Operator,
@@ -376,6 +376,63 @@ pub trait OperatorApiStore: Send + Sync {
     async fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()>;
 }
 
+/// A new attachment with its bytes.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub meta: Attachment,
+    pub content: Vec<u8>,
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores a message with its attachments and reaches the tenants placed on `covered`
+    /// plus the audience's named tenants. Returns how many tenants it reached.
+    async fn create_message(
+        &self,
+        message: &Message,
+        attachments: &[NewAttachment],
+        covered: &[ComponentId],
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<i64>;
+    /// Saves a changed message (if it was still last modified at `expected_last_modified`)
+    /// and, when `covered` is given, reaches more tenants (a tenant once reached stays
+    /// reached). Returns how many tenants were newly reached.
+    async fn update_message(
+        &self,
+        message: &Message,
+        expected_last_modified: OffsetDateTime,
+        covered: Option<&[ComponentId]>,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<i64>;
+    /// With its attachments' descriptions.
+    async fn get_message(&self, id: &MessageId) -> StoreResult<Option<Message>>;
+    /// Most recently modified first.
+    async fn list_messages(&self, limit: u32) -> StoreResult<Vec<Message>>;
+    /// Every message that reached `tenant`, most recently modified first.
+    async fn tenant_messages(&self, tenant: TenantId) -> StoreResult<Vec<Message>>;
+    async fn tenant_has_message(&self, tenant: TenantId, id: &MessageId) -> StoreResult<bool>;
+    async fn message_reach(&self, id: &MessageId) -> StoreResult<i64>;
+    /// An attachment's bytes.
+    async fn attachment_content(
+        &self,
+        message: &MessageId,
+        attachment: uuid::Uuid,
+    ) -> StoreResult<Option<(Attachment, Vec<u8>)>>;
+    /// One user's viewpoints on the given messages; messages never touched are absent.
+    async fn viewpoints(
+        &self,
+        user: UserId,
+        ids: &[MessageId],
+    ) -> StoreResult<std::collections::BTreeMap<MessageId, Viewpoint>>;
+    async fn change_viewpoints(
+        &self,
+        user: UserId,
+        ids: &[MessageId],
+        change: ViewpointChange,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+}
+
 /// Everything Candor stores.
 #[async_trait]
 pub trait Store:
@@ -386,6 +443,7 @@ pub trait Store:
     + TopologyStore
     + IssueStore
     + OperatorApiStore
+    + MessageStore
     + Send
     + Sync
     + 'static

@@ -1286,3 +1286,145 @@ pub async fn reviews_are_drafted_then_published_with_the_issue(store: Arc<dyn St
         None
     );
 }
+
+fn sample_message(id: &str, at: OffsetDateTime, audience: candor_domain::health::Audience) -> candor_domain::health::Message {
+    use candor_domain::health::*;
+    Message {
+        id: MessageId::parse(id).unwrap(),
+        title: "Retiring basic authentication".into(),
+        body_html: "<p>Basic authentication ends on 1 March.</p>".into(),
+        language: Language::English,
+        translations: [(
+            Language::Dutch,
+            MessageText {
+                title: "Basisverificatie verdwijnt".into(),
+                body_html: "<p>Basisverificatie stopt op 1 maart.</p>".into(),
+            },
+        )]
+        .into_iter()
+        .collect(),
+        category: Category::PlanForChange,
+        severity: Severity::High,
+        services: [ServiceId::parse("Exchange").unwrap()].into_iter().collect(),
+        tags: vec!["Retirement".into(), "Admin impact".into()],
+        is_major_change: true,
+        action_required_by: Some(at + Duration::days(90)),
+        start: at,
+        end: Some(at + Duration::days(120)),
+        last_modified: at,
+        details: [("ExternalLink".to_owned(), "https://example.com/basic-auth".to_owned())]
+            .into_iter()
+            .collect(),
+        audience,
+        attachments: vec![],
+        author: "operator:im@provider.example".into(),
+    }
+}
+
+pub async fn messages_reach_their_audience_with_attachments_and_viewpoints(store: Arc<dyn Store>) {
+    use candor_domain::health::*;
+    use candor_domain::store::NewAttachment;
+    let a = tenant(&store, "Contoso").await;
+    let b = tenant(&store, "Fabrikam").await;
+    let c = tenant(&store, "Adatum").await;
+    let mut topo = sample_topology(a);
+    topo.placements.push(Placement {
+        tenant_id: b,
+        component: ComponentId::parse("eu-west-su1-spo01").unwrap(),
+    });
+    store.apply_topology(&topo, T0, vec![]).await.unwrap();
+    let mbx = ComponentId::parse("eu-west-su1-mbx01").unwrap();
+    let audience = Audience {
+        tenants: [c].into_iter().collect(),
+        ..Audience::default()
+    };
+    let mut message = sample_message("MC100001", T0, audience);
+    let attachment = Attachment {
+        id: uuid::Uuid::now_v7(),
+        name: "affected-mailboxes.csv".into(),
+        content_type: "text/csv".into(),
+        size: 14,
+        last_modified: T0,
+    };
+    let reached = store
+        .create_message(
+            &message,
+            &[NewAttachment {
+                meta: attachment.clone(),
+                content: b"mailbox,count\n".to_vec(),
+            }],
+            std::slice::from_ref(&mbx),
+            vec![system_audit(AuditChain::Operator, "New-ServiceMessage")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(reached, 2, "the Exchange tenant and the named tenant");
+    assert_eq!(store.message_reach(&message.id).await.unwrap(), 2);
+    assert!(store.tenant_has_message(a, &message.id).await.unwrap());
+    assert!(store.tenant_has_message(c, &message.id).await.unwrap());
+    assert!(!store.tenant_has_message(b, &message.id).await.unwrap());
+
+    message.attachments = vec![attachment.clone()];
+    assert_eq!(store.get_message(&message.id).await.unwrap().unwrap(), message);
+    assert_eq!(store.tenant_messages(a).await.unwrap(), vec![message.clone()]);
+    assert!(store.tenant_messages(b).await.unwrap().is_empty());
+    assert_eq!(store.list_messages(10).await.unwrap().len(), 1);
+    let (meta, bytes) = store
+        .attachment_content(&message.id, attachment.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(meta, attachment);
+    assert_eq!(bytes, b"mailbox,count\n");
+    assert!(store
+        .attachment_content(&MessageId::parse("MC1").unwrap(), attachment.id)
+        .await
+        .unwrap()
+        .is_none());
+
+    // An update that widens the audience reaches more tenants; nobody is dropped.
+    let before = message.last_modified;
+    message.last_modified = T0 + Duration::hours(1);
+    message.tags.push(UPDATED_TAG.into());
+    message.audience.tenants.insert(b);
+    let added = store
+        .update_message(&message, before, Some(&[]), vec![])
+        .await
+        .unwrap();
+    assert_eq!(added, 1);
+    assert!(store.tenant_has_message(b, &message.id).await.unwrap());
+    let stale = store.update_message(&message, before, None, vec![]).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+
+    // Viewpoints are per user and each change touches one flag.
+    let user = UserId::generate();
+    let other = UserId::generate();
+    let ids = vec![message.id.clone()];
+    assert!(store.viewpoints(user, &ids).await.unwrap().is_empty());
+    store
+        .change_viewpoints(user, &ids, ViewpointChange::MarkRead, T0)
+        .await
+        .unwrap();
+    store
+        .change_viewpoints(user, &ids, ViewpointChange::Favorite, T0)
+        .await
+        .unwrap();
+    store
+        .change_viewpoints(user, &ids, ViewpointChange::Archive, T0)
+        .await
+        .unwrap();
+    store
+        .change_viewpoints(user, &ids, ViewpointChange::Unarchive, T0)
+        .await
+        .unwrap();
+    let mine = store.viewpoints(user, &ids).await.unwrap();
+    assert_eq!(
+        mine.get(&message.id),
+        Some(&Viewpoint {
+            is_read: true,
+            is_archived: false,
+            is_favorited: true
+        })
+    );
+    assert!(store.viewpoints(other, &ids).await.unwrap().is_empty());
+}

@@ -50,6 +50,7 @@ contract!(
     issues_reach_exactly_the_placed_tenants_and_keep_them,
     operator_clients_and_idempotency_keys,
     reviews_are_drafted_then_published_with_the_issue,
+    messages_reach_their_audience_with_attachments_and_viewpoints,
 );
 
 /// Both trees must hold the same migrations, by version and name, so the two backends

@@ -56,47 +56,6 @@ impl fmt::Display for IssueId {
     }
 }
 
-macro_rules! wire_enum {
-    ($name:ident, $what:literal, [$($variant:ident => $wire:literal),+ $(,)?]) => {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $(#[serde(rename = $wire)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $wire),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidValue;
-            /// Case-insensitive, as Graph clients send both spellings.
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let s = s.trim();
-                $name::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
-                    InvalidValue::new(
-                        $what,
-                        format!(
-                            "`{}` is not one of {}",
-                            s.chars().take(40).collect::<String>(),
-                            $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-                        ),
-                    )
-                })
-            }
-        }
-    };
-}
-
 wire_enum!(Classification, "classification", [Advisory => "advisory", Incident => "incident"]);
 wire_enum!(Origin, "origin", [Provider => "microsoft", ThirdParty => "thirdParty", Customer => "customer"]);
 wire_enum!(PostType, "post type", [Regular => "regular", Quick => "quick", Strategic => "strategic"]);

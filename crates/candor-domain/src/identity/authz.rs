@@ -66,6 +66,8 @@ pub enum Action {
     // Tenant-scoped.
     ReadServiceHealth(TenantId),
     ReadMessageCenter(TenantId),
+    /// Marking messages read, archived or favourite: a person's own view, so apps may not.
+    SetMessageViewpoint(TenantId),
     ReadAuditLog(TenantId),
     ManageUsers(TenantId),
     ManageApiClients(TenantId),
@@ -77,6 +79,7 @@ pub enum Action {
     ManageOperators,
     ManageTopology,
     PublishServiceHealth,
+    PublishMessages,
     FileLockboxRequest,
     ApproveLockboxInternally,
     ReadOperatorAuditLog,
@@ -88,6 +91,7 @@ impl Action {
         vec![
             Action::ReadServiceHealth(tenant),
             Action::ReadMessageCenter(tenant),
+            Action::SetMessageViewpoint(tenant),
             Action::ReadAuditLog(tenant),
             Action::ManageUsers(tenant),
             Action::ManageApiClients(tenant),
@@ -98,6 +102,7 @@ impl Action {
             Action::ManageOperators,
             Action::ManageTopology,
             Action::PublishServiceHealth,
+            Action::PublishMessages,
             Action::FileLockboxRequest,
             Action::ApproveLockboxInternally,
             Action::ReadOperatorAuditLog,
@@ -108,6 +113,7 @@ impl Action {
         match self {
             Action::ReadServiceHealth(t)
             | Action::ReadMessageCenter(t)
+            | Action::SetMessageViewpoint(t)
             | Action::ReadAuditLog(t)
             | Action::ManageUsers(t)
             | Action::ManageApiClients(t)
@@ -123,7 +129,7 @@ impl Action {
         use TenantRole::*;
         match self {
             Action::ReadServiceHealth(_) => &[GlobalAdministrator, ServiceSupportAdministrator],
-            Action::ReadMessageCenter(_) => &[
+            Action::ReadMessageCenter(_) | Action::SetMessageViewpoint(_) => &[
                 GlobalAdministrator,
                 ServiceSupportAdministrator,
                 MessageCenterReader,
@@ -159,7 +165,9 @@ impl Action {
             | Action::ManageOperators
             | Action::ManageTopology
             | Action::ReadOperatorAuditLog => Some(OperatorRole::ProviderAdmin),
-            Action::PublishServiceHealth => Some(OperatorRole::IncidentManager),
+            Action::PublishServiceHealth | Action::PublishMessages => {
+                Some(OperatorRole::IncidentManager)
+            }
             Action::FileLockboxRequest => Some(OperatorRole::SupportEngineer),
             Action::ApproveLockboxInternally => Some(OperatorRole::SupportManager),
             _ => None,
@@ -389,6 +397,7 @@ mod tests {
             (Action::ManageTopology, OperatorRole::ProviderAdmin),
             (Action::ReadOperatorAuditLog, OperatorRole::ProviderAdmin),
             (Action::PublishServiceHealth, OperatorRole::IncidentManager),
+            (Action::PublishMessages, OperatorRole::IncidentManager),
             (Action::FileLockboxRequest, OperatorRole::SupportEngineer),
             (
                 Action::ApproveLockboxInternally,
@@ -446,6 +455,8 @@ mod tests {
             Action::ManageUsers(t),
             Action::ManageApiClients(t),
             Action::ManageTenantSettings(t),
+            // A viewpoint is a person's own; Graph refuses it to application permissions.
+            Action::SetMessageViewpoint(t),
         ] {
             assert!(authorize(&all, action).is_err());
         }

@@ -1,0 +1,390 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use candor_domain::audit::NewAuditRecord;
+use candor_domain::health::{
+    Attachment, Audience, ComponentId, Message, MessageId, Viewpoint, ViewpointChange,
+};
+use candor_domain::store::{MessageStore, NewAttachment, StoreError, StoreResult};
+use candor_domain::time_util::to_unix_micros;
+use candor_domain::{TenantId, UserId};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use time::OffsetDateTime;
+
+use crate::audit::append_in_tx;
+use crate::rows::{get, opt_time, parsed, time};
+use crate::{db_error, SqliteStore};
+
+const MESSAGE_COLS: &str = "id, title, body_html, language, translations, category, severity, services, tags, is_major_change, action_required_by, start_at, end_at, last_modified_at, details, audience, author";
+const IN_CHUNK: usize = 500;
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> StoreResult<T> {
+    let s: String = get(row, col)?;
+    serde_json::from_str(&s).map_err(|e| corrupt(col, e))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+fn message(row: &SqliteRow) -> StoreResult<Message> {
+    Ok(Message {
+        id: MessageId::from_trusted(get::<String>(row, "id")?),
+        title: get(row, "title")?,
+        body_html: get(row, "body_html")?,
+        language: parsed(row, "language")?,
+        translations: from_json(row, "translations")?,
+        category: parsed(row, "category")?,
+        severity: parsed(row, "severity")?,
+        services: from_json(row, "services")?,
+        tags: from_json(row, "tags")?,
+        is_major_change: get(row, "is_major_change")?,
+        action_required_by: opt_time(row, "action_required_by")?,
+        start: time(row, "start_at")?,
+        end: opt_time(row, "end_at")?,
+        last_modified: time(row, "last_modified_at")?,
+        details: from_json(row, "details")?,
+        audience: from_json::<Audience>(row, "audience")?,
+        attachments: Vec::new(),
+        author: get(row, "author")?,
+    })
+}
+
+fn attachment(row: &SqliteRow) -> StoreResult<Attachment> {
+    Ok(Attachment {
+        id: parsed(row, "id")?,
+        name: get(row, "name")?,
+        content_type: get(row, "content_type")?,
+        size: get(row, "size")?,
+        last_modified: time(row, "last_modified_at")?,
+    })
+}
+
+async fn reach(
+    conn: &mut SqliteConnection,
+    id: &MessageId,
+    covered: &[ComponentId],
+    explicit: &[TenantId],
+    now: OffsetDateTime,
+) -> StoreResult<i64> {
+    let mut added = 0;
+    for chunk in covered.chunks(IN_CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT OR IGNORE INTO message_tenants (tenant_id, message_id, since) SELECT DISTINCT tenant_id, ",
+        );
+        qb.push_bind(id.as_str())
+            .push(", ")
+            .push_bind(to_unix_micros(now))
+            .push(" FROM placements WHERE component IN (");
+        let mut sep = qb.separated(", ");
+        for c in chunk {
+            sep.push_bind(c.as_str());
+        }
+        qb.push(")");
+        added += qb
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .rows_affected() as i64;
+    }
+    for t in explicit {
+        added += sqlx::query(
+            "INSERT OR IGNORE INTO message_tenants (tenant_id, message_id, since) SELECT id, ?, ? FROM tenants WHERE id = ?",
+        )
+        .bind(id.as_str())
+        .bind(to_unix_micros(now))
+        .bind(t.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .rows_affected() as i64;
+    }
+    Ok(added)
+}
+
+impl SqliteStore {
+    /// Fills in the attachment descriptions of `messages` in one query per chunk.
+    async fn with_attachments(&self, mut messages: Vec<Message>) -> StoreResult<Vec<Message>> {
+        let mut by_message: BTreeMap<String, Vec<Attachment>> = BTreeMap::new();
+        let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT message_id, id, name, content_type, size, last_modified_at FROM message_attachments WHERE message_id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(") ORDER BY message_id, name, id");
+            for row in qb.build().fetch_all(&self.reader).await.map_err(db_error)? {
+                by_message
+                    .entry(get::<String>(&row, "message_id")?)
+                    .or_default()
+                    .push(attachment(&row)?);
+            }
+        }
+        for m in &mut messages {
+            m.attachments = by_message.remove(m.id.as_str()).unwrap_or_default();
+        }
+        Ok(messages)
+    }
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn create_message(
+        &self,
+        m: &Message,
+        attachments: &[NewAttachment],
+        covered: &[ComponentId],
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<i64> {
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        sqlx::query(&format!(
+            "INSERT INTO messages ({MESSAGE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(m.id.as_str())
+        .bind(&m.title)
+        .bind(&m.body_html)
+        .bind(m.language.tag())
+        .bind(json(&m.translations))
+        .bind(m.category.as_str())
+        .bind(m.severity.as_str())
+        .bind(json(&m.services))
+        .bind(json(&m.tags))
+        .bind(m.is_major_change)
+        .bind(m.action_required_by.map(to_unix_micros))
+        .bind(to_unix_micros(m.start))
+        .bind(m.end.map(to_unix_micros))
+        .bind(to_unix_micros(m.last_modified))
+        .bind(json(&m.details))
+        .bind(json(&m.audience))
+        .bind(&m.author)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        for a in attachments {
+            sqlx::query(
+                "INSERT INTO message_attachments (id, message_id, name, content_type, size, last_modified_at, content)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(a.meta.id.to_string())
+            .bind(m.id.as_str())
+            .bind(&a.meta.name)
+            .bind(&a.meta.content_type)
+            .bind(a.meta.size)
+            .bind(to_unix_micros(a.meta.last_modified))
+            .bind(&a.content)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        let explicit: Vec<TenantId> = m.audience.tenants.iter().copied().collect();
+        let reached = reach(&mut tx, &m.id, covered, &explicit, m.last_modified).await?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(reached)
+    }
+
+    async fn update_message(
+        &self,
+        m: &Message,
+        expected_last_modified: OffsetDateTime,
+        covered: Option<&[ComponentId]>,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<i64> {
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        let done = sqlx::query(
+            "UPDATE messages SET title = ?, body_html = ?, language = ?, translations = ?, category = ?,
+                 severity = ?, services = ?, tags = ?, is_major_change = ?, action_required_by = ?,
+                 start_at = ?, end_at = ?, last_modified_at = ?, details = ?, audience = ?
+             WHERE id = ? AND last_modified_at = ?",
+        )
+        .bind(&m.title)
+        .bind(&m.body_html)
+        .bind(m.language.tag())
+        .bind(json(&m.translations))
+        .bind(m.category.as_str())
+        .bind(m.severity.as_str())
+        .bind(json(&m.services))
+        .bind(json(&m.tags))
+        .bind(m.is_major_change)
+        .bind(m.action_required_by.map(to_unix_micros))
+        .bind(to_unix_micros(m.start))
+        .bind(m.end.map(to_unix_micros))
+        .bind(to_unix_micros(m.last_modified))
+        .bind(json(&m.details))
+        .bind(json(&m.audience))
+        .bind(m.id.as_str())
+        .bind(to_unix_micros(expected_last_modified))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "the message changed since it was loaded; reload it and try again".into(),
+            ));
+        }
+        let added = match covered {
+            Some(covered) => {
+                let explicit: Vec<TenantId> = m.audience.tenants.iter().copied().collect();
+                reach(&mut tx, &m.id, covered, &explicit, m.last_modified).await?
+            }
+            None => 0,
+        };
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(added)
+    }
+
+    async fn get_message(&self, id: &MessageId) -> StoreResult<Option<Message>> {
+        let Some(row) = sqlx::query(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = ?"))
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .with_attachments(vec![message(&row)?])
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn list_messages(&self, limit: u32) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLS} FROM messages ORDER BY last_modified_at DESC, id LIMIT ?"
+        ))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        let messages = rows.iter().map(message).collect::<StoreResult<Vec<_>>>()?;
+        self.with_attachments(messages).await
+    }
+
+    async fn tenant_messages(&self, tenant: TenantId) -> StoreResult<Vec<Message>> {
+        let cols = MESSAGE_COLS
+            .split(", ")
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT {cols} FROM message_tenants t JOIN messages m ON m.id = t.message_id
+             WHERE t.tenant_id = ? ORDER BY m.last_modified_at DESC, m.id"
+        ))
+        .bind(tenant.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        let messages = rows.iter().map(message).collect::<StoreResult<Vec<_>>>()?;
+        self.with_attachments(messages).await
+    }
+
+    async fn tenant_has_message(&self, tenant: TenantId, id: &MessageId) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM message_tenants WHERE tenant_id = ? AND message_id = ?",
+        )
+        .bind(tenant.to_string())
+        .bind(id.as_str())
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_error)?;
+        Ok(n > 0)
+    }
+
+    async fn message_reach(&self, id: &MessageId) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM message_tenants WHERE message_id = ?")
+            .bind(id.as_str())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_error)
+    }
+
+    async fn attachment_content(
+        &self,
+        message_id: &MessageId,
+        attachment_id: uuid::Uuid,
+    ) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, name, content_type, size, last_modified_at, content FROM message_attachments
+             WHERE message_id = ? AND id = ?",
+        )
+        .bind(message_id.as_str())
+        .bind(attachment_id.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((attachment(&row)?, get(&row, "content")?)))
+    }
+
+    async fn viewpoints(
+        &self,
+        user: UserId,
+        ids: &[MessageId],
+    ) -> StoreResult<BTreeMap<MessageId, Viewpoint>> {
+        let mut out = BTreeMap::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT message_id, is_read, is_archived, is_favorited FROM message_viewpoints WHERE user_id = ",
+            );
+            qb.push_bind(user.to_string()).push(" AND message_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.as_str());
+            }
+            qb.push(")");
+            for row in qb.build().fetch_all(&self.reader).await.map_err(db_error)? {
+                out.insert(
+                    MessageId::from_trusted(get::<String>(&row, "message_id")?),
+                    Viewpoint {
+                        is_read: get(&row, "is_read")?,
+                        is_archived: get(&row, "is_archived")?,
+                        is_favorited: get(&row, "is_favorited")?,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    async fn change_viewpoints(
+        &self,
+        user: UserId,
+        ids: &[MessageId],
+        change: ViewpointChange,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        // Only the one flag is written, so concurrent changes to other flags survive.
+        let (flag, value) = change.flag();
+        let column = format!("is_{flag}");
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        for id in ids {
+            sqlx::query(&format!(
+                "INSERT INTO message_viewpoints (user_id, message_id, {column}, updated_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (user_id, message_id) DO UPDATE SET {column} = excluded.{column},
+                     updated_at = excluded.updated_at"
+            ))
+            .bind(user.to_string())
+            .bind(id.as_str())
+            .bind(value)
+            .bind(to_unix_micros(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+}
