@@ -35,6 +35,10 @@ pub struct WebConfig {
     pub trust_forwarded_for: bool,
     /// Show the demo banner.
     pub demo: bool,
+    /// Graph service communications requests allowed per app per tenant, per minute and
+    /// per hour (Graph's own limits are 240 and 800).
+    pub graph_requests_per_minute: u32,
+    pub graph_requests_per_hour: u32,
 }
 
 impl Default for WebConfig {
@@ -44,6 +48,8 @@ impl Default for WebConfig {
             secure_cookies: false,
             trust_forwarded_for: false,
             demo: false,
+            graph_requests_per_minute: GRAPH_REQUESTS_PER_MINUTE,
+            graph_requests_per_hour: GRAPH_REQUESTS_PER_HOUR,
         }
     }
 }
@@ -54,6 +60,9 @@ pub struct AppInner {
     pub config: WebConfig,
     /// Sign-in attempts per account and per address.
     pub sign_in_limiter: DefaultKeyedRateLimiter<String>,
+    /// Graph requests per app (or person) per tenant.
+    pub graph_minute_limiter: DefaultKeyedRateLimiter<String>,
+    pub graph_hour_limiter: DefaultKeyedRateLimiter<String>,
     pub metrics: PrometheusHandle,
     pub openapi: Arc<utoipa::openapi::OpenApi>,
 }
@@ -90,6 +99,9 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Sign-in attempts allowed per minute for one account (and, times four, per address).
 pub const SIGN_IN_ATTEMPTS_PER_MINUTE: u32 = 5;
+/// Graph's documented service communications limits, per app per tenant.
+pub const GRAPH_REQUESTS_PER_MINUTE: u32 = 240;
+pub const GRAPH_REQUESTS_PER_HOUR: u32 = 800;
 
 /// Builds the whole application.
 pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppState)> {
@@ -99,12 +111,18 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
     )
     .map_err(|e| anyhow::anyhow!("setting up token signing: {e}"))?;
     let per_minute = NonZeroU32::new(SIGN_IN_ATTEMPTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+    let graph_minute = NonZeroU32::new(config.graph_requests_per_minute)
+        .ok_or_else(|| anyhow::anyhow!("graph_requests_per_minute must be at least 1"))?;
+    let graph_hour = NonZeroU32::new(config.graph_requests_per_hour)
+        .ok_or_else(|| anyhow::anyhow!("graph_requests_per_hour must be at least 1"))?;
     let (api_routes, openapi) = api::routes().split_for_parts();
     let state = AppState(Arc::new(AppInner {
         core,
         tokens,
         config,
         sign_in_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+        graph_minute_limiter: RateLimiter::keyed(Quota::per_minute(graph_minute)),
+        graph_hour_limiter: RateLimiter::keyed(Quota::per_hour(graph_hour)),
         metrics: metrics_handle(),
         openapi: Arc::new(openapi),
     }));

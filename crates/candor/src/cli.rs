@@ -114,8 +114,16 @@ pub struct ServeArgs {
     /// Trust X-Forwarded-For for client addresses (only behind your own proxy).
     #[arg(long)]
     pub trust_forwarded_for: bool,
+    /// Graph service communications requests allowed per app per tenant per minute
+    /// (default 240, Graph's own limit).
+    #[arg(long, env = "CANDOR_GRAPH_REQUESTS_PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub graph_requests_per_minute: Option<u32>,
+    /// The same per hour (default 800, Graph's own limit).
+    #[arg(long, env = "CANDOR_GRAPH_REQUESTS_PER_HOUR", value_parser = clap::value_parser!(u32).range(1..))]
+    pub graph_requests_per_hour: Option<u32>,
     /// A TOML configuration file (keys: listen, data-dir, database-url, public-url,
-    /// secure-cookies, trust-forwarded-for, no-jobs). Flags and environment win.
+    /// secure-cookies, trust-forwarded-for, no-jobs, graph-requests-per-minute,
+    /// graph-requests-per-hour). Flags and environment win.
     #[arg(long, env = "CANDOR_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
@@ -896,6 +904,13 @@ async fn import_topology(file: &std::path::Path, dry_run: bool, db: &DbArgs) -> 
     Ok(ExitCode::SUCCESS)
 }
 
+fn positive(key: &str, n: u32) -> Result<u32, CliError> {
+    if n == 0 {
+        return Err(CliError::Usage(format!("{key} must be at least 1")));
+    }
+    Ok(n)
+}
+
 async fn serve(args: ServeArgs) -> CliResult {
     let file = match &args.config {
         Some(path) => config::read_file(path)?,
@@ -940,6 +955,18 @@ async fn serve(args: ServeArgs) -> CliResult {
                 || file.trust_forwarded_for.unwrap_or(false),
             public_url,
             demo: args.demo,
+            graph_requests_per_minute: positive(
+                "graph-requests-per-minute",
+                args.graph_requests_per_minute
+                    .or(file.graph_requests_per_minute)
+                    .unwrap_or(candor_web::GRAPH_REQUESTS_PER_MINUTE),
+            )?,
+            graph_requests_per_hour: positive(
+                "graph-requests-per-hour",
+                args.graph_requests_per_hour
+                    .or(file.graph_requests_per_hour)
+                    .unwrap_or(candor_web::GRAPH_REQUESTS_PER_HOUR),
+            )?,
         },
     };
     let running = server::start(settings).await?;

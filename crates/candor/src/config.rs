@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub trust_forwarded_for: Option<bool>,
     pub log_format: Option<String>,
     pub no_jobs: Option<bool>,
+    pub graph_requests_per_minute: Option<u32>,
+    pub graph_requests_per_hour: Option<u32>,
 }
 
 /// A configuration problem: reported in one line, exit code 2.

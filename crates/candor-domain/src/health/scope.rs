@@ -135,6 +135,10 @@ impl TopologyIndex {
         }
     }
 
+    pub fn has_region(&self, region: &RegionCode) -> bool {
+        self.regions.contains(region)
+    }
+
     pub fn region_of(&self, component: &ComponentId) -> Option<&RegionCode> {
         self.components.get(component).map(|c| &c.region)
     }

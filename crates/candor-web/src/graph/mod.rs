@@ -3,12 +3,16 @@
 //! against Candor unchanged: the same paths, property names, camelCase enums, OData
 //! query options, `@odata.context` / `@odata.nextLink`, and Graph's error body.
 
+
+mod messages;
 pub mod odata;
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -17,38 +21,66 @@ use candor_domain::identity::{authorize, Action, Actor};
 use candor_domain::language::Language;
 use candor_domain::time_util::rfc3339;
 use candor_domain::TenantId;
+use governor::clock::{Clock as _, DefaultClock};
 use serde_json::{json, Map, Value};
 
-use crate::auth::extract::ApiCaller;
+use crate::auth::extract::{client_ip, resolve_principal, ApiCaller};
+use crate::auth::session;
 use crate::error::ApiError;
 use crate::service::health as svc;
 use crate::AppState;
 
-const BASE: &str = "/v1.0/admin/serviceAnnouncement";
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
+/// Graph's versions; Candor serves the same resources under both.
+const VERSIONS: &[&str] = &["v1.0", "beta"];
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(&format!("{BASE}/healthOverviews"), get(list_overviews))
-        .route(
-            &format!("{BASE}/healthOverviews/{{name}}"),
-            get(get_overview),
-        )
-        .route(
-            &format!("{BASE}/healthOverviews/{{name}}/issues"),
-            get(overview_issues),
-        )
-        .route(&format!("{BASE}/issues"), get(list_issues))
-        .route(&format!("{BASE}/issues/{{id}}"), get(get_issue))
-        .route(
-            &format!("{BASE}/issues/{{id}}/incidentReport"),
-            get(incident_report),
-        )
-        .route(
-            &format!("{BASE}/issues/{{id}}/microsoft.graph.incidentReport()"),
-            get(incident_report),
-        )
+    let mut router = Router::new();
+    for version in VERSIONS {
+        let base = format!("/{version}/admin/serviceAnnouncement");
+        router = router
+            .route(&format!("{base}/healthOverviews"), get(list_overviews))
+            .route(&format!("{base}/healthOverviews/{{name}}"), get(get_overview))
+            .route(
+                &format!("{base}/healthOverviews/{{name}}/issues"),
+                get(overview_issues),
+            )
+            .route(&format!("{base}/issues"), get(list_issues))
+            .route(&format!("{base}/issues/{{id}}"), get(get_issue))
+            .route(
+                &format!("{base}/issues/{{id}}/incidentReport"),
+                get(incident_report),
+            )
+            .route(
+                &format!("{base}/issues/{{id}}/microsoft.graph.incidentReport()"),
+                get(incident_report),
+            )
+            .route(&format!("{base}/messages"), get(messages::list))
+            // `{id}` also matches the bound actions (`markRead`, `microsoft.graph.markRead`):
+            // GET reads a message, POST runs the action of that name.
+            .route(
+                &format!("{base}/messages/{{id}}"),
+                get(messages::get_one).post(messages::action),
+            )
+            .route(
+                &format!("{base}/messages/{{id}}/attachments"),
+                get(messages::list_attachments),
+            )
+            .route(
+                &format!("{base}/messages/{{id}}/attachments/{{attachment}}"),
+                get(messages::get_attachment),
+            )
+            .route(
+                &format!("{base}/messages/{{id}}/attachments/{{attachment}}/content"),
+                get(messages::attachment_content),
+            )
+            .route(
+                &format!("{base}/messages/{{id}}/attachmentsArchive"),
+                get(messages::attachments_archive),
+            );
+    }
+    router
 }
 
 /// An error in Graph's shape: `{"error":{"code","message","innerError":{...}}}`.
@@ -57,6 +89,7 @@ pub struct GraphError {
     code: &'static str,
     message: String,
     request_id: String,
+    retry_after: Option<u64>,
 }
 
 impl GraphError {
@@ -71,18 +104,25 @@ impl GraphError {
             ApiError::Unauthenticated(_) => "InvalidAuthenticationToken",
             ApiError::Forbidden(_) => "accessDenied",
             ApiError::NotFound(_) => "itemNotFound",
-            ApiError::TooManyRequests { .. } => "activityLimitReached",
+            ApiError::TooManyRequests { .. } => "TooManyRequests",
             ApiError::Internal(_) => "generalException",
             _ => "invalidRequest",
         };
         if let ApiError::Internal(inner) = &e {
             tracing::error!(error = ?inner, request_id, "internal error in the Graph API");
         }
+        let retry_after = match &e {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         GraphError {
             status,
             code,
             message: e.public_message(),
             request_id,
+            retry_after,
         }
     }
 }
@@ -99,22 +139,118 @@ impl IntoResponse for GraphError {
                 axum::http::HeaderValue::from_static("Bearer realm=\"candor\""),
             );
         }
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
         r
     }
 }
 
 type GraphResult = Result<Response, GraphError>;
 
-/// The tenant a Graph caller reads for: only tenant users and apps have one.
-fn tenant_of(actor: &Actor) -> Result<TenantId, ApiError> {
-    let tenant = actor.tenant_id().ok_or_else(|| {
-        ApiError::Forbidden(candor_domain::identity::Denied {
-            reason: candor_domain::identity::DenyReason::WrongRealm,
-            message: "the service communications API answers for a tenant; sign in as a tenant user or use an app token".into(),
+/// What every Graph handler needs from the request: who calls, the headers, the query
+/// string, and the path and version it was reached by (for `@odata` links).
+pub struct Req {
+    caller: Result<ApiCaller, ApiError>,
+    headers: HeaderMap,
+    raw_query: Option<String>,
+    path: String,
+    version: &'static str,
+}
+
+impl FromRequestParts<AppState> for Req {
+    type Rejection = Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let path = parts.uri.path().to_owned();
+        let version = if path.starts_with("/beta/") {
+            "beta"
+        } else {
+            "v1.0"
+        };
+        let mut caller = ApiCaller::from_request_parts(parts, state).await;
+        // The viewpoint actions are delegated: a signed-in person may POST them with the
+        // session cookie. Graph requires a JSON body, which a cross-site form cannot
+        // send without a CORS preflight, and the cookie is SameSite=Lax besides.
+        if caller.is_err()
+            && parts.method == Method::POST
+            && !parts.headers.contains_key(axum::http::header::AUTHORIZATION)
+            && is_json(&parts.headers)
+        {
+            if let Ok(Some(s)) = session::current(state, &parts.headers).await {
+                if let Ok(Some(resolved)) = resolve_principal(state, s.principal).await {
+                    caller = Ok(ApiCaller {
+                        actor: resolved.actor,
+                        ip: client_ip(parts, state),
+                    });
+                }
+            }
+        }
+        Ok(Req {
+            caller,
+            headers: parts.headers.clone(),
+            raw_query: parts.uri.query().map(str::to_owned),
+            path,
+            version,
         })
-    })?;
-    authorize(actor, Action::ReadServiceHealth(tenant))?;
-    Ok(tenant)
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"))
+}
+
+impl Req {
+    fn fail(&self, e: ApiError) -> GraphError {
+        GraphError::new(e, &self.headers)
+    }
+
+    /// The caller and the tenant they read for, within the per-app-per-tenant limits.
+    fn tenant(
+        &mut self,
+        state: &AppState,
+        action: fn(TenantId) -> Action,
+    ) -> Result<(Actor, TenantId), ApiError> {
+        let caller = std::mem::replace(
+            &mut self.caller,
+            Err(ApiError::Unauthenticated("credentials were already used".into())),
+        )?;
+        let tenant = caller.actor.tenant_id().ok_or_else(|| {
+            ApiError::Forbidden(candor_domain::identity::Denied {
+                reason: candor_domain::identity::DenyReason::WrongRealm,
+                message: "the service communications API answers for a tenant; sign in as a tenant user or use an app token".into(),
+            })
+        })?;
+        authorize(&caller.actor, action(tenant))?;
+        throttle(state, &caller.actor, tenant)?;
+        Ok((caller.actor, tenant))
+    }
+}
+
+/// Graph limits each app in each tenant, per minute and per hour; so does Candor (the
+/// limits are configurable). A person signed in counts as their own caller.
+fn throttle(state: &AppState, actor: &Actor, tenant: TenantId) -> Result<(), ApiError> {
+    let key = format!("{}|{tenant}", actor.audit_name());
+    for limiter in [&state.graph_minute_limiter, &state.graph_hour_limiter] {
+        if let Err(not_until) = limiter.check_key(&key) {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            return Err(ApiError::TooManyRequests {
+                message: format!(
+                    "Please retry again later: this app has used its service communications requests for this tenant; retry after {} seconds",
+                    wait.as_secs() + 1
+                ),
+                retry_after_secs: wait.as_secs() + 1,
+            });
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Default)]
@@ -181,18 +317,39 @@ fn page_size(headers: &HeaderMap, top: Option<usize>) -> usize {
     top.or(preferred).unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
 }
 
-fn context(state: &AppState, what: &str) -> String {
+fn context(state: &AppState, req: &Req, what: &str) -> String {
     format!(
-        "{}/v1.0/$metadata#admin/serviceAnnouncement/{what}",
-        state.config.public_url.trim_end_matches('/')
+        "{}/{}/$metadata#admin/serviceAnnouncement/{what}",
+        state.config.public_url.trim_end_matches('/'),
+        req.version
     )
+}
+
+/// Adds `@odata.context` to a single entity.
+fn entity(state: &AppState, req: &Req, mut v: Value, what: &str) -> Value {
+    if let Value::Object(map) = &mut v {
+        map.insert(
+            "@odata.context".into(),
+            Value::String(context(state, req, what)),
+        );
+    }
+    v
+}
+
+/// Applies `$select` to a single entity.
+fn select_one(v: &mut Value, q: &Query, fields: &[&str]) -> Result<(), ApiError> {
+    if let Some(s) = q.select.as_deref().filter(|s| !s.trim().is_empty()) {
+        let props = odata::parse_select(s, fields)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid $select: {e}")))?;
+        odata::select(v, &props);
+    }
+    Ok(())
 }
 
 /// Filters, sorts, pages and selects a collection, producing Graph's envelope.
 fn collection(
     state: &AppState,
-    headers: &HeaderMap,
-    path: &str,
+    req: &Req,
     ctx: &str,
     mut items: Vec<Value>,
     q: &Query,
@@ -209,9 +366,8 @@ fn collection(
         odata::sort(&mut items, &keys);
     }
     let total = items.len();
-    let size = page_size(headers, q.top);
-    let page: Vec<Value> = items.into_iter().skip(q.skip).take(size).collect();
-    let mut page = page;
+    let size = page_size(&req.headers, q.top);
+    let mut page: Vec<Value> = items.into_iter().skip(q.skip).take(size).collect();
     if let Some(s) = q.select.as_deref().filter(|s| !s.trim().is_empty()) {
         let props = odata::parse_select(s, fields)
             .map_err(|e| ApiError::BadRequest(format!("Invalid $select: {e}")))?;
@@ -220,7 +376,10 @@ fn collection(
         }
     }
     let mut body = Map::new();
-    body.insert("@odata.context".into(), Value::String(context(state, ctx)));
+    body.insert(
+        "@odata.context".into(),
+        Value::String(context(state, req, ctx)),
+    );
     if q.count {
         body.insert("@odata.count".into(), json!(total));
     }
@@ -237,8 +396,9 @@ fn collection(
         body.insert(
             "@odata.nextLink".into(),
             Value::String(format!(
-                "{}{path}?{query}",
-                state.config.public_url.trim_end_matches('/')
+                "{}{}?{query}",
+                state.config.public_url.trim_end_matches('/'),
+                req.path
             )),
         );
     }
@@ -348,67 +508,40 @@ async fn tenant_issue_values(
         .collect())
 }
 
-async fn list_issues(
-    State(state): State<AppState>,
-    caller: Result<ApiCaller, ApiError>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> GraphResult {
+async fn list_issues(State(state): State<AppState>, mut req: Req) -> GraphResult {
     let run = async {
-        let caller = caller?;
-        let tenant = tenant_of(&caller.actor)?;
-        let q = parse_query(raw.as_deref())?;
-        let lang = reader_language(&state, &headers, tenant).await;
+        let (_, tenant) = req.tenant(&state, Action::ReadServiceHealth)?;
+        let q = parse_query(req.raw_query.as_deref())?;
+        let lang = reader_language(&state, &req.headers, tenant).await;
         let mut items = tenant_issue_values(&state, tenant, lang).await?;
         if q.orderby.is_none() {
             odata::sort(&mut items, &[("lastModifiedDateTime".into(), true)]);
         }
-        collection(
-            &state,
-            &headers,
-            &format!("{BASE}/issues"),
-            "issues",
-            items,
-            &q,
-            ISSUE_FIELDS,
-        )
+        collection(&state, &req, "issues", items, &q, ISSUE_FIELDS)
     };
     run.await
         .map(|v| Json(v).into_response())
-        .map_err(|e| GraphError::new(e, &headers))
+        .map_err(|e| req.fail(e))
 }
 
 async fn get_issue(
     State(state): State<AppState>,
-    caller: Result<ApiCaller, ApiError>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
+    mut req: Req,
 ) -> GraphResult {
     let run = async {
-        let caller = caller?;
-        let tenant = tenant_of(&caller.actor)?;
-        let q = parse_query(raw.as_deref())?;
-        let (issue, posts) = svc::issue_for_tenant(&state.core, &caller.actor, tenant, &id).await?;
-        let lang = reader_language(&state, &headers, tenant).await;
+        let (actor, tenant) = req.tenant(&state, Action::ReadServiceHealth)?;
+        let q = parse_query(req.raw_query.as_deref())?;
+        let (issue, posts) = svc::issue_for_tenant(&state.core, &actor, tenant, &id).await?;
+        let lang = reader_language(&state, &req.headers, tenant).await;
         let services = state.store.list_services().await?;
         let mut v = issue_json(&issue, &posts, &services, lang);
-        if let Some(s) = q.select.as_deref().filter(|s| !s.trim().is_empty()) {
-            let props = odata::parse_select(s, ISSUE_FIELDS)
-                .map_err(|e| ApiError::BadRequest(format!("Invalid $select: {e}")))?;
-            odata::select(&mut v, &props);
-        }
-        if let Value::Object(map) = &mut v {
-            map.insert(
-                "@odata.context".into(),
-                Value::String(context(&state, "issues/$entity")),
-            );
-        }
-        Ok::<_, ApiError>(v)
+        select_one(&mut v, &q, ISSUE_FIELDS)?;
+        Ok::<_, ApiError>(entity(&state, &req, v, "issues/$entity"))
     };
     run.await
         .map(|v| Json(v).into_response())
-        .map_err(|e| GraphError::new(e, &headers))
+        .map_err(|e| req.fail(e))
 }
 
 /// Each service the tenant uses, with its status; `$expand=issues` adds the issues.
@@ -448,62 +581,45 @@ async fn overview_values(
         .collect())
 }
 
-fn wants_issues(q: &Query) -> Result<bool, ApiError> {
+fn wants(q: &Query, what: &str) -> Result<bool, ApiError> {
     match q.expand.as_deref().map(str::trim) {
         None | Some("") => Ok(false),
-        Some(e) if e.eq_ignore_ascii_case("issues") || e == "*" => Ok(true),
+        Some(e) if e.eq_ignore_ascii_case(what) || e == "*" => Ok(true),
         Some(e) => Err(ApiError::BadRequest(format!(
-            "`{}` cannot be expanded; use $expand=issues",
+            "`{}` cannot be expanded; use $expand={what}",
             e.chars().take(40).collect::<String>()
         ))),
     }
 }
 
-async fn list_overviews(
-    State(state): State<AppState>,
-    caller: Result<ApiCaller, ApiError>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> GraphResult {
+async fn list_overviews(State(state): State<AppState>, mut req: Req) -> GraphResult {
     let run = async {
-        let caller = caller?;
-        let tenant = tenant_of(&caller.actor)?;
-        let q = parse_query(raw.as_deref())?;
-        let expand = wants_issues(&q)?;
-        let items = overview_values(&state, &caller.actor, tenant, &headers, expand).await?;
+        let (actor, tenant) = req.tenant(&state, Action::ReadServiceHealth)?;
+        let q = parse_query(req.raw_query.as_deref())?;
+        let expand = wants(&q, "issues")?;
+        let items = overview_values(&state, &actor, tenant, &req.headers, expand).await?;
         let ctx = if expand {
             "healthOverviews(issues())"
         } else {
             "healthOverviews"
         };
-        collection(
-            &state,
-            &headers,
-            &format!("{BASE}/healthOverviews"),
-            ctx,
-            items,
-            &q,
-            OVERVIEW_FIELDS,
-        )
+        collection(&state, &req, ctx, items, &q, OVERVIEW_FIELDS)
     };
     run.await
         .map(|v| Json(v).into_response())
-        .map_err(|e| GraphError::new(e, &headers))
+        .map_err(|e| req.fail(e))
 }
 
 async fn get_overview(
     State(state): State<AppState>,
-    caller: Result<ApiCaller, ApiError>,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    RawQuery(raw): RawQuery,
+    mut req: Req,
 ) -> GraphResult {
     let run = async {
-        let caller = caller?;
-        let tenant = tenant_of(&caller.actor)?;
-        let q = parse_query(raw.as_deref())?;
-        let expand = wants_issues(&q)?;
-        let items = overview_values(&state, &caller.actor, tenant, &headers, expand).await?;
+        let (actor, tenant) = req.tenant(&state, Action::ReadServiceHealth)?;
+        let q = parse_query(req.raw_query.as_deref())?;
+        let expand = wants(&q, "issues")?;
+        let items = overview_values(&state, &actor, tenant, &req.headers, expand).await?;
         // The key is the display name in Graph's docs; the id works too.
         let mut v = items
             .into_iter()
@@ -521,19 +637,17 @@ async fn get_overview(
                     name.chars().take(60).collect::<String>()
                 ))
             })?;
+        select_one(&mut v, &q, OVERVIEW_FIELDS)?;
         let ctx = if expand {
             "healthOverviews(issues())/$entity"
         } else {
             "healthOverviews/$entity"
         };
-        if let Value::Object(map) = &mut v {
-            map.insert("@odata.context".into(), Value::String(context(&state, ctx)));
-        }
-        Ok::<_, ApiError>(v)
+        Ok::<_, ApiError>(entity(&state, &req, v, ctx))
     };
     run.await
         .map(|v| Json(v).into_response())
-        .map_err(|e| GraphError::new(e, &headers))
+        .map_err(|e| req.fail(e))
 }
 
 /// In the schema but not served by Graph (msgraph-metadata#435): answer as Graph does.
@@ -547,6 +661,7 @@ async fn overview_issues(headers: HeaderMap) -> GraphError {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned(),
+        retry_after: None,
     }
 }
 
@@ -555,15 +670,13 @@ async fn overview_issues(headers: HeaderMap) -> GraphError {
 /// published review, as Graph's does.
 async fn incident_report(
     State(state): State<AppState>,
-    caller: Result<ApiCaller, ApiError>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    mut req: Req,
 ) -> GraphResult {
     let run = async {
-        let caller = caller?;
-        let tenant = tenant_of(&caller.actor)?;
-        let (issue, pir) = svc::pir_for_tenant(&state.core, &caller.actor, tenant, &id).await?;
-        let lang = reader_language(&state, &headers, tenant).await;
+        let (actor, tenant) = req.tenant(&state, Action::ReadServiceHealth)?;
+        let (issue, pir) = svc::pir_for_tenant(&state.core, &actor, tenant, &id).await?;
+        let lang = reader_language(&state, &req.headers, tenant).await;
         let zone = state
             .store
             .get_tenant(tenant)
@@ -583,5 +696,5 @@ async fn incident_report(
         );
         Ok::<_, ApiError>(doc.response(true))
     };
-    run.await.map_err(|e| GraphError::new(e, &headers))
+    run.await.map_err(|e| req.fail(e))
 }

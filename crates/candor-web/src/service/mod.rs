@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod health;
 pub mod identity;
+pub mod messages;
 pub mod topology;
 
 use std::sync::Arc;

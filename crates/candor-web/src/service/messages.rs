@@ -1,0 +1,605 @@
+//! Message Center use cases: publishing and updating messages, who they reach, what a
+//! tenant's people see, attachments, and each person's viewpoint.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use candor_domain::audit::{AuditChain, NewAuditRecord};
+use candor_domain::health::{
+    audience_components, check_attachment, check_tags, Attachment, Audience, Category,
+    ComponentId, Message, MessageId, MessageText, ServiceId, Severity, Viewpoint,
+    ViewpointChange, MAX_ATTACHMENTS, UPDATED_TAG,
+};
+use candor_domain::identity::{authorize, Action, Actor, InvalidValue};
+use candor_domain::language::{Language, UnknownLanguage};
+use candor_domain::store::{ImpactPreview, NewAttachment};
+use candor_domain::{TenantId, UserId};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::health::{catalog, sanitize, Catalog, PREVIEW_TENANTS};
+use super::Core;
+use crate::error::{ApiError, ApiResult};
+
+pub const MESSAGE_CREATED: &str = "New-ServiceMessage";
+pub const MESSAGE_UPDATED: &str = "Set-ServiceMessage";
+/// Message numbers start here, so ids look like `MC100000`.
+pub const FIRST_MESSAGE_NUMBER: i64 = 100_000;
+/// All attachments of one message together.
+pub const MAX_TOTAL_ATTACHMENT_BYTES: usize = 20 * 1024 * 1024;
+
+fn invalid(field: &'static str, problem: impl Into<String>) -> ApiError {
+    ApiError::Invalid(InvalidValue::new(field, problem))
+}
+
+fn text(field: &'static str, s: &str, max: usize) -> ApiResult<String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if s.chars().count() > max {
+        return Err(invalid(field, format!("must be at most {max} characters")));
+    }
+    Ok(s.to_owned())
+}
+
+fn body(field: &'static str, html: &str) -> ApiResult<String> {
+    let clean = sanitize(html);
+    if clean.trim().is_empty() {
+        return Err(invalid(field, "the message needs some text"));
+    }
+    if clean.len() > 128 * 1024 {
+        return Err(invalid(field, "the message is longer than 128 KiB"));
+    }
+    Ok(clean)
+}
+
+fn language(tag: Option<&str>) -> ApiResult<Language> {
+    match tag.map(str::trim).filter(|l| !l.is_empty()) {
+        None => Ok(Language::English),
+        Some(l) => l
+            .parse()
+            .map_err(|e: UnknownLanguage| invalid("language", e.to_string())),
+    }
+}
+
+/// A file to attach, as uploaded.
+#[derive(Debug, Clone)]
+pub struct AttachmentUpload {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A translation of the title and body.
+#[derive(Debug, Clone, Default)]
+pub struct TextInput {
+    pub title: String,
+    pub body_html: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewMessageInput {
+    pub title: String,
+    pub body_html: String,
+    pub language: Option<String>,
+    /// Language tag → title and body.
+    pub translations: BTreeMap<String, TextInput>,
+    pub category: String,
+    pub severity: Option<String>,
+    /// Service ids or display names.
+    pub services: Vec<String>,
+    pub tags: Vec<String>,
+    pub is_major_change: bool,
+    pub action_required_by: Option<OffsetDateTime>,
+    pub start: Option<OffsetDateTime>,
+    pub end: Option<OffsetDateTime>,
+    pub details: BTreeMap<String, String>,
+    pub audience: Audience,
+    pub attachments: Vec<AttachmentUpload>,
+}
+
+fn services(cat: &Catalog, names: &[String]) -> ApiResult<BTreeSet<ServiceId>> {
+    let mut out = BTreeSet::new();
+    for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let s = cat
+            .find_service(n)
+            .ok_or_else(|| invalid("services", format!("`{n}` is not in the catalog")))?;
+        out.insert(s.id.clone());
+    }
+    if out.is_empty() {
+        return Err(invalid("services", "name at least one service"));
+    }
+    Ok(out)
+}
+
+fn translations(
+    original: Language,
+    input: &BTreeMap<String, TextInput>,
+) -> ApiResult<BTreeMap<Language, MessageText>> {
+    let mut out = BTreeMap::new();
+    for (tag, t) in input {
+        let lang: Language = tag
+            .parse()
+            .map_err(|e: UnknownLanguage| invalid("translation", e.to_string()))?;
+        if lang == original || (t.title.trim().is_empty() && t.body_html.trim().is_empty()) {
+            continue;
+        }
+        out.insert(
+            lang,
+            MessageText {
+                title: text("translated title", &t.title, 300)?,
+                body_html: body("translated body", &t.body_html)?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+async fn check_audience(core: &Core, cat: &Catalog, audience: &Audience) -> ApiResult<()> {
+    audience.check()?;
+    if let Some(r) = audience
+        .regions
+        .iter()
+        .find(|r| !cat.index.has_region(r))
+    {
+        return Err(invalid("audience", format!("region {r} does not exist")));
+    }
+    for t in &audience.tenants {
+        if core.store.get_tenant(*t).await?.is_none() {
+            return Err(invalid("audience", format!("tenant {t} does not exist")));
+        }
+    }
+    Ok(())
+}
+
+fn details(input: BTreeMap<String, String>) -> ApiResult<BTreeMap<String, String>> {
+    if input.len() > 20 {
+        return Err(invalid("details", "at most 20 details"));
+    }
+    let mut out = BTreeMap::new();
+    for (k, v) in input {
+        let k = text("details", &k, 100)?;
+        if v.chars().count() > 2000 {
+            return Err(invalid("details", format!("{k} is longer than 2000 characters")));
+        }
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+fn check_dates(
+    start: OffsetDateTime,
+    end: Option<OffsetDateTime>,
+    action_by: Option<OffsetDateTime>,
+) -> ApiResult<()> {
+    if end.is_some_and(|e| e < start) {
+        return Err(invalid("end", "the message cannot end before it starts"));
+    }
+    if action_by.is_some_and(|a| a < start) {
+        return Err(invalid(
+            "action required by",
+            "the deadline cannot fall before the message starts",
+        ));
+    }
+    Ok(())
+}
+
+fn attachments(
+    uploads: Vec<AttachmentUpload>,
+    now: OffsetDateTime,
+) -> ApiResult<Vec<NewAttachment>> {
+    if uploads.len() > MAX_ATTACHMENTS {
+        return Err(invalid(
+            "attachment",
+            format!("a message has at most {MAX_ATTACHMENTS} attachments"),
+        ));
+    }
+    let total: usize = uploads.iter().map(|u| u.bytes.len()).sum();
+    if total > MAX_TOTAL_ATTACHMENT_BYTES {
+        return Err(invalid(
+            "attachment",
+            format!(
+                "the attachments come to {total} bytes; together they may be at most {} MiB",
+                MAX_TOTAL_ATTACHMENT_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    let mut names = BTreeSet::new();
+    uploads
+        .into_iter()
+        .map(|u| {
+            let content_type = check_attachment(&u.name, &u.content_type, &u.bytes)?;
+            let name = u.name.trim().to_owned();
+            if !names.insert(name.to_lowercase()) {
+                return Err(invalid(
+                    "attachment",
+                    format!("two attachments are named {name}"),
+                ));
+            }
+            Ok(NewAttachment {
+                meta: Attachment {
+                    id: uuid::Uuid::now_v7(),
+                    name,
+                    content_type,
+                    size: u.bytes.len() as i64,
+                    last_modified: now,
+                },
+                content: u.bytes,
+            })
+        })
+        .collect()
+}
+
+fn covered(cat: &Catalog, m: &Message) -> Vec<ComponentId> {
+    audience_components(&m.audience, &m.services, &cat.index)
+        .into_iter()
+        .collect()
+}
+
+/// Who a message would reach, for the operator to see before publishing.
+pub async fn preview(
+    core: &Core,
+    actor: &Actor,
+    service_names: &[String],
+    audience: &Audience,
+) -> ApiResult<ImpactPreview> {
+    authorize(actor, Action::PublishMessages)?;
+    let cat = catalog(core).await?;
+    let services = services(&cat, service_names)?;
+    check_audience(core, &cat, audience).await?;
+    let components: Vec<ComponentId> = audience_components(audience, &services, &cat.index)
+        .into_iter()
+        .collect();
+    let explicit: Vec<TenantId> = audience.tenants.iter().copied().collect();
+    Ok(core
+        .store
+        .preview_impact(&components, &explicit, PREVIEW_TENANTS)
+        .await?)
+}
+
+/// Publishes a message to its audience. Returns it with how many tenants it reached.
+pub async fn create_message(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    input: NewMessageInput,
+) -> ApiResult<(Message, i64)> {
+    authorize(actor, Action::PublishMessages)?;
+    let cat = catalog(core).await?;
+    let now = core.clock.now();
+    let language = language(input.language.as_deref())?;
+    let title = text("title", &input.title, 300)?;
+    let body_html = body("body", &input.body_html)?;
+    let translations = translations(language, &input.translations)?;
+    let category: Category = input.category.parse()?;
+    let severity: Severity = match input.severity.as_deref().filter(|s| !s.trim().is_empty()) {
+        None => Severity::Normal,
+        Some(s) => s.parse()?,
+    };
+    let services = services(&cat, &input.services)?;
+    let tags = check_tags(&input.tags)?;
+    let start = input.start.unwrap_or(now);
+    check_dates(start, input.end, input.action_required_by)?;
+    let details = details(input.details)?;
+    check_audience(core, &cat, &input.audience).await?;
+    let new_attachments = attachments(input.attachments, now)?;
+    let number = core
+        .store
+        .next_number("message", FIRST_MESSAGE_NUMBER)
+        .await?;
+    let message = Message {
+        id: MessageId::new(number),
+        title,
+        body_html,
+        language,
+        translations,
+        category,
+        severity,
+        services,
+        tags,
+        is_major_change: input.is_major_change,
+        action_required_by: input.action_required_by,
+        start,
+        end: input.end,
+        last_modified: now,
+        details,
+        audience: input.audience,
+        attachments: new_attachments.iter().map(|a| a.meta.clone()).collect(),
+        author: actor.audit_name(),
+    };
+    let components = covered(&cat, &message);
+    let record = NewAuditRecord::by(actor, AuditChain::Operator, now, MESSAGE_CREATED)
+        .ip(ip)
+        .item(message.id.to_string())
+        .details(json!({
+            "title": message.title,
+            "category": category.as_str(),
+            "severity": severity.as_str(),
+            "services": message.services,
+            "audience": message.audience,
+            "attachments": message.attachments.iter().map(|a| json!({"name": a.name, "size": a.size})).collect::<Vec<_>>(),
+        }));
+    let reached = core
+        .store
+        .create_message(&message, &new_attachments, &components, vec![record])
+        .await?;
+    Ok((message, reached))
+}
+
+/// A change to a published message. Each change tags it "Updated message", as readers
+/// expect, and a wider audience reaches more tenants (nobody is un-told).
+#[derive(Debug, Clone, Default)]
+pub struct UpdateMessageInput {
+    pub title: Option<String>,
+    pub body_html: Option<String>,
+    pub translations: Option<BTreeMap<String, TextInput>>,
+    pub severity: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub action_required_by: Option<Option<OffsetDateTime>>,
+    pub end: Option<Option<OffsetDateTime>>,
+    pub audience: Option<Audience>,
+}
+
+pub async fn update_message(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    id: &str,
+    input: UpdateMessageInput,
+) -> ApiResult<(Message, i64)> {
+    authorize(actor, Action::PublishMessages)?;
+    let id = MessageId::parse(id)?;
+    let old = core
+        .store
+        .get_message(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no message {id}")))?;
+    let mut m = old.clone();
+    let mut changed: Vec<&str> = Vec::new();
+    if let Some(t) = &input.title {
+        m.title = text("title", t, 300)?;
+        changed.push("title");
+    }
+    if let Some(b) = &input.body_html {
+        m.body_html = body("body", b)?;
+        changed.push("body");
+    }
+    if let Some(t) = &input.translations {
+        m.translations = translations(m.language, t)?;
+        changed.push("translations");
+    }
+    if let Some(s) = input.severity.as_deref() {
+        m.severity = s.parse()?;
+        changed.push("severity");
+    }
+    if let Some(t) = &input.tags {
+        m.tags = check_tags(t)?;
+        changed.push("tags");
+    }
+    if let Some(a) = input.action_required_by {
+        m.action_required_by = a;
+        changed.push("actionRequiredByDateTime");
+    }
+    if let Some(e) = input.end {
+        m.end = e;
+        changed.push("endDateTime");
+    }
+    let cat = catalog(core).await?;
+    let widened = match input.audience {
+        Some(a) => {
+            check_audience(core, &cat, &a).await?;
+            m.audience = a;
+            changed.push("audience");
+            true
+        }
+        None => false,
+    };
+    if changed.is_empty() {
+        return Err(ApiError::BadRequest(
+            "the update changes nothing; send at least one field".into(),
+        ));
+    }
+    check_dates(m.start, m.end, m.action_required_by)?;
+    let now = core.clock.now();
+    m.last_modified = now.max(old.last_modified + time::Duration::microseconds(1));
+    if !m.tags.iter().any(|t| t.eq_ignore_ascii_case(UPDATED_TAG)) {
+        m.tags.insert(0, UPDATED_TAG.to_owned());
+    }
+    let components = widened.then(|| covered(&cat, &m));
+    let record = NewAuditRecord::by(actor, AuditChain::Operator, now, MESSAGE_UPDATED)
+        .ip(ip)
+        .item(m.id.to_string())
+        .details(json!({"changed": changed}));
+    let added = core
+        .store
+        .update_message(&m, old.last_modified, components.as_deref(), vec![record])
+        .await?;
+    Ok((m, added))
+}
+
+/// Every message, for the operator console and API.
+pub async fn list_for_operator(core: &Core, actor: &Actor, limit: u32) -> ApiResult<Vec<Message>> {
+    authorize(actor, Action::PublishMessages)?;
+    Ok(core.store.list_messages(limit.clamp(1, 1000)).await?)
+}
+
+pub async fn get_for_operator(core: &Core, actor: &Actor, id: &str) -> ApiResult<(Message, i64)> {
+    authorize(actor, Action::PublishMessages)?;
+    let id = MessageId::parse(id)?;
+    let m = core
+        .store
+        .get_message(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no message {id}")))?;
+    let reach = core.store.message_reach(&id).await?;
+    Ok((m, reach))
+}
+
+/// A message with the reader's own viewpoint (none for apps: a viewpoint is a person's).
+#[derive(Debug, Clone)]
+pub struct MessageView {
+    pub message: Message,
+    pub viewpoint: Option<Viewpoint>,
+}
+
+fn person(actor: &Actor) -> Option<UserId> {
+    match actor {
+        Actor::TenantUser { user_id, .. } => Some(*user_id),
+        _ => None,
+    }
+}
+
+/// Every message that reached the tenant, each with the reader's viewpoint.
+pub async fn tenant_messages(
+    core: &Core,
+    actor: &Actor,
+    tenant: TenantId,
+) -> ApiResult<Vec<MessageView>> {
+    authorize(actor, Action::ReadMessageCenter(tenant))?;
+    let messages = core.store.tenant_messages(tenant).await?;
+    let viewpoints = match person(actor) {
+        Some(user) => {
+            let ids: Vec<MessageId> = messages.iter().map(|m| m.id.clone()).collect();
+            Some(core.store.viewpoints(user, &ids).await?)
+        }
+        None => None,
+    };
+    Ok(messages
+        .into_iter()
+        .map(|m| {
+            let viewpoint = viewpoints
+                .as_ref()
+                .map(|v| v.get(&m.id).copied().unwrap_or_default());
+            MessageView {
+                message: m,
+                viewpoint,
+            }
+        })
+        .collect())
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "there is no message {} for this tenant",
+        id.chars().take(20).collect::<String>()
+    ))
+}
+
+/// One message, only if it reached the tenant.
+pub async fn message_for_tenant(
+    core: &Core,
+    actor: &Actor,
+    tenant: TenantId,
+    id: &str,
+) -> ApiResult<MessageView> {
+    authorize(actor, Action::ReadMessageCenter(tenant))?;
+    let mid = MessageId::parse(id).map_err(|_| not_found(id))?;
+    if !core.store.tenant_has_message(tenant, &mid).await? {
+        return Err(not_found(id));
+    }
+    let message = core
+        .store
+        .get_message(&mid)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let viewpoint = match person(actor) {
+        Some(user) => Some(
+            core.store
+                .viewpoints(user, std::slice::from_ref(&mid))
+                .await?
+                .get(&mid)
+                .copied()
+                .unwrap_or_default(),
+        ),
+        None => None,
+    };
+    Ok(MessageView { message, viewpoint })
+}
+
+/// An attachment's bytes, only if its message reached the tenant.
+pub async fn attachment_for_tenant(
+    core: &Core,
+    actor: &Actor,
+    tenant: TenantId,
+    message: &str,
+    attachment: &str,
+) -> ApiResult<(Attachment, Vec<u8>)> {
+    let view = message_for_tenant(core, actor, tenant, message).await?;
+    let missing = || {
+        ApiError::NotFound(format!(
+            "message {} has no attachment {}",
+            view.message.id,
+            attachment.chars().take(40).collect::<String>()
+        ))
+    };
+    let aid: uuid::Uuid = attachment.trim().parse().map_err(|_| missing())?;
+    core.store
+        .attachment_content(&view.message.id, aid)
+        .await?
+        .ok_or_else(missing)
+}
+
+/// Every attachment of a message in one zip file.
+pub async fn attachments_archive(
+    core: &Core,
+    actor: &Actor,
+    tenant: TenantId,
+    message: &str,
+) -> ApiResult<(MessageId, Vec<u8>)> {
+    let view = message_for_tenant(core, actor, tenant, message).await?;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for a in &view.message.attachments {
+        let Some((_, bytes)) = core
+            .store
+            .attachment_content(&view.message.id, a.id)
+            .await?
+        else {
+            continue;
+        };
+        zip.start_file(a.name.as_str(), options)
+            .map_err(ApiError::internal)?;
+        zip.write_all(&bytes).map_err(ApiError::internal)?;
+    }
+    let bytes = zip.finish().map_err(ApiError::internal)?.into_inner();
+    Ok((view.message.id, bytes))
+}
+
+/// Changes the signed-in person's viewpoint on messages of their tenant. Returns false
+/// (and changes nothing) when any id is not a message of the tenant, as Graph does.
+pub async fn change_viewpoints(
+    core: &Core,
+    actor: &Actor,
+    tenant: TenantId,
+    ids: &[String],
+    change: ViewpointChange,
+) -> ApiResult<bool> {
+    authorize(actor, Action::SetMessageViewpoint(tenant))?;
+    let user = person(actor).ok_or_else(|| {
+        ApiError::BadRequest("only a signed-in person has a viewpoint".into())
+    })?;
+    if ids.is_empty() {
+        return Err(invalid("messageIds", "name at least one message"));
+    }
+    if ids.len() > 1000 {
+        return Err(invalid("messageIds", "at most 1000 messages at a time"));
+    }
+    let mut parsed: Vec<MessageId> = Vec::new();
+    for id in ids {
+        let Ok(mid) = MessageId::parse(id) else {
+            return Ok(false);
+        };
+        if !core.store.tenant_has_message(tenant, &mid).await? {
+            return Ok(false);
+        }
+        if !parsed.contains(&mid) {
+            parsed.push(mid);
+        }
+    }
+    core.store
+        .change_viewpoints(user, &parsed, change, core.clock.now())
+        .await?;
+    Ok(true)
+}
