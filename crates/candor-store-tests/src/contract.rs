@@ -1287,7 +1287,11 @@ pub async fn reviews_are_drafted_then_published_with_the_issue(store: Arc<dyn St
     );
 }
 
-fn sample_message(id: &str, at: OffsetDateTime, audience: candor_domain::health::Audience) -> candor_domain::health::Message {
+fn sample_message(
+    id: &str,
+    at: OffsetDateTime,
+    audience: candor_domain::health::Audience,
+) -> candor_domain::health::Message {
     use candor_domain::health::*;
     Message {
         id: MessageId::parse(id).unwrap(),
@@ -1305,16 +1309,21 @@ fn sample_message(id: &str, at: OffsetDateTime, audience: candor_domain::health:
         .collect(),
         category: Category::PlanForChange,
         severity: Severity::High,
-        services: [ServiceId::parse("Exchange").unwrap()].into_iter().collect(),
+        services: [ServiceId::parse("Exchange").unwrap()]
+            .into_iter()
+            .collect(),
         tags: vec!["Retirement".into(), "Admin impact".into()],
         is_major_change: true,
         action_required_by: Some(at + Duration::days(90)),
         start: at,
         end: Some(at + Duration::days(120)),
         last_modified: at,
-        details: [("ExternalLink".to_owned(), "https://example.com/basic-auth".to_owned())]
-            .into_iter()
-            .collect(),
+        details: [(
+            "ExternalLink".to_owned(),
+            "https://example.com/basic-auth".to_owned(),
+        )]
+        .into_iter()
+        .collect(),
         audience,
         attachments: vec![],
         author: "operator:im@provider.example".into(),
@@ -1365,8 +1374,14 @@ pub async fn messages_reach_their_audience_with_attachments_and_viewpoints(store
     assert!(!store.tenant_has_message(b, &message.id).await.unwrap());
 
     message.attachments = vec![attachment.clone()];
-    assert_eq!(store.get_message(&message.id).await.unwrap().unwrap(), message);
-    assert_eq!(store.tenant_messages(a).await.unwrap(), vec![message.clone()]);
+    assert_eq!(
+        store.get_message(&message.id).await.unwrap().unwrap(),
+        message
+    );
+    assert_eq!(
+        store.tenant_messages(a).await.unwrap(),
+        vec![message.clone()]
+    );
     assert!(store.tenant_messages(b).await.unwrap().is_empty());
     assert_eq!(store.list_messages(10).await.unwrap().len(), 1);
     let (meta, bytes) = store

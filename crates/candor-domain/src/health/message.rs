@@ -194,7 +194,10 @@ pub fn check_tags(tags: &[String]) -> Result<Vec<String>, InvalidValue> {
         if t.chars().count() > 50 {
             return Err(InvalidValue::new(
                 "tags",
-                format!("`{}…` is longer than 50 characters", t.chars().take(20).collect::<String>()),
+                format!(
+                    "`{}…` is longer than 50 characters",
+                    t.chars().take(20).collect::<String>()
+                ),
             ));
         }
         if !out.iter().any(|o| o.eq_ignore_ascii_case(t)) {
@@ -247,7 +250,10 @@ pub fn check_attachment(
     if name.is_empty() || name.chars().count() > 200 {
         return bad("an attachment needs a file name of 1 to 200 characters".into());
     }
-    if name.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+    if name
+        .chars()
+        .any(|c| c.is_control() || c == '/' || c == '\\')
+    {
         return bad(format!("`{name}` is not a plain file name"));
     }
     if bytes.is_empty() {
@@ -300,7 +306,11 @@ pub fn check_attachment(
     if content_type.starts_with("text/") {
         match std::str::from_utf8(bytes) {
             Ok(text) if !text.contains('\0') => {}
-            _ => return bad(format!("{name} is declared as {content_type} but is not UTF-8 text")),
+            _ => {
+                return bad(format!(
+                    "{name} is declared as {content_type} but is not UTF-8 text"
+                ))
+            }
         }
     } else {
         let sniffed = infer::get(bytes).map(|k| k.mime_type());
@@ -379,7 +389,10 @@ impl ViewpointChange {
     pub fn apply(self, v: Viewpoint) -> Viewpoint {
         match self {
             ViewpointChange::MarkRead => Viewpoint { is_read: true, ..v },
-            ViewpointChange::MarkUnread => Viewpoint { is_read: false, ..v },
+            ViewpointChange::MarkUnread => Viewpoint {
+                is_read: false,
+                ..v
+            },
             ViewpointChange::Archive => Viewpoint {
                 is_archived: true,
                 ..v
@@ -480,7 +493,10 @@ mod tests {
             "Retirement".into(),
         ])
         .unwrap();
-        assert_eq!(tags, vec!["User impact".to_owned(), "Retirement".to_owned()]);
+        assert_eq!(
+            tags,
+            vec!["User impact".to_owned(), "Retirement".to_owned()]
+        );
         assert!(check_tags(&["x".repeat(51)]).is_err());
         let many: Vec<String> = (0..13).map(|i| format!("t{i}")).collect();
         assert!(check_tags(&many).is_err());

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod extract;
 pub mod me;
 pub mod operator;
+pub mod operator_messages;
 pub mod token;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,7 +26,7 @@ use crate::AppState;
         (name = "auth", description = "OAuth 2.0 client credentials and signing keys"),
         (name = "audit", description = "The tenant's tamper-evident audit log"),
         (name = "identity", description = "Who the caller is"),
-        (name = "operator", description = "For the provider's monitoring systems and tools: declare and update issues"),
+        (name = "operator", description = "For the provider's monitoring systems and tools: declare and update issues, publish reviews and Message Center messages"),
     )
 )]
 struct ApiDoc;
@@ -61,4 +62,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(operator::reopen_issue))
         .routes(routes!(operator::put_scope))
         .routes(routes!(operator::impact_preview))
+        // Messages carry their attachments, base64-encoded: more than the default 2 MB.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(
+                    operator_messages::create_message,
+                    operator_messages::list_messages
+                ))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    operator_messages::MAX_REQUEST_BYTES,
+                )),
+        )
+        .routes(routes!(
+            operator_messages::get_message,
+            operator_messages::update_message
+        ))
+        .routes(routes!(operator_messages::audience_preview))
+        .routes(routes!(operator_messages::put_review))
+        .routes(routes!(operator_messages::publish_review))
 }

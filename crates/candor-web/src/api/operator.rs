@@ -24,7 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::health::{self as svc, NewIssueInput, PostInput, UpdateInput};
 use crate::AppState;
 
-fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> ApiResult<T> {
+pub(crate) fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> ApiResult<T> {
     let ct = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -211,7 +211,7 @@ fn view(i: &Issue, affected: Option<i64>, posts: Option<&[Post]>) -> IssueView {
 
 /// Runs `work` at most once per `Idempotency-Key` (per caller); a retry with the same key
 /// and body gets the first answer back.
-async fn idempotent<F, Fut>(
+pub(crate) async fn idempotent<F, Fut>(
     state: &AppState,
     actor: &Actor,
     headers: &HeaderMap,
@@ -279,7 +279,7 @@ where
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> ApiResult<serde_json::Value> {
+pub(crate) fn to_json<T: Serialize>(v: &T) -> ApiResult<serde_json::Value> {
     serde_json::to_value(v).map_err(ApiError::internal)
 }
 

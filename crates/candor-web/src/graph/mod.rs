@@ -3,7 +3,6 @@
 //! against Candor unchanged: the same paths, property names, camelCase enums, OData
 //! query options, `@odata.context` / `@odata.nextLink`, and Graph's error body.
 
-
 mod messages;
 pub mod odata;
 
@@ -41,7 +40,10 @@ pub fn routes() -> Router<AppState> {
         let base = format!("/{version}/admin/serviceAnnouncement");
         router = router
             .route(&format!("{base}/healthOverviews"), get(list_overviews))
-            .route(&format!("{base}/healthOverviews/{{name}}"), get(get_overview))
+            .route(
+                &format!("{base}/healthOverviews/{{name}}"),
+                get(get_overview),
+            )
             .route(
                 &format!("{base}/healthOverviews/{{name}}/issues"),
                 get(overview_issues),
@@ -178,7 +180,9 @@ impl FromRequestParts<AppState> for Req {
         // send without a CORS preflight, and the cookie is SameSite=Lax besides.
         if caller.is_err()
             && parts.method == Method::POST
-            && !parts.headers.contains_key(axum::http::header::AUTHORIZATION)
+            && !parts
+                .headers
+                .contains_key(axum::http::header::AUTHORIZATION)
             && is_json(&parts.headers)
         {
             if let Ok(Some(s)) = session::current(state, &parts.headers).await {
@@ -220,7 +224,9 @@ impl Req {
     ) -> Result<(Actor, TenantId), ApiError> {
         let caller = std::mem::replace(
             &mut self.caller,
-            Err(ApiError::Unauthenticated("credentials were already used".into())),
+            Err(ApiError::Unauthenticated(
+                "credentials were already used".into(),
+            )),
         )?;
         let tenant = caller.actor.tenant_id().ok_or_else(|| {
             ApiError::Forbidden(candor_domain::identity::Denied {

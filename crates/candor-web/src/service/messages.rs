@@ -6,9 +6,9 @@ use std::io::Write;
 
 use candor_domain::audit::{AuditChain, NewAuditRecord};
 use candor_domain::health::{
-    audience_components, check_attachment, check_tags, Attachment, Audience, Category,
-    ComponentId, Message, MessageId, MessageText, ServiceId, Severity, Viewpoint,
-    ViewpointChange, MAX_ATTACHMENTS, UPDATED_TAG,
+    audience_components, check_attachment, check_tags, Attachment, Audience, Category, ComponentId,
+    Message, MessageId, MessageText, ServiceId, Severity, Viewpoint, ViewpointChange,
+    MAX_ATTACHMENTS, UPDATED_TAG,
 };
 use candor_domain::identity::{authorize, Action, Actor, InvalidValue};
 use candor_domain::language::{Language, UnknownLanguage};
@@ -138,11 +138,7 @@ fn translations(
 
 async fn check_audience(core: &Core, cat: &Catalog, audience: &Audience) -> ApiResult<()> {
     audience.check()?;
-    if let Some(r) = audience
-        .regions
-        .iter()
-        .find(|r| !cat.index.has_region(r))
-    {
+    if let Some(r) = audience.regions.iter().find(|r| !cat.index.has_region(r)) {
         return Err(invalid("audience", format!("region {r} does not exist")));
     }
     for t in &audience.tenants {
@@ -161,7 +157,10 @@ fn details(input: BTreeMap<String, String>) -> ApiResult<BTreeMap<String, String
     for (k, v) in input {
         let k = text("details", &k, 100)?;
         if v.chars().count() > 2000 {
-            return Err(invalid("details", format!("{k} is longer than 2000 characters")));
+            return Err(invalid(
+                "details",
+                format!("{k} is longer than 2000 characters"),
+            ));
         }
         out.insert(k, v);
     }
@@ -577,9 +576,8 @@ pub async fn change_viewpoints(
     change: ViewpointChange,
 ) -> ApiResult<bool> {
     authorize(actor, Action::SetMessageViewpoint(tenant))?;
-    let user = person(actor).ok_or_else(|| {
-        ApiError::BadRequest("only a signed-in person has a viewpoint".into())
-    })?;
+    let user = person(actor)
+        .ok_or_else(|| ApiError::BadRequest("only a signed-in person has a viewpoint".into()))?;
     if ids.is_empty() {
         return Err(invalid("messageIds", "name at least one message"));
     }

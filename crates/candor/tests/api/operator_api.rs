@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::common::{App, TestApp};
 use crate::health::place;
 
-async fn client(app: &TestApp, roles: &[&str]) -> String {
+pub(crate) async fn client(app: &TestApp, roles: &[&str]) -> String {
     let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
     let (c, secret) = create_operator_client(&app.core, &Actor::System, None, "Monitoring", &roles)
         .await
@@ -312,7 +312,102 @@ async fn the_operator_api_refuses_bad_input_and_the_wrong_callers(app: TestApp) 
     assert!(openapi["paths"]["/api/v1/operator/issues"]["post"].is_object());
 }
 
+/// Tooling drafts and publishes the post-incident review; tenants then download it.
+async fn reviews_are_drafted_and_published_through_the_api(app: TestApp) {
+    place(&app).await;
+    let token = client(&app, &["IncidentManager"]).await;
+    let http = app.http();
+    let created: Value = http
+        .post(app.url("/api/v1/operator/issues"))
+        .bearer_auth(&token)
+        .json(&new_issue())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let put = |body: Value| {
+        http.put(app.url(&format!("/api/v1/operator/issues/{id}/review")))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let publish = || {
+        http.post(app.url(&format!("/api/v1/operator/issues/{id}/review/publish")))
+            .bearer_auth(&token)
+            .send()
+    };
+    let mut review = json!({
+        "userImpact": "<p>Mail was delayed by up to 40 minutes.</p>",
+        "scopeOfImpact": "Tenants on eu-west-su1.",
+        "rootCause": "",
+        "actionsTaken": "Rolled back the configuration.",
+        "nextSteps": "Add a canary stage."
+    });
+    assert_eq!(put(review.clone()).await.unwrap().status(), 200);
+    let res = publish().await.unwrap();
+    assert_eq!(res.status(), 400, "an empty section cannot be published");
+    let err: Value = res.json().await.unwrap();
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("root cause"));
+    review["rootCause"] = json!("A configuration change throttled the transport queue.");
+    assert_eq!(put(review.clone()).await.unwrap().status(), 200);
+    let res = publish().await.unwrap();
+    assert_eq!(
+        res.status(),
+        409,
+        "an active issue is resolved before its review"
+    );
+    let res = http
+        .post(app.url(&format!("/api/v1/operator/issues/{id}/posts")))
+        .bearer_auth(&token)
+        .json(&json!({"status": "serviceRestored", "post": {"content": "Mail flows normally."}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = publish().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let published: Value = res.json().await.unwrap();
+    assert!(published["publishedDateTime"].is_string());
+    assert_eq!(
+        put(review).await.unwrap().status(),
+        409,
+        "published reviews are final"
+    );
+    let reader = app
+        .token(app.world.a.app(ApiPermission::ServiceHealthReadAll))
+        .await;
+    let res = http
+        .get(app.url(&format!(
+            "/v1.0/admin/serviceAnnouncement/issues/{id}/incidentReport"
+        )))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("throttled the transport queue"));
+    let bad = http
+        .put(app.url(&format!("/api/v1/operator/issues/{id}/review")))
+        .bearer_auth(&token)
+        .json(&json!({"userImpact": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
+
 crate::both!(
     monitoring_declares_issues_once_per_idempotency_key,
     the_operator_api_refuses_bad_input_and_the_wrong_callers,
+    reviews_are_drafted_and_published_through_the_api,
 );

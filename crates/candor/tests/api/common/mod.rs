@@ -228,15 +228,24 @@ async fn open(backend: Backend) -> Option<(Arc<dyn Store>, DbGuard)> {
 }
 
 pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    spawn_configured(backend, |_| {}).await
+}
+
+/// As `spawn`, with a change to the web configuration (e.g. lower limits).
+pub async fn spawn_configured(
+    backend: Backend,
+    configure: impl FnOnce(&mut WebConfig),
+) -> Option<TestApp> {
     let (core, clock, db) = bare_core(backend).await?;
     let world = world(&core).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
-    let config = WebConfig {
+    let mut config = WebConfig {
         public_url: base.clone(),
         ..WebConfig::default()
     };
+    configure(&mut config);
     let (router, state) = candor_web::app(core.clone(), config).unwrap();
     let stop = CancellationToken::new();
     let s = stop.clone();
