@@ -3,7 +3,7 @@
 //! against Candor unchanged: the same paths, property names, camelCase enums, OData
 //! query options, `@odata.context` / `@odata.nextLink`, and Graph's error body.
 
-mod messages;
+pub mod messages;
 pub mod odata;
 
 use std::collections::BTreeMap;

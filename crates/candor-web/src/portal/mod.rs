@@ -4,6 +4,7 @@
 
 mod console;
 pub mod health;
+pub mod messages;
 mod signin;
 mod tenant;
 
@@ -66,6 +67,28 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/portal/health/issues/{id}/review",
             get(health::tenant_review),
         )
+        .route("/portal/messages", get(messages::list))
+        .route("/portal/messages/{id}", get(messages::show))
+        .route(
+            "/portal/messages/{id}/viewpoint",
+            post(messages::set_viewpoint),
+        )
+        .route(
+            "/portal/messages/{id}/attachments/{attachment}",
+            get(messages::attachment),
+        )
+        .route(
+            "/portal/messages/{id}/attachments.zip",
+            get(messages::archive),
+        )
+        .route("/console/messages", get(messages::console_list))
+        .route(
+            "/console/messages/new",
+            get(messages::new_form)
+                .post(messages::create)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
+        .route("/console/messages/{id}", get(messages::console_show))
         .route("/console/issues", get(health::console_issues))
         .route(
             "/console/issues/new",
@@ -139,6 +162,9 @@ impl PageCtx {
                 if allowed(Action::ReadServiceHealth(t)) {
                     add("/portal/health", "nav-health");
                 }
+                if allowed(Action::ReadMessageCenter(t)) {
+                    add("/portal/messages", "nav-messages");
+                }
                 if allowed(Action::ReadAuditLog(t)) {
                     add("/portal/audit", "nav-audit");
                 }
@@ -156,6 +182,9 @@ impl PageCtx {
                 add("/console", "nav-console");
                 if allowed(Action::PublishServiceHealth) {
                     add("/console/issues", "nav-issues");
+                }
+                if allowed(Action::PublishMessages) {
+                    add("/console/messages", "nav-messages");
                 }
                 if allowed(Action::ManageTenants) {
                     add("/console/tenants", "nav-tenants");
@@ -296,6 +325,8 @@ pub fn presession_csrf(state: &AppState, jar: CookieJar) -> (CookieJar, String) 
 }
 
 const MAX_FORM_BYTES: usize = 256 * 1024;
+/// A message form with its attachments (each at most 5 MiB, 20 MiB together).
+const MAX_UPLOAD_BYTES: usize = crate::service::messages::MAX_TOTAL_ATTACHMENT_BYTES + 1024 * 1024;
 
 /// Refuses any state-changing portal request whose form does not carry the session's
 /// CSRF token (or, before sign-in, the pre-session cookie's).
@@ -304,14 +335,30 @@ async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> 
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+    // File uploads are multipart; their token travels in the form's action URL, as the
+    // body is not a urlencoded form.
+    let multipart = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let limit = if multipart {
+        MAX_UPLOAD_BYTES
+    } else {
+        MAX_FORM_BYTES
+    };
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             return ApiError::BadRequest("the form is too large".into()).into_response();
         }
     };
-    let submitted = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-        .ok()
+    let fields = if multipart {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(parts.uri.query().unwrap_or("")).ok()
+    } else {
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).ok()
+    };
+    let submitted = fields
         .and_then(|fields| {
             fields
                 .into_iter()

@@ -594,7 +594,251 @@ async fn message_center_needs_its_permission(app: TestApp) {
     assert_eq!(res.status(), 401);
 }
 
+/// The console publishes with a file upload; the tenant reads it in the portal, where
+/// opening marks it read and the buttons archive and favourite it.
+async fn the_portal_publishes_and_shows_messages(app: TestApp) {
+    place(&app).await;
+    let im = app
+        .world
+        .operator(OperatorRole::IncidentManager)
+        .email
+        .clone();
+    let console = app.sign_in(&im, true).await;
+    let csrf = app.csrf(&console, "/console/messages/new").await;
+    let form = |csrf: &str, file: (&'static str, &'static [u8])| {
+        reqwest::multipart::Form::new()
+            .text("title", "Teams meeting recordings move to OneDrive")
+            .text("body", "<p>Recordings will be stored in OneDrive.</p>")
+            .text("language", "en")
+            .text("category", "planForChange")
+            .text("severity", "normal")
+            .text("services", "Exchange")
+            .text("tags", "Feature update, Admin impact")
+            .text("major", "1")
+            .text("act_by", "2027-02-01")
+            .text("action", "publish")
+            .text("translation_title_nl", "Opnames verhuizen naar OneDrive")
+            .text("translation_body_nl", "<p>Opnames komen in OneDrive.</p>")
+            .part(
+                "attachments",
+                reqwest::multipart::Part::bytes(file.1.to_vec())
+                    .file_name(file.0)
+                    .mime_str("application/octet-stream")
+                    .unwrap(),
+            )
+            .text("csrf_unused", csrf.to_owned())
+    };
+    // Without the token in the action URL the upload is refused.
+    let res = console
+        .post(app.url("/console/messages/new"))
+        .multipart(form(&csrf, ("rollout.csv", CSV)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // A refused file type comes back as a form error, nothing published.
+    let res = console
+        .post(app.url(&format!("/console/messages/new?csrf={csrf}")))
+        .multipart(form(&csrf, ("payload.html", b"<script>x</script>")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("payload.html"),
+        "the form names the refused file"
+    );
+    assert!(
+        page.contains("Teams meeting recordings"),
+        "the typed values are kept"
+    );
+    let res = console
+        .post(app.url(&format!("/console/messages/new?csrf={csrf}")))
+        .multipart(form(&csrf, ("rollout.csv", CSV)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/console/messages/MC"), "{location}");
+    assert!(location.ends_with("reached=1"), "{location}");
+    let id = location
+        .trim_start_matches("/console/messages/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let shown = console
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(shown.contains("rollout.csv"));
+
+    // The reader sees it unread, opens it (in Dutch), and it is read.
+    let reader = app
+        .world
+        .a
+        .user(TenantRole::MessageCenterReader)
+        .email
+        .clone();
+    let portal = app.sign_in(&reader, false).await;
+    let inbox = portal
+        .get(app.url("/portal/messages"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(inbox.contains(&id));
+    assert!(inbox.contains("class=\"unread\""));
+    let unread = portal
+        .get(app.url("/portal/messages?view=inbox&unread=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(unread.contains(&id));
+    let csrf = app.csrf(&portal, "/portal/messages").await;
+    portal
+        .post(app.url("/language"))
+        .form(&[("csrf", csrf.as_str()), ("lang", "nl"), ("back", "/portal")])
+        .send()
+        .await
+        .unwrap();
+    let page = portal
+        .get(app.url(&format!("/portal/messages/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Opnames verhuizen naar OneDrive"),
+        "Dutch title"
+    );
+    assert!(page.contains("rollout.csv"));
+    let unread = portal
+        .get(app.url("/portal/messages?view=inbox&unread=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!unread.contains(&id), "opening marked it read");
+
+    // Download the attachment, then archive and favourite the message.
+    let aid = page
+        .split(&format!("/portal/messages/{id}/attachments/"))
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let file = portal
+        .get(app.url(&format!("/portal/messages/{id}/attachments/{aid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.bytes().await.unwrap().as_ref(), CSV);
+    let csrf = app.csrf(&portal, &format!("/portal/messages/{id}")).await;
+    for change in ["archive", "favorite"] {
+        let res = portal
+            .post(app.url(&format!("/portal/messages/{id}/viewpoint")))
+            .form(&[("csrf", csrf.as_str()), ("change", change)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{change}");
+    }
+    let res = portal
+        .post(app.url(&format!("/portal/messages/{id}/viewpoint")))
+        .form(&[("change", "archive")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "no CSRF token, no change");
+    let inbox = portal
+        .get(app.url("/portal/messages"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!inbox.contains(&id), "archived messages leave the inbox");
+    let archived = portal
+        .get(app.url("/portal/messages?view=archived"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(archived.contains(&id));
+    let favorites = portal
+        .get(app.url("/portal/messages?view=favorites"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(favorites.contains(&id));
+
+    // Fabrikam's people never see it, not even by its id.
+    let other = app
+        .world
+        .b
+        .user(TenantRole::GlobalAdministrator)
+        .email
+        .clone();
+    let theirs = app.sign_in(&other, false).await;
+    let inbox = theirs
+        .get(app.url("/portal/messages"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!inbox.contains(&id));
+    let res = theirs
+        .get(app.url(&format!("/portal/messages/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = theirs
+        .get(app.url(&format!("/portal/messages/{id}/attachments/{aid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    // An auditor of Contoso has no Message Center.
+    let auditor = app.world.a.user(TenantRole::AuditReader).email.clone();
+    let audit_only = app.sign_in(&auditor, false).await;
+    let res = audit_only
+        .get(app.url("/portal/messages"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
 crate::both!(
+    the_portal_publishes_and_shows_messages,
     a_message_reaches_exactly_its_tenants_in_graphs_shape,
     attachments_and_the_archive_come_back_byte_for_byte,
     viewpoints_belong_to_the_signed_in_person,
