@@ -313,10 +313,11 @@ fn demo_placements(i: usize, tenant: candor_domain::TenantId) -> anyhow::Result<
         .collect()
 }
 
-/// Two issues so the dashboards have something to show: an active Exchange incident on
-/// one scale unit in Europe, and a resolved SharePoint advisory in the US.
+/// Issues so the dashboards show a living service: incidents and advisories in several
+/// states, with translated posts, and one resolved incident with a published review.
+/// The first demo tenant (in Europe) is affected by most of them.
 async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
-    use candor_domain::health::{ScaleUnitId, Scope};
+    use candor_domain::health::{ScaleUnitId, Scope, ServiceId};
     use candor_web::service::health::{self as health, NewIssueInput, PostInput, UpdateInput};
     let system = Actor::System;
     let post = |text: &str, nl: &str| PostInput {
@@ -405,7 +406,235 @@ async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
         },
     )
     .await?;
+
+    // A Teams advisory across Europe, still being worked on, told in three languages.
+    let (teams, _) = health::create_issue(
+        core,
+        &system,
+        None,
+        NewIssueInput {
+            service: "MicrosoftTeams".into(),
+            classification: "advisory".into(),
+            feature: Some("Meetings".into()),
+            feature_group: Some("Teams Components".into()),
+            title: "Meeting recordings may take longer to appear".into(),
+            impact_description: "Recordings of meetings may take up to two hours to appear in chat.".into(),
+            scope: Scope { regions: region_set("eu-west"), services: [ServiceId::from_trusted("MicrosoftTeams")].into_iter().collect(), ..Default::default() },
+            post: PostInput {
+                body_html: "<p>We're reviewing processing times for meeting recordings in Europe.</p>".into(),
+                translations: [
+                    ("nl".to_owned(), "<p>We onderzoeken de verwerkingstijd van vergaderopnamen in Europa.</p>".to_owned()),
+                    ("fr".to_owned(), "<p>Nous examinons les délais de traitement des enregistrements de réunions en Europe.</p>".to_owned()),
+                ]
+                .into_iter()
+                .collect(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await?;
+    health::update_issue(
+        core,
+        &system,
+        None,
+        teams.id.as_str(),
+        UpdateInput {
+            status: Some("restoringService".into()),
+            post: Some(post(
+                "We've added processing capacity; the backlog is shrinking.",
+                "We hebben verwerkingscapaciteit toegevoegd; de achterstand neemt af.",
+            )),
+            ..Default::default()
+        },
+    )
+    .await?;
+
+    // Yesterday's sign-in incident in Europe: resolved, with a published review.
+    let now = core.clock.now();
+    let (signin, _) = health::create_issue(
+        core,
+        &system,
+        None,
+        NewIssueInput {
+            service: "OrgLiveID".into(),
+            classification: "incident".into(),
+            feature: Some("Sign-in".into()),
+            feature_group: Some("Authentication".into()),
+            title: "Users couldn't sign in to some services".into(),
+            impact_description: "Users may have been unable to sign in to web apps.".into(),
+            start: Some(now - time::Duration::hours(26)),
+            scope: Scope {
+                regions: region_set("eu-west"),
+                ..Default::default()
+            },
+            post: post(
+                "We're investigating sign-in failures in Europe.",
+                "We onderzoeken aanmeldingsfouten in Europa.",
+            ),
+            ..Default::default()
+        },
+    )
+    .await?;
+    health::update_issue(
+        core,
+        &system,
+        None,
+        signin.id.as_str(),
+        UpdateInput {
+            status: Some("serviceRestored".into()),
+            post: Some(post(
+                "We rolled back a configuration change and sign-ins succeed again.",
+                "We hebben een configuratiewijziging teruggedraaid; aanmelden lukt weer.",
+            )),
+            ..Default::default()
+        },
+    )
+    .await?;
+    health::save_pir_draft(
+        core,
+        &system,
+        None,
+        signin.id.as_str(),
+        health::PirInput {
+            user_impact: "<p>Users in Europe could not sign in to web apps for 47 minutes.</p>".into(),
+            scope_of_impact: "<p>Tenants placed on the eu-west authentication components.</p>".into(),
+            start: Some(now - time::Duration::hours(26)),
+            end: Some(now - time::Duration::hours(25)),
+            root_cause: "<p>A token-signing configuration change reached all eu-west scale units at once.</p>".into(),
+            actions_taken: "<p>We rolled back the change and confirmed sign-ins recovered.</p>".into(),
+            next_steps: "<p>Configuration changes now roll out one scale unit at a time, with automatic rollback.</p>".into(),
+        },
+    )
+    .await?;
+    health::publish_pir(core, &system, None, signin.id.as_str()).await?;
+
+    // A OneDrive incident in Asia that turned out not to be one.
+    let (sync, _) = health::create_issue(
+        core,
+        &system,
+        None,
+        NewIssueInput {
+            service: "OneDriveForBusiness".into(),
+            classification: "incident".into(),
+            feature: Some("Sync".into()),
+            feature_group: Some("OneDrive for Business".into()),
+            title: "Files may not sync".into(),
+            impact_description: "Some users may see sync errors.".into(),
+            scope: Scope {
+                scale_units: scale_unit("apac-east-su2"),
+                ..Default::default()
+            },
+            post: post(
+                "We're looking into reports of sync errors.",
+                "We bekijken meldingen van synchronisatiefouten.",
+            ),
+            ..Default::default()
+        },
+    )
+    .await?;
+    health::update_issue(
+        core,
+        &system,
+        None,
+        sync.id.as_str(),
+        UpdateInput {
+            status: Some("falsePositive".into()),
+            post: Some(post(
+                "The errors came from a client update that users had paused; the service is healthy.",
+                "De fouten kwamen van een gepauzeerde clientupdate; de service is in orde.",
+            )),
+            ..Default::default()
+        },
+    )
+    .await?;
     Ok(())
+}
+
+/// Message Center messages of every category; the Exchange one carries an attachment.
+async fn seed_messages(core: &Core) -> Result<(), candor_web::error::ApiError> {
+    use candor_web::service::messages::{
+        self as messages, AttachmentUpload, NewMessageInput, TextInput,
+    };
+    let system = Actor::System;
+    let now = core.clock.now();
+    let nl = |title: &str, body: &str| {
+        [(
+            "nl".to_owned(),
+            TextInput {
+                title: title.into(),
+                body_html: format!("<p>{body}</p>"),
+            },
+        )]
+        .into_iter()
+        .collect()
+    };
+    messages::create_message(core, &system, None, NewMessageInput {
+        title: "Retirement of Basic authentication for SMTP AUTH".into(),
+        body_html: "<p>Basic authentication for SMTP AUTH ends on the date below. Move apps and devices that send mail to OAuth.</p><ul><li>Find affected connectors in the attached list.</li><li>Update or replace them before the deadline.</li></ul>".into(),
+        translations: nl("Basisverificatie voor SMTP AUTH verdwijnt", "Basisverificatie voor SMTP AUTH stopt op de onderstaande datum. Zet apps en apparaten om naar OAuth."),
+        category: "planForChange".into(),
+        severity: Some("high".into()),
+        services: vec!["Exchange".into()],
+        tags: vec!["Retirement".into(), "Admin impact".into(), "Action required".into()],
+        is_major_change: true,
+        action_required_by: Some(now + time::Duration::days(90)),
+        end: Some(now + time::Duration::days(120)),
+        details: [("ExternalLink".to_owned(), "https://learn.microsoft.com/exchange/clients-and-mobile-in-exchange-online/authenticated-client-smtp-submission".to_owned())].into_iter().collect(),
+        attachments: vec![AttachmentUpload {
+            name: "affected-connectors.csv".into(),
+            content_type: "text/csv".into(),
+            bytes: b"connector,last used,sender
+scanner-floor-2,2026-11-20,scanner@contoso.example
+crm-notifications,2026-11-21,crm@contoso.example
+".to_vec(),
+        }],
+        ..Default::default()
+    })
+    .await?;
+    messages::create_message(
+        core,
+        &system,
+        None,
+        NewMessageInput {
+            title: "Meeting recap now shows chapters".into(),
+            body_html:
+                "<p>Meeting recaps now divide recordings into chapters. No action is needed.</p>"
+                    .into(),
+            translations: nl(
+                "Vergaderoverzicht toont nu hoofdstukken",
+                "Vergaderoverzichten verdelen opnamen nu in hoofdstukken. U hoeft niets te doen.",
+            ),
+            category: "stayInformed".into(),
+            services: vec!["MicrosoftTeams".into()],
+            tags: vec!["New feature".into(), "User impact".into()],
+            ..Default::default()
+        },
+    )
+    .await?;
+    messages::create_message(core, &system, None, NewMessageInput {
+        title: "Update the OneDrive sync app to avoid sync failures".into(),
+        body_html: "<p>Sync app versions older than 24.0 will stop syncing. Update devices now to avoid interruptions.</p>".into(),
+        translations: nl("Werk de OneDrive-synchronisatie-app bij", "Versies ouder dan 24.0 stoppen met synchroniseren. Werk apparaten nu bij."),
+        category: "preventOrFixIssue".into(),
+        severity: Some("critical".into()),
+        services: vec!["OneDriveForBusiness".into(), "SharePoint".into()],
+        tags: vec!["Action required".into(), "User impact".into()],
+        action_required_by: Some(now + time::Duration::days(30)),
+        audience: candor_domain::health::Audience {
+            regions: region_set("eu-west"),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await?;
+    Ok(())
+}
+
+fn region_set(id: &str) -> std::collections::BTreeSet<RegionCode> {
+    RegionCode::parse(id)
+        .map(|r| [r].into_iter().collect())
+        .unwrap_or_default()
 }
 
 fn slug(name: &str) -> String {
@@ -537,6 +766,7 @@ pub async fn seed_if_empty(
         .await
         .map_err(err)?;
     seed_issues(core).await.map_err(err)?;
+    seed_messages(core).await.map_err(err)?;
     let seeded = NewAuditRecord::new(
         AuditChain::Operator,
         core.clock.now(),

@@ -31,7 +31,7 @@ async fn demo_world(backend: Backend) {
     );
     let tenant = core.store.get_tenant(first).await.unwrap().unwrap();
     assert!(tenant.is_demo);
-    // The demo has an active incident in Europe and a resolved advisory in the US.
+    // A living service: active and resolved incidents and advisories, one reviewed.
     let issues = core
         .store
         .list_issues(&candor_domain::store::IssueFilter {
@@ -40,17 +40,46 @@ async fn demo_world(backend: Backend) {
         })
         .await
         .unwrap();
-    assert_eq!(issues.len(), 2);
-    assert_eq!(issues.iter().filter(|i| !i.is_resolved()).count(), 1);
+    assert_eq!(issues.len(), 5);
+    assert_eq!(issues.iter().filter(|i| !i.is_resolved()).count(), 2);
+    let kinds: std::collections::BTreeSet<_> = issues
+        .iter()
+        .map(|i| (i.classification.as_str(), i.is_resolved()))
+        .collect();
     assert_eq!(
-        core.store
-            .tenant_issues(first, core.clock.now() - time::Duration::days(30))
-            .await
-            .unwrap()
-            .len(),
-        1,
-        "Contoso is on eu-west-su1"
+        kinds.len(),
+        4,
+        "active and resolved incidents and advisories"
     );
+    let reviewed: Vec<_> = issues
+        .iter()
+        .filter(|i| i.status == candor_domain::health::Status::PostIncidentReviewPublished)
+        .collect();
+    assert_eq!(reviewed.len(), 1);
+    assert!(core
+        .store
+        .get_pir(&reviewed[0].id)
+        .await
+        .unwrap()
+        .unwrap()
+        .is_published());
+    let contoso = core
+        .store
+        .tenant_issues(first, core.clock.now() - time::Duration::days(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        contoso.len(),
+        3,
+        "the first tenant is in eu-west-su1: {contoso:?}"
+    );
+    // Message Center: every category, one with an attachment, the first tenant reached.
+    let messages = core.store.list_messages(100).await.unwrap();
+    let categories: std::collections::BTreeSet<_> =
+        messages.iter().map(|m| m.category.as_str()).collect();
+    assert_eq!(categories.len(), candor_domain::health::Category::ALL.len());
+    assert!(messages.iter().any(|m| !m.attachments.is_empty()));
+    assert_eq!(core.store.tenant_messages(first).await.unwrap().len(), 3);
 
     // Written to disk, readable, with working credentials.
     let file: serde_json::Value =
