@@ -819,89 +819,45 @@ async fn audit(cmd: AuditCommand) -> CliResult {
 }
 
 async fn import_topology(file: &std::path::Path, dry_run: bool, db: &DbArgs) -> CliResult {
+    use candor_web::service::topology::{import_file, ImportFailure};
     let started = std::time::Instant::now();
     let text = std::fs::read_to_string(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
     eprintln!("Reading {} ({} bytes)…", file.display(), text.len());
-    let changes =
-        match crate::topology_import::parse(file, &text, |line| eprintln!("  {line} lines read…"))
-        {
-            Ok(c) => c,
-            Err(problems) => {
-                for p in &problems {
-                    eprintln!("{}: {p}", file.display());
-                }
-                let more = if problems.len() >= crate::topology_import::MAX_REPORTED {
-                    " (showing the first ones)"
-                } else {
-                    ""
-                };
-                return Err(CliError::Usage(format!(
-                    "{} problem(s){more}; nothing was imported",
-                    problems.len()
-                )));
-            }
-        };
-    let summary = format!(
-        "{} tenants, {} services, {} regions, {} scale units, {} components, {} placements",
-        changes.tenants.len(),
-        changes.services.len(),
-        changes.regions.len(),
-        changes.scale_units.len(),
-        changes.components.len(),
-        changes.placements.len()
-    );
     let core = core_for(db).await?;
-    // Placements must name tenants that exist.
-    // Tenants the file itself defines need no lookup.
-    let defined: std::collections::BTreeSet<TenantId> =
-        changes.tenants.iter().map(|t| t.id).collect();
-    let placed: std::collections::BTreeSet<TenantId> = changes
-        .placements
-        .iter()
-        .map(|p| p.tenant_id)
-        .filter(|t| !defined.contains(t))
-        .collect();
-    if !placed.is_empty() {
-        eprintln!("Checking {} tenants…", placed.len());
-        let mut known = std::collections::BTreeSet::new();
-        let mut after = None;
-        loop {
-            let page = core.store.list_tenants(after.clone(), 10_000).await?;
-            known.extend(page.iter().map(|t| t.id));
-            match page.last() {
-                Some(t) if page.len() == 10_000 => after = Some((t.name.clone(), t.id)),
-                _ => break,
-            }
+    let name = file.display().to_string();
+    let result = import_file(&core, &Actor::System, None, &name, &text, dry_run, |p| {
+        eprintln!("  {p}")
+    })
+    .await;
+    match result {
+        Ok(counts) if dry_run => {
+            println!("The file is valid: {counts}. Nothing was written (--dry-run).");
+            Ok(ExitCode::SUCCESS)
         }
-        let missing: Vec<&TenantId> = placed
-            .iter()
-            .filter(|t| !known.contains(*t))
-            .take(20)
-            .collect();
-        if !missing.is_empty() {
-            for t in &missing {
-                eprintln!(
-                    "{}: placement names tenant {t}, which does not exist",
-                    file.display()
-                );
-            }
-            return Err(CliError::Usage(
-                "placements name unknown tenants; nothing was imported".into(),
-            ));
+        Ok(counts) => {
+            println!(
+                "Imported {counts} in {:.1} s.",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
         }
+        Err(ImportFailure::Problems(problems)) => {
+            for p in &problems {
+                eprintln!("{}: {p}", file.display());
+            }
+            let more = if problems.len() >= candor_web::service::topology_file::MAX_REPORTED {
+                " (showing the first ones)"
+            } else {
+                ""
+            };
+            Err(CliError::Usage(format!(
+                "{} problem(s){more}; nothing was imported",
+                problems.len()
+            )))
+        }
+        Err(ImportFailure::Refused(e)) => Err(e.into()),
     }
-    if dry_run {
-        println!("The file is valid: {summary}. Nothing was written (--dry-run).");
-        return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!("Applying {summary} in one transaction…");
-    candor_web::service::topology::apply(&core, &Actor::System, None, &changes).await?;
-    println!(
-        "Imported {summary} in {:.1} s.",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 fn positive(key: &str, n: u32) -> Result<u32, CliError> {

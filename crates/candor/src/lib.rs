@@ -6,6 +6,5 @@ pub mod config;
 pub mod demo;
 pub mod jobs;
 pub mod server;
-pub mod topology_import;
 
 pub use config::{open_store, StoreChoice};

@@ -319,3 +319,27 @@ message-preview = Preview the audience
 message-published = The message was published to { $count } tenants.
 message-reached = Tenants reached
 message-author = Published by
+
+# Catalog and topology
+nav-topology = Topology
+topology-title = Catalog and topology
+topology-intro = Services and their features, regions, scale units and components, and which tenants are placed where. Targeting reads this to decide who is told about an issue.
+topology-tenants = Tenants
+topology-services = Services
+topology-components = Components
+topology-placements = Placements
+topology-regions = Regions and scale units
+topology-scale-unit = Scale unit
+topology-prefix = Issue prefix
+topology-empty = Nothing has been imported yet.
+topology-upload = Import a topology file
+topology-file = JSON or CSV file
+topology-file-hint = The same format as `candor topology import` (CSV header: kind,id,name,parent,services). Up to 20 MiB here; use the command line for larger files.
+topology-dry-run = Only check the file; change nothing
+topology-submit = Check or import
+topology-no-file = Choose a file to import.
+topology-not-text = The file is not UTF-8 text.
+topology-valid = The file is valid; nothing was changed:
+topology-imported = Imported:
+topology-problems = The file has { $count } problems; nothing was changed.
+topology-more = { $count } more components are not listed here.

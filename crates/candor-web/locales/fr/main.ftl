@@ -319,3 +319,27 @@ message-preview = Aperçu de l'audience
 message-published = Le message a été publié auprès de { $count } locataires.
 message-reached = Locataires atteints
 message-author = Publié par
+
+# Catalog and topology
+nav-topology = Topologie
+topology-title = Catalogue et topologie
+topology-intro = Les services et leurs fonctionnalités, les régions, les unités d'échelle et les composants, ainsi que l'emplacement de chaque locataire. Le ciblage s'appuie sur ces informations pour déterminer qui informer d'un problème.
+topology-tenants = Locataires
+topology-services = Services
+topology-components = Composants
+topology-placements = Emplacements
+topology-regions = Régions et unités d'échelle
+topology-scale-unit = Unité d'échelle
+topology-prefix = Préfixe des problèmes
+topology-empty = Rien n'a encore été importé.
+topology-upload = Importer un fichier de topologie
+topology-file = Fichier JSON ou CSV
+topology-file-hint = Même format que `candor topology import` (en-tête CSV : kind,id,name,parent,services). Jusqu'à 20 MiB ici ; utilisez la ligne de commande pour les fichiers plus volumineux.
+topology-dry-run = Vérifier uniquement le fichier ; ne rien modifier
+topology-submit = Vérifier ou importer
+topology-no-file = Choisissez un fichier à importer.
+topology-not-text = Le fichier n'est pas du texte UTF-8.
+topology-valid = Le fichier est valide ; rien n'a été modifié :
+topology-imported = Éléments importés :
+topology-problems = Le fichier contient { $count } problèmes ; rien n'a été modifié.
+topology-more = { $count } autres composants ne sont pas répertoriés ici.

@@ -319,3 +319,27 @@ message-preview = 대상 미리 보기
 message-published = 메시지가 테넌트 { $count }개에 게시되었습니다.
 message-reached = 전달된 테넌트
 message-author = 게시자
+
+# Catalog and topology
+nav-topology = 토폴로지
+topology-title = 카탈로그 및 토폴로지
+topology-intro = 서비스와 해당 기능, 지역, 배율 단위 및 구성 요소, 그리고 각 테넌트가 배치된 위치입니다. 대상 지정 시 이 정보를 읽어 문제에 대한 알림을 받을 대상을 결정합니다.
+topology-tenants = 테넌트
+topology-services = 서비스
+topology-components = 구성 요소
+topology-placements = 배치
+topology-regions = 지역 및 배율 단위
+topology-scale-unit = 배율 단위
+topology-prefix = 문제 접두사
+topology-empty = 아직 가져온 항목이 없습니다.
+topology-upload = 토폴로지 파일 가져오기
+topology-file = JSON 또는 CSV 파일
+topology-file-hint = `candor topology import`와 같은 형식입니다(CSV 헤더: kind,id,name,parent,services). 여기서는 최대 20MiB까지 가져올 수 있으며, 더 큰 파일은 명령줄을 사용하세요.
+topology-dry-run = 파일만 확인하고 아무것도 변경하지 않음
+topology-submit = 확인 또는 가져오기
+topology-no-file = 가져올 파일을 선택하세요.
+topology-not-text = 파일이 UTF-8 텍스트가 아닙니다.
+topology-valid = 파일이 유효합니다. 변경된 내용은 없습니다:
+topology-imported = 가져온 항목:
+topology-problems = 파일에 문제가 { $count }개 있습니다. 변경된 내용은 없습니다.
+topology-more = 구성 요소 { $count }개가 더 있지만 여기에 나열되지 않았습니다.

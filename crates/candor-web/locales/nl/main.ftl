@@ -319,3 +319,27 @@ message-preview = Doelgroep vooraf bekijken
 message-published = Het bericht is gepubliceerd voor { $count } tenants.
 message-reached = Bereikte tenants
 message-author = Gepubliceerd door
+
+# Catalog and topology
+nav-topology = Topologie
+topology-title = Catalogus en topologie
+topology-intro = Services en hun functies, regio's, schaaleenheden en onderdelen, en welke tenants waar geplaatst zijn. De doelgroepbepaling gebruikt dit om te bepalen wie over een probleem wordt geïnformeerd.
+topology-tenants = Tenants
+topology-services = Services
+topology-components = Onderdelen
+topology-placements = Plaatsingen
+topology-regions = Regio's en schaaleenheden
+topology-scale-unit = Schaaleenheid
+topology-prefix = Voorvoegsel voor problemen
+topology-empty = Er is nog niets geïmporteerd.
+topology-upload = Een topologiebestand importeren
+topology-file = JSON- of CSV-bestand
+topology-file-hint = Hetzelfde formaat als `candor topology import` (CSV-header: kind,id,name,parent,services). Hier maximaal 20 MiB; gebruik de opdrachtregel voor grotere bestanden.
+topology-dry-run = Alleen het bestand controleren; niets wijzigen
+topology-submit = Controleren of importeren
+topology-no-file = Kies een bestand om te importeren.
+topology-not-text = Het bestand is geen UTF-8-tekst.
+topology-valid = Het bestand is geldig; er is niets gewijzigd:
+topology-imported = Geïmporteerd:
+topology-problems = Het bestand bevat { $count } problemen; er is niets gewijzigd.
+topology-more = Nog { $count } onderdelen worden hier niet weergegeven.

@@ -319,3 +319,27 @@ message-preview = 預覽對象
 message-published = 已將訊息發佈給 { $count } 個租用戶。
 message-reached = 已送達的租用戶
 message-author = 發佈者
+
+# Catalog and topology
+nav-topology = 拓撲
+topology-title = 目錄與拓撲
+topology-intro = 服務及其功能、區域、縮放單位和元件，以及各租用戶所在的位置。目標設定會讀取這些資訊，以決定要將問題通知給哪些對象。
+topology-tenants = 租用戶
+topology-services = 服務
+topology-components = 元件
+topology-placements = 放置位置
+topology-regions = 區域和縮放單位
+topology-scale-unit = 縮放單位
+topology-prefix = 問題前置詞
+topology-empty = 尚未匯入任何內容。
+topology-upload = 匯入拓撲檔案
+topology-file = JSON 或 CSV 檔案
+topology-file-hint = 格式與 `candor topology import` 相同（CSV 標頭：kind,id,name,parent,services）。此處最多 20 MiB；較大的檔案請使用命令列。
+topology-dry-run = 僅檢查檔案；不做任何變更
+topology-submit = 檢查或匯入
+topology-no-file = 請選擇要匯入的檔案。
+topology-not-text = 此檔案不是 UTF-8 文字。
+topology-valid = 檔案有效；未做任何變更：
+topology-imported = 已匯入：
+topology-problems = 檔案有 { $count } 個問題；未做任何變更。
+topology-more = 另有 { $count } 個元件未列於此處。

@@ -6,6 +6,7 @@ pub mod extract;
 pub mod me;
 pub mod operator;
 pub mod operator_messages;
+pub mod operator_topology;
 pub mod token;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -78,6 +79,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
             operator_messages::update_message
         ))
         .routes(routes!(operator_messages::audience_preview))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(
+                    operator_topology::get_topology,
+                    operator_topology::import_topology
+                ))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    operator_topology::MAX_TOPOLOGY_BYTES,
+                )),
+        )
         .routes(routes!(operator_messages::put_review))
         .routes(routes!(operator_messages::publish_review))
 }

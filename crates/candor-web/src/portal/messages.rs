@@ -377,7 +377,15 @@ pub async fn set_viewpoint(
         Ok(c) => c,
         Err(e) => return error_page(&state, &user, path, ApiError::Invalid(e)),
     };
-    match svc::change_viewpoints(&state.core, &user.actor, tenant, &[id.clone()], change).await {
+    match svc::change_viewpoints(
+        &state.core,
+        &user.actor,
+        tenant,
+        std::slice::from_ref(&id),
+        change,
+    )
+    .await
+    {
         Ok(true) => {}
         Ok(false) => {
             return error_page(
@@ -734,7 +742,7 @@ pub async fn create(
         Err(e) => return new_page(&state, &user, form, None, Some(e)).await,
     };
     let link = form.link.trim();
-    if !link.is_empty() && !(link.starts_with("https://") || link.starts_with("http://")) {
+    if !(link.is_empty() || link.starts_with("https://") || link.starts_with("http://")) {
         let e = ApiError::Invalid(candor_domain::identity::InvalidValue::new(
             "link",
             "the link must start with https:// or http://",

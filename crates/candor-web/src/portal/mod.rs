@@ -7,6 +7,7 @@ pub mod health;
 pub mod messages;
 mod signin;
 mod tenant;
+mod topology;
 
 use askama::Template;
 use axum::body::Body;
@@ -89,6 +90,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
         .route("/console/messages/{id}", get(messages::console_show))
+        .route(
+            "/console/topology",
+            get(topology::show)
+                .post(topology::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
         .route("/console/issues", get(health::console_issues))
         .route(
             "/console/issues/new",
@@ -188,6 +195,9 @@ impl PageCtx {
                 }
                 if allowed(Action::ManageTenants) {
                     add("/console/tenants", "nav-tenants");
+                }
+                if allowed(Action::ManageTopology) {
+                    add("/console/topology", "nav-topology");
                 }
                 if allowed(Action::ManageOperators) {
                     add("/console/operators", "nav-operators");

@@ -6,6 +6,7 @@ pub mod health;
 pub mod identity;
 pub mod messages;
 pub mod topology;
+pub mod topology_file;
 
 use std::sync::Arc;
 

@@ -85,3 +85,128 @@ pub async fn services_of_tenant(core: &Core, tenant: TenantId) -> ApiResult<Vec<
         .filter(|s| used.contains(&s.id))
         .collect())
 }
+
+/// What a topology file holds, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TopologyCounts {
+    pub tenants: usize,
+    pub services: usize,
+    pub regions: usize,
+    pub scale_units: usize,
+    pub components: usize,
+    pub placements: usize,
+}
+
+impl TopologyCounts {
+    pub fn of(c: &TopologyChanges) -> TopologyCounts {
+        TopologyCounts {
+            tenants: c.tenants.len(),
+            services: c.services.len(),
+            regions: c.regions.len(),
+            scale_units: c.scale_units.len(),
+            components: c.components.len(),
+            placements: c.placements.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for TopologyCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} tenants, {} services, {} regions, {} scale units, {} components, {} placements",
+            self.tenants,
+            self.services,
+            self.regions,
+            self.scale_units,
+            self.components,
+            self.placements
+        )
+    }
+}
+
+/// Why a topology file was not imported.
+#[derive(Debug)]
+pub enum ImportFailure {
+    /// Lines or items that are wrong, each with where it is.
+    Problems(Vec<super::topology_file::Problem>),
+    Refused(ApiError),
+}
+
+impl From<ApiError> for ImportFailure {
+    fn from(e: ApiError) -> Self {
+        ImportFailure::Refused(e)
+    }
+}
+
+impl From<candor_domain::store::StoreError> for ImportFailure {
+    fn from(e: candor_domain::store::StoreError) -> Self {
+        ImportFailure::Refused(e.into())
+    }
+}
+
+/// Reads a topology file, checks it completely (syntax, values, references, that placed
+/// tenants exist) and, unless `dry_run`, applies it all or nothing. `progress` hears
+/// about long files.
+pub async fn import_file(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    name: &str,
+    text: &str,
+    dry_run: bool,
+    mut progress: impl FnMut(&str),
+) -> Result<TopologyCounts, ImportFailure> {
+    authorize(actor, Action::ManageTopology).map_err(ApiError::from)?;
+    let changes =
+        super::topology_file::parse(name, text, |line| progress(&format!("{line} lines read…")))
+            .map_err(ImportFailure::Problems)?;
+    let counts = TopologyCounts::of(&changes);
+    // Placements must name tenants that exist; those the file defines need no lookup.
+    let defined: BTreeSet<TenantId> = changes.tenants.iter().map(|t| t.id).collect();
+    let placed: BTreeSet<TenantId> = changes
+        .placements
+        .iter()
+        .map(|p| p.tenant_id)
+        .filter(|t| !defined.contains(t))
+        .collect();
+    if !placed.is_empty() {
+        progress(&format!("checking {} tenants…", placed.len()));
+        let mut known = BTreeSet::new();
+        let mut after = None;
+        loop {
+            let page = core.store.list_tenants(after.clone(), 10_000).await?;
+            known.extend(page.iter().map(|t| t.id));
+            match page.last() {
+                Some(t) if page.len() == 10_000 => after = Some((t.name.clone(), t.id)),
+                _ => break,
+            }
+        }
+        let missing: Vec<super::topology_file::Problem> = placed
+            .iter()
+            .filter(|t| !known.contains(*t))
+            .take(super::topology_file::MAX_REPORTED)
+            .map(|t| super::topology_file::Problem {
+                at: "placements".into(),
+                message: format!("tenant {t} does not exist"),
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(ImportFailure::Problems(missing));
+        }
+    }
+    let known = core.store.topology_summary().await?;
+    check_references(&changes, &known).map_err(|e| {
+        ImportFailure::Problems(vec![super::topology_file::Problem {
+            at: "references".into(),
+            message: e.to_string(),
+        }])
+    })?;
+    if dry_run {
+        return Ok(counts);
+    }
+    progress(&format!("applying {counts} in one transaction…"));
+    apply(core, actor, ip, &changes).await?;
+    Ok(counts)
+}

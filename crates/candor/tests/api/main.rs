@@ -17,3 +17,4 @@ mod operator_api;
 mod ops;
 mod portal;
 mod token;
+mod topology;

@@ -1,9 +1,8 @@
-//! `candor topology import FILE`: the catalog, topology and placements in bulk, from JSON
-//! or CSV. Everything is parsed and checked first, every bad line is reported with its
+//! Topology files: the catalog, topology and placements in bulk, from JSON or CSV, as
+//! read by `candor topology import FILE`, the operator API and the console. Everything is parsed and checked first, every bad line is reported with its
 //! number, and only a file without errors is applied, in one transaction.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use candor_domain::health::{
     Component, ComponentId, Feature, IssuePrefix, Placement, Region, ScaleUnit, ScaleUnitId,
@@ -407,16 +406,13 @@ fn parse_csv(text: &str, mut progress: impl FnMut(usize)) -> Result<Collector, V
     Ok(c)
 }
 
-/// Parses a file (JSON when it starts with `{` or ends in .json, CSV otherwise).
+/// Parses a file (JSON when it starts with `{` or is named *.json, CSV otherwise).
 pub fn parse(
-    path: &Path,
+    name: &str,
     text: &str,
     progress: impl FnMut(usize),
 ) -> Result<TopologyChanges, Vec<Problem>> {
-    let json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        || text.trim_start().starts_with('{');
+    let json = name.to_ascii_lowercase().ends_with(".json") || text.trim_start().starts_with('{');
     let c = if json {
         parse_json(text)?
     } else {
@@ -459,7 +455,7 @@ mod tests {
     #[test]
     fn csv_rows_become_topology() {
         let text = "kind,id,name,parent,services\nservice,Exchange,Exchange Online,EX,\nfeature,Exchange,Sign-in,Access,\nregion,eu-west,Europe West,,\nscale_unit,eu-west-su1,,eu-west,\ncomponent,eu-west-su1-mbx01,,eu-west-su1,Exchange\n";
-        let c = parse(Path::new("t.csv"), text, |_| {}).unwrap();
+        let c = parse("t.csv", text, |_| {}).unwrap();
         assert_eq!(c.services[0].features.len(), 1);
         assert_eq!(c.components[0].services.len(), 1);
     }
@@ -467,20 +463,17 @@ mod tests {
     #[test]
     fn tenant_rows_create_tenants() {
         let text = "kind,id,name,parent,services,language,time_zone\ntenant,0190f7a4-8b1c-7c3e-9d2a-1f2e3d4c5b6a,Contoso,eu-west,,nl,Europe/Amsterdam\ntenant,0190f7a4-8b1c-7c3e-9d2a-1f2e3d4c5b6b,Fabrikam,eu-west,,xx,Mars/Base\n";
-        let problems = parse(Path::new("t.csv"), text, |_| {}).unwrap_err();
+        let problems = parse("t.csv", text, |_| {}).unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems.iter().all(|p| p.at == "line 3"));
         let ok = "kind,id,name,parent,services,language,time_zone\ntenant,0190f7a4-8b1c-7c3e-9d2a-1f2e3d4c5b6a,Contoso,eu-west,,nl,Europe/Amsterdam\n";
-        assert_eq!(
-            parse(Path::new("t.csv"), ok, |_| {}).unwrap().tenants.len(),
-            1
-        );
+        assert_eq!(parse("t.csv", ok, |_| {}).unwrap().tenants.len(), 1);
     }
 
     #[test]
     fn every_bad_line_is_reported_with_its_number() {
         let text = "kind,id,name,parent,services\nregion,EU West,Europe,,\nscale_unit,eu-west-su1,,eu-west,\ncomponent,c1,,eu-west-su1,\nplacement,not-a-uuid,,c1,\nwidget,x,,,\n";
-        let problems = parse(Path::new("t.csv"), text, |_| {}).unwrap_err();
+        let problems = parse("t.csv", text, |_| {}).unwrap_err();
         let at: Vec<&str> = problems.iter().map(|p| p.at.as_str()).collect();
         assert_eq!(at, ["line 2", "line 4", "line 5", "line 6"]);
         assert!(problems[0].message.contains("EU West"));
@@ -489,11 +482,11 @@ mod tests {
     #[test]
     fn json_problems_name_the_item() {
         let text = r#"{"regions":[{"code":"eu-west","displayName":"Europe"}],"scaleUnits":[{"id":"Bad Id","region":"eu-west"}]}"#;
-        let problems = parse(Path::new("t.json"), text, |_| {}).unwrap_err();
+        let problems = parse("t.json", text, |_| {}).unwrap_err();
         assert_eq!(problems[0].at, "scaleUnits[0]");
-        let problems = parse(Path::new("t.json"), "{\"regions\": [", |_| {}).unwrap_err();
+        let problems = parse("t.json", "{\"regions\": [", |_| {}).unwrap_err();
         assert!(problems[0].at.starts_with("line 1"));
-        let problems = parse(Path::new("t.json"), r#"{"zones":[]}"#, |_| {}).unwrap_err();
+        let problems = parse("t.json", r#"{"zones":[]}"#, |_| {}).unwrap_err();
         assert!(problems[0].message.contains("zones"));
     }
 }
