@@ -91,18 +91,87 @@ try {
   await consolePage.waitForURL(`${base}/console/issues`);
   await consolePage.screenshot({ path: `${shots}/08-console-issues.png`, fullPage: true });
   await consolePage.click('a.button[href="/console/issues/new"]');
+  // One component: the Teams servers the first demo tenant lives on.
   await consolePage.selectOption('select[name=service]', 'MicrosoftTeams');
   await consolePage.fill('input[name=title]', 'Meetings fail to start');
   await consolePage.fill('input[name=impact_description]', 'Users may be unable to join meetings.');
-  await consolePage.fill('input[name=regions]', 'apac-east');
-  await consolePage.fill('textarea[name=body]', '<p>We are looking into it.</p>');
+  await consolePage.fill('input[name=components]', 'eu-west-su1-tms01');
+  await consolePage.fill('textarea[name=body]', '<p>We are looking into failed meeting starts.</p>');
   await consolePage.click('button[value=preview]');
   await consolePage.waitForSelector('#preview');
-  check((await consolePage.textContent('#preview')).includes('tenants will be told'), 'the impact preview appears');
+  const preview = await consolePage.textContent('#preview');
+  check(preview.includes('tenants will be told'), 'the impact preview appears');
+  check(preview.includes(tenant.name), 'the preview lists the tenant placed there');
   await consolePage.screenshot({ path: `${shots}/09-console-preview.png`, fullPage: true });
   await consolePage.click('button[value=publish]');
-  await consolePage.waitForURL(/\/console\/issues\/TM/);
+  await consolePage.waitForURL(/\/console\/issues\/TM\d+/);
+  const issueId = consolePage.url().split('/').pop().split('?')[0];
   await consolePage.screenshot({ path: `${shots}/10-console-issue.png`, fullPage: true });
+
+  // The tenant placed there sees it; a tenant elsewhere does not.
+  const seen = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const tenantPage = await seen.newPage();
+  async function signIn(p, who) {
+    await p.goto(`${base}/signin`);
+    await p.fill('input[name=email]', who.email);
+    await p.fill('input[name=password]', who.password);
+    await p.click('button[type=submit]:not(.small)');
+    await p.waitForURL(`${base}/portal`);
+  }
+  await signIn(tenantPage, admin);
+  await tenantPage.goto(`${base}/portal/health`);
+  check((await tenantPage.textContent('body')).includes(issueId), 'the affected tenant sees the new issue');
+  const other = creds.tenants[1];
+  const otherAdmin = other.users.find((u) => u.roles.includes('GlobalAdministrator'));
+  const elsewhere = await (await browser.newContext()).newPage();
+  await signIn(elsewhere, otherAdmin);
+  await elsewhere.goto(`${base}/portal/health`);
+  check(!(await elsewhere.textContent('body')).includes(issueId), 'a tenant not placed there does not see it');
+  const direct = await elsewhere.goto(`${base}/portal/health/issues/${issueId}`);
+  check(direct.status() === 404, 'nor can it open the issue by its id');
+
+  // An update, then resolution and a published review.
+  await consolePage.fill('form[action$="/posts"] textarea[name=body]', '<p>A certificate expired; we are replacing it.</p>');
+  await consolePage.selectOption('form[action$="/posts"] select[name=status]', 'restoringService');
+  await consolePage.click('form[action$="/posts"] button[type=submit]');
+  await consolePage.waitForLoadState();
+  await tenantPage.goto(`${base}/portal/health/issues/${issueId}`);
+  check((await tenantPage.textContent('body')).includes('certificate expired'), 'the tenant sees the new post');
+  check((await tenantPage.locator('article.post').count()) === 2, 'both posts are listed');
+  await tenantPage.screenshot({ path: `${shots}/11-tenant-sees-issue.png`, fullPage: true });
+  await consolePage.fill('form[action$="/posts"] textarea[name=body]', '<p>The certificate was replaced; meetings start normally.</p>');
+  await consolePage.selectOption('form[action$="/posts"] select[name=status]', 'serviceRestored');
+  await consolePage.click('form[action$="/posts"] button[type=submit]');
+  await consolePage.waitForSelector('#review');
+  await consolePage.fill('#review textarea[name=user_impact]', 'Users could not start meetings for 35 minutes.');
+  await consolePage.fill('#review textarea[name=scope_of_impact]', 'Tenants on eu-west-su1-tms01.');
+  await consolePage.fill('#review textarea[name=root_cause]', 'An expired certificate on the meeting service.');
+  await consolePage.fill('#review textarea[name=actions_taken]', 'The certificate was replaced.');
+  await consolePage.fill('#review textarea[name=next_steps]', 'Certificates are now renewed automatically 30 days ahead.');
+  await consolePage.click('#review button[value=publish]');
+  await consolePage.waitForLoadState();
+  await consolePage.screenshot({ path: `${shots}/12-console-review.png`, fullPage: true });
+  await tenantPage.goto(`${base}/portal/health/issues/${issueId}`);
+  const download = tenantPage.waitForEvent('download');
+  await tenantPage.click(`a[href="/portal/health/issues/${issueId}/review?download=1"]`);
+  const file = await download;
+  const path = await file.path();
+  const review = readFileSync(path, 'utf8');
+  check(review.includes('An expired certificate'), 'the downloaded review holds the root cause');
+  check(file.suggestedFilename().includes(issueId), 'the download is named after the issue');
+
+  // Message Center: the tenant reads a message with an attachment.
+  await tenantPage.goto(`${base}/portal/messages`);
+  check((await tenantPage.locator('table.messages tbody tr').count()) === 3, 'three messages reached the tenant');
+  await tenantPage.screenshot({ path: `${shots}/13-message-center.png`, fullPage: true });
+  await tenantPage.click('table.messages a:has-text("SMTP AUTH")');
+  await tenantPage.waitForURL(/\/portal\/messages\/MC\d+/);
+  check((await tenantPage.textContent('body')).includes('affected-connectors.csv'), 'the attachment is listed');
+  await tenantPage.click('form:has(input[name=change][value=favorite]) button');
+  await tenantPage.waitForLoadState();
+  await tenantPage.screenshot({ path: `${shots}/14-message.png`, fullPage: true });
+  await tenantPage.goto(`${base}/portal/messages?view=favorites`);
+  check((await tenantPage.locator('table.messages tbody tr').count()) === 1, 'the favourite is listed');
 
   // Phone: the provider's admin in the operator console.
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
