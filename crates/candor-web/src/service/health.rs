@@ -308,6 +308,7 @@ pub async fn create_issue(
         .store
         .create_issue(&issue, &post, &covered, vec![record])
         .await?;
+    core.views.invalidate();
     Ok((issue, affected))
 }
 
@@ -418,6 +419,7 @@ async fn apply_update(
             vec![record],
         )
         .await?;
+    core.views.invalidate();
     Ok(issue)
 }
 
@@ -478,6 +480,7 @@ pub async fn change_scope(
             vec![record],
         )
         .await?;
+    core.views.invalidate();
     Ok((issue, added))
 }
 
@@ -650,6 +653,7 @@ pub async fn publish_pir(
     core.store
         .publish_pir(&pir, &issue, before.last_modified, vec![record])
         .await?;
+    core.views.invalidate();
     Ok((issue, pir))
 }
 

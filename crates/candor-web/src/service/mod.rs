@@ -7,6 +7,7 @@ pub mod identity;
 pub mod messages;
 pub mod topology;
 pub mod topology_file;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -20,6 +21,8 @@ pub struct Core {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<Keys>,
+    /// What tenants read most, kept in memory (see `views`).
+    pub views: views::HealthViews,
 }
 
 impl Core {
@@ -29,6 +32,7 @@ impl Core {
             store,
             clock,
             keys: Arc::new(keys),
+            views: views::HealthViews::default(),
         })
     }
 }
