@@ -54,7 +54,10 @@ fn topology_csv(tenants: usize) -> (String, Vec<uuid::Uuid>) {
         for s in 0..SCALE_UNITS {
             let _ = writeln!(out, "scale_unit,{code}-su{s},,{code},,,");
             for d in 0..DATABASES {
-                let _ = writeln!(out, "component,{code}-su{s}-mbx{d},,{code}-su{s},Exchange,,");
+                let _ = writeln!(
+                    out,
+                    "component,{code}-su{s}-mbx{d},,{code}-su{s},Exchange,,"
+                );
             }
             let _ = writeln!(out, "component,{code}-su{s}-spo,,{code}-su{s},SharePoint,,");
         }
@@ -94,9 +97,17 @@ async fn world(tenants: usize) -> (Arc<Core>, tempfile::TempDir, String, Vec<uui
     let core = Arc::new(Core::new(store, Arc::new(SystemClock)).await.unwrap());
     let started = Instant::now();
     let (csv, ids) = topology_csv(tenants);
-    topology::import_file(&core, &Actor::System, None, "world.csv", &csv, false, |_| {})
-        .await
-        .unwrap();
+    topology::import_file(
+        &core,
+        &Actor::System,
+        None,
+        "world.csv",
+        &csv,
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
     eprintln!(
         "  world: {tenants} tenants, {} placements, imported in {:.1} s",
         tenants * 2,
@@ -122,10 +133,14 @@ fn incident(title: &str, scope: Scope) -> NewIssueInput {
         impact_description: "Users may be unable to open their mailboxes.".into(),
         scope,
         post: PostInput {
-            body_html: "<p>We're investigating reports of users unable to open their mailboxes.</p>".into(),
-            translations: [("nl".to_owned(), "<p>We onderzoeken meldingen.</p>".to_owned())]
-                .into_iter()
-                .collect(),
+            body_html:
+                "<p>We're investigating reports of users unable to open their mailboxes.</p>".into(),
+            translations: [(
+                "nl".to_owned(),
+                "<p>We onderzoeken meldingen.</p>".to_owned(),
+            )]
+            .into_iter()
+            .collect(),
             ..Default::default()
         },
         ..Default::default()
@@ -183,9 +198,11 @@ async fn graph_bench() {
                 ..Default::default()
             },
             _ => Scope {
-                components: [candor_domain::health::ComponentId::parse("eu-west-su0-mbx0").unwrap()]
-                    .into_iter()
-                    .collect(),
+                components: [
+                    candor_domain::health::ComponentId::parse("eu-west-su0-mbx0").unwrap(),
+                ]
+                .into_iter()
+                .collect(),
                 ..Default::default()
             },
         });
@@ -195,9 +212,14 @@ async fn graph_bench() {
     }
     let started = Instant::now();
     for (i, scope) in scopes.into_iter().enumerate() {
-        let (issue, _) = health::create_issue(&core, &system, None, incident(&format!("Mailbox access issue {i}"), scope))
-            .await
-            .unwrap();
+        let (issue, _) = health::create_issue(
+            &core,
+            &system,
+            None,
+            incident(&format!("Mailbox access issue {i}"), scope),
+        )
+        .await
+        .unwrap();
         for status in ["serviceDegradation", "restoringService"] {
             health::update_issue(
                 &core,
@@ -207,7 +229,8 @@ async fn graph_bench() {
                 UpdateInput {
                     status: Some(status.into()),
                     post: Some(PostInput {
-                        body_html: "<p>We've identified the cause and are rerouting traffic.</p>".into(),
+                        body_html: "<p>We've identified the cause and are rerouting traffic.</p>"
+                            .into(),
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -217,7 +240,10 @@ async fn graph_bench() {
             .unwrap();
         }
     }
-    eprintln!("  15 issues declared in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "  15 issues declared in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let tenant = candor_domain::TenantId(ids[0]);
     let issued = identity::create_api_client(
         &core,
@@ -338,11 +364,7 @@ async fn affected_bench() {
         .into_iter()
         .collect();
     let started = Instant::now();
-    let preview = core
-        .store
-        .preview_impact(&covered, &[], 200)
-        .await
-        .unwrap();
+    let preview = core.store.preview_impact(&covered, &[], 200).await.unwrap();
     println!(
         "  impact preview (store): {} tenants counted per region in {:.0} ms",
         preview.total,
@@ -350,9 +372,14 @@ async fn affected_bench() {
     );
     let before = rss_mib();
     let started = Instant::now();
-    let (_, stored) = health::create_issue(&core, &Actor::System, None, incident("Region-wide mailbox outage", scope))
-        .await
-        .unwrap();
+    let (_, stored) = health::create_issue(
+        &core,
+        &Actor::System,
+        None,
+        incident("Region-wide mailbox outage", scope),
+    )
+    .await
+    .unwrap();
     println!(
         "  declare the incident (store, affected set written): {stored} tenants in {:.0} ms (+{:.0} MiB RSS)",
         started.elapsed().as_secs_f64() * 1000.0,

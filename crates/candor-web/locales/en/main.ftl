@@ -343,3 +343,6 @@ topology-valid = The file is valid; nothing was changed:
 topology-imported = Imported:
 topology-problems = The file has { $count } problems; nothing was changed.
 topology-more = { $count } more components are not listed here.
+
+# Overdue notification
+overdue-yours = you own this incident and its update is { $minutes } minutes overdue

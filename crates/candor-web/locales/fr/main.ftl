@@ -343,3 +343,6 @@ topology-valid = Le fichier est valide ; rien n'a été modifié :
 topology-imported = Éléments importés :
 topology-problems = Le fichier contient { $count } problèmes ; rien n'a été modifié.
 topology-more = { $count } autres composants ne sont pas répertoriés ici.
+
+# Overdue notification
+overdue-yours = vous êtes responsable de cet incident et sa mise à jour a { $minutes } minutes de retard

@@ -343,3 +343,6 @@ topology-valid = 파일이 유효합니다. 변경된 내용은 없습니다:
 topology-imported = 가져온 항목:
 topology-problems = 파일에 문제가 { $count }개 있습니다. 변경된 내용은 없습니다.
 topology-more = 구성 요소 { $count }개가 더 있지만 여기에 나열되지 않았습니다.
+
+# Overdue notification
+overdue-yours = 이 인시던트의 담당자이며 업데이트가 { $minutes }분 늦었습니다

@@ -343,3 +343,6 @@ topology-valid = Het bestand is geldig; er is niets gewijzigd:
 topology-imported = Geïmporteerd:
 topology-problems = Het bestand bevat { $count } problemen; er is niets gewijzigd.
 topology-more = Nog { $count } onderdelen worden hier niet weergegeven.
+
+# Overdue notification
+overdue-yours = je bent eigenaar van dit incident en de update is { $minutes } minuten te laat

@@ -343,3 +343,6 @@ topology-valid = 檔案有效；未做任何變更：
 topology-imported = 已匯入：
 topology-problems = 檔案有 { $count } 個問題；未做任何變更。
 topology-more = 另有 { $count } 個元件未列於此處。
+
+# Overdue notification
+overdue-yours = 您是此事件的負責人，更新已逾期 { $minutes } 分鐘

@@ -545,16 +545,39 @@ async fn list_issues(State(state): State<AppState>, mut req: Req) -> GraphResult
             if let Some(body) = slot.get() {
                 return Ok(body.clone());
             }
-            let value = collection(&state, &req, "issues", (*view.items).clone(), &q, ISSUE_FIELDS)?;
-            let body = axum::body::Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
+            let value = collection(
+                &state,
+                &req,
+                "issues",
+                (*view.items).clone(),
+                &q,
+                ISSUE_FIELDS,
+            )?;
+            let body =
+                axum::body::Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
             let _ = slot.set(body.clone());
             return Ok(body);
         }
-        let value = collection(&state, &req, "issues", (*view.items).clone(), &q, ISSUE_FIELDS)?;
-        Ok(axum::body::Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?))
+        let value = collection(
+            &state,
+            &req,
+            "issues",
+            (*view.items).clone(),
+            &q,
+            ISSUE_FIELDS,
+        )?;
+        Ok(axum::body::Bytes::from(
+            serde_json::to_vec(&value).map_err(ApiError::internal)?,
+        ))
     };
     run.await
-        .map(|body| ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+        .map(|body| {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response()
+        })
         .map_err(|e| req.fail(e))
 }
 

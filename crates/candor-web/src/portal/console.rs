@@ -44,7 +44,8 @@ struct HomePage {
 }
 
 pub async fn home(State(state): State<AppState>, user: PortalUser) -> Response {
-    let page = PageCtx::for_user(&state, &user, "/console");
+    let mut page = PageCtx::for_user(&state, &user, "/console");
+    super::health::add_owner_alerts(&state, &user, &mut page).await;
     let tr = page.tr.clone();
     let counts = async {
         Ok::<_, ApiError>((

@@ -251,6 +251,7 @@ pub async fn console_issues(
     let mut page = PageCtx::for_user(&state, &user, path);
     let tr = page.tr.clone();
     page.notice = notice(&tr, raw.as_deref());
+    add_owner_alerts(&state, &user, &mut page).await;
     let now = state.clock.now();
     let total: i64 = issues.iter().map(|i| i.updates_total).sum();
     let on_time: i64 = issues.iter().map(|i| i.updates_on_time).sum();
@@ -281,6 +282,32 @@ pub async fn console_issues(
         rows,
         page,
     })
+}
+
+/// The watchdog's notification to an incident's owner, on the console pages they use:
+/// one alert per overdue issue they own, linking to it.
+pub async fn add_owner_alerts(state: &AppState, user: &PortalUser, page: &mut PageCtx) {
+    let candor_domain::identity::Actor::Operator { operator_id, .. } = &user.actor else {
+        return;
+    };
+    let now = state.clock.now();
+    let Ok(overdue) = state.store.overdue_issues(now).await else {
+        return;
+    };
+    for i in overdue.iter().filter(|i| i.owner == Some(*operator_id)) {
+        let minutes = i
+            .next_update_due
+            .map_or(0, |d| (now - d).whole_minutes().max(1));
+        page.alerts.push((
+            format!("/console/issues/{}", i.id),
+            format!(
+                "{} {}: {}",
+                i.id,
+                i.title,
+                page.tr.t1("overdue-yours", "minutes", &minutes.to_string())
+            ),
+        ));
+    }
 }
 
 fn notice(tr: &Tr, raw: Option<&str>) -> Option<String> {

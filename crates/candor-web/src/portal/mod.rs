@@ -134,6 +134,9 @@ pub struct PageCtx {
     pub languages: Vec<(&'static str, &'static str, bool)>,
     pub notice: Option<String>,
     pub error: Option<String>,
+    /// Things that need the reader's attention now, each with a link: e.g. overdue
+    /// updates on issues they own.
+    pub alerts: Vec<(String, String)>,
 }
 
 pub struct NavItem {
@@ -219,6 +222,7 @@ impl PageCtx {
             nav,
             notice: None,
             error: None,
+            alerts: Vec::new(),
         }
     }
 
@@ -236,6 +240,7 @@ impl PageCtx {
             languages: languages(lang),
             notice: None,
             error: None,
+            alerts: Vec::new(),
         }
     }
 }

@@ -621,6 +621,7 @@ async fn the_console_publishes_and_the_affected_tenant_reads_it(app: TestApp) {
 
 crate::both!(
     the_watchdog_flags_each_overdue_update_once,
+    the_owner_of_an_overdue_incident_is_alerted,
     a_published_review_marks_the_issue_and_reaches_its_tenants,
     the_console_publishes_and_the_affected_tenant_reads_it,
     an_incident_reaches_exactly_the_tenants_on_the_broken_infrastructure,
@@ -823,6 +824,65 @@ async fn a_published_review_marks_the_issue_and_reaches_its_tenants(app: TestApp
         .await
         .unwrap();
     assert_eq!(graph["status"], "postIncidentReviewPublished");
+}
+
+/// The owner of an overdue incident is told on the console pages they use; other
+/// operators are not.
+async fn the_owner_of_an_overdue_incident_is_alerted(app: TestApp) {
+    place(&app).await;
+    let im = operator(&app, OperatorRole::IncidentManager);
+    let scope = Scope {
+        services: [ServiceId::parse("Exchange").unwrap()]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let (issue, _) = svc::create_issue(&app.core, &im, None, incident(scope))
+        .await
+        .unwrap();
+    let owner = app
+        .sign_in(
+            &app.world.operator(OperatorRole::IncidentManager).email,
+            true,
+        )
+        .await;
+    let url = app.url("/console");
+    let home = |c: reqwest::Client| {
+        let url = url.clone();
+        async move { c.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(
+        !home(owner.clone()).await.contains("class=\"alert\""),
+        "nothing is due yet"
+    );
+    app.clock.advance(Duration::minutes(75));
+    // (A new session: the first one idled out while the clock moved on.)
+    let owner = app
+        .sign_in(
+            &app.world.operator(OperatorRole::IncidentManager).email,
+            true,
+        )
+        .await;
+    let page = home(owner.clone()).await;
+    assert!(page.contains("class=\"alert\""), "the owner is alerted");
+    assert!(page.contains(issue.id.as_str()));
+    assert!(page.contains("15 minutes overdue"), "says how late");
+    let list = owner
+        .get(app.url("/console/issues"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains(&format!("href=\"/console/issues/{}\"", issue.id)));
+    let admin = app
+        .sign_in(&app.world.operator(OperatorRole::ProviderAdmin).email, true)
+        .await;
+    assert!(
+        !home(admin).await.contains("class=\"alert\""),
+        "only the owner"
+    );
 }
 
 async fn the_watchdog_flags_each_overdue_update_once(app: TestApp) {
