@@ -379,57 +379,36 @@ impl IssueStore for SqliteStore {
         explicit: &[TenantId],
         limit: u32,
     ) -> StoreResult<ImpactPreview> {
-        // A temporary table keeps the component and tenant lists out of the statement
-        // text, however large they are.
-        let mut conn = self.writer.acquire().await.map_err(db_error)?;
-        sqlx::query("CREATE TEMP TABLE IF NOT EXISTS preview_tenants (tenant_id TEXT PRIMARY KEY)")
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        sqlx::query("DELETE FROM temp.preview_tenants")
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        for chunk in covered.chunks(IN_CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT OR IGNORE INTO temp.preview_tenants (tenant_id) SELECT DISTINCT tenant_id FROM placements WHERE component IN (",
-            );
-            let mut sep = qb.separated(", ");
-            for c in chunk {
-                sep.push_bind(c.as_str());
-            }
-            qb.push(")");
-            qb.build().execute(&mut *conn).await.map_err(db_error)?;
-        }
-        for t in explicit {
-            sqlx::query("INSERT OR IGNORE INTO temp.preview_tenants (tenant_id) SELECT id FROM tenants WHERE id = ?")
-                .bind(t.to_string())
-                .execute(&mut *conn)
-                .await
-                .map_err(db_error)?;
-        }
-        let by_region: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT t.home_region, COUNT(*) FROM temp.preview_tenants p JOIN tenants t ON t.id = p.tenant_id
-             GROUP BY t.home_region ORDER BY t.home_region",
-        )
-        .fetch_all(&mut *conn)
+        // The component and tenant lists travel as two JSON arrays, however long, so the
+        // preview runs on a reader connection in two statements and never holds the
+        // writer. SQLite builds the affected set once per statement from the
+        // placements_component index.
+        let components = json(&covered.iter().map(|c| c.as_str()).collect::<Vec<_>>());
+        let tenants = json(&explicit.iter().map(|t| t.to_string()).collect::<Vec<_>>());
+        const AFFECTED: &str = "SELECT p.tenant_id FROM placements p WHERE p.component IN (SELECT value FROM json_each(?1))
+             UNION SELECT value FROM json_each(?2)";
+        let by_region: Vec<(String, i64)> = sqlx::query_as(&format!(
+            "SELECT t.home_region, COUNT(*) FROM ({AFFECTED}) a JOIN tenants t ON t.id = a.tenant_id
+             GROUP BY t.home_region ORDER BY t.home_region"
+        ))
+        .bind(&components)
+        .bind(&tenants)
+        .fetch_all(&self.reader)
         .await
         .map_err(db_error)?;
-        let tenants = sqlx::query(
+        let tenants = sqlx::query(&format!(
             "SELECT t.id, t.name, t.home_region, t.default_language, t.time_zone, t.is_demo, t.created_at
-             FROM temp.preview_tenants p JOIN tenants t ON t.id = p.tenant_id ORDER BY t.name LIMIT ?",
-        )
+             FROM tenants t WHERE t.id IN ({AFFECTED}) ORDER BY t.name LIMIT ?3"
+        ))
+        .bind(&components)
+        .bind(&tenants)
         .bind(i64::from(limit))
-        .fetch_all(&mut *conn)
+        .fetch_all(&self.reader)
         .await
         .map_err(db_error)?
         .iter()
         .map(rows::tenant)
         .collect::<StoreResult<Vec<_>>>()?;
-        sqlx::query("DELETE FROM temp.preview_tenants")
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
         Ok(ImpactPreview {
             total: by_region.iter().map(|(_, n)| n).sum(),
             by_region,
