@@ -7,9 +7,13 @@
 //!   targeting function over every placement in memory, the store's impact preview, and
 //!   declaring the incident (which stores the affected set), with their time and memory.
 //!
-//!     cargo bench -p candor --bench service_health                 # both
-//!     HEALTH_BENCH=graph cargo bench -p candor --bench service_health
-//!     GRAPH_BENCH_TENANTS=100000 GRAPH_BENCH_SECONDS=5 AFFECTED_BENCH_TENANTS=1000000
+//! Run with:
+//!
+//! ```sh
+//! cargo bench -p candor --bench service_health   # both
+//! HEALTH_BENCH=graph cargo bench -p candor --bench service_health
+//! GRAPH_BENCH_TENANTS=100000 GRAPH_BENCH_SECONDS=5 AFFECTED_BENCH_TENANTS=1000000
+//! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
