@@ -10,6 +10,7 @@ pub mod identity;
 pub mod ids;
 pub mod jobs;
 pub mod language;
+pub mod lockbox;
 pub mod page;
 pub mod store;
 pub mod time_util;

@@ -1,0 +1,710 @@
+//! Customer Lockbox requests: a provider engineer's time-boxed, scoped access to one
+//! tenant's data, approved internally by another person and then (when the tenant has
+//! Lockbox on) by the tenant. One state machine, and the deadlines are decided by
+//! comparing with the time given, never by waiting for a job: a request is expired the
+//! moment its deadline passes, whether or not anything recorded it yet.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::identity::InvalidValue;
+use crate::{OperatorId, TenantId, UserId};
+
+/// A pending request not decided within this long expires; no access is granted.
+pub const DECISION_WINDOW: Duration = Duration::hours(12);
+/// The longest access a request may ask for.
+pub const MAX_ACCESS: Duration = Duration::hours(4);
+pub const MIN_ACCESS: Duration = Duration::minutes(15);
+
+/// A request id; also the Item of its audit records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LockboxRequestId(pub Uuid);
+
+impl LockboxRequestId {
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl fmt::Display for LockboxRequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for LockboxRequestId {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s.trim()).map(Self).map_err(|_| {
+            InvalidValue::new(
+                "request id",
+                format!(
+                    "`{}` is not a Lockbox request id",
+                    s.chars().take(40).collect::<String>()
+                ),
+            )
+        })
+    }
+}
+
+/// Where a request stands. `Completed` and `Expired` are reached by time alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LockboxStatus {
+    AwaitingInternalApproval,
+    Pending,
+    Approved,
+    Completed,
+    InternallyDenied,
+    Denied,
+    Expired,
+    Canceled,
+    Revoked,
+}
+
+impl LockboxStatus {
+    pub const ALL: &'static [LockboxStatus] = &[
+        LockboxStatus::AwaitingInternalApproval,
+        LockboxStatus::Pending,
+        LockboxStatus::Approved,
+        LockboxStatus::Completed,
+        LockboxStatus::InternallyDenied,
+        LockboxStatus::Denied,
+        LockboxStatus::Expired,
+        LockboxStatus::Canceled,
+        LockboxStatus::Revoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockboxStatus::AwaitingInternalApproval => "awaitingInternalApproval",
+            LockboxStatus::Pending => "pending",
+            LockboxStatus::Approved => "approved",
+            LockboxStatus::Completed => "completed",
+            LockboxStatus::InternallyDenied => "internallyDenied",
+            LockboxStatus::Denied => "denied",
+            LockboxStatus::Expired => "expired",
+            LockboxStatus::Canceled => "canceled",
+            LockboxStatus::Revoked => "revoked",
+        }
+    }
+
+    /// Nothing moves a request out of these.
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            LockboxStatus::AwaitingInternalApproval
+                | LockboxStatus::Pending
+                | LockboxStatus::Approved
+        )
+    }
+}
+
+impl fmt::Display for LockboxStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for LockboxStatus {
+    type Err = InvalidValue;
+    /// Case-insensitive; also the cmdlet's words (`Canceled`, `Approved`, ...).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        LockboxStatus::ALL
+            .iter()
+            .copied()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                InvalidValue::new(
+                    "status",
+                    format!(
+                        "`{}` is not one of {}",
+                        s.chars().take(40).collect::<String>(),
+                        LockboxStatus::ALL
+                            .iter()
+                            .map(|v| v.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// Who decided, when, and what they said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub by: String,
+    pub at: OffsetDateTime,
+    pub comment: Option<String>,
+}
+
+/// A Lockbox request as stored. `status` is the last recorded state; `status_at(now)`
+/// is the truth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockboxRequest {
+    pub id: LockboxRequestId,
+    pub tenant: TenantId,
+    pub workload: String,
+    pub operations: BTreeSet<String>,
+    pub service_request: String,
+    pub justification: String,
+    pub duration: Duration,
+    pub requester: OperatorId,
+    pub requester_name: String,
+    pub created_at: OffsetDateTime,
+    /// Whether the tenant had Lockbox on when the request was filed.
+    pub needs_customer: bool,
+    pub status: LockboxStatus,
+    pub internal_decision: Option<Decision>,
+    /// When the request reached the customer (pending since).
+    pub pending_since: Option<OffsetDateTime>,
+    pub customer_decision: Option<Decision>,
+    /// Access runs from `access_start` to `access_end` once approved.
+    pub access_start: Option<OffsetDateTime>,
+    pub access_end: Option<OffsetDateTime>,
+    /// Canceled or revoked: who and when.
+    pub ended: Option<Decision>,
+}
+
+/// What someone does to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockboxEvent {
+    /// A Support Manager other than the requester approves internally.
+    ApproveInternally { by: OperatorId, name: String },
+    DenyInternally {
+        by: OperatorId,
+        name: String,
+        comment: Option<String>,
+    },
+    /// A tenant approver decides.
+    Approve {
+        by: UserId,
+        name: String,
+        comment: Option<String>,
+    },
+    Deny {
+        by: UserId,
+        name: String,
+        comment: Option<String>,
+    },
+    /// The requester withdraws their own request (before or during access).
+    Cancel { by: OperatorId, name: String },
+    /// The tenant cuts an active grant short.
+    Revoke {
+        by: UserId,
+        name: String,
+        comment: Option<String>,
+    },
+}
+
+/// Why an event cannot happen now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+fn refuse<T>(m: impl Into<String>) -> Result<T, Refused> {
+    Err(Refused(m.into()))
+}
+
+impl LockboxRequest {
+    /// The state the request is in at `now`, deadlines included.
+    pub fn status_at(&self, now: OffsetDateTime) -> LockboxStatus {
+        match self.status {
+            LockboxStatus::AwaitingInternalApproval if now >= self.created_at + DECISION_WINDOW => {
+                LockboxStatus::Expired
+            }
+            LockboxStatus::Pending
+                if now >= self.pending_since.unwrap_or(self.created_at) + DECISION_WINDOW =>
+            {
+                LockboxStatus::Expired
+            }
+            LockboxStatus::Approved if self.access_end.is_none_or(|end| now >= end) => {
+                LockboxStatus::Completed
+            }
+            s => s,
+        }
+    }
+
+    /// When the request stops waiting for a decision, if it is waiting.
+    pub fn decision_deadline(&self) -> Option<OffsetDateTime> {
+        match self.status {
+            LockboxStatus::AwaitingInternalApproval => Some(self.created_at + DECISION_WINDOW),
+            LockboxStatus::Pending => {
+                Some(self.pending_since.unwrap_or(self.created_at) + DECISION_WINDOW)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `operation` on the request's workload is allowed at `now`.
+    pub fn allows(&self, workload: &str, operation: &str, now: OffsetDateTime) -> bool {
+        self.status_at(now) == LockboxStatus::Approved
+            && self.access_start.is_some_and(|s| now >= s)
+            && self.workload.eq_ignore_ascii_case(workload)
+            && self.operations.contains(operation)
+    }
+
+    fn grant(&mut self, at: OffsetDateTime) {
+        self.status = LockboxStatus::Approved;
+        self.access_start = Some(at);
+        self.access_end = Some(at + self.duration);
+    }
+
+    /// Applies `event` at `now`, returning the request's new state. Deadlines that have
+    /// passed win: a decision after the window is refused because the request expired.
+    pub fn apply(&self, event: &LockboxEvent, now: OffsetDateTime) -> Result<Self, Refused> {
+        let current = self.status_at(now);
+        let mut next = self.clone();
+        next.status = current;
+        match event {
+            LockboxEvent::ApproveInternally { by, name } => {
+                if current != LockboxStatus::AwaitingInternalApproval {
+                    return refuse(format!(
+                        "the request is {current}; only a request awaiting internal approval can be approved internally"
+                    ));
+                }
+                if *by == self.requester {
+                    return refuse(
+                        "nobody approves their own request; another Support Manager must",
+                    );
+                }
+                next.internal_decision = Some(Decision {
+                    by: name.clone(),
+                    at: now,
+                    comment: None,
+                });
+                if self.needs_customer {
+                    next.status = LockboxStatus::Pending;
+                    next.pending_since = Some(now);
+                } else {
+                    next.grant(now);
+                }
+            }
+            LockboxEvent::DenyInternally { by, name, comment } => {
+                if current != LockboxStatus::AwaitingInternalApproval {
+                    return refuse(format!(
+                        "the request is {current}; only a request awaiting internal approval can be denied internally"
+                    ));
+                }
+                if *by == self.requester {
+                    return refuse("nobody decides on their own request; cancel it instead");
+                }
+                next.status = LockboxStatus::InternallyDenied;
+                next.internal_decision = Some(Decision {
+                    by: name.clone(),
+                    at: now,
+                    comment: comment.clone(),
+                });
+            }
+            LockboxEvent::Approve { name, comment, .. }
+            | LockboxEvent::Deny { name, comment, .. } => {
+                if current != LockboxStatus::Pending {
+                    return refuse(format!(
+                        "the request is {current}; only a pending request can be approved or denied"
+                    ));
+                }
+                next.customer_decision = Some(Decision {
+                    by: name.clone(),
+                    at: now,
+                    comment: comment.clone(),
+                });
+                if matches!(event, LockboxEvent::Approve { .. }) {
+                    next.grant(now);
+                } else {
+                    next.status = LockboxStatus::Denied;
+                }
+            }
+            LockboxEvent::Cancel { by, name } => {
+                if *by != self.requester {
+                    return refuse("only the engineer who filed a request can cancel it");
+                }
+                if current.is_final() {
+                    return refuse(format!("the request is already {current}"));
+                }
+                next.status = LockboxStatus::Canceled;
+                next.ended = Some(Decision {
+                    by: name.clone(),
+                    at: now,
+                    comment: None,
+                });
+                if next.access_end.is_some_and(|e| e > now) {
+                    next.access_end = Some(now);
+                }
+            }
+            LockboxEvent::Revoke { name, comment, .. } => {
+                if current != LockboxStatus::Approved {
+                    return refuse(format!(
+                        "the request is {current}; only active access can be revoked"
+                    ));
+                }
+                next.status = LockboxStatus::Revoked;
+                next.ended = Some(Decision {
+                    by: name.clone(),
+                    at: now,
+                    comment: comment.clone(),
+                });
+                next.access_end = Some(now);
+            }
+        }
+        Ok(next)
+    }
+
+    /// The bytes an approval signature covers: every field that decides what access is
+    /// granted, in a fixed order, so a signature cannot be moved to another request.
+    pub fn canonical_form(&self) -> Vec<u8> {
+        let fmt = |t: Option<OffsetDateTime>| {
+            t.map_or_else(String::new, |t| {
+                (t.unix_timestamp_nanos() / 1_000).to_string()
+            })
+        };
+        let decision = |d: &Option<Decision>| {
+            d.as_ref().map_or_else(String::new, |d| {
+                format!("{}@{}", d.by, d.at.unix_timestamp_nanos() / 1_000)
+            })
+        };
+        let ops: Vec<&str> = self.operations.iter().map(String::as_str).collect();
+        format!(
+            "candor-lockbox-v1\nid={}\ntenant={}\nworkload={}\noperations={}\nservice_request={}\nduration_s={}\nrequester={}\nstatus={}\ninternal={}\ncustomer={}\naccess_start={}\naccess_end={}\nended={}\n",
+            self.id,
+            self.tenant,
+            self.workload,
+            ops.join(","),
+            self.service_request,
+            self.duration.whole_seconds(),
+            self.requester,
+            self.status,
+            decision(&self.internal_decision),
+            decision(&self.customer_decision),
+            fmt(self.access_start),
+            fmt(self.access_end),
+            decision(&self.ended),
+        )
+        .into_bytes()
+    }
+}
+
+/// Checks a requested duration: 15 minutes to 4 hours.
+pub fn check_duration(minutes: i64) -> Result<Duration, InvalidValue> {
+    let d = Duration::minutes(minutes);
+    if d < MIN_ACCESS || d > MAX_ACCESS {
+        return Err(InvalidValue::new(
+            "duration",
+            format!("{minutes} minutes is outside 15 minutes to 4 hours"),
+        ));
+    }
+    Ok(d)
+}
+
+/// Checks the operations asked for are among the workload's pre-approved ones.
+pub fn check_operations(
+    workload: &str,
+    asked: &[String],
+    allowed: &[String],
+) -> Result<BTreeSet<String>, InvalidValue> {
+    let mut out = BTreeSet::new();
+    for op in asked.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+        match allowed.iter().find(|a| a.eq_ignore_ascii_case(op)) {
+            Some(a) => {
+                out.insert(a.clone());
+            }
+            None => {
+                return Err(InvalidValue::new(
+                    "operations",
+                    format!(
+                        "{op} is not a pre-approved operation of {workload} ({})",
+                        allowed.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(InvalidValue::new(
+            "operations",
+            "name at least one pre-approved operation",
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-11-22 9:00 UTC);
+
+    fn request(needs_customer: bool) -> LockboxRequest {
+        LockboxRequest {
+            id: LockboxRequestId::generate(),
+            tenant: TenantId::generate(),
+            workload: "Exchange Online".into(),
+            operations: ["Get-Mailbox".to_owned()].into_iter().collect(),
+            service_request: "SR-1001".into(),
+            justification: "Mailbox will not open".into(),
+            duration: Duration::hours(2),
+            requester: OperatorId::generate(),
+            requester_name: "engineer@provider.example".into(),
+            created_at: T0,
+            needs_customer,
+            status: LockboxStatus::AwaitingInternalApproval,
+            internal_decision: None,
+            pending_since: None,
+            customer_decision: None,
+            access_start: None,
+            access_end: None,
+            ended: None,
+        }
+    }
+
+    fn manager() -> LockboxEvent {
+        LockboxEvent::ApproveInternally {
+            by: OperatorId::generate(),
+            name: "manager@provider.example".into(),
+        }
+    }
+
+    fn approver(approve: bool) -> LockboxEvent {
+        let by = UserId::generate();
+        let name = "approver@contoso.example".to_owned();
+        if approve {
+            LockboxEvent::Approve {
+                by,
+                name,
+                comment: None,
+            }
+        } else {
+            LockboxEvent::Deny {
+                by,
+                name,
+                comment: Some("not now".into()),
+            }
+        }
+    }
+
+    #[test]
+    fn the_happy_path_grants_access_from_the_approval_for_the_duration() {
+        let r = request(true);
+        let r = r.apply(&manager(), T0 + Duration::hours(1)).unwrap();
+        assert_eq!(r.status, LockboxStatus::Pending);
+        assert!(!r.allows("Exchange Online", "Get-Mailbox", T0 + Duration::hours(1)));
+        let approved_at = T0 + Duration::hours(3);
+        let r = r.apply(&approver(true), approved_at).unwrap();
+        assert_eq!(r.status_at(approved_at), LockboxStatus::Approved);
+        assert!(r.allows(
+            "exchange online",
+            "Get-Mailbox",
+            approved_at + Duration::minutes(119)
+        ));
+        assert!(
+            !r.allows("Exchange Online", "Set-Mailbox", approved_at),
+            "scoped to its operations"
+        );
+        assert!(!r.allows("SharePoint Online", "Get-Mailbox", approved_at));
+        assert!(!r.allows(
+            "Exchange Online",
+            "Get-Mailbox",
+            approved_at + Duration::hours(2)
+        ));
+        assert_eq!(
+            r.status_at(approved_at + Duration::hours(2)),
+            LockboxStatus::Completed
+        );
+    }
+
+    #[test]
+    fn nobody_approves_their_own_request_and_only_the_requester_cancels() {
+        let r = request(true);
+        let own = LockboxEvent::ApproveInternally {
+            by: r.requester,
+            name: r.requester_name.clone(),
+        };
+        assert!(r.apply(&own, T0).is_err());
+        let other = LockboxEvent::Cancel {
+            by: OperatorId::generate(),
+            name: "someone@provider.example".into(),
+        };
+        assert!(r.apply(&other, T0).is_err());
+        let cancel = LockboxEvent::Cancel {
+            by: r.requester,
+            name: r.requester_name.clone(),
+        };
+        assert_eq!(
+            r.apply(&cancel, T0).unwrap().status,
+            LockboxStatus::Canceled
+        );
+    }
+
+    #[test]
+    fn undecided_requests_expire_after_twelve_hours() {
+        let r = request(true);
+        assert_eq!(
+            r.status_at(T0 + Duration::hours(12)),
+            LockboxStatus::Expired
+        );
+        assert!(r.apply(&manager(), T0 + Duration::hours(12)).is_err());
+        let pending = r.apply(&manager(), T0 + Duration::hours(11)).unwrap();
+        // The customer has twelve hours from when it reached them.
+        assert_eq!(
+            pending.status_at(T0 + Duration::hours(22)),
+            LockboxStatus::Pending
+        );
+        assert_eq!(
+            pending.status_at(T0 + Duration::hours(23)),
+            LockboxStatus::Expired
+        );
+        let late = pending.apply(&approver(true), T0 + Duration::hours(23));
+        assert!(late.unwrap_err().0.contains("expired"));
+    }
+
+    #[test]
+    fn with_lockbox_off_the_internal_approval_grants_access() {
+        let r = request(false);
+        let r = r.apply(&manager(), T0).unwrap();
+        assert_eq!(r.status, LockboxStatus::Approved);
+        assert!(r.allows("Exchange Online", "Get-Mailbox", T0));
+        assert!(
+            r.apply(&approver(true), T0).is_err(),
+            "nothing to decide for the tenant"
+        );
+    }
+
+    #[test]
+    fn revocation_cuts_access_at_once() {
+        let r = request(true)
+            .apply(&manager(), T0)
+            .unwrap()
+            .apply(&approver(true), T0)
+            .unwrap();
+        let revoke = LockboxEvent::Revoke {
+            by: UserId::generate(),
+            name: "admin@contoso.example".into(),
+            comment: Some("issue solved".into()),
+        };
+        let at = T0 + Duration::minutes(30);
+        let revoked = r.apply(&revoke, at).unwrap();
+        assert_eq!(revoked.status_at(at), LockboxStatus::Revoked);
+        assert!(!revoked.allows("Exchange Online", "Get-Mailbox", at));
+        assert!(revoked.apply(&revoke, at).is_err(), "revoked once");
+        let denied = request(true)
+            .apply(&manager(), T0)
+            .unwrap()
+            .apply(&approver(false), T0)
+            .unwrap();
+        assert_eq!(denied.status, LockboxStatus::Denied);
+        assert!(!denied.allows("Exchange Online", "Get-Mailbox", T0));
+    }
+
+    #[test]
+    fn durations_and_operations_are_checked() {
+        assert!(check_duration(240).is_ok());
+        assert!(check_duration(241).is_err());
+        assert!(check_duration(14).is_err());
+        let allowed = vec![
+            "Get-Mailbox".to_owned(),
+            "Export-MailboxDiagnosticLogs".to_owned(),
+        ];
+        let ops = check_operations("Exchange Online", &["get-mailbox".into()], &allowed).unwrap();
+        assert_eq!(
+            ops.into_iter().collect::<Vec<_>>(),
+            vec!["Get-Mailbox".to_owned()]
+        );
+        let e =
+            check_operations("Exchange Online", &["Remove-Mailbox".into()], &allowed).unwrap_err();
+        assert!(e.to_string().contains("Remove-Mailbox"));
+        assert!(check_operations("Exchange Online", &[], &allowed).is_err());
+        assert_eq!(
+            "Canceled".parse::<LockboxStatus>().unwrap(),
+            LockboxStatus::Canceled
+        );
+    }
+
+    #[test]
+    fn the_canonical_form_changes_with_every_deciding_field() {
+        let r = request(true);
+        let base = r.canonical_form();
+        let mut longer = r.clone();
+        longer.duration = Duration::hours(3);
+        let mut other_tenant = r.clone();
+        other_tenant.tenant = TenantId::generate();
+        let mut more_ops = r.clone();
+        more_ops.operations.insert("Set-Mailbox".into());
+        for changed in [longer, other_tenant, more_ops] {
+            assert_ne!(changed.canonical_form(), base);
+        }
+        assert_eq!(r.clone().canonical_form(), base);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Manager,
+        Own,
+        Approve,
+        Deny,
+        Cancel,
+        Revoke,
+        Wait(i64),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            Just(Step::Manager),
+            Just(Step::Own),
+            Just(Step::Approve),
+            Just(Step::Deny),
+            Just(Step::Cancel),
+            Just(Step::Revoke),
+            (1i64..600).prop_map(Step::Wait),
+        ]
+    }
+
+    proptest! {
+        /// Whatever happens in whatever order: access only ever exists between a real
+        /// approval and the end of the requested duration (or an earlier revocation or
+        /// cancellation), final states stay final, and the requester never approves.
+        #[test]
+        fn access_never_outlives_its_grant(needs_customer: bool, steps in proptest::collection::vec(step(), 0..25)) {
+            let mut r = request(needs_customer);
+            let mut now = T0;
+            let mut cut_at: Option<OffsetDateTime> = None;
+            for s in steps {
+                let before = r.status_at(now);
+                let event = match s {
+                    Step::Wait(m) => { now += Duration::minutes(m); None }
+                    Step::Manager => Some(manager()),
+                    Step::Own => Some(LockboxEvent::ApproveInternally { by: r.requester, name: r.requester_name.clone() }),
+                    Step::Approve => Some(approver(true)),
+                    Step::Deny => Some(approver(false)),
+                    Step::Cancel => Some(LockboxEvent::Cancel { by: r.requester, name: r.requester_name.clone() }),
+                    Step::Revoke => Some(LockboxEvent::Revoke { by: UserId::generate(), name: "a@b.example".into(), comment: None }),
+                };
+                if let Some(e) = event {
+                    if let Ok(next) = r.apply(&e, now) {
+                        prop_assert!(!before.is_final(), "{before} moved");
+                        prop_assert!(!matches!(s, Step::Own));
+                        if matches!(next.status, LockboxStatus::Revoked | LockboxStatus::Canceled) {
+                            cut_at = Some(now);
+                        }
+                        r = next;
+                    }
+                }
+                if r.allows("Exchange Online", "Get-Mailbox", now) {
+                    let start = r.access_start.unwrap();
+                    prop_assert!(now >= start && now < start + r.duration);
+                    prop_assert!(r.duration <= MAX_ACCESS);
+                    prop_assert!(cut_at.is_none_or(|c| now < c));
+                    prop_assert!(r.internal_decision.is_some());
+                    prop_assert!(!r.needs_customer || r.customer_decision.is_some());
+                }
+            }
+        }
+    }
+}
