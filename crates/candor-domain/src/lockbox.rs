@@ -243,6 +243,15 @@ impl LockboxRequest {
         }
     }
 
+    /// The next moment time alone changes the request (expiry, or the end of access);
+    /// jobs record what happened then, checks never wait for them.
+    pub fn next_deadline(&self) -> Option<OffsetDateTime> {
+        match self.status {
+            LockboxStatus::Approved => self.access_end,
+            _ => self.decision_deadline(),
+        }
+    }
+
     /// Whether `operation` on the request's workload is allowed at `now`.
     pub fn allows(&self, workload: &str, operation: &str, now: OffsetDateTime) -> bool {
         self.status_at(now) == LockboxStatus::Approved
@@ -388,6 +397,24 @@ impl LockboxRequest {
         )
         .into_bytes()
     }
+}
+
+/// A workload engineers may ask to access, with its pre-approved operations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workload {
+    pub name: String,
+    pub operations: Vec<String>,
+}
+
+/// Which requests to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct LockboxFilter {
+    pub tenant: Option<TenantId>,
+    pub requester: Option<OperatorId>,
+    /// The recorded status.
+    pub status: Option<LockboxStatus>,
+    pub created_after: Option<OffsetDateTime>,
+    pub limit: u32,
 }
 
 /// Checks a requested duration: 15 minutes to 4 hours.

@@ -433,6 +433,55 @@ pub trait MessageStore: Send + Sync {
     ) -> StoreResult<()>;
 }
 
+#[async_trait]
+pub trait LockboxStore: Send + Sync {
+    /// Off unless a Global Administrator turned it on.
+    async fn lockbox_enabled(&self, tenant: TenantId) -> StoreResult<bool>;
+    async fn set_lockbox_enabled(
+        &self,
+        tenant: TenantId,
+        enabled: bool,
+        now: OffsetDateTime,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    /// Creates or replaces a workload and its pre-approved operations.
+    async fn put_workload(
+        &self,
+        workload: &crate::lockbox::Workload,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    async fn list_workloads(&self) -> StoreResult<Vec<crate::lockbox::Workload>>;
+    async fn create_lockbox_request(
+        &self,
+        request: &crate::lockbox::LockboxRequest,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    /// Saves a request's new state if its recorded status is still `expected`
+    /// (otherwise a conflict: someone decided first).
+    async fn save_lockbox_request(
+        &self,
+        request: &crate::lockbox::LockboxRequest,
+        expected: crate::lockbox::LockboxStatus,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    async fn get_lockbox_request(
+        &self,
+        id: crate::lockbox::LockboxRequestId,
+    ) -> StoreResult<Option<crate::lockbox::LockboxRequest>>;
+    /// Newest first.
+    async fn list_lockbox_requests(
+        &self,
+        filter: &crate::lockbox::LockboxFilter,
+    ) -> StoreResult<Vec<crate::lockbox::LockboxRequest>>;
+    /// Requests waiting or active whose next deadline is at or before `now`, for the job
+    /// that records expiry and completion.
+    async fn lockbox_requests_past_deadline(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::lockbox::LockboxRequest>>;
+}
+
 /// Everything Candor stores.
 #[async_trait]
 pub trait Store:
@@ -444,6 +493,7 @@ pub trait Store:
     + IssueStore
     + OperatorApiStore
     + MessageStore
+    + LockboxStore
     + Send
     + Sync
     + 'static

@@ -8,6 +8,7 @@ mod identity;
 mod issues;
 mod jobs;
 mod keys;
+mod lockbox;
 mod messages;
 mod operator_api;
 mod rows;

@@ -1443,3 +1443,171 @@ pub async fn messages_reach_their_audience_with_attachments_and_viewpoints(store
     );
     assert!(store.viewpoints(other, &ids).await.unwrap().is_empty());
 }
+
+pub async fn lockbox_requests_are_stored_decided_once_and_found_by_deadline(store: Arc<dyn Store>) {
+    use candor_domain::lockbox::*;
+    let a = tenant(&store, "Contoso").await;
+    let b = tenant(&store, "Fabrikam").await;
+    assert!(!store.lockbox_enabled(a).await.unwrap(), "off by default");
+    store
+        .set_lockbox_enabled(
+            a,
+            true,
+            T0,
+            vec![system_audit(
+                AuditChain::Tenant(a),
+                "Set-AccessToCustomerDataSetting",
+            )],
+        )
+        .await
+        .unwrap();
+    assert!(store.lockbox_enabled(a).await.unwrap());
+    assert!(!store.lockbox_enabled(b).await.unwrap());
+
+    let exchange = Workload {
+        name: "Exchange Online".into(),
+        operations: vec!["Get-Mailbox".into(), "Export-MailboxDiagnosticLogs".into()],
+    };
+    store.put_workload(&exchange, vec![]).await.unwrap();
+    store.put_workload(&exchange, vec![]).await.unwrap();
+    assert_eq!(store.list_workloads().await.unwrap(), vec![exchange]);
+
+    let engineer = OperatorId::generate();
+    let request = LockboxRequest {
+        id: LockboxRequestId::generate(),
+        tenant: a,
+        workload: "Exchange Online".into(),
+        operations: ["Get-Mailbox".to_owned()].into_iter().collect(),
+        service_request: "SR-1001".into(),
+        justification: "The mailbox will not open".into(),
+        duration: Duration::hours(2),
+        requester: engineer,
+        requester_name: "engineer@provider.example".into(),
+        created_at: T0,
+        needs_customer: true,
+        status: LockboxStatus::AwaitingInternalApproval,
+        internal_decision: None,
+        pending_since: None,
+        customer_decision: None,
+        access_start: None,
+        access_end: None,
+        ended: None,
+    };
+    store
+        .create_lockbox_request(
+            &request,
+            vec![system_audit(
+                AuditChain::Operator,
+                "New-AccessToCustomerDataRequest",
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_lockbox_request(request.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        request
+    );
+
+    let approved_internally = request
+        .apply(
+            &LockboxEvent::ApproveInternally {
+                by: OperatorId::generate(),
+                name: "manager@provider.example".into(),
+            },
+            T0 + Duration::hours(1),
+        )
+        .unwrap();
+    store
+        .save_lockbox_request(
+            &approved_internally,
+            LockboxStatus::AwaitingInternalApproval,
+            vec![],
+        )
+        .await
+        .unwrap();
+    // A second decision based on the old state loses.
+    let stale = store
+        .save_lockbox_request(
+            &approved_internally,
+            LockboxStatus::AwaitingInternalApproval,
+            vec![],
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    let got = store
+        .get_lockbox_request(request.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, approved_internally);
+    assert_eq!(got.status, LockboxStatus::Pending);
+
+    // Lists filter by tenant, requester, status and creation time, newest first.
+    let mut later = request.clone();
+    later.id = LockboxRequestId::generate();
+    later.created_at = T0 + Duration::hours(2);
+    store.create_lockbox_request(&later, vec![]).await.unwrap();
+    let all = store
+        .list_lockbox_requests(&LockboxFilter {
+            tenant: Some(a),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![later.id, request.id]
+    );
+    let pending = store
+        .list_lockbox_requests(&LockboxFilter {
+            status: Some(LockboxStatus::Pending),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    let recent = store
+        .list_lockbox_requests(&LockboxFilter {
+            requester: Some(engineer),
+            created_after: Some(T0 + Duration::minutes(1)),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        recent.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![later.id]
+    );
+    assert!(store
+        .list_lockbox_requests(&LockboxFilter {
+            tenant: Some(b),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The deadline query finds what time alone has decided.
+    assert!(store
+        .lockbox_requests_past_deadline(T0 + Duration::hours(11), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let due = store
+        .lockbox_requests_past_deadline(T0 + Duration::hours(13), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![request.id],
+        "the pending one expired; the later one not yet"
+    );
+}
