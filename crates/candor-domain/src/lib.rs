@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod elevation;
 pub mod health;
 pub mod identity;
 pub mod ids;
