@@ -219,7 +219,7 @@ mod tests {
         assert!(!active.grants(OperatorRole::SupportManager, T0 + Duration::minutes(10)));
         let mine = effective_roles(
             &roles(&[OperatorRole::SupportEngineer]),
-            &[active.clone()],
+            std::slice::from_ref(&active),
             T0 + Duration::minutes(10),
         );
         assert!(
@@ -228,7 +228,7 @@ mod tests {
         );
         let later = effective_roles(
             &roles(&[OperatorRole::SupportEngineer]),
-            &[active.clone()],
+            std::slice::from_ref(&active),
             T0 + Duration::hours(2),
         );
         assert!(!later.contains(OperatorRole::ProviderAdmin));
