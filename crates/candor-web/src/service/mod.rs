@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod health;
 pub mod identity;
+pub mod lockbox;
 pub mod messages;
 pub mod topology;
 pub mod topology_file;

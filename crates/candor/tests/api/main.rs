@@ -12,6 +12,7 @@ mod demo;
 mod graph;
 mod health;
 mod jobs;
+mod lockbox;
 mod messages;
 mod operator_api;
 mod ops;
