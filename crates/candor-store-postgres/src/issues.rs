@@ -11,14 +11,10 @@ use sqlx::PgConnection;
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::append_in_tx;
-use crate::rows::{get, parsed};
+use crate::rows::{corrupt, get, json, parsed};
 use crate::{db_error, rows, PostgresStore};
 
 const ISSUE_COLS: &str = "id, service_id, classification, origin, feature, feature_group, title, impact_description, status, start_at, end_at, last_modified_at, details, scope, cadence_minutes, next_update_due, owner_operator_id, updates_total, updates_on_time";
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
 
 fn issue(row: &PgRow) -> StoreResult<Issue> {
     let details: String = get(row, "details")?;
@@ -62,10 +58,6 @@ fn post(row: &PgRow) -> StoreResult<Post> {
             .map(|m| Duration::minutes(i64::from(m))),
         author: get(row, "author")?,
     })
-}
-
-fn json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
 async fn insert_post(conn: &mut PgConnection, id: &IssueId, p: &Post) -> StoreResult<()> {

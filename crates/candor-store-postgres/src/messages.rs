@@ -12,23 +12,10 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use crate::audit::append_in_tx;
-use crate::rows::{get, parsed};
+use crate::rows::{from_json, get, json, parsed};
 use crate::{db_error, PostgresStore};
 
 const MESSAGE_COLS: &str = "id, title, body_html, language, translations, category, severity, services, tags, is_major_change, action_required_by, start_at, end_at, last_modified_at, details, audience, author";
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(row: &PgRow, col: &str) -> StoreResult<T> {
-    let s: String = get(row, col)?;
-    serde_json::from_str(&s).map_err(|e| corrupt(col, e))
-}
-
-fn json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
 
 fn message(row: &PgRow) -> StoreResult<Message> {
     Ok(Message {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::db_error;
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
@@ -194,4 +194,24 @@ pub(crate) fn job(row: &PgRow) -> StoreResult<Job> {
         status: JobStatus::parse(&get::<String>(row, "status")?)
             .ok_or_else(|| corrupt("status", "unknown job status"))?,
     })
+}
+
+/// A value stored as JSON text.
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Reads a JSON text column back; anything unreadable is corrupt data.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(row: &PgRow, col: &str) -> StoreResult<T> {
+    let s: String = get(row, col)?;
+    serde_json::from_str(&s).map_err(|e| corrupt(col, e))
+}
+
+pub(crate) fn opt_json<T: serde::de::DeserializeOwned>(
+    row: &PgRow,
+    col: &str,
+) -> StoreResult<Option<T>> {
+    get::<Option<String>>(row, col)?
+        .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(col, e)))
+        .transpose()
 }

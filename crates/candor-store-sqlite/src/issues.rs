@@ -12,16 +12,12 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::append_in_tx;
-use crate::rows::{get, opt_parsed, opt_time, parsed, time};
+use crate::rows::{corrupt, get, json, opt_parsed, opt_time, parsed, time};
 use crate::{db_error, rows, SqliteStore};
 
 const ISSUE_COLS: &str = "id, service_id, classification, origin, feature, feature_group, title, impact_description, status, start_at, end_at, last_modified_at, details, scope, cadence_minutes, next_update_due, owner_operator_id, updates_total, updates_on_time";
 /// Components per `IN (...)` list.
 const IN_CHUNK: usize = 500;
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
 
 fn issue(row: &SqliteRow) -> StoreResult<Issue> {
     let details: String = get(row, "details")?;
@@ -64,10 +60,6 @@ fn post(row: &SqliteRow) -> StoreResult<Post> {
         new_cadence: get::<Option<i64>>(row, "new_cadence_minutes")?.map(Duration::minutes),
         author: get(row, "author")?,
     })
-}
-
-fn json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
 async fn insert_post(conn: &mut SqliteConnection, id: &IssueId, p: &Post) -> StoreResult<()> {

@@ -11,24 +11,10 @@ use sqlx::{QueryBuilder, Sqlite};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::append_in_tx;
-use crate::rows::{get, opt_time, parsed, time};
+use crate::rows::{corrupt, get, json, opt_json, opt_time, parsed, time};
 use crate::{db_error, SqliteStore};
 
 const COLS: &str = "id, tenant_id, workload, operations, service_request, justification, duration_seconds, requester_id, requester_name, created_at, needs_customer, status, internal_decision, pending_since, customer_decision, access_start, access_end, ended, next_deadline";
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
-
-fn json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
-fn opt_json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
-    get::<Option<String>>(row, col)?
-        .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(col, e)))
-        .transpose()
-}
 
 fn request(row: &SqliteRow) -> StoreResult<LockboxRequest> {
     let ops: String = get(row, "operations")?;

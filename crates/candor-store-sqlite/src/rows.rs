@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::db_error;
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
@@ -191,4 +191,27 @@ pub(crate) fn job(row: &SqliteRow) -> StoreResult<Job> {
         status: JobStatus::parse(&get::<String>(row, "status")?)
             .ok_or_else(|| corrupt("status", "unknown job status"))?,
     })
+}
+
+/// A value stored as JSON text.
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Reads a JSON text column back; anything unreadable is corrupt data.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    row: &SqliteRow,
+    col: &str,
+) -> StoreResult<T> {
+    let s: String = get(row, col)?;
+    serde_json::from_str(&s).map_err(|e| corrupt(col, e))
+}
+
+pub(crate) fn opt_json<T: serde::de::DeserializeOwned>(
+    row: &SqliteRow,
+    col: &str,
+) -> StoreResult<Option<T>> {
+    get::<Option<String>>(row, col)?
+        .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(col, e)))
+        .transpose()
 }

@@ -316,9 +316,32 @@ fn demo_placements(i: usize, tenant: candor_domain::TenantId) -> anyhow::Result<
 /// Issues so the dashboards show a living service: incidents and advisories in several
 /// states, with translated posts, and one resolved incident with a published review.
 /// The first demo tenant (in Europe) is affected by most of them.
+/// Declares a demo issue as `system` and posts one update that moves it to `status`.
+async fn declare(
+    core: &Core,
+    input: candor_web::service::health::NewIssueInput,
+    status: &str,
+    update: candor_web::service::health::PostInput,
+) -> Result<candor_domain::health::Issue, candor_web::error::ApiError> {
+    use candor_web::service::health::{self as health, UpdateInput};
+    let (issue, _) = health::create_issue(core, &Actor::System, None, input).await?;
+    health::update_issue(
+        core,
+        &Actor::System,
+        None,
+        issue.id.as_str(),
+        UpdateInput {
+            status: Some(status.into()),
+            post: Some(update),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
 async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
     use candor_domain::health::{ScaleUnitId, Scope, ServiceId};
-    use candor_web::service::health::{self as health, NewIssueInput, PostInput, UpdateInput};
+    use candor_web::service::health::{self as health, NewIssueInput, PostInput};
     let system = Actor::System;
     let post = |text: &str, nl: &str| PostInput {
         body_html: format!("<p>{text}</p>"),
@@ -332,10 +355,8 @@ async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
             .map(|s| [s].into_iter().collect())
             .unwrap_or_default()
     };
-    let (incident, _) = health::create_issue(
+    declare(
         core,
-        &system,
-        None,
         NewIssueInput {
             service: "Exchange".into(),
             classification: "incident".into(),
@@ -351,27 +372,15 @@ async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
             ),
             ..Default::default()
         },
-    )
-    .await?;
-    health::update_issue(
-        core,
-        &system,
-        None,
-        incident.id.as_str(),
-        UpdateInput {
-            status: Some("serviceDegradation".into()),
-            post: Some(post(
+        "serviceDegradation",
+        post(
                 "A queue on one mailbox database is backed up; we're rerouting mail to healthy servers.",
                 "Een wachtrij op één postvakdatabase loopt achter; we leiden e-mail om naar gezonde servers.",
-            )),
-            ..Default::default()
-        },
+            ),
     )
     .await?;
-    let (advisory, _) = health::create_issue(
+    declare(
         core,
-        &system,
-        None,
         NewIssueInput {
             service: "SharePoint".into(),
             classification: "advisory".into(),
@@ -389,29 +398,17 @@ async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
             ),
             ..Default::default()
         },
-    )
-    .await?;
-    health::update_issue(
-        core,
-        &system,
-        None,
-        advisory.id.as_str(),
-        UpdateInput {
-            status: Some("serviceRestored".into()),
-            post: Some(post(
-                "Indexing has caught up; search results are complete.",
-                "Het indexeren is bij; zoekresultaten zijn volledig.",
-            )),
-            ..Default::default()
-        },
+        "serviceRestored",
+        post(
+            "Indexing has caught up; search results are complete.",
+            "Het indexeren is bij; zoekresultaten zijn volledig.",
+        ),
     )
     .await?;
 
     // A Teams advisory across Europe, still being worked on, told in three languages.
-    let (teams, _) = health::create_issue(
+    declare(
         core,
-        &system,
-        None,
         NewIssueInput {
             service: "MicrosoftTeams".into(),
             classification: "advisory".into(),
@@ -432,30 +429,18 @@ async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
             },
             ..Default::default()
         },
-    )
-    .await?;
-    health::update_issue(
-        core,
-        &system,
-        None,
-        teams.id.as_str(),
-        UpdateInput {
-            status: Some("restoringService".into()),
-            post: Some(post(
+        "restoringService",
+        post(
                 "We've added processing capacity; the backlog is shrinking.",
                 "We hebben verwerkingscapaciteit toegevoegd; de achterstand neemt af.",
-            )),
-            ..Default::default()
-        },
+            ),
     )
     .await?;
 
     // Yesterday's sign-in incident in Europe: resolved, with a published review.
     let now = core.clock.now();
-    let (signin, _) = health::create_issue(
+    let signin = declare(
         core,
-        &system,
-        None,
         NewIssueInput {
             service: "OrgLiveID".into(),
             classification: "incident".into(),
@@ -474,21 +459,11 @@ async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
             ),
             ..Default::default()
         },
-    )
-    .await?;
-    health::update_issue(
-        core,
-        &system,
-        None,
-        signin.id.as_str(),
-        UpdateInput {
-            status: Some("serviceRestored".into()),
-            post: Some(post(
-                "We rolled back a configuration change and sign-ins succeed again.",
-                "We hebben een configuratiewijziging teruggedraaid; aanmelden lukt weer.",
-            )),
-            ..Default::default()
-        },
+        "serviceRestored",
+        post(
+            "We rolled back a configuration change and sign-ins succeed again.",
+            "We hebben een configuratiewijziging teruggedraaid; aanmelden lukt weer.",
+        ),
     )
     .await?;
     health::save_pir_draft(
@@ -510,10 +485,8 @@ async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
     health::publish_pir(core, &system, None, signin.id.as_str()).await?;
 
     // A OneDrive incident in Asia that turned out not to be one.
-    let (sync, _) = health::create_issue(
+    declare(
         core,
-        &system,
-        None,
         NewIssueInput {
             service: "OneDriveForBusiness".into(),
             classification: "incident".into(),
@@ -531,21 +504,11 @@ async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
             ),
             ..Default::default()
         },
-    )
-    .await?;
-    health::update_issue(
-        core,
-        &system,
-        None,
-        sync.id.as_str(),
-        UpdateInput {
-            status: Some("falsePositive".into()),
-            post: Some(post(
-                "The errors came from a client update that users had paused; the service is healthy.",
-                "De fouten kwamen van een gepauzeerde clientupdate; de service is in orde.",
-            )),
-            ..Default::default()
-        },
+        "falsePositive",
+        post(
+            "The errors came from a client update that users had paused; the service is healthy.",
+            "De fouten kwamen van een gepauzeerde clientupdate; de service is in orde.",
+        ),
     )
     .await?;
     Ok(())

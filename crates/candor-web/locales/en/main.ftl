@@ -346,3 +346,6 @@ topology-more = { $count } more components are not listed here.
 
 # Overdue notification
 overdue-yours = you own this incident and its update is { $minutes } minutes overdue
+
+# Message Center search
+messages-search = Search

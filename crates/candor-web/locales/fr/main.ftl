@@ -346,3 +346,6 @@ topology-more = { $count } autres composants ne sont pas répertoriés ici.
 
 # Overdue notification
 overdue-yours = vous êtes responsable de cet incident et sa mise à jour a { $minutes } minutes de retard
+
+# Message Center search
+messages-search = Rechercher

@@ -346,3 +346,6 @@ topology-more = 구성 요소 { $count }개가 더 있지만 여기에 나열되
 
 # Overdue notification
 overdue-yours = 이 인시던트의 담당자이며 업데이트가 { $minutes }분 늦었습니다
+
+# Message Center search
+messages-search = 검색

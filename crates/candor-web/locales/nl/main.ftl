@@ -346,3 +346,6 @@ topology-more = Nog { $count } onderdelen worden hier niet weergegeven.
 
 # Overdue notification
 overdue-yours = je bent eigenaar van dit incident en de update is { $minutes } minuten te laat
+
+# Message Center search
+messages-search = Zoeken

@@ -346,3 +346,6 @@ topology-more = 另有 { $count } 個元件未列於此處。
 
 # Overdue notification
 overdue-yours = 您是此事件的負責人，更新已逾期 { $minutes } 分鐘
+
+# Message Center search
+messages-search = 搜尋

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use candor_domain::health::{Issue, Post, Scope};
 use candor_domain::identity::{authorize, Action, Actor};
-use candor_domain::store::{Idempotency, IssueFilter};
+use candor_domain::store::{Idempotency, ImpactPreview, IssueFilter};
 use candor_domain::time_util::{parse_time, rfc3339};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -504,6 +504,24 @@ pub struct PreviewView {
     pub tenants: Vec<PreviewTenant>,
 }
 
+impl From<ImpactPreview> for PreviewView {
+    fn from(p: ImpactPreview) -> PreviewView {
+        PreviewView {
+            total: p.total,
+            by_region: p.by_region.into_iter().collect(),
+            tenants: p
+                .tenants
+                .into_iter()
+                .map(|t| PreviewTenant {
+                    id: t.id.to_string(),
+                    name: t.name,
+                    home_region: t.home_region.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewTenant {
@@ -526,17 +544,5 @@ pub async fn impact_preview(
     authorize(&caller.actor, Action::PublishServiceHealth)?;
     let req: PreviewRequest = json_body(&headers, &body)?;
     let p = svc::preview(&state.core, &caller.actor, &req.service, &req.scope).await?;
-    Ok(Json(PreviewView {
-        total: p.total,
-        by_region: p.by_region.into_iter().collect(),
-        tenants: p
-            .tenants
-            .into_iter()
-            .map(|t| PreviewTenant {
-                id: t.id.to_string(),
-                name: t.name,
-                home_region: t.home_region.to_string(),
-            })
-            .collect(),
-    }))
+    Ok(Json(p.into()))
 }

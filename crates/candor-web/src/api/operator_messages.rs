@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::ApiQuery;
-use super::operator::{idempotent, json_body, to_json, PreviewTenant, PreviewView};
+use super::operator::{idempotent, json_body, to_json, PreviewView};
 use crate::auth::extract::ApiCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::service::health::{self as health, PirInput};
@@ -398,19 +398,7 @@ pub async fn audience_preview(
     authorize(&caller.actor, Action::PublishMessages)?;
     let req: MessagePreviewRequest = json_body(&headers, &body)?;
     let p = svc::preview(&state.core, &caller.actor, &req.services, &req.audience).await?;
-    Ok(Json(PreviewView {
-        total: p.total,
-        by_region: p.by_region.into_iter().collect(),
-        tenants: p
-            .tenants
-            .into_iter()
-            .map(|t| PreviewTenant {
-                id: t.id.to_string(),
-                name: t.name,
-                home_region: t.home_region.to_string(),
-            })
-            .collect(),
-    }))
+    Ok(Json(p.into()))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -69,14 +69,6 @@ fn post_views(tr: &Tr, posts: &[Post]) -> Vec<PostView> {
         .collect()
 }
 
-fn split(s: &Option<String>) -> Vec<String> {
-    s.iter()
-        .flat_map(|v| v.split(','))
-        .map(|p| p.trim().to_owned())
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
 /// The scope fields of a form, as typed, for redisplay.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct ScopeFields {
@@ -109,7 +101,7 @@ impl ScopeFields {
     }
 
     fn parse(&self) -> Result<Scope, ApiError> {
-        let list = |s: &str| split(&Some(s.to_owned()));
+        let list = super::comma_list;
         Ok(Scope {
             components: list(&self.components)
                 .iter()

@@ -16,7 +16,7 @@ use candor_domain::language::Language;
 use candor_domain::store::ImpactPreview;
 use serde::Deserialize;
 
-use super::{error_page, render, render_with, PageCtx};
+use super::{comma_list, error_page, render, render_with, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
 use crate::graph::messages::download;
@@ -86,6 +86,9 @@ pub struct ListQuery {
     pub service: String,
     #[serde(default)]
     pub category: String,
+    /// Words to find in the title (either language) or the id.
+    #[serde(default)]
+    pub q: String,
     #[serde(default)]
     pub page: Option<usize>,
 }
@@ -98,6 +101,7 @@ struct ListPage {
     views: Vec<(&'static str, String, bool)>,
     view: String,
     unread_only: bool,
+    search: String,
     services: Vec<(String, String, bool)>,
     categories: Vec<(&'static str, String, bool)>,
     rows: Vec<MessageRow>,
@@ -116,6 +120,9 @@ fn list_link(q: &ListQuery, view: &str, page: usize) -> String {
     }
     if !q.category.is_empty() {
         pairs.push(("category", q.category.clone()));
+    }
+    if !q.q.trim().is_empty() {
+        pairs.push(("q", q.q.trim().to_owned()));
     }
     if page > 1 {
         pairs.push(("page", page.to_string()));
@@ -149,6 +156,13 @@ pub async fn list(
         _ => "inbox".to_owned(),
     };
     let category: Option<Category> = q.category.parse().ok();
+    let needle = q.q.trim().to_lowercase();
+    let found = |m: &Message| {
+        needle.is_empty()
+            || m.id.as_str().to_lowercase().contains(&needle)
+            || m.title.to_lowercase().contains(&needle)
+            || m.text_in(tr.lang).0.to_lowercase().contains(&needle)
+    };
     let matching: Vec<_> = views
         .iter()
         .filter(|v| {
@@ -163,6 +177,7 @@ pub async fn list(
                 && (q.service.is_empty()
                     || v.message.services.iter().any(|s| s.as_str() == q.service))
                 && category.is_none_or(|c| v.message.category == c)
+                && found(&v.message)
         })
         .collect();
     let total = matching.len();
@@ -206,6 +221,7 @@ pub async fn list(
         .map(|(v, k)| (v, tr.t(k), v == view))
         .collect(),
         unread_only: q.unread.is_some(),
+        search: q.q.trim().to_owned(),
         services: catalog
             .iter()
             .filter(|s| used.contains(s.id.as_str()))
@@ -610,13 +626,6 @@ pub async fn new_form(State(state): State<AppState>, user: PortalUser) -> Respon
         ..MessageForm::default()
     };
     new_page(&state, &user, form, None, None).await
-}
-
-fn comma_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(|p| p.trim().to_owned())
-        .filter(|p| !p.is_empty())
-        .collect()
 }
 
 fn date(field: &'static str, s: &str) -> Result<Option<time::OffsetDateTime>, ApiError> {

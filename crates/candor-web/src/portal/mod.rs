@@ -414,6 +414,14 @@ struct LanguageForm {
     back: Option<String>,
 }
 
+/// The items of a comma-separated form field, trimmed, empty ones dropped.
+pub fn comma_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
 /// A local path to return to; anything else goes home.
 pub fn safe_back(back: Option<&str>) -> String {
     match back {

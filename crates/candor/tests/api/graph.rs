@@ -11,14 +11,14 @@ use crate::health::{incident, operator, place};
 
 const BASE: &str = "/v1.0/admin/serviceAnnouncement";
 
-fn fixture(name: &str) -> Value {
+pub(crate) fn fixture(name: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/graph")
         .join(name);
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-fn same_shape(ours: &Value, theirs: &Value, path: &str) {
+pub(crate) fn same_shape(ours: &Value, theirs: &Value, path: &str) {
     let (Value::Object(ours), Value::Object(theirs)) = (ours, theirs) else {
         return;
     };
