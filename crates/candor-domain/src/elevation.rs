@@ -135,11 +135,7 @@ impl Elevation {
             )));
         }
         let mut next = self.clone();
-        next.decision = Some(Decision {
-            by: approver_name.to_owned(),
-            at: now,
-            comment,
-        });
+        next.decision = Some(Decision::new(approver_name, now, comment));
         if approve {
             next.status = ElevationStatus::Active;
             next.active_from = Some(now);

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod clock;
 pub mod elevation;
+pub mod email;
 pub mod health;
 pub mod identity;
 pub mod ids;

@@ -7,12 +7,15 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::identity::InvalidValue;
-use crate::{OperatorId, TenantId, UserId};
+use crate::{OperatorId, TenantId};
 
 /// A pending request not decided within this long expires; no access is granted.
 pub const DECISION_WINDOW: Duration = Duration::hours(12);
@@ -137,12 +140,73 @@ impl std::str::FromStr for LockboxStatus {
     }
 }
 
-/// Who decided, when, and what they said.
+/// Who decided, when, and what they said, with Candor's signature over the decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     pub by: String,
     pub at: OffsetDateTime,
     pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<DecisionSignature>,
+}
+
+impl Decision {
+    pub(crate) fn new(by: &str, at: OffsetDateTime, comment: Option<String>) -> Decision {
+        Decision {
+            by: by.to_owned(),
+            at,
+            comment,
+            signature: None,
+        }
+    }
+}
+
+/// An Ed25519 signature (base64) by the key `key_id` over a decision's signed form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionSignature {
+    pub key_id: String,
+    pub value: String,
+}
+
+/// The three decisions a request can carry; each is signed on its own, so a later
+/// decision never invalidates an earlier signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionStep {
+    /// The Support Manager's approval or denial.
+    Internal,
+    /// The tenant approver's approval or denial.
+    Customer,
+    /// The engineer's cancellation or the tenant's revocation.
+    End,
+}
+
+impl DecisionStep {
+    pub const ALL: [DecisionStep; 3] = [
+        DecisionStep::Internal,
+        DecisionStep::Customer,
+        DecisionStep::End,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionStep::Internal => "internal",
+            DecisionStep::Customer => "customer",
+            DecisionStep::End => "end",
+        }
+    }
+}
+
+/// What checking one decision's signature found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureCheck {
+    pub step: DecisionStep,
+    /// Approve, Deny, Cancel or Revoke.
+    pub outcome: &'static str,
+    pub by: String,
+    pub at: OffsetDateTime,
+    pub key_id: Option<String>,
+    /// `Ok` when the signature verifies over the request as it is stored now.
+    pub result: Result<(), String>,
 }
 
 /// A Lockbox request as stored. `status` is the last recorded state; `status_at(now)`
@@ -183,14 +247,13 @@ pub enum LockboxEvent {
         name: String,
         comment: Option<String>,
     },
-    /// A tenant approver decides.
+    /// A tenant approver (a person, or an app holding Lockbox.ReadWrite.All) decides;
+    /// `name` is who the audit log and the signature name.
     Approve {
-        by: UserId,
         name: String,
         comment: Option<String>,
     },
     Deny {
-        by: UserId,
         name: String,
         comment: Option<String>,
     },
@@ -198,7 +261,6 @@ pub enum LockboxEvent {
     Cancel { by: OperatorId, name: String },
     /// The tenant cuts an active grant short.
     Revoke {
-        by: UserId,
         name: String,
         comment: Option<String>,
     },
@@ -284,11 +346,7 @@ impl LockboxRequest {
                         "nobody approves their own request; another Support Manager must",
                     );
                 }
-                next.internal_decision = Some(Decision {
-                    by: name.clone(),
-                    at: now,
-                    comment: None,
-                });
+                next.internal_decision = Some(Decision::new(name, now, None));
                 if self.needs_customer {
                     next.status = LockboxStatus::Pending;
                     next.pending_since = Some(now);
@@ -306,11 +364,7 @@ impl LockboxRequest {
                     return refuse("nobody decides on their own request; cancel it instead");
                 }
                 next.status = LockboxStatus::InternallyDenied;
-                next.internal_decision = Some(Decision {
-                    by: name.clone(),
-                    at: now,
-                    comment: comment.clone(),
-                });
+                next.internal_decision = Some(Decision::new(name, now, comment.clone()));
             }
             LockboxEvent::Approve { name, comment, .. }
             | LockboxEvent::Deny { name, comment, .. } => {
@@ -319,11 +373,7 @@ impl LockboxRequest {
                         "the request is {current}; only a pending request can be approved or denied"
                     ));
                 }
-                next.customer_decision = Some(Decision {
-                    by: name.clone(),
-                    at: now,
-                    comment: comment.clone(),
-                });
+                next.customer_decision = Some(Decision::new(name, now, comment.clone()));
                 if matches!(event, LockboxEvent::Approve { .. }) {
                     next.grant(now);
                 } else {
@@ -338,11 +388,7 @@ impl LockboxRequest {
                     return refuse(format!("the request is already {current}"));
                 }
                 next.status = LockboxStatus::Canceled;
-                next.ended = Some(Decision {
-                    by: name.clone(),
-                    at: now,
-                    comment: None,
-                });
+                next.ended = Some(Decision::new(name, now, None));
                 if next.access_end.is_some_and(|e| e > now) {
                     next.access_end = Some(now);
                 }
@@ -354,48 +400,125 @@ impl LockboxRequest {
                     ));
                 }
                 next.status = LockboxStatus::Revoked;
-                next.ended = Some(Decision {
-                    by: name.clone(),
-                    at: now,
-                    comment: comment.clone(),
-                });
+                next.ended = Some(Decision::new(name, now, comment.clone()));
                 next.access_end = Some(now);
             }
         }
         Ok(next)
     }
 
-    /// The bytes an approval signature covers: every field that decides what access is
-    /// granted, in a fixed order, so a signature cannot be moved to another request.
-    pub fn canonical_form(&self) -> Vec<u8> {
-        let fmt = |t: Option<OffsetDateTime>| {
-            t.map_or_else(String::new, |t| {
-                (t.unix_timestamp_nanos() / 1_000).to_string()
-            })
-        };
-        let decision = |d: &Option<Decision>| {
-            d.as_ref().map_or_else(String::new, |d| {
-                format!("{}@{}", d.by, d.at.unix_timestamp_nanos() / 1_000)
-            })
-        };
+    fn decision(&self, step: DecisionStep) -> Option<&Decision> {
+        match step {
+            DecisionStep::Internal => self.internal_decision.as_ref(),
+            DecisionStep::Customer => self.customer_decision.as_ref(),
+            DecisionStep::End => self.ended.as_ref(),
+        }
+    }
+
+    fn decision_mut(&mut self, step: DecisionStep) -> Option<&mut Decision> {
+        match step {
+            DecisionStep::Internal => self.internal_decision.as_mut(),
+            DecisionStep::Customer => self.customer_decision.as_mut(),
+            DecisionStep::End => self.ended.as_mut(),
+        }
+    }
+
+    /// What a decision said, read from the final states it can lead to (which never
+    /// change again, so the word is stable for the life of the request).
+    fn outcome(&self, step: DecisionStep) -> &'static str {
+        match step {
+            DecisionStep::Internal if self.status == LockboxStatus::InternallyDenied => "Deny",
+            DecisionStep::Customer if self.status == LockboxStatus::Denied => "Deny",
+            DecisionStep::Internal | DecisionStep::Customer => "Approve",
+            DecisionStep::End if self.status == LockboxStatus::Revoked => "Revoke",
+            DecisionStep::End => "Cancel",
+        }
+    }
+
+    /// The bytes a decision's signature covers: every field that decides what access is
+    /// granted (tenant, workload, operations, duration, requester) plus the decision
+    /// itself, in a fixed order, so a signature cannot be moved to another request or
+    /// another decision. The access window follows from the decision time and duration.
+    pub fn signed_form(&self, step: DecisionStep) -> Option<Vec<u8>> {
+        let d = self.decision(step)?;
+        let micros = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1_000).to_string();
         let ops: Vec<&str> = self.operations.iter().map(String::as_str).collect();
-        format!(
-            "candor-lockbox-v1\nid={}\ntenant={}\nworkload={}\noperations={}\nservice_request={}\nduration_s={}\nrequester={}\nstatus={}\ninternal={}\ncustomer={}\naccess_start={}\naccess_end={}\nended={}\n",
-            self.id,
-            self.tenant,
-            self.workload,
-            ops.join(","),
-            self.service_request,
-            self.duration.whole_seconds(),
-            self.requester,
-            self.status,
-            decision(&self.internal_decision),
-            decision(&self.customer_decision),
-            fmt(self.access_start),
-            fmt(self.access_end),
-            decision(&self.ended),
+        Some(
+            format!(
+                "candor-lockbox-decision-v1\nid={}\ntenant={}\nworkload={}\noperations={}\nservice_request={}\nduration_s={}\nrequester={}\ncreated_at={}\nneeds_customer={}\nstep={}\noutcome={}\nby={}\nat={}\ncomment={}\n",
+                self.id,
+                self.tenant,
+                self.workload,
+                ops.join(","),
+                self.service_request,
+                self.duration.whole_seconds(),
+                self.requester,
+                micros(self.created_at),
+                self.needs_customer,
+                step.as_str(),
+                self.outcome(step),
+                d.by,
+                micros(d.at),
+                d.comment.as_deref().unwrap_or("").replace('\n', "\\n"),
+            )
+            .into_bytes(),
         )
-        .into_bytes()
+    }
+
+    /// Signs every decision that is not signed yet (the one just taken).
+    pub fn sign_decisions(&mut self, key_id: &str, key: &SigningKey) {
+        for step in DecisionStep::ALL {
+            let Some(form) = self.signed_form(step) else {
+                continue;
+            };
+            if let Some(d) = self.decision_mut(step) {
+                if d.signature.is_none() {
+                    d.signature = Some(DecisionSignature {
+                        key_id: key_id.to_owned(),
+                        value: BASE64.encode(key.sign(&form).to_bytes()),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Checks each decision's signature against the request as it stands, with the
+    /// verifying key its signature names.
+    pub fn verify_decisions(
+        &self,
+        key_for: impl Fn(&str) -> Option<VerifyingKey>,
+    ) -> Vec<SignatureCheck> {
+        DecisionStep::ALL
+            .into_iter()
+            .filter_map(|step| {
+                let d = self.decision(step)?;
+                let form = self.signed_form(step)?;
+                let result = match &d.signature {
+                    None => Err("the decision is not signed".to_owned()),
+                    Some(sig) => match key_for(&sig.key_id) {
+                        None => Err(format!("the signing key {} is unknown", sig.key_id)),
+                        Some(key) => BASE64
+                            .decode(&sig.value)
+                            .ok()
+                            .and_then(|b| Signature::from_slice(&b).ok())
+                            .ok_or_else(|| "the signature is not a valid Ed25519 signature".to_owned())
+                            .and_then(|sig| {
+                                key.verify(&form, &sig).map_err(|_| {
+                                    "the signature does not match the request as stored".to_owned()
+                                })
+                            }),
+                    },
+                };
+                Some(SignatureCheck {
+                    step,
+                    outcome: self.outcome(step),
+                    by: d.by.clone(),
+                    at: d.at,
+                    key_id: d.signature.as_ref().map(|s| s.key_id.clone()),
+                    result,
+                })
+            })
+            .collect()
     }
 }
 
@@ -414,6 +537,8 @@ pub struct LockboxFilter {
     /// The recorded status.
     pub status: Option<LockboxStatus>,
     pub created_after: Option<OffsetDateTime>,
+    /// Keyset paging: only requests listed after this one (its creation time and id).
+    pub before: Option<(OffsetDateTime, LockboxRequestId)>,
     pub limit: u32,
 }
 
@@ -500,17 +625,14 @@ mod tests {
     }
 
     fn approver(approve: bool) -> LockboxEvent {
-        let by = UserId::generate();
         let name = "approver@contoso.example".to_owned();
         if approve {
             LockboxEvent::Approve {
-                by,
                 name,
                 comment: None,
             }
         } else {
             LockboxEvent::Deny {
-                by,
                 name,
                 comment: Some("not now".into()),
             }
@@ -612,7 +734,6 @@ mod tests {
             .apply(&approver(true), T0)
             .unwrap();
         let revoke = LockboxEvent::Revoke {
-            by: UserId::generate(),
             name: "admin@contoso.example".into(),
             comment: Some("issue solved".into()),
         };
@@ -654,20 +775,69 @@ mod tests {
         );
     }
 
+    fn signing_key() -> SigningKey {
+        SigningKey::from_bytes(&[7; 32])
+    }
+
+    fn all_verify(r: &LockboxRequest) -> bool {
+        let key = signing_key().verifying_key();
+        r.verify_decisions(|id| (id == "k1").then_some(key))
+            .iter()
+            .all(|c| c.result.is_ok())
+    }
+
     #[test]
-    fn the_canonical_form_changes_with_every_deciding_field() {
+    fn decisions_are_signed_and_any_change_to_what_they_grant_breaks_the_signature() {
         let r = request(true);
-        let base = r.canonical_form();
-        let mut longer = r.clone();
-        longer.duration = Duration::hours(3);
-        let mut other_tenant = r.clone();
+        let mut approved = r.apply(&manager(), T0 + Duration::minutes(5)).unwrap();
+        approved.sign_decisions("k1", &signing_key());
+        let mut approved = approved
+            .apply(&approver(true), T0 + Duration::minutes(30))
+            .unwrap();
+        approved.sign_decisions("k1", &signing_key());
+        let checks = approved.verify_decisions(|_| Some(signing_key().verifying_key()));
+        assert_eq!(checks.len(), 2);
+        assert!(checks.iter().all(|c| c.result.is_ok()), "{checks:?}");
+        assert_eq!(checks[1].outcome, "Approve");
+        assert_eq!(checks[1].step, DecisionStep::Customer);
+
+        let mut longer = approved.clone();
+        longer.duration = Duration::hours(4);
+        let mut other_tenant = approved.clone();
         other_tenant.tenant = TenantId::generate();
-        let mut more_ops = r.clone();
+        let mut more_ops = approved.clone();
         more_ops.operations.insert("Set-Mailbox".into());
-        for changed in [longer, other_tenant, more_ops] {
-            assert_ne!(changed.canonical_form(), base);
+        let mut other_approver = approved.clone();
+        if let Some(d) = other_approver.customer_decision.as_mut() {
+            d.by = "mallory@evil.example".into();
         }
-        assert_eq!(r.clone().canonical_form(), base);
+        let mut turned_into_approval = r
+            .apply(&manager(), T0 + Duration::minutes(5))
+            .unwrap()
+            .apply(&approver(false), T0 + Duration::minutes(30))
+            .unwrap();
+        turned_into_approval.sign_decisions("k1", &signing_key());
+        turned_into_approval.status = LockboxStatus::Approved;
+        for tampered in [longer, other_tenant, more_ops, other_approver, turned_into_approval] {
+            assert!(!all_verify(&tampered), "{tampered:?}");
+        }
+        // A later decision does not disturb the earlier signatures.
+        let mut revoked = approved
+            .apply(
+                &LockboxEvent::Revoke {
+                    name: "admin@contoso.example".into(),
+                    comment: Some("done".into()),
+                },
+                T0 + Duration::minutes(40),
+            )
+            .unwrap();
+        revoked.sign_decisions("k1", &signing_key());
+        assert!(all_verify(&revoked));
+        // Unknown keys and missing signatures are reported, not passed.
+        let checks = revoked.verify_decisions(|_| None);
+        assert!(checks.iter().all(|c| c.result.is_err()));
+        let unsigned = r.apply(&manager(), T0).unwrap();
+        assert!(!all_verify(&unsigned));
     }
 
     #[derive(Debug, Clone)]
@@ -711,7 +881,7 @@ mod tests {
                     Step::Approve => Some(approver(true)),
                     Step::Deny => Some(approver(false)),
                     Step::Cancel => Some(LockboxEvent::Cancel { by: r.requester, name: r.requester_name.clone() }),
-                    Step::Revoke => Some(LockboxEvent::Revoke { by: UserId::generate(), name: "a@b.example".into(), comment: None }),
+                    Step::Revoke => Some(LockboxEvent::Revoke { name: "a@b.example".into(), comment: None }),
                 };
                 if let Some(e) = event {
                     if let Ok(next) = r.apply(&e, now) {

@@ -455,14 +455,17 @@ pub trait LockboxStore: Send + Sync {
         &self,
         request: &crate::lockbox::LockboxRequest,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<crate::jobs::NewJob>,
     ) -> StoreResult<()>;
     /// Saves a request's new state if its recorded status is still `expected`
-    /// (otherwise a conflict: someone decided first).
+    /// (otherwise a conflict: someone decided first). `jobs` (its notifications) are
+    /// queued in the same transaction.
     async fn save_lockbox_request(
         &self,
         request: &crate::lockbox::LockboxRequest,
         expected: crate::lockbox::LockboxStatus,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<crate::jobs::NewJob>,
     ) -> StoreResult<()>;
     async fn get_lockbox_request(
         &self,

@@ -9,6 +9,32 @@ use crate::{db_error, rows, PostgresStore};
 const JOB_COLS: &str =
     "id, kind, payload, run_at, dedupe_key, status, attempts, max_attempts, lease_until, last_error";
 
+/// Queues a job on `conn` (inside the caller's transaction when there is one, so the job
+/// exists exactly when the change that asked for it does). False if its dedupe key is taken.
+pub(crate) async fn insert_job(
+    conn: &mut sqlx::PgConnection,
+    id: JobId,
+    job: &NewJob,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, run_at, dedupe_key, status, attempts, max_attempts, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING",
+    )
+    .bind(id.0)
+    .bind(&job.kind)
+    .bind(job.payload.to_string())
+    .bind(job.run_at)
+    .bind(&job.dedupe_key)
+    .bind(job.max_attempts)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(done.rows_affected() > 0)
+}
+
 #[async_trait]
 impl JobStore for PostgresStore {
     async fn enqueue_job(
@@ -17,22 +43,8 @@ impl JobStore for PostgresStore {
         job: NewJob,
         now: OffsetDateTime,
     ) -> StoreResult<Option<JobId>> {
-        let done = sqlx::query(
-            "INSERT INTO jobs (id, kind, payload, run_at, dedupe_key, status, attempts, max_attempts, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING",
-        )
-        .bind(id.0)
-        .bind(&job.kind)
-        .bind(job.payload.to_string())
-        .bind(job.run_at)
-        .bind(&job.dedupe_key)
-        .bind(job.max_attempts)
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok((done.rows_affected() > 0).then_some(id))
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        Ok(insert_job(&mut conn, id, &job, now).await?.then_some(id))
     }
 
     async fn claim_job(

@@ -1,4 +1,8 @@
 use async_trait::async_trait;
+use candor_domain::jobs::NewJob;
+use candor_domain::JobId;
+
+use crate::jobs::insert_job;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::lockbox::{
     LockboxFilter, LockboxRequest, LockboxRequestId, LockboxStatus, Workload,
@@ -110,6 +114,7 @@ impl LockboxStore for PostgresStore {
         &self,
         r: &LockboxRequest,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<NewJob>,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query(&format!(
@@ -138,6 +143,9 @@ impl LockboxStore for PostgresStore {
         .await
         .map_err(db_error)?;
         append_in_tx(&mut tx, audit).await?;
+        for job in &jobs {
+            insert_job(&mut tx, JobId::generate(), job, job.run_at).await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(())
     }
@@ -147,6 +155,7 @@ impl LockboxStore for PostgresStore {
         r: &LockboxRequest,
         expected: LockboxStatus,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<NewJob>,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let done = sqlx::query(
@@ -174,6 +183,9 @@ impl LockboxStore for PostgresStore {
             ));
         }
         append_in_tx(&mut tx, audit).await?;
+        for job in &jobs {
+            insert_job(&mut tx, JobId::generate(), job, job.run_at).await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(())
     }
@@ -207,6 +219,13 @@ impl LockboxStore for PostgresStore {
         }
         if let Some(after) = f.created_after {
             qb.push(" AND created_at > ").push_bind(after);
+        }
+        if let Some((at, id)) = f.before {
+            qb.push(" AND (created_at, id) < (")
+                .push_bind(at)
+                .push(", ")
+                .push_bind(id.0)
+                .push(")");
         }
         qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(i64::from(f.limit.max(1)));

@@ -1,4 +1,8 @@
 use async_trait::async_trait;
+use candor_domain::jobs::NewJob;
+use candor_domain::JobId;
+
+use crate::jobs::insert_job;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::lockbox::{
     LockboxFilter, LockboxRequest, LockboxRequestId, LockboxStatus, Workload,
@@ -111,6 +115,7 @@ impl LockboxStore for SqliteStore {
         &self,
         r: &LockboxRequest,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<NewJob>,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db_error)?;
         sqlx::query(&format!(
@@ -139,6 +144,9 @@ impl LockboxStore for SqliteStore {
         .await
         .map_err(db_error)?;
         append_in_tx(&mut tx, audit).await?;
+        for job in &jobs {
+            insert_job(&mut tx, JobId::generate(), job, job.run_at).await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(())
     }
@@ -148,6 +156,7 @@ impl LockboxStore for SqliteStore {
         r: &LockboxRequest,
         expected: LockboxStatus,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<NewJob>,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db_error)?;
         let done = sqlx::query(
@@ -175,6 +184,9 @@ impl LockboxStore for SqliteStore {
             ));
         }
         append_in_tx(&mut tx, audit).await?;
+        for job in &jobs {
+            insert_job(&mut tx, JobId::generate(), job, job.run_at).await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(())
     }
@@ -207,6 +219,13 @@ impl LockboxStore for SqliteStore {
         if let Some(after) = f.created_after {
             qb.push(" AND created_at > ")
                 .push_bind(to_unix_micros(after));
+        }
+        if let Some((at, id)) = f.before {
+            qb.push(" AND (created_at, id) < (")
+                .push_bind(to_unix_micros(at))
+                .push(", ")
+                .push_bind(id.to_string())
+                .push(")");
         }
         qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(i64::from(f.limit.max(1)));

@@ -1500,6 +1500,7 @@ pub async fn lockbox_requests_are_stored_decided_once_and_found_by_deadline(stor
                 AuditChain::Operator,
                 "New-AccessToCustomerDataRequest",
             )],
+            vec![],
         )
         .await
         .unwrap();
@@ -1521,23 +1522,40 @@ pub async fn lockbox_requests_are_stored_decided_once_and_found_by_deadline(stor
             T0 + Duration::hours(1),
         )
         .unwrap();
+    let notify = |key: &str| {
+        candor_domain::jobs::NewJob::new(
+            "email.send",
+            serde_json::json!({"to": "approver@contoso.example"}),
+            T0 + Duration::hours(1),
+        )
+        .dedupe(key.to_owned())
+    };
+    let queued_before = store.job_counts().await.unwrap().queued;
     store
         .save_lockbox_request(
             &approved_internally,
             LockboxStatus::AwaitingInternalApproval,
             vec![],
+            vec![notify("pending-1"), notify("pending-2")],
         )
         .await
         .unwrap();
-    // A second decision based on the old state loses.
+    assert_eq!(
+        store.job_counts().await.unwrap().queued,
+        queued_before + 2,
+        "the notifications are queued with the change"
+    );
+    // A second decision based on the old state loses, and queues nothing.
     let stale = store
         .save_lockbox_request(
             &approved_internally,
             LockboxStatus::AwaitingInternalApproval,
             vec![],
+            vec![notify("stale-1")],
         )
         .await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    assert_eq!(store.job_counts().await.unwrap().queued, queued_before + 2);
     let got = store
         .get_lockbox_request(request.id)
         .await
@@ -1550,7 +1568,10 @@ pub async fn lockbox_requests_are_stored_decided_once_and_found_by_deadline(stor
     let mut later = request.clone();
     later.id = LockboxRequestId::generate();
     later.created_at = T0 + Duration::hours(2);
-    store.create_lockbox_request(&later, vec![]).await.unwrap();
+    store
+        .create_lockbox_request(&later, vec![], vec![])
+        .await
+        .unwrap();
     let all = store
         .list_lockbox_requests(&LockboxFilter {
             tenant: Some(a),
@@ -1562,6 +1583,20 @@ pub async fn lockbox_requests_are_stored_decided_once_and_found_by_deadline(stor
     assert_eq!(
         all.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![later.id, request.id]
+    );
+    let next_page = store
+        .list_lockbox_requests(&LockboxFilter {
+            tenant: Some(a),
+            before: Some((later.created_at, later.id)),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        next_page.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![request.id],
+        "keyset paging continues after the last one listed"
     );
     let pending = store
         .list_lockbox_requests(&LockboxFilter {

@@ -47,6 +47,15 @@ impl Tr {
         LOCALES.lookup_with_args(&lang_id(self.lang), key, &args)
     }
 
+    /// The message `key` with several named arguments.
+    pub fn ta(&self, key: &str, args: &[(&str, String)]) -> String {
+        let map: HashMap<std::borrow::Cow<'static, str>, FluentValue<'_>> = args
+            .iter()
+            .map(|(k, v)| ((*k).to_owned().into(), FluentValue::from(v.clone())))
+            .collect();
+        LOCALES.lookup_with_args(&lang_id(self.lang), key, &map)
+    }
+
     /// A time in the reader's time zone, e.g. `2026-11-22 14:05 CET`.
     pub fn time(&self, t: &OffsetDateTime) -> String {
         format_in_zone(*t, &self.time_zone)
@@ -116,6 +125,9 @@ mod tests {
                 args.insert("seconds".into(), FluentValue::from(12));
                 args.insert("minutes".into(), FluentValue::from(30));
                 args.insert("count".into(), FluentValue::from(3));
+                for extra in ["tenant", "id", "decision", "start", "end"] {
+                    args.insert(extra.into(), FluentValue::from("x"));
+                }
                 let text = LOCALES.lookup_with_args(&lang_id(lang), &id, &args);
                 assert!(
                     !text.is_empty()

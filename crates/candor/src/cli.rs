@@ -92,6 +92,10 @@ pub enum Command {
     /// Load the catalog, topology and placements in bulk.
     #[command(subcommand)]
     Topology(TopologyCommand),
+    /// Customer Lockbox: list and decide requests (as Get-/Set-AccessToCustomerDataRequest),
+    /// verify decision signatures, configure workloads.
+    #[command(subcommand)]
+    Lockbox(crate::lockbox_cli::LockboxCommand),
 }
 
 #[derive(Debug, Args)]
@@ -399,7 +403,7 @@ impl From<std::io::Error> for CliError {
 
 type CliResult = Result<ExitCode, CliError>;
 
-async fn core_for(db: &DbArgs) -> Result<Core, CliError> {
+pub(crate) async fn core_for(db: &DbArgs) -> Result<Core, CliError> {
     let choice = db.choice()?;
     let store = config::open_store(&choice).await?;
     Ok(Core::new(store, Arc::new(SystemClock)).await?)
@@ -410,7 +414,7 @@ fn parse_tenant(s: &str) -> Result<TenantId, CliError> {
         .map_err(|e: candor_domain::IdParseError| CliError::Usage(format!("--tenant: {e}")))
 }
 
-fn split_csv(s: &str) -> Vec<String> {
+pub(crate) fn split_csv(s: &str) -> Vec<String> {
     s.split(',')
         .map(|p| p.trim().to_owned())
         .filter(|p| !p.is_empty())
@@ -664,6 +668,7 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(cmd) => audit(cmd).await,
+        Command::Lockbox(cmd) => crate::lockbox_cli::run(cmd).await,
         Command::Topology(TopologyCommand::Import { file, dry_run, db }) => {
             import_topology(&file, dry_run, &db).await
         }

@@ -31,6 +31,9 @@ pub const HEALTH_WATCHDOG: &str = "health.watchdog";
 /// Flags one overdue update of one issue (once per due time).
 pub const HEALTH_OVERDUE: &str = "health.overdue";
 pub const OVERDUE_FLAGGED: &str = "Flag-OverdueUpdate";
+/// Records Lockbox expiries and ends of access, once a minute. Access is refused from
+/// each deadline on whether or not this has run; it only writes down what happened.
+pub const LOCKBOX_DEADLINES: &str = "lockbox.deadlines";
 /// Finished jobs are kept this long, for operators to look at.
 pub const KEEP_FINISHED_JOBS: Duration = Duration::days(7);
 
@@ -116,6 +119,18 @@ impl JobRunner {
             }
             .boxed()
         });
+        runner.register(LOCKBOX_DEADLINES, |core, _job| {
+            async move {
+                let n = candor_web::service::lockbox::record_deadlines(&core)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if n > 0 {
+                    tracing::info!(recorded = n, "Lockbox deadlines recorded");
+                }
+                Ok(())
+            }
+            .boxed()
+        });
         runner.register(HEALTH_OVERDUE, |core, job| {
             async move {
                 let id = job.payload["issue"].as_str().unwrap_or_default().to_owned();
@@ -179,6 +194,7 @@ impl JobRunner {
             (AUDIT_CHECKPOINT, hour),
             (SESSION_CLEANUP, hour),
             (HEALTH_WATCHDOG, minute),
+            (LOCKBOX_DEADLINES, minute),
         ] {
             let stamp = candor_domain::time_util::rfc3339(period);
             let job = NewJob::new(kind, json!({"period": stamp}), period)

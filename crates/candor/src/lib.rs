@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod jobs;
+pub mod lockbox_cli;
 pub mod server;
 
 pub use config::{open_store, StoreChoice};

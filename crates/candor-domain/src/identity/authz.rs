@@ -82,6 +82,8 @@ pub enum Action {
     PublishMessages,
     FileLockboxRequest,
     ApproveLockboxInternally,
+    /// Asking whether an operation is covered, reporting operations performed.
+    EnforceLockbox,
     ReadOperatorAuditLog,
 }
 
@@ -105,6 +107,7 @@ impl Action {
             Action::PublishMessages,
             Action::FileLockboxRequest,
             Action::ApproveLockboxInternally,
+            Action::EnforceLockbox,
             Action::ReadOperatorAuditLog,
         ]
     }
@@ -170,6 +173,7 @@ impl Action {
             }
             Action::FileLockboxRequest => Some(OperatorRole::SupportEngineer),
             Action::ApproveLockboxInternally => Some(OperatorRole::SupportManager),
+            Action::EnforceLockbox => Some(OperatorRole::DataPlaneService),
             _ => None,
         }
     }

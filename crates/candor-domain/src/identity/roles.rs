@@ -21,6 +21,9 @@ pub enum OperatorRole {
     IncidentManager,
     SupportEngineer,
     SupportManager,
+    /// A machine identity of the provider's data plane (a mailbox server, say) that asks
+    /// Candor whether an engineer's operation is covered by a Lockbox grant.
+    DataPlaneService,
 }
 
 /// Application permissions an API client may carry, spelled as in Microsoft Graph.
@@ -83,6 +86,7 @@ named_enum!(OperatorRole, "operator role", [
     IncidentManager => "IncidentManager",
     SupportEngineer => "SupportEngineer",
     SupportManager => "SupportManager",
+    DataPlaneService => "DataPlaneService",
 ]);
 
 named_enum!(ApiPermission, "permission", [

@@ -349,3 +349,99 @@ overdue-yours = you own this incident and its update is { $minutes } minutes ove
 
 # Message Center search
 messages-search = Search
+
+# Customer Lockbox: statuses
+lockbox-status-awaitingInternalApproval = Awaiting internal approval
+lockbox-status-pending = Pending
+lockbox-status-approved = Approved
+lockbox-status-completed = Completed
+lockbox-status-internallyDenied = Denied internally
+lockbox-status-denied = Denied
+lockbox-status-expired = Expired
+lockbox-status-canceled = Canceled
+lockbox-status-revoked = Revoked
+
+# Customer Lockbox: tenant portal
+nav-lockbox = Customer Lockbox
+lockbox-title = Customer Lockbox
+lockbox-intro = When your provider's support engineers need your data to solve a problem, they ask here first. Nothing is accessed unless a Global Administrator or a Customer Lockbox Access Approver approves, and access ends by itself.
+lockbox-setting = Require our approval before the provider accesses our data
+lockbox-setting-on = Customer Lockbox is on: requests wait for your approval.
+lockbox-setting-off = Customer Lockbox is off: requests need only your provider's internal approval, and are still listed and audited here.
+lockbox-setting-save = Save setting
+lockbox-setting-saved = The setting was saved.
+lockbox-setting-only-ga = Only a Global Administrator can change this setting.
+lockbox-requests = Requests
+lockbox-filter-status = Status
+lockbox-filter-all = All
+lockbox-filter-after = Filed after
+lockbox-filter-apply = Filter
+lockbox-none = No requests match.
+lockbox-col-filed = Filed
+lockbox-col-workload = Workload
+lockbox-col-status = Status
+lockbox-col-service-request = Service request
+lockbox-col-duration = Duration
+lockbox-col-requester = Requester
+lockbox-request-title = Lockbox request
+lockbox-justification = Justification
+lockbox-operations = Operations
+lockbox-decide-before = Decide before
+lockbox-access = Access
+lockbox-access-window = from { $start } to { $end }
+lockbox-decisions = Decisions
+lockbox-decision-internal = Provider's internal approval
+lockbox-decision-customer = Your organization's decision
+lockbox-decision-ended = Ended
+lockbox-comment = Comment (optional)
+lockbox-approve = Approve
+lockbox-deny = Deny
+lockbox-revoke = Revoke access now
+lockbox-revoke-hint = Access ends at once; the engineer's next operation is refused.
+lockbox-approvers = Who may approve
+lockbox-decided = Your decision was recorded.
+lockbox-revoked = Access was revoked.
+lockbox-signed = Signed by Candor (key { $name })
+lockbox-minutes = { $minutes } minutes
+lockbox-lockbox-off-note = Customer Lockbox was off when this request was filed, so your provider's internal approval was enough.
+
+# Customer Lockbox: operator console
+nav-console-lockbox = Lockbox
+console-lockbox-title = Lockbox requests
+console-lockbox-mine = My requests
+console-lockbox-queue = Waiting for internal approval
+console-lockbox-all = All requests
+console-lockbox-new = File a request
+console-lockbox-tenant = Tenant
+console-lockbox-workload = Workload
+console-lockbox-operations = Operations
+console-lockbox-service-request = Service request number
+console-lockbox-justification = Why the data is needed
+console-lockbox-duration = Minutes of access (15 to 240)
+console-lockbox-submit = File request
+console-lockbox-filed = The request was filed; a Support Manager other than you approves it next.
+console-lockbox-cancel = Cancel request
+console-lockbox-approve-internally = Approve internally
+console-lockbox-deny-internally = Deny internally
+console-lockbox-decided = The decision was recorded.
+
+# Customer Lockbox: emails (plain text, never any link)
+lockbox-mail-pending-subject = Customer Lockbox: a request to access { $tenant } data is waiting for your decision
+lockbox-mail-pending-intro = A support engineer of your provider asks for access to your organization's data. Nothing is accessed unless you approve.
+lockbox-mail-field-request = Request
+lockbox-mail-field-workload = Workload
+lockbox-mail-field-operations = Operations
+lockbox-mail-field-service-request = Service request
+lockbox-mail-field-duration = Access asked for
+lockbox-mail-field-deadline = Decide before
+lockbox-mail-field-status = Status
+lockbox-mail-field-comment = Comment
+lockbox-mail-field-access = Access
+lockbox-mail-others = { $count } people in your organization may decide on this request; the first decision counts.
+lockbox-mail-where = To approve or deny, sign in to the service portal the way you always do and open Customer Lockbox, then Requests. If you did not expect this request, deny it.
+lockbox-mail-no-links = This email contains no links, on purpose: a Customer Lockbox email that asks you to click something is not from us.
+lockbox-mail-decided-subject = Customer Lockbox: request { $id } is now { $decision }
+lockbox-mail-decided-intro = Your Lockbox request for { $tenant } has a new decision.
+lockbox-mail-where-console = Details are in the Candor console under Lockbox, My requests.
+lockbox-mail-comment-hidden = (the comment contains an address and is shown only in the console)
+lockbox-mail-value-hidden = (shown only in the portal)

@@ -349,3 +349,99 @@ overdue-yours = vous êtes responsable de cet incident et sa mise à jour a { $m
 
 # Message Center search
 messages-search = Rechercher
+
+# Customer Lockbox: statuses
+lockbox-status-awaitingInternalApproval = En attente d'approbation interne
+lockbox-status-pending = En attente
+lockbox-status-approved = Approuvée
+lockbox-status-completed = Terminée
+lockbox-status-internallyDenied = Refusée en interne
+lockbox-status-denied = Refusée
+lockbox-status-expired = Expirée
+lockbox-status-canceled = Annulée
+lockbox-status-revoked = Révoquée
+
+# Customer Lockbox: tenant portal
+nav-lockbox = Customer Lockbox
+lockbox-title = Customer Lockbox
+lockbox-intro = Lorsque les ingénieurs du support de votre fournisseur ont besoin de vos données pour résoudre un problème, ils en font d'abord la demande ici. Aucun accès n'a lieu sans l'approbation d'un administrateur général ou d'un approbateur d'accès Customer Lockbox, et l'accès prend fin automatiquement.
+lockbox-setting = Exiger notre approbation avant que le fournisseur accède à nos données
+lockbox-setting-on = Customer Lockbox est activé : les demandes attendent votre approbation.
+lockbox-setting-off = Customer Lockbox est désactivé : les demandes nécessitent uniquement l'approbation interne de votre fournisseur, et sont toujours répertoriées et auditées ici.
+lockbox-setting-save = Enregistrer le paramètre
+lockbox-setting-saved = Le paramètre a été enregistré.
+lockbox-setting-only-ga = Seul un administrateur général peut modifier ce paramètre.
+lockbox-requests = Demandes
+lockbox-filter-status = État
+lockbox-filter-all = Toutes
+lockbox-filter-after = Déposées après le
+lockbox-filter-apply = Filtrer
+lockbox-none = Aucune demande ne correspond.
+lockbox-col-filed = Date de dépôt
+lockbox-col-workload = Charge de travail
+lockbox-col-status = État
+lockbox-col-service-request = Demande de service
+lockbox-col-duration = Durée
+lockbox-col-requester = Demandeur
+lockbox-request-title = Demande Lockbox
+lockbox-justification = Justification
+lockbox-operations = Opérations
+lockbox-decide-before = Décider avant le
+lockbox-access = Accès
+lockbox-access-window = du { $start } au { $end }
+lockbox-decisions = Décisions
+lockbox-decision-internal = Approbation interne du fournisseur
+lockbox-decision-customer = Décision de votre organisation
+lockbox-decision-ended = Terminé
+lockbox-comment = Commentaire (facultatif)
+lockbox-approve = Approuver
+lockbox-deny = Refuser
+lockbox-revoke = Révoquer l'accès maintenant
+lockbox-revoke-hint = L'accès prend fin immédiatement ; la prochaine opération de l'ingénieur est refusée.
+lockbox-approvers = Qui peut approuver
+lockbox-decided = Votre décision a été enregistrée.
+lockbox-revoked = L'accès a été révoqué.
+lockbox-signed = Signé par Candor (clé { $name })
+lockbox-minutes = { $minutes } minutes
+lockbox-lockbox-off-note = Customer Lockbox était désactivé lors du dépôt de cette demande ; l'approbation interne de votre fournisseur a donc suffi.
+
+# Customer Lockbox: operator console
+nav-console-lockbox = Lockbox
+console-lockbox-title = Demandes Lockbox
+console-lockbox-mine = Mes demandes
+console-lockbox-queue = En attente d'approbation interne
+console-lockbox-all = Toutes les demandes
+console-lockbox-new = Déposer une demande
+console-lockbox-tenant = Locataire
+console-lockbox-workload = Charge de travail
+console-lockbox-operations = Opérations
+console-lockbox-service-request = Numéro de demande de service
+console-lockbox-justification = Pourquoi les données sont nécessaires
+console-lockbox-duration = Minutes d'accès (de 15 à 240)
+console-lockbox-submit = Déposer la demande
+console-lockbox-filed = La demande a été déposée ; un responsable du support autre que vous doit maintenant l'approuver.
+console-lockbox-cancel = Annuler la demande
+console-lockbox-approve-internally = Approuver en interne
+console-lockbox-deny-internally = Refuser en interne
+console-lockbox-decided = La décision a été enregistrée.
+
+# Customer Lockbox: emails (plain text, never any link)
+lockbox-mail-pending-subject = Customer Lockbox : une demande d'accès aux données de { $tenant } attend votre décision
+lockbox-mail-pending-intro = Un ingénieur du support de votre fournisseur demande à accéder aux données de votre organisation. Aucun accès n'a lieu sans votre approbation.
+lockbox-mail-field-request = Demande
+lockbox-mail-field-workload = Charge de travail
+lockbox-mail-field-operations = Opérations
+lockbox-mail-field-service-request = Demande de service
+lockbox-mail-field-duration = Accès demandé
+lockbox-mail-field-deadline = Décider avant le
+lockbox-mail-field-status = État
+lockbox-mail-field-comment = Commentaire
+lockbox-mail-field-access = Accès
+lockbox-mail-others = { $count } personnes de votre organisation peuvent statuer sur cette demande ; la première décision prise s'applique.
+lockbox-mail-where = Pour approuver ou refuser la demande, connectez-vous au portail du service comme d'habitude, ouvrez Customer Lockbox, puis Demandes. Si vous n'attendiez pas cette demande, refusez-la.
+lockbox-mail-no-links = Cet e-mail ne contient délibérément aucun lien : un e-mail Customer Lockbox qui vous demande de cliquer sur quoi que ce soit ne provient pas de nous.
+lockbox-mail-decided-subject = Customer Lockbox : nouvel état de la demande { $id } : { $decision }
+lockbox-mail-decided-intro = Une nouvelle décision a été prise concernant votre demande Lockbox pour { $tenant }.
+lockbox-mail-where-console = Les détails se trouvent dans la console Candor, sous Lockbox, Mes demandes.
+lockbox-mail-comment-hidden = (le commentaire contient une adresse et n'est affiché que dans la console)
+lockbox-mail-value-hidden = (affiché uniquement dans le portail)

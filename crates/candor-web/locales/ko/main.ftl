@@ -349,3 +349,99 @@ overdue-yours = 이 인시던트의 담당자이며 업데이트가 { $minutes }
 
 # Message Center search
 messages-search = 검색
+
+# Customer Lockbox: statuses
+lockbox-status-awaitingInternalApproval = 내부 승인 대기 중
+lockbox-status-pending = 보류 중
+lockbox-status-approved = 승인됨
+lockbox-status-completed = 완료됨
+lockbox-status-internallyDenied = 내부에서 거부됨
+lockbox-status-denied = 거부됨
+lockbox-status-expired = 만료됨
+lockbox-status-canceled = 취소됨
+lockbox-status-revoked = 해지됨
+
+# Customer Lockbox: tenant portal
+nav-lockbox = 고객 Lockbox
+lockbox-title = 고객 Lockbox
+lockbox-intro = 공급자의 지원 엔지니어가 문제를 해결하기 위해 조직의 데이터가 필요한 경우 먼저 여기에서 요청합니다. 전역 관리자 또는 고객 Lockbox 액세스 승인자가 승인하지 않으면 어떤 데이터에도 액세스하지 않으며, 액세스는 자동으로 종료됩니다.
+lockbox-setting = 공급자가 조직의 데이터에 액세스하기 전에 조직의 승인 필요
+lockbox-setting-on = 고객 Lockbox가 켜져 있습니다. 요청은 승인될 때까지 대기합니다.
+lockbox-setting-off = 고객 Lockbox가 꺼져 있습니다. 요청에는 공급자의 내부 승인만 필요하며, 요청은 계속 여기에 나열되고 감사됩니다.
+lockbox-setting-save = 설정 저장
+lockbox-setting-saved = 설정이 저장되었습니다.
+lockbox-setting-only-ga = 전역 관리자만 이 설정을 변경할 수 있습니다.
+lockbox-requests = 요청
+lockbox-filter-status = 상태
+lockbox-filter-all = 모두
+lockbox-filter-after = 다음 날짜 이후 제출됨
+lockbox-filter-apply = 필터
+lockbox-none = 일치하는 요청이 없습니다.
+lockbox-col-filed = 제출 날짜
+lockbox-col-workload = 워크로드
+lockbox-col-status = 상태
+lockbox-col-service-request = 서비스 요청
+lockbox-col-duration = 기간
+lockbox-col-requester = 요청자
+lockbox-request-title = Lockbox 요청
+lockbox-justification = 근거
+lockbox-operations = 작업
+lockbox-decide-before = 결정 기한
+lockbox-access = 액세스
+lockbox-access-window = { $start }부터 { $end }까지
+lockbox-decisions = 결정
+lockbox-decision-internal = 공급자의 내부 승인
+lockbox-decision-customer = 조직의 결정
+lockbox-decision-ended = 종료됨
+lockbox-comment = 의견(선택 사항)
+lockbox-approve = 승인
+lockbox-deny = 거부
+lockbox-revoke = 지금 액세스 해지
+lockbox-revoke-hint = 액세스가 즉시 종료되며, 엔지니어의 다음 작업은 거부됩니다.
+lockbox-approvers = 승인할 수 있는 사용자
+lockbox-decided = 결정이 기록되었습니다.
+lockbox-revoked = 액세스가 해지되었습니다.
+lockbox-signed = Candor에서 서명함(키 { $name })
+lockbox-minutes = { $minutes }분
+lockbox-lockbox-off-note = 이 요청이 제출되었을 때 고객 Lockbox가 꺼져 있었으므로 공급자의 내부 승인만으로 충분했습니다.
+
+# Customer Lockbox: operator console
+nav-console-lockbox = Lockbox
+console-lockbox-title = Lockbox 요청
+console-lockbox-mine = 내 요청
+console-lockbox-queue = 내부 승인 대기 중
+console-lockbox-all = 모든 요청
+console-lockbox-new = 요청 제출
+console-lockbox-tenant = 테넌트
+console-lockbox-workload = 워크로드
+console-lockbox-operations = 작업
+console-lockbox-service-request = 서비스 요청 번호
+console-lockbox-justification = 데이터가 필요한 이유
+console-lockbox-duration = 액세스 시간(분, 15~240)
+console-lockbox-submit = 요청 제출
+console-lockbox-filed = 요청이 제출되었습니다. 다음으로 본인이 아닌 다른 지원 매니저가 이 요청을 승인합니다.
+console-lockbox-cancel = 요청 취소
+console-lockbox-approve-internally = 내부 승인
+console-lockbox-deny-internally = 내부 거부
+console-lockbox-decided = 결정이 기록되었습니다.
+
+# Customer Lockbox: emails (plain text, never any link)
+lockbox-mail-pending-subject = 고객 Lockbox: { $tenant } 데이터에 대한 액세스 요청이 결정을 기다리고 있습니다
+lockbox-mail-pending-intro = 공급자의 지원 엔지니어가 조직의 데이터에 대한 액세스를 요청합니다. 승인하지 않으면 어떤 데이터에도 액세스하지 않습니다.
+lockbox-mail-field-request = 요청
+lockbox-mail-field-workload = 워크로드
+lockbox-mail-field-operations = 작업
+lockbox-mail-field-service-request = 서비스 요청
+lockbox-mail-field-duration = 요청된 액세스
+lockbox-mail-field-deadline = 결정 기한
+lockbox-mail-field-status = 상태
+lockbox-mail-field-comment = 의견
+lockbox-mail-field-access = 액세스
+lockbox-mail-others = 조직에서 { $count }명이 이 요청을 결정할 수 있으며, 가장 먼저 내려진 결정이 적용됩니다.
+lockbox-mail-where = 승인하거나 거부하려면 평소와 같은 방법으로 서비스 포털에 로그인한 후 고객 Lockbox를 열고 요청을 선택하십시오. 예상하지 못한 요청이라면 거부하십시오.
+lockbox-mail-no-links = 이 전자 메일에는 의도적으로 링크가 포함되어 있지 않습니다. 무언가를 클릭하라고 요청하는 고객 Lockbox 전자 메일은 당사에서 보낸 것이 아닙니다.
+lockbox-mail-decided-subject = 고객 Lockbox: 요청 { $id }의 현재 상태는 { $decision }입니다
+lockbox-mail-decided-intro = { $tenant }에 대한 Lockbox 요청에 새 결정이 내려졌습니다.
+lockbox-mail-where-console = 자세한 내용은 Candor 콘솔의 Lockbox, 내 요청에서 확인할 수 있습니다.
+lockbox-mail-comment-hidden = (의견에 주소가 포함되어 있으므로 콘솔에서만 표시됩니다)
+lockbox-mail-value-hidden = (포털에서만 표시됨)

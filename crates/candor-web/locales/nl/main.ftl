@@ -349,3 +349,99 @@ overdue-yours = je bent eigenaar van dit incident en de update is { $minutes } m
 
 # Message Center search
 messages-search = Zoeken
+
+# Customer Lockbox: statuses
+lockbox-status-awaitingInternalApproval = In afwachting van interne goedkeuring
+lockbox-status-pending = In behandeling
+lockbox-status-approved = Goedgekeurd
+lockbox-status-completed = Voltooid
+lockbox-status-internallyDenied = Intern geweigerd
+lockbox-status-denied = Geweigerd
+lockbox-status-expired = Verlopen
+lockbox-status-canceled = Geannuleerd
+lockbox-status-revoked = Ingetrokken
+
+# Customer Lockbox: tenant portal
+nav-lockbox = Klanten-lockbox
+lockbox-title = Klanten-lockbox
+lockbox-intro = Wanneer de supportengineers van uw provider uw gegevens nodig hebben om een probleem op te lossen, vragen ze dat eerst hier aan. Er wordt pas toegang tot gegevens verkregen als een globale beheerder of een goedkeurder voor toegang tot Klanten-lockbox de aanvraag goedkeurt, en de toegang eindigt vanzelf.
+lockbox-setting = Onze goedkeuring vereisen voordat de provider toegang krijgt tot onze gegevens
+lockbox-setting-on = Klanten-lockbox is ingeschakeld: aanvragen wachten op uw goedkeuring.
+lockbox-setting-off = Klanten-lockbox is uitgeschakeld: aanvragen hebben alleen de interne goedkeuring van uw provider nodig en worden hier nog steeds weergegeven en in het auditlogboek vastgelegd.
+lockbox-setting-save = Instelling opslaan
+lockbox-setting-saved = De instelling is opgeslagen.
+lockbox-setting-only-ga = Alleen een globale beheerder kan deze instelling wijzigen.
+lockbox-requests = Aanvragen
+lockbox-filter-status = Status
+lockbox-filter-all = Alle
+lockbox-filter-after = Ingediend na
+lockbox-filter-apply = Filteren
+lockbox-none = Er zijn geen aanvragen die hieraan voldoen.
+lockbox-col-filed = Ingediend
+lockbox-col-workload = Workload
+lockbox-col-status = Status
+lockbox-col-service-request = Serviceaanvraag
+lockbox-col-duration = Duur
+lockbox-col-requester = Aanvrager
+lockbox-request-title = Lockbox-aanvraag
+lockbox-justification = Motivering
+lockbox-operations = Bewerkingen
+lockbox-decide-before = Beslissen vóór
+lockbox-access = Toegang
+lockbox-access-window = van { $start } tot { $end }
+lockbox-decisions = Beslissingen
+lockbox-decision-internal = Interne goedkeuring van de provider
+lockbox-decision-customer = Beslissing van uw organisatie
+lockbox-decision-ended = Beëindigd
+lockbox-comment = Opmerking (optioneel)
+lockbox-approve = Goedkeuren
+lockbox-deny = Weigeren
+lockbox-revoke = Toegang nu intrekken
+lockbox-revoke-hint = De toegang eindigt onmiddellijk; de volgende bewerking van de engineer wordt geweigerd.
+lockbox-approvers = Wie mag goedkeuren
+lockbox-decided = Uw beslissing is vastgelegd.
+lockbox-revoked = De toegang is ingetrokken.
+lockbox-signed = Ondertekend door Candor (sleutel { $name })
+lockbox-minutes = { $minutes } minuten
+lockbox-lockbox-off-note = Klanten-lockbox was uitgeschakeld toen deze aanvraag werd ingediend, dus de interne goedkeuring van uw provider was voldoende.
+
+# Customer Lockbox: operator console
+nav-console-lockbox = Lockbox
+console-lockbox-title = Lockbox-aanvragen
+console-lockbox-mine = Mijn aanvragen
+console-lockbox-queue = In afwachting van interne goedkeuring
+console-lockbox-all = Alle aanvragen
+console-lockbox-new = Een aanvraag indienen
+console-lockbox-tenant = Tenant
+console-lockbox-workload = Workload
+console-lockbox-operations = Bewerkingen
+console-lockbox-service-request = Serviceaanvraagnummer
+console-lockbox-justification = Waarom de gegevens nodig zijn
+console-lockbox-duration = Minuten toegang (15 tot 240)
+console-lockbox-submit = Aanvraag indienen
+console-lockbox-filed = De aanvraag is ingediend; een andere supportmanager dan u moet deze nu goedkeuren.
+console-lockbox-cancel = Aanvraag annuleren
+console-lockbox-approve-internally = Intern goedkeuren
+console-lockbox-deny-internally = Intern weigeren
+console-lockbox-decided = De beslissing is vastgelegd.
+
+# Customer Lockbox: emails (plain text, never any link)
+lockbox-mail-pending-subject = Klanten-lockbox: een aanvraag voor toegang tot gegevens van { $tenant } wacht op uw beslissing
+lockbox-mail-pending-intro = Een supportengineer van uw provider vraagt toegang tot de gegevens van uw organisatie. Er wordt pas toegang tot gegevens verkregen als u de aanvraag goedkeurt.
+lockbox-mail-field-request = Aanvraag
+lockbox-mail-field-workload = Workload
+lockbox-mail-field-operations = Bewerkingen
+lockbox-mail-field-service-request = Serviceaanvraag
+lockbox-mail-field-duration = Gevraagde toegang
+lockbox-mail-field-deadline = Beslissen vóór
+lockbox-mail-field-status = Status
+lockbox-mail-field-comment = Opmerking
+lockbox-mail-field-access = Toegang
+lockbox-mail-others = { $count } personen in uw organisatie kunnen over deze aanvraag beslissen; de eerste beslissing telt.
+lockbox-mail-where = Als u de aanvraag wilt goedkeuren of weigeren, meldt u zich zoals altijd aan bij de serviceportal en opent u Klanten-lockbox en vervolgens Aanvragen. Had u deze aanvraag niet verwacht? Weiger deze dan.
+lockbox-mail-no-links = Deze e-mail bevat bewust geen koppelingen: een e-mail van Klanten-lockbox waarin u wordt gevraagd ergens op te klikken, is niet van ons afkomstig.
+lockbox-mail-decided-subject = Klanten-lockbox: aanvraag { $id } is nu { $decision }
+lockbox-mail-decided-intro = Er is een nieuwe beslissing genomen over uw Lockbox-aanvraag voor { $tenant }.
+lockbox-mail-where-console = De details vindt u in de Candor-console onder Lockbox, Mijn aanvragen.
+lockbox-mail-comment-hidden = (de opmerking bevat een adres en wordt alleen in de console weergegeven)
+lockbox-mail-value-hidden = (alleen weergegeven in de portal)

@@ -349,3 +349,99 @@ overdue-yours = 您是此事件的負責人，更新已逾期 { $minutes } 分�
 
 # Message Center search
 messages-search = 搜尋
+
+# Customer Lockbox: statuses
+lockbox-status-awaitingInternalApproval = 等待內部核准
+lockbox-status-pending = 擱置中
+lockbox-status-approved = 已核准
+lockbox-status-completed = 已完成
+lockbox-status-internallyDenied = 已在內部拒絕
+lockbox-status-denied = 已拒絕
+lockbox-status-expired = 已過期
+lockbox-status-canceled = 已取消
+lockbox-status-revoked = 已撤銷
+
+# Customer Lockbox: tenant portal
+nav-lockbox = 客戶加密箱
+lockbox-title = 客戶加密箱
+lockbox-intro = 當您服務提供者的支援工程師需要您的資料來解決問題時，會先在這裡提出要求。除非全域管理員或客戶加密箱存取核准者核准，否則不會存取任何資料，且存取權會自動結束。
+lockbox-setting = 服務提供者存取我們的資料前，必須先取得我們的核准
+lockbox-setting-on = 客戶加密箱已開啟：要求會等候您的核准。
+lockbox-setting-off = 客戶加密箱已關閉：要求只需要服務提供者的內部核准，但仍會在此列出並受到稽核。
+lockbox-setting-save = 儲存設定
+lockbox-setting-saved = 已儲存設定。
+lockbox-setting-only-ga = 只有全域管理員可以變更此設定。
+lockbox-requests = 要求
+lockbox-filter-status = 狀態
+lockbox-filter-all = 全部
+lockbox-filter-after = 提出時間晚於
+lockbox-filter-apply = 篩選
+lockbox-none = 沒有符合的要求。
+lockbox-col-filed = 提出時間
+lockbox-col-workload = 工作負載
+lockbox-col-status = 狀態
+lockbox-col-service-request = 服務要求
+lockbox-col-duration = 持續時間
+lockbox-col-requester = 要求者
+lockbox-request-title = 加密箱要求
+lockbox-justification = 理由
+lockbox-operations = 作業
+lockbox-decide-before = 決定期限
+lockbox-access = 存取
+lockbox-access-window = 從 { $start } 到 { $end }
+lockbox-decisions = 決定
+lockbox-decision-internal = 服務提供者的內部核准
+lockbox-decision-customer = 您組織的決定
+lockbox-decision-ended = 已結束
+lockbox-comment = 註解（選用）
+lockbox-approve = 核准
+lockbox-deny = 拒絕
+lockbox-revoke = 立即撤銷存取權
+lockbox-revoke-hint = 存取權會立即結束；工程師的下一個作業將遭到拒絕。
+lockbox-approvers = 可以核准的人員
+lockbox-decided = 已記錄您的決定。
+lockbox-revoked = 已撤銷存取權。
+lockbox-signed = 由 Candor 簽署（金鑰 { $name }）
+lockbox-minutes = { $minutes } 分鐘
+lockbox-lockbox-off-note = 提出此要求時客戶加密箱為關閉狀態，因此只需服務提供者的內部核准即可。
+
+# Customer Lockbox: operator console
+nav-console-lockbox = 加密箱
+console-lockbox-title = 加密箱要求
+console-lockbox-mine = 我的要求
+console-lockbox-queue = 等待內部核准
+console-lockbox-all = 所有要求
+console-lockbox-new = 提出要求
+console-lockbox-tenant = 租用戶
+console-lockbox-workload = 工作負載
+console-lockbox-operations = 作業
+console-lockbox-service-request = 服務要求編號
+console-lockbox-justification = 需要此資料的原因
+console-lockbox-duration = 存取分鐘數（15 到 240）
+console-lockbox-submit = 提出要求
+console-lockbox-filed = 已提出要求；接下來將由您以外的另一位支援經理核准。
+console-lockbox-cancel = 取消要求
+console-lockbox-approve-internally = 內部核准
+console-lockbox-deny-internally = 內部拒絕
+console-lockbox-decided = 已記錄決定。
+
+# Customer Lockbox: emails (plain text, never any link)
+lockbox-mail-pending-subject = 客戶加密箱：存取 { $tenant } 資料的要求正在等候您的決定
+lockbox-mail-pending-intro = 您服務提供者的一位支援工程師要求存取您組織的資料。除非您核准，否則不會存取任何資料。
+lockbox-mail-field-request = 要求
+lockbox-mail-field-workload = 工作負載
+lockbox-mail-field-operations = 作業
+lockbox-mail-field-service-request = 服務要求
+lockbox-mail-field-duration = 要求的存取時間
+lockbox-mail-field-deadline = 決定期限
+lockbox-mail-field-status = 狀態
+lockbox-mail-field-comment = 註解
+lockbox-mail-field-access = 存取
+lockbox-mail-others = 您組織中有 { $count } 位人員可以決定此要求；以第一個決定為準。
+lockbox-mail-where = 若要核准或拒絕，請依平常的方式登入服務入口網站，開啟「客戶加密箱」，再開啟「要求」。如果您並未預期會有此要求，請拒絕它。
+lockbox-mail-no-links = 此電子郵件刻意不包含任何連結：要求您點選任何內容的客戶加密箱電子郵件都不是我們寄出的。
+lockbox-mail-decided-subject = 客戶加密箱：要求 { $id } 目前的狀態為 { $decision }
+lockbox-mail-decided-intro = 您針對 { $tenant } 提出的加密箱要求有了新的決定。
+lockbox-mail-where-console = 詳細資料位於 Candor 主控台的「加密箱」下的「我的要求」。
+lockbox-mail-comment-hidden = （註解包含位址，因此只會在主控台中顯示）
+lockbox-mail-value-hidden = （僅在入口網站中顯示）

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod extract;
+pub mod lockbox;
 pub mod me;
 pub mod operator;
 pub mod operator_messages;
@@ -27,6 +28,7 @@ use crate::AppState;
         (name = "auth", description = "OAuth 2.0 client credentials and signing keys"),
         (name = "audit", description = "The tenant's tamper-evident audit log"),
         (name = "identity", description = "Who the caller is"),
+        (name = "lockbox", description = "Customer Lockbox: requests, decisions, revocation, and the enforcement point for data-plane services"),
         (name = "operator", description = "For the provider's monitoring systems and tools: declare and update issues, publish reviews and Message Center messages"),
     )
 )]
@@ -89,6 +91,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
                     operator_topology::MAX_TOPOLOGY_BYTES,
                 )),
         )
+        .routes(routes!(lockbox::list_requests, lockbox::file_request))
+        .routes(routes!(lockbox::get_request))
+        .routes(routes!(lockbox::decide))
+        .routes(routes!(lockbox::decide_internally))
+        .routes(routes!(lockbox::revoke))
+        .routes(routes!(lockbox::authorize_operation))
+        .routes(routes!(lockbox::report_action))
         .routes(routes!(operator_messages::put_review))
         .routes(routes!(operator_messages::publish_review))
 }

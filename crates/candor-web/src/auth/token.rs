@@ -38,6 +38,30 @@ pub struct Claims {
     pub jti: String,
 }
 
+/// The audience of Lockbox grant tokens (never accepted as an access token).
+pub const GRANT_AUDIENCE: &str = "candor-lockbox";
+/// Grant tokens live at most this long, and never past the end of access.
+pub const GRANT_TOKEN_LIFETIME: Duration = Duration::minutes(5);
+
+/// What a Lockbox grant token says: this engineer may perform these operations on this
+/// workload of this tenant, under this request, until `exp`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GrantClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The engineer's operator id.
+    pub sub: String,
+    pub tid: String,
+    /// The Lockbox request id.
+    pub grant: String,
+    pub workload: String,
+    pub operations: Vec<String>,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
 #[derive(Clone)]
 struct Cached {
     actor: Actor,
@@ -113,6 +137,38 @@ impl TokenService {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.key_id.clone());
         jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(ApiError::internal)
+    }
+
+    /// A grant token for an approved request: at most five minutes, never past the end
+    /// of access. Returns the token and when it expires.
+    pub fn issue_grant(
+        &self,
+        request: &candor_domain::lockbox::LockboxRequest,
+        now: OffsetDateTime,
+    ) -> Result<(String, OffsetDateTime), ApiError> {
+        let end = request
+            .access_end
+            .ok_or_else(|| ApiError::Conflict("the request grants no access".into()))?;
+        let expires = (now + GRANT_TOKEN_LIFETIME).min(end);
+        let claims = GrantClaims {
+            iss: self.issuer.clone(),
+            aud: GRANT_AUDIENCE.to_owned(),
+            sub: request.requester.to_string(),
+            tid: request.tenant.to_string(),
+            grant: request.id.to_string(),
+            workload: request.workload.clone(),
+            operations: request.operations.iter().cloned().collect(),
+            iat: now.unix_timestamp(),
+            nbf: now.unix_timestamp(),
+            exp: expires.unix_timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.key_id.clone());
+        header.typ = Some("lockbox-grant+jwt".into());
+        let token =
+            jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(ApiError::internal)?;
+        Ok((token, expires))
     }
 
     /// The JSON Web Key Set that verifies Candor's tokens.

@@ -3,12 +3,13 @@
 //! audited in the tenant's log (the tenant sees its requests even with Lockbox off) and,
 //! for provider-side steps, in the operator realm too.
 
-use candor_domain::audit::{AuditChain, NewAuditRecord};
+use candor_domain::audit::{ActorKind, AuditChain, NewAuditRecord};
 use candor_domain::identity::{authorize, Action, Actor, InvalidValue};
 use candor_domain::lockbox::{
     check_duration, check_operations, LockboxEvent, LockboxFilter, LockboxRequest,
-    LockboxRequestId, LockboxStatus, Refused,
+    LockboxRequestId, LockboxStatus, Refused, SignatureCheck, Workload,
 };
+use candor_domain::store::StoreError;
 use candor_domain::TenantId;
 use serde_json::json;
 
@@ -21,6 +22,10 @@ pub const REQUEST_INTERNAL_DECISION: &str = "Set-AccessToCustomerDataRequestInte
 /// The activity Microsoft 365 records for an approver's decision (and Candor for cancel
 /// and revoke), with ApprovalDecision in the details.
 pub const REQUEST_DECIDED: &str = "Set-AccessToCustomerDataRequest";
+/// Recorded by the deadline job once a request's decision window has passed.
+pub const REQUEST_EXPIRED: &str = "Expire-AccessToCustomerDataRequest";
+/// Recorded by the deadline job once a grant's duration has run out.
+pub const ACCESS_ENDED: &str = "Complete-AccessToCustomerDataRequest";
 
 fn invalid(field: &'static str, problem: impl Into<String>) -> ApiError {
     ApiError::Invalid(InvalidValue::new(field, problem))
@@ -156,7 +161,9 @@ pub async fn file_request(
                 .details(details.clone())
         })
         .collect();
-    core.store.create_lockbox_request(&request, records).await?;
+    core.store
+        .create_lockbox_request(&request, records, vec![])
+        .await?;
     Ok(request)
 }
 
@@ -190,7 +197,8 @@ async fn transition(
         comment,
     } = recorded;
     let now = core.clock.now();
-    let after = before.apply(&event, now).map_err(refused)?;
+    let mut after = before.apply(&event, now).map_err(refused)?;
+    after.sign_decisions(&core.keys.audit.key_id, &core.keys.audit.signing);
     let details =
         json!({"ApprovalDecision": decision, "Comment": comment, "Status": after.status.as_str()});
     let mut chains = vec![AuditChain::Tenant(before.tenant)];
@@ -206,8 +214,9 @@ async fn transition(
                 .details(details.clone())
         })
         .collect();
+    let jobs = super::lockbox_mail::notifications(core, before.status, &after).await?;
     core.store
-        .save_lockbox_request(&after, before.status, records)
+        .save_lockbox_request(&after, before.status, records, jobs)
         .await?;
     Ok(after)
 }
@@ -224,6 +233,7 @@ pub async fn decide_internally(
     authorize(actor, Action::ApproveLockboxInternally)?;
     let (by, name) = operator_of(actor)?;
     let before = load(core, id).await?;
+    let comment = check_comment(comment)?;
     let event = if approve {
         LockboxEvent::ApproveInternally { by, name }
     } else {
@@ -268,6 +278,27 @@ impl std::str::FromStr for Decision {
     }
 }
 
+fn check_comment(comment: Option<String>) -> ApiResult<Option<String>> {
+    let comment = comment
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    if comment.as_ref().is_some_and(|c| c.chars().count() > 2000) {
+        return Err(invalid("comment", "at most 2000 characters"));
+    }
+    Ok(comment)
+}
+
+/// Who a tenant-side decision is recorded as: the person, or the app.
+fn tenant_decider(actor: &Actor) -> ApiResult<String> {
+    match actor {
+        Actor::TenantUser { email, .. } => Ok(email.clone()),
+        Actor::ApiClient { client_id, .. } => Ok(format!("app:{client_id}")),
+        _ => Err(ApiError::BadRequest(
+            "only the tenant approves, denies or revokes a Lockbox request".into(),
+        )),
+    }
+}
+
 /// `Set-AccessToCustomerDataRequest`: a tenant approver approves or denies; the engineer
 /// who filed the request cancels it.
 pub async fn decide(
@@ -279,12 +310,7 @@ pub async fn decide(
     comment: Option<String>,
 ) -> ApiResult<LockboxRequest> {
     let before = load(core, id).await?;
-    let comment = comment
-        .map(|c| c.trim().to_owned())
-        .filter(|c| !c.is_empty());
-    if comment.as_ref().is_some_and(|c| c.chars().count() > 2000) {
-        return Err(invalid("comment", "at most 2000 characters"));
-    }
+    let comment = check_comment(comment)?;
     let event = match decision {
         Decision::Cancel => {
             authorize(actor, Action::FileLockboxRequest)?;
@@ -293,21 +319,15 @@ pub async fn decide(
         }
         Decision::Approve | Decision::Deny => {
             authorize(actor, Action::DecideLockboxRequest(before.tenant))?;
-            let Actor::TenantUser { user_id, email, .. } = actor else {
-                return Err(ApiError::BadRequest(
-                    "only a person of the tenant approves or denies a Lockbox request".into(),
-                ));
-            };
+            let name = tenant_decider(actor)?;
             if decision == Decision::Approve {
                 LockboxEvent::Approve {
-                    by: *user_id,
-                    name: email.clone(),
+                    name,
                     comment: comment.clone(),
                 }
             } else {
                 LockboxEvent::Deny {
-                    by: *user_id,
-                    name: email.clone(),
+                    name,
                     comment: comment.clone(),
                 }
             }
@@ -336,14 +356,9 @@ pub async fn revoke(
 ) -> ApiResult<LockboxRequest> {
     let before = load(core, id).await?;
     authorize(actor, Action::DecideLockboxRequest(before.tenant))?;
-    let Actor::TenantUser { user_id, email, .. } = actor else {
-        return Err(ApiError::BadRequest(
-            "only a person of the tenant revokes access".into(),
-        ));
-    };
+    let comment = check_comment(comment)?;
     let event = LockboxEvent::Revoke {
-        by: *user_id,
-        name: email.clone(),
+        name: tenant_decider(actor)?,
         comment: comment.clone(),
     };
     let recorded = Recorded {
@@ -371,10 +386,469 @@ pub async fn covering_request(
             requester: Some(operator),
             status: Some(LockboxStatus::Approved),
             created_after: None,
+            before: None,
             limit: 100,
         })
         .await?;
     Ok(approved
         .into_iter()
         .find(|r| r.allows(workload, operation, now)))
+}
+
+/// Records what time alone decided (expiry, end of access) for requests whose deadline
+/// has passed, in batches. Access was already refused from the deadline on; this only
+/// writes it down, in the request and in the tenant's audit log. Safe to run on several
+/// instances at once: a request someone else saved first is skipped.
+pub async fn record_deadlines(core: &Core) -> ApiResult<usize> {
+    const BATCH: u32 = 200;
+    let mut recorded = 0;
+    loop {
+        let now = core.clock.now();
+        let due = core.store.lockbox_requests_past_deadline(now, BATCH).await?;
+        let mut progressed = false;
+        let full = due.len() == BATCH as usize;
+        for before in due {
+            let status = before.status_at(now);
+            if status == before.status {
+                continue;
+            }
+            let mut after = before.clone();
+            after.status = status;
+            let (activity, deadline) = if status == LockboxStatus::Expired {
+                (REQUEST_EXPIRED, before.decision_deadline())
+            } else {
+                (ACCESS_ENDED, before.access_end)
+            };
+            let record = NewAuditRecord::new(
+                AuditChain::Tenant(before.tenant),
+                now,
+                "system",
+                ActorKind::System,
+                activity,
+            )
+            .item(before.id.to_string())
+            .details(json!({
+                "Status": status.as_str(),
+                "Deadline": deadline.map(candor_domain::time_util::rfc3339),
+            }));
+            let jobs = super::lockbox_mail::notifications(core, before.status, &after).await?;
+            match core
+                .store
+                .save_lockbox_request(&after, before.status, vec![record], jobs)
+                .await
+            {
+                Ok(()) => {
+                    recorded += 1;
+                    progressed = true;
+                }
+                // Another instance, or a person, got there first.
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !full || !progressed {
+            return Ok(recorded);
+        }
+    }
+}
+
+/// One request's decisions checked against their signatures (`candor lockbox verify`).
+pub async fn verify(core: &Core, id: &str) -> ApiResult<(LockboxRequest, Vec<SignatureCheck>)> {
+    let request = load(core, id).await?;
+    let checks = request.verify_decisions(|key_id| core.keys.audit_verifiers.get(key_id).copied());
+    Ok((request, checks))
+}
+
+/// What a caller asks to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// The request's status now (deadlines included).
+    pub status: Option<LockboxStatus>,
+    pub created_after: Option<time::OffsetDateTime>,
+    /// Operators: only one tenant's requests.
+    pub tenant: Option<TenantId>,
+    /// Operators: only their own requests (engineers only ever see their own).
+    pub mine: bool,
+    pub before: Option<(time::OffsetDateTime, LockboxRequestId)>,
+    pub limit: u32,
+}
+
+/// Which requests `actor` may see: a tenant its own; a Support Manager all (their queue);
+/// a Support Engineer those they filed.
+fn visible_to(actor: &Actor, q: &ListQuery) -> ApiResult<LockboxFilter> {
+    let mut filter = LockboxFilter {
+        tenant: q.tenant,
+        requester: None,
+        status: None,
+        created_after: q.created_after,
+        before: q.before,
+        limit: q.limit.clamp(1, 500),
+    };
+    match actor {
+        Actor::TenantUser { tenant_id, .. } | Actor::ApiClient { tenant_id, .. } => {
+            authorize(actor, Action::ReadLockboxRequests(*tenant_id))?;
+            filter.tenant = Some(*tenant_id);
+        }
+        Actor::Operator { operator_id, .. } => {
+            if q.mine || authorize(actor, Action::ApproveLockboxInternally).is_err() {
+                authorize(actor, Action::FileLockboxRequest)
+                    .or_else(|_| authorize(actor, Action::ApproveLockboxInternally))?;
+                filter.requester = Some(*operator_id);
+            }
+        }
+        Actor::System => {}
+    }
+    Ok(filter)
+}
+
+/// Requests the caller may see, newest first. A status filter matches the status at
+/// this moment; requests whose deadline passed less than a minute ago may still carry
+/// their earlier recorded status until the deadline job writes it down.
+pub async fn list(core: &Core, actor: &Actor, q: ListQuery) -> ApiResult<Vec<LockboxRequest>> {
+    let mut filter = visible_to(actor, &q)?;
+    filter.status = q.status;
+    let now = core.clock.now();
+    let found = core.store.list_lockbox_requests(&filter).await?;
+    Ok(found
+        .into_iter()
+        .map(|mut r| {
+            r.status = r.status_at(now);
+            r
+        })
+        .filter(|r| q.status.is_none_or(|s| r.status == s))
+        .collect())
+}
+
+/// One request, if the caller may see it (as "not found" otherwise, so nobody learns
+/// that another tenant's request exists). Its status is the status now.
+pub async fn get(core: &Core, actor: &Actor, id: &str) -> ApiResult<LockboxRequest> {
+    let mut request = load(core, id).await?;
+    let hidden = || ApiError::NotFound(format!("there is no Lockbox request {id}"));
+    match actor {
+        Actor::TenantUser { tenant_id, .. } | Actor::ApiClient { tenant_id, .. } => {
+            authorize(actor, Action::ReadLockboxRequests(*tenant_id))?;
+            if *tenant_id != request.tenant {
+                return Err(hidden());
+            }
+        }
+        Actor::Operator { operator_id, .. } => {
+            let manager = authorize(actor, Action::ApproveLockboxInternally).is_ok();
+            if !manager {
+                authorize(actor, Action::FileLockboxRequest)?;
+                if *operator_id != request.requester {
+                    return Err(hidden());
+                }
+            }
+        }
+        Actor::System => {}
+    }
+    request.status = request.status_at(core.clock.now());
+    Ok(request)
+}
+
+/// A person who may approve a tenant's requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approver {
+    pub email: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+}
+
+/// The tenant's Global Administrators and Customer Lockbox Access Approvers (enabled),
+/// so an approver sees who else may decide, and so they can be told.
+pub async fn approvers(core: &Core, tenant: TenantId) -> ApiResult<Vec<Approver>> {
+    use candor_domain::identity::TenantRole;
+    let mut people: Vec<Approver> = core
+        .store
+        .list_users(tenant)
+        .await?
+        .into_iter()
+        .filter(|u| !u.disabled)
+        .filter(|u| {
+            u.roles.contains(TenantRole::GlobalAdministrator)
+                || u.roles.contains(TenantRole::CustomerLockboxAccessApprover)
+        })
+        .map(|u| Approver {
+            email: u.email.to_string(),
+            display_name: u.display_name,
+            roles: u
+                .roles
+                .0
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        r,
+                        TenantRole::GlobalAdministrator | TenantRole::CustomerLockboxAccessApprover
+                    )
+                })
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+        })
+        .collect();
+    people.sort_by(|a, b| a.email.cmp(&b.email));
+    Ok(people)
+}
+
+/// What a data-plane service asks before an engineer's operation.
+#[derive(Debug, Clone)]
+pub struct AccessQuestion {
+    /// The engineer: their operator id or email address.
+    pub operator: String,
+    pub tenant: TenantId,
+    pub workload: String,
+    pub operation: String,
+}
+
+/// The answer: the covering request, or why there is none.
+#[derive(Debug, Clone)]
+pub enum AccessAnswer {
+    Allow(Box<LockboxRequest>),
+    Deny(String),
+}
+
+async fn resolve_operator(core: &Core, who: &str) -> ApiResult<Option<candor_domain::OperatorId>> {
+    let who = who.trim();
+    if let Ok(id) = who.parse::<uuid::Uuid>() {
+        return Ok(Some(candor_domain::OperatorId(id)));
+    }
+    let Ok(email) = candor_domain::identity::EmailAddress::parse(who) else {
+        return Err(invalid(
+            "operator",
+            "give the engineer's operator id or email address",
+        ));
+    };
+    Ok(core
+        .store
+        .find_operator_by_email(&email)
+        .await?
+        .filter(|o| !o.disabled)
+        .map(|o| o.id))
+}
+
+/// The decision point for data-plane services: is this operation by this engineer on
+/// this tenant covered, right now, by an approved grant? Decided against the clock.
+pub async fn check_access(
+    core: &Core,
+    actor: &Actor,
+    q: &AccessQuestion,
+) -> ApiResult<AccessAnswer> {
+    authorize(actor, Action::EnforceLockbox)?;
+    if q.workload.trim().is_empty() || q.operation.trim().is_empty() {
+        return Err(invalid("workload", "name the workload and the operation"));
+    }
+    let Some(operator) = resolve_operator(core, &q.operator).await? else {
+        return Ok(AccessAnswer::Deny(format!(
+            "{} is not an active operator",
+            q.operator.chars().take(100).collect::<String>()
+        )));
+    };
+    if let Some(r) =
+        covering_request(core, operator, q.tenant, q.workload.trim(), q.operation.trim()).await?
+    {
+        return Ok(AccessAnswer::Allow(Box::new(r)));
+    }
+    Ok(AccessAnswer::Deny(why_not(core, operator, q).await?))
+}
+
+/// Explains a refusal from the engineer's latest requests for the tenant.
+async fn why_not(
+    core: &Core,
+    operator: candor_domain::OperatorId,
+    q: &AccessQuestion,
+) -> ApiResult<String> {
+    let now = core.clock.now();
+    let recent = core
+        .store
+        .list_lockbox_requests(&LockboxFilter {
+            tenant: Some(q.tenant),
+            requester: Some(operator),
+            limit: 20,
+            ..Default::default()
+        })
+        .await?;
+    let workload = q.workload.trim();
+    let operation = q.operation.trim();
+    let same_workload: Vec<&LockboxRequest> = recent
+        .iter()
+        .filter(|r| r.workload.eq_ignore_ascii_case(workload))
+        .collect();
+    if let Some(active) = same_workload
+        .iter()
+        .find(|r| r.status_at(now) == LockboxStatus::Approved)
+    {
+        return Ok(format!(
+            "the approved request {} covers {} only, not {operation}",
+            active.id,
+            active
+                .operations
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(match same_workload.first() {
+        None => format!(
+            "no Lockbox request by this operator for {workload} in this tenant; file one and have it approved"
+        ),
+        Some(latest) => {
+            let status = latest.status_at(now);
+            let when = match status {
+                LockboxStatus::Completed | LockboxStatus::Revoked | LockboxStatus::Canceled => {
+                    latest
+                        .access_end
+                        .map(|t| format!(" (access ended {})", candor_domain::time_util::rfc3339(t)))
+                        .unwrap_or_default()
+                }
+                _ => String::new(),
+            };
+            format!(
+                "the latest request for {workload}, {}, is {status}{when}; no grant is active",
+                latest.id
+            )
+        }
+    })
+}
+
+/// What a data-plane service reports after an engineer's operation.
+#[derive(Debug, Clone)]
+pub struct ActionReport {
+    pub question: AccessQuestion,
+    /// The grant the service was told about, if it kept it: must be the covering one.
+    pub request_id: Option<String>,
+    /// What the operation touched, in the service's words (a mailbox, say).
+    pub target: Option<String>,
+}
+
+/// What became of a report: recorded under a grant, or refused (and the refusal recorded).
+#[derive(Debug, Clone)]
+pub enum ReportOutcome {
+    Recorded(Box<LockboxRequest>),
+    Refused(String),
+}
+
+/// Records an operation an engineer performed in the tenant's audit log (User
+/// `Operator`, Activity = the operation, Item = the request id) and, with the engineer's
+/// name, in the provider's own log. A report no grant covers is refused, and that
+/// refusal is recorded in both logs too.
+pub async fn report_action(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    report: ActionReport,
+) -> ApiResult<ReportOutcome> {
+    authorize(actor, Action::EnforceLockbox)?;
+    let q = &report.question;
+    if core.store.get_tenant(q.tenant).await?.is_none() {
+        return Err(invalid(
+            "tenant",
+            format!("tenant {} does not exist", q.tenant),
+        ));
+    }
+    let operation = q.operation.trim();
+    if operation.is_empty() || operation.chars().count() > 100 {
+        return Err(invalid("operation", "name the operation (1 to 100 characters)"));
+    }
+    let target = report
+        .target
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.chars().take(500).collect::<String>());
+    let claimed = match report.request_id.as_deref() {
+        Some(id) => Some(id.parse::<LockboxRequestId>()?),
+        None => None,
+    };
+    let answer = check_access(core, actor, q).await?;
+    let (outcome, item, details) = match answer {
+        AccessAnswer::Allow(r) if claimed.is_none_or(|c| c == r.id) => {
+            let details = json!({
+                "Result": "Succeeded",
+                "Workload": r.workload,
+                "Target": target,
+                "ReportedBy": actor.audit_name(),
+            });
+            (ReportOutcome::Recorded(r.clone()), Some(r.id), details)
+        }
+        AccessAnswer::Allow(r) => {
+            let reason = format!(
+                "the operation is covered by request {}, not by the request named",
+                r.id
+            );
+            let details = json!({"Result": "Refused", "Reason": reason, "Workload": q.workload.trim(), "Target": target, "ReportedBy": actor.audit_name()});
+            (ReportOutcome::Refused(reason), claimed, details)
+        }
+        AccessAnswer::Deny(reason) => {
+            let details = json!({"Result": "Refused", "Reason": reason, "Workload": q.workload.trim(), "Target": target, "ReportedBy": actor.audit_name()});
+            (ReportOutcome::Refused(reason), claimed, details)
+        }
+    };
+    let now = core.clock.now();
+    let engineer = q.operator.trim().chars().take(200).collect::<String>();
+    let mut tenant_record = NewAuditRecord::new(
+        AuditChain::Tenant(q.tenant),
+        now,
+        "Operator",
+        ActorKind::Operator,
+        operation,
+    )
+    .ip(ip.clone())
+    .details(details.clone());
+    let mut provider_details = details;
+    provider_details["Tenant"] = json!(q.tenant.to_string());
+    let mut provider_record =
+        NewAuditRecord::new(AuditChain::Operator, now, engineer, ActorKind::Operator, operation)
+            .ip(ip)
+            .details(provider_details);
+    if let Some(item) = item {
+        tenant_record = tenant_record.item(item.to_string());
+        provider_record = provider_record.item(item.to_string());
+    }
+    core.store
+        .append_audit(vec![tenant_record, provider_record])
+        .await?;
+    Ok(outcome)
+}
+
+/// Adds or changes a workload and its pre-approved operations (Provider Admins).
+pub async fn put_workload(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    name: &str,
+    operations: &[String],
+) -> ApiResult<Workload> {
+    authorize(actor, Action::ManageTopology)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(invalid("workload", "give a name of 1 to 100 characters"));
+    }
+    let mut ops: Vec<String> = Vec::new();
+    for op in operations.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+        if op.chars().count() > 100 || !op.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
+            return Err(invalid(
+                "operations",
+                format!(
+                    "`{}` is not an operation name (letters, digits, - _ . up to 100)",
+                    op.chars().take(40).collect::<String>()
+                ),
+            ));
+        }
+        if !ops.iter().any(|o| o.eq_ignore_ascii_case(op)) {
+            ops.push(op.to_owned());
+        }
+    }
+    if ops.is_empty() {
+        return Err(invalid("operations", "name at least one operation"));
+    }
+    let workload = Workload {
+        name: name.to_owned(),
+        operations: ops,
+    };
+    let record = NewAuditRecord::by(actor, AuditChain::Operator, core.clock.now(), "Set-LockboxWorkload")
+        .ip(ip)
+        .item(workload.name.clone())
+        .details(json!({"Operations": workload.operations}));
+    core.store.put_workload(&workload, vec![record]).await?;
+    Ok(workload)
 }

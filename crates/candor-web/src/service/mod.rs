@@ -5,6 +5,7 @@ pub mod audit;
 pub mod health;
 pub mod identity;
 pub mod lockbox;
+pub mod lockbox_mail;
 pub mod messages;
 pub mod topology;
 pub mod topology_file;

@@ -1,0 +1,166 @@
+//! Outbound email as Candor composes it, and the rule for Lockbox mail: **no links of any
+//! form**. A Lockbox email asks someone to grant access to their data, which is exactly
+//! what a phishing mail imitates; if real ones never carry a link, a mail that does is
+//! fake. Mail clients turn more than `https://…` into links (bare domains, `www.`,
+//! addresses, IP addresses), so all of those count.
+
+use serde::{Deserialize, Serialize};
+
+use crate::TenantId;
+
+/// One email to send: plain text only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundEmail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    /// What it is about, e.g. `lockbox.pending` (for logs and the outbox listing).
+    pub kind: String,
+    pub tenant: Option<TenantId>,
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '-' || c == '_'
+}
+
+/// Whether `token` (a run without whitespace) is something a mail client might link:
+/// a scheme (`https:`, `mailto:`, `tel:`…), `www.`, an email address, a domain name or an
+/// IPv4 address.
+fn token_is_linkish(token: &str) -> bool {
+    if token.contains("\\\\") {
+        // A UNC path, \\server\share.
+        return true;
+    }
+    let t = token.trim_matches(|c: char| !c.is_alphanumeric());
+    if t.is_empty() {
+        return false;
+    }
+    let lower = t.to_lowercase();
+    if lower.contains("://") || lower.starts_with("www.") {
+        return true;
+    }
+    // scheme:rest, as in mailto:, tel:, data:, javascript:, sms:
+    if let Some((scheme, rest)) = lower.split_once(':') {
+        let is_scheme = !scheme.is_empty()
+            && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
+        let known = matches!(
+            scheme,
+            "http" | "https" | "mailto" | "tel" | "sms" | "data" | "javascript" | "file" | "ftp"
+        );
+        if is_scheme && (known || rest.starts_with("//")) {
+            return true;
+        }
+    }
+    if lower.contains('@') {
+        let (local, domain) = lower.split_once('@').unwrap_or(("", ""));
+        if !local.is_empty() && domain.contains('.') {
+            return true;
+        }
+    }
+    // Dotted names: a domain (last label alphabetic, two or more letters, every label a
+    // word) or an IPv4 address.
+    let host = lower.split(['/', '?', '#', ':']).next().unwrap_or("");
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels.len() >= 2 && labels.iter().all(|l| !l.is_empty() && l.chars().all(is_word)) {
+        let last = labels.last().copied().unwrap_or("");
+        if last.chars().count() >= 2 && last.chars().all(char::is_alphabetic) {
+            return true;
+        }
+        if labels.len() == 4 && labels.iter().all(|l| l.parse::<u8>().is_ok()) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether `text` holds anything a mail client could turn into a link.
+pub fn contains_link(text: &str) -> bool {
+    text.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | '"' | '\'' | ','))
+        .any(token_is_linkish)
+}
+
+/// `text` if it is link-free, otherwise `instead`: for values that come from people
+/// (names, case numbers) and end up in a link-free email.
+pub fn link_free_or<'a>(text: &'a str, instead: &'a str) -> &'a str {
+    if contains_link(text) {
+        instead
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn links_of_every_form_are_found() {
+        for linkish in [
+            "https://candor.example/lockbox",
+            "see http://x",
+            "ftp://files",
+            "mailto:someone",
+            "tel:+31201234567",
+            "javascript:alert(1)",
+            "www.contoso",
+            "contoso.com",
+            "portal.candor.example/requests",
+            "(evil.example)",
+            "ops@provider.example",
+            "10.0.0.1",
+            "<https://a.b>",
+            "custom+scheme://thing",
+            "Visit evil.com.",
+            "\\\\fileserver\\share",
+            "xn--80ak6aa92e.com",
+        ] {
+            assert!(contains_link(linkish), "{linkish}");
+        }
+    }
+
+    #[test]
+    fn ordinary_text_is_not_a_link() {
+        for plain in [
+            "Customer Lockbox request 0193a5f2-7c1e-7000-8000-000000000001",
+            "Exchange Online: Get-Mailbox, Export-MailboxDiagnosticLogs",
+            "Access for 2 hours, until 2026-11-22T11:00:00Z.",
+            "Sign in to the Candor portal and open Customer Lockbox, then Requests.",
+            "Service request SR-20261122-1",
+            "Version 1.2 is 3.5 times faster.",
+            "Time 09:30 UTC",
+            "Approver: Megan Bowen",
+            "Note: the request expires in 12 hours.",
+            "...",
+        ] {
+            assert!(!contains_link(plain), "{plain}");
+        }
+    }
+
+    #[test]
+    fn replacement_only_when_needed() {
+        assert_eq!(link_free_or("SR-1", "(see portal)"), "SR-1");
+        assert_eq!(link_free_or("evil.com", "(see portal)"), "(see portal)");
+    }
+
+    proptest! {
+        /// However a URL is dressed up in surrounding text, it is found.
+        #[test]
+        fn a_url_inside_text_is_always_found(
+            before in "[A-Za-z ]{0,20}",
+            host in "[a-z]{1,10}",
+            tld in "[a-z]{2,6}",
+            path in "[a-z0-9/]{0,10}",
+            after in "[A-Za-z ]{0,20}",
+        ) {
+            let text = format!("{before} https://{host}.{tld}/{path} {after}");
+            prop_assert!(contains_link(&text));
+            let bare = format!("{before} {host}.{tld} {after}");
+            prop_assert!(contains_link(&bare));
+        }
+    }
+}
