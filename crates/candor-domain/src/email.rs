@@ -42,7 +42,10 @@ fn token_is_linkish(token: &str) -> bool {
     // scheme:rest, as in mailto:, tel:, data:, javascript:, sms:
     if let Some((scheme, rest)) = lower.split_once(':') {
         let is_scheme = !scheme.is_empty()
-            && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
             && scheme
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
@@ -64,7 +67,11 @@ fn token_is_linkish(token: &str) -> bool {
     // word) or an IPv4 address.
     let host = lower.split(['/', '?', '#', ':']).next().unwrap_or("");
     let labels: Vec<&str> = host.split('.').collect();
-    if labels.len() >= 2 && labels.iter().all(|l| !l.is_empty() && l.chars().all(is_word)) {
+    if labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(is_word))
+    {
         let last = labels.last().copied().unwrap_or("");
         if last.chars().count() >= 2 && last.chars().all(char::is_alphabetic) {
             return true;

@@ -501,7 +501,9 @@ impl LockboxRequest {
                             .decode(&sig.value)
                             .ok()
                             .and_then(|b| Signature::from_slice(&b).ok())
-                            .ok_or_else(|| "the signature is not a valid Ed25519 signature".to_owned())
+                            .ok_or_else(|| {
+                                "the signature is not a valid Ed25519 signature".to_owned()
+                            })
                             .and_then(|sig| {
                                 key.verify(&form, &sig).map_err(|_| {
                                     "the signature does not match the request as stored".to_owned()
@@ -818,7 +820,13 @@ mod tests {
             .unwrap();
         turned_into_approval.sign_decisions("k1", &signing_key());
         turned_into_approval.status = LockboxStatus::Approved;
-        for tampered in [longer, other_tenant, more_ops, other_approver, turned_into_approval] {
+        for tampered in [
+            longer,
+            other_tenant,
+            more_ops,
+            other_approver,
+            turned_into_approval,
+        ] {
             assert!(!all_verify(&tampered), "{tampered:?}");
         }
         // A later decision does not disturb the earlier signatures.

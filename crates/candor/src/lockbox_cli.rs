@@ -363,11 +363,7 @@ pub async fn run(cmd: LockboxCommand) -> Result<ExitCode, CliError> {
                     &serde_json::json!({"decision": word, "comment": comment}),
                 )
                 .await?;
-            println!(
-                "Request {} is now {}.",
-                text(&r["id"]),
-                text(&r["status"])
-            );
+            println!("Request {} is now {}.", text(&r["id"]), text(&r["status"]));
             if let Some(end) = r["accessEnd"].as_str().filter(|_| word == "Approve") {
                 println!("Access ends at {end} unless you revoke it sooner.");
             }

@@ -20,8 +20,8 @@ use super::operator::{idempotent, json_body};
 use crate::auth::extract::ApiCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::service::lockbox::{
-    self as svc, AccessAnswer, AccessQuestion, ActionReport, Decision, ListQuery,
-    NewRequestInput, ReportOutcome,
+    self as svc, AccessAnswer, AccessQuestion, ActionReport, Decision, ListQuery, NewRequestInput,
+    ReportOutcome,
 };
 use crate::AppState;
 
@@ -138,11 +138,7 @@ pub struct LockboxPage {
 }
 
 fn cursor_of(r: &LockboxRequest) -> String {
-    B64.encode(format!(
-        "{}|{}",
-        r.created_at.unix_timestamp_nanos(),
-        r.id
-    ))
+    B64.encode(format!("{}|{}", r.created_at.unix_timestamp_nanos(), r.id))
 }
 
 fn parse_cursor(c: &str) -> ApiResult<(time::OffsetDateTime, LockboxRequestId)> {
@@ -311,10 +307,16 @@ pub async fn file_request(
     };
     let core = state.core.clone();
     let actor = caller.actor.clone();
-    idempotent(&state, &caller.actor, &headers, &fingerprint, || async move {
-        let r = svc::file_request(&core, &actor, caller.ip, input).await?;
-        Ok((StatusCode::CREATED, super::operator::to_json(&view(&r))?))
-    })
+    idempotent(
+        &state,
+        &caller.actor,
+        &headers,
+        &fingerprint,
+        || async move {
+            let r = svc::file_request(&core, &actor, caller.ip, input).await?;
+            Ok((StatusCode::CREATED, super::operator::to_json(&view(&r))?))
+        },
+    )
     .await
 }
 
@@ -383,16 +385,15 @@ pub async fn decide_internally(
     body: Bytes,
 ) -> ApiResult<Json<LockboxRequestView>> {
     let req: DecisionRequest = json_body(&headers, &body)?;
-    let approve = match req.decision.parse()? {
-        Decision::Approve => true,
-        Decision::Deny => false,
-        Decision::Cancel => {
-            return Err(ApiError::BadRequest(
+    let approve =
+        match req.decision.parse()? {
+            Decision::Approve => true,
+            Decision::Deny => false,
+            Decision::Cancel => return Err(ApiError::BadRequest(
                 "an internal decision is Approve or Deny; the engineer cancels through /decision"
                     .into(),
-            ))
-        }
-    };
+            )),
+        };
     let r = svc::decide_internally(
         &state.core,
         &caller.actor,

@@ -404,7 +404,10 @@ pub async fn record_deadlines(core: &Core) -> ApiResult<usize> {
     let mut recorded = 0;
     loop {
         let now = core.clock.now();
-        let due = core.store.lockbox_requests_past_deadline(now, BATCH).await?;
+        let due = core
+            .store
+            .lockbox_requests_past_deadline(now, BATCH)
+            .await?;
         let mut progressed = false;
         let full = due.len() == BATCH as usize;
         for before in due {
@@ -642,8 +645,14 @@ pub async fn check_access(
             q.operator.chars().take(100).collect::<String>()
         )));
     };
-    if let Some(r) =
-        covering_request(core, operator, q.tenant, q.workload.trim(), q.operation.trim()).await?
+    if let Some(r) = covering_request(
+        core,
+        operator,
+        q.tenant,
+        q.workload.trim(),
+        q.operation.trim(),
+    )
+    .await?
     {
         return Ok(AccessAnswer::Allow(Box::new(r)));
     }
@@ -747,7 +756,10 @@ pub async fn report_action(
     }
     let operation = q.operation.trim();
     if operation.is_empty() || operation.chars().count() > 100 {
-        return Err(invalid("operation", "name the operation (1 to 100 characters)"));
+        return Err(invalid(
+            "operation",
+            "name the operation (1 to 100 characters)",
+        ));
     }
     let target = report
         .target
@@ -796,10 +808,15 @@ pub async fn report_action(
     .details(details.clone());
     let mut provider_details = details;
     provider_details["Tenant"] = json!(q.tenant.to_string());
-    let mut provider_record =
-        NewAuditRecord::new(AuditChain::Operator, now, engineer, ActorKind::Operator, operation)
-            .ip(ip)
-            .details(provider_details);
+    let mut provider_record = NewAuditRecord::new(
+        AuditChain::Operator,
+        now,
+        engineer,
+        ActorKind::Operator,
+        operation,
+    )
+    .ip(ip)
+    .details(provider_details);
     if let Some(item) = item {
         tenant_record = tenant_record.item(item.to_string());
         provider_record = provider_record.item(item.to_string());
@@ -824,8 +841,16 @@ pub async fn put_workload(
         return Err(invalid("workload", "give a name of 1 to 100 characters"));
     }
     let mut ops: Vec<String> = Vec::new();
-    for op in operations.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
-        if op.chars().count() > 100 || !op.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
+    for op in operations
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+    {
+        if op.chars().count() > 100
+            || !op
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
             return Err(invalid(
                 "operations",
                 format!(
@@ -845,10 +870,15 @@ pub async fn put_workload(
         name: name.to_owned(),
         operations: ops,
     };
-    let record = NewAuditRecord::by(actor, AuditChain::Operator, core.clock.now(), "Set-LockboxWorkload")
-        .ip(ip)
-        .item(workload.name.clone())
-        .details(json!({"Operations": workload.operations}));
+    let record = NewAuditRecord::by(
+        actor,
+        AuditChain::Operator,
+        core.clock.now(),
+        "Set-LockboxWorkload",
+    )
+    .ip(ip)
+    .item(workload.name.clone())
+    .details(json!({"Operations": workload.operations}));
     core.store.put_workload(&workload, vec![record]).await?;
     Ok(workload)
 }
