@@ -1,3 +1,5 @@
-//! Channels that carry news to tenants: email, webhooks, Atom feeds, push and the backup
-//! status site. The notification pipeline arrives with the channels issue; this crate
-//! exists now so the workspace already has its final shape.
+//! Channels that carry news to tenants. Email is here now (Lockbox notifications use
+//! it); webhooks, Atom feeds, push and the backup status site arrive with the channels
+//! issue.
+
+pub mod email;

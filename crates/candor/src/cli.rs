@@ -125,9 +125,16 @@ pub struct ServeArgs {
     /// The same per hour (default 800, Graph's own limit).
     #[arg(long, env = "CANDOR_GRAPH_REQUESTS_PER_HOUR", value_parser = clap::value_parser!(u32).range(1..))]
     pub graph_requests_per_hour: Option<u32>,
+    /// The SMTP relay for email: smtp://host:port, smtp://user:password@host:587?tls=required
+    /// or smtps://host:465. Without it, email is written as .eml files to <data-dir>/outbox.
+    #[arg(long, env = "CANDOR_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of Candor's email [default: Candor <candor@localhost>].
+    #[arg(long, env = "CANDOR_MAIL_FROM")]
+    pub mail_from: Option<String>,
     /// A TOML configuration file (keys: listen, data-dir, database-url, public-url,
     /// secure-cookies, trust-forwarded-for, no-jobs, graph-requests-per-minute,
-    /// graph-requests-per-hour). Flags and environment win.
+    /// graph-requests-per-hour, smtp-url, mail-from). Flags and environment win.
     #[arg(long, env = "CANDOR_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
@@ -902,7 +909,27 @@ async fn serve(args: ServeArgs) -> CliResult {
             "--public-url `{public_url}` must start with http:// or https://"
         )));
     }
+    let smtp_url = args.smtp_url.clone().or(file.smtp_url.clone());
+    if let Some(url) = &smtp_url {
+        if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+            return Err(CliError::Usage(
+                "--smtp-url must start with smtp:// or smtps://".into(),
+            ));
+        }
+    }
+    let mail_from = args
+        .mail_from
+        .clone()
+        .or(file.mail_from.clone())
+        .unwrap_or_else(|| server::DEFAULT_MAIL_FROM.to_owned());
+    if let Err(e) = candor_delivery::email::check_sender(&mail_from) {
+        return Err(CliError::Usage(format!("--mail-from: {e}")));
+    }
     let settings = ServeSettings {
+        mail: server::MailSettings {
+            smtp_url,
+            from: mail_from,
+        },
         listen,
         data_dir,
         store,

@@ -25,6 +25,8 @@ pub struct FileConfig {
     pub no_jobs: Option<bool>,
     pub graph_requests_per_minute: Option<u32>,
     pub graph_requests_per_hour: Option<u32>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
 }
 
 /// A configuration problem: reported in one line, exit code 2.

@@ -9,6 +9,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use candor_delivery::email::{MailError, Mailer};
+use candor_domain::email::{contains_link, OutboundEmail};
 use candor_domain::jobs::{after_failure, AfterFailure, Job, NewJob};
 use candor_domain::JobId;
 use candor_web::service::Core;
@@ -38,6 +40,15 @@ pub const LOCKBOX_DEADLINES: &str = "lockbox.deadlines";
 pub const KEEP_FINISHED_JOBS: Duration = Duration::days(7);
 
 type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// A failure that retrying cannot cure (a malformed recipient, say): the job goes
+/// straight to dead instead of being retried.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Permanent(pub String);
+
+/// Sends one queued email (`email.send`); the payload is an `OutboundEmail`.
+pub const EMAIL_SEND: &str = candor_web::service::lockbox_mail::EMAIL_SEND;
 pub type Handler = Arc<dyn Fn(Arc<Core>, Job) -> JobFuture + Send + Sync>;
 
 /// What happened to one claimed job.
@@ -52,6 +63,33 @@ pub struct JobRunner {
     core: Arc<Core>,
     worker: String,
     handlers: HashMap<String, Handler>,
+}
+
+async fn send_email(mailer: Option<Arc<Mailer>>, job: Job) -> anyhow::Result<()> {
+    let email: OutboundEmail = serde_json::from_value(job.payload.clone())
+        .map_err(|e| Permanent(format!("the queued email is malformed: {e}")))?;
+    // The last line of defence for the no-links rule: never send a Lockbox email that
+    // carries anything a mail client could link.
+    if email.kind.starts_with("lockbox")
+        && (contains_link(&email.subject) || contains_link(&email.body))
+    {
+        return Err(Permanent(format!(
+            "refusing to send a {} email that contains a link",
+            email.kind
+        ))
+        .into());
+    }
+    let Some(mailer) = mailer else {
+        anyhow::bail!("no mail transport is configured on this instance");
+    };
+    match mailer.send(&email).await {
+        Ok(()) => {
+            tracing::info!(kind = %email.kind, via = %mailer.describe(), "email sent");
+            Ok(())
+        }
+        Err(MailError::Rejected(m)) | Err(MailError::Config(m)) => Err(Permanent(m).into()),
+        Err(MailError::Transport(m)) => Err(anyhow::anyhow!(m)),
+    }
 }
 
 impl JobRunner {
@@ -119,6 +157,7 @@ impl JobRunner {
             }
             .boxed()
         });
+        runner.register(EMAIL_SEND, |_core, job| send_email(None, job).boxed());
         runner.register(LOCKBOX_DEADLINES, |core, _job| {
             async move {
                 let n = candor_web::service::lockbox::record_deadlines(&core)
@@ -165,6 +204,14 @@ impl JobRunner {
             .boxed()
         });
         runner
+    }
+
+    /// Sends queued email through `mailer` (without one, email jobs wait and retry).
+    pub fn with_mailer(mut self, mailer: Arc<Mailer>) -> JobRunner {
+        self.register(EMAIL_SEND, move |_core, job| {
+            send_email(Some(mailer.clone()), job).boxed()
+        });
+        self
     }
 
     pub fn register(
@@ -214,6 +261,7 @@ impl JobRunner {
             return Ok(None);
         };
         let id = job.id;
+        let mut permanent = false;
         let result = if job.attempts > job.max_attempts {
             Err(format!(
                 "gave up after {} attempts (its worker kept disappearing)",
@@ -229,7 +277,10 @@ impl JobRunner {
                     let task = tokio::spawn(async move { handler(core, attempt).await });
                     match tokio::time::timeout(ATTEMPT_TIMEOUT, task).await {
                         Ok(Ok(Ok(()))) => Ok(()),
-                        Ok(Ok(Err(e))) => Err(format!("{e:#}")),
+                        Ok(Ok(Err(e))) => {
+                            permanent = e.is::<Permanent>();
+                            Err(format!("{e:#}"))
+                        }
                         Ok(Err(join)) if join.is_panic() => {
                             Err(format!("panicked: {}", panic_text(join)))
                         }
@@ -250,7 +301,7 @@ impl JobRunner {
             }
             Err(error) => {
                 let jitter = rand::thread_rng().gen::<f64>();
-                let after = if job.attempts > job.max_attempts {
+                let after = if permanent || job.attempts > job.max_attempts {
                     AfterFailure::Dead
                 } else {
                     after_failure(&job, finished, jitter)

@@ -22,6 +22,39 @@ pub struct ServeSettings {
     pub demo: bool,
     pub jobs: bool,
     pub web: WebConfig,
+    pub mail: MailSettings,
+}
+
+/// Where email goes: an SMTP relay, or (without one) `.eml` files under the data
+/// directory's `outbox/`.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub smtp_url: Option<String>,
+    pub from: String,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            smtp_url: None,
+            from: DEFAULT_MAIL_FROM.to_owned(),
+        }
+    }
+}
+
+pub const DEFAULT_MAIL_FROM: &str = "Candor <candor@localhost>";
+
+/// The directory email goes to when no SMTP relay is configured.
+pub fn outbox_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("outbox")
+}
+
+fn mailer(settings: &ServeSettings) -> anyhow::Result<candor_delivery::email::Mailer> {
+    use candor_delivery::email::Mailer;
+    Ok(match &settings.mail.smtp_url {
+        Some(url) => Mailer::smtp(url, &settings.mail.from)?,
+        None => Mailer::pickup(outbox_dir(&settings.data_dir), &settings.mail.from)?,
+    })
 }
 
 /// A running Candor: its address and a handle to stop it.
@@ -103,7 +136,13 @@ pub async fn start_with_clock(
     }
     let (router, _state) = candor_web::app(core.clone(), web.clone())?;
     let stop = CancellationToken::new();
-    let runner = settings.jobs.then(|| JobRunner::new(core.clone()));
+    let runner = if settings.jobs {
+        let mailer = mailer(&settings)?;
+        tracing::info!(to = %mailer.describe(), "email goes to");
+        Some(JobRunner::new(core.clone()).with_mailer(Arc::new(mailer)))
+    } else {
+        None
+    };
     let stop_server = stop.clone();
     let stop_jobs = stop.clone();
     let done = tokio::spawn(async move {

@@ -205,7 +205,9 @@ pub async fn notifications(
             );
             jobs.push(job(&email, after, now));
         }
-    } else if let Some(engineer) = core.store.get_operator(after.requester).await? {
+    }
+    // The engineer hears of every decision, the internal one included.
+    if let Some(engineer) = core.store.get_operator(after.requester).await? {
         if !engineer.disabled {
             let tr = Tr::new(engineer.language.unwrap_or(Language::English), "UTC");
             let email = decided_email(&tr, engineer.email.as_ref(), &tenant.name, after);

@@ -13,6 +13,7 @@ mod graph;
 mod health;
 mod jobs;
 mod lockbox;
+mod lockbox_api;
 mod messages;
 mod operator_api;
 mod ops;
