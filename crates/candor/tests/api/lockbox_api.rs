@@ -605,6 +605,7 @@ crate::both!(
     the_api_from_filing_to_the_enforcement_point,
     deadlines_are_recorded_by_jobs_across_a_restart,
     a_justification_with_a_link_never_reaches_the_email,
+    the_cli_gets_sets_and_verifies_like_the_cmdlets,
 );
 
 /// A real SMTP server (Python's aiosmtpd) writing what it receives into a maildir.
@@ -734,4 +735,142 @@ async fn approvers_are_emailed_through_a_real_smtp_server() {
         assert_link_free(subject);
         assert_link_free(body);
     }
+}
+
+async fn candor_cli(args: &[&str], secret: Option<&str>) -> (i32, String, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_candor"));
+    cmd.args(args).env_remove("CANDOR_CLIENT_SECRET");
+    if let Some(s) = secret {
+        cmd.env("CANDOR_CLIENT_SECRET", s);
+    }
+    let out = cmd.output().await.unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn the_cli_gets_sets_and_verifies_like_the_cmdlets(app: TestApp) {
+    workloads(&app.core).await;
+    let ga = app.world.a.user(TenantRole::GlobalAdministrator);
+    let ga = Actor::TenantUser {
+        tenant_id: app.world.a.id,
+        user_id: ga.id.parse().unwrap(),
+        email: ga.email.clone(),
+        roles: [TenantRole::GlobalAdministrator].into_iter().collect(),
+    };
+    lockbox::set_enabled(&app.core, &ga, None, app.world.a.id, true)
+        .await
+        .unwrap();
+    let engineer = operator(&app, OperatorRole::SupportEngineer);
+    let manager = operator(&app, OperatorRole::SupportManager);
+    let id = lockbox::file_request(
+        &app.core,
+        &engineer,
+        None,
+        NewRequestInput {
+            tenant: app.world.a.id,
+            workload: "Exchange Online".into(),
+            operations: vec!["Get-Mailbox".into()],
+            service_request: "SR-1234".into(),
+            justification: "Mail flow rule drops external mail.".into(),
+            duration_minutes: 45,
+        },
+    )
+    .await
+    .unwrap()
+    .id
+    .to_string();
+    lockbox::decide_internally(&app.core, &manager, None, &id, true, None)
+        .await
+        .unwrap();
+    let creds = app.world.a.app(ApiPermission::LockboxReadWriteAll);
+    let base = app.base.clone();
+    let api = |extra: &[&str]| {
+        let mut v = vec!["lockbox"];
+        v.extend_from_slice(extra);
+        v.extend_from_slice(&["--url", &base, "--client-id", &creds.client_id]);
+        v.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| async move {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        candor_cli(&refs, Some(&creds.secret)).await
+    };
+
+    let (code, out, err) = run(api(&["get", "--status", "Pending"])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&id) && out.contains("pending"), "{out}");
+    let (code, out, _) = run(api(&["get", "--status", "Approved"])).await;
+    assert_eq!(code, 0);
+    assert!(!out.contains(&id), "{out}");
+    let (code, out, _) = run(api(&["get", "--request-id", &id])).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("May approve:") && out.contains("SR-1234"),
+        "{out}"
+    );
+    let (code, out, err) = run(api(&[
+        "set",
+        "--request-id",
+        &id,
+        "--decision",
+        "approve",
+        "--comment",
+        "Approved for SR-1234",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("is now approved"), "{out}");
+    // Deciding again is refused with the reason, exit code 2.
+    let (code, _, err) = run(api(&["set", "--request-id", &id, "--decision", "Deny"])).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("approved"), "{err}");
+    // Bad input: one clear line, exit 2.
+    let (code, _, err) = run(api(&["set", "--request-id", &id, "--decision", "Maybe"])).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("Maybe"), "{err}");
+    let (code, _, err) = candor_cli(
+        &[
+            "lockbox",
+            "get",
+            "--url",
+            &base,
+            "--client-id",
+            &creds.client_id,
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("CANDOR_CLIENT_SECRET"), "{err}");
+    let (code, _, err) = candor_cli(
+        &[
+            "lockbox",
+            "get",
+            "--url",
+            &base,
+            "--client-id",
+            &creds.client_id,
+        ],
+        Some("wrong"),
+    )
+    .await;
+    assert_ne!(code, 0);
+    assert!(!err.contains("wrong"), "the secret is never echoed: {err}");
+
+    // Verification against the keys in the database.
+    let db_args: Vec<String> = match &app.db {
+        DbGuard::Sqlite(db) => vec![
+            "--data-dir".into(),
+            db.path.parent().unwrap().to_string_lossy().into_owned(),
+        ],
+        DbGuard::Postgres(db) => vec!["--database-url".into(), db.url.clone()],
+    };
+    let mut verify = vec!["lockbox".to_owned(), "verify".to_owned(), id.clone()];
+    verify.extend(db_args.clone());
+    let refs: Vec<&str> = verify.iter().map(String::as_str).collect();
+    let (code, out, err) = candor_cli(&refs, None).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("All 2 decision(s) verify"), "{out}");
 }
