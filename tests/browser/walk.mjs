@@ -173,6 +173,66 @@ try {
   await tenantPage.goto(`${base}/portal/messages?view=favorites`);
   check((await tenantPage.locator('table.messages tbody tr').count()) === 1, 'the favourite is listed');
 
+  // Customer Lockbox: an engineer files a request, a manager approves it internally,
+  // the tenant's approver approves it in the portal, then revokes it.
+  const engineer = creds.operators.find((o) => o.roles.includes('SupportEngineer'));
+  const manager = creds.operators.find((o) => o.roles.includes('SupportManager'));
+  const approver = tenant.users.find((u) => u.roles.includes('CustomerLockboxAccessApprover'));
+  async function consoleSignIn(p, who) {
+    await p.goto(`${base}/console/signin`);
+    await p.fill('input[name=email]', who.email);
+    await p.fill('input[name=password]', who.password);
+    await p.click('button[type=submit]:not(.small)');
+    await p.waitForURL(`${base}/console`);
+  }
+  const eng = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+  await consoleSignIn(eng, engineer);
+  await eng.click('nav a[href="/console/lockbox"]');
+  await eng.waitForURL(/\/console\/lockbox/);
+  await eng.click('a.button[href="/console/lockbox/new"]');
+  await eng.waitForURL(`${base}/console/lockbox/new`);
+  await eng.selectOption('select[name=tenant]', tenant.id);
+  await eng.check('input[name=workload][value="Exchange Online"]');
+  await eng.check('input[name=operations][value="Exchange Online|Get-Mailbox"]');
+  await eng.fill('input[name=service_request]', 'SR-BROWSER-1');
+  await eng.fill('textarea[name=justification]', 'A shared mailbox shows no new mail since this morning.');
+  await eng.fill('input[name=minutes]', '30');
+  await eng.screenshot({ path: `${shots}/15-lockbox-file.png`, fullPage: true });
+  await eng.click('#lockbox-file button[type=submit]');
+  await eng.waitForURL(/\/console\/lockbox\/requests\/.*notice=filed/);
+  const requestId = eng.url().split('/').pop().split('?')[0];
+  check(!(await eng.isVisible('#lockbox-internal')), 'the engineer cannot approve their own request');
+  check(await eng.isVisible('#lockbox-cancel'), 'the engineer may cancel their own request');
+
+  const mgr = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+  await consoleSignIn(mgr, manager);
+  await mgr.goto(`${base}/console/lockbox`);
+  check((await mgr.textContent('#lockbox-requests')).includes('SR-BROWSER-1'), 'the request is in the manager\'s queue');
+  await mgr.click(`a[href="/console/lockbox/requests/${requestId}"]`);
+  await mgr.click('#lockbox-internal button[value=Approve]');
+  await mgr.waitForURL(/notice=internal/);
+  check(await mgr.isVisible('#request-status.status-warn'), 'the request now waits for the tenant');
+
+  const appr = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+  await signIn(appr, approver);
+  await appr.click('nav a[href="/portal/lockbox"]');
+  await appr.waitForURL(`${base}/portal/lockbox`);
+  check((await appr.textContent('#lockbox-requests')).includes('SR-BROWSER-1'), 'the approver sees the request');
+  await appr.screenshot({ path: `${shots}/16-lockbox-requests.png`, fullPage: true });
+  await appr.click(`a[href="/portal/lockbox/requests/${requestId}"]`);
+  await appr.waitForURL(`${base}/portal/lockbox/requests/${requestId}`);
+  check((await appr.textContent('#lockbox-approvers')).includes(admin.email), 'approvers see who else may approve');
+  await appr.fill('#lockbox-decide textarea[name=comment]', 'Approved for the shared mailbox case');
+  await appr.click('#lockbox-decide button[value=Approve]');
+  await appr.waitForURL(/notice=decided/);
+  check(await appr.isVisible('#request-status.status-ok'), 'the request is approved');
+  check((await appr.locator('#lockbox-decisions [data-signed]').count()) === 2, 'both decisions are signed');
+  await appr.screenshot({ path: `${shots}/17-lockbox-approved.png`, fullPage: true });
+  await appr.click('#lockbox-revoke button[type=submit]');
+  await appr.waitForURL(/notice=revoked/);
+  check(await appr.isVisible('#request-status.status-bad'), 'access is revoked');
+  await appr.screenshot({ path: `${shots}/18-lockbox-revoked.png`, fullPage: true });
+
   // Phone: the provider's admin in the operator console.
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const mobile = await phone.newPage();

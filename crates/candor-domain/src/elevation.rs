@@ -19,6 +19,41 @@ pub const APPROVAL_WINDOW: Duration = Duration::hours(12);
 #[serde(transparent)]
 pub struct ElevationId(pub Uuid);
 
+impl ElevationId {
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl std::fmt::Display for ElevationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for ElevationId {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s.trim()).map(Self).map_err(|_| {
+            InvalidValue::new(
+                "elevation id",
+                format!(
+                    "`{}` is not an elevation id",
+                    s.chars().take(40).collect::<String>()
+                ),
+            )
+        })
+    }
+}
+
+/// Roles that are held only through an approved, time-boxed elevation (or, for the very
+/// first one, a loudly audited break-glass account).
+pub const PRIVILEGED_ROLES: [OperatorRole; 1] = [OperatorRole::ProviderAdmin];
+
+pub fn is_privileged(role: OperatorRole) -> bool {
+    PRIVILEGED_ROLES.contains(&role)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ElevationStatus {
@@ -28,6 +63,31 @@ pub enum ElevationStatus {
     Denied,
     Expired,
     Revoked,
+}
+
+impl std::str::FromStr for ElevationStatus {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            ElevationStatus::Requested,
+            ElevationStatus::Active,
+            ElevationStatus::Ended,
+            ElevationStatus::Denied,
+            ElevationStatus::Expired,
+            ElevationStatus::Revoked,
+        ]
+        .into_iter()
+        .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+        .ok_or_else(|| {
+            InvalidValue::new(
+                "status",
+                format!(
+                    "`{}` is not an elevation status",
+                    s.chars().take(40).collect::<String>()
+                ),
+            )
+        })
+    }
 }
 
 impl ElevationStatus {
@@ -80,7 +140,7 @@ impl Elevation {
             ));
         }
         Ok(Elevation {
-            id: ElevationId(Uuid::now_v7()),
+            id: ElevationId::generate(),
             operator,
             role,
             reason: reason.to_owned(),

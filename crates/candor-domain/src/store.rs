@@ -485,6 +485,35 @@ pub trait LockboxStore: Send + Sync {
     ) -> StoreResult<Vec<crate::lockbox::LockboxRequest>>;
 }
 
+/// Internal elevations: operators' time-boxed privileged roles.
+#[async_trait]
+pub trait ElevationStore {
+    async fn create_elevation(
+        &self,
+        elevation: &crate::elevation::Elevation,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    /// Saves a new state if the recorded status is still `expected` (otherwise a
+    /// conflict: someone decided first).
+    async fn save_elevation(
+        &self,
+        elevation: &crate::elevation::Elevation,
+        expected: crate::elevation::ElevationStatus,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    async fn get_elevation(
+        &self,
+        id: crate::elevation::ElevationId,
+    ) -> StoreResult<Option<crate::elevation::Elevation>>;
+    /// Newest first, optionally one operator's and/or one recorded status.
+    async fn list_elevations(
+        &self,
+        operator: Option<OperatorId>,
+        status: Option<crate::elevation::ElevationStatus>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::elevation::Elevation>>;
+}
+
 /// Everything Candor stores.
 #[async_trait]
 pub trait Store:
@@ -497,6 +526,7 @@ pub trait Store:
     + OperatorApiStore
     + MessageStore
     + LockboxStore
+    + ElevationStore
     + Send
     + Sync
     + 'static

@@ -4,6 +4,7 @@
 //! instances share the work without waiting on each other.
 
 mod audit;
+mod elevations;
 mod identity;
 mod issues;
 mod jobs;

@@ -5,6 +5,7 @@
 //! transaction and one fsync.
 
 mod audit;
+mod elevations;
 mod identity;
 mod issues;
 mod jobs;

@@ -1646,3 +1646,71 @@ pub async fn lockbox_requests_are_stored_decided_once_and_found_by_deadline(stor
         "the pending one expired; the later one not yet"
     );
 }
+
+pub async fn elevations_are_stored_and_decided_once(store: Arc<dyn Store>) {
+    use candor_domain::elevation::{Elevation, ElevationStatus};
+    use candor_domain::identity::{OperatorRole, OperatorRoles};
+    let me = OperatorId::generate();
+    let approver = OperatorId::generate();
+    let e = Elevation::new(
+        me,
+        OperatorRole::ProviderAdmin,
+        "INC-7: rotate the signing keys",
+        60,
+        T0,
+    )
+    .unwrap();
+    store
+        .create_elevation(
+            &e,
+            vec![system_audit(AuditChain::Operator, "New-Elevation")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get_elevation(e.id).await.unwrap().unwrap(), e);
+    let holders: OperatorRoles = [OperatorRole::ProviderAdmin].into_iter().collect();
+    let active = e
+        .decide(
+            approver,
+            "root@provider.example",
+            &holders,
+            true,
+            Some("ok".into()),
+            T0 + Duration::minutes(5),
+        )
+        .unwrap();
+    store
+        .save_elevation(&active, ElevationStatus::Requested, vec![])
+        .await
+        .unwrap();
+    let again = store
+        .save_elevation(&active, ElevationStatus::Requested, vec![])
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(store.get_elevation(e.id).await.unwrap().unwrap(), active);
+    let other = Elevation::new(
+        approver,
+        OperatorRole::ProviderAdmin,
+        "Routine: review operator accounts",
+        30,
+        T0 + Duration::minutes(10),
+    )
+    .unwrap();
+    store.create_elevation(&other, vec![]).await.unwrap();
+    let mine = store.list_elevations(Some(me), None, 10).await.unwrap();
+    assert_eq!(mine.iter().map(|x| x.id).collect::<Vec<_>>(), vec![e.id]);
+    let waiting = store
+        .list_elevations(None, Some(ElevationStatus::Requested), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting.iter().map(|x| x.id).collect::<Vec<_>>(),
+        vec![other.id]
+    );
+    let all = store.list_elevations(None, None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|x| x.id).collect::<Vec<_>>(),
+        vec![other.id, e.id],
+        "newest first"
+    );
+}

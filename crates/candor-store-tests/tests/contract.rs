@@ -52,6 +52,7 @@ contract!(
     reviews_are_drafted_then_published_with_the_issue,
     messages_reach_their_audience_with_attachments_and_viewpoints,
     lockbox_requests_are_stored_decided_once_and_found_by_deadline,
+    elevations_are_stored_and_decided_once,
 );
 
 /// Both trees must hold the same migrations, by version and name, so the two backends

@@ -96,6 +96,30 @@ pub enum Command {
     /// verify decision signatures, configure workloads.
     #[command(subcommand)]
     Lockbox(crate::lockbox_cli::LockboxCommand),
+    /// Run a demo mailbox service that asks Candor's Lockbox `authorize` before every
+    /// operation an engineer attempts (see the README's Lockbox walk-through).
+    #[command(name = "demo-workload")]
+    DemoWorkload(DemoWorkloadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoWorkloadArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub listen: String,
+    /// Candor's URL.
+    #[arg(long, env = "CANDOR_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The service's operator client id (DataPlaneService role). Without it, the demo
+    /// world's data-plane client from <data-dir>/demo-credentials.json is used.
+    #[arg(long, env = "CANDOR_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// Its secret; prefer the environment variable.
+    #[arg(long, env = "CANDOR_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// Where `candor serve --demo` wrote its credentials.
+    #[arg(long, env = "CANDOR_DATA_DIR", default_value = "./candor-data")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -676,6 +700,7 @@ pub async fn run(cli: Cli) -> CliResult {
         }
         Command::Audit(cmd) => audit(cmd).await,
         Command::Lockbox(cmd) => crate::lockbox_cli::run(cmd).await,
+        Command::DemoWorkload(args) => demo_workload(args).await,
         Command::Topology(TopologyCommand::Import { file, dry_run, db }) => {
             import_topology(&file, dry_run, &db).await
         }
@@ -870,6 +895,56 @@ async fn import_topology(file: &std::path::Path, dry_run: bool, db: &DbArgs) -> 
         }
         Err(ImportFailure::Refused(e)) => Err(e.into()),
     }
+}
+
+async fn demo_workload(args: DemoWorkloadArgs) -> CliResult {
+    let listen = config::parse_listen(&args.listen)?;
+    if !(args.url.starts_with("http://") || args.url.starts_with("https://")) {
+        return Err(CliError::Usage(format!(
+            "--url `{}` must start with http:// or https://",
+            args.url
+        )));
+    }
+    let (client_id, client_secret) = match (args.client_id, args.client_secret) {
+        (Some(id), Some(secret)) => (id, secret),
+        (Some(_), None) => {
+            return Err(CliError::Usage(
+                "give the client's secret in CANDOR_CLIENT_SECRET (or --client-secret)".into(),
+            ))
+        }
+        (None, _) => {
+            let path = crate::demo::credentials_path(&args.data_dir);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                CliError::Usage(format!(
+                    "no --client-id given and the demo credentials at {} cannot be read ({e}); run `candor serve --demo` first or pass the credentials",
+                    path.display()
+                ))
+            })?;
+            let creds: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                CliError::Usage(format!("{} is not valid JSON: {e}", path.display()))
+            })?;
+            let client = &creds["dataPlaneClient"];
+            match (client["clientId"].as_str(), client["clientSecret"].as_str()) {
+                (Some(id), Some(secret)) => (id.to_owned(), secret.to_owned()),
+                _ => {
+                    return Err(CliError::Usage(format!(
+                        "{} has no dataPlaneClient; pass --client-id and CANDOR_CLIENT_SECRET",
+                        path.display()
+                    )))
+                }
+            }
+        }
+    };
+    crate::demo_workload::run(
+        listen,
+        crate::demo_workload::WorkloadSettings {
+            candor_url: args.url,
+            client_id,
+            client_secret,
+        },
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn positive(key: &str, n: u32) -> Result<u32, CliError> {

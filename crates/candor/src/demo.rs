@@ -233,6 +233,8 @@ pub struct DemoCredentials {
     pub console_sign_in: String,
     pub token_endpoint: String,
     pub operators: Vec<Credential>,
+    /// The demo mailbox service's credentials (`candor demo-workload`).
+    pub data_plane_client: DemoClient,
     pub tenants: Vec<DemoTenant>,
 }
 
@@ -594,6 +596,307 @@ crm-notifications,2026-11-21,crm@contoso.example
     Ok(())
 }
 
+/// The demo's Lockbox workloads and their pre-approved operations.
+pub const DEMO_WORKLOADS: [(&str, &[&str]); 3] = [
+    (
+        "Exchange Online",
+        &[
+            "Get-Mailbox",
+            "Get-MessageTrace",
+            "Export-MailboxDiagnosticLogs",
+        ],
+    ),
+    (
+        "SharePoint Online",
+        &["Get-SPOSite", "Get-SPOUser", "Export-SPOSiteDiagnostics"],
+    ),
+    (
+        "OneDrive for Business",
+        &["Get-OneDriveUsage", "Restore-DeletedItem"],
+    ),
+];
+
+/// Lockbox for the first tenant (on), with requests in every state. The history is
+/// replayed on a clock that starts thirty hours ago, so expiry and the end of access
+/// happen as they would; the deadline job then records them.
+async fn seed_lockbox(
+    core: &Core,
+    operators: &[Actor],
+    people: &[Actor],
+) -> Result<(), candor_web::error::ApiError> {
+    use candor_web::service::lockbox::{self as lockbox, Decision, NewRequestInput};
+    let system = Actor::System;
+    for (name, ops) in DEMO_WORKLOADS {
+        let ops: Vec<String> = ops.iter().map(|o| (*o).to_owned()).collect();
+        lockbox::put_workload(core, &system, None, name, &ops).await?;
+    }
+    let role_of = |actors: &[Actor], wanted: &str| {
+        actors
+            .iter()
+            .find(|a| match a {
+                Actor::Operator { roles, .. } => roles.names().iter().any(|r| r == wanted),
+                Actor::TenantUser { roles, .. } => roles.names().iter().any(|r| r == wanted),
+                _ => false,
+            })
+            .cloned()
+            .ok_or_else(|| {
+                candor_web::error::ApiError::BadRequest(format!("the demo has no {wanted}"))
+            })
+    };
+    let engineer = role_of(operators, "SupportEngineer")?;
+    let manager = role_of(operators, "SupportManager")?;
+    let admin = role_of(people, "GlobalAdministrator")?;
+    let approver = role_of(people, "CustomerLockboxAccessApprover")?;
+    let tenant = admin
+        .tenant_id()
+        .ok_or_else(|| candor_web::error::ApiError::BadRequest("no demo tenant".into()))?;
+
+    let now = core.clock.now();
+    let clock = std::sync::Arc::new(candor_domain::clock::ManualClock::new(
+        now - time::Duration::hours(30),
+    ));
+    let past = Core::new(core.store.clone(), clock.clone())
+        .await
+        .map_err(candor_web::error::ApiError::internal)?;
+    let at = |t: time::OffsetDateTime| clock.set(t);
+    let step = |d: time::Duration| clock.advance(d);
+    let minutes = time::Duration::minutes;
+    let ip = || Some("203.0.113.10".to_owned());
+    lockbox::set_enabled(&past, &admin, ip(), tenant, true).await?;
+    let file = |workload: &str, ops: &[&str], sr: &str, why: &str, minutes: i64| NewRequestInput {
+        tenant,
+        workload: workload.to_owned(),
+        operations: ops.iter().map(|o| (*o).to_owned()).collect(),
+        service_request: sr.to_owned(),
+        justification: why.to_owned(),
+        duration_minutes: minutes,
+    };
+    let approve_internally = |id: String| {
+        let past = &past;
+        let manager = manager.clone();
+        async move { lockbox::decide_internally(past, &manager, None, &id, true, None).await }
+    };
+
+    // Expired: reached the tenant, nobody decided within 12 hours.
+    let r = lockbox::file_request(
+        &past,
+        &engineer,
+        None,
+        file(
+            "Exchange Online",
+            &["Get-MessageTrace"],
+            "SR-2026-1001",
+            "Messages from a partner domain are delayed by hours; need the trace.",
+            60,
+        ),
+    )
+    .await?;
+    step(minutes(5));
+    approve_internally(r.id.to_string()).await?;
+    // Denied by the tenant, with a comment.
+    step(minutes(55));
+    let r = lockbox::file_request(
+        &past,
+        &engineer,
+        None,
+        file(
+            "SharePoint Online",
+            &["Get-SPOSite"],
+            "SR-2026-1002",
+            "Site collection storage quota reports are wrong.",
+            120,
+        ),
+    )
+    .await?;
+    step(minutes(5));
+    approve_internally(r.id.to_string()).await?;
+    step(minutes(30));
+    lockbox::decide(
+        &past,
+        &approver,
+        ip(),
+        &r.id.to_string(),
+        Decision::Deny,
+        Some("We fixed the quota ourselves; no access needed.".into()),
+    )
+    .await?;
+    // Denied internally.
+    step(minutes(25));
+    let r = lockbox::file_request(
+        &past,
+        &engineer,
+        None,
+        file(
+            "OneDrive for Business",
+            &["Restore-DeletedItem"],
+            "SR-2026-1003",
+            "User asks to restore a folder deleted 100 days ago.",
+            240,
+        ),
+    )
+    .await?;
+    step(minutes(10));
+    lockbox::decide_internally(
+        &past,
+        &manager,
+        None,
+        &r.id.to_string(),
+        false,
+        Some("Past retention; restoring is not possible. Tell the customer.".into()),
+    )
+    .await?;
+    // Completed: approved for an hour, which ran out.
+    step(minutes(50));
+    let r = lockbox::file_request(
+        &past,
+        &engineer,
+        None,
+        file(
+            "Exchange Online",
+            &["Get-Mailbox", "Export-MailboxDiagnosticLogs"],
+            "SR-2026-1004",
+            "The CEO's mailbox will not open in Outlook; need the diagnostic logs.",
+            60,
+        ),
+    )
+    .await?;
+    step(minutes(5));
+    approve_internally(r.id.to_string()).await?;
+    step(minutes(20));
+    lockbox::decide(
+        &past,
+        &admin,
+        ip(),
+        &r.id.to_string(),
+        Decision::Approve,
+        Some("Approved for the CEO mailbox case.".into()),
+    )
+    .await?;
+    // Revoked after half an hour of a two-hour grant.
+    at(now - time::Duration::hours(10));
+    let r = lockbox::file_request(
+        &past,
+        &engineer,
+        None,
+        file(
+            "SharePoint Online",
+            &["Get-SPOUser", "Export-SPOSiteDiagnostics"],
+            "SR-2026-1005",
+            "Permission inheritance breaks on the finance site.",
+            120,
+        ),
+    )
+    .await?;
+    step(minutes(5));
+    approve_internally(r.id.to_string()).await?;
+    step(minutes(15));
+    lockbox::decide(
+        &past,
+        &approver,
+        ip(),
+        &r.id.to_string(),
+        Decision::Approve,
+        None,
+    )
+    .await?;
+    step(minutes(30));
+    lockbox::revoke(
+        &past,
+        &approver,
+        ip(),
+        &r.id.to_string(),
+        Some("Our admin found the cause; ending access.".into()),
+    )
+    .await?;
+    // Canceled by the engineer.
+    at(now - time::Duration::hours(5));
+    let r = lockbox::file_request(
+        &past,
+        &engineer,
+        None,
+        file(
+            "Exchange Online",
+            &["Get-Mailbox"],
+            "SR-2026-1006",
+            "Shared mailbox permissions lost after migration.",
+            30,
+        ),
+    )
+    .await?;
+    step(minutes(10));
+    lockbox::decide(
+        &past,
+        &engineer,
+        None,
+        &r.id.to_string(),
+        Decision::Cancel,
+        None,
+    )
+    .await?;
+    // Approved, access active now for three and a half more hours.
+    at(now - time::Duration::minutes(40));
+    let r = lockbox::file_request(
+        &past,
+        &engineer,
+        None,
+        file(
+            "Exchange Online",
+            &["Get-Mailbox"],
+            "SR-2026-1007",
+            "Calendar items disappear for one user after sync.",
+            240,
+        ),
+    )
+    .await?;
+    step(minutes(5));
+    approve_internally(r.id.to_string()).await?;
+    step(minutes(5));
+    lockbox::decide(
+        &past,
+        &approver,
+        ip(),
+        &r.id.to_string(),
+        Decision::Approve,
+        Some("Go ahead; mailbox of Megan only.".into()),
+    )
+    .await?;
+    // Pending: waiting for the tenant; the approvers' emails are in the outbox.
+    at(now - time::Duration::minutes(20));
+    let r = lockbox::file_request(
+        &past,
+        &engineer,
+        None,
+        file(
+            "OneDrive for Business",
+            &["Get-OneDriveUsage"],
+            "SR-2026-1008",
+            "Storage usage report does not match the files users see.",
+            90,
+        ),
+    )
+    .await?;
+    step(minutes(5));
+    approve_internally(r.id.to_string()).await?;
+    // Awaiting the provider's internal approval.
+    at(now - time::Duration::minutes(5));
+    lockbox::file_request(
+        &past,
+        &engineer,
+        None,
+        file(
+            "Exchange Online",
+            &["Get-MessageTrace"],
+            "SR-2026-1009",
+            "Outbound mail to one domain bounces intermittently.",
+            45,
+        ),
+    )
+    .await?;
+    // What time decided (the expiry, the end of access), written down now.
+    lockbox::record_deadlines(core).await?;
+    Ok(())
+}
+
 fn region_set(id: &str) -> std::collections::BTreeSet<RegionCode> {
     RegionCode::parse(id)
         .map(|r| [r].into_iter().collect())
@@ -640,6 +943,7 @@ pub async fn seed_if_empty(
         .map_err(err)?;
 
     let mut operators = Vec::new();
+    let mut operator_actors = Vec::new();
     for (local, name, role) in OPERATORS {
         let email = format!("{local}@provider.example");
         let input = OperatorInput {
@@ -648,9 +952,15 @@ pub async fn seed_if_empty(
             password: operator_password.clone(),
             roles: vec![role.as_str().to_owned()],
         };
-        identity::create_operator_hashed(core, &system, None, input, operator_hash.clone())
-            .await
-            .map_err(err)?;
+        let created =
+            identity::create_operator_hashed(core, &system, None, input, operator_hash.clone())
+                .await
+                .map_err(err)?;
+        operator_actors.push(Actor::Operator {
+            operator_id: created.id,
+            email: email.clone(),
+            roles: [role].into_iter().collect(),
+        });
         operators.push(Credential {
             email,
             password: operator_password.clone(),
@@ -659,6 +969,7 @@ pub async fn seed_if_empty(
     }
 
     let mut tenants = Vec::new();
+    let mut first_tenant_people: Vec<Actor> = Vec::new();
     let mut placements = TopologyChanges::default();
     for (i, name) in NAMES.iter().enumerate() {
         let (region, zones) = REGIONS[i % REGIONS.len()];
@@ -689,9 +1000,24 @@ pub async fn seed_if_empty(
                 roles: vec![role.as_str().to_owned()],
                 language: None,
             };
-            identity::create_user_hashed(core, &system, None, tenant.id, input, user_hash.clone())
-                .await
-                .map_err(err)?;
+            let user = identity::create_user_hashed(
+                core,
+                &system,
+                None,
+                tenant.id,
+                input,
+                user_hash.clone(),
+            )
+            .await
+            .map_err(err)?;
+            if i == 0 {
+                first_tenant_people.push(Actor::TenantUser {
+                    tenant_id: tenant.id,
+                    user_id: user.id,
+                    email: email.clone(),
+                    roles: [role].into_iter().collect(),
+                });
+            }
             users.push(Credential {
                 email,
                 password: user_password.clone(),
@@ -730,6 +1056,18 @@ pub async fn seed_if_empty(
         .map_err(err)?;
     seed_issues(core).await.map_err(err)?;
     seed_messages(core).await.map_err(err)?;
+    seed_lockbox(core, &operator_actors, &first_tenant_people)
+        .await
+        .map_err(err)?;
+    let (plane, plane_secret) = identity::create_operator_client(
+        core,
+        &system,
+        None,
+        "Demo mailbox service",
+        &[OperatorRole::DataPlaneService.as_str().to_owned()],
+    )
+    .await
+    .map_err(err)?;
     let seeded = NewAuditRecord::new(
         AuditChain::Operator,
         core.clock.now(),
@@ -747,6 +1085,11 @@ pub async fn seed_if_empty(
         console_sign_in: format!("{base}/console/signin"),
         token_endpoint: format!("{base}/oauth2/v2.0/token"),
         operators,
+        data_plane_client: DemoClient {
+            client_id: plane.id.to_string(),
+            client_secret: plane_secret,
+            permissions: vec![OperatorRole::DataPlaneService.as_str().to_owned()],
+        },
         tenants,
     };
     std::fs::create_dir_all(data_dir)?;

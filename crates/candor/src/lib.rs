@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_workload;
 pub mod jobs;
 pub mod lockbox_cli;
 pub mod server;

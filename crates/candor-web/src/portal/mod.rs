@@ -4,6 +4,7 @@
 
 mod console;
 pub mod health;
+mod lockbox;
 pub mod messages;
 mod signin;
 mod tenant;
@@ -81,6 +82,33 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route(
             "/portal/messages/{id}/attachments.zip",
             get(messages::archive),
+        )
+        .route("/portal/lockbox", get(lockbox::tenant_list))
+        .route("/portal/lockbox/setting", post(lockbox::save_setting))
+        .route(
+            "/portal/lockbox/requests/{id}",
+            get(lockbox::tenant_request),
+        )
+        .route(
+            "/portal/lockbox/requests/{id}/decision",
+            post(lockbox::tenant_decide),
+        )
+        .route(
+            "/portal/lockbox/requests/{id}/revoke",
+            post(lockbox::tenant_revoke),
+        )
+        .route("/console/lockbox", get(lockbox::console_list))
+        .route(
+            "/console/lockbox/new",
+            get(lockbox::console_new).post(lockbox::console_file),
+        )
+        .route(
+            "/console/lockbox/requests/{id}",
+            get(lockbox::console_request),
+        )
+        .route(
+            "/console/lockbox/requests/{id}/decision",
+            post(lockbox::console_decide),
         )
         .route("/console/messages", get(messages::console_list))
         .route(
@@ -175,6 +203,9 @@ impl PageCtx {
                 if allowed(Action::ReadMessageCenter(t)) {
                     add("/portal/messages", "nav-messages");
                 }
+                if allowed(Action::ReadLockboxRequests(t)) {
+                    add("/portal/lockbox", "nav-lockbox");
+                }
                 if allowed(Action::ReadAuditLog(t)) {
                     add("/portal/audit", "nav-audit");
                 }
@@ -195,6 +226,10 @@ impl PageCtx {
                 }
                 if allowed(Action::PublishMessages) {
                     add("/console/messages", "nav-messages");
+                }
+                if allowed(Action::FileLockboxRequest) || allowed(Action::ApproveLockboxInternally)
+                {
+                    add("/console/lockbox", "nav-console-lockbox");
                 }
                 if allowed(Action::ManageTenants) {
                     add("/console/tenants", "nav-tenants");

@@ -81,6 +81,52 @@ async fn demo_world(backend: Backend) {
     assert!(messages.iter().any(|m| !m.attachments.is_empty()));
     assert_eq!(core.store.tenant_messages(first).await.unwrap().len(), 3);
 
+    // Customer Lockbox: on for the first tenant, a request in every state, and the
+    // pending one's approver emails queued (they land in <data-dir>/outbox).
+    assert!(core.store.lockbox_enabled(first).await.unwrap());
+    assert_eq!(core.store.list_workloads().await.unwrap().len(), 3);
+    let requests = core
+        .store
+        .list_lockbox_requests(&candor_domain::lockbox::LockboxFilter {
+            tenant: Some(first),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let states: std::collections::BTreeSet<_> =
+        requests.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(
+        states.len(),
+        candor_domain::lockbox::LockboxStatus::ALL.len(),
+        "every state, as recorded: {states:?}"
+    );
+    let outbox = tempfile::tempdir().unwrap();
+    let runner = candor::jobs::JobRunner::new(core.clone()).with_mailer(std::sync::Arc::new(
+        candor_delivery::email::Mailer::pickup(
+            outbox.path().to_owned(),
+            "Candor <candor@localhost>",
+        )
+        .unwrap(),
+    ));
+    while runner.run_one().await.unwrap().is_some() {}
+    let mail = crate::lockbox_api::read_mail(outbox.path());
+    let approver = &creds.tenants[0]
+        .users
+        .iter()
+        .find(|u| u.roles.iter().any(|r| r == "CustomerLockboxAccessApprover"))
+        .unwrap()
+        .email;
+    assert!(
+        mail.iter().filter(|(to, _, _)| to == approver).count() >= 1,
+        "the pending request's approvers are emailed: {mail:?}"
+    );
+    for (_, subject, body) in &mail {
+        crate::lockbox_api::assert_link_free(subject);
+        crate::lockbox_api::assert_link_free(body);
+    }
+    assert!(!creds.data_plane_client.client_secret.is_empty());
+
     // Written to disk, readable, with working credentials.
     let file: serde_json::Value =
         serde_json::from_slice(&std::fs::read(candor::demo::credentials_path(dir.path())).unwrap())

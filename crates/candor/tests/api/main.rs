@@ -14,6 +14,7 @@ mod health;
 mod jobs;
 mod lockbox;
 mod lockbox_api;
+mod lockbox_story;
 mod messages;
 mod operator_api;
 mod ops;

@@ -1,0 +1,17 @@
+-- Internal elevations: an operator holds a privileged role only for the approved time.
+-- The decision (who approved or denied, when, why) is JSON.
+
+CREATE TABLE elevations (
+    id               TEXT PRIMARY KEY NOT NULL,
+    operator_id      TEXT NOT NULL,
+    role             TEXT NOT NULL,
+    reason           TEXT NOT NULL,
+    duration_seconds INTEGER NOT NULL,
+    requested_at     INTEGER NOT NULL,
+    status           TEXT NOT NULL,
+    decision         TEXT,
+    active_from      INTEGER,
+    active_until     INTEGER
+);
+CREATE INDEX elevations_operator ON elevations (operator_id, requested_at);
+CREATE INDEX elevations_status ON elevations (status, requested_at);
