@@ -233,11 +233,18 @@ pub enum OperatorCommand {
         email: String,
         #[arg(long)]
         name: String,
-        /// Comma-separated: ProviderAdmin, IncidentManager, SupportEngineer, SupportManager.
+        /// Comma-separated: IncidentManager, SupportEngineer, SupportManager,
+        /// DataPlaneService; ProviderAdmin only with --break-glass.
         #[arg(long)]
         roles: String,
+        /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Allow privileged roles (ProviderAdmin) as standing roles: the very first
+        /// Provider Admin, or recovery. Loudly audited; everyone else gets privileged
+        /// roles through an approved elevation.
+        #[arg(long)]
+        break_glass: bool,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -589,8 +596,16 @@ pub async fn run(cli: Cli) -> CliResult {
             name,
             roles,
             password_stdin,
+            break_glass,
             db,
         }) => {
+            if break_glass {
+                eprintln!(
+                    "WARNING: creating a BREAK-GLASS operator with standing privileged roles. \
+This bypasses elevation and is recorded as Add-BreakGlassOperator in the operator audit log. \
+Use it only for the very first Provider Admin or to recover access."
+                );
+            }
             let (password, generated) = read_password(password_stdin)?;
             let core = core_for(&db).await?;
             let op = identity::create_operator(
@@ -602,6 +617,7 @@ pub async fn run(cli: Cli) -> CliResult {
                     display_name: name,
                     password: password.clone(),
                     roles: split_csv(&roles),
+                    break_glass,
                 },
             )
             .await?;

@@ -951,6 +951,9 @@ pub async fn seed_if_empty(
             display_name: name.to_owned(),
             password: operator_password.clone(),
             roles: vec![role.as_str().to_owned()],
+            // The demo's provider admin is the break-glass account every install starts
+            // with; the other operators hold no privileged role.
+            break_glass: candor_domain::elevation::is_privileged(role),
         };
         let created =
             identity::create_operator_hashed(core, &system, None, input, operator_hash.clone())

@@ -118,6 +118,8 @@ pub mod activity {
     pub const USER_CREATED: &str = "Add-User";
     pub const USER_ROLES_CHANGED: &str = "Set-UserRoles";
     pub const OPERATOR_CREATED: &str = "Add-Operator";
+    /// An operator created with a standing privileged role, outside elevation.
+    pub const BREAK_GLASS_OPERATOR_CREATED: &str = "Add-BreakGlassOperator";
     pub const API_CLIENT_CREATED: &str = "Add-ApiClient";
     pub const API_CLIENT_REVOKED: &str = "Revoke-ApiClient";
     pub const TOKEN_ISSUED: &str = "Issue-AccessToken";

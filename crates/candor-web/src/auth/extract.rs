@@ -149,11 +149,14 @@ pub async fn resolve_principal(
             if op.disabled {
                 return Ok(None);
             }
+            // Standing roles plus the elevations active at this moment.
+            let roles =
+                crate::service::elevation::roles_now(&state.core, operator_id, &op.roles).await?;
             Ok(Some(ResolvedPrincipal {
                 actor: Actor::Operator {
                     operator_id,
                     email: op.email.to_string(),
-                    roles: op.roles.clone(),
+                    roles,
                 },
                 display_name: op.display_name,
                 language: op.language,

@@ -346,6 +346,7 @@ pub async fn create_operator(
         display_name: form.display_name,
         password: form.password,
         roles: form.roles,
+        break_glass: false,
     };
     match identity::create_operator(&state.core, &user.actor, user.ip.clone(), input).await {
         Ok(_) => Redirect::to("/console/operators?notice=operator-created").into_response(),

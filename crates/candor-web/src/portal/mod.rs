@@ -3,6 +3,7 @@
 //! works without JavaScript.
 
 mod console;
+mod elevation;
 pub mod health;
 mod lockbox;
 pub mod messages;
@@ -97,6 +98,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/portal/lockbox/requests/{id}/revoke",
             post(lockbox::tenant_revoke),
         )
+        .route(
+            "/console/elevation",
+            get(elevation::show).post(elevation::request),
+        )
+        .route("/console/elevation/{id}/decision", post(elevation::decide))
+        .route("/console/elevation/{id}/revoke", post(elevation::revoke))
         .route("/console/lockbox", get(lockbox::console_list))
         .route(
             "/console/lockbox/new",
@@ -221,6 +228,7 @@ impl PageCtx {
             }
             _ => {
                 add("/console", "nav-console");
+                add("/console/elevation", "nav-elevation");
                 if allowed(Action::PublishServiceHealth) {
                     add("/console/issues", "nav-issues");
                 }

@@ -218,6 +218,9 @@ pub struct OperatorInput {
     pub display_name: String,
     pub password: String,
     pub roles: Vec<String>,
+    /// A break-glass account: may hold a privileged role standing (the very first
+    /// Provider Admin). Loudly audited.
+    pub break_glass: bool,
 }
 
 pub async fn create_operator(
@@ -244,16 +247,37 @@ pub async fn create_operator_hashed(
     let display_name = DisplayName::parse(&input.display_name)?;
     let roles =
         OperatorRoles::parse_csv(&input.roles.join(",")).map_err(|e| invalid("roles", e))?;
+    let privileged: Vec<&str> = roles
+        .iter()
+        .filter(|r| candor_domain::elevation::is_privileged(*r))
+        .map(|r| r.as_str())
+        .collect();
+    if !privileged.is_empty() && !input.break_glass {
+        return Err(invalid(
+            "roles",
+            format!(
+                "{} is privileged: operators hold it only through an approved, time-boxed elevation. The very first Provider Admin is created with `candor operator create --break-glass`",
+                privileged.join(", ")
+            ),
+        ));
+    }
     let id = OperatorId::generate();
-    let audit = NewAuditRecord::by(
-        actor,
-        AuditChain::Operator,
-        core.clock.now(),
-        activity::OPERATOR_CREATED,
-    )
-    .ip(ip)
-    .item(email.to_string())
-    .details(json!({"operatorId": id, "roles": roles.names()}));
+    let activity = if input.break_glass {
+        tracing::warn!(
+            operator = %email,
+            roles = ?roles.names(),
+            "BREAK-GLASS operator created: standing privileged access outside elevation"
+        );
+        activity::BREAK_GLASS_OPERATOR_CREATED
+    } else {
+        activity::OPERATOR_CREATED
+    };
+    let audit = NewAuditRecord::by(actor, AuditChain::Operator, core.clock.now(), activity)
+        .ip(ip)
+        .item(email.to_string())
+        .details(
+            json!({"operatorId": id, "roles": roles.names(), "breakGlass": input.break_glass}),
+        );
     let operator = NewOperator {
         email,
         display_name,

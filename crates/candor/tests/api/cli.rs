@@ -239,19 +239,33 @@ fn the_cli_manages_tenants_users_and_clients_and_refuses_bad_input_cleanly() {
     ]);
     assert!(revoked.status.success(), "{:?}", text(&revoked));
 
-    let op = candor(&[
-        "operator",
-        "create",
-        "--data-dir",
-        data,
-        "--email",
-        "ops@provider.example",
-        "--name",
-        "Ops",
-        "--roles",
-        "ProviderAdmin",
-    ]);
+    // A standing privileged role only with --break-glass, loudly.
+    let create_admin = |extra: &[&str]| {
+        let mut args = vec![
+            "operator",
+            "create",
+            "--data-dir",
+            data,
+            "--email",
+            "ops@provider.example",
+            "--name",
+            "Ops",
+            "--roles",
+            "ProviderAdmin",
+        ];
+        args.extend_from_slice(extra);
+        candor(&args)
+    };
+    let refused = create_admin(&[]);
+    assert_eq!(refused.status.code(), Some(2), "{:?}", text(&refused));
+    assert!(
+        text(&refused).1.contains("--break-glass"),
+        "{:?}",
+        text(&refused)
+    );
+    let op = create_admin(&["--break-glass"]);
     assert!(op.status.success(), "{:?}", text(&op));
+    assert!(text(&op).1.contains("BREAK-GLASS"), "{:?}", text(&op));
 
     let today = time::OffsetDateTime::now_utc().date();
     let (from, to) = (

@@ -9,6 +9,7 @@ mod audit;
 mod authz;
 mod cli;
 mod demo;
+mod elevation;
 mod graph;
 mod health;
 mod jobs;

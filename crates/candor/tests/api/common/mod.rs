@@ -186,6 +186,7 @@ pub async fn world(core: &Core) -> World {
                 display_name: format!("{} operator", role.as_str()),
                 password: PASSWORD.into(),
                 roles: vec![role.as_str().into()],
+                break_glass: candor_domain::elevation::is_privileged(*role),
             },
             password_hash(),
         )

@@ -1,0 +1,215 @@
+//! Internal elevation (no standing access): an operator asks for a privileged role for a
+//! while and a reason; another operator who holds that role right now approves; the role
+//! is held until the time runs out or it is revoked. Every step is audited in the
+//! operator realm's log. Who holds what is worked out at each request from the clock.
+
+use candor_domain::audit::{AuditChain, NewAuditRecord};
+use candor_domain::elevation::{
+    effective_roles, is_privileged, Elevation, ElevationId, ElevationStatus, PRIVILEGED_ROLES,
+};
+use candor_domain::identity::{Actor, InvalidValue, OperatorRole, OperatorRoles};
+use candor_domain::OperatorId;
+use serde_json::json;
+
+use super::Core;
+use crate::error::{ApiError, ApiResult};
+
+pub const ELEVATION_REQUESTED: &str = "New-Elevation";
+pub const ELEVATION_DECIDED: &str = "Set-Elevation";
+pub const ELEVATION_REVOKED: &str = "Revoke-Elevation";
+
+fn person(actor: &Actor) -> ApiResult<(OperatorId, String, OperatorRoles)> {
+    match actor {
+        Actor::Operator {
+            operator_id,
+            email,
+            roles,
+        } if !email.starts_with("svc:") => Ok((*operator_id, email.clone(), roles.clone())),
+        _ => Err(ApiError::BadRequest(
+            "elevations are for people on the provider side".into(),
+        )),
+    }
+}
+
+/// The roles an operator holds now: their standing roles plus active elevations.
+pub async fn roles_now(
+    core: &Core,
+    operator: OperatorId,
+    standing: &OperatorRoles,
+) -> ApiResult<OperatorRoles> {
+    let active = core
+        .store
+        .list_elevations(Some(operator), Some(ElevationStatus::Active), 20)
+        .await?;
+    Ok(effective_roles(standing, &active, core.clock.now()))
+}
+
+/// Asks for a privileged role for `minutes` (15 to 480), saying why.
+pub async fn request(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    role: &str,
+    reason: &str,
+    minutes: i64,
+) -> ApiResult<Elevation> {
+    let (me, name, roles) = person(actor)?;
+    let role: OperatorRole = role
+        .parse()
+        .map_err(|e: candor_domain::identity::UnknownName| {
+            ApiError::Invalid(InvalidValue::new("role", e.to_string()))
+        })?;
+    if !is_privileged(role) {
+        return Err(ApiError::Invalid(InvalidValue::new(
+            "role",
+            format!(
+                "{role} is not privileged and is assigned directly; elevations are for {}",
+                PRIVILEGED_ROLES
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )));
+    }
+    if roles.contains(role) {
+        return Err(ApiError::Conflict(format!("you already hold {role}")));
+    }
+    let now = core.clock.now();
+    let open = core
+        .store
+        .list_elevations(Some(me), Some(ElevationStatus::Requested), 20)
+        .await?;
+    if open
+        .iter()
+        .any(|e| e.role == role && e.status_at(now) == ElevationStatus::Requested)
+    {
+        return Err(ApiError::Conflict(format!(
+            "you already asked for {role}; wait for a decision"
+        )));
+    }
+    let elevation = Elevation::new(me, role, reason, minutes, now)?;
+    let record = NewAuditRecord::by(actor, AuditChain::Operator, now, ELEVATION_REQUESTED)
+        .ip(ip)
+        .item(elevation.id.to_string())
+        .details(json!({
+            "Role": role.as_str(),
+            "Reason": elevation.reason,
+            "DurationMinutes": minutes,
+            "Requester": name,
+        }));
+    core.store
+        .create_elevation(&elevation, vec![record])
+        .await?;
+    Ok(elevation)
+}
+
+async fn load(core: &Core, id: &str) -> ApiResult<Elevation> {
+    let id: ElevationId = id.parse()?;
+    core.store
+        .get_elevation(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no elevation {id}")))
+}
+
+/// Another operator who holds the role now approves or denies.
+pub async fn decide(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    id: &str,
+    approve: bool,
+    comment: Option<String>,
+) -> ApiResult<Elevation> {
+    let (me, name, roles) = person(actor)?;
+    let before = load(core, id).await?;
+    let now = core.clock.now();
+    let comment = comment
+        .map(|c| c.trim().chars().take(1000).collect::<String>())
+        .filter(|c| !c.is_empty());
+    let after = before
+        .decide(me, &name, &roles, approve, comment.clone(), now)
+        .map_err(|r| {
+            if r.0.contains("only an operator who holds") {
+                ApiError::Forbidden(candor_domain::identity::Denied {
+                    reason: candor_domain::identity::DenyReason::MissingRole,
+                    message: r.0,
+                })
+            } else {
+                ApiError::Conflict(r.0)
+            }
+        })?;
+    let record = NewAuditRecord::by(actor, AuditChain::Operator, now, ELEVATION_DECIDED)
+        .ip(ip)
+        .item(before.id.to_string())
+        .details(json!({
+            "ApprovalDecision": if approve { "Approve" } else { "Deny" },
+            "Role": before.role.as_str(),
+            "Operator": before.operator.to_string(),
+            "Comment": comment,
+            "ActiveUntil": after.active_until.map(candor_domain::time_util::rfc3339),
+        }));
+    core.store
+        .save_elevation(&after, before.status, vec![record])
+        .await?;
+    Ok(after)
+}
+
+/// Ends an active elevation early: its holder, or anyone holding the role.
+pub async fn revoke(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    id: &str,
+) -> ApiResult<Elevation> {
+    let (me, _, roles) = person(actor)?;
+    let before = load(core, id).await?;
+    if before.operator != me && !roles.contains(before.role) {
+        return Err(ApiError::Forbidden(candor_domain::identity::Denied {
+            reason: candor_domain::identity::DenyReason::MissingRole,
+            message: format!(
+                "only the holder, or someone holding {}, ends an elevation",
+                before.role
+            ),
+        }));
+    }
+    let now = core.clock.now();
+    let after = before.revoke(now).map_err(|r| ApiError::Conflict(r.0))?;
+    let record = NewAuditRecord::by(actor, AuditChain::Operator, now, ELEVATION_REVOKED)
+        .ip(ip)
+        .item(before.id.to_string())
+        .details(json!({"Role": before.role.as_str(), "Operator": before.operator.to_string()}));
+    core.store
+        .save_elevation(&after, before.status, vec![record])
+        .await?;
+    Ok(after)
+}
+
+/// What the elevation page shows: the caller's own elevations, and the requests they may
+/// decide (for roles they hold now, not their own). Statuses are as of now.
+pub async fn overview(core: &Core, actor: &Actor) -> ApiResult<(Vec<Elevation>, Vec<Elevation>)> {
+    let (me, _, roles) = person(actor)?;
+    let now = core.clock.now();
+    let at_now = |mut e: Elevation| {
+        e.status = e.status_at(now);
+        e
+    };
+    let mine = core
+        .store
+        .list_elevations(Some(me), None, 50)
+        .await?
+        .into_iter()
+        .map(at_now)
+        .collect();
+    let waiting = core
+        .store
+        .list_elevations(None, Some(ElevationStatus::Requested), 200)
+        .await?
+        .into_iter()
+        .map(at_now)
+        .filter(|e| {
+            e.status == ElevationStatus::Requested && e.operator != me && roles.contains(e.role)
+        })
+        .collect();
+    Ok((mine, waiting))
+}
