@@ -505,7 +505,17 @@ pub async fn authorize_operation(
         match svc::check_access(&state.core, &caller.actor, &q).await? {
             AccessAnswer::Allow(r) => {
                 let now = state.clock.now();
-                let (token, expires) = state.tokens.issue_grant(&r, now)?;
+                let (token, expires) = match state.core.grants.token(r.id, now) {
+                    Some(cached) => cached,
+                    None => {
+                        let fresh = state.tokens.issue_grant(&r, now)?;
+                        state
+                            .core
+                            .grants
+                            .remember_token(r.id, fresh.0.clone(), fresh.1);
+                        fresh
+                    }
+                };
                 AuthorizeResponse {
                     decision: "allow".into(),
                     reason: None,

@@ -215,9 +215,13 @@ async fn transition(
         })
         .collect();
     let jobs = super::lockbox_mail::notifications(core, before.status, &after).await?;
-    core.store
+    let saved = core
+        .store
         .save_lockbox_request(&after, before.status, records, jobs)
-        .await?;
+        .await;
+    // Even a failed save may have raced another change: forget what was loaded.
+    core.grants.changed();
+    saved?;
     Ok(after)
 }
 
@@ -378,21 +382,33 @@ pub async fn covering_request(
     workload: &str,
     operation: &str,
 ) -> ApiResult<Option<LockboxRequest>> {
+    let approved = match core.grants.approved(operator, tenant) {
+        Some(hit) => hit,
+        None => {
+            let generation = core.grants.generation();
+            let loaded = std::sync::Arc::new(
+                core.store
+                    .list_lockbox_requests(&LockboxFilter {
+                        tenant: Some(tenant),
+                        requester: Some(operator),
+                        status: Some(LockboxStatus::Approved),
+                        created_after: None,
+                        before: None,
+                        limit: 100,
+                    })
+                    .await?,
+            );
+            core.grants
+                .remember(operator, tenant, generation, loaded.clone());
+            loaded
+        }
+    };
+    // The clock decides on every call, cached or not.
     let now = core.clock.now();
-    let approved = core
-        .store
-        .list_lockbox_requests(&LockboxFilter {
-            tenant: Some(tenant),
-            requester: Some(operator),
-            status: Some(LockboxStatus::Approved),
-            created_after: None,
-            before: None,
-            limit: 100,
-        })
-        .await?;
     Ok(approved
-        .into_iter()
-        .find(|r| r.allows(workload, operation, now)))
+        .iter()
+        .find(|r| r.allows(workload, operation, now))
+        .cloned())
 }
 
 /// Records what time alone decided (expiry, end of access) for requests whose deadline
@@ -441,6 +457,7 @@ pub async fn record_deadlines(core: &Core) -> ApiResult<usize> {
                 .await
             {
                 Ok(()) => {
+                    core.grants.changed();
                     recorded += 1;
                     progressed = true;
                 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod elevation;
+pub mod grants;
 pub mod health;
 pub mod identity;
 pub mod lockbox;
@@ -26,12 +27,17 @@ pub struct Core {
     pub keys: Arc<Keys>,
     /// What tenants read most, kept in memory (see `views`).
     pub views: views::HealthViews,
+    /// Approved Lockbox grants and signed grant tokens (see `grants`).
+    pub grants: grants::GrantCache,
 }
 
 impl Core {
     pub async fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {
         let keys = Keys::load_or_create(store.as_ref(), clock.now()).await?;
+        // Only the embedded store has a single writer, which the grant cache relies on.
+        let grants = grants::GrantCache::new(store.backend() == "sqlite");
         Ok(Core {
+            grants,
             store,
             clock,
             keys: Arc::new(keys),
