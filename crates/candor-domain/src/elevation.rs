@@ -364,4 +364,69 @@ mod tests {
         )
         .is_err());
     }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Someone decides: (is it the requester?, do they hold the role?, approve?)
+        Decide(bool, bool, bool),
+        Revoke,
+        Wait(i64),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (any::<bool>(), any::<bool>(), any::<bool>())
+                .prop_map(|(a, b, c)| Step::Decide(a, b, c)),
+            Just(Step::Revoke),
+            (1i64..600).prop_map(Step::Wait),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever happens in whatever order, the role is held only after an approval by
+        /// another operator who held the role, and only until the duration or a revocation.
+        #[test]
+        fn the_role_is_held_only_under_another_holders_approval(
+            minutes in 15i64..=480,
+            steps in proptest::collection::vec(step(), 0..20),
+        ) {
+            let me = OperatorId::generate();
+            let other = OperatorId::generate();
+            let holder = roles(&[OperatorRole::ProviderAdmin]);
+            let bystander = roles(&[OperatorRole::SupportManager]);
+            let mut e = Elevation::new(me, OperatorRole::ProviderAdmin, "INC-1: fix the tenant list", minutes, T0).unwrap();
+            let mut now = T0;
+            let mut approved: Option<OffsetDateTime> = None;
+            let mut ended: Option<OffsetDateTime> = None;
+            for s in steps {
+                match s {
+                    Step::Wait(m) => now += Duration::minutes(m),
+                    Step::Decide(own, holds, approve) => {
+                        let who = if own { me } else { other };
+                        let their_roles = if holds { &holder } else { &bystander };
+                        if let Ok(next) = e.decide(who, "x", their_roles, approve, None, now) {
+                            proptest::prop_assert!(!own && holds, "decided by the requester or a non-holder");
+                            if approve {
+                                approved = Some(now);
+                            }
+                            e = next;
+                        }
+                    }
+                    Step::Revoke => {
+                        if let Ok(next) = e.revoke(now) {
+                            ended = Some(now);
+                            e = next;
+                        }
+                    }
+                }
+                if e.grants(OperatorRole::ProviderAdmin, now) {
+                    let from = approved.expect("held without an approval");
+                    proptest::prop_assert!(now >= from && now < from + Duration::minutes(minutes));
+                    proptest::prop_assert!(ended.is_none_or(|t| now < t));
+                }
+                proptest::prop_assert!(!e.grants(OperatorRole::SupportManager, now));
+            }
+        }
+    }
 }

@@ -901,6 +901,9 @@ mod tests {
                         r = next;
                     }
                 }
+                // Never outside the grant's scope: another operation, another workload.
+                prop_assert!(!r.allows("Exchange Online", "Remove-Mailbox", now));
+                prop_assert!(!r.allows("SharePoint Online", "Get-Mailbox", now));
                 if r.allows("Exchange Online", "Get-Mailbox", now) {
                     let start = r.access_start.unwrap();
                     prop_assert!(now >= start && now < start + r.duration);

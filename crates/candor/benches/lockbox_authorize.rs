@@ -6,6 +6,7 @@
 //! ```sh
 //! cargo bench -p candor --bench lockbox_authorize
 //! LOCKBOX_BENCH_GRANTS=10000 LOCKBOX_BENCH_SECONDS=5 LOCKBOX_BENCH_CLIENTS=16
+//! LOCKBOX_BENCH_STORE=postgres   # the multi-instance store, no grant cache
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -103,11 +104,26 @@ async fn main() {
         "Lockbox authorize ({grants} active grants: {engineers} engineers x {tenants} tenants; {clients} clients, {seconds} s per measurement)"
     );
 
+    // SQLite by default (the grant cache is on); LOCKBOX_BENCH_STORE=postgres for a fresh
+    // database on CANDOR_TEST_POSTGRES_URL's server (no cache: a read per decision).
     let dir = tempfile::tempdir().unwrap();
-    let store = candor_store_sqlite::SqliteStore::open(&dir.path().join("candor.db"))
-        .await
-        .unwrap();
-    let store: Arc<dyn Store> = Arc::new(store);
+    let mut _pg_guard = None;
+    let store: Arc<dyn Store> = if std::env::var("LOCKBOX_BENCH_STORE").as_deref() == Ok("postgres")
+    {
+        let db = candor_store_tests::harness::PostgresTestDb::create()
+            .await
+            .expect("a PostgreSQL server (CANDOR_TEST_POSTGRES_URL)");
+        let store = db.store();
+        _pg_guard = Some(db);
+        store
+    } else {
+        Arc::new(
+            candor_store_sqlite::SqliteStore::open(&dir.path().join("candor.db"))
+                .await
+                .unwrap(),
+        )
+    };
+    println!("  store: {}", store.backend());
     let core = Arc::new(Core::new(store, Arc::new(SystemClock)).await.unwrap());
     let system = Actor::System;
     let started = Instant::now();
