@@ -215,6 +215,7 @@ try {
 
   const appr = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
   await signIn(appr, approver);
+  check(await appr.isVisible('.alert a[href="/portal/lockbox?status=pending"]'), 'approvers are told that requests wait for them');
   await appr.click('nav a[href="/portal/lockbox"]');
   await appr.waitForURL(`${base}/portal/lockbox`);
   check((await appr.textContent('#lockbox-requests')).includes('SR-BROWSER-1'), 'the approver sees the request');

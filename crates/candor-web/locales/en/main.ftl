@@ -404,6 +404,7 @@ lockbox-revoked = Access was revoked.
 lockbox-signed = Signed by Candor (key { $name })
 lockbox-minutes = { $minutes } minutes
 lockbox-lockbox-off-note = Customer Lockbox was off when this request was filed, so your provider's internal approval was enough.
+lockbox-pending-alert = { $count } Customer Lockbox requests wait for a decision
 
 # Customer Lockbox: operator console
 nav-console-lockbox = Lockbox

@@ -404,6 +404,7 @@ lockbox-revoked = L'accès a été révoqué.
 lockbox-signed = Signé par Candor (clé { $name })
 lockbox-minutes = { $minutes } minutes
 lockbox-lockbox-off-note = Customer Lockbox était désactivé lors du dépôt de cette demande ; l'approbation interne de votre fournisseur a donc suffi.
+lockbox-pending-alert = { $count } demandes Customer Lockbox attendent une décision
 
 # Customer Lockbox: operator console
 nav-console-lockbox = Lockbox

@@ -404,6 +404,7 @@ lockbox-revoked = 액세스가 해지되었습니다.
 lockbox-signed = Candor에서 서명함(키 { $name })
 lockbox-minutes = { $minutes }분
 lockbox-lockbox-off-note = 이 요청이 제출되었을 때 고객 Lockbox가 꺼져 있었으므로 공급자의 내부 승인만으로 충분했습니다.
+lockbox-pending-alert = 고객 Lockbox 요청 { $count }개가 결정을 기다리고 있습니다
 
 # Customer Lockbox: operator console
 nav-console-lockbox = Lockbox

@@ -404,6 +404,7 @@ lockbox-revoked = De toegang is ingetrokken.
 lockbox-signed = Ondertekend door Candor (sleutel { $name })
 lockbox-minutes = { $minutes } minuten
 lockbox-lockbox-off-note = Klanten-lockbox was uitgeschakeld toen deze aanvraag werd ingediend, dus de interne goedkeuring van uw provider was voldoende.
+lockbox-pending-alert = { $count } Klanten-lockbox-aanvragen wachten op een beslissing
 
 # Customer Lockbox: operator console
 nav-console-lockbox = Lockbox

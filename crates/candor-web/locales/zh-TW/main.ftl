@@ -404,6 +404,7 @@ lockbox-revoked = 已撤銷存取權。
 lockbox-signed = 由 Candor 簽署（金鑰 { $name }）
 lockbox-minutes = { $minutes } 分鐘
 lockbox-lockbox-off-note = 提出此要求時客戶加密箱為關閉狀態，因此只需服務提供者的內部核准即可。
+lockbox-pending-alert = { $count } 個客戶加密箱要求正在等候決定
 
 # Customer Lockbox: operator console
 nav-console-lockbox = 加密箱

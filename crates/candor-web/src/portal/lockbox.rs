@@ -61,6 +61,38 @@ fn notice(tr: &Tr, raw: &Option<String>) -> Option<String> {
     Some(tr.t(key))
 }
 
+/// For tenant approvers: a line at the top of the page while requests wait for them.
+pub async fn add_pending_alert(state: &AppState, user: &PortalUser, page: &mut PageCtx) {
+    let Some(tenant) = user.actor.tenant_id() else {
+        return;
+    };
+    if authorize(&user.actor, Action::DecideLockboxRequest(tenant)).is_err() {
+        return;
+    }
+    let Ok(pending) = svc::list(
+        &state.core,
+        &user.actor,
+        ListQuery {
+            status: Some(LockboxStatus::Pending),
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    if !pending.is_empty() {
+        page.alerts.push((
+            "/portal/lockbox?status=pending".to_owned(),
+            page.tr.ta(
+                "lockbox-pending-alert",
+                &[("count", pending.len().to_string())],
+            ),
+        ));
+    }
+}
+
 pub struct Row {
     pub href: String,
     pub id: String,
@@ -228,6 +260,7 @@ pub async fn tenant_list(
     let mut page = PageCtx::for_user(&state, &user, path);
     let tr = page.tr.clone();
     page.notice = notice(&tr, &raw);
+    add_pending_alert(&state, &user, &mut page).await;
     render(&TenantListPage {
         title: tr.t("lockbox-title"),
         enabled,

@@ -5,7 +5,7 @@
 mod console;
 mod elevation;
 pub mod health;
-mod lockbox;
+pub mod lockbox;
 pub mod messages;
 mod signin;
 mod tenant;

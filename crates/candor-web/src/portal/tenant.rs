@@ -65,7 +65,8 @@ pub async fn home(State(state): State<AppState>, user: PortalUser) -> Response {
     let Some(tenant) = user.tenant.clone() else {
         return error_page(&state, &user, path, ApiError::NotFound("no tenant".into()));
     };
-    let page = PageCtx::for_user(&state, &user, path);
+    let mut page = PageCtx::for_user(&state, &user, path);
+    super::lockbox::add_pending_alert(&state, &user, &mut page).await;
     let tr = page.tr.clone();
     let t = tenant.id;
     let allowed = |a| authorize(&user.actor, a).is_ok();
@@ -94,6 +95,12 @@ pub async fn home(State(state): State<AppState>, user: PortalUser) -> Response {
             "/portal/settings",
             "nav-settings",
             "home-settings-card",
+        ),
+        (
+            Action::ReadLockboxRequests(t),
+            "/portal/lockbox",
+            "nav-lockbox",
+            "lockbox-intro",
         ),
     ] {
         if allowed(action) {
