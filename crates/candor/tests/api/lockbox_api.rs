@@ -32,8 +32,8 @@ async fn workloads(core: &Core) {
     .unwrap();
 }
 
-/// An operator client (a machine identity on the provider side) and its token.
-async fn operator_client(app: &TestApp, role: OperatorRole) -> (String, String) {
+/// An operator client (a machine identity on the provider side), its token and secret.
+async fn operator_client(app: &TestApp, role: OperatorRole) -> (String, String, App) {
     let (client, secret) = identity::create_operator_client(
         &app.core,
         &Actor::System,
@@ -47,7 +47,8 @@ async fn operator_client(app: &TestApp, role: OperatorRole) -> (String, String) 
         client_id: client.id.to_string(),
         secret,
     };
-    (client.id.to_string(), app.token(&creds).await)
+    let token = app.token(&creds).await;
+    (client.id.to_string(), token, creds)
 }
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
@@ -150,10 +151,10 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     )
     .await
     .unwrap();
-    let (engineer_id, engineer) = operator_client(&app, OperatorRole::SupportEngineer).await;
-    let (_, manager) = operator_client(&app, OperatorRole::SupportManager).await;
-    let (_, plane) = operator_client(&app, OperatorRole::DataPlaneService).await;
-    let tenant = app
+    let (engineer_id, engineer, _) = operator_client(&app, OperatorRole::SupportEngineer).await;
+    let (_, manager, _) = operator_client(&app, OperatorRole::SupportManager).await;
+    let (_, mut plane, plane_creds) = operator_client(&app, OperatorRole::DataPlaneService).await;
+    let mut tenant = app
         .token(app.world.a.app(ApiPermission::LockboxReadWriteAll))
         .await;
     let other_tenant = app
@@ -325,6 +326,33 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     .await;
     assert_eq!(s, 403);
 
+    // Near the end of access the token ends with the access, not five minutes later.
+    // (Access tokens live an hour: fetch new ones after moving the clock.)
+    app.clock.advance(Duration::minutes(118));
+    plane = app.token(&plane_creds).await;
+    tenant = app
+        .token(app.world.a.app(ApiPermission::LockboxReadWriteAll))
+        .await;
+    let (_, late) = post(
+        &app,
+        &plane,
+        "/api/v1/lockbox/authorize",
+        ask("Get-Mailbox"),
+    )
+    .await;
+    assert_eq!(late["decision"], "allow", "{late}");
+    let expires = time::OffsetDateTime::parse(
+        late["grantTokenExpires"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let end = time::OffsetDateTime::parse(
+        late["accessEnd"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(expires <= end, "{expires} is past the end of access {end}");
+    assert!(end - app.clock.now() <= Duration::minutes(2));
     // Reported operations land in the tenant's log as `Operator`; uncovered ones are
     // refused, and the refusal is recorded too.
     let mut report = ask("Get-Mailbox");
