@@ -3,3 +3,4 @@
 //! issue.
 
 pub mod email;
+pub mod site;

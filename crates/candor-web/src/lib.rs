@@ -8,6 +8,7 @@ pub mod graph;
 pub mod i18n;
 pub mod ops;
 pub mod portal;
+pub mod public;
 pub mod service;
 
 use std::net::SocketAddr;
@@ -131,6 +132,7 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
         .merge(portal::routes(state.clone()))
         .merge(graph::routes())
         .merge(ops::routes())
+        .merge(public::routes())
         .fallback(ops::not_found)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn(ops::record_metrics))

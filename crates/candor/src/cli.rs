@@ -100,6 +100,29 @@ pub enum Command {
     /// operation an engineer attempts (see the README's Lockbox walk-through).
     #[command(name = "demo-workload")]
     DemoWorkload(DemoWorkloadArgs),
+    /// The backup status site: static HTML, JSON and Atom that any web server can serve
+    /// while Candor itself is down. `serve` keeps it up to date on its own.
+    #[command(subcommand, name = "status-site")]
+    StatusSite(StatusSiteCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatusSiteCommand {
+    /// Build the site from the database now and publish it atomically.
+    Publish {
+        /// Where to publish [default: <data-dir>/status-site]; serve its `current/`.
+        #[arg(long, env = "CANDOR_STATUS_SITE_DIR")]
+        dir: Option<PathBuf>,
+        /// The URL the feeds' links point to.
+        #[arg(
+            long,
+            env = "CANDOR_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        public_url: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -156,9 +179,14 @@ pub struct ServeArgs {
     /// The sender of Candor's email [default: Candor <candor@localhost>].
     #[arg(long, env = "CANDOR_MAIL_FROM")]
     pub mail_from: Option<String>,
+    /// Where the backup status site is published; serve its `current/` directory with any
+    /// web server [default: <data-dir>/status-site].
+    #[arg(long, env = "CANDOR_STATUS_SITE_DIR")]
+    pub status_site_dir: Option<PathBuf>,
     /// A TOML configuration file (keys: listen, data-dir, database-url, public-url,
     /// secure-cookies, trust-forwarded-for, no-jobs, graph-requests-per-minute,
-    /// graph-requests-per-hour, smtp-url, mail-from). Flags and environment win.
+    /// graph-requests-per-hour, smtp-url, mail-from, status-site-dir). Flags and
+    /// environment win.
     #[arg(long, env = "CANDOR_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
@@ -717,6 +745,30 @@ Use it only for the very first Provider Admin or to recover access."
         Command::Audit(cmd) => audit(cmd).await,
         Command::Lockbox(cmd) => crate::lockbox_cli::run(cmd).await,
         Command::DemoWorkload(args) => demo_workload(args).await,
+        Command::StatusSite(StatusSiteCommand::Publish {
+            dir,
+            public_url,
+            db,
+        }) => {
+            let dir = dir.unwrap_or_else(|| crate::server::status_site_dir(&db.data_dir));
+            let core = core_for(&db).await?;
+            let status = candor_web::service::public::public_status(&core).await?;
+            let files = candor_web::public::site_files(&status, &public_url)?;
+            let stamp = format!("{:020}", status.generated.unix_timestamp_nanos().max(0));
+            let release = candor_delivery::site::publish_dir(&dir, &stamp, &files)
+                .map_err(|e| CliError::Failed(format!("publishing to {}: {e}", dir.display())))?;
+            println!(
+                "Published {} files ({} broad issues) to {}",
+                files.len(),
+                status.issues.len(),
+                release.display()
+            );
+            println!(
+                "Serve {} with any web server.",
+                dir.join("current").display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Topology(TopologyCommand::Import { file, dry_run, db }) => {
             import_topology(&file, dry_run, &db).await
         }
@@ -1017,6 +1069,10 @@ async fn serve(args: ServeArgs) -> CliResult {
         return Err(CliError::Usage(format!("--mail-from: {e}")));
     }
     let settings = ServeSettings {
+        status_site_dir: args
+            .status_site_dir
+            .clone()
+            .or(file.status_site_dir.clone()),
         mail: server::MailSettings {
             smtp_url,
             from: mail_from,

@@ -27,6 +27,7 @@ pub struct FileConfig {
     pub graph_requests_per_hour: Option<u32>,
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
+    pub status_site_dir: Option<PathBuf>,
 }
 
 /// A configuration problem: reported in one line, exit code 2.

@@ -47,6 +47,33 @@ type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 #[error("{0}")]
 pub struct Permanent(pub String);
 
+/// Rebuilds and publishes the backup status site (queued on each health change, and once
+/// a minute).
+pub const STATUS_SITE_PUBLISH: &str = candor_web::service::public::STATUS_SITE_PUBLISH;
+
+async fn publish_status_site(
+    core: Arc<Core>,
+    dir: Option<(std::path::PathBuf, String)>,
+) -> anyhow::Result<()> {
+    let Some((dir, base_url)) = dir else {
+        tracing::debug!("no status site directory on this instance; nothing to publish");
+        return Ok(());
+    };
+    let status = candor_web::service::public::public_status(&core)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let files =
+        candor_web::public::site_files(&status, &base_url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let stamp = format!("{:020}", status.generated.unix_timestamp_nanos().max(0));
+    let count = files.len();
+    let release = tokio::task::spawn_blocking(move || {
+        candor_delivery::site::publish_dir(&dir, &stamp, &files)
+    })
+    .await??;
+    tracing::info!(files = count, release = %release.display(), "status site published");
+    Ok(())
+}
+
 /// Sends one queued email (`email.send`); the payload is an `OutboundEmail`.
 pub const EMAIL_SEND: &str = candor_web::service::lockbox_mail::EMAIL_SEND;
 pub type Handler = Arc<dyn Fn(Arc<Core>, Job) -> JobFuture + Send + Sync>;
@@ -158,6 +185,9 @@ impl JobRunner {
             .boxed()
         });
         runner.register(EMAIL_SEND, |_core, job| send_email(None, job).boxed());
+        runner.register(STATUS_SITE_PUBLISH, |core, _job| {
+            publish_status_site(core, None).boxed()
+        });
         runner.register(LOCKBOX_DEADLINES, |core, _job| {
             async move {
                 let n = candor_web::service::lockbox::record_deadlines(&core)
@@ -214,6 +244,14 @@ impl JobRunner {
         self
     }
 
+    /// Publishes the backup status site to `dir` (links in its feeds use `base_url`).
+    pub fn with_status_site(mut self, dir: std::path::PathBuf, base_url: String) -> JobRunner {
+        self.register(STATUS_SITE_PUBLISH, move |core, _job| {
+            publish_status_site(core, Some((dir.clone(), base_url.clone()))).boxed()
+        });
+        self
+    }
+
     pub fn register(
         &mut self,
         kind: &str,
@@ -242,6 +280,7 @@ impl JobRunner {
             (SESSION_CLEANUP, hour),
             (HEALTH_WATCHDOG, minute),
             (LOCKBOX_DEADLINES, minute),
+            (STATUS_SITE_PUBLISH, minute),
         ] {
             let stamp = candor_domain::time_util::rfc3339(period);
             let job = NewJob::new(kind, json!({"period": stamp}), period)

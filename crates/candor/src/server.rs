@@ -23,6 +23,13 @@ pub struct ServeSettings {
     pub jobs: bool,
     pub web: WebConfig,
     pub mail: MailSettings,
+    /// Where the backup status site is published (`<data-dir>/status-site` by default).
+    pub status_site_dir: Option<PathBuf>,
+}
+
+/// The backup status site's default directory.
+pub fn status_site_dir(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("status-site")
 }
 
 /// Where email goes: an SMTP relay, or (without one) `.eml` files under the data
@@ -139,7 +146,16 @@ pub async fn start_with_clock(
     let runner = if settings.jobs {
         let mailer = mailer(&settings)?;
         tracing::info!(to = %mailer.describe(), "email goes to");
-        Some(JobRunner::new(core.clone()).with_mailer(Arc::new(mailer)))
+        let site = settings
+            .status_site_dir
+            .clone()
+            .unwrap_or_else(|| status_site_dir(&settings.data_dir));
+        tracing::info!(dir = %site.display(), "the backup status site is published to (serve its current/)");
+        Some(
+            JobRunner::new(core.clone())
+                .with_mailer(Arc::new(mailer))
+                .with_status_site(site, web.public_url.clone()),
+        )
     } else {
         None
     };

@@ -27,6 +27,15 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// Whether an issue with this scope is public news: it affects a whole region, a
+    /// whole service, or nobody knows yet how far it reaches. Issues on particular
+    /// components, scale units or named tenants are told only to those tenants.
+    pub fn is_broad(&self) -> bool {
+        let narrowed =
+            !(self.components.is_empty() && self.scale_units.is_empty() && self.tenants.is_empty());
+        !self.regions.is_empty() || (!narrowed && (!self.services.is_empty() || self.unclear))
+    }
+
     pub fn names_infrastructure(&self) -> bool {
         !(self.components.is_empty() && self.scale_units.is_empty() && self.regions.is_empty())
     }
@@ -486,5 +495,41 @@ mod tests {
             affected_tenants(&unclear, &sid("Exchange"), &index, &placements),
             [a, c].into_iter().collect()
         );
+    }
+
+    #[test]
+    fn only_region_wide_service_wide_or_unclear_scopes_are_broad() {
+        let region = Scope {
+            regions: [RegionCode::parse("eu-west").unwrap()]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        assert!(region.is_broad());
+        let service = Scope {
+            services: [ServiceId::parse("Exchange").unwrap()]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        assert!(service.is_broad());
+        let unclear = Scope {
+            unclear: true,
+            ..Default::default()
+        };
+        assert!(unclear.is_broad());
+        let component = Scope {
+            components: [ComponentId::parse("eu-west-su1-mbx01").unwrap()]
+                .into_iter()
+                .collect(),
+            services: service.services.clone(),
+            ..Default::default()
+        };
+        assert!(!component.is_broad());
+        let tenant = Scope {
+            tenants: [TenantId::generate()].into_iter().collect(),
+            ..Default::default()
+        };
+        assert!(!tenant.is_broad());
     }
 }

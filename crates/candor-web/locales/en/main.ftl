@@ -477,3 +477,16 @@ elevation-status-ended = Ended
 elevation-status-denied = Denied
 elevation-status-expired = Expired
 elevation-status-revoked = Ended early
+
+# Public status page, feed and backup status site
+public-title = Service status
+public-intro = Incidents and advisories that affect a whole region, a whole service, or whose reach is not yet known. Issues that affect only some organizations are shown to them when they sign in.
+public-updated = Last updated
+public-feed = Atom feed
+public-languages = Languages
+public-services = Services
+public-active = Current issues
+public-recent = Resolved in the last 7 days
+public-none = No known issues.
+public-static-note = This is a static copy that Candor keeps up to date, so it stays readable even when Candor itself is down.
+public-feed-title = Service status: issues that affect a whole region or service

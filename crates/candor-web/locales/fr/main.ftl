@@ -477,3 +477,16 @@ elevation-status-ended = Terminée
 elevation-status-denied = Refusée
 elevation-status-expired = Expirée
 elevation-status-revoked = Terminée prématurément
+
+# Public status page, feed and backup status site
+public-title = État des services
+public-intro = Incidents et avis qui affectent une région entière ou un service entier, ou dont l'étendue n'est pas encore connue. Les problèmes qui n'affectent que certaines organisations leur sont présentés lorsqu'elles se connectent.
+public-updated = Dernière mise à jour
+public-feed = Flux Atom
+public-languages = Langues
+public-services = Services
+public-active = Problèmes en cours
+public-recent = Résolus au cours des 7 derniers jours
+public-none = Aucun problème connu.
+public-static-note = Ceci est une copie statique que Candor tient à jour, afin qu'elle reste lisible même lorsque Candor lui-même est indisponible.
+public-feed-title = État des services : problèmes qui affectent une région ou un service entier

@@ -477,3 +477,16 @@ elevation-status-ended = 종료됨
 elevation-status-denied = 거부됨
 elevation-status-expired = 만료됨
 elevation-status-revoked = 조기 종료됨
+
+# Public status page, feed and backup status site
+public-title = 서비스 상태
+public-intro = 전체 지역 또는 전체 서비스에 영향을 주거나 영향 범위가 아직 알려지지 않은 인시던트 및 권고입니다. 일부 조직에만 영향을 주는 문제는 해당 조직이 로그인할 때 표시됩니다.
+public-updated = 마지막 업데이트
+public-feed = Atom 피드
+public-languages = 언어
+public-services = 서비스
+public-active = 현재 문제
+public-recent = 지난 7일 동안 해결됨
+public-none = 알려진 문제가 없습니다.
+public-static-note = 이 페이지는 Candor가 최신 상태로 유지하는 정적 복사본이므로 Candor 자체가 중단된 경우에도 계속 볼 수 있습니다.
+public-feed-title = 서비스 상태: 전체 지역 또는 서비스에 영향을 주는 문제

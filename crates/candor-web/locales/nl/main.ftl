@@ -477,3 +477,16 @@ elevation-status-ended = Beëindigd
 elevation-status-denied = Geweigerd
 elevation-status-expired = Verlopen
 elevation-status-revoked = Voortijdig beëindigd
+
+# Public status page, feed and backup status site
+public-title = Servicestatus
+public-intro = Incidenten en adviezen die een hele regio of een hele service treffen, of waarvan de omvang nog niet bekend is. Problemen die alleen bepaalde organisaties treffen, worden aan die organisaties getoond wanneer ze zich aanmelden.
+public-updated = Laatst bijgewerkt
+public-feed = Atom-feed
+public-languages = Talen
+public-services = Services
+public-active = Huidige problemen
+public-recent = Opgelost in de afgelopen 7 dagen
+public-none = Er zijn geen bekende problemen.
+public-static-note = Dit is een statische kopie die Candor actueel houdt, zodat deze leesbaar blijft, ook wanneer Candor zelf niet beschikbaar is.
+public-feed-title = Servicestatus: problemen die een hele regio of service treffen

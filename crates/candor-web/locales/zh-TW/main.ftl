@@ -477,3 +477,16 @@ elevation-status-ended = 已結束
 elevation-status-denied = 已拒絕
 elevation-status-expired = 已過期
 elevation-status-revoked = 已提前結束
+
+# Public status page, feed and backup status site
+public-title = 服務狀態
+public-intro = 影響整個區域、整個服務，或影響範圍尚不明確的事件與諮詢。僅影響部分組織的問題，會在這些組織登入時向其顯示。
+public-updated = 上次更新時間
+public-feed = Atom 摘要
+public-languages = 語言
+public-services = 服務
+public-active = 目前的問題
+public-recent = 過去 7 天內已解決
+public-none = 沒有已知的問題。
+public-static-note = 這是 Candor 持續更新的靜態副本，因此即使 Candor 本身停止運作，仍可閱讀此頁面。
+public-feed-title = 服務狀態：影響整個區域或服務的問題

@@ -309,6 +309,7 @@ pub async fn create_issue(
         .create_issue(&issue, &post, &covered, vec![record])
         .await?;
     core.views.invalidate();
+    super::public::changed(core).await;
     Ok((issue, affected))
 }
 
@@ -420,6 +421,7 @@ async fn apply_update(
         )
         .await?;
     core.views.invalidate();
+    super::public::changed(core).await;
     Ok(issue)
 }
 
@@ -481,6 +483,7 @@ pub async fn change_scope(
         )
         .await?;
     core.views.invalidate();
+    super::public::changed(core).await;
     Ok((issue, added))
 }
 
@@ -654,6 +657,7 @@ pub async fn publish_pir(
         .publish_pir(&pir, &issue, before.last_modified, vec![record])
         .await?;
     core.views.invalidate();
+    super::public::changed(core).await;
     Ok((issue, pir))
 }
 

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod lockbox;
 pub mod lockbox_mail;
 pub mod messages;
+pub mod public;
 pub mod topology;
 pub mod topology_file;
 pub mod views;

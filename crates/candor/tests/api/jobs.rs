@@ -137,7 +137,7 @@ async fn periodic_tasks_run_once_per_period_across_instances(app: TestApp) {
     while let Some(outcome) = one.run_one().await.unwrap() {
         done.push(outcome);
     }
-    assert_eq!(done.len(), 4, "a checkpoint, a cleanup, and this minute's health watchdog and Lockbox deadlines (the other instance's minute is not due yet): {done:?}");
+    assert_eq!(done.len(), 5, "a checkpoint, a cleanup, and this minute's health watchdog, Lockbox deadlines and status site (the other instance's minute is not due yet): {done:?}");
     assert!(done.iter().all(|o| matches!(o, Outcome::Done(_))));
     // The checkpoint job signed the chains.
     let key = candor_domain::audit::AuditChain::Tenant(app.world.a.id).key();

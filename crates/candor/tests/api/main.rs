@@ -20,5 +20,6 @@ mod messages;
 mod operator_api;
 mod ops;
 mod portal;
+mod status_site;
 mod token;
 mod topology;

@@ -1,0 +1,200 @@
+//! Public news of broad issues: the live status page, the Atom feed (read back with an
+//! independent parser), and the backup status site, published by the job runner and
+//! served by a plain static web server after Candor has stopped.
+
+use std::sync::Arc;
+
+use candor::jobs::JobRunner;
+use candor_domain::health::{ComponentId, Scope};
+use candor_domain::identity::{OperatorRole, RegionCode};
+use candor_web::service::health as svc;
+
+use crate::common::TestApp;
+use crate::health::{incident, operator, place};
+
+async fn declare_broad_and_narrow(app: &TestApp) -> (String, String) {
+    place(app).await;
+    let im = operator(app, OperatorRole::IncidentManager);
+    let mut broad = incident(Scope {
+        regions: [RegionCode::parse("eu-west").unwrap()]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    });
+    broad.title = "Mail delays across Europe West".into();
+    let (broad, _) = svc::create_issue(&app.core, &im, None, broad)
+        .await
+        .unwrap();
+    let mut narrow = incident(Scope {
+        components: [ComponentId::parse("eu-west-su1-mbx01").unwrap()]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    });
+    narrow.title = "One mailbox database is slow".into();
+    let (narrow, _) = svc::create_issue(&app.core, &im, None, narrow)
+        .await
+        .unwrap();
+    (broad.id.to_string(), narrow.id.to_string())
+}
+
+async fn the_public_page_and_feed_show_broad_issues_only(app: TestApp) {
+    let (broad, narrow) = declare_broad_and_narrow(&app).await;
+    let http = app.http();
+    let page = http
+        .get(app.url("/status"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Mail delays across Europe West"), "{page}");
+    assert!(page.contains(&broad));
+    assert!(!page.contains(&narrow), "a narrow issue is not public");
+    assert!(!page.contains("<script>alert"), "post bodies are sanitized");
+    let dutch = http
+        .get(app.url("/status?lang=nl"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(dutch.contains("lang=\"nl\""));
+    assert!(
+        dutch.contains("We onderzoeken het."),
+        "the Dutch translation of the post"
+    );
+
+    let res = http
+        .get(app.url("/feeds/status.atom"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/atom+xml"));
+    let bytes = res.bytes().await.unwrap();
+    let feed = feed_rs::parser::parse(&bytes[..]).expect("a valid Atom feed");
+    assert_eq!(feed.feed_type, feed_rs::model::FeedType::Atom);
+    assert_eq!(feed.entries.len(), 1);
+    let entry = &feed.entries[0];
+    assert_eq!(entry.id, format!("urn:candor:issue:{broad}"));
+    assert!(entry
+        .title
+        .as_ref()
+        .unwrap()
+        .content
+        .contains("Mail delays across Europe West"));
+    assert!(entry.updated.is_some());
+    let nl = http
+        .get(app.url("/feeds/status.atom?lang=nl"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let nl = feed_rs::parser::parse(&nl[..]).unwrap();
+    assert_eq!(nl.language.as_deref(), Some("nl"));
+}
+
+/// Python's static file server on a free port, serving `dir`.
+struct StaticServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn static_server(dir: &std::path::Path) -> StaticServer {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 (for its static file server)");
+    let server = StaticServer { child, port };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return server;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("python3 -m http.server did not start");
+}
+
+async fn the_backup_site_is_published_and_readable_with_candor_stopped(app: TestApp) {
+    let site = tempfile::tempdir().unwrap();
+    let (broad, narrow) = declare_broad_and_narrow(&app).await;
+    // Declaring queued a rebuild; the job runner publishes it.
+    let runner =
+        JobRunner::new(app.core.clone()).with_status_site(site.path().to_owned(), app.base.clone());
+    let mut ran = 0;
+    while let Some(outcome) = runner.run_one().await.unwrap() {
+        assert!(
+            matches!(outcome, candor::jobs::Outcome::Done(_)),
+            "{outcome:?}"
+        );
+        ran += 1;
+    }
+    assert!(ran >= 1, "the change queued a rebuild");
+    let current = site.path().join("current");
+    assert!(current.join("index.html").exists());
+    // Candor stops; a plain web server serves what was published.
+    let core = Arc::clone(&app.core);
+    drop(app);
+    let server = static_server(&current).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let url = format!("http://127.0.0.1:{}/{path}", server.port);
+        let http = http.clone();
+        async move {
+            let res = http.get(&url).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{url}");
+            res.text().await.unwrap()
+        }
+    };
+    let index = get("index.html").await;
+    assert!(index.contains("Mail delays across Europe West"), "{index}");
+    assert!(!index.contains(&narrow));
+    for lang in ["nl", "fr", "zh-TW", "ko"] {
+        let page = get(&format!("{lang}/index.html")).await;
+        assert!(page.contains(&format!("lang=\"{lang}\"")), "{lang}");
+        assert!(page.contains(&broad), "{lang}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&get("status.json").await).unwrap();
+    assert_eq!(json["issues"][0]["id"], broad.as_str());
+    let atom = get("status.atom").await;
+    let feed = feed_rs::parser::parse(atom.as_bytes()).unwrap();
+    assert_eq!(feed.entries.len(), 1);
+    drop(core);
+}
+
+crate::both!(
+    the_public_page_and_feed_show_broad_issues_only,
+    the_backup_site_is_published_and_readable_with_candor_stopped,
+);
