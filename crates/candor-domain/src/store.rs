@@ -485,6 +485,39 @@ pub trait LockboxStore: Send + Sync {
     ) -> StoreResult<Vec<crate::lockbox::LockboxRequest>>;
 }
 
+/// A private feed link of a tenant (the token itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedToken {
+    pub id: uuid::Uuid,
+    pub tenant: TenantId,
+    pub label: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// Private per-tenant feeds.
+#[async_trait]
+pub trait FeedStore {
+    async fn create_feed_token(
+        &self,
+        token: &FeedToken,
+        token_hash: &str,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    /// The tenant of an active (not revoked) link.
+    async fn tenant_of_feed_token(&self, token_hash: &str) -> StoreResult<Option<TenantId>>;
+    /// A tenant's links, newest first, revoked ones included.
+    async fn list_feed_tokens(&self, tenant: TenantId) -> StoreResult<Vec<FeedToken>>;
+    /// Revokes one of the tenant's links; false if there is no such active link.
+    async fn revoke_feed_token(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+        now: OffsetDateTime,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool>;
+}
+
 /// Internal elevations: operators' time-boxed privileged roles.
 #[async_trait]
 pub trait ElevationStore {
@@ -527,6 +560,7 @@ pub trait Store:
     + MessageStore
     + LockboxStore
     + ElevationStore
+    + FeedStore
     + Send
     + Sync
     + 'static

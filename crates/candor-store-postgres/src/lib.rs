@@ -5,6 +5,7 @@
 
 mod audit;
 mod elevations;
+mod feeds;
 mod identity;
 mod issues;
 mod jobs;

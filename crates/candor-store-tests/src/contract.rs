@@ -1714,3 +1714,57 @@ pub async fn elevations_are_stored_and_decided_once(store: Arc<dyn Store>) {
         "newest first"
     );
 }
+
+pub async fn feed_tokens_resolve_until_revoked_and_only_for_their_tenant(store: Arc<dyn Store>) {
+    use candor_domain::store::FeedToken;
+    let a = store
+        .create_tenant(TenantId::generate(), new_tenant("Feedco"), T0, vec![])
+        .await
+        .unwrap()
+        .id;
+    let b = store
+        .create_tenant(TenantId::generate(), new_tenant("Otherco"), T0, vec![])
+        .await
+        .unwrap()
+        .id;
+    let token = FeedToken {
+        id: uuid::Uuid::now_v7(),
+        tenant: a,
+        label: "Team dashboard".into(),
+        created_at: T0,
+        revoked_at: None,
+    };
+    store
+        .create_feed_token(
+            &token,
+            "hash-1",
+            vec![system_audit(AuditChain::Tenant(a), "New-FeedLink")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.tenant_of_feed_token("hash-1").await.unwrap(), Some(a));
+    assert_eq!(store.tenant_of_feed_token("hash-2").await.unwrap(), None);
+    assert_eq!(
+        store.list_feed_tokens(a).await.unwrap(),
+        vec![token.clone()]
+    );
+    assert!(store.list_feed_tokens(b).await.unwrap().is_empty());
+    // Another tenant cannot revoke it.
+    assert!(!store
+        .revoke_feed_token(b, token.id, T0, vec![])
+        .await
+        .unwrap());
+    assert!(store
+        .revoke_feed_token(a, token.id, T0 + Duration::hours(1), vec![])
+        .await
+        .unwrap());
+    assert_eq!(store.tenant_of_feed_token("hash-1").await.unwrap(), None);
+    assert!(!store
+        .revoke_feed_token(a, token.id, T0, vec![])
+        .await
+        .unwrap());
+    assert_eq!(
+        store.list_feed_tokens(a).await.unwrap()[0].revoked_at,
+        Some(T0 + Duration::hours(1))
+    );
+}

@@ -53,6 +53,7 @@ contract!(
     messages_reach_their_audience_with_attachments_and_viewpoints,
     lockbox_requests_are_stored_decided_once_and_found_by_deadline,
     elevations_are_stored_and_decided_once,
+    feed_tokens_resolve_until_revoked_and_only_for_their_tenant,
 );
 
 /// Both trees must hold the same migrations, by version and name, so the two backends

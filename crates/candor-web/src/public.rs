@@ -16,13 +16,14 @@ use time::OffsetDateTime;
 use crate::error::ApiError;
 use crate::i18n::Tr;
 use crate::portal::health::{status_class, status_label};
-use crate::service::public::{public_status, PublicStatus};
+use crate::service::public::{public_status, PublicIssue, PublicStatus};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/status", get(live_page))
         .route("/feeds/status.atom", get(public_feed))
+        .route("/feeds/tenants/{token}", get(tenant_feed))
 }
 
 fn lang_of(raw: &Option<String>) -> Language {
@@ -43,9 +44,31 @@ fn atom_time(t: OffsetDateTime) -> FixedDateTime {
 
 /// The public Atom feed: one entry per broad issue, updated with each post.
 pub fn atom(status: &PublicStatus, tr: &Tr, base_url: &str, self_path: &str) -> String {
+    let me = format!("{}{self_path}", base_url.trim_end_matches('/'));
+    atom_of(
+        &status.issues,
+        status.generated,
+        &tr.t("public-feed-title"),
+        tr,
+        base_url,
+        &me,
+        Some(&me),
+    )
+}
+
+/// An Atom feed of `issues`: one entry per issue (a stable id), updated with each post,
+/// its content every post, newest first.
+pub fn atom_of(
+    issues: &[PublicIssue],
+    generated: OffsetDateTime,
+    title: &str,
+    tr: &Tr,
+    base_url: &str,
+    id: &str,
+    self_href: Option<&str>,
+) -> String {
     let base = base_url.trim_end_matches('/');
-    let entries: Vec<Entry> = status
-        .issues
+    let entries: Vec<Entry> = issues
         .iter()
         .map(|p| {
             let i = &p.issue;
@@ -86,29 +109,33 @@ pub fn atom(status: &PublicStatus, tr: &Tr, base_url: &str, self_path: &str) -> 
         })
         .collect();
     let mut feed = Feed::default();
-    feed.set_id(format!("{base}{self_path}"));
-    feed.set_title(Text::plain(tr.t("public-feed-title")));
+    feed.set_id(id);
+    feed.set_title(Text::plain(title));
     feed.set_lang(Some(tr.lang.tag().to_owned()));
     feed.set_updated(atom_time(
-        status
-            .issues
+        issues
             .iter()
             .map(|i| i.issue.last_modified)
             .max()
-            .unwrap_or(status.generated),
+            .unwrap_or(generated),
     ));
     let mut author = Person::default();
     author.set_name("Candor");
     feed.set_authors(vec![author]);
-    let mut me = Link::default();
-    me.set_href(format!("{base}{self_path}"));
-    me.set_rel("self");
-    me.set_mime_type(Some("application/atom+xml".to_owned()));
+    let mut links = Vec::new();
+    if let Some(href) = self_href {
+        let mut me = Link::default();
+        me.set_href(href);
+        me.set_rel("self");
+        me.set_mime_type(Some("application/atom+xml".to_owned()));
+        links.push(me);
+    }
     let mut page = Link::default();
     page.set_href(format!("{base}/status"));
     page.set_rel("alternate");
     page.set_mime_type(Some("text/html".to_owned()));
-    feed.set_links(vec![me, page]);
+    links.push(page);
+    feed.set_links(links);
     feed.set_entries(entries);
     feed.to_string()
 }
@@ -328,6 +355,43 @@ async fn public_feed(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
         [
             (header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn tenant_feed(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let (tenant, issues) = match crate::service::feeds::tenant_feed(&state.core, &token).await {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
+    let lang = raw
+        .as_ref()
+        .map(|_| lang_of(&raw))
+        .filter(|_| raw.as_deref().is_some_and(|q| q.contains("lang=")))
+        .unwrap_or(tenant.default_language);
+    let tr = Tr::new(lang, tenant.time_zone.to_string());
+    let title = tr.t1("feed-tenant-title", "name", &tenant.name);
+    // The link is the secret: it is not repeated in the feed.
+    let body = atom_of(
+        &issues,
+        state.clock.now(),
+        &title,
+        &tr,
+        &state.config.public_url,
+        &format!("urn:candor:feed:tenant:{}", tenant.id),
+        None,
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, max-age=60"),
+            (header::REFERRER_POLICY, "no-referrer"),
         ],
         body,
     )

@@ -4,6 +4,7 @@
 
 mod console;
 mod elevation;
+mod feeds;
 pub mod health;
 pub mod lockbox;
 pub mod messages;
@@ -84,6 +85,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/portal/messages/{id}/attachments.zip",
             get(messages::archive),
         )
+        .route("/portal/feeds", get(feeds::show).post(feeds::create))
+        .route("/portal/feeds/{id}/revoke", post(feeds::revoke))
         .route("/portal/lockbox", get(lockbox::tenant_list))
         .route("/portal/lockbox/setting", post(lockbox::save_setting))
         .route(
@@ -224,6 +227,7 @@ impl PageCtx {
                 }
                 if allowed(Action::ManageTenantSettings(t)) {
                     add("/portal/settings", "nav-settings");
+                    add("/portal/feeds", "feeds-title");
                 }
             }
             _ => {

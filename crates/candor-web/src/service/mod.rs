@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod elevation;
+pub mod feeds;
 pub mod grants;
 pub mod health;
 pub mod identity;

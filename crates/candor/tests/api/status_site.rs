@@ -197,4 +197,105 @@ async fn the_backup_site_is_published_and_readable_with_candor_stopped(app: Test
 crate::both!(
     the_public_page_and_feed_show_broad_issues_only,
     the_backup_site_is_published_and_readable_with_candor_stopped,
+    a_private_feed_link_works_until_revoked,
 );
+
+async fn a_private_feed_link_works_until_revoked(app: TestApp) {
+    let (broad, narrow) = declare_broad_and_narrow(&app).await;
+    let ga = app
+        .world
+        .a
+        .user(candor_domain::identity::TenantRole::GlobalAdministrator)
+        .email
+        .clone();
+    let browser = app.sign_in(&ga, false).await;
+    let csrf = app.csrf(&browser, "/portal/feeds").await;
+    let page = browser
+        .post(app.url("/portal/feeds"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("label", "Wallboard in the ops room"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let url = page
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the new link is shown once")
+        .to_owned();
+    assert!(url.starts_with(&app.base), "{url}");
+    let http = app.http();
+    let res = http.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let feed = feed_rs::parser::parse(&res.bytes().await.unwrap()[..]).expect("valid Atom");
+    let ids: Vec<String> = feed.entries.iter().map(|e| e.id.clone()).collect();
+    assert!(
+        ids.contains(&format!("urn:candor:issue:{narrow}")),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&format!("urn:candor:issue:{broad}")),
+        "{ids:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&http.get(&url).send().await.unwrap().bytes().await.unwrap())
+            .contains(url.rsplit('/').next().unwrap()),
+        "the token is not repeated inside the feed"
+    );
+    // Guessing does not work; the page lists the link without its token.
+    let wrong = format!("{}/feeds/tenants/feed-not-a-real-token-at-all", app.base);
+    assert_eq!(http.get(&wrong).send().await.unwrap().status(), 404);
+    let listed = browser
+        .get(app.url("/portal/feeds"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains("Wallboard in the ops room"));
+    assert!(!listed.contains(url.rsplit('/').next().unwrap()));
+    // Only Global Administrators manage links.
+    let reader = app
+        .world
+        .a
+        .user(candor_domain::identity::TenantRole::ServiceSupportAdministrator)
+        .email
+        .clone();
+    let other = app.sign_in(&reader, false).await;
+    assert_eq!(
+        other
+            .get(app.url("/portal/feeds"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    // Revoked: gone at once.
+    let id = listed
+        .split("/portal/feeds/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let csrf = crate::common::csrf_of(&listed);
+    let res = browser
+        .post(app.url(&format!("/portal/feeds/{id}/revoke")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 404);
+    let log = app
+        .activities(candor_domain::audit::AuditChain::Tenant(app.world.a.id))
+        .await;
+    assert!(log.iter().any(|a| a == "New-FeedLink"));
+    assert!(log.iter().any(|a| a == "Revoke-FeedLink"));
+}

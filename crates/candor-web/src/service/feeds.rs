@@ -1,0 +1,135 @@
+//! Private per-tenant Atom feeds: a Global Administrator creates a link with an
+//! unguessable token (shown once, only its hash kept) for a dashboard or a feed reader,
+//! and revokes it when it leaks. The feed holds every issue that reached the tenant.
+
+use candor_domain::audit::{AuditChain, NewAuditRecord};
+use candor_domain::identity::{authorize, Action, Actor, InvalidValue, Tenant};
+use candor_domain::store::FeedToken;
+use candor_domain::TenantId;
+use serde_json::json;
+use time::Duration;
+
+use super::public::PublicIssue;
+use super::Core;
+use crate::auth::{random_token, sha256_hex};
+use crate::error::{ApiError, ApiResult};
+
+pub const FEED_LINK_CREATED: &str = "New-FeedLink";
+pub const FEED_LINK_REVOKED: &str = "Revoke-FeedLink";
+/// How far back a tenant's feed reaches.
+pub const FEED_HISTORY: Duration = Duration::days(30);
+
+/// A new link and its token, which is shown only now.
+pub struct NewFeedLink {
+    pub link: FeedToken,
+    pub token: String,
+}
+
+pub async fn create_link(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant: TenantId,
+    label: &str,
+) -> ApiResult<NewFeedLink> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    let label = label.trim();
+    if label.is_empty() || label.chars().count() > 100 || label.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(InvalidValue::new(
+            "label",
+            "name the link (1 to 100 characters), e.g. where it is used",
+        )));
+    }
+    let token = format!("feed-{}", random_token());
+    let now = core.clock.now();
+    let link = FeedToken {
+        id: uuid::Uuid::now_v7(),
+        tenant,
+        label: label.to_owned(),
+        created_at: now,
+        revoked_at: None,
+    };
+    let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, FEED_LINK_CREATED)
+        .ip(ip)
+        .item(link.id.to_string())
+        .details(json!({"Label": link.label}));
+    core.store
+        .create_feed_token(&link, &sha256_hex(&token), vec![record])
+        .await?;
+    Ok(NewFeedLink { link, token })
+}
+
+pub async fn links(core: &Core, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<FeedToken>> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    Ok(core.store.list_feed_tokens(tenant).await?)
+}
+
+pub async fn revoke_link(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant: TenantId,
+    id: &str,
+) -> ApiResult<()> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    let id = uuid::Uuid::parse_str(id.trim())
+        .map_err(|_| ApiError::NotFound("there is no such feed link".into()))?;
+    let now = core.clock.now();
+    let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, FEED_LINK_REVOKED)
+        .ip(ip)
+        .item(id.to_string());
+    if core
+        .store
+        .revoke_feed_token(tenant, id, now, vec![record])
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(
+            "there is no such active feed link".into(),
+        ))
+    }
+}
+
+/// The tenant behind a link, and the issues of the last 30 days that reached it (newest
+/// change first), each with its posts. Unknown and revoked links are "not found".
+pub async fn tenant_feed(core: &Core, token: &str) -> ApiResult<(Tenant, Vec<PublicIssue>)> {
+    let missing = || ApiError::NotFound("there is no such feed".into());
+    let token = token.trim().trim_end_matches(".atom");
+    if token.len() < 16 || token.len() > 200 {
+        return Err(missing());
+    }
+    let tenant_id = core
+        .store
+        .tenant_of_feed_token(&sha256_hex(token))
+        .await?
+        .ok_or_else(missing)?;
+    let tenant = core
+        .store
+        .get_tenant(tenant_id)
+        .await?
+        .ok_or_else(missing)?;
+    let now = core.clock.now();
+    let catalog = core.store.list_services().await?;
+    let mut issues = Vec::new();
+    for issue in core
+        .store
+        .tenant_issues(tenant_id, now - FEED_HISTORY)
+        .await?
+    {
+        let mut posts = core.store.issue_posts(&issue.id).await?;
+        posts.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+        let service_name = catalog
+            .iter()
+            .find(|s| s.id == issue.service)
+            .map(|s| s.display_name.clone())
+            .unwrap_or_else(|| issue.service.to_string());
+        issues.push(PublicIssue {
+            issue,
+            service_name,
+            posts,
+        });
+    }
+    issues.sort_by_key(|i| std::cmp::Reverse(i.issue.last_modified));
+    Ok((tenant, issues))
+}
