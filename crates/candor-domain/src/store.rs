@@ -518,6 +518,26 @@ pub trait FeedStore {
     ) -> StoreResult<bool>;
 }
 
+/// The contacts tenants want notified.
+#[async_trait]
+pub trait ContactStore {
+    /// Adds a contact; the same address twice in one tenant is a conflict.
+    async fn add_contact(
+        &self,
+        contact: &crate::health::Contact,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    /// By email address.
+    async fn list_contacts(&self, tenant: TenantId) -> StoreResult<Vec<crate::health::Contact>>;
+    /// False if the tenant has no such contact.
+    async fn delete_contact(
+        &self,
+        tenant: TenantId,
+        id: crate::health::ContactId,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool>;
+}
+
 /// Internal elevations: operators' time-boxed privileged roles.
 #[async_trait]
 pub trait ElevationStore {
@@ -561,6 +581,7 @@ pub trait Store:
     + LockboxStore
     + ElevationStore
     + FeedStore
+    + ContactStore
     + Send
     + Sync
     + 'static

@@ -4,6 +4,7 @@
 //! instances share the work without waiting on each other.
 
 mod audit;
+mod contacts;
 mod elevations;
 mod feeds;
 mod identity;

@@ -5,6 +5,7 @@
 //! transaction and one fsync.
 
 mod audit;
+mod contacts;
 mod elevations;
 mod feeds;
 mod identity;

@@ -1768,3 +1768,62 @@ pub async fn feed_tokens_resolve_until_revoked_and_only_for_their_tenant(store: 
         Some(T0 + Duration::hours(1))
     );
 }
+
+pub async fn contacts_are_per_tenant_and_unique_by_address(store: Arc<dyn Store>) {
+    use candor_domain::health::{Contact, ContactId, ServiceId, Subscription, Topic};
+    let a = store
+        .create_tenant(TenantId::generate(), new_tenant("Contactco"), T0, vec![])
+        .await
+        .unwrap()
+        .id;
+    let b = store
+        .create_tenant(TenantId::generate(), new_tenant("Elsewhere"), T0, vec![])
+        .await
+        .unwrap()
+        .id;
+    let contact = |tenant, email: &str| Contact {
+        id: ContactId::generate(),
+        tenant,
+        email: EmailAddress::parse(email).unwrap(),
+        language: Language::Dutch,
+        subscription: Subscription {
+            topics: [Topic::Incidents, Topic::Reviews].into_iter().collect(),
+            services: [ServiceId::from_trusted("Exchange")].into_iter().collect(),
+        },
+        created_at: T0,
+    };
+    let ops = contact(a, "ops@contactco.example");
+    store
+        .add_contact(
+            &ops,
+            vec![system_audit(
+                AuditChain::Tenant(a),
+                "Add-NotificationContact",
+            )],
+        )
+        .await
+        .unwrap();
+    let again = store
+        .add_contact(&contact(a, "ops@contactco.example"), vec![])
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    // The same address in another tenant is another contact.
+    store
+        .add_contact(&contact(b, "ops@contactco.example"), vec![])
+        .await
+        .unwrap();
+    let noc = contact(a, "noc@contactco.example");
+    store.add_contact(&noc, vec![]).await.unwrap();
+    let listed = store.list_contacts(a).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![noc.clone(), ops.clone()],
+        "by address, read back whole"
+    );
+    assert!(
+        !store.delete_contact(b, ops.id, vec![]).await.unwrap(),
+        "not b's"
+    );
+    assert!(store.delete_contact(a, ops.id, vec![]).await.unwrap());
+    assert_eq!(store.list_contacts(a).await.unwrap(), vec![noc]);
+}

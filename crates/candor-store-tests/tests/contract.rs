@@ -54,6 +54,7 @@ contract!(
     lockbox_requests_are_stored_decided_once_and_found_by_deadline,
     elevations_are_stored_and_decided_once,
     feed_tokens_resolve_until_revoked_and_only_for_their_tenant,
+    contacts_are_per_tenant_and_unique_by_address,
 );
 
 /// Both trees must hold the same migrations, by version and name, so the two backends

@@ -6,7 +6,7 @@
 /// because Graph clients send both spellings.
 macro_rules! wire_enum {
     ($name:ident, $what:literal, [$($variant:ident => $wire:literal),+ $(,)?]) => {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum $name {
             $(#[serde(rename = $wire)] $variant),+
         }
@@ -48,6 +48,7 @@ macro_rules! wire_enum {
 mod catalog;
 mod issue;
 mod message;
+mod notify;
 mod pir;
 mod scope;
 mod status;
@@ -55,6 +56,7 @@ mod status;
 pub use catalog::*;
 pub use issue::*;
 pub use message::*;
+pub use notify::*;
 pub use pir::*;
 pub use scope::*;
 pub use status::*;

@@ -1,0 +1,88 @@
+use async_trait::async_trait;
+use candor_domain::audit::NewAuditRecord;
+use candor_domain::health::{Contact, ContactId};
+use candor_domain::identity::EmailAddress;
+use candor_domain::store::{ContactStore, StoreError, StoreResult};
+use candor_domain::time_util::to_unix_micros;
+use candor_domain::TenantId;
+use sqlx::sqlite::SqliteRow;
+
+use crate::audit::append_in_tx;
+use crate::rows::{corrupt, from_json, get, json, parsed, time};
+use crate::{db_error, SqliteStore};
+
+fn contact(row: &SqliteRow) -> StoreResult<Contact> {
+    let email: String = get(row, "email")?;
+    Ok(Contact {
+        id: parsed(row, "id")?,
+        tenant: parsed(row, "tenant_id")?,
+        email: EmailAddress::parse(&email).map_err(|e| corrupt("email", e))?,
+        language: parsed(row, "language")?,
+        subscription: from_json(row, "subscription")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+#[async_trait]
+impl ContactStore for SqliteStore {
+    async fn add_contact(&self, c: &Contact, audit: Vec<NewAuditRecord>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        let done = sqlx::query(
+            "INSERT INTO contacts (id, tenant_id, email, language, subscription, created_at)
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, email) DO NOTHING",
+        )
+        .bind(c.id.to_string())
+        .bind(c.tenant.to_string())
+        .bind(c.email.to_string())
+        .bind(c.language.tag())
+        .bind(json(&c.subscription))
+        .bind(to_unix_micros(c.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "{} is already a contact of this organization",
+                c.email
+            )));
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn list_contacts(&self, tenant: TenantId) -> StoreResult<Vec<Contact>> {
+        sqlx::query(
+            "SELECT id, tenant_id, email, language, subscription, created_at FROM contacts
+             WHERE tenant_id = ? ORDER BY email",
+        )
+        .bind(tenant.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(contact)
+        .collect()
+    }
+
+    async fn delete_contact(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        let done = sqlx::query("DELETE FROM contacts WHERE id = ? AND tenant_id = ?")
+            .bind(id.to_string())
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+}
