@@ -132,6 +132,12 @@ impl Elevation {
                 "say why in 10 to 1000 characters (a ticket or incident id helps)",
             ));
         }
+        if minutes < MIN_ELEVATION.whole_minutes() || minutes > MAX_ELEVATION.whole_minutes() {
+            return Err(InvalidValue::new(
+                "duration",
+                format!("{minutes} minutes is outside 15 minutes to 8 hours"),
+            ));
+        }
         let duration = Duration::minutes(minutes);
         if duration < MIN_ELEVATION || duration > MAX_ELEVATION {
             return Err(InvalidValue::new(

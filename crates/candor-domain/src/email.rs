@@ -23,49 +23,19 @@ fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '-' || c == '_'
 }
 
-/// Whether `token` (a run without whitespace) is something a mail client might link:
-/// a scheme (`https:`, `mailto:`, `tel:`…), `www.`, an email address, a domain name or an
-/// IPv4 address.
-fn token_is_linkish(token: &str) -> bool {
-    if token.contains("\\\\") {
-        // A UNC path, \\server\share.
-        return true;
-    }
+/// Whether a run of name characters (letters, digits, `-`, `_`, `.`, `@`) is something a
+/// mail client might link: an email address, a domain name, or an IPv4 address.
+fn name_is_linkish(token: &str) -> bool {
     let t = token.trim_matches(|c: char| !c.is_alphanumeric());
     if t.is_empty() {
         return false;
     }
-    let lower = t.to_lowercase();
-    if lower.contains("://") || lower.starts_with("www.") {
-        return true;
-    }
-    // scheme:rest, as in mailto:, tel:, data:, javascript:, sms:
-    if let Some((scheme, rest)) = lower.split_once(':') {
-        let is_scheme = !scheme.is_empty()
-            && scheme
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
-        let known = matches!(
-            scheme,
-            "http" | "https" | "mailto" | "tel" | "sms" | "data" | "javascript" | "file" | "ftp"
-        );
-        if is_scheme && (known || rest.starts_with("//")) {
-            return true;
-        }
-    }
-    if lower.contains('@') {
-        let (local, domain) = lower.split_once('@').unwrap_or(("", ""));
+    if let Some((local, domain)) = t.split_once('@') {
         if !local.is_empty() && domain.contains('.') {
             return true;
         }
     }
-    // Dotted names: a domain (last label alphabetic, two or more letters, every label a
-    // word) or an IPv4 address.
-    let host = lower.split(['/', '?', '#', ':']).next().unwrap_or("");
+    let host = t.rsplit('@').next().unwrap_or(t);
     let labels: Vec<&str> = host.split('.').collect();
     if labels.len() >= 2
         && labels
@@ -83,10 +53,67 @@ fn token_is_linkish(token: &str) -> bool {
     false
 }
 
-/// Whether `text` holds anything a mail client could turn into a link.
+/// Whether `text` holds anything a mail client could turn into a link: a scheme
+/// (`https:`, `mailto:`, `tel:`, `x://`…), `www.`, an email address, a domain name, an IPv4
+/// address, a UNC path or an international phone number. Invisible characters are
+/// removed first, so `evil<zero-width space>.com` counts too.
 pub fn contains_link(text: &str) -> bool {
-    text.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | '"' | '\'' | ','))
-        .any(token_is_linkish)
+    let visible: String = text
+        .chars()
+        .filter(|c| {
+            !matches!(*c,
+                '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+                | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}')
+        })
+        .collect();
+    let lower = visible.to_lowercase();
+    if lower.contains("://") || lower.contains("www.") || lower.contains("\\\\") {
+        return true;
+    }
+    for scheme in [
+        "http:",
+        "https:",
+        "mailto:",
+        "tel:",
+        "sms:",
+        "data:",
+        "javascript:",
+        "file:",
+        "ftp:",
+        "callto:",
+        "facetime:",
+        "skype:",
+    ] {
+        if lower.match_indices(scheme).any(|(i, _)| {
+            // At the start of a word, so `note:` or `key:value` do not count.
+            lower[..i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+        }) {
+            return true;
+        }
+    }
+    // Phone numbers in international form: `+` then seven or more digits, with spaces,
+    // dashes, dots or brackets between them.
+    let chars: Vec<char> = lower.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if *c == '+' {
+            let digits = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'))
+                .filter(|c| c.is_ascii_digit())
+                .count();
+            if digits >= 7 {
+                return true;
+            }
+        }
+    }
+    visible
+        .split(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '@')))
+        .any(name_is_linkish)
 }
 
 /// `text` if it is link-free, otherwise `instead`: for values that come from people
@@ -125,6 +152,15 @@ mod tests {
             "Visit evil.com.",
             "\\\\fileserver\\share",
             "xn--80ak6aa92e.com",
+            "SR-1;evil.com",
+            "SR-1/evil.com",
+            "SR-1:evil.com",
+            "SR-1|evil.com",
+            "SR-1[evil.com]",
+            "evil\u{200B}.com",
+            "call +1-800-555-0100",
+            "+31 20 123 4567",
+            "see tel:0201234567",
         ] {
             assert!(contains_link(linkish), "{linkish}");
         }
@@ -143,6 +179,9 @@ mod tests {
             "Approver: Megan Bowen",
             "Note: the request expires in 12 hours.",
             "...",
+            "e.g. the mailbox, i.e. one user",
+            "Request 0193a5f2-7c1e-7000-8000-000000000001 for 240 minutes",
+            "Access: 2026-11-22 11:00 CET to 2026-11-22 15:00 CET",
         ] {
             assert!(!contains_link(plain), "{plain}");
         }

@@ -546,6 +546,13 @@ pub struct LockboxFilter {
 
 /// Checks a requested duration: 15 minutes to 4 hours.
 pub fn check_duration(minutes: i64) -> Result<Duration, InvalidValue> {
+    // Compared as a number first: a huge one must not overflow the duration.
+    if minutes < MIN_ACCESS.whole_minutes() || minutes > MAX_ACCESS.whole_minutes() {
+        return Err(InvalidValue::new(
+            "duration",
+            format!("{minutes} minutes is outside 15 minutes to 4 hours"),
+        ));
+    }
     let d = Duration::minutes(minutes);
     if d < MIN_ACCESS || d > MAX_ACCESS {
         return Err(InvalidValue::new(

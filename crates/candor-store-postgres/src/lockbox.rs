@@ -160,8 +160,9 @@ impl LockboxStore for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE lockbox_requests SET status = $1, internal_decision = $2, pending_since = $3,
-                 customer_decision = $4, access_start = $5, access_end = $6, ended = $7, next_deadline = $8
-             WHERE id = $9 AND status = $10",
+                 customer_decision = $4, access_start = $5, access_end = $6, ended = $7, next_deadline = $8,
+                 needs_customer = $9
+             WHERE id = $10 AND status = $11",
         )
         .bind(r.status.as_str())
         .bind(r.internal_decision.as_ref().map(json))
@@ -171,6 +172,7 @@ impl LockboxStore for PostgresStore {
         .bind(r.access_end)
         .bind(r.ended.as_ref().map(json))
         .bind(r.next_deadline())
+        .bind(r.needs_customer)
         .bind(r.id.0)
         .bind(expected.as_str())
         .execute(&mut *tx)

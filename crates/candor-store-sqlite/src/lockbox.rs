@@ -161,7 +161,8 @@ impl LockboxStore for SqliteStore {
         let mut tx = self.writer.begin().await.map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE lockbox_requests SET status = ?, internal_decision = ?, pending_since = ?,
-                 customer_decision = ?, access_start = ?, access_end = ?, ended = ?, next_deadline = ?
+                 customer_decision = ?, access_start = ?, access_end = ?, ended = ?, next_deadline = ?,
+                 needs_customer = ?
              WHERE id = ? AND status = ?",
         )
         .bind(r.status.as_str())
@@ -172,6 +173,7 @@ impl LockboxStore for SqliteStore {
         .bind(r.access_end.map(to_unix_micros))
         .bind(r.ended.as_ref().map(json))
         .bind(r.next_deadline().map(to_unix_micros))
+        .bind(r.needs_customer)
         .bind(r.id.to_string())
         .bind(expected.as_str())
         .execute(&mut *tx)

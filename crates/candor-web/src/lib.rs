@@ -147,7 +147,14 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            // A private feed's path is its secret: never in the logs.
+            let path = req.uri().path();
+            let path = if path.starts_with("/feeds/tenants/") {
+                "/feeds/tenants/<redacted>"
+            } else {
+                path
+            };
+            tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id)
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(ops::panic_response));

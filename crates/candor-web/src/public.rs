@@ -44,13 +44,14 @@ fn atom_time(t: OffsetDateTime) -> FixedDateTime {
 
 /// The public Atom feed: one entry per broad issue, updated with each post.
 pub fn atom(status: &PublicStatus, tr: &Tr, base_url: &str, self_path: &str) -> String {
-    let me = format!("{}{self_path}", base_url.trim_end_matches('/'));
+    let base = base_url.trim_end_matches('/');
+    let me = format!("{base}{self_path}");
     atom_of(
         &status.issues,
         status.generated,
         &tr.t("public-feed-title"),
         tr,
-        base_url,
+        &|id| format!("{base}/status#{id}"),
         &me,
         Some(&me),
     )
@@ -63,11 +64,10 @@ pub fn atom_of(
     generated: OffsetDateTime,
     title: &str,
     tr: &Tr,
-    base_url: &str,
+    page_of: &dyn Fn(&str) -> String,
     id: &str,
     self_href: Option<&str>,
 ) -> String {
-    let base = base_url.trim_end_matches('/');
     let entries: Vec<Entry> = issues
         .iter()
         .map(|p| {
@@ -101,7 +101,7 @@ pub fn atom_of(
             category.set_term(i.classification.as_str());
             entry.set_categories(vec![category]);
             let mut link = Link::default();
-            link.set_href(format!("{base}/status#{}", i.id));
+            link.set_href(page_of(i.id.as_str()));
             link.set_rel("alternate");
             link.set_mime_type(Some("text/html".to_owned()));
             entry.set_links(vec![link]);
@@ -131,7 +131,7 @@ pub fn atom_of(
         links.push(me);
     }
     let mut page = Link::default();
-    page.set_href(format!("{base}/status"));
+    page.set_href(page_of("").trim_end_matches('#').to_owned());
     page.set_rel("alternate");
     page.set_mime_type(Some("text/html".to_owned()));
     links.push(page);
@@ -378,12 +378,21 @@ async fn tenant_feed(
     let tr = Tr::new(lang, tenant.time_zone.to_string());
     let title = tr.t1("feed-tenant-title", "name", &tenant.name);
     // The link is the secret: it is not repeated in the feed.
+    // Entries lead to the issue in the portal (sign-in needed), not the public page,
+    // which does not show issues that reached only some tenants.
+    let base = state.config.public_url.trim_end_matches('/').to_owned();
     let body = atom_of(
         &issues,
         state.clock.now(),
         &title,
         &tr,
-        &state.config.public_url,
+        &|id| {
+            if id.is_empty() {
+                format!("{base}/portal/health")
+            } else {
+                format!("{base}/portal/health/issues/{id}")
+            }
+        },
         &format!("urn:candor:feed:tenant:{}", tenant.id),
         None,
     );

@@ -333,9 +333,13 @@ pub enum OperatorClientCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// Comma-separated operator roles, e.g. IncidentManager.
+        /// Comma-separated operator roles, e.g. IncidentManager or DataPlaneService.
         #[arg(long)]
         roles: String,
+        /// Allow a privileged role (ProviderAdmin) held standing, for automation such as a
+        /// topology sync. Loudly audited.
+        #[arg(long)]
+        break_glass: bool,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -720,11 +724,23 @@ Use it only for the very first Provider Admin or to recover access."
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::OperatorClient(OperatorClientCommand::Create { name, roles, db }) => {
+        Command::OperatorClient(OperatorClientCommand::Create {
+            name,
+            roles,
+            break_glass,
+            db,
+        }) => {
             let core = core_for(&db).await?;
-            let (client, secret) =
-                identity::create_operator_client(&core, &system, None, &name, &split_csv(&roles))
-                    .await?;
+            let roles = split_csv(&roles);
+            let (client, secret) = if break_glass {
+                eprintln!(
+                    "WARNING: creating a BREAK-GLASS operator client with standing privileged roles; recorded in the operator audit log."
+                );
+                identity::create_break_glass_operator_client(&core, &system, None, &name, &roles)
+                    .await?
+            } else {
+                identity::create_operator_client(&core, &system, None, &name, &roles).await?
+            };
             println!("client_id:     {}", client.id);
             println!("client_secret: {secret}");
             println!("roles:         {}", client.roles.names().join(", "));

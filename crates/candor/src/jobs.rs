@@ -193,8 +193,12 @@ impl JobRunner {
                 let n = candor_web::service::lockbox::record_deadlines(&core)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                if n > 0 {
-                    tracing::info!(recorded = n, "Lockbox deadlines recorded");
+                // Elevations end by the clock too; written down on the same beat.
+                let e = candor_web::service::elevation::record_deadlines(&core)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if n + e > 0 {
+                    tracing::info!(requests = n, elevations = e, "deadlines recorded");
                 }
                 Ok(())
             }

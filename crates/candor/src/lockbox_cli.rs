@@ -29,7 +29,8 @@ pub enum LockboxCommand {
         #[command(flatten)]
         api: ApiTarget,
     },
-    /// Approve, deny or cancel a request (Set-AccessToCustomerDataRequest).
+    /// Approve or deny a pending request (Set-AccessToCustomerDataRequest), or revoke
+    /// active access. Cancel is the engineer's, in the console.
     Set {
         #[arg(long)]
         request_id: String,
@@ -101,7 +102,10 @@ impl StatusArg {
 pub enum DecisionArg {
     Approve,
     Deny,
+    /// The engineer's own step; refused with a pointer to the console.
     Cancel,
+    /// End active access now.
+    Revoke,
 }
 
 /// Where Candor is and which app credentials to use.
@@ -356,13 +360,22 @@ pub async fn run(cmd: LockboxCommand) -> Result<ExitCode, CliError> {
                 DecisionArg::Approve => "Approve",
                 DecisionArg::Deny => "Deny",
                 DecisionArg::Cancel => "Cancel",
+                DecisionArg::Revoke => "Revoke",
             };
-            let r = api
-                .post(
-                    &format!("/api/v1/lockbox/requests/{}/decision", request_id.trim()),
+            let id = request_id.trim();
+            let r = if word == "Revoke" {
+                api.post(
+                    &format!("/api/v1/lockbox/requests/{id}/revoke"),
+                    &serde_json::json!({"comment": comment}),
+                )
+                .await?
+            } else {
+                api.post(
+                    &format!("/api/v1/lockbox/requests/{id}/decision"),
                     &serde_json::json!({"decision": word, "comment": comment}),
                 )
-                .await?;
+                .await?
+            };
             println!("Request {} is now {}.", text(&r["id"]), text(&r["status"]));
             if let Some(end) = r["accessEnd"].as_str().filter(|_| word == "Approve") {
                 println!("Access ends at {end} unless you revoke it sooner.");

@@ -16,12 +16,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::ApiQuery;
-use super::operator::{idempotent, json_body};
+use super::operator::json_body;
 use crate::auth::extract::ApiCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::service::lockbox::{
-    self as svc, AccessAnswer, AccessQuestion, ActionReport, Decision, ListQuery, NewRequestInput,
-    ReportOutcome,
+    self as svc, AccessAnswer, AccessQuestion, ActionReport, Decision, ListQuery, ReportOutcome,
 };
 use crate::AppState;
 
@@ -137,8 +136,8 @@ pub struct LockboxPage {
     pub next_cursor: Option<String>,
 }
 
-fn cursor_of(r: &LockboxRequest) -> String {
-    B64.encode(format!("{}|{}", r.created_at.unix_timestamp_nanos(), r.id))
+fn cursor_of((at, id): (time::OffsetDateTime, LockboxRequestId)) -> String {
+    B64.encode(format!("{}|{}", at.unix_timestamp_nanos(), id))
 }
 
 fn parse_cursor(c: &str) -> ApiResult<(time::OffsetDateTime, LockboxRequestId)> {
@@ -212,18 +211,11 @@ pub async fn list_requests(
         before: p.cursor.as_deref().map(parse_cursor).transpose()?,
         limit,
     };
-    let page = svc::list(&state.core, &caller.actor, q).await?;
-    // A full page from the store means there may be more (the status filter is applied
-    // after the store's page, so a page can be short and still not be the last).
-    let raw_full = page.len() == limit as usize;
-    let next_cursor = if raw_full {
-        page.last().map(cursor_of)
-    } else {
-        None
-    };
+    // The status filter thins the store's page: a short page may not be the last.
+    let page = svc::list_page(&state.core, &caller.actor, q).await?;
     Ok(Json(LockboxPage {
-        value: page.iter().map(view).collect(),
-        next_cursor,
+        value: page.items.iter().map(view).collect(),
+        next_cursor: page.next.map(cursor_of),
     }))
 }
 
@@ -242,82 +234,21 @@ pub async fn get_request(
 ) -> ApiResult<Json<LockboxRequestView>> {
     let r = svc::get(&state.core, &caller.actor, &id).await?;
     let mut v = view(&r);
-    v.approvers = Some(
-        svc::approvers(&state.core, r.tenant)
-            .await?
-            .into_iter()
-            .map(|a| ApproverView {
-                email: a.email,
-                display_name: a.display_name,
-                roles: a.roles,
-            })
-            .collect(),
-    );
+    // Who may approve is the tenant's own business: not shown to the provider side.
+    if caller.actor.tenant_id() == Some(r.tenant) {
+        v.approvers = Some(
+            svc::approvers(&state.core, r.tenant)
+                .await?
+                .into_iter()
+                .map(|a| ApproverView {
+                    email: a.email,
+                    display_name: a.display_name,
+                    roles: a.roles,
+                })
+                .collect(),
+        );
+    }
     Ok(Json(v))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FileRequest {
-    pub tenant_id: String,
-    /// e.g. `Exchange Online`.
-    pub workload: String,
-    /// Pre-approved operations of the workload, e.g. `Get-Mailbox`.
-    pub operations: Vec<String>,
-    /// The support case this is for.
-    pub service_request: String,
-    /// Why the data is needed (10–2000 characters).
-    pub justification: String,
-    /// 15 to 240.
-    pub duration_minutes: i64,
-}
-
-/// Files a request (Support Engineer). It waits for a Support Manager's internal approval.
-#[utoipa::path(post, path = "/api/v1/lockbox/requests", tag = "lockbox",
-    request_body = FileRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried filing safe")),
-    security(("bearer" = [])),
-    responses(
-        (status = 201, description = "The request", body = LockboxRequestView),
-        (status = 400, description = "Invalid input, with the field and the problem"),
-        (status = 403, description = "Needs the Support Engineer role"),
-    ))]
-pub async fn file_request(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    candor_domain::identity::authorize(
-        &caller.actor,
-        candor_domain::identity::Action::FileLockboxRequest,
-    )?;
-    let req: FileRequest = json_body(&headers, &body)?;
-    let fingerprint = format!(
-        "POST /api/v1/lockbox/requests\n{}",
-        String::from_utf8_lossy(&body)
-    );
-    let input = NewRequestInput {
-        tenant: tenant_field(&req.tenant_id)?,
-        workload: req.workload,
-        operations: req.operations,
-        service_request: req.service_request,
-        justification: req.justification,
-        duration_minutes: req.duration_minutes,
-    };
-    let core = state.core.clone();
-    let actor = caller.actor.clone();
-    idempotent(
-        &state,
-        &caller.actor,
-        &headers,
-        &fingerprint,
-        || async move {
-            let r = svc::file_request(&core, &actor, caller.ip, input).await?;
-            Ok((StatusCode::CREATED, super::operator::to_json(&view(&r))?))
-        },
-    )
-    .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -329,8 +260,9 @@ pub struct DecisionRequest {
 }
 
 /// `Set-AccessToCustomerDataRequest`: the tenant approves or denies a pending request
-/// (a person with the approver role, or an app with `Lockbox.ReadWrite.All`); the
-/// engineer who filed it cancels it. Audited with ApprovalDecision and signed.
+/// (an app with `Lockbox.ReadWrite.All`, or a person in the portal). Audited with
+/// ApprovalDecision and signed. Filing, the internal approval and cancelling are done by
+/// people in the console.
 #[utoipa::path(post, path = "/api/v1/lockbox/requests/{id}/decision", tag = "lockbox",
     request_body = DecisionRequest,
     params(("id" = String, Path, description = "Request id")),
@@ -359,47 +291,6 @@ pub async fn decide(
         caller.ip,
         &id,
         decision,
-        req.comment,
-    )
-    .await?;
-    Ok(Json(view(&r)))
-}
-
-/// The Support Manager's internal approval or denial (never of their own request). On
-/// approval the request becomes pending for the tenant, or, with Lockbox off, access
-/// begins.
-#[utoipa::path(post, path = "/api/v1/lockbox/requests/{id}/internal-decision", tag = "lockbox",
-    request_body = DecisionRequest,
-    params(("id" = String, Path, description = "Request id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The request after the decision", body = LockboxRequestView),
-        (status = 403, description = "Needs the Support Manager role"),
-        (status = 409, description = "Not awaiting internal approval, or the manager's own request"),
-    ))]
-pub async fn decide_internally(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Json<LockboxRequestView>> {
-    let req: DecisionRequest = json_body(&headers, &body)?;
-    let approve =
-        match req.decision.parse()? {
-            Decision::Approve => true,
-            Decision::Deny => false,
-            Decision::Cancel => return Err(ApiError::BadRequest(
-                "an internal decision is Approve or Deny; the engineer cancels through /decision"
-                    .into(),
-            )),
-        };
-    let r = svc::decide_internally(
-        &state.core,
-        &caller.actor,
-        caller.ip,
-        &id,
-        approve,
         req.comment,
     )
     .await?;

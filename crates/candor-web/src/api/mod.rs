@@ -91,10 +91,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
                     operator_topology::MAX_TOPOLOGY_BYTES,
                 )),
         )
-        .routes(routes!(lockbox::list_requests, lockbox::file_request))
+        .routes(routes!(lockbox::list_requests))
         .routes(routes!(lockbox::get_request))
         .routes(routes!(lockbox::decide))
-        .routes(routes!(lockbox::decide_internally))
         .routes(routes!(lockbox::revoke))
         .routes(routes!(lockbox::authorize_operation))
         .routes(routes!(lockbox::report_action))

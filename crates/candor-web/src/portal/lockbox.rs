@@ -197,15 +197,18 @@ fn filters(raw: &Option<String>) -> Result<Filters, ApiError> {
     })
 }
 
-fn next_link(base: &str, f: &Filters, page: &[LockboxRequest], extra: &str) -> Option<String> {
-    if page.len() < PAGE_SIZE as usize {
-        return None;
-    }
-    let last = page.last()?;
-    let mut q: Vec<(&str, String)> = vec![(
-        "before",
-        format!("{}_{}", last.created_at.unix_timestamp_nanos(), last.id),
-    )];
+fn next_link(
+    base: &str,
+    f: &Filters,
+    next: Option<(
+        time::OffsetDateTime,
+        candor_domain::lockbox::LockboxRequestId,
+    )>,
+    extra: &str,
+) -> Option<String> {
+    let (at, id) = next?;
+    let mut q: Vec<(&str, String)> =
+        vec![("before", format!("{}_{}", at.unix_timestamp_nanos(), id))];
     if let Some(s) = f.status {
         q.push(("status", s.as_str().to_owned()));
     }
@@ -237,7 +240,7 @@ pub async fn tenant_list(
         Ok(f) => f,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    let list = svc::list(
+    let found = svc::list_page(
         &state.core,
         &user.actor,
         ListQuery {
@@ -249,8 +252,8 @@ pub async fn tenant_list(
         },
     )
     .await;
-    let list = match list {
-        Ok(l) => l,
+    let (list, next) = match found {
+        Ok(p) => (p.items, p.next),
         Err(e) => return error_page(&state, &user, path, e),
     };
     let enabled = match state.store.lockbox_enabled(tenant).await {
@@ -271,7 +274,7 @@ pub async fn tenant_list(
             .iter()
             .map(|r| row(&tr, r, "/portal/lockbox", String::new()))
             .collect(),
-        next: next_link("/portal/lockbox", &f, &list, ""),
+        next: next_link("/portal/lockbox", &f, next, ""),
         page,
     })
 }
@@ -405,10 +408,15 @@ async fn request_page(
         deadline: r.decision_deadline().map(|t| tr.time(&t)),
         access,
         decisions,
-        approvers: approvers
-            .into_iter()
-            .map(|a| (a.display_name, a.email))
-            .collect(),
+        // Who may approve is the tenant's own business: not shown in the console.
+        approvers: if console {
+            Vec::new()
+        } else {
+            approvers
+                .into_iter()
+                .map(|a| (a.display_name, a.email))
+                .collect()
+        },
         may_decide: tenant_side
             && r.status == LockboxStatus::Pending
             && may(Action::DecideLockboxRequest(r.tenant)),
@@ -611,7 +619,7 @@ pub async fn console_list(
         "all" if manager => (false, f.status),
         _ => (true, f.status),
     };
-    let list = match svc::list(
+    let (list, next) = match svc::list_page(
         &state.core,
         &user.actor,
         ListQuery {
@@ -625,7 +633,7 @@ pub async fn console_list(
     )
     .await
     {
-        Ok(l) => l,
+        Ok(p) => (p.items, p.next),
         Err(e) => return error_page(&state, &user, path, e),
     };
     // Names of the tenants on this page only (the provider may have very many).
@@ -660,7 +668,7 @@ pub async fn console_list(
             .iter()
             .map(|r| row(&tr, r, "/console/lockbox", name_of(r.tenant)))
             .collect(),
-        next: next_link("/console/lockbox", &f, &list, &view),
+        next: next_link("/console/lockbox", &f, next, &view),
         views,
         view,
         page,

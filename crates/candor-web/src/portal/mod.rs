@@ -3,6 +3,7 @@
 //! works without JavaScript.
 
 mod console;
+mod contacts;
 mod elevation;
 mod feeds;
 pub mod health;
@@ -85,6 +86,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/portal/messages/{id}/attachments.zip",
             get(messages::archive),
         )
+        .route("/portal/contacts", get(contacts::show).post(contacts::add))
+        .route("/portal/contacts/{id}", post(contacts::act))
         .route("/portal/feeds", get(feeds::show).post(feeds::create))
         .route("/portal/feeds/{id}/revoke", post(feeds::revoke))
         .route("/portal/lockbox", get(lockbox::tenant_list))
@@ -227,6 +230,7 @@ impl PageCtx {
                 }
                 if allowed(Action::ManageTenantSettings(t)) {
                     add("/portal/settings", "nav-settings");
+                    add("/portal/contacts", "nav-contacts");
                     add("/portal/feeds", "feeds-title");
                 }
             }

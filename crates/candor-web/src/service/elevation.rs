@@ -213,3 +213,52 @@ pub async fn overview(core: &Core, actor: &Actor) -> ApiResult<(Vec<Elevation>, 
         .collect();
     Ok((mine, waiting))
 }
+
+pub const ELEVATION_EXPIRED: &str = "Expire-Elevation";
+pub const ELEVATION_ENDED: &str = "End-Elevation";
+
+/// Records what time alone decided: requests nobody approved within 12 hours expired,
+/// active elevations reached their end. The role was already refused from that moment
+/// (roles are worked out against the clock); this writes it down in the operator log.
+pub async fn record_deadlines(core: &Core) -> ApiResult<usize> {
+    let now = core.clock.now();
+    let mut recorded = 0;
+    for status in [ElevationStatus::Requested, ElevationStatus::Active] {
+        for before in core.store.list_elevations(None, Some(status), 500).await? {
+            let current = before.status_at(now);
+            if current == before.status {
+                continue;
+            }
+            let mut after = before.clone();
+            after.status = current;
+            let activity = if current == ElevationStatus::Expired {
+                ELEVATION_EXPIRED
+            } else {
+                ELEVATION_ENDED
+            };
+            let record = NewAuditRecord::new(
+                AuditChain::Operator,
+                now,
+                "system",
+                candor_domain::audit::ActorKind::System,
+                activity,
+            )
+            .item(before.id.to_string())
+            .details(json!({
+                "Role": before.role.as_str(),
+                "Operator": before.operator.to_string(),
+                "ActiveUntil": before.active_until.map(candor_domain::time_util::rfc3339),
+            }));
+            match core
+                .store
+                .save_elevation(&after, before.status, vec![record])
+                .await
+            {
+                Ok(()) => recorded += 1,
+                Err(candor_domain::store::StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(recorded)
+}

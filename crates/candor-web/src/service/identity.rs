@@ -440,11 +440,55 @@ pub async fn create_operator_client(
     display_name: &str,
     roles: &[String],
 ) -> ApiResult<(OperatorClient, String)> {
+    create_client(core, actor, ip, display_name, roles, false).await
+}
+
+/// An operator client with a standing privileged role (automation that manages the
+/// topology, say): outside elevation, so only on purpose and loudly audited.
+pub async fn create_break_glass_operator_client(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    display_name: &str,
+    roles: &[String],
+) -> ApiResult<(OperatorClient, String)> {
+    create_client(core, actor, ip, display_name, roles, true).await
+}
+
+async fn create_client(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    display_name: &str,
+    roles: &[String],
+    break_glass: bool,
+) -> ApiResult<(OperatorClient, String)> {
     authorize(actor, Action::ManageOperators)?;
     let display_name = DisplayName::parse(display_name)?;
     let roles = OperatorRoles::parse_csv(&roles.join(",")).map_err(|e| invalid("roles", e))?;
     if roles.is_empty() {
         return Err(invalid("roles", "choose at least one operator role"));
+    }
+    let privileged: Vec<&str> = roles
+        .iter()
+        .filter(|r| candor_domain::elevation::is_privileged(*r))
+        .map(|r| r.as_str())
+        .collect();
+    if !privileged.is_empty() && !break_glass {
+        return Err(invalid(
+            "roles",
+            format!(
+                "{} is privileged: a client holding it standing needs `--break-glass` (loudly audited)",
+                privileged.join(", ")
+            ),
+        ));
+    }
+    if break_glass {
+        tracing::warn!(
+            client = %display_name,
+            roles = ?roles.names(),
+            "BREAK-GLASS operator client created: standing privileged access outside elevation"
+        );
     }
     let secret = format!("cs_{}", random_token());
     let client = OperatorClient {
@@ -463,7 +507,7 @@ pub async fn create_operator_client(
     )
     .ip(ip)
     .item(client.id.to_string())
-    .details(json!({"displayName": client.display_name, "roles": client.roles.names()}));
+    .details(json!({"displayName": client.display_name, "roles": client.roles.names(), "breakGlass": break_glass}));
     core.store.create_operator_client(&client, audit).await?;
     Ok((client, secret))
 }

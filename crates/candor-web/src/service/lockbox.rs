@@ -65,13 +65,20 @@ pub struct NewRequestInput {
     pub duration_minutes: i64,
 }
 
+/// The person on the provider side taking a Lockbox step. Machine credentials (operator
+/// clients) never file, approve or cancel: every provider step has a person's name on it,
+/// so "never one's own request" means what it says.
 fn operator_of(actor: &Actor) -> ApiResult<(candor_domain::OperatorId, String)> {
     match actor {
         Actor::Operator {
             operator_id, email, ..
-        } => Ok((*operator_id, email.clone())),
+        } if !email.starts_with("svc:") => Ok((*operator_id, email.clone())),
+        Actor::Operator { .. } => Err(ApiError::Forbidden(candor_domain::identity::Denied {
+            reason: candor_domain::identity::DenyReason::MissingRole,
+            message: "Lockbox requests are filed, approved internally and canceled by people, in the console; operator clients cannot".into(),
+        })),
         _ => Err(ApiError::BadRequest(
-            "only a person on the provider side files or cancels Lockbox requests".into(),
+            "only a person on the provider side files, approves internally or cancels Lockbox requests".into(),
         )),
     }
 }
@@ -110,10 +117,16 @@ pub async fn file_request(
         })?;
     let operations = check_operations(&workload.name, &input.operations, &workload.operations)?;
     let service_request = input.service_request.trim();
-    if service_request.is_empty() || service_request.chars().count() > 64 {
+    // It goes into the approvers' emails, which must never carry anything linkable.
+    if service_request.is_empty()
+        || service_request.chars().count() > 64
+        || !service_request
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '#'))
+    {
         return Err(invalid(
             "service request",
-            "give the service request number (1 to 64 characters)",
+            "give the service request number: 1 to 64 letters, digits, spaces, - _ or #",
         ));
     }
     let justification = input.justification.trim();
@@ -236,8 +249,12 @@ pub async fn decide_internally(
 ) -> ApiResult<LockboxRequest> {
     authorize(actor, Action::ApproveLockboxInternally)?;
     let (by, name) = operator_of(actor)?;
-    let before = load(core, id).await?;
+    let mut before = load(core, id).await?;
     let comment = check_comment(comment)?;
+    // Lockbox turned on since the request was filed: the tenant decides all the same.
+    if approve && !before.needs_customer && core.store.lockbox_enabled(before.tenant).await? {
+        before.needs_customer = true;
+    }
     let event = if approve {
         LockboxEvent::ApproveInternally { by, name }
     } else {
@@ -386,7 +403,13 @@ pub async fn covering_request(
         Some(hit) => hit,
         None => {
             let generation = core.grants.generation();
-            let loaded = std::sync::Arc::new(
+            // A grant works only for an engineer who still exists and is enabled.
+            let active = core
+                .store
+                .get_operator(operator)
+                .await?
+                .is_some_and(|o| !o.disabled);
+            let loaded = std::sync::Arc::new(if active {
                 core.store
                     .list_lockbox_requests(&LockboxFilter {
                         tenant: Some(tenant),
@@ -396,8 +419,10 @@ pub async fn covering_request(
                         before: None,
                         limit: 100,
                     })
-                    .await?,
-            );
+                    .await?
+            } else {
+                Vec::new()
+            });
             core.grants
                 .remember(operator, tenant, generation, loaded.clone());
             loaded
@@ -525,18 +550,36 @@ fn visible_to(actor: &Actor, q: &ListQuery) -> ApiResult<LockboxFilter> {
 /// this moment; requests whose deadline passed less than a minute ago may still carry
 /// their earlier recorded status until the deadline job writes it down.
 pub async fn list(core: &Core, actor: &Actor, q: ListQuery) -> ApiResult<Vec<LockboxRequest>> {
+    Ok(list_page(core, actor, q).await?.items)
+}
+
+/// One page of requests and where the next page starts. The continuation comes from the
+/// store's page before the status filter, so a page thinned by the filter (requests whose
+/// status changed with time) is never mistaken for the last one.
+pub struct RequestPage {
+    pub items: Vec<LockboxRequest>,
+    pub next: Option<(time::OffsetDateTime, LockboxRequestId)>,
+}
+
+pub async fn list_page(core: &Core, actor: &Actor, q: ListQuery) -> ApiResult<RequestPage> {
     let mut filter = visible_to(actor, &q)?;
     filter.status = q.status;
     let now = core.clock.now();
     let found = core.store.list_lockbox_requests(&filter).await?;
-    Ok(found
+    let next = if found.len() >= filter.limit as usize {
+        found.last().map(|r| (r.created_at, r.id))
+    } else {
+        None
+    };
+    let items = found
         .into_iter()
         .map(|mut r| {
             r.status = r.status_at(now);
             r
         })
         .filter(|r| q.status.is_none_or(|s| r.status == s))
-        .collect())
+        .collect();
+    Ok(RequestPage { items, next })
 }
 
 /// One request, if the caller may see it (as "not found" otherwise, so nobody learns
@@ -772,10 +815,20 @@ pub async fn report_action(
         ));
     }
     let operation = q.operation.trim();
-    if operation.is_empty() || operation.chars().count() > 100 {
+    // Only operations a workload knows become Activities in a tenant's audit log.
+    let workloads = core.store.list_workloads().await?;
+    let known = workloads.iter().any(|w| {
+        w.name.eq_ignore_ascii_case(q.workload.trim())
+            && w.operations.iter().any(|o| o == operation)
+    });
+    if !known {
         return Err(invalid(
             "operation",
-            "name the operation (1 to 100 characters)",
+            format!(
+                "`{}` is not an operation of the workload `{}`",
+                operation.chars().take(100).collect::<String>(),
+                q.workload.trim().chars().take(100).collect::<String>()
+            ),
         ));
     }
     let target = report

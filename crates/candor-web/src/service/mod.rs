@@ -2,6 +2,7 @@
 //! shared by the HTTP handlers and the CLI so both follow the same rules.
 
 pub mod audit;
+pub mod contacts;
 pub mod elevation;
 pub mod feeds;
 pub mod grants;

@@ -94,6 +94,9 @@ async fn privileged_roles_come_only_through_approved_elevations(app: TestApp) {
     // For the approved time only (well inside the session's idle timeout).
     app.clock.advance(Duration::minutes(15));
     assert_eq!(status_of(&browser, &app, "/console/tenants").await, 403);
+    // The deadline job writes the end down.
+    assert_eq!(elevation::record_deadlines(&app.core).await.unwrap(), 1);
+    assert_eq!(elevation::record_deadlines(&app.core).await.unwrap(), 0);
 
     // Revocation ends it at once.
     let again = elevation::request(
@@ -124,6 +127,7 @@ async fn privileged_roles_come_only_through_approved_elevations(app: TestApp) {
         "New-Elevation",
         "Set-Elevation",
         "Revoke-Elevation",
+        "End-Elevation",
         "Add-BreakGlassOperator",
     ] {
         assert!(log.iter().any(|a| a == activity), "{activity} in {log:?}");

@@ -340,6 +340,40 @@ async fn with_lockbox_off_the_internal_approval_is_enough(app: TestApp) {
     assert!(records
         .iter()
         .any(|r| r.activity == "New-AccessToCustomerDataRequest"));
+
+    // Filed while Lockbox was off, approved internally after the tenant turned it on:
+    // the tenant decides all the same.
+    let filed_before = lockbox::file_request(&app.core, &engineer, None, input(&app))
+        .await
+        .unwrap();
+    assert!(!filed_before.needs_customer);
+    let ga = person(&app, TenantRole::GlobalAdministrator, false);
+    lockbox::set_enabled(&app.core, &ga, None, app.world.a.id, true)
+        .await
+        .unwrap();
+    let waiting = lockbox::decide_internally(
+        &app.core,
+        &manager,
+        None,
+        &filed_before.id.to_string(),
+        true,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(waiting.status, LockboxStatus::Pending);
+    let stored = app
+        .core
+        .store
+        .get_lockbox_request(filed_before.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.needs_customer, "kept with the request");
+    let (_, checks) = lockbox::verify(&app.core, &filed_before.id.to_string())
+        .await
+        .unwrap();
+    assert!(checks.iter().all(|c| c.result.is_ok()), "{checks:?}");
 }
 
 crate::both!(

@@ -12,6 +12,7 @@ use candor_domain::clock::Clock;
 use candor_domain::identity::{Actor, ApiPermission, OperatorRole, TenantRole};
 use candor_domain::lockbox::LockboxStatus;
 use candor_domain::store::Store;
+use candor_web::error::ApiError;
 use candor_web::service::lockbox::{self, Decision, NewRequestInput};
 use candor_web::service::{identity, Core};
 use serde_json::{json, Value};
@@ -151,8 +152,18 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     )
     .await
     .unwrap();
-    let (engineer_id, engineer, _) = operator_client(&app, OperatorRole::SupportEngineer).await;
-    let (_, manager, _) = operator_client(&app, OperatorRole::SupportManager).await;
+    // Provider steps are people's, in the console; machine credentials cannot take them.
+    let engineer_person = operator(&app, OperatorRole::SupportEngineer);
+    let manager_person = operator(&app, OperatorRole::SupportManager);
+    let Actor::Operator {
+        operator_id: engineer_uuid,
+        ..
+    } = &engineer_person
+    else {
+        unreachable!()
+    };
+    let engineer_id = engineer_uuid.to_string();
+    let (_, engineer, _) = operator_client(&app, OperatorRole::SupportEngineer).await;
     let (_, mut plane, plane_creds) = operator_client(&app, OperatorRole::DataPlaneService).await;
     let mut tenant = app
         .token(app.world.a.app(ApiPermission::LockboxReadWriteAll))
@@ -184,25 +195,48 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
         "{answer}"
     );
 
-    // Filing: bad input names the field; a good request waits for the manager.
-    let mut body = json!({
-        "tenantId": tenant_id, "workload": "Exchange Online", "operations": ["Get-Mailbox"],
-        "serviceRequest": "SR-42", "justification": "Mailbox will not open in any client.",
-        "durationMinutes": 300,
-    });
-    let (s, e) = post(&app, &engineer, "/api/v1/lockbox/requests", body.clone()).await;
-    assert_eq!(s, 400, "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("4 hours"));
-    body["durationMinutes"] = json!(120);
-    let (s, filed) = post(&app, &engineer, "/api/v1/lockbox/requests", body.clone()).await;
-    assert_eq!(s, 201, "{filed}");
-    assert_eq!(filed["status"], "awaitingInternalApproval");
-    let id = filed["id"].as_str().unwrap().to_owned();
-    // Only engineers file; data-plane services and tenants cannot.
-    for token in [&plane, &tenant, &manager] {
-        let (s, _) = post(&app, token, "/api/v1/lockbox/requests", body.clone()).await;
-        assert_eq!(s, 403);
+    // Filing: bad input names the field (a huge number included); a good request waits
+    // for the manager. An operator client cannot file.
+    let input = |minutes: i64| NewRequestInput {
+        tenant: app.world.a.id,
+        workload: "Exchange Online".into(),
+        operations: vec!["Get-Mailbox".into()],
+        service_request: "SR-42".into(),
+        justification: "Mailbox will not open in any client.".into(),
+        duration_minutes: minutes,
+    };
+    for minutes in [300, i64::MAX, i64::MIN] {
+        let e = lockbox::file_request(&app.core, &engineer_person, None, input(minutes))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("4 hours"), "{e}");
     }
+    let mut linkish = input(60);
+    linkish.service_request = "SR-1;evil.example".into();
+    assert!(
+        lockbox::file_request(&app.core, &engineer_person, None, linkish)
+            .await
+            .is_err()
+    );
+    let client_actor = Actor::Operator {
+        operator_id: candor_domain::OperatorId::generate(),
+        email: "svc:client".into(),
+        roles: [OperatorRole::SupportEngineer, OperatorRole::SupportManager]
+            .into_iter()
+            .collect(),
+    };
+    assert!(matches!(
+        lockbox::file_request(&app.core, &client_actor, None, input(60)).await,
+        Err(ApiError::Forbidden(_))
+    ));
+    let id = lockbox::file_request(&app.core, &engineer_person, None, input(120))
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    // The filing routes are not part of the API.
+    let (s, _) = post(&app, &engineer, "/api/v1/lockbox/requests", json!({})).await;
+    assert_eq!(s, 405);
 
     // The tenant sees it (visible before the internal approval), another tenant does not.
     let (s, page) = get(&app, &tenant, "/api/v1/lockbox/requests").await;
@@ -223,14 +257,19 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     let decide_path = format!("/api/v1/lockbox/requests/{id}/decision");
     let (s, _) = post(&app, &tenant, &decide_path, decision("Approve")).await;
     assert_eq!(s, 409);
-    // The engineer cannot approve internally; the manager can.
-    let internal_path = format!("/api/v1/lockbox/requests/{id}/internal-decision");
-    let (s, _) = post(&app, &engineer, &internal_path, decision("Approve")).await;
-    assert_eq!(s, 403);
-    let (s, pending) = post(&app, &manager, &internal_path, decision("Approve")).await;
-    assert_eq!(s, 200, "{pending}");
-    assert_eq!(pending["status"], "pending");
-    assert!(pending["internalDecision"]["signingKeyId"].is_string());
+    // A client holding the manager role cannot approve internally; the manager can.
+    assert!(matches!(
+        lockbox::decide_internally(&app.core, &client_actor, None, &id, true, None).await,
+        Err(ApiError::Forbidden(_))
+    ));
+    let pending = lockbox::decide_internally(&app.core, &manager_person, None, &id, true, None)
+        .await
+        .unwrap();
+    assert_eq!(pending.status, LockboxStatus::Pending);
+    assert!(pending
+        .internal_decision
+        .as_ref()
+        .is_some_and(|d| d.signature.is_some()));
     let (s, answer) = post(
         &app,
         &plane,
@@ -368,6 +407,15 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     .await;
     assert_eq!(s, 403);
     assert_eq!(refused["error"]["code"], "not_covered");
+    // Only operations the workload knows become Activities in the tenant's log.
+    let (s, bad) = post(
+        &app,
+        &plane,
+        "/api/v1/lockbox/actions",
+        ask("Set-AccessToCustomerDataRequest"),
+    )
+    .await;
+    assert_eq!(s, 400, "{bad}");
     let records = app
         .core
         .store
@@ -592,7 +640,8 @@ async fn a_justification_with_a_link_never_reaches_the_email(app: TestApp) {
             tenant: app.world.a.id,
             workload: "Exchange Online".into(),
             operations: vec!["Get-Mailbox".into()],
-            service_request: "see evil.example/sr".into(),
+            // (A service request number that looks like an address is refused at filing.)
+            service_request: "SR-2026-77".into(),
             justification: "Please approve quickly at https://evil.example/approve".into(),
             duration_minutes: 60,
         },

@@ -10,9 +10,22 @@ use crate::health::place;
 
 pub(crate) async fn client(app: &TestApp, roles: &[&str]) -> String {
     let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-    let (c, secret) = create_operator_client(&app.core, &Actor::System, None, "Monitoring", &roles)
+    let privileged = roles.iter().any(|r| r == "ProviderAdmin");
+    let (c, secret) = if privileged {
+        candor_web::service::identity::create_break_glass_operator_client(
+            &app.core,
+            &Actor::System,
+            None,
+            "Topology sync",
+            &roles,
+        )
         .await
-        .unwrap();
+        .unwrap()
+    } else {
+        create_operator_client(&app.core, &Actor::System, None, "Monitoring", &roles)
+            .await
+            .unwrap()
+    };
     app.token(&App {
         client_id: c.id.to_string(),
         secret,

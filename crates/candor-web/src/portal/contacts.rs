@@ -1,0 +1,209 @@
+//! The tenant's notification contacts: add (address, language, topics, services),
+//! remove, and send a test email.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use candor_domain::health::Topic;
+use candor_domain::language::Language;
+use serde::Deserialize;
+
+use super::{error_page, render, PageCtx};
+use crate::auth::extract::PortalUser;
+use crate::error::ApiError;
+use crate::service::contacts::{self as svc, ContactInput};
+use crate::AppState;
+
+const PATH: &str = "/portal/contacts";
+
+pub struct ContactRow {
+    pub id: String,
+    pub email: String,
+    pub language: &'static str,
+    pub topics: String,
+    pub services: String,
+}
+
+#[derive(Template)]
+#[template(path = "contacts.html")]
+struct ContactsPage {
+    title: String,
+    page: PageCtx,
+    rows: Vec<ContactRow>,
+    languages: Vec<(&'static str, &'static str, bool)>,
+    topics: Vec<(&'static str, String, bool)>,
+    services: Vec<(String, String, bool)>,
+    email: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ContactForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    topics: Vec<String>,
+    #[serde(default)]
+    services: Vec<String>,
+}
+
+async fn contacts_page(
+    state: &AppState,
+    user: &PortalUser,
+    raw: &Option<String>,
+    failed: Option<(ApiError, ContactForm)>,
+) -> Response {
+    let Some(tenant) = user.tenant.clone() else {
+        return error_page(state, user, PATH, ApiError::NotFound("no tenant".into()));
+    };
+    let contacts = match svc::list(&state.core, &user.actor, tenant.id).await {
+        Ok(c) => c,
+        Err(e) => return error_page(state, user, PATH, e),
+    };
+    let catalog = match state.store.list_services().await {
+        Ok(c) => c,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let mut page = PageCtx::for_user(state, user, PATH);
+    let tr = page.tr.clone();
+    page.notice = match raw.as_deref() {
+        Some("notice=added") => Some(tr.t("contacts-added")),
+        Some("notice=removed") => Some(tr.t("contacts-removed")),
+        Some("notice=test") => Some(tr.t("contacts-test-queued")),
+        _ => None,
+    };
+    let form = match failed {
+        Some((e, form)) => {
+            page.error = Some(e.public_message());
+            form
+        }
+        None => ContactForm {
+            language: tenant.default_language.tag().to_owned(),
+            topics: Topic::ALL.iter().map(|t| t.as_str().to_owned()).collect(),
+            ..Default::default()
+        },
+    };
+    let name_of = |id: &candor_domain::health::ServiceId| {
+        catalog
+            .iter()
+            .find(|s| &s.id == id)
+            .map(|s| s.display_name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    render(&ContactsPage {
+        title: tr.t("contacts-title"),
+        rows: contacts
+            .iter()
+            .map(|c| ContactRow {
+                id: c.id.to_string(),
+                email: c.email.to_string(),
+                language: c.language.native_name(),
+                topics: c
+                    .subscription
+                    .topics
+                    .iter()
+                    .map(|t| tr.t(&format!("contacts-topic-{}", t.as_str())))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                services: if c.subscription.services.is_empty() {
+                    tr.t("contacts-all-services")
+                } else {
+                    c.subscription
+                        .services
+                        .iter()
+                        .map(name_of)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            })
+            .collect(),
+        languages: Language::ALL
+            .iter()
+            .map(|l| (l.tag(), l.native_name(), l.tag() == form.language))
+            .collect(),
+        topics: Topic::ALL
+            .iter()
+            .map(|t| {
+                (
+                    t.as_str(),
+                    tr.t(&format!("contacts-topic-{}", t.as_str())),
+                    form.topics.iter().any(|x| x == t.as_str()),
+                )
+            })
+            .collect(),
+        services: catalog
+            .iter()
+            .map(|s| {
+                (
+                    s.id.to_string(),
+                    s.display_name.clone(),
+                    form.services.iter().any(|x| x == s.id.as_str()),
+                )
+            })
+            .collect(),
+        email: form.email,
+        page,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    user: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    contacts_page(&state, &user, &raw, None).await
+}
+
+pub async fn add(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Form(form): Form<ContactForm>,
+) -> Response {
+    let Some(tenant) = user.actor.tenant_id() else {
+        return error_page(&state, &user, PATH, ApiError::NotFound("no tenant".into()));
+    };
+    let input = ContactInput {
+        email: form.email.clone(),
+        language: form.language.clone(),
+        topics: form.topics.clone(),
+        services: form.services.clone(),
+    };
+    match svc::add(&state.core, &user.actor, user.ip.clone(), tenant, input).await {
+        Ok(_) => Redirect::to("/portal/contacts?notice=added").into_response(),
+        Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, PATH, e),
+        Err(e @ ApiError::Internal(_)) => e.into_response(),
+        Err(e) => contacts_page(&state, &user, &None, Some((e, form))).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    action: String,
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let Some(tenant) = user.actor.tenant_id() else {
+        return error_page(&state, &user, PATH, ApiError::NotFound("no tenant".into()));
+    };
+    let result = match form.action.as_str() {
+        "remove" => svc::remove(&state.core, &user.actor, user.ip.clone(), tenant, &id)
+            .await
+            .map(|_| "removed"),
+        "test" => svc::send_test(&state.core, &user.actor, user.ip.clone(), tenant, &id)
+            .await
+            .map(|_| "test"),
+        _ => Err(ApiError::BadRequest("choose remove or test".into())),
+    };
+    match result {
+        Ok(notice) => Redirect::to(&format!("/portal/contacts?notice={notice}")).into_response(),
+        Err(e @ ApiError::Internal(_)) => e.into_response(),
+        Err(e) => error_page(&state, &user, PATH, e),
+    }
+}

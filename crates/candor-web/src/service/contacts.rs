@@ -1,0 +1,223 @@
+//! A tenant's notification contacts: who is emailed, in which language, about what. Only
+//! Global Administrators manage them; each change is audited in the tenant's log. A test
+//! email goes through the same queue and mail transport as real news.
+
+use std::collections::BTreeSet;
+
+use candor_domain::audit::{AuditChain, NewAuditRecord};
+use candor_domain::email::OutboundEmail;
+use candor_domain::health::{Contact, ContactId, ServiceId, Subscription, Topic};
+use candor_domain::identity::{authorize, Action, Actor, EmailAddress, InvalidValue};
+use candor_domain::jobs::NewJob;
+use candor_domain::language::Language;
+use candor_domain::{JobId, TenantId};
+use serde_json::json;
+
+use super::Core;
+use crate::error::{ApiError, ApiResult};
+use crate::i18n::Tr;
+
+pub const CONTACT_ADDED: &str = "Add-NotificationContact";
+pub const CONTACT_REMOVED: &str = "Remove-NotificationContact";
+pub const TEST_SENT: &str = "Send-TestNotification";
+
+/// A contact as typed in a form or an API body.
+#[derive(Debug, Clone, Default)]
+pub struct ContactInput {
+    pub email: String,
+    pub language: String,
+    pub topics: Vec<String>,
+    pub services: Vec<String>,
+}
+
+pub async fn add(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant: TenantId,
+    input: ContactInput,
+) -> ApiResult<Contact> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    let email = EmailAddress::parse(&input.email)?;
+    let language: Language = input.language.parse().map_err(|_| {
+        ApiError::Invalid(InvalidValue::new(
+            "language",
+            "choose one of en, nl, fr, zh-TW, ko",
+        ))
+    })?;
+    let topics = input
+        .topics
+        .iter()
+        .map(|t| t.parse::<Topic>())
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    let catalog = core.store.list_services().await?;
+    let mut services = BTreeSet::new();
+    for s in input
+        .services
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        let found = catalog
+            .iter()
+            .find(|c| {
+                c.id.as_str().eq_ignore_ascii_case(s) || c.display_name.eq_ignore_ascii_case(s)
+            })
+            .ok_or_else(|| {
+                ApiError::Invalid(InvalidValue::new(
+                    "services",
+                    format!(
+                        "`{}` is not a service in the catalog",
+                        s.chars().take(60).collect::<String>()
+                    ),
+                ))
+            })?;
+        services.insert(found.id.clone());
+    }
+    let subscription = Subscription { topics, services };
+    subscription.check()?;
+    let now = core.clock.now();
+    let contact = Contact {
+        id: ContactId::generate(),
+        tenant,
+        email,
+        language,
+        subscription,
+        created_at: now,
+    };
+    let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, CONTACT_ADDED)
+        .ip(ip)
+        .item(contact.email.to_string())
+        .details(json!({
+            "Language": contact.language.tag(),
+            "Topics": contact.subscription.topics.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            "Services": contact.subscription.services.iter().map(ServiceId::as_str).collect::<Vec<_>>(),
+        }));
+    core.store.add_contact(&contact, vec![record]).await?;
+    Ok(contact)
+}
+
+pub async fn list(core: &Core, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<Contact>> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    Ok(core.store.list_contacts(tenant).await?)
+}
+
+async fn find(core: &Core, tenant: TenantId, id: &str) -> ApiResult<Contact> {
+    let id: ContactId = id
+        .parse()
+        .map_err(|_| ApiError::NotFound("there is no such contact".into()))?;
+    core.store
+        .list_contacts(tenant)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ApiError::NotFound("there is no such contact".into()))
+}
+
+pub async fn remove(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant: TenantId,
+    id: &str,
+) -> ApiResult<()> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    let contact = find(core, tenant, id).await?;
+    let record = NewAuditRecord::by(
+        actor,
+        AuditChain::Tenant(tenant),
+        core.clock.now(),
+        CONTACT_REMOVED,
+    )
+    .ip(ip)
+    .item(contact.email.to_string());
+    if core
+        .store
+        .delete_contact(tenant, contact.id, vec![record])
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("there is no such contact".into()))
+    }
+}
+
+/// The test email for a contact, in its language, saying what it will receive.
+pub fn test_email(
+    tr: &Tr,
+    contact: &Contact,
+    tenant_name: &str,
+    service_names: &[String],
+) -> OutboundEmail {
+    let topics: Vec<String> = contact
+        .subscription
+        .topics
+        .iter()
+        .map(|t| tr.t(&format!("contacts-topic-{}", t.as_str())))
+        .collect();
+    let services = if service_names.is_empty() {
+        tr.t("contacts-all-services")
+    } else {
+        service_names.join(", ")
+    };
+    let body = [
+        tr.ta("contacts-test-intro", &[("name", tenant_name.to_owned())]),
+        String::new(),
+        format!("{}: {}", tr.t("contacts-topics"), topics.join(", ")),
+        format!("{}: {}", tr.t("contacts-services"), services),
+        String::new(),
+        tr.t("contacts-test-outro"),
+    ]
+    .join("\n");
+    OutboundEmail {
+        to: contact.email.to_string(),
+        subject: tr.t("contacts-test-subject"),
+        body,
+        kind: "notify.test".into(),
+        tenant: Some(contact.tenant),
+    }
+}
+
+/// Queues a test email to one contact.
+pub async fn send_test(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant: TenantId,
+    id: &str,
+) -> ApiResult<Contact> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    let contact = find(core, tenant, id).await?;
+    let tenant_row = core
+        .store
+        .get_tenant(tenant)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such tenant".into()))?;
+    let catalog = core.store.list_services().await?;
+    let names: Vec<String> = contact
+        .subscription
+        .services
+        .iter()
+        .map(|s| {
+            catalog
+                .iter()
+                .find(|c| &c.id == s)
+                .map(|c| c.display_name.clone())
+                .unwrap_or_else(|| s.to_string())
+        })
+        .collect();
+    let tr = Tr::new(contact.language, tenant_row.time_zone.to_string());
+    let email = test_email(&tr, &contact, &tenant_row.name, &names);
+    let now = core.clock.now();
+    let job = NewJob::new(
+        super::lockbox_mail::EMAIL_SEND,
+        serde_json::to_value(&email).map_err(ApiError::internal)?,
+        now,
+    );
+    core.store.enqueue_job(JobId::generate(), job, now).await?;
+    let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, TEST_SENT)
+        .ip(ip)
+        .item(contact.email.to_string());
+    core.store.append_audit(vec![record]).await?;
+    Ok(contact)
+}
