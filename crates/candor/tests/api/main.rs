@@ -8,6 +8,7 @@ mod common;
 mod audit;
 mod authz;
 mod cli;
+mod contacts;
 mod demo;
 mod elevation;
 mod graph;

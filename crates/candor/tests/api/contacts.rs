@@ -1,0 +1,167 @@
+//! A tenant's notification contacts through the portal: added with their language and
+//! subscriptions, refused with a clear message when wrong, sent a real test email, and
+//! removed; only by Global Administrators; audited.
+
+use std::sync::Arc;
+
+use candor::jobs::JobRunner;
+use candor_delivery::email::Mailer;
+use candor_domain::audit::AuditChain;
+use candor_domain::identity::TenantRole;
+
+use crate::common::{csrf_of, TestApp};
+use crate::health::place;
+
+async fn contacts_are_managed_and_tested_by_global_administrators(app: TestApp) {
+    place(&app).await;
+    let ga = app
+        .world
+        .a
+        .user(TenantRole::GlobalAdministrator)
+        .email
+        .clone();
+    let browser = app.sign_in(&ga, false).await;
+    let page = browser
+        .get(app.url("/portal/contacts"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Exchange Online"), "services to choose from");
+    let csrf = csrf_of(&page);
+    let add = |email: &'static str, topics: &'static [&'static str]| {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("language", "nl"),
+            ("services", "Exchange"),
+        ];
+        for t in topics {
+            form.push(("topics", t));
+        }
+        let browser = browser.clone();
+        let url = app.url("/portal/contacts");
+        async move {
+            let res = browser.post(url).form(&form).send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let (status, body) = add("not an address", &["incidents"]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("class=\"error\""), "{body}");
+    assert!(body.contains("not an address"), "what was typed is kept");
+    let (status, body) = add("noc@contoso.example", &[]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("at least one"), "{body}");
+    let (status, _) = add("noc@contoso.example", &["incidents", "postIncidentReviews"]).await;
+    assert_eq!(status, 303);
+    let (status, body) = add("noc@contoso.example", &["incidents"]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("already a contact"), "{body}");
+
+    let contacts = app.core.store.list_contacts(app.world.a.id).await.unwrap();
+    assert_eq!(contacts.len(), 1);
+    let contact = &contacts[0];
+    assert_eq!(contact.language.tag(), "nl");
+    assert_eq!(contact.subscription.topics.len(), 2);
+    assert_eq!(contact.subscription.services.len(), 1);
+
+    // A test email goes out through the mail transport, in the contact's language.
+    let page = browser
+        .get(app.url("/portal/contacts"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&page);
+    let res = browser
+        .post(app.url(&format!("/portal/contacts/{}", contact.id)))
+        .form(&[("csrf", csrf.as_str()), ("action", "test")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let outbox = tempfile::tempdir().unwrap();
+    let runner = JobRunner::new(app.core.clone()).with_mailer(Arc::new(
+        Mailer::pickup(outbox.path().to_owned(), "Candor <candor@localhost>").unwrap(),
+    ));
+    while runner.run_one().await.unwrap().is_some() {}
+    let mail = crate::lockbox_api::read_mail(outbox.path());
+    let test = mail
+        .iter()
+        .find(|(to, _, _)| to == "noc@contoso.example")
+        .expect("the test email arrived");
+    assert!(test.1.contains("Testmelding"), "Dutch subject: {}", test.1);
+    assert!(test.2.contains("Exchange Online"), "{}", test.2);
+
+    // Others may not manage contacts; another tenant cannot touch this one.
+    let reader = app
+        .world
+        .a
+        .user(TenantRole::ServiceSupportAdministrator)
+        .email
+        .clone();
+    let other = app.sign_in(&reader, false).await;
+    assert_eq!(
+        other
+            .get(app.url("/portal/contacts"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let b_admin = app
+        .world
+        .b
+        .user(TenantRole::GlobalAdministrator)
+        .email
+        .clone();
+    let b = app.sign_in(&b_admin, false).await;
+    let b_csrf = app.csrf(&b, "/portal/contacts").await;
+    let res = b
+        .post(app.url(&format!("/portal/contacts/{}", contact.id)))
+        .form(&[("csrf", b_csrf.as_str()), ("action", "remove")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        app.core
+            .store
+            .list_contacts(app.world.a.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let res = browser
+        .post(app.url(&format!("/portal/contacts/{}", contact.id)))
+        .form(&[("csrf", csrf.as_str()), ("action", "remove")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(app
+        .core
+        .store
+        .list_contacts(app.world.a.id)
+        .await
+        .unwrap()
+        .is_empty());
+    let log = app.activities(AuditChain::Tenant(app.world.a.id)).await;
+    for activity in [
+        "Add-NotificationContact",
+        "Send-TestNotification",
+        "Remove-NotificationContact",
+    ] {
+        assert!(log.iter().any(|a| a == activity), "{activity}");
+    }
+}
+
+crate::both!(contacts_are_managed_and_tested_by_global_administrators);
