@@ -655,9 +655,11 @@ async fn seed_lockbox(
     let clock = std::sync::Arc::new(candor_domain::clock::ManualClock::new(
         now - time::Duration::hours(30),
     ));
-    let past = Core::new(core.store.clone(), clock.clone())
+    let mut past = Core::new(core.store.clone(), clock.clone())
         .await
         .map_err(candor_web::error::ApiError::internal)?;
+    // History is replayed silently; only the request waiting now is mailed (below).
+    past.send_notifications = false;
     let at = |t: time::OffsetDateTime| clock.set(t);
     let step = |d: time::Duration| clock.advance(d);
     let minutes = time::Duration::minutes;
@@ -876,7 +878,18 @@ async fn seed_lockbox(
     )
     .await?;
     step(minutes(5));
-    approve_internally(r.id.to_string()).await?;
+    let pending = approve_internally(r.id.to_string()).await?;
+    for job in candor_web::service::lockbox_mail::notifications(
+        core,
+        candor_domain::lockbox::LockboxStatus::AwaitingInternalApproval,
+        &pending,
+    )
+    .await?
+    {
+        core.store
+            .enqueue_job(candor_domain::JobId::generate(), job, now)
+            .await?;
+    }
     // Awaiting the provider's internal approval.
     at(now - time::Duration::minutes(5));
     lockbox::file_request(
@@ -893,7 +906,8 @@ async fn seed_lockbox(
     )
     .await?;
     // What time decided (the expiry, the end of access), written down now.
-    lockbox::record_deadlines(core).await?;
+    at(now);
+    lockbox::record_deadlines(&past).await?;
     Ok(())
 }
 

@@ -227,7 +227,11 @@ async fn transition(
                 .details(details.clone())
         })
         .collect();
-    let jobs = super::lockbox_mail::notifications(core, before.status, &after).await?;
+    let jobs = if core.send_notifications {
+        super::lockbox_mail::notifications(core, before.status, &after).await?
+    } else {
+        Vec::new()
+    };
     let saved = core
         .store
         .save_lockbox_request(&after, before.status, records, jobs)
@@ -475,7 +479,11 @@ pub async fn record_deadlines(core: &Core) -> ApiResult<usize> {
                 "Status": status.as_str(),
                 "Deadline": deadline.map(candor_domain::time_util::rfc3339),
             }));
-            let jobs = super::lockbox_mail::notifications(core, before.status, &after).await?;
+            let jobs = if core.send_notifications {
+                super::lockbox_mail::notifications(core, before.status, &after).await?
+            } else {
+                Vec::new()
+            };
             match core
                 .store
                 .save_lockbox_request(&after, before.status, vec![record], jobs)

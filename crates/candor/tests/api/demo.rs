@@ -125,6 +125,11 @@ async fn demo_world(backend: Backend) {
         crate::lockbox_api::assert_link_free(subject);
         crate::lockbox_api::assert_link_free(body);
     }
+    assert_eq!(
+        mail.len(),
+        3,
+        "only the request waiting now is mailed (its two approvers and the engineer), not the replayed history: {mail:?}"
+    );
     assert!(!creds.data_plane_client.client_secret.is_empty());
 
     // Written to disk, readable, with working credentials.
