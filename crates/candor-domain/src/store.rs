@@ -276,6 +276,7 @@ pub trait IssueStore: Send + Sync {
         post: &Post,
         covered: &[ComponentId],
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<NewJob>,
     ) -> StoreResult<i64>;
     /// Saves the issue's new state (if it still was last modified at
     /// `expected_last_modified`), an optional post, and, when `covered` is given, adds the
@@ -288,6 +289,7 @@ pub trait IssueStore: Send + Sync {
         post: Option<&Post>,
         covered: Option<&[ComponentId]>,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<NewJob>,
     ) -> StoreResult<i64>;
     async fn get_issue(&self, id: &IssueId) -> StoreResult<Option<Issue>>;
     /// Most recently modified first.
@@ -529,6 +531,13 @@ pub trait ContactStore {
     ) -> StoreResult<()>;
     /// By email address.
     async fn list_contacts(&self, tenant: TenantId) -> StoreResult<Vec<crate::health::Contact>>;
+    /// The contacts of every tenant an issue reached, by id, after `after`.
+    async fn contacts_reached_by_issue(
+        &self,
+        issue: &crate::health::IssueId,
+        after: Option<crate::health::ContactId>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::Contact>>;
     /// False if the tenant has no such contact.
     async fn delete_contact(
         &self,

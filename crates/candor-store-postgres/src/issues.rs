@@ -175,6 +175,7 @@ impl IssueStore for PostgresStore {
         first: &Post,
         covered: &[ComponentId],
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query(&format!(
@@ -206,6 +207,10 @@ impl IssueStore for PostgresStore {
         let explicit: Vec<TenantId> = i.scope.tenants.iter().copied().collect();
         let affected = add_affected(&mut tx, &i.id, covered, &explicit, i.last_modified).await?;
         append_in_tx(&mut tx, audit).await?;
+        for job in &jobs {
+            crate::jobs::insert_job(&mut tx, candor_domain::JobId::generate(), job, job.run_at)
+                .await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(affected)
     }
@@ -217,6 +222,7 @@ impl IssueStore for PostgresStore {
         new_post: Option<&Post>,
         covered: Option<&[ComponentId]>,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         write_issue(&mut tx, i, expected_last_modified).await?;
@@ -231,6 +237,10 @@ impl IssueStore for PostgresStore {
             None => 0,
         };
         append_in_tx(&mut tx, audit).await?;
+        for job in &jobs {
+            crate::jobs::insert_job(&mut tx, candor_domain::JobId::generate(), job, job.run_at)
+                .await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(added)
     }

@@ -959,9 +959,18 @@ pub async fn issues_reach_exactly_the_placed_tenants_and_keep_them(store: Arc<dy
             &post,
             std::slice::from_ref(&mbx),
             vec![system_audit(AuditChain::Operator, "New-ServiceHealthIssue")],
+            vec![
+                NewJob::new("notify.fanout", json!({"issue": "EX100000", "seq": 1}), T0)
+                    .dedupe("notify.fanout:EX100000:1"),
+            ],
         )
         .await
         .unwrap();
+    assert_eq!(
+        store.job_counts().await.unwrap().queued,
+        1,
+        "the fan-out is queued with the issue"
+    );
     assert_eq!(
         affected, 2,
         "the tenant on the mailbox database and the named tenant"
@@ -1020,13 +1029,14 @@ pub async fn issues_reach_exactly_the_placed_tenants_and_keep_them(store: Arc<dy
             Some(&second),
             Some(&[mbx.clone(), spo.clone()]),
             vec![system_audit(AuditChain::Operator, "Set-ServiceHealthIssue")],
+            vec![],
         )
         .await
         .unwrap();
     assert_eq!(added, 1);
     assert!(store.tenant_is_affected(b, &issue.id).await.unwrap());
     let stale = store
-        .update_issue(&next, got.last_modified, None, None, vec![])
+        .update_issue(&next, got.last_modified, None, None, vec![], vec![])
         .await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))));
 
@@ -1040,6 +1050,7 @@ pub async fn issues_reach_exactly_the_placed_tenants_and_keep_them(store: Arc<dy
             next.last_modified,
             None,
             Some(std::slice::from_ref(&mbx)),
+            vec![],
             vec![],
         )
         .await
@@ -1204,7 +1215,7 @@ pub async fn reviews_are_drafted_then_published_with_the_issue(store: Arc<dyn St
     issue.status = Status::ServiceRestored;
     issue.next_update_due = None;
     store
-        .create_issue(&issue, &post, &[mbx], vec![])
+        .create_issue(&issue, &post, &[mbx], vec![], vec![])
         .await
         .unwrap();
     let mut pir = Pir {
@@ -1826,4 +1837,56 @@ pub async fn contacts_are_per_tenant_and_unique_by_address(store: Arc<dyn Store>
     );
     assert!(store.delete_contact(a, ops.id, vec![]).await.unwrap());
     assert_eq!(store.list_contacts(a).await.unwrap(), vec![noc]);
+}
+
+pub async fn contacts_reached_by_an_issue_are_its_tenants_contacts(store: Arc<dyn Store>) {
+    use candor_domain::health::{Contact, ContactId, Scope, Subscription};
+    let a = tenant(&store, "Reachco").await;
+    let b = tenant(&store, "Unreached").await;
+    store
+        .apply_topology(&sample_topology(a), T0, vec![])
+        .await
+        .unwrap();
+    let contact = |tenant, email: &str| Contact {
+        id: ContactId::generate(),
+        tenant,
+        email: EmailAddress::parse(email).unwrap(),
+        language: Language::English,
+        subscription: Subscription::everything(),
+        created_at: T0,
+    };
+    let mut mine = Vec::new();
+    for i in 0..5 {
+        let c = contact(a, &format!("ops{i}@a.example"));
+        store.add_contact(&c, vec![]).await.unwrap();
+        mine.push(c.id);
+    }
+    store
+        .add_contact(&contact(b, "ops@b.example"), vec![])
+        .await
+        .unwrap();
+    let scope = Scope {
+        tenants: [a].into_iter().collect(),
+        ..Default::default()
+    };
+    let (issue, post) = sample_issue("EX100077", T0, scope);
+    store
+        .create_issue(&issue, &post, &[], vec![], vec![])
+        .await
+        .unwrap();
+    let first = store
+        .contacts_reached_by_issue(&issue.id, None, 3)
+        .await
+        .unwrap();
+    let rest = store
+        .contacts_reached_by_issue(&issue.id, first.last().map(|c| c.id), 3)
+        .await
+        .unwrap();
+    let mut got: Vec<ContactId> = first.iter().chain(rest.iter()).map(|c| c.id).collect();
+    got.sort();
+    mine.sort();
+    assert_eq!(
+        got, mine,
+        "every contact of the reached tenant, paged, none of the other's"
+    );
 }

@@ -55,6 +55,7 @@ contract!(
     elevations_are_stored_and_decided_once,
     feed_tokens_resolve_until_revoked_and_only_for_their_tenant,
     contacts_are_per_tenant_and_unique_by_address,
+    contacts_reached_by_an_issue_are_its_tenants_contacts,
 );
 
 /// Both trees must hold the same migrations, by version and name, so the two backends

@@ -74,6 +74,22 @@ async fn publish_status_site(
     Ok(())
 }
 
+/// Fans one issue change out to the reached tenants' contacts (queues their emails).
+pub const NOTIFY_FANOUT: &str = candor_web::service::notify::NOTIFY_FANOUT;
+
+async fn fan_out(core: Arc<Core>, job: Job, public_url: String) -> anyhow::Result<()> {
+    let issue = job.payload["issue"]
+        .as_str()
+        .ok_or_else(|| Permanent("the fan-out names no issue".into()))?
+        .to_owned();
+    let seq = job.payload["seq"].as_i64();
+    let queued = candor_web::service::notify::fan_out(&core, &issue, seq, &public_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::info!(%issue, ?seq, queued, "issue news fanned out to contacts");
+    Ok(())
+}
+
 /// Sends one queued email (`email.send`); the payload is an `OutboundEmail`.
 pub const EMAIL_SEND: &str = candor_web::service::lockbox_mail::EMAIL_SEND;
 pub type Handler = Arc<dyn Fn(Arc<Core>, Job) -> JobFuture + Send + Sync>;
@@ -185,6 +201,9 @@ impl JobRunner {
             .boxed()
         });
         runner.register(EMAIL_SEND, |_core, job| send_email(None, job).boxed());
+        runner.register(NOTIFY_FANOUT, |core, job| {
+            fan_out(core, job, String::new()).boxed()
+        });
         runner.register(STATUS_SITE_PUBLISH, |core, _job| {
             publish_status_site(core, None).boxed()
         });
@@ -244,6 +263,14 @@ impl JobRunner {
     pub fn with_mailer(mut self, mailer: Arc<Mailer>) -> JobRunner {
         self.register(EMAIL_SEND, move |_core, job| {
             send_email(Some(mailer.clone()), job).boxed()
+        });
+        self
+    }
+
+    /// Emails about issues link to the portal at `public_url`.
+    pub fn with_public_url(mut self, public_url: String) -> JobRunner {
+        self.register(NOTIFY_FANOUT, move |core, job| {
+            fan_out(core, job, public_url.clone()).boxed()
         });
         self
     }

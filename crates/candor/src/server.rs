@@ -154,7 +154,8 @@ pub async fn start_with_clock(
         Some(
             JobRunner::new(core.clone())
                 .with_mailer(Arc::new(mailer))
-                .with_status_site(site, web.public_url.clone()),
+                .with_status_site(site, web.public_url.clone())
+                .with_public_url(web.public_url.clone()),
         )
     } else {
         None

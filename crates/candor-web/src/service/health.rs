@@ -306,7 +306,13 @@ pub async fn create_issue(
         .details(json!({"title": issue.title, "status": status.as_str(), "scope": issue.scope, "components": covered.len()}));
     let affected = core
         .store
-        .create_issue(&issue, &post, &covered, vec![record])
+        .create_issue(
+            &issue,
+            &post,
+            &covered,
+            vec![record],
+            vec![super::notify::fanout_job(&issue.id, Some(post.seq), now)],
+        )
         .await?;
     core.views.invalidate();
     super::public::changed(core).await;
@@ -418,6 +424,9 @@ async fn apply_update(
             post.as_ref(),
             None,
             vec![record],
+            post.iter()
+                .map(|p| super::notify::fanout_job(&issue.id, Some(p.seq), now))
+                .collect(),
         )
         .await?;
     core.views.invalidate();
@@ -480,6 +489,9 @@ pub async fn change_scope(
             None,
             Some(&covered),
             vec![record],
+            // Newly reached tenants hear the latest news; contacts already told are not
+            // told again (the deliveries' dedupe keys).
+            vec![super::notify::fanout_job(&issue.id, None, now)],
         )
         .await?;
     core.views.invalidate();

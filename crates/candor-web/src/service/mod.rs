@@ -11,6 +11,7 @@ pub mod identity;
 pub mod lockbox;
 pub mod lockbox_mail;
 pub mod messages;
+pub mod notify;
 pub mod public;
 pub mod topology;
 pub mod topology_file;

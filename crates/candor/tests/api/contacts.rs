@@ -164,4 +164,128 @@ async fn contacts_are_managed_and_tested_by_global_administrators(app: TestApp) 
     }
 }
 
-crate::both!(contacts_are_managed_and_tested_by_global_administrators);
+async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
+    use candor_domain::health::{
+        ComponentId, Contact, ContactId, Scope, ServiceId, Subscription, Topic,
+    };
+    use candor_domain::identity::{EmailAddress, OperatorRole};
+    use candor_domain::language::Language;
+    use candor_web::service::health::{self as svc, PostInput, UpdateInput};
+    place(&app).await;
+    let add = |tenant, email: &str, topics: &[Topic], services: &[&str], lang| {
+        let contact = Contact {
+            id: ContactId::generate(),
+            tenant,
+            email: EmailAddress::parse(email).unwrap(),
+            language: lang,
+            subscription: Subscription {
+                topics: topics.iter().copied().collect(),
+                services: services
+                    .iter()
+                    .map(|s| ServiceId::from_trusted(*s))
+                    .collect(),
+            },
+            created_at: candor_domain::clock::Clock::now(app.clock.as_ref()),
+        };
+        let core = app.core.clone();
+        async move { core.store.add_contact(&contact, vec![]).await.unwrap() }
+    };
+    // Tenant A (on the broken mailbox database): one contact for Exchange incidents, in
+    // Dutch; one for advisories only. Tenant B is not affected.
+    add(
+        app.world.a.id,
+        "noc@contoso.example",
+        &[Topic::Incidents],
+        &["Exchange"],
+        Language::Dutch,
+    )
+    .await;
+    add(
+        app.world.a.id,
+        "pm@contoso.example",
+        &[Topic::Advisories],
+        &[],
+        Language::English,
+    )
+    .await;
+    add(
+        app.world.b.id,
+        "noc@fabrikam.example",
+        &[Topic::Incidents],
+        &[],
+        Language::English,
+    )
+    .await;
+    let im = crate::health::operator(&app, OperatorRole::IncidentManager);
+    let (issue, _) = svc::create_issue(
+        &app.core,
+        &im,
+        None,
+        crate::health::incident(Scope {
+            components: [ComponentId::parse("eu-west-su1-mbx01").unwrap()]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap();
+    svc::update_issue(
+        &app.core,
+        &im,
+        None,
+        issue.id.as_str(),
+        UpdateInput {
+            status: Some("serviceDegradation".into()),
+            post: Some(PostInput {
+                body_html: "<p>We found the cause &amp; are fixing it.</p>".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let runner = JobRunner::new(app.core.clone())
+        .with_mailer(Arc::new(
+            Mailer::pickup(outbox.path().to_owned(), "Candor <candor@localhost>").unwrap(),
+        ))
+        .with_public_url(app.base.clone());
+    while runner.run_one().await.unwrap().is_some() {}
+    let mail = crate::lockbox_api::read_mail(outbox.path());
+    assert_eq!(
+        mail.len(),
+        2,
+        "the two posts, to the one subscribed contact: {mail:?}"
+    );
+    assert!(mail.iter().all(|(to, _, _)| to == "noc@contoso.example"));
+    let bodies: Vec<&str> = mail.iter().map(|(_, _, b)| b.as_str()).collect();
+    assert!(
+        bodies.iter().any(|b| b.contains("We onderzoeken het.")),
+        "the Dutch translation: {bodies:?}"
+    );
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains("We found the cause & are fixing it.")),
+        "{bodies:?}"
+    );
+    assert!(bodies
+        .iter()
+        .all(|b| b.contains(&format!("/portal/health/issues/{}", issue.id))));
+    // A fan-out that runs again (a worker died halfway and it was retried) queues nothing
+    // twice.
+    let again =
+        candor_web::service::notify::fan_out(&app.core, issue.id.as_str(), Some(1), &app.base)
+            .await
+            .unwrap();
+    assert_eq!(again, 0);
+    while runner.run_one().await.unwrap().is_some() {}
+    assert_eq!(crate::lockbox_api::read_mail(outbox.path()).len(), 2);
+}
+
+crate::both!(
+    contacts_are_managed_and_tested_by_global_administrators,
+    issue_news_reaches_subscribed_contacts_once,
+);
