@@ -1045,6 +1045,25 @@ pub async fn seed_if_empty(
             .iter()
             .map(|p| p.as_str().to_owned())
             .collect();
+        // The tenant's operations desk hears about everything, in the tenant's language:
+        // the demo's published issues leave its mail in the outbox.
+        candor_web::service::contacts::add(
+            core,
+            &system,
+            None,
+            tenant.id,
+            candor_web::service::contacts::ContactInput {
+                email: format!("noc@{domain}"),
+                language: lang.to_owned(),
+                topics: candor_domain::health::Topic::ALL
+                    .iter()
+                    .map(|t| t.as_str().to_owned())
+                    .collect(),
+                services: Vec::new(),
+            },
+        )
+        .await
+        .map_err(err)?;
         let issued = identity::create_api_client(
             core,
             &system,
