@@ -328,6 +328,7 @@ pub trait IssueStore: Send + Sync {
         issue: &Issue,
         expected_last_modified: OffsetDateTime,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<NewJob>,
     ) -> StoreResult<()>;
 }
 
@@ -395,6 +396,7 @@ pub trait MessageStore: Send + Sync {
         attachments: &[NewAttachment],
         covered: &[ComponentId],
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<NewJob>,
     ) -> StoreResult<i64>;
     /// Saves a changed message (if it was still last modified at `expected_last_modified`)
     /// and, when `covered` is given, reaches more tenants (a tenant once reached stays
@@ -405,6 +407,7 @@ pub trait MessageStore: Send + Sync {
         expected_last_modified: OffsetDateTime,
         covered: Option<&[ComponentId]>,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<NewJob>,
     ) -> StoreResult<i64>;
     /// With its attachments' descriptions.
     async fn get_message(&self, id: &MessageId) -> StoreResult<Option<Message>>;
@@ -531,6 +534,13 @@ pub trait ContactStore {
     ) -> StoreResult<()>;
     /// By email address.
     async fn list_contacts(&self, tenant: TenantId) -> StoreResult<Vec<crate::health::Contact>>;
+    /// The contacts of every tenant a message reached, by id, after `after`.
+    async fn contacts_reached_by_message(
+        &self,
+        message: &crate::health::MessageId,
+        after: Option<crate::health::ContactId>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::Contact>>;
     /// The contacts of every tenant an issue reached, by id, after `after`.
     async fn contacts_reached_by_issue(
         &self,

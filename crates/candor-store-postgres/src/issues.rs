@@ -471,6 +471,7 @@ impl IssueStore for PostgresStore {
         issue: &Issue,
         expected_last_modified: OffsetDateTime,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         write_issue(&mut tx, issue, expected_last_modified).await?;
@@ -487,6 +488,10 @@ impl IssueStore for PostgresStore {
             ));
         }
         append_in_tx(&mut tx, audit).await?;
+        for job in &jobs {
+            crate::jobs::insert_job(&mut tx, candor_domain::JobId::generate(), job, job.run_at)
+                .await?;
+        }
         tx.commit().await.map_err(db_error)
     }
 }

@@ -108,6 +108,7 @@ impl MessageStore for PostgresStore {
         attachments: &[NewAttachment],
         covered: &[ComponentId],
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query(&format!(
@@ -152,6 +153,10 @@ impl MessageStore for PostgresStore {
         let explicit: Vec<TenantId> = m.audience.tenants.iter().copied().collect();
         let reached = reach(&mut tx, &m.id, covered, &explicit, m.last_modified).await?;
         append_in_tx(&mut tx, audit).await?;
+        for job in &jobs {
+            crate::jobs::insert_job(&mut tx, candor_domain::JobId::generate(), job, job.run_at)
+                .await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(reached)
     }
@@ -162,6 +167,7 @@ impl MessageStore for PostgresStore {
         expected_last_modified: OffsetDateTime,
         covered: Option<&[ComponentId]>,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let done = sqlx::query(
@@ -203,6 +209,10 @@ impl MessageStore for PostgresStore {
             None => 0,
         };
         append_in_tx(&mut tx, audit).await?;
+        for job in &jobs {
+            crate::jobs::insert_job(&mut tx, candor_domain::JobId::generate(), job, job.run_at)
+                .await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(added)
     }

@@ -131,6 +131,7 @@ impl MessageStore for SqliteStore {
         attachments: &[NewAttachment],
         covered: &[ComponentId],
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
         let mut tx = self.writer.begin().await.map_err(db_error)?;
         sqlx::query(&format!(
@@ -175,6 +176,10 @@ impl MessageStore for SqliteStore {
         let explicit: Vec<TenantId> = m.audience.tenants.iter().copied().collect();
         let reached = reach(&mut tx, &m.id, covered, &explicit, m.last_modified).await?;
         append_in_tx(&mut tx, audit).await?;
+        for job in &jobs {
+            crate::jobs::insert_job(&mut tx, candor_domain::JobId::generate(), job, job.run_at)
+                .await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(reached)
     }
@@ -185,6 +190,7 @@ impl MessageStore for SqliteStore {
         expected_last_modified: OffsetDateTime,
         covered: Option<&[ComponentId]>,
         audit: Vec<NewAuditRecord>,
+        jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
         let mut tx = self.writer.begin().await.map_err(db_error)?;
         let done = sqlx::query(
@@ -226,6 +232,10 @@ impl MessageStore for SqliteStore {
             None => 0,
         };
         append_in_tx(&mut tx, audit).await?;
+        for job in &jobs {
+            crate::jobs::insert_job(&mut tx, candor_domain::JobId::generate(), job, job.run_at)
+                .await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(added)
     }

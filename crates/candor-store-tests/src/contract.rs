@@ -1260,6 +1260,7 @@ pub async fn reviews_are_drafted_then_published_with_the_issue(store: Arc<dyn St
                 AuditChain::Operator,
                 "Publish-PostIncidentReview",
             )],
+            vec![],
         )
         .await
         .unwrap();
@@ -1285,7 +1286,7 @@ pub async fn reviews_are_drafted_then_published_with_the_issue(store: Arc<dyn St
     );
     assert!(matches!(
         store
-            .publish_pir(&pir, &reviewed, reviewed.last_modified, vec![])
+            .publish_pir(&pir, &reviewed, reviewed.last_modified, vec![], vec![])
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -1375,6 +1376,7 @@ pub async fn messages_reach_their_audience_with_attachments_and_viewpoints(store
             }],
             std::slice::from_ref(&mbx),
             vec![system_audit(AuditChain::Operator, "New-ServiceMessage")],
+            vec![],
         )
         .await
         .unwrap();
@@ -1414,12 +1416,14 @@ pub async fn messages_reach_their_audience_with_attachments_and_viewpoints(store
     message.tags.push(UPDATED_TAG.into());
     message.audience.tenants.insert(b);
     let added = store
-        .update_message(&message, before, Some(&[]), vec![])
+        .update_message(&message, before, Some(&[]), vec![], vec![])
         .await
         .unwrap();
     assert_eq!(added, 1);
     assert!(store.tenant_has_message(b, &message.id).await.unwrap());
-    let stale = store.update_message(&message, before, None, vec![]).await;
+    let stale = store
+        .update_message(&message, before, None, vec![], vec![])
+        .await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
 
     // Viewpoints are per user and each change touches one flag.

@@ -78,15 +78,13 @@ async fn publish_status_site(
 pub const NOTIFY_FANOUT: &str = candor_web::service::notify::NOTIFY_FANOUT;
 
 async fn fan_out(core: Arc<Core>, job: Job, public_url: String) -> anyhow::Result<()> {
-    let issue = job.payload["issue"]
-        .as_str()
-        .ok_or_else(|| Permanent("the fan-out names no issue".into()))?
-        .to_owned();
-    let seq = job.payload["seq"].as_i64();
-    let queued = candor_web::service::notify::fan_out(&core, &issue, seq, &public_url)
+    let queued = candor_web::service::notify::run(&core, &job.payload, &public_url)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    tracing::info!(%issue, ?seq, queued, "issue news fanned out to contacts");
+        .map_err(|e| match e {
+            candor_web::error::ApiError::BadRequest(m) => anyhow::Error::new(Permanent(m)),
+            other => anyhow::anyhow!("{other}"),
+        })?;
+    tracing::info!(payload = %job.payload, queued, "news fanned out to contacts");
     Ok(())
 }
 

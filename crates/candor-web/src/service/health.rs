@@ -666,7 +666,13 @@ pub async fn publish_pir(
         .item(issue.id.to_string())
         .details(json!({"status": {"old": before.status.as_str(), "new": issue.status.as_str()}}));
     core.store
-        .publish_pir(&pir, &issue, before.last_modified, vec![record])
+        .publish_pir(
+            &pir,
+            &issue,
+            before.last_modified,
+            vec![record],
+            vec![super::notify::review_fanout_job(&issue.id, now)],
+        )
         .await?;
     core.views.invalidate();
     super::public::changed(core).await;

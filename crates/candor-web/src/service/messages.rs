@@ -321,7 +321,16 @@ pub async fn create_message(
         }));
     let reached = core
         .store
-        .create_message(&message, &new_attachments, &components, vec![record])
+        .create_message(
+            &message,
+            &new_attachments,
+            &components,
+            vec![record],
+            vec![super::notify::message_fanout_job(
+                &message.id,
+                message.last_modified,
+            )],
+        )
         .await?;
     Ok((message, reached))
 }
@@ -412,7 +421,15 @@ pub async fn update_message(
         .details(json!({"changed": changed}));
     let added = core
         .store
-        .update_message(&m, old.last_modified, components.as_deref(), vec![record])
+        .update_message(
+            &m,
+            old.last_modified,
+            components.as_deref(),
+            vec![record],
+            // Only tenants the change newly reaches get mail: the others already have
+            // this message's (deduplicated by message and contact).
+            vec![super::notify::message_fanout_job(&m.id, m.last_modified)],
+        )
         .await?;
     Ok((m, added))
 }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use candor_domain::email::OutboundEmail;
-use candor_domain::health::{ContactId, Issue, IssueId, Post, Topic};
+use candor_domain::health::{ContactId, Issue, IssueId, MessageId, Post, Topic};
 use candor_domain::jobs::NewJob;
 use candor_domain::{JobId, TenantId};
 use serde_json::json;
@@ -25,7 +25,7 @@ const PAGE: u32 = 500;
 pub fn fanout_job(issue: &IssueId, seq: Option<i64>, changed_at: OffsetDateTime) -> NewJob {
     NewJob::new(
         NOTIFY_FANOUT,
-        json!({"issue": issue.as_str(), "seq": seq}),
+        json!({"kind": "issue", "issue": issue.as_str(), "seq": seq}),
         changed_at,
     )
     .dedupe(format!(
@@ -34,6 +34,222 @@ pub fn fanout_job(issue: &IssueId, seq: Option<i64>, changed_at: OffsetDateTime)
         seq.map_or_else(|| "latest".to_owned(), |s| s.to_string()),
         changed_at.unix_timestamp_nanos()
     ))
+}
+
+/// The fan-out job for a published post-incident review.
+pub fn review_fanout_job(issue: &IssueId, published_at: OffsetDateTime) -> NewJob {
+    NewJob::new(
+        NOTIFY_FANOUT,
+        json!({"kind": "review", "issue": issue.as_str()}),
+        published_at,
+    )
+    .dedupe(format!("{NOTIFY_FANOUT}:review:{issue}"))
+}
+
+/// The fan-out job for a Message Center message, new or changed (a change tells only
+/// the tenants it newly reaches: the others already have that message's mail).
+pub fn message_fanout_job(message: &MessageId, changed_at: OffsetDateTime) -> NewJob {
+    NewJob::new(
+        NOTIFY_FANOUT,
+        json!({"kind": "message", "message": message.as_str()}),
+        changed_at,
+    )
+    .dedupe(format!(
+        "{NOTIFY_FANOUT}:message:{message}:{}",
+        changed_at.unix_timestamp_nanos()
+    ))
+}
+
+/// Runs the fan-out a job's payload describes.
+pub async fn run(core: &Core, payload: &serde_json::Value, base_url: &str) -> ApiResult<usize> {
+    let text = |key: &str| {
+        payload[key]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::BadRequest(format!("the fan-out has no {key}")))
+    };
+    match payload["kind"].as_str().unwrap_or("issue") {
+        "issue" => fan_out(core, &text("issue")?, payload["seq"].as_i64(), base_url).await,
+        "review" => fan_out_review(core, &text("issue")?, base_url).await,
+        "message" => fan_out_message(core, &text("message")?, base_url).await,
+        other => Err(ApiError::BadRequest(format!(
+            "unknown fan-out kind `{other}`"
+        ))),
+    }
+}
+
+/// Queues one email job with its dedupe key; true if it was new.
+async fn queue(core: &Core, email: &OutboundEmail, key: String) -> ApiResult<bool> {
+    let now = core.clock.now();
+    let job = NewJob::new(
+        super::lockbox_mail::EMAIL_SEND,
+        serde_json::to_value(email).map_err(ApiError::internal)?,
+        now,
+    )
+    .dedupe(key);
+    Ok(core
+        .store
+        .enqueue_job(JobId::generate(), job, now)
+        .await?
+        .is_some())
+}
+
+/// Each tenant's time zone, read once per fan-out.
+struct Zones(HashMap<TenantId, String>);
+
+impl Zones {
+    async fn of(&mut self, core: &Core, tenant: TenantId) -> ApiResult<String> {
+        if let Some(z) = self.0.get(&tenant) {
+            return Ok(z.clone());
+        }
+        let z = core
+            .store
+            .get_tenant(tenant)
+            .await?
+            .map(|t| t.time_zone.to_string())
+            .unwrap_or_else(|| "UTC".into());
+        self.0.insert(tenant, z.clone());
+        Ok(z)
+    }
+}
+
+async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> ApiResult<usize> {
+    let id = IssueId::parse(issue_id)?;
+    let (Some(issue), Some(pir)) = (
+        core.store.get_issue(&id).await?,
+        core.store.get_pir(&id).await?,
+    ) else {
+        return Ok(0);
+    };
+    if !pir.is_published() {
+        return Ok(0);
+    }
+    let service_name = service_name(core, &issue).await?;
+    let base = base_url.trim_end_matches('/');
+    let mut zones = Zones(HashMap::new());
+    let mut after = None;
+    let mut queued = 0;
+    loop {
+        let page = core
+            .store
+            .contacts_reached_by_issue(&id, after, PAGE)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        for contact in &page {
+            if !contact
+                .subscription
+                .wants(Topic::Reviews, &[&issue.service])
+            {
+                continue;
+            }
+            let tr = Tr::new(contact.language, zones.of(core, contact.tenant).await?);
+            let mut lines = vec![
+                format!("{service_name}: {}", issue.title),
+                String::new(),
+                pir.user_impact.clone(),
+                String::new(),
+                pir.root_cause.clone(),
+                String::new(),
+                pir.next_steps.clone(),
+            ];
+            if !base.is_empty() {
+                lines.push(String::new());
+                lines.push(format!("{base}/portal/health/issues/{}", issue.id));
+            }
+            let email = OutboundEmail {
+                to: contact.email.to_string(),
+                subject: format!(
+                    "[{service_name}] {}: {}",
+                    tr.t("contacts-topic-postIncidentReviews"),
+                    issue.title
+                ),
+                body: lines.join("\n"),
+                kind: "notify.review".into(),
+                tenant: Some(contact.tenant),
+            };
+            if queue(
+                core,
+                &email,
+                format!("notify:{}:review:{}:email", issue.id, contact.id),
+            )
+            .await?
+            {
+                queued += 1;
+            }
+        }
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    Ok(queued)
+}
+
+async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiResult<usize> {
+    let id = MessageId::parse(message_id)?;
+    let Some(message) = core.store.get_message(&id).await? else {
+        return Ok(0);
+    };
+    let services: Vec<&candor_domain::health::ServiceId> = message.services.iter().collect();
+    let base = base_url.trim_end_matches('/');
+    let mut zones = Zones(HashMap::new());
+    let mut after = None;
+    let mut queued = 0;
+    loop {
+        let page = core
+            .store
+            .contacts_reached_by_message(&id, after, PAGE)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        for contact in &page {
+            if !contact.subscription.wants(Topic::MessageCenter, &services) {
+                continue;
+            }
+            let tr = Tr::new(contact.language, zones.of(core, contact.tenant).await?);
+            let (title, body) = message.text_in(contact.language);
+            let mut lines = vec![title.to_owned(), String::new(), plain_text(body)];
+            if let Some(by) = message.action_required_by {
+                lines.push(String::new());
+                lines.push(format!("{}: {}", tr.t("message-act-by"), tr.time(&by)));
+            }
+            if !base.is_empty() {
+                lines.push(String::new());
+                lines.push(format!("{base}/portal/messages/{}", message.id));
+            }
+            let email = OutboundEmail {
+                to: contact.email.to_string(),
+                subject: format!("[{}] {title}", tr.t("contacts-topic-messageCenter")),
+                body: lines.join("\n"),
+                kind: "notify.message".into(),
+                tenant: Some(contact.tenant),
+            };
+            if queue(
+                core,
+                &email,
+                format!("notify:{}:{}:email", message.id, contact.id),
+            )
+            .await?
+            {
+                queued += 1;
+            }
+        }
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    Ok(queued)
+}
+
+async fn service_name(core: &Core, issue: &Issue) -> ApiResult<String> {
+    Ok(core
+        .store
+        .list_services()
+        .await?
+        .into_iter()
+        .find(|s| s.id == issue.service)
+        .map(|s| s.display_name)
+        .unwrap_or_else(|| issue.service.to_string()))
 }
 
 /// A post's HTML as plain text, for the email body.

@@ -285,7 +285,127 @@ async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
     assert_eq!(crate::lockbox_api::read_mail(outbox.path()).len(), 2);
 }
 
+async fn messages_and_reviews_reach_their_subscribers(app: TestApp) {
+    use candor_domain::health::{ComponentId, Contact, ContactId, Scope, Subscription, Topic};
+    use candor_domain::identity::{EmailAddress, OperatorRole};
+    use candor_domain::language::Language;
+    use candor_web::service::health::{self as svc, PirInput, PostInput, UpdateInput};
+    use candor_web::service::messages::{self, NewMessageInput};
+    place(&app).await;
+    for (tenant, email, topic) in [
+        (app.world.a.id, "mc@contoso.example", Topic::MessageCenter),
+        (app.world.a.id, "reviews@contoso.example", Topic::Reviews),
+        (app.world.b.id, "mc@fabrikam.example", Topic::MessageCenter),
+    ] {
+        let contact = Contact {
+            id: ContactId::generate(),
+            tenant,
+            email: EmailAddress::parse(email).unwrap(),
+            language: Language::English,
+            subscription: Subscription {
+                topics: [topic].into_iter().collect(),
+                services: Default::default(),
+            },
+            created_at: candor_domain::clock::Clock::now(app.clock.as_ref()),
+        };
+        app.core.store.add_contact(&contact, vec![]).await.unwrap();
+    }
+    let im = crate::health::operator(&app, OperatorRole::IncidentManager);
+    // An Exchange message reaches Contoso (on the mailbox servers), not Fabrikam.
+    let (message, _) = messages::create_message(
+        &app.core,
+        &im,
+        None,
+        NewMessageInput {
+            title: "Retiring Basic authentication".into(),
+            body_html: "<p>Move your apps to OAuth.</p>".into(),
+            category: "planForChange".into(),
+            services: vec!["Exchange".into()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // A resolved incident on Contoso's database, with a published review.
+    let (issue, _) = svc::create_issue(
+        &app.core,
+        &im,
+        None,
+        crate::health::incident(Scope {
+            components: [ComponentId::parse("eu-west-su1-mbx01").unwrap()]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap();
+    svc::update_issue(
+        &app.core,
+        &im,
+        None,
+        issue.id.as_str(),
+        UpdateInput {
+            status: Some("serviceRestored".into()),
+            post: Some(PostInput {
+                body_html: "<p>Fixed.</p>".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    svc::save_pir_draft(
+        &app.core,
+        &im,
+        None,
+        issue.id.as_str(),
+        PirInput {
+            user_impact: "Mail could not be opened for 40 minutes.".into(),
+            scope_of_impact: "One mailbox database.".into(),
+            root_cause: "A certificate expired.".into(),
+            actions_taken: "It was replaced.".into(),
+            next_steps: "Renewals are automatic now.".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    svc::publish_pir(&app.core, &im, None, issue.id.as_str())
+        .await
+        .unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let runner = JobRunner::new(app.core.clone())
+        .with_mailer(Arc::new(
+            Mailer::pickup(outbox.path().to_owned(), "Candor <candor@localhost>").unwrap(),
+        ))
+        .with_public_url(app.base.clone());
+    while runner.run_one().await.unwrap().is_some() {}
+    let mail = crate::lockbox_api::read_mail(outbox.path());
+    let to = |who: &str| {
+        mail.iter()
+            .filter(|(t, _, _)| t == who)
+            .map(|(_, s, b)| (s.clone(), b.clone()))
+            .collect::<Vec<_>>()
+    };
+    let mc = to("mc@contoso.example");
+    assert_eq!(mc.len(), 1, "{mail:?}");
+    assert!(mc[0].0.contains("Retiring Basic authentication"));
+    assert!(mc[0]
+        .1
+        .contains(&format!("/portal/messages/{}", message.id)));
+    assert!(
+        to("mc@fabrikam.example").is_empty(),
+        "Fabrikam does not use Exchange"
+    );
+    let reviews = to("reviews@contoso.example");
+    assert_eq!(reviews.len(), 1, "only the review, not the posts: {mail:?}");
+    assert!(reviews[0].1.contains("A certificate expired."));
+}
+
 crate::both!(
     contacts_are_managed_and_tested_by_global_administrators,
     issue_news_reaches_subscribed_contacts_once,
+    messages_and_reviews_reach_their_subscribers,
 );
