@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use candor_domain::email::OutboundEmail;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -98,11 +98,24 @@ impl Mailer {
         let to: Mailbox = email.to.parse().map_err(|e| {
             MailError::Rejected(format!("`{}` is not an email address ({e})", email.to))
         })?;
-        let message = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(email.subject.clone())
-            .header(ContentType::TEXT_PLAIN)
+            .header(ContentType::TEXT_PLAIN);
+        if let Some(url) = &email.unsubscribe {
+            // RFC 2369 and the one-click form of RFC 8058: mail clients offer a button.
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                ));
+        }
+        let message = builder
             .body(email.body.clone())
             .map_err(|e| MailError::Rejected(format!("the message cannot be built: {e}")))?;
         match &self.transport {

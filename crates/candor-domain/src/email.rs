@@ -17,6 +17,9 @@ pub struct OutboundEmail {
     /// What it is about, e.g. `lockbox.pending` (for logs and the outbox listing).
     pub kind: String,
     pub tenant: Option<TenantId>,
+    /// A one-click unsubscribe URL (`List-Unsubscribe`, RFC 8058), for subscriptions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<String>,
 }
 
 fn is_word(c: char) -> bool {

@@ -24,6 +24,12 @@ pub fn routes() -> Router<AppState> {
         .route("/status", get(live_page))
         .route("/feeds/status.atom", get(public_feed))
         .route("/feeds/tenants/{token}", get(tenant_feed))
+        // The token in the path is the credential (RFC 8058 one-click): no session, no
+        // CSRF token, by design. GET only asks; POST unsubscribes.
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe_now),
+        )
 }
 
 fn lang_of(raw: &Option<String>) -> Language {
@@ -405,4 +411,47 @@ async fn tenant_feed(
         body,
     )
         .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "unsubscribe.html")]
+struct UnsubscribePage<'a> {
+    tr: &'a Tr,
+    css: &'static str,
+    email: String,
+    done: bool,
+}
+
+fn unsubscribe_html(tr: &Tr, email: String, done: bool) -> Response {
+    let page = UnsubscribePage {
+        tr,
+        css: include_str!("../static/candor.css"),
+        email,
+        done,
+    };
+    match page.render() {
+        Ok(html) => ([(header::REFERRER_POLICY, "no-referrer")], Html(html)).into_response(),
+        Err(e) => ApiError::internal(anyhow::anyhow!("template: {e}")).into_response(),
+    }
+}
+
+async fn unsubscribe_page(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Response {
+    match crate::service::contacts::contact_of_token(&state.core, &token).await {
+        Ok(c) => unsubscribe_html(&Tr::new(c.language, "UTC"), c.email.to_string(), false),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn unsubscribe_now(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    crate::auth::extract::ClientIp(ip): crate::auth::extract::ClientIp,
+) -> Response {
+    match crate::service::contacts::unsubscribe(&state.core, &token, ip).await {
+        Ok(c) => unsubscribe_html(&Tr::new(c.language, "UTC"), c.email.to_string(), true),
+        Err(e) => e.into_response(),
+    }
 }

@@ -527,3 +527,7 @@ contacts-topic-postIncidentReviews = Evaluaties na incidenten
 contacts-test-subject = Testmelding van uw servicestatus
 contacts-test-intro = Dit is een test. De servicestatus van { $name } e-mailt dit adres over:
 contacts-test-outro = U hoeft niets te doen. Vraag een globale beheerder van uw organisatie om te wijzigen wat u ontvangt.
+unsubscribe-title = Deze e-mails stoppen
+unsubscribe-question = De servicestatus-e-mails aan { $name } stoppen?
+unsubscribe-button = Afmelden
+unsubscribe-done = { $name } ontvangt geen servicestatus-e-mails meer. Een globale beheerder van uw organisatie kan het adres opnieuw toevoegen.

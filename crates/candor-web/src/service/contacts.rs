@@ -175,6 +175,7 @@ pub fn test_email(
         body,
         kind: "notify.test".into(),
         tenant: Some(contact.tenant),
+        unsubscribe: None,
     }
 }
 
@@ -219,5 +220,92 @@ pub async fn send_test(
         .ip(ip)
         .item(contact.email.to_string());
     core.store.append_audit(vec![record]).await?;
+    Ok(contact)
+}
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// The unsubscribe key: derived from Candor's audit key, so it needs no storage and
+/// survives restarts, and never used for anything else.
+fn unsubscribe_mac(core: &Core) -> Option<HmacSha256> {
+    use hmac::Mac;
+    let mut derive = HmacSha256::new_from_slice(&core.keys.audit.signing.to_bytes()).ok()?;
+    derive.update(b"candor unsubscribe links v1");
+    let key = derive.finalize().into_bytes();
+    HmacSha256::new_from_slice(&key).ok()
+}
+
+/// The token in a contact's unsubscribe link: who it is, and proof Candor made it.
+pub fn unsubscribe_token(core: &Core, tenant: TenantId, contact: ContactId) -> String {
+    use hmac::Mac;
+    let subject = format!("{}.{}", tenant.0.simple(), contact.0.simple());
+    let mac = unsubscribe_mac(core)
+        .map(|mut m| {
+            m.update(subject.as_bytes());
+            hex::encode(m.finalize().into_bytes())
+        })
+        .unwrap_or_default();
+    format!("{subject}.{mac}")
+}
+
+/// The one-click unsubscribe URL for a contact (none without a public URL).
+pub fn unsubscribe_url(
+    core: &Core,
+    base_url: &str,
+    tenant: TenantId,
+    contact: ContactId,
+) -> Option<String> {
+    let base = base_url.trim_end_matches('/');
+    (!base.is_empty()).then(|| {
+        format!(
+            "{base}/unsubscribe/{}",
+            unsubscribe_token(core, tenant, contact)
+        )
+    })
+}
+
+/// The contact an unsubscribe token names, if the token is Candor's and the contact is
+/// still there.
+pub async fn contact_of_token(core: &Core, token: &str) -> ApiResult<Contact> {
+    use hmac::Mac;
+    let missing = || ApiError::NotFound("this unsubscribe link is not valid (any more)".into());
+    let mut parts = token.trim().splitn(3, '.');
+    let (Some(t), Some(c), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(missing());
+    };
+    let mut m = unsubscribe_mac(core).ok_or_else(missing)?;
+    m.update(format!("{t}.{c}").as_bytes());
+    let given = hex::decode(mac).map_err(|_| missing())?;
+    m.verify_slice(&given).map_err(|_| missing())?;
+    let tenant = uuid::Uuid::parse_str(t)
+        .map(TenantId)
+        .map_err(|_| missing())?;
+    let contact = uuid::Uuid::parse_str(c)
+        .map(ContactId)
+        .map_err(|_| missing())?;
+    core.store
+        .list_contacts(tenant)
+        .await?
+        .into_iter()
+        .find(|x| x.id == contact)
+        .ok_or_else(missing)
+}
+
+/// The person behind an unsubscribe link takes themselves off the list.
+pub async fn unsubscribe(core: &Core, token: &str, ip: Option<String>) -> ApiResult<Contact> {
+    let contact = contact_of_token(core, token).await?;
+    let record = NewAuditRecord::new(
+        AuditChain::Tenant(contact.tenant),
+        core.clock.now(),
+        contact.email.to_string(),
+        candor_domain::audit::ActorKind::Anonymous,
+        CONTACT_REMOVED,
+    )
+    .ip(ip)
+    .item(contact.email.to_string())
+    .details(json!({"Via": "unsubscribe link"}));
+    core.store
+        .delete_contact(contact.tenant, contact.id, vec![record])
+        .await?;
     Ok(contact)
 }

@@ -77,6 +77,7 @@ pub fn pending_email(
         body,
         kind: "lockbox.pending".into(),
         tenant: Some(request.tenant),
+        unsubscribe: None,
     }
 }
 
@@ -145,6 +146,7 @@ pub fn decided_email(
         body: lines.join("\n"),
         kind: "lockbox.decided".into(),
         tenant: Some(request.tenant),
+        unsubscribe: None,
     }
 }
 

@@ -167,6 +167,12 @@ async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> ApiResul
                 body: lines.join("\n"),
                 kind: "notify.review".into(),
                 tenant: Some(contact.tenant),
+                unsubscribe: super::contacts::unsubscribe_url(
+                    core,
+                    base_url,
+                    contact.tenant,
+                    contact.id,
+                ),
             };
             if queue(
                 core,
@@ -223,6 +229,12 @@ async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiRe
                 body: lines.join("\n"),
                 kind: "notify.message".into(),
                 tenant: Some(contact.tenant),
+                unsubscribe: super::contacts::unsubscribe_url(
+                    core,
+                    base_url,
+                    contact.tenant,
+                    contact.id,
+                ),
             };
             if queue(
                 core,
@@ -307,6 +319,7 @@ pub fn issue_email(
         body: lines.join("\n"),
         kind: "notify.issue".into(),
         tenant: Some(tenant),
+        unsubscribe: None,
     }
 }
 
@@ -366,7 +379,7 @@ pub async fn fan_out(
                 }
             };
             let tr = Tr::new(contact.language, zone);
-            let email = issue_email(
+            let mut email = issue_email(
                 &tr,
                 contact.email.as_ref(),
                 contact.tenant,
@@ -375,6 +388,8 @@ pub async fn fan_out(
                 post,
                 base_url,
             );
+            email.unsubscribe =
+                super::contacts::unsubscribe_url(core, base_url, contact.tenant, contact.id);
             let job = NewJob::new(
                 super::lockbox_mail::EMAIL_SEND,
                 serde_json::to_value(&email).map_err(ApiError::internal)?,

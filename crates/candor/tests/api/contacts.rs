@@ -274,6 +274,65 @@ async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
     assert!(bodies
         .iter()
         .all(|b| b.contains(&format!("/portal/health/issues/{}", issue.id))));
+    // Each mail offers one-click unsubscribe (RFC 8058); the link works without signing
+    // in, only with Candor's token, and once.
+    let raw: String = std::fs::read_dir(outbox.path())
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .next()
+        .unwrap();
+    let unfolded = raw.replace("\r\n ", "").replace("\n ", "");
+    assert!(
+        unfolded.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+        "{raw}"
+    );
+    let url = unfolded
+        .split("List-Unsubscribe: <")
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+        .expect("a List-Unsubscribe header")
+        .to_owned();
+    assert!(
+        url.starts_with(&format!("{}/unsubscribe/", app.base)),
+        "{url}"
+    );
+    let http = app.http();
+    let page = http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("noc@contoso.example"));
+    let tampered = format!("{}0", &url[..url.len() - 1]);
+    let res = http
+        .post(&tampered)
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = http
+        .post(&url)
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(!app
+        .core
+        .store
+        .list_contacts(app.world.a.id)
+        .await
+        .unwrap()
+        .iter()
+        .any(|c| c.email.as_ref() == "noc@contoso.example"));
+    let res = http
+        .post(&url)
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "once");
+    let log = app.activities(AuditChain::Tenant(app.world.a.id)).await;
+    assert!(log.iter().any(|a| a == "Remove-NotificationContact"));
+
     // A fan-out that runs again (a worker died halfway and it was retried) queues nothing
     // twice.
     let again =
