@@ -99,6 +99,12 @@ impl Mailer {
             MailError::Rejected(format!("`{}` is not an email address ({e})", email.to))
         })?;
         let mut builder = Message::builder()
+            .message_id(
+                email
+                    .delivery_id
+                    .as_ref()
+                    .map(|id| format!("<{id}@deliveries.candor>")),
+            )
             .from(self.from.clone())
             .to(to)
             .subject(email.subject.clone())

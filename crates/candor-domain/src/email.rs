@@ -17,6 +17,10 @@ pub struct OutboundEmail {
     /// What it is about, e.g. `lockbox.pending` (for logs and the outbox listing).
     pub kind: String,
     pub tenant: Option<TenantId>,
+    /// The delivery's stable id: the same on every retry, sent as the Message-ID, so a
+    /// receiver can tell a repeated delivery from a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
     /// A one-click unsubscribe URL (`List-Unsubscribe`, RFC 8058), for subscriptions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsubscribe: Option<String>,

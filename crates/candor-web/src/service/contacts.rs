@@ -175,6 +175,7 @@ pub fn test_email(
         body,
         kind: "notify.test".into(),
         tenant: Some(contact.tenant),
+        delivery_id: None,
         unsubscribe: None,
     }
 }

@@ -77,6 +77,7 @@ pub fn pending_email(
         body,
         kind: "lockbox.pending".into(),
         tenant: Some(request.tenant),
+        delivery_id: None,
         unsubscribe: None,
     }
 }
@@ -146,19 +147,23 @@ pub fn decided_email(
         body: lines.join("\n"),
         kind: "lockbox.decided".into(),
         tenant: Some(request.tenant),
+        delivery_id: None,
         unsubscribe: None,
     }
 }
 
 fn job(email: &OutboundEmail, request: &LockboxRequest, now: time::OffsetDateTime) -> NewJob {
-    let payload = serde_json::to_value(email).unwrap_or(serde_json::Value::Null);
-    NewJob::new(EMAIL_SEND, payload, now).dedupe(format!(
+    let key = format!(
         "{EMAIL_SEND}:{}:{}:{}:{}",
         email.kind,
         request.id,
         request.status.as_str(),
         email.to
-    ))
+    );
+    let mut email = email.clone();
+    email.delivery_id = Some(super::notify::delivery_id(&key));
+    let payload = serde_json::to_value(&email).unwrap_or(serde_json::Value::Null);
+    NewJob::new(EMAIL_SEND, payload, now).dedupe(key)
 }
 
 /// The emails `after` calls for, as jobs: the tenant's approvers when a request becomes

@@ -78,12 +78,19 @@ pub async fn run(core: &Core, payload: &serde_json::Value, base_url: &str) -> Ap
     }
 }
 
+/// A delivery's stable id, from its dedupe key.
+pub fn delivery_id(key: &str) -> String {
+    crate::auth::sha256_hex(key)[..32].to_owned()
+}
+
 /// Queues one email job with its dedupe key; true if it was new.
 async fn queue(core: &Core, email: &OutboundEmail, key: String) -> ApiResult<bool> {
     let now = core.clock.now();
+    let mut email = email.clone();
+    email.delivery_id = Some(delivery_id(&key));
     let job = NewJob::new(
         super::lockbox_mail::EMAIL_SEND,
-        serde_json::to_value(email).map_err(ApiError::internal)?,
+        serde_json::to_value(&email).map_err(ApiError::internal)?,
         now,
     )
     .dedupe(key);
@@ -167,6 +174,7 @@ async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> ApiResul
                 body: lines.join("\n"),
                 kind: "notify.review".into(),
                 tenant: Some(contact.tenant),
+                delivery_id: None,
                 unsubscribe: super::contacts::unsubscribe_url(
                     core,
                     base_url,
@@ -229,6 +237,7 @@ async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiRe
                 body: lines.join("\n"),
                 kind: "notify.message".into(),
                 tenant: Some(contact.tenant),
+                delivery_id: None,
                 unsubscribe: super::contacts::unsubscribe_url(
                     core,
                     base_url,
@@ -319,6 +328,7 @@ pub fn issue_email(
         body: lines.join("\n"),
         kind: "notify.issue".into(),
         tenant: Some(tenant),
+        delivery_id: None,
         unsubscribe: None,
     }
 }
@@ -350,7 +360,6 @@ pub async fn fan_out(
         .map(|s| s.display_name)
         .unwrap_or_else(|| issue.service.to_string());
     let topic = Topic::of_issue(issue.classification);
-    let now = core.clock.now();
     let mut zones: HashMap<TenantId, String> = HashMap::new();
     let mut after: Option<ContactId> = None;
     let mut queued = 0;
@@ -390,21 +399,8 @@ pub async fn fan_out(
             );
             email.unsubscribe =
                 super::contacts::unsubscribe_url(core, base_url, contact.tenant, contact.id);
-            let job = NewJob::new(
-                super::lockbox_mail::EMAIL_SEND,
-                serde_json::to_value(&email).map_err(ApiError::internal)?,
-                now,
-            )
-            .dedupe(format!(
-                "notify:{}:{}:{}:email",
-                issue.id, post.seq, contact.id
-            ));
-            if core
-                .store
-                .enqueue_job(JobId::generate(), job, now)
-                .await?
-                .is_some()
-            {
+            let key = format!("notify:{}:{}:{}:email", issue.id, post.seq, contact.id);
+            if queue(core, &email, key).await? {
                 queued += 1;
             }
         }

@@ -286,6 +286,23 @@ async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
         unfolded.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
         "{raw}"
     );
+    // A stable delivery id, the same on every retry, as the Message-ID.
+    let ids: Vec<String> = std::fs::read_dir(outbox.path())
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .filter_map(|m| {
+            m.split("Message-ID: <")
+                .nth(1)
+                .and_then(|r| r.split('>').next())
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(
+        ids.iter().all(|i| i.ends_with("@deliveries.candor")),
+        "{ids:?}"
+    );
+    assert_ne!(ids[0], ids[1], "one id per delivery");
     let url = unfolded
         .split("List-Unsubscribe: <")
         .nth(1)
