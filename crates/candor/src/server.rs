@@ -86,10 +86,41 @@ pub async fn start(settings: ServeSettings) -> anyhow::Result<Running> {
     start_with_clock(settings, clock).await
 }
 
+/// The embedded store has one writer: a second `serve` on the same database would break
+/// what Candor relies on (the Lockbox grant cache above all), so it is refused. The lock
+/// is the operating system's, released when the process ends, however it ends.
+fn lock_embedded_store(choice: &StoreChoice) -> anyhow::Result<Option<std::fs::File>> {
+    let StoreChoice::Sqlite(path) = choice else {
+        return Ok(None);
+    };
+    let lock_path = path.with_extension("db.lock");
+    if let Some(dir) = lock_path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+            "another Candor is already serving {}; the embedded database takes one instance (use PostgreSQL, --database-url, for several)",
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(anyhow::anyhow!(
+            "cannot lock {}: {e}",
+            lock_path.display()
+        )),
+    }
+}
+
 pub async fn start_with_clock(
     settings: ServeSettings,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Running> {
+    let lock = lock_embedded_store(&settings.store)?;
     tracing::info!(database = %settings.store.describe(), "opening the store");
     let store = open_store(&settings.store).await?;
     let core = Arc::new(Core::new(store, clock).await?);
@@ -163,6 +194,8 @@ pub async fn start_with_clock(
     let stop_server = stop.clone();
     let stop_jobs = stop.clone();
     let done = tokio::spawn(async move {
+        // Held for as long as this instance serves.
+        let _lock = lock;
         let jobs = runner.map(|r| tokio::spawn(r.run(stop_jobs)));
         let served = candor_web::serve(
             listener,

@@ -74,3 +74,29 @@ async fn health_readiness_metrics_and_openapi(app: TestApp) {
 }
 
 crate::both!(health_readiness_metrics_and_openapi);
+
+/// The embedded database takes one serving instance; a second is refused with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_embedded_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = || candor::server::ServeSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        store: candor::StoreChoice::Sqlite(dir.path().join("candor.db")),
+        demo: false,
+        jobs: false,
+        web: candor_web::WebConfig::default(),
+        mail: candor::server::MailSettings::default(),
+        status_site_dir: None,
+    };
+    let first = candor::server::start(settings()).await.unwrap();
+    let second = candor::server::start(settings()).await;
+    let Err(e) = second else {
+        panic!("two servers on one SQLite database")
+    };
+    assert!(e.to_string().contains("already serving"), "{e}");
+    first.shutdown().await.unwrap();
+    // Once the first has stopped, another may start.
+    let again = candor::server::start(settings()).await.unwrap();
+    again.shutdown().await.unwrap();
+}
