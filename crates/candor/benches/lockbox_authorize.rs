@@ -158,7 +158,40 @@ async fn main() {
     // Active grants as the state machine leaves them (filed, approved internally with
     // Lockbox off): written straight to the store, since only reading them is measured.
     let now = core.clock.now();
-    let engineer_ids: Vec<OperatorId> = (0..engineers).map(|_| OperatorId::generate()).collect();
+    // Grants work only for engineers who exist and are enabled.
+    let mut engineer_ids: Vec<OperatorId> = Vec::with_capacity(engineers);
+    for n in 0..engineers {
+        let id = OperatorId::generate();
+        core.store
+            .create_operator(
+                id,
+                candor_domain::identity::NewOperator {
+                    email: candor_domain::identity::EmailAddress::parse(&format!(
+                        "engineer{n}@provider.example"
+                    ))
+                    .unwrap(),
+                    display_name: candor_domain::identity::DisplayName::parse(&format!(
+                        "Engineer {n}"
+                    ))
+                    .unwrap(),
+                    password_hash: "not-used-by-the-bench".into(),
+                    roles: [candor_domain::identity::OperatorRole::SupportEngineer]
+                        .into_iter()
+                        .collect(),
+                },
+                now,
+                candor_domain::audit::NewAuditRecord::new(
+                    candor_domain::audit::AuditChain::Operator,
+                    now,
+                    "system",
+                    candor_domain::audit::ActorKind::System,
+                    "Add-Operator",
+                ),
+            )
+            .await
+            .unwrap();
+        engineer_ids.push(id);
+    }
     let mut bodies = Vec::new();
     let mut made = 0;
     'outer: for engineer in &engineer_ids {

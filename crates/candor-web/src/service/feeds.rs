@@ -111,25 +111,11 @@ pub async fn tenant_feed(core: &Core, token: &str) -> ApiResult<(Tenant, Vec<Pub
         .ok_or_else(missing)?;
     let now = core.clock.now();
     let catalog = core.store.list_services().await?;
-    let mut issues = Vec::new();
-    for issue in core
+    let reached = core
         .store
         .tenant_issues(tenant_id, now - FEED_HISTORY)
-        .await?
-    {
-        let mut posts = core.store.issue_posts(&issue.id).await?;
-        posts.sort_by_key(|p| std::cmp::Reverse(p.created_at));
-        let service_name = catalog
-            .iter()
-            .find(|s| s.id == issue.service)
-            .map(|s| s.display_name.clone())
-            .unwrap_or_else(|| issue.service.to_string());
-        issues.push(PublicIssue {
-            issue,
-            service_name,
-            posts,
-        });
-    }
+        .await?;
+    let mut issues = super::public::with_posts(core, &catalog, reached).await?;
     issues.sort_by_key(|i| std::cmp::Reverse(i.issue.last_modified));
     Ok((tenant, issues))
 }

@@ -629,16 +629,9 @@ pub struct Approver {
 /// so an approver sees who else may decide, and so they can be told.
 pub async fn approvers(core: &Core, tenant: TenantId) -> ApiResult<Vec<Approver>> {
     use candor_domain::identity::TenantRole;
-    let mut people: Vec<Approver> = core
-        .store
-        .list_users(tenant)
+    let mut people: Vec<Approver> = approver_users(core, tenant)
         .await?
         .into_iter()
-        .filter(|u| !u.disabled)
-        .filter(|u| {
-            u.roles.contains(TenantRole::GlobalAdministrator)
-                || u.roles.contains(TenantRole::CustomerLockboxAccessApprover)
-        })
         .map(|u| Approver {
             email: u.email.to_string(),
             display_name: u.display_name,
@@ -658,6 +651,25 @@ pub async fn approvers(core: &Core, tenant: TenantId) -> ApiResult<Vec<Approver>
         .collect();
     people.sort_by(|a, b| a.email.cmp(&b.email));
     Ok(people)
+}
+
+/// The enabled Global Administrators and Customer Lockbox Access Approvers of a tenant.
+pub async fn approver_users(
+    core: &Core,
+    tenant: TenantId,
+) -> ApiResult<Vec<candor_domain::identity::TenantUser>> {
+    use candor_domain::identity::TenantRole;
+    Ok(core
+        .store
+        .list_users(tenant)
+        .await?
+        .into_iter()
+        .filter(|u| !u.disabled)
+        .filter(|u| {
+            u.roles.contains(TenantRole::GlobalAdministrator)
+                || u.roles.contains(TenantRole::CustomerLockboxAccessApprover)
+        })
+        .collect())
 }
 
 /// What a data-plane service asks before an engineer's operation.

@@ -4,7 +4,6 @@
 //! and looks like an address is left out and the reader is sent to the portal instead.
 
 use candor_domain::email::{contains_link, link_free_or, OutboundEmail};
-use candor_domain::identity::TenantRole;
 use candor_domain::jobs::NewJob;
 use candor_domain::language::Language;
 use candor_domain::lockbox::{LockboxRequest, LockboxStatus};
@@ -187,17 +186,7 @@ pub async fn notifications(
     };
     let mut jobs = Vec::new();
     if after.status == LockboxStatus::Pending {
-        let people: Vec<_> = core
-            .store
-            .list_users(after.tenant)
-            .await?
-            .into_iter()
-            .filter(|u| !u.disabled)
-            .filter(|u| {
-                u.roles.contains(TenantRole::GlobalAdministrator)
-                    || u.roles.contains(TenantRole::CustomerLockboxAccessApprover)
-            })
-            .collect();
+        let people = super::lockbox::approver_users(core, after.tenant).await?;
         for person in &people {
             let tr = Tr::new(
                 person.language.unwrap_or(tenant.default_language),

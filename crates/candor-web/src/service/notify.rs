@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use candor_domain::email::OutboundEmail;
-use candor_domain::health::{ContactId, Issue, IssueId, MessageId, Post, Topic};
+use candor_domain::health::{Contact, ContactId, Issue, IssueId, MessageId, Post, Topic};
 use candor_domain::jobs::NewJob;
 use candor_domain::{JobId, TenantId};
 use serde_json::json;
@@ -120,159 +120,6 @@ impl Zones {
     }
 }
 
-async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> ApiResult<usize> {
-    let id = IssueId::parse(issue_id)?;
-    let (Some(issue), Some(pir)) = (
-        core.store.get_issue(&id).await?,
-        core.store.get_pir(&id).await?,
-    ) else {
-        return Ok(0);
-    };
-    if !pir.is_published() {
-        return Ok(0);
-    }
-    let service_name = service_name(core, &issue).await?;
-    let base = base_url.trim_end_matches('/');
-    let mut zones = Zones(HashMap::new());
-    let mut after = None;
-    let mut queued = 0;
-    loop {
-        let page = core
-            .store
-            .contacts_reached_by_issue(&id, after, PAGE)
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        for contact in &page {
-            if !contact
-                .subscription
-                .wants(Topic::Reviews, &[&issue.service])
-            {
-                continue;
-            }
-            let tr = Tr::new(contact.language, zones.of(core, contact.tenant).await?);
-            let mut lines = vec![
-                format!("{service_name}: {}", issue.title),
-                String::new(),
-                pir.user_impact.clone(),
-                String::new(),
-                pir.root_cause.clone(),
-                String::new(),
-                pir.next_steps.clone(),
-            ];
-            if !base.is_empty() {
-                lines.push(String::new());
-                lines.push(format!("{base}/portal/health/issues/{}", issue.id));
-            }
-            let email = OutboundEmail {
-                to: contact.email.to_string(),
-                subject: format!(
-                    "[{service_name}] {}: {}",
-                    tr.t("contacts-topic-postIncidentReviews"),
-                    issue.title
-                ),
-                body: lines.join("\n"),
-                kind: "notify.review".into(),
-                tenant: Some(contact.tenant),
-                delivery_id: None,
-                unsubscribe: super::contacts::unsubscribe_url(
-                    core,
-                    base_url,
-                    contact.tenant,
-                    contact.id,
-                ),
-            };
-            if queue(
-                core,
-                &email,
-                format!("notify:{}:review:{}:email", issue.id, contact.id),
-            )
-            .await?
-            {
-                queued += 1;
-            }
-        }
-        if page.len() < PAGE as usize {
-            break;
-        }
-    }
-    Ok(queued)
-}
-
-async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiResult<usize> {
-    let id = MessageId::parse(message_id)?;
-    let Some(message) = core.store.get_message(&id).await? else {
-        return Ok(0);
-    };
-    let services: Vec<&candor_domain::health::ServiceId> = message.services.iter().collect();
-    let base = base_url.trim_end_matches('/');
-    let mut zones = Zones(HashMap::new());
-    let mut after = None;
-    let mut queued = 0;
-    loop {
-        let page = core
-            .store
-            .contacts_reached_by_message(&id, after, PAGE)
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        for contact in &page {
-            if !contact.subscription.wants(Topic::MessageCenter, &services) {
-                continue;
-            }
-            let tr = Tr::new(contact.language, zones.of(core, contact.tenant).await?);
-            let (title, body) = message.text_in(contact.language);
-            let mut lines = vec![title.to_owned(), String::new(), plain_text(body)];
-            if let Some(by) = message.action_required_by {
-                lines.push(String::new());
-                lines.push(format!("{}: {}", tr.t("message-act-by"), tr.time(&by)));
-            }
-            if !base.is_empty() {
-                lines.push(String::new());
-                lines.push(format!("{base}/portal/messages/{}", message.id));
-            }
-            let email = OutboundEmail {
-                to: contact.email.to_string(),
-                subject: format!("[{}] {title}", tr.t("contacts-topic-messageCenter")),
-                body: lines.join("\n"),
-                kind: "notify.message".into(),
-                tenant: Some(contact.tenant),
-                delivery_id: None,
-                unsubscribe: super::contacts::unsubscribe_url(
-                    core,
-                    base_url,
-                    contact.tenant,
-                    contact.id,
-                ),
-            };
-            if queue(
-                core,
-                &email,
-                format!("notify:{}:{}:email", message.id, contact.id),
-            )
-            .await?
-            {
-                queued += 1;
-            }
-        }
-        if page.len() < PAGE as usize {
-            break;
-        }
-    }
-    Ok(queued)
-}
-
-async fn service_name(core: &Core, issue: &Issue) -> ApiResult<String> {
-    Ok(core
-        .store
-        .list_services()
-        .await?
-        .into_iter()
-        .find(|s| s.id == issue.service)
-        .map(|s| s.display_name)
-        .unwrap_or_else(|| issue.service.to_string()))
-}
-
 /// A post's HTML as plain text, for the email body.
 pub fn plain_text(html: &str) -> String {
     let spaced = html
@@ -333,6 +180,57 @@ pub fn issue_email(
     }
 }
 
+/// Who a fan-out reaches: the tenants an issue or a message reached.
+enum Reach<'a> {
+    Issue(&'a IssueId),
+    Message(&'a MessageId),
+}
+
+/// Pages through the contacts of the reached tenants and queues, for each contact that
+/// `compose` writes to (it returns `None` for one not subscribed), that email under its
+/// dedupe key, with the contact's unsubscribe link. Returns how many were newly queued.
+async fn deliver(
+    core: &Core,
+    reach: Reach<'_>,
+    base_url: &str,
+    mut compose: impl FnMut(&Contact, &Tr) -> Option<(OutboundEmail, String)>,
+) -> ApiResult<usize> {
+    let mut zones = Zones(HashMap::new());
+    let mut after: Option<ContactId> = None;
+    let mut queued = 0;
+    loop {
+        let page = match reach {
+            Reach::Issue(id) => {
+                core.store
+                    .contacts_reached_by_issue(id, after, PAGE)
+                    .await?
+            }
+            Reach::Message(id) => {
+                core.store
+                    .contacts_reached_by_message(id, after, PAGE)
+                    .await?
+            }
+        };
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        for contact in &page {
+            let tr = Tr::new(contact.language, zones.of(core, contact.tenant).await?);
+            let Some((mut email, key)) = compose(contact, &tr) else {
+                continue;
+            };
+            email.unsubscribe =
+                super::contacts::unsubscribe_url(core, base_url, contact.tenant, contact.id);
+            if queue(core, &email, key).await? {
+                queued += 1;
+            }
+        }
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    Ok(queued)
+}
+
 /// Runs one fan-out: queues an email for every subscribed contact of every tenant the
 /// issue reached. Returns how many were newly queued.
 pub async fn fan_out(
@@ -351,62 +249,125 @@ pub async fn fan_out(
         None => posts.last(),
     }
     .ok_or_else(|| ApiError::NotFound(format!("issue {id} has no post {seq:?}")))?;
-    let service_name = core
+    let service_name = service_name(core, &issue).await?;
+    let topic = Topic::of_issue(issue.classification);
+    deliver(core, Reach::Issue(&id), base_url, |contact, tr| {
+        contact
+            .subscription
+            .wants(topic, &[&issue.service])
+            .then(|| {
+                let email = issue_email(
+                    tr,
+                    contact.email.as_ref(),
+                    contact.tenant,
+                    &issue,
+                    &service_name,
+                    post,
+                    base_url,
+                );
+                let key = format!("notify:{}:{}:{}:email", issue.id, post.seq, contact.id);
+                (email, key)
+            })
+    })
+    .await
+}
+
+async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> ApiResult<usize> {
+    let id = IssueId::parse(issue_id)?;
+    let (Some(issue), Some(pir)) = (
+        core.store.get_issue(&id).await?,
+        core.store.get_pir(&id).await?,
+    ) else {
+        return Ok(0);
+    };
+    if !pir.is_published() {
+        return Ok(0);
+    }
+    let service_name = service_name(core, &issue).await?;
+    let base = base_url.trim_end_matches('/');
+    deliver(core, Reach::Issue(&id), base_url, |contact, tr| {
+        if !contact
+            .subscription
+            .wants(Topic::Reviews, &[&issue.service])
+        {
+            return None;
+        }
+        let mut lines = vec![
+            format!("{service_name}: {}", issue.title),
+            String::new(),
+            pir.user_impact.clone(),
+            String::new(),
+            pir.root_cause.clone(),
+            String::new(),
+            pir.next_steps.clone(),
+        ];
+        if !base.is_empty() {
+            lines.push(String::new());
+            lines.push(format!("{base}/portal/health/issues/{}", issue.id));
+        }
+        let email = OutboundEmail {
+            to: contact.email.to_string(),
+            subject: format!(
+                "[{service_name}] {}: {}",
+                tr.t("contacts-topic-postIncidentReviews"),
+                issue.title
+            ),
+            body: lines.join("\n"),
+            kind: "notify.review".into(),
+            tenant: Some(contact.tenant),
+            delivery_id: None,
+            unsubscribe: None,
+        };
+        Some((
+            email,
+            format!("notify:{}:review:{}:email", issue.id, contact.id),
+        ))
+    })
+    .await
+}
+
+async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiResult<usize> {
+    let id = MessageId::parse(message_id)?;
+    let Some(message) = core.store.get_message(&id).await? else {
+        return Ok(0);
+    };
+    let services: Vec<&candor_domain::health::ServiceId> = message.services.iter().collect();
+    let base = base_url.trim_end_matches('/');
+    deliver(core, Reach::Message(&id), base_url, |contact, tr| {
+        if !contact.subscription.wants(Topic::MessageCenter, &services) {
+            return None;
+        }
+        let (title, body) = message.text_in(contact.language);
+        let mut lines = vec![title.to_owned(), String::new(), plain_text(body)];
+        if let Some(by) = message.action_required_by {
+            lines.push(String::new());
+            lines.push(format!("{}: {}", tr.t("message-act-by"), tr.time(&by)));
+        }
+        if !base.is_empty() {
+            lines.push(String::new());
+            lines.push(format!("{base}/portal/messages/{}", message.id));
+        }
+        let email = OutboundEmail {
+            to: contact.email.to_string(),
+            subject: format!("[{}] {title}", tr.t("contacts-topic-messageCenter")),
+            body: lines.join("\n"),
+            kind: "notify.message".into(),
+            tenant: Some(contact.tenant),
+            delivery_id: None,
+            unsubscribe: None,
+        };
+        Some((email, format!("notify:{}:{}:email", message.id, contact.id)))
+    })
+    .await
+}
+
+async fn service_name(core: &Core, issue: &Issue) -> ApiResult<String> {
+    Ok(core
         .store
         .list_services()
         .await?
         .into_iter()
         .find(|s| s.id == issue.service)
         .map(|s| s.display_name)
-        .unwrap_or_else(|| issue.service.to_string());
-    let topic = Topic::of_issue(issue.classification);
-    let mut zones: HashMap<TenantId, String> = HashMap::new();
-    let mut after: Option<ContactId> = None;
-    let mut queued = 0;
-    loop {
-        let page = core
-            .store
-            .contacts_reached_by_issue(&id, after, PAGE)
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        for contact in &page {
-            if !contact.subscription.wants(topic, &[&issue.service]) {
-                continue;
-            }
-            let zone = match zones.get(&contact.tenant) {
-                Some(z) => z.clone(),
-                None => {
-                    let z = core
-                        .store
-                        .get_tenant(contact.tenant)
-                        .await?
-                        .map(|t| t.time_zone.to_string())
-                        .unwrap_or_else(|| "UTC".into());
-                    zones.insert(contact.tenant, z.clone());
-                    z
-                }
-            };
-            let tr = Tr::new(contact.language, zone);
-            let mut email = issue_email(
-                &tr,
-                contact.email.as_ref(),
-                contact.tenant,
-                &issue,
-                &service_name,
-                post,
-                base_url,
-            );
-            email.unsubscribe =
-                super::contacts::unsubscribe_url(core, base_url, contact.tenant, contact.id);
-            let key = format!("notify:{}:{}:{}:email", issue.id, post.seq, contact.id);
-            if queue(core, &email, key).await? {
-                queued += 1;
-            }
-        }
-        if page.len() < PAGE as usize {
-            break;
-        }
-    }
-    Ok(queued)
+        .unwrap_or_else(|| issue.service.to_string()))
 }

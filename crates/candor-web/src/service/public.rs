@@ -59,23 +59,7 @@ pub async fn public_status(core: &Core) -> ApiResult<PublicStatus> {
         }
     }
     let catalog = core.store.list_services().await?;
-    let name_of = |issue: &Issue| {
-        catalog
-            .iter()
-            .find(|s| s.id == issue.service)
-            .map(|s| s.display_name.clone())
-            .unwrap_or_else(|| issue.service.to_string())
-    };
-    let mut issues = Vec::with_capacity(found.len());
-    for issue in found.into_values() {
-        let mut posts = core.store.issue_posts(&issue.id).await?;
-        posts.sort_by_key(|p| std::cmp::Reverse(p.created_at));
-        issues.push(PublicIssue {
-            service_name: name_of(&issue),
-            issue,
-            posts,
-        });
-    }
+    let mut issues = with_posts(core, &catalog, found.into_values().collect()).await?;
     issues.sort_by(|a, b| {
         a.issue
             .is_resolved()
@@ -99,6 +83,33 @@ pub async fn public_status(core: &Core) -> ApiResult<PublicStatus> {
         services,
         issues,
     })
+}
+
+/// Issues with their service's name and their posts (newest first), the posts read in
+/// one round trip.
+pub async fn with_posts(
+    core: &Core,
+    catalog: &[Service],
+    issues: Vec<Issue>,
+) -> ApiResult<Vec<PublicIssue>> {
+    let ids: Vec<_> = issues.iter().map(|i| i.id.clone()).collect();
+    let mut posts = core.store.posts_of_issues(&ids).await?;
+    Ok(issues
+        .into_iter()
+        .map(|issue| {
+            let mut p = posts.remove(&issue.id).unwrap_or_default();
+            p.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+            PublicIssue {
+                service_name: catalog
+                    .iter()
+                    .find(|s| s.id == issue.service)
+                    .map(|s| s.display_name.clone())
+                    .unwrap_or_else(|| issue.service.to_string()),
+                issue,
+                posts: p,
+            }
+        })
+        .collect())
 }
 
 /// After a health change: rebuild the backup status site within seconds (one job per

@@ -12,6 +12,15 @@ use candor_domain::identity::TenantRole;
 use crate::common::{csrf_of, TestApp};
 use crate::health::place;
 
+/// A job runner that writes mail to `outbox` and links to this app.
+fn mail_runner(app: &TestApp, outbox: &std::path::Path) -> JobRunner {
+    JobRunner::new(app.core.clone())
+        .with_mailer(Arc::new(
+            Mailer::pickup(outbox.to_owned(), "Candor <candor@localhost>").unwrap(),
+        ))
+        .with_public_url(app.base.clone())
+}
+
 async fn contacts_are_managed_and_tested_by_global_administrators(app: TestApp) {
     place(&app).await;
     let ga = app
@@ -86,9 +95,7 @@ async fn contacts_are_managed_and_tested_by_global_administrators(app: TestApp) 
         .unwrap();
     assert_eq!(res.status(), 303);
     let outbox = tempfile::tempdir().unwrap();
-    let runner = JobRunner::new(app.core.clone()).with_mailer(Arc::new(
-        Mailer::pickup(outbox.path().to_owned(), "Candor <candor@localhost>").unwrap(),
-    ));
+    let runner = mail_runner(&app, outbox.path());
     while runner.run_one().await.unwrap().is_some() {}
     let mail = crate::lockbox_api::read_mail(outbox.path());
     let test = mail
@@ -247,11 +254,7 @@ async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
     .await
     .unwrap();
     let outbox = tempfile::tempdir().unwrap();
-    let runner = JobRunner::new(app.core.clone())
-        .with_mailer(Arc::new(
-            Mailer::pickup(outbox.path().to_owned(), "Candor <candor@localhost>").unwrap(),
-        ))
-        .with_public_url(app.base.clone());
+    let runner = mail_runner(&app, outbox.path());
     while runner.run_one().await.unwrap().is_some() {}
     let mail = crate::lockbox_api::read_mail(outbox.path());
     assert_eq!(
@@ -452,11 +455,7 @@ async fn messages_and_reviews_reach_their_subscribers(app: TestApp) {
         .await
         .unwrap();
     let outbox = tempfile::tempdir().unwrap();
-    let runner = JobRunner::new(app.core.clone())
-        .with_mailer(Arc::new(
-            Mailer::pickup(outbox.path().to_owned(), "Candor <candor@localhost>").unwrap(),
-        ))
-        .with_public_url(app.base.clone());
+    let runner = mail_runner(&app, outbox.path());
     while runner.run_one().await.unwrap().is_some() {}
     let mail = crate::lockbox_api::read_mail(outbox.path());
     let to = |who: &str| {

@@ -12,7 +12,7 @@ use time::Duration;
 use crate::common::TestApp;
 use crate::health::operator;
 
-fn person(app: &TestApp, role: TenantRole, tenant_b: bool) -> Actor {
+pub(crate) fn person(app: &TestApp, role: TenantRole, tenant_b: bool) -> Actor {
     let t = if tenant_b { &app.world.b } else { &app.world.a };
     let p = t.user(role);
     Actor::TenantUser {

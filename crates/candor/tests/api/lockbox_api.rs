@@ -137,21 +137,10 @@ pub(crate) fn read_mail(dir: &Path) -> Vec<(String, String, String)> {
 
 async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     workloads(&app.core).await;
-    let ga = app.world.a.user(TenantRole::GlobalAdministrator);
-    lockbox::set_enabled(
-        &app.core,
-        &Actor::TenantUser {
-            tenant_id: app.world.a.id,
-            user_id: ga.id.parse().unwrap(),
-            email: ga.email.clone(),
-            roles: [TenantRole::GlobalAdministrator].into_iter().collect(),
-        },
-        None,
-        app.world.a.id,
-        true,
-    )
-    .await
-    .unwrap();
+    let ga = crate::lockbox::person(&app, TenantRole::GlobalAdministrator, false);
+    lockbox::set_enabled(&app.core, &ga, None, app.world.a.id, true)
+        .await
+        .unwrap();
     // Provider steps are people's, in the console; machine credentials cannot take them.
     let engineer_person = operator(&app, OperatorRole::SupportEngineer);
     let manager_person = operator(&app, OperatorRole::SupportManager);
@@ -494,13 +483,7 @@ async fn restart(app: &TestApp) -> Arc<Core> {
 
 async fn deadlines_are_recorded_by_jobs_across_a_restart(app: TestApp) {
     workloads(&app.core).await;
-    let ga = app.world.a.user(TenantRole::GlobalAdministrator);
-    let ga = Actor::TenantUser {
-        tenant_id: app.world.a.id,
-        user_id: ga.id.parse().unwrap(),
-        email: ga.email.clone(),
-        roles: [TenantRole::GlobalAdministrator].into_iter().collect(),
-    };
+    let ga = crate::lockbox::person(&app, TenantRole::GlobalAdministrator, false);
     lockbox::set_enabled(&app.core, &ga, None, app.world.a.id, true)
         .await
         .unwrap();
@@ -620,13 +603,7 @@ async fn deadlines_are_recorded_by_jobs_across_a_restart(app: TestApp) {
 
 async fn a_justification_with_a_link_never_reaches_the_email(app: TestApp) {
     workloads(&app.core).await;
-    let ga = app.world.a.user(TenantRole::GlobalAdministrator);
-    let ga = Actor::TenantUser {
-        tenant_id: app.world.a.id,
-        user_id: ga.id.parse().unwrap(),
-        email: ga.email.clone(),
-        roles: [TenantRole::GlobalAdministrator].into_iter().collect(),
-    };
+    let ga = crate::lockbox::person(&app, TenantRole::GlobalAdministrator, false);
     lockbox::set_enabled(&app.core, &ga, None, app.world.a.id, true)
         .await
         .unwrap();
@@ -759,13 +736,7 @@ async fn approvers_are_emailed_through_a_real_smtp_server() {
         .await
         .unwrap();
     workloads(&app.core).await;
-    let ga = app.world.a.user(TenantRole::GlobalAdministrator);
-    let ga = Actor::TenantUser {
-        tenant_id: app.world.a.id,
-        user_id: ga.id.parse().unwrap(),
-        email: ga.email.clone(),
-        roles: [TenantRole::GlobalAdministrator].into_iter().collect(),
-    };
+    let ga = crate::lockbox::person(&app, TenantRole::GlobalAdministrator, false);
     lockbox::set_enabled(&app.core, &ga, None, app.world.a.id, true)
         .await
         .unwrap();
@@ -830,13 +801,7 @@ async fn candor_cli(args: &[&str], secret: Option<&str>) -> (i32, String, String
 
 async fn the_cli_gets_sets_and_verifies_like_the_cmdlets(app: TestApp) {
     workloads(&app.core).await;
-    let ga = app.world.a.user(TenantRole::GlobalAdministrator);
-    let ga = Actor::TenantUser {
-        tenant_id: app.world.a.id,
-        user_id: ga.id.parse().unwrap(),
-        email: ga.email.clone(),
-        roles: [TenantRole::GlobalAdministrator].into_iter().collect(),
-    };
+    let ga = crate::lockbox::person(&app, TenantRole::GlobalAdministrator, false);
     lockbox::set_enabled(&app.core, &ga, None, app.world.a.id, true)
         .await
         .unwrap();

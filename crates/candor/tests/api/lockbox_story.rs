@@ -48,13 +48,7 @@ async fn the_demo_story_runs_end_to_end(app: TestApp) {
             .await
             .unwrap();
     }
-    let ga = app.world.a.user(TenantRole::GlobalAdministrator);
-    let ga = Actor::TenantUser {
-        tenant_id: app.world.a.id,
-        user_id: ga.id.parse().unwrap(),
-        email: ga.email.clone(),
-        roles: [TenantRole::GlobalAdministrator].into_iter().collect(),
-    };
+    let ga = crate::lockbox::person(&app, TenantRole::GlobalAdministrator, false);
     lockbox::set_enabled(&app.core, &ga, None, app.world.a.id, true)
         .await
         .unwrap();
