@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 /// The header that carries `t=<unix seconds>,v1=<hex>[,v1=<hex>]`.
@@ -21,7 +21,7 @@ pub const SCHEMA_VERSION: &str = "1.0";
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a webhook tells: the same facts whatever the shape.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookMessage {
     /// The delivery's stable id: receivers drop a second copy by it.
@@ -39,31 +39,8 @@ pub struct WebhookMessage {
     pub data: serde_json::Value,
 }
 
-/// The shapes an endpoint can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebhookFormat {
-    /// Candor's own versioned schema.
-    Candor,
-    /// A Slack incoming webhook (`text` plus blocks).
-    Slack,
-    /// A Microsoft Teams incoming webhook (a MessageCard).
-    Teams,
-}
-
-impl std::str::FromStr for WebhookFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "candor" | "json" => Ok(WebhookFormat::Candor),
-            "slack" => Ok(WebhookFormat::Slack),
-            "teams" => Ok(WebhookFormat::Teams),
-            other => Err(format!(
-                "`{}` is not a webhook format; use candor, slack or teams",
-                other.chars().take(30).collect::<String>()
-            )),
-        }
-    }
-}
+/// The shapes an endpoint can ask for: Candor's own, Slack's or Microsoft Teams'.
+pub use candor_domain::health::WebhookFormat;
 
 /// The JSON body for `format`.
 pub fn body(message: &WebhookMessage, format: WebhookFormat) -> serde_json::Value {
@@ -256,8 +233,87 @@ pub async fn resolve(
     Ok((parsed, host, addrs))
 }
 
-/// Sends one webhook. `secrets` are the endpoint's current secret and, during a
-/// rotation's grace period, the previous one.
+/// Sends webhooks, keeping one HTTP client (and so its open connections) per target, so
+/// a busy endpoint is not paying for a new connection on every delivery.
+#[derive(Default)]
+pub struct WebhookSender {
+    allow_private: bool,
+    clients:
+        std::sync::Mutex<std::collections::HashMap<(String, Vec<SocketAddr>), reqwest::Client>>,
+}
+
+/// Targets kept at most; beyond that the cache starts afresh.
+const MAX_CLIENTS: usize = 4096;
+
+impl WebhookSender {
+    /// `allow_private` lets webhooks reach private and loopback addresses (tests, labs).
+    pub fn new(allow_private: bool) -> WebhookSender {
+        WebhookSender {
+            allow_private,
+            clients: Default::default(),
+        }
+    }
+
+    fn client(&self, host: &str, addrs: &[SocketAddr]) -> Result<reqwest::Client, WebhookError> {
+        let key = (host.to_owned(), addrs.to_vec());
+        let mut clients = self
+            .clients
+            .lock()
+            .map_err(|_| WebhookError::Retry("the HTTP client cache is unusable".into()))?;
+        if let Some(c) = clients.get(&key) {
+            return Ok(c.clone());
+        }
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve_to_addrs(host, addrs)
+            .build()
+            .map_err(|e| WebhookError::Retry(format!("cannot set up HTTP: {e}")))?;
+        if clients.len() >= MAX_CLIENTS {
+            clients.clear();
+        }
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// Sends one webhook. `secrets` are the endpoint's current secret and, during a
+    /// rotation's grace period, the previous one.
+    pub async fn send(
+        &self,
+        url: &str,
+        format: WebhookFormat,
+        secrets: &[&str],
+        message: &WebhookMessage,
+        now_unix: i64,
+    ) -> Result<u16, WebhookError> {
+        let (parsed, host, addrs) = resolve(url, self.allow_private).await?;
+        let client = self.client(&host, &addrs)?;
+        let payload = serde_json::to_vec(&body(message, format))
+            .map_err(|e| WebhookError::Permanent(format!("cannot encode the payload: {e}")))?;
+        let res = client
+            .post(parsed)
+            .header("content-type", "application/json")
+            .header("user-agent", "Candor-Webhook/1.0")
+            .header(DELIVERY_HEADER, &message.id)
+            .header(SIGNATURE_HEADER, signature(secrets, now_unix, &payload))
+            .body(payload)
+            .send()
+            .await
+            .map_err(|e| WebhookError::Retry(format!("{host}: {e}")))?;
+        let status = res.status().as_u16();
+        match status {
+            200..=299 => Ok(status),
+            408 | 425 | 429 => Err(WebhookError::Retry(format!("{host} answered {status}"))),
+            300..=499 => Err(WebhookError::Permanent(format!(
+                "{host} answered {status}; fix the endpoint"
+            ))),
+            _ => Err(WebhookError::Retry(format!("{host} answered {status}"))),
+        }
+    }
+}
+
+/// Sends one webhook with a fresh client (see `WebhookSender` for many).
 pub async fn send(
     url: &str,
     format: WebhookFormat,
@@ -266,35 +322,9 @@ pub async fn send(
     now_unix: i64,
     allow_private: bool,
 ) -> Result<u16, WebhookError> {
-    let (parsed, host, addrs) = resolve(url, allow_private).await?;
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .connect_timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve_to_addrs(&host, &addrs)
-        .build()
-        .map_err(|e| WebhookError::Retry(format!("cannot set up HTTP: {e}")))?;
-    let payload = serde_json::to_vec(&body(message, format))
-        .map_err(|e| WebhookError::Permanent(format!("cannot encode the payload: {e}")))?;
-    let res = client
-        .post(parsed)
-        .header("content-type", "application/json")
-        .header("user-agent", "Candor-Webhook/1.0")
-        .header(DELIVERY_HEADER, &message.id)
-        .header(SIGNATURE_HEADER, signature(secrets, now_unix, &payload))
-        .body(payload)
-        .send()
+    WebhookSender::new(allow_private)
+        .send(url, format, secrets, message, now_unix)
         .await
-        .map_err(|e| WebhookError::Retry(format!("{host}: {e}")))?;
-    let status = res.status().as_u16();
-    match status {
-        200..=299 => Ok(status),
-        408 | 425 | 429 => Err(WebhookError::Retry(format!("{host} answered {status}"))),
-        300..=499 => Err(WebhookError::Permanent(format!(
-            "{host} answered {status}; fix the endpoint"
-        ))),
-        _ => Err(WebhookError::Retry(format!("{host} answered {status}"))),
-    }
 }
 
 #[cfg(test)]

@@ -557,6 +557,121 @@ pub trait ContactStore {
     ) -> StoreResult<bool>;
 }
 
+/// Deliveries of news to recipients, and the webhook endpoints tenants register. The
+/// deliveries table is itself the delivery queue: workers claim due rows in batches.
+#[async_trait]
+pub trait DeliveryStore {
+    /// Queues deliveries in one transaction; those whose id is already queued (the same
+    /// change to the same recipient over the same channel) are skipped. Returns how many
+    /// were new.
+    async fn queue_deliveries(
+        &self,
+        deliveries: &[crate::health::NewDelivery],
+        now: OffsetDateTime,
+    ) -> StoreResult<u64>;
+    /// Claims up to `limit` due deliveries (pending and due, or sending with a lapsed
+    /// lease) for `worker` until `now + lease`, counting an attempt on each.
+    async fn claim_deliveries(
+        &self,
+        now: OffsetDateTime,
+        lease: Duration,
+        worker: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::Delivery>>;
+    /// Records how attempts went, in one transaction. A delivery no longer leased to
+    /// `worker` (another took it over) is left alone.
+    async fn finish_deliveries(
+        &self,
+        worker: &str,
+        results: &[(String, crate::health::DeliveryOutcome)],
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Puts every delivery and job in flight back in the queue: only for a store that
+    /// one process owns (the embedded one), at its start, when nothing can be running.
+    async fn release_all_leases(&self) -> StoreResult<u64>;
+    async fn get_delivery(&self, id: &str) -> StoreResult<Option<crate::health::Delivery>>;
+    /// Per change, newest first; changes whose key starts with `prefix` when given.
+    async fn change_deliveries(
+        &self,
+        prefix: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::ChangeDeliveries>>;
+    /// One change's deliveries in a status (e.g. the failed ones, with their errors).
+    async fn deliveries_of_change(
+        &self,
+        change: &str,
+        status: Option<crate::health::DeliveryStatus>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::Delivery>>;
+    /// A tenant's deliveries, newest first, before the (created_at, id) cursor.
+    async fn tenant_deliveries(
+        &self,
+        tenant: TenantId,
+        before: Option<(OffsetDateTime, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::Delivery>>;
+    /// Removes finished (sent or dead) deliveries last touched before `before`.
+    async fn purge_finished_deliveries(&self, before: OffsetDateTime) -> StoreResult<u64>;
+
+    /// Adds an endpoint; the same URL twice in one tenant is a conflict.
+    async fn add_webhook(
+        &self,
+        endpoint: &crate::health::WebhookEndpoint,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    /// A tenant's endpoints, by URL.
+    async fn list_webhooks(
+        &self,
+        tenant: TenantId,
+    ) -> StoreResult<Vec<crate::health::WebhookEndpoint>>;
+    async fn get_webhook(
+        &self,
+        id: crate::health::WebhookEndpointId,
+    ) -> StoreResult<Option<crate::health::WebhookEndpoint>>;
+    /// Saves the tenant's endpoint as given (secret rotation, enabling); false if the
+    /// tenant has no such endpoint.
+    async fn save_webhook(
+        &self,
+        endpoint: &crate::health::WebhookEndpoint,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool>;
+    async fn delete_webhook(
+        &self,
+        tenant: TenantId,
+        id: crate::health::WebhookEndpointId,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool>;
+    /// The enabled endpoints of every tenant an issue reached, by id, after `after`.
+    async fn webhooks_reached_by_issue(
+        &self,
+        issue: &crate::health::IssueId,
+        after: Option<crate::health::WebhookEndpointId>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::WebhookEndpoint>>;
+    /// The enabled endpoints of every tenant a message reached, by id, after `after`.
+    async fn webhooks_reached_by_message(
+        &self,
+        message: &crate::health::MessageId,
+        after: Option<crate::health::WebhookEndpointId>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::WebhookEndpoint>>;
+    /// Endpoints that answered: their run of failures is over.
+    async fn webhooks_succeeded(&self, ids: &[crate::health::WebhookEndpointId])
+        -> StoreResult<()>;
+    /// One more failed attempt on an endpoint. When that makes `disable_after` in a row,
+    /// the endpoint is disabled with `reason`, and `on_disable` (the jobs that tell its
+    /// tenant, the audit record) are written in the same transaction. Returns whether
+    /// this call disabled it.
+    async fn webhook_failed(
+        &self,
+        id: crate::health::WebhookEndpointId,
+        disable_after: i32,
+        reason: &str,
+        on_disable: (Vec<crate::jobs::NewJob>, Vec<NewAuditRecord>),
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+}
+
 /// Internal elevations: operators' time-boxed privileged roles.
 #[async_trait]
 pub trait ElevationStore {
@@ -601,6 +716,7 @@ pub trait Store:
     + ElevationStore
     + FeedStore
     + ContactStore
+    + DeliveryStore
     + Send
     + Sync
     + 'static

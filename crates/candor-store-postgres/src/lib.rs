@@ -5,6 +5,7 @@
 
 mod audit;
 mod contacts;
+mod deliveries;
 mod elevations;
 mod feeds;
 mod identity;

@@ -1894,3 +1894,271 @@ pub async fn contacts_reached_by_an_issue_are_its_tenants_contacts(store: Arc<dy
         "every contact of the reached tenant, paged, none of the other's"
     );
 }
+
+fn webhook(tenant: TenantId, url: &str) -> candor_domain::health::WebhookEndpoint {
+    use candor_domain::health::{Subscription, WebhookEndpoint, WebhookEndpointId, WebhookFormat};
+    WebhookEndpoint {
+        id: WebhookEndpointId::generate(),
+        tenant,
+        url: url.into(),
+        format: WebhookFormat::Slack,
+        secret: "s3cret".into(),
+        previous_secret: None,
+        previous_until: None,
+        subscription: Subscription::everything(),
+        enabled: true,
+        failures: 0,
+        disabled_reason: None,
+        created_at: T0,
+    }
+}
+
+pub async fn deliveries_are_queued_once_claimed_in_batches_and_finished(store: Arc<dyn Store>) {
+    use candor_domain::health::{Channel, DeliveryOutcome, DeliveryStatus, NewDelivery};
+    let a = tenant(&store, "Deliverco").await;
+    let b = tenant(&store, "Otherco").await;
+    let news = |tenant, change: &str, who: &str| {
+        NewDelivery::new(
+            tenant,
+            change,
+            Channel::Email,
+            who,
+            format!("{who}@x.example"),
+            json!({"to": format!("{who}@x.example")}),
+            T0,
+        )
+    };
+    let batch: Vec<_> = (0..1200)
+        .map(|i| {
+            news(
+                if i % 2 == 0 { a } else { b },
+                "issue:EX1:post:1",
+                &format!("c{i}"),
+            )
+        })
+        .collect();
+    assert_eq!(store.queue_deliveries(&batch, T0).await.unwrap(), 1200);
+    assert_eq!(
+        store.queue_deliveries(&batch[..10], T0).await.unwrap(),
+        0,
+        "the same delivery is never queued twice"
+    );
+    let late = NewDelivery {
+        run_at: T0 + Duration::hours(1),
+        ..news(a, "issue:EX1:post:2", "c0")
+    };
+    store.queue_deliveries(&[late], T0).await.unwrap();
+
+    let lease = Duration::minutes(1);
+    let first = store.claim_deliveries(T0, lease, "w1", 1000).await.unwrap();
+    let second = store.claim_deliveries(T0, lease, "w2", 1000).await.unwrap();
+    assert_eq!(first.len(), 1000);
+    assert_eq!(second.len(), 200, "only what is due, each once");
+    assert!(first
+        .iter()
+        .all(|d| d.attempts == 1 && d.status == DeliveryStatus::Sending));
+    assert!(store
+        .claim_deliveries(T0, lease, "w3", 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // w1 sends most, fails one for a retry, gives up on one; w2 vanishes.
+    let mut results: Vec<(String, DeliveryOutcome)> = first[2..]
+        .iter()
+        .map(|d| (d.id.clone(), DeliveryOutcome::Sent))
+        .collect();
+    results.push((
+        first[0].id.clone(),
+        DeliveryOutcome::RetryAt(T0 + Duration::seconds(30), "relay down".into()),
+    ));
+    results.push((
+        first[1].id.clone(),
+        DeliveryOutcome::Dead("no such user".into()),
+    ));
+    store.finish_deliveries("w1", &results, T0).await.unwrap();
+    // A worker that lost its lease changes nothing.
+    store
+        .finish_deliveries("w9", &[(second[0].id.clone(), DeliveryOutcome::Sent)], T0)
+        .await
+        .unwrap();
+    let d = store.get_delivery(&second[0].id).await.unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Sending);
+    let dead = store.get_delivery(&first[1].id).await.unwrap().unwrap();
+    assert_eq!(dead.status, DeliveryStatus::Dead);
+    assert_eq!(dead.last_error.as_deref(), Some("no such user"));
+    let sent = store.get_delivery(&first[5].id).await.unwrap().unwrap();
+    assert_eq!(sent.sent_at, Some(T0));
+
+    // After w2's lease lapses, its deliveries and the retry come back.
+    let later = T0 + Duration::minutes(2);
+    let again = store
+        .claim_deliveries(later, lease, "w4", 1000)
+        .await
+        .unwrap();
+    let mut ids: Vec<_> = again.iter().map(|d| d.id.clone()).collect();
+    ids.sort();
+    let mut expected: Vec<_> = second.iter().map(|d| d.id.clone()).collect();
+    expected.push(first[0].id.clone());
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(again.iter().any(|d| d.attempts == 2));
+
+    let summary = store
+        .change_deliveries(Some("issue:EX1:"), 10)
+        .await
+        .unwrap();
+    assert_eq!(summary.len(), 2);
+    let post1 = summary
+        .iter()
+        .find(|s| s.change == "issue:EX1:post:1")
+        .unwrap();
+    assert_eq!(
+        (post1.tenants, post1.sent, post1.failed, post1.pending),
+        (2, 998, 1, 201)
+    );
+    assert!(store
+        .change_deliveries(Some("message:"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let failed = store
+        .deliveries_of_change("issue:EX1:post:1", Some(DeliveryStatus::Dead), 10)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+
+    // A tenant's log: its own only, newest first, paged by cursor.
+    let page1 = store.tenant_deliveries(b, None, 400).await.unwrap();
+    let last = page1.last().unwrap();
+    let page2 = store
+        .tenant_deliveries(b, Some((last.created_at, last.id.clone())), 400)
+        .await
+        .unwrap();
+    assert_eq!(page1.len() + page2.len(), 600);
+    assert!(page1.iter().chain(page2.iter()).all(|d| d.tenant == b));
+    let mut all: Vec<_> = page1.iter().chain(page2.iter()).map(|d| &d.id).collect();
+    all.dedup();
+    assert_eq!(all.len(), 600, "no delivery on two pages");
+    assert_eq!(
+        store.tenant_deliveries(a, None, 1000).await.unwrap().len(),
+        601
+    );
+
+    assert_eq!(
+        store
+            .purge_finished_deliveries(T0 + Duration::days(1))
+            .await
+            .unwrap(),
+        999
+    );
+}
+
+pub async fn webhook_endpoints_are_per_tenant_and_disabled_after_failures(store: Arc<dyn Store>) {
+    use candor_domain::health::Scope;
+    let a = tenant(&store, "Hookco").await;
+    let b = tenant(&store, "Nohook").await;
+    store
+        .apply_topology(&sample_topology(a), T0, vec![])
+        .await
+        .unwrap();
+    let e = webhook(a, "https://hooks.a.example/x");
+    store
+        .add_webhook(
+            &e,
+            vec![system_audit(AuditChain::Tenant(a), "Add-WebhookEndpoint")],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .add_webhook(&webhook(a, "https://hooks.a.example/x"), vec![])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .add_webhook(&webhook(b, "https://hooks.a.example/x"), vec![])
+        .await
+        .unwrap();
+    assert_eq!(store.list_webhooks(a).await.unwrap(), vec![e.clone()]);
+
+    // Another tenant can neither change nor remove it.
+    let mut stolen = e.clone();
+    stolen.tenant = b;
+    assert!(!store.save_webhook(&stolen, vec![]).await.unwrap());
+    assert!(!store.delete_webhook(b, e.id, vec![]).await.unwrap());
+
+    let rotated = e.rotated("n3w".into(), T0);
+    assert!(store.save_webhook(&rotated, vec![]).await.unwrap());
+    assert_eq!(store.get_webhook(e.id).await.unwrap().unwrap(), rotated);
+
+    let scope = Scope {
+        tenants: [a].into_iter().collect(),
+        ..Default::default()
+    };
+    let (issue, post) = sample_issue("EX100078", T0, scope);
+    store
+        .create_issue(&issue, &post, &[], vec![], vec![])
+        .await
+        .unwrap();
+    let reached = store
+        .webhooks_reached_by_issue(&issue.id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(reached.iter().map(|w| w.id).collect::<Vec<_>>(), vec![e.id]);
+
+    // Failures in a row disable it (once), with its effects; a success resets the run.
+    let tell = || {
+        (
+            vec![NewJob::new("email.send", json!({"to": "ga@a.example"}), T0)
+                .dedupe(format!("disabled:{}", e.id))],
+            vec![system_audit(
+                AuditChain::Tenant(a),
+                "Disable-WebhookEndpoint",
+            )],
+        )
+    };
+    assert!(!store
+        .webhook_failed(e.id, 3, "down", tell(), T0)
+        .await
+        .unwrap());
+    store.webhooks_succeeded(&[e.id]).await.unwrap();
+    assert_eq!(store.get_webhook(e.id).await.unwrap().unwrap().failures, 0);
+    assert!(!store
+        .webhook_failed(e.id, 3, "down", tell(), T0)
+        .await
+        .unwrap());
+    assert!(!store
+        .webhook_failed(e.id, 3, "down", tell(), T0)
+        .await
+        .unwrap());
+    assert!(store
+        .webhook_failed(e.id, 3, "down", tell(), T0)
+        .await
+        .unwrap());
+    assert!(!store
+        .webhook_failed(e.id, 3, "down", tell(), T0)
+        .await
+        .unwrap());
+    let disabled = store.get_webhook(e.id).await.unwrap().unwrap();
+    assert!(!disabled.enabled);
+    assert_eq!(disabled.disabled_reason.as_deref(), Some("down"));
+    assert!(store
+        .webhooks_reached_by_issue(&issue.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let job = store
+        .claim_job(T0, Duration::minutes(1), "w")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.kind, "email.send");
+    assert!(all_records(&store, AuditChain::Tenant(a))
+        .await
+        .iter()
+        .any(|r| r.activity == "Disable-WebhookEndpoint"));
+
+    assert!(store.delete_webhook(a, e.id, vec![]).await.unwrap());
+    assert!(store.list_webhooks(a).await.unwrap().is_empty());
+}

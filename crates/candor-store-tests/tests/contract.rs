@@ -56,6 +56,8 @@ contract!(
     feed_tokens_resolve_until_revoked_and_only_for_their_tenant,
     contacts_are_per_tenant_and_unique_by_address,
     contacts_reached_by_an_issue_are_its_tenants_contacts,
+    deliveries_are_queued_once_claimed_in_batches_and_finished,
+    webhook_endpoints_are_per_tenant_and_disabled_after_failures,
 );
 
 /// Both trees must hold the same migrations, by version and name, so the two backends

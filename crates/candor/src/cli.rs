@@ -183,10 +183,23 @@ pub struct ServeArgs {
     /// web server [default: <data-dir>/status-site].
     #[arg(long, env = "CANDOR_STATUS_SITE_DIR")]
     pub status_site_dir: Option<PathBuf>,
+    /// Let webhook endpoints be private or loopback addresses (tests and labs only:
+    /// otherwise a tenant could make Candor call your own network).
+    #[arg(long)]
+    pub allow_private_webhooks: bool,
+    /// Attempts at a delivery before it is given up as failed [default: 10; retries
+    /// back off from 5 seconds to an hour].
+    #[arg(long, env = "CANDOR_DELIVERY_ATTEMPTS", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub delivery_attempts: Option<u32>,
+    /// Seconds a crashed instance's claimed work waits before another takes it over
+    /// [default: 300; at least 15].
+    #[arg(long, env = "CANDOR_LEASE_SECONDS", value_parser = clap::value_parser!(u32).range(15..=86400))]
+    pub lease_seconds: Option<u32>,
     /// A TOML configuration file (keys: listen, data-dir, database-url, public-url,
     /// secure-cookies, trust-forwarded-for, no-jobs, graph-requests-per-minute,
-    /// graph-requests-per-hour, smtp-url, mail-from, status-site-dir). Flags and
-    /// environment win.
+    /// graph-requests-per-hour, smtp-url, mail-from, status-site-dir,
+    /// allow-private-webhooks, delivery-attempts, lease-seconds). Flags and environment
+    /// win.
     #[arg(long, env = "CANDOR_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
@@ -1084,7 +1097,29 @@ async fn serve(args: ServeArgs) -> CliResult {
     if let Err(e) = candor_delivery::email::check_sender(&mail_from) {
         return Err(CliError::Usage(format!("--mail-from: {e}")));
     }
+    let delivery_attempts = args
+        .delivery_attempts
+        .or(file.delivery_attempts)
+        .unwrap_or(candor_domain::health::DEFAULT_DELIVERY_ATTEMPTS as u32);
+    if !(1..=100).contains(&delivery_attempts) {
+        return Err(CliError::Usage(
+            "delivery-attempts must be between 1 and 100".into(),
+        ));
+    }
+    let lease_seconds = args
+        .lease_seconds
+        .or(file.lease_seconds)
+        .unwrap_or(server::DEFAULT_LEASE_SECONDS);
+    if !(15..=86400).contains(&lease_seconds) {
+        return Err(CliError::Usage(
+            "lease-seconds must be between 15 and 86400".into(),
+        ));
+    }
     let settings = ServeSettings {
+        allow_private_webhooks: args.allow_private_webhooks
+            || file.allow_private_webhooks.unwrap_or(false),
+        delivery_attempts: delivery_attempts as i32,
+        lease: time::Duration::seconds(i64::from(lease_seconds)),
         status_site_dir: args
             .status_site_dir
             .clone()

@@ -28,6 +28,9 @@ pub struct FileConfig {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub status_site_dir: Option<PathBuf>,
+    pub allow_private_webhooks: Option<bool>,
+    pub delivery_attempts: Option<u32>,
+    pub lease_seconds: Option<u32>,
 }
 
 /// A configuration problem: reported in one line, exit code 2.

@@ -38,6 +38,8 @@ pub const OVERDUE_FLAGGED: &str = "Flag-OverdueUpdate";
 pub const LOCKBOX_DEADLINES: &str = "lockbox.deadlines";
 /// Finished jobs are kept this long, for operators to look at.
 pub const KEEP_FINISHED_JOBS: Duration = Duration::days(7);
+/// Sent and failed deliveries stay in tenants' delivery logs this long.
+pub const KEEP_FINISHED_DELIVERIES: Duration = Duration::days(30);
 
 type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
@@ -103,6 +105,7 @@ pub enum Outcome {
 pub struct JobRunner {
     core: Arc<Core>,
     worker: String,
+    lease: Duration,
     handlers: HashMap<String, Handler>,
 }
 
@@ -143,6 +146,7 @@ impl JobRunner {
         let mut runner = JobRunner {
             core,
             worker,
+            lease: LEASE,
             handlers: HashMap::new(),
         };
         runner.register(AUDIT_CHECKPOINT, |core, _job| {
@@ -169,6 +173,13 @@ impl JobRunner {
                     .store
                     .purge_finished_jobs(now - KEEP_FINISHED_JOBS)
                     .await?;
+                let deliveries = core
+                    .store
+                    .purge_finished_deliveries(now - KEEP_FINISHED_DELIVERIES)
+                    .await?;
+                if deliveries > 0 {
+                    tracing::info!(deliveries, "old finished deliveries removed");
+                }
                 tracing::info!(
                     removed = n,
                     purged_jobs = purged,
@@ -257,6 +268,17 @@ impl JobRunner {
         runner
     }
 
+    /// Claimed jobs are this runner's for `lease`; an attempt may take most of it.
+    pub fn with_lease(mut self, lease: Duration) -> JobRunner {
+        self.lease = lease;
+        self
+    }
+
+    fn attempt_timeout(&self) -> StdDuration {
+        let lease = StdDuration::from_millis(self.lease.whole_milliseconds().max(1000) as u64);
+        ATTEMPT_TIMEOUT.min(lease.mul_f64(0.8))
+    }
+
     /// Sends queued email through `mailer` (without one, email jobs wait and retry).
     pub fn with_mailer(mut self, mailer: Arc<Mailer>) -> JobRunner {
         self.register(EMAIL_SEND, move |_core, job| {
@@ -325,7 +347,12 @@ impl JobRunner {
     /// Claims and runs one due job. `None` when nothing is due.
     pub async fn run_one(&self) -> anyhow::Result<Option<Outcome>> {
         let now = self.core.clock.now();
-        let Some(job) = self.core.store.claim_job(now, LEASE, &self.worker).await? else {
+        let Some(job) = self
+            .core
+            .store
+            .claim_job(now, self.lease, &self.worker)
+            .await?
+        else {
             return Ok(None);
         };
         let id = job.id;
@@ -343,7 +370,8 @@ impl JobRunner {
                     let attempt = job.clone();
                     // A separate task, so a panic is caught as a JoinError, not lost.
                     let task = tokio::spawn(async move { handler(core, attempt).await });
-                    match tokio::time::timeout(ATTEMPT_TIMEOUT, task).await {
+                    let timeout = self.attempt_timeout();
+                    match tokio::time::timeout(timeout, task).await {
                         Ok(Ok(Ok(()))) => Ok(()),
                         Ok(Ok(Err(e))) => {
                             permanent = e.is::<Permanent>();
@@ -353,7 +381,7 @@ impl JobRunner {
                             Err(format!("panicked: {}", panic_text(join)))
                         }
                         Ok(Err(join)) => Err(format!("was cancelled: {join}")),
-                        Err(_) => Err(format!("timed out after {}s", ATTEMPT_TIMEOUT.as_secs())),
+                        Err(_) => Err(format!("timed out after {}s", timeout.as_secs())),
                     }
                 }
             }

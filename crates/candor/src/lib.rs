@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod deliveries;
 pub mod demo;
 pub mod demo_workload;
 pub mod jobs;

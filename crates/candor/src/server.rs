@@ -11,6 +11,7 @@ use candor_web::WebConfig;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{open_store, StoreChoice};
+use crate::deliveries::{DeliveryRunner, DeliverySettings};
 use crate::demo;
 use crate::jobs::JobRunner;
 
@@ -25,7 +26,17 @@ pub struct ServeSettings {
     pub mail: MailSettings,
     /// Where the backup status site is published (`<data-dir>/status-site` by default).
     pub status_site_dir: Option<PathBuf>,
+    /// Webhooks may reach private and loopback addresses (tests, labs).
+    pub allow_private_webhooks: bool,
+    /// Attempts at a delivery before it is dead.
+    pub delivery_attempts: i32,
+    /// How long claimed jobs and deliveries are an instance's before another may take
+    /// them over.
+    pub lease: time::Duration,
 }
+
+/// How long a crashed instance's claimed work waits, unless configured.
+pub const DEFAULT_LEASE_SECONDS: u32 = 300;
 
 /// The backup status site's default directory.
 pub fn status_site_dir(data_dir: &std::path::Path) -> PathBuf {
@@ -123,7 +134,21 @@ pub async fn start_with_clock(
     let lock = lock_embedded_store(&settings.store)?;
     tracing::info!(database = %settings.store.describe(), "opening the store");
     let store = open_store(&settings.store).await?;
-    let core = Arc::new(Core::new(store, clock).await?);
+    let mut core = Core::new(store, clock).await?;
+    core.delivery_attempts = settings.delivery_attempts;
+    core.allow_private_webhooks = settings.allow_private_webhooks.into();
+    if lock.is_some() {
+        // This process owns the embedded store: nothing else can be working on what it
+        // finds in flight, which a previous run left there when it died.
+        let released = core.store.release_all_leases().await?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "work left in flight by the last run is queued again"
+            );
+        }
+    }
+    let core = Arc::new(core);
     let mut web = settings.web.clone();
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -175,19 +200,29 @@ pub async fn start_with_clock(
     let (router, _state) = candor_web::app(core.clone(), web.clone())?;
     let stop = CancellationToken::new();
     let runner = if settings.jobs {
-        let mailer = mailer(&settings)?;
+        let mailer = Arc::new(mailer(&settings)?);
         tracing::info!(to = %mailer.describe(), "email goes to");
         let site = settings
             .status_site_dir
             .clone()
             .unwrap_or_else(|| status_site_dir(&settings.data_dir));
         tracing::info!(dir = %site.display(), "the backup status site is published to (serve its current/)");
-        Some(
+        let deliveries = DeliveryRunner::new(
+            core.clone(),
+            Some(mailer.clone()),
+            DeliverySettings {
+                lease: settings.lease,
+                ..DeliverySettings::default()
+            },
+        );
+        Some((
             JobRunner::new(core.clone())
-                .with_mailer(Arc::new(mailer))
+                .with_lease(settings.lease)
+                .with_mailer(mailer)
                 .with_status_site(site, web.public_url.clone())
                 .with_public_url(web.public_url.clone()),
-        )
+            deliveries,
+        ))
     } else {
         None
     };
@@ -196,15 +231,22 @@ pub async fn start_with_clock(
     let done = tokio::spawn(async move {
         // Held for as long as this instance serves.
         let _lock = lock;
-        let jobs = runner.map(|r| tokio::spawn(r.run(stop_jobs)));
+        let jobs = runner.map(|(r, d)| {
+            let stop_deliveries = stop_jobs.clone();
+            (
+                tokio::spawn(r.run(stop_jobs)),
+                tokio::spawn(d.run(stop_deliveries)),
+            )
+        });
         let served = candor_web::serve(
             listener,
             router,
             async move { stop_server.cancelled().await },
         )
         .await;
-        if let Some(j) = jobs {
+        if let Some((j, d)) = jobs {
             let _ = j.await;
+            let _ = d.await;
         }
         served.map_err(anyhow::Error::from)
     });

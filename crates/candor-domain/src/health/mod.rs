@@ -46,6 +46,7 @@ macro_rules! wire_enum {
 }
 
 mod catalog;
+mod delivery;
 mod issue;
 mod message;
 mod notify;
@@ -54,6 +55,7 @@ mod scope;
 mod status;
 
 pub use catalog::*;
+pub use delivery::*;
 pub use issue::*;
 pub use message::*;
 pub use notify::*;

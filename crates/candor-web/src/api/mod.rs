@@ -2,6 +2,7 @@
 //! through utoipa's router so `/openapi.json` is generated from the routes themselves.
 
 pub mod audit;
+pub mod deliveries;
 pub mod extract;
 pub mod lockbox;
 pub mod me;
@@ -65,6 +66,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(operator::reopen_issue))
         .routes(routes!(operator::put_scope))
         .routes(routes!(operator::impact_preview))
+        .routes(routes!(deliveries::list_changes))
+        .routes(routes!(deliveries::list_deliveries))
         // Messages carry their attachments, base64-encoded: more than the default 2 MB.
         .merge(
             OpenApiRouter::new()

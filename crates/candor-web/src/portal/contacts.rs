@@ -85,64 +85,27 @@ async fn contacts_page(
             ..Default::default()
         },
     };
-    let name_of = |id: &candor_domain::health::ServiceId| {
-        catalog
-            .iter()
-            .find(|s| &s.id == id)
-            .map(|s| s.display_name.clone())
-            .unwrap_or_else(|| id.to_string())
-    };
     render(&ContactsPage {
         title: tr.t("contacts-title"),
         rows: contacts
             .iter()
-            .map(|c| ContactRow {
-                id: c.id.to_string(),
-                email: c.email.to_string(),
-                language: c.language.native_name(),
-                topics: c
-                    .subscription
-                    .topics
-                    .iter()
-                    .map(|t| tr.t(&format!("contacts-topic-{}", t.as_str())))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                services: if c.subscription.services.is_empty() {
-                    tr.t("contacts-all-services")
-                } else {
-                    c.subscription
-                        .services
-                        .iter()
-                        .map(name_of)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                },
+            .map(|c| {
+                let (topics, services) = describe(&tr, &catalog, &c.subscription);
+                ContactRow {
+                    id: c.id.to_string(),
+                    email: c.email.to_string(),
+                    language: c.language.native_name(),
+                    topics,
+                    services,
+                }
             })
             .collect(),
         languages: Language::ALL
             .iter()
             .map(|l| (l.tag(), l.native_name(), l.tag() == form.language))
             .collect(),
-        topics: Topic::ALL
-            .iter()
-            .map(|t| {
-                (
-                    t.as_str(),
-                    tr.t(&format!("contacts-topic-{}", t.as_str())),
-                    form.topics.iter().any(|x| x == t.as_str()),
-                )
-            })
-            .collect(),
-        services: catalog
-            .iter()
-            .map(|s| {
-                (
-                    s.id.to_string(),
-                    s.display_name.clone(),
-                    form.services.iter().any(|x| x == s.id.as_str()),
-                )
-            })
-            .collect(),
+        topics: topic_choices(&tr, &form.topics),
+        services: service_choices(&catalog, &form.services),
         email: form.email,
         page,
     })
@@ -206,4 +169,69 @@ pub async fn act(
         Err(e @ ApiError::Internal(_)) => e.into_response(),
         Err(e) => error_page(&state, &user, PATH, e),
     }
+}
+
+/// A subscription in words: its topics, and its services (or "all services").
+pub(super) fn describe(
+    tr: &crate::i18n::Tr,
+    catalog: &[candor_domain::health::Service],
+    subscription: &candor_domain::health::Subscription,
+) -> (String, String) {
+    let topics = subscription
+        .topics
+        .iter()
+        .map(|t| tr.t(&format!("contacts-topic-{}", t.as_str())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let services = if subscription.services.is_empty() {
+        tr.t("contacts-all-services")
+    } else {
+        subscription
+            .services
+            .iter()
+            .map(|id| {
+                catalog
+                    .iter()
+                    .find(|s| &s.id == id)
+                    .map(|s| s.display_name.clone())
+                    .unwrap_or_else(|| id.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    (topics, services)
+}
+
+/// The topic checkboxes of a subscription form: (value, label, checked).
+pub(super) fn topic_choices(
+    tr: &crate::i18n::Tr,
+    chosen: &[String],
+) -> Vec<(&'static str, String, bool)> {
+    Topic::ALL
+        .iter()
+        .map(|t| {
+            (
+                t.as_str(),
+                tr.t(&format!("contacts-topic-{}", t.as_str())),
+                chosen.iter().any(|x| x == t.as_str()),
+            )
+        })
+        .collect()
+}
+
+/// The service checkboxes of a subscription form: (value, label, checked).
+pub(super) fn service_choices(
+    catalog: &[candor_domain::health::Service],
+    chosen: &[String],
+) -> Vec<(String, String, bool)> {
+    catalog
+        .iter()
+        .map(|s| {
+            (
+                s.id.to_string(),
+                s.display_name.clone(),
+                chosen.iter().any(|x| x == s.id.as_str()),
+            )
+        })
+        .collect()
 }

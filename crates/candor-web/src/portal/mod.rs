@@ -4,6 +4,7 @@
 
 mod console;
 mod contacts;
+mod deliveries;
 mod elevation;
 mod feeds;
 pub mod health;
@@ -12,6 +13,7 @@ pub mod messages;
 mod signin;
 mod tenant;
 mod topology;
+mod webhooks;
 
 use askama::Template;
 use axum::body::Body;
@@ -88,6 +90,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/portal/contacts", get(contacts::show).post(contacts::add))
         .route("/portal/contacts/{id}", post(contacts::act))
+        .route("/portal/webhooks", get(webhooks::show).post(webhooks::add))
+        .route("/portal/webhooks/{id}", post(webhooks::act))
+        .route("/portal/deliveries", get(deliveries::tenant_log))
+        .route("/console/deliveries", get(deliveries::console))
         .route("/portal/feeds", get(feeds::show).post(feeds::create))
         .route("/portal/feeds/{id}/revoke", post(feeds::revoke))
         .route("/portal/lockbox", get(lockbox::tenant_list))
@@ -231,6 +237,8 @@ impl PageCtx {
                 if allowed(Action::ManageTenantSettings(t)) {
                     add("/portal/settings", "nav-settings");
                     add("/portal/contacts", "nav-contacts");
+                    add("/portal/webhooks", "webhooks-title");
+                    add("/portal/deliveries", "deliveries-title");
                     add("/portal/feeds", "feeds-title");
                 }
             }
@@ -242,6 +250,9 @@ impl PageCtx {
                 }
                 if allowed(Action::PublishMessages) {
                     add("/console/messages", "nav-messages");
+                }
+                if allowed(Action::PublishServiceHealth) || allowed(Action::PublishMessages) {
+                    add("/console/deliveries", "deliveries-console-title");
                 }
                 if allowed(Action::FileLockboxRequest) || allowed(Action::ApproveLockboxInternally)
                 {

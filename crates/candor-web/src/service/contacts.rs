@@ -2,15 +2,12 @@
 //! Global Administrators manage them; each change is audited in the tenant's log. A test
 //! email goes through the same queue and mail transport as real news.
 
-use std::collections::BTreeSet;
-
 use candor_domain::audit::{AuditChain, NewAuditRecord};
 use candor_domain::email::OutboundEmail;
-use candor_domain::health::{Contact, ContactId, ServiceId, Subscription, Topic};
+use candor_domain::health::{Channel, Contact, ContactId, NewDelivery, ServiceId};
 use candor_domain::identity::{authorize, Action, Actor, EmailAddress, InvalidValue};
-use candor_domain::jobs::NewJob;
 use candor_domain::language::Language;
-use candor_domain::{JobId, TenantId};
+use candor_domain::TenantId;
 use serde_json::json;
 
 use super::Core;
@@ -45,37 +42,7 @@ pub async fn add(
             "choose one of en, nl, fr, zh-TW, ko",
         ))
     })?;
-    let topics = input
-        .topics
-        .iter()
-        .map(|t| t.parse::<Topic>())
-        .collect::<Result<BTreeSet<_>, _>>()?;
-    let catalog = core.store.list_services().await?;
-    let mut services = BTreeSet::new();
-    for s in input
-        .services
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-    {
-        let found = catalog
-            .iter()
-            .find(|c| {
-                c.id.as_str().eq_ignore_ascii_case(s) || c.display_name.eq_ignore_ascii_case(s)
-            })
-            .ok_or_else(|| {
-                ApiError::Invalid(InvalidValue::new(
-                    "services",
-                    format!(
-                        "`{}` is not a service in the catalog",
-                        s.chars().take(60).collect::<String>()
-                    ),
-                ))
-            })?;
-        services.insert(found.id.clone());
-    }
-    let subscription = Subscription { topics, services };
-    subscription.check()?;
+    let subscription = super::webhooks::subscription(core, &input.topics, &input.services).await?;
     let now = core.clock.now();
     let contact = Contact {
         id: ContactId::generate(),
@@ -209,14 +176,22 @@ pub async fn send_test(
         })
         .collect();
     let tr = Tr::new(contact.language, tenant_row.time_zone.to_string());
-    let email = test_email(&tr, &contact, &tenant_row.name, &names);
+    let mut email = test_email(&tr, &contact, &tenant_row.name, &names);
     let now = core.clock.now();
-    let job = NewJob::new(
-        super::lockbox_mail::EMAIL_SEND,
-        serde_json::to_value(&email).map_err(ApiError::internal)?,
+    let change = format!("test:{}", uuid::Uuid::now_v7().simple());
+    let mut delivery = NewDelivery::new(
+        tenant,
+        &change,
+        Channel::Email,
+        &contact.id.to_string(),
+        email.to.clone(),
+        json!(null),
         now,
     );
-    core.store.enqueue_job(JobId::generate(), job, now).await?;
+    delivery.max_attempts = core.delivery_attempts;
+    email.delivery_id = Some(delivery.id.clone());
+    delivery.payload = serde_json::to_value(&email).map_err(ApiError::internal)?;
+    core.store.queue_deliveries(&[delivery], now).await?;
     let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, TEST_SENT)
         .ip(ip)
         .item(contact.email.to_string());

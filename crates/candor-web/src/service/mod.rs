@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod contacts;
+pub mod deliveries;
 pub mod elevation;
 pub mod feeds;
 pub mod grants;
@@ -16,6 +17,7 @@ pub mod public;
 pub mod topology;
 pub mod topology_file;
 pub mod views;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -36,6 +38,11 @@ pub struct Core {
     /// Whether Lockbox steps queue their emails. Off only while the demo replays
     /// history on a clock in the past: nobody should be mailed about that.
     pub send_notifications: bool,
+    /// Whether webhook endpoints may be private or loopback addresses (tests and labs
+    /// only: otherwise a tenant could make Candor call the provider's own network).
+    pub allow_private_webhooks: std::sync::atomic::AtomicBool,
+    /// Attempts at a delivery before it is given up (dead-lettered).
+    pub delivery_attempts: i32,
 }
 
 impl Core {
@@ -46,6 +53,8 @@ impl Core {
         Ok(Core {
             grants,
             send_notifications: true,
+            allow_private_webhooks: std::sync::atomic::AtomicBool::new(false),
+            delivery_attempts: candor_domain::health::DEFAULT_DELIVERY_ATTEMPTS,
             store,
             clock,
             keys: Arc::new(keys),

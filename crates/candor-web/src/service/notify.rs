@@ -1,16 +1,21 @@
-//! Issue news to contacts by email. Each published post (and each scope change, for the
-//! tenants it newly reaches) queues one `notify.fanout` job in the same transaction as
-//! the change. The job queues one `email.send` per subscribed contact of every reached
-//! tenant, each with a dedupe key of change, contact and channel. A fan-out that crashes
-//! halfway is simply run again: what it already queued is not queued twice, and
-//! nothing is lost.
+//! News to tenants' contacts (email) and webhook endpoints. Each published post (and each
+//! scope change, for the tenants it newly reaches), message and review queues one
+//! `notify.fanout` job in the same transaction as the change. The job queues one
+//! delivery per subscribed contact and endpoint of every reached tenant, its id made from
+//! change, recipient and channel. A fan-out that crashes halfway is simply run again:
+//! what it already queued is not queued twice, and nothing is lost.
 
 use std::collections::HashMap;
 
 use candor_domain::email::OutboundEmail;
-use candor_domain::health::{Contact, ContactId, Issue, IssueId, MessageId, Post, Topic};
+use candor_domain::health::{
+    Channel, ContactId, Issue, IssueId, MessageId, NewDelivery, Post, Subscription, Topic,
+    WebhookEndpointId,
+};
 use candor_domain::jobs::NewJob;
-use candor_domain::{JobId, TenantId};
+use candor_domain::language::Language;
+use candor_domain::TenantId;
+use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -61,7 +66,7 @@ pub fn message_fanout_job(message: &MessageId, changed_at: OffsetDateTime) -> Ne
 }
 
 /// Runs the fan-out a job's payload describes.
-pub async fn run(core: &Core, payload: &serde_json::Value, base_url: &str) -> ApiResult<usize> {
+pub async fn run(core: &Core, payload: &serde_json::Value, base_url: &str) -> ApiResult<u64> {
     let text = |key: &str| {
         payload[key]
             .as_str()
@@ -80,32 +85,14 @@ pub async fn run(core: &Core, payload: &serde_json::Value, base_url: &str) -> Ap
 
 /// A delivery's stable id, from its dedupe key.
 pub fn delivery_id(key: &str) -> String {
-    crate::auth::sha256_hex(key)[..32].to_owned()
+    candor_domain::health::delivery_id(key)
 }
 
-/// Queues one email job with its dedupe key; true if it was new.
-async fn queue(core: &Core, email: &OutboundEmail, key: String) -> ApiResult<bool> {
-    let now = core.clock.now();
-    let mut email = email.clone();
-    email.delivery_id = Some(delivery_id(&key));
-    let job = NewJob::new(
-        super::lockbox_mail::EMAIL_SEND,
-        serde_json::to_value(&email).map_err(ApiError::internal)?,
-        now,
-    )
-    .dedupe(key);
-    Ok(core
-        .store
-        .enqueue_job(JobId::generate(), job, now)
-        .await?
-        .is_some())
-}
+/// What each reached tenant's deliveries need from the tenant, read once per fan-out.
+struct Tenants(HashMap<TenantId, (String, Language)>);
 
-/// Each tenant's time zone, read once per fan-out.
-struct Zones(HashMap<TenantId, String>);
-
-impl Zones {
-    async fn of(&mut self, core: &Core, tenant: TenantId) -> ApiResult<String> {
+impl Tenants {
+    async fn of(&mut self, core: &Core, tenant: TenantId) -> ApiResult<(String, Language)> {
         if let Some(z) = self.0.get(&tenant) {
             return Ok(z.clone());
         }
@@ -113,8 +100,8 @@ impl Zones {
             .store
             .get_tenant(tenant)
             .await?
-            .map(|t| t.time_zone.to_string())
-            .unwrap_or_else(|| "UTC".into());
+            .map(|t| (t.time_zone.to_string(), t.default_language))
+            .unwrap_or_else(|| ("UTC".into(), Language::English));
         self.0.insert(tenant, z.clone());
         Ok(z)
     }
@@ -149,7 +136,7 @@ pub fn plain_text(html: &str) -> String {
 pub fn issue_email(
     tr: &Tr,
     to: &str,
-    tenant: TenantId,
+    tenant: Option<TenantId>,
     issue: &Issue,
     service_name: &str,
     post: &Post,
@@ -174,7 +161,7 @@ pub fn issue_email(
         subject: format!("[{service_name}] {} ({status})", issue.title),
         body: lines.join("\n"),
         kind: "notify.issue".into(),
-        tenant: Some(tenant),
+        tenant,
         delivery_id: None,
         unsubscribe: None,
     }
@@ -186,18 +173,59 @@ enum Reach<'a> {
     Message(&'a MessageId),
 }
 
-/// Pages through the contacts of the reached tenants and queues, for each contact that
-/// `compose` writes to (it returns `None` for one not subscribed), that email under its
-/// dedupe key, with the contact's unsubscribe link. Returns how many were newly queued.
+/// The news a fan-out carries, in the words of one recipient's language.
+pub struct News {
+    pub email: OutboundEmail,
+    /// The webhook message's facts (`event`, `title`, `text`, `url`, `data`).
+    pub webhook: WebhookNews,
+}
+
+/// What a webhook says, before the delivery's id and tenant are filled in.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookNews {
+    pub event: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_date_time: OffsetDateTime,
+    pub title: String,
+    pub text: String,
+    pub url: Option<String>,
+    pub data: serde_json::Value,
+}
+
+impl WebhookNews {
+    /// The payload a webhook delivery carries (the endpoint's shape and signature are
+    /// applied when it is sent, so a rotated secret applies to retries too).
+    pub fn payload(&self, id: &str, tenant: TenantId) -> serde_json::Value {
+        json!({
+            "id": id,
+            "event": self.event,
+            "tenantId": tenant.to_string(),
+            "occurredDateTime": candor_domain::time_util::rfc3339(self.occurred_date_time),
+            "title": self.title,
+            "text": self.text,
+            "url": self.url,
+            "data": self.data,
+        })
+    }
+}
+
+/// Queues, for every subscribed contact and webhook endpoint of the reached tenants, the
+/// delivery of `change`. `compose` writes the news in a language for a subscription, or
+/// returns `None` when the subscriber does not want it. Deliveries are queued a page
+/// at a time, each page in one transaction; their ids come from (change, recipient,
+/// channel), so a fan-out run again queues nothing twice. Returns how many were new.
 async fn deliver(
     core: &Core,
     reach: Reach<'_>,
+    change: &str,
     base_url: &str,
-    mut compose: impl FnMut(&Contact, &Tr) -> Option<(OutboundEmail, String)>,
-) -> ApiResult<usize> {
-    let mut zones = Zones(HashMap::new());
-    let mut after: Option<ContactId> = None;
+    mut compose: impl FnMut(&Subscription, &Tr) -> Option<News>,
+) -> ApiResult<u64> {
+    let mut tenants = Tenants(HashMap::new());
+    let now = core.clock.now();
     let mut queued = 0;
+    let mut after: Option<ContactId> = None;
     loop {
         let page = match reach {
             Reach::Issue(id) => {
@@ -213,17 +241,76 @@ async fn deliver(
         };
         let Some(last) = page.last() else { break };
         after = Some(last.id);
+        let mut batch = Vec::with_capacity(page.len());
         for contact in &page {
-            let tr = Tr::new(contact.language, zones.of(core, contact.tenant).await?);
-            let Some((mut email, key)) = compose(contact, &tr) else {
+            let (zone, _) = tenants.of(core, contact.tenant).await?;
+            let tr = Tr::new(contact.language, zone);
+            let Some(news) = compose(&contact.subscription, &tr) else {
                 continue;
             };
+            let mut email = news.email;
+            email.to = contact.email.to_string();
+            email.tenant = Some(contact.tenant);
             email.unsubscribe =
                 super::contacts::unsubscribe_url(core, base_url, contact.tenant, contact.id);
-            if queue(core, &email, key).await? {
-                queued += 1;
-            }
+            let mut d = NewDelivery::new(
+                contact.tenant,
+                change,
+                Channel::Email,
+                &contact.id.to_string(),
+                email.to.clone(),
+                json!(null),
+                now,
+            );
+            d.max_attempts = core.delivery_attempts;
+            email.delivery_id = Some(d.id.clone());
+            d.payload = serde_json::to_value(&email).map_err(ApiError::internal)?;
+            batch.push(d);
         }
+        queued += core.store.queue_deliveries(&batch, now).await?;
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    let mut after: Option<WebhookEndpointId> = None;
+    loop {
+        let page = match reach {
+            Reach::Issue(id) => {
+                core.store
+                    .webhooks_reached_by_issue(id, after, PAGE)
+                    .await?
+            }
+            Reach::Message(id) => {
+                core.store
+                    .webhooks_reached_by_message(id, after, PAGE)
+                    .await?
+            }
+        };
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let mut batch = Vec::with_capacity(page.len());
+        for endpoint in &page {
+            // An endpoint has no language of its own: it speaks its tenant's.
+            let (zone, language) = tenants.of(core, endpoint.tenant).await?;
+            let tr = Tr::new(language, zone);
+            let Some(news) = compose(&endpoint.subscription, &tr) else {
+                continue;
+            };
+            let mut d = NewDelivery::new(
+                endpoint.tenant,
+                change,
+                Channel::Webhook,
+                &endpoint.id.to_string(),
+                endpoint.url.clone(),
+                json!(null),
+                now,
+            );
+            d.endpoint = Some(endpoint.id);
+            d.max_attempts = core.delivery_attempts;
+            d.payload = news.webhook.payload(&d.id, endpoint.tenant);
+            batch.push(d);
+        }
+        queued += core.store.queue_deliveries(&batch, now).await?;
         if page.len() < PAGE as usize {
             break;
         }
@@ -231,14 +318,14 @@ async fn deliver(
     Ok(queued)
 }
 
-/// Runs one fan-out: queues an email for every subscribed contact of every tenant the
-/// issue reached. Returns how many were newly queued.
+/// Runs one fan-out: queues a delivery for every subscribed contact and webhook endpoint
+/// of every tenant the issue reached. Returns how many were newly queued.
 pub async fn fan_out(
     core: &Core,
     issue_id: &str,
     seq: Option<i64>,
     base_url: &str,
-) -> ApiResult<usize> {
+) -> ApiResult<u64> {
     let id = IssueId::parse(issue_id)?;
     let Some(issue) = core.store.get_issue(&id).await? else {
         return Ok(0);
@@ -251,28 +338,48 @@ pub async fn fan_out(
     .ok_or_else(|| ApiError::NotFound(format!("issue {id} has no post {seq:?}")))?;
     let service_name = service_name(core, &issue).await?;
     let topic = Topic::of_issue(issue.classification);
-    deliver(core, Reach::Issue(&id), base_url, |contact, tr| {
-        contact
-            .subscription
-            .wants(topic, &[&issue.service])
-            .then(|| {
-                let email = issue_email(
-                    tr,
-                    contact.email.as_ref(),
-                    contact.tenant,
-                    &issue,
-                    &service_name,
-                    post,
-                    base_url,
-                );
-                let key = format!("notify:{}:{}:{}:email", issue.id, post.seq, contact.id);
-                (email, key)
+    let change = format!("issue:{}:post:{}", issue.id, post.seq);
+    let link = portal_link(base_url, &format!("/portal/health/issues/{}", issue.id));
+    deliver(
+        core,
+        Reach::Issue(&id),
+        &change,
+        base_url,
+        |subscription, tr| {
+            subscription.wants(topic, &[&issue.service]).then(|| {
+                let email = issue_email(tr, "", None, &issue, &service_name, post, base_url);
+                let status = tr.t(&format!("status-{}", post.status.as_str()));
+                News {
+                    webhook: WebhookNews {
+                        event: "issue.posted".into(),
+                        occurred_date_time: post.created_at,
+                        title: format!("{service_name}: {} ({status})", issue.title),
+                        text: plain_text(post.body_in(tr.lang)),
+                        url: link.clone(),
+                        data: json!({
+                            "issueId": issue.id.as_str(),
+                            "classification": issue.classification.as_str(),
+                            "status": post.status.as_str(),
+                            "service": issue.service.as_str(),
+                            "postNumber": post.seq,
+                            "isResolved": issue.is_resolved(),
+                            "impactDescription": issue.impact_description,
+                        }),
+                    },
+                    email,
+                }
             })
-    })
+        },
+    )
     .await
 }
 
-async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> ApiResult<usize> {
+fn portal_link(base_url: &str, path: &str) -> Option<String> {
+    let base = base_url.trim_end_matches('/');
+    (!base.is_empty()).then(|| format!("{base}{path}"))
+}
+
+async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> ApiResult<u64> {
     let id = IssueId::parse(issue_id)?;
     let (Some(issue), Some(pir)) = (
         core.store.get_issue(&id).await?,
@@ -284,79 +391,116 @@ async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> ApiResul
         return Ok(0);
     }
     let service_name = service_name(core, &issue).await?;
-    let base = base_url.trim_end_matches('/');
-    deliver(core, Reach::Issue(&id), base_url, |contact, tr| {
-        if !contact
-            .subscription
-            .wants(Topic::Reviews, &[&issue.service])
-        {
-            return None;
-        }
-        let mut lines = vec![
-            format!("{service_name}: {}", issue.title),
-            String::new(),
-            pir.user_impact.clone(),
-            String::new(),
-            pir.root_cause.clone(),
-            String::new(),
-            pir.next_steps.clone(),
-        ];
-        if !base.is_empty() {
-            lines.push(String::new());
-            lines.push(format!("{base}/portal/health/issues/{}", issue.id));
-        }
-        let email = OutboundEmail {
-            to: contact.email.to_string(),
-            subject: format!(
+    let link = portal_link(base_url, &format!("/portal/health/issues/{}", issue.id));
+    let change = format!("issue:{}:review", issue.id);
+    deliver(
+        core,
+        Reach::Issue(&id),
+        &change,
+        base_url,
+        |subscription, tr| {
+            if !subscription.wants(Topic::Reviews, &[&issue.service]) {
+                return None;
+            }
+            let mut lines = vec![
+                format!("{service_name}: {}", issue.title),
+                String::new(),
+                pir.user_impact.clone(),
+                String::new(),
+                pir.root_cause.clone(),
+                String::new(),
+                pir.next_steps.clone(),
+            ];
+            if let Some(link) = &link {
+                lines.push(String::new());
+                lines.push(link.clone());
+            }
+            let title = format!(
                 "[{service_name}] {}: {}",
                 tr.t("contacts-topic-postIncidentReviews"),
                 issue.title
-            ),
-            body: lines.join("\n"),
-            kind: "notify.review".into(),
-            tenant: Some(contact.tenant),
-            delivery_id: None,
-            unsubscribe: None,
-        };
-        Some((
-            email,
-            format!("notify:{}:review:{}:email", issue.id, contact.id),
-        ))
-    })
+            );
+            Some(News {
+                email: OutboundEmail {
+                    to: String::new(),
+                    subject: title.clone(),
+                    body: lines.join("\n"),
+                    kind: "notify.review".into(),
+                    tenant: None,
+                    delivery_id: None,
+                    unsubscribe: None,
+                },
+                webhook: WebhookNews {
+                    event: "issue.reviewPublished".into(),
+                    occurred_date_time: core.clock.now(),
+                    title,
+                    text: [
+                        pir.user_impact.as_str(),
+                        pir.root_cause.as_str(),
+                        pir.next_steps.as_str(),
+                    ]
+                    .join("\n\n"),
+                    url: link.clone(),
+                    data: json!({
+                        "issueId": issue.id.as_str(),
+                        "service": issue.service.as_str(),
+                    }),
+                },
+            })
+        },
+    )
     .await
 }
 
-async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiResult<usize> {
+async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiResult<u64> {
     let id = MessageId::parse(message_id)?;
     let Some(message) = core.store.get_message(&id).await? else {
         return Ok(0);
     };
     let services: Vec<&candor_domain::health::ServiceId> = message.services.iter().collect();
-    let base = base_url.trim_end_matches('/');
-    deliver(core, Reach::Message(&id), base_url, |contact, tr| {
-        if !contact.subscription.wants(Topic::MessageCenter, &services) {
+    let link = portal_link(base_url, &format!("/portal/messages/{}", message.id));
+    let change = format!("message:{}", message.id);
+    deliver(core, Reach::Message(&id), &change, base_url, |subscription, tr| {
+        if !subscription.wants(Topic::MessageCenter, &services) {
             return None;
         }
-        let (title, body) = message.text_in(contact.language);
-        let mut lines = vec![title.to_owned(), String::new(), plain_text(body)];
+        let (title, body) = message.text_in(tr.lang);
+        let text = plain_text(body);
+        let mut lines = vec![title.to_owned(), String::new(), text.clone()];
         if let Some(by) = message.action_required_by {
             lines.push(String::new());
             lines.push(format!("{}: {}", tr.t("message-act-by"), tr.time(&by)));
         }
-        if !base.is_empty() {
+        if let Some(link) = &link {
             lines.push(String::new());
-            lines.push(format!("{base}/portal/messages/{}", message.id));
+            lines.push(link.clone());
         }
-        let email = OutboundEmail {
-            to: contact.email.to_string(),
-            subject: format!("[{}] {title}", tr.t("contacts-topic-messageCenter")),
-            body: lines.join("\n"),
-            kind: "notify.message".into(),
-            tenant: Some(contact.tenant),
-            delivery_id: None,
-            unsubscribe: None,
-        };
-        Some((email, format!("notify:{}:{}:email", message.id, contact.id)))
+        Some(News {
+            email: OutboundEmail {
+                to: String::new(),
+                subject: format!("[{}] {title}", tr.t("contacts-topic-messageCenter")),
+                body: lines.join("\n"),
+                kind: "notify.message".into(),
+                tenant: None,
+                delivery_id: None,
+                unsubscribe: None,
+            },
+            webhook: WebhookNews {
+                event: "message.published".into(),
+                occurred_date_time: message.last_modified,
+                title: title.to_owned(),
+                text,
+                url: link.clone(),
+                data: json!({
+                    "messageId": message.id.as_str(),
+                    "category": message.category.as_str(),
+                    "severity": message.severity.as_str(),
+                    "services": message.services.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                    "actionRequiredByDateTime": message.action_required_by.map(candor_domain::time_util::rfc3339),
+                    "isMajorChange": message.is_major_change,
+                }),
+            },
+        })
     })
     .await
 }

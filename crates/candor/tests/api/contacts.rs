@@ -2,23 +2,15 @@
 //! subscriptions, refused with a clear message when wrong, sent a real test email, and
 //! removed; only by Global Administrators; audited.
 
-use std::sync::Arc;
-
-use candor::jobs::JobRunner;
-use candor_delivery::email::Mailer;
 use candor_domain::audit::AuditChain;
 use candor_domain::identity::TenantRole;
 
-use crate::common::{csrf_of, TestApp};
+use crate::common::{csrf_of, Mailroom, TestApp};
 use crate::health::place;
 
-/// A job runner that writes mail to `outbox` and links to this app.
-fn mail_runner(app: &TestApp, outbox: &std::path::Path) -> JobRunner {
-    JobRunner::new(app.core.clone())
-        .with_mailer(Arc::new(
-            Mailer::pickup(outbox.to_owned(), "Candor <candor@localhost>").unwrap(),
-        ))
-        .with_public_url(app.base.clone())
+/// Jobs and deliveries that write mail to `outbox` and link to this app.
+fn mail_runner(app: &TestApp, outbox: &std::path::Path) -> Mailroom {
+    Mailroom::new(app.core.clone(), outbox, &app.base)
 }
 
 async fn contacts_are_managed_and_tested_by_global_administrators(app: TestApp) {
@@ -96,7 +88,7 @@ async fn contacts_are_managed_and_tested_by_global_administrators(app: TestApp) 
     assert_eq!(res.status(), 303);
     let outbox = tempfile::tempdir().unwrap();
     let runner = mail_runner(&app, outbox.path());
-    while runner.run_one().await.unwrap().is_some() {}
+    runner.run().await;
     let mail = crate::lockbox_api::read_mail(outbox.path());
     let test = mail
         .iter()
@@ -255,7 +247,7 @@ async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
     .unwrap();
     let outbox = tempfile::tempdir().unwrap();
     let runner = mail_runner(&app, outbox.path());
-    while runner.run_one().await.unwrap().is_some() {}
+    runner.run().await;
     let mail = crate::lockbox_api::read_mail(outbox.path());
     assert_eq!(
         mail.len(),
@@ -360,7 +352,7 @@ async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
             .await
             .unwrap();
     assert_eq!(again, 0);
-    while runner.run_one().await.unwrap().is_some() {}
+    runner.run().await;
     assert_eq!(crate::lockbox_api::read_mail(outbox.path()).len(), 2);
 }
 
@@ -456,7 +448,7 @@ async fn messages_and_reviews_reach_their_subscribers(app: TestApp) {
         .unwrap();
     let outbox = tempfile::tempdir().unwrap();
     let runner = mail_runner(&app, outbox.path());
-    while runner.run_one().await.unwrap().is_some() {}
+    runner.run().await;
     let mail = crate::lockbox_api::read_mail(outbox.path());
     let to = |who: &str| {
         mail.iter()

@@ -102,14 +102,9 @@ async fn demo_world(backend: Backend) {
         "every state, as recorded: {states:?}"
     );
     let outbox = tempfile::tempdir().unwrap();
-    let runner = candor::jobs::JobRunner::new(core.clone()).with_mailer(std::sync::Arc::new(
-        candor_delivery::email::Mailer::pickup(
-            outbox.path().to_owned(),
-            "Candor <candor@localhost>",
-        )
-        .unwrap(),
-    ));
-    while runner.run_one().await.unwrap().is_some() {}
+    crate::common::Mailroom::new(core.clone(), outbox.path(), "")
+        .run()
+        .await;
     let mail = crate::lockbox_api::read_mail(outbox.path());
     let approver = &creds.tenants[0]
         .users

@@ -20,6 +20,17 @@ pub(crate) fn operator(app: &TestApp, role: OperatorRole) -> Actor {
     }
 }
 
+/// Tenant A's user with `role`, as an actor.
+pub(crate) fn tenant_actor(app: &TestApp, role: TenantRole) -> Actor {
+    let p = app.world.a.user(role);
+    Actor::TenantUser {
+        tenant_id: app.world.a.id,
+        user_id: p.id.parse().unwrap(),
+        email: p.email.clone(),
+        roles: [role].into_iter().collect(),
+    }
+}
+
 fn reader(app: &TestApp, tenant_b: bool) -> (Actor, candor_domain::TenantId) {
     let t = if tenant_b { &app.world.b } else { &app.world.a };
     let p = t.user(TenantRole::ServiceSupportAdministrator);

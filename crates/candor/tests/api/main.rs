@@ -24,3 +24,4 @@ mod portal;
 mod status_site;
 mod token;
 mod topology;
+mod webhooks;

@@ -88,6 +88,9 @@ async fn a_second_server_on_the_same_embedded_database_is_refused() {
         web: candor_web::WebConfig::default(),
         mail: candor::server::MailSettings::default(),
         status_site_dir: None,
+        allow_private_webhooks: false,
+        delivery_attempts: 10,
+        lease: time::Duration::minutes(5),
     };
     let first = candor::server::start(settings()).await.unwrap();
     let second = candor::server::start(settings()).await;

@@ -403,3 +403,47 @@ macro_rules! both {
         }
     };
 }
+
+/// Everything that carries mail in `serve`: the job runner (fan-outs, Lockbox mail) and
+/// the delivery worker (news to contacts and webhooks), writing mail to a directory.
+pub struct Mailroom {
+    pub jobs: candor::jobs::JobRunner,
+    pub deliveries: candor::deliveries::DeliveryRunner,
+}
+
+impl Mailroom {
+    pub fn new(core: Arc<Core>, outbox: &std::path::Path, public_url: &str) -> Mailroom {
+        let mailer = Arc::new(
+            candor_delivery::email::Mailer::pickup(outbox.to_owned(), "Candor <candor@localhost>")
+                .unwrap(),
+        );
+        Mailroom {
+            jobs: candor::jobs::JobRunner::new(core.clone())
+                .with_mailer(mailer.clone())
+                .with_public_url(public_url.to_owned()),
+            deliveries: candor::deliveries::DeliveryRunner::new(
+                core,
+                Some(mailer),
+                candor::deliveries::DeliverySettings::default(),
+            ),
+        }
+    }
+
+    /// Runs jobs and deliveries until neither has anything due.
+    pub async fn run(&self) -> candor::deliveries::BatchReport {
+        let mut total = candor::deliveries::BatchReport::default();
+        loop {
+            let mut jobs = 0;
+            while self.jobs.run_one().await.unwrap().is_some() {
+                jobs += 1;
+            }
+            let r = self.deliveries.drain().await.unwrap();
+            total.sent += r.sent;
+            total.retried += r.retried;
+            total.dead += r.dead;
+            if jobs == 0 && r.total() == 0 {
+                return total;
+            }
+        }
+    }
+}

@@ -1,0 +1,518 @@
+use async_trait::async_trait;
+use candor_domain::audit::NewAuditRecord;
+use candor_domain::health::{
+    ChangeDeliveries, Delivery, DeliveryOutcome, DeliveryStatus, IssueId, MessageId, NewDelivery,
+    WebhookEndpoint, WebhookEndpointId,
+};
+use candor_domain::jobs::NewJob;
+use candor_domain::store::{DeliveryStore, StoreError, StoreResult};
+use candor_domain::{JobId, TenantId};
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, QueryBuilder, Row};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::audit::append_in_tx;
+use crate::jobs::insert_job;
+use crate::rows::{corrupt, from_json, get, json, parsed};
+use crate::{db_error, PostgresStore};
+
+const DELIVERY_COLS: &str = "id, tenant_id, change_key, channel, recipient, endpoint_id, payload, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, sent_at";
+const ENDPOINT_COLS: &str = "id, tenant_id, url, format, secret, previous_secret, previous_until, subscription, enabled, failures, disabled_reason, created_at";
+/// Rows per INSERT: 11 parameters each, well inside PostgreSQL's 65,535.
+const INSERT_CHUNK: usize = 1000;
+
+fn delivery(row: &PgRow) -> StoreResult<Delivery> {
+    let payload: String = get(row, "payload")?;
+    let endpoint: Option<Uuid> = get(row, "endpoint_id")?;
+    Ok(Delivery {
+        id: get(row, "id")?,
+        tenant: TenantId(get(row, "tenant_id")?),
+        change: get(row, "change_key")?,
+        channel: parsed(row, "channel")?,
+        recipient: get(row, "recipient")?,
+        endpoint: endpoint.map(WebhookEndpointId),
+        payload: serde_json::from_str(&payload).map_err(|e| corrupt("payload", e))?,
+        status: parsed(row, "status")?,
+        attempts: get(row, "attempts")?,
+        max_attempts: get(row, "max_attempts")?,
+        run_at: get(row, "run_at")?,
+        last_error: get(row, "last_error")?,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+        sent_at: get(row, "sent_at")?,
+    })
+}
+
+fn endpoint(row: &PgRow) -> StoreResult<WebhookEndpoint> {
+    Ok(WebhookEndpoint {
+        id: WebhookEndpointId(get(row, "id")?),
+        tenant: TenantId(get(row, "tenant_id")?),
+        url: get(row, "url")?,
+        format: parsed(row, "format")?,
+        secret: get(row, "secret")?,
+        previous_secret: get(row, "previous_secret")?,
+        previous_until: get(row, "previous_until")?,
+        subscription: from_json(row, "subscription")?,
+        enabled: get(row, "enabled")?,
+        failures: get(row, "failures")?,
+        disabled_reason: get(row, "disabled_reason")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+fn summary(row: &PgRow) -> StoreResult<ChangeDeliveries> {
+    Ok(ChangeDeliveries {
+        change: get(row, "change_key")?,
+        tenants: get(row, "tenants")?,
+        pending: get(row, "pending")?,
+        sent: get(row, "sent")?,
+        failed: get(row, "failed")?,
+        first_queued: get(row, "first_queued")?,
+        last_activity: get(row, "last_activity")?,
+    })
+}
+
+impl PostgresStore {
+    async fn endpoints_reached(
+        &self,
+        join: &str,
+        key_col: &str,
+        key: &str,
+        after: Option<WebhookEndpointId>,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookEndpoint>> {
+        let cols = ENDPOINT_COLS
+            .split(", ")
+            .map(|c| format!("w.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        sqlx::query(&format!(
+            "SELECT {cols} FROM webhook_endpoints w JOIN {join} t ON t.tenant_id = w.tenant_id
+             WHERE t.{key_col} = $1 AND w.enabled AND w.id > $2 ORDER BY w.id LIMIT $3"
+        ))
+        .bind(key)
+        .bind(after.map(|a| a.0).unwrap_or(Uuid::nil()))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(endpoint)
+        .collect()
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for PostgresStore {
+    async fn queue_deliveries(
+        &self,
+        deliveries: &[NewDelivery],
+        now: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        if deliveries.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut queued = 0;
+        for chunk in deliveries.chunks(INSERT_CHUNK) {
+            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+                "INSERT INTO deliveries (id, tenant_id, change_key, channel, recipient, endpoint_id,
+                     payload, status, max_attempts, run_at, created_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut row, d| {
+                row.push_bind(d.id.clone())
+                    .push_bind(d.tenant.0)
+                    .push_bind(d.change.clone())
+                    .push_bind(d.channel.as_str())
+                    .push_bind(d.recipient.clone())
+                    .push_bind(d.endpoint.map(|e| e.0))
+                    .push_bind(d.payload.to_string())
+                    .push("'pending'")
+                    .push_bind(d.max_attempts)
+                    .push_bind(d.run_at)
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            q.push(" ON CONFLICT (id) DO NOTHING");
+            queued += q
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(queued)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: OffsetDateTime,
+        lease: Duration,
+        worker: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        sqlx::query(&format!(
+            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_owner = $1,
+                 lease_until = $2, updated_at = $3
+             WHERE id IN (
+                 SELECT id FROM deliveries
+                 WHERE (status = 'pending' AND run_at <= $3) OR (status = 'sending' AND lease_until < $3)
+                 ORDER BY run_at LIMIT $4
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING {DELIVERY_COLS}"
+        ))
+        .bind(worker)
+        .bind(now + lease)
+        .bind(now)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(delivery)
+        .collect()
+    }
+
+    async fn finish_deliveries(
+        &self,
+        worker: &str,
+        results: &[(String, DeliveryOutcome)],
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        for (id, outcome) in results {
+            let (status, run_at, error, sent_at) = match outcome {
+                DeliveryOutcome::Sent => ("sent", None, None, Some(now)),
+                DeliveryOutcome::RetryAt(at, e) => ("pending", Some(*at), Some(e.as_str()), None),
+                DeliveryOutcome::Dead(e) => ("dead", None, Some(e.as_str()), None),
+            };
+            sqlx::query(
+                "UPDATE deliveries SET status = $1, run_at = COALESCE($2, run_at),
+                     last_error = COALESCE($3, last_error), sent_at = $4, lease_owner = NULL,
+                     lease_until = NULL, updated_at = $5
+                 WHERE id = $6 AND status = 'sending' AND lease_owner = $7",
+            )
+            .bind(status)
+            .bind(run_at)
+            .bind(error)
+            .bind(sent_at)
+            .bind(now)
+            .bind(id)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn release_all_leases(&self) -> StoreResult<u64> {
+        // Several instances share a PostgreSQL database: another may be working on what
+        // looks abandoned here, so leases lapse on their own instead.
+        Ok(0)
+    }
+
+    async fn get_delivery(&self, id: &str) -> StoreResult<Option<Delivery>> {
+        sqlx::query(&format!(
+            "SELECT {DELIVERY_COLS} FROM deliveries WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| delivery(&r))
+        .transpose()
+    }
+
+    async fn change_deliveries(
+        &self,
+        prefix: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<ChangeDeliveries>> {
+        // left(), not LIKE, so `%` and `_` in the prefix mean themselves.
+        let prefix = prefix.unwrap_or("");
+        sqlx::query(
+            "SELECT change_key, COUNT(DISTINCT tenant_id) AS tenants,
+                 COUNT(*) FILTER (WHERE status IN ('pending', 'sending')) AS pending,
+                 COUNT(*) FILTER (WHERE status = 'sent') AS sent,
+                 COUNT(*) FILTER (WHERE status = 'dead') AS failed,
+                 MIN(created_at) AS first_queued, MAX(updated_at) AS last_activity
+             FROM deliveries WHERE left(change_key, $1) = $2
+             GROUP BY change_key ORDER BY first_queued DESC, change_key LIMIT $3",
+        )
+        .bind(prefix.chars().count() as i32)
+        .bind(prefix)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(summary)
+        .collect()
+    }
+
+    async fn deliveries_of_change(
+        &self,
+        change: &str,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        sqlx::query(&format!(
+            "SELECT {DELIVERY_COLS} FROM deliveries
+             WHERE change_key = $1 AND ($2::text IS NULL OR status = $2)
+             ORDER BY updated_at DESC, id LIMIT $3"
+        ))
+        .bind(change)
+        .bind(status.map(|s| s.as_str()))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(delivery)
+        .collect()
+    }
+
+    async fn tenant_deliveries(
+        &self,
+        tenant: TenantId,
+        before: Option<(OffsetDateTime, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        let (at, id) = match before {
+            Some((t, id)) => (Some(t), id),
+            None => (None, String::new()),
+        };
+        sqlx::query(&format!(
+            "SELECT {DELIVERY_COLS} FROM deliveries
+             WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        ))
+        .bind(tenant.0)
+        .bind(at)
+        .bind(&id)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(delivery)
+        .collect()
+    }
+
+    async fn purge_finished_deliveries(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM deliveries WHERE status IN ('sent', 'dead') AND updated_at < $1",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected())
+    }
+
+    async fn add_webhook(
+        &self,
+        e: &WebhookEndpoint,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let done = sqlx::query(&format!(
+            "INSERT INTO webhook_endpoints ({ENDPOINT_COLS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (tenant_id, url) DO NOTHING"
+        ))
+        .bind(e.id.0)
+        .bind(e.tenant.0)
+        .bind(&e.url)
+        .bind(e.format.as_str())
+        .bind(&e.secret)
+        .bind(&e.previous_secret)
+        .bind(e.previous_until)
+        .bind(json(&e.subscription))
+        .bind(e.enabled)
+        .bind(e.failures)
+        .bind(&e.disabled_reason)
+        .bind(e.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "{} is already a webhook endpoint of this organization",
+                e.url
+            )));
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn list_webhooks(&self, tenant: TenantId) -> StoreResult<Vec<WebhookEndpoint>> {
+        sqlx::query(&format!(
+            "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY url"
+        ))
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(endpoint)
+        .collect()
+    }
+
+    async fn get_webhook(&self, id: WebhookEndpointId) -> StoreResult<Option<WebhookEndpoint>> {
+        sqlx::query(&format!(
+            "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| endpoint(&r))
+        .transpose()
+    }
+
+    async fn save_webhook(
+        &self,
+        e: &WebhookEndpoint,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let done = sqlx::query(
+            "UPDATE webhook_endpoints SET format = $1, secret = $2, previous_secret = $3,
+                 previous_until = $4, subscription = $5, enabled = $6, failures = $7,
+                 disabled_reason = $8
+             WHERE id = $9 AND tenant_id = $10",
+        )
+        .bind(e.format.as_str())
+        .bind(&e.secret)
+        .bind(&e.previous_secret)
+        .bind(e.previous_until)
+        .bind(json(&e.subscription))
+        .bind(e.enabled)
+        .bind(e.failures)
+        .bind(&e.disabled_reason)
+        .bind(e.id.0)
+        .bind(e.tenant.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn delete_webhook(
+        &self,
+        tenant: TenantId,
+        id: WebhookEndpointId,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2")
+            .bind(id.0)
+            .bind(tenant.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn webhooks_reached_by_issue(
+        &self,
+        issue: &IssueId,
+        after: Option<WebhookEndpointId>,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookEndpoint>> {
+        self.endpoints_reached("issue_tenants", "issue_id", issue.as_str(), after, limit)
+            .await
+    }
+
+    async fn webhooks_reached_by_message(
+        &self,
+        message: &MessageId,
+        after: Option<WebhookEndpointId>,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookEndpoint>> {
+        self.endpoints_reached(
+            "message_tenants",
+            "message_id",
+            message.as_str(),
+            after,
+            limit,
+        )
+        .await
+    }
+
+    async fn webhooks_succeeded(&self, ids: &[WebhookEndpointId]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = ids.iter().map(|i| i.0).collect();
+        sqlx::query(
+            "UPDATE webhook_endpoints SET failures = 0 WHERE failures > 0 AND id = ANY($1)",
+        )
+        .bind(&ids)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn webhook_failed(
+        &self,
+        id: WebhookEndpointId,
+        disable_after: i32,
+        reason: &str,
+        on_disable: (Vec<NewJob>, Vec<NewAuditRecord>),
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let row = sqlx::query(
+            "UPDATE webhook_endpoints SET failures = failures + 1 WHERE id = $1 AND enabled
+             RETURNING failures",
+        )
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let failures: i32 = row.try_get("failures").map_err(db_error)?;
+        if failures < disable_after.max(1) {
+            tx.commit().await.map_err(db_error)?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE webhook_endpoints SET enabled = FALSE, disabled_reason = $1 WHERE id = $2",
+        )
+        .bind(reason)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let (jobs, audit) = on_disable;
+        for job in &jobs {
+            insert_job(&mut tx, JobId::generate(), job, now).await?;
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,383 @@
+//! A tenant's webhook endpoints: where news is posted (Candor's JSON, Slack or Teams),
+//! signed with a per-endpoint secret that is shown once and can be rotated (the old one
+//! keeps signing for a grace period). Only Global Administrators manage them; each change
+//! is audited. An endpoint that keeps failing is disabled and the tenant's Global
+//! Administrators are told by email.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+
+use candor_delivery::webhook::{resolve, WebhookError};
+use candor_domain::audit::{ActorKind, AuditChain, NewAuditRecord};
+use candor_domain::email::OutboundEmail;
+use candor_domain::health::{
+    Channel, NewDelivery, ServiceId, Subscription, Topic, WebhookEndpoint, WebhookEndpointId,
+    WebhookFormat,
+};
+use candor_domain::identity::{authorize, Action, Actor, InvalidValue, TenantRole};
+use candor_domain::jobs::NewJob;
+use candor_domain::TenantId;
+use serde_json::json;
+
+use super::Core;
+use crate::auth::random_token;
+use crate::error::{ApiError, ApiResult};
+use crate::i18n::Tr;
+
+pub const WEBHOOK_ADDED: &str = "Add-WebhookEndpoint";
+pub const WEBHOOK_REMOVED: &str = "Remove-WebhookEndpoint";
+pub const WEBHOOK_ROTATED: &str = "Set-WebhookSecret";
+pub const WEBHOOK_ENABLED: &str = "Enable-WebhookEndpoint";
+pub const WEBHOOK_DISABLED: &str = "Disable-WebhookEndpoint";
+/// Endpoints a tenant may have.
+pub const MAX_ENDPOINTS: usize = 20;
+
+/// An endpoint as typed in a form or an API body.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookInput {
+    pub url: String,
+    pub format: String,
+    pub topics: Vec<String>,
+    pub services: Vec<String>,
+}
+
+/// An endpoint and its secret, which is shown only now.
+pub struct WithSecret {
+    pub endpoint: WebhookEndpoint,
+    pub secret: String,
+}
+
+fn new_secret() -> String {
+    format!("whsec_{}", random_token())
+}
+
+/// Checks a webhook URL the way delivery will: https, a host, no credentials, and (unless
+/// allowed) only public addresses.
+pub async fn check_url(core: &Core, url: &str) -> ApiResult<String> {
+    let url = url.trim();
+    if url.is_empty() || url.len() > 2000 {
+        return Err(ApiError::Invalid(InvalidValue::new(
+            "url",
+            "give the endpoint's URL (https://…, at most 2,000 characters)",
+        )));
+    }
+    let allow_private = core.allow_private_webhooks.load(Ordering::Relaxed);
+    match resolve(url, allow_private).await {
+        Ok((parsed, _, _)) => Ok(parsed.to_string()),
+        Err(WebhookError::Permanent(m)) | Err(WebhookError::Retry(m)) => {
+            Err(ApiError::Invalid(InvalidValue::new("url", m)))
+        }
+    }
+}
+
+/// The subscription a form or body asks for: topics, and services from the catalog.
+pub async fn subscription(
+    core: &Core,
+    topics: &[String],
+    services: &[String],
+) -> ApiResult<Subscription> {
+    let topics = topics
+        .iter()
+        .map(|t| t.parse::<Topic>())
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    let catalog = core.store.list_services().await?;
+    let mut chosen = BTreeSet::new();
+    for s in services.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let found = catalog
+            .iter()
+            .find(|c| {
+                c.id.as_str().eq_ignore_ascii_case(s) || c.display_name.eq_ignore_ascii_case(s)
+            })
+            .ok_or_else(|| {
+                ApiError::Invalid(InvalidValue::new(
+                    "services",
+                    format!(
+                        "`{}` is not a service in the catalog",
+                        s.chars().take(60).collect::<String>()
+                    ),
+                ))
+            })?;
+        chosen.insert(found.id.clone());
+    }
+    let subscription = Subscription {
+        topics,
+        services: chosen,
+    };
+    subscription.check()?;
+    Ok(subscription)
+}
+
+pub async fn add(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant: TenantId,
+    input: WebhookInput,
+) -> ApiResult<WithSecret> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    let format: WebhookFormat = if input.format.trim().is_empty() {
+        WebhookFormat::Candor
+    } else {
+        input.format.parse()?
+    };
+    let subscription = subscription(core, &input.topics, &input.services).await?;
+    let url = check_url(core, &input.url).await?;
+    if core.store.list_webhooks(tenant).await?.len() >= MAX_ENDPOINTS {
+        return Err(ApiError::Invalid(InvalidValue::new(
+            "url",
+            format!("an organization may have at most {MAX_ENDPOINTS} webhook endpoints; remove one first"),
+        )));
+    }
+    let now = core.clock.now();
+    let secret = new_secret();
+    let endpoint = WebhookEndpoint {
+        id: WebhookEndpointId::generate(),
+        tenant,
+        url,
+        format,
+        secret: secret.clone(),
+        previous_secret: None,
+        previous_until: None,
+        subscription,
+        enabled: true,
+        failures: 0,
+        disabled_reason: None,
+        created_at: now,
+    };
+    let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, WEBHOOK_ADDED)
+        .ip(ip)
+        .item(endpoint.url.clone())
+        .details(json!({
+            "Format": endpoint.format.as_str(),
+            "Topics": endpoint.subscription.topics.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            "Services": endpoint.subscription.services.iter().map(ServiceId::as_str).collect::<Vec<_>>(),
+        }));
+    core.store.add_webhook(&endpoint, vec![record]).await?;
+    Ok(WithSecret { endpoint, secret })
+}
+
+pub async fn list(core: &Core, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<WebhookEndpoint>> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    Ok(core.store.list_webhooks(tenant).await?)
+}
+
+async fn find(core: &Core, tenant: TenantId, id: &str) -> ApiResult<WebhookEndpoint> {
+    let missing = || ApiError::NotFound("there is no such webhook endpoint".into());
+    let id: WebhookEndpointId = id.parse().map_err(|_| missing())?;
+    match core.store.get_webhook(id).await? {
+        Some(e) if e.tenant == tenant => Ok(e),
+        _ => Err(missing()),
+    }
+}
+
+pub async fn remove(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant: TenantId,
+    id: &str,
+) -> ApiResult<()> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    let endpoint = find(core, tenant, id).await?;
+    let record = NewAuditRecord::by(
+        actor,
+        AuditChain::Tenant(tenant),
+        core.clock.now(),
+        WEBHOOK_REMOVED,
+    )
+    .ip(ip)
+    .item(endpoint.url.clone());
+    if core
+        .store
+        .delete_webhook(tenant, endpoint.id, vec![record])
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(
+            "there is no such webhook endpoint".into(),
+        ))
+    }
+}
+
+/// Gives the endpoint a new secret (returned, shown once); the old one keeps signing
+/// for its grace period so receivers can switch without losing a delivery.
+pub async fn rotate_secret(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant: TenantId,
+    id: &str,
+) -> ApiResult<WithSecret> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    let endpoint = find(core, tenant, id).await?;
+    let now = core.clock.now();
+    let secret = new_secret();
+    let rotated = endpoint.rotated(secret.clone(), now);
+    let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, WEBHOOK_ROTATED)
+        .ip(ip)
+        .item(endpoint.url.clone())
+        .details(json!({
+            "PreviousSecretValidUntil": rotated.previous_until.map(candor_domain::time_util::rfc3339),
+        }));
+    if !core.store.save_webhook(&rotated, vec![record]).await? {
+        return Err(ApiError::NotFound(
+            "there is no such webhook endpoint".into(),
+        ));
+    }
+    Ok(WithSecret {
+        endpoint: rotated,
+        secret,
+    })
+}
+
+/// Turns a disabled endpoint back on, with a clean record of failures.
+pub async fn enable(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant: TenantId,
+    id: &str,
+) -> ApiResult<WebhookEndpoint> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    let endpoint = find(core, tenant, id).await?;
+    let enabled = WebhookEndpoint {
+        enabled: true,
+        failures: 0,
+        disabled_reason: None,
+        ..endpoint
+    };
+    let record = NewAuditRecord::by(
+        actor,
+        AuditChain::Tenant(tenant),
+        core.clock.now(),
+        WEBHOOK_ENABLED,
+    )
+    .ip(ip)
+    .item(enabled.url.clone());
+    if !core.store.save_webhook(&enabled, vec![record]).await? {
+        return Err(ApiError::NotFound(
+            "there is no such webhook endpoint".into(),
+        ));
+    }
+    Ok(enabled)
+}
+
+/// Queues a test delivery to one endpoint, through the same queue as real news.
+pub async fn send_test(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant: TenantId,
+    id: &str,
+) -> ApiResult<String> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    let endpoint = find(core, tenant, id).await?;
+    let tenant_row = core
+        .store
+        .get_tenant(tenant)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such tenant".into()))?;
+    let tr = Tr::new(
+        tenant_row.default_language,
+        tenant_row.time_zone.to_string(),
+    );
+    let now = core.clock.now();
+    let change = format!("test:{}", uuid::Uuid::now_v7().simple());
+    let news = super::notify::WebhookNews {
+        event: "test".into(),
+        occurred_date_time: now,
+        title: tr.t("contacts-test-subject"),
+        text: tr.ta("contacts-test-intro", &[("name", tenant_row.name.clone())]),
+        url: None,
+        data: json!({}),
+    };
+    let mut d = NewDelivery::new(
+        tenant,
+        &change,
+        Channel::Webhook,
+        &endpoint.id.to_string(),
+        endpoint.url.clone(),
+        json!(null),
+        now,
+    );
+    d.endpoint = Some(endpoint.id);
+    d.max_attempts = core.delivery_attempts;
+    d.payload = news.payload(&d.id, tenant);
+    let record = NewAuditRecord::by(
+        actor,
+        AuditChain::Tenant(tenant),
+        now,
+        super::contacts::TEST_SENT,
+    )
+    .ip(ip)
+    .item(endpoint.url.clone());
+    core.store.queue_deliveries(&[d.clone()], now).await?;
+    core.store.append_audit(vec![record]).await?;
+    Ok(d.id)
+}
+
+/// What disabling an endpoint writes with it: an email to each of the tenant's Global
+/// Administrators in their language, and the audit record.
+pub async fn disabled_notice(
+    core: &Core,
+    endpoint: &WebhookEndpoint,
+    reason: &str,
+) -> ApiResult<(Vec<NewJob>, Vec<NewAuditRecord>)> {
+    let now = core.clock.now();
+    let tenant = core.store.get_tenant(endpoint.tenant).await?;
+    let (zone, default_language) = tenant
+        .as_ref()
+        .map(|t| (t.time_zone.to_string(), t.default_language))
+        .unwrap_or(("UTC".into(), candor_domain::language::Language::English));
+    let mut jobs = Vec::new();
+    for user in core.store.list_users(endpoint.tenant).await? {
+        if !user.roles.contains(TenantRole::GlobalAdministrator) {
+            continue;
+        }
+        let tr = Tr::new(user.language.unwrap_or(default_language), zone.clone());
+        let email = OutboundEmail {
+            to: user.email.to_string(),
+            subject: tr.t("webhooks-disabled-subject"),
+            body: [
+                tr.ta("webhooks-disabled-intro", &[("url", endpoint.url.clone())]),
+                String::new(),
+                format!("{}: {reason}", tr.t("webhooks-last-error")),
+                String::new(),
+                tr.t("webhooks-disabled-outro"),
+            ]
+            .join("\n"),
+            kind: "notify.webhookDisabled".into(),
+            tenant: Some(endpoint.tenant),
+            delivery_id: None,
+            unsubscribe: None,
+        };
+        let key = format!(
+            "{}:webhook-disabled:{}:{}:{}",
+            super::lockbox_mail::EMAIL_SEND,
+            endpoint.id,
+            now.unix_timestamp(),
+            user.id
+        );
+        let mut email = email;
+        email.delivery_id = Some(super::notify::delivery_id(&key));
+        jobs.push(
+            NewJob::new(
+                super::lockbox_mail::EMAIL_SEND,
+                serde_json::to_value(&email).map_err(ApiError::internal)?,
+                now,
+            )
+            .dedupe(key),
+        );
+    }
+    let record = NewAuditRecord::new(
+        AuditChain::Tenant(endpoint.tenant),
+        now,
+        "system",
+        ActorKind::System,
+        WEBHOOK_DISABLED,
+    )
+    .item(endpoint.url.clone())
+    .details(json!({"Reason": reason}));
+    Ok((jobs, vec![record]))
+}
