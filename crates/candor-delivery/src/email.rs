@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use candor_domain::email::OutboundEmail;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,9 @@ enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     Pickup(AsyncFileTransport<Tokio1Executor>),
 }
+
+/// SMTP connections kept open to the relay at most.
+pub const SMTP_CONNECTIONS: u32 = 32;
 
 /// Where mail goes, and from whom it says it is.
 pub struct Mailer {
@@ -65,9 +68,12 @@ impl Mailer {
             .next()
             .unwrap_or("")
             .to_owned();
+        // Enough pooled connections for the delivery worker's concurrency: SMTP sends one
+        // message at a time per connection.
+        let pool = lettre::transport::smtp::PoolConfig::new().max_size(SMTP_CONNECTIONS);
         Ok(Mailer {
             from: sender(from)?,
-            transport: Transport::Smtp(builder.build()),
+            transport: Transport::Smtp(builder.pool_config(pool).build()),
             description: format!("the SMTP relay at {host}"),
         })
     }
@@ -107,8 +113,7 @@ impl Mailer {
             )
             .from(self.from.clone())
             .to(to)
-            .subject(email.subject.clone())
-            .header(ContentType::TEXT_PLAIN);
+            .subject(email.subject.clone());
         if let Some(url) = &email.unsubscribe {
             // RFC 2369 and the one-click form of RFC 8058: mail clients offer a button.
             builder = builder
@@ -121,9 +126,20 @@ impl Mailer {
                     "List-Unsubscribe=One-Click".to_owned(),
                 ));
         }
-        let message = builder
-            .body(email.body.clone())
-            .map_err(|e| MailError::Rejected(format!("the message cannot be built: {e}")))?;
+        // News goes out as plain text and HTML; Lockbox mail stays plain text, where no
+        // mail client can make a link of anything.
+        let built = if email.kind.starts_with("notify.") {
+            builder.multipart(MultiPart::alternative_plain_html(
+                email.body.clone(),
+                html_alternative(&email.subject, &email.body, email.unsubscribe.as_deref()),
+            ))
+        } else {
+            builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(email.body.clone())
+        };
+        let message =
+            built.map_err(|e| MailError::Rejected(format!("the message cannot be built: {e}")))?;
         match &self.transport {
             Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| {
                 if e.is_permanent() {
@@ -136,5 +152,125 @@ impl Mailer {
                 MailError::Transport(format!("writing to {} failed: {e}", self.description))
             }),
         }
+    }
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The HTML part of a news email: the same text, its paragraphs kept, the first line as a
+/// heading, lines that are web addresses made links, and the unsubscribe link at the foot.
+pub fn html_alternative(subject: &str, body: &str, unsubscribe: Option<&str>) -> String {
+    let mut html = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
+         <body style=\"font-family: system-ui, sans-serif; line-height: 1.5; max-width: 40em\">",
+        escape(subject)
+    );
+    let line_html = |line: &str| {
+        let t = line.trim();
+        if (t.starts_with("https://") || t.starts_with("http://"))
+            && !t.contains(char::is_whitespace)
+        {
+            format!("<a href=\"{0}\">{0}</a>", escape(t))
+        } else {
+            escape(line)
+        }
+    };
+    for (i, paragraph) in body.split("\n\n").enumerate() {
+        let lines: Vec<String> = paragraph
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(line_html)
+            .collect();
+        if lines.is_empty() {
+            continue;
+        }
+        if i == 0 {
+            html.push_str(&format!(
+                "<h1 style=\"font-size: 1.2em\">{}</h1>",
+                lines.join("<br>")
+            ));
+        } else {
+            html.push_str(&format!("<p>{}</p>", lines.join("<br>")));
+        }
+    }
+    if let Some(url) = unsubscribe {
+        html.push_str(&format!(
+            "<hr><p style=\"font-size: 0.85em; color: #555\"><a href=\"{}\">Unsubscribe</a></p>",
+            escape(url)
+        ));
+    }
+    html.push_str("</body></html>");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_html_part_escapes_text_and_links_addresses() {
+        let html = html_alternative(
+            "Mail <delays>",
+            "Exchange: delays & retries\nEX1 · degraded\n\nWe're on it <b>now</b>.\n\nhttps://status.example/x?a=1&b=2",
+            Some("https://status.example/unsubscribe/t"),
+        );
+        assert!(html.contains("<title>Mail &lt;delays&gt;</title>"));
+        assert!(html.contains(
+            "<h1 style=\"font-size: 1.2em\">Exchange: delays &amp; retries<br>EX1 · degraded</h1>"
+        ));
+        assert!(
+            html.contains("We&#39;re on it &lt;b&gt;now&lt;/b&gt;."),
+            "{html}"
+        );
+        assert!(html.contains("<a href=\"https://status.example/x?a=1&amp;b=2\">"));
+        assert!(html.contains("unsubscribe/t\">Unsubscribe</a>"));
+    }
+
+    #[tokio::test]
+    async fn news_is_sent_as_plain_text_and_html_and_lockbox_mail_as_plain_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::pickup(dir.path().to_owned(), "Candor <candor@localhost>").unwrap();
+        let mut email = OutboundEmail {
+            to: "noc@contoso.example".into(),
+            subject: "News".into(),
+            body: "Title\n\nText".into(),
+            kind: "notify.issue".into(),
+            tenant: None,
+            delivery_id: Some("d1".into()),
+            unsubscribe: None,
+        };
+        mailer.send(&email).await.unwrap();
+        email.kind = "lockbox.pending".into();
+        email.delivery_id = Some("d2".into());
+        mailer.send(&email).await.unwrap();
+        let mut files: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        assert_eq!(files.len(), 2);
+        files.sort_by_key(|f| f.contains("multipart/alternative"));
+        assert!(
+            !files[0].contains("text/html"),
+            "Lockbox mail is plain text"
+        );
+        assert!(files[1].contains("multipart/alternative"));
+        assert!(files[1].contains("text/html"));
+        assert!(files[1].contains("text/plain"));
     }
 }

@@ -1,7 +1,7 @@
-//! Channels that carry news to tenants. Email is here now (Lockbox notifications use
-//! it); webhooks, Atom feeds, push and the backup status site arrive with the channels
-//! issue.
+//! Channels that carry news to tenants: email, signed webhooks, Web Push, and the
+//! backup status site.
 
 pub mod email;
+pub mod push;
 pub mod site;
 pub mod webhook;

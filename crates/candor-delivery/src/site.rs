@@ -16,6 +16,8 @@ pub enum SiteError {
     BadPath(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Bucket(String),
 }
 
 fn checked(rel: &str) -> Result<PathBuf, SiteError> {
@@ -84,6 +86,112 @@ fn prune(releases: &Path, current: &str) -> Result<(), SiteError> {
         fs::remove_dir_all(releases.join(old))?;
     }
     Ok(())
+}
+
+/// Where the site goes besides (or instead of) a directory: an S3-compatible bucket,
+/// `s3://bucket[/prefix]`, with credentials and endpoint from the usual `AWS_*`
+/// environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+/// `AWS_ENDPOINT` for S3-compatible services, `AWS_ALLOW_HTTP=true` for plain HTTP)
+/// and any `options` given (the same keys, e.g. `aws_endpoint`), which win.
+pub struct Bucket {
+    store: object_store::aws::AmazonS3,
+    prefix: String,
+    description: String,
+}
+
+impl Bucket {
+    pub fn open(url: &str, options: &[(&str, &str)]) -> Result<Bucket, SiteError> {
+        let parsed = reqwest::Url::parse(url.trim()).map_err(|e| {
+            SiteError::Bucket(format!(
+                "the bucket `{url}` is not a URL such as s3://bucket/prefix ({e})"
+            ))
+        })?;
+        if parsed.scheme() != "s3" {
+            return Err(SiteError::Bucket(format!(
+                "the bucket URL must start with s3://, not {}://",
+                parsed.scheme()
+            )));
+        }
+        let bucket = parsed
+            .host_str()
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| SiteError::Bucket("the bucket URL names no bucket".into()))?
+            .to_owned();
+        let prefix = parsed.path().trim_matches('/').to_owned();
+        if !prefix.is_empty() {
+            checked(&prefix)?;
+        }
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&bucket);
+        for (key, value) in options {
+            let key = key
+                .parse::<object_store::aws::AmazonS3ConfigKey>()
+                .map_err(|e| SiteError::Bucket(format!("`{key}` is not an S3 setting ({e})")))?;
+            builder = builder.with_config(key, *value);
+        }
+        let store = builder
+            .build()
+            .map_err(|e| SiteError::Bucket(format!("cannot use the bucket {bucket}: {e}")))?;
+        Ok(Bucket {
+            store,
+            description: format!("s3://{bucket}/{prefix}"),
+            prefix,
+        })
+    }
+
+    pub fn describe(&self) -> &str {
+        &self.description
+    }
+
+    fn key(&self, rel: &str) -> object_store::path::Path {
+        if self.prefix.is_empty() {
+            object_store::path::Path::from(rel)
+        } else {
+            object_store::path::Path::from(format!("{}/{rel}", self.prefix))
+        }
+    }
+
+    /// Uploads every file. Each object is replaced in one PUT, so a reader gets either
+    /// the old or the new file, never part of one; the entry pages go last, so what they
+    /// point readers to is already there. Returns how many objects were written.
+    pub async fn publish(&self, files: &[(String, Vec<u8>)]) -> Result<usize, SiteError> {
+        use object_store::{Attribute, Attributes, ObjectStore, PutOptions, PutPayload};
+        let mut ordered: Vec<&(String, Vec<u8>)> = files.iter().collect();
+        ordered.sort_by_key(|(rel, _)| (rel.ends_with("index.html"), rel == "index.html"));
+        for (rel, bytes) in ordered {
+            checked(rel)?;
+            let mut attributes = Attributes::new();
+            attributes.insert(Attribute::ContentType, content_type(rel).into());
+            // Short, so a CDN in front shows news within a minute.
+            attributes.insert(Attribute::CacheControl, "public, max-age=30".into());
+            self.store
+                .put_opts(
+                    &self.key(rel),
+                    PutPayload::from(bytes.clone()),
+                    PutOptions {
+                        attributes,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| {
+                    SiteError::Bucket(format!(
+                        "uploading {rel} to {} failed: {e}",
+                        self.description
+                    ))
+                })?;
+        }
+        Ok(files.len())
+    }
+}
+
+fn content_type(rel: &str) -> &'static str {
+    match rel.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("json") => "application/json",
+        Some("atom") => "application/atom+xml",
+        Some("css") => "text/css",
+        _ => "application/octet-stream",
+    }
 }
 
 #[cfg(test)]

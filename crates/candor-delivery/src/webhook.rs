@@ -254,7 +254,15 @@ impl WebhookSender {
         }
     }
 
-    fn client(&self, host: &str, addrs: &[SocketAddr]) -> Result<reqwest::Client, WebhookError> {
+    pub(crate) fn allows_private(&self) -> bool {
+        self.allow_private
+    }
+
+    pub(crate) fn client(
+        &self,
+        host: &str,
+        addrs: &[SocketAddr],
+    ) -> Result<reqwest::Client, WebhookError> {
         let key = (host.to_owned(), addrs.to_vec());
         let mut clients = self
             .clients

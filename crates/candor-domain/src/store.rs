@@ -52,6 +52,8 @@ pub enum KeyPurpose {
     Token,
     /// Signs audit checkpoints.
     Audit,
+    /// Identifies Candor to browsers' push services (VAPID, a P-256 key).
+    Vapid,
 }
 
 impl KeyPurpose {
@@ -59,6 +61,7 @@ impl KeyPurpose {
         match self {
             KeyPurpose::Token => "token",
             KeyPurpose::Audit => "audit",
+            KeyPurpose::Vapid => "vapid",
         }
     }
 }
@@ -73,6 +76,8 @@ pub trait IdentityStore: Send + Sync {
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<Tenant>;
     async fn get_tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    /// The tenants among `ids` that exist, in no particular order.
+    async fn get_tenants(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>>;
     /// Tenants ordered by name, then id; `after` is the (name, id) of the last one seen.
     async fn list_tenants(
         &self,
@@ -628,6 +633,11 @@ pub trait DeliveryStore {
         &self,
         id: crate::health::WebhookEndpointId,
     ) -> StoreResult<Option<crate::health::WebhookEndpoint>>;
+    /// The endpoints among `ids` that exist, in no particular order.
+    async fn get_webhooks(
+        &self,
+        ids: &[crate::health::WebhookEndpointId],
+    ) -> StoreResult<Vec<crate::health::WebhookEndpoint>>;
     /// Saves the tenant's endpoint as given (secret rotation, enabling); false if the
     /// tenant has no such endpoint.
     async fn save_webhook(
@@ -655,6 +665,57 @@ pub trait DeliveryStore {
         after: Option<crate::health::WebhookEndpointId>,
         limit: u32,
     ) -> StoreResult<Vec<crate::health::WebhookEndpoint>>;
+    /// Saves a browser's push subscription; the same endpoint again replaces the old one
+    /// (a browser re-subscribing, or moving to another user of the same tenant).
+    async fn save_push_subscription(
+        &self,
+        subscription: &crate::health::PushSubscription,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    /// One user's push subscriptions, newest first.
+    async fn list_push_subscriptions(
+        &self,
+        tenant: TenantId,
+        user: crate::UserId,
+    ) -> StoreResult<Vec<crate::health::PushSubscription>>;
+    async fn get_push_subscriptions(
+        &self,
+        ids: &[crate::health::PushSubscriptionId],
+    ) -> StoreResult<Vec<crate::health::PushSubscription>>;
+    /// Removes one of a user's subscriptions (`user` None: the push service said it is
+    /// gone); false if there is no such subscription.
+    async fn delete_push_subscription(
+        &self,
+        tenant: TenantId,
+        user: Option<crate::UserId>,
+        id: crate::health::PushSubscriptionId,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool>;
+    /// Every tenant an issue reached, by id.
+    async fn tenants_reached_by_issue(
+        &self,
+        issue: &crate::health::IssueId,
+    ) -> StoreResult<Vec<TenantId>>;
+    /// Every tenant a message reached, by id.
+    async fn tenants_reached_by_message(
+        &self,
+        message: &crate::health::MessageId,
+    ) -> StoreResult<Vec<TenantId>>;
+    /// The contacts of these tenants.
+    async fn contacts_of_tenants(
+        &self,
+        tenants: &[TenantId],
+    ) -> StoreResult<Vec<crate::health::Contact>>;
+    /// The enabled webhook endpoints of these tenants.
+    async fn webhooks_of_tenants(
+        &self,
+        tenants: &[TenantId],
+    ) -> StoreResult<Vec<crate::health::WebhookEndpoint>>;
+    /// The push subscriptions of these tenants.
+    async fn push_of_tenants(
+        &self,
+        tenants: &[TenantId],
+    ) -> StoreResult<Vec<crate::health::PushSubscription>>;
     /// Endpoints that answered: their run of failures is over.
     async fn webhooks_succeeded(&self, ids: &[crate::health::WebhookEndpointId])
         -> StoreResult<()>;

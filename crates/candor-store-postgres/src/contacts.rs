@@ -10,7 +10,7 @@ use crate::audit::append_in_tx;
 use crate::rows::{corrupt, from_json, get, json, parsed};
 use crate::{db_error, PostgresStore};
 
-fn contact(row: &PgRow) -> StoreResult<Contact> {
+pub(crate) fn contact(row: &PgRow) -> StoreResult<Contact> {
     let email: String = get(row, "email")?;
     Ok(Contact {
         id: ContactId(get(row, "id")?),

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::health::{
     ChangeDeliveries, Delivery, DeliveryOutcome, DeliveryStatus, IssueId, MessageId, NewDelivery,
-    WebhookEndpoint, WebhookEndpointId,
+    PushSubscription, PushSubscriptionId, WebhookEndpoint, WebhookEndpointId,
 };
 use candor_domain::jobs::NewJob;
 use candor_domain::store::{DeliveryStore, StoreError, StoreResult};
@@ -57,6 +57,23 @@ fn endpoint(row: &PgRow) -> StoreResult<WebhookEndpoint> {
         enabled: get(row, "enabled")?,
         failures: get(row, "failures")?,
         disabled_reason: get(row, "disabled_reason")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+const PUSH_COLS: &str =
+    "id, tenant_id, user_id, endpoint, p256dh, auth, subscription, label, created_at";
+
+fn push(row: &PgRow) -> StoreResult<PushSubscription> {
+    Ok(PushSubscription {
+        id: PushSubscriptionId(get(row, "id")?),
+        tenant: TenantId(get(row, "tenant_id")?),
+        user: candor_domain::UserId(get(row, "user_id")?),
+        endpoint: get(row, "endpoint")?,
+        p256dh: get(row, "p256dh")?,
+        auth: get(row, "auth")?,
+        subscription: from_json(row, "subscription")?,
+        label: get(row, "label")?,
         created_at: get(row, "created_at")?,
     })
 }
@@ -379,6 +396,20 @@ impl DeliveryStore for PostgresStore {
         .transpose()
     }
 
+    async fn get_webhooks(&self, ids: &[WebhookEndpointId]) -> StoreResult<Vec<WebhookEndpoint>> {
+        let ids: Vec<Uuid> = ids.iter().map(|i| i.0).collect();
+        sqlx::query(&format!(
+            "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE id = ANY($1)"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(endpoint)
+        .collect()
+    }
+
     async fn save_webhook(
         &self,
         e: &WebhookEndpoint,
@@ -457,6 +488,166 @@ impl DeliveryStore for PostgresStore {
             limit,
         )
         .await
+    }
+
+    async fn save_push_subscription(
+        &self,
+        p: &PushSubscription,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query(&format!(
+            "INSERT INTO push_subscriptions ({PUSH_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (endpoint) DO UPDATE SET id = excluded.id, tenant_id = excluded.tenant_id,
+                 user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth,
+                 subscription = excluded.subscription, label = excluded.label,
+                 created_at = excluded.created_at"
+        ))
+        .bind(p.id.0)
+        .bind(p.tenant.0)
+        .bind(p.user.0)
+        .bind(&p.endpoint)
+        .bind(&p.p256dh)
+        .bind(&p.auth)
+        .bind(json(&p.subscription))
+        .bind(&p.label)
+        .bind(p.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn list_push_subscriptions(
+        &self,
+        tenant: TenantId,
+        user: candor_domain::UserId,
+    ) -> StoreResult<Vec<PushSubscription>> {
+        sqlx::query(&format!(
+            "SELECT {PUSH_COLS} FROM push_subscriptions WHERE tenant_id = $1 AND user_id = $2
+             ORDER BY created_at DESC"
+        ))
+        .bind(tenant.0)
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(push)
+        .collect()
+    }
+
+    async fn get_push_subscriptions(
+        &self,
+        ids: &[PushSubscriptionId],
+    ) -> StoreResult<Vec<PushSubscription>> {
+        let ids: Vec<Uuid> = ids.iter().map(|i| i.0).collect();
+        sqlx::query(&format!(
+            "SELECT {PUSH_COLS} FROM push_subscriptions WHERE id = ANY($1)"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(push)
+        .collect()
+    }
+
+    async fn delete_push_subscription(
+        &self,
+        tenant: TenantId,
+        user: Option<candor_domain::UserId>,
+        id: PushSubscriptionId,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let done = sqlx::query(
+            "DELETE FROM push_subscriptions WHERE id = $1 AND tenant_id = $2
+                 AND ($3::uuid IS NULL OR user_id = $3)",
+        )
+        .bind(id.0)
+        .bind(tenant.0)
+        .bind(user.map(|u| u.0))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn tenants_reached_by_issue(&self, issue: &IssueId) -> StoreResult<Vec<TenantId>> {
+        let ids: Vec<(Uuid,)> = sqlx::query_as(
+            "SELECT tenant_id FROM issue_tenants WHERE issue_id = $1 ORDER BY tenant_id",
+        )
+        .bind(issue.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(ids.into_iter().map(|(t,)| TenantId(t)).collect())
+    }
+
+    async fn tenants_reached_by_message(&self, message: &MessageId) -> StoreResult<Vec<TenantId>> {
+        let ids: Vec<(Uuid,)> = sqlx::query_as(
+            "SELECT tenant_id FROM message_tenants WHERE message_id = $1 ORDER BY tenant_id",
+        )
+        .bind(message.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(ids.into_iter().map(|(t,)| TenantId(t)).collect())
+    }
+
+    async fn contacts_of_tenants(
+        &self,
+        tenants: &[TenantId],
+    ) -> StoreResult<Vec<candor_domain::health::Contact>> {
+        let ids: Vec<Uuid> = tenants.iter().map(|t| t.0).collect();
+        sqlx::query(
+            "SELECT id, tenant_id, email, language, subscription, created_at FROM contacts
+             WHERE tenant_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(crate::contacts::contact)
+        .collect()
+    }
+
+    async fn webhooks_of_tenants(&self, tenants: &[TenantId]) -> StoreResult<Vec<WebhookEndpoint>> {
+        let ids: Vec<Uuid> = tenants.iter().map(|t| t.0).collect();
+        sqlx::query(&format!(
+            "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE tenant_id = ANY($1) AND enabled"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(endpoint)
+        .collect()
+    }
+
+    async fn push_of_tenants(&self, tenants: &[TenantId]) -> StoreResult<Vec<PushSubscription>> {
+        let ids: Vec<Uuid> = tenants.iter().map(|t| t.0).collect();
+        sqlx::query(&format!(
+            "SELECT {PUSH_COLS} FROM push_subscriptions WHERE tenant_id = ANY($1)"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(push)
+        .collect()
     }
 
     async fn webhooks_succeeded(&self, ids: &[WebhookEndpointId]) -> StoreResult<()> {

@@ -67,6 +67,20 @@ impl IdentityStore for PostgresStore {
             .transpose()
     }
 
+    async fn get_tenants(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|t| t.0).collect();
+        sqlx::query(&format!(
+            "SELECT {TENANT_COLS} FROM tenants WHERE id = ANY($1)"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(rows::tenant)
+        .collect()
+    }
+
     async fn list_tenants(
         &self,
         after: Option<(String, TenantId)>,

@@ -168,6 +168,7 @@ pub(crate) fn signing_key(row: &PgRow) -> StoreResult<SigningKeyRecord> {
     let purpose = match get::<String>(row, "purpose")?.as_str() {
         "token" => KeyPurpose::Token,
         "audit" => KeyPurpose::Audit,
+        "vapid" => KeyPurpose::Vapid,
         other => return Err(corrupt("purpose", other)),
     };
     Ok(SigningKeyRecord {

@@ -11,7 +11,7 @@ use crate::audit::append_in_tx;
 use crate::rows::{corrupt, from_json, get, json, parsed, time};
 use crate::{db_error, SqliteStore};
 
-fn contact(row: &SqliteRow) -> StoreResult<Contact> {
+pub(crate) fn contact(row: &SqliteRow) -> StoreResult<Contact> {
     let email: String = get(row, "email")?;
     Ok(Contact {
         id: parsed(row, "id")?,

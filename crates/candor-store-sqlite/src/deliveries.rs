@@ -76,6 +76,45 @@ fn summary(row: &SqliteRow) -> StoreResult<ChangeDeliveries> {
 }
 
 impl SqliteStore {
+    async fn reached_tenants(
+        &self,
+        table: &str,
+        key_col: &str,
+        key: &str,
+    ) -> StoreResult<Vec<TenantId>> {
+        let ids: Vec<(String,)> = sqlx::query_as(&format!(
+            "SELECT tenant_id FROM {table} WHERE {key_col} = ? ORDER BY tenant_id"
+        ))
+        .bind(key)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        ids.into_iter()
+            .map(|(t,)| t.parse().map_err(|e| corrupt("tenant_id", e)))
+            .collect()
+    }
+
+    /// Rows of `select` whose tenant is one of `tenants` (at most a few hundred).
+    async fn of_tenants(
+        &self,
+        select: &str,
+        and: &str,
+        tenants: &[TenantId],
+    ) -> StoreResult<Vec<SqliteRow>> {
+        if tenants.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("{select} WHERE tenant_id IN ("));
+        let mut list = q.separated(", ");
+        for t in tenants {
+            list.push_bind(t.to_string());
+        }
+        q.push(")");
+        q.push(and);
+        q.build().fetch_all(&self.reader).await.map_err(db_error)
+    }
+
     async fn endpoints_reached(
         &self,
         join: &str,
@@ -157,13 +196,18 @@ impl DeliveryStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<Delivery>> {
         let now_us = to_unix_micros(now);
+        // Two index range scans (status, run_at), not one scan of every delivery kept.
         sqlx::query(&format!(
             "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_owner = ?,
                  lease_until = ?, updated_at = ?
              WHERE id IN (
-                 SELECT id FROM deliveries
-                 WHERE (status = 'pending' AND run_at <= ?) OR (status = 'sending' AND lease_until < ?)
-                 ORDER BY run_at LIMIT ?)
+                 SELECT id FROM (
+                     SELECT id, run_at AS due FROM deliveries
+                     WHERE status = 'pending' AND run_at <= ?
+                     UNION ALL
+                     SELECT id, lease_until AS due FROM deliveries
+                     WHERE status = 'sending' AND lease_until < ?)
+                 ORDER BY due LIMIT ?)
              RETURNING {DELIVERY_COLS}"
         ))
         .bind(worker)
@@ -403,6 +447,24 @@ impl DeliveryStore for SqliteStore {
         .transpose()
     }
 
+    async fn get_webhooks(&self, ids: &[WebhookEndpointId]) -> StoreResult<Vec<WebhookEndpoint>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+                "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE id IN ("
+            ));
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.to_string());
+            }
+            q.push(")");
+            for row in q.build().fetch_all(&self.reader).await.map_err(db_error)? {
+                found.push(endpoint(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
     async fn save_webhook(
         &self,
         e: &WebhookEndpoint,
@@ -481,6 +543,93 @@ impl DeliveryStore for SqliteStore {
             limit,
         )
         .await
+    }
+
+    async fn save_push_subscription(
+        &self,
+        p: &candor_domain::health::PushSubscription,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()> {
+        self.save_push(p, audit).await
+    }
+
+    async fn list_push_subscriptions(
+        &self,
+        tenant: TenantId,
+        user: candor_domain::UserId,
+    ) -> StoreResult<Vec<candor_domain::health::PushSubscription>> {
+        self.list_push(tenant, user).await
+    }
+
+    async fn get_push_subscriptions(
+        &self,
+        ids: &[candor_domain::health::PushSubscriptionId],
+    ) -> StoreResult<Vec<candor_domain::health::PushSubscription>> {
+        self.get_push(ids).await
+    }
+
+    async fn delete_push_subscription(
+        &self,
+        tenant: TenantId,
+        user: Option<candor_domain::UserId>,
+        id: candor_domain::health::PushSubscriptionId,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool> {
+        self.delete_push(tenant, user, id, audit).await
+    }
+
+    async fn tenants_reached_by_issue(&self, issue: &IssueId) -> StoreResult<Vec<TenantId>> {
+        self.reached_tenants("issue_tenants", "issue_id", issue.as_str())
+            .await
+    }
+
+    async fn tenants_reached_by_message(&self, message: &MessageId) -> StoreResult<Vec<TenantId>> {
+        self.reached_tenants("message_tenants", "message_id", message.as_str())
+            .await
+    }
+
+    async fn contacts_of_tenants(
+        &self,
+        tenants: &[TenantId],
+    ) -> StoreResult<Vec<candor_domain::health::Contact>> {
+        let mut found = Vec::new();
+        for chunk in tenants.chunks(500) {
+            for row in self
+                .of_tenants(
+                    "SELECT id, tenant_id, email, language, subscription, created_at FROM contacts",
+                    "",
+                    chunk,
+                )
+                .await?
+            {
+                found.push(crate::contacts::contact(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn webhooks_of_tenants(&self, tenants: &[TenantId]) -> StoreResult<Vec<WebhookEndpoint>> {
+        let mut found = Vec::new();
+        for chunk in tenants.chunks(500) {
+            for row in self
+                .of_tenants(
+                    &format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints"),
+                    " AND enabled = 1",
+                    chunk,
+                )
+                .await?
+            {
+                found.push(endpoint(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn push_of_tenants(
+        &self,
+        tenants: &[TenantId],
+    ) -> StoreResult<Vec<candor_domain::health::PushSubscription>> {
+        self.push_of(tenants).await
     }
 
     async fn webhooks_succeeded(&self, ids: &[WebhookEndpointId]) -> StoreResult<()> {

@@ -16,6 +16,7 @@ mod keys;
 mod lockbox;
 mod messages;
 mod operator_api;
+mod push;
 mod rows;
 mod topology;
 

@@ -165,6 +165,7 @@ pub(crate) fn signing_key(row: &SqliteRow) -> StoreResult<SigningKeyRecord> {
     let purpose = match get::<String>(row, "purpose")?.as_str() {
         "token" => KeyPurpose::Token,
         "audit" => KeyPurpose::Audit,
+        "vapid" => KeyPurpose::Vapid,
         other => return Err(corrupt("purpose", other)),
     };
     Ok(SigningKeyRecord {

@@ -125,7 +125,9 @@ mod tests {
                 args.insert("seconds".into(), FluentValue::from(12));
                 args.insert("minutes".into(), FluentValue::from(30));
                 args.insert("count".into(), FluentValue::from(3));
-                for extra in ["tenant", "id", "decision", "start", "end"] {
+                for extra in [
+                    "tenant", "id", "decision", "start", "end", "number", "url", "time",
+                ] {
                     args.insert(extra.into(), FluentValue::from("x"));
                 }
                 let text = LOCALES.lookup_with_args(&lang_id(lang), &id, &args);

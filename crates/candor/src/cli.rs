@@ -113,6 +113,11 @@ pub enum StatusSiteCommand {
         /// Where to publish [default: <data-dir>/status-site]; serve its `current/`.
         #[arg(long, env = "CANDOR_STATUS_SITE_DIR")]
         dir: Option<PathBuf>,
+        /// Also publish to an S3-compatible bucket, s3://bucket/prefix (credentials and
+        /// endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT,
+        /// AWS_ALLOW_HTTP).
+        #[arg(long, env = "CANDOR_STATUS_SITE_BUCKET")]
+        bucket: Option<String>,
         /// The URL the feeds' links point to.
         #[arg(
             long,
@@ -183,6 +188,11 @@ pub struct ServeArgs {
     /// web server [default: <data-dir>/status-site].
     #[arg(long, env = "CANDOR_STATUS_SITE_DIR")]
     pub status_site_dir: Option<PathBuf>,
+    /// Also publish the backup status site to an S3-compatible bucket, s3://bucket/prefix
+    /// (credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP).
+    #[arg(long, env = "CANDOR_STATUS_SITE_BUCKET")]
+    pub status_site_bucket: Option<String>,
     /// Let webhook endpoints be private or loopback addresses (tests and labs only:
     /// otherwise a tenant could make Candor call your own network).
     #[arg(long)]
@@ -197,7 +207,7 @@ pub struct ServeArgs {
     pub lease_seconds: Option<u32>,
     /// A TOML configuration file (keys: listen, data-dir, database-url, public-url,
     /// secure-cookies, trust-forwarded-for, no-jobs, graph-requests-per-minute,
-    /// graph-requests-per-hour, smtp-url, mail-from, status-site-dir,
+    /// graph-requests-per-hour, smtp-url, mail-from, status-site-dir, status-site-bucket,
     /// allow-private-webhooks, delivery-attempts, lease-seconds). Flags and environment
     /// win.
     #[arg(long, env = "CANDOR_CONFIG")]
@@ -776,9 +786,14 @@ Use it only for the very first Provider Admin or to recover access."
         Command::DemoWorkload(args) => demo_workload(args).await,
         Command::StatusSite(StatusSiteCommand::Publish {
             dir,
+            bucket,
             public_url,
             db,
         }) => {
+            let bucket = bucket
+                .map(|b| candor_delivery::site::Bucket::open(&b, &[]))
+                .transpose()
+                .map_err(|e| CliError::Usage(format!("--bucket: {e}")))?;
             let dir = dir.unwrap_or_else(|| crate::server::status_site_dir(&db.data_dir));
             let core = core_for(&db).await?;
             let status = candor_web::service::public::public_status(&core).await?;
@@ -796,6 +811,13 @@ Use it only for the very first Provider Admin or to recover access."
                 "Serve {} with any web server.",
                 dir.join("current").display()
             );
+            if let Some(bucket) = bucket {
+                let n = bucket
+                    .publish(&files)
+                    .await
+                    .map_err(|e| CliError::Failed(e.to_string()))?;
+                println!("Published {n} files to {}", bucket.describe());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Topology(TopologyCommand::Import { file, dry_run, db }) => {
@@ -1115,7 +1137,17 @@ async fn serve(args: ServeArgs) -> CliResult {
             "lease-seconds must be between 15 and 86400".into(),
         ));
     }
+    let status_site_bucket = args
+        .status_site_bucket
+        .clone()
+        .or(file.status_site_bucket.clone());
+    if let Some(b) = &status_site_bucket {
+        // Checked now, so a typo stops the start instead of every publication.
+        candor_delivery::site::Bucket::open(b, &[])
+            .map_err(|e| CliError::Usage(format!("--status-site-bucket: {e}")))?;
+    }
     let settings = ServeSettings {
+        status_site_bucket,
         allow_private_webhooks: args.allow_private_webhooks
             || file.allow_private_webhooks.unwrap_or(false),
         delivery_attempts: delivery_attempts as i32,

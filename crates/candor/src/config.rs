@@ -28,6 +28,7 @@ pub struct FileConfig {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub status_site_dir: Option<PathBuf>,
+    pub status_site_bucket: Option<String>,
     pub allow_private_webhooks: Option<bool>,
     pub delivery_attempts: Option<u32>,
     pub lease_seconds: Option<u32>,

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use candor_delivery::email::{MailError, Mailer};
+use candor_delivery::push::{Browser, PushError};
 use candor_delivery::webhook::{WebhookError, WebhookMessage, WebhookSender};
 use candor_domain::email::OutboundEmail;
 use candor_domain::health::{
-    after_attempt, Attempt, Channel, Delivery, DeliveryOutcome, WebhookEndpoint, WebhookEndpointId,
-    DISABLE_WEBHOOK_AFTER,
+    after_attempt, Attempt, Channel, Delivery, DeliveryOutcome, PushSubscription,
+    PushSubscriptionId, WebhookEndpoint, WebhookEndpointId, DISABLE_WEBHOOK_AFTER,
 };
 use candor_web::service::Core;
 use futures::StreamExt;
@@ -32,6 +33,8 @@ pub struct DeliverySettings {
     pub concurrency: usize,
     /// Failed attempts in a row after which a webhook endpoint is disabled.
     pub disable_webhook_after: i32,
+    /// Who push services may contact about Candor's messages (VAPID `sub`).
+    pub push_subject: String,
 }
 
 impl Default for DeliverySettings {
@@ -41,11 +44,14 @@ impl Default for DeliverySettings {
             batch: 200,
             concurrency: 64,
             disable_webhook_after: DISABLE_WEBHOOK_AFTER,
+            push_subject: "mailto:candor@localhost".into(),
         }
     }
 }
 
 const IDLE_POLL: StdDuration = StdDuration::from_millis(250);
+/// How long a push service keeps a notification for a browser that is offline.
+const PUSH_TTL_SECONDS: u32 = 24 * 3600;
 
 pub struct DeliveryRunner {
     core: Arc<Core>,
@@ -95,20 +101,45 @@ impl DeliveryRunner {
             return Ok(BatchReport::default());
         }
         let endpoints = self.endpoints_of(&batch).await?;
-        let endpoints = Arc::new(endpoints);
-        let attempts: Vec<(Delivery, Attempt)> = futures::stream::iter(batch)
+        let browsers = self.browsers_of(&batch).await?;
+        let mut report = BatchReport::default();
+        // Outcomes are written as they come, a few at a time, so a crash repeats only
+        // what was in flight, not the whole batch.
+        let flush_every = self.settings.concurrency.clamp(1, 64);
+        let mut done = Vec::with_capacity(flush_every);
+        let mut attempts = futures::stream::iter(batch)
             .map(|d| {
-                let endpoints = endpoints.clone();
+                let endpoints = &endpoints;
+                let browsers = &browsers;
                 async move {
-                    let attempt = self.attempt(&d, &endpoints).await;
+                    let attempt = self.attempt(&d, endpoints, browsers).await;
                     (d, attempt)
                 }
             })
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
+            .buffer_unordered(self.settings.concurrency.max(1));
+        while let Some(one) = attempts.next().await {
+            done.push(one);
+            if done.len() >= flush_every {
+                self.record(&endpoints, std::mem::take(&mut done), &mut report)
+                    .await?;
+            }
+        }
+        self.record(&endpoints, done, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Writes down how attempts went: each delivery's fate, and its endpoint's record of
+    /// failures (which may disable it).
+    async fn record(
+        &self,
+        endpoints: &HashMap<WebhookEndpointId, WebhookEndpoint>,
+        attempts: Vec<(Delivery, Attempt)>,
+        report: &mut BatchReport,
+    ) -> anyhow::Result<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
         let finished = self.core.clock.now();
-        let mut report = BatchReport::default();
         let mut results = Vec::with_capacity(attempts.len());
         let mut answered: Vec<WebhookEndpointId> = Vec::new();
         let mut failing: HashMap<WebhookEndpointId, String> = HashMap::new();
@@ -143,13 +174,15 @@ impl DeliveryRunner {
         answered.retain(|e| endpoints.get(e).is_some_and(|x| x.failures > 0));
         self.core.store.webhooks_succeeded(&answered).await?;
         for (id, error) in failing {
-            self.webhook_failed(&endpoints[&id], &error).await?;
+            if let Some(endpoint) = endpoints.get(&id) {
+                self.webhook_failed(endpoint, &error).await?;
+            }
         }
         self.core
             .store
             .finish_deliveries(&self.worker, &results, finished)
             .await?;
-        Ok(report)
+        Ok(())
     }
 
     async fn endpoints_of(
@@ -159,12 +192,14 @@ impl DeliveryRunner {
         let mut ids: Vec<WebhookEndpointId> = batch.iter().filter_map(|d| d.endpoint).collect();
         ids.sort();
         ids.dedup();
-        let mut found = HashMap::new();
-        for id in ids {
-            if let Some(e) = self.core.store.get_webhook(id).await? {
-                found.insert(id, e);
-            }
-        }
+        let found = self
+            .core
+            .store
+            .get_webhooks(&ids)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
         Ok(found)
     }
 
@@ -173,11 +208,24 @@ impl DeliveryRunner {
             "{} failed attempts in a row; the last: {error}",
             self.settings.disable_webhook_after
         );
-        // The notice is written only if this failure is the one that disables it.
-        let notice = if endpoint.failures + 1 >= self.settings.disable_webhook_after {
-            candor_web::service::webhooks::disabled_notice(&self.core, endpoint, &reason)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?
+        // Its record as it stands now (other attempts may have counted since the batch
+        // was claimed): the notice is written with the failure that disables it.
+        let Some(current) = self.core.store.get_webhook(endpoint.id).await? else {
+            return Ok(());
+        };
+        let notice = |e: &WebhookEndpoint| {
+            let core = self.core.clone();
+            let e = e.clone();
+            let reason = reason.clone();
+            async move {
+                candor_web::service::webhooks::disabled_notice(&core, &e, &reason)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+            }
+        };
+        let will_disable = current.failures + 1 >= self.settings.disable_webhook_after;
+        let effects = if will_disable {
+            notice(&current).await?
         } else {
             (Vec::new(), Vec::new())
         };
@@ -188,22 +236,119 @@ impl DeliveryRunner {
                 endpoint.id,
                 self.settings.disable_webhook_after,
                 &reason,
-                notice,
+                effects,
                 self.core.clock.now(),
             )
             .await?;
         if disabled {
+            if !will_disable {
+                // Another worker counted a failure in between: tell the tenant anyway.
+                let (jobs, audit) = notice(&current).await?;
+                let now = self.core.clock.now();
+                for job in jobs {
+                    self.core
+                        .store
+                        .enqueue_job(candor_domain::JobId::generate(), job, now)
+                        .await?;
+                }
+                self.core.store.append_audit(audit).await?;
+            }
             tracing::warn!(endpoint = %endpoint.id, tenant = %endpoint.tenant, "webhook endpoint disabled after repeated failures; its administrators are told");
         }
         Ok(())
+    }
+
+    async fn browsers_of(
+        &self,
+        batch: &[Delivery],
+    ) -> anyhow::Result<HashMap<PushSubscriptionId, PushSubscription>> {
+        let mut ids: Vec<PushSubscriptionId> = batch
+            .iter()
+            .filter(|d| d.channel == Channel::Push)
+            .filter_map(|d| d.payload["subscription"].as_str()?.parse().ok())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(self
+            .core
+            .store
+            .get_push_subscriptions(&ids)
+            .await?
+            .into_iter()
+            .map(|b| (b.id, b))
+            .collect())
+    }
+
+    async fn push(&self, d: &Delivery, browser: &PushSubscription) -> Attempt {
+        let payload = match serde_json::to_vec(&d.payload["notification"]) {
+            Ok(p) => p,
+            Err(e) => {
+                return Attempt::Refused(format!("the queued notification is malformed: {e}"))
+            }
+        };
+        let target = Browser {
+            endpoint: &browser.endpoint,
+            p256dh: &browser.p256dh,
+            auth: &browser.auth,
+        };
+        match self
+            .webhooks
+            .push(
+                &self.core.keys.vapid,
+                &self.settings.push_subject,
+                &target,
+                &payload,
+                PUSH_TTL_SECONDS,
+            )
+            .await
+        {
+            Ok(_) => Attempt::Sent,
+            Err(PushError::Gone(m)) => {
+                // The browser unsubscribed or its subscription expired: forget it.
+                let record = candor_domain::audit::NewAuditRecord::new(
+                    candor_domain::audit::AuditChain::Tenant(browser.tenant),
+                    self.core.clock.now(),
+                    "system",
+                    candor_domain::audit::ActorKind::System,
+                    candor_web::service::push::PUSH_REMOVED,
+                )
+                .item(browser.id.to_string())
+                .details(serde_json::json!({"Reason": m}));
+                if let Err(e) = self
+                    .core
+                    .store
+                    .delete_push_subscription(browser.tenant, None, browser.id, vec![record])
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not forget a browser that unsubscribed");
+                }
+                Attempt::Refused(m)
+            }
+            Err(PushError::Permanent(m)) => Attempt::Refused(m),
+            Err(PushError::Retry(m)) => Attempt::Failed(m),
+        }
     }
 
     async fn attempt(
         &self,
         d: &Delivery,
         endpoints: &HashMap<WebhookEndpointId, WebhookEndpoint>,
+        browsers: &HashMap<PushSubscriptionId, PushSubscription>,
     ) -> Attempt {
         match d.channel {
+            Channel::Push => {
+                let browser = d.payload["subscription"]
+                    .as_str()
+                    .and_then(|s| s.parse::<PushSubscriptionId>().ok())
+                    .and_then(|id| browsers.get(&id));
+                match browser {
+                    Some(b) => self.push(d, b).await,
+                    None => Attempt::Refused("the browser unsubscribed".into()),
+                }
+            }
             Channel::Email => self.email(d).await,
             Channel::Webhook => {
                 let Some(endpoint) = d.endpoint.and_then(|id| endpoints.get(&id)) else {

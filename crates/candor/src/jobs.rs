@@ -53,11 +53,21 @@ pub struct Permanent(pub String);
 /// a minute).
 pub const STATUS_SITE_PUBLISH: &str = candor_web::service::public::STATUS_SITE_PUBLISH;
 
-async fn publish_status_site(
-    core: Arc<Core>,
-    dir: Option<(std::path::PathBuf, String)>,
-) -> anyhow::Result<()> {
-    let Some((dir, base_url)) = dir else {
+/// Where the backup status site goes: a directory (always), a bucket (when configured).
+#[derive(Clone)]
+struct SiteTarget {
+    dir: std::path::PathBuf,
+    bucket: Option<Arc<candor_delivery::site::Bucket>>,
+    base_url: String,
+}
+
+async fn publish_status_site(core: Arc<Core>, target: Option<SiteTarget>) -> anyhow::Result<()> {
+    let Some(SiteTarget {
+        dir,
+        bucket,
+        base_url,
+    }) = target
+    else {
         tracing::debug!("no status site directory on this instance; nothing to publish");
         return Ok(());
     };
@@ -68,11 +78,20 @@ async fn publish_status_site(
         candor_web::public::site_files(&status, &base_url).map_err(|e| anyhow::anyhow!("{e}"))?;
     let stamp = format!("{:020}", status.generated.unix_timestamp_nanos().max(0));
     let count = files.len();
+    let files_again = if bucket.is_some() {
+        files.clone()
+    } else {
+        Vec::new()
+    };
     let release = tokio::task::spawn_blocking(move || {
         candor_delivery::site::publish_dir(&dir, &stamp, &files)
     })
     .await??;
     tracing::info!(files = count, release = %release.display(), "status site published");
+    if let Some(bucket) = bucket {
+        bucket.publish(&files_again).await?;
+        tracing::info!(files = count, bucket = %bucket.describe(), "status site published to the bucket");
+    }
     Ok(())
 }
 
@@ -106,6 +125,7 @@ pub struct JobRunner {
     core: Arc<Core>,
     worker: String,
     lease: Duration,
+    site_bucket: Option<Arc<candor_delivery::site::Bucket>>,
     handlers: HashMap<String, Handler>,
 }
 
@@ -147,6 +167,7 @@ impl JobRunner {
             core,
             worker,
             lease: LEASE,
+            site_bucket: None,
             handlers: HashMap::new(),
         };
         runner.register(AUDIT_CHECKPOINT, |core, _job| {
@@ -295,10 +316,29 @@ impl JobRunner {
         self
     }
 
-    /// Publishes the backup status site to `dir` (links in its feeds use `base_url`).
+    /// Publishes the backup status site to `dir` (links in its feeds use `base_url`), and
+    /// to the bucket given with `with_status_site_bucket` before.
     pub fn with_status_site(mut self, dir: std::path::PathBuf, base_url: String) -> JobRunner {
+        let target = SiteTarget {
+            dir,
+            bucket: self.site_bucket.clone(),
+            base_url,
+        };
         self.register(STATUS_SITE_PUBLISH, move |core, _job| {
-            publish_status_site(core, Some((dir.clone(), base_url.clone()))).boxed()
+            publish_status_site(core, Some(target.clone())).boxed()
+        });
+        self
+    }
+
+    /// Also publishes the backup status site to an S3-compatible bucket (call before
+    /// `with_status_site`). A URL that cannot be used is logged and left out.
+    pub fn with_status_site_bucket(mut self, url: Option<String>) -> JobRunner {
+        self.site_bucket = url.and_then(|u| match candor_delivery::site::Bucket::open(&u, &[]) {
+            Ok(b) => Some(Arc::new(b)),
+            Err(e) => {
+                tracing::error!(error = %e, "the status site bucket cannot be used");
+                None
+            }
         });
         self
     }

@@ -26,6 +26,8 @@ pub struct ServeSettings {
     pub mail: MailSettings,
     /// Where the backup status site is published (`<data-dir>/status-site` by default).
     pub status_site_dir: Option<PathBuf>,
+    /// An S3-compatible bucket the backup status site is also published to.
+    pub status_site_bucket: Option<String>,
     /// Webhooks may reach private and loopback addresses (tests, labs).
     pub allow_private_webhooks: bool,
     /// Attempts at a delivery before it is dead.
@@ -212,11 +214,13 @@ pub async fn start_with_clock(
             Some(mailer.clone()),
             DeliverySettings {
                 lease: settings.lease,
+                push_subject: push_subject(&settings.mail.from),
                 ..DeliverySettings::default()
             },
         );
         Some((
             JobRunner::new(core.clone())
+                .with_status_site_bucket(settings.status_site_bucket.clone())
                 .with_lease(settings.lease)
                 .with_mailer(mailer)
                 .with_status_site(site, web.public_url.clone())
@@ -261,6 +265,16 @@ pub async fn start_with_clock(
         stop,
         done,
     })
+}
+
+/// The VAPID contact push services see: the sender address of Candor's email.
+fn push_subject(mail_from: &str) -> String {
+    let address = mail_from
+        .rsplit_once('<')
+        .map(|(_, rest)| rest.trim_end_matches('>'))
+        .unwrap_or(mail_from)
+        .trim();
+    format!("mailto:{address}")
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).

@@ -20,6 +20,7 @@ use crate::TenantId;
 wire_enum!(Channel, "channel", [
     Email => "email",
     Webhook => "webhook",
+    Push => "push",
 ]);
 
 // Pending: waiting for its time or a worker. Sending: claimed by a worker whose lease
@@ -255,6 +256,89 @@ impl WebhookEndpoint {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PushSubscriptionId(pub Uuid);
+
+impl PushSubscriptionId {
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl fmt::Display for PushSubscriptionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for PushSubscriptionId {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s.trim())
+            .map(Self)
+            .map_err(|_| InvalidValue::new("subscription", "not a push subscription id"))
+    }
+}
+
+/// A browser (a phone, a laptop) of a tenant user that asked for push notifications:
+/// where its push service takes messages, and the keys to encrypt them for it
+/// (RFC 8291).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSubscription {
+    pub id: PushSubscriptionId,
+    pub tenant: TenantId,
+    pub user: crate::UserId,
+    /// The push service's URL for this browser.
+    pub endpoint: String,
+    /// The browser's P-256 public key, base64url.
+    pub p256dh: String,
+    /// The browser's authentication secret, base64url.
+    pub auth: String,
+    /// What it is told about: the topics its user may read.
+    pub subscription: Subscription,
+    /// e.g. "Firefox on Android", for the user's list of devices.
+    pub label: String,
+    pub created_at: OffsetDateTime,
+}
+
+impl PushSubscription {
+    /// Checks what a browser sent: an https endpoint and keys of the right sizes.
+    pub fn check(endpoint: &str, p256dh: &str, auth: &str) -> Result<(), InvalidValue> {
+        use base64::Engine as _;
+        let endpoint = endpoint.trim();
+        if !endpoint.starts_with("https://") && !endpoint.starts_with("http://")
+            || endpoint.len() > 2000
+        {
+            return Err(InvalidValue::new(
+                "endpoint",
+                "the browser's push endpoint must be an https URL",
+            ));
+        }
+        let decode = |v: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(v.trim().trim_end_matches('='))
+                .ok()
+        };
+        match decode(p256dh) {
+            Some(k) if k.len() == 65 && k[0] == 4 => {}
+            _ => {
+                return Err(InvalidValue::new(
+                    "p256dh",
+                    "not an uncompressed P-256 public key in base64url",
+                ))
+            }
+        }
+        match decode(auth) {
+            Some(a) if a.len() == 16 => Ok(()),
+            _ => Err(InvalidValue::new(
+                "auth",
+                "not a 16-byte authentication secret in base64url",
+            )),
+        }
+    }
+}
+
 /// What one more failed attempt does to an endpoint with `failures` failures in a row.
 pub fn endpoint_after_failure(failures: i32, disable_after: i32) -> EndpointHealth {
     if failures + 1 >= disable_after.max(1) {
@@ -361,6 +445,16 @@ mod tests {
             r.signing_secrets(now + SECRET_GRACE + Duration::seconds(1)),
             vec!["new"]
         );
+    }
+
+    #[test]
+    fn push_subscriptions_are_checked() {
+        let key = format!("B{}", "A".repeat(86));
+        let auth = "AAAAAAAAAAAAAAAAAAAAAA";
+        assert!(PushSubscription::check("https://push.example/x", &key, auth).is_ok());
+        assert!(PushSubscription::check("ftp://push.example/x", &key, auth).is_err());
+        assert!(PushSubscription::check("https://push.example/x", "AAAA", auth).is_err());
+        assert!(PushSubscription::check("https://push.example/x", &key, "AAAA").is_err());
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct Keys {
     pub audit: KeyPair,
     /// Every audit key ever used, by id, so old checkpoints still verify after rotation.
     pub audit_verifiers: HashMap<String, VerifyingKey>,
+    /// Identifies Candor to browsers' push services (Web Push).
+    pub vapid: candor_delivery::push::VapidKey,
 }
 
 fn key_id_of(public: &VerifyingKey) -> String {
@@ -90,11 +92,28 @@ impl Keys {
                 .map_err(|e| anyhow::anyhow!("public key {}: {e}", r.key_id))?;
             audit_verifiers.insert(r.key_id, key);
         }
+        let (secret, public) = candor_delivery::push::VapidKey::generate();
+        let digest = {
+            use sha2::Digest;
+            sha2::Sha256::digest(&public)
+        };
+        let vapid_record = store
+            .ensure_signing_key(SigningKeyRecord {
+                key_id: format!("vapid-{}", hex::encode(&digest[..8])),
+                purpose: KeyPurpose::Vapid,
+                secret,
+                public,
+                created_at: now,
+            })
+            .await?;
+        let vapid = candor_delivery::push::VapidKey::from_secret(&vapid_record.secret)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Keys {
             token,
             token_der,
             audit,
             audit_verifiers,
+            vapid,
         })
     }
 }

@@ -10,6 +10,7 @@ mod feeds;
 pub mod health;
 pub mod lockbox;
 pub mod messages;
+mod push;
 mod signin;
 mod tenant;
 mod topology;
@@ -93,6 +94,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/portal/webhooks", get(webhooks::show).post(webhooks::add))
         .route("/portal/webhooks/{id}", post(webhooks::act))
         .route("/portal/deliveries", get(deliveries::tenant_log))
+        .route("/portal/push", get(push::show).post(push::subscribe))
+        .route("/portal/push/{id}", post(push::act))
         .route("/console/deliveries", get(deliveries::console))
         .route("/portal/feeds", get(feeds::show).post(feeds::create))
         .route("/portal/feeds/{id}/revoke", post(feeds::revoke))
@@ -165,6 +168,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(console::operators).post(console::create_operator),
         )
         .route("/static/candor.css", get(stylesheet))
+        .route("/static/push.js", get(push::script))
+        .route("/static/icon.svg", get(push::icon))
+        .route("/manifest.webmanifest", get(push::manifest))
+        .route("/sw.js", get(push::service_worker))
         .layer(axum::middleware::from_fn_with_state(state, csrf_guard))
 }
 
@@ -221,6 +228,9 @@ impl PageCtx {
                 }
                 if allowed(Action::ReadMessageCenter(t)) {
                     add("/portal/messages", "nav-messages");
+                }
+                if allowed(Action::ReadServiceHealth(t)) || allowed(Action::ReadMessageCenter(t)) {
+                    add("/portal/push", "push-title");
                 }
                 if allowed(Action::ReadLockboxRequests(t)) {
                     add("/portal/lockbox", "nav-lockbox");

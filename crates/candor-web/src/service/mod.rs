@@ -14,6 +14,7 @@ pub mod lockbox_mail;
 pub mod messages;
 pub mod notify;
 pub mod public;
+pub mod push;
 pub mod topology;
 pub mod topology_file;
 pub mod views;

@@ -9,8 +9,7 @@ use std::collections::HashMap;
 
 use candor_domain::email::OutboundEmail;
 use candor_domain::health::{
-    Channel, ContactId, Issue, IssueId, MessageId, NewDelivery, Post, Subscription, Topic,
-    WebhookEndpointId,
+    Channel, Issue, IssueId, MessageId, NewDelivery, Post, Subscription, Topic,
 };
 use candor_domain::jobs::NewJob;
 use candor_domain::language::Language;
@@ -88,22 +87,51 @@ pub fn delivery_id(key: &str) -> String {
     candor_domain::health::delivery_id(key)
 }
 
-/// What each reached tenant's deliveries need from the tenant, read once per fan-out.
+/// What each reached tenant's deliveries need from the tenant (its time zone and
+/// language), read a page of tenants at a time and kept for the fan-out.
 struct Tenants(HashMap<TenantId, (String, Language)>);
 
 impl Tenants {
-    async fn of(&mut self, core: &Core, tenant: TenantId) -> ApiResult<(String, Language)> {
-        if let Some(z) = self.0.get(&tenant) {
-            return Ok(z.clone());
+    async fn load(&mut self, core: &Core, ids: impl Iterator<Item = TenantId>) -> ApiResult<()> {
+        let mut missing: Vec<TenantId> = ids.filter(|t| !self.0.contains_key(t)).collect();
+        missing.sort();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
         }
-        let z = core
-            .store
-            .get_tenant(tenant)
-            .await?
-            .map(|t| (t.time_zone.to_string(), t.default_language))
-            .unwrap_or_else(|| ("UTC".into(), Language::English));
-        self.0.insert(tenant, z.clone());
-        Ok(z)
+        for t in core.store.get_tenants(&missing).await? {
+            self.0
+                .insert(t.id, (t.time_zone.to_string(), t.default_language));
+        }
+        for t in missing {
+            self.0
+                .entry(t)
+                .or_insert_with(|| ("UTC".into(), Language::English));
+        }
+        Ok(())
+    }
+
+    fn of(&self, tenant: TenantId) -> (String, Language) {
+        self.0
+            .get(&tenant)
+            .cloned()
+            .unwrap_or_else(|| ("UTC".into(), Language::English))
+    }
+}
+
+/// The news rendered once per language and time zone: a fan-out to 100,000 recipients
+/// renders it a handful of times.
+struct Rendered<'a> {
+    render: &'a (dyn Fn(&Tr) -> News + Sync),
+    cache: HashMap<(Language, String), News>,
+}
+
+impl Rendered<'_> {
+    fn get(&mut self, lang: Language, zone: &str) -> &News {
+        let render = self.render;
+        self.cache
+            .entry((lang, zone.to_owned()))
+            .or_insert_with(|| render(&Tr::new(lang, zone.to_owned())))
     }
 }
 
@@ -211,44 +239,38 @@ impl WebhookNews {
 }
 
 /// Queues, for every subscribed contact and webhook endpoint of the reached tenants, the
-/// delivery of `change`. `compose` writes the news in a language for a subscription, or
-/// returns `None` when the subscriber does not want it. Deliveries are queued a page
-/// at a time, each page in one transaction; their ids come from (change, recipient,
-/// channel), so a fan-out run again queues nothing twice. Returns how many were new.
+/// delivery of `change`: to those whose subscription `wants` it, the news `render` writes
+/// in their language. Deliveries are queued a page at a time, each page in one
+/// transaction; their ids come from (change, recipient, channel), so a fan-out run again
+/// queues nothing twice. Returns how many were new.
 async fn deliver(
     core: &Core,
     reach: Reach<'_>,
     change: &str,
     base_url: &str,
-    mut compose: impl FnMut(&Subscription, &Tr) -> Option<News>,
+    wants: impl Fn(&Subscription) -> bool,
+    render: impl Fn(&Tr) -> News + Sync,
 ) -> ApiResult<u64> {
     let mut tenants = Tenants(HashMap::new());
+    let mut rendered = Rendered {
+        render: &render,
+        cache: HashMap::new(),
+    };
     let now = core.clock.now();
+    let reached = match reach {
+        Reach::Issue(id) => core.store.tenants_reached_by_issue(id).await?,
+        Reach::Message(id) => core.store.tenants_reached_by_message(id).await?,
+    };
     let mut queued = 0;
-    let mut after: Option<ContactId> = None;
-    loop {
-        let page = match reach {
-            Reach::Issue(id) => {
-                core.store
-                    .contacts_reached_by_issue(id, after, PAGE)
-                    .await?
-            }
-            Reach::Message(id) => {
-                core.store
-                    .contacts_reached_by_message(id, after, PAGE)
-                    .await?
-            }
-        };
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        let mut batch = Vec::with_capacity(page.len());
-        for contact in &page {
-            let (zone, _) = tenants.of(core, contact.tenant).await?;
-            let tr = Tr::new(contact.language, zone);
-            let Some(news) = compose(&contact.subscription, &tr) else {
+    for chunk in reached.chunks(PAGE as usize) {
+        tenants.load(core, chunk.iter().copied()).await?;
+        let mut batch = Vec::new();
+        for contact in core.store.contacts_of_tenants(chunk).await? {
+            if !wants(&contact.subscription) {
                 continue;
-            };
-            let mut email = news.email;
+            }
+            let (zone, _) = tenants.of(contact.tenant);
+            let mut email = rendered.get(contact.language, &zone).email.clone();
             email.to = contact.email.to_string();
             email.tenant = Some(contact.tenant);
             email.unsubscribe =
@@ -267,35 +289,13 @@ async fn deliver(
             d.payload = serde_json::to_value(&email).map_err(ApiError::internal)?;
             batch.push(d);
         }
-        queued += core.store.queue_deliveries(&batch, now).await?;
-        if page.len() < PAGE as usize {
-            break;
-        }
-    }
-    let mut after: Option<WebhookEndpointId> = None;
-    loop {
-        let page = match reach {
-            Reach::Issue(id) => {
-                core.store
-                    .webhooks_reached_by_issue(id, after, PAGE)
-                    .await?
-            }
-            Reach::Message(id) => {
-                core.store
-                    .webhooks_reached_by_message(id, after, PAGE)
-                    .await?
-            }
-        };
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        let mut batch = Vec::with_capacity(page.len());
-        for endpoint in &page {
-            // An endpoint has no language of its own: it speaks its tenant's.
-            let (zone, language) = tenants.of(core, endpoint.tenant).await?;
-            let tr = Tr::new(language, zone);
-            let Some(news) = compose(&endpoint.subscription, &tr) else {
+        for endpoint in core.store.webhooks_of_tenants(chunk).await? {
+            if !wants(&endpoint.subscription) {
                 continue;
-            };
+            }
+            // An endpoint has no language of its own: it speaks its tenant's.
+            let (zone, language) = tenants.of(endpoint.tenant);
+            let news = rendered.get(language, &zone);
             let mut d = NewDelivery::new(
                 endpoint.tenant,
                 change,
@@ -310,10 +310,21 @@ async fn deliver(
             d.payload = news.webhook.payload(&d.id, endpoint.tenant);
             batch.push(d);
         }
-        queued += core.store.queue_deliveries(&batch, now).await?;
-        if page.len() < PAGE as usize {
-            break;
+        for browser in core.store.push_of_tenants(chunk).await? {
+            if !wants(&browser.subscription) {
+                continue;
+            }
+            let (zone, language) = tenants.of(browser.tenant);
+            let news = rendered.get(language, &zone);
+            batch.push(super::push::delivery(
+                core,
+                &browser,
+                change,
+                &news.webhook,
+                now,
+            ));
         }
+        queued += core.store.queue_deliveries(&batch, now).await?;
     }
     Ok(queued)
 }
@@ -340,38 +351,31 @@ pub async fn fan_out(
     let topic = Topic::of_issue(issue.classification);
     let change = format!("issue:{}:post:{}", issue.id, post.seq);
     let link = portal_link(base_url, &format!("/portal/health/issues/{}", issue.id));
-    deliver(
-        core,
-        Reach::Issue(&id),
-        &change,
-        base_url,
-        |subscription, tr| {
-            subscription.wants(topic, &[&issue.service]).then(|| {
-                let email = issue_email(tr, "", None, &issue, &service_name, post, base_url);
-                let status = tr.t(&format!("status-{}", post.status.as_str()));
-                News {
-                    webhook: WebhookNews {
-                        event: "issue.posted".into(),
-                        occurred_date_time: post.created_at,
-                        title: format!("{service_name}: {} ({status})", issue.title),
-                        text: plain_text(post.body_in(tr.lang)),
-                        url: link.clone(),
-                        data: json!({
-                            "issueId": issue.id.as_str(),
-                            "classification": issue.classification.as_str(),
-                            "status": post.status.as_str(),
-                            "service": issue.service.as_str(),
-                            "postNumber": post.seq,
-                            "isResolved": issue.is_resolved(),
-                            "impactDescription": issue.impact_description,
-                        }),
-                    },
-                    email,
-                }
-            })
-        },
-    )
-    .await
+    let wants = |s: &Subscription| s.wants(topic, &[&issue.service]);
+    let render = |tr: &Tr| {
+        let email = issue_email(tr, "", None, &issue, &service_name, post, base_url);
+        let status = tr.t(&format!("status-{}", post.status.as_str()));
+        News {
+            webhook: WebhookNews {
+                event: "issue.posted".into(),
+                occurred_date_time: post.created_at,
+                title: format!("{service_name}: {} ({status})", issue.title),
+                text: plain_text(post.body_in(tr.lang)),
+                url: link.clone(),
+                data: json!({
+                    "issueId": issue.id.as_str(),
+                    "classification": issue.classification.as_str(),
+                    "status": post.status.as_str(),
+                    "service": issue.service.as_str(),
+                    "postNumber": post.seq,
+                    "isResolved": issue.is_resolved(),
+                    "impactDescription": issue.impact_description,
+                }),
+            },
+            email,
+        }
+    };
+    deliver(core, Reach::Issue(&id), &change, base_url, wants, render).await
 }
 
 fn portal_link(base_url: &str, path: &str) -> Option<String> {
@@ -393,63 +397,56 @@ async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> ApiResul
     let service_name = service_name(core, &issue).await?;
     let link = portal_link(base_url, &format!("/portal/health/issues/{}", issue.id));
     let change = format!("issue:{}:review", issue.id);
-    deliver(
-        core,
-        Reach::Issue(&id),
-        &change,
-        base_url,
-        |subscription, tr| {
-            if !subscription.wants(Topic::Reviews, &[&issue.service]) {
-                return None;
-            }
-            let mut lines = vec![
-                format!("{service_name}: {}", issue.title),
-                String::new(),
-                pir.user_impact.clone(),
-                String::new(),
-                pir.root_cause.clone(),
-                String::new(),
-                pir.next_steps.clone(),
-            ];
-            if let Some(link) = &link {
-                lines.push(String::new());
-                lines.push(link.clone());
-            }
-            let title = format!(
-                "[{service_name}] {}: {}",
-                tr.t("contacts-topic-postIncidentReviews"),
-                issue.title
-            );
-            Some(News {
-                email: OutboundEmail {
-                    to: String::new(),
-                    subject: title.clone(),
-                    body: lines.join("\n"),
-                    kind: "notify.review".into(),
-                    tenant: None,
-                    delivery_id: None,
-                    unsubscribe: None,
-                },
-                webhook: WebhookNews {
-                    event: "issue.reviewPublished".into(),
-                    occurred_date_time: core.clock.now(),
-                    title,
-                    text: [
-                        pir.user_impact.as_str(),
-                        pir.root_cause.as_str(),
-                        pir.next_steps.as_str(),
-                    ]
-                    .join("\n\n"),
-                    url: link.clone(),
-                    data: json!({
-                        "issueId": issue.id.as_str(),
-                        "service": issue.service.as_str(),
-                    }),
-                },
-            })
-        },
-    )
-    .await
+    let published = core.clock.now();
+    let wants = |s: &Subscription| s.wants(Topic::Reviews, &[&issue.service]);
+    let render = |tr: &Tr| {
+        let mut lines = vec![
+            format!("{service_name}: {}", issue.title),
+            String::new(),
+            pir.user_impact.clone(),
+            String::new(),
+            pir.root_cause.clone(),
+            String::new(),
+            pir.next_steps.clone(),
+        ];
+        if let Some(link) = &link {
+            lines.push(String::new());
+            lines.push(link.clone());
+        }
+        let title = format!(
+            "[{service_name}] {}: {}",
+            tr.t("contacts-topic-postIncidentReviews"),
+            issue.title
+        );
+        News {
+            email: OutboundEmail {
+                to: String::new(),
+                subject: title.clone(),
+                body: lines.join("\n"),
+                kind: "notify.review".into(),
+                tenant: None,
+                delivery_id: None,
+                unsubscribe: None,
+            },
+            webhook: WebhookNews {
+                event: "issue.reviewPublished".into(),
+                occurred_date_time: published,
+                title,
+                text: [
+                    pir.user_impact.as_str(),
+                    pir.root_cause.as_str(),
+                    pir.next_steps.as_str(),
+                ]
+                .join("\n\n"),
+                url: link.clone(),
+                data: json!({
+                    "issueId": issue.id.as_str(),
+                    "service": issue.service.as_str(),
+                }),
+            },
+        }
+    };
+    deliver(core, Reach::Issue(&id), &change, base_url, wants, render).await
 }
 
 async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiResult<u64> {
@@ -460,10 +457,8 @@ async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiRe
     let services: Vec<&candor_domain::health::ServiceId> = message.services.iter().collect();
     let link = portal_link(base_url, &format!("/portal/messages/{}", message.id));
     let change = format!("message:{}", message.id);
-    deliver(core, Reach::Message(&id), &change, base_url, |subscription, tr| {
-        if !subscription.wants(Topic::MessageCenter, &services) {
-            return None;
-        }
+    let wants = |s: &Subscription| s.wants(Topic::MessageCenter, &services);
+    let render = |tr: &Tr| {
         let (title, body) = message.text_in(tr.lang);
         let text = plain_text(body);
         let mut lines = vec![title.to_owned(), String::new(), text.clone()];
@@ -475,7 +470,7 @@ async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiRe
             lines.push(String::new());
             lines.push(link.clone());
         }
-        Some(News {
+        News {
             email: OutboundEmail {
                 to: String::new(),
                 subject: format!("[{}] {title}", tr.t("contacts-topic-messageCenter")),
@@ -500,9 +495,9 @@ async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiRe
                     "isMajorChange": message.is_major_change,
                 }),
             },
-        })
-    })
-    .await
+        }
+    };
+    deliver(core, Reach::Message(&id), &change, base_url, wants, render).await
 }
 
 async fn service_name(core: &Core, issue: &Issue) -> ApiResult<String> {

@@ -312,7 +312,9 @@ async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
     let page = http.get(&url).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("noc@contoso.example"));
-    let tampered = format!("{}0", &url[..url.len() - 1]);
+    // Another last character than the one it has (a fixed "0" is no change one time in 16).
+    let last = if url.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{last}", &url[..url.len() - 1]);
     let res = http
         .post(&tampered)
         .form(&[("List-Unsubscribe", "One-Click")])
@@ -476,3 +478,87 @@ crate::both!(
     issue_news_reaches_subscribed_contacts_once,
     messages_and_reviews_reach_their_subscribers,
 );
+
+/// Issue news through a real SMTP server (aiosmtpd): plain text and HTML, the delivery's
+/// stable id as Message-ID, and the one-click unsubscribe headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_news_goes_through_a_real_smtp_server() {
+    use candor_domain::health::{ComponentId, Contact, ContactId, Scope, Subscription};
+    use candor_domain::identity::{EmailAddress, OperatorRole};
+    use candor_domain::language::Language;
+    let Some(smtp) = crate::lockbox_api::smtp_server().await else {
+        return;
+    };
+    let app = crate::common::spawn(crate::common::Backend::Sqlite)
+        .await
+        .unwrap();
+    place(&app).await;
+    let contact = Contact {
+        id: ContactId::generate(),
+        tenant: app.world.a.id,
+        email: EmailAddress::parse("noc@contoso.example").unwrap(),
+        language: Language::French,
+        subscription: Subscription::everything(),
+        created_at: candor_domain::clock::Clock::now(app.clock.as_ref()),
+    };
+    app.core.store.add_contact(&contact, vec![]).await.unwrap();
+    let im = crate::health::operator(&app, OperatorRole::IncidentManager);
+    let (issue, _) = candor_web::service::health::create_issue(
+        &app.core,
+        &im,
+        None,
+        crate::health::incident(Scope {
+            components: [ComponentId::parse("eu-west-su1-mbx01").unwrap()]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap();
+    let mailer = std::sync::Arc::new(
+        candor_delivery::email::Mailer::smtp(
+            &format!("smtp://127.0.0.1:{}", smtp.port),
+            "Candor <candor@provider.example>",
+        )
+        .unwrap(),
+    );
+    let jobs = candor::jobs::JobRunner::new(app.core.clone()).with_public_url(app.base.clone());
+    while jobs.run_one().await.unwrap().is_some() {}
+    let worker = candor::deliveries::DeliveryRunner::new(
+        app.core.clone(),
+        Some(mailer),
+        candor::deliveries::DeliverySettings::default(),
+    );
+    assert_eq!(worker.drain().await.unwrap().sent, 1);
+    let dir = smtp.maildir.path().join("mail").join("new");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let raw = std::fs::read(&files[0]).unwrap();
+    let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let delivery = app
+        .core
+        .store
+        .tenant_deliveries(app.world.a.id, None, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        msg.message_id(),
+        Some(format!("{}@deliveries.candor", delivery.id).as_str())
+    );
+    assert_eq!(delivery.status, candor_domain::health::DeliveryStatus::Sent);
+    let text = msg.body_text(0).unwrap();
+    assert!(text.contains(issue.id.as_str()), "{text}");
+    let html = msg.body_html(0).unwrap();
+    assert!(
+        html.contains(&format!("/portal/health/issues/{}\"", issue.id)),
+        "a link: {html}"
+    );
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains("List-Unsubscribe: <"), "{raw}");
+    assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+}

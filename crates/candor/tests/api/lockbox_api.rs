@@ -663,10 +663,10 @@ crate::both!(
 );
 
 /// A real SMTP server (Python's aiosmtpd) writing what it receives into a maildir.
-struct SmtpServer {
+pub(crate) struct SmtpServer {
     child: std::process::Child,
-    port: u16,
-    maildir: tempfile::TempDir,
+    pub port: u16,
+    pub maildir: tempfile::TempDir,
 }
 
 impl Drop for SmtpServer {
@@ -676,7 +676,7 @@ impl Drop for SmtpServer {
     }
 }
 
-async fn smtp_server() -> Option<SmtpServer> {
+pub(crate) async fn smtp_server() -> Option<SmtpServer> {
     let available = std::process::Command::new("python3")
         .args(["-c", "import aiosmtpd"])
         .output()

@@ -88,6 +88,7 @@ async fn a_second_server_on_the_same_embedded_database_is_refused() {
         web: candor_web::WebConfig::default(),
         mail: candor::server::MailSettings::default(),
         status_site_dir: None,
+        status_site_bucket: None,
         allow_private_webhooks: false,
         delivery_attempts: 10,
         lease: time::Duration::minutes(5),

@@ -299,3 +299,161 @@ async fn a_private_feed_link_works_until_revoked(app: TestApp) {
     assert!(log.iter().any(|a| a == "New-FeedLink"));
     assert!(log.iter().any(|a| a == "Revoke-FeedLink"));
 }
+
+/// An S3-compatible server (moto's, from PyPI) on a free port.
+struct S3Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn s3_server() -> Option<S3Server> {
+    let available = std::process::Command::new("python3")
+        .args(["-c", "import moto.server, flask"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        assert!(
+            std::env::var("CI").is_err(),
+            "moto's S3 server is missing; .ci/run installs it (pip install 'moto[server]')"
+        );
+        eprintln!(
+            "skipping: python3 with moto[server] is not installed (pip install 'moto[server]')"
+        );
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = S3Server { child, port };
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some(server);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("moto's S3 server did not start listening on port {port}");
+}
+
+/// `candor status-site publish --bucket` uploads the site to an S3-compatible bucket, from
+/// where plain HTTP reads it, with the right content types; a bad bucket URL is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backup_site_is_published_to_an_s3_compatible_bucket() {
+    let Some(s3) = s3_server().await else {
+        return;
+    };
+    let app = crate::common::spawn(crate::common::Backend::Sqlite)
+        .await
+        .unwrap();
+    let (broad, narrow) = declare_broad_and_narrow(&app).await;
+    let data_dir = match &app.db {
+        crate::common::DbGuard::Sqlite(db) => db.path.parent().unwrap().to_owned(),
+        crate::common::DbGuard::Postgres(_) => unreachable!(),
+    };
+    let endpoint = format!("http://127.0.0.1:{}", s3.port);
+    let http = reqwest::Client::new();
+    let made = http
+        .put(format!("{endpoint}/status-bucket"))
+        .send()
+        .await
+        .unwrap();
+    assert!(made.status().is_success(), "{:?}", made.text().await);
+    // Public reads, as an operator sets up a bucket that serves a status site.
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                       "Resource": "arn:aws:s3:::status-bucket/*"}],
+    });
+    let res = http
+        .put(format!("{endpoint}/status-bucket?policy"))
+        .body(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{:?}", res.text().await);
+    let site = tempfile::tempdir().unwrap();
+    let publish = |bucket: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_candor"))
+            .args(["status-site", "publish", "--data-dir"])
+            .arg(&data_dir)
+            .arg("--dir")
+            .arg(site.path())
+            .args(["--bucket", bucket])
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT", &endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .output()
+            .unwrap()
+    };
+    let out = publish("s3://status-bucket/public");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("s3://status-bucket/public"), "{stdout}");
+    let get = |path: &str| {
+        let url = format!("{endpoint}/status-bucket/public/{path}");
+        let http = http.clone();
+        async move {
+            let res = http.get(&url).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{url}");
+            let kind = res
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            (kind, res.text().await.unwrap())
+        }
+    };
+    let (kind, index) = get("index.html").await;
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(index.contains("Mail delays across Europe West"), "{index}");
+    assert!(!index.contains(&narrow));
+    let (_, dutch) = get("nl/index.html").await;
+    assert!(dutch.contains("lang=\"nl\"") && dutch.contains(&broad));
+    let (kind, json) = get("status.json").await;
+    assert!(kind.starts_with("application/json"), "{kind}");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["issues"][0]["id"], broad.as_str());
+    let (_, atom) = get("status.atom").await;
+    assert_eq!(
+        feed_rs::parser::parse(atom.as_bytes())
+            .unwrap()
+            .entries
+            .len(),
+        1
+    );
+
+    let bad = publish("ftp://status-bucket");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("s3://"));
+}

@@ -1,0 +1,166 @@
+//! Push notifications in the portal: turn them on for this browser (a few lines of
+//! JavaScript hand the browser's subscription to Candor), see your browsers, send one a
+//! test, remove one. Plus what makes the portal an installable web app: the manifest,
+//! the service worker, the icon.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use serde::Deserialize;
+
+use super::{error_page, render, PageCtx};
+use crate::auth::extract::PortalUser;
+use crate::error::ApiError;
+use crate::service::push::{self as svc, BrowserInput};
+use crate::AppState;
+
+const PATH: &str = "/portal/push";
+
+pub struct BrowserRow {
+    pub id: String,
+    pub label: String,
+    pub since: String,
+}
+
+#[derive(Template)]
+#[template(path = "push.html")]
+struct PushPage {
+    title: String,
+    page: PageCtx,
+    rows: Vec<BrowserRow>,
+    vapid_key: String,
+}
+
+async fn push_page(state: &AppState, user: &PortalUser, raw: &Option<String>) -> Response {
+    let browsers = match svc::list(&state.core, &user.actor).await {
+        Ok(b) => b,
+        Err(e) => return error_page(state, user, PATH, e),
+    };
+    let mut page = PageCtx::for_user(state, user, PATH);
+    let tr = page.tr.clone();
+    page.notice = match raw.as_deref() {
+        Some("notice=subscribed") => Some(tr.t("push-subscribed")),
+        Some("notice=removed") => Some(tr.t("push-removed")),
+        Some("notice=test") => Some(tr.t("push-test-queued")),
+        _ => None,
+    };
+    render(&PushPage {
+        title: tr.t("push-title"),
+        rows: browsers
+            .iter()
+            .map(|b| BrowserRow {
+                id: b.id.to_string(),
+                label: b.label.clone(),
+                since: tr.time(&b.created_at),
+            })
+            .collect(),
+        vapid_key: state.core.keys.vapid.public_b64(),
+        page,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    user: PortalUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    push_page(&state, &user, &raw).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct SubscribeForm {
+    #[serde(default)]
+    endpoint: String,
+    #[serde(default)]
+    p256dh: String,
+    #[serde(default)]
+    auth: String,
+    #[serde(default)]
+    label: String,
+}
+
+/// What the page's script posts: the browser's subscription.
+pub async fn subscribe(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Form(form): Form<SubscribeForm>,
+) -> Response {
+    let input = BrowserInput {
+        endpoint: form.endpoint,
+        p256dh: form.p256dh,
+        auth: form.auth,
+        label: form.label,
+    };
+    match svc::subscribe(&state.core, &user.actor, user.ip.clone(), input).await {
+        Ok(_) => Redirect::to("/portal/push?notice=subscribed").into_response(),
+        Err(e @ ApiError::Internal(_)) => e.into_response(),
+        Err(e) => error_page(&state, &user, PATH, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    action: String,
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let (core, actor, ip) = (&state.core, &user.actor, user.ip.clone());
+    let result = match form.action.as_str() {
+        "remove" => svc::remove(core, actor, ip, &id).await.map(|_| "removed"),
+        "test" => svc::send_test(core, actor, ip, &id).await.map(|_| "test"),
+        _ => Err(ApiError::BadRequest("choose test or remove".into())),
+    };
+    match result {
+        Ok(notice) => Redirect::to(&format!("{PATH}?notice={notice}")).into_response(),
+        Err(e @ ApiError::Internal(_)) => e.into_response(),
+        Err(e) => error_page(&state, &user, PATH, e),
+    }
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn manifest() -> Response {
+    asset(
+        "application/manifest+json",
+        include_str!("../../static/manifest.webmanifest"),
+    )
+}
+
+pub async fn service_worker() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            // A new worker is picked up within minutes of an upgrade.
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../../static/sw.js"),
+    )
+        .into_response()
+}
+
+pub async fn script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/push.js"),
+    )
+}
+
+pub async fn icon() -> Response {
+    asset("image/svg+xml", include_str!("../../static/icon.svg"))
+}

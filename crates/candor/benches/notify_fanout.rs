@@ -1,0 +1,519 @@
+//! Notification benchmarks (SQLite, release build), each against a baseline measured in
+//! the same run (only the ratios are comparable across runs: the machine is shared):
+//!
+//! * `fanout`: one region-wide incident in a 100,000-tenant world where every tenant has
+//!   an email contact and a webhook endpoint: the time from publishing it to all 200,000
+//!   deliveries queued, against raw batched inserts of as many rows of the same size
+//!   into the same database.
+//! * `email`: delivery throughput through Candor's queue to a local SMTP sink, against
+//!   the same mailer sending the same messages directly with the same concurrency.
+//! * `webhook`: the same for webhooks to a local receiver, against a bare HTTP client
+//!   posting the same bodies directly.
+//!
+//! ```sh
+//! cargo bench -p candor --bench notify_fanout                  # all three
+//! NOTIFY_BENCH=fanout FANOUT_BENCH_TENANTS=100000 cargo bench -p candor --bench notify_fanout
+//! NOTIFY_BENCH=email,webhook DELIVERY_BENCH_MESSAGES=20000 cargo bench -p candor --bench notify_fanout
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use candor::deliveries::{DeliveryRunner, DeliverySettings};
+use candor::jobs::JobRunner;
+use candor_delivery::email::Mailer;
+use candor_domain::clock::SystemClock;
+use candor_domain::email::OutboundEmail;
+use candor_domain::health::{Channel, NewDelivery, Scope, WebhookEndpointId};
+use candor_domain::identity::{Actor, RegionCode};
+use candor_domain::store::Store;
+use candor_domain::TenantId;
+use candor_web::service::health::{self as health, NewIssueInput, PostInput};
+use candor_web::service::{topology, Core};
+use futures::StreamExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const CONCURRENCY: usize = 64;
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Bench {
+    core: Arc<Core>,
+    pool: sqlx::SqlitePool,
+    _dir: tempfile::TempDir,
+}
+
+async fn open() -> Bench {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("candor.db");
+    let store = candor_store_sqlite::SqliteStore::open(&path).await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let mut core = Core::new(store, Arc::new(SystemClock)).await.unwrap();
+    core.allow_private_webhooks = true.into();
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .busy_timeout(Duration::from_secs(30)),
+        )
+        .await
+        .unwrap();
+    Bench {
+        core: Arc::new(core),
+        pool,
+        _dir: dir,
+    }
+}
+
+/// Tenants in one region, on 20 scale units of 50 mailbox databases.
+async fn world(bench: &Bench, tenants: usize) {
+    let mut csv = String::with_capacity(tenants * 120);
+    csv.push_str("kind,id,name,parent,services,language,time_zone\n");
+    csv.push_str("service,Exchange,Exchange Online,EX,,,\n");
+    csv.push_str("region,eu-west,Europe West,,,,\n");
+    for s in 0..20 {
+        let _ = writeln!(csv, "scale_unit,eu-west-su{s},,eu-west,,,");
+        for d in 0..50 {
+            let _ = writeln!(
+                csv,
+                "component,eu-west-su{s}-mbx{d},,eu-west-su{s},Exchange,,"
+            );
+        }
+    }
+    let langs = ["en", "nl", "fr", "zh-TW", "ko"];
+    for i in 0..tenants {
+        let id = uuid::Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0000 + i as u128);
+        let _ = writeln!(
+            csv,
+            "tenant,{id},Tenant {i:07},eu-west,,{},Europe/Amsterdam",
+            langs[i % langs.len()]
+        );
+        let _ = writeln!(
+            csv,
+            "placement,{id},,eu-west-su{}-mbx{},,,",
+            (i / 50) % 20,
+            i % 50
+        );
+    }
+    topology::import_file(
+        &bench.core,
+        &Actor::System,
+        None,
+        "world.csv",
+        &csv,
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
+}
+
+/// One contact and one webhook endpoint per tenant, written in one statement each (the
+/// world is set-up, not what is measured).
+async fn subscribers(bench: &Bench, hook: &str) {
+    let now = candor_domain::time_util::to_unix_micros(time::OffsetDateTime::now_utc());
+    let everything =
+        serde_json::to_string(&candor_domain::health::Subscription::everything()).unwrap();
+    // Ids in the hyphenated form Candor writes, so paging by id sees them in order.
+    const UUID: &str = "substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-' || substr(h, 13, 4) || '-' || substr(h, 17, 4) || '-' || substr(h, 21)";
+    sqlx::query(&format!(
+        "INSERT INTO contacts (id, tenant_id, email, language, subscription, created_at)
+         SELECT {UUID}, id, 'noc@' || substr(h, 1, 8) || '.example', default_language, ?, ?
+         FROM (SELECT lower(hex(randomblob(16))) AS h, id, default_language FROM tenants)"
+    ))
+    .bind(&everything)
+    .bind(now)
+    .execute(&bench.pool)
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "INSERT INTO webhook_endpoints (id, tenant_id, url, format, secret, subscription, enabled,
+             failures, created_at)
+         SELECT {UUID}, id, ?, 'candor', 'whsec_bench', ?, 1, 0, ?
+         FROM (SELECT lower(hex(randomblob(16))) AS h, id FROM tenants)"
+    ))
+    .bind(hook)
+    .bind(&everything)
+    .bind(now)
+    .execute(&bench.pool)
+    .await
+    .unwrap();
+}
+
+async fn fanout_bench() {
+    let tenants = env_usize("FANOUT_BENCH_TENANTS", 100_000);
+    println!("Fan-out of one region-wide incident ({tenants} tenants, an email contact and a webhook endpoint each)");
+    let bench = open().await;
+    let started = Instant::now();
+    world(&bench, tenants).await;
+    subscribers(&bench, "http://127.0.0.1:9/hook").await;
+    eprintln!("  world ready in {:.1} s", started.elapsed().as_secs_f64());
+
+    let published = Instant::now();
+    health::create_issue(
+        &bench.core,
+        &Actor::System,
+        None,
+        NewIssueInput {
+            service: "Exchange".into(),
+            classification: "incident".into(),
+            title: "Mail delays across Europe West".into(),
+            impact_description: "Mail may arrive late.".into(),
+            scope: Scope {
+                regions: [RegionCode::parse("eu-west").unwrap()]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            },
+            post: PostInput {
+                body_html: "<p>We're investigating delays in mail delivery.</p>".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let stored = published.elapsed();
+    let jobs = JobRunner::new(bench.core.clone()).with_public_url("https://status.example".into());
+    while jobs.run_one().await.unwrap().is_some() {}
+    let queued_in = published.elapsed();
+    let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM deliveries")
+        .fetch_one(&bench.pool)
+        .await
+        .unwrap();
+    let (avg_payload,): (f64,) = sqlx::query_as("SELECT AVG(LENGTH(payload)) FROM deliveries")
+        .fetch_one(&bench.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued as usize, tenants * 2, "every delivery queued");
+
+    // Baseline: the same number of rows of the same size, batched, in one transaction.
+    sqlx::query(
+        "CREATE TABLE baseline (id TEXT PRIMARY KEY, tenant_id TEXT, change_key TEXT,
+             channel TEXT, recipient TEXT, payload TEXT, status TEXT, run_at INTEGER)",
+    )
+    .execute(&bench.pool)
+    .await
+    .unwrap();
+    let payload = "x".repeat(avg_payload as usize);
+    let rows = tenants * 2;
+    let base_started = Instant::now();
+    let mut tx = bench.pool.begin().await.unwrap();
+    for chunk in (0..rows).collect::<Vec<_>>().chunks(500) {
+        let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+            "INSERT INTO baseline (id, tenant_id, change_key, channel, recipient, payload, status, run_at) ",
+        );
+        q.push_values(chunk, |mut b, i| {
+            b.push_bind(format!("{i:032x}"))
+                .push_bind(format!("{:032x}", i / 2))
+                .push_bind("issue:EX100000:post:1")
+                .push_bind("email")
+                .push_bind("noc@tenant.example")
+                .push_bind(&payload)
+                .push_bind("pending")
+                .push_bind(0i64);
+        });
+        q.build().execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let baseline = base_started.elapsed();
+    println!(
+        "  published (issue and {tenants} affected tenants stored): {:.2} s",
+        stored.as_secs_f64()
+    );
+    println!(
+        "  publish to all {queued} deliveries queued: {:.2} s (aim < 5 s); payload {avg_payload:.0} bytes on average",
+        queued_in.as_secs_f64()
+    );
+    println!(
+        "  baseline, {rows} raw batched inserts of the same size: {:.2} s; Candor / baseline = {:.2}",
+        baseline.as_secs_f64(),
+        queued_in.as_secs_f64() / baseline.as_secs_f64()
+    );
+}
+
+/// A minimal SMTP server that accepts every message and counts them.
+async fn smtp_sink() -> (u16, Arc<AtomicU64>) {
+    let count = Arc::new(AtomicU64::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counter = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                if write.write_all(b"220 sink ESMTP\r\n").await.is_err() {
+                    return;
+                }
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = if in_data {
+                        if line == "." {
+                            in_data = false;
+                            counter.fetch_add(1, Ordering::Relaxed);
+                            b"250 queued\r\n"
+                        } else {
+                            continue;
+                        }
+                    } else {
+                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                        match verb.as_str() {
+                            "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
+                            "DATA" => {
+                                in_data = true;
+                                b"354 go on\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                return;
+                            }
+                            _ => b"250 ok\r\n",
+                        }
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, count)
+}
+
+/// A webhook receiver answering 204 and counting.
+async fn receiver() -> (String, Arc<AtomicU64>) {
+    let count = Arc::new(AtomicU64::new(0));
+    let counter = count.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |_body: axum::body::Bytes| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::Relaxed);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, count)
+}
+
+fn email(i: usize) -> OutboundEmail {
+    OutboundEmail {
+        to: format!("noc{i}@tenant{}.example", i % 1000),
+        subject: "[Exchange Online] Mail delays across Europe West (Service degradation)".into(),
+        body: "Exchange Online: Mail delays across Europe West\nEX100000 · Service degradation\n\nWe're investigating delays in mail delivery.\n\nhttps://status.example/portal/health/issues/EX100000".into(),
+        kind: "notify.issue".into(),
+        tenant: None,
+        delivery_id: Some(format!("{i:032x}")),
+        unsubscribe: Some(format!("https://status.example/unsubscribe/{i:064x}")),
+    }
+}
+
+async fn email_bench() {
+    let messages = env_usize("DELIVERY_BENCH_MESSAGES", 20_000);
+    println!("Email delivery to a local SMTP sink ({messages} messages, {CONCURRENCY} in flight)");
+    let (port, sunk) = smtp_sink().await;
+    let mailer = Arc::new(
+        Mailer::smtp(
+            &format!("smtp://127.0.0.1:{port}"),
+            "Candor <candor@localhost>",
+        )
+        .unwrap(),
+    );
+
+    // Baseline: the same mailer, the same messages, no queue.
+    let started = Instant::now();
+    futures::stream::iter(0..messages)
+        .map(|i| {
+            let mailer = mailer.clone();
+            async move { mailer.send(&email(i)).await.unwrap() }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let baseline = messages as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(sunk.load(Ordering::Relaxed) as usize, messages);
+
+    let bench = open().await;
+    world(&bench, 1000).await;
+    let now = time::OffsetDateTime::now_utc();
+    let tenants: Vec<TenantId> = bench
+        .core
+        .store
+        .list_tenants(None, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    let deliveries: Vec<NewDelivery> = (0..messages)
+        .map(|i| {
+            let e = email(i);
+            NewDelivery::new(
+                tenants[i % tenants.len()],
+                "issue:EX100000:post:1",
+                Channel::Email,
+                &i.to_string(),
+                e.to.clone(),
+                serde_json::to_value(&e).unwrap(),
+                now,
+            )
+        })
+        .collect();
+    bench
+        .core
+        .store
+        .queue_deliveries(&deliveries, now)
+        .await
+        .unwrap();
+    let runner = DeliveryRunner::new(
+        bench.core.clone(),
+        Some(mailer),
+        DeliverySettings {
+            concurrency: CONCURRENCY,
+            ..DeliverySettings::default()
+        },
+    );
+    sunk.store(0, Ordering::Relaxed);
+    let started = Instant::now();
+    let report = runner.drain().await.unwrap();
+    let candor = messages as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(report.sent, messages, "{report:?}");
+    assert_eq!(sunk.load(Ordering::Relaxed) as usize, messages);
+    println!("  baseline, the mailer alone: {baseline:.0} emails/s");
+    println!(
+        "  through Candor's delivery queue: {candor:.0} emails/s (aim >= 2,000); Candor / baseline = {:.2}",
+        candor / baseline
+    );
+}
+
+async fn webhook_bench() {
+    let messages = env_usize("DELIVERY_BENCH_MESSAGES", 20_000);
+    println!("Webhook delivery to a local receiver ({messages} messages, {CONCURRENCY} in flight)");
+    let (url, received) = receiver().await;
+    let message = |i: usize, tenant: TenantId| {
+        serde_json::json!({
+            "id": format!("{i:032x}"),
+            "event": "issue.posted",
+            "tenantId": tenant.to_string(),
+            "occurredDateTime": "2026-11-30T09:00:00Z",
+            "title": "Exchange Online: Mail delays across Europe West (Service degradation)",
+            "text": "We're investigating delays in mail delivery.",
+            "url": "https://status.example/portal/health/issues/EX100000",
+            "data": {"issueId": "EX100000", "status": "serviceDegradation"},
+        })
+    };
+
+    // Baseline: one client, the same bodies, no queue, no signature.
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    futures::stream::iter(0..messages)
+        .map(|i| {
+            let client = client.clone();
+            let url = url.clone();
+            let body = message(i, TenantId(uuid::Uuid::nil()));
+            async move {
+                let res = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(serde_json::to_vec(&body).unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 204);
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let baseline = messages as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(received.load(Ordering::Relaxed) as usize, messages);
+
+    let bench = open().await;
+    world(&bench, 1000).await;
+    subscribers(&bench, &url).await;
+    let endpoints: Vec<(WebhookEndpointId, TenantId)> =
+        sqlx::query_as::<_, (String, String)>("SELECT id, tenant_id FROM webhook_endpoints")
+            .fetch_all(&bench.pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(e, t)| (e.parse().unwrap(), TenantId(t.parse().unwrap())))
+            .collect();
+    let now = time::OffsetDateTime::now_utc();
+    let deliveries: Vec<NewDelivery> = (0..messages)
+        .map(|i| {
+            let (endpoint, tenant) = endpoints[i % endpoints.len()];
+            let mut d = NewDelivery::new(
+                tenant,
+                &format!("issue:EX100000:post:{}", i / endpoints.len()),
+                Channel::Webhook,
+                &endpoint.to_string(),
+                url.clone(),
+                serde_json::Value::Null,
+                now,
+            );
+            d.endpoint = Some(endpoint);
+            d.payload = message(i, tenant);
+            d
+        })
+        .collect();
+    bench
+        .core
+        .store
+        .queue_deliveries(&deliveries, now)
+        .await
+        .unwrap();
+    let runner = DeliveryRunner::new(
+        bench.core.clone(),
+        None,
+        DeliverySettings {
+            concurrency: CONCURRENCY,
+            ..DeliverySettings::default()
+        },
+    );
+    received.store(0, Ordering::Relaxed);
+    let started = Instant::now();
+    let report = runner.drain().await.unwrap();
+    let candor = messages as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(report.sent, messages, "{report:?}");
+    assert_eq!(received.load(Ordering::Relaxed) as usize, messages);
+    println!("  baseline, a bare HTTP client: {baseline:.0} webhooks/s");
+    println!(
+        "  through Candor's delivery queue (signed, each endpoint checked): {candor:.0} webhooks/s (aim >= 5,000); Candor / baseline = {:.2}",
+        candor / baseline
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let which = std::env::var("NOTIFY_BENCH").unwrap_or_else(|_| "fanout,email,webhook".into());
+    for part in which.split(',').map(str::trim) {
+        match part {
+            "fanout" => fanout_bench().await,
+            "email" => email_bench().await,
+            "webhook" => webhook_bench().await,
+            "" => {}
+            other => panic!("unknown NOTIFY_BENCH part `{other}`: use fanout, email, webhook"),
+        }
+    }
+}
