@@ -539,20 +539,6 @@ pub trait ContactStore {
     ) -> StoreResult<()>;
     /// By email address.
     async fn list_contacts(&self, tenant: TenantId) -> StoreResult<Vec<crate::health::Contact>>;
-    /// The contacts of every tenant a message reached, by id, after `after`.
-    async fn contacts_reached_by_message(
-        &self,
-        message: &crate::health::MessageId,
-        after: Option<crate::health::ContactId>,
-        limit: u32,
-    ) -> StoreResult<Vec<crate::health::Contact>>;
-    /// The contacts of every tenant an issue reached, by id, after `after`.
-    async fn contacts_reached_by_issue(
-        &self,
-        issue: &crate::health::IssueId,
-        after: Option<crate::health::ContactId>,
-        limit: u32,
-    ) -> StoreResult<Vec<crate::health::Contact>>;
     /// False if the tenant has no such contact.
     async fn delete_contact(
         &self,
@@ -651,20 +637,6 @@ pub trait DeliveryStore {
         id: crate::health::WebhookEndpointId,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<bool>;
-    /// The enabled endpoints of every tenant an issue reached, by id, after `after`.
-    async fn webhooks_reached_by_issue(
-        &self,
-        issue: &crate::health::IssueId,
-        after: Option<crate::health::WebhookEndpointId>,
-        limit: u32,
-    ) -> StoreResult<Vec<crate::health::WebhookEndpoint>>;
-    /// The enabled endpoints of every tenant a message reached, by id, after `after`.
-    async fn webhooks_reached_by_message(
-        &self,
-        message: &crate::health::MessageId,
-        after: Option<crate::health::WebhookEndpointId>,
-        limit: u32,
-    ) -> StoreResult<Vec<crate::health::WebhookEndpoint>>;
     /// Saves a browser's push subscription; the same endpoint again replaces the old one
     /// (a browser re-subscribing, or moving to another user of the same tenant).
     async fn save_push_subscription(

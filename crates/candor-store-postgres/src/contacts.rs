@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
-use candor_domain::health::{Contact, ContactId, IssueId, MessageId};
+use candor_domain::health::{Contact, ContactId};
 use candor_domain::identity::EmailAddress;
 use candor_domain::store::{ContactStore, StoreError, StoreResult};
 use candor_domain::TenantId;
@@ -56,50 +56,6 @@ impl ContactStore for PostgresStore {
              WHERE tenant_id = $1 ORDER BY email",
         )
         .bind(tenant.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(contact)
-        .collect()
-    }
-
-    async fn contacts_reached_by_issue(
-        &self,
-        issue: &IssueId,
-        after: Option<ContactId>,
-        limit: u32,
-    ) -> StoreResult<Vec<Contact>> {
-        sqlx::query(
-            "SELECT c.id, c.tenant_id, c.email, c.language, c.subscription, c.created_at
-             FROM contacts c JOIN issue_tenants t ON t.tenant_id = c.tenant_id
-             WHERE t.issue_id = $1 AND c.id > $2 ORDER BY c.id LIMIT $3",
-        )
-        .bind(issue.as_str())
-        .bind(after.map(|a| a.0).unwrap_or(uuid::Uuid::nil()))
-        .bind(i64::from(limit.max(1)))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(contact)
-        .collect()
-    }
-
-    async fn contacts_reached_by_message(
-        &self,
-        message: &MessageId,
-        after: Option<ContactId>,
-        limit: u32,
-    ) -> StoreResult<Vec<Contact>> {
-        sqlx::query(
-            "SELECT c.id, c.tenant_id, c.email, c.language, c.subscription, c.created_at
-             FROM contacts c JOIN message_tenants t ON t.tenant_id = c.tenant_id
-             WHERE t.message_id = $1 AND c.id > $2 ORDER BY c.id LIMIT $3",
-        )
-        .bind(message.as_str())
-        .bind(after.map(|a| a.0).unwrap_or(uuid::Uuid::nil()))
-        .bind(i64::from(limit.max(1)))
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?

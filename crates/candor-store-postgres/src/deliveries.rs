@@ -90,35 +90,7 @@ fn summary(row: &PgRow) -> StoreResult<ChangeDeliveries> {
     })
 }
 
-impl PostgresStore {
-    async fn endpoints_reached(
-        &self,
-        join: &str,
-        key_col: &str,
-        key: &str,
-        after: Option<WebhookEndpointId>,
-        limit: u32,
-    ) -> StoreResult<Vec<WebhookEndpoint>> {
-        let cols = ENDPOINT_COLS
-            .split(", ")
-            .map(|c| format!("w.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        sqlx::query(&format!(
-            "SELECT {cols} FROM webhook_endpoints w JOIN {join} t ON t.tenant_id = w.tenant_id
-             WHERE t.{key_col} = $1 AND w.enabled AND w.id > $2 ORDER BY w.id LIMIT $3"
-        ))
-        .bind(key)
-        .bind(after.map(|a| a.0).unwrap_or(Uuid::nil()))
-        .bind(i64::from(limit.max(1)))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(endpoint)
-        .collect()
-    }
-}
+impl PostgresStore {}
 
 #[async_trait]
 impl DeliveryStore for PostgresStore {
@@ -462,32 +434,6 @@ impl DeliveryStore for PostgresStore {
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
-    }
-
-    async fn webhooks_reached_by_issue(
-        &self,
-        issue: &IssueId,
-        after: Option<WebhookEndpointId>,
-        limit: u32,
-    ) -> StoreResult<Vec<WebhookEndpoint>> {
-        self.endpoints_reached("issue_tenants", "issue_id", issue.as_str(), after, limit)
-            .await
-    }
-
-    async fn webhooks_reached_by_message(
-        &self,
-        message: &MessageId,
-        after: Option<WebhookEndpointId>,
-        limit: u32,
-    ) -> StoreResult<Vec<WebhookEndpoint>> {
-        self.endpoints_reached(
-            "message_tenants",
-            "message_id",
-            message.as_str(),
-            after,
-            limit,
-        )
-        .await
     }
 
     async fn save_push_subscription(

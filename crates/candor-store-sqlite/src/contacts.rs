@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
-use candor_domain::health::{Contact, ContactId, IssueId, MessageId};
+use candor_domain::health::{Contact, ContactId};
 use candor_domain::identity::EmailAddress;
 use candor_domain::store::{ContactStore, StoreError, StoreResult};
 use candor_domain::time_util::to_unix_micros;
@@ -57,50 +57,6 @@ impl ContactStore for SqliteStore {
              WHERE tenant_id = ? ORDER BY email",
         )
         .bind(tenant.to_string())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(contact)
-        .collect()
-    }
-
-    async fn contacts_reached_by_issue(
-        &self,
-        issue: &IssueId,
-        after: Option<ContactId>,
-        limit: u32,
-    ) -> StoreResult<Vec<Contact>> {
-        sqlx::query(
-            "SELECT c.id, c.tenant_id, c.email, c.language, c.subscription, c.created_at
-             FROM contacts c JOIN issue_tenants t ON t.tenant_id = c.tenant_id
-             WHERE t.issue_id = ? AND c.id > ? ORDER BY c.id LIMIT ?",
-        )
-        .bind(issue.as_str())
-        .bind(after.map(|a| a.to_string()).unwrap_or_default())
-        .bind(i64::from(limit.max(1)))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(contact)
-        .collect()
-    }
-
-    async fn contacts_reached_by_message(
-        &self,
-        message: &MessageId,
-        after: Option<ContactId>,
-        limit: u32,
-    ) -> StoreResult<Vec<Contact>> {
-        sqlx::query(
-            "SELECT c.id, c.tenant_id, c.email, c.language, c.subscription, c.created_at
-             FROM contacts c JOIN message_tenants t ON t.tenant_id = c.tenant_id
-             WHERE t.message_id = ? AND c.id > ? ORDER BY c.id LIMIT ?",
-        )
-        .bind(message.as_str())
-        .bind(after.map(|a| a.to_string()).unwrap_or_default())
-        .bind(i64::from(limit.max(1)))
         .fetch_all(&self.reader)
         .await
         .map_err(db_error)?

@@ -93,55 +93,6 @@ impl SqliteStore {
             .map(|(t,)| t.parse().map_err(|e| corrupt("tenant_id", e)))
             .collect()
     }
-
-    /// Rows of `select` whose tenant is one of `tenants` (at most a few hundred).
-    async fn of_tenants(
-        &self,
-        select: &str,
-        and: &str,
-        tenants: &[TenantId],
-    ) -> StoreResult<Vec<SqliteRow>> {
-        if tenants.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("{select} WHERE tenant_id IN ("));
-        let mut list = q.separated(", ");
-        for t in tenants {
-            list.push_bind(t.to_string());
-        }
-        q.push(")");
-        q.push(and);
-        q.build().fetch_all(&self.reader).await.map_err(db_error)
-    }
-
-    async fn endpoints_reached(
-        &self,
-        join: &str,
-        key_col: &str,
-        key: &str,
-        after: Option<WebhookEndpointId>,
-        limit: u32,
-    ) -> StoreResult<Vec<WebhookEndpoint>> {
-        let cols = ENDPOINT_COLS
-            .split(", ")
-            .map(|c| format!("w.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        sqlx::query(&format!(
-            "SELECT {cols} FROM webhook_endpoints w JOIN {join} t ON t.tenant_id = w.tenant_id
-             WHERE t.{key_col} = ? AND w.enabled = 1 AND w.id > ? ORDER BY w.id LIMIT ?"
-        ))
-        .bind(key)
-        .bind(after.map(|a| a.to_string()).unwrap_or_default())
-        .bind(i64::from(limit.max(1)))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(endpoint)
-        .collect()
-    }
 }
 
 #[async_trait]
@@ -448,21 +399,16 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn get_webhooks(&self, ids: &[WebhookEndpointId]) -> StoreResult<Vec<WebhookEndpoint>> {
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE id IN ("
-            ));
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(id.to_string());
-            }
-            q.push(")");
-            for row in q.build().fetch_all(&self.reader).await.map_err(db_error)? {
-                found.push(endpoint(&row)?);
-            }
-        }
-        Ok(found)
+        self.rows_where_in(
+            &format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints"),
+            "id",
+            ids,
+            "",
+        )
+        .await?
+        .iter()
+        .map(endpoint)
+        .collect()
     }
 
     async fn save_webhook(
@@ -519,32 +465,6 @@ impl DeliveryStore for SqliteStore {
         Ok(true)
     }
 
-    async fn webhooks_reached_by_issue(
-        &self,
-        issue: &IssueId,
-        after: Option<WebhookEndpointId>,
-        limit: u32,
-    ) -> StoreResult<Vec<WebhookEndpoint>> {
-        self.endpoints_reached("issue_tenants", "issue_id", issue.as_str(), after, limit)
-            .await
-    }
-
-    async fn webhooks_reached_by_message(
-        &self,
-        message: &MessageId,
-        after: Option<WebhookEndpointId>,
-        limit: u32,
-    ) -> StoreResult<Vec<WebhookEndpoint>> {
-        self.endpoints_reached(
-            "message_tenants",
-            "message_id",
-            message.as_str(),
-            after,
-            limit,
-        )
-        .await
-    }
-
     async fn save_push_subscription(
         &self,
         p: &candor_domain::health::PushSubscription,
@@ -592,37 +512,29 @@ impl DeliveryStore for SqliteStore {
         &self,
         tenants: &[TenantId],
     ) -> StoreResult<Vec<candor_domain::health::Contact>> {
-        let mut found = Vec::new();
-        for chunk in tenants.chunks(500) {
-            for row in self
-                .of_tenants(
-                    "SELECT id, tenant_id, email, language, subscription, created_at FROM contacts",
-                    "",
-                    chunk,
-                )
-                .await?
-            {
-                found.push(crate::contacts::contact(&row)?);
-            }
-        }
-        Ok(found)
+        self.rows_where_in(
+            "SELECT id, tenant_id, email, language, subscription, created_at FROM contacts",
+            "tenant_id",
+            tenants,
+            "",
+        )
+        .await?
+        .iter()
+        .map(crate::contacts::contact)
+        .collect()
     }
 
     async fn webhooks_of_tenants(&self, tenants: &[TenantId]) -> StoreResult<Vec<WebhookEndpoint>> {
-        let mut found = Vec::new();
-        for chunk in tenants.chunks(500) {
-            for row in self
-                .of_tenants(
-                    &format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints"),
-                    " AND enabled = 1",
-                    chunk,
-                )
-                .await?
-            {
-                found.push(endpoint(&row)?);
-            }
-        }
-        Ok(found)
+        self.rows_where_in(
+            &format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints"),
+            "tenant_id",
+            tenants,
+            " AND enabled = 1",
+        )
+        .await?
+        .iter()
+        .map(endpoint)
+        .collect()
     }
 
     async fn push_of_tenants(

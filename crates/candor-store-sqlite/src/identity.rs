@@ -69,20 +69,11 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn get_tenants(&self, ids: &[TenantId]) -> StoreResult<Vec<Tenant>> {
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let mut q: sqlx::QueryBuilder<sqlx::Sqlite> =
-                sqlx::QueryBuilder::new(format!("SELECT {TENANT_COLS} FROM tenants WHERE id IN ("));
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(id.to_string());
-            }
-            q.push(")");
-            for row in q.build().fetch_all(&self.reader).await.map_err(db_error)? {
-                found.push(rows::tenant(&row)?);
-            }
-        }
-        Ok(found)
+        self.rows_where_in(&format!("SELECT {TENANT_COLS} FROM tenants"), "id", ids, "")
+            .await?
+            .iter()
+            .map(rows::tenant)
+            .collect()
     }
 
     async fn list_tenants(

@@ -40,6 +40,30 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Rows of `select` whose `column` is one of `keys`, queried 500 keys at a time (well
+    /// inside SQLite's limit on bound parameters); `and` adds further conditions.
+    pub(crate) async fn rows_where_in<K: ToString>(
+        &self,
+        select: &str,
+        column: &str,
+        keys: &[K],
+        and: &str,
+    ) -> StoreResult<Vec<sqlx::sqlite::SqliteRow>> {
+        let mut rows = Vec::new();
+        for chunk in keys.chunks(500) {
+            let mut q: sqlx::QueryBuilder<sqlx::Sqlite> =
+                sqlx::QueryBuilder::new(format!("{select} WHERE {column} IN ("));
+            let mut list = q.separated(", ");
+            for key in chunk {
+                list.push_bind(key.to_string());
+            }
+            q.push(")");
+            q.push(and);
+            rows.extend(q.build().fetch_all(&self.reader).await.map_err(db_error)?);
+        }
+        Ok(rows)
+    }
+
     /// Opens (creating if missing) the database file at `path` and migrates it.
     pub async fn open(path: &Path) -> StoreResult<Self> {
         let options = SqliteConnectOptions::new().filename(path);
@@ -150,8 +174,6 @@ impl Store for SqliteStore {
             .collect()
     }
 }
-
-impl SqliteStore {}
 
 /// Maps a sqlx error into the domain's store error, turning uniqueness violations into
 /// conflicts with a message a person can act on.

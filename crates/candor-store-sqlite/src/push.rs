@@ -6,7 +6,6 @@ use candor_domain::store::StoreResult;
 use candor_domain::time_util::to_unix_micros;
 use candor_domain::{TenantId, UserId};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Sqlite};
 
 use crate::audit::append_in_tx;
 use crate::rows::{from_json, get, json, parsed, time};
@@ -83,21 +82,16 @@ impl SqliteStore {
         &self,
         ids: &[PushSubscriptionId],
     ) -> StoreResult<Vec<PushSubscription>> {
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                "SELECT {COLS} FROM push_subscriptions WHERE id IN ("
-            ));
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(id.to_string());
-            }
-            q.push(")");
-            for row in q.build().fetch_all(&self.reader).await.map_err(db_error)? {
-                found.push(push(&row)?);
-            }
-        }
-        Ok(found)
+        self.rows_where_in(
+            &format!("SELECT {COLS} FROM push_subscriptions"),
+            "id",
+            ids,
+            "",
+        )
+        .await?
+        .iter()
+        .map(push)
+        .collect()
     }
 
     pub(crate) async fn delete_push(
@@ -128,23 +122,15 @@ impl SqliteStore {
     }
 
     pub(crate) async fn push_of(&self, tenants: &[TenantId]) -> StoreResult<Vec<PushSubscription>> {
-        let mut found = Vec::new();
-        for chunk in tenants.chunks(500) {
-            if chunk.is_empty() {
-                continue;
-            }
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                "SELECT {COLS} FROM push_subscriptions WHERE tenant_id IN ("
-            ));
-            let mut list = q.separated(", ");
-            for t in chunk {
-                list.push_bind(t.to_string());
-            }
-            q.push(")");
-            for row in q.build().fetch_all(&self.reader).await.map_err(db_error)? {
-                found.push(push(&row)?);
-            }
-        }
-        Ok(found)
+        self.rows_where_in(
+            &format!("SELECT {COLS} FROM push_subscriptions"),
+            "tenant_id",
+            tenants,
+            "",
+        )
+        .await?
+        .iter()
+        .map(push)
+        .collect()
     }
 }

@@ -1878,20 +1878,15 @@ pub async fn contacts_reached_by_an_issue_are_its_tenants_contacts(store: Arc<dy
         .create_issue(&issue, &post, &[], vec![], vec![])
         .await
         .unwrap();
-    let first = store
-        .contacts_reached_by_issue(&issue.id, None, 3)
-        .await
-        .unwrap();
-    let rest = store
-        .contacts_reached_by_issue(&issue.id, first.last().map(|c| c.id), 3)
-        .await
-        .unwrap();
-    let mut got: Vec<ContactId> = first.iter().chain(rest.iter()).map(|c| c.id).collect();
+    let reached = store.tenants_reached_by_issue(&issue.id).await.unwrap();
+    assert_eq!(reached, vec![a]);
+    let first = store.contacts_of_tenants(&reached).await.unwrap();
+    let mut got: Vec<ContactId> = first.iter().map(|c| c.id).collect();
     got.sort();
     mine.sort();
     assert_eq!(
         got, mine,
-        "every contact of the reached tenant, paged, none of the other's"
+        "every contact of the reached tenant, none of the other's"
     );
 }
 
@@ -2101,10 +2096,8 @@ pub async fn webhook_endpoints_are_per_tenant_and_disabled_after_failures(store:
         .create_issue(&issue, &post, &[], vec![], vec![])
         .await
         .unwrap();
-    let reached = store
-        .webhooks_reached_by_issue(&issue.id, None, 10)
-        .await
-        .unwrap();
+    let tenants = store.tenants_reached_by_issue(&issue.id).await.unwrap();
+    let reached = store.webhooks_of_tenants(&tenants).await.unwrap();
     assert_eq!(reached.iter().map(|w| w.id).collect::<Vec<_>>(), vec![e.id]);
 
     // Failures in a row disable it (once), with its effects; a success resets the run.
@@ -2144,7 +2137,7 @@ pub async fn webhook_endpoints_are_per_tenant_and_disabled_after_failures(store:
     assert!(!disabled.enabled);
     assert_eq!(disabled.disabled_reason.as_deref(), Some("down"));
     assert!(store
-        .webhooks_reached_by_issue(&issue.id, None, 10)
+        .webhooks_of_tenants(&tenants)
         .await
         .unwrap()
         .is_empty());
