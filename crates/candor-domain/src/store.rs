@@ -560,6 +560,14 @@ pub trait DeliveryStore {
         deliveries: &[crate::health::NewDelivery],
         now: OffsetDateTime,
     ) -> StoreResult<u64>;
+    /// Stores news that deliveries share; news already stored (by id) is left as it is.
+    async fn store_news(
+        &self,
+        news: &[crate::health::DeliveryNews],
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// The stored news with these ids (those still kept).
+    async fn get_news(&self, ids: &[String]) -> StoreResult<Vec<crate::health::DeliveryNews>>;
     /// Claims up to `limit` due deliveries (pending and due, or sending with a lapsed
     /// lease) for `worker` until `now + lease`, counting an attempt on each.
     async fn claim_deliveries(

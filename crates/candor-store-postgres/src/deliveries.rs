@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::health::{
-    ChangeDeliveries, Delivery, DeliveryOutcome, DeliveryStatus, IssueId, MessageId, NewDelivery,
-    PushSubscription, PushSubscriptionId, WebhookEndpoint, WebhookEndpointId,
+    ChangeDeliveries, Delivery, DeliveryNews, DeliveryOutcome, DeliveryStatus, IssueId, MessageId,
+    NewDelivery, PushSubscription, PushSubscriptionId, WebhookEndpoint, WebhookEndpointId,
 };
 use candor_domain::jobs::NewJob;
 use candor_domain::store::{DeliveryStore, StoreError, StoreResult};
@@ -17,9 +17,9 @@ use crate::jobs::insert_job;
 use crate::rows::{corrupt, from_json, get, json, parsed};
 use crate::{db_error, PostgresStore};
 
-const DELIVERY_COLS: &str = "id, tenant_id, change_key, channel, recipient, endpoint_id, payload, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, sent_at";
+const DELIVERY_COLS: &str = "id, tenant_id, change_key, channel, recipient, endpoint_id, payload, news_id, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, sent_at";
 const ENDPOINT_COLS: &str = "id, tenant_id, url, format, secret, previous_secret, previous_until, subscription, enabled, failures, disabled_reason, created_at";
-/// Rows per INSERT: 11 parameters each, well inside PostgreSQL's 65,535.
+/// Rows per INSERT: 12 parameters each, well inside PostgreSQL's 65,535.
 const INSERT_CHUNK: usize = 1000;
 
 fn delivery(row: &PgRow) -> StoreResult<Delivery> {
@@ -33,6 +33,7 @@ fn delivery(row: &PgRow) -> StoreResult<Delivery> {
         recipient: get(row, "recipient")?,
         endpoint: endpoint.map(WebhookEndpointId),
         payload: serde_json::from_str(&payload).map_err(|e| corrupt("payload", e))?,
+        news: get(row, "news_id")?,
         status: parsed(row, "status")?,
         attempts: get(row, "attempts")?,
         max_attempts: get(row, "max_attempts")?,
@@ -107,7 +108,7 @@ impl DeliveryStore for PostgresStore {
         for chunk in deliveries.chunks(INSERT_CHUNK) {
             let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
                 "INSERT INTO deliveries (id, tenant_id, change_key, channel, recipient, endpoint_id,
-                     payload, status, max_attempts, run_at, created_at, updated_at) ",
+                     payload, news_id, status, max_attempts, run_at, created_at, updated_at) ",
             );
             q.push_values(chunk, |mut row, d| {
                 row.push_bind(d.id.clone())
@@ -117,6 +118,7 @@ impl DeliveryStore for PostgresStore {
                     .push_bind(d.recipient.clone())
                     .push_bind(d.endpoint.map(|e| e.0))
                     .push_bind(d.payload.to_string())
+                    .push_bind(d.news.clone())
                     .push("'pending'")
                     .push_bind(d.max_attempts)
                     .push_bind(d.run_at)
@@ -133,6 +135,48 @@ impl DeliveryStore for PostgresStore {
         }
         tx.commit().await.map_err(db_error)?;
         Ok(queued)
+    }
+
+    async fn store_news(&self, news: &[DeliveryNews], now: OffsetDateTime) -> StoreResult<()> {
+        if news.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        for n in news {
+            sqlx::query(
+                "INSERT INTO delivery_news (id, change_key, body, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&n.id)
+            .bind(&n.change)
+            .bind(n.body.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn get_news(&self, ids: &[String]) -> StoreResult<Vec<DeliveryNews>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query("SELECT id, change_key, body FROM delivery_news WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|row| {
+                let body: String = get(row, "body")?;
+                Ok(DeliveryNews {
+                    id: get(row, "id")?,
+                    change: get(row, "change_key")?,
+                    body: serde_json::from_str(&body).map_err(|e| corrupt("body", e))?,
+                })
+            })
+            .collect()
     }
 
     async fn claim_deliveries(
@@ -174,22 +218,40 @@ impl DeliveryStore for PostgresStore {
             return Ok(());
         }
         let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // Most attempts succeed: those are one statement.
+        let sent: Vec<&str> = results
+            .iter()
+            .filter(|(_, o)| *o == DeliveryOutcome::Sent)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if !sent.is_empty() {
+            sqlx::query(
+                "UPDATE deliveries SET status = 'sent', sent_at = $1, lease_owner = NULL,
+                     lease_until = NULL, updated_at = $1
+                 WHERE id = ANY($2) AND status = 'sending' AND lease_owner = $3",
+            )
+            .bind(now)
+            .bind(&sent)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
         for (id, outcome) in results {
-            let (status, run_at, error, sent_at) = match outcome {
-                DeliveryOutcome::Sent => ("sent", None, None, Some(now)),
-                DeliveryOutcome::RetryAt(at, e) => ("pending", Some(*at), Some(e.as_str()), None),
-                DeliveryOutcome::Dead(e) => ("dead", None, Some(e.as_str()), None),
+            let (status, run_at, error) = match outcome {
+                DeliveryOutcome::Sent => continue,
+                DeliveryOutcome::RetryAt(at, e) => ("pending", Some(*at), e.as_str()),
+                DeliveryOutcome::Dead(e) => ("dead", None, e.as_str()),
             };
             sqlx::query(
                 "UPDATE deliveries SET status = $1, run_at = COALESCE($2, run_at),
-                     last_error = COALESCE($3, last_error), sent_at = $4, lease_owner = NULL,
-                     lease_until = NULL, updated_at = $5
-                 WHERE id = $6 AND status = 'sending' AND lease_owner = $7",
+                     last_error = $3, sent_at = NULL, lease_owner = NULL,
+                     lease_until = NULL, updated_at = $4
+                 WHERE id = $5 AND status = 'sending' AND lease_owner = $6",
             )
             .bind(status)
             .bind(run_at)
             .bind(error)
-            .bind(sent_at)
             .bind(now)
             .bind(id)
             .bind(worker)
@@ -296,14 +358,26 @@ impl DeliveryStore for PostgresStore {
     }
 
     async fn purge_finished_deliveries(&self, before: OffsetDateTime) -> StoreResult<u64> {
-        Ok(sqlx::query(
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let purged = sqlx::query(
             "DELETE FROM deliveries WHERE status IN ('sent', 'dead') AND updated_at < $1",
         )
         .bind(before)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?
-        .rows_affected())
+        .rows_affected();
+        // News no delivery needs any more.
+        sqlx::query(
+            "DELETE FROM delivery_news n WHERE created_at < $1 AND NOT EXISTS
+                 (SELECT 1 FROM deliveries d WHERE d.change_key = n.change_key)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(purged)
     }
 
     async fn add_webhook(

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::health::{
-    ChangeDeliveries, Delivery, DeliveryOutcome, DeliveryStatus, IssueId, MessageId, NewDelivery,
-    WebhookEndpoint, WebhookEndpointId,
+    ChangeDeliveries, Delivery, DeliveryNews, DeliveryOutcome, DeliveryStatus, IssueId, MessageId,
+    NewDelivery, WebhookEndpoint, WebhookEndpointId,
 };
 use candor_domain::jobs::NewJob;
 use candor_domain::store::{DeliveryStore, StoreError, StoreResult};
@@ -17,10 +17,10 @@ use crate::jobs::insert_job;
 use crate::rows::{corrupt, from_json, get, json, opt_parsed, opt_time, parsed, time};
 use crate::{db_error, SqliteStore};
 
-const DELIVERY_COLS: &str = "id, tenant_id, change_key, channel, recipient, endpoint_id, payload, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, sent_at";
+const DELIVERY_COLS: &str = "id, tenant_id, change_key, channel, recipient, endpoint_id, payload, news_id, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, sent_at";
 const ENDPOINT_COLS: &str = "id, tenant_id, url, format, secret, previous_secret, previous_until, subscription, enabled, failures, disabled_reason, created_at";
-/// Rows per INSERT: 11 parameters each, well inside SQLite's limit.
-const INSERT_CHUNK: usize = 500;
+/// Rows per INSERT: 12 parameters each, inside SQLite's limit of 32,766.
+const INSERT_CHUNK: usize = 2000;
 
 fn delivery(row: &SqliteRow) -> StoreResult<Delivery> {
     let payload: String = get(row, "payload")?;
@@ -32,6 +32,7 @@ fn delivery(row: &SqliteRow) -> StoreResult<Delivery> {
         recipient: get(row, "recipient")?,
         endpoint: opt_parsed(row, "endpoint_id")?,
         payload: serde_json::from_str(&payload).map_err(|e| corrupt("payload", e))?,
+        news: get(row, "news_id")?,
         status: parsed(row, "status")?,
         attempts: get(row, "attempts")?,
         max_attempts: get(row, "max_attempts")?,
@@ -111,7 +112,7 @@ impl DeliveryStore for SqliteStore {
         for chunk in deliveries.chunks(INSERT_CHUNK) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO deliveries (id, tenant_id, change_key, channel, recipient, endpoint_id,
-                     payload, status, max_attempts, run_at, created_at, updated_at) ",
+                     payload, news_id, status, max_attempts, run_at, created_at, updated_at) ",
             );
             q.push_values(chunk, |mut row, d| {
                 row.push_bind(d.id.clone())
@@ -121,6 +122,7 @@ impl DeliveryStore for SqliteStore {
                     .push_bind(d.recipient.clone())
                     .push_bind(d.endpoint.map(|e| e.to_string()))
                     .push_bind(d.payload.to_string())
+                    .push_bind(d.news.clone())
                     .push("'pending'")
                     .push_bind(d.max_attempts)
                     .push_bind(to_unix_micros(d.run_at))
@@ -137,6 +139,48 @@ impl DeliveryStore for SqliteStore {
         }
         tx.commit().await.map_err(db_error)?;
         Ok(queued)
+    }
+
+    async fn store_news(&self, news: &[DeliveryNews], now: OffsetDateTime) -> StoreResult<()> {
+        if news.is_empty() {
+            return Ok(());
+        }
+        let now = to_unix_micros(now);
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        for n in news {
+            sqlx::query(
+                "INSERT INTO delivery_news (id, change_key, body, created_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&n.id)
+            .bind(&n.change)
+            .bind(n.body.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn get_news(&self, ids: &[String]) -> StoreResult<Vec<DeliveryNews>> {
+        self.rows_where_in(
+            "SELECT id, change_key, body FROM delivery_news",
+            "id",
+            ids,
+            "",
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let body: String = get(row, "body")?;
+            Ok(DeliveryNews {
+                id: get(row, "id")?,
+                change: get(row, "change_key")?,
+                body: serde_json::from_str(&body).map_err(|e| corrupt("body", e))?,
+            })
+        })
+        .collect()
     }
 
     async fn claim_deliveries(
@@ -186,24 +230,45 @@ impl DeliveryStore for SqliteStore {
         }
         let now = to_unix_micros(now);
         let mut tx = self.writer.begin().await.map_err(db_error)?;
+        // Most attempts succeed: those are one statement per few hundred deliveries.
+        let sent: Vec<&str> = results
+            .iter()
+            .filter(|(_, o)| *o == DeliveryOutcome::Sent)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        for chunk in sent.chunks(INSERT_CHUNK) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("UPDATE deliveries SET status = 'sent', sent_at = ");
+            q.push_bind(now)
+                .push(", lease_owner = NULL, lease_until = NULL, updated_at = ")
+                .push_bind(now)
+                .push(" WHERE status = 'sending' AND lease_owner = ")
+                .push_bind(worker)
+                .push(" AND id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await.map_err(db_error)?;
+        }
         for (id, outcome) in results {
-            let (status, run_at, error, sent_at) = match outcome {
-                DeliveryOutcome::Sent => ("sent", None, None, Some(now)),
+            let (status, run_at, error) = match outcome {
+                DeliveryOutcome::Sent => continue,
                 DeliveryOutcome::RetryAt(at, e) => {
-                    ("pending", Some(to_unix_micros(*at)), Some(e.as_str()), None)
+                    ("pending", Some(to_unix_micros(*at)), e.as_str())
                 }
-                DeliveryOutcome::Dead(e) => ("dead", None, Some(e.as_str()), None),
+                DeliveryOutcome::Dead(e) => ("dead", None, e.as_str()),
             };
             sqlx::query(
                 "UPDATE deliveries SET status = ?, run_at = COALESCE(?, run_at),
-                     last_error = COALESCE(?, last_error), sent_at = ?, lease_owner = NULL,
+                     last_error = ?, sent_at = NULL, lease_owner = NULL,
                      lease_until = NULL, updated_at = ?
                  WHERE id = ? AND status = 'sending' AND lease_owner = ?",
             )
             .bind(status)
             .bind(run_at)
             .bind(error)
-            .bind(sent_at)
             .bind(now)
             .bind(id)
             .bind(worker)
@@ -327,14 +392,27 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn purge_finished_deliveries(&self, before: OffsetDateTime) -> StoreResult<u64> {
-        Ok(sqlx::query(
+        let before = to_unix_micros(before);
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        let purged = sqlx::query(
             "DELETE FROM deliveries WHERE status IN ('sent', 'dead') AND updated_at < ?",
         )
-        .bind(to_unix_micros(before))
-        .execute(&self.writer)
+        .bind(before)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?
-        .rows_affected())
+        .rows_affected();
+        // News no delivery needs any more.
+        sqlx::query(
+            "DELETE FROM delivery_news WHERE created_at < ? AND NOT EXISTS
+                 (SELECT 1 FROM deliveries d WHERE d.change_key = delivery_news.change_key)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(purged)
     }
 
     async fn add_webhook(

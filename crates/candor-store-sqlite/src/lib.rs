@@ -84,12 +84,24 @@ impl SqliteStore {
             // FULL: a commit is on disk when it returns. Group commit pays for it.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(StdDuration::from_secs(10));
+            .busy_timeout(StdDuration::from_secs(10))
+            // Rows a connection's thread may run ahead of its reader: large reads (a
+            // fan-out's contacts) are not handed over one small batch at a time.
+            .row_buffer_size(1024);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(StdDuration::from_secs(30))
-            .connect_with(options.clone())
+            // The writer updates the delivery queue's indexes, whose keys are random: a
+            // page cache of 64 MiB keeps them in memory through a large fan-out.
+            // Statement journals of large multi-row inserts stay in memory, not in a
+            // temporary file.
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("cache_size", "-65536")
+                    .pragma("temp_store", "memory"),
+            )
             .await
             .map_err(db_error)?;
         MIGRATOR
@@ -99,7 +111,7 @@ impl SqliteStore {
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(StdDuration::from_secs(30))
-            .connect_with(options.read_only(true))
+            .connect_with(options.read_only(true).pragma("cache_size", "-16384"))
             .await
             .map_err(db_error)?;
         let pool = writer.clone();

@@ -2049,6 +2049,85 @@ pub async fn deliveries_are_queued_once_claimed_in_batches_and_finished(store: A
     );
 }
 
+pub async fn delivery_news_is_stored_once_and_purged_after_its_deliveries(store: Arc<dyn Store>) {
+    use candor_domain::health::{news_id, Channel, DeliveryNews, DeliveryOutcome, NewDelivery};
+    let a = tenant(&store, "Newsco").await;
+    let change = "issue:EX7:post:1";
+    let news = DeliveryNews {
+        id: news_id(change, "nl", "Europe/Amsterdam"),
+        change: change.into(),
+        body: json!({"email": {"subject": "Storing"}}),
+    };
+    store
+        .store_news(std::slice::from_ref(&news), T0)
+        .await
+        .unwrap();
+    // Stored again (a fan-out run twice): the first stays.
+    let again = DeliveryNews {
+        body: json!({"email": {"subject": "changed"}}),
+        ..news.clone()
+    };
+    store.store_news(&[again], T0).await.unwrap();
+    let other = DeliveryNews {
+        id: news_id("message:MC1", "en", "UTC"),
+        change: "message:MC1".into(),
+        body: json!({}),
+    };
+    store
+        .store_news(std::slice::from_ref(&other), T0)
+        .await
+        .unwrap();
+    let mut found = store
+        .get_news(&[news.id.clone(), other.id.clone(), "missing".into()])
+        .await
+        .unwrap();
+    found.sort_by(|x, y| x.change.cmp(&y.change));
+    assert_eq!(found, vec![news.clone(), other.clone()]);
+    assert!(store.get_news(&[]).await.unwrap().is_empty());
+
+    let mut d = NewDelivery::new(
+        a,
+        change,
+        Channel::Email,
+        "c1",
+        "noc@newsco.example".into(),
+        json!({"unsubscribe": null}),
+        T0,
+    );
+    d.news = Some(news.id.clone());
+    store.queue_deliveries(&[d.clone()], T0).await.unwrap();
+    let stored = store.get_delivery(&d.id).await.unwrap().unwrap();
+    assert_eq!(stored.news.as_deref(), Some(news.id.as_str()));
+    assert_eq!(stored.payload, json!({"unsubscribe": null}));
+
+    // News outlives nothing that needs it: the change with no deliveries goes at the
+    // next purge, the one whose delivery is still kept stays until that one goes.
+    let later = T0 + Duration::days(40);
+    store.purge_finished_deliveries(later).await.unwrap();
+    assert_eq!(
+        store
+            .get_news(&[news.id.clone(), other.id.clone()])
+            .await
+            .unwrap(),
+        vec![news.clone()]
+    );
+    let claimed = store
+        .claim_deliveries(T0, Duration::minutes(1), "w", 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    store
+        .finish_deliveries("w", &[(d.id.clone(), DeliveryOutcome::Sent)], T0)
+        .await
+        .unwrap();
+    assert_eq!(store.purge_finished_deliveries(later).await.unwrap(), 1);
+    assert!(store
+        .get_news(std::slice::from_ref(&news.id))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 pub async fn webhook_endpoints_are_per_tenant_and_disabled_after_failures(store: Arc<dyn Store>) {
     use candor_domain::health::Scope;
     let a = tenant(&store, "Hookco").await;

@@ -57,6 +57,7 @@ contract!(
     contacts_are_per_tenant_and_unique_by_address,
     contacts_reached_by_an_issue_are_its_tenants_contacts,
     deliveries_are_queued_once_claimed_in_batches_and_finished,
+    delivery_news_is_stored_once_and_purged_after_its_deliveries,
     webhook_endpoints_are_per_tenant_and_disabled_after_failures,
 );
 

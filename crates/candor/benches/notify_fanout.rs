@@ -28,11 +28,12 @@ use candor::jobs::JobRunner;
 use candor_delivery::email::Mailer;
 use candor_domain::clock::SystemClock;
 use candor_domain::email::OutboundEmail;
-use candor_domain::health::{Channel, NewDelivery, Scope, WebhookEndpointId};
+use candor_domain::health::{Channel, DeliveryNews, NewDelivery, Scope, WebhookEndpointId};
 use candor_domain::identity::{Actor, RegionCode};
 use candor_domain::store::Store;
 use candor_domain::TenantId;
 use candor_web::service::health::{self as health, NewIssueInput, PostInput};
+use candor_web::service::notify::{NewsBody, WebhookNews};
 use candor_web::service::{topology, Core};
 use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -192,10 +193,11 @@ async fn fanout_bench() {
         .fetch_one(&bench.pool)
         .await
         .unwrap();
-    let (avg_payload,): (f64,) = sqlx::query_as("SELECT AVG(LENGTH(payload)) FROM deliveries")
-        .fetch_one(&bench.pool)
-        .await
-        .unwrap();
+    let (avg_payload,): (f64,) =
+        sqlx::query_as("SELECT AVG(LENGTH(payload) + LENGTH(news_id)) FROM deliveries")
+            .fetch_one(&bench.pool)
+            .await
+            .unwrap();
     assert_eq!(queued as usize, tenants * 2, "every delivery queued");
 
     // Baseline: the same number of rows of the same size, batched, in one transaction.
@@ -316,6 +318,30 @@ async fn receiver() -> (String, Arc<AtomicU64>) {
     (url, count)
 }
 
+/// A change's news as the fan-out stores it: the email without its recipient, and the
+/// webhook's facts.
+fn stored_news(change: &str, mut email: OutboundEmail) -> DeliveryNews {
+    email.to = String::new();
+    email.delivery_id = None;
+    email.unsubscribe = None;
+    let body = NewsBody {
+        email,
+        webhook: WebhookNews {
+            event: "issue.posted".into(),
+            occurred_date_time: time::OffsetDateTime::now_utc(),
+            title: "Exchange Online: Mail delays across Europe West (Service degradation)".into(),
+            text: "We're investigating delays in mail delivery.".into(),
+            url: Some("https://status.example/portal/health/issues/EX100000".into()),
+            data: serde_json::json!({"issueId": "EX100000", "status": "serviceDegradation"}),
+        },
+    };
+    DeliveryNews {
+        id: candor_domain::health::news_id(change, "en", "UTC"),
+        change: change.to_owned(),
+        body: serde_json::to_value(body).unwrap(),
+    }
+}
+
 fn email(i: usize) -> OutboundEmail {
     OutboundEmail {
         to: format!("noc{i}@tenant{}.example", i % 1000),
@@ -365,18 +391,30 @@ async fn email_bench() {
         .iter()
         .map(|t| t.id)
         .collect();
+    // Queued as a fan-out queues them: the news stored once, each delivery holding its
+    // recipient's own (address, unsubscribe link).
+    let change = "issue:EX100000:post:1";
+    let news = stored_news(change, email(0));
+    bench
+        .core
+        .store
+        .store_news(std::slice::from_ref(&news), now)
+        .await
+        .unwrap();
     let deliveries: Vec<NewDelivery> = (0..messages)
         .map(|i| {
             let e = email(i);
-            NewDelivery::new(
+            let mut d = NewDelivery::new(
                 tenants[i % tenants.len()],
-                "issue:EX100000:post:1",
+                change,
                 Channel::Email,
                 &i.to_string(),
                 e.to.clone(),
-                serde_json::to_value(&e).unwrap(),
+                serde_json::json!({ "unsubscribe": e.unsubscribe }),
                 now,
-            )
+            );
+            d.news = Some(news.id.clone());
+            d
         })
         .collect();
     bench
@@ -460,20 +498,26 @@ async fn webhook_bench() {
             .map(|(e, t)| (e.parse().unwrap(), TenantId(t.parse().unwrap())))
             .collect();
     let now = time::OffsetDateTime::now_utc();
+    let changes = messages.div_ceil(endpoints.len());
+    let news: Vec<_> = (0..changes)
+        .map(|c| stored_news(&format!("issue:EX100000:post:{c}"), email(0)))
+        .collect();
+    bench.core.store.store_news(&news, now).await.unwrap();
     let deliveries: Vec<NewDelivery> = (0..messages)
         .map(|i| {
             let (endpoint, tenant) = endpoints[i % endpoints.len()];
+            let c = i / endpoints.len();
             let mut d = NewDelivery::new(
                 tenant,
-                &format!("issue:EX100000:post:{}", i / endpoints.len()),
+                &format!("issue:EX100000:post:{c}"),
                 Channel::Webhook,
                 &endpoint.to_string(),
                 url.clone(),
-                serde_json::Value::Null,
+                serde_json::json!({}),
                 now,
             );
             d.endpoint = Some(endpoint);
-            d.payload = message(i, tenant);
+            d.news = Some(news[c].id.clone());
             d
         })
         .collect();

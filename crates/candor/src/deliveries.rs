@@ -16,6 +16,7 @@ use candor_domain::health::{
     after_attempt, Attempt, Channel, Delivery, DeliveryOutcome, PushSubscription,
     PushSubscriptionId, WebhookEndpoint, WebhookEndpointId, DISABLE_WEBHOOK_AFTER,
 };
+use candor_web::service::notify::NewsBody;
 use candor_web::service::Core;
 use futures::StreamExt;
 use rand::Rng;
@@ -75,6 +76,22 @@ impl BatchReport {
     }
 }
 
+/// What the deliveries of one claimed batch need: their endpoints, browsers and news,
+/// read once for the batch.
+struct BatchContext {
+    endpoints: HashMap<WebhookEndpointId, WebhookEndpoint>,
+    browsers: HashMap<PushSubscriptionId, PushSubscription>,
+    news: HashMap<String, NewsBody>,
+}
+
+type Claimed = (Delivery, Arc<BatchContext>);
+type Done = (Delivery, Attempt, Arc<BatchContext>);
+
+/// Outcomes written at once at most: one transaction each.
+const FLUSH_MAX: usize = 500;
+/// How often a busy worker logs what it did.
+const REPORT_EVERY: StdDuration = StdDuration::from_secs(10);
+
 impl DeliveryRunner {
     pub fn new(core: Arc<Core>, mailer: Option<Arc<Mailer>>, settings: DeliverySettings) -> Self {
         let allow_private = core
@@ -89,67 +106,237 @@ impl DeliveryRunner {
         }
     }
 
-    /// Claims one batch of due deliveries, sends them and records the outcomes.
-    pub async fn run_batch(&self) -> anyhow::Result<BatchReport> {
+    /// The pipeline: a claimer keeps the senders supplied with due deliveries, senders
+    /// attempt up to `concurrency` at once, and a writer records outcomes as they come,
+    /// many per transaction, while sending goes on. Claimed but unrecorded deliveries
+    /// are bounded (a batch beyond what is in flight), so each is sent well inside its
+    /// lease and a crash repeats only those. With `until_idle` it returns once nothing
+    /// is due and nothing is in flight; otherwise it runs until `stop`.
+    async fn pump(
+        &self,
+        until_idle: bool,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<BatchReport> {
+        let batch = self.settings.batch.max(1) as usize;
+        let concurrency = self.settings.concurrency.max(1);
+        let window = batch + concurrency;
+        let room = Arc::new(tokio::sync::Semaphore::new(window));
+        let (work_tx, mut work_rx) = tokio::sync::mpsc::channel::<Claimed>(window);
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<Done>(window);
+        let failure: std::sync::Mutex<Option<anyhow::Error>> = std::sync::Mutex::new(None);
+        let fail = |e: anyhow::Error| {
+            if let Ok(mut slot) = failure.lock() {
+                slot.get_or_insert(e);
+            }
+        };
+
+        let claimer = async {
+            loop {
+                if stop.is_cancelled() {
+                    break;
+                }
+                let permits = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    p = room.acquire_many(batch as u32) => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                };
+                permits.forget();
+                let claimed = self.claim(batch as u32).await;
+                let claimed = match claimed {
+                    Ok(c) => c,
+                    Err(e) => {
+                        room.add_permits(batch);
+                        tracing::warn!(error = %e, "delivery worker could not reach the store");
+                        if until_idle {
+                            fail(e);
+                            break;
+                        }
+                        tokio::select! {
+                            _ = stop.cancelled() => break,
+                            _ = tokio::time::sleep(IDLE_POLL) => continue,
+                        }
+                    }
+                };
+                room.add_permits(batch - claimed.len());
+                if claimed.is_empty() {
+                    if until_idle {
+                        // Done once nothing is in flight either (what is in flight may
+                        // fail and fall due again at once, with no backoff left).
+                        match room.acquire_many(window as u32).await {
+                            Ok(all) => drop(all),
+                            Err(_) => break,
+                        }
+                        match self.claim(batch as u32).await {
+                            Ok(c) if c.is_empty() => break,
+                            Ok(c) => {
+                                if let Ok(p) = room.acquire_many(c.len() as u32).await {
+                                    p.forget();
+                                }
+                                for item in c {
+                                    if work_tx.send(item).await.is_err() {
+                                        break;
+                                    }
+                                }
+                                continue;
+                            }
+                            Err(e) => {
+                                fail(e);
+                                break;
+                            }
+                        }
+                    }
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(IDLE_POLL) => continue,
+                    }
+                }
+                for item in claimed {
+                    if work_tx.send(item).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            drop(work_tx);
+        };
+
+        let senders = async {
+            futures::stream::poll_fn(|cx| work_rx.poll_recv(cx))
+                .map(|(d, ctx)| async move {
+                    let attempt = self.attempt(&d, &ctx).await;
+                    (d, attempt, ctx)
+                })
+                .buffer_unordered(concurrency)
+                .for_each(|done| {
+                    let done_tx = done_tx.clone();
+                    async move {
+                        let _ = done_tx.send(done).await;
+                    }
+                })
+                .await;
+            drop(done_tx);
+        };
+
+        let writer = async {
+            let mut report = BatchReport::default();
+            let mut since_log = BatchReport::default();
+            let mut logged = std::time::Instant::now();
+            while let Some(first) = done_rx.recv().await {
+                let mut outcomes = vec![first];
+                while outcomes.len() < FLUSH_MAX {
+                    match done_rx.try_recv() {
+                        Ok(more) => outcomes.push(more),
+                        Err(_) => break,
+                    }
+                }
+                let n = outcomes.len();
+                let mut flushed = BatchReport::default();
+                if let Err(e) = self.record(outcomes, &mut flushed).await {
+                    // Their leases lapse and they are sent again: at least once.
+                    tracing::warn!(error = %e, "delivery worker could not record outcomes");
+                    if until_idle {
+                        fail(e);
+                    }
+                }
+                room.add_permits(n);
+                for r in [&mut report, &mut since_log] {
+                    r.sent += flushed.sent;
+                    r.retried += flushed.retried;
+                    r.dead += flushed.dead;
+                }
+                if !until_idle && logged.elapsed() >= REPORT_EVERY {
+                    tracing::info!(
+                        sent = since_log.sent,
+                        retried = since_log.retried,
+                        dead = since_log.dead,
+                        "deliveries"
+                    );
+                    since_log = BatchReport::default();
+                    logged = std::time::Instant::now();
+                }
+            }
+            if !until_idle && since_log.total() > 0 {
+                tracing::info!(
+                    sent = since_log.sent,
+                    retried = since_log.retried,
+                    dead = since_log.dead,
+                    "deliveries"
+                );
+            }
+            report
+        };
+
+        let ((), (), report) = tokio::join!(claimer, senders, writer);
+        match failure.into_inner().ok().flatten() {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    /// Claims up to `limit` due deliveries, with what sending them needs.
+    async fn claim(&self, limit: u32) -> anyhow::Result<Vec<Claimed>> {
         let now = self.core.clock.now();
         let batch = self
             .core
             .store
-            .claim_deliveries(now, self.settings.lease, &self.worker, self.settings.batch)
+            .claim_deliveries(now, self.settings.lease, &self.worker, limit)
             .await?;
         if batch.is_empty() {
-            return Ok(BatchReport::default());
+            return Ok(Vec::new());
         }
-        let endpoints = self.endpoints_of(&batch).await?;
-        let browsers = self.browsers_of(&batch).await?;
-        let mut report = BatchReport::default();
-        // Outcomes are written as they come, a few at a time, so a crash repeats only
-        // what was in flight, not the whole batch.
-        let flush_every = self.settings.concurrency.clamp(1, 64);
-        let mut done = Vec::with_capacity(flush_every);
-        let mut attempts = futures::stream::iter(batch)
-            .map(|d| {
-                let endpoints = &endpoints;
-                let browsers = &browsers;
-                async move {
-                    let attempt = self.attempt(&d, endpoints, browsers).await;
-                    (d, attempt)
+        let ctx = Arc::new(BatchContext {
+            endpoints: self.endpoints_of(&batch).await?,
+            browsers: self.browsers_of(&batch).await?,
+            news: self.news_of(&batch).await?,
+        });
+        Ok(batch.into_iter().map(|d| (d, ctx.clone())).collect())
+    }
+
+    async fn news_of(&self, batch: &[Delivery]) -> anyhow::Result<HashMap<String, NewsBody>> {
+        let mut ids: Vec<String> = batch.iter().filter_map(|d| d.news.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut found = HashMap::new();
+        for news in self.core.store.get_news(&ids).await? {
+            match serde_json::from_value::<NewsBody>(news.body) {
+                Ok(body) => {
+                    found.insert(news.id, body);
                 }
-            })
-            .buffer_unordered(self.settings.concurrency.max(1));
-        while let Some(one) = attempts.next().await {
-            done.push(one);
-            if done.len() >= flush_every {
-                self.record(&endpoints, std::mem::take(&mut done), &mut report)
-                    .await?;
+                // Left out: its deliveries fail with a clear error instead.
+                Err(e) => tracing::warn!(news = %news.id, error = %e, "stored news is malformed"),
             }
         }
-        self.record(&endpoints, done, &mut report).await?;
-        Ok(report)
+        Ok(found)
     }
 
     /// Writes down how attempts went: each delivery's fate, and its endpoint's record of
     /// failures (which may disable it).
-    async fn record(
-        &self,
-        endpoints: &HashMap<WebhookEndpointId, WebhookEndpoint>,
-        attempts: Vec<(Delivery, Attempt)>,
-        report: &mut BatchReport,
-    ) -> anyhow::Result<()> {
+    async fn record(&self, attempts: Vec<Done>, report: &mut BatchReport) -> anyhow::Result<()> {
         if attempts.is_empty() {
             return Ok(());
         }
         let finished = self.core.clock.now();
         let mut results = Vec::with_capacity(attempts.len());
         let mut answered: Vec<WebhookEndpointId> = Vec::new();
-        let mut failing: HashMap<WebhookEndpointId, String> = HashMap::new();
-        for (d, attempt) in attempts {
+        let mut failing: HashMap<WebhookEndpointId, (WebhookEndpoint, String)> = HashMap::new();
+        let mut recovering: HashMap<WebhookEndpointId, bool> = HashMap::new();
+        for (d, attempt, ctx) in attempts {
             if let Some(e) = d.endpoint {
+                let known = ctx.endpoints.get(&e);
                 match &attempt {
-                    Attempt::Sent => answered.push(e),
+                    Attempt::Sent => {
+                        answered.push(e);
+                        if known.is_some_and(|x| x.failures > 0) {
+                            recovering.insert(e, true);
+                        }
+                    }
                     Attempt::Failed(m) | Attempt::Refused(m) => {
-                        if endpoints.get(&e).is_some_and(|x| x.enabled) {
-                            failing.insert(e, m.clone());
+                        if let Some(x) = known.filter(|x| x.enabled) {
+                            failing.insert(e, (x.clone(), m.clone()));
                         }
                     }
                 }
@@ -171,12 +358,10 @@ impl DeliveryRunner {
         }
         answered.sort();
         answered.dedup();
-        answered.retain(|e| endpoints.get(e).is_some_and(|x| x.failures > 0));
+        answered.retain(|e| recovering.contains_key(e));
         self.core.store.webhooks_succeeded(&answered).await?;
-        for (id, error) in failing {
-            if let Some(endpoint) = endpoints.get(&id) {
-                self.webhook_failed(endpoint, &error).await?;
-            }
+        for (endpoint, error) in failing.values() {
+            self.webhook_failed(endpoint, error).await?;
         }
         self.core
             .store
@@ -282,8 +467,8 @@ impl DeliveryRunner {
             .collect())
     }
 
-    async fn push(&self, d: &Delivery, browser: &PushSubscription) -> Attempt {
-        let payload = match serde_json::to_vec(&d.payload["notification"]) {
+    async fn push(&self, payload: &serde_json::Value, browser: &PushSubscription) -> Attempt {
+        let payload = match serde_json::to_vec(&payload["notification"]) {
             Ok(p) => p,
             Err(e) => {
                 return Attempt::Refused(format!("the queued notification is malformed: {e}"))
@@ -332,26 +517,26 @@ impl DeliveryRunner {
         }
     }
 
-    async fn attempt(
-        &self,
-        d: &Delivery,
-        endpoints: &HashMap<WebhookEndpointId, WebhookEndpoint>,
-        browsers: &HashMap<PushSubscriptionId, PushSubscription>,
-    ) -> Attempt {
+    async fn attempt(&self, d: &Delivery, ctx: &BatchContext) -> Attempt {
+        let news = d.news.as_ref().and_then(|id| ctx.news.get(id));
+        let payload = match candor_web::service::notify::compose(d, news) {
+            Ok(p) => p,
+            Err(e) => return Attempt::Refused(format!("the delivery cannot be composed: {e}")),
+        };
         match d.channel {
             Channel::Push => {
-                let browser = d.payload["subscription"]
+                let browser = payload["subscription"]
                     .as_str()
                     .and_then(|s| s.parse::<PushSubscriptionId>().ok())
-                    .and_then(|id| browsers.get(&id));
+                    .and_then(|id| ctx.browsers.get(&id));
                 match browser {
-                    Some(b) => self.push(d, b).await,
+                    Some(b) => self.push(&payload, b).await,
                     None => Attempt::Refused("the browser unsubscribed".into()),
                 }
             }
-            Channel::Email => self.email(d).await,
+            Channel::Email => self.email(payload).await,
             Channel::Webhook => {
-                let Some(endpoint) = d.endpoint.and_then(|id| endpoints.get(&id)) else {
+                let Some(endpoint) = d.endpoint.and_then(|id| ctx.endpoints.get(&id)) else {
                     return Attempt::Refused("the webhook endpoint was removed".into());
                 };
                 if !endpoint.enabled {
@@ -363,13 +548,13 @@ impl DeliveryRunner {
                             .unwrap_or("by its owner")
                     ));
                 }
-                self.webhook(d, endpoint).await
+                self.webhook(payload, endpoint).await
             }
         }
     }
 
-    async fn email(&self, d: &Delivery) -> Attempt {
-        let email: OutboundEmail = match serde_json::from_value(d.payload.clone()) {
+    async fn email(&self, payload: serde_json::Value) -> Attempt {
+        let email: OutboundEmail = match serde_json::from_value(payload) {
             Ok(e) => e,
             Err(e) => return Attempt::Refused(format!("the queued email is malformed: {e}")),
         };
@@ -383,8 +568,8 @@ impl DeliveryRunner {
         }
     }
 
-    async fn webhook(&self, d: &Delivery, endpoint: &WebhookEndpoint) -> Attempt {
-        let message: WebhookMessage = match serde_json::from_value(d.payload.clone()) {
+    async fn webhook(&self, payload: serde_json::Value, endpoint: &WebhookEndpoint) -> Attempt {
+        let message: WebhookMessage = match serde_json::from_value(payload) {
             Ok(m) => m,
             Err(e) => return Attempt::Refused(format!("the queued webhook is malformed: {e}")),
         };
@@ -409,48 +594,14 @@ impl DeliveryRunner {
 
     /// Sends everything due until nothing is (tests and `candor` commands).
     pub async fn drain(&self) -> anyhow::Result<BatchReport> {
-        let mut total = BatchReport::default();
-        loop {
-            let r = self.run_batch().await?;
-            if r.total() == 0 {
-                return Ok(total);
-            }
-            total.sent += r.sent;
-            total.retried += r.retried;
-            total.dead += r.dead;
-        }
+        self.pump(true, &CancellationToken::new()).await
     }
 
-    /// Runs until `stop` is cancelled.
+    /// Runs until `stop` is cancelled; what is in flight then is finished and recorded.
     pub async fn run(self, stop: CancellationToken) {
         tracing::info!(worker = %self.worker, "delivery worker started");
-        loop {
-            if stop.is_cancelled() {
-                break;
-            }
-            let idle = match self.run_batch().await {
-                Ok(r) => {
-                    if r.total() > 0 {
-                        tracing::info!(
-                            sent = r.sent,
-                            retried = r.retried,
-                            dead = r.dead,
-                            "deliveries"
-                        );
-                    }
-                    r.total() == 0
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "delivery worker could not reach the store");
-                    true
-                }
-            };
-            if idle {
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(IDLE_POLL) => {}
-                }
-            }
+        if let Err(e) = self.pump(false, &stop).await {
+            tracing::warn!(error = %e, "delivery worker stopped on an error");
         }
         tracing::info!(worker = %self.worker, "delivery worker stopped");
     }

@@ -48,10 +48,12 @@ pub const SECRET_GRACE: Duration = Duration::hours(24);
 
 /// The stable id of the delivery with this dedupe key.
 pub fn delivery_id(key: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(key.as_bytes());
     let mut id = String::with_capacity(32);
     for b in &digest[..16] {
-        id.push_str(&format!("{b:02x}"));
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     id
 }
@@ -73,8 +75,12 @@ pub struct NewDelivery {
     /// An email address, or an endpoint's URL: what a person reading the log recognises.
     pub recipient: String,
     pub endpoint: Option<WebhookEndpointId>,
-    /// What to send: an `OutboundEmail`, or the facts of a webhook message.
+    /// What to send: an `OutboundEmail`, or the facts of a webhook message; with `news`,
+    /// only what is this recipient's own (the rest is in the news, stored once).
     pub payload: serde_json::Value,
+    /// The news this delivery carries, rendered once per language and time zone and
+    /// shared by every delivery of the change in them (see [`DeliveryNews`]).
+    pub news: Option<String>,
     pub run_at: OffsetDateTime,
     pub max_attempts: i32,
 }
@@ -98,10 +104,27 @@ impl NewDelivery {
             recipient,
             endpoint: None,
             payload,
+            news: None,
             run_at: now,
             max_attempts: DEFAULT_DELIVERY_ATTEMPTS,
         }
     }
+}
+
+/// A change's news in one language and time zone, stored once and shared by all its
+/// deliveries in them: a fan-out to 100,000 recipients writes the text a handful of
+/// times, not 100,000.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryNews {
+    pub id: String,
+    pub change: String,
+    pub body: serde_json::Value,
+}
+
+/// The id of a change's news in one language and time zone: the same whenever the
+/// fan-out runs, so a fan-out run again stores it once.
+pub fn news_id(change: &str, language: &str, zone: &str) -> String {
+    delivery_id(&format!("{change}:news:{language}:{zone}"))
 }
 
 /// A delivery as stored.
@@ -114,6 +137,7 @@ pub struct Delivery {
     pub recipient: String,
     pub endpoint: Option<WebhookEndpointId>,
     pub payload: serde_json::Value,
+    pub news: Option<String>,
     pub status: DeliveryStatus,
     /// Attempts so far, including one now running.
     pub attempts: i32,
@@ -371,6 +395,7 @@ mod tests {
             recipient: "noc@contoso.example".into(),
             endpoint: None,
             payload: serde_json::json!({}),
+            news: None,
             status: DeliveryStatus::Sending,
             attempts,
             max_attempts: max,

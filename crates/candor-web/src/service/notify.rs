@@ -6,15 +6,16 @@
 //! what it already queued is not queued twice, and nothing is lost.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use candor_domain::email::OutboundEmail;
 use candor_domain::health::{
-    Channel, Issue, IssueId, MessageId, NewDelivery, Post, Subscription, Topic,
+    Channel, DeliveryNews, Issue, IssueId, MessageId, NewDelivery, Post, Subscription, Topic,
 };
 use candor_domain::jobs::NewJob;
 use candor_domain::language::Language;
 use candor_domain::TenantId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -23,7 +24,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::i18n::Tr;
 
 pub const NOTIFY_FANOUT: &str = "notify.fanout";
-const PAGE: u32 = 500;
+/// Tenants read and queued for at a time: each page is one transaction, so pages are
+/// large enough that commits do not dominate, small enough to keep memory modest.
+const PAGE: u32 = 10_000;
 
 /// The fan-out job for a post (`seq`), or for the latest post when the scope changed.
 pub fn fanout_job(issue: &IssueId, seq: Option<i64>, changed_at: OffsetDateTime) -> NewJob {
@@ -89,7 +92,7 @@ pub fn delivery_id(key: &str) -> String {
 
 /// What each reached tenant's deliveries need from the tenant (its time zone and
 /// language), read a page of tenants at a time and kept for the fan-out.
-struct Tenants(HashMap<TenantId, (String, Language)>);
+struct Tenants(HashMap<TenantId, (Arc<str>, Language)>);
 
 impl Tenants {
     async fn load(&mut self, core: &Core, ids: impl Iterator<Item = TenantId>) -> ApiResult<()> {
@@ -99,40 +102,101 @@ impl Tenants {
         if missing.is_empty() {
             return Ok(());
         }
+        // Tenants share a handful of time zones: each is kept once.
+        let mut zones: HashMap<String, Arc<str>> = HashMap::new();
         for t in core.store.get_tenants(&missing).await? {
-            self.0
-                .insert(t.id, (t.time_zone.to_string(), t.default_language));
+            let zone = t.time_zone.to_string();
+            let zone = zones
+                .entry(zone.clone())
+                .or_insert_with(|| Arc::from(zone))
+                .clone();
+            self.0.insert(t.id, (zone, t.default_language));
         }
+        let utc: Arc<str> = Arc::from("UTC");
         for t in missing {
             self.0
                 .entry(t)
-                .or_insert_with(|| ("UTC".into(), Language::English));
+                .or_insert_with(|| (utc.clone(), Language::English));
         }
         Ok(())
     }
 
-    fn of(&self, tenant: TenantId) -> (String, Language) {
+    fn of(&self, tenant: TenantId) -> (Arc<str>, Language) {
         self.0
             .get(&tenant)
             .cloned()
-            .unwrap_or_else(|| ("UTC".into(), Language::English))
+            .unwrap_or_else(|| (Arc::from("UTC"), Language::English))
     }
 }
 
 /// The news rendered once per language and time zone: a fan-out to 100,000 recipients
-/// renders it a handful of times.
+/// renders it, and stores it, a handful of times.
 struct Rendered<'a> {
+    change: &'a str,
     render: &'a (dyn Fn(&Tr) -> News + Sync),
-    cache: HashMap<(Language, String), News>,
+    cache: HashMap<(Language, Arc<str>), (String, News)>,
+    /// Rendered since the last `take_fresh`: to be stored before deliveries name it.
+    fresh: Vec<DeliveryNews>,
 }
 
 impl Rendered<'_> {
-    fn get(&mut self, lang: Language, zone: &str) -> &News {
-        let render = self.render;
-        self.cache
-            .entry((lang, zone.to_owned()))
-            .or_insert_with(|| render(&Tr::new(lang, zone.to_owned())))
+    /// The news in `lang` and `zone`, and its id.
+    fn get(&mut self, lang: Language, zone: &Arc<str>) -> ApiResult<&(String, News)> {
+        use std::collections::hash_map::Entry;
+        match self.cache.entry((lang, zone.clone())) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => {
+                let news = (self.render)(&Tr::new(lang, zone.to_string()));
+                let id = candor_domain::health::news_id(self.change, lang.tag(), zone);
+                let body = serde_json::to_value(NewsBody {
+                    email: news.email.clone(),
+                    webhook: news.webhook.clone(),
+                })
+                .map_err(ApiError::internal)?;
+                self.fresh.push(DeliveryNews {
+                    id: id.clone(),
+                    change: self.change.to_owned(),
+                    body,
+                });
+                Ok(e.insert((id, news)))
+            }
+        }
     }
+}
+
+/// What stored news holds: the email (with no recipient yet) and the webhook's facts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewsBody {
+    pub email: OutboundEmail,
+    pub webhook: WebhookNews,
+}
+
+/// The whole payload of a delivery that names stored news: the news, with what is the
+/// recipient's own (address, unsubscribe link, browser) filled in. A delivery queued
+/// with its whole payload is returned as it is.
+pub fn compose(
+    d: &candor_domain::health::Delivery,
+    news: Option<&NewsBody>,
+) -> Result<serde_json::Value, String> {
+    let Some(news_id) = &d.news else {
+        return Ok(d.payload.clone());
+    };
+    let news = news.ok_or_else(|| format!("its news ({news_id}) is no longer stored"))?;
+    Ok(match d.channel {
+        Channel::Email => {
+            let mut email = news.email.clone();
+            email.to = d.recipient.clone();
+            email.tenant = Some(d.tenant);
+            email.delivery_id = Some(d.id.clone());
+            email.unsubscribe = d.payload["unsubscribe"].as_str().map(str::to_owned);
+            serde_json::to_value(email).map_err(|e| e.to_string())?
+        }
+        Channel::Webhook => news.webhook.payload(&d.id, d.tenant),
+        Channel::Push => json!({
+            "subscription": d.payload["subscription"],
+            "notification": super::push::notification(&d.id, &d.change, &news.webhook),
+        }),
+    })
 }
 
 /// A post's HTML as plain text, for the email body.
@@ -209,7 +273,7 @@ pub struct News {
 }
 
 /// What a webhook says, before the delivery's id and tenant are filled in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookNews {
     pub event: String,
@@ -253,8 +317,10 @@ async fn deliver(
 ) -> ApiResult<u64> {
     let mut tenants = Tenants(HashMap::new());
     let mut rendered = Rendered {
+        change,
         render: &render,
         cache: HashMap::new(),
+        fresh: Vec::new(),
     };
     let now = core.clock.now();
     let reached = match reach {
@@ -262,69 +328,87 @@ async fn deliver(
         Reach::Message(id) => core.store.tenants_reached_by_message(id).await?,
     };
     let mut queued = 0;
+    // Each page is written while the next is read and rendered: the store's writer and
+    // its readers work side by side.
+    let mut writing: Option<tokio::task::JoinHandle<ApiResult<u64>>> = None;
     for chunk in reached.chunks(PAGE as usize) {
-        tenants.load(core, chunk.iter().copied()).await?;
+        // The page's tenants, contacts, endpoints and browsers, read side by side.
+        let (loaded, contacts, hooks, pushes) = tokio::join!(
+            tenants.load(core, chunk.iter().copied()),
+            core.store.contacts_of_tenants(chunk),
+            core.store.webhooks_of_tenants(chunk),
+            core.store.push_of_tenants(chunk),
+        );
+        loaded?;
+        let (contacts, hooks, pushes) = (contacts?, hooks?, pushes?);
         let mut batch = Vec::new();
-        for contact in core.store.contacts_of_tenants(chunk).await? {
+        for contact in contacts {
             if !wants(&contact.subscription) {
                 continue;
             }
             let (zone, _) = tenants.of(contact.tenant);
-            let mut email = rendered.get(contact.language, &zone).email.clone();
-            email.to = contact.email.to_string();
-            email.tenant = Some(contact.tenant);
-            email.unsubscribe =
+            let (news, _) = rendered.get(contact.language, &zone)?;
+            let unsubscribe =
                 super::contacts::unsubscribe_url(core, base_url, contact.tenant, contact.id);
             let mut d = NewDelivery::new(
                 contact.tenant,
                 change,
                 Channel::Email,
                 &contact.id.to_string(),
-                email.to.clone(),
-                json!(null),
+                contact.email.to_string(),
+                json!({ "unsubscribe": unsubscribe }),
                 now,
             );
+            d.news = Some(news.clone());
             d.max_attempts = core.delivery_attempts;
-            email.delivery_id = Some(d.id.clone());
-            d.payload = serde_json::to_value(&email).map_err(ApiError::internal)?;
             batch.push(d);
         }
-        for endpoint in core.store.webhooks_of_tenants(chunk).await? {
+        for endpoint in hooks {
             if !wants(&endpoint.subscription) {
                 continue;
             }
             // An endpoint has no language of its own: it speaks its tenant's.
             let (zone, language) = tenants.of(endpoint.tenant);
-            let news = rendered.get(language, &zone);
+            let (news, _) = rendered.get(language, &zone)?;
             let mut d = NewDelivery::new(
                 endpoint.tenant,
                 change,
                 Channel::Webhook,
                 &endpoint.id.to_string(),
                 endpoint.url.clone(),
-                json!(null),
+                json!({}),
                 now,
             );
             d.endpoint = Some(endpoint.id);
+            d.news = Some(news.clone());
             d.max_attempts = core.delivery_attempts;
-            d.payload = news.webhook.payload(&d.id, endpoint.tenant);
             batch.push(d);
         }
-        for browser in core.store.push_of_tenants(chunk).await? {
+        for browser in pushes {
             if !wants(&browser.subscription) {
                 continue;
             }
             let (zone, language) = tenants.of(browser.tenant);
-            let news = rendered.get(language, &zone);
-            batch.push(super::push::delivery(
-                core,
-                &browser,
-                change,
-                &news.webhook,
-                now,
-            ));
+            let (news_id, news) = rendered.get(language, &zone)?;
+            let mut d = super::push::delivery(core, &browser, change, &news.webhook, now);
+            d.payload = json!({ "subscription": browser.id.to_string() });
+            d.news = Some(news_id.clone());
+            batch.push(d);
         }
-        queued += core.store.queue_deliveries(&batch, now).await?;
+        if let Some(previous) = writing.take() {
+            queued += previous.await.map_err(ApiError::internal)??;
+        }
+        // The news first: a delivery never names news that is not stored.
+        core.store
+            .store_news(&std::mem::take(&mut rendered.fresh), now)
+            .await?;
+        let store = core.store.clone();
+        writing = Some(tokio::spawn(async move {
+            Ok(store.queue_deliveries(&batch, now).await?)
+        }));
+    }
+    if let Some(last) = writing {
+        queued += last.await.map_err(ApiError::internal)??;
     }
     Ok(queued)
 }
@@ -509,4 +593,104 @@ async fn service_name(core: &Core, issue: &Issue) -> ApiResult<String> {
         .find(|s| s.id == issue.service)
         .map(|s| s.display_name)
         .unwrap_or_else(|| issue.service.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use candor_domain::health::{Delivery, DeliveryStatus};
+    use time::macros::datetime;
+
+    fn body() -> NewsBody {
+        NewsBody {
+            email: OutboundEmail {
+                to: String::new(),
+                subject: "[Exchange Online] Mail delays".into(),
+                body: "We're investigating.".into(),
+                kind: "notify.issue".into(),
+                tenant: None,
+                delivery_id: None,
+                unsubscribe: None,
+            },
+            webhook: WebhookNews {
+                event: "issue.posted".into(),
+                occurred_date_time: datetime!(2026-11-30 9:00 UTC),
+                title: "Exchange Online: Mail delays".into(),
+                text: "We're investigating.".into(),
+                url: Some("https://status.example/portal/health/issues/EX1".into()),
+                data: json!({"issueId": "EX1"}),
+            },
+        }
+    }
+
+    fn delivery(channel: Channel, payload: serde_json::Value) -> Delivery {
+        let now = datetime!(2026-11-30 9:00 UTC);
+        Delivery {
+            id: "0123456789abcdef0123456789abcdef".into(),
+            tenant: TenantId(uuid::Uuid::from_u128(7)),
+            change: "issue:EX1:post:1".into(),
+            channel,
+            recipient: "noc@contoso.example".into(),
+            endpoint: None,
+            payload,
+            news: Some("news1".into()),
+            status: DeliveryStatus::Sending,
+            attempts: 1,
+            max_attempts: 10,
+            run_at: now,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+            sent_at: None,
+        }
+    }
+
+    #[test]
+    fn an_email_gets_its_recipient_id_tenant_and_unsubscribe_link() {
+        let d = delivery(
+            Channel::Email,
+            json!({"unsubscribe": "https://status.example/unsubscribe/t"}),
+        );
+        let email: OutboundEmail =
+            serde_json::from_value(compose(&d, Some(&body())).unwrap()).unwrap();
+        assert_eq!(email.to, "noc@contoso.example");
+        assert_eq!(email.tenant, Some(d.tenant));
+        assert_eq!(email.delivery_id.as_deref(), Some(d.id.as_str()));
+        assert_eq!(
+            email.unsubscribe.as_deref(),
+            Some("https://status.example/unsubscribe/t")
+        );
+        assert_eq!(email.subject, "[Exchange Online] Mail delays");
+    }
+
+    #[test]
+    fn a_webhook_and_a_push_carry_the_delivery_id() {
+        let hook = compose(&delivery(Channel::Webhook, json!({})), Some(&body())).unwrap();
+        assert_eq!(hook["id"], "0123456789abcdef0123456789abcdef");
+        assert_eq!(hook["tenantId"], uuid::Uuid::from_u128(7).to_string());
+        assert_eq!(hook["event"], "issue.posted");
+        let push = compose(
+            &delivery(Channel::Push, json!({"subscription": "b1"})),
+            Some(&body()),
+        )
+        .unwrap();
+        assert_eq!(push["subscription"], "b1");
+        assert_eq!(
+            push["notification"]["id"],
+            "0123456789abcdef0123456789abcdef"
+        );
+        assert_eq!(push["notification"]["tag"], "issue:EX1:post:1");
+    }
+
+    #[test]
+    fn news_that_is_gone_is_an_error_and_a_whole_payload_is_kept() {
+        let d = delivery(Channel::Email, json!({}));
+        assert!(compose(&d, None).unwrap_err().contains("news1"));
+        let whole = Delivery {
+            news: None,
+            ..delivery(Channel::Webhook, json!({"id": "x", "title": "as queued"}))
+        };
+        assert_eq!(compose(&whole, None).unwrap(), whole.payload);
+    }
 }

@@ -184,18 +184,23 @@ pub fn delivery(
         now,
     );
     d.max_attempts = core.delivery_attempts;
-    let text: String = news.text.chars().take(300).collect();
     d.payload = json!({
         "subscription": browser.id.to_string(),
-        "notification": {
-            "id": d.id,
-            "title": news.title,
-            "body": text,
-            "url": news.url,
-            "tag": change,
-        },
+        "notification": notification(&d.id, change, news),
     });
     d
+}
+
+/// What a browser shows of `news`: a short notification (title, text, link).
+pub fn notification(id: &str, change: &str, news: &WebhookNews) -> serde_json::Value {
+    let text: String = news.text.chars().take(300).collect();
+    json!({
+        "id": id,
+        "title": news.title,
+        "body": text,
+        "url": news.url,
+        "tag": change,
+    })
 }
 
 /// Queues a test notification to one of the person's browsers.

@@ -27,16 +27,22 @@ use crate::common::Backend;
 const TENANTS: usize = 600;
 
 /// A receiver that takes its time (so the kill lands mid-way) and records every
-/// delivery id it is given, repeats included.
+/// delivery id it is given, repeats included. It answers one request at a time, 4 ms
+/// each, after 40 ms of latency: about 250 a second however many the worker sends at
+/// once, so the kills land part way through however fast the worker is.
 async fn slow_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let store = seen.clone();
+    let gate = Arc::new(tokio::sync::Mutex::new(()));
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |headers: axum::http::HeaderMap| {
             let store = store.clone();
+            let gate = gate.clone();
             async move {
                 tokio::time::sleep(Duration::from_millis(40)).await;
+                let _one_at_a_time = gate.lock().await;
+                tokio::time::sleep(Duration::from_millis(4)).await;
                 let id = headers
                     .get(DELIVERY_HEADER)
                     .and_then(|v| v.to_str().ok())
