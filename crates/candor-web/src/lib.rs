@@ -136,6 +136,7 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
         .fallback(ops::not_found)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn(ops::record_metrics))
+        .layer(axum::middleware::from_fn(ops::security_headers))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),

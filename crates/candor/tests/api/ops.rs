@@ -73,7 +73,41 @@ async fn health_readiness_metrics_and_openapi(app: TestApp) {
     assert_eq!(body["error"]["code"], "not_found");
 }
 
-crate::both!(health_readiness_metrics_and_openapi);
+/// Every response refuses MIME sniffing, framing and cross-site referrers; HTML pages
+/// also carry a content security policy that allows no inline or foreign script.
+async fn responses_carry_security_headers(app: TestApp) {
+    let http = app.http();
+    for path in [
+        "/signin",
+        "/status",
+        "/healthz",
+        "/api/v1/nope",
+        "/static/push.js",
+    ] {
+        let res = http.get(app.url(path)).send().await.unwrap();
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+        let html = h
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap().starts_with("text/html"));
+        assert_eq!(h.contains_key("content-security-policy"), html, "{path}");
+        if html {
+            let csp = h["content-security-policy"].to_str().unwrap();
+            assert!(csp.contains("script-src 'self';"), "{path}: {csp}");
+            assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+            assert!(!csp.contains("unsafe-eval"), "{path}: {csp}");
+        }
+    }
+    let page = http.get(app.url("/signin")).send().await.unwrap();
+    assert!(page.headers().contains_key("content-security-policy"));
+}
+
+crate::both!(
+    health_readiness_metrics_and_openapi,
+    responses_carry_security_headers
+);
 
 /// The embedded database takes one serving instance; a second is refused with a reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
