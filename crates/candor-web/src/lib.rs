@@ -61,6 +61,9 @@ pub struct AppInner {
     pub config: WebConfig,
     /// Sign-in attempts per account and per address.
     pub sign_in_limiter: DefaultKeyedRateLimiter<String>,
+    /// Token requests per client id, and per address.
+    pub token_limiter: DefaultKeyedRateLimiter<String>,
+    pub token_address_limiter: DefaultKeyedRateLimiter<String>,
     /// Graph requests per app (or person) per tenant.
     pub graph_minute_limiter: DefaultKeyedRateLimiter<String>,
     pub graph_hour_limiter: DefaultKeyedRateLimiter<String>,
@@ -100,6 +103,9 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Sign-in attempts allowed per minute for one account (and, times four, per address).
 pub const SIGN_IN_ATTEMPTS_PER_MINUTE: u32 = 5;
+/// Token requests allowed per minute for one client id (and, times ten, per address): a
+/// client needs one token an hour.
+pub const TOKEN_REQUESTS_PER_MINUTE: u32 = 30;
 /// Graph's documented service communications limits, per app per tenant.
 pub const GRAPH_REQUESTS_PER_MINUTE: u32 = 240;
 pub const GRAPH_REQUESTS_PER_HOUR: u32 = 800;
@@ -122,6 +128,13 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
         tokens,
         config,
         sign_in_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+        token_limiter: RateLimiter::keyed(Quota::per_minute(
+            NonZeroU32::new(TOKEN_REQUESTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
+        )),
+        // An address may serve several clients: it gets ten clients' worth.
+        token_address_limiter: RateLimiter::keyed(Quota::per_minute(
+            NonZeroU32::new(TOKEN_REQUESTS_PER_MINUTE * 10).unwrap_or(NonZeroU32::MIN),
+        )),
         graph_minute_limiter: RateLimiter::keyed(Quota::per_minute(graph_minute)),
         graph_hour_limiter: RateLimiter::keyed(Quota::per_hour(graph_hour)),
         metrics: metrics_handle(),

@@ -42,6 +42,34 @@ fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>
     }
 }
 
+/// Refuses a client id (or an address) that asks for tokens far more often than any
+/// client needs, before its secret is checked.
+fn throttle(state: &AppState, client_id: &str, ip: Option<&str>) -> ApiResult<()> {
+    use governor::clock::{Clock as _, DefaultClock};
+    let refuse = |not_until: governor::NotUntil<_>| {
+        let wait = not_until
+            .wait_time_from(DefaultClock::default().now())
+            .as_secs()
+            + 1;
+        ApiError::TooManyRequests {
+            message: format!(
+                "too many token requests; a token lasts an hour, ask again in {wait} seconds"
+            ),
+            retry_after_secs: wait,
+        }
+    };
+    if let Some(ip) = ip {
+        state
+            .token_address_limiter
+            .check_key(&ip.to_owned())
+            .map_err(refuse)?;
+    }
+    state
+        .token_limiter
+        .check_key(&client_id.trim().to_lowercase())
+        .map_err(refuse)
+}
+
 /// `client_secret_basic`: credentials in the Authorization header.
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -133,6 +161,7 @@ pub async fn issue_token(
             ))
         }
     };
+    throttle(&state, &client_id, ip.as_deref())?;
     let now = state.clock.now();
     match authenticate_client(&state.core, &client_id, &secret).await {
         Ok(client) => {

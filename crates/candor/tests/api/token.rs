@@ -244,7 +244,50 @@ async fn a_forged_or_malformed_token_is_refused(app: TestApp) {
     }
 }
 
+/// A client id that asks for tokens far more often than any client needs is refused
+/// with 429 and a Retry-After, whether or not its secret is right; other clients are not.
+async fn the_token_endpoint_throttles_a_client_that_keeps_asking(app: TestApp) {
+    let c = &app.world.a.all;
+    let http = app.http();
+    let ask = |id: String, secret: String| {
+        let http = http.clone();
+        let url = app.url("/oauth2/v2.0/token");
+        async move {
+            http.post(url)
+                .form(&[
+                    ("grant_type", "client_credentials".to_owned()),
+                    ("client_id", id),
+                    ("client_secret", secret),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let limit = candor_web::TOKEN_REQUESTS_PER_MINUTE as usize;
+    let mut statuses = Vec::new();
+    for _ in 0..limit {
+        statuses.push(ask(c.client_id.clone(), "wrong".into()).await.status());
+    }
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    let refused = ask(c.client_id.clone(), c.secret.clone()).await;
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_requests", "{body}");
+    // Another client, from the same address, still gets its token.
+    let other = &app.world.b.all;
+    let ok = ask(other.client_id.clone(), other.secret.clone()).await;
+    assert_eq!(ok.status(), 200);
+}
+
 crate::both!(
+    the_token_endpoint_throttles_a_client_that_keeps_asking,
     a_token_verifies_offline_against_the_jwks,
     the_token_endpoint_refuses_what_it_cannot_honour,
     an_expired_token_is_refused,
