@@ -91,7 +91,18 @@ fn summary(row: &PgRow) -> StoreResult<ChangeDeliveries> {
     })
 }
 
-impl PostgresStore {}
+impl PostgresStore {
+    /// The rows of `select` (which ends in a `WHERE` condition on `tenant_id = ANY($1)`)
+    /// for these tenants.
+    async fn rows_of_tenants(&self, select: &str, tenants: &[TenantId]) -> StoreResult<Vec<PgRow>> {
+        let ids: Vec<Uuid> = tenants.iter().map(|t| t.0).collect();
+        sqlx::query(select)
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)
+    }
+}
 
 #[async_trait]
 impl DeliveryStore for PostgresStore {
@@ -628,43 +639,36 @@ impl DeliveryStore for PostgresStore {
         &self,
         tenants: &[TenantId],
     ) -> StoreResult<Vec<candor_domain::health::Contact>> {
-        let ids: Vec<Uuid> = tenants.iter().map(|t| t.0).collect();
-        sqlx::query(
+        self.rows_of_tenants(
             "SELECT id, tenant_id, email, language, subscription, created_at FROM contacts
              WHERE tenant_id = ANY($1)",
+            tenants,
         )
-        .bind(&ids)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?
+        .await?
         .iter()
         .map(crate::contacts::contact)
         .collect()
     }
 
     async fn webhooks_of_tenants(&self, tenants: &[TenantId]) -> StoreResult<Vec<WebhookEndpoint>> {
-        let ids: Vec<Uuid> = tenants.iter().map(|t| t.0).collect();
-        sqlx::query(&format!(
-            "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE tenant_id = ANY($1) AND enabled"
-        ))
-        .bind(&ids)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?
+        self.rows_of_tenants(
+            &format!(
+                "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE tenant_id = ANY($1) AND enabled"
+            ),
+            tenants,
+        )
+        .await?
         .iter()
         .map(endpoint)
         .collect()
     }
 
     async fn push_of_tenants(&self, tenants: &[TenantId]) -> StoreResult<Vec<PushSubscription>> {
-        let ids: Vec<Uuid> = tenants.iter().map(|t| t.0).collect();
-        sqlx::query(&format!(
-            "SELECT {PUSH_COLS} FROM push_subscriptions WHERE tenant_id = ANY($1)"
-        ))
-        .bind(&ids)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?
+        self.rows_of_tenants(
+            &format!("SELECT {PUSH_COLS} FROM push_subscriptions WHERE tenant_id = ANY($1)"),
+            tenants,
+        )
+        .await?
         .iter()
         .map(push)
         .collect()

@@ -143,8 +143,7 @@ impl DeliveryRunner {
                     },
                 };
                 permits.forget();
-                let claimed = self.claim(batch as u32).await;
-                let claimed = match claimed {
+                let claimed = match self.claim(batch as u32).await {
                     Ok(c) => c,
                     Err(e) => {
                         room.add_permits(batch);
@@ -162,30 +161,16 @@ impl DeliveryRunner {
                 room.add_permits(batch - claimed.len());
                 if claimed.is_empty() {
                     if until_idle {
-                        // Done once nothing is in flight either (what is in flight may
-                        // fail and fall due again at once, with no backoff left).
+                        if room.available_permits() == window {
+                            break;
+                        }
+                        // Something is in flight: once it is recorded, look again (a
+                        // failure with no backoff left may be due at once).
                         match room.acquire_many(window as u32).await {
                             Ok(all) => drop(all),
                             Err(_) => break,
                         }
-                        match self.claim(batch as u32).await {
-                            Ok(c) if c.is_empty() => break,
-                            Ok(c) => {
-                                if let Ok(p) = room.acquire_many(c.len() as u32).await {
-                                    p.forget();
-                                }
-                                for item in c {
-                                    if work_tx.send(item).await.is_err() {
-                                        break;
-                                    }
-                                }
-                                continue;
-                            }
-                            Err(e) => {
-                                fail(e);
-                                break;
-                            }
-                        }
+                        continue;
                     }
                     tokio::select! {
                         _ = stop.cancelled() => break,

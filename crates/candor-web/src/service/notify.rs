@@ -389,10 +389,9 @@ async fn deliver(
                 continue;
             }
             let (zone, language) = tenants.of(browser.tenant);
-            let (news_id, news) = rendered.get(language, &zone)?;
-            let mut d = super::push::delivery(core, &browser, change, &news.webhook, now);
-            d.payload = json!({ "subscription": browser.id.to_string() });
-            d.news = Some(news_id.clone());
+            let (news, _) = rendered.get(language, &zone)?;
+            let mut d = super::push::to_browser(core, &browser, change, now);
+            d.news = Some(news.clone());
             batch.push(d);
         }
         if let Some(previous) = writing.take() {

@@ -168,6 +168,22 @@ pub fn delivery(
     news: &WebhookNews,
     now: OffsetDateTime,
 ) -> NewDelivery {
+    let mut d = to_browser(core, browser, change, now);
+    d.payload = json!({
+        "subscription": browser.id.to_string(),
+        "notification": notification(&d.id, change, news),
+    });
+    d
+}
+
+/// The delivery of `change` to one browser, naming it, with no notification yet (the
+/// fan-out's deliveries take theirs from the stored news).
+pub fn to_browser(
+    core: &Core,
+    browser: &PushSubscription,
+    change: &str,
+    now: OffsetDateTime,
+) -> NewDelivery {
     let host = browser
         .endpoint
         .split("://")
@@ -184,10 +200,7 @@ pub fn delivery(
         now,
     );
     d.max_attempts = core.delivery_attempts;
-    d.payload = json!({
-        "subscription": browser.id.to_string(),
-        "notification": notification(&d.id, change, news),
-    });
+    d.payload = json!({ "subscription": browser.id.to_string() });
     d
 }
 
