@@ -768,4 +768,49 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
     /// Applied migrations as (version, description), for diagnostics.
     async fn applied_migrations(&self) -> StoreResult<Vec<(i64, String)>>;
+    /// Tells every instance serving from this database that `what` changed, so they drop
+    /// their in-memory views of it (PostgreSQL `NOTIFY`). The embedded store has one
+    /// serving instance, which drops its own views: it announces nothing.
+    async fn announce(&self, what: Announcement) -> StoreResult<()>;
+    /// What other instances announce, as it arrives; `None` where nothing is ever
+    /// announced (the embedded store).
+    async fn listen(&self) -> StoreResult<Option<Box<dyn Announcements>>>;
+}
+
+/// What changed, as far as in-memory views care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announcement {
+    /// Issues, posts, scopes or reviews: what the health views show.
+    Health,
+}
+
+impl Announcement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Announcement::Health => "health",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Announcement> {
+        match s {
+            "health" => Some(Announcement::Health),
+            _ => None,
+        }
+    }
+}
+
+/// What a listener hears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    Changed(Announcement),
+    /// The connection was lost and made again: announcements may have been missed, so
+    /// everything must be taken as changed.
+    Gap,
+}
+
+/// A subscription to the announcements of every instance on the database.
+#[async_trait]
+pub trait Announcements: Send {
+    /// Waits for the next announcement.
+    async fn next(&mut self) -> StoreResult<Heard>;
 }

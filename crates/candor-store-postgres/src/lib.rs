@@ -21,7 +21,7 @@ mod topology;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use candor_domain::store::{Store, StoreError, StoreResult};
+use candor_domain::store::{Announcement, Announcements, Heard, Store, StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
 use std::str::FromStr;
@@ -77,6 +77,27 @@ impl Store for PostgresStore {
         "postgres"
     }
 
+    async fn announce(&self, what: Announcement) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(ANNOUNCEMENTS_CHANNEL)
+            .bind(what.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn listen(&self) -> StoreResult<Option<Box<dyn Announcements>>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(db_error)?;
+        listener
+            .listen(ANNOUNCEMENTS_CHANNEL)
+            .await
+            .map_err(db_error)?;
+        Ok(Some(Box::new(PgAnnouncements(listener))))
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -105,6 +126,29 @@ impl Store for PostgresStore {
 
 /// Maps a sqlx error into the domain's store error, turning uniqueness violations into
 /// conflicts with a message a person can act on.
+/// The `NOTIFY` channel instances announce changes on.
+const ANNOUNCEMENTS_CHANNEL: &str = "candor_announcements";
+
+struct PgAnnouncements(sqlx::postgres::PgListener);
+
+#[async_trait]
+impl Announcements for PgAnnouncements {
+    async fn next(&mut self) -> StoreResult<Heard> {
+        loop {
+            // `None`: the connection was lost; the listener connects again on the next
+            // call, and whatever was announced meanwhile is gone.
+            match self.0.try_recv().await.map_err(db_error)? {
+                None => return Ok(Heard::Gap),
+                Some(n) => match Announcement::parse(n.payload()) {
+                    Some(a) => return Ok(Heard::Changed(a)),
+                    // From a newer version: this one has no view of it.
+                    None => continue,
+                },
+            }
+        }
+    }
+}
+
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::RowNotFound => StoreError::NotFound,

@@ -25,7 +25,7 @@ use std::str::FromStr;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use candor_domain::store::{Store, StoreError, StoreResult};
+use candor_domain::store::{Announcement, Announcements, Store, StoreError, StoreResult};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -159,6 +159,14 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    async fn announce(&self, _what: Announcement) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn listen(&self) -> StoreResult<Option<Box<dyn Announcements>>> {
+        Ok(None)
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -740,6 +740,35 @@ pub async fn migrations_are_recorded(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
 }
 
+/// On PostgreSQL every listener hears each announcement, its own instance's included; the
+/// embedded store has nothing to hear and announcing is harmless.
+pub async fn announcements_reach_every_listener(store: Arc<dyn Store>) {
+    use candor_domain::store::{Announcement, Heard};
+    let first = store.listen().await.unwrap();
+    let second = store.listen().await.unwrap();
+    store.announce(Announcement::Health).await.unwrap();
+    match (first, second) {
+        (None, None) => assert_eq!(store.backend(), "sqlite"),
+        (Some(mut first), Some(mut second)) => {
+            for listener in [&mut first, &mut second] {
+                let heard =
+                    tokio::time::timeout(std::time::Duration::from_secs(5), listener.next())
+                        .await
+                        .expect("an announcement within 5 s")
+                        .unwrap();
+                assert_eq!(heard, Heard::Changed(Announcement::Health));
+            }
+            // Nothing else was announced.
+            assert!(
+                tokio::time::timeout(std::time::Duration::from_millis(200), first.next())
+                    .await
+                    .is_err()
+            );
+        }
+        _ => panic!("either every listener hears or none does"),
+    }
+}
+
 fn sample_topology(tenant: TenantId) -> candor_domain::health::TopologyChanges {
     use candor_domain::health::*;
     let exchange = Service {

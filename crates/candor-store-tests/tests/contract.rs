@@ -45,6 +45,7 @@ contract!(
     jobs_are_claimed_when_due_and_deduplicated,
     concurrent_workers_claim_each_job_once,
     migrations_are_recorded,
+    announcements_reach_every_listener,
     topology_is_applied_and_read_back,
     a_topology_change_that_breaks_a_rule_writes_nothing,
     issues_reach_exactly_the_placed_tenants_and_keep_them,

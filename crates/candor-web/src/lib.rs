@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod ops;
 pub mod portal;
 pub mod public;
+pub mod routes;
 pub mod service;
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::token::TokenService;
+use crate::routes::RouteTable;
 use crate::service::Core;
 
 #[derive(Debug, Clone)]
@@ -69,6 +71,8 @@ pub struct AppInner {
     pub graph_hour_limiter: DefaultKeyedRateLimiter<String>,
     pub metrics: PrometheusHandle,
     pub openapi: Arc<utoipa::openapi::OpenApi>,
+    /// Every path served, for the authorization matrix test.
+    pub routes: Arc<RouteTable>,
 }
 
 impl Deref for AppInner {
@@ -123,6 +127,12 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
     let graph_hour = NonZeroU32::new(config.graph_requests_per_hour)
         .ok_or_else(|| anyhow::anyhow!("graph_requests_per_hour must be at least 1"))?;
     let (api_routes, openapi) = api::routes().split_for_parts();
+    let mut table = RouteTable::default();
+    table.add_openapi(&openapi);
+    let portal_routes = portal::routes(&mut table);
+    let graph_routes = graph::routes(&mut table);
+    let ops_routes = ops::routes(&mut table);
+    let public_routes = public::routes(&mut table);
     let state = AppState(Arc::new(AppInner {
         core,
         tokens,
@@ -139,13 +149,17 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
         graph_hour_limiter: RateLimiter::keyed(Quota::per_hour(graph_hour)),
         metrics: metrics_handle(),
         openapi: Arc::new(openapi),
+        routes: Arc::new(table),
     }));
     let router = Router::new()
         .merge(api_routes)
-        .merge(portal::routes(state.clone()))
-        .merge(graph::routes())
-        .merge(ops::routes())
-        .merge(public::routes())
+        .merge(portal_routes.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            portal::csrf_guard,
+        )))
+        .merge(graph_routes)
+        .merge(ops_routes)
+        .merge(public_routes)
         .fallback(ops::not_found)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn(ops::record_metrics))

@@ -10,14 +10,15 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::routes::{RouteTable, RouterExt};
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(t: &mut RouteTable) -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
+        .at(t, "/healthz", get(healthz))
+        .at(t, "/readyz", get(readyz))
+        .at(t, "/metrics", get(metrics))
+        .at(t, "/openapi.json", get(openapi))
 }
 
 /// The process is up.

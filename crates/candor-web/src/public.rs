@@ -16,17 +16,19 @@ use time::OffsetDateTime;
 use crate::error::ApiError;
 use crate::i18n::Tr;
 use crate::portal::health::{status_class, status_label};
+use crate::routes::{RouteTable, RouterExt};
 use crate::service::public::{public_status, PublicIssue, PublicStatus};
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(t: &mut RouteTable) -> Router<AppState> {
     Router::new()
-        .route("/status", get(live_page))
-        .route("/feeds/status.atom", get(public_feed))
-        .route("/feeds/tenants/{token}", get(tenant_feed))
+        .at(t, "/status", get(live_page))
+        .at(t, "/feeds/status.atom", get(public_feed))
+        .at(t, "/feeds/tenants/{token}", get(tenant_feed))
         // The token in the path is the credential (RFC 8058 one-click): no session, no
         // CSRF token, by design. GET only asks; POST unsubscribes.
-        .route(
+        .at(
+            t,
             "/unsubscribe/{token}",
             get(unsubscribe_page).post(unsubscribe_now),
         )

@@ -230,6 +230,8 @@ pub async fn start_with_clock(
     } else {
         None
     };
+    // Other instances on the same database announce their changes; hear them.
+    let hearing = tokio::spawn(core.clone().hear_announcements(stop.clone()));
     let stop_server = stop.clone();
     let stop_jobs = stop.clone();
     let done = tokio::spawn(async move {
@@ -252,6 +254,7 @@ pub async fn start_with_clock(
             let _ = j.await;
             let _ = d.await;
         }
+        let _ = hearing.await;
         served.map_err(anyhow::Error::from)
     });
     tracing::info!(%addr, public_url = %web.public_url, jobs = settings.jobs, "Candor is serving");

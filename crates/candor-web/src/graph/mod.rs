@@ -26,6 +26,7 @@ use serde_json::{json, Map, Value};
 use crate::auth::extract::{client_ip, resolve_principal, ApiCaller};
 use crate::auth::session;
 use crate::error::ApiError;
+use crate::routes::{RouteTable, RouterExt};
 use crate::service::health as svc;
 use crate::AppState;
 
@@ -34,50 +35,59 @@ const MAX_PAGE: usize = 1000;
 /// Graph's versions; Candor serves the same resources under both.
 const VERSIONS: &[&str] = &["v1.0", "beta"];
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(t: &mut RouteTable) -> Router<AppState> {
     let mut router = Router::new();
     for version in VERSIONS {
         let base = format!("/{version}/admin/serviceAnnouncement");
         router = router
-            .route(&format!("{base}/healthOverviews"), get(list_overviews))
-            .route(
+            .at(t, &format!("{base}/healthOverviews"), get(list_overviews))
+            .at(
+                t,
                 &format!("{base}/healthOverviews/{{name}}"),
                 get(get_overview),
             )
-            .route(
+            .at(
+                t,
                 &format!("{base}/healthOverviews/{{name}}/issues"),
                 get(overview_issues),
             )
-            .route(&format!("{base}/issues"), get(list_issues))
-            .route(&format!("{base}/issues/{{id}}"), get(get_issue))
-            .route(
+            .at(t, &format!("{base}/issues"), get(list_issues))
+            .at(t, &format!("{base}/issues/{{id}}"), get(get_issue))
+            .at(
+                t,
                 &format!("{base}/issues/{{id}}/incidentReport"),
                 get(incident_report),
             )
-            .route(
+            .at(
+                t,
                 &format!("{base}/issues/{{id}}/microsoft.graph.incidentReport()"),
                 get(incident_report),
             )
-            .route(&format!("{base}/messages"), get(messages::list))
+            .at(t, &format!("{base}/messages"), get(messages::list))
             // `{id}` also matches the bound actions (`markRead`, `microsoft.graph.markRead`):
             // GET reads a message, POST runs the action of that name.
-            .route(
+            .at(
+                t,
                 &format!("{base}/messages/{{id}}"),
                 get(messages::get_one).post(messages::action),
             )
-            .route(
+            .at(
+                t,
                 &format!("{base}/messages/{{id}}/attachments"),
                 get(messages::list_attachments),
             )
-            .route(
+            .at(
+                t,
                 &format!("{base}/messages/{{id}}/attachments/{{attachment}}"),
                 get(messages::get_attachment),
             )
-            .route(
+            .at(
+                t,
                 &format!("{base}/messages/{{id}}/attachments/{{attachment}}/content"),
                 get(messages::attachment_content),
             )
-            .route(
+            .at(
+                t,
                 &format!("{base}/messages/{{id}}/attachmentsArchive"),
                 get(messages::attachments_archive),
             );

@@ -34,145 +34,179 @@ use crate::auth::session::{self, cookie_value, LANGUAGE_COOKIE, PRESESSION_CSRF_
 use crate::auth::{random_token, same_secret};
 use crate::error::ApiError;
 use crate::i18n::Tr;
+use crate::routes::{RouteTable, RouterExt};
 use crate::AppState;
 
-pub fn routes(state: AppState) -> Router<AppState> {
+pub fn routes(t: &mut RouteTable) -> Router<AppState> {
     Router::new()
-        .route("/", get(root))
-        .route(
+        .at(t, "/", get(root))
+        .at(
+            t,
             "/signin",
             get(signin::tenant_form).post(signin::tenant_submit),
         )
-        .route(
+        .at(
+            t,
             "/console/signin",
             get(signin::console_form).post(signin::console_submit),
         )
-        .route("/signout", post(signin::sign_out))
-        .route("/language", post(change_language))
-        .route("/portal", get(tenant::home))
-        .route("/portal/audit", get(tenant::audit))
-        .route("/portal/audit/export", get(tenant::audit_export))
-        .route(
+        .at(t, "/signout", post(signin::sign_out))
+        .at(t, "/language", post(change_language))
+        .at(t, "/portal", get(tenant::home))
+        .at(t, "/portal/audit", get(tenant::audit))
+        .at(t, "/portal/audit/export", get(tenant::audit_export))
+        .at(
+            t,
             "/portal/users",
             get(tenant::users).post(tenant::create_user),
         )
-        .route("/portal/users/{id}/roles", post(tenant::set_roles))
-        .route(
+        .at(t, "/portal/users/{id}/roles", post(tenant::set_roles))
+        .at(
+            t,
             "/portal/api-clients",
             get(tenant::api_clients).post(tenant::create_api_client),
         )
-        .route(
+        .at(
+            t,
             "/portal/api-clients/{id}/revoke",
             post(tenant::revoke_api_client),
         )
-        .route(
+        .at(
+            t,
             "/portal/settings",
             get(tenant::settings).post(tenant::save_settings),
         )
-        .route("/portal/health", get(health::dashboard))
-        .route("/portal/health/issues/{id}", get(health::tenant_issue))
-        .route(
+        .at(t, "/portal/health", get(health::dashboard))
+        .at(t, "/portal/health/issues/{id}", get(health::tenant_issue))
+        .at(
+            t,
             "/portal/health/issues/{id}/review",
             get(health::tenant_review),
         )
-        .route("/portal/messages", get(messages::list))
-        .route("/portal/messages/{id}", get(messages::show))
-        .route(
+        .at(t, "/portal/messages", get(messages::list))
+        .at(t, "/portal/messages/{id}", get(messages::show))
+        .at(
+            t,
             "/portal/messages/{id}/viewpoint",
             post(messages::set_viewpoint),
         )
-        .route(
+        .at(
+            t,
             "/portal/messages/{id}/attachments/{attachment}",
             get(messages::attachment),
         )
-        .route(
+        .at(
+            t,
             "/portal/messages/{id}/attachments.zip",
             get(messages::archive),
         )
-        .route("/portal/contacts", get(contacts::show).post(contacts::add))
-        .route("/portal/contacts/{id}", post(contacts::act))
-        .route("/portal/webhooks", get(webhooks::show).post(webhooks::add))
-        .route("/portal/webhooks/{id}", post(webhooks::act))
-        .route("/portal/deliveries", get(deliveries::tenant_log))
-        .route("/portal/push", get(push::show).post(push::subscribe))
-        .route("/portal/push/{id}", post(push::act))
-        .route("/console/deliveries", get(deliveries::console))
-        .route("/portal/feeds", get(feeds::show).post(feeds::create))
-        .route("/portal/feeds/{id}/revoke", post(feeds::revoke))
-        .route("/portal/lockbox", get(lockbox::tenant_list))
-        .route("/portal/lockbox/setting", post(lockbox::save_setting))
-        .route(
+        .at(
+            t,
+            "/portal/contacts",
+            get(contacts::show).post(contacts::add),
+        )
+        .at(t, "/portal/contacts/{id}", post(contacts::act))
+        .at(
+            t,
+            "/portal/webhooks",
+            get(webhooks::show).post(webhooks::add),
+        )
+        .at(t, "/portal/webhooks/{id}", post(webhooks::act))
+        .at(t, "/portal/deliveries", get(deliveries::tenant_log))
+        .at(t, "/portal/push", get(push::show).post(push::subscribe))
+        .at(t, "/portal/push/{id}", post(push::act))
+        .at(t, "/console/deliveries", get(deliveries::console))
+        .at(t, "/portal/feeds", get(feeds::show).post(feeds::create))
+        .at(t, "/portal/feeds/{id}/revoke", post(feeds::revoke))
+        .at(t, "/portal/lockbox", get(lockbox::tenant_list))
+        .at(t, "/portal/lockbox/setting", post(lockbox::save_setting))
+        .at(
+            t,
             "/portal/lockbox/requests/{id}",
             get(lockbox::tenant_request),
         )
-        .route(
+        .at(
+            t,
             "/portal/lockbox/requests/{id}/decision",
             post(lockbox::tenant_decide),
         )
-        .route(
+        .at(
+            t,
             "/portal/lockbox/requests/{id}/revoke",
             post(lockbox::tenant_revoke),
         )
-        .route(
+        .at(
+            t,
             "/console/elevation",
             get(elevation::show).post(elevation::request),
         )
-        .route("/console/elevation/{id}/decision", post(elevation::decide))
-        .route("/console/elevation/{id}/revoke", post(elevation::revoke))
-        .route("/console/lockbox", get(lockbox::console_list))
-        .route(
+        .at(
+            t,
+            "/console/elevation/{id}/decision",
+            post(elevation::decide),
+        )
+        .at(t, "/console/elevation/{id}/revoke", post(elevation::revoke))
+        .at(t, "/console/lockbox", get(lockbox::console_list))
+        .at(
+            t,
             "/console/lockbox/new",
             get(lockbox::console_new).post(lockbox::console_file),
         )
-        .route(
+        .at(
+            t,
             "/console/lockbox/requests/{id}",
             get(lockbox::console_request),
         )
-        .route(
+        .at(
+            t,
             "/console/lockbox/requests/{id}/decision",
             post(lockbox::console_decide),
         )
-        .route("/console/messages", get(messages::console_list))
-        .route(
+        .at(t, "/console/messages", get(messages::console_list))
+        .at(
+            t,
             "/console/messages/new",
             get(messages::new_form)
                 .post(messages::create)
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
-        .route("/console/messages/{id}", get(messages::console_show))
-        .route(
+        .at(t, "/console/messages/{id}", get(messages::console_show))
+        .at(
+            t,
             "/console/topology",
             get(topology::show)
                 .post(topology::upload)
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
-        .route("/console/issues", get(health::console_issues))
-        .route(
+        .at(t, "/console/issues", get(health::console_issues))
+        .at(
+            t,
             "/console/issues/new",
             get(health::new_issue_form).post(health::create_issue),
         )
-        .route("/console/issues/{id}", get(health::console_issue))
-        .route("/console/issues/{id}/posts", post(health::post_update))
-        .route("/console/issues/{id}/reopen", post(health::reopen))
-        .route("/console/issues/{id}/scope", post(health::change_scope))
-        .route("/console/issues/{id}/review", post(health::save_review))
-        .route("/console", get(console::home))
-        .route("/console/audit", get(console::audit))
-        .route("/console/audit/export", get(console::audit_export))
-        .route(
+        .at(t, "/console/issues/{id}", get(health::console_issue))
+        .at(t, "/console/issues/{id}/posts", post(health::post_update))
+        .at(t, "/console/issues/{id}/reopen", post(health::reopen))
+        .at(t, "/console/issues/{id}/scope", post(health::change_scope))
+        .at(t, "/console/issues/{id}/review", post(health::save_review))
+        .at(t, "/console", get(console::home))
+        .at(t, "/console/audit", get(console::audit))
+        .at(t, "/console/audit/export", get(console::audit_export))
+        .at(
+            t,
             "/console/tenants",
             get(console::tenants).post(console::create_tenant),
         )
-        .route(
+        .at(
+            t,
             "/console/operators",
             get(console::operators).post(console::create_operator),
         )
-        .route("/static/candor.css", get(stylesheet))
-        .route("/static/push.js", get(push::script))
-        .route("/static/icon.svg", get(push::icon))
-        .route("/manifest.webmanifest", get(push::manifest))
-        .route("/sw.js", get(push::service_worker))
-        .layer(axum::middleware::from_fn_with_state(state, csrf_guard))
+        .at(t, "/static/candor.css", get(stylesheet))
+        .at(t, "/static/push.js", get(push::script))
+        .at(t, "/static/icon.svg", get(push::icon))
+        .at(t, "/manifest.webmanifest", get(push::manifest))
+        .at(t, "/sw.js", get(push::service_worker))
 }
 
 /// Everything the layout needs.
@@ -417,7 +451,11 @@ const MAX_UPLOAD_BYTES: usize = crate::service::messages::MAX_TOTAL_ATTACHMENT_B
 
 /// Refuses any state-changing portal request whose form does not carry the session's
 /// CSRF token (or, before sign-in, the pre-session cookie's).
-async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn csrf_guard(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }

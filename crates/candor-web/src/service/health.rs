@@ -314,7 +314,7 @@ pub async fn create_issue(
             vec![super::notify::fanout_job(&issue.id, Some(post.seq), now)],
         )
         .await?;
-    core.views.invalidate();
+    core.health_changed().await;
     super::public::changed(core).await;
     Ok((issue, affected))
 }
@@ -429,7 +429,7 @@ async fn apply_update(
                 .collect(),
         )
         .await?;
-    core.views.invalidate();
+    core.health_changed().await;
     super::public::changed(core).await;
     Ok(issue)
 }
@@ -494,7 +494,7 @@ pub async fn change_scope(
             vec![super::notify::fanout_job(&issue.id, None, now)],
         )
         .await?;
-    core.views.invalidate();
+    core.health_changed().await;
     super::public::changed(core).await;
     Ok((issue, added))
 }
@@ -674,7 +674,7 @@ pub async fn publish_pir(
             vec![super::notify::review_fanout_job(&issue.id, now)],
         )
         .await?;
-    core.views.invalidate();
+    core.health_changed().await;
     super::public::changed(core).await;
     Ok((issue, pir))
 }

@@ -47,6 +47,70 @@ pub struct Core {
 }
 
 impl Core {
+    /// Health news changed: drop this instance's views, and tell the others.
+    pub async fn health_changed(&self) {
+        self.views.invalidate();
+        if let Err(e) = self
+            .store
+            .announce(candor_domain::store::Announcement::Health)
+            .await
+        {
+            // The change itself is stored; other instances see it when their views
+            // expire (`views::ANNOUNCED_VIEW_TTL`).
+            tracing::warn!(error = %e, "could not announce a health change to other instances");
+        }
+    }
+
+    /// Hears what other instances announce and drops the views it makes stale, until
+    /// `stop`. Returns at once where nothing is announced (the embedded store).
+    pub async fn hear_announcements(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        use candor_domain::store::Heard;
+        let mut announcements = loop {
+            match self.store.listen().await {
+                Ok(Some(a)) => break a,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for other instances' changes; trying again in 5 s");
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                    }
+                }
+            }
+        };
+        self.views.set_hearing(true);
+        // Anything built before listening began may have missed a change.
+        self.views.invalidate();
+        loop {
+            let heard = tokio::select! {
+                _ = stop.cancelled() => break,
+                heard = announcements.next() => heard,
+            };
+            match heard {
+                Ok(Heard::Changed(_)) => self.views.invalidate(),
+                Ok(Heard::Gap) => {
+                    tracing::info!(
+                        "reconnected to hear other instances' changes; dropping every view"
+                    );
+                    self.views.invalidate();
+                }
+                Err(e) => {
+                    // Until the listener is back, views expire on their own again.
+                    self.views.set_hearing(false);
+                    self.views.invalidate();
+                    tracing::warn!(error = %e, "lost the connection that hears other instances' changes; retrying in 1 s");
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    }
+                    continue;
+                }
+            }
+            self.views.set_hearing(true);
+        }
+        self.views.set_hearing(false);
+    }
+
     pub async fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {
         let keys = Keys::load_or_create(store.as_ref(), clock.now()).await?;
         // Only the embedded store has a single writer, which the grant cache relies on.

@@ -1,8 +1,10 @@
-//! In-memory views of what tenants read most: each tenant's Graph issue list, kept for at
-//! most a second and dropped at once when this instance publishes a health change. A
-//! change made through another instance shows within the second.
+//! In-memory views of what tenants read most: each tenant's Graph issue list, dropped at
+//! once when this instance publishes a health change. Other instances on the same
+//! PostgreSQL database hear of it through `NOTIFY` and drop theirs too; without that
+//! (the embedded store, which a CLI command in another process may write to) a view is
+//! kept for at most a second.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,8 @@ use serde_json::Value;
 
 /// How long a view may be served without looking at the store again.
 pub const VIEW_TTL: Duration = Duration::from_secs(1);
+/// The same while this instance hears every change announced: only a safety net then.
+pub const ANNOUNCED_VIEW_TTL: Duration = Duration::from_secs(30);
 
 /// A tenant's issues as Graph JSON items, and the whole default response once built.
 pub struct IssueView {
@@ -25,6 +29,8 @@ pub struct IssueView {
 
 pub struct HealthViews {
     generation: AtomicU64,
+    /// Whether changes from other instances are heard as they happen.
+    hearing: AtomicBool,
     issues: quick_cache::sync::Cache<(TenantId, Option<Language>), Arc<IssueView>>,
 }
 
@@ -32,6 +38,7 @@ impl Default for HealthViews {
     fn default() -> Self {
         HealthViews {
             generation: AtomicU64::new(0),
+            hearing: AtomicBool::new(false),
             issues: quick_cache::sync::Cache::new(50_000),
         }
     }
@@ -43,6 +50,19 @@ impl HealthViews {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Whether every change made anywhere is heard (and invalidates) as it happens.
+    pub fn set_hearing(&self, hearing: bool) {
+        self.hearing.store(hearing, Ordering::Release);
+    }
+
+    fn ttl(&self) -> Duration {
+        if self.hearing.load(Ordering::Acquire) {
+            ANNOUNCED_VIEW_TTL
+        } else {
+            VIEW_TTL
+        }
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
@@ -50,7 +70,7 @@ impl HealthViews {
     /// A fresh view, if there is one.
     pub fn issues(&self, tenant: TenantId, lang: Option<Language>) -> Option<Arc<IssueView>> {
         let view = self.issues.get(&(tenant, lang))?;
-        (view.generation == self.generation() && view.built.elapsed() < VIEW_TTL).then_some(view)
+        (view.generation == self.generation() && view.built.elapsed() < self.ttl()).then_some(view)
     }
 
     /// Keeps a view built from the store at `generation` (read before the store was).

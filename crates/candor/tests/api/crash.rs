@@ -30,7 +30,7 @@ const TENANTS: usize = 600;
 /// delivery id it is given, repeats included. It answers one request at a time, 4 ms
 /// each, after 40 ms of latency: about 250 a second however many the worker sends at
 /// once, so the kills land part way through however fast the worker is.
-async fn slow_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+pub(crate) async fn slow_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let store = seen.clone();
     let gate = Arc::new(tokio::sync::Mutex::new(()));
@@ -156,7 +156,7 @@ fn serve(args: &[String], log: &std::path::Path) -> Child {
         .unwrap()
 }
 
-async fn wait_for(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
         assert!(

@@ -7,7 +7,9 @@ mod common;
 
 mod audit;
 mod authz;
+
 mod cli;
+mod cluster;
 mod contacts;
 mod crash;
 mod demo;
@@ -23,6 +25,7 @@ mod operator_api;
 mod ops;
 mod portal;
 mod push;
+mod secrets_in_logs;
 mod status_site;
 mod token;
 mod topology;

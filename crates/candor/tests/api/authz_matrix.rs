@@ -1,0 +1,881 @@
+//! The authorization matrix: every route the router declares × every kind of caller →
+//! the answer that caller must get.
+//!
+//! The routes come from the application's own route table (`AppState::routes`: the
+//! OpenAPI document for the REST API, and every path declared through
+//! `RouterExt::at`; clippy refuses `Router::route` in candor-web). The methods of a path
+//! are asked of the running app: whatever does not answer 405 is served. Each
+//! (method, path) needs a rule in `rule_of`; one without fails the test, so a route
+//! added later cannot ship with nobody having decided who may call it.
+//!
+//! Callers: anonymous; each tenant role of tenant A; a Global Administrator of tenant B
+//! (A's objects must be hidden from them); each operator role, standing; an operator
+//! elevated to Provider Admin and one whose elevation is still pending; A's API clients
+//! with each one permission; B's client with every permission; an operator client for
+//! each operator role. Path parameters are real objects of tenant A.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use candor_domain::identity::{Actor, ApiPermission, OperatorRole, TenantRole};
+use candor_domain::lockbox::Workload;
+use candor_web::service::{contacts, elevation, feeds, health, identity, lockbox, messages};
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+
+use crate::common::{csrf_of, TestApp, PASSWORD};
+use crate::health::{incident, place};
+
+/// What a caller gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    /// Served: a page, a document, a validation error about the (empty) input, a
+    /// redirect after doing what was asked.
+    Served,
+    /// Asked to authenticate: 401, or a redirect to a sign-in page.
+    SignIn,
+    /// Refused: 403, or a person sent back to their own realm's home.
+    Refused,
+    /// The object is not there for this caller: 404.
+    Hidden,
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    /// Anyone, signed in or not: sign-in forms, public status, feeds by token,
+    /// unsubscribe links, discovery documents, the token endpoint, health checks.
+    Anyone,
+    /// Anyone holding the token in the path, which is the credential: a made-up one is
+    /// not found, whoever sends it.
+    Token,
+    /// Anyone with a session, in either realm (sign-out, language).
+    SignedIn,
+    /// A portal page for tenant users holding one of these roles (empty: any role).
+    Portal(&'static [TenantRole]),
+    /// A console page for operators holding this role (`None`: any operator).
+    Console(Option<OperatorRole>),
+    /// Tenant data through an API: apps with the permission, or (GET only) people signed
+    /// in with one of the roles; operators with the role read their realm's own version.
+    TenantApi(ApiPermission, &'static [TenantRole], Option<OperatorRole>),
+    /// The operator API: operator clients, or (GET only) signed-in operators, with the
+    /// role.
+    OperatorApi(OperatorRole),
+    /// Any authenticated caller.
+    AnyCaller,
+}
+
+use ApiPermission as P;
+use OperatorRole as O;
+use TenantRole as T;
+
+const GA: T = T::GlobalAdministrator;
+const HEALTH: &[T] = &[GA, T::ServiceSupportAdministrator];
+const MESSAGES: &[T] = &[GA, T::ServiceSupportAdministrator, T::MessageCenterReader];
+const AUDIT: &[T] = &[GA, T::AuditReader];
+const LOCKBOX: &[T] = &[GA, T::CustomerLockboxAccessApprover];
+const ADMIN: &[T] = &[GA];
+
+/// The rule of every route. Graph's `beta` paths share `v1.0`'s rules.
+fn rule_of(method: &Method, path: &str) -> Option<Rule> {
+    let path = path
+        .strip_prefix("/beta/")
+        .map_or_else(|| path.to_owned(), |rest| format!("/v1.0/{rest}"));
+    let _ = method;
+    let rule = match path.as_str() {
+        "/feeds/tenants/{token}" | "/unsubscribe/{token}" => Rule::Token,
+        "/"
+        | "/signin"
+        | "/console/signin"
+        | "/status"
+        | "/feeds/status.atom"
+        | "/healthz"
+        | "/readyz"
+        | "/metrics"
+        | "/openapi.json"
+        | "/oauth2/v2.0/token"
+        | "/.well-known/jwks.json"
+        | "/.well-known/openid-configuration"
+        | "/static/candor.css"
+        | "/static/push.js"
+        | "/static/icon.svg"
+        | "/manifest.webmanifest"
+        | "/sw.js" => Rule::Anyone,
+        "/signout" | "/language" => Rule::SignedIn,
+
+        "/portal" => Rule::Portal(&[]),
+        "/portal/audit" | "/portal/audit/export" => Rule::Portal(AUDIT),
+        "/portal/users"
+        | "/portal/users/{id}/roles"
+        | "/portal/api-clients"
+        | "/portal/api-clients/{id}/revoke"
+        | "/portal/settings"
+        | "/portal/contacts"
+        | "/portal/contacts/{id}"
+        | "/portal/webhooks"
+        | "/portal/webhooks/{id}"
+        | "/portal/deliveries"
+        | "/portal/feeds"
+        | "/portal/feeds/{id}/revoke"
+        | "/portal/lockbox/setting" => Rule::Portal(ADMIN),
+        "/portal/health" | "/portal/health/issues/{id}" | "/portal/health/issues/{id}/review" => {
+            Rule::Portal(HEALTH)
+        }
+        "/portal/messages"
+        | "/portal/messages/{id}"
+        | "/portal/messages/{id}/viewpoint"
+        | "/portal/messages/{id}/attachments/{attachment}"
+        | "/portal/messages/{id}/attachments.zip" => Rule::Portal(MESSAGES),
+        "/portal/push" | "/portal/push/{id}" => Rule::Portal(&[]),
+        "/portal/lockbox"
+        | "/portal/lockbox/requests/{id}"
+        | "/portal/lockbox/requests/{id}/decision"
+        | "/portal/lockbox/requests/{id}/revoke" => Rule::Portal(LOCKBOX),
+
+        "/console"
+        | "/console/elevation"
+        | "/console/elevation/{id}/decision"
+        | "/console/elevation/{id}/revoke" => Rule::Console(None),
+        "/console/deliveries"
+        | "/console/audit"
+        | "/console/audit/export"
+        | "/console/tenants"
+        | "/console/operators"
+        | "/console/topology" => Rule::Console(Some(O::ProviderAdmin)),
+        "/console/lockbox" | "/console/lockbox/requests/{id}" => Rule::Console(None),
+        "/console/lockbox/new" => Rule::Console(Some(O::SupportEngineer)),
+        "/console/lockbox/requests/{id}/decision" => Rule::Console(Some(O::SupportManager)),
+        "/console/messages"
+        | "/console/messages/new"
+        | "/console/messages/{id}"
+        | "/console/issues"
+        | "/console/issues/new"
+        | "/console/issues/{id}"
+        | "/console/issues/{id}/posts"
+        | "/console/issues/{id}/reopen"
+        | "/console/issues/{id}/scope"
+        | "/console/issues/{id}/review" => Rule::Console(Some(O::IncidentManager)),
+
+        "/api/v1/me" => Rule::AnyCaller,
+        "/api/v1/audit/records" | "/api/v1/audit/records/export" => {
+            Rule::TenantApi(P::AuditLogReadAll, AUDIT, Some(O::ProviderAdmin))
+        }
+        "/api/v1/lockbox/requests"
+        | "/api/v1/lockbox/requests/{id}"
+        | "/api/v1/lockbox/requests/{id}/decision"
+        | "/api/v1/lockbox/requests/{id}/revoke" => {
+            Rule::TenantApi(P::LockboxReadWriteAll, LOCKBOX, None)
+        }
+        "/api/v1/lockbox/authorize" | "/api/v1/lockbox/actions" => {
+            Rule::OperatorApi(O::DataPlaneService)
+        }
+        "/api/v1/operator/topology" => Rule::OperatorApi(O::ProviderAdmin),
+        "/api/v1/operator/deliveries" | "/api/v1/operator/deliveries/changes" => {
+            Rule::OperatorApi(O::ProviderAdmin)
+        }
+        p if p.starts_with("/api/v1/operator/") => Rule::OperatorApi(O::IncidentManager),
+        p if p.starts_with("/v1.0/admin/serviceAnnouncement/messages") => {
+            Rule::TenantApi(P::ServiceMessageReadAll, MESSAGES, None)
+        }
+        p if p.starts_with("/v1.0/admin/serviceAnnouncement/") => {
+            Rule::TenantApi(P::ServiceHealthReadAll, HEALTH, None)
+        }
+        _ => return None,
+    };
+    Some(rule)
+}
+
+#[derive(Debug, Clone)]
+enum Who {
+    Anonymous,
+    /// Tenant A's user with one role.
+    TenantUser(TenantRole),
+    /// Tenant B's Global Administrator, reaching for tenant A's objects.
+    OtherTenantAdmin,
+    /// A signed-in operator and the roles they hold right now.
+    Operator(&'static str, BTreeSet<OperatorRole>),
+    /// Tenant A's API client with one permission.
+    App(ApiPermission),
+    /// Tenant B's API client with every permission.
+    OtherTenantApp,
+    /// An operator client with one role.
+    OperatorClient(OperatorRole),
+}
+
+impl Who {
+    fn label(&self) -> String {
+        match self {
+            Who::Anonymous => "anonymous".into(),
+            Who::TenantUser(r) => format!("tenant user {r}"),
+            Who::OtherTenantAdmin => "other tenant's GlobalAdministrator".into(),
+            Who::Operator(name, _) => format!("operator {name}"),
+            Who::App(p) => format!("app with {p}"),
+            Who::OtherTenantApp => "other tenant's app".into(),
+            Who::OperatorClient(r) => format!("operator client {r}"),
+        }
+    }
+
+    fn has_session(&self) -> bool {
+        matches!(
+            self,
+            Who::TenantUser(_) | Who::OtherTenantAdmin | Who::Operator(..)
+        )
+    }
+}
+
+/// What `who` must get from `method path` under `rule`. `tenant_object` says whether the
+/// path names one of tenant A's objects.
+fn expected(rule: Rule, who: &Who, method: &Method, tenant_object: bool) -> Outcome {
+    use Outcome::*;
+    let read = *method == Method::GET;
+    match rule {
+        Rule::Anyone => Served,
+        Rule::Token => Hidden,
+        Rule::SignedIn => {
+            if who.has_session() {
+                Served
+            } else if matches!(who, Who::Anonymous) {
+                SignIn
+            } else {
+                // A bearer token carries no CSRF token: the form guard refuses it.
+                Refused
+            }
+        }
+        Rule::Portal(roles) => match who {
+            Who::Anonymous => SignIn,
+            Who::TenantUser(r) if roles.is_empty() || roles.contains(r) => Served,
+            Who::TenantUser(_) => Refused,
+            Who::OtherTenantAdmin if tenant_object => Hidden,
+            Who::OtherTenantAdmin => Served,
+            Who::Operator(..) => Refused,
+            _ if read => SignIn,
+            _ => Refused,
+        },
+        Rule::Console(role) => match who {
+            Who::Anonymous => SignIn,
+            Who::Operator(_, held) if role.is_none_or(|r| held.contains(&r)) => Served,
+            Who::TenantUser(_) | Who::OtherTenantAdmin | Who::Operator(..) => Refused,
+            _ if read => SignIn,
+            _ => Refused,
+        },
+        Rule::TenantApi(permission, roles, operator) => match who {
+            Who::Anonymous => SignIn,
+            Who::App(p) if *p == permission => Served,
+            Who::App(_) => Refused,
+            Who::OtherTenantApp if tenant_object => Hidden,
+            Who::OtherTenantApp => Served,
+            Who::OperatorClient(r) if operator == Some(*r) => Served,
+            Who::OperatorClient(_) => Refused,
+            // A session authenticates only reads.
+            _ if !read => SignIn,
+            Who::TenantUser(r) if roles.contains(r) => Served,
+            Who::TenantUser(_) => Refused,
+            Who::OtherTenantAdmin if tenant_object => Hidden,
+            Who::OtherTenantAdmin => Served,
+            Who::Operator(_, held) if operator.is_some_and(|r| held.contains(&r)) => Served,
+            Who::Operator(..) => Refused,
+        },
+        Rule::OperatorApi(role) => match who {
+            Who::Anonymous => SignIn,
+            Who::OperatorClient(r) if *r == role => Served,
+            Who::App(_) | Who::OtherTenantApp | Who::OperatorClient(_) => Refused,
+            _ if !read => SignIn,
+            Who::Operator(_, held) if held.contains(&role) => Served,
+            _ => Refused,
+        },
+        Rule::AnyCaller => match who {
+            Who::Anonymous => SignIn,
+            w if w.has_session() && !read => SignIn,
+            _ => Served,
+        },
+    }
+}
+
+/// What an answer means, from the status and where a redirect points.
+fn outcome_of(path: &str, status: StatusCode, location: Option<&str>) -> Option<Outcome> {
+    Some(match status.as_u16() {
+        401 => Outcome::SignIn,
+        403 => Outcome::Refused,
+        404 => Outcome::Hidden,
+        301..=308 => match location.unwrap_or("") {
+            l if l.starts_with("/signin") || l.starts_with("/console/signin") => Outcome::SignIn,
+            "/portal" if path.starts_with("/console") => Outcome::Refused,
+            "/console" if path.starts_with("/portal") => Outcome::Refused,
+            _ => Outcome::Served,
+        },
+        200..=299 | 400 | 409 | 413 | 415 | 422 => Outcome::Served,
+        // 405 (not routed), 429 (throttled) and any 5xx are findings, never an outcome.
+        _ => return None,
+    })
+}
+
+/// A caller, ready to send: its client (cookies, its own forwarded address so sign-in
+/// limits per address do not mix callers) and the credential it sends.
+struct Caller {
+    who: Who,
+    client: reqwest::Client,
+    bearer: Option<String>,
+    csrf: Option<String>,
+}
+
+fn client_from(n: usize) -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-forwarded-for",
+        HeaderValue::from_str(&format!("10.9.{}.{}", n / 200, n % 200 + 1)).unwrap(),
+    );
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// A client with the pre-session CSRF cookie and its token, as a browser that opened the
+/// sign-in page has.
+async fn fresh_browser(app: &TestApp, n: usize, signin_path: &str) -> (reqwest::Client, String) {
+    let client = client_from(n);
+    let page = client
+        .get(app.url(signin_path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&page);
+    (client, csrf)
+}
+
+async fn signed_in(
+    app: &TestApp,
+    n: usize,
+    email: &str,
+    console: bool,
+) -> (reqwest::Client, String) {
+    let path = if console {
+        "/console/signin"
+    } else {
+        "/signin"
+    };
+    let (client, csrf) = fresh_browser(app, n, path).await;
+    let res = client
+        .post(app.url(path))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "sign-in of {email}");
+    let home = if console { "/console" } else { "/portal" };
+    let page = client
+        .get(app.url(home))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (client, csrf_of(&page))
+}
+
+/// Tenant A's objects that paths name, and the extra people the callers need.
+struct Objects {
+    params: BTreeMap<&'static str, String>,
+}
+
+impl Objects {
+    /// The path with each parameter filled with a real object of tenant A.
+    fn fill(&self, path: &str) -> String {
+        let mut out = path.to_owned();
+        let key = if path.contains("/messages/") || path.contains("/messages/{") {
+            "message"
+        } else if path.contains("/issues/") || path.contains("/health/issues/") {
+            "issue"
+        } else if path.contains("/lockbox/requests/") {
+            "lockbox"
+        } else if path.contains("/users/") {
+            "user"
+        } else if path.contains("/api-clients/") {
+            "client"
+        } else if path.contains("/contacts/") {
+            "contact"
+        } else if path.contains("/webhooks/") {
+            "webhook"
+        } else if path.contains("/push/") {
+            "push"
+        } else if path.contains("/feeds/") && path.contains("{id}") {
+            "feed"
+        } else if path.contains("/elevation/") {
+            "elevation"
+        } else {
+            "none"
+        };
+        if let Some(v) = self.params.get(key) {
+            out = out.replace("{id}", v);
+        }
+        for (param, key) in [
+            ("{attachment}", "attachment"),
+            ("{name}", "overview"),
+            ("{token}", "token"),
+        ] {
+            if let Some(v) = self.params.get(key) {
+                out = out.replace(param, v);
+            }
+        }
+        assert!(!out.contains('{'), "no object for the parameters of {path}");
+        out
+    }
+}
+
+async fn objects(app: &TestApp) -> Objects {
+    let core = &app.core;
+    let system = Actor::System;
+    let a = app.world.a.id;
+    let mut params = BTreeMap::new();
+    place(app).await;
+
+    let manager = crate::health::operator(app, O::IncidentManager);
+    let mut scope = candor_domain::health::Scope::default();
+    scope
+        .components
+        .insert(candor_domain::health::ComponentId::parse("eu-west-su1-mbx01").unwrap());
+    let (issue, _) = health::create_issue(core, &manager, None, incident(scope))
+        .await
+        .unwrap();
+    params.insert("issue", issue.id.to_string());
+
+    let (message, _) = messages::create_message(
+        core,
+        &manager,
+        None,
+        messages::NewMessageInput {
+            title: "Retiring Basic authentication".into(),
+            body_html: "<p>Move your apps to OAuth.</p>".into(),
+            category: "planForChange".into(),
+            services: vec!["Exchange".into()],
+            attachments: vec![messages::AttachmentUpload {
+                name: "connectors.csv".into(),
+                content_type: "text/csv".into(),
+                bytes: b"connector,owner\nsmtp-relay,it@contoso.example\n".to_vec(),
+            }],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    params.insert("message", message.id.to_string());
+    params.insert(
+        "attachment",
+        message.attachments.first().unwrap().id.to_string(),
+    );
+    params.insert("overview", "Exchange Online".into());
+    params.insert("token", "not-a-real-token-0123456789".into());
+
+    // A Lockbox request waiting for tenant A's decision.
+    core.store
+        .put_workload(
+            &Workload {
+                name: "Exchange Online".into(),
+                operations: vec!["Get-Mailbox".into()],
+            },
+            vec![],
+        )
+        .await
+        .unwrap();
+    lockbox::set_enabled(core, &system, None, a, true)
+        .await
+        .unwrap();
+    let engineer = crate::health::operator(app, O::SupportEngineer);
+    let request = lockbox::file_request(
+        core,
+        &engineer,
+        None,
+        lockbox::NewRequestInput {
+            tenant: a,
+            workload: "Exchange Online".into(),
+            operations: vec!["Get-Mailbox".into()],
+            service_request: "SR-MATRIX-1".into(),
+            justification: "A mailbox will not open in any client.".into(),
+            duration_minutes: 60,
+        },
+    )
+    .await
+    .unwrap();
+    let support_manager = crate::health::operator(app, O::SupportManager);
+    lockbox::decide_internally(
+        core,
+        &support_manager,
+        None,
+        &request.id.to_string(),
+        true,
+        None,
+    )
+    .await
+    .unwrap();
+    params.insert("lockbox", request.id.to_string());
+
+    // Targets that allowed callers may change without changing any caller: a bystander
+    // user, a spare API client.
+    let bystander = identity::create_user(
+        core,
+        &system,
+        None,
+        a,
+        identity::UserInput {
+            email: "bystander@contoso.example".into(),
+            display_name: "Bystander".into(),
+            password: PASSWORD.into(),
+            roles: vec!["AuditReader".into()],
+            language: None,
+        },
+    )
+    .await
+    .unwrap();
+    params.insert("user", bystander.id.to_string());
+    let spare = identity::create_api_client(
+        core,
+        &system,
+        None,
+        a,
+        "spare",
+        &["ServiceHealth.Read.All".into()],
+    )
+    .await
+    .unwrap();
+    params.insert("client", spare.client.id.to_string());
+
+    let contact = contacts::add(
+        core,
+        &system,
+        None,
+        a,
+        contacts::ContactInput {
+            email: "noc@contoso.example".into(),
+            language: "en".into(),
+            topics: vec!["incidents".into()],
+            services: Vec::new(),
+        },
+    )
+    .await
+    .unwrap();
+    params.insert("contact", contact.id.to_string());
+
+    core.allow_private_webhooks
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let webhook = candor_web::service::webhooks::add(
+        core,
+        &system,
+        None,
+        a,
+        candor_web::service::webhooks::WebhookInput {
+            url: "http://127.0.0.1:9/candor".into(),
+            format: String::new(),
+            topics: vec!["incidents".into()],
+            services: Vec::new(),
+        },
+    )
+    .await
+    .unwrap();
+    params.insert("webhook", webhook.endpoint.id.to_string());
+
+    let (keypair, auth) = ece::generate_keypair_and_auth_secret().unwrap();
+    let b64 = |bytes: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    let admin = crate::health::tenant_actor(app, GA);
+    let push = candor_web::service::push::subscribe(
+        core,
+        &admin,
+        None,
+        candor_web::service::push::BrowserInput {
+            endpoint: "https://127.0.0.1:9/push/matrix".into(),
+            p256dh: b64(&keypair.pub_as_raw().unwrap()),
+            auth: b64(&auth),
+            label: "Matrix".into(),
+        },
+    )
+    .await
+    .unwrap();
+    params.insert("push", push.id.to_string());
+
+    let feed = feeds::create_link(core, &system, None, a, "Matrix")
+        .await
+        .unwrap();
+    params.insert("feed", feed.link.id.to_string());
+
+    Objects { params }
+}
+
+/// An operator with standing `role` who asked to be elevated to Provider Admin; the
+/// elevation is approved when `approve`.
+async fn elevation_holder(
+    app: &TestApp,
+    name: &str,
+    role: OperatorRole,
+    approve: bool,
+) -> (String, String) {
+    let email = format!("{name}@provider.example");
+    let op = identity::create_operator(
+        &app.core,
+        &Actor::System,
+        None,
+        identity::OperatorInput {
+            email: email.clone(),
+            display_name: name.into(),
+            password: PASSWORD.into(),
+            roles: vec![role.as_str().into()],
+            break_glass: false,
+        },
+    )
+    .await
+    .unwrap();
+    let me = Actor::Operator {
+        operator_id: op.id,
+        email: email.clone(),
+        roles: [role].into_iter().collect(),
+    };
+    let asked = elevation::request(
+        &app.core,
+        &me,
+        None,
+        "ProviderAdmin",
+        "Rotating the topology import credentials",
+        60,
+    )
+    .await
+    .unwrap();
+    if approve {
+        let admin = crate::health::operator(app, O::ProviderAdmin);
+        elevation::decide(&app.core, &admin, None, &asked.id.to_string(), true, None)
+            .await
+            .unwrap();
+    }
+    (email, asked.id.to_string())
+}
+
+async fn callers(app: &TestApp, objects: &mut Objects) -> Vec<Caller> {
+    let mut out = Vec::new();
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    let (client, csrf) = fresh_browser(app, next(), "/signin").await;
+    out.push(Caller {
+        who: Who::Anonymous,
+        client,
+        bearer: None,
+        csrf: Some(csrf),
+    });
+    for role in T::ALL {
+        let (client, csrf) = signed_in(app, next(), &app.world.a.user(*role).email, false).await;
+        out.push(Caller {
+            who: Who::TenantUser(*role),
+            client,
+            bearer: None,
+            csrf: Some(csrf),
+        });
+    }
+    let (client, csrf) = signed_in(app, next(), &app.world.b.user(GA).email, false).await;
+    out.push(Caller {
+        who: Who::OtherTenantAdmin,
+        client,
+        bearer: None,
+        csrf: Some(csrf),
+    });
+    for role in O::ALL {
+        let (client, csrf) = signed_in(app, next(), &app.world.operator(*role).email, true).await;
+        out.push(Caller {
+            who: Who::Operator(role.as_str(), [*role].into_iter().collect()),
+            client,
+            bearer: None,
+            csrf: Some(csrf),
+        });
+    }
+    let (email, _) = elevation_holder(app, "elevated", O::SupportEngineer, true).await;
+    let (client, csrf) = signed_in(app, next(), &email, true).await;
+    out.push(Caller {
+        who: Who::Operator(
+            "SupportEngineer elevated to ProviderAdmin",
+            [O::SupportEngineer, O::ProviderAdmin].into_iter().collect(),
+        ),
+        client,
+        bearer: None,
+        csrf: Some(csrf),
+    });
+    let (email, pending) = elevation_holder(app, "unelevated", O::SupportEngineer, false).await;
+    objects.params.insert("elevation", pending);
+    let (client, csrf) = signed_in(app, next(), &email, true).await;
+    out.push(Caller {
+        who: Who::Operator(
+            "SupportEngineer with a pending ProviderAdmin elevation",
+            [O::SupportEngineer].into_iter().collect(),
+        ),
+        client,
+        bearer: None,
+        csrf: Some(csrf),
+    });
+    for p in P::ALL {
+        out.push(Caller {
+            who: Who::App(*p),
+            client: client_from(next()),
+            bearer: Some(app.token(app.world.a.app(*p)).await),
+            csrf: None,
+        });
+    }
+    out.push(Caller {
+        who: Who::OtherTenantApp,
+        client: client_from(next()),
+        bearer: Some(app.token(&app.world.b.all).await),
+        csrf: None,
+    });
+    for role in O::ALL {
+        out.push(Caller {
+            who: Who::OperatorClient(*role),
+            client: client_from(next()),
+            bearer: Some(crate::operator_api::client(app, &[role.as_str()]).await),
+            csrf: None,
+        });
+    }
+    out
+}
+
+async fn send(
+    app: &TestApp,
+    caller: &Caller,
+    method: &Method,
+    url_path: &str,
+) -> reqwest::Response {
+    let mut req = caller.client.request(method.clone(), app.url(url_path));
+    if let Some(token) = &caller.bearer {
+        req = req.bearer_auth(token);
+    }
+    if *method != Method::GET {
+        if url_path.starts_with("/api/")
+            || url_path.starts_with("/v1.0/")
+            || url_path.starts_with("/beta/")
+        {
+            req = req.header("content-type", "application/json").body("{}");
+        } else {
+            let csrf = caller.csrf.clone().unwrap_or_default();
+            req = req.form(&[("csrf", csrf.as_str())]);
+        }
+    }
+    req.send().await.unwrap()
+}
+
+const METHODS: [Method; 5] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
+
+async fn every_route_answers_every_caller_as_its_rule_says(app: TestApp) {
+    let table = app.state.routes.clone();
+    let mut objects = objects(&app).await;
+    let callers = callers(&app, &mut objects).await;
+    let anonymous = &callers[0];
+
+    // The (method, path) pairs served: the API's from its document, the rest asked of
+    // the app (a pre-session browser passes the form guard, so only routing answers 405).
+    let mut routes: Vec<(Method, String)> = Vec::new();
+    for entry in table.entries() {
+        match &entry.methods {
+            Some(methods) => routes.extend(methods.iter().map(|m| (m.clone(), entry.path.clone()))),
+            None => {
+                for method in METHODS {
+                    let res = send(&app, anonymous, &method, &objects.fill(&entry.path)).await;
+                    if res.status() != StatusCode::METHOD_NOT_ALLOWED {
+                        routes.push((method, entry.path.clone()));
+                    }
+                }
+            }
+        }
+    }
+    // Signing out ends the caller's session: last.
+    routes.sort_by_key(|(m, p)| (p == "/signout", p.clone(), m.to_string()));
+    assert!(
+        routes.len() > 100,
+        "the route table lists {} routes",
+        routes.len()
+    );
+
+    let missing: Vec<String> = routes
+        .iter()
+        .filter(|(m, p)| rule_of(m, p).is_none())
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a rule in the authorization matrix (add them to rule_of): {missing:#?}"
+    );
+
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for (method, path) in &routes {
+        let rule = rule_of(method, path).unwrap();
+        let tenant_object =
+            path.contains('{') && !path.contains("{token}") && !path.contains("{name}");
+        let url_path = objects.fill(path);
+        for caller in &callers {
+            let want = expected(rule, &caller.who, method, tenant_object);
+            let res = send(&app, caller, method, &url_path).await;
+            let status = res.status();
+            let location = res
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let got = outcome_of(path, status, location.as_deref());
+            checked += 1;
+            if got != Some(want) {
+                let body: String = res
+                    .text()
+                    .await
+                    .unwrap_or_default()
+                    .chars()
+                    .take(160)
+                    .collect();
+                wrong.push(format!(
+                    "{method} {path} as {}: want {want:?}, got {status} {} {body}",
+                    caller.who.label(),
+                    location.unwrap_or_default()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} answers differ from the matrix:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert!(checked > 2000, "only {checked} answers checked");
+}
+
+/// Each caller comes from its own forwarded address, so the per-address sign-in and
+/// token limits do not throttle the matrix.
+async fn spawn(backend: crate::common::Backend) -> Option<TestApp> {
+    crate::common::spawn_configured(backend, |c| c.trust_forwarded_for = true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_on_sqlite() {
+    let app = spawn(crate::common::Backend::Sqlite).await.unwrap();
+    every_route_answers_every_caller_as_its_rule_says(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_on_postgres() {
+    let Some(app) = spawn(crate::common::Backend::Postgres).await else {
+        return;
+    };
+    every_route_answers_every_caller_as_its_rule_says(app).await;
+}
