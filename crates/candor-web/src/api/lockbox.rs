@@ -281,10 +281,11 @@ pub async fn decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<LockboxRequestView>> {
+    // Nobody learns about another tenant's request by trying to decide it, nor about the
+    // body's shape before they may see the request.
+    svc::get(&state.core, &caller.actor, &id).await?;
     let req: DecisionRequest = json_body(&headers, &body)?;
     let decision: Decision = req.decision.parse()?;
-    // Nobody learns about another tenant's request by trying to decide it.
-    svc::get(&state.core, &caller.actor, &id).await?;
     let r = svc::decide(
         &state.core,
         &caller.actor,

@@ -299,24 +299,22 @@ pub(super) async fn action(
     body: Bytes,
 ) -> GraphResult {
     let run = async {
+        if let Ok(caller) = &req.caller {
+            if matches!(caller.actor, Actor::ApiClient { .. }) {
+                return Err(ApiError::Forbidden(candor_domain::identity::Denied {
+                    reason: candor_domain::identity::DenyReason::MissingRole,
+                    message: "marking messages read, archived or favorite changes a person's own view (ServiceMessageViewpoint.Write, delegated only); application permissions are not supported".into(),
+                }));
+            }
+        }
+        // Who asks comes first: an anonymous caller learns nothing about the actions.
+        let (actor, tenant) = req.tenant(&state, Action::SetMessageViewpoint)?;
         let change = ViewpointChange::from_action(name.trim()).ok_or_else(|| {
             ApiError::NotFound(format!(
                 "messages have no action `{}`; use markRead, markUnread, archive, unarchive, favorite or unfavorite",
                 name.chars().take(40).collect::<String>()
             ))
         })?;
-        if let Ok(caller) = &req.caller {
-            if matches!(caller.actor, Actor::ApiClient { .. }) {
-                return Err(ApiError::Forbidden(candor_domain::identity::Denied {
-                    reason: candor_domain::identity::DenyReason::MissingRole,
-                    message: format!(
-                        "{} changes a person's own view (ServiceMessageViewpoint.Write, delegated only); application permissions are not supported",
-                        change.action_name()
-                    ),
-                }));
-            }
-        }
-        let (actor, tenant) = req.tenant(&state, Action::SetMessageViewpoint)?;
         if !super::is_json(&req.headers) {
             return Err(ApiError::BadRequest(
                 "send {\"messageIds\": [...]} with Content-Type: application/json".into(),

@@ -1,10 +1,10 @@
 //! Operator console pages.
 
+use crate::portal::form::Form;
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use candor_domain::audit::{AuditChain, AuditQueryInput};
 use candor_domain::identity::{authorize, Action, Actor, OperatorRole};
 use candor_domain::TenantId;

@@ -1,10 +1,10 @@
 //! The tenant's notification contacts: add (address, language, topics, services),
 //! remove, and send a test email.
 
+use crate::portal::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use candor_domain::health::Topic;
 use candor_domain::language::Language;
 use serde::Deserialize;

@@ -1,10 +1,10 @@
 //! The console's elevation page: ask for a privileged role for a while, see one's own
 //! elevations, decide on others' requests for roles one holds, end an active one.
 
+use crate::portal::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use candor_domain::elevation::{Elevation, ElevationStatus, PRIVILEGED_ROLES};
 use serde::Deserialize;
 

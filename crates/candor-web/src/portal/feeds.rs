@@ -1,9 +1,9 @@
 //! The tenant's private feed links: create (the link shown once), list, revoke.
 
+use crate::portal::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use serde::Deserialize;
 
 use super::{error_page, render, PageCtx};

@@ -1,10 +1,10 @@
 //! Service health pages: the operator console's issues, and the tenant's dashboard.
 
+use crate::portal::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use candor_domain::health::{
     on_time_share, Classification, ComponentId, Issue, Post, PostType, ScaleUnitId, Scope,
     ServiceId, Status,

@@ -3,10 +3,10 @@
 //! request, one's own requests, the Support Manager's queue, a request with the internal
 //! decision or cancellation.
 
+use crate::portal::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use candor_domain::identity::{authorize, Action, Actor};
 use candor_domain::lockbox::{Decision as Decided, LockboxRequest, LockboxStatus};
 use candor_domain::time_util::parse_time;

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::portal::form::Form;
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use candor_domain::health::{
     Audience, Category, Message, Service, Severity, Viewpoint, ViewpointChange,
 };

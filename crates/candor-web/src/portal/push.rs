@@ -3,11 +3,11 @@
 //! test, remove one. Plus what makes the portal an installable web app: the manifest,
 //! the service worker, the icon.
 
+use crate::portal::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use serde::Deserialize;
 
 use super::{error_page, render, PageCtx};

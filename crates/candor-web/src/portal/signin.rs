@@ -1,8 +1,8 @@
+use crate::portal::form::Form;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use axum_extra::extract::CookieJar;
 use candor_domain::audit::{activity, AuditChain, NewAuditRecord};
 use candor_domain::identity::SessionPrincipal;

@@ -1,10 +1,10 @@
 //! Tenant portal pages.
 
+use crate::portal::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use candor_domain::audit::AuditChain;
 use candor_domain::identity::{authorize, Action, ApiPermission, TenantRole};
 use candor_domain::language::Language;

@@ -1,10 +1,10 @@
 //! The tenant's webhook endpoints: add (URL, format, topics, services; the signing secret
 //! shown once), send a test, rotate the secret, turn a disabled endpoint back on, remove.
 
+use crate::portal::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use candor_domain::health::{Topic, WebhookFormat};
 use serde::Deserialize;
 

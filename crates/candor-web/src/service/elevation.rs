@@ -127,18 +127,28 @@ pub async fn decide(
     let comment = comment
         .map(|c| c.trim().chars().take(1000).collect::<String>())
         .filter(|c| !c.is_empty());
+    // Who may decide is a question of rights (403); the elevation's state (decided,
+    // expired) is a conflict (409). The domain checks both again.
+    let denied = |message: String| {
+        ApiError::Forbidden(candor_domain::identity::Denied {
+            reason: candor_domain::identity::DenyReason::MissingRole,
+            message,
+        })
+    };
+    if before.operator == me {
+        return Err(denied(
+            "nobody approves their own elevation; another operator must".into(),
+        ));
+    }
+    if !roles.contains(before.role) {
+        return Err(denied(format!(
+            "only an operator who holds {} may decide on an elevation to it",
+            before.role
+        )));
+    }
     let after = before
         .decide(me, &name, &roles, approve, comment.clone(), now)
-        .map_err(|r| {
-            if r.0.contains("only an operator who holds") {
-                ApiError::Forbidden(candor_domain::identity::Denied {
-                    reason: candor_domain::identity::DenyReason::MissingRole,
-                    message: r.0,
-                })
-            } else {
-                ApiError::Conflict(r.0)
-            }
-        })?;
+        .map_err(|r| ApiError::Conflict(r.0))?;
     let record = NewAuditRecord::by(actor, AuditChain::Operator, now, ELEVATION_DECIDED)
         .ip(ip)
         .item(before.id.to_string())

@@ -72,8 +72,8 @@ async fn privileged_roles_come_only_through_approved_elevations(app: TestApp) {
     let id = asked.id.to_string();
     let own = elevation::decide(&app.core, &im, None, &id, true, None).await;
     assert!(
-        matches!(own, Err(ApiError::Conflict(_))),
-        "never one's own: {own:?}"
+        matches!(own, Err(ApiError::Forbidden(_))),
+        "never one's own, refused as a matter of rights: {own:?}"
     );
     let manager = operator(&app, OperatorRole::SupportManager);
     let not_holder = elevation::decide(&app.core, &manager, None, &id, true, None).await;

@@ -7,6 +7,7 @@ mod common;
 
 mod audit;
 mod authz;
+mod authz_matrix;
 
 mod cli;
 mod cluster;

@@ -1,0 +1,29 @@
+//! Portal forms: `axum_extra`'s form (repeated fields become lists), with a refusal that
+//! says which field is missing or wrong in Candor's error body, instead of axum's
+//! plain-text 422.
+
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+pub struct Form<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum_extra::extract::Form::<T>::from_request(req, state)
+            .await
+            .map(|axum_extra::extract::Form(v)| Form(v))
+            .map_err(|e| {
+                let detail = e.body_text();
+                let detail = detail
+                    .strip_prefix("Failed to deserialize form body: ")
+                    .or_else(|| detail.strip_prefix("Failed to deserialize form: "))
+                    .unwrap_or(&detail)
+                    .to_owned();
+                ApiError::BadRequest(format!("the form is not complete or not valid: {detail}"))
+            })
+    }
+}
