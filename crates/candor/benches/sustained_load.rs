@@ -1,0 +1,554 @@
+//! Sustained mixed load on a real `candor serve` (the embedded store, the demo world):
+//! readers on the Graph API, the portal dashboard and the public status page, writers
+//! posting issue updates through the operator API (each one a fan-out) and changing
+//! message viewpoints through the portal and Graph, all at once for ten minutes.
+//!
+//! Reported: requests and errors per kind, p50/p99/max latency, throughput, and the
+//! server's resident memory after warm-up and at the end (sampled every 5 s). The
+//! baseline is `/healthz` measured in the same run: the ratio of a kind's p99 to it says
+//! what Candor's own work costs, whatever the machine is doing meanwhile.
+//!
+//! ```sh
+//! cargo bench -p candor --bench sustained_load                  # 10 minutes
+//! LOAD_SECONDS=20 cargo bench -p candor --bench sustained_load  # a short run
+//! ```
+//!
+//! Settings: `LOAD_SECONDS` (600), `LOAD_READERS` (16 concurrent readers),
+//! `LOAD_POSTS_PER_SECOND` (1 issue update a second), `LOAD_VIEWPOINTS_PER_SECOND` (4).
+//! Exits non-zero when any request failed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn candor() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_candor"))
+}
+
+/// Starts `candor serve` and returns it with the address it listens on.
+fn serve(data_dir: &std::path::Path, demo: bool) -> (Child, String) {
+    let mut cmd = candor();
+    cmd.arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        // Graph's per-app limits would throttle a load generator that is one app.
+        .args(["--graph-requests-per-minute", "10000000"])
+        .args(["--graph-requests-per-hour", "100000000"])
+        .env("CANDOR_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if demo {
+        cmd.arg("--demo");
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                if let Some(t) = tx.take() {
+                    let _ = t.send(rest.split_whitespace().next().unwrap_or("").to_owned());
+                }
+            } else if line.contains("ERROR") || line.contains("WARN") {
+                eprintln!("  server: {line}");
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(300))
+        .expect("candor serve says where it listens");
+    (child, base)
+}
+
+fn stop(mut child: Child) {
+    // SIGTERM: a graceful stop, so the embedded store is released cleanly.
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[derive(Default)]
+struct Tally {
+    micros: Vec<u32>,
+    errors: BTreeMap<String, u64>,
+}
+
+type Tallies = Arc<Mutex<BTreeMap<&'static str, Tally>>>;
+
+fn record(tallies: &Tallies, kind: &'static str, started: Instant, outcome: Result<u16, String>) {
+    let micros = started.elapsed().as_micros().min(u32::MAX as u128) as u32;
+    let mut all = tallies.lock().unwrap();
+    let t = all.entry(kind).or_default();
+    t.micros.push(micros);
+    match outcome {
+        Ok(s) if (200..400).contains(&s) => {}
+        Ok(s) => *t.errors.entry(format!("HTTP {s}")).or_default() += 1,
+        Err(e) => *t.errors.entry(e).or_default() += 1,
+    }
+}
+
+async fn status_of(res: Result<reqwest::Response, reqwest::Error>) -> Result<u16, String> {
+    match res {
+        Ok(r) => {
+            let s = r.status().as_u16();
+            // Read the whole body: a response is served when it has arrived.
+            match r.bytes().await {
+                Ok(_) => Ok(s),
+                Err(e) => Err(format!("body: {e}")),
+            }
+        }
+        Err(e) => Err(format!("transport: {}", e.without_url())),
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds = setting("LOAD_SECONDS", 600);
+    let readers = setting("LOAD_READERS", 16) as usize;
+    let posts_per_second = setting("LOAD_POSTS_PER_SECOND", 1).max(1);
+    let viewpoints_per_second = setting("LOAD_VIEWPOINTS_PER_SECOND", 4).max(1);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+
+    eprintln!("seeding the demo world in {}", data.display());
+    let (seeding, _) = serve(data, true);
+    stop(seeding);
+    let out = candor()
+        .args([
+            "operator-client",
+            "create",
+            "--name",
+            "Load",
+            "--roles",
+            "IncidentManager",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {name} in: {text}"))
+    };
+    let (op_id, op_secret) = (field("client_id:"), field("client_secret:"));
+    let creds: Value =
+        serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap())
+            .unwrap();
+
+    let (server, base) = serve(data, false);
+    let pid = server.id();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(readers + 8)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let token = |id: String, secret: String| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let res: Value = http
+                .post(format!("{base}/oauth2/v2.0/token"))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", id.as_str()),
+                    ("client_secret", secret.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            res["access_token"].as_str().expect("a token").to_owned()
+        }
+    };
+    let tenant = &creds["tenants"][0];
+    let app_token = token(
+        tenant["apiClient"]["clientId"].as_str().unwrap().to_owned(),
+        tenant["apiClient"]["clientSecret"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    )
+    .await;
+    let op_token = token(op_id, op_secret).await;
+
+    // A person of that tenant who reads service health and messages, signed in.
+    let person = tenant["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| {
+            u["roles"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|r| r == "GlobalAdministrator"))
+        })
+        .expect("a Global Administrator in the demo tenant");
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = browser
+        .get(format!("{base}/signin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let res = browser
+        .post(format!("{base}/signin"))
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("email", person["email"].as_str().unwrap()),
+            ("password", person["password"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the demo administrator signs in");
+    let page = browser
+        .get(format!("{base}/portal/messages"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&page);
+
+    // What the writers work on: an issue to post to, messages to mark.
+    let issue: Value = http
+        .post(format!("{base}/api/v1/operator/issues"))
+        .bearer_auth(&op_token)
+        .json(&json!({
+            "service": "Exchange Online",
+            "classification": "advisory",
+            "title": "Load test: mail flow is slower than usual",
+            "impactDescription": "Some messages may take longer to arrive.",
+            "scope": {"regions": ["eu-west"]},
+            "post": {"content": "<p>We're looking into it.</p>"}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issue_id = issue["id"].as_str().expect("the load issue").to_owned();
+    let messages: Value = http
+        .get(format!(
+            "{base}/v1.0/admin/serviceAnnouncement/messages?$top=20"
+        ))
+        .bearer_auth(&app_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let message_ids: Vec<String> = messages["value"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter_map(|m| m["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!message_ids.is_empty(), "the demo tenant has messages");
+
+    let tallies: Tallies = Arc::default();
+    let running = Arc::new(AtomicBool::new(true));
+    let started = Instant::now();
+    eprintln!(
+        "load on {base} for {seconds} s: {readers} readers, {posts_per_second} issue update(s)/s, {viewpoints_per_second} viewpoint change(s)/s"
+    );
+
+    // Memory, every 5 s.
+    let rss_samples: Arc<Mutex<Vec<(u64, u64)>>> = Arc::default();
+    let sampler = {
+        let samples = rss_samples.clone();
+        let running = running.clone();
+        tokio::spawn(async move {
+            while running.load(Ordering::Relaxed) {
+                samples
+                    .lock()
+                    .unwrap()
+                    .push((started.elapsed().as_secs(), rss_kib(pid)));
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        })
+    };
+
+    let mut tasks = Vec::new();
+    const READS: [(&str, u32); 5] = [
+        ("GET Graph issues", 40),
+        ("GET Graph messages", 20),
+        ("GET portal dashboard", 15),
+        ("GET status page", 15),
+        ("GET /healthz (baseline)", 10),
+    ];
+    for r in 0..readers {
+        let (http, browser, base, app_token, tallies, running) = (
+            http.clone(),
+            browser.clone(),
+            base.clone(),
+            app_token.clone(),
+            tallies.clone(),
+            running.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut x: u32 = 0x9E37_79B9 ^ (r as u32 + 1).wrapping_mul(0x85EB_CA6B);
+            while running.load(Ordering::Relaxed) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let mut pick = x % 100;
+                let kind = READS
+                    .iter()
+                    .find(|(_, w)| {
+                        if pick < *w {
+                            true
+                        } else {
+                            pick -= w;
+                            false
+                        }
+                    })
+                    .map(|(k, _)| *k)
+                    .unwrap_or(READS[0].0);
+                let t = Instant::now();
+                let res = match kind {
+                    "GET Graph issues" => {
+                        http.get(format!("{base}/v1.0/admin/serviceAnnouncement/issues"))
+                            .bearer_auth(&app_token)
+                            .send()
+                            .await
+                    }
+                    "GET Graph messages" => {
+                        http.get(format!("{base}/v1.0/admin/serviceAnnouncement/messages"))
+                            .bearer_auth(&app_token)
+                            .send()
+                            .await
+                    }
+                    "GET portal dashboard" => {
+                        browser.get(format!("{base}/portal/health")).send().await
+                    }
+                    "GET status page" => http.get(format!("{base}/status")).send().await,
+                    _ => http.get(format!("{base}/healthz")).send().await,
+                };
+                record(&tallies, kind, t, status_of(res).await);
+            }
+        }));
+    }
+    {
+        let (http, base, op_token, tallies, running, issue_id) = (
+            http.clone(),
+            base.clone(),
+            op_token.clone(),
+            tallies.clone(),
+            running.clone(),
+            issue_id.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1000 / posts_per_second));
+            let mut n = 0u64;
+            while running.load(Ordering::Relaxed) {
+                tick.tick().await;
+                n += 1;
+                let t = Instant::now();
+                let res = http
+                    .post(format!("{base}/api/v1/operator/issues/{issue_id}/posts"))
+                    .bearer_auth(&op_token)
+                    .json(&json!({"post": {"content": format!("<p>Update {n}: still looking into it.</p>")}}))
+                    .send()
+                    .await;
+                record(&tallies, "POST issue update (API, fan-out)", t, status_of(res).await);
+            }
+        }));
+    }
+    {
+        let (browser, base, csrf, tallies, running) = (
+            browser.clone(),
+            base.clone(),
+            csrf.clone(),
+            tallies.clone(),
+            running.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(Duration::from_millis(1000 / viewpoints_per_second));
+            let mut n = 0usize;
+            while running.load(Ordering::Relaxed) {
+                tick.tick().await;
+                n += 1;
+                let id = &message_ids[n % message_ids.len()];
+                let read = (n / message_ids.len()) % 2 == 0;
+                let t = Instant::now();
+                let res = if n % 2 == 0 {
+                    browser
+                        .post(format!("{base}/portal/messages/{id}/viewpoint"))
+                        .form(&[
+                            ("csrf", csrf.as_str()),
+                            ("change", if read { "markRead" } else { "markUnread" }),
+                        ])
+                        .send()
+                        .await
+                } else {
+                    let action = if read { "markRead" } else { "markUnread" };
+                    browser
+                        .post(format!(
+                            "{base}/v1.0/admin/serviceAnnouncement/messages/{action}"
+                        ))
+                        .json(&json!({"messageIds": [id]}))
+                        .send()
+                        .await
+                };
+                let kind = if n % 2 == 0 {
+                    "POST viewpoint (portal form)"
+                } else {
+                    "POST viewpoint (Graph action)"
+                };
+                record(&tallies, kind, t, status_of(res).await);
+            }
+        }));
+    }
+
+    let total = Duration::from_secs(seconds);
+    let mut last_report = Instant::now();
+    while started.elapsed() < total {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if last_report.elapsed() >= Duration::from_secs(30) {
+            last_report = Instant::now();
+            let (n, errors) = {
+                let all = tallies.lock().unwrap();
+                (
+                    all.values().map(|t| t.micros.len()).sum::<usize>(),
+                    all.values().flat_map(|t| t.errors.values()).sum::<u64>(),
+                )
+            };
+            eprintln!(
+                "  {:>4} s: {n} requests, {errors} errors, RSS {} MiB",
+                started.elapsed().as_secs(),
+                rss_kib(pid) / 1024
+            );
+        }
+    }
+    running.store(false, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let _ = sampler.await;
+    let rss_end = rss_kib(pid);
+    stop(server);
+
+    let all = std::mem::take(&mut *tallies.lock().unwrap());
+    let baseline_p99 = all
+        .get("GET /healthz (baseline)")
+        .map(|t| {
+            let mut s = t.micros.clone();
+            s.sort_unstable();
+            percentile(&s, 0.99)
+        })
+        .unwrap_or(0.0);
+    let mut total_requests = 0usize;
+    let mut total_errors = 0u64;
+    println!("\n| kind | requests | errors | p50 ms | p99 ms | max ms | p99 / baseline p99 |");
+    println!("|---|---|---|---|---|---|---|");
+    for (kind, t) in &all {
+        let mut s = t.micros.clone();
+        s.sort_unstable();
+        let errors: u64 = t.errors.values().sum();
+        total_requests += s.len();
+        total_errors += errors;
+        let p99 = percentile(&s, 0.99);
+        println!(
+            "| {kind} | {} | {errors} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            s.len(),
+            percentile(&s, 0.5),
+            p99,
+            percentile(&s, 1.0),
+            if baseline_p99 > 0.0 {
+                p99 / baseline_p99
+            } else {
+                0.0
+            }
+        );
+        for (what, n) in &t.errors {
+            println!("|   ↳ {what} | | {n} | | | | |");
+        }
+    }
+    let samples = rss_samples.lock().unwrap().clone();
+    // Memory after warm-up: the first sample at least a tenth of the way in (or 10 s).
+    let warm = (seconds / 10).max(10).min(seconds);
+    let rss_start = samples
+        .iter()
+        .find(|(t, _)| *t >= warm)
+        .or(samples.first())
+        .map(|(_, r)| *r)
+        .unwrap_or(0);
+    let rss_max = samples.iter().map(|(_, r)| *r).max().unwrap_or(0);
+    println!(
+        "\n{total_requests} requests in {elapsed:.0} s ({:.0}/s), {total_errors} errors; \
+         server RSS {:.1} MiB after warm-up ({warm} s), {:.1} MiB at the end, {:.1} MiB at most",
+        total_requests as f64 / elapsed,
+        rss_start as f64 / 1024.0,
+        rss_end as f64 / 1024.0,
+        rss_max as f64 / 1024.0,
+    );
+    if total_errors > 0 {
+        eprintln!("{total_errors} requests failed");
+        std::process::exit(1);
+    }
+}
