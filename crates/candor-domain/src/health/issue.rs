@@ -24,7 +24,9 @@ impl IssueId {
 
     pub fn parse(s: &str) -> Result<IssueId, InvalidValue> {
         let s = s.trim();
-        let ok = s.len() >= 3
+        // ASCII first, so the byte slicing below stays on character boundaries.
+        let ok = s.is_ascii()
+            && s.len() >= 3
             && s.len() <= 16
             && s[..2].chars().all(|c| c.is_ascii_uppercase())
             && s[2..].chars().all(|c| c.is_ascii_digit());
@@ -66,6 +68,13 @@ pub const MIN_CADENCE: Duration = Duration::minutes(15);
 pub const MAX_CADENCE: Duration = Duration::hours(24);
 
 pub fn check_cadence(minutes: i64) -> Result<Duration, InvalidValue> {
+    // Compared as a number first: a huge one must not overflow the duration.
+    if minutes < MIN_CADENCE.whole_minutes() || minutes > MAX_CADENCE.whole_minutes() {
+        return Err(InvalidValue::new(
+            "cadence",
+            format!("{minutes} minutes is outside 15 minutes to 24 hours"),
+        ));
+    }
     let d = Duration::minutes(minutes);
     if d < MIN_CADENCE || d > MAX_CADENCE {
         return Err(InvalidValue::new(
@@ -174,6 +183,36 @@ mod tests {
         assert!(IssueId::parse("EX123456").is_ok());
         for bad in ["ex123", "EX", "E1234", "EX12a4", "MC"] {
             assert!(IssueId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Found by schemathesis: a multi-byte first character made the parser slice inside
+    /// it and panic.
+    #[test]
+    fn issue_ids_with_multibyte_characters_are_refused_not_a_panic() {
+        for bad in ["\u{101a8}ê-x[", "é1234", "EXé12", "ЕX123"] {
+            assert!(IssueId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Found by schemathesis: a cadence of i64::MAX minutes overflowed the duration.
+    #[test]
+    fn cadences_far_out_of_range_are_refused_not_a_panic() {
+        for minutes in [i64::MAX, i64::MIN, -1, 0, 14, 24 * 60 + 1] {
+            assert!(check_cadence(minutes).is_err(), "{minutes}");
+        }
+        assert_eq!(check_cadence(60), Ok(Duration::hours(1)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_any_text_as_an_issue_id_never_panics(s in "\\PC{0,24}") {
+            let _ = IssueId::parse(&s);
+        }
+
+        #[test]
+        fn any_cadence_is_checked_without_panicking(m in proptest::num::i64::ANY) {
+            let _ = check_cadence(m);
         }
     }
 

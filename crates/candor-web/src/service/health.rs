@@ -366,8 +366,8 @@ async fn apply_update(
         issue.impact_description = required_text("impact description", &t, 2000)?;
     }
     let new_cadence = match input.cadence_minutes {
-        Some(m) if Duration::minutes(m) != before.cadence => Some(check_cadence(m)?),
-        _ => None,
+        Some(m) => Some(check_cadence(m)?).filter(|c| *c != before.cadence),
+        None => None,
     };
     if let Some(c) = new_cadence {
         issue.cadence = c;
