@@ -433,9 +433,9 @@ async fn main() {
                 tick.tick().await;
                 n += 1;
                 let id = &message_ids[n % message_ids.len()];
-                let read = (n / message_ids.len()) % 2 == 0;
+                let read = (n / message_ids.len()).is_multiple_of(2);
                 let t = Instant::now();
-                let res = if n % 2 == 0 {
+                let res = if n.is_multiple_of(2) {
                     browser
                         .post(format!("{base}/portal/messages/{id}/viewpoint"))
                         .form(&[
@@ -454,7 +454,7 @@ async fn main() {
                         .send()
                         .await
                 };
-                let kind = if n % 2 == 0 {
+                let kind = if n.is_multiple_of(2) {
                     "POST viewpoint (portal form)"
                 } else {
                     "POST viewpoint (Graph action)"
