@@ -117,7 +117,8 @@ pub fn verify(header: &str, secret: &str, body: &[u8], now: i64) -> Result<(), &
         }
     }
     let t = timestamp.ok_or("no timestamp")?;
-    if (now - t).abs() > TOLERANCE_SECONDS {
+    // abs_diff: a timestamp near i64::MIN must not overflow the subtraction.
+    if now.abs_diff(t) > TOLERANCE_SECONDS.unsigned_abs() {
         return Err("the timestamp is too old or in the future (a replay?)");
     }
     // Compared in constant time by the MAC itself.
@@ -192,6 +193,31 @@ pub async fn resolve(
     url: &str,
     allow_private: bool,
 ) -> Result<(reqwest::Url, String, Vec<SocketAddr>), WebhookError> {
+    let (parsed, host, port) = check_url(url, allow_private)?;
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| WebhookError::Retry(format!("cannot resolve {host}: {e}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(WebhookError::Retry(format!("{host} has no address")));
+    }
+    if !allow_private {
+        if let Some(bad) = addrs.iter().find(|a| is_private(a.ip())) {
+            return Err(WebhookError::Permanent(format!(
+                "{host} resolves to {}, a private or local address; webhooks go to public addresses only",
+                bad.ip()
+            )));
+        }
+    }
+    Ok((parsed, host, addrs))
+}
+
+/// What `resolve` checks before asking DNS: the scheme, no credentials, a host; returns
+/// the URL, its host and port. A host that is an address literal is checked here too.
+pub fn check_url(
+    url: &str,
+    allow_private: bool,
+) -> Result<(reqwest::Url, String, u16), WebhookError> {
     let parsed = reqwest::Url::parse(url.trim())
         .map_err(|e| WebhookError::Permanent(format!("the webhook URL is not valid ({e})")))?;
     match parsed.scheme() {
@@ -215,22 +241,14 @@ pub async fn resolve(
         .trim_end_matches(']')
         .to_owned();
     let port = parsed.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| WebhookError::Retry(format!("cannot resolve {host}: {e}")))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(WebhookError::Retry(format!("{host} has no address")));
-    }
-    if !allow_private {
-        if let Some(bad) = addrs.iter().find(|a| is_private(a.ip())) {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        if !allow_private && is_private(ip) {
             return Err(WebhookError::Permanent(format!(
-                "{host} resolves to {}, a private or local address; webhooks go to public addresses only",
-                bad.ip()
+                "{ip} is a private or local address; webhooks go to public addresses only"
             )));
         }
     }
-    Ok((parsed, host, addrs))
+    Ok((parsed, host, port))
 }
 
 /// Sends webhooks, keeping one HTTP client (and so its open connections) per target, so
@@ -372,6 +390,39 @@ mod tests {
             "replayed"
         );
         assert!(verify("v1=00", "new-secret", body, 1_000).is_err());
+    }
+
+    /// Found while writing the fuzz target: a timestamp near i64::MIN overflowed the
+    /// replay window's subtraction.
+    #[test]
+    fn extreme_timestamps_are_refused_not_a_panic() {
+        for t in [i64::MIN, i64::MAX, i64::MIN + 1] {
+            let header = format!("t={t},v1=00");
+            assert!(verify(&header, "s", b"{}", 1_700_000_000).is_err());
+            assert!(verify(&header, "s", b"{}", i64::MIN).is_err());
+        }
+    }
+
+    #[test]
+    fn urls_are_checked_before_any_lookup() {
+        let ok = |u: &str, private: bool| check_url(u, private).is_ok();
+        assert!(ok("https://hooks.example.com/candor", false));
+        assert!(!ok("http://hooks.example.com/candor", false), "https only");
+        assert!(
+            ok("http://127.0.0.1:9/hook", true),
+            "labs may use http and loopback"
+        );
+        assert!(!ok("https://127.0.0.1/hook", false), "loopback literal");
+        assert!(!ok("https://[::1]/hook", false), "IPv6 loopback literal");
+        assert!(!ok("https://10.1.2.3/hook", false), "private literal");
+        assert!(
+            !ok("https://user:pw@hooks.example.com/", false),
+            "credentials"
+        );
+        assert!(!ok("not a url", false));
+        assert!(!ok("file:///etc/passwd", true));
+        let (_, host, port) = check_url("https://[2606:4700::1111]:8443/x", false).unwrap();
+        assert_eq!((host.as_str(), port), ("2606:4700::1111", 8443));
     }
 
     #[test]

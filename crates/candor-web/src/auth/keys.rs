@@ -65,6 +65,32 @@ fn candidate(purpose: KeyPurpose, now: OffsetDateTime) -> SigningKeyRecord {
 }
 
 impl Keys {
+    /// Fresh keys held only in memory, never stored: for fuzz targets and tools that
+    /// check token handling without a database.
+    pub fn ephemeral(now: OffsetDateTime) -> anyhow::Result<Keys> {
+        let token = KeyPair::from_record(&candidate(KeyPurpose::Token, now))?;
+        let token_der = token
+            .signing
+            .to_pkcs8_der()
+            .map_err(|e| anyhow::anyhow!("encoding the token key: {e}"))?
+            .as_bytes()
+            .to_vec();
+        let audit = KeyPair::from_record(&candidate(KeyPurpose::Audit, now))?;
+        let audit_verifiers = [(audit.key_id.clone(), audit.signing.verifying_key())]
+            .into_iter()
+            .collect();
+        let (secret, _) = candor_delivery::push::VapidKey::generate();
+        let vapid = candor_delivery::push::VapidKey::from_secret(&secret)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Keys {
+            token,
+            token_der,
+            audit,
+            audit_verifiers,
+            vapid,
+        })
+    }
+
     /// Loads the keys in use, creating them on first start.
     pub async fn load_or_create(store: &dyn Store, now: OffsetDateTime) -> anyhow::Result<Keys> {
         let token_record = store

@@ -75,7 +75,12 @@ fn start(name: &str, args: &[String], log: &std::path::Path) -> Instance {
     Instance { child, base }
 }
 
-async fn token(http: &reqwest::Client, base: &str, client_id: &str, secret: &str) -> String {
+pub(crate) async fn token(
+    http: &reqwest::Client,
+    base: &str,
+    client_id: &str,
+    secret: &str,
+) -> String {
     let res = http
         .post(format!("{base}/oauth2/v2.0/token"))
         .form(&[

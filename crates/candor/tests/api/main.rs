@@ -13,6 +13,7 @@ mod cli;
 mod cluster;
 mod contacts;
 mod crash;
+mod crash_seeded;
 mod demo;
 mod elevation;
 mod graph;
