@@ -319,7 +319,7 @@ fn start(args: &[String], log: &std::path::Path) -> (Child, String) {
         .open(log)
         .unwrap();
     let offset = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0) as usize;
-    let child = Command::new(env!("CARGO_BIN_EXE_candor"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_candor"))
         .arg("serve")
         .args(args)
         .env("CANDOR_LOG", "warn")
@@ -337,10 +337,11 @@ fn start(args: &[String], log: &std::path::Path) -> (Child, String) {
         {
             return (child, base.to_owned());
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "candor serve did not start:\n{text}"
-        );
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("candor serve did not start:\n{text}");
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
 }
