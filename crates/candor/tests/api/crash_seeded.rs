@@ -312,6 +312,8 @@ async fn world(store: Arc<dyn Store>, hook: &str, ending_at: OffsetDateTime) -> 
     }
 }
 
+// The child is returned to the caller, which kills and waits for it.
+#[allow(clippy::zombie_processes)]
 fn start(args: &[String], log: &std::path::Path) -> (Child, String) {
     let file = std::fs::OpenOptions::new()
         .create(true)
