@@ -44,6 +44,8 @@ pub struct SigningKeyRecord {
     pub secret: Vec<u8>,
     pub public: Vec<u8>,
     pub created_at: OffsetDateTime,
+    /// When a newer key took over (`candor keys rotate`); `None` for the key in use.
+    pub retired_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -193,6 +195,14 @@ pub trait KeyStore: Send + Sync {
         candidate: SigningKeyRecord,
     ) -> StoreResult<SigningKeyRecord>;
     async fn list_signing_keys(&self, purpose: KeyPurpose) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Retires the key in use for `next.purpose` at `now` and puts `next` in its place, with
+    /// `audit`, in one transaction.
+    async fn rotate_signing_key(
+        &self,
+        next: SigningKeyRecord,
+        now: OffsetDateTime,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
 }
 
 #[async_trait]

@@ -1,6 +1,10 @@
 use async_trait::async_trait;
 use candor_domain::store::{KeyPurpose, KeyStore, SigningKeyRecord, StoreError, StoreResult};
 
+use candor_domain::audit::NewAuditRecord;
+use time::OffsetDateTime;
+
+use crate::audit::append_in_tx;
 use crate::{db_error, rows, PostgresStore};
 
 #[async_trait]
@@ -22,7 +26,7 @@ impl KeyStore for PostgresStore {
         .await
         .map_err(db_error)?;
         sqlx::query(
-            "SELECT key_id, purpose, secret, public, created_at FROM signing_keys
+            "SELECT key_id, purpose, secret, public, created_at, retired_at FROM signing_keys
              WHERE purpose = $1 AND retired_at IS NULL",
         )
         .bind(candidate.purpose.as_str())
@@ -36,7 +40,7 @@ impl KeyStore for PostgresStore {
 
     async fn list_signing_keys(&self, purpose: KeyPurpose) -> StoreResult<Vec<SigningKeyRecord>> {
         sqlx::query(
-            "SELECT key_id, purpose, secret, public, created_at FROM signing_keys
+            "SELECT key_id, purpose, secret, public, created_at, retired_at FROM signing_keys
              WHERE purpose = $1 ORDER BY created_at",
         )
         .bind(purpose.as_str())
@@ -46,5 +50,37 @@ impl KeyStore for PostgresStore {
         .iter()
         .map(rows::signing_key)
         .collect()
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        next: SigningKeyRecord,
+        now: OffsetDateTime,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = $1 WHERE purpose = $2 AND retired_at IS NULL",
+        )
+        .bind(now)
+        .bind(next.purpose.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO signing_keys (key_id, purpose, secret, public, created_at, retired_at)
+             VALUES ($1, $2, $3, $4, $5, NULL)",
+        )
+        .bind(&next.key_id)
+        .bind(next.purpose.as_str())
+        .bind(&next.secret)
+        .bind(&next.public)
+        .bind(next.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
     }
 }

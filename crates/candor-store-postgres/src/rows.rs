@@ -177,6 +177,7 @@ pub(crate) fn signing_key(row: &PgRow) -> StoreResult<SigningKeyRecord> {
         secret: get(row, "secret")?,
         public: get(row, "public")?,
         created_at: get(row, "created_at")?,
+        retired_at: get(row, "retired_at")?,
     })
 }
 

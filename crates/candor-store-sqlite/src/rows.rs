@@ -174,6 +174,7 @@ pub(crate) fn signing_key(row: &SqliteRow) -> StoreResult<SigningKeyRecord> {
         secret: get(row, "secret")?,
         public: get(row, "public")?,
         created_at: time(row, "created_at")?,
+        retired_at: opt_time(row, "retired_at")?,
     })
 }
 

@@ -556,6 +556,7 @@ pub async fn the_first_signing_key_wins(store: Arc<dyn Store>) {
         secret: vec![1; 32],
         public: vec![2; 32],
         created_at: T0,
+        retired_at: None,
     };
     let second = SigningKeyRecord {
         key_id: "k2".into(),
@@ -578,8 +579,51 @@ pub async fn the_first_signing_key_wins(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store.list_signing_keys(KeyPurpose::Token).await.unwrap(),
-        vec![first]
+        vec![first.clone()]
     );
+
+    // Rotation: the new key is in use, the old one retired at that moment, the step in
+    // the operator log; the audit key is untouched.
+    let at = T0 + Duration::hours(1);
+    let third = SigningKeyRecord {
+        key_id: "k3".into(),
+        secret: vec![5; 32],
+        public: vec![6; 32],
+        created_at: at,
+        ..first.clone()
+    };
+    let record = NewAuditRecord::by(
+        &candor_domain::identity::Actor::System,
+        AuditChain::Operator,
+        at,
+        "Set-SigningKey",
+    )
+    .item("k3");
+    store
+        .rotate_signing_key(third.clone(), at, vec![record])
+        .await
+        .unwrap();
+    let other = SigningKeyRecord {
+        key_id: "k4".into(),
+        ..first.clone()
+    };
+    assert_eq!(store.ensure_signing_key(other).await.unwrap(), third);
+    let retired = SigningKeyRecord {
+        retired_at: Some(at),
+        ..first
+    };
+    assert_eq!(
+        store.list_signing_keys(KeyPurpose::Token).await.unwrap(),
+        vec![retired, third]
+    );
+    assert_eq!(
+        store.list_signing_keys(KeyPurpose::Audit).await.unwrap(),
+        vec![audit]
+    );
+    let log = all_records(&store, AuditChain::Operator).await;
+    assert!(log
+        .iter()
+        .any(|r| r.activity == "Set-SigningKey" && r.item.as_deref() == Some("k3")));
 }
 
 pub async fn jobs_are_claimed_when_due_and_deduplicated(store: Arc<dyn Store>) {

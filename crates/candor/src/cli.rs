@@ -100,10 +100,35 @@ pub enum Command {
     /// operation an engineer attempts (see the README's Lockbox walk-through).
     #[command(name = "demo-workload")]
     DemoWorkload(DemoWorkloadArgs),
+    /// Candor's signing keys: list them, or rotate the token or audit key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// The backup status site: static HTML, JSON and Atom that any web server can serve
     /// while Candor itself is down. `serve` keeps it up to date on its own.
     #[command(subcommand, name = "status-site")]
     StatusSite(StatusSiteCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the keys of one purpose, oldest first, with when each was retired.
+    List {
+        /// token (access and Lockbox grant tokens) or audit (checkpoints, Lockbox decisions).
+        #[arg(long, default_value = "token")]
+        purpose: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Put a new key in place and retire the one in use. Restart every instance
+    /// afterwards (one at a time): each signs with the new key from its next start. A
+    /// retired token key still verifies for 24 hours; audit keys verify for good.
+    Rotate {
+        /// token or audit.
+        #[arg(long)]
+        purpose: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -779,6 +804,34 @@ Use it only for the very first Provider Admin or to recover access."
             let core = core_for(&db).await?;
             let client = identity::revoke_operator_client(&core, &system, None, id).await?;
             println!("Revoked {} ({})", client.display_name, client.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys(KeysCommand::List { purpose, db }) => {
+            let core = core_for(&db).await?;
+            let keys = candor_web::service::keys::list(&core, &system, &purpose).await?;
+            println!("{:<28} {:<26} retired", "key id", "created");
+            for k in keys {
+                println!(
+                    "{:<28} {:<26} {}",
+                    k.key_id,
+                    rfc3339(k.created_at),
+                    k.retired_at
+                        .map(rfc3339)
+                        .unwrap_or_else(|| "(in use)".into())
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys(KeysCommand::Rotate { purpose, db }) => {
+            let core = core_for(&db).await?;
+            let done = candor_web::service::keys::rotate(&core, &system, None, &purpose).await?;
+            println!(
+                "{} key {} is in use; {} is retired.",
+                purpose.trim(),
+                done.key_id,
+                done.retired.as_deref().unwrap_or("nothing")
+            );
+            println!("Restart every Candor instance, one at a time, to sign with it.");
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(cmd) => audit(cmd).await,

@@ -114,6 +114,7 @@ pub mod activity {
     pub const SIGN_IN_FAILED: &str = "UserLoginFailed";
     pub const SIGN_OUT: &str = "UserLoggedOut";
     pub const TENANT_CREATED: &str = "Add-Tenant";
+    pub const SIGNING_KEY_ROTATED: &str = "Set-SigningKey";
     pub const TENANT_SETTINGS_CHANGED: &str = "Set-TenantSettings";
     pub const USER_CREATED: &str = "Add-User";
     pub const USER_ROLES_CHANGED: &str = "Set-UserRoles";

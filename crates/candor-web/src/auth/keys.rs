@@ -37,11 +37,46 @@ impl KeyPair {
 pub struct Keys {
     pub token: KeyPair,
     pub token_der: Vec<u8>,
+    /// Token keys that verify: the one in use first, then those retired less than
+    /// `TOKEN_KEY_GRACE` ago (tokens they signed are still in clients' hands).
+    pub token_verifying: Vec<(String, VerifyingKey)>,
     pub audit: KeyPair,
     /// Every audit key ever used, by id, so old checkpoints still verify after rotation.
     pub audit_verifiers: HashMap<String, VerifyingKey>,
     /// Identifies Candor to browsers' push services (Web Push).
     pub vapid: candor_delivery::push::VapidKey,
+}
+
+/// How long a retired token key still verifies: tokens live an hour, and instances not yet
+/// restarted after a rotation go on signing with the old key until they are.
+pub const TOKEN_KEY_GRACE: time::Duration = time::Duration::hours(24);
+
+/// The token keys that verify at `now`: the key in use, then those retired less than
+/// `TOKEN_KEY_GRACE` ago, newest first.
+pub fn usable_token_keys(
+    records: &[SigningKeyRecord],
+    now: OffsetDateTime,
+) -> Vec<&SigningKeyRecord> {
+    let mut usable: Vec<&SigningKeyRecord> = records
+        .iter()
+        .filter(|r| r.retired_at.is_none_or(|at| now - at < TOKEN_KEY_GRACE))
+        .collect();
+    usable.sort_by_key(|r| (r.retired_at.is_some(), std::cmp::Reverse(r.created_at)));
+    usable
+}
+
+fn verifying_key(r: &SigningKeyRecord) -> anyhow::Result<VerifyingKey> {
+    let bytes: [u8; 32] = r
+        .public
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("public key {} is not 32 bytes", r.key_id))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("public key {}: {e}", r.key_id))
+}
+
+/// A new key for `purpose`, to be put in place by `KeyStore::rotate_signing_key`.
+pub fn new_key(purpose: KeyPurpose, now: OffsetDateTime) -> SigningKeyRecord {
+    candidate(purpose, now)
 }
 
 fn key_id_of(public: &VerifyingKey) -> String {
@@ -61,6 +96,7 @@ fn candidate(purpose: KeyPurpose, now: OffsetDateTime) -> SigningKeyRecord {
         secret: signing.to_bytes().to_vec(),
         public: public.as_bytes().to_vec(),
         created_at: now,
+        retired_at: None,
     }
 }
 
@@ -75,6 +111,7 @@ impl Keys {
             .map_err(|e| anyhow::anyhow!("encoding the token key: {e}"))?
             .as_bytes()
             .to_vec();
+        let token_verifying = vec![(token.key_id.clone(), token.signing.verifying_key())];
         let audit = KeyPair::from_record(&candidate(KeyPurpose::Audit, now))?;
         let audit_verifiers = [(audit.key_id.clone(), audit.signing.verifying_key())]
             .into_iter()
@@ -85,6 +122,7 @@ impl Keys {
         Ok(Keys {
             token,
             token_der,
+            token_verifying,
             audit,
             audit_verifiers,
             vapid,
@@ -109,14 +147,14 @@ impl Keys {
         let audit = KeyPair::from_record(&audit_record)?;
         let mut audit_verifiers = HashMap::new();
         for r in store.list_signing_keys(KeyPurpose::Audit).await? {
-            let bytes: [u8; 32] = r
-                .public
-                .as_slice()
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("public key {} is not 32 bytes", r.key_id))?;
-            let key = VerifyingKey::from_bytes(&bytes)
-                .map_err(|e| anyhow::anyhow!("public key {}: {e}", r.key_id))?;
-            audit_verifiers.insert(r.key_id, key);
+            audit_verifiers.insert(r.key_id.clone(), verifying_key(&r)?);
+        }
+        let token_records = store.list_signing_keys(KeyPurpose::Token).await?;
+        let mut token_verifying = vec![(token.key_id.clone(), token.signing.verifying_key())];
+        for r in usable_token_keys(&token_records, now) {
+            if r.key_id != token.key_id {
+                token_verifying.push((r.key_id.clone(), verifying_key(r)?));
+            }
         }
         let (secret, public) = candor_delivery::push::VapidKey::generate();
         let digest = {
@@ -130,6 +168,7 @@ impl Keys {
                 secret,
                 public,
                 created_at: now,
+                retired_at: None,
             })
             .await?;
         let vapid = candor_delivery::push::VapidKey::from_secret(&vapid_record.secret)
@@ -137,9 +176,58 @@ impl Keys {
         Ok(Keys {
             token,
             token_der,
+            token_verifying,
             audit,
             audit_verifiers,
             vapid,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn key(id: &str, created: OffsetDateTime, retired: Option<OffsetDateTime>) -> SigningKeyRecord {
+        SigningKeyRecord {
+            key_id: id.into(),
+            purpose: KeyPurpose::Token,
+            secret: vec![1; 32],
+            public: vec![2; 32],
+            created_at: created,
+            retired_at: retired,
+        }
+    }
+
+    #[test]
+    fn retired_token_keys_verify_for_the_grace_period_only() {
+        let t0 = datetime!(2026-12-01 0:00 UTC);
+        let keys = vec![
+            key("oldest", t0, Some(t0 + time::Duration::days(1))),
+            key(
+                "previous",
+                t0 + time::Duration::days(1),
+                Some(t0 + time::Duration::days(3)),
+            ),
+            key("current", t0 + time::Duration::days(3), None),
+        ];
+        let ids = |now| {
+            usable_token_keys(&keys, now)
+                .iter()
+                .map(|k| k.key_id.clone())
+                .collect::<Vec<_>>()
+        };
+        let rotated = t0 + time::Duration::days(3);
+        assert_eq!(
+            ids(rotated),
+            ["current", "previous"],
+            "the key in use first"
+        );
+        assert_eq!(
+            ids(rotated + TOKEN_KEY_GRACE - time::Duration::seconds(1)),
+            ["current", "previous"]
+        );
+        assert_eq!(ids(rotated + TOKEN_KEY_GRACE), ["current"]);
     }
 }

@@ -69,25 +69,63 @@ struct Cached {
     trusted_until: OffsetDateTime,
 }
 
+/// A key tokens may be signed with: its id, its public half as JWK `x`, and the
+/// decoding key made from it.
+struct Verifier {
+    key_id: String,
+    x: String,
+    decoding: DecodingKey,
+}
+
+impl Verifier {
+    fn new(key_id: String, public: &ed25519_dalek::VerifyingKey) -> Result<Verifier, ApiError> {
+        let x = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            public.as_bytes(),
+        );
+        let decoding = DecodingKey::from_ed_components(&x).map_err(ApiError::internal)?;
+        Ok(Verifier {
+            key_id,
+            x,
+            decoding,
+        })
+    }
+}
+
+/// How often an unknown key id may send this instance to the store for new keys.
+const LEARN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct TokenService {
     issuer: String,
     key_id: String,
     encoding: EncodingKey,
-    decoding: DecodingKey,
-    public_x: String,
+    /// The key in use first, then keys retired within the grace period, then keys learnt
+    /// from the store (another instance rotated).
+    verifiers: std::sync::RwLock<Vec<Arc<Verifier>>>,
+    last_learned: std::sync::Mutex<Option<std::time::Instant>>,
     cache: quick_cache::sync::Cache<String, Cached>,
+}
+
+/// Why a token did not verify.
+enum Unverified {
+    /// Signed by a key this instance does not know (yet).
+    UnknownKey,
+    Invalid(ApiError),
 }
 
 impl TokenService {
     pub fn new(keys: &Keys, issuer: String) -> Result<TokenService, ApiError> {
-        let public_x = keys.token.public_b64url();
-        let decoding = DecodingKey::from_ed_components(&public_x).map_err(ApiError::internal)?;
+        let verifiers = keys
+            .token_verifying
+            .iter()
+            .map(|(id, public)| Verifier::new(id.clone(), public).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(TokenService {
             issuer,
             key_id: keys.token.key_id.clone(),
             encoding: EncodingKey::from_ed_der(&keys.token_der),
-            decoding,
-            public_x,
+            verifiers: std::sync::RwLock::new(verifiers),
+            last_learned: std::sync::Mutex::new(None),
             cache: quick_cache::sync::Cache::new(10_000),
         })
     }
@@ -171,46 +209,131 @@ impl TokenService {
         Ok((token, expires))
     }
 
-    /// The JSON Web Key Set that verifies Candor's tokens.
+    /// The JSON Web Key Set that verifies Candor's tokens: the key in use and those
+    /// retired within the grace period (`keys::TOKEN_KEY_GRACE`).
     pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({
-            "keys": [{
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "alg": "EdDSA",
-                "use": "sig",
-                "kid": self.key_id,
-                "x": self.public_x,
-            }]
-        })
+        let keys: Vec<serde_json::Value> = self
+            .verifiers()
+            .iter()
+            .map(|v| {
+                serde_json::json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "alg": "EdDSA",
+                    "use": "sig",
+                    "kid": v.key_id,
+                    "x": v.x,
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    fn verifiers(&self) -> Vec<Arc<Verifier>> {
+        match self.verifiers.read() {
+            Ok(v) => v.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// Checks signature, issuer and audience; times are checked against `now` (Candor's
     /// clock) rather than the system clock.
     pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Claims, ApiError> {
+        self.try_verify(token, now).map_err(|e| match e {
+            Unverified::UnknownKey => ApiError::Unauthenticated(
+                "the access token is signed by a key Candor does not know".into(),
+            ),
+            Unverified::Invalid(e) => e,
+        })
+    }
+
+    fn try_verify(&self, token: &str, now: OffsetDateTime) -> Result<Claims, Unverified> {
+        let invalid = |e: jsonwebtoken::errors::Error| {
+            Unverified::Invalid(ApiError::Unauthenticated(format!(
+                "the access token is not valid ({e})"
+            )))
+        };
+        let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+        let kid = header.kid.ok_or_else(|| {
+            Unverified::Invalid(ApiError::Unauthenticated(
+                "the access token names no signing key (kid)".into(),
+            ))
+        })?;
+        let verifier = self
+            .verifiers()
+            .into_iter()
+            .find(|v| v.key_id == kid)
+            .ok_or(Unverified::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[&self.issuer]);
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.required_spec_claims.clear();
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|e| {
-                ApiError::Unauthenticated(format!("the access token is not valid ({e})"))
-            })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &verifier.decoding, &validation)
+            .map_err(invalid)?;
         let claims = data.claims;
         let ts = now.unix_timestamp();
         if ts >= claims.exp {
-            return Err(ApiError::Unauthenticated(
+            return Err(Unverified::Invalid(ApiError::Unauthenticated(
                 "the access token has expired; request a new one from /oauth2/v2.0/token".into(),
-            ));
+            )));
         }
         if ts + 60 < claims.nbf {
-            return Err(ApiError::Unauthenticated(
+            return Err(Unverified::Invalid(ApiError::Unauthenticated(
                 "the access token is not valid yet".into(),
-            ));
+            )));
         }
         Ok(claims)
+    }
+
+    /// Looks for token keys this instance does not know yet (another instance, restarted
+    /// after `candor keys rotate`, signs with a new one); at most once per
+    /// `LEARN_INTERVAL`, so forged key ids cannot make every request read the store.
+    async fn learn_keys(
+        &self,
+        store: &Arc<dyn Store>,
+        now: OffsetDateTime,
+    ) -> Result<(), ApiError> {
+        {
+            let mut last = match self.last_learned.lock() {
+                Ok(l) => l,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if last.is_some_and(|at| at.elapsed() < LEARN_INTERVAL) {
+                return Ok(());
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let records = store
+            .list_signing_keys(candor_domain::store::KeyPurpose::Token)
+            .await?;
+        let known: Vec<String> = self.verifiers().iter().map(|v| v.key_id.clone()).collect();
+        let mut learnt = Vec::new();
+        for r in super::keys::usable_token_keys(&records, now) {
+            if known.contains(&r.key_id) {
+                continue;
+            }
+            let Ok(bytes) = <[u8; 32]>::try_from(r.public.as_slice()) else {
+                continue;
+            };
+            let Ok(public) = ed25519_dalek::VerifyingKey::from_bytes(&bytes) else {
+                continue;
+            };
+            learnt.push(Arc::new(Verifier::new(r.key_id.clone(), &public)?));
+        }
+        if !learnt.is_empty() {
+            tracing::info!(
+                keys = learnt.len(),
+                "learnt token keys another instance signs with"
+            );
+            let mut verifiers = match self.verifiers.write() {
+                Ok(v) => v,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            verifiers.extend(learnt);
+        }
+        Ok(())
     }
 
     /// Turns a bearer token into an actor, from the cache when possible.
@@ -227,7 +350,14 @@ impl TokenService {
             }
             self.cache.remove(&key);
         }
-        let claims = self.verify(token, now)?;
+        let claims = match self.try_verify(token, now) {
+            Ok(c) => c,
+            Err(Unverified::UnknownKey) => {
+                self.learn_keys(store, now).await?;
+                self.verify(token, now)?
+            }
+            Err(Unverified::Invalid(e)) => return Err(e),
+        };
         let client_id: ApiClientId = claims
             .sub
             .parse()

@@ -9,6 +9,7 @@ pub mod feeds;
 pub mod grants;
 pub mod health;
 pub mod identity;
+pub mod keys;
 pub mod lockbox;
 pub mod lockbox_mail;
 pub mod messages;

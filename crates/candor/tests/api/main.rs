@@ -19,6 +19,7 @@ mod elevation;
 mod graph;
 mod health;
 mod jobs;
+mod keys;
 mod lockbox;
 mod lockbox_api;
 mod lockbox_story;

@@ -1,0 +1,278 @@
+//! Key rotation: `candor keys rotate` puts a new token or audit key in place; a restarted
+//! server signs with it, still accepts tokens signed before, publishes both keys; old
+//! checkpoints still verify; and an instance that has not restarted learns the new token
+//! key from the store the first time a token signed with it arrives.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use candor_domain::clock::SystemClock;
+use candor_domain::identity::Actor;
+use candor_web::auth::keys::Keys;
+use candor_web::auth::token::TokenService;
+use candor_web::service::identity::{self, TenantInput};
+use candor_web::service::Core;
+use serde_json::Value;
+
+use crate::common::TestApp;
+use crate::crash::wait_for;
+
+fn candor(args: &[&str], data: &std::path::Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+// The child goes back to the caller, which stops it and waits.
+#[allow(clippy::zombie_processes)]
+async fn serve(data: &std::path::Path) -> (Child, String) {
+    let log = data.join(format!("serve-{}.log", uuid::Uuid::new_v4()));
+    let child = Command::new(env!("CARGO_BIN_EXE_candor"))
+        // One issuer across restarts, as behind a fixed address.
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-jobs",
+            "--public-url",
+            "http://candor.test",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut base = None;
+    wait_for("candor serve to listen", Duration::from_secs(60), || {
+        base = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned);
+        base.is_some()
+    })
+    .await;
+    (child, base.unwrap())
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    child.wait().unwrap();
+}
+
+fn kid(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+async fn token(http: &reqwest::Client, base: &str, id: &str, secret: &str) -> String {
+    crate::cluster::token(http, base, id, secret).await
+}
+
+async fn me(http: &reqwest::Client, base: &str, token: &str) -> u16 {
+    http.get(format!("{base}/api/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_keys_take_over_at_restart_and_old_tokens_and_checkpoints_still_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let store = Arc::new(
+        candor_store_sqlite::SqliteStore::open(&data.join("candor.db"))
+            .await
+            .unwrap(),
+    );
+    let core = Core::new(store.clone(), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let tenant = identity::create_tenant(
+        &core,
+        &Actor::System,
+        None,
+        TenantInput {
+            name: "Contoso".into(),
+            home_region: "eu-west".into(),
+            default_language: "en".into(),
+            time_zone: "UTC".into(),
+            is_demo: false,
+        },
+    )
+    .await
+    .unwrap();
+    let app = identity::create_api_client(
+        &core,
+        &Actor::System,
+        None,
+        tenant.id,
+        "Dashboard",
+        &["ServiceHealth.Read.All".into()],
+    )
+    .await
+    .unwrap();
+    drop(core);
+    store.close().await;
+    let (id, secret) = (app.client.id.to_string(), app.secret.clone());
+    let http = reqwest::Client::new();
+
+    let (server, base) = serve(data).await;
+    let before = token(&http, &base, &id, &secret).await;
+    let jwks: Value = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    stop(server);
+    let (ok, out) = candor(&["audit", "checkpoint"], data);
+    assert!(ok, "{out}");
+
+    let (ok, out) = candor(&["keys", "rotate", "--purpose", "token"], data);
+    assert!(ok, "{out}");
+    assert!(out.contains(&kid(&before)), "names the retired key: {out}");
+    let (ok, out) = candor(&["keys", "rotate", "--purpose", "audit"], data);
+    assert!(ok, "{out}");
+    let (ok, out) = candor(&["keys", "rotate", "--purpose", "vapid"], data);
+    assert!(!ok);
+    assert!(out.contains("bound to it"), "{out}");
+    let (ok, out) = candor(&["keys", "list", "--purpose", "token"], data);
+    assert!(
+        ok && out.contains("(in use)") && out.contains(&kid(&before)),
+        "{out}"
+    );
+
+    let (server, base) = serve(data).await;
+    let after = token(&http, &base, &id, &secret).await;
+    assert_ne!(kid(&after), kid(&before), "signed with the new key");
+    assert_eq!(me(&http, &base, &after).await, 200);
+    assert_eq!(
+        me(&http, &base, &before).await,
+        200,
+        "a token signed before the rotation still works"
+    );
+    let jwks: Value = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, vec![kid(&after).as_str(), kid(&before).as_str()]);
+    stop(server);
+
+    // The checkpoint signed with the old audit key verifies, and so does a new one.
+    let (ok, out) = candor(&["audit", "checkpoint"], data);
+    assert!(ok, "{out}");
+    let (ok, out) = candor(&["audit", "verify"], data);
+    assert!(ok, "{out}");
+    let today = time::OffsetDateTime::now_utc().date();
+    let (from, to) = (
+        (today - time::Duration::days(1)).to_string(),
+        (today + time::Duration::days(2)).to_string(),
+    );
+    let (ok, out) = candor(
+        &[
+            "audit",
+            "search",
+            "--activities",
+            "Set-SigningKey",
+            "--from",
+            &from,
+            "--to",
+            &to,
+        ],
+        data,
+    );
+    assert!(ok && out.matches("Set-SigningKey").count() >= 2, "{out}");
+}
+
+/// Rolling restarts: an instance still on the old keys accepts a token another instance
+/// signed with the new key, learning the key from the store.
+async fn an_instance_learns_a_rotated_token_key(app: TestApp) {
+    let done = candor_web::service::keys::rotate(&app.core, &Actor::System, None, "token")
+        .await
+        .unwrap();
+    let restarted = Keys::load_or_create(app.core.store.as_ref(), app.core.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(restarted.token.key_id, done.key_id);
+    let other = TokenService::new(&restarted, app.base.clone()).unwrap();
+    let client = app
+        .core
+        .store
+        .get_api_client(app.world.a.all.client_id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let signed_elsewhere = other.issue(&client, app.core.clock.now()).unwrap();
+    assert_eq!(kid(&signed_elsewhere), done.key_id);
+    let res = app
+        .http()
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&signed_elsewhere)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // A token signed by a key nobody has is refused, and says why.
+    let forged = {
+        let keys = Keys::ephemeral(app.core.clock.now()).unwrap();
+        TokenService::new(&keys, app.base.clone())
+            .unwrap()
+            .issue(&client, app.core.clock.now())
+            .unwrap()
+    };
+    let res = app
+        .http()
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("key Candor does not know"),
+        "{body}"
+    );
+}
+
+crate::both!(an_instance_learns_a_rotated_token_key);
