@@ -21,6 +21,12 @@ pub enum ApiError {
     Forbidden(#[from] Denied),
     #[error("{0}")]
     NotFound(String),
+    /// The body is larger than the endpoint takes.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The body is not of a type the endpoint takes.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{message}")]
@@ -50,6 +56,8 @@ impl ApiError {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::OAuth { status, .. } => *status,
@@ -69,6 +77,8 @@ impl ApiError {
                 candor_domain::identity::DenyReason::MissingRole => "forbidden",
             },
             ApiError::NotFound(_) => "not_found",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::OAuth { error, .. } => error,

@@ -30,7 +30,11 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => {
-            Json(json!({"status": "ready", "database": state.store.backend()})).into_response()
+            // Whether other instances' changes reach this one as they happen (PostgreSQL
+            // LISTEN); without, views expire after a second.
+            Json(json!({"status": "ready", "database": state.store.backend(),
+                "hearsOtherInstances": state.views.hearing()}))
+            .into_response()
         }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

@@ -110,8 +110,11 @@ fn record(tallies: &Tallies, kind: &'static str, started: Instant, outcome: Resu
     let mut all = tallies.lock().unwrap();
     let t = all.entry(kind).or_default();
     t.micros.push(micros);
+    // A read must be answered; only a form post is answered with a redirect (303).
+    let redirect_ok = kind.starts_with("POST") && kind.contains("portal form");
     match outcome {
-        Ok(s) if (200..400).contains(&s) => {}
+        Ok(s) if (200..300).contains(&s) => {}
+        Ok(303) if redirect_ok => {}
         Ok(s) => *t.errors.entry(format!("HTTP {s}")).or_default() += 1,
         Err(e) => *t.errors.entry(e).or_default() += 1,
     }

@@ -119,9 +119,9 @@ pub enum KeysCommand {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Put a new key in place and retire the one in use. Restart every instance
-    /// afterwards (one at a time): each signs with the new key from its next start. A
-    /// retired token key still verifies for 24 hours; audit keys verify for good.
+    /// Put a new key in place and retire the one in use. Running instances sign with a new
+    /// token key within a minute; a new audit key from their next start (restart them one
+    /// at a time). A retired token key still verifies for 24 hours; audit keys for good.
     Rotate {
         /// token or audit.
         #[arg(long)]
@@ -831,7 +831,11 @@ Use it only for the very first Provider Admin or to recover access."
                 done.key_id,
                 done.retired.as_deref().unwrap_or("nothing")
             );
-            println!("Restart every Candor instance, one at a time, to sign with it.");
+            if purpose.trim().eq_ignore_ascii_case("token") {
+                println!("Running instances sign with it within a minute; no restart needed.");
+            } else {
+                println!("Restart every Candor instance, one at a time, to sign with it.");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(cmd) => audit(cmd).await,

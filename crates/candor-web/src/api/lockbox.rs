@@ -400,6 +400,7 @@ pub async fn authorize_operation(
                 let (token, expires) = match state.core.grants.token(r.id, now) {
                     Some(cached) => cached,
                     None => {
+                        state.tokens.refresh_if_due(&state.store, now).await;
                         let fresh = state.tokens.issue_grant(&r, now)?;
                         state
                             .core

@@ -165,6 +165,8 @@ pub async fn issue_token(
     let now = state.clock.now();
     match authenticate_client(&state.core, &client_id, &secret).await {
         Ok(client) => {
+            // Sign with the key in use, should a rotation have happened meanwhile.
+            state.tokens.refresh_if_due(&state.store, now).await;
             let (token, chain, id, roles, kind) = match &client {
                 AuthenticatedClient::Tenant(c) => (
                     state.tokens.issue(c, now)?,
@@ -224,7 +226,12 @@ pub async fn issue_token(
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
     responses((status = 200, description = "JSON Web Key Set (Ed25519)")))]
 pub async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(state.tokens.jwks())
+    Json(
+        state
+            .tokens
+            .current_jwks(&state.store, state.clock.now())
+            .await,
+    )
 }
 
 /// Discovery document naming the issuer, token endpoint and keys.

@@ -16,7 +16,7 @@ pub struct KeyPair {
 }
 
 impl KeyPair {
-    fn from_record(r: &SigningKeyRecord) -> anyhow::Result<KeyPair> {
+    pub fn from_record(r: &SigningKeyRecord) -> anyhow::Result<KeyPair> {
         let seed: [u8; 32] = r
             .secret
             .as_slice()
@@ -26,6 +26,16 @@ impl KeyPair {
             key_id: r.key_id.clone(),
             signing: SigningKey::from_bytes(&seed),
         })
+    }
+
+    /// The private key as PKCS#8 DER, as `jsonwebtoken` takes it.
+    pub fn pkcs8_der(&self) -> anyhow::Result<Vec<u8>> {
+        Ok(self
+            .signing
+            .to_pkcs8_der()
+            .map_err(|e| anyhow::anyhow!("encoding key {}: {e}", self.key_id))?
+            .as_bytes()
+            .to_vec())
     }
 
     pub fn public_b64url(&self) -> String {
@@ -38,8 +48,9 @@ pub struct Keys {
     pub token: KeyPair,
     pub token_der: Vec<u8>,
     /// Token keys that verify: the one in use first, then those retired less than
-    /// `TOKEN_KEY_GRACE` ago (tokens they signed are still in clients' hands).
-    pub token_verifying: Vec<(String, VerifyingKey)>,
+    /// `TOKEN_KEY_GRACE` ago (tokens they signed are still in clients' hands), each with
+    /// when it was retired.
+    pub token_verifying: Vec<(String, VerifyingKey, Option<OffsetDateTime>)>,
     pub audit: KeyPair,
     /// Every audit key ever used, by id, so old checkpoints still verify after rotation.
     pub audit_verifiers: HashMap<String, VerifyingKey>,
@@ -65,7 +76,7 @@ pub fn usable_token_keys(
     usable
 }
 
-fn verifying_key(r: &SigningKeyRecord) -> anyhow::Result<VerifyingKey> {
+pub fn verifying_key(r: &SigningKeyRecord) -> anyhow::Result<VerifyingKey> {
     let bytes: [u8; 32] = r
         .public
         .as_slice()
@@ -111,7 +122,7 @@ impl Keys {
             .map_err(|e| anyhow::anyhow!("encoding the token key: {e}"))?
             .as_bytes()
             .to_vec();
-        let token_verifying = vec![(token.key_id.clone(), token.signing.verifying_key())];
+        let token_verifying = vec![(token.key_id.clone(), token.signing.verifying_key(), None)];
         let audit = KeyPair::from_record(&candidate(KeyPurpose::Audit, now))?;
         let audit_verifiers = [(audit.key_id.clone(), audit.signing.verifying_key())]
             .into_iter()
@@ -150,10 +161,10 @@ impl Keys {
             audit_verifiers.insert(r.key_id.clone(), verifying_key(&r)?);
         }
         let token_records = store.list_signing_keys(KeyPurpose::Token).await?;
-        let mut token_verifying = vec![(token.key_id.clone(), token.signing.verifying_key())];
+        let mut token_verifying = vec![(token.key_id.clone(), token.signing.verifying_key(), None)];
         for r in usable_token_keys(&token_records, now) {
             if r.key_id != token.key_id {
-                token_verifying.push((r.key_id.clone(), verifying_key(r)?));
+                token_verifying.push((r.key_id.clone(), verifying_key(r)?, r.retired_at));
             }
         }
         let (secret, public) = candor_delivery::push::VapidKey::generate();

@@ -69,16 +69,21 @@ struct Cached {
     trusted_until: OffsetDateTime,
 }
 
-/// A key tokens may be signed with: its id, its public half as JWK `x`, and the
-/// decoding key made from it.
+/// A key tokens may be signed with: its id, its public half as JWK `x`, the decoding key
+/// made from it, and when it was retired (it verifies for `keys::TOKEN_KEY_GRACE` more).
 struct Verifier {
     key_id: String,
     x: String,
     decoding: DecodingKey,
+    retired_at: Option<OffsetDateTime>,
 }
 
 impl Verifier {
-    fn new(key_id: String, public: &ed25519_dalek::VerifyingKey) -> Result<Verifier, ApiError> {
+    fn new(
+        key_id: String,
+        public: &ed25519_dalek::VerifyingKey,
+        retired_at: Option<OffsetDateTime>,
+    ) -> Result<Verifier, ApiError> {
         let x = base64::Engine::encode(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
             public.as_bytes(),
@@ -88,21 +93,35 @@ impl Verifier {
             key_id,
             x,
             decoding,
+            retired_at,
         })
+    }
+
+    fn usable_at(&self, now: OffsetDateTime) -> bool {
+        self.retired_at
+            .is_none_or(|at| now - at < super::keys::TOKEN_KEY_GRACE)
     }
 }
 
-/// How often an unknown key id may send this instance to the store for new keys.
+/// The key new tokens are signed with.
+struct Signer {
+    key_id: String,
+    encoding: EncodingKey,
+}
+
+/// How often the keys are read again from the store in any case: a rotation reaches a
+/// running instance within this time, without a restart.
+const REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often an unknown key id (or a JWKS fetch) may send this instance to the store for
+/// new keys, so forged key ids cannot make every request read the store.
 const LEARN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct TokenService {
     issuer: String,
-    key_id: String,
-    encoding: EncodingKey,
-    /// The key in use first, then keys retired within the grace period, then keys learnt
-    /// from the store (another instance rotated).
+    signer: std::sync::RwLock<Arc<Signer>>,
+    /// The key in use first, then keys retired within the grace period.
     verifiers: std::sync::RwLock<Vec<Arc<Verifier>>>,
-    last_learned: std::sync::Mutex<Option<std::time::Instant>>,
+    last_refresh: std::sync::Mutex<Option<std::time::Instant>>,
     cache: quick_cache::sync::Cache<String, Cached>,
 }
 
@@ -118,16 +137,30 @@ impl TokenService {
         let verifiers = keys
             .token_verifying
             .iter()
-            .map(|(id, public)| Verifier::new(id.clone(), public).map(Arc::new))
+            .map(|(id, public, retired)| Verifier::new(id.clone(), public, *retired).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(TokenService {
             issuer,
-            key_id: keys.token.key_id.clone(),
-            encoding: EncodingKey::from_ed_der(&keys.token_der),
+            signer: std::sync::RwLock::new(Arc::new(Signer {
+                key_id: keys.token.key_id.clone(),
+                encoding: EncodingKey::from_ed_der(&keys.token_der),
+            })),
             verifiers: std::sync::RwLock::new(verifiers),
-            last_learned: std::sync::Mutex::new(None),
+            last_refresh: std::sync::Mutex::new(None),
             cache: quick_cache::sync::Cache::new(10_000),
         })
+    }
+
+    fn signer(&self) -> Arc<Signer> {
+        match self.signer.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The id of the key new tokens are signed with.
+    pub fn signing_key_id(&self) -> String {
+        self.signer().key_id.clone()
     }
 
     pub fn issue(&self, client: &ApiClient, now: OffsetDateTime) -> Result<String, ApiError> {
@@ -172,9 +205,10 @@ impl TokenService {
             exp: (now + TOKEN_LIFETIME).unix_timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
         };
+        let signer = self.signer();
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.key_id.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(ApiError::internal)
+        header.kid = Some(signer.key_id.clone());
+        jsonwebtoken::encode(&header, &claims, &signer.encoding).map_err(ApiError::internal)
     }
 
     /// A grant token for an approved request: at most five minutes, never past the end
@@ -201,20 +235,22 @@ impl TokenService {
             exp: expires.unix_timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
         };
+        let signer = self.signer();
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.key_id.clone());
+        header.kid = Some(signer.key_id.clone());
         header.typ = Some("lockbox-grant+jwt".into());
         let token =
-            jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(ApiError::internal)?;
+            jsonwebtoken::encode(&header, &claims, &signer.encoding).map_err(ApiError::internal)?;
         Ok((token, expires))
     }
 
     /// The JSON Web Key Set that verifies Candor's tokens: the key in use and those
     /// retired within the grace period (`keys::TOKEN_KEY_GRACE`).
-    pub fn jwks(&self) -> serde_json::Value {
+    pub fn jwks(&self, now: OffsetDateTime) -> serde_json::Value {
         let keys: Vec<serde_json::Value> = self
             .verifiers()
             .iter()
+            .filter(|v| v.usable_at(now))
             .map(|v| {
                 serde_json::json!({
                     "kty": "OKP",
@@ -262,7 +298,7 @@ impl TokenService {
         let verifier = self
             .verifiers()
             .into_iter()
-            .find(|v| v.key_id == kid)
+            .find(|v| v.key_id == kid && v.usable_at(now))
             .ok_or(Unverified::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_audience(&[AUDIENCE]);
@@ -287,20 +323,30 @@ impl TokenService {
         Ok(claims)
     }
 
-    /// Looks for token keys this instance does not know yet (another instance, restarted
-    /// after `candor keys rotate`, signs with a new one); at most once per
-    /// `LEARN_INTERVAL`, so forged key ids cannot make every request read the store.
-    async fn learn_keys(
+    /// Reads the token keys again when the last read is older than `REFRESH_INTERVAL`:
+    /// a rotation reaches this instance within that time.
+    pub async fn refresh_if_due(&self, store: &Arc<dyn Store>, now: OffsetDateTime) {
+        if let Err(e) = self.refresh(store, now, REFRESH_INTERVAL).await {
+            tracing::warn!(error = %e, "could not read the token keys again; keeping the ones loaded");
+        }
+    }
+
+    /// Reads the token keys from the store, unless that was done less than `min_interval`
+    /// ago: verifies with the keys in use or retired within the grace period (and no
+    /// others), and signs with the key in use, which another instance or `candor keys
+    /// rotate` may have put in place.
+    async fn refresh(
         &self,
         store: &Arc<dyn Store>,
         now: OffsetDateTime,
+        min_interval: std::time::Duration,
     ) -> Result<(), ApiError> {
         {
-            let mut last = match self.last_learned.lock() {
+            let mut last = match self.last_refresh.lock() {
                 Ok(l) => l,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            if last.is_some_and(|at| at.elapsed() < LEARN_INTERVAL) {
+            if last.is_some_and(|at| at.elapsed() < min_interval) {
                 return Ok(());
             }
             *last = Some(std::time::Instant::now());
@@ -308,32 +354,54 @@ impl TokenService {
         let records = store
             .list_signing_keys(candor_domain::store::KeyPurpose::Token)
             .await?;
-        let known: Vec<String> = self.verifiers().iter().map(|v| v.key_id.clone()).collect();
-        let mut learnt = Vec::new();
-        for r in super::keys::usable_token_keys(&records, now) {
-            if known.contains(&r.key_id) {
-                continue;
-            }
-            let Ok(bytes) = <[u8; 32]>::try_from(r.public.as_slice()) else {
-                continue;
-            };
-            let Ok(public) = ed25519_dalek::VerifyingKey::from_bytes(&bytes) else {
-                continue;
-            };
-            learnt.push(Arc::new(Verifier::new(r.key_id.clone(), &public)?));
+        let usable = super::keys::usable_token_keys(&records, now);
+        let mut verifiers = Vec::with_capacity(usable.len());
+        for r in &usable {
+            let public = super::keys::verifying_key(r).map_err(ApiError::internal)?;
+            verifiers.push(Arc::new(Verifier::new(
+                r.key_id.clone(),
+                &public,
+                r.retired_at,
+            )?));
         }
-        if !learnt.is_empty() {
-            tracing::info!(
-                keys = learnt.len(),
-                "learnt token keys another instance signs with"
-            );
-            let mut verifiers = match self.verifiers.write() {
-                Ok(v) => v,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            verifiers.extend(learnt);
+        if verifiers.is_empty() {
+            // A store with no token key at all: keep what was loaded rather than refuse all.
+            return Ok(());
+        }
+        let current = usable.iter().find(|r| r.retired_at.is_none());
+        if let Some(current) = current {
+            if current.key_id != self.signer().key_id {
+                let pair =
+                    super::keys::KeyPair::from_record(current).map_err(ApiError::internal)?;
+                let der = pair.pkcs8_der().map_err(ApiError::internal)?;
+                tracing::info!(key = %current.key_id, "signing tokens with the token key now in use");
+                let signer = Arc::new(Signer {
+                    key_id: current.key_id.clone(),
+                    encoding: EncodingKey::from_ed_der(&der),
+                });
+                match self.signer.write() {
+                    Ok(mut s) => *s = signer,
+                    Err(poisoned) => *poisoned.into_inner() = signer,
+                }
+            }
+        }
+        match self.verifiers.write() {
+            Ok(mut v) => *v = verifiers,
+            Err(poisoned) => *poisoned.into_inner() = verifiers,
         }
         Ok(())
+    }
+
+    /// The JWKS with the keys of the store, read again at most every `LEARN_INTERVAL`.
+    pub async fn current_jwks(
+        &self,
+        store: &Arc<dyn Store>,
+        now: OffsetDateTime,
+    ) -> serde_json::Value {
+        if let Err(e) = self.refresh(store, now, LEARN_INTERVAL).await {
+            tracing::warn!(error = %e, "could not read the token keys again; publishing the ones loaded");
+        }
+        self.jwks(now)
     }
 
     /// Turns a bearer token into an actor, from the cache when possible.
@@ -350,10 +418,12 @@ impl TokenService {
             }
             self.cache.remove(&key);
         }
+        self.refresh_if_due(store, now).await;
         let claims = match self.try_verify(token, now) {
             Ok(c) => c,
             Err(Unverified::UnknownKey) => {
-                self.learn_keys(store, now).await?;
+                // Another instance may sign with a key this one has not read yet.
+                self.refresh(store, now, LEARN_INTERVAL).await?;
                 self.verify(token, now)?
             }
             Err(Unverified::Invalid(e)) => return Err(e),

@@ -1,8 +1,9 @@
 //! Portal forms: `axum_extra`'s form (repeated fields become lists), with a refusal that
 //! says which field is missing or wrong in Candor's error body, instead of axum's
-//! plain-text 422.
+//! plain-text 422 (413 and 415 keep their status).
 
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -23,7 +24,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
                     .or_else(|| detail.strip_prefix("Failed to deserialize form: "))
                     .unwrap_or(&detail)
                     .to_owned();
-                ApiError::BadRequest(format!("the form is not complete or not valid: {detail}"))
+                match e.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => {
+                        ApiError::TooLarge(format!("the form is too large: {detail}"))
+                    }
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(
+                        "send the form as application/x-www-form-urlencoded".into(),
+                    ),
+                    _ => ApiError::BadRequest(format!(
+                        "the form is not complete or not valid: {detail}"
+                    )),
+                }
             })
     }
 }

@@ -1,7 +1,8 @@
-//! Rotating Candor's signing keys. A new key takes over at once in the store; each
-//! instance signs with it from its next start, and until then signs with the old one,
-//! which every instance accepts for `auth::keys::TOKEN_KEY_GRACE` (token keys) or for good
-//! (audit keys: old checkpoints and Lockbox decisions must still verify).
+//! Rotating Candor's signing keys. A new key takes over at once in the store. Running
+//! instances read the token keys again every minute (at once when a token signed with an
+//! unknown key arrives) and sign with the new one; the old one verifies for
+//! `auth::keys::TOKEN_KEY_GRACE`. A new audit key is used from each instance's next start;
+//! audit keys verify for good (old checkpoints and Lockbox decisions).
 
 use candor_domain::audit::{activity, AuditChain, NewAuditRecord};
 use candor_domain::identity::{authorize, Action, Actor};

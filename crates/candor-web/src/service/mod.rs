@@ -63,53 +63,64 @@ impl Core {
     }
 
     /// Hears what other instances announce and drops the views it makes stale, until
-    /// `stop`. Returns at once where nothing is announced (the embedded store).
+    /// `stop`. Returns at once where nothing is announced (the embedded store). A listener
+    /// that fails is dropped and a new one made; meanwhile views expire on their own
+    /// again (one second).
     pub async fn hear_announcements(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
         use candor_domain::store::Heard;
-        let mut announcements = loop {
-            match self.store.listen().await {
-                Ok(Some(a)) => break a,
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for other instances' changes; trying again in 5 s");
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-                    }
+        let pause = |secs: u64| {
+            let stop = stop.clone();
+            async move {
+                tokio::select! {
+                    _ = stop.cancelled() => false,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(secs)) => true,
                 }
             }
         };
-        self.views.set_hearing(true);
-        // Anything built before listening began may have missed a change.
-        self.views.invalidate();
         loop {
-            let heard = tokio::select! {
-                _ = stop.cancelled() => break,
-                heard = announcements.next() => heard,
-            };
-            match heard {
-                Ok(Heard::Changed(_)) => self.views.invalidate(),
-                Ok(Heard::Gap) => {
-                    tracing::info!(
-                        "reconnected to hear other instances' changes; dropping every view"
-                    );
-                    self.views.invalidate();
-                }
+            let mut announcements = match self.store.listen().await {
+                Ok(Some(a)) => a,
+                Ok(None) => return,
                 Err(e) => {
-                    // Until the listener is back, views expire on their own again.
-                    self.views.set_hearing(false);
-                    self.views.invalidate();
-                    tracing::warn!(error = %e, "lost the connection that hears other instances' changes; retrying in 1 s");
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    tracing::warn!(error = %e, "cannot listen for other instances' changes; trying again in 5 s");
+                    if pause(5).await {
+                        continue;
                     }
-                    continue;
+                    return;
+                }
+            };
+            // Anything built before listening began may have missed a change.
+            self.views.invalidate();
+            self.views.set_hearing(true);
+            loop {
+                let heard = tokio::select! {
+                    _ = stop.cancelled() => {
+                        self.views.set_hearing(false);
+                        return;
+                    }
+                    heard = announcements.next() => heard,
+                };
+                match heard {
+                    Ok(Heard::Changed(_)) => self.views.invalidate(),
+                    Ok(Heard::Gap) => {
+                        tracing::info!(
+                            "reconnected to hear other instances' changes; dropping every view"
+                        );
+                        self.views.invalidate();
+                    }
+                    Err(e) => {
+                        self.views.set_hearing(false);
+                        self.views.invalidate();
+                        tracing::warn!(error = %e, "lost the connection that hears other instances' changes; listening again in 1 s");
+                        break;
+                    }
                 }
             }
-            self.views.set_hearing(true);
+            drop(announcements);
+            if !pause(1).await {
+                return;
+            }
         }
-        self.views.set_hearing(false);
     }
 
     pub async fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {

@@ -55,6 +55,11 @@ impl HealthViews {
         self.hearing.store(hearing, Ordering::Release);
     }
 
+    /// Whether this instance hears other instances' changes right now.
+    pub fn hearing(&self) -> bool {
+        self.hearing.load(Ordering::Acquire)
+    }
+
     fn ttl(&self) -> Duration {
         if self.hearing.load(Ordering::Acquire) {
             ANNOUNCED_VIEW_TTL

@@ -184,15 +184,37 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
             Rule::OperatorApi(O::DataPlaneService)
         }
         "/api/v1/operator/topology" => Rule::OperatorApi(O::ProviderAdmin),
-        p if p.starts_with("/api/v1/operator/") => Rule::OperatorApi(O::IncidentManager),
+        "/api/v1/operator/issues"
+        | "/api/v1/operator/issues/{id}"
+        | "/api/v1/operator/issues/{id}/posts"
+        | "/api/v1/operator/issues/{id}/reopen"
+        | "/api/v1/operator/issues/{id}/scope"
+        | "/api/v1/operator/issues/{id}/review"
+        | "/api/v1/operator/issues/{id}/review/publish"
+        | "/api/v1/operator/impact-preview"
+        | "/api/v1/operator/messages"
+        | "/api/v1/operator/messages/{id}"
+        | "/api/v1/operator/messages/audience-preview"
+        | "/api/v1/operator/deliveries"
+        | "/api/v1/operator/deliveries/changes" => Rule::OperatorApi(O::IncidentManager),
         "/v1.0/admin/serviceAnnouncement/healthOverviews/{name}/issues" => Rule::NotServed,
         "/v1.0/admin/serviceAnnouncement/messages/{id}" if method == Method::POST => {
             Rule::Viewpoint
         }
-        p if p.starts_with("/v1.0/admin/serviceAnnouncement/messages") => {
+        "/v1.0/admin/serviceAnnouncement/messages"
+        | "/v1.0/admin/serviceAnnouncement/messages/{id}"
+        | "/v1.0/admin/serviceAnnouncement/messages/{id}/attachments"
+        | "/v1.0/admin/serviceAnnouncement/messages/{id}/attachments/{attachment}"
+        | "/v1.0/admin/serviceAnnouncement/messages/{id}/attachments/{attachment}/content"
+        | "/v1.0/admin/serviceAnnouncement/messages/{id}/attachmentsArchive" => {
             Rule::TenantApi(P::ServiceMessageReadAll, MESSAGES, None)
         }
-        p if p.starts_with("/v1.0/admin/serviceAnnouncement/") => {
+        "/v1.0/admin/serviceAnnouncement/healthOverviews"
+        | "/v1.0/admin/serviceAnnouncement/healthOverviews/{name}"
+        | "/v1.0/admin/serviceAnnouncement/issues"
+        | "/v1.0/admin/serviceAnnouncement/issues/{id}"
+        | "/v1.0/admin/serviceAnnouncement/issues/{id}/incidentReport"
+        | "/v1.0/admin/serviceAnnouncement/issues/{id}/microsoft.graph.incidentReport()" => {
             Rule::TenantApi(P::ServiceHealthReadAll, HEALTH, None)
         }
         _ => return None,

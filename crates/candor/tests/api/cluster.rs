@@ -267,6 +267,30 @@ async fn two_instances_share_the_work_and_hear_each_others_changes() {
         .unwrap();
     assert_eq!(signed_in.status(), 303);
 
+    // Both instances listen for each other's announcements.
+    for instance in [&one, &two] {
+        let base = instance.base.clone();
+        let started = Instant::now();
+        loop {
+            let ready: Value = http
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if ready["hearsOtherInstances"] == true {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{base} does not hear other instances: {ready}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     // Published through instance one.
     let monitoring_token = token(
         &http,
@@ -275,6 +299,11 @@ async fn two_instances_share_the_work_and_hear_each_others_changes() {
         &monitoring_secret,
     )
     .await;
+    // Instance two's view is fresh from just now: only an announcement can make it show
+    // the issue within the second (a heard view lives 30 s).
+    assert!(graph_issue_ids(&http, &two.base, &reader_token)
+        .await
+        .is_empty());
     let res = http
         .post(format!("{}/api/v1/operator/issues", one.base))
         .bearer_auth(&monitoring_token)

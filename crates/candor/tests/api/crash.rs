@@ -31,6 +31,11 @@ const TENANTS: usize = 600;
 /// each, after 40 ms of latency: about 250 a second however many the worker sends at
 /// once, so the kills land part way through however fast the worker is.
 pub(crate) async fn slow_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    paced_receiver(Duration::from_millis(4)).await
+}
+
+/// As `slow_receiver`, taking `each` per request (one at a time, after 40 ms of latency).
+pub(crate) async fn paced_receiver(each: Duration) -> (String, Arc<Mutex<Vec<String>>>) {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let store = seen.clone();
     let gate = Arc::new(tokio::sync::Mutex::new(()));
@@ -42,7 +47,7 @@ pub(crate) async fn slow_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
             async move {
                 tokio::time::sleep(Duration::from_millis(40)).await;
                 let _one_at_a_time = gate.lock().await;
-                tokio::time::sleep(Duration::from_millis(4)).await;
+                tokio::time::sleep(each).await;
                 let id = headers
                     .get(DELIVERY_HEADER)
                     .and_then(|v| v.to_str().ok())

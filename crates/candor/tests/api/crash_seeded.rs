@@ -35,9 +35,9 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::common::Backend;
-use crate::crash::{slow_receiver, wait_for};
+use crate::crash::{paced_receiver, wait_for};
 
-const TENANTS: usize = 300;
+const TENANTS: usize = 1_000;
 const DEFAULT_SEED: u64 = 20_261_201;
 
 /// splitmix64: small, and the same sequence for the same seed everywhere.
@@ -392,6 +392,40 @@ impl Db {
     }
 }
 
+/// How many `Get-Mailbox` actions the tenant's audit log holds.
+fn count_audited(store_args: &[String], tenant: TenantId) -> u64 {
+    let today = OffsetDateTime::now_utc().date();
+    let from = (today - time::Duration::days(1)).to_string();
+    let to = (today + time::Duration::days(2)).to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args([
+            "audit",
+            "export",
+            "--format",
+            "json",
+            "--activities",
+            "Get-Mailbox",
+        ])
+        .args([
+            "--tenant",
+            &tenant.to_string(),
+            "--from",
+            &from,
+            "--to",
+            &to,
+        ])
+        .args(store_args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Value = serde_json::from_slice(&out.stdout).unwrap();
+    records.as_array().map_or(0, |r| r.len() as u64)
+}
+
 async fn decision(
     http: &reqwest::Client,
     base: &str,
@@ -429,7 +463,8 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
         .unwrap_or(5);
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
-    let (hook, seen) = slow_receiver().await;
+    // About 100 deliveries a second: the fan-out outlasts the seeded rounds on SQLite.
+    let (hook, seen) = paced_receiver(Duration::from_millis(10)).await;
     let mut store_args: Vec<String> = vec!["--data-dir".into(), dir.path().display().to_string()];
     let ending_at = OffsetDateTime::now_utc() + time::Duration::seconds(12);
     let mut _pg = None;
@@ -538,6 +573,31 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
         ));
     }
 
+    // One more kill that surely lands in the middle of the fan-out, whatever the seed and
+    // however fast this machine is: once this run has made 50 deliveries.
+    let (mut child, base) = start(&args, &log);
+    let token = crate::cluster::token(&http, &base, &world.data_plane.0, &world.data_plane.1).await;
+    *current.lock().unwrap() = Some((base.clone(), token));
+    let before = seen.lock().unwrap().iter().collect::<BTreeSet<_>>().len();
+    wait_for("deliveries to go on", Duration::from_secs(120), || {
+        seen.lock().unwrap().iter().collect::<BTreeSet<_>>().len() >= (before + 50).min(TENANTS)
+    })
+    .await;
+    *current.lock().unwrap() = None;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mid = seen.lock().unwrap().iter().collect::<BTreeSet<_>>().len();
+    assert!(
+        mid < TENANTS,
+        "the last kill must land before the fan-out ends ({mid} of {TENANTS}; {context})"
+    );
+    let (ok, out) = audit_verify(&store_args);
+    assert!(
+        ok,
+        "audit verify after the mid fan-out kill: {out} ({context})"
+    );
+    kills.push((0, mid, reported.load(Ordering::Relaxed)));
+
     // The last run finishes the work: every delivery, every deadline recorded.
     let (mut child, base) = start(&args, &log);
     let token = crate::cluster::token(&http, &base, &world.data_plane.0, &world.data_plane.1).await;
@@ -612,6 +672,15 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
 
     let (ok, out) = audit_verify(&store_args);
     assert!(ok, "audit verify at the end: {out} ({context})");
+    // The reported actions are in the tenant's log (at least those answered).
+    let reported = reported.load(Ordering::Relaxed);
+    assert!(reported > 0, "no action was reported ({context})");
+    let (_, active_tenant) = world.requests.active.clone().unwrap();
+    let audited = count_audited(&store_args, active_tenant);
+    assert!(
+        audited >= reported,
+        "{reported} actions answered but {audited} audited ({context})"
+    );
     let got = seen.lock().unwrap().clone();
     let distinct: BTreeSet<String> = got.iter().cloned().collect();
     assert_eq!(
@@ -623,7 +692,7 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
          {} deliveries received ({} distinct), {} actions reported",
         got.len(),
         distinct.len(),
-        reported.load(Ordering::Relaxed)
+        reported
     );
 }
 
