@@ -312,23 +312,50 @@ async fn world(store: Arc<dyn Store>, hook: &str, ending_at: OffsetDateTime) -> 
     }
 }
 
-// The child is returned to the caller, which kills and waits for it.
-#[allow(clippy::zombie_processes)]
-fn start(args: &[String], log: &std::path::Path) -> (Child, String) {
+/// A running server; killed with SIGKILL when dropped, so a failing test leaves none.
+struct Server(Child);
+
+impl Server {
+    /// SIGKILL, as a crash.
+    fn crash(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// SIGTERM, a graceful stop.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(args: &[String], log: &std::path::Path) -> (Server, String) {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
     let offset = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0) as usize;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_candor"))
-        .arg("serve")
-        .args(args)
-        .env("CANDOR_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(file))
-        .spawn()
-        .unwrap();
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_candor"))
+            .arg("serve")
+            .args(args)
+            .env("CANDOR_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file))
+            .spawn()
+            .unwrap(),
+    );
     let started = Instant::now();
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -337,13 +364,13 @@ fn start(args: &[String], log: &std::path::Path) -> (Child, String) {
             .and_then(|t| t.split("listening on ").nth(1))
             .and_then(|rest| rest.split_whitespace().next())
         {
-            return (child, base.to_owned());
+            return (server, base.to_owned());
         }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("candor serve did not start:\n{text}");
-        }
+        // Dropping `server` kills it.
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "candor serve did not start:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -541,7 +568,7 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
 
     let mut kills = Vec::new();
     for round in 0..rounds {
-        let (mut child, base) = start(&args, &log);
+        let (child, base) = start(&args, &log);
         let token =
             crate::cluster::token(&http, &base, &world.data_plane.0, &world.data_plane.1).await;
         *current.lock().unwrap() = Some((base.clone(), token.clone()));
@@ -559,8 +586,7 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
             assert_eq!(d, "deny", "a grant was usable past its end ({context})");
         }
         *current.lock().unwrap() = None;
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.crash();
         let (ok, out) = audit_verify(&store_args);
         assert!(
             ok,
@@ -575,7 +601,7 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
 
     // One more kill that surely lands in the middle of the fan-out, whatever the seed and
     // however fast this machine is: once this run has made 50 deliveries.
-    let (mut child, base) = start(&args, &log);
+    let (child, base) = start(&args, &log);
     let token = crate::cluster::token(&http, &base, &world.data_plane.0, &world.data_plane.1).await;
     *current.lock().unwrap() = Some((base.clone(), token));
     let before = seen.lock().unwrap().iter().collect::<BTreeSet<_>>().len();
@@ -584,8 +610,7 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
     })
     .await;
     *current.lock().unwrap() = None;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.crash();
     let mid = seen.lock().unwrap().iter().collect::<BTreeSet<_>>().len();
     assert!(
         mid < TENANTS,
@@ -599,7 +624,7 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
     kills.push((0, mid, reported.load(Ordering::Relaxed)));
 
     // The last run finishes the work: every delivery, every deadline recorded.
-    let (mut child, base) = start(&args, &log);
+    let (child, base) = start(&args, &log);
     let token = crate::cluster::token(&http, &base, &world.data_plane.0, &world.data_plane.1).await;
     *current.lock().unwrap() = Some((base.clone(), token.clone()));
     wait_for(
@@ -663,11 +688,7 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
     reporter.abort();
     tokio::time::sleep(Duration::from_millis(300)).await;
     // A graceful stop this time.
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    child.wait().unwrap();
+    child.stop();
     db.close().await;
 
     let (ok, out) = audit_verify(&store_args);

@@ -32,26 +32,39 @@ fn candor(args: &[&str], data: &std::path::Path) -> (bool, String) {
     )
 }
 
-// The child goes back to the caller, which stops it and waits.
-#[allow(clippy::zombie_processes)]
-async fn serve(data: &std::path::Path) -> (Child, String) {
+/// A running server, stopped (SIGTERM) when dropped, also when a test fails.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+async fn serve(data: &std::path::Path) -> (Server, String) {
     let log = data.join(format!("serve-{}.log", uuid::Uuid::new_v4()));
-    let child = Command::new(env!("CARGO_BIN_EXE_candor"))
-        // One issuer across restarts, as behind a fixed address.
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-jobs",
-            "--public-url",
-            "http://candor.test",
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_candor"))
+            // One issuer across restarts, as behind a fixed address.
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-jobs",
+                "--public-url",
+                "http://candor.test",
+            ])
+            .arg("--data-dir")
+            .arg(data)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let mut base = None;
     wait_for("candor serve to listen", Duration::from_secs(60), || {
         base = std::fs::read_to_string(&log)
@@ -63,15 +76,11 @@ async fn serve(data: &std::path::Path) -> (Child, String) {
         base.is_some()
     })
     .await;
-    (child, base.unwrap())
+    (server, base.unwrap())
 }
 
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    child.wait().unwrap();
+fn stop(server: Server) {
+    drop(server);
 }
 
 fn kid(token: &str) -> String {
