@@ -92,6 +92,9 @@ impl Deref for AppState {
     }
 }
 
+/// How often histogram samples are folded into their summaries.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
 /// The process-wide Prometheus recorder (installed once, shared by every app in it).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
@@ -100,6 +103,19 @@ pub fn metrics_handle() -> PrometheusHandle {
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
             let handle = recorder.handle();
             let _ = metrics::set_global_recorder(recorder);
+            // Histograms keep every sample until upkeep drains them: without this, an
+            // instance nobody scrapes grows by every request it serves (found by the
+            // sustained load bench: 2 MiB a minute at 2,000 requests a second).
+            let upkeep = handle.clone();
+            let spawned = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(METRICS_UPKEEP);
+                    upkeep.run_upkeep();
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "could not start the metrics upkeep thread");
+            }
             handle
         })
         .clone()

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Settings: `LOAD_SECONDS` (600), `LOAD_READERS` (16 concurrent readers),
-//! `LOAD_POSTS_PER_SECOND` (1 issue update a second), `LOAD_VIEWPOINTS_PER_SECOND` (4).
+//! `LOAD_POSTS_PER_SECOND` (1 issue update a second), `LOAD_VIEWPOINTS_PER_SECOND` (4);
+//! 0 turns a writer off; `LOAD_ONLY=<text>` keeps only the reads whose name contains it.
 //! Exits non-zero when any request failed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -154,8 +155,9 @@ fn csrf_of(html: &str) -> String {
 async fn main() {
     let seconds = setting("LOAD_SECONDS", 600);
     let readers = setting("LOAD_READERS", 16) as usize;
-    let posts_per_second = setting("LOAD_POSTS_PER_SECOND", 1).max(1);
-    let viewpoints_per_second = setting("LOAD_VIEWPOINTS_PER_SECOND", 4).max(1);
+    // 0 turns a writer off (a read-only run shows what memory does without new data).
+    let posts_per_second = setting("LOAD_POSTS_PER_SECOND", 1);
+    let viewpoints_per_second = setting("LOAD_VIEWPOINTS_PER_SECOND", 4);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
 
@@ -190,6 +192,10 @@ async fn main() {
 
     let (server, base) = serve(data, false);
     let pid = server.id();
+    let db_start = std::fs::metadata(data.join("candor.db"))
+        .map_or(0.0, |m| m.len() as f64 / 1_048_576.0)
+        + std::fs::metadata(data.join("candor.db-wal"))
+            .map_or(0.0, |m| m.len() as f64 / 1_048_576.0);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(readers + 8)
         .redirect(reqwest::redirect::Policy::none())
@@ -342,7 +348,21 @@ async fn main() {
         ("GET status page", 15),
         ("GET /healthz (baseline)", 10),
     ];
+    // LOAD_ONLY=<text>: readers send only the kinds whose name contains it (to see
+    // which one a change in memory or latency comes from).
+    let only = std::env::var("LOAD_ONLY").unwrap_or_default();
+    let reads: Vec<(&'static str, u32)> = READS
+        .iter()
+        .copied()
+        .filter(|(k, _)| k.contains(only.as_str()))
+        .collect();
+    assert!(
+        !reads.is_empty(),
+        "LOAD_ONLY={only} matches no kind of read"
+    );
+    let total_weight: u32 = reads.iter().map(|(_, w)| w).sum();
     for r in 0..readers {
+        let reads = reads.clone();
         let (http, browser, base, app_token, tallies, running) = (
             http.clone(),
             browser.clone(),
@@ -357,8 +377,8 @@ async fn main() {
                 x ^= x << 13;
                 x ^= x >> 17;
                 x ^= x << 5;
-                let mut pick = x % 100;
-                let kind = READS
+                let mut pick = x % total_weight;
+                let kind = reads
                     .iter()
                     .find(|(_, w)| {
                         if pick < *w {
@@ -369,7 +389,7 @@ async fn main() {
                         }
                     })
                     .map(|(k, _)| *k)
-                    .unwrap_or(READS[0].0);
+                    .unwrap_or(reads[0].0);
                 let t = Instant::now();
                 let res = match kind {
                     "GET Graph issues" => {
@@ -394,7 +414,7 @@ async fn main() {
             }
         }));
     }
-    {
+    if posts_per_second > 0 {
         let (http, base, op_token, tallies, running, issue_id) = (
             http.clone(),
             base.clone(),
@@ -420,7 +440,7 @@ async fn main() {
             }
         }));
     }
-    {
+    if viewpoints_per_second > 0 {
         let (browser, base, csrf, tallies, running) = (
             browser.clone(),
             base.clone(),
@@ -495,6 +515,10 @@ async fn main() {
     let _ = sampler.await;
     let rss_end = rss_kib(pid);
     stop(server);
+    let db_mib = |name: &str| {
+        std::fs::metadata(data.join(name)).map_or(0.0, |m| m.len() as f64 / 1_048_576.0)
+    };
+    let db_end = db_mib("candor.db") + db_mib("candor.db-wal");
 
     let all = std::mem::take(&mut *tallies.lock().unwrap());
     let baseline_p99 = all
@@ -549,6 +573,10 @@ async fn main() {
         rss_start as f64 / 1024.0,
         rss_end as f64 / 1024.0,
         rss_max as f64 / 1024.0,
+    );
+    println!(
+        "database (candor.db and its WAL) {db_start:.1} MiB at the start, {db_end:.1} MiB at the end; \
+         SQLite may cache up to 64 MiB of it in the writer and 16 MiB in each reader"
     );
     if total_errors > 0 {
         eprintln!("{total_errors} requests failed");
