@@ -6,20 +6,16 @@
 //! once per period for the cluster.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use candor_domain::clock::SystemClock;
-use candor_domain::health::{
-    delivery_id, delivery_key, Channel, Subscription, WebhookEndpoint, WebhookEndpointId,
-    WebhookFormat,
-};
+use candor_domain::health::{delivery_id, delivery_key, Channel};
 use candor_domain::identity::Actor;
 use candor_web::service::identity::{self, UserInput};
-use candor_web::service::{topology, Core};
+use candor_web::service::Core;
 use serde_json::{json, Value};
 
 use crate::common::{csrf_of, PASSWORD};
@@ -124,50 +120,7 @@ async fn two_instances_share_the_work_and_hear_each_others_changes() {
     // The world: tenants on ten mailbox databases, each with a webhook endpoint; the
     // first tenant has an app that reads service health and a person on the dashboard.
     let core = Core::new(db.store(), Arc::new(SystemClock)).await.unwrap();
-    let mut csv = String::from("kind,id,name,parent,services,language,time_zone\n");
-    csv.push_str("service,Exchange,Exchange Online,EX,,,\n");
-    csv.push_str("region,eu-west,Europe West,,,,\n");
-    csv.push_str("scale_unit,eu-west-su0,,eu-west,,,\n");
-    for d in 0..10 {
-        let _ = writeln!(csv, "component,eu-west-su0-mbx{d},,eu-west-su0,Exchange,,");
-    }
-    let mut tenants = Vec::new();
-    for i in 0..TENANTS {
-        let id = uuid::Uuid::new_v4();
-        tenants.push(candor_domain::TenantId(id));
-        let _ = writeln!(csv, "tenant,{id},Tenant {i:04},eu-west,,en,UTC");
-        let _ = writeln!(csv, "placement,{id},,eu-west-su0-mbx{},,,", i % 10);
-    }
-    topology::import_file(
-        &core,
-        &Actor::System,
-        None,
-        "world.csv",
-        &csv,
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    let mut endpoints = Vec::new();
-    for tenant in &tenants {
-        let e = WebhookEndpoint {
-            id: WebhookEndpointId::generate(),
-            tenant: *tenant,
-            url: hook.clone(),
-            format: WebhookFormat::Candor,
-            secret: "whsec_test".into(),
-            previous_secret: None,
-            previous_until: None,
-            subscription: Subscription::everything(),
-            enabled: true,
-            failures: 0,
-            disabled_reason: None,
-            created_at: core.clock.now(),
-        };
-        core.store.add_webhook(&e, vec![]).await.unwrap();
-        endpoints.push(e.id);
-    }
+    let (tenants, endpoints) = crate::crash::tenants_with_webhooks(&core, TENANTS, &hook).await;
     let reader = identity::create_api_client(
         &core,
         &Actor::System,

@@ -64,12 +64,14 @@ pub(crate) async fn paced_receiver(each: Duration) -> (String, Arc<Mutex<Vec<Str
     (url, seen)
 }
 
-/// Tenants on ten mailbox databases, each with a webhook endpoint; one region-wide
-/// incident reaching them all. Returns the ids its deliveries must carry.
-async fn world(store: Arc<dyn Store>, hook: &str) -> BTreeSet<String> {
-    let core = Core::new(store.clone(), Arc::new(SystemClock))
-        .await
-        .unwrap();
+/// `count` tenants on ten mailbox databases of one Exchange scale unit in eu-west, each
+/// with a webhook endpoint to `hook` that takes everything. Returns the tenants and their
+/// endpoints.
+pub(crate) async fn tenants_with_webhooks(
+    core: &Core,
+    count: usize,
+    hook: &str,
+) -> (Vec<candor_domain::TenantId>, Vec<WebhookEndpointId>) {
     let mut csv = String::from("kind,id,name,parent,services,language,time_zone\n");
     csv.push_str("service,Exchange,Exchange Online,EX,,,\n");
     csv.push_str("region,eu-west,Europe West,,,,\n");
@@ -78,28 +80,20 @@ async fn world(store: Arc<dyn Store>, hook: &str) -> BTreeSet<String> {
         let _ = writeln!(csv, "component,eu-west-su0-mbx{d},,eu-west-su0,Exchange,,");
     }
     let mut tenants = Vec::new();
-    for i in 0..TENANTS {
+    for i in 0..count {
         let id = uuid::Uuid::new_v4();
         tenants.push(candor_domain::TenantId(id));
         let _ = writeln!(csv, "tenant,{id},Tenant {i:04},eu-west,,en,UTC");
         let _ = writeln!(csv, "placement,{id},,eu-west-su0-mbx{},,,", i % 10);
     }
-    topology::import_file(
-        &core,
-        &Actor::System,
-        None,
-        "world.csv",
-        &csv,
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    topology::import_file(core, &Actor::System, None, "world.csv", &csv, false, |_| {})
+        .await
+        .unwrap();
     let mut endpoints = Vec::new();
-    for tenant in tenants {
+    for tenant in &tenants {
         let e = WebhookEndpoint {
             id: WebhookEndpointId::generate(),
-            tenant,
+            tenant: *tenant,
             url: hook.to_owned(),
             format: WebhookFormat::Candor,
             secret: "whsec_test".into(),
@@ -111,9 +105,19 @@ async fn world(store: Arc<dyn Store>, hook: &str) -> BTreeSet<String> {
             disabled_reason: None,
             created_at: core.clock.now(),
         };
-        store.add_webhook(&e, vec![]).await.unwrap();
+        core.store.add_webhook(&e, vec![]).await.unwrap();
         endpoints.push(e.id);
     }
+    (tenants, endpoints)
+}
+
+/// Tenants on ten mailbox databases, each with a webhook endpoint; one region-wide
+/// incident reaching them all. Returns the ids its deliveries must carry.
+async fn world(store: Arc<dyn Store>, hook: &str) -> BTreeSet<String> {
+    let core = Core::new(store.clone(), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let endpoints = tenants_with_webhooks(&core, TENANTS, hook).await.1;
     let (issue, _) = health::create_issue(
         &core,
         &Actor::System,

@@ -13,24 +13,20 @@
 //! same run); `CANDOR_CRASH_ROUNDS` how many kills (default 5). A failure names the seed.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use candor_domain::clock::{Clock, ManualClock, SystemClock};
-use candor_domain::health::{
-    delivery_id, delivery_key, Channel, Subscription, WebhookEndpoint, WebhookEndpointId,
-    WebhookFormat,
-};
+use candor_domain::health::{delivery_id, delivery_key, Channel};
 use candor_domain::identity::{Actor, RegionCode, TenantRole};
 use candor_domain::lockbox::Workload;
 use candor_domain::store::Store;
 use candor_domain::TenantId;
 use candor_web::service::health::{self as health, NewIssueInput, PostInput};
 use candor_web::service::lockbox::{self as lockbox, Decision, NewRequestInput};
-use candor_web::service::{identity, topology, Core};
+use candor_web::service::{identity, Core};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -85,42 +81,7 @@ async fn world(store: Arc<dyn Store>, hook: &str, ending_at: OffsetDateTime) -> 
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let core = Core::new(store.clone(), dyn_clock).await.unwrap();
     let system = Actor::System;
-    let mut csv = String::from("kind,id,name,parent,services,language,time_zone\n");
-    csv.push_str("service,Exchange,Exchange Online,EX,,,\n");
-    csv.push_str("region,eu-west,Europe West,,,,\n");
-    csv.push_str("scale_unit,eu-west-su0,,eu-west,,,\n");
-    for d in 0..10 {
-        let _ = writeln!(csv, "component,eu-west-su0-mbx{d},,eu-west-su0,Exchange,,");
-    }
-    let mut tenants = Vec::new();
-    for i in 0..TENANTS {
-        let id = uuid::Uuid::new_v4();
-        tenants.push(TenantId(id));
-        let _ = writeln!(csv, "tenant,{id},Tenant {i:04},eu-west,,en,UTC");
-        let _ = writeln!(csv, "placement,{id},,eu-west-su0-mbx{},,,", i % 10);
-    }
-    topology::import_file(&core, &system, None, "world.csv", &csv, false, |_| {})
-        .await
-        .unwrap();
-    let mut endpoints = Vec::new();
-    for tenant in &tenants {
-        let e = WebhookEndpoint {
-            id: WebhookEndpointId::generate(),
-            tenant: *tenant,
-            url: hook.to_owned(),
-            format: WebhookFormat::Candor,
-            secret: "whsec_test".into(),
-            previous_secret: None,
-            previous_until: None,
-            subscription: Subscription::everything(),
-            enabled: true,
-            failures: 0,
-            disabled_reason: None,
-            created_at: core.clock.now(),
-        };
-        store.add_webhook(&e, vec![]).await.unwrap();
-        endpoints.push(e.id);
-    }
+    let (tenants, endpoints) = crate::crash::tenants_with_webhooks(&core, TENANTS, hook).await;
 
     // Lockbox: a workload, the engineer and manager, an approver per tenant used.
     store
