@@ -322,10 +322,9 @@ fn start(args: &[String], log: &std::path::Path) -> (Server, String) {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         if let Some(base) = text
             .get(offset..)
-            .and_then(|t| t.split("listening on ").nth(1))
-            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(crate::common::listening_address)
         {
-            return (server, base.to_owned());
+            return (server, base);
         }
         // Dropping `server` kills it.
         assert!(

@@ -67,12 +67,7 @@ async fn serve(data: &std::path::Path) -> (Server, String) {
     );
     let mut base = None;
     wait_for("candor serve to listen", Duration::from_secs(60), || {
-        base = std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .map(str::to_owned);
+        base = crate::common::listening_address(&std::fs::read_to_string(&log).unwrap_or_default());
         base.is_some()
     })
     .await;

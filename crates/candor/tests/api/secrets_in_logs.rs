@@ -118,11 +118,7 @@ async fn a_full_run_logs_no_secret() {
         let mut found = None;
         wait_for("candor serve to listen", Duration::from_secs(60), || {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            found = text
-                .split("listening on ")
-                .nth(1)
-                .and_then(|rest| rest.split_whitespace().next())
-                .map(str::to_owned);
+            found = crate::common::listening_address(&text);
             found.is_some()
         })
         .await;

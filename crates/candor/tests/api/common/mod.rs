@@ -447,3 +447,26 @@ impl Mailroom {
         }
     }
 }
+
+/// Where `candor serve` says it listens, from the text of its log. Only a finished line
+/// counts: the log is read while the server writes it, and a line caught half-written
+/// would give an address without its port.
+pub fn listening_address(log: &str) -> Option<String> {
+    log.lines()
+        .zip(log.split_inclusive('\n'))
+        .filter(|(_, whole)| whole.ends_with('\n'))
+        .find_map(|(line, _)| line.split("listening on ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+}
+
+#[test]
+fn a_half_written_line_gives_no_address() {
+    let line = "Candor is listening on http://127.0.0.1:4321 (sign in at …/signin)\n";
+    assert_eq!(listening_address(&line[..36]), None);
+    assert_eq!(listening_address(&line[..line.len() - 1]), None);
+    assert_eq!(
+        listening_address(&format!("starting\n{line}")).as_deref(),
+        Some("http://127.0.0.1:4321")
+    );
+}
