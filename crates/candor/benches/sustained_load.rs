@@ -575,8 +575,7 @@ async fn main() {
         rss_max as f64 / 1024.0,
     );
     println!(
-        "database (candor.db and its WAL) {db_start:.1} MiB at the start, {db_end:.1} MiB at the end; \
-         SQLite may cache up to 64 MiB of it in the writer and 16 MiB in each reader"
+        "database (candor.db and its WAL) {db_start:.1} MiB at the start, {db_end:.1} MiB at the end"
     );
     if total_errors > 0 {
         eprintln!("{total_errors} requests failed");
