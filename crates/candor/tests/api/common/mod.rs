@@ -452,10 +452,10 @@ impl Mailroom {
 /// counts: the log is read while the server writes it, and a line caught half-written
 /// would give an address without its port.
 pub fn listening_address(log: &str) -> Option<String> {
-    log.lines()
-        .zip(log.split_inclusive('\n'))
-        .filter(|(_, whole)| whole.ends_with('\n'))
-        .find_map(|(line, _)| line.split("listening on ").nth(1))
+    let finished = &log[..log.rfind('\n').map_or(0, |end| end + 1)];
+    finished
+        .lines()
+        .find_map(|line| line.split("listening on ").nth(1))
         .and_then(|rest| rest.split_whitespace().next())
         .map(str::to_owned)
 }
