@@ -15,7 +15,10 @@
 //!
 //! Settings: `LOAD_SECONDS` (600), `LOAD_READERS` (16 concurrent readers),
 //! `LOAD_POSTS_PER_SECOND` (1 issue update a second), `LOAD_VIEWPOINTS_PER_SECOND` (4);
-//! 0 turns a writer off; `LOAD_ONLY=<text>` keeps only the reads whose name contains it.
+//! 0 turns a writer off; `LOAD_ONLY=<text>` keeps only the reads whose name contains it;
+//! `LOAD_FRESH_SECONDS` (a tenth of the run, at least 10; 0 skips it) is how long a
+//! fresh server on the data the run left gets the same reads, so the report can say how
+//! much memory the long run holds beyond what its data needs.
 //! Exits non-zero when any request failed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -151,6 +154,260 @@ fn csrf_of(html: &str) -> String {
         .to_owned()
 }
 
+/// Asks for a token with an app's client credentials.
+async fn token(http: &reqwest::Client, base: &str, id: &str, secret: &str) -> String {
+    let res: Value = http
+        .post(format!("{base}/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    res["access_token"].as_str().expect("a token").to_owned()
+}
+
+/// A tenant's reader on one server: the Graph app's token and a person signed in to the
+/// portal (a cookie-keeping client and the form token of that session).
+#[derive(Clone)]
+struct Reader {
+    base: String,
+    http: reqwest::Client,
+    app_token: String,
+    browser: reqwest::Client,
+    csrf: String,
+}
+
+impl Reader {
+    async fn connect(base: &str, http: &reqwest::Client, tenant: &Value) -> Reader {
+        let client = &tenant["apiClient"];
+        let app_token = token(
+            http,
+            base,
+            client["clientId"].as_str().unwrap(),
+            client["clientSecret"].as_str().unwrap(),
+        )
+        .await;
+        // A person of that tenant who reads service health and messages.
+        let person = tenant["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| {
+                u["roles"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|r| r == "GlobalAdministrator"))
+            })
+            .expect("a Global Administrator in the demo tenant");
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let page = browser
+            .get(format!("{base}/signin"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let res = browser
+            .post(format!("{base}/signin"))
+            .form(&[
+                ("csrf", csrf_of(&page).as_str()),
+                ("email", person["email"].as_str().unwrap()),
+                ("password", person["password"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "the demo administrator signs in");
+        let page = browser
+            .get(format!("{base}/portal/messages"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        Reader {
+            base: base.to_owned(),
+            http: http.clone(),
+            app_token,
+            browser,
+            csrf: csrf_of(&page),
+        }
+    }
+}
+
+const READS: [(&str, u32); 5] = [
+    ("GET Graph issues", 40),
+    ("GET Graph messages", 20),
+    ("GET portal dashboard", 15),
+    ("GET status page", 15),
+    ("GET /healthz (baseline)", 10),
+];
+
+/// `count` readers without pause, each picking a kind of read by its weight.
+fn spawn_readers(
+    count: usize,
+    reads: &[(&'static str, u32)],
+    reader: &Reader,
+    tallies: &Tallies,
+    running: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let total_weight: u32 = reads.iter().map(|(_, w)| w).sum();
+    (0..count)
+        .map(|r| {
+            let reads = reads.to_vec();
+            let (me, tallies, running) = (reader.clone(), tallies.clone(), running.clone());
+            tokio::spawn(async move {
+                let base = &me.base;
+                let mut x: u32 = 0x9E37_79B9 ^ (r as u32 + 1).wrapping_mul(0x85EB_CA6B);
+                while running.load(Ordering::Relaxed) {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    let mut pick = x % total_weight;
+                    let kind = reads
+                        .iter()
+                        .find(|(_, w)| {
+                            if pick < *w {
+                                true
+                            } else {
+                                pick -= w;
+                                false
+                            }
+                        })
+                        .map(|(k, _)| *k)
+                        .unwrap_or(reads[0].0);
+                    let t = Instant::now();
+                    let res = match kind {
+                        "GET Graph issues" => {
+                            me.http
+                                .get(format!("{base}/v1.0/admin/serviceAnnouncement/issues"))
+                                .bearer_auth(&me.app_token)
+                                .send()
+                                .await
+                        }
+                        "GET Graph messages" => {
+                            me.http
+                                .get(format!("{base}/v1.0/admin/serviceAnnouncement/messages"))
+                                .bearer_auth(&me.app_token)
+                                .send()
+                                .await
+                        }
+                        "GET portal dashboard" => {
+                            me.browser.get(format!("{base}/portal/health")).send().await
+                        }
+                        "GET status page" => me.http.get(format!("{base}/status")).send().await,
+                        _ => me.http.get(format!("{base}/healthz")).send().await,
+                    };
+                    record(&tallies, kind, t, status_of(res).await);
+                }
+            })
+        })
+        .collect()
+}
+
+/// The server's resident memory every 5 s, as (seconds since `started`, KiB).
+fn sample_rss(
+    pid: u32,
+    started: Instant,
+    running: &Arc<AtomicBool>,
+) -> (tokio::task::JoinHandle<()>, Arc<Mutex<Vec<(u64, u64)>>>) {
+    let samples: Arc<Mutex<Vec<(u64, u64)>>> = Arc::default();
+    let task = {
+        let samples = samples.clone();
+        let running = running.clone();
+        tokio::spawn(async move {
+            while running.load(Ordering::Relaxed) {
+                samples
+                    .lock()
+                    .unwrap()
+                    .push((started.elapsed().as_secs(), rss_kib(pid)));
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        })
+    };
+    (task, samples)
+}
+
+/// Runs until `seconds` have passed since `started`, with a progress line every 30 s.
+async fn hold(seconds: u64, started: Instant, pid: u32, tallies: &Tallies) {
+    let total = Duration::from_secs(seconds);
+    let mut last_report = Instant::now();
+    while started.elapsed() < total {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if last_report.elapsed() >= Duration::from_secs(30) {
+            last_report = Instant::now();
+            let (n, errors) = {
+                let all = tallies.lock().unwrap();
+                (
+                    all.values().map(|t| t.micros.len()).sum::<usize>(),
+                    all.values().flat_map(|t| t.errors.values()).sum::<u64>(),
+                )
+            };
+            eprintln!(
+                "  {:>4} s: {n} requests, {errors} errors, RSS {} MiB",
+                started.elapsed().as_secs(),
+                rss_kib(pid) / 1024
+            );
+        }
+    }
+}
+
+/// Prints the table of one phase; returns its requests and errors.
+fn report(tallies: &Tallies) -> (usize, u64) {
+    let all = std::mem::take(&mut *tallies.lock().unwrap());
+    let baseline_p99 = all
+        .get("GET /healthz (baseline)")
+        .map(|t| {
+            let mut s = t.micros.clone();
+            s.sort_unstable();
+            percentile(&s, 0.99)
+        })
+        .unwrap_or(0.0);
+    let mut total_requests = 0usize;
+    let mut total_errors = 0u64;
+    println!("\n| kind | requests | errors | p50 ms | p99 ms | max ms | p99 / baseline p99 |");
+    println!("|---|---|---|---|---|---|---|");
+    for (kind, t) in &all {
+        let mut s = t.micros.clone();
+        s.sort_unstable();
+        let errors: u64 = t.errors.values().sum();
+        total_requests += s.len();
+        total_errors += errors;
+        let p99 = percentile(&s, 0.99);
+        println!(
+            "| {kind} | {} | {errors} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            s.len(),
+            percentile(&s, 0.5),
+            p99,
+            percentile(&s, 1.0),
+            if baseline_p99 > 0.0 {
+                p99 / baseline_p99
+            } else {
+                0.0
+            }
+        );
+        for (what, n) in &t.errors {
+            println!("|   ↳ {what} | | {n} | | | | |");
+        }
+    }
+    (total_requests, total_errors)
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
 #[tokio::main]
 async fn main() {
     let seconds = setting("LOAD_SECONDS", 600);
@@ -158,6 +415,7 @@ async fn main() {
     // 0 turns a writer off (a read-only run shows what memory does without new data).
     let posts_per_second = setting("LOAD_POSTS_PER_SECOND", 1);
     let viewpoints_per_second = setting("LOAD_VIEWPOINTS_PER_SECOND", 4);
+    let fresh_seconds = setting("LOAD_FRESH_SECONDS", (seconds / 10).max(10));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
 
@@ -189,93 +447,21 @@ async fn main() {
     let creds: Value =
         serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap())
             .unwrap();
+    let tenant = &creds["tenants"][0];
+    let db_mib = |name: &str| {
+        std::fs::metadata(data.join(name)).map_or(0.0, |m| m.len() as f64 / 1_048_576.0)
+    };
 
     let (server, base) = serve(data, false);
     let pid = server.id();
-    let db_start = std::fs::metadata(data.join("candor.db"))
-        .map_or(0.0, |m| m.len() as f64 / 1_048_576.0)
-        + std::fs::metadata(data.join("candor.db-wal"))
-            .map_or(0.0, |m| m.len() as f64 / 1_048_576.0);
+    let db_start = db_mib("candor.db") + db_mib("candor.db-wal");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(readers + 8)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let token = |id: String, secret: String| {
-        let http = http.clone();
-        let base = base.clone();
-        async move {
-            let res: Value = http
-                .post(format!("{base}/oauth2/v2.0/token"))
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", id.as_str()),
-                    ("client_secret", secret.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            res["access_token"].as_str().expect("a token").to_owned()
-        }
-    };
-    let tenant = &creds["tenants"][0];
-    let app_token = token(
-        tenant["apiClient"]["clientId"].as_str().unwrap().to_owned(),
-        tenant["apiClient"]["clientSecret"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    )
-    .await;
-    let op_token = token(op_id, op_secret).await;
-
-    // A person of that tenant who reads service health and messages, signed in.
-    let person = tenant["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| {
-            u["roles"]
-                .as_array()
-                .is_some_and(|r| r.iter().any(|r| r == "GlobalAdministrator"))
-        })
-        .expect("a Global Administrator in the demo tenant");
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = browser
-        .get(format!("{base}/signin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let res = browser
-        .post(format!("{base}/signin"))
-        .form(&[
-            ("csrf", csrf_of(&page).as_str()),
-            ("email", person["email"].as_str().unwrap()),
-            ("password", person["password"].as_str().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "the demo administrator signs in");
-    let page = browser
-        .get(format!("{base}/portal/messages"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&page);
+    let reader = Reader::connect(&base, &http, tenant).await;
+    let op_token = token(&http, &base, &op_id, &op_secret).await;
 
     // What the writers work on: an issue to post to, messages to mark.
     let issue: Value = http
@@ -300,7 +486,7 @@ async fn main() {
         .get(format!(
             "{base}/v1.0/admin/serviceAnnouncement/messages?$top=20"
         ))
-        .bearer_auth(&app_token)
+        .bearer_auth(&reader.app_token)
         .send()
         .await
         .unwrap()
@@ -317,37 +503,6 @@ async fn main() {
         .unwrap_or_default();
     assert!(!message_ids.is_empty(), "the demo tenant has messages");
 
-    let tallies: Tallies = Arc::default();
-    let running = Arc::new(AtomicBool::new(true));
-    let started = Instant::now();
-    eprintln!(
-        "load on {base} for {seconds} s: {readers} readers, {posts_per_second} issue update(s)/s, {viewpoints_per_second} viewpoint change(s)/s"
-    );
-
-    // Memory, every 5 s.
-    let rss_samples: Arc<Mutex<Vec<(u64, u64)>>> = Arc::default();
-    let sampler = {
-        let samples = rss_samples.clone();
-        let running = running.clone();
-        tokio::spawn(async move {
-            while running.load(Ordering::Relaxed) {
-                samples
-                    .lock()
-                    .unwrap()
-                    .push((started.elapsed().as_secs(), rss_kib(pid)));
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            }
-        })
-    };
-
-    let mut tasks = Vec::new();
-    const READS: [(&str, u32); 5] = [
-        ("GET Graph issues", 40),
-        ("GET Graph messages", 20),
-        ("GET portal dashboard", 15),
-        ("GET status page", 15),
-        ("GET /healthz (baseline)", 10),
-    ];
     // LOAD_ONLY=<text>: readers send only the kinds whose name contains it (to see
     // which one a change in memory or latency comes from).
     let only = std::env::var("LOAD_ONLY").unwrap_or_default();
@@ -360,60 +515,15 @@ async fn main() {
         !reads.is_empty(),
         "LOAD_ONLY={only} matches no kind of read"
     );
-    let total_weight: u32 = reads.iter().map(|(_, w)| w).sum();
-    for r in 0..readers {
-        let reads = reads.clone();
-        let (http, browser, base, app_token, tallies, running) = (
-            http.clone(),
-            browser.clone(),
-            base.clone(),
-            app_token.clone(),
-            tallies.clone(),
-            running.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut x: u32 = 0x9E37_79B9 ^ (r as u32 + 1).wrapping_mul(0x85EB_CA6B);
-            while running.load(Ordering::Relaxed) {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                let mut pick = x % total_weight;
-                let kind = reads
-                    .iter()
-                    .find(|(_, w)| {
-                        if pick < *w {
-                            true
-                        } else {
-                            pick -= w;
-                            false
-                        }
-                    })
-                    .map(|(k, _)| *k)
-                    .unwrap_or(reads[0].0);
-                let t = Instant::now();
-                let res = match kind {
-                    "GET Graph issues" => {
-                        http.get(format!("{base}/v1.0/admin/serviceAnnouncement/issues"))
-                            .bearer_auth(&app_token)
-                            .send()
-                            .await
-                    }
-                    "GET Graph messages" => {
-                        http.get(format!("{base}/v1.0/admin/serviceAnnouncement/messages"))
-                            .bearer_auth(&app_token)
-                            .send()
-                            .await
-                    }
-                    "GET portal dashboard" => {
-                        browser.get(format!("{base}/portal/health")).send().await
-                    }
-                    "GET status page" => http.get(format!("{base}/status")).send().await,
-                    _ => http.get(format!("{base}/healthz")).send().await,
-                };
-                record(&tallies, kind, t, status_of(res).await);
-            }
-        }));
-    }
+
+    let tallies: Tallies = Arc::default();
+    let running = Arc::new(AtomicBool::new(true));
+    let started = Instant::now();
+    eprintln!(
+        "load on {base} for {seconds} s: {readers} readers, {posts_per_second} issue update(s)/s, {viewpoints_per_second} viewpoint change(s)/s"
+    );
+    let (sampler, rss_samples) = sample_rss(pid, started, &running);
+    let mut tasks = spawn_readers(readers, &reads, &reader, &tallies, &running);
     if posts_per_second > 0 {
         let (http, base, op_token, tallies, running, issue_id) = (
             http.clone(),
@@ -442,9 +552,9 @@ async fn main() {
     }
     if viewpoints_per_second > 0 {
         let (browser, base, csrf, tallies, running) = (
-            browser.clone(),
+            reader.browser.clone(),
             base.clone(),
-            csrf.clone(),
+            reader.csrf.clone(),
             tallies.clone(),
             running.clone(),
         );
@@ -487,26 +597,7 @@ async fn main() {
         }));
     }
 
-    let total = Duration::from_secs(seconds);
-    let mut last_report = Instant::now();
-    while started.elapsed() < total {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        if last_report.elapsed() >= Duration::from_secs(30) {
-            last_report = Instant::now();
-            let (n, errors) = {
-                let all = tallies.lock().unwrap();
-                (
-                    all.values().map(|t| t.micros.len()).sum::<usize>(),
-                    all.values().flat_map(|t| t.errors.values()).sum::<u64>(),
-                )
-            };
-            eprintln!(
-                "  {:>4} s: {n} requests, {errors} errors, RSS {} MiB",
-                started.elapsed().as_secs(),
-                rss_kib(pid) / 1024
-            );
-        }
-    }
+    hold(seconds, started, pid, &tallies).await;
     running.store(false, Ordering::Relaxed);
     for t in tasks {
         let _ = t.await;
@@ -515,47 +606,9 @@ async fn main() {
     let _ = sampler.await;
     let rss_end = rss_kib(pid);
     stop(server);
-    let db_mib = |name: &str| {
-        std::fs::metadata(data.join(name)).map_or(0.0, |m| m.len() as f64 / 1_048_576.0)
-    };
     let db_end = db_mib("candor.db") + db_mib("candor.db-wal");
 
-    let all = std::mem::take(&mut *tallies.lock().unwrap());
-    let baseline_p99 = all
-        .get("GET /healthz (baseline)")
-        .map(|t| {
-            let mut s = t.micros.clone();
-            s.sort_unstable();
-            percentile(&s, 0.99)
-        })
-        .unwrap_or(0.0);
-    let mut total_requests = 0usize;
-    let mut total_errors = 0u64;
-    println!("\n| kind | requests | errors | p50 ms | p99 ms | max ms | p99 / baseline p99 |");
-    println!("|---|---|---|---|---|---|---|");
-    for (kind, t) in &all {
-        let mut s = t.micros.clone();
-        s.sort_unstable();
-        let errors: u64 = t.errors.values().sum();
-        total_requests += s.len();
-        total_errors += errors;
-        let p99 = percentile(&s, 0.99);
-        println!(
-            "| {kind} | {} | {errors} | {:.1} | {:.1} | {:.1} | {:.1} |",
-            s.len(),
-            percentile(&s, 0.5),
-            p99,
-            percentile(&s, 1.0),
-            if baseline_p99 > 0.0 {
-                p99 / baseline_p99
-            } else {
-                0.0
-            }
-        );
-        for (what, n) in &t.errors {
-            println!("|   ↳ {what} | | {n} | | | | |");
-        }
-    }
+    let (total_requests, mut total_errors) = report(&tallies);
     let samples = rss_samples.lock().unwrap().clone();
     // Memory after warm-up: the first sample at least a tenth of the way in (or 10 s).
     let warm = (seconds / 10).max(10).min(seconds);
@@ -570,13 +623,43 @@ async fn main() {
         "\n{total_requests} requests in {elapsed:.0} s ({:.0}/s), {total_errors} errors; \
          server RSS {:.1} MiB after warm-up ({warm} s), {:.1} MiB at the end, {:.1} MiB at most",
         total_requests as f64 / elapsed,
-        rss_start as f64 / 1024.0,
-        rss_end as f64 / 1024.0,
-        rss_max as f64 / 1024.0,
+        mib(rss_start),
+        mib(rss_end),
+        mib(rss_max),
     );
     println!(
         "database (candor.db and its WAL) {db_start:.1} MiB at the start, {db_end:.1} MiB at the end"
     );
+
+    // What the long run holds beyond its data: a fresh server on the data the run left,
+    // given the same reads (no writes, so its data stays that of the end) for a while.
+    // A long run that leaks ends above it; one whose memory follows its data does not.
+    if fresh_seconds > 0 {
+        let (server, base) = serve(data, false);
+        let pid = server.id();
+        let reader = Reader::connect(&base, &http, tenant).await;
+        let running = Arc::new(AtomicBool::new(true));
+        let started = Instant::now();
+        eprintln!("a fresh server on the end data, the same reads for {fresh_seconds} s");
+        let (sampler, _) = sample_rss(pid, started, &running);
+        let tasks = spawn_readers(readers, &reads, &reader, &tallies, &running);
+        hold(fresh_seconds, started, pid, &tallies).await;
+        running.store(false, Ordering::Relaxed);
+        for t in tasks {
+            let _ = t.await;
+        }
+        let _ = sampler.await;
+        let rss_fresh = rss_kib(pid);
+        stop(server);
+        let (requests, errors) = report(&tallies);
+        total_errors += errors;
+        println!(
+            "\nfresh server on the end data: {requests} requests in {fresh_seconds} s, {errors} errors; \
+             RSS {:.1} MiB at the end. The long run held {:+.1} MiB beyond that.",
+            mib(rss_fresh),
+            mib(rss_end) - mib(rss_fresh),
+        );
+    }
     if total_errors > 0 {
         eprintln!("{total_errors} requests failed");
         std::process::exit(1);

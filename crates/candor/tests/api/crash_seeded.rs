@@ -300,39 +300,17 @@ impl Drop for Server {
     }
 }
 
-fn start(args: &[String], log: &std::path::Path) -> (Server, String) {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let offset = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0) as usize;
-    let server = Server(
+async fn start(args: &[String], log: &std::path::Path) -> (Server, String) {
+    let (child, base) = crate::common::spawn_logged(
         Command::new(env!("CARGO_BIN_EXE_candor"))
             .arg("serve")
             .args(args)
             .env("CANDOR_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap(),
-    );
-    let started = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(base) = text
-            .get(offset..)
-            .and_then(crate::common::listening_address)
-        {
-            return (server, base);
-        }
-        // Dropping `server` kills it.
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "candor serve did not start:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+            .stdout(Stdio::null()),
+        log,
+    )
+    .await;
+    (Server(child), base)
 }
 
 fn audit_verify(args: &[String]) -> (bool, String) {
@@ -528,7 +506,7 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
 
     let mut kills = Vec::new();
     for round in 0..rounds {
-        let (child, base) = start(&args, &log);
+        let (child, base) = start(&args, &log).await;
         let token =
             crate::cluster::token(&http, &base, &world.data_plane.0, &world.data_plane.1).await;
         *current.lock().unwrap() = Some((base.clone(), token.clone()));
@@ -561,7 +539,7 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
 
     // One more kill that surely lands in the middle of the fan-out, whatever the seed and
     // however fast this machine is: once this run has made 50 deliveries.
-    let (child, base) = start(&args, &log);
+    let (child, base) = start(&args, &log).await;
     let token = crate::cluster::token(&http, &base, &world.data_plane.0, &world.data_plane.1).await;
     *current.lock().unwrap() = Some((base.clone(), token));
     let before = seen.lock().unwrap().iter().collect::<BTreeSet<_>>().len();
@@ -584,7 +562,7 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
     kills.push((0, mid, reported.load(Ordering::Relaxed)));
 
     // The last run finishes the work: every delivery, every deadline recorded.
-    let (child, base) = start(&args, &log);
+    let (child, base) = start(&args, &log).await;
     let token = crate::cluster::token(&http, &base, &world.data_plane.0, &world.data_plane.1).await;
     *current.lock().unwrap() = Some((base.clone(), token.clone()));
     wait_for(

@@ -5,7 +5,6 @@
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use candor_domain::clock::SystemClock;
@@ -17,7 +16,6 @@ use candor_web::service::Core;
 use serde_json::Value;
 
 use crate::common::TestApp;
-use crate::crash::wait_for;
 
 fn candor(args: &[&str], data: &std::path::Path) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_candor"))
@@ -46,8 +44,7 @@ impl Drop for Server {
 }
 
 async fn serve(data: &std::path::Path) -> (Server, String) {
-    let log = data.join(format!("serve-{}.log", uuid::Uuid::new_v4()));
-    let server = Server(
+    let (child, base) = crate::common::spawn_logged(
         Command::new(env!("CARGO_BIN_EXE_candor"))
             // One issuer across restarts, as behind a fixed address.
             .args([
@@ -60,18 +57,11 @@ async fn serve(data: &std::path::Path) -> (Server, String) {
             ])
             .arg("--data-dir")
             .arg(data)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let mut base = None;
-    wait_for("candor serve to listen", Duration::from_secs(60), || {
-        base = crate::common::listening_address(&std::fs::read_to_string(&log).unwrap_or_default());
-        base.is_some()
-    })
+            .stdout(Stdio::null()),
+        &data.join("serve.log"),
+    )
     .await;
-    (server, base.unwrap())
+    (Server(child), base)
 }
 
 fn stop(server: Server) {

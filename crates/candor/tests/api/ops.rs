@@ -43,6 +43,16 @@ async fn health_readiness_metrics_and_openapi(app: TestApp) {
         .unwrap();
     assert!(metrics.contains("candor_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/healthz\""));
+    // Buckets, which instances behind one load balancer can be summed by, not quantiles.
+    let healthz_buckets = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("candor_http_request_duration_seconds_bucket{")
+                && l.contains("route=\"/healthz\"")
+        })
+        .count();
+    assert_eq!(healthz_buckets, 12, "11 bounds and +Inf: {metrics}");
+    assert!(!metrics.contains("quantile="), "{metrics}");
 
     let openapi: Value = http
         .get(app.url("/openapi.json"))

@@ -96,34 +96,25 @@ async fn a_full_run_logs_no_secret() {
     };
     let smtp_password = "Smtp-Relay-Pass-4711";
     let log = dir.path().join("serve.log");
-    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_candor"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--allow-private-webhooks",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .arg("--smtp-url")
-        .arg(format!(
-            "smtp://candor:{smtp_password}@127.0.0.1:{dead_port}"
-        ))
-        .env("CANDOR_LOG", "debug")
-        .stdout(std::fs::File::create(dir.path().join("serve.out")).unwrap())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let base = {
-        let mut found = None;
-        wait_for("candor serve to listen", Duration::from_secs(60), || {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            found = crate::common::listening_address(&text);
-            found.is_some()
-        })
-        .await;
-        found.unwrap()
-    };
+    let (mut serve, base) = crate::common::spawn_logged(
+        std::process::Command::new(env!("CARGO_BIN_EXE_candor"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--allow-private-webhooks",
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .arg("--smtp-url")
+            .arg(format!(
+                "smtp://candor:{smtp_password}@127.0.0.1:{dead_port}"
+            ))
+            .env("CANDOR_LOG", "debug")
+            .stdout(std::fs::File::create(dir.path().join("serve.out")).unwrap()),
+        &log,
+    )
+    .await;
     let http = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

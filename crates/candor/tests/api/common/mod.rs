@@ -448,6 +448,38 @@ impl Mailroom {
     }
 }
 
+/// Spawns `serve` (a `candor serve` command, its arguments set) with its stderr appended
+/// to `log`, and waits up to a minute for it to say where it listens. Only what it writes
+/// after the spawn counts, so one log can hold several runs.
+pub async fn spawn_logged(
+    serve: &mut std::process::Command,
+    log: &std::path::Path,
+) -> (std::process::Child, String) {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let from = std::fs::metadata(log).map_or(0, |m| m.len()) as usize;
+    let mut child = serve.stderr(file).spawn().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(base) = text.get(from..).and_then(listening_address) {
+            return (child, base);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "candor serve did not start:\n{}",
+                text.get(from..).unwrap_or(&text)
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 /// Where `candor serve` says it listens, from the text of its log. Only a finished line
 /// counts: the log is read while the server writes it, and a line caught half-written
 /// would give an address without its port.
