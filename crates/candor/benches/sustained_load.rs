@@ -316,13 +316,16 @@ fn spawn_readers(
         .collect()
 }
 
-/// The server's resident memory every 5 s, as (seconds since `started`, KiB).
+/// Resident memory samples: (seconds since the start, KiB).
+type RssSamples = Arc<Mutex<Vec<(u64, u64)>>>;
+
+/// The server's resident memory every 5 s.
 fn sample_rss(
     pid: u32,
     started: Instant,
     running: &Arc<AtomicBool>,
-) -> (tokio::task::JoinHandle<()>, Arc<Mutex<Vec<(u64, u64)>>>) {
-    let samples: Arc<Mutex<Vec<(u64, u64)>>> = Arc::default();
+) -> (tokio::task::JoinHandle<()>, RssSamples) {
+    let samples: RssSamples = Arc::default();
     let task = {
         let samples = samples.clone();
         let running = running.clone();
