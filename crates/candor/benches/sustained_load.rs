@@ -4,7 +4,7 @@
 //! message viewpoints through the portal and Graph, all at once for ten minutes.
 //!
 //! Reported: requests and errors per kind, p50/p99/max latency, throughput, and the
-//! server's resident memory after warm-up and at the end (sampled every 5 s). The
+//! server's resident memory after warm-up, at half-time and at the end (sampled every 5 s). The
 //! baseline is `/healthz` measured in the same run: the ratio of a kind's p99 to it says
 //! what Candor's own work costs, whatever the machine is doing meanwhile.
 //!
@@ -14,11 +14,10 @@
 //! ```
 //!
 //! Settings: `LOAD_SECONDS` (600), `LOAD_READERS` (16 concurrent readers),
-//! `LOAD_POSTS_PER_SECOND` (1 issue update a second), `LOAD_VIEWPOINTS_PER_SECOND` (4);
-//! 0 turns a writer off; `LOAD_ONLY=<text>` keeps only the reads whose name contains it;
-//! `LOAD_FRESH_SECONDS` (a tenth of the run, at least 10; 0 skips it) is how long a
-//! fresh server on the data the run left gets the same reads, so the report can say how
-//! much memory the long run holds beyond what its data needs.
+//! `LOAD_POSTS_PER_SECOND` (1 issue update a second), `LOAD_POSTS_PER_ISSUE` (24, a day
+//! of hourly updates: the last restores service and the next update goes to a new issue;
+//! 0 sends every update to one issue), `LOAD_VIEWPOINTS_PER_SECOND` (4);
+//! 0 turns a writer off; `LOAD_ONLY=<text>` keeps only the reads whose name contains it.
 //! Exits non-zero when any request failed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -407,6 +406,38 @@ fn report(tallies: &Tallies) -> (usize, u64) {
     (total_requests, total_errors)
 }
 
+/// Declares the `n`th load issue through the operator API: its id, or what went wrong.
+async fn declare_issue(
+    http: &reqwest::Client,
+    base: &str,
+    op_token: &str,
+    n: u64,
+) -> Result<String, String> {
+    let res = http
+        .post(format!("{base}/api/v1/operator/issues"))
+        .bearer_auth(op_token)
+        .json(&json!({
+            "service": "Exchange Online",
+            "classification": "advisory",
+            "title": format!("Load test {n}: mail flow is slower than usual"),
+            "impactDescription": "Some messages may take longer to arrive.",
+            "scope": {"regions": ["eu-west"]},
+            "post": {"content": "<p>We're looking into it.</p>"}
+        }))
+        .send()
+        .await
+        .map_err(|e| format!("transport: {}", e.without_url()))?;
+    let status = res.status().as_u16();
+    let issue: Value = res
+        .json()
+        .await
+        .map_err(|e| format!("HTTP {status}, body: {e}"))?;
+    match issue["id"].as_str() {
+        Some(id) if status == 201 => Ok(id.to_owned()),
+        _ => Err(format!("HTTP {status}")),
+    }
+}
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -418,7 +449,8 @@ async fn main() {
     // 0 turns a writer off (a read-only run shows what memory does without new data).
     let posts_per_second = setting("LOAD_POSTS_PER_SECOND", 1);
     let viewpoints_per_second = setting("LOAD_VIEWPOINTS_PER_SECOND", 4);
-    let fresh_seconds = setting("LOAD_FRESH_SECONDS", (seconds / 10).max(10));
+    // 0: every update goes to one issue, which gathers them all.
+    let posts_per_issue = setting("LOAD_POSTS_PER_ISSUE", 24);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
 
@@ -466,25 +498,10 @@ async fn main() {
     let reader = Reader::connect(&base, &http, tenant).await;
     let op_token = token(&http, &base, &op_id, &op_secret).await;
 
-    // What the writers work on: an issue to post to, messages to mark.
-    let issue: Value = http
-        .post(format!("{base}/api/v1/operator/issues"))
-        .bearer_auth(&op_token)
-        .json(&json!({
-            "service": "Exchange Online",
-            "classification": "advisory",
-            "title": "Load test: mail flow is slower than usual",
-            "impactDescription": "Some messages may take longer to arrive.",
-            "scope": {"regions": ["eu-west"]},
-            "post": {"content": "<p>We're looking into it.</p>"}
-        }))
-        .send()
+    // What the writers work on: issues to post to, messages to mark.
+    let first_issue = declare_issue(&http, &base, &op_token, 1)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let issue_id = issue["id"].as_str().expect("the load issue").to_owned();
+        .expect("the first load issue");
     let messages: Value = http
         .get(format!(
             "{base}/v1.0/admin/serviceAnnouncement/messages?$top=20"
@@ -523,33 +540,49 @@ async fn main() {
     let running = Arc::new(AtomicBool::new(true));
     let started = Instant::now();
     eprintln!(
-        "load on {base} for {seconds} s: {readers} readers, {posts_per_second} issue update(s)/s, {viewpoints_per_second} viewpoint change(s)/s"
+        "load on {base} for {seconds} s: {readers} readers, {posts_per_second} issue update(s)/s ({posts_per_issue} per issue), {viewpoint_rate} viewpoint change(s)/s", viewpoint_rate = viewpoints_per_second
     );
     let (sampler, rss_samples) = sample_rss(pid, started, &running);
     let mut tasks = spawn_readers(readers, &reads, &reader, &tallies, &running);
     if posts_per_second > 0 {
-        let (http, base, op_token, tallies, running, issue_id) = (
+        let (http, base, op_token, tallies, running) = (
             http.clone(),
             base.clone(),
             op_token.clone(),
             tallies.clone(),
             running.clone(),
-            issue_id.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(1000 / posts_per_second));
-            let mut n = 0u64;
+            let (mut issue_id, mut issues, mut n) = (first_issue, 1u64, 0u64);
             while running.load(Ordering::Relaxed) {
                 tick.tick().await;
                 n += 1;
+                // The last update of an issue restores service; the next one opens another.
+                let last = posts_per_issue > 0 && n % posts_per_issue == 0;
+                let body = if last {
+                    json!({"status": "serviceRestored", "post": {"content": format!("<p>Update {n}: service is restored.</p>")}})
+                } else {
+                    json!({"post": {"content": format!("<p>Update {n}: still looking into it.</p>")}})
+                };
                 let t = Instant::now();
                 let res = http
                     .post(format!("{base}/api/v1/operator/issues/{issue_id}/posts"))
                     .bearer_auth(&op_token)
-                    .json(&json!({"post": {"content": format!("<p>Update {n}: still looking into it.</p>")}}))
+                    .json(&body)
                     .send()
                     .await;
                 record(&tallies, "POST issue update (API, fan-out)", t, status_of(res).await);
+                if last {
+                    issues += 1;
+                    let t = Instant::now();
+                    let declared = declare_issue(&http, &base, &op_token, issues).await;
+                    let outcome = declared.as_ref().map(|_| 201).map_err(Clone::clone);
+                    record(&tallies, "POST new issue (API, fan-out)", t, outcome);
+                    if let Ok(id) = declared {
+                        issue_id = id;
+                    }
+                }
             }
         }));
     }
@@ -611,7 +644,7 @@ async fn main() {
     stop(server);
     let db_end = db_mib("candor.db") + db_mib("candor.db-wal");
 
-    let (total_requests, mut total_errors) = report(&tallies);
+    let (total_requests, total_errors) = report(&tallies);
     let samples = rss_samples.lock().unwrap().clone();
     // Memory after warm-up: the first sample at least a tenth of the way in (or 10 s).
     let warm = (seconds / 10).max(10).min(seconds);
@@ -621,48 +654,28 @@ async fn main() {
         .or(samples.first())
         .map(|(_, r)| *r)
         .unwrap_or(0);
+    // A leak goes on growing; caches and the allocator settle. So the second half of
+    // the run is what says whether memory is flat.
+    let rss_half = samples
+        .iter()
+        .find(|(t, _)| *t >= seconds / 2)
+        .map_or(rss_start, |(_, r)| *r);
     let rss_max = samples.iter().map(|(_, r)| *r).max().unwrap_or(0);
     println!(
         "\n{total_requests} requests in {elapsed:.0} s ({:.0}/s), {total_errors} errors; \
-         server RSS {:.1} MiB after warm-up ({warm} s), {:.1} MiB at the end, {:.1} MiB at most",
+         server RSS {:.1} MiB after warm-up ({warm} s), {:.1} MiB at half-time, \
+         {:.1} MiB at the end ({:+.1} MiB over the second half), {:.1} MiB at most",
         total_requests as f64 / elapsed,
         mib(rss_start),
+        mib(rss_half),
         mib(rss_end),
+        mib(rss_end) - mib(rss_half),
         mib(rss_max),
     );
     println!(
         "database (candor.db and its WAL) {db_start:.1} MiB at the start, {db_end:.1} MiB at the end"
     );
 
-    // What the long run holds beyond its data: a fresh server on the data the run left,
-    // given the same reads (no writes, so its data stays that of the end) for a while.
-    // A long run that leaks ends above it; one whose memory follows its data does not.
-    if fresh_seconds > 0 {
-        let (server, base) = serve(data, false);
-        let pid = server.id();
-        let reader = Reader::connect(&base, &http, tenant).await;
-        let running = Arc::new(AtomicBool::new(true));
-        let started = Instant::now();
-        eprintln!("a fresh server on the end data, the same reads for {fresh_seconds} s");
-        let (sampler, _) = sample_rss(pid, started, &running);
-        let tasks = spawn_readers(readers, &reads, &reader, &tallies, &running);
-        hold(fresh_seconds, started, pid, &tallies).await;
-        running.store(false, Ordering::Relaxed);
-        for t in tasks {
-            let _ = t.await;
-        }
-        let _ = sampler.await;
-        let rss_fresh = rss_kib(pid);
-        stop(server);
-        let (requests, errors) = report(&tallies);
-        total_errors += errors;
-        println!(
-            "\nfresh server on the end data: {requests} requests in {fresh_seconds} s, {errors} errors; \
-             RSS {:.1} MiB at the end. The long run held {:+.1} MiB beyond that.",
-            mib(rss_fresh),
-            mib(rss_end) - mib(rss_fresh),
-        );
-    }
     if total_errors > 0 {
         eprintln!("{total_errors} requests failed");
         std::process::exit(1);
