@@ -4,14 +4,6 @@ use candor::cli::{self, Cli, CliError, LogFormat};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-/// jemalloc, not glibc's malloc: under a steady mixed load glibc's per-thread arenas
-/// (one per SQLite connection thread) kept growing while the live heap did not, by about
-/// 1 MiB every 30 s for as long as the run went on; with jemalloc the resident memory
-/// settles (docs/BENCHMARKS.md, "Sustained mixed load").
-#[cfg(not(target_env = "msvc"))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 fn init_logging(format: LogFormat) {
     let filter =
         EnvFilter::try_from_env("CANDOR_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
