@@ -98,8 +98,8 @@ const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 /// Upper bounds (seconds) of the request duration histogram's buckets: Prometheus's own
 /// defaults. Buckets, not the recorder's default summaries, because instances behind one
 /// load balancer are summed bucket by bucket (quantiles cannot be added up), and because
-/// a summary keeps a sketch of about 200 KiB per route for each 20 s of its minute, which
-/// the sustained load bench found to be most of what the heap held.
+/// a summary keeps a sketch per route for each 20 s of its minute: under the sustained
+/// load bench they held 4.7 MiB, a third of the heap allocated after start-up.
 const REQUEST_SECONDS_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];

@@ -31,11 +31,25 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// A whole-number setting from the environment; a value that is not one stops the run.
 fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
+        Err(_) => default,
+    }
+}
+
+/// The period of something done `per_second` times a second (more than 1,000 included).
+fn every(per_second: u64) -> Duration {
+    Duration::from_secs_f64(1.0 / per_second as f64)
+}
+
+/// The text of a page, fetched with `client` (its cookies, if it keeps them).
+async fn text_of(client: &reqwest::Client, url: String) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
 }
 
 fn candor() -> Command {
@@ -208,14 +222,7 @@ impl Reader {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let page = browser
-            .get(format!("{base}/signin"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = text_of(&browser, format!("{base}/signin")).await;
         let res = browser
             .post(format!("{base}/signin"))
             .form(&[
@@ -227,14 +234,7 @@ impl Reader {
             .await
             .unwrap();
         assert_eq!(res.status(), 303, "the demo administrator signs in");
-        let page = browser
-            .get(format!("{base}/portal/messages"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = text_of(&browser, format!("{base}/portal/messages")).await;
         Reader {
             base: base.to_owned(),
             http: http.clone(),
@@ -553,7 +553,7 @@ async fn main() {
             running.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(1000 / posts_per_second));
+            let mut tick = tokio::time::interval(every(posts_per_second));
             let (mut issue_id, mut issues, mut n) = (first_issue, 1u64, 0u64);
             while running.load(Ordering::Relaxed) {
                 tick.tick().await;
@@ -595,8 +595,7 @@ async fn main() {
             running.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval(Duration::from_millis(1000 / viewpoints_per_second));
+            let mut tick = tokio::time::interval(every(viewpoints_per_second));
             let mut n = 0usize;
             while running.load(Ordering::Relaxed) {
                 tick.tick().await;

@@ -44,6 +44,8 @@ async fn health_readiness_metrics_and_openapi(app: TestApp) {
     assert!(metrics.contains("candor_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/healthz\""));
     // Buckets, which instances behind one load balancer can be summed by, not quantiles.
+    // One recorder serves the whole test process, so other tests' requests (other
+    // methods on /healthz among them) are in it too: count GET /healthz alone.
     let healthz_buckets = metrics
         .lines()
         .filter(|l| {
@@ -52,7 +54,6 @@ async fn health_readiness_metrics_and_openapi(app: TestApp) {
                 && l.contains("route=\"/healthz\"")
         })
         .count();
-    // One recorder serves the whole test process: other tests' requests are in it too.
     assert_eq!(healthz_buckets, 12, "11 bounds and +Inf: {metrics}");
     assert!(!metrics.contains("quantile="), "{metrics}");
 

@@ -450,7 +450,8 @@ impl Mailroom {
 
 /// Spawns `serve` (a `candor serve` command, its arguments set) with its stderr appended
 /// to `log`, and waits up to a minute for it to say where it listens. Only what it writes
-/// after the spawn counts, so one log can hold several runs.
+/// after the spawn counts, so one log can hold several runs. Not `crash::wait_for`: on a
+/// timeout this kills the child, which a panic alone would leave running.
 // The child is handed to the caller, whose guard waits for it.
 #[allow(clippy::zombie_processes)]
 pub async fn spawn_logged(
