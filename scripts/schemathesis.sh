@@ -64,24 +64,25 @@ token() {
 APP_TOKEN="$(token "$(echo "$APP" | field client_id)" "$(echo "$APP" | field client_secret)")"
 OPS_TOKEN="$(token "$(echo "$OPS" | field client_id)" "$(echo "$OPS" | field client_secret)")"
 
+# One worker: hypothesis describes its strategies by parsing Python source with `ast`, and
+# CPython up to 3.11.7 keeps the AST builder's recursion counter per interpreter, not per
+# call, so when garbage collection lets a second worker thread parse at the same time, one
+# fails at random with "AST constructor recursion depth mismatch" (gh-106905, fixed in
+# 3.11.8 and 3.12.2; this machine's python3 is 3.11.7).
 run() {
   local who="$1" token="$2"; shift 2
   echo "== schemathesis as $who ($EXAMPLES examples per operation)"
   "$SCHEMATHESIS" run "$BASE/openapi.json" \
     --checks not_a_server_error,response_schema_conformance \
     --header "Authorization: Bearer $token" \
-    --max-examples "$EXAMPLES" --workers 2 \
+    --max-examples "$EXAMPLES" --workers 1 \
     --suppress-health-check all \
     --seed 4711 \
     "$@"
 }
 status=0
 run "a tenant app with every permission" "$APP_TOKEN" --include-tag lockbox --include-tag identity || status=1
-# The coverage phase trips CPython 3.11's "AST constructor recursion depth mismatch"
-# (gh-106905, fixed in later 3.11 releases) on the audit search's parameters: the audit
-# operations run the other phases.
-run "a tenant app reading the audit log" "$APP_TOKEN" --include-tag audit \
-  --phases examples,fuzzing,stateful || status=1
+run "a tenant app reading the audit log" "$APP_TOKEN" --include-tag audit || status=1
 run "an operator client with every operator role" "$OPS_TOKEN" --include-tag operator --include-tag lockbox || status=1
 # The token endpoint and discovery documents take no bearer token.
 run "anonymous" "none" --include-tag auth || status=1
