@@ -33,6 +33,39 @@ use sqlx::Row;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// How much of the database each connection keeps in memory. Each cache fills as the
+/// database is read and written, up to its size, and stays that full: resident memory
+/// grows by up to `writer + READERS × reader` as the database grows, then levels off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCache {
+    /// The writer's cache, in MiB; each reader connection gets a quarter (1 MiB at least).
+    pub writer_mib: u32,
+}
+
+/// Reader connections: reads run side by side with each other and with the writer.
+pub const READERS: u32 = 8;
+
+impl PageCache {
+    /// The default: 64 MiB for the writer, 16 MiB per reader.
+    pub const DEFAULT_MIB: u32 = 64;
+
+    fn writer_kib(self) -> u64 {
+        u64::from(self.writer_mib.max(1)) * 1024
+    }
+
+    fn reader_kib(self) -> u64 {
+        u64::from((self.writer_mib / 4).max(1)) * 1024
+    }
+}
+
+impl Default for PageCache {
+    fn default() -> Self {
+        PageCache {
+            writer_mib: Self::DEFAULT_MIB,
+        }
+    }
+}
+
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
@@ -66,18 +99,40 @@ impl SqliteStore {
 
     /// Opens (creating if missing) the database file at `path` and migrates it.
     pub async fn open(path: &Path) -> StoreResult<Self> {
+        Self::open_with_cache(path, PageCache::default()).await
+    }
+
+    /// `open`, with page caches of the given size.
+    pub async fn open_with_cache(path: &Path, cache: PageCache) -> StoreResult<Self> {
         let options = SqliteConnectOptions::new().filename(path);
-        Self::open_with(options).await
+        Self::open_with(options, cache).await
     }
 
     /// Opens from a `sqlite:` URL (e.g. `sqlite:///var/lib/candor/candor.db`).
     pub async fn open_url(url: &str) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Database(format!("invalid SQLite URL: {e}")))?;
-        Self::open_with(options).await
+        Self::open_with(options, PageCache::default()).await
     }
 
-    async fn open_with(options: SqliteConnectOptions) -> StoreResult<Self> {
+    /// The page cache sizes in force, in KiB: the writer's and one reader's (as SQLite
+    /// reports them, so a test can see the setting took).
+    pub async fn page_cache_kib(&self) -> StoreResult<(i64, i64)> {
+        let size = |pool: &SqlitePool| {
+            let pool = pool.clone();
+            async move {
+                let kib: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                    .fetch_one(&pool)
+                    .await
+                    .map_err(db_error)?;
+                // Negative: KiB; positive: pages (not set that way here).
+                Ok::<i64, StoreError>(-kib)
+            }
+        };
+        Ok((size(&self.writer).await?, size(&self.reader).await?))
+    }
+
+    async fn open_with(options: SqliteConnectOptions, cache: PageCache) -> StoreResult<Self> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -93,13 +148,13 @@ impl SqliteStore {
             .min_connections(1)
             .acquire_timeout(StdDuration::from_secs(30))
             // The writer updates the delivery queue's indexes, whose keys are random: a
-            // page cache of 64 MiB keeps them in memory through a large fan-out.
+            // large page cache keeps them in memory through a large fan-out.
             // Statement journals of large multi-row inserts stay in memory, not in a
             // temporary file.
             .connect_with(
                 options
                     .clone()
-                    .pragma("cache_size", "-65536")
+                    .pragma("cache_size", format!("-{}", cache.writer_kib()))
                     .pragma("temp_store", "memory"),
             )
             .await
@@ -109,9 +164,13 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Database(format!("migrating the SQLite database: {e}")))?;
         let reader = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(READERS)
             .acquire_timeout(StdDuration::from_secs(30))
-            .connect_with(options.read_only(true).pragma("cache_size", "-16384"))
+            .connect_with(
+                options
+                    .read_only(true)
+                    .pragma("cache_size", format!("-{}", cache.reader_kib())),
+            )
             .await
             .map_err(db_error)?;
         let pool = writer.clone();
@@ -212,5 +271,30 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
             StoreError::Conflict(what.to_owned())
         }
         _ => StoreError::Database(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn caches_of(cache: Option<PageCache>) -> (i64, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("candor.db");
+        let store = match cache {
+            Some(c) => SqliteStore::open_with_cache(&path, c).await.unwrap(),
+            None => SqliteStore::open(&path).await.unwrap(),
+        };
+        store.page_cache_kib().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn page_caches_are_sized_as_configured() {
+        assert_eq!(caches_of(None).await, (64 * 1024, 16 * 1024));
+        let eight = PageCache { writer_mib: 8 };
+        assert_eq!(caches_of(Some(eight)).await, (8 * 1024, 2 * 1024));
+        // A reader's quarter never rounds down to nothing.
+        let one = PageCache { writer_mib: 1 };
+        assert_eq!(caches_of(Some(one)).await, (1024, 1024));
     }
 }

@@ -8,6 +8,15 @@
 //! baseline is `/healthz` measured in the same run: the ratio of a kind's p99 to it says
 //! what Candor's own work costs, whatever the machine is doing meanwhile.
 //!
+//! Memory: the writers add data all along (posts, deliveries, audit records), and what
+//! the server renders (the public status page and site, dashboards) grows with it, so
+//! resident memory may grow with the data without anything leaking. To tell the two
+//! apart, the run ends with a second server started fresh on the same database under the
+//! same load (`LOAD_FRESH_SECONDS`): whatever the long-running server holds beyond the
+//! fresh one came with uptime, not with data. SQLite's page caches are set to 1 MiB
+//! (`LOAD_SQLITE_CACHE_MIB`) so that they are full within the warm-up and fill alike in
+//! both servers.
+//!
 //! ```sh
 //! cargo bench -p candor --bench sustained_load                  # 10 minutes
 //! LOAD_SECONDS=20 cargo bench -p candor --bench sustained_load  # a short run
@@ -17,7 +26,9 @@
 //! `LOAD_POSTS_PER_SECOND` (1 issue update a second), `LOAD_POSTS_PER_ISSUE` (24, a day
 //! of hourly updates: the last restores service and the next update goes to a new issue;
 //! 0 sends every update to one issue), `LOAD_VIEWPOINTS_PER_SECOND` (4);
-//! 0 turns a writer off; `LOAD_ONLY=<text>` keeps only the reads whose name contains it.
+//! 0 turns a writer off; `LOAD_ONLY=<text>` keeps only the reads whose name contains it;
+//! `LOAD_FRESH_SECONDS` (60, 0 for none) for the fresh server's run;
+//! `LOAD_SQLITE_CACHE_MIB` (1; the server's own default is 64).
 //! Exits non-zero when any request failed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -62,6 +73,8 @@ fn serve(data_dir: &std::path::Path, demo: bool) -> (Child, String) {
     cmd.arg("serve")
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .arg("--sqlite-cache-mib")
+        .arg(setting("LOAD_SQLITE_CACHE_MIB", 1).to_string())
         // Graph's per-app limits would throttle a load generator that is one app.
         .args(["--graph-requests-per-minute", "10000000"])
         .args(["--graph-requests-per-hour", "100000000"])
@@ -451,12 +464,18 @@ async fn main() {
     let viewpoints_per_second = setting("LOAD_VIEWPOINTS_PER_SECOND", 4);
     // 0: every update goes to one issue, which gathers them all.
     let posts_per_issue = setting("LOAD_POSTS_PER_ISSUE", 24);
+    let fresh_seconds = setting("LOAD_FRESH_SECONDS", 60);
+    // Set for the fresh server's run: the database to use, and where the long run ended.
+    let given_dir = std::env::var_os("LOAD_DATA_DIR").map(std::path::PathBuf::from);
+    let long_run_kib = setting("LOAD_LONG_RUN_RSS_KIB", 0);
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path();
+    let data = given_dir.as_deref().unwrap_or(dir.path());
 
-    eprintln!("seeding the demo world in {}", data.display());
-    let (seeding, _) = serve(data, true);
-    stop(seeding);
+    if !data.join("demo-credentials.json").exists() {
+        eprintln!("seeding the demo world in {}", data.display());
+        let (seeding, _) = serve(data, true);
+        stop(seeding);
+    }
     let out = candor()
         .args([
             "operator-client",
@@ -675,8 +694,30 @@ async fn main() {
         "database (candor.db and its WAL) {db_start:.1} MiB at the start, {db_end:.1} MiB at the end"
     );
 
+    if long_run_kib > 0 {
+        println!(
+            "memory: the long run ended at {:.1} MiB; a server started fresh on its database \
+             holds {:.1} MiB after {seconds} s of the same load: {:+.1} MiB came with uptime",
+            mib(long_run_kib),
+            mib(rss_end),
+            mib(long_run_kib) - mib(rss_end),
+        );
+    }
     if total_errors > 0 {
         eprintln!("{total_errors} requests failed");
         std::process::exit(1);
+    }
+    if fresh_seconds > 0 && given_dir.is_none() {
+        println!("\nThe same load on a server started fresh on this database, {fresh_seconds} s:");
+        let fresh = Command::new(std::env::current_exe().unwrap())
+            .args(std::env::args_os().skip(1))
+            .env("LOAD_DATA_DIR", data)
+            .env("LOAD_SECONDS", fresh_seconds.to_string())
+            .env("LOAD_LONG_RUN_RSS_KIB", rss_end.to_string())
+            .status()
+            .unwrap();
+        if !fresh.success() {
+            std::process::exit(fresh.code().unwrap_or(1));
+        }
     }
 }

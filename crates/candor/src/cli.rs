@@ -230,11 +230,16 @@ pub struct ServeArgs {
     /// [default: 300; at least 15].
     #[arg(long, env = "CANDOR_LEASE_SECONDS", value_parser = clap::value_parser!(u32).range(15..=86400))]
     pub lease_seconds: Option<u32>,
+    /// SQLite's page cache for the writer connection, in MiB; each of the 8 reader
+    /// connections gets a quarter [default: 64]. Memory grows into these caches as the
+    /// database grows, then levels off. Ignored on PostgreSQL.
+    #[arg(long, env = "CANDOR_SQLITE_CACHE_MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub sqlite_cache_mib: Option<u32>,
     /// A TOML configuration file (keys: listen, data-dir, database-url, public-url,
     /// secure-cookies, trust-forwarded-for, no-jobs, graph-requests-per-minute,
     /// graph-requests-per-hour, smtp-url, mail-from, status-site-dir, status-site-bucket,
-    /// allow-private-webhooks, delivery-attempts, lease-seconds). Flags and environment
-    /// win.
+    /// allow-private-webhooks, delivery-attempts, lease-seconds, sqlite-cache-mib). Flags
+    /// and environment win.
     #[arg(long, env = "CANDOR_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
@@ -1194,6 +1199,15 @@ async fn serve(args: ServeArgs) -> CliResult {
             "lease-seconds must be between 15 and 86400".into(),
         ));
     }
+    let sqlite_cache_mib = args
+        .sqlite_cache_mib
+        .or(file.sqlite_cache_mib)
+        .unwrap_or(candor_store_sqlite::PageCache::DEFAULT_MIB);
+    if !(1..=4096).contains(&sqlite_cache_mib) {
+        return Err(CliError::Usage(
+            "sqlite-cache-mib must be between 1 and 4096".into(),
+        ));
+    }
     let status_site_bucket = args
         .status_site_bucket
         .clone()
@@ -1220,6 +1234,9 @@ async fn serve(args: ServeArgs) -> CliResult {
         listen,
         data_dir,
         store,
+        sqlite_cache: candor_store_sqlite::PageCache {
+            writer_mib: sqlite_cache_mib,
+        },
         demo: args.demo,
         jobs: !(args.no_jobs || file.no_jobs.unwrap_or(false)),
         web: candor_web::WebConfig {

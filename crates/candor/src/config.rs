@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use candor_domain::store::Store;
 use candor_store_postgres::PostgresStore;
-use candor_store_sqlite::SqliteStore;
+use candor_store_sqlite::{PageCache, SqliteStore};
 use serde::Deserialize;
 
 /// The configuration file's shape; every key is optional.
@@ -32,6 +32,7 @@ pub struct FileConfig {
     pub allow_private_webhooks: Option<bool>,
     pub delivery_attempts: Option<u32>,
     pub lease_seconds: Option<u32>,
+    pub sqlite_cache_mib: Option<u32>,
 }
 
 /// A configuration problem: reported in one line, exit code 2.
@@ -123,6 +124,14 @@ pub fn redact_url(url: &str) -> String {
 
 /// Opens (and migrates) the chosen store, creating the SQLite directory if needed.
 pub async fn open_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_with(choice, PageCache::default()).await
+}
+
+/// `open_store`, with SQLite's page caches of the given size (PostgreSQL has its own).
+pub async fn open_store_with(
+    choice: &StoreChoice,
+    cache: PageCache,
+) -> anyhow::Result<Arc<dyn Store>> {
     match choice {
         StoreChoice::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -130,7 +139,7 @@ pub async fn open_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store>> 
                     anyhow::anyhow!("cannot create data directory {}: {e}", dir.display())
                 })?;
             }
-            Ok(Arc::new(SqliteStore::open(path).await?))
+            Ok(Arc::new(SqliteStore::open_with_cache(path, cache).await?))
         }
         StoreChoice::Postgres(url) => {
             Ok(Arc::new(PostgresStore::connect(url).await.map_err(

@@ -10,7 +10,7 @@ use candor_web::service::Core;
 use candor_web::WebConfig;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{open_store, StoreChoice};
+use crate::config::{open_store_with, StoreChoice};
 use crate::deliveries::{DeliveryRunner, DeliverySettings};
 use crate::demo;
 use crate::jobs::JobRunner;
@@ -20,6 +20,8 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub store: StoreChoice,
+    /// SQLite's page caches (ignored on PostgreSQL).
+    pub sqlite_cache: candor_store_sqlite::PageCache,
     pub demo: bool,
     pub jobs: bool,
     pub web: WebConfig,
@@ -135,7 +137,7 @@ pub async fn start_with_clock(
 ) -> anyhow::Result<Running> {
     let lock = lock_embedded_store(&settings.store)?;
     tracing::info!(database = %settings.store.describe(), "opening the store");
-    let store = open_store(&settings.store).await?;
+    let store = open_store_with(&settings.store, settings.sqlite_cache).await?;
     let mut core = Core::new(store, clock).await?;
     core.delivery_attempts = settings.delivery_attempts;
     core.allow_private_webhooks = settings.allow_private_webhooks.into();

@@ -339,6 +339,50 @@ fn the_cli_manages_tenants_users_and_clients_and_refuses_bad_input_cleanly() {
     assert_eq!(out.lines().filter(|l| l.starts_with("ok")).count(), 2);
 }
 
+/// The page cache size is checked before anything starts, from a flag or the file.
+#[test]
+fn a_sqlite_cache_size_out_of_range_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let o = candor(&["serve", "--data-dir", data, "--sqlite-cache-mib", "0"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--sqlite-cache-mib") && err.contains("1..=4096"),
+        "{err}"
+    );
+    for (line, needle) in [
+        (
+            "sqlite-cache-mib = 0",
+            "sqlite-cache-mib must be between 1 and 4096",
+        ),
+        (
+            "sqlite-cache-mib = 5000",
+            "sqlite-cache-mib must be between 1 and 4096",
+        ),
+        ("sqlite-cache-mib = \"lots\"", "sqlite-cache-mib"),
+    ] {
+        let config = dir.path().join("candor.toml");
+        std::fs::write(&config, format!("{line}\n")).unwrap();
+        let args = [
+            "serve",
+            "--data-dir",
+            data,
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        let o = candor(&args);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{line}: {err}");
+        assert!(err.contains(needle), "{line}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{line}: one line, got {err}");
+    }
+    assert!(
+        !dir.path().join("candor.db").exists(),
+        "nothing is created when the configuration is refused"
+    );
+}
+
 #[test]
 fn topology_imports_all_or_nothing_and_names_bad_lines() {
     let dir = tempfile::tempdir().unwrap();

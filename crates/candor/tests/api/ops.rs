@@ -130,6 +130,7 @@ async fn a_second_server_on_the_same_embedded_database_is_refused() {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_owned(),
         store: candor::StoreChoice::Sqlite(dir.path().join("candor.db")),
+        sqlite_cache: candor_store_sqlite::PageCache::default(),
         demo: false,
         jobs: false,
         web: candor_web::WebConfig::default(),
