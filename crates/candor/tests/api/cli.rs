@@ -340,32 +340,11 @@ fn the_cli_manages_tenants_users_and_clients_and_refuses_bad_input_cleanly() {
 }
 
 /// The page cache size is checked before anything starts, from a flag or the file.
-/// `serve` with arguments it must refuse: a server that starts anyway is stopped and the
-/// test fails, instead of the test waiting on it for ever.
-fn refused_serve(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_candor"))
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?}: serve started instead of refusing");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn a_sqlite_cache_size_out_of_range_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let o = refused_serve(&["serve", "--data-dir", data, "--sqlite-cache-mib", "0"]);
+    let o = candor(&["serve", "--data-dir", data, "--sqlite-cache-mib", "0"]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
