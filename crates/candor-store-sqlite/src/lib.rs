@@ -115,23 +115,6 @@ impl SqliteStore {
         Self::open_with(options, PageCache::default()).await
     }
 
-    /// The page cache sizes in force, in KiB: the writer's and one reader's (as SQLite
-    /// reports them, so a test can see the setting took).
-    pub async fn page_cache_kib(&self) -> StoreResult<(i64, i64)> {
-        let size = |pool: &SqlitePool| {
-            let pool = pool.clone();
-            async move {
-                let kib: i64 = sqlx::query_scalar("PRAGMA cache_size")
-                    .fetch_one(&pool)
-                    .await
-                    .map_err(db_error)?;
-                // Negative: KiB; positive: pages (not set that way here).
-                Ok::<i64, StoreError>(-kib)
-            }
-        };
-        Ok((size(&self.writer).await?, size(&self.reader).await?))
-    }
-
     async fn open_with(options: SqliteConnectOptions, cache: PageCache) -> StoreResult<Self> {
         let options = options
             .create_if_missing(true)
@@ -278,6 +261,15 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
 mod tests {
     use super::*;
 
+    /// A pool's page cache as SQLite reports it, in KiB (set negative: in KiB).
+    async fn cache_kib(pool: &SqlitePool) -> i64 {
+        let size: i64 = sqlx::query_scalar("PRAGMA cache_size")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        -size
+    }
+
     async fn caches_of(cache: Option<PageCache>) -> (i64, i64) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("candor.db");
@@ -285,7 +277,10 @@ mod tests {
             Some(c) => SqliteStore::open_with_cache(&path, c).await.unwrap(),
             None => SqliteStore::open(&path).await.unwrap(),
         };
-        store.page_cache_kib().await.unwrap()
+        (
+            cache_kib(&store.writer).await,
+            cache_kib(&store.reader).await,
+        )
     }
 
     #[tokio::test]
