@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use candor_domain::identity::ApiClient;
 use candor_domain::{ApiClientId, TenantId};
-use candor_web::auth::keys::Keys;
+use candor_app::keys::Keys;
 use candor_web::auth::token::TokenService;
 use libfuzzer_sys::fuzz_target;
 use time::OffsetDateTime;

@@ -2,7 +2,7 @@
 //! input is either a valid change set or a list of problems, never a panic.
 #![no_main]
 
-use candor_web::service::topology_file;
+use candor_app::topology_file;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -75,7 +75,7 @@ impl NewJob {
 
 /// A claimed job, as a worker sees it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Job {
+pub struct StoredJob {
     pub id: JobId,
     pub kind: String,
     pub payload: serde_json::Value,
@@ -105,7 +105,7 @@ pub fn backoff(attempts: i32, jitter: f64) -> Duration {
     Duration::milliseconds((capped * (1.0 + 0.25 * jitter.clamp(0.0, 1.0)) * 1000.0) as i64)
 }
 
-pub fn after_failure(job: &Job, now: OffsetDateTime, jitter: f64) -> AfterFailure {
+pub fn after_failure(job: &StoredJob, now: OffsetDateTime, jitter: f64) -> AfterFailure {
     if job.attempts >= job.max_attempts {
         AfterFailure::Dead
     } else {
@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn a_job_out_of_attempts_is_dead() {
         let now = datetime!(2026-11-22 0:00 UTC);
-        let mut job = Job {
+        let mut job = StoredJob {
             id: JobId::generate(),
             kind: "k".into(),
             payload: serde_json::Value::Null,

@@ -15,7 +15,7 @@ use crate::identity::{
     ApiClient, EmailAddress, NewApiClient, NewOperator, NewTenant, NewTenantUser, Operator,
     OperatorClient, Session, Tenant, TenantRoles, TenantUser, TimeZoneName,
 };
-use crate::jobs::{AfterFailure, Job, JobCounts, NewJob};
+use crate::jobs::{AfterFailure, JobCounts, NewJob, StoredJob};
 use crate::language::Language;
 use crate::{ApiClientId, JobId, OperatorId, TenantId, UserId};
 
@@ -23,9 +23,9 @@ use crate::{ApiClientId, JobId, OperatorId, TenantId, UserId};
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule was broken (e.g. an email address already in use).
+    /// The change collides with what is stored: a uniqueness rule, or a newer version.
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(Conflict),
     /// Data in the database that Candor cannot read back (hand-edited rows, say).
     #[error("corrupt data: {0}")]
     Corrupt(String),
@@ -34,6 +34,81 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a refused change collided with, by kind: callers match on the kind, people read
+/// the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// A uniqueness rule: the named database constraint (both stores name them alike).
+    #[error("{}", unique_message(.0))]
+    Unique(String),
+    /// A contact with this address exists in the organization.
+    #[error("{0} is already a contact of this organization")]
+    ContactExists(String),
+    /// A webhook endpoint with this URL exists in the organization.
+    #[error("{0} is already a webhook endpoint of this organization")]
+    WebhookExists(String),
+    /// What the change was based on changed before it was written (optimistic
+    /// concurrency): reload and try again.
+    #[error("{}", stale_message(*.0))]
+    Stale(Stale),
+    /// Two posts to one issue at the same moment took the same sequence number.
+    #[error("another update was posted at the same moment; reload the issue and try again")]
+    ConcurrentPost,
+    /// A job's lease passed to another worker.
+    #[error("job {job} is no longer leased to {worker}")]
+    LeaseLost { job: String, worker: String },
+    #[error("the post-incident review is already published")]
+    ReviewAlreadyPublished,
+    #[error("there is no draft review to publish")]
+    NoDraftReview,
+    /// A step the thing's present state does not allow; the domain's reason.
+    #[error("{0}")]
+    NotNow(String),
+}
+
+/// The things changed under optimistic concurrency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    Issue,
+    Message,
+    LockboxRequest,
+    Elevation,
+}
+
+/// Constraints whose breach a person can act on, in words; others are named generically.
+pub const EMAIL_CONSTRAINTS: [&str; 2] = ["tenant_users_email", "operators_email"];
+pub const TENANT_NAME_CONSTRAINT: &str = "tenants_name";
+
+fn unique_message(constraint: &str) -> &'static str {
+    if EMAIL_CONSTRAINTS.contains(&constraint) {
+        "that email address is already in use"
+    } else if constraint == TENANT_NAME_CONSTRAINT {
+        "a tenant with that name already exists"
+    } else {
+        "that already exists"
+    }
+}
+
+fn stale_message(what: Stale) -> &'static str {
+    match what {
+        Stale::Issue => "the issue changed since it was loaded; reload it and try again",
+        Stale::Message => "the message changed since it was loaded; reload it and try again",
+        Stale::LockboxRequest => {
+            "the request changed since it was loaded (someone else decided first); reload it"
+        }
+        Stale::Elevation => {
+            "the elevation changed since it was loaded (someone else decided first); reload it"
+        }
+    }
+}
+
+impl StoreError {
+    /// The store's error for a broken uniqueness rule, from the constraint's name.
+    pub fn unique(constraint: Option<&str>) -> StoreError {
+        StoreError::Conflict(Conflict::Unique(constraint.unwrap_or("").to_owned()))
+    }
+}
 
 /// A signing key kept by the store so every instance signs with the same key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,7 +295,7 @@ pub trait JobStore: Send + Sync {
         now: OffsetDateTime,
         lease: Duration,
         worker: &str,
-    ) -> StoreResult<Option<Job>>;
+    ) -> StoreResult<Option<StoredJob>>;
     async fn complete_job(&self, id: JobId, worker: &str, now: OffsetDateTime) -> StoreResult<()>;
     async fn fail_job(
         &self,
@@ -230,7 +305,7 @@ pub trait JobStore: Send + Sync {
         after: AfterFailure,
         now: OffsetDateTime,
     ) -> StoreResult<()>;
-    async fn get_job(&self, id: JobId) -> StoreResult<Option<Job>>;
+    async fn get_job(&self, id: JobId) -> StoreResult<Option<StoredJob>>;
     /// Removes jobs that finished (done) before `before`; dead jobs stay for a person to
     /// look at. Their dedupe keys are released with them.
     async fn purge_finished_jobs(&self, before: OffsetDateTime) -> StoreResult<u64>;
@@ -772,8 +847,14 @@ pub trait Store:
     + Sync
     + 'static
 {
-    /// `sqlite` or `postgres`.
+    /// `sqlite` or `postgres`, for diagnostics only: behaviour follows the capabilities
+    /// below, never the name.
     fn backend(&self) -> &'static str;
+    /// Whether every write to this database goes through this process, so an in-memory
+    /// cache that this process invalidates on its own writes is complete (the embedded
+    /// store, which `serve` locks to one process). Where it is false, other instances
+    /// write too, and a cache must hear their announcements or not be trusted.
+    fn sees_every_write(&self) -> bool;
     /// Cheap round trip, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
     /// Applied migrations as (version, description), for diagnostics.

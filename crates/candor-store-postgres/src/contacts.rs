@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::health::{Contact, ContactId};
 use candor_domain::identity::EmailAddress;
-use candor_domain::store::{ContactStore, StoreError, StoreResult};
+use candor_domain::store::{Conflict, ContactStore, StoreError, StoreResult};
 use candor_domain::TenantId;
 use sqlx::postgres::PgRow;
 
@@ -40,9 +40,8 @@ impl ContactStore for PostgresStore {
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "{} is already a contact of this organization",
-                c.email
+            return Err(StoreError::Conflict(Conflict::ContactExists(
+                c.email.to_string(),
             )));
         }
         append_in_tx(&mut tx, audit).await?;

@@ -5,7 +5,7 @@ use candor_domain::health::{
     NewDelivery, PushSubscription, PushSubscriptionId, WebhookEndpoint, WebhookEndpointId,
 };
 use candor_domain::jobs::NewJob;
-use candor_domain::store::{DeliveryStore, StoreError, StoreResult};
+use candor_domain::store::{Conflict, DeliveryStore, StoreError, StoreResult};
 use candor_domain::{JobId, TenantId};
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row};
@@ -418,9 +418,8 @@ impl DeliveryStore for PostgresStore {
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "{} is already a webhook endpoint of this organization",
-                e.url
+            return Err(StoreError::Conflict(Conflict::WebhookExists(
+                e.url.to_string(),
             )));
         }
         append_in_tx(&mut tx, audit).await?;

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::elevation::{Elevation, ElevationId, ElevationStatus};
-use candor_domain::store::{ElevationStore, StoreError, StoreResult};
+use candor_domain::store::{Conflict, ElevationStore, Stale, StoreError, StoreResult};
 use candor_domain::OperatorId;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder};
@@ -74,10 +74,7 @@ impl ElevationStore for PostgresStore {
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(
-                "the elevation changed since it was loaded (someone else decided first); reload it"
-                    .into(),
-            ));
+            return Err(StoreError::Conflict(Conflict::Stale(Stale::Elevation)));
         }
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)?;

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
-use candor_domain::jobs::{AfterFailure, Job, JobCounts, NewJob};
-use candor_domain::store::{JobStore, StoreError, StoreResult};
+use candor_domain::jobs::{AfterFailure, JobCounts, NewJob, StoredJob};
+use candor_domain::store::{Conflict, JobStore, StoreError, StoreResult};
 use candor_domain::JobId;
 use time::{Duration, OffsetDateTime};
 
@@ -52,7 +52,7 @@ impl JobStore for PostgresStore {
         now: OffsetDateTime,
         lease: Duration,
         worker: &str,
-    ) -> StoreResult<Option<Job>> {
+    ) -> StoreResult<Option<StoredJob>> {
         sqlx::query(&format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1,
                  lease_until = $2, updated_at = $3
@@ -87,9 +87,10 @@ impl JobStore for PostgresStore {
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "job {id} is no longer leased to {worker}"
-            )));
+            return Err(StoreError::Conflict(Conflict::LeaseLost {
+                job: id.to_string(),
+                worker: worker.to_string(),
+            }));
         }
         Ok(())
     }
@@ -121,14 +122,15 @@ impl JobStore for PostgresStore {
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "job {id} is no longer leased to {worker}"
-            )));
+            return Err(StoreError::Conflict(Conflict::LeaseLost {
+                job: id.to_string(),
+                worker: worker.to_string(),
+            }));
         }
         Ok(())
     }
 
-    async fn get_job(&self, id: JobId) -> StoreResult<Option<Job>> {
+    async fn get_job(&self, id: JobId) -> StoreResult<Option<StoredJob>> {
         sqlx::query(&format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1"))
             .bind(id.0)
             .fetch_optional(&self.pool)

@@ -77,6 +77,11 @@ impl Store for PostgresStore {
         "postgres"
     }
 
+    /// Several instances write to one PostgreSQL.
+    fn sees_every_write(&self) -> bool {
+        false
+    }
+
     async fn announce(&self, what: Announcement) -> StoreResult<()> {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(ANNOUNCEMENTS_CHANNEL)
@@ -152,16 +157,7 @@ impl Announcements for PgAnnouncements {
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            let what = match d.constraint() {
-                Some("tenant_users_email") | Some("operators_email") => {
-                    "that email address is already in use"
-                }
-                Some("tenants_name") => "a tenant with that name already exists",
-                _ => "that already exists",
-            };
-            StoreError::Conflict(what.to_owned())
-        }
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::unique(d.constraint()),
         _ => StoreError::Database(e.to_string()),
     }
 }

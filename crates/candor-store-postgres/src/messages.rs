@@ -5,7 +5,7 @@ use candor_domain::audit::NewAuditRecord;
 use candor_domain::health::{
     Attachment, Audience, ComponentId, Message, MessageId, Viewpoint, ViewpointChange,
 };
-use candor_domain::store::{MessageStore, NewAttachment, StoreError, StoreResult};
+use candor_domain::store::{Conflict, MessageStore, NewAttachment, Stale, StoreError, StoreResult};
 use candor_domain::{TenantId, UserId};
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
@@ -197,9 +197,7 @@ impl MessageStore for PostgresStore {
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(
-                "the message changed since it was loaded; reload it and try again".into(),
-            ));
+            return Err(StoreError::Conflict(Conflict::Stale(Stale::Message)));
         }
         let added = match covered {
             Some(covered) => {

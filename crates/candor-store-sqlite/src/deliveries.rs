@@ -5,7 +5,7 @@ use candor_domain::health::{
     NewDelivery, WebhookEndpoint, WebhookEndpointId,
 };
 use candor_domain::jobs::NewJob;
-use candor_domain::store::{DeliveryStore, StoreError, StoreResult};
+use candor_domain::store::{Conflict, DeliveryStore, StoreError, StoreResult};
 use candor_domain::time_util::{from_unix_micros, to_unix_micros};
 use candor_domain::{JobId, TenantId};
 use sqlx::sqlite::SqliteRow;
@@ -441,9 +441,8 @@ impl DeliveryStore for SqliteStore {
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "{} is already a webhook endpoint of this organization",
-                e.url
+            return Err(StoreError::Conflict(Conflict::WebhookExists(
+                e.url.to_string(),
             )));
         }
         append_in_tx(&mut tx, audit).await?;

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::health::{ComponentId, Issue, IssueId, Pir, Post, Scope, ServiceId};
 use candor_domain::language::Language;
-use candor_domain::store::{ImpactPreview, IssueFilter, IssueStore, StoreError, StoreResult};
+use candor_domain::store::{
+    Conflict, ImpactPreview, IssueFilter, IssueStore, Stale, StoreError, StoreResult,
+};
 use candor_domain::time_util::to_unix_micros;
 use candor_domain::TenantId;
 use sqlx::sqlite::SqliteRow;
@@ -80,9 +82,7 @@ async fn insert_post(conn: &mut SqliteConnection, id: &IssueId, p: &Post) -> Sto
     .execute(&mut *conn)
     .await
     .map_err(|e| match db_error(e) {
-        StoreError::Conflict(_) => StoreError::Conflict(
-            "another update was posted at the same moment; reload the issue and try again".into(),
-        ),
+        StoreError::Conflict(_) => StoreError::Conflict(Conflict::ConcurrentPost),
         other => other,
     })?;
     Ok(())
@@ -166,9 +166,7 @@ async fn write_issue(
     .await
     .map_err(db_error)?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::Conflict(
-            "the issue changed since it was loaded; reload it and try again".into(),
-        ));
+        return Err(StoreError::Conflict(Conflict::Stale(Stale::Issue)));
     }
     Ok(())
 }
@@ -456,9 +454,7 @@ impl IssueStore for SqliteStore {
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(
-                "the post-incident review is already published".into(),
-            ));
+            return Err(StoreError::Conflict(Conflict::ReviewAlreadyPublished));
         }
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
@@ -509,9 +505,7 @@ impl IssueStore for SqliteStore {
             .await
             .map_err(db_error)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(
-                "there is no draft review to publish".into(),
-            ));
+            return Err(StoreError::Conflict(Conflict::NoDraftReview));
         }
         append_in_tx(&mut tx, audit).await?;
         for job in &jobs {

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
-use candor_domain::jobs::{AfterFailure, Job, JobCounts, NewJob};
-use candor_domain::store::{JobStore, StoreError, StoreResult};
+use candor_domain::jobs::{AfterFailure, JobCounts, NewJob, StoredJob};
+use candor_domain::store::{Conflict, JobStore, StoreError, StoreResult};
 use candor_domain::time_util::to_unix_micros;
 use candor_domain::JobId;
 use time::{Duration, OffsetDateTime};
@@ -53,7 +53,7 @@ impl JobStore for SqliteStore {
         now: OffsetDateTime,
         lease: Duration,
         worker: &str,
-    ) -> StoreResult<Option<Job>> {
+    ) -> StoreResult<Option<StoredJob>> {
         let now_us = to_unix_micros(now);
         sqlx::query(&format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,
@@ -88,9 +88,10 @@ impl JobStore for SqliteStore {
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "job {id} is no longer leased to {worker}"
-            )));
+            return Err(StoreError::Conflict(Conflict::LeaseLost {
+                job: id.to_string(),
+                worker: worker.to_string(),
+            }));
         }
         Ok(())
     }
@@ -122,14 +123,15 @@ impl JobStore for SqliteStore {
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "job {id} is no longer leased to {worker}"
-            )));
+            return Err(StoreError::Conflict(Conflict::LeaseLost {
+                job: id.to_string(),
+                worker: worker.to_string(),
+            }));
         }
         Ok(())
     }
 
-    async fn get_job(&self, id: JobId) -> StoreResult<Option<Job>> {
+    async fn get_job(&self, id: JobId) -> StoreResult<Option<StoredJob>> {
         sqlx::query(&format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?"))
             .bind(id.to_string())
             .fetch_optional(&self.reader)

@@ -203,6 +203,12 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    /// One serving process: `serve` holds a file lock beside the database, so a second
+    /// instance on it is refused.
+    fn sees_every_write(&self) -> bool {
+        true
+    }
+
     async fn announce(&self, _what: Announcement) -> StoreResult<()> {
         Ok(())
     }
@@ -243,23 +249,48 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::RowNotFound => StoreError::NotFound,
         sqlx::Error::Database(d) if d.is_unique_violation() => {
-            let msg = d.message();
-            let what = if msg.contains("tenant_users.email") || msg.contains("operators.email") {
-                "that email address is already in use"
-            } else if msg.contains("tenants.name") {
-                "a tenant with that name already exists"
-            } else {
-                "that already exists"
-            };
-            StoreError::Conflict(what.to_owned())
+            StoreError::unique(unique_constraint(d.message()).as_deref())
         }
         _ => StoreError::Database(e.to_string()),
     }
 }
 
+/// SQLite names no constraint, only its columns (`UNIQUE constraint failed: tenants.name`):
+/// this names it as PostgreSQL does (`tenants_name`; `t.a, t.b` gives `t_a_b`), so both
+/// stores report the same rule.
+fn unique_constraint(message: &str) -> Option<String> {
+    let columns = message.strip_prefix("UNIQUE constraint failed: ")?;
+    let mut table = None;
+    let mut name = String::new();
+    for column in columns.split(", ") {
+        let (t, c) = column.split_once('.')?;
+        if table.is_none() {
+            table = Some(t);
+            name.push_str(t);
+        }
+        name.push('_');
+        name.push_str(c);
+    }
+    Some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unique_constraints_are_named_as_postgresql_names_them() {
+        assert_eq!(
+            unique_constraint("UNIQUE constraint failed: tenants.name").as_deref(),
+            Some("tenants_name")
+        );
+        assert_eq!(
+            unique_constraint("UNIQUE constraint failed: contacts.tenant_id, contacts.email")
+                .as_deref(),
+            Some("contacts_tenant_id_email")
+        );
+        assert_eq!(unique_constraint("NOT NULL constraint failed: x.y"), None);
+    }
 
     /// A pool's page cache as SQLite reports it, in KiB (set negative: in KiB).
     async fn cache_kib(pool: &SqlitePool) -> i64 {

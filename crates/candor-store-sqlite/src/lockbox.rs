@@ -7,7 +7,7 @@ use candor_domain::audit::NewAuditRecord;
 use candor_domain::lockbox::{
     LockboxFilter, LockboxRequest, LockboxRequestId, LockboxStatus, Workload,
 };
-use candor_domain::store::{LockboxStore, StoreError, StoreResult};
+use candor_domain::store::{Conflict, LockboxStore, Stale, StoreError, StoreResult};
 use candor_domain::time_util::to_unix_micros;
 use candor_domain::TenantId;
 use sqlx::sqlite::SqliteRow;
@@ -180,10 +180,7 @@ impl LockboxStore for SqliteStore {
         .await
         .map_err(db_error)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(
-                "the request changed since it was loaded (someone else decided first); reload it"
-                    .into(),
-            ));
+            return Err(StoreError::Conflict(Conflict::Stale(Stale::LockboxRequest)));
         }
         append_in_tx(&mut tx, audit).await?;
         for job in &jobs {

@@ -6,7 +6,7 @@ use candor_domain::identity::{
     ApiClient, ApiPermissions, EmailAddress, Operator, OperatorRoles, RegionCode, Session,
     SessionPrincipal, Tenant, TenantRoles, TenantUser, TimeZoneName,
 };
-use candor_domain::jobs::{Job, JobStatus};
+use candor_domain::jobs::{JobStatus, StoredJob};
 use candor_domain::store::{KeyPurpose, SigningKeyRecord, StoreError, StoreResult};
 use candor_domain::time_util::from_unix_micros;
 use sqlx::sqlite::SqliteRow;
@@ -178,9 +178,9 @@ pub(crate) fn signing_key(row: &SqliteRow) -> StoreResult<SigningKeyRecord> {
     })
 }
 
-pub(crate) fn job(row: &SqliteRow) -> StoreResult<Job> {
+pub(crate) fn job(row: &SqliteRow) -> StoreResult<StoredJob> {
     let payload: String = get(row, "payload")?;
-    Ok(Job {
+    Ok(StoredJob {
         id: parsed(row, "id")?,
         kind: get(row, "kind")?,
         payload: serde_json::from_str(&payload).map_err(|e| corrupt("payload", e))?,

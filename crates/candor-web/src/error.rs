@@ -4,6 +4,7 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use candor_app::error::AppError;
 use candor_domain::identity::{Denied, InvalidValue};
 use candor_domain::store::StoreError;
 use serde_json::json;
@@ -29,6 +30,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Conflict(String),
+    /// Something Candor depends on is not answering; worth trying again later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{message}")]
     TooManyRequests {
         message: String,
@@ -59,6 +63,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::OAuth { status, .. } => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -80,6 +85,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::OAuth { error, .. } => error,
             ApiError::Internal(_) => "internal_error",
@@ -99,10 +105,22 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        ApiError::from(AppError::from(e))
+    }
+}
+
+/// The one place the application layer's errors become HTTP's.
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
         match e {
-            StoreError::NotFound => ApiError::NotFound("not found".into()),
-            StoreError::Conflict(m) => ApiError::Conflict(m),
-            other => ApiError::Internal(other.into()),
+            AppError::Invalid(v) => ApiError::Invalid(v),
+            AppError::Refused(m) => ApiError::BadRequest(m),
+            AppError::Unauthenticated(m) => ApiError::Unauthenticated(m),
+            AppError::Forbidden(d) => ApiError::Forbidden(d),
+            AppError::NotFound(m) => ApiError::NotFound(m),
+            AppError::Conflict(c) => ApiError::Conflict(c.to_string()),
+            AppError::Unavailable(m) => ApiError::Unavailable(m),
+            AppError::Internal(e) => ApiError::Internal(e),
         }
     }
 }

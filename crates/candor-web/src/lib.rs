@@ -5,12 +5,10 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod graph;
-pub mod i18n;
 pub mod ops;
 pub mod portal;
 pub mod public;
 pub mod routes;
-pub mod service;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -26,7 +24,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::token::TokenService;
 use crate::routes::RouteTable;
-use crate::service::Core;
+use candor_app::Core;
 
 #[derive(Debug, Clone)]
 pub struct WebConfig {

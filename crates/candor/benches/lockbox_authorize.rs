@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::routing::post;
+use candor_app::{identity, Core};
 use candor_domain::clock::SystemClock;
 use candor_domain::identity::Actor;
 use candor_domain::lockbox::{LockboxRequest, LockboxRequestId, LockboxStatus, Workload};
 use candor_domain::store::Store;
 use candor_domain::OperatorId;
-use candor_web::service::{identity, Core};
 use candor_web::WebConfig;
 use rand::{Rng, SeedableRng};
 

@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 
 use candor::deliveries::{DeliveryRunner, DeliverySettings};
 use candor::jobs::JobRunner;
+use candor_app::health::{self as health, NewIssueInput, PostInput};
+use candor_app::notify::{NewsBody, WebhookNews};
+use candor_app::{topology, Core};
 use candor_delivery::email::Mailer;
 use candor_domain::clock::SystemClock;
 use candor_domain::email::OutboundEmail;
@@ -32,9 +35,6 @@ use candor_domain::health::{Channel, DeliveryNews, NewDelivery, Scope, WebhookEn
 use candor_domain::identity::{Actor, RegionCode};
 use candor_domain::store::Store;
 use candor_domain::TenantId;
-use candor_web::service::health::{self as health, NewIssueInput, PostInput};
-use candor_web::service::notify::{NewsBody, WebhookNews};
-use candor_web::service::{topology, Core};
 use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 

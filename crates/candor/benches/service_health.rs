@@ -22,12 +22,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use candor_app::health::{self as health, NewIssueInput, PostInput, UpdateInput};
+use candor_app::{identity, topology, topology_file, Core};
 use candor_domain::clock::SystemClock;
 use candor_domain::health::{affected_tenants, scope_components, Scope, ServiceId, TopologyIndex};
 use candor_domain::identity::{Actor, RegionCode};
 use candor_domain::store::Store;
-use candor_web::service::health::{self as health, NewIssueInput, PostInput, UpdateInput};
-use candor_web::service::{identity, topology, topology_file, Core};
 use candor_web::WebConfig;
 
 const REGIONS: [(&str, &str, &str, &str); 3] = [

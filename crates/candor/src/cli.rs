@@ -7,15 +7,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use candor_app::audit::{self as audit_service, ExportFormat};
+use candor_app::error::AppError;
+use candor_app::identity;
+use candor_app::Core;
 use candor_domain::audit::{AuditChain, AuditQueryInput};
 use candor_domain::clock::SystemClock;
 use candor_domain::identity::Actor;
 use candor_domain::time_util::{parse_time, rfc3339};
 use candor_domain::{ApiClientId, TenantId};
-use candor_web::error::ApiError;
-use candor_web::service::audit::{self as audit_service, ExportFormat};
-use candor_web::service::identity;
-use candor_web::service::Core;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
 
@@ -493,15 +493,19 @@ impl From<ConfigError> for CliError {
     }
 }
 
-impl From<ApiError> for CliError {
-    fn from(e: ApiError) -> Self {
+/// The one place the application layer's errors become exit codes: what the caller can
+/// put right (a value, a missing thing, a conflict, a refused step) exits 2, the rest 1.
+impl From<AppError> for CliError {
+    fn from(e: AppError) -> Self {
         match e {
-            ApiError::Internal(inner) => CliError::Failed(format!("{inner:#}")),
-            ApiError::Invalid(v) => CliError::Usage(v.to_string()),
-            ApiError::BadRequest(m) | ApiError::Conflict(m) | ApiError::NotFound(m) => {
-                CliError::Usage(m)
+            AppError::Internal(inner) => CliError::Failed(format!("{inner:#}")),
+            AppError::Invalid(_)
+            | AppError::Refused(_)
+            | AppError::Conflict(_)
+            | AppError::NotFound(_) => CliError::Usage(e.to_string()),
+            AppError::Unauthenticated(_) | AppError::Forbidden(_) | AppError::Unavailable(_) => {
+                CliError::Failed(e.to_string())
             }
-            other => CliError::Failed(other.public_message()),
         }
     }
 }
@@ -514,7 +518,7 @@ impl From<anyhow::Error> for CliError {
 
 impl From<candor_domain::store::StoreError> for CliError {
     fn from(e: candor_domain::store::StoreError) -> Self {
-        CliError::from(ApiError::from(e))
+        CliError::from(AppError::from(e))
     }
 }
 
@@ -553,7 +557,7 @@ fn read_password(from_stdin: bool) -> Result<(String, bool), CliError> {
             .map_err(|e| CliError::Usage(e.to_string()))?;
         Ok((pw, false))
     } else {
-        Ok((format!("pw-{}", candor_web::auth::random_token()), true))
+        Ok((format!("pw-{}", candor_app::secrets::random_token()), true))
     }
 }
 
@@ -813,7 +817,7 @@ Use it only for the very first Provider Admin or to recover access."
         }
         Command::Keys(KeysCommand::List { purpose, db }) => {
             let core = core_for(&db).await?;
-            let keys = candor_web::service::keys::list(&core, &system, &purpose).await?;
+            let keys = candor_app::keys::list(&core, &system, &purpose).await?;
             println!("{:<28} {:<26} retired", "key id", "created");
             for k in keys {
                 println!(
@@ -829,7 +833,7 @@ Use it only for the very first Provider Admin or to recover access."
         }
         Command::Keys(KeysCommand::Rotate { purpose, db }) => {
             let core = core_for(&db).await?;
-            let done = candor_web::service::keys::rotate(&core, &system, None, &purpose).await?;
+            let done = candor_app::keys::rotate(&core, &system, None, &purpose).await?;
             println!(
                 "{} key {} is in use; {} is retired.",
                 purpose.trim(),
@@ -858,8 +862,8 @@ Use it only for the very first Provider Admin or to recover access."
                 .map_err(|e| CliError::Usage(format!("--bucket: {e}")))?;
             let dir = dir.unwrap_or_else(|| crate::server::status_site_dir(&db.data_dir));
             let core = core_for(&db).await?;
-            let status = candor_web::service::public::public_status(&core).await?;
-            let files = candor_web::public::site_files(&status, &public_url)?;
+            let status = candor_app::public::public_status(&core).await?;
+            let files = candor_app::status_page::site_files(&status, &public_url)?;
             let stamp = format!("{:020}", status.generated.unix_timestamp_nanos().max(0));
             let release = candor_delivery::site::publish_dir(&dir, &stamp, &files)
                 .map_err(|e| CliError::Failed(format!("publishing to {}: {e}", dir.display())))?;
@@ -939,7 +943,7 @@ async fn audit(cmd: AuditCommand) -> CliResult {
                     writeln!(
                         out,
                         "{}",
-                        serde_json::to_string(&candor_web::api::audit::AuditRecordView::from(r))
+                        serde_json::to_string(&candor_app::audit::AuditRecordView::from(r))
                             .unwrap_or_default()
                     )?;
                 } else {
@@ -1037,7 +1041,7 @@ async fn audit(cmd: AuditCommand) -> CliResult {
 }
 
 async fn import_topology(file: &std::path::Path, dry_run: bool, db: &DbArgs) -> CliResult {
-    use candor_web::service::topology::{import_file, ImportFailure};
+    use candor_app::topology::{import_file, ImportFailure};
     let started = std::time::Instant::now();
     let text = std::fs::read_to_string(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
@@ -1064,7 +1068,7 @@ async fn import_topology(file: &std::path::Path, dry_run: bool, db: &DbArgs) -> 
             for p in &problems {
                 eprintln!("{}: {p}", file.display());
             }
-            let more = if problems.len() >= candor_web::service::topology_file::MAX_REPORTED {
+            let more = if problems.len() >= candor_app::topology_file::MAX_REPORTED {
                 " (showing the first ones)"
             } else {
                 ""

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use candor_app::notify::NewsBody;
+use candor_app::Core;
 use candor_delivery::email::{MailError, Mailer};
 use candor_delivery::push::{Browser, PushError};
 use candor_delivery::webhook::{WebhookError, WebhookMessage, WebhookSender};
@@ -16,8 +18,6 @@ use candor_domain::health::{
     after_attempt, Attempt, Channel, Delivery, DeliveryOutcome, PushSubscription,
     PushSubscriptionId, WebhookEndpoint, WebhookEndpointId, DISABLE_WEBHOOK_AFTER,
 };
-use candor_web::service::notify::NewsBody;
-use candor_web::service::Core;
 use futures::StreamExt;
 use rand::Rng;
 use time::Duration;
@@ -388,7 +388,7 @@ impl DeliveryRunner {
             let e = e.clone();
             let reason = reason.clone();
             async move {
-                candor_web::service::webhooks::disabled_notice(&core, &e, &reason)
+                candor_app::webhooks::disabled_notice(&core, &e, &reason)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))
             }
@@ -483,7 +483,7 @@ impl DeliveryRunner {
                     self.core.clock.now(),
                     "system",
                     candor_domain::audit::ActorKind::System,
-                    candor_web::service::push::PUSH_REMOVED,
+                    candor_app::push::PUSH_REMOVED,
                 )
                 .item(browser.id.to_string())
                 .details(serde_json::json!({"Reason": m}));
@@ -504,7 +504,7 @@ impl DeliveryRunner {
 
     async fn attempt(&self, d: &Delivery, ctx: &BatchContext) -> Attempt {
         let news = d.news.as_ref().and_then(|id| ctx.news.get(id));
-        let payload = match candor_web::service::notify::compose(d, news) {
+        let payload = match candor_app::notify::compose(d, news) {
             Ok(p) => p,
             Err(e) => return Attempt::Refused(format!("the delivery cannot be composed: {e}")),
         };

@@ -5,6 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+use candor_app::identity::{self, OperatorInput, TenantInput, UserInput};
+use candor_app::password;
+use candor_app::secrets::random_token;
+use candor_app::topology;
+use candor_app::Core;
 use candor_domain::audit::{activity, AuditChain, NewAuditRecord};
 use candor_domain::health::{
     Component, ComponentId, Feature, IssuePrefix, Placement, Region, ScaleUnit, ScaleUnitId,
@@ -12,10 +17,6 @@ use candor_domain::health::{
 };
 use candor_domain::identity::RegionCode;
 use candor_domain::identity::{Actor, ApiPermission, OperatorRole, TenantRole};
-use candor_web::auth::{password, random_token};
-use candor_web::service::identity::{self, OperatorInput, TenantInput, UserInput};
-use candor_web::service::topology;
-use candor_web::service::Core;
 use serde::Serialize;
 use serde_json::json;
 
@@ -321,11 +322,11 @@ fn demo_placements(i: usize, tenant: candor_domain::TenantId) -> anyhow::Result<
 /// Declares a demo issue as `system` and posts one update that moves it to `status`.
 async fn declare(
     core: &Core,
-    input: candor_web::service::health::NewIssueInput,
+    input: candor_app::health::NewIssueInput,
     status: &str,
-    update: candor_web::service::health::PostInput,
-) -> Result<candor_domain::health::Issue, candor_web::error::ApiError> {
-    use candor_web::service::health::{self as health, UpdateInput};
+    update: candor_app::health::PostInput,
+) -> Result<candor_domain::health::Issue, candor_app::error::AppError> {
+    use candor_app::health::{self as health, UpdateInput};
     let (issue, _) = health::create_issue(core, &Actor::System, None, input).await?;
     health::update_issue(
         core,
@@ -341,9 +342,9 @@ async fn declare(
     .await
 }
 
-async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
+async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
+    use candor_app::health::{self as health, NewIssueInput, PostInput};
     use candor_domain::health::{ScaleUnitId, Scope, ServiceId};
-    use candor_web::service::health::{self as health, NewIssueInput, PostInput};
     let system = Actor::System;
     let post = |text: &str, nl: &str| PostInput {
         body_html: format!("<p>{text}</p>"),
@@ -517,10 +518,8 @@ async fn seed_issues(core: &Core) -> Result<(), candor_web::error::ApiError> {
 }
 
 /// Message Center messages of every category; the Exchange one carries an attachment.
-async fn seed_messages(core: &Core) -> Result<(), candor_web::error::ApiError> {
-    use candor_web::service::messages::{
-        self as messages, AttachmentUpload, NewMessageInput, TextInput,
-    };
+async fn seed_messages(core: &Core) -> Result<(), candor_app::error::AppError> {
+    use candor_app::messages::{self as messages, AttachmentUpload, NewMessageInput, TextInput};
     let system = Actor::System;
     let now = core.clock.now();
     let nl = |title: &str, body: &str| {
@@ -623,8 +622,8 @@ async fn seed_lockbox(
     core: &Core,
     operators: &[Actor],
     people: &[Actor],
-) -> Result<(), candor_web::error::ApiError> {
-    use candor_web::service::lockbox::{self as lockbox, Decision, NewRequestInput};
+) -> Result<(), candor_app::error::AppError> {
+    use candor_app::lockbox::{self as lockbox, Decision, NewRequestInput};
     let system = Actor::System;
     for (name, ops) in DEMO_WORKLOADS {
         let ops: Vec<String> = ops.iter().map(|o| (*o).to_owned()).collect();
@@ -640,7 +639,7 @@ async fn seed_lockbox(
             })
             .cloned()
             .ok_or_else(|| {
-                candor_web::error::ApiError::BadRequest(format!("the demo has no {wanted}"))
+                candor_app::error::AppError::Refused(format!("the demo has no {wanted}"))
             })
     };
     let engineer = role_of(operators, "SupportEngineer")?;
@@ -649,7 +648,7 @@ async fn seed_lockbox(
     let approver = role_of(people, "CustomerLockboxAccessApprover")?;
     let tenant = admin
         .tenant_id()
-        .ok_or_else(|| candor_web::error::ApiError::BadRequest("no demo tenant".into()))?;
+        .ok_or_else(|| candor_app::error::AppError::Refused("no demo tenant".into()))?;
 
     let now = core.clock.now();
     let clock = std::sync::Arc::new(candor_domain::clock::ManualClock::new(
@@ -657,7 +656,7 @@ async fn seed_lockbox(
     ));
     let mut past = Core::new(core.store.clone(), clock.clone())
         .await
-        .map_err(candor_web::error::ApiError::internal)?;
+        .map_err(candor_app::error::AppError::internal)?;
     // History is replayed silently; only the request waiting now is mailed (below).
     past.send_notifications = false;
     let at = |t: time::OffsetDateTime| clock.set(t);
@@ -879,7 +878,7 @@ async fn seed_lockbox(
     .await?;
     step(minutes(5));
     let pending = approve_internally(r.id.to_string()).await?;
-    for job in candor_web::service::lockbox_mail::notifications(
+    for job in candor_app::lockbox_mail::notifications(
         core,
         candor_domain::lockbox::LockboxStatus::AwaitingInternalApproval,
         &pending,
@@ -944,7 +943,7 @@ pub async fn seed_if_empty(
         return Ok(None);
     }
     let system = Actor::System;
-    let err = |e: candor_web::error::ApiError| anyhow::anyhow!("{e}");
+    let err = |e: candor_app::error::AppError| anyhow::anyhow!("{e}");
     let operator_password = format!("op-{}", &random_token()[..16]);
     let user_password = format!("demo-{}", &random_token()[..16]);
     let operator_hash = password::hash(operator_password.clone())
@@ -1047,12 +1046,12 @@ pub async fn seed_if_empty(
             .collect();
         // The tenant's operations desk hears about everything, in the tenant's language:
         // the demo's published issues leave its mail in the outbox.
-        candor_web::service::contacts::add(
+        candor_app::contacts::add(
             core,
             &system,
             None,
             tenant.id,
-            candor_web::service::contacts::ContactInput {
+            candor_app::contacts::ContactInput {
                 email: format!("noc@{domain}"),
                 language: lang.to_owned(),
                 topics: candor_domain::health::Topic::ALL

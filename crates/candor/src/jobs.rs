@@ -9,11 +9,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use candor_app::error::AppError;
+use candor_app::jobs::{Job, OverdueUpdate, Periodic, Undecodable};
+use candor_app::Core;
 use candor_delivery::email::{MailError, Mailer};
 use candor_domain::email::{contains_link, OutboundEmail};
-use candor_domain::jobs::{after_failure, AfterFailure, Job, NewJob};
+use candor_domain::jobs::{after_failure, AfterFailure, StoredJob};
 use candor_domain::JobId;
-use candor_web::service::Core;
 use futures::FutureExt;
 use rand::Rng;
 use serde_json::json;
@@ -26,32 +28,27 @@ pub const LEASE: Duration = Duration::minutes(5);
 pub const ATTEMPT_TIMEOUT: StdDuration = StdDuration::from_secs(240);
 const IDLE_POLL: StdDuration = StdDuration::from_millis(500);
 
-pub const AUDIT_CHECKPOINT: &str = "audit.checkpoint";
-pub const SESSION_CLEANUP: &str = "sessions.cleanup";
-/// Looks for incidents whose next update is overdue, once a minute.
-pub const HEALTH_WATCHDOG: &str = "health.watchdog";
-/// Flags one overdue update of one issue (once per due time).
-pub const HEALTH_OVERDUE: &str = "health.overdue";
+pub use candor_app::jobs::{
+    AUDIT_CHECKPOINT, EMAIL_SEND, HEALTH_OVERDUE, HEALTH_WATCHDOG, LOCKBOX_DEADLINES,
+    NOTIFY_FANOUT, SESSION_CLEANUP, STATUS_SITE_PUBLISH,
+};
 pub const OVERDUE_FLAGGED: &str = "Flag-OverdueUpdate";
-/// Records Lockbox expiries and ends of access, once a minute. Access is refused from
-/// each deadline on whether or not this has run; it only writes down what happened.
-pub const LOCKBOX_DEADLINES: &str = "lockbox.deadlines";
 /// Finished jobs are kept this long, for operators to look at.
 pub const KEEP_FINISHED_JOBS: Duration = Duration::days(7);
 /// Sent and failed deliveries stay in tenants' delivery logs this long.
 pub const KEEP_FINISHED_DELIVERIES: Duration = Duration::days(30);
 
+/// Makes a periodic task for its period (a `Job` variant).
+type MakePeriodic = fn(Periodic) -> Job;
 type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+/// A handler for a kind `Job` does not define (tests register their own kinds).
+pub type Handler = Arc<dyn Fn(Arc<Core>, StoredJob) -> JobFuture + Send + Sync>;
 
 /// A failure that retrying cannot cure (a malformed recipient, say): the job goes
 /// straight to dead instead of being retried.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Permanent(pub String);
-
-/// Rebuilds and publishes the backup status site (queued on each health change, and once
-/// a minute).
-pub const STATUS_SITE_PUBLISH: &str = candor_web::service::public::STATUS_SITE_PUBLISH;
 
 /// Where the backup status site goes: a directory (always), a bucket (when configured).
 #[derive(Clone)]
@@ -71,11 +68,11 @@ async fn publish_status_site(core: Arc<Core>, target: Option<SiteTarget>) -> any
         tracing::debug!("no status site directory on this instance; nothing to publish");
         return Ok(());
     };
-    let status = candor_web::service::public::public_status(&core)
+    let status = candor_app::public::public_status(&core)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let files =
-        candor_web::public::site_files(&status, &base_url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let files = candor_app::status_page::site_files(&status, &base_url)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let stamp = format!("{:020}", status.generated.unix_timestamp_nanos().max(0));
     let count = files.len();
     let files_again = if bucket.is_some() {
@@ -95,24 +92,6 @@ async fn publish_status_site(core: Arc<Core>, target: Option<SiteTarget>) -> any
     Ok(())
 }
 
-/// Fans one issue change out to the reached tenants' contacts (queues their emails).
-pub const NOTIFY_FANOUT: &str = candor_web::service::notify::NOTIFY_FANOUT;
-
-async fn fan_out(core: Arc<Core>, job: Job, public_url: String) -> anyhow::Result<()> {
-    let queued = candor_web::service::notify::run(&core, &job.payload, &public_url)
-        .await
-        .map_err(|e| match e {
-            candor_web::error::ApiError::BadRequest(m) => anyhow::Error::new(Permanent(m)),
-            other => anyhow::anyhow!("{other}"),
-        })?;
-    tracing::info!(payload = %job.payload, queued, "news fanned out to contacts");
-    Ok(())
-}
-
-/// Sends one queued email (`email.send`); the payload is an `OutboundEmail`.
-pub const EMAIL_SEND: &str = candor_web::service::lockbox_mail::EMAIL_SEND;
-pub type Handler = Arc<dyn Fn(Arc<Core>, Job) -> JobFuture + Send + Sync>;
-
 /// What happened to one claimed job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -125,13 +104,15 @@ pub struct JobRunner {
     core: Arc<Core>,
     worker: String,
     lease: Duration,
+    mailer: Option<Arc<Mailer>>,
+    public_url: String,
     site_bucket: Option<Arc<candor_delivery::site::Bucket>>,
-    handlers: HashMap<String, Handler>,
+    site: Option<SiteTarget>,
+    /// Kinds `Job` does not define, each with its handler (tests use their own).
+    extra: HashMap<String, Handler>,
 }
 
-async fn send_email(mailer: Option<Arc<Mailer>>, job: Job) -> anyhow::Result<()> {
-    let email: OutboundEmail = serde_json::from_value(job.payload.clone())
-        .map_err(|e| Permanent(format!("the queued email is malformed: {e}")))?;
+async fn send_email(mailer: Option<Arc<Mailer>>, email: OutboundEmail) -> anyhow::Result<()> {
     // The last line of defence for the no-links rule: never send a Lockbox email that
     // carries anything a mail client could link.
     if email.kind.starts_with("lockbox")
@@ -156,6 +137,126 @@ async fn send_email(mailer: Option<Arc<Mailer>>, job: Job) -> anyhow::Result<()>
     }
 }
 
+/// What one job asks for, with what this runner was configured with.
+struct Work {
+    core: Arc<Core>,
+    mailer: Option<Arc<Mailer>>,
+    public_url: String,
+    site: Option<SiteTarget>,
+}
+
+impl Work {
+    async fn run(self, job: Job) -> anyhow::Result<()> {
+        let core = self.core;
+        match job {
+            Job::AuditCheckpoint(_) => {
+                let n = candor_app::audit::checkpoint_all(&core)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                tracing::info!(checkpoints = n, "audit checkpoints signed");
+            }
+            Job::SessionCleanup(_) => clean_up(&core).await?,
+            Job::HealthWatchdog(_) => {
+                let now = core.clock.now();
+                for issue in core.store.overdue_issues(now).await? {
+                    let Some(due) = issue.next_update_due else {
+                        continue;
+                    };
+                    let due = candor_domain::time_util::rfc3339(due);
+                    let key = format!("{HEALTH_OVERDUE}:{}:{due}", issue.id);
+                    let job = Job::HealthOverdue(OverdueUpdate {
+                        issue: issue.id,
+                        due,
+                    })
+                    .at(now)
+                    .dedupe(key);
+                    core.store.enqueue_job(JobId::generate(), job, now).await?;
+                }
+            }
+            Job::HealthOverdue(overdue) => flag_overdue(&core, overdue).await?,
+            Job::LockboxDeadlines(_) => {
+                let n = candor_app::lockbox::record_deadlines(&core)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                // Elevations end by the clock too; written down on the same beat.
+                let e = candor_app::elevation::record_deadlines(&core)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if n + e > 0 {
+                    tracing::info!(requests = n, elevations = e, "deadlines recorded");
+                }
+            }
+            Job::StatusSitePublish(_) => publish_status_site(core, self.site).await?,
+            Job::NotifyFanout(fanout) => {
+                let queued = candor_app::notify::run(&core, &fanout, &self.public_url)
+                    .await
+                    .map_err(|e| match e {
+                        AppError::Refused(m) => anyhow::Error::new(Permanent(m)),
+                        other => anyhow::anyhow!("{other}"),
+                    })?;
+                tracing::info!(?fanout, queued, "news fanned out to contacts");
+            }
+            Job::EmailSend(email) => send_email(self.mailer, email).await?,
+        }
+        Ok(())
+    }
+}
+
+async fn clean_up(core: &Core) -> anyhow::Result<()> {
+    let now = core.clock.now();
+    let n = core
+        .store
+        .delete_expired_sessions(
+            now - candor_domain::identity::SESSION_IDLE_TIMEOUT,
+            now - candor_domain::identity::SESSION_MAX_AGE,
+        )
+        .await?;
+    let purged = core
+        .store
+        .purge_finished_jobs(now - KEEP_FINISHED_JOBS)
+        .await?;
+    let deliveries = core
+        .store
+        .purge_finished_deliveries(now - KEEP_FINISHED_DELIVERIES)
+        .await?;
+    if deliveries > 0 {
+        tracing::info!(deliveries, "old finished deliveries removed");
+    }
+    tracing::info!(
+        removed = n,
+        purged_jobs = purged,
+        "expired sessions and old jobs removed"
+    );
+    Ok(())
+}
+
+async fn flag_overdue(core: &Core, overdue: OverdueUpdate) -> anyhow::Result<()> {
+    let Some(issue) = core.store.get_issue(&overdue.issue).await? else {
+        return Ok(());
+    };
+    // Flag it only if it is still overdue for the same deadline.
+    if issue
+        .next_update_due
+        .map(candor_domain::time_util::rfc3339)
+        .as_deref()
+        != Some(overdue.due.as_str())
+    {
+        return Ok(());
+    }
+    let record = candor_domain::audit::NewAuditRecord::new(
+        candor_domain::audit::AuditChain::Operator,
+        core.clock.now(),
+        "system",
+        candor_domain::audit::ActorKind::System,
+        OVERDUE_FLAGGED,
+    )
+    .item(overdue.issue.to_string())
+    .details(json!({"due": overdue.due, "owner": issue.owner, "title": issue.title}));
+    core.store.append_audit(vec![record]).await?;
+    tracing::warn!(issue = %issue.id, due = %overdue.due, "an update is overdue");
+    Ok(())
+}
+
 impl JobRunner {
     pub fn new(core: Arc<Core>) -> JobRunner {
         let worker = format!(
@@ -163,130 +264,16 @@ impl JobRunner {
             std::env::var("HOSTNAME").unwrap_or_else(|_| "candor".into()),
             uuid::Uuid::new_v4().simple()
         );
-        let mut runner = JobRunner {
+        JobRunner {
             core,
             worker,
             lease: LEASE,
+            mailer: None,
+            public_url: String::new(),
             site_bucket: None,
-            handlers: HashMap::new(),
-        };
-        runner.register(AUDIT_CHECKPOINT, |core, _job| {
-            async move {
-                let n = candor_web::service::audit::checkpoint_all(&core)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                tracing::info!(checkpoints = n, "audit checkpoints signed");
-                Ok(())
-            }
-            .boxed()
-        });
-        runner.register(SESSION_CLEANUP, |core, _job| {
-            async move {
-                let now = core.clock.now();
-                let n = core
-                    .store
-                    .delete_expired_sessions(
-                        now - candor_domain::identity::SESSION_IDLE_TIMEOUT,
-                        now - candor_domain::identity::SESSION_MAX_AGE,
-                    )
-                    .await?;
-                let purged = core
-                    .store
-                    .purge_finished_jobs(now - KEEP_FINISHED_JOBS)
-                    .await?;
-                let deliveries = core
-                    .store
-                    .purge_finished_deliveries(now - KEEP_FINISHED_DELIVERIES)
-                    .await?;
-                if deliveries > 0 {
-                    tracing::info!(deliveries, "old finished deliveries removed");
-                }
-                tracing::info!(
-                    removed = n,
-                    purged_jobs = purged,
-                    "expired sessions and old jobs removed"
-                );
-                Ok(())
-            }
-            .boxed()
-        });
-        runner.register(HEALTH_WATCHDOG, |core, _job| {
-            async move {
-                let now = core.clock.now();
-                for issue in core.store.overdue_issues(now).await? {
-                    let Some(due) = issue.next_update_due else {
-                        continue;
-                    };
-                    let due = candor_domain::time_util::rfc3339(due);
-                    let job = NewJob::new(
-                        HEALTH_OVERDUE,
-                        json!({"issue": issue.id.as_str(), "due": due}),
-                        now,
-                    )
-                    .dedupe(format!("{HEALTH_OVERDUE}:{}:{due}", issue.id));
-                    core.store.enqueue_job(JobId::generate(), job, now).await?;
-                }
-                Ok(())
-            }
-            .boxed()
-        });
-        runner.register(EMAIL_SEND, |_core, job| send_email(None, job).boxed());
-        runner.register(NOTIFY_FANOUT, |core, job| {
-            fan_out(core, job, String::new()).boxed()
-        });
-        runner.register(STATUS_SITE_PUBLISH, |core, _job| {
-            publish_status_site(core, None).boxed()
-        });
-        runner.register(LOCKBOX_DEADLINES, |core, _job| {
-            async move {
-                let n = candor_web::service::lockbox::record_deadlines(&core)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                // Elevations end by the clock too; written down on the same beat.
-                let e = candor_web::service::elevation::record_deadlines(&core)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                if n + e > 0 {
-                    tracing::info!(requests = n, elevations = e, "deadlines recorded");
-                }
-                Ok(())
-            }
-            .boxed()
-        });
-        runner.register(HEALTH_OVERDUE, |core, job| {
-            async move {
-                let id = job.payload["issue"].as_str().unwrap_or_default().to_owned();
-                let issue_id = candor_domain::health::IssueId::parse(&id)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                let Some(issue) = core.store.get_issue(&issue_id).await? else {
-                    return Ok(());
-                };
-                // Flag it only if it is still overdue for the same deadline.
-                let due = job.payload["due"].as_str().unwrap_or_default();
-                if issue
-                    .next_update_due
-                    .map(candor_domain::time_util::rfc3339)
-                    .as_deref()
-                    != Some(due)
-                {
-                    return Ok(());
-                }
-                let record = candor_domain::audit::NewAuditRecord::new(
-                    candor_domain::audit::AuditChain::Operator,
-                    core.clock.now(),
-                    "system",
-                    candor_domain::audit::ActorKind::System,
-                    OVERDUE_FLAGGED,
-                )
-                .item(id)
-                .details(json!({"due": due, "owner": issue.owner, "title": issue.title}));
-                core.store.append_audit(vec![record]).await?;
-                tracing::warn!(issue = %issue.id, %due, "an update is overdue");
-                Ok(())
-            }
-            .boxed()
-        });
-        runner
+            site: None,
+            extra: HashMap::new(),
+        }
     }
 
     /// Claimed jobs are this runner's for `lease`; an attempt may take most of it.
@@ -302,30 +289,23 @@ impl JobRunner {
 
     /// Sends queued email through `mailer` (without one, email jobs wait and retry).
     pub fn with_mailer(mut self, mailer: Arc<Mailer>) -> JobRunner {
-        self.register(EMAIL_SEND, move |_core, job| {
-            send_email(Some(mailer.clone()), job).boxed()
-        });
+        self.mailer = Some(mailer);
         self
     }
 
     /// Emails about issues link to the portal at `public_url`.
     pub fn with_public_url(mut self, public_url: String) -> JobRunner {
-        self.register(NOTIFY_FANOUT, move |core, job| {
-            fan_out(core, job, public_url.clone()).boxed()
-        });
+        self.public_url = public_url;
         self
     }
 
     /// Publishes the backup status site to `dir` (links in its feeds use `base_url`), and
     /// to the bucket given with `with_status_site_bucket` before.
     pub fn with_status_site(mut self, dir: std::path::PathBuf, base_url: String) -> JobRunner {
-        let target = SiteTarget {
+        self.site = Some(SiteTarget {
             dir,
             bucket: self.site_bucket.clone(),
             base_url,
-        };
-        self.register(STATUS_SITE_PUBLISH, move |core, _job| {
-            publish_status_site(core, Some(target.clone())).boxed()
         });
         self
     }
@@ -343,12 +323,13 @@ impl JobRunner {
         self
     }
 
+    /// Runs jobs of `kind`, a kind `Job` does not define, with `handler`.
     pub fn register(
         &mut self,
         kind: &str,
-        handler: impl Fn(Arc<Core>, Job) -> JobFuture + Send + Sync + 'static,
+        handler: impl Fn(Arc<Core>, StoredJob) -> JobFuture + Send + Sync + 'static,
     ) {
-        self.handlers.insert(kind.to_owned(), Arc::new(handler));
+        self.extra.insert(kind.to_owned(), Arc::new(handler));
     }
 
     pub fn worker_id(&self) -> &str {
@@ -366,22 +347,42 @@ impl JobRunner {
             .replace_second(0)
             .and_then(|t| t.replace_nanosecond(0))
             .unwrap_or(now);
-        for (kind, period) in [
-            (AUDIT_CHECKPOINT, hour),
-            (SESSION_CLEANUP, hour),
-            (HEALTH_WATCHDOG, minute),
-            (LOCKBOX_DEADLINES, minute),
-            (STATUS_SITE_PUBLISH, minute),
-        ] {
-            let stamp = candor_domain::time_util::rfc3339(period);
-            let job = NewJob::new(kind, json!({"period": stamp}), period)
-                .dedupe(format!("{kind}:{stamp}"));
+        let periodic: [(MakePeriodic, OffsetDateTime); 5] = [
+            (Job::AuditCheckpoint, hour),
+            (Job::SessionCleanup, hour),
+            (Job::HealthWatchdog, minute),
+            (Job::LockboxDeadlines, minute),
+            (Job::StatusSitePublish, minute),
+        ];
+        for (make, period) in periodic {
             self.core
                 .store
-                .enqueue_job(JobId::generate(), job, now)
+                .enqueue_job(JobId::generate(), Job::periodic(make, period), now)
                 .await?;
         }
         Ok(())
+    }
+
+    /// The attempt at one claimed job: what it is decides what runs.
+    fn attempt(&self, stored: &StoredJob) -> Result<JobFuture, anyhow::Error> {
+        match Job::decode(&stored.kind, &stored.payload) {
+            Ok(job) => {
+                let work = Work {
+                    core: self.core.clone(),
+                    mailer: self.mailer.clone(),
+                    public_url: self.public_url.clone(),
+                    site: self.site.clone(),
+                };
+                Ok(work.run(job).boxed())
+            }
+            Err(Undecodable::UnknownKind(kind)) => match self.extra.get(&kind) {
+                Some(handler) => Ok(handler(self.core.clone(), stored.clone())),
+                // Kept and retried with backoff, so an instance of the version that
+                // queued it can take it; dead (and kept, with this error) at the end.
+                None => Err(anyhow::anyhow!("{}", Undecodable::UnknownKind(kind))),
+            },
+            Err(malformed) => Err(Permanent(malformed.to_string()).into()),
+        }
     }
 
     /// Claims and runs one due job. `None` when nothing is due.
@@ -403,13 +404,17 @@ impl JobRunner {
                 job.max_attempts
             ))
         } else {
-            match self.handlers.get(&job.kind).cloned() {
-                None => Err(format!("no handler for job kind `{}`", job.kind)),
-                Some(handler) => {
-                    let core = self.core.clone();
-                    let attempt = job.clone();
+            match self.attempt(&job) {
+                Err(e) => {
+                    permanent = e.is::<Permanent>();
+                    if !permanent {
+                        tracing::warn!(job = %id, kind = %job.kind, error = %e, "a job this version cannot run");
+                    }
+                    Err(format!("{e:#}"))
+                }
+                Ok(attempt) => {
                     // A separate task, so a panic is caught as a JoinError, not lost.
-                    let task = tokio::spawn(async move { handler(core, attempt).await });
+                    let task = tokio::spawn(attempt);
                     let timeout = self.attempt_timeout();
                     match tokio::time::timeout(timeout, task).await {
                         Ok(Ok(Ok(()))) => Ok(()),

@@ -384,7 +384,7 @@ pub async fn run(cmd: LockboxCommand) -> Result<ExitCode, CliError> {
         }
         LockboxCommand::Verify { id, db } => {
             let core = core_for(&db).await?;
-            let (request, checks) = candor_web::service::lockbox::verify(&core, &id).await?;
+            let (request, checks) = candor_app::lockbox::verify(&core, &id).await?;
             println!(
                 "Request {} ({}, {} for {})",
                 request.id, request.status, request.workload, request.tenant
@@ -428,7 +428,7 @@ pub async fn run(cmd: LockboxCommand) -> Result<ExitCode, CliError> {
         } => {
             let core = core_for(&db).await?;
             let ops = crate::cli::split_csv(&operations);
-            let w = candor_web::service::lockbox::put_workload(
+            let w = candor_app::lockbox::put_workload(
                 &core,
                 &candor_domain::identity::Actor::System,
                 None,

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use candor_app::Core;
 use candor_domain::clock::{Clock, SystemClock};
-use candor_web::service::Core;
 use candor_web::WebConfig;
 use tokio_util::sync::CancellationToken;
 

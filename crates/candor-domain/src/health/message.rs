@@ -19,6 +19,14 @@ use crate::TenantId;
 #[serde(transparent)]
 pub struct MessageId(String);
 
+/// Read back through `parse`, so a stored id is checked like a typed one.
+impl<'de> serde::Deserialize<'de> for MessageId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MessageId, D::Error> {
+        let s = String::deserialize(d)?;
+        MessageId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 impl MessageId {
     pub fn new(number: i64) -> MessageId {
         MessageId(format!("MC{number}"))
@@ -166,6 +174,120 @@ impl Message {
             Some(t) => (&t.title, &t.body_html),
             None => (&self.title, &self.body_html),
         }
+    }
+}
+
+/// A change to a published message, its values already checked. `None` leaves a field
+/// as it is; `Some(None)` clears an optional date.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageChange {
+    pub title: Option<String>,
+    pub body_html: Option<String>,
+    pub translations: Option<BTreeMap<Language, MessageText>>,
+    pub severity: Option<Severity>,
+    pub tags: Option<Vec<String>>,
+    pub action_required_by: Option<Option<OffsetDateTime>>,
+    pub end: Option<Option<OffsetDateTime>>,
+    pub audience: Option<Audience>,
+}
+
+/// A message after a change, with the names (as Graph spells them) of what changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangedMessage {
+    pub message: Message,
+    pub changed: Vec<&'static str>,
+    /// The audience changed: the message may reach more tenants (never fewer).
+    pub audience_changed: bool,
+}
+
+/// Why a change to a message cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageChangeRefused {
+    #[error("the update changes nothing; send at least one field")]
+    Nothing,
+    #[error("{0}")]
+    Invalid(#[from] InvalidValue),
+}
+
+/// A message's dates in order: it ends, and asks for action, no earlier than it starts.
+pub fn check_dates(
+    start: OffsetDateTime,
+    end: Option<OffsetDateTime>,
+    action_by: Option<OffsetDateTime>,
+) -> Result<(), InvalidValue> {
+    if end.is_some_and(|e| e < start) {
+        return Err(InvalidValue::new(
+            "end",
+            "the message cannot end before it starts",
+        ));
+    }
+    if action_by.is_some_and(|a| a < start) {
+        return Err(InvalidValue::new(
+            "action required by",
+            "the deadline cannot fall before the message starts",
+        ));
+    }
+    Ok(())
+}
+
+impl Message {
+    /// Applies `change` at `now`. A change must change something; the dates stay in
+    /// order; each change tags the message "Updated message" (readers filter on it) and
+    /// moves its last-modified time strictly forward, so a reader polling by it never
+    /// misses the change even within one clock tick.
+    pub fn apply(
+        &self,
+        change: MessageChange,
+        now: OffsetDateTime,
+    ) -> Result<ChangedMessage, MessageChangeRefused> {
+        let mut m = self.clone();
+        let mut changed = Vec::new();
+        if let Some(t) = change.title {
+            m.title = t;
+            changed.push("title");
+        }
+        if let Some(b) = change.body_html {
+            m.body_html = b;
+            changed.push("body");
+        }
+        if let Some(t) = change.translations {
+            m.translations = t;
+            changed.push("translations");
+        }
+        if let Some(s) = change.severity {
+            m.severity = s;
+            changed.push("severity");
+        }
+        if let Some(t) = change.tags {
+            m.tags = t;
+            changed.push("tags");
+        }
+        if let Some(a) = change.action_required_by {
+            m.action_required_by = a;
+            changed.push("actionRequiredByDateTime");
+        }
+        if let Some(e) = change.end {
+            m.end = e;
+            changed.push("endDateTime");
+        }
+        let audience_changed = change.audience.is_some();
+        if let Some(a) = change.audience {
+            m.audience = a;
+            changed.push("audience");
+        }
+        if changed.is_empty() {
+            return Err(MessageChangeRefused::Nothing);
+        }
+        check_dates(m.start, m.end, m.action_required_by)?;
+        m.last_modified = now.max(self.last_modified + time::Duration::microseconds(1));
+        if !m.tags.iter().any(|t| t.eq_ignore_ascii_case(UPDATED_TAG)) {
+            m.tags.insert(0, UPDATED_TAG.to_owned());
+        }
+        Ok(ChangedMessage {
+            message: m,
+            changed,
+            audience_changed,
+        })
     }
 }
 
@@ -432,6 +554,7 @@ impl FromStr for ViewpointChange {
 mod tests {
     use super::*;
     use crate::health::{Component, ScaleUnit, ScaleUnitId};
+    use time::macros::datetime;
 
     #[test]
     fn message_ids_are_normalised_and_checked() {
@@ -604,5 +727,103 @@ mod tests {
         }
         .check()
         .is_err());
+    }
+
+    fn published(at: OffsetDateTime) -> Message {
+        Message {
+            id: MessageId::new(100_001),
+            title: "Retiring basic auth".into(),
+            body_html: "<p>Basic auth ends.</p>".into(),
+            language: Language::English,
+            translations: BTreeMap::new(),
+            category: Category::PlanForChange,
+            severity: Severity::Normal,
+            services: BTreeSet::new(),
+            tags: vec!["Retirement".into()],
+            is_major_change: false,
+            action_required_by: None,
+            start: at,
+            end: None,
+            last_modified: at,
+            details: BTreeMap::new(),
+            audience: Audience::default(),
+            attachments: Vec::new(),
+            author: "ops@provider.example".into(),
+        }
+    }
+
+    #[test]
+    fn a_change_is_tagged_updated_and_moves_last_modified_forward() {
+        let t = datetime!(2026-11-22 10:00 UTC);
+        let m = published(t);
+        let done = m
+            .apply(
+                MessageChange {
+                    title: Some("Retiring basic auth in March".into()),
+                    ..MessageChange::default()
+                },
+                t,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(done.changed, vec!["title"]);
+        assert!(!done.audience_changed);
+        assert_eq!(
+            done.message.tags,
+            vec![UPDATED_TAG.to_owned(), "Retirement".into()]
+        );
+        assert!(
+            done.message.last_modified > m.last_modified,
+            "same tick, still later"
+        );
+        // Tagged once only.
+        let again = done
+            .message
+            .apply(
+                MessageChange {
+                    end: Some(Some(t + time::Duration::days(30))),
+                    ..MessageChange::default()
+                },
+                t + time::Duration::minutes(1),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            again
+                .message
+                .tags
+                .iter()
+                .filter(|t| *t == UPDATED_TAG)
+                .count(),
+            1
+        );
+        assert_eq!(again.message.last_modified, t + time::Duration::minutes(1));
+    }
+
+    #[test]
+    fn a_change_must_change_something_and_keep_the_dates_in_order() {
+        let t = datetime!(2026-11-22 10:00 UTC);
+        let m = published(t);
+        assert_eq!(
+            m.apply(MessageChange::default(), t),
+            Err(MessageChangeRefused::Nothing)
+        );
+        let early = m.apply(
+            MessageChange {
+                end: Some(Some(t - time::Duration::days(1))),
+                ..MessageChange::default()
+            },
+            t,
+        );
+        assert!(matches!(early, Err(MessageChangeRefused::Invalid(v)) if v.field == "end"));
+        let widened = m
+            .apply(
+                MessageChange {
+                    audience: Some(Audience::default()),
+                    ..MessageChange::default()
+                },
+                t,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(widened.audience_changed);
+        assert_eq!(widened.changed, vec!["audience"]);
     }
 }

@@ -14,8 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::ApiQuery;
 use crate::auth::extract::ApiCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::service::audit::{self as audit_service, ExportFormat};
 use crate::AppState;
+use candor_app::audit::{self as audit_service, ExportFormat};
 
 #[derive(Debug, Default, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -68,42 +68,7 @@ impl AuditSearchParams {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditRecordView {
-    pub id: String,
-    pub seq: i64,
-    /// When it happened (RFC 3339, UTC).
-    pub date: String,
-    pub ip_address: Option<String>,
-    /// Who did it: an email address, `Operator`, `app:<client id>` or `system`.
-    pub user: String,
-    pub actor_kind: String,
-    pub activity: String,
-    pub item: Option<String>,
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
-    pub hash: String,
-    pub prev_hash: String,
-}
-
-impl From<&candor_domain::audit::AuditRecord> for AuditRecordView {
-    fn from(r: &candor_domain::audit::AuditRecord) -> Self {
-        AuditRecordView {
-            id: r.id.to_string(),
-            seq: r.seq,
-            date: candor_domain::time_util::rfc3339(r.occurred_at),
-            ip_address: r.ip_address.clone(),
-            user: r.actor.clone(),
-            actor_kind: r.actor_kind.to_string(),
-            activity: r.activity.clone(),
-            item: r.item.clone(),
-            details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null),
-            hash: hex::encode(r.hash),
-            prev_hash: hex::encode(r.prev_hash),
-        }
-    }
-}
+pub use candor_app::audit::AuditRecordView;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

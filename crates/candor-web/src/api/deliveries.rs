@@ -11,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::ApiQuery;
 use crate::auth::extract::ApiCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::service::deliveries::{self as svc, ChangeView, DeliveryView};
 use crate::AppState;
+use candor_app::deliveries::{self as svc, ChangeView, DeliveryView};
 
 /// How one change's deliveries stand.
 #[derive(Debug, Serialize, ToSchema)]

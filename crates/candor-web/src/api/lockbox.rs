@@ -19,10 +19,10 @@ use super::extract::ApiQuery;
 use super::operator::json_body;
 use crate::auth::extract::ApiCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::service::lockbox::{
+use crate::AppState;
+use candor_app::lockbox::{
     self as svc, AccessAnswer, AccessQuestion, ActionReport, Decision, ListQuery, ReportOutcome,
 };
-use crate::AppState;
 
 /// Who decided, when, what they said, and whether Candor signed it.
 #[derive(Debug, Serialize, ToSchema)]

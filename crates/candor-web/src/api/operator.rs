@@ -19,10 +19,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::ApiQuery;
 use crate::auth::extract::ApiCaller;
-use crate::auth::sha256_hex;
 use crate::error::{ApiError, ApiResult};
-use crate::service::health::{self as svc, NewIssueInput, PostInput, UpdateInput};
 use crate::AppState;
+use candor_app::health::{self as svc, NewIssueInput, PostInput, UpdateInput};
+use candor_app::secrets::sha256_hex;
 
 pub(crate) fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> ApiResult<T> {
     let ct = headers

@@ -21,11 +21,11 @@ use super::extract::ApiQuery;
 use super::operator::{idempotent, json_body, to_json, PreviewView};
 use crate::auth::extract::ApiCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::service::health::{self as health, PirInput};
-use crate::service::messages::{
+use crate::AppState;
+use candor_app::health::{self as health, PirInput};
+use candor_app::messages::{
     self as svc, AttachmentUpload, NewMessageInput, TextInput, UpdateMessageInput,
 };
-use crate::AppState;
 
 /// A create request with the largest attachments allowed, base64-encoded, and its text.
 pub const MAX_REQUEST_BYTES: usize = svc::MAX_TOTAL_ATTACHMENT_BYTES / 3 * 4 + 1024 * 1024;

@@ -16,8 +16,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::ApiQuery;
 use crate::auth::extract::ApiCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::service::topology::{import_file, ImportFailure, TopologyCounts};
 use crate::AppState;
+use candor_app::topology::{import_file, ImportFailure, TopologyCounts};
 
 /// Larger files go through `candor topology import`, which streams progress.
 pub const MAX_TOPOLOGY_BYTES: usize = 64 * 1024 * 1024;
@@ -131,6 +131,6 @@ pub async fn import_topology(
             }})),
         )
             .into_response()),
-        Err(ImportFailure::Refused(e)) => Err(e),
+        Err(ImportFailure::Refused(e)) => Err(ApiError::from(e)),
     }
 }

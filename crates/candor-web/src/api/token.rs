@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 use crate::auth::extract::ClientIp;
 use crate::auth::token::TOKEN_LIFETIME;
 use crate::error::{ApiError, ApiResult};
-use crate::service::identity::{authenticate_client, AuthenticatedClient};
 use crate::AppState;
+use candor_app::identity::{authenticate_client, AuthenticatedClient};
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TokenRequest {

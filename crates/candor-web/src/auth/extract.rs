@@ -151,7 +151,7 @@ pub async fn resolve_principal(
             }
             // Standing roles plus the elevations active at this moment.
             let roles =
-                crate::service::elevation::roles_now(&state.core, operator_id, &op.roles).await?;
+                candor_app::elevation::roles_now(&state.core, operator_id, &op.roles).await?;
             Ok(Some(ResolvedPrincipal {
                 actor: Actor::Operator {
                     operator_id,

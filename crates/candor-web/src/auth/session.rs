@@ -6,9 +6,9 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use candor_domain::identity::{Session, SessionPrincipal};
 use time::OffsetDateTime;
 
-use super::{random_token, sha256_hex};
 use crate::error::ApiError;
 use crate::AppState;
+use candor_app::secrets::{random_token, sha256_hex};
 
 pub const SESSION_COOKIE: &str = "candor_session";
 /// Double-submit cookie protecting the sign-in forms, before there is a session.

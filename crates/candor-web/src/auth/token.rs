@@ -12,8 +12,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use super::keys::Keys;
 use crate::error::ApiError;
+use candor_app::keys::Keys;
 
 /// Access tokens live one hour, as Entra ID's do.
 pub const TOKEN_LIFETIME: Duration = Duration::hours(1);
@@ -99,7 +99,7 @@ impl Verifier {
 
     fn usable_at(&self, now: OffsetDateTime) -> bool {
         self.retired_at
-            .is_none_or(|at| now - at < super::keys::TOKEN_KEY_GRACE)
+            .is_none_or(|at| now - at < candor_app::keys::TOKEN_KEY_GRACE)
     }
 }
 
@@ -354,10 +354,10 @@ impl TokenService {
         let records = store
             .list_signing_keys(candor_domain::store::KeyPurpose::Token)
             .await?;
-        let usable = super::keys::usable_token_keys(&records, now);
+        let usable = candor_app::keys::usable_token_keys(&records, now);
         let mut verifiers = Vec::with_capacity(usable.len());
         for r in &usable {
-            let public = super::keys::verifying_key(r).map_err(ApiError::internal)?;
+            let public = candor_app::keys::verifying_key(r).map_err(ApiError::internal)?;
             verifiers.push(Arc::new(Verifier::new(
                 r.key_id.clone(),
                 &public,
@@ -372,7 +372,7 @@ impl TokenService {
         if let Some(current) = current {
             if current.key_id != self.signer().key_id {
                 let pair =
-                    super::keys::KeyPair::from_record(current).map_err(ApiError::internal)?;
+                    candor_app::keys::KeyPair::from_record(current).map_err(ApiError::internal)?;
                 let der = pair.pkcs8_der().map_err(ApiError::internal)?;
                 tracing::info!(key = %current.key_id, "signing tokens with the token key now in use");
                 let signer = Arc::new(Signer {
@@ -411,7 +411,7 @@ impl TokenService {
         token: &str,
         now: OffsetDateTime,
     ) -> Result<Actor, ApiError> {
-        let key = super::sha256_hex(token);
+        let key = candor_app::secrets::sha256_hex(token);
         if let Some(hit) = self.cache.get(&key) {
             if now < hit.exp && now < hit.trusted_until {
                 return Ok(hit.actor);

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use super::{collection, entity, odata, parse_query, reader_language, select_one, wants};
 use super::{GraphResult, Req};
 use crate::error::ApiError;
-use crate::service::messages as svc;
 use crate::AppState;
+use candor_app::messages as svc;
 
 pub(super) const MESSAGE_FIELDS: &[&str] = &[
     "id",

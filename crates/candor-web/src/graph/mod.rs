@@ -27,8 +27,8 @@ use crate::auth::extract::{client_ip, resolve_principal, ApiCaller};
 use crate::auth::session;
 use crate::error::ApiError;
 use crate::routes::{RouteTable, RouterExt};
-use crate::service::health as svc;
 use crate::AppState;
+use candor_app::health as svc;
 
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
@@ -756,7 +756,7 @@ async fn incident_report(
             .find(|s| s.id == issue.service)
             .map_or(issue.service.to_string(), |s| s.display_name.clone());
         let doc = crate::portal::health::PirDocument::new(
-            crate::i18n::Tr::new(lang, zone),
+            candor_app::i18n::Tr::new(lang, zone),
             issue,
             pir,
             service,

@@ -14,9 +14,9 @@ use super::tenant::{audit_page, export};
 use super::{error_page, notice_text, render, render_with, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
-use crate::i18n::Tr;
-use crate::service::{audit as audit_service, identity};
 use crate::AppState;
+use candor_app::i18n::Tr;
+use candor_app::{audit as audit_service, identity};
 
 fn role_label(tr: &Tr, role: &str) -> String {
     tr.t(&format!("role-{role}"))
@@ -247,7 +247,10 @@ pub async fn create_tenant(
         time_zone: form.time_zone,
         is_demo: false,
     };
-    match identity::create_tenant(&state.core, &user.actor, user.ip.clone(), input).await {
+    match identity::create_tenant(&state.core, &user.actor, user.ip.clone(), input)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => Redirect::to("/console/tenants?notice=tenant-created").into_response(),
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, "/console/tenants", e),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
@@ -348,7 +351,10 @@ pub async fn create_operator(
         roles: form.roles,
         break_glass: false,
     };
-    match identity::create_operator(&state.core, &user.actor, user.ip.clone(), input).await {
+    match identity::create_operator(&state.core, &user.actor, user.ip.clone(), input)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => Redirect::to("/console/operators?notice=operator-created").into_response(),
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, "/console/operators", e),
         Err(e @ ApiError::Internal(_)) => e.into_response(),

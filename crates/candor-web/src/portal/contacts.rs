@@ -12,8 +12,9 @@ use serde::Deserialize;
 use super::{error_page, render, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
-use crate::service::contacts::{self as svc, ContactInput};
 use crate::AppState;
+use candor_app::contacts::{self as svc, ContactInput};
+use candor_app::error::AppError;
 
 const PATH: &str = "/portal/contacts";
 
@@ -60,7 +61,7 @@ async fn contacts_page(
     };
     let contacts = match svc::list(&state.core, &user.actor, tenant.id).await {
         Ok(c) => c,
-        Err(e) => return error_page(state, user, PATH, e),
+        Err(e) => return error_page(state, user, PATH, ApiError::from(e)),
     };
     let catalog = match state.store.list_services().await {
         Ok(c) => c,
@@ -133,7 +134,10 @@ pub async fn add(
         topics: form.topics.clone(),
         services: form.services.clone(),
     };
-    match svc::add(&state.core, &user.actor, user.ip.clone(), tenant, input).await {
+    match svc::add(&state.core, &user.actor, user.ip.clone(), tenant, input)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => Redirect::to("/portal/contacts?notice=added").into_response(),
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, PATH, e),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
@@ -162,8 +166,9 @@ pub async fn act(
         "test" => svc::send_test(&state.core, &user.actor, user.ip.clone(), tenant, &id)
             .await
             .map(|_| "test"),
-        _ => Err(ApiError::BadRequest("choose remove or test".into())),
+        _ => Err(AppError::Refused("choose remove or test".into())),
     };
+    let result = result.map_err(ApiError::from);
     match result {
         Ok(notice) => Redirect::to(&format!("/portal/contacts?notice={notice}")).into_response(),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
@@ -173,7 +178,7 @@ pub async fn act(
 
 /// A subscription in words: its topics, and its services (or "all services").
 pub(super) fn describe(
-    tr: &crate::i18n::Tr,
+    tr: &candor_app::i18n::Tr,
     catalog: &[candor_domain::health::Service],
     subscription: &candor_domain::health::Subscription,
 ) -> (String, String) {
@@ -204,7 +209,7 @@ pub(super) fn describe(
 
 /// The topic checkboxes of a subscription form: (value, label, checked).
 pub(super) fn topic_choices(
-    tr: &crate::i18n::Tr,
+    tr: &candor_app::i18n::Tr,
     chosen: &[String],
 ) -> Vec<(&'static str, String, bool)> {
     Topic::ALL

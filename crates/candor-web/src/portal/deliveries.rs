@@ -10,9 +10,9 @@ use serde::Deserialize;
 use super::{error_page, render, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
-use crate::i18n::Tr;
-use crate::service::deliveries as svc;
 use crate::AppState;
+use candor_app::deliveries as svc;
+use candor_app::i18n::Tr;
 
 const PATH: &str = "/portal/deliveries";
 const CONSOLE_PATH: &str = "/console/deliveries";
@@ -103,7 +103,7 @@ pub async fn tenant_log(
     .await
     {
         Ok(l) => l,
-        Err(e) => return error_page(&state, &user, PATH, e),
+        Err(e) => return error_page(&state, &user, PATH, ApiError::from(e)),
     };
     let page = PageCtx::for_user(&state, &user, PATH);
     let tr = page.tr.clone();
@@ -164,7 +164,7 @@ pub async fn console(
     };
     let changes = match svc::changes(&state.core, &user.actor, None, 50).await {
         Ok(c) => c,
-        Err(e) => return error_page(&state, &user, CONSOLE_PATH, e),
+        Err(e) => return error_page(&state, &user, CONSOLE_PATH, ApiError::from(e)),
     };
     let page = PageCtx::for_user(&state, &user, CONSOLE_PATH);
     let tr = page.tr.clone();
@@ -174,7 +174,7 @@ pub async fn console(
             let (_, list) =
                 match svc::of_change(&state.core, &user.actor, change, status, 200).await {
                     Ok(x) => x,
-                    Err(e) => return error_page(&state, &user, CONSOLE_PATH, e),
+                    Err(e) => return error_page(&state, &user, CONSOLE_PATH, ApiError::from(e)),
                 };
             let base = format!("{CONSOLE_PATH}?change={}", query_value(change));
             let mut filters = vec![(tr.t("deliveries-all"), base.clone(), status.is_none())];

@@ -11,9 +11,10 @@ use serde::Deserialize;
 use super::{error_page, render, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
-use crate::i18n::Tr;
-use crate::service::elevation as svc;
 use crate::AppState;
+use candor_app::elevation as svc;
+use candor_app::error::AppError;
+use candor_app::i18n::Tr;
 
 const PATH: &str = "/console/elevation";
 
@@ -68,7 +69,7 @@ async fn elevation_page(
 ) -> Response {
     let (mine, waiting) = match svc::overview(&state.core, &user.actor).await {
         Ok(v) => v,
-        Err(e) => return error_page(state, user, PATH, e),
+        Err(e) => return error_page(state, user, PATH, ApiError::from(e)),
     };
     let mut page = PageCtx::for_user(state, user, PATH);
     let tr = page.tr.clone();
@@ -147,10 +148,11 @@ pub async fn request(
             )
             .await
         }
-        Err(_) => Err(ApiError::BadRequest(
+        Err(_) => Err(AppError::Refused(
             "give the minutes as a number, 15 to 480".into(),
         )),
     };
+    let result = result.map_err(ApiError::from);
     match result {
         Ok(_) => Redirect::to("/console/elevation?notice=requested").into_response(),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
@@ -190,6 +192,7 @@ pub async fn decide(
         comment,
     )
     .await
+    .map_err(ApiError::from)
     {
         Ok(_) => Redirect::to("/console/elevation?notice=decided").into_response(),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
@@ -205,7 +208,10 @@ pub async fn revoke(
     user: PortalUser,
     Path(id): Path<String>,
 ) -> Response {
-    match svc::revoke(&state.core, &user.actor, user.ip.clone(), &id).await {
+    match svc::revoke(&state.core, &user.actor, user.ip.clone(), &id)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => Redirect::to("/console/elevation?notice=revoked").into_response(),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
         Err(e @ (ApiError::Forbidden(_) | ApiError::NotFound(_))) => {

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::{error_page, render, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
-use crate::service::feeds as svc;
 use crate::AppState;
+use candor_app::feeds as svc;
 
 const PATH: &str = "/portal/feeds";
 
@@ -43,7 +43,7 @@ async fn feeds_page(
     };
     let links = match svc::links(&state.core, &user.actor, tenant).await {
         Ok(l) => l,
-        Err(e) => return error_page(state, user, PATH, e),
+        Err(e) => return error_page(state, user, PATH, ApiError::from(e)),
     };
     let mut page = PageCtx::for_user(state, user, PATH);
     let tr = page.tr.clone();
@@ -102,6 +102,7 @@ pub async fn create(
         &form.label,
     )
     .await
+    .map_err(ApiError::from)
     {
         Ok(made) => {
             let url = format!(
@@ -125,7 +126,10 @@ pub async fn revoke(
     let Some(tenant) = user.actor.tenant_id() else {
         return error_page(&state, &user, PATH, ApiError::NotFound("no tenant".into()));
     };
-    match svc::revoke_link(&state.core, &user.actor, user.ip.clone(), tenant, &id).await {
+    match svc::revoke_link(&state.core, &user.actor, user.ip.clone(), tenant, &id)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(()) => Redirect::to("/portal/feeds?notice=revoked").into_response(),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
         Err(e) => error_page(&state, &user, PATH, e),

@@ -17,23 +17,11 @@ use serde::Deserialize;
 use super::{error_page, render, render_with, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
-use crate::i18n::Tr;
-use crate::service::health::{self as svc, NewIssueInput, PostInput, UpdateInput};
 use crate::AppState;
+use candor_app::health::{self as svc, NewIssueInput, PostInput, UpdateInput};
+use candor_app::i18n::Tr;
 
-pub fn status_label(tr: &Tr, s: Status) -> String {
-    tr.t(&format!("status-{}", s.as_str()))
-}
-
-/// A colour class for a status: ok, info, warn or bad.
-pub fn status_class(s: Status) -> &'static str {
-    match s.severity() {
-        0 => "ok",
-        1 | 2 => "info",
-        3 | 4 => "warn",
-        _ => "bad",
-    }
-}
+pub use candor_app::status_page::{status_class, status_label};
 
 fn classification_label(tr: &Tr, c: Classification) -> String {
     tr.t(&format!("classification-{}", c.as_str()))
@@ -483,7 +471,10 @@ pub async fn create_issue(
         Err(e) => return new_issue_page(&state, &user, form, None, Some(e)).await,
     };
     if form.action == "preview" {
-        return match svc::preview(&state.core, &user.actor, &form.service, &scope).await {
+        return match svc::preview(&state.core, &user.actor, &form.service, &scope)
+            .await
+            .map_err(ApiError::from)
+        {
             Ok(p) => new_issue_page(&state, &user, form, Some(p), None).await,
             Err(e @ ApiError::Internal(_)) => e.into_response(),
             Err(e) => new_issue_page(&state, &user, form, None, Some(e)).await,
@@ -513,7 +504,10 @@ pub async fn create_issue(
             translations: form.translations.map(),
         },
     };
-    match svc::create_issue(&state.core, &user.actor, user.ip.clone(), input).await {
+    match svc::create_issue(&state.core, &user.actor, user.ip.clone(), input)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok((issue, affected)) => Redirect::to(&format!(
             "/console/issues/{}?notice=issue-created&count={affected}",
             issue.id
@@ -761,7 +755,7 @@ async fn apply_update_form(
     } else {
         "issue-updated"
     };
-    match result {
+    match result.map_err(ApiError::from) {
         Ok(issue) => {
             Redirect::to(&format!("/console/issues/{}?notice={notice}", issue.id)).into_response()
         }
@@ -816,13 +810,19 @@ pub async fn change_scope(
             },
             Err(_) => String::new(),
         };
-        return match svc::preview(&state.core, &user.actor, &service, &scope).await {
+        return match svc::preview(&state.core, &user.actor, &service, &scope)
+            .await
+            .map_err(ApiError::from)
+        {
             Ok(p) => issue_page(&state, &user, &id, None, Some(form.scope), Some(p), None).await,
             Err(e @ ApiError::Internal(_)) => e.into_response(),
             Err(e) => issue_page(&state, &user, &id, None, Some(form.scope), None, Some(e)).await,
         };
     }
-    match svc::change_scope(&state.core, &user.actor, user.ip.clone(), &id, scope).await {
+    match svc::change_scope(&state.core, &user.actor, user.ip.clone(), &id, scope)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok((issue, added)) => Redirect::to(&format!(
             "/console/issues/{}?notice=scope-changed&count={added}",
             issue.id
@@ -856,7 +856,7 @@ pub async fn save_review(
         (Ok(_), _) => Ok("pir-saved"),
         (Err(e), _) => Err(e),
     };
-    match result {
+    match result.map_err(ApiError::from) {
         Ok(notice) => {
             Redirect::to(&format!("/console/issues/{id}?notice={notice}#review")).into_response()
         }
@@ -932,7 +932,10 @@ pub async fn tenant_review(
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    let (issue, pir) = match svc::pir_for_tenant(&state.core, &user.actor, tenant, &id).await {
+    let (issue, pir) = match svc::pir_for_tenant(&state.core, &user.actor, tenant, &id)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(v) => v,
         Err(e @ ApiError::Internal(_)) => return e.into_response(),
         Err(e) => return error_page(&state, &user, path, e),
@@ -991,7 +994,10 @@ pub async fn dashboard(State(state): State<AppState>, user: PortalUser) -> Respo
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    let (views, issues) = match svc::tenant_dashboard(&state.core, &user.actor, tenant).await {
+    let (views, issues) = match svc::tenant_dashboard(&state.core, &user.actor, tenant)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(v) => v,
         Err(e @ ApiError::Internal(_)) => return e.into_response(),
         Err(e) => return error_page(&state, &user, path, e),
@@ -1062,7 +1068,10 @@ pub async fn tenant_issue(
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    let (issue, posts) = match svc::issue_for_tenant(&state.core, &user.actor, tenant, &id).await {
+    let (issue, posts) = match svc::issue_for_tenant(&state.core, &user.actor, tenant, &id)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(v) => v,
         Err(e @ ApiError::Internal(_)) => return e.into_response(),
         Err(e) => return error_page(&state, &user, path, e),

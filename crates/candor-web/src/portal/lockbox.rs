@@ -15,9 +15,10 @@ use serde::Deserialize;
 use super::{error_page, render, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
-use crate::i18n::Tr;
-use crate::service::lockbox::{self as svc, Decision, ListQuery, NewRequestInput};
 use crate::AppState;
+use candor_app::error::AppError;
+use candor_app::i18n::Tr;
+use candor_app::lockbox::{self as svc, Decision, ListQuery, NewRequestInput};
 
 const PAGE_SIZE: u32 = 50;
 /// The filing form lists tenants by name up to this many.
@@ -254,7 +255,7 @@ pub async fn tenant_list(
     .await;
     let (list, next) = match found {
         Ok(p) => (p.items, p.next),
-        Err(e) => return error_page(&state, &user, path, e),
+        Err(e) => return error_page(&state, &user, path, ApiError::from(e)),
     };
     let enabled = match state.store.lockbox_enabled(tenant).await {
         Ok(v) => v,
@@ -296,7 +297,7 @@ pub async fn save_setting(
     let enabled = matches!(form.enabled.as_deref(), Some("on" | "true" | "1"));
     match svc::set_enabled(&state.core, &user.actor, user.ip.clone(), tenant, enabled).await {
         Ok(()) => Redirect::to("/portal/lockbox?notice=setting-saved").into_response(),
-        Err(e) => error_page(&state, &user, path, e),
+        Err(e) => error_page(&state, &user, path, ApiError::from(e)),
     }
 }
 
@@ -359,11 +360,11 @@ async fn request_page(
     let path = format!("{base}/requests/{id}");
     let r = match svc::get(&state.core, &user.actor, id).await {
         Ok(r) => r,
-        Err(e) => return error_page(state, user, &path, e),
+        Err(e) => return error_page(state, user, &path, ApiError::from(e)),
     };
     let approvers = match svc::approvers(&state.core, r.tenant).await {
         Ok(a) => a,
-        Err(e) => return e.into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
     };
     let tenant_name = match state.store.get_tenant(r.tenant).await {
         Ok(t) => t.map(|t| t.name).unwrap_or_default(),
@@ -511,10 +512,19 @@ pub async fn tenant_decide(
                 Err(e) => Err(e),
             }
         }
-        Ok(Decision::Cancel) => Err(ApiError::BadRequest("choose Approve or Deny".into())),
+        Ok(Decision::Cancel) => Err(AppError::Refused("choose Approve or Deny".into())),
         Err(e) => Err(e.into()),
     };
-    after_form(&state, &user, false, &id, result, "decided", form.comment).await
+    after_form(
+        &state,
+        &user,
+        false,
+        &id,
+        result.map_err(ApiError::from),
+        "decided",
+        form.comment,
+    )
+    .await
 }
 
 pub async fn tenant_revoke(
@@ -536,7 +546,16 @@ pub async fn tenant_revoke(
         }
         Err(e) => Err(e),
     };
-    after_form(&state, &user, false, &id, result, "revoked", form.comment).await
+    after_form(
+        &state,
+        &user,
+        false,
+        &id,
+        result.map_err(ApiError::from),
+        "revoked",
+        form.comment,
+    )
+    .await
 }
 
 pub async fn console_decide(
@@ -572,7 +591,16 @@ pub async fn console_decide(
         ),
         Err(e) => (Err(e.into()), "internal"),
     };
-    after_form(&state, &user, true, &id, result, notice, form.comment).await
+    after_form(
+        &state,
+        &user,
+        true,
+        &id,
+        result.map_err(ApiError::from),
+        notice,
+        form.comment,
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -634,7 +662,7 @@ pub async fn console_list(
     .await
     {
         Ok(p) => (p.items, p.next),
-        Err(e) => return error_page(&state, &user, path, e),
+        Err(e) => return error_page(&state, &user, path, ApiError::from(e)),
     };
     // Names of the tenants on this page only (the provider may have very many).
     let mut names = std::collections::HashMap::new();
@@ -818,7 +846,10 @@ pub async fn console_file(
         justification: form.justification.clone(),
         duration_minutes: minutes,
     };
-    match svc::file_request(&state.core, &user.actor, user.ip.clone(), input).await {
+    match svc::file_request(&state.core, &user.actor, user.ip.clone(), input)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(r) => Redirect::to(&format!("/console/lockbox/requests/{}?notice=filed", r.id))
             .into_response(),
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, "/console/lockbox/new", e),

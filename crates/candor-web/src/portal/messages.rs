@@ -20,9 +20,9 @@ use super::{comma_list, error_page, render, render_with, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
 use crate::graph::messages::download;
-use crate::i18n::Tr;
-use crate::service::messages::{self as svc, AttachmentUpload, NewMessageInput, TextInput};
 use crate::AppState;
+use candor_app::i18n::Tr;
+use candor_app::messages::{self as svc, AttachmentUpload, NewMessageInput, TextInput};
 
 const PAGE_SIZE: usize = 25;
 
@@ -146,7 +146,7 @@ pub async fn list(
     };
     let views = match svc::tenant_messages(&state.core, &user.actor, tenant).await {
         Ok(v) => v,
-        Err(e) => return error_page(&state, &user, path, e),
+        Err(e) => return error_page(&state, &user, path, ApiError::from(e)),
     };
     let catalog = state.store.list_services().await.unwrap_or_default();
     let page = PageCtx::for_user(&state, &user, path);
@@ -314,7 +314,7 @@ pub async fn show(
     };
     let mut view = match svc::message_for_tenant(&state.core, &user.actor, tenant, &id).await {
         Ok(v) => v,
-        Err(e) => return error_page(&state, &user, path, e),
+        Err(e) => return error_page(&state, &user, path, ApiError::from(e)),
     };
     if view.viewpoint.is_some_and(|v| !v.is_read) {
         let ids = [view.message.id.to_string()];
@@ -326,6 +326,7 @@ pub async fn show(
             ViewpointChange::MarkRead,
         )
         .await
+        .map_err(ApiError::from)
         {
             Ok(_) => view.viewpoint = view.viewpoint.map(|v| ViewpointChange::MarkRead.apply(v)),
             // A reader without the viewpoint right still reads the message.
@@ -414,7 +415,7 @@ pub async fn set_viewpoint(
                 )),
             )
         }
-        Err(e) => return error_page(&state, &user, path, e),
+        Err(e) => return error_page(&state, &user, path, ApiError::from(e)),
     }
     let back = super::safe_back(form.back.as_deref());
     let back = if back == "/" {
@@ -437,7 +438,7 @@ pub async fn attachment(
     };
     match svc::attachment_for_tenant(&state.core, &user.actor, tenant, &id, &aid).await {
         Ok((meta, bytes)) => download(&meta.content_type, &meta.name, bytes),
-        Err(e) => error_page(&state, &user, path, e),
+        Err(e) => error_page(&state, &user, path, ApiError::from(e)),
     }
 }
 
@@ -453,7 +454,7 @@ pub async fn archive(
     };
     match svc::attachments_archive(&state.core, &user.actor, tenant, &id).await {
         Ok((mid, bytes)) => download("application/zip", &format!("{mid}-attachments.zip"), bytes),
-        Err(e) => error_page(&state, &user, path, e),
+        Err(e) => error_page(&state, &user, path, ApiError::from(e)),
     }
 }
 
@@ -483,7 +484,7 @@ pub async fn console_list(State(state): State<AppState>, user: PortalUser) -> Re
     let path = "/console/messages";
     let list = match svc::list_for_operator(&state.core, &user.actor, 200).await {
         Ok(l) => l,
-        Err(e) => return error_page(&state, &user, path, e),
+        Err(e) => return error_page(&state, &user, path, ApiError::from(e)),
     };
     let catalog = state.store.list_services().await.unwrap_or_default();
     let page = PageCtx::for_user(&state, &user, path);
@@ -738,7 +739,10 @@ pub async fn create(
         Err(e) => return new_page(&state, &user, form, None, Some(e)).await,
     };
     if form.action == "preview" {
-        return match svc::preview(&state.core, &user.actor, &form.services, &audience).await {
+        return match svc::preview(&state.core, &user.actor, &form.services, &audience)
+            .await
+            .map_err(ApiError::from)
+        {
             Ok(p) => new_page(&state, &user, form, Some(p), None).await,
             Err(e @ ApiError::Internal(_)) => e.into_response(),
             Err(e) => new_page(&state, &user, form, None, Some(e)).await,
@@ -793,7 +797,10 @@ pub async fn create(
         audience,
         attachments: uploads,
     };
-    match svc::create_message(&state.core, &user.actor, user.ip.clone(), input).await {
+    match svc::create_message(&state.core, &user.actor, user.ip.clone(), input)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok((m, reached)) => {
             Redirect::to(&format!("/console/messages/{}?reached={reached}", m.id)).into_response()
         }
@@ -835,7 +842,7 @@ pub async fn console_show(
     let path = "/console/messages";
     let (m, reached) = match svc::get_for_operator(&state.core, &user.actor, &id).await {
         Ok(v) => v,
-        Err(e) => return error_page(&state, &user, path, e),
+        Err(e) => return error_page(&state, &user, path, ApiError::from(e)),
     };
     let catalog = state.store.list_services().await.unwrap_or_default();
     let mut page = PageCtx::for_user(&state, &user, path);

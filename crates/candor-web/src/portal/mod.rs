@@ -33,11 +33,11 @@ use serde::Deserialize;
 
 use crate::auth::extract::{page_language, resolve_principal, PortalUser};
 use crate::auth::session::{self, cookie_value, LANGUAGE_COOKIE, PRESESSION_CSRF_COOKIE};
-use crate::auth::{random_token, same_secret};
 use crate::error::ApiError;
-use crate::i18n::Tr;
 use crate::routes::{RouteTable, RouterExt};
 use crate::AppState;
+use candor_app::i18n::Tr;
+use candor_app::secrets::{random_token, same_secret};
 
 pub fn routes(t: &mut RouteTable) -> Router<AppState> {
     Router::new()
@@ -423,7 +423,7 @@ async fn stylesheet() -> Response {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../static/candor.css"),
+        candor_app::status_page::CSS,
     )
         .into_response()
 }
@@ -449,7 +449,7 @@ pub fn presession_csrf(state: &AppState, jar: CookieJar) -> (CookieJar, String) 
 
 const MAX_FORM_BYTES: usize = 256 * 1024;
 /// A message form with its attachments (each at most 5 MiB, 20 MiB together).
-const MAX_UPLOAD_BYTES: usize = crate::service::messages::MAX_TOTAL_ATTACHMENT_BYTES + 1024 * 1024;
+const MAX_UPLOAD_BYTES: usize = candor_app::messages::MAX_TOTAL_ATTACHMENT_BYTES + 1024 * 1024;
 
 /// Refuses any state-changing portal request whose form does not carry the session's
 /// CSRF token (or, before sign-in, the pre-session cookie's).

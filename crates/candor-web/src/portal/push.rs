@@ -13,8 +13,9 @@ use serde::Deserialize;
 use super::{error_page, render, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
-use crate::service::push::{self as svc, BrowserInput};
 use crate::AppState;
+use candor_app::error::AppError;
+use candor_app::push::{self as svc, BrowserInput};
 
 const PATH: &str = "/portal/push";
 
@@ -36,7 +37,7 @@ struct PushPage {
 async fn push_page(state: &AppState, user: &PortalUser, raw: &Option<String>) -> Response {
     let browsers = match svc::list(&state.core, &user.actor).await {
         Ok(b) => b,
-        Err(e) => return error_page(state, user, PATH, e),
+        Err(e) => return error_page(state, user, PATH, ApiError::from(e)),
     };
     let mut page = PageCtx::for_user(state, user, PATH);
     let tr = page.tr.clone();
@@ -93,7 +94,10 @@ pub async fn subscribe(
         auth: form.auth,
         label: form.label,
     };
-    match svc::subscribe(&state.core, &user.actor, user.ip.clone(), input).await {
+    match svc::subscribe(&state.core, &user.actor, user.ip.clone(), input)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => Redirect::to("/portal/push?notice=subscribed").into_response(),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
         Err(e) => error_page(&state, &user, PATH, e),
@@ -115,8 +119,9 @@ pub async fn act(
     let result = match form.action.as_str() {
         "remove" => svc::remove(core, actor, ip, &id).await.map(|_| "removed"),
         "test" => svc::send_test(core, actor, ip, &id).await.map(|_| "test"),
-        _ => Err(ApiError::BadRequest("choose test or remove".into())),
+        _ => Err(AppError::Refused("choose test or remove".into())),
     };
+    let result = result.map_err(ApiError::from);
     match result {
         Ok(notice) => Redirect::to(&format!("{PATH}?notice={notice}")).into_response(),
         Err(e @ ApiError::Internal(_)) => e.into_response(),

@@ -13,8 +13,8 @@ use super::{notice_text, presession_csrf, render_with, PageCtx};
 use crate::auth::extract::{page_language, resolve_principal, ClientIp};
 use crate::auth::session::{self, SESSION_COOKIE};
 use crate::error::ApiError;
-use crate::service::identity::{sign_in, SignedIn};
 use crate::AppState;
+use candor_app::identity::{sign_in, SignedIn};
 
 #[derive(Template)]
 #[template(path = "signin.html")]
@@ -156,6 +156,7 @@ async fn submit(
         ip.clone(),
     )
     .await
+    .map_err(ApiError::from)
     {
         Ok(who) => {
             let (principal, home) = match who {

@@ -16,9 +16,9 @@ use super::{error_page, notice_text, render, render_with, PageCtx};
 use crate::api::audit::AuditSearchParams;
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
-use crate::i18n::Tr;
-use crate::service::{audit as audit_service, identity};
 use crate::AppState;
+use candor_app::i18n::Tr;
+use candor_app::{audit as audit_service, identity};
 
 #[derive(Deserialize, Default)]
 pub struct NoticeQuery {
@@ -117,10 +117,9 @@ pub async fn home(State(state): State<AppState>, user: PortalUser) -> Response {
         }
         _ => Vec::new(),
     };
-    let services = match crate::service::topology::services_of_tenant(&state.core, tenant.id).await
-    {
+    let services = match candor_app::topology::services_of_tenant(&state.core, tenant.id).await {
         Ok(s) => s.into_iter().map(|s| s.display_name).collect(),
-        Err(e) => return e.into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
     };
     render(&HomePage {
         title: tr.t("home-title"),
@@ -230,7 +229,10 @@ pub async fn audit_page(
     let mut next_page = None;
     let mut searched = false;
     match params.to_input() {
-        Ok(input) => match audit_service::search(&state.core, &user.actor, chain, input).await {
+        Ok(input) => match audit_service::search(&state.core, &user.actor, chain, input)
+            .await
+            .map_err(ApiError::from)
+        {
             Ok(result) => {
                 searched = true;
                 rows = result
@@ -466,7 +468,10 @@ pub async fn create_user(
         roles: form.roles,
         language: form.language,
     };
-    match identity::create_user(&state.core, &user.actor, user.ip.clone(), tenant_id, input).await {
+    match identity::create_user(&state.core, &user.actor, user.ip.clone(), tenant_id, input)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => Redirect::to("/portal/users?notice=user-created").into_response(),
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, "/portal/users", e),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
@@ -508,6 +513,7 @@ pub async fn set_roles(
         &form.roles,
     )
     .await
+    .map_err(ApiError::from)
     {
         Ok(_) => Redirect::to("/portal/users?notice=roles-saved").into_response(),
         Err(e @ (ApiError::Forbidden(_) | ApiError::NotFound(_))) => {
@@ -621,6 +627,7 @@ pub async fn create_api_client(
         &form.permissions,
     )
     .await
+    .map_err(ApiError::from)
     {
         // The secret is shown on this response only; it is never stored or shown again.
         Ok(issued) => {
@@ -670,6 +677,7 @@ pub async fn revoke_api_client(
         client_id,
     )
     .await
+    .map_err(ApiError::from)
     {
         Ok(_) => {
             state.tokens.forget_all();
@@ -767,6 +775,7 @@ pub async fn save_settings(
         &form.time_zone,
     )
     .await
+    .map_err(ApiError::from)
     {
         Ok(_) => Redirect::to("/portal/settings?notice=settings-saved").into_response(),
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, path, e),

@@ -12,9 +12,9 @@ use candor_domain::identity::{authorize, Action};
 use super::{error_page, render_with, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
-use crate::service::topology::{import_file, ImportFailure};
-use crate::service::topology_file::Problem;
 use crate::AppState;
+use candor_app::topology::{import_file, ImportFailure};
+use candor_app::topology_file::Problem;
 
 /// Components listed on the page; the API and CLI handle the rest.
 const SHOWN_COMPONENTS: usize = 300;
@@ -253,6 +253,6 @@ pub async fn upload(
             )
             .await
         }
-        Err(ImportFailure::Refused(e)) => error_page(&state, &user, path, e),
+        Err(ImportFailure::Refused(e)) => error_page(&state, &user, path, ApiError::from(e)),
     }
 }

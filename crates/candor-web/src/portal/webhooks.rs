@@ -12,8 +12,9 @@ use super::contacts::{describe, service_choices, topic_choices};
 use super::{error_page, render, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
-use crate::service::webhooks::{self as svc, WebhookInput, WithSecret};
 use crate::AppState;
+use candor_app::error::AppError;
+use candor_app::webhooks::{self as svc, WebhookInput, WithSecret};
 
 const PATH: &str = "/portal/webhooks";
 
@@ -66,7 +67,7 @@ async fn webhooks_page(
     };
     let endpoints = match svc::list(&state.core, &user.actor, tenant).await {
         Ok(e) => e,
-        Err(e) => return error_page(state, user, PATH, e),
+        Err(e) => return error_page(state, user, PATH, ApiError::from(e)),
     };
     let catalog = match state.store.list_services().await {
         Ok(c) => c,
@@ -161,7 +162,10 @@ pub async fn add(
         topics: form.topics.clone(),
         services: form.services.clone(),
     };
-    match svc::add(&state.core, &user.actor, user.ip.clone(), tenant, input).await {
+    match svc::add(&state.core, &user.actor, user.ip.clone(), tenant, input)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(made) => webhooks_page(&state, &user, &None, Some(made), None).await,
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, PATH, e),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
@@ -198,10 +202,11 @@ pub async fn act(
         "enable" => svc::enable(core, actor, ip, tenant, &id)
             .await
             .map(|_| "enabled"),
-        _ => Err(ApiError::BadRequest(
+        _ => Err(AppError::Refused(
             "choose test, rotate, enable or remove".into(),
         )),
     };
+    let result = result.map_err(ApiError::from);
     match result {
         Ok(notice) => Redirect::to(&format!("{PATH}?notice={notice}")).into_response(),
         Err(e @ ApiError::Internal(_)) => e.into_response(),

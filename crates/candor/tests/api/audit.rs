@@ -195,9 +195,7 @@ async fn sql(app: &TestApp, statement: &str) {
 }
 
 async fn checkpoint(app: &TestApp) {
-    let n = candor_web::service::audit::checkpoint_all(&app.core)
-        .await
-        .unwrap();
+    let n = candor_app::audit::checkpoint_all(&app.core).await.unwrap();
     assert!(n >= 3);
 }
 

@@ -16,9 +16,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use candor_app::{contacts, elevation, feeds, health, identity, lockbox, messages};
 use candor_domain::identity::{Actor, ApiPermission, OperatorRole, TenantRole};
 use candor_domain::lockbox::Workload;
-use candor_web::service::{contacts, elevation, feeds, health, identity, lockbox, messages};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 
@@ -804,12 +804,12 @@ async fn objects(app: &TestApp) -> Objects {
 
     core.allow_private_webhooks
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    let webhook = candor_web::service::webhooks::add(
+    let webhook = candor_app::webhooks::add(
         core,
         &system,
         None,
         a,
-        candor_web::service::webhooks::WebhookInput {
+        candor_app::webhooks::WebhookInput {
             url: "http://127.0.0.1:9/candor".into(),
             format: String::new(),
             topics: vec!["incidents".into()],
@@ -826,11 +826,11 @@ async fn objects(app: &TestApp) -> Objects {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     };
     let admin = crate::health::tenant_actor(app, GA);
-    let push = candor_web::service::push::subscribe(
+    let push = candor_app::push::subscribe(
         core,
         &admin,
         None,
-        candor_web::service::push::BrowserInput {
+        candor_app::push::BrowserInput {
             endpoint: "https://127.0.0.1:9/push/matrix".into(),
             p256dh: b64(&keypair.pub_as_raw().unwrap()),
             auth: b64(&auth),

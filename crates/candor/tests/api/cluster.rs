@@ -11,11 +11,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use candor_app::identity::{self, UserInput};
+use candor_app::Core;
 use candor_domain::clock::SystemClock;
 use candor_domain::health::{delivery_id, delivery_key, Channel};
 use candor_domain::identity::Actor;
-use candor_web::service::identity::{self, UserInput};
-use candor_web::service::Core;
 use serde_json::{json, Value};
 
 use crate::common::{csrf_of, PASSWORD};

@@ -164,12 +164,12 @@ async fn contacts_are_managed_and_tested_by_global_administrators(app: TestApp) 
 }
 
 async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
+    use candor_app::health::{self as svc, PostInput, UpdateInput};
     use candor_domain::health::{
         ComponentId, Contact, ContactId, Scope, ServiceId, Subscription, Topic,
     };
     use candor_domain::identity::{EmailAddress, OperatorRole};
     use candor_domain::language::Language;
-    use candor_web::service::health::{self as svc, PostInput, UpdateInput};
     place(&app).await;
     let add = |tenant, email: &str, topics: &[Topic], services: &[&str], lang| {
         let contact = Contact {
@@ -349,21 +349,20 @@ async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
 
     // A fan-out that runs again (a worker died halfway and it was retried) queues nothing
     // twice.
-    let again =
-        candor_web::service::notify::fan_out(&app.core, issue.id.as_str(), Some(1), &app.base)
-            .await
-            .unwrap();
+    let again = candor_app::notify::fan_out(&app.core, issue.id.as_str(), Some(1), &app.base)
+        .await
+        .unwrap();
     assert_eq!(again, 0);
     runner.run().await;
     assert_eq!(crate::lockbox_api::read_mail(outbox.path()).len(), 2);
 }
 
 async fn messages_and_reviews_reach_their_subscribers(app: TestApp) {
+    use candor_app::health::{self as svc, PirInput, PostInput, UpdateInput};
+    use candor_app::messages::{self, NewMessageInput};
     use candor_domain::health::{ComponentId, Contact, ContactId, Scope, Subscription, Topic};
     use candor_domain::identity::{EmailAddress, OperatorRole};
     use candor_domain::language::Language;
-    use candor_web::service::health::{self as svc, PirInput, PostInput, UpdateInput};
-    use candor_web::service::messages::{self, NewMessageInput};
     place(&app).await;
     for (tenant, email, topic) in [
         (app.world.a.id, "mc@contoso.example", Topic::MessageCenter),
@@ -503,7 +502,7 @@ async fn issue_news_goes_through_a_real_smtp_server() {
     };
     app.core.store.add_contact(&contact, vec![]).await.unwrap();
     let im = crate::health::operator(&app, OperatorRole::IncidentManager);
-    let (issue, _) = candor_web::service::health::create_issue(
+    let (issue, _) = candor_app::health::create_issue(
         &app.core,
         &im,
         None,

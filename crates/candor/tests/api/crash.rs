@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use candor_app::health::{self as health, NewIssueInput, PostInput};
+use candor_app::{topology, Core};
 use candor_delivery::webhook::DELIVERY_HEADER;
 use candor_domain::clock::SystemClock;
 use candor_domain::health::{
@@ -19,8 +21,6 @@ use candor_domain::health::{
 };
 use candor_domain::identity::{Actor, RegionCode};
 use candor_domain::store::Store;
-use candor_web::service::health::{self as health, NewIssueInput, PostInput};
-use candor_web::service::{topology, Core};
 
 use crate::common::Backend;
 

@@ -18,15 +18,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use candor_app::health::{self as health, NewIssueInput, PostInput};
+use candor_app::lockbox::{self as lockbox, Decision, NewRequestInput};
+use candor_app::{identity, Core};
 use candor_domain::clock::{Clock, ManualClock, SystemClock};
 use candor_domain::health::{delivery_id, delivery_key, Channel};
 use candor_domain::identity::{Actor, RegionCode, TenantRole};
 use candor_domain::lockbox::Workload;
 use candor_domain::store::Store;
 use candor_domain::TenantId;
-use candor_web::service::health::{self as health, NewIssueInput, PostInput};
-use candor_web::service::lockbox::{self as lockbox, Decision, NewRequestInput};
-use candor_web::service::{identity, Core};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 

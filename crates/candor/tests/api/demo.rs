@@ -22,7 +22,7 @@ async fn demo_world(backend: Backend) {
     assert_eq!(core.store.list_services().await.unwrap().len(), 6);
     assert_eq!(core.store.count_placements().await.unwrap(), 200);
     let first: candor_domain::TenantId = creds.tenants[0].id.parse().unwrap();
-    let services = candor_web::service::topology::services_of_tenant(&core, first)
+    let services = candor_app::topology::services_of_tenant(&core, first)
         .await
         .unwrap();
     assert!(
@@ -143,7 +143,7 @@ async fn demo_world(backend: Backend) {
             .unwrap();
     assert_eq!(file["tenants"].as_array().unwrap().len(), 50);
     let client = &creds.tenants[0].api_client;
-    assert!(candor_web::service::identity::authenticate_client(
+    assert!(candor_app::identity::authenticate_client(
         &core,
         &client.client_id,
         &client.client_secret
@@ -151,15 +151,11 @@ async fn demo_world(backend: Backend) {
     .await
     .is_ok());
     let admin = &creds.tenants[0].users[0];
-    assert!(candor_web::service::identity::sign_in(
-        &core,
-        false,
-        &admin.email,
-        &admin.password,
-        None
-    )
-    .await
-    .is_ok());
+    assert!(
+        candor_app::identity::sign_in(&core, false, &admin.email, &admin.password, None)
+            .await
+            .is_ok()
+    );
 
     // Audited as system, and seeding twice does nothing.
     let operator_log = core

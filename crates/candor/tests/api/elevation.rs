@@ -2,11 +2,11 @@
 //! break-glass account; others get it through an elevation another holder approved, for
 //! a limited time, refused again when it ends or is revoked; every step audited.
 
+use candor_app::elevation;
+use candor_app::error::AppError;
+use candor_app::identity::{self, OperatorInput};
 use candor_domain::audit::AuditChain;
 use candor_domain::identity::{Actor, OperatorRole};
-use candor_web::error::ApiError;
-use candor_web::service::elevation;
-use candor_web::service::identity::{self, OperatorInput};
 use time::Duration;
 
 use crate::common::TestApp;
@@ -53,12 +53,12 @@ async fn privileged_roles_come_only_through_approved_elevations(app: TestApp) {
     // ...until they ask, and another holder of the role approves.
     let bad = elevation::request(&app.core, &im, None, "ProviderAdmin", "because", 60).await;
     assert!(
-        matches!(bad, Err(ApiError::Invalid(_))),
+        matches!(bad, Err(AppError::Invalid(_))),
         "a reason is required: {bad:?}"
     );
     let not_privileged =
         elevation::request(&app.core, &im, None, "SupportManager", "INC-1 needs it", 60).await;
-    assert!(matches!(not_privileged, Err(ApiError::Invalid(_))));
+    assert!(matches!(not_privileged, Err(AppError::Invalid(_))));
     let asked = elevation::request(
         &app.core,
         &im,
@@ -72,13 +72,13 @@ async fn privileged_roles_come_only_through_approved_elevations(app: TestApp) {
     let id = asked.id.to_string();
     let own = elevation::decide(&app.core, &im, None, &id, true, None).await;
     assert!(
-        matches!(own, Err(ApiError::Forbidden(_))),
+        matches!(own, Err(AppError::Forbidden(_))),
         "never one's own, refused as a matter of rights: {own:?}"
     );
     let manager = operator(&app, OperatorRole::SupportManager);
     let not_holder = elevation::decide(&app.core, &manager, None, &id, true, None).await;
     assert!(
-        matches!(not_holder, Err(ApiError::Forbidden(_))),
+        matches!(not_holder, Err(AppError::Forbidden(_))),
         "only holders of the role decide: {not_holder:?}"
     );
     assert_eq!(status_of(&browser, &app, "/console/tenants").await, 403);

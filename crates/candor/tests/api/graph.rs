@@ -1,9 +1,9 @@
 //! The Graph-compatible service communications API: the same shapes as Microsoft
 //! Graph's documented examples, OData options, paging, and Graph's error body.
 
+use candor_app::health::{self as svc, UpdateInput};
 use candor_domain::health::{ScaleUnitId, Scope, ServiceId};
 use candor_domain::identity::{ApiPermission, OperatorRole};
-use candor_web::service::health::{self as svc, UpdateInput};
 use serde_json::Value;
 
 use crate::common::TestApp;

@@ -1,12 +1,13 @@
 //! Service health: issues reach exactly the affected tenants, update by update, on a
 //! cadence, and a resolved issue becomes active again only by an explicit reopen.
 
+use candor_app::health::{self as svc, NewIssueInput, PostInput, UpdateInput};
+use candor_app::topology;
 use candor_domain::audit::AuditChain;
 use candor_domain::clock::Clock;
 use candor_domain::health::*;
 use candor_domain::identity::{Actor, OperatorRole, RegionCode, TenantRole};
-use candor_web::service::health::{self as svc, NewIssueInput, PostInput, UpdateInput};
-use candor_web::service::topology;
+use candor_web::error::ApiError;
 use time::Duration;
 
 use crate::common::TestApp;
@@ -183,7 +184,7 @@ async fn an_incident_reaches_exactly_the_tenants_on_the_broken_infrastructure(ap
     let err = svc::issue_for_tenant(&app.core, &b, b_id, issue.id.as_str())
         .await
         .unwrap_err();
-    assert_eq!(err.status(), 404);
+    assert_eq!(ApiError::from(err).status(), 404);
 
     // Widening the scope tells Fabrikam, with the whole history.
     let wider = Scope {
@@ -243,14 +244,16 @@ async fn only_incident_managers_publish_and_scopes_must_exist(app: TestApp) {
         )
         .await
         .unwrap_err();
-        assert_eq!(err.status(), 403, "{role}");
+        assert_eq!(ApiError::from(err).status(), 403, "{role}");
     }
     let (a, _) = reader(&app, false);
     assert_eq!(
-        svc::create_issue(&app.core, &a, None, incident(scope.clone()))
-            .await
-            .unwrap_err()
-            .status(),
+        ApiError::from(
+            svc::create_issue(&app.core, &a, None, incident(scope.clone()))
+                .await
+                .unwrap_err()
+        )
+        .status(),
         403
     );
     let im = operator(&app, OperatorRole::IncidentManager);
@@ -276,6 +279,7 @@ async fn only_incident_managers_publish_and_scopes_must_exist(app: TestApp) {
         let err = svc::create_issue(&app.core, &im, None, incident(bad))
             .await
             .unwrap_err();
+        let err = ApiError::from(err);
         assert_eq!(err.status(), 400);
         assert!(err.to_string().contains(needle), "{err}");
     }
@@ -386,7 +390,7 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.status(), 400);
+    assert_eq!(ApiError::from(err).status(), 400);
 
     let done = svc::update_issue(
         &app.core,
@@ -417,12 +421,13 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
     )
     .await
     .unwrap_err();
+    let err = ApiError::from(err);
     assert_eq!(err.status(), 409);
     assert!(err.to_string().contains("reopen"), "{err}");
     let err = svc::reopen_issue(&app.core, &im, None, id, UpdateInput::default())
         .await
         .unwrap_err();
-    assert_eq!(err.status(), 400, "a reopen says why");
+    assert_eq!(ApiError::from(err).status(), 400, "a reopen says why");
     let again = svc::reopen_issue(
         &app.core,
         &im,
@@ -667,7 +672,11 @@ async fn a_published_review_marks_the_issue_and_reaches_its_tenants(app: TestApp
     let err = svc::publish_pir(&app.core, &im, None, &id)
         .await
         .unwrap_err();
-    assert_eq!(err.status(), 409, "an active issue has no review yet");
+    assert_eq!(
+        ApiError::from(err).status(),
+        409,
+        "an active issue has no review yet"
+    );
     svc::update_issue(
         &app.core,
         &im,
@@ -687,10 +696,12 @@ async fn a_published_review_marks_the_issue_and_reaches_its_tenants(app: TestApp
         .await
         .unwrap();
     assert_eq!(
-        svc::publish_pir(&app.core, &im, None, &id)
-            .await
-            .unwrap_err()
-            .status(),
+        ApiError::from(
+            svc::publish_pir(&app.core, &im, None, &id)
+                .await
+                .unwrap_err()
+        )
+        .status(),
         400
     );
     svc::save_pir_draft(&app.core, &im, None, &id, sections)

@@ -7,12 +7,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use base64::Engine as _;
+use candor_app::identity::{self, TenantInput};
+use candor_app::keys::Keys;
+use candor_app::Core;
 use candor_domain::clock::SystemClock;
 use candor_domain::identity::Actor;
-use candor_web::auth::keys::Keys;
 use candor_web::auth::token::TokenService;
-use candor_web::service::identity::{self, TenantInput};
-use candor_web::service::Core;
 use serde_json::Value;
 
 use crate::common::TestApp;
@@ -218,7 +218,7 @@ async fn rotated_keys_take_over_at_restart_and_old_tokens_and_checkpoints_still_
 /// Rolling restarts: an instance still on the old keys accepts a token another instance
 /// signed with the new key, learning the key from the store.
 async fn an_instance_learns_a_rotated_token_key(app: TestApp) {
-    let done = candor_web::service::keys::rotate(&app.core, &Actor::System, None, "token")
+    let done = candor_app::keys::rotate(&app.core, &Actor::System, None, "token")
         .await
         .unwrap();
     let restarted = Keys::load_or_create(app.core.store.as_ref(), app.core.clock.now())

@@ -1,12 +1,12 @@
 //! Customer Lockbox use cases against a real store: the whole path from filing to access
 //! and its end, who may do what, deadlines by the clock, and the tenant's audit log.
 
+use candor_app::error::AppError;
+use candor_app::lockbox::{self as lockbox, Decision, NewRequestInput};
 use candor_domain::audit::AuditChain;
 use candor_domain::clock::Clock;
 use candor_domain::identity::{Actor, OperatorRole, TenantRole};
 use candor_domain::lockbox::{LockboxStatus, Workload};
-use candor_web::error::ApiError;
-use candor_web::service::lockbox::{self as lockbox, Decision, NewRequestInput};
 use time::Duration;
 
 use crate::common::TestApp;
@@ -78,7 +78,7 @@ async fn a_request_goes_from_filing_to_access_and_ends_by_itself(app: TestApp) {
     };
     // The tenant cannot decide before the provider approved internally.
     let early = lockbox::decide(&app.core, &approver, None, &id, Decision::Approve, None).await;
-    assert!(matches!(early, Err(ApiError::Conflict(_))), "{early:?}");
+    assert!(matches!(early, Err(AppError::Conflict(_))), "{early:?}");
     let pending = lockbox::decide_internally(&app.core, &manager, None, &id, true, None)
         .await
         .unwrap();
@@ -172,7 +172,7 @@ async fn who_may_do_what(app: TestApp) {
     let approver = person(&app, TenantRole::CustomerLockboxAccessApprover, false);
     assert!(matches!(
         lockbox::set_enabled(&app.core, &approver, None, app.world.a.id, true).await,
-        Err(ApiError::Forbidden(_))
+        Err(AppError::Forbidden(_))
     ));
     assert!(matches!(
         lockbox::set_enabled(
@@ -183,7 +183,7 @@ async fn who_may_do_what(app: TestApp) {
             true
         )
         .await,
-        Err(ApiError::Forbidden(_))
+        Err(AppError::Forbidden(_))
     ));
     lockbox::set_enabled(&app.core, &ga, None, app.world.a.id, true)
         .await
@@ -191,7 +191,7 @@ async fn who_may_do_what(app: TestApp) {
     // Only Support Engineers file; a manager cannot.
     assert!(matches!(
         lockbox::file_request(&app.core, &manager, None, input(&app)).await,
-        Err(ApiError::Forbidden(_))
+        Err(AppError::Forbidden(_))
     ));
     let id = lockbox::file_request(&app.core, &engineer, None, input(&app))
         .await
@@ -201,7 +201,7 @@ async fn who_may_do_what(app: TestApp) {
     // An engineer cannot approve internally; the tenant of another org cannot decide.
     assert!(matches!(
         lockbox::decide_internally(&app.core, &engineer, None, &id, true, None).await,
-        Err(ApiError::Forbidden(_))
+        Err(AppError::Forbidden(_))
     ));
     lockbox::decide_internally(&app.core, &manager, None, &id, true, None)
         .await
@@ -209,12 +209,12 @@ async fn who_may_do_what(app: TestApp) {
     let other_tenant = person(&app, TenantRole::CustomerLockboxAccessApprover, true);
     assert!(matches!(
         lockbox::decide(&app.core, &other_tenant, None, &id, Decision::Approve, None).await,
-        Err(ApiError::Forbidden(_))
+        Err(AppError::Forbidden(_))
     ));
     let reader = person(&app, TenantRole::ServiceSupportAdministrator, false);
     assert!(matches!(
         lockbox::decide(&app.core, &reader, None, &id, Decision::Approve, None).await,
-        Err(ApiError::Forbidden(_))
+        Err(AppError::Forbidden(_))
     ));
     // The engineer cancels their own request; then nothing more happens to it.
     let canceled = lockbox::decide(&app.core, &engineer, None, &id, Decision::Cancel, None)
@@ -223,7 +223,7 @@ async fn who_may_do_what(app: TestApp) {
     assert_eq!(canceled.status, LockboxStatus::Canceled);
     assert!(matches!(
         lockbox::decide(&app.core, &ga, None, &id, Decision::Approve, None).await,
-        Err(ApiError::Conflict(_))
+        Err(AppError::Conflict(_))
     ));
     // Bad input says what is wrong.
     let mut bad = input(&app);
@@ -272,10 +272,10 @@ async fn undecided_requests_expire_and_revocation_cuts_access(app: TestApp) {
         None,
     )
     .await;
-    let Err(ApiError::Conflict(m)) = late else {
+    let Err(AppError::Conflict(m)) = late else {
         panic!("{late:?}")
     };
-    assert!(m.contains("expired"), "{m}");
+    assert!(m.to_string().contains("expired"), "{m}");
     let due = app
         .core
         .store

@@ -6,15 +6,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use candor::jobs::JobRunner;
+use candor_app::error::AppError;
+use candor_app::lockbox::{self, Decision, NewRequestInput};
+use candor_app::{identity, Core};
 use candor_delivery::email::Mailer;
 use candor_domain::audit::AuditChain;
 use candor_domain::clock::Clock;
 use candor_domain::identity::{Actor, ApiPermission, OperatorRole, TenantRole};
 use candor_domain::lockbox::LockboxStatus;
 use candor_domain::store::Store;
-use candor_web::error::ApiError;
-use candor_web::service::lockbox::{self, Decision, NewRequestInput};
-use candor_web::service::{identity, Core};
 use serde_json::{json, Value};
 use time::Duration;
 
@@ -216,7 +216,7 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     };
     assert!(matches!(
         lockbox::file_request(&app.core, &client_actor, None, input(60)).await,
-        Err(ApiError::Forbidden(_))
+        Err(AppError::Forbidden(_))
     ));
     let id = lockbox::file_request(&app.core, &engineer_person, None, input(120))
         .await
@@ -249,7 +249,7 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     // A client holding the manager role cannot approve internally; the manager can.
     assert!(matches!(
         lockbox::decide_internally(&app.core, &client_actor, None, &id, true, None).await,
-        Err(ApiError::Forbidden(_))
+        Err(AppError::Forbidden(_))
     ));
     let pending = lockbox::decide_internally(&app.core, &manager_person, None, &id, true, None)
         .await

@@ -4,10 +4,10 @@
 //! `Operator`; refused again when the duration runs out, and after a revocation.
 
 use candor::demo_workload::{Workload, WorkloadSettings};
+use candor_app::identity;
+use candor_app::lockbox::{self, Decision, NewRequestInput};
 use candor_domain::audit::AuditChain;
 use candor_domain::identity::{Actor, OperatorRole, TenantRole};
-use candor_web::service::identity;
-use candor_web::service::lockbox::{self, Decision, NewRequestInput};
 use serde_json::{json, Value};
 use time::Duration;
 

@@ -1,8 +1,8 @@
 //! The operator API, for monitoring systems: machine credentials with operator roles,
 //! JSON in and out, and Idempotency-Key making retried writes safe.
 
+use candor_app::identity::create_operator_client;
 use candor_domain::identity::{Actor, ApiPermission};
-use candor_web::service::identity::create_operator_client;
 use serde_json::{json, Value};
 
 use crate::common::{App, TestApp};
@@ -12,7 +12,7 @@ pub(crate) async fn client(app: &TestApp, roles: &[&str]) -> String {
     let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
     let privileged = roles.iter().any(|r| r == "ProviderAdmin");
     let (c, secret) = if privileged {
-        candor_web::service::identity::create_break_glass_operator_client(
+        candor_app::identity::create_break_glass_operator_client(
             &app.core,
             &Actor::System,
             None,

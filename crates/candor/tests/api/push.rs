@@ -132,7 +132,7 @@ async fn news_reaches_a_subscribed_browser_encrypted_and_signed(app: TestApp) {
 
     // Issue news reaches the browser through the push service.
     let im = crate::health::operator(&app, OperatorRole::IncidentManager);
-    let (issue, _) = candor_web::service::health::create_issue(
+    let (issue, _) = candor_app::health::create_issue(
         &app.core,
         &im,
         None,
@@ -220,7 +220,7 @@ async fn news_reaches_a_subscribed_browser_encrypted_and_signed(app: TestApp) {
     let note = open(&components, &auth, &seen.lock().unwrap()[1].1);
     assert!(note["tag"].as_str().unwrap().starts_with("test:"));
     status.store(410, Ordering::Relaxed);
-    candor_web::service::push::send_test(
+    candor_app::push::send_test(
         &app.core,
         &crate::health::tenant_actor(&app, TenantRole::ServiceSupportAdministrator),
         None,

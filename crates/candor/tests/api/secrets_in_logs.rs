@@ -9,10 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use candor_app::identity::{self, TenantInput, UserInput};
+use candor_app::{feeds, webhooks, Core};
 use candor_domain::clock::SystemClock;
 use candor_domain::identity::Actor;
-use candor_web::service::identity::{self, TenantInput, UserInput};
-use candor_web::service::{feeds, webhooks, Core};
 use serde_json::Value;
 
 use crate::common::{csrf_of, PASSWORD};
@@ -195,7 +195,7 @@ async fn a_full_run_logs_no_secret() {
     // Signed by a key Candor never had: it looks the key up in the store, and refuses.
     let unknown_key = {
         let now = time::OffsetDateTime::now_utc();
-        let keys = candor_web::auth::keys::Keys::ephemeral(now).unwrap();
+        let keys = candor_app::keys::Keys::ephemeral(now).unwrap();
         let other = candor_web::auth::token::TokenService::new(&keys, base.clone()).unwrap();
         let client = candor_domain::identity::ApiClient {
             id: app.client.id,

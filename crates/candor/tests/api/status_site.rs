@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use candor::jobs::JobRunner;
+use candor_app::health as svc;
 use candor_domain::health::{ComponentId, Scope};
 use candor_domain::identity::{OperatorRole, RegionCode};
-use candor_web::service::health as svc;
 
 use crate::common::TestApp;
 use crate::health::{incident, operator, place};

@@ -180,7 +180,7 @@ async fn a_revoked_clients_tokens_stop_working(app: TestApp) {
             .send()
     };
     assert_eq!(me().await.unwrap().status(), 200);
-    candor_web::service::identity::revoke_api_client(
+    candor_app::identity::revoke_api_client(
         &app.core,
         &Actor::System,
         None,

@@ -155,7 +155,7 @@ async fn webhooks_carry_signed_news_and_failing_ones_are_disabled(app: TestApp) 
 
     // Issue news reaches the endpoint of the affected tenant, once.
     let im = crate::health::operator(&app, OperatorRole::IncidentManager);
-    let (issue, _) = candor_web::service::health::create_issue(
+    let (issue, _) = candor_app::health::create_issue(
         &app.core,
         &im,
         None,
@@ -179,10 +179,9 @@ async fn webhooks_carry_signed_news_and_failing_ones_are_disabled(app: TestApp) 
         .as_str()
         .unwrap()
         .ends_with(&format!("/portal/health/issues/{}", issue.id)));
-    let again =
-        candor_web::service::notify::fan_out(&app.core, issue.id.as_str(), Some(1), &app.base)
-            .await
-            .unwrap();
+    let again = candor_app::notify::fan_out(&app.core, issue.id.as_str(), Some(1), &app.base)
+        .await
+        .unwrap();
     assert_eq!(again, 0, "a fan-out run again queues nothing twice");
 
     // A new secret: the old one keeps signing during its grace period.
@@ -273,7 +272,7 @@ async fn webhooks_carry_signed_news_and_failing_ones_are_disabled(app: TestApp) 
         .into_iter()
         .find(|e| e.secret == bad_secret)
         .unwrap();
-    let delivery_id = candor_web::service::webhooks::send_test(
+    let delivery_id = candor_app::webhooks::send_test(
         &app.core,
         &crate::health::tenant_actor(&app, TenantRole::GlobalAdministrator),
         None,
@@ -343,7 +342,7 @@ async fn webhooks_carry_signed_news_and_failing_ones_are_disabled(app: TestApp) 
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    candor_web::service::webhooks::send_test(
+    candor_app::webhooks::send_test(
         &app.core,
         &crate::health::tenant_actor(&app, TenantRole::GlobalAdministrator),
         None,

@@ -6,14 +6,14 @@
 
 use std::sync::{Arc, OnceLock};
 
+use candor_app::identity::{self, OperatorInput, TenantInput, UserInput};
+use candor_app::password;
+use candor_app::Core;
 use candor_domain::clock::{Clock, ManualClock};
 use candor_domain::identity::{Actor, ApiPermission, OperatorRole, TenantRole};
 use candor_domain::store::Store;
 use candor_domain::TenantId;
 use candor_store_tests::harness::{sqlite_store, PostgresTestDb, SqliteTestDb};
-use candor_web::auth::password;
-use candor_web::service::identity::{self, OperatorInput, TenantInput, UserInput};
-use candor_web::service::Core;
 use candor_web::{AppState, WebConfig};
 use time::macros::datetime;
 use tokio_util::sync::CancellationToken;

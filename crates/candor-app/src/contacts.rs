@@ -11,7 +11,7 @@ use candor_domain::TenantId;
 use serde_json::json;
 
 use super::Core;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 use crate::i18n::Tr;
 
 pub const CONTACT_ADDED: &str = "Add-NotificationContact";
@@ -33,11 +33,11 @@ pub async fn add(
     ip: Option<String>,
     tenant: TenantId,
     input: ContactInput,
-) -> ApiResult<Contact> {
+) -> AppResult<Contact> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let email = EmailAddress::parse(&input.email)?;
     let language: Language = input.language.parse().map_err(|_| {
-        ApiError::Invalid(InvalidValue::new(
+        AppError::Invalid(InvalidValue::new(
             "language",
             "choose one of en, nl, fr, zh-TW, ko",
         ))
@@ -64,21 +64,21 @@ pub async fn add(
     Ok(contact)
 }
 
-pub async fn list(core: &Core, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<Contact>> {
+pub async fn list(core: &Core, actor: &Actor, tenant: TenantId) -> AppResult<Vec<Contact>> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     Ok(core.store.list_contacts(tenant).await?)
 }
 
-async fn find(core: &Core, tenant: TenantId, id: &str) -> ApiResult<Contact> {
+async fn find(core: &Core, tenant: TenantId, id: &str) -> AppResult<Contact> {
     let id: ContactId = id
         .parse()
-        .map_err(|_| ApiError::NotFound("there is no such contact".into()))?;
+        .map_err(|_| AppError::NotFound("there is no such contact".into()))?;
     core.store
         .list_contacts(tenant)
         .await?
         .into_iter()
         .find(|c| c.id == id)
-        .ok_or_else(|| ApiError::NotFound("there is no such contact".into()))
+        .ok_or_else(|| AppError::NotFound("there is no such contact".into()))
 }
 
 pub async fn remove(
@@ -87,7 +87,7 @@ pub async fn remove(
     ip: Option<String>,
     tenant: TenantId,
     id: &str,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let contact = find(core, tenant, id).await?;
     let record = NewAuditRecord::by(
@@ -105,7 +105,7 @@ pub async fn remove(
     {
         Ok(())
     } else {
-        Err(ApiError::NotFound("there is no such contact".into()))
+        Err(AppError::NotFound("there is no such contact".into()))
     }
 }
 
@@ -154,14 +154,14 @@ pub async fn send_test(
     ip: Option<String>,
     tenant: TenantId,
     id: &str,
-) -> ApiResult<Contact> {
+) -> AppResult<Contact> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let contact = find(core, tenant, id).await?;
     let tenant_row = core
         .store
         .get_tenant(tenant)
         .await?
-        .ok_or_else(|| ApiError::NotFound("no such tenant".into()))?;
+        .ok_or_else(|| AppError::NotFound("no such tenant".into()))?;
     let catalog = core.store.list_services().await?;
     let names: Vec<String> = contact
         .subscription
@@ -190,7 +190,7 @@ pub async fn send_test(
     );
     delivery.max_attempts = core.delivery_attempts;
     email.delivery_id = Some(delivery.id.clone());
-    delivery.payload = serde_json::to_value(&email).map_err(ApiError::internal)?;
+    delivery.payload = serde_json::to_value(&email).map_err(AppError::internal)?;
     core.store.queue_deliveries(&[delivery], now).await?;
     let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, TEST_SENT)
         .ip(ip)
@@ -242,9 +242,9 @@ pub fn unsubscribe_url(
 
 /// The contact an unsubscribe token names, if the token is Candor's and the contact is
 /// still there.
-pub async fn contact_of_token(core: &Core, token: &str) -> ApiResult<Contact> {
+pub async fn contact_of_token(core: &Core, token: &str) -> AppResult<Contact> {
     use hmac::Mac;
-    let missing = || ApiError::NotFound("this unsubscribe link is not valid (any more)".into());
+    let missing = || AppError::NotFound("this unsubscribe link is not valid (any more)".into());
     let mut parts = token.trim().splitn(3, '.');
     let (Some(t), Some(c), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(missing());
@@ -268,7 +268,7 @@ pub async fn contact_of_token(core: &Core, token: &str) -> ApiResult<Contact> {
 }
 
 /// The person behind an unsubscribe link takes themselves off the list.
-pub async fn unsubscribe(core: &Core, token: &str, ip: Option<String>) -> ApiResult<Contact> {
+pub async fn unsubscribe(core: &Core, token: &str, ip: Option<String>) -> AppResult<Contact> {
     let contact = contact_of_token(core, token).await?;
     let record = NewAuditRecord::new(
         AuditChain::Tenant(contact.tenant),

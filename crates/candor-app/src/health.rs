@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use candor_domain::audit::{AuditChain, NewAuditRecord};
 use candor_domain::health::{
-    check_cadence, next_due, on_time, scope_components, transition, Classification, ComponentId,
-    Issue, IssueId, Move, Origin, Post, PostType, Scope, Service, ServiceId, Status, TopologyIndex,
-    DEFAULT_CADENCE,
+    check_cadence, next_due, scope_components, transition, Applied, ChangeRefused, Classification,
+    ComponentId, Issue, IssueChange, IssueId, Move, Origin, Post, PostDraft, PostType, Scope,
+    Service, ServiceId, Status, TopologyIndex, DEFAULT_CADENCE,
 };
 use candor_domain::identity::{authorize, Action, Actor, InvalidValue};
 use candor_domain::language::Language;
@@ -17,7 +17,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use super::Core;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 
 pub const ISSUE_CREATED: &str = "New-ServiceHealthIssue";
 pub const ISSUE_UPDATED: &str = "Set-ServiceHealthIssue";
@@ -35,8 +35,15 @@ pub fn sanitize(html: &str) -> String {
         .to_string()
 }
 
-fn invalid(field: &'static str, problem: impl Into<String>) -> ApiError {
-    ApiError::Invalid(InvalidValue::new(field, problem))
+fn invalid(field: &'static str, problem: impl Into<String>) -> AppError {
+    AppError::Invalid(InvalidValue::new(field, problem))
+}
+
+fn refused(e: ChangeRefused) -> AppError {
+    match e {
+        ChangeRefused::Invalid(v) => AppError::Invalid(v),
+        ChangeRefused::Transition(t) => AppError::not_now(t.to_string()),
+    }
 }
 
 /// An update's text: the original and any translations.
@@ -49,14 +56,8 @@ pub struct PostInput {
     pub translations: BTreeMap<String, String>,
 }
 
-fn build_post(
-    input: &PostInput,
-    seq: i64,
-    now: OffsetDateTime,
-    status: Status,
-    new_cadence: Option<Duration>,
-    author: &Actor,
-) -> ApiResult<Post> {
+/// The post as written: sanitized, checked, its languages parsed.
+fn post_draft(input: &PostInput, author: &Actor) -> AppResult<PostDraft> {
     let body = sanitize(&input.body_html);
     if body.trim().is_empty() {
         return Err(invalid("post", "the update needs some text"));
@@ -98,16 +99,33 @@ fn build_post(
         None => PostType::Regular,
         Some(t) => t.parse()?,
     };
-    Ok(Post {
-        seq,
-        created_at: now,
+    Ok(PostDraft {
         post_type,
         language,
         body_html: body,
         translations,
-        status,
-        new_cadence,
         author: author.audit_name(),
+    })
+}
+
+/// The first post of a new issue.
+fn first_post(
+    input: &PostInput,
+    now: OffsetDateTime,
+    status: Status,
+    author: &Actor,
+) -> AppResult<Post> {
+    let draft = post_draft(input, author)?;
+    Ok(Post {
+        seq: 1,
+        created_at: now,
+        post_type: draft.post_type,
+        language: draft.language,
+        body_html: draft.body_html,
+        translations: draft.translations,
+        status,
+        new_cadence: None,
+        author: draft.author,
     })
 }
 
@@ -134,7 +152,7 @@ impl Catalog {
     }
 }
 
-pub async fn catalog(core: &Core) -> ApiResult<Catalog> {
+pub async fn catalog(core: &Core) -> AppResult<Catalog> {
     let regions: Vec<_> = core
         .store
         .list_regions()
@@ -155,7 +173,7 @@ async fn check_scope(
     cat: &Catalog,
     scope: &Scope,
     service: &ServiceId,
-) -> ApiResult<Vec<ComponentId>> {
+) -> AppResult<Vec<ComponentId>> {
     scope.check_against(&cat.index, &cat.service_ids())?;
     for t in &scope.tenants {
         if core.store.get_tenant(*t).await?.is_none() {
@@ -173,7 +191,7 @@ pub async fn preview(
     actor: &Actor,
     service: &str,
     scope: &Scope,
-) -> ApiResult<ImpactPreview> {
+) -> AppResult<ImpactPreview> {
     authorize(actor, Action::PublishServiceHealth)?;
     let cat = catalog(core).await?;
     let service = cat
@@ -206,7 +224,7 @@ pub struct NewIssueInput {
     pub post: PostInput,
 }
 
-fn required_text(field: &'static str, s: &str, max: usize) -> ApiResult<String> {
+fn required_text(field: &'static str, s: &str, max: usize) -> AppResult<String> {
     let s = s.trim();
     if s.is_empty() {
         return Err(invalid(field, "must not be empty"));
@@ -223,7 +241,7 @@ pub async fn create_issue(
     actor: &Actor,
     ip: Option<String>,
     input: NewIssueInput,
-) -> ApiResult<(Issue, i64)> {
+) -> AppResult<(Issue, i64)> {
     authorize(actor, Action::PublishServiceHealth)?;
     let cat = catalog(core).await?;
     let service = cat
@@ -274,7 +292,7 @@ pub async fn create_issue(
     let now = core.clock.now();
     let number = core.store.next_number("issue", FIRST_ISSUE_NUMBER).await?;
     let id = IssueId::new(service.issue_prefix.as_str(), number);
-    let post = build_post(&input.post, 1, now, status, None, actor)?;
+    let post = first_post(&input.post, now, status, actor)?;
     let owner = match actor {
         Actor::Operator { operator_id, .. } => Some(*operator_id),
         _ => None,
@@ -329,12 +347,12 @@ pub struct UpdateInput {
     pub impact_description: Option<String>,
 }
 
-async fn load(core: &Core, id: &str) -> ApiResult<Issue> {
+async fn load(core: &Core, id: &str) -> AppResult<Issue> {
     let id = IssueId::parse(id)?;
     core.store
         .get_issue(&id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no issue {id}")))
+        .ok_or_else(|| AppError::NotFound(format!("there is no issue {id}")))
 }
 
 async fn apply_update(
@@ -344,66 +362,48 @@ async fn apply_update(
     id: &str,
     input: UpdateInput,
     how: Move,
-) -> ApiResult<Issue> {
+) -> AppResult<Issue> {
     authorize(actor, Action::PublishServiceHealth)?;
     let before = load(core, id).await?;
-    let now = core.clock.now();
-    let mut issue = before.clone();
     let status = match input.status.as_deref().filter(|s| !s.trim().is_empty()) {
-        None => before.status,
-        Some(s) => s
-            .parse()
-            .map_err(|e: candor_domain::health::UnknownStatus| invalid("status", e.to_string()))?,
-    };
-    if status != before.status || how == Move::Reopen {
-        transition(before.status, status, how).map_err(|e| ApiError::Conflict(e.to_string()))?;
-    }
-    issue.status = status;
-    if let Some(t) = input.title {
-        issue.title = required_text("title", &t, 200)?;
-    }
-    if let Some(t) = input.impact_description {
-        issue.impact_description = required_text("impact description", &t, 2000)?;
-    }
-    let new_cadence = match input.cadence_minutes {
-        Some(m) => Some(check_cadence(m)?).filter(|c| *c != before.cadence),
         None => None,
+        Some(s) => Some(
+            s.parse()
+                .map_err(|e: candor_domain::health::UnknownStatus| {
+                    invalid("status", e.to_string())
+                })?,
+        ),
     };
-    if let Some(c) = new_cadence {
-        issue.cadence = c;
-    }
-    if status.is_resolved() && !before.status.is_resolved() {
-        issue.end = Some(now);
-    }
-    if how == Move::Reopen {
-        issue.end = None;
-    }
-    let post = match &input.post {
-        Some(p) => {
-            let seq = core.store.issue_posts(&before.id).await?.len() as i64 + 1;
-            issue.updates_total += 1;
-            if on_time(before.next_update_due, now) {
-                issue.updates_on_time += 1;
-            }
-            Some(build_post(p, seq, now, status, new_cadence, actor)?)
-        }
-        None if how == Move::Reopen => {
-            return Err(invalid("post", "say why the issue is reopened"))
-        }
-        None if new_cadence.is_some() => {
-            return Err(invalid("post", "a new cadence is announced in a post"))
-        }
-        None => None,
+    let change = IssueChange {
+        how,
+        status,
+        title: input
+            .title
+            .map(|t| required_text("title", &t, 200))
+            .transpose()?,
+        impact_description: input
+            .impact_description
+            .map(|t| required_text("impact description", &t, 2000))
+            .transpose()?,
+        cadence: input.cadence_minutes.map(check_cadence).transpose()?,
+        post: input
+            .post
+            .as_ref()
+            .map(|p| post_draft(p, actor))
+            .transpose()?,
     };
-    // The clock restarts with each post (and with a status change).
-    issue.next_update_due = if post.is_some() || status != before.status {
-        next_due(issue.classification, status, issue.cadence, now)
-    } else if status.is_resolved() {
-        None
+    let posts = if change.post.is_some() {
+        core.store.issue_posts(&before.id).await?.len() as i64
     } else {
-        before.next_update_due
+        0
     };
-    issue.last_modified = now;
+    let now = core.clock.now();
+    let Applied {
+        issue,
+        post,
+        new_cadence,
+    } = before.apply(change, posts, now).map_err(refused)?;
+    let status = issue.status;
     let activity = if how == Move::Reopen {
         ISSUE_REOPENED
     } else {
@@ -441,7 +441,7 @@ pub async fn update_issue(
     ip: Option<String>,
     id: &str,
     input: UpdateInput,
-) -> ApiResult<Issue> {
+) -> AppResult<Issue> {
     apply_update(core, actor, ip, id, input, Move::Update).await
 }
 
@@ -452,7 +452,7 @@ pub async fn reopen_issue(
     ip: Option<String>,
     id: &str,
     input: UpdateInput,
-) -> ApiResult<Issue> {
+) -> AppResult<Issue> {
     let mut input = input;
     if input.status.as_deref().is_none_or(|s| s.trim().is_empty()) {
         input.status = Some(Status::Investigating.as_str().to_owned());
@@ -468,7 +468,7 @@ pub async fn change_scope(
     ip: Option<String>,
     id: &str,
     scope: Scope,
-) -> ApiResult<(Issue, i64)> {
+) -> AppResult<(Issue, i64)> {
     authorize(actor, Action::PublishServiceHealth)?;
     let before = load(core, id).await?;
     let cat = catalog(core).await?;
@@ -505,10 +505,10 @@ pub async fn issue_for_tenant(
     actor: &Actor,
     tenant: TenantId,
     id: &str,
-) -> ApiResult<(Issue, Vec<Post>)> {
+) -> AppResult<(Issue, Vec<Post>)> {
     authorize(actor, Action::ReadServiceHealth(tenant))?;
     let not_found = || {
-        ApiError::NotFound(format!(
+        AppError::NotFound(format!(
             "there is no issue {} for this tenant",
             id.chars().take(20).collect::<String>()
         ))
@@ -536,7 +536,7 @@ pub async fn tenant_dashboard(
     core: &Core,
     actor: &Actor,
     tenant: TenantId,
-) -> ApiResult<(Vec<ServiceHealthView>, Vec<Issue>)> {
+) -> AppResult<(Vec<ServiceHealthView>, Vec<Issue>)> {
     authorize(actor, Action::ReadServiceHealth(tenant))?;
     let now = core.clock.now();
     let issues = core
@@ -599,7 +599,7 @@ pub async fn save_pir_draft(
     ip: Option<String>,
     id: &str,
     input: PirInput,
-) -> ApiResult<candor_domain::health::Pir> {
+) -> AppResult<candor_domain::health::Pir> {
     authorize(actor, Action::PublishServiceHealth)?;
     let issue = load(core, id).await?;
     let now = core.clock.now();
@@ -636,16 +636,16 @@ pub async fn publish_pir(
     actor: &Actor,
     ip: Option<String>,
     id: &str,
-) -> ApiResult<(Issue, candor_domain::health::Pir)> {
+) -> AppResult<(Issue, candor_domain::health::Pir)> {
     authorize(actor, Action::PublishServiceHealth)?;
     let before = load(core, id).await?;
     let mut pir = core
         .store
         .get_pir(&before.id)
         .await?
-        .ok_or_else(|| ApiError::Conflict("write the review before publishing it".into()))?;
+        .ok_or_else(|| AppError::not_now("write the review before publishing it"))?;
     if pir.is_published() {
-        return Err(ApiError::Conflict("the review is already published".into()));
+        return Err(AppError::not_now("the review is already published"));
     }
     pir.check_complete()?;
     transition(
@@ -653,7 +653,7 @@ pub async fn publish_pir(
         Status::PostIncidentReviewPublished,
         Move::PublishReview,
     )
-    .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    .map_err(|e| AppError::not_now(e.to_string()))?;
     let now = core.clock.now();
     let mut issue = before.clone();
     issue.status = Status::PostIncidentReviewPublished;
@@ -685,7 +685,7 @@ pub async fn pir_for_tenant(
     actor: &Actor,
     tenant: TenantId,
     id: &str,
-) -> ApiResult<(Issue, candor_domain::health::Pir)> {
+) -> AppResult<(Issue, candor_domain::health::Pir)> {
     let (issue, _) = issue_for_tenant(core, actor, tenant, id).await?;
     let pir = core
         .store
@@ -693,7 +693,7 @@ pub async fn pir_for_tenant(
         .await?
         .filter(|p| p.is_published())
         .ok_or_else(|| {
-            ApiError::NotFound(format!(
+            AppError::NotFound(format!(
                 "issue {} has no published post-incident review",
                 issue.id
             ))

@@ -8,7 +8,7 @@ use candor_domain::TenantId;
 use serde::Serialize;
 
 use super::Core;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 
 /// Deliveries per page, unless asked otherwise.
 pub const PAGE: u32 = 50;
@@ -20,14 +20,14 @@ pub struct LogPage {
     pub next: Option<String>,
 }
 
-fn bad_cursor() -> ApiError {
-    ApiError::Invalid(InvalidValue::new(
+fn bad_cursor() -> AppError {
+    AppError::Invalid(InvalidValue::new(
         "before",
         "not a cursor from a previous page",
     ))
 }
 
-fn parse_cursor(cursor: &str) -> ApiResult<(time::OffsetDateTime, String)> {
+fn parse_cursor(cursor: &str) -> AppResult<(time::OffsetDateTime, String)> {
     let (at, id) = cursor.trim().split_once('.').ok_or_else(bad_cursor)?;
     let micros: i64 = at.parse().map_err(|_| bad_cursor())?;
     if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -37,11 +37,11 @@ fn parse_cursor(cursor: &str) -> ApiResult<(time::OffsetDateTime, String)> {
 }
 
 /// The checks every page size goes through.
-pub fn page_size(limit: Option<u32>) -> ApiResult<u32> {
+pub fn page_size(limit: Option<u32>) -> AppResult<u32> {
     match limit {
         None => Ok(PAGE),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::Invalid(InvalidValue::new(
+        Some(_) => Err(AppError::Invalid(InvalidValue::new(
             "limit",
             format!("ask for 1 to {MAX_PAGE} deliveries per page"),
         ))),
@@ -56,7 +56,7 @@ pub async fn tenant_log(
     tenant: TenantId,
     before: Option<&str>,
     limit: u32,
-) -> ApiResult<LogPage> {
+) -> AppResult<LogPage> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let before = before
         .filter(|b| !b.trim().is_empty())
@@ -80,13 +80,13 @@ pub struct ChangeView {
     pub tenants_reached: Option<i64>,
 }
 
-fn may_see(actor: &Actor) -> ApiResult<()> {
+fn may_see(actor: &Actor) -> AppResult<()> {
     authorize(actor, Action::PublishServiceHealth)
         .or_else(|_| authorize(actor, Action::PublishMessages))
-        .map_err(ApiError::from)
+        .map_err(AppError::from)
 }
 
-async fn reached(core: &Core, change: &str) -> ApiResult<Option<i64>> {
+async fn reached(core: &Core, change: &str) -> AppResult<Option<i64>> {
     let mut parts = change.split(':');
     Ok(match (parts.next(), parts.next()) {
         (Some("issue"), Some(id)) => match IssueId::parse(id) {
@@ -108,7 +108,7 @@ pub async fn changes(
     actor: &Actor,
     prefix: Option<&str>,
     limit: u32,
-) -> ApiResult<Vec<ChangeView>> {
+) -> AppResult<Vec<ChangeView>> {
     may_see(actor)?;
     let mut views = Vec::new();
     for deliveries in core.store.change_deliveries(prefix, limit).await? {
@@ -128,7 +128,7 @@ pub async fn of_change(
     change: &str,
     status: Option<DeliveryStatus>,
     limit: u32,
-) -> ApiResult<(Option<ChangeView>, Vec<Delivery>)> {
+) -> AppResult<(Option<ChangeView>, Vec<Delivery>)> {
     may_see(actor)?;
     let summary = core
         .store

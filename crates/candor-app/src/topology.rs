@@ -9,7 +9,7 @@ use candor_domain::TenantId;
 use serde_json::json;
 
 use super::Core;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 
 pub const TOPOLOGY_CHANGED: &str = "Set-Topology";
 
@@ -20,10 +20,10 @@ pub async fn apply(
     actor: &Actor,
     ip: Option<String>,
     changes: &TopologyChanges,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     authorize(actor, Action::ManageTopology)?;
     if changes.is_empty() {
-        return Err(ApiError::BadRequest("the topology change is empty".into()));
+        return Err(AppError::Refused("the topology change is empty".into()));
     }
     let known = core.store.topology_summary().await?;
     check_references(changes, &known)?;
@@ -51,7 +51,7 @@ pub async fn apply(
 pub async fn service_ids_of_tenant(
     core: &Core,
     tenant: TenantId,
-) -> ApiResult<BTreeSet<ServiceId>> {
+) -> AppResult<BTreeSet<ServiceId>> {
     let placed: BTreeSet<_> = core
         .store
         .tenant_placements(tenant)
@@ -72,7 +72,7 @@ pub async fn service_ids_of_tenant(
 }
 
 /// The services a tenant uses, by display name.
-pub async fn services_of_tenant(core: &Core, tenant: TenantId) -> ApiResult<Vec<Service>> {
+pub async fn services_of_tenant(core: &Core, tenant: TenantId) -> AppResult<Vec<Service>> {
     let used = service_ids_of_tenant(core, tenant).await?;
     if used.is_empty() {
         return Ok(Vec::new());
@@ -131,11 +131,11 @@ impl std::fmt::Display for TopologyCounts {
 pub enum ImportFailure {
     /// Lines or items that are wrong, each with where it is.
     Problems(Vec<super::topology_file::Problem>),
-    Refused(ApiError),
+    Refused(AppError),
 }
 
-impl From<ApiError> for ImportFailure {
-    fn from(e: ApiError) -> Self {
+impl From<AppError> for ImportFailure {
+    fn from(e: AppError) -> Self {
         ImportFailure::Refused(e)
     }
 }
@@ -158,7 +158,7 @@ pub async fn import_file(
     dry_run: bool,
     mut progress: impl FnMut(&str),
 ) -> Result<TopologyCounts, ImportFailure> {
-    authorize(actor, Action::ManageTopology).map_err(ApiError::from)?;
+    authorize(actor, Action::ManageTopology).map_err(AppError::from)?;
     let changes =
         super::topology_file::parse(name, text, |line| progress(&format!("{line} lines read…")))
             .map_err(ImportFailure::Problems)?;

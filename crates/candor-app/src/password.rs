@@ -5,14 +5,14 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
-use crate::error::ApiError;
+use crate::error::AppError;
 
-pub fn hash_blocking(secret: &str) -> Result<String, ApiError> {
+pub fn hash_blocking(secret: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(secret.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing failed: {e}")))
+        .map_err(|e| AppError::internal(anyhow::anyhow!("hashing failed: {e}")))
 }
 
 pub fn verify_blocking(secret: &str, hash: &str) -> bool {
@@ -24,10 +24,10 @@ pub fn verify_blocking(secret: &str, hash: &str) -> bool {
     }
 }
 
-pub async fn hash(secret: String) -> Result<String, ApiError> {
+pub async fn hash(secret: String) -> Result<String, AppError> {
     tokio::task::spawn_blocking(move || hash_blocking(&secret))
         .await
-        .map_err(ApiError::internal)?
+        .map_err(AppError::internal)?
 }
 
 pub async fn verify(secret: String, hash: String) -> bool {

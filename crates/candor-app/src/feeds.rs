@@ -11,8 +11,8 @@ use time::Duration;
 
 use super::public::PublicIssue;
 use super::Core;
-use crate::auth::{random_token, sha256_hex};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
+use crate::secrets::{random_token, sha256_hex};
 
 pub const FEED_LINK_CREATED: &str = "New-FeedLink";
 pub const FEED_LINK_REVOKED: &str = "Revoke-FeedLink";
@@ -31,11 +31,11 @@ pub async fn create_link(
     ip: Option<String>,
     tenant: TenantId,
     label: &str,
-) -> ApiResult<NewFeedLink> {
+) -> AppResult<NewFeedLink> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let label = label.trim();
     if label.is_empty() || label.chars().count() > 100 || label.chars().any(char::is_control) {
-        return Err(ApiError::Invalid(InvalidValue::new(
+        return Err(AppError::Invalid(InvalidValue::new(
             "label",
             "name the link (1 to 100 characters), e.g. where it is used",
         )));
@@ -59,7 +59,7 @@ pub async fn create_link(
     Ok(NewFeedLink { link, token })
 }
 
-pub async fn links(core: &Core, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<FeedToken>> {
+pub async fn links(core: &Core, actor: &Actor, tenant: TenantId) -> AppResult<Vec<FeedToken>> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     Ok(core.store.list_feed_tokens(tenant).await?)
 }
@@ -70,10 +70,10 @@ pub async fn revoke_link(
     ip: Option<String>,
     tenant: TenantId,
     id: &str,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let id = uuid::Uuid::parse_str(id.trim())
-        .map_err(|_| ApiError::NotFound("there is no such feed link".into()))?;
+        .map_err(|_| AppError::NotFound("there is no such feed link".into()))?;
     let now = core.clock.now();
     let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, FEED_LINK_REVOKED)
         .ip(ip)
@@ -85,7 +85,7 @@ pub async fn revoke_link(
     {
         Ok(())
     } else {
-        Err(ApiError::NotFound(
+        Err(AppError::NotFound(
             "there is no such active feed link".into(),
         ))
     }
@@ -93,8 +93,8 @@ pub async fn revoke_link(
 
 /// The tenant behind a link, and the issues of the last 30 days that reached it (newest
 /// change first), each with its posts. Unknown and revoked links are "not found".
-pub async fn tenant_feed(core: &Core, token: &str) -> ApiResult<(Tenant, Vec<PublicIssue>)> {
-    let missing = || ApiError::NotFound("there is no such feed".into());
+pub async fn tenant_feed(core: &Core, token: &str) -> AppResult<(Tenant, Vec<PublicIssue>)> {
+    let missing = || AppError::NotFound("there is no such feed".into());
     let token = token.trim().trim_end_matches(".atom");
     if token.len() < 16 || token.len() > 200 {
         return Err(missing());

@@ -14,7 +14,7 @@ use candor_domain::TenantId;
 use serde_json::json;
 
 use super::Core;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 
 pub const SETTING_CHANGED: &str = "Set-OrganizationConfig";
 pub const REQUEST_FILED: &str = "New-AccessToCustomerDataRequest";
@@ -27,12 +27,12 @@ pub const REQUEST_EXPIRED: &str = "Expire-AccessToCustomerDataRequest";
 /// Recorded by the deadline job once a grant's duration has run out.
 pub const ACCESS_ENDED: &str = "Complete-AccessToCustomerDataRequest";
 
-fn invalid(field: &'static str, problem: impl Into<String>) -> ApiError {
-    ApiError::Invalid(InvalidValue::new(field, problem))
+fn invalid(field: &'static str, problem: impl Into<String>) -> AppError {
+    AppError::Invalid(InvalidValue::new(field, problem))
 }
 
-fn refused(r: Refused) -> ApiError {
-    ApiError::Conflict(r.0)
+fn refused(r: Refused) -> AppError {
+    AppError::not_now(r.0)
 }
 
 /// Turns Customer Lockbox on or off for a tenant (Global Administrators only).
@@ -42,7 +42,7 @@ pub async fn set_enabled(
     ip: Option<String>,
     tenant: TenantId,
     enabled: bool,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let now = core.clock.now();
     let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, SETTING_CHANGED)
@@ -68,16 +68,16 @@ pub struct NewRequestInput {
 /// The person on the provider side taking a Lockbox step. Machine credentials (operator
 /// clients) never file, approve or cancel: every provider step has a person's name on it,
 /// so "never one's own request" means what it says.
-fn operator_of(actor: &Actor) -> ApiResult<(candor_domain::OperatorId, String)> {
+fn operator_of(actor: &Actor) -> AppResult<(candor_domain::OperatorId, String)> {
     match actor {
         Actor::Operator {
             operator_id, email, ..
         } if !email.starts_with("svc:") => Ok((*operator_id, email.clone())),
-        Actor::Operator { .. } => Err(ApiError::Forbidden(candor_domain::identity::Denied {
+        Actor::Operator { .. } => Err(AppError::Forbidden(candor_domain::identity::Denied {
             reason: candor_domain::identity::DenyReason::MissingRole,
             message: "Lockbox requests are filed, approved internally and canceled by people, in the console; operator clients cannot".into(),
         })),
-        _ => Err(ApiError::BadRequest(
+        _ => Err(AppError::Refused(
             "only a person on the provider side files, approves internally or cancels Lockbox requests".into(),
         )),
     }
@@ -88,7 +88,7 @@ pub async fn file_request(
     actor: &Actor,
     ip: Option<String>,
     input: NewRequestInput,
-) -> ApiResult<LockboxRequest> {
+) -> AppResult<LockboxRequest> {
     authorize(actor, Action::FileLockboxRequest)?;
     let (requester, requester_name) = operator_of(actor)?;
     if core.store.get_tenant(input.tenant).await?.is_none() {
@@ -180,12 +180,12 @@ pub async fn file_request(
     Ok(request)
 }
 
-async fn load(core: &Core, id: &str) -> ApiResult<LockboxRequest> {
+async fn load(core: &Core, id: &str) -> AppResult<LockboxRequest> {
     let id: LockboxRequestId = id.parse()?;
     core.store
         .get_lockbox_request(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no Lockbox request {id}")))
+        .ok_or_else(|| AppError::NotFound(format!("there is no Lockbox request {id}")))
 }
 
 /// How a step is recorded: its activity, the ApprovalDecision, and the comment.
@@ -203,7 +203,7 @@ async fn transition(
     before: LockboxRequest,
     event: LockboxEvent,
     recorded: Recorded<'_>,
-) -> ApiResult<LockboxRequest> {
+) -> AppResult<LockboxRequest> {
     let Recorded {
         activity,
         decision,
@@ -250,7 +250,7 @@ pub async fn decide_internally(
     id: &str,
     approve: bool,
     comment: Option<String>,
-) -> ApiResult<LockboxRequest> {
+) -> AppResult<LockboxRequest> {
     authorize(actor, Action::ApproveLockboxInternally)?;
     let (by, name) = operator_of(actor)?;
     let mut before = load(core, id).await?;
@@ -303,7 +303,7 @@ impl std::str::FromStr for Decision {
     }
 }
 
-fn check_comment(comment: Option<String>) -> ApiResult<Option<String>> {
+fn check_comment(comment: Option<String>) -> AppResult<Option<String>> {
     let comment = comment
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty());
@@ -314,11 +314,11 @@ fn check_comment(comment: Option<String>) -> ApiResult<Option<String>> {
 }
 
 /// Who a tenant-side decision is recorded as: the person, or the app.
-fn tenant_decider(actor: &Actor) -> ApiResult<String> {
+fn tenant_decider(actor: &Actor) -> AppResult<String> {
     match actor {
         Actor::TenantUser { email, .. } => Ok(email.clone()),
         Actor::ApiClient { client_id, .. } => Ok(format!("app:{client_id}")),
-        _ => Err(ApiError::BadRequest(
+        _ => Err(AppError::Refused(
             "only the tenant approves, denies or revokes a Lockbox request".into(),
         )),
     }
@@ -333,7 +333,7 @@ pub async fn decide(
     id: &str,
     decision: Decision,
     comment: Option<String>,
-) -> ApiResult<LockboxRequest> {
+) -> AppResult<LockboxRequest> {
     let before = load(core, id).await?;
     let comment = check_comment(comment)?;
     let event = match decision {
@@ -378,7 +378,7 @@ pub async fn revoke(
     ip: Option<String>,
     id: &str,
     comment: Option<String>,
-) -> ApiResult<LockboxRequest> {
+) -> AppResult<LockboxRequest> {
     let before = load(core, id).await?;
     authorize(actor, Action::DecideLockboxRequest(before.tenant))?;
     let comment = check_comment(comment)?;
@@ -402,7 +402,7 @@ pub async fn covering_request(
     tenant: TenantId,
     workload: &str,
     operation: &str,
-) -> ApiResult<Option<LockboxRequest>> {
+) -> AppResult<Option<LockboxRequest>> {
     let approved = match core.grants.approved(operator, tenant) {
         Some(hit) => hit,
         None => {
@@ -444,7 +444,7 @@ pub async fn covering_request(
 /// has passed, in batches. Access was already refused from the deadline on; this only
 /// writes it down, in the request and in the tenant's audit log. Safe to run on several
 /// instances at once: a request someone else saved first is skipped.
-pub async fn record_deadlines(core: &Core) -> ApiResult<usize> {
+pub async fn record_deadlines(core: &Core) -> AppResult<usize> {
     const BATCH: u32 = 200;
     let mut recorded = 0;
     loop {
@@ -506,7 +506,7 @@ pub async fn record_deadlines(core: &Core) -> ApiResult<usize> {
 }
 
 /// One request's decisions checked against their signatures (`candor lockbox verify`).
-pub async fn verify(core: &Core, id: &str) -> ApiResult<(LockboxRequest, Vec<SignatureCheck>)> {
+pub async fn verify(core: &Core, id: &str) -> AppResult<(LockboxRequest, Vec<SignatureCheck>)> {
     let request = load(core, id).await?;
     let checks = request.verify_decisions(|key_id| core.keys.audit_verifiers.get(key_id).copied());
     Ok((request, checks))
@@ -528,7 +528,7 @@ pub struct ListQuery {
 
 /// Which requests `actor` may see: a tenant its own; a Support Manager all (their queue);
 /// a Support Engineer those they filed.
-fn visible_to(actor: &Actor, q: &ListQuery) -> ApiResult<LockboxFilter> {
+fn visible_to(actor: &Actor, q: &ListQuery) -> AppResult<LockboxFilter> {
     let mut filter = LockboxFilter {
         tenant: q.tenant,
         requester: None,
@@ -557,7 +557,7 @@ fn visible_to(actor: &Actor, q: &ListQuery) -> ApiResult<LockboxFilter> {
 /// Requests the caller may see, newest first. A status filter matches the status at
 /// this moment; requests whose deadline passed less than a minute ago may still carry
 /// their earlier recorded status until the deadline job writes it down.
-pub async fn list(core: &Core, actor: &Actor, q: ListQuery) -> ApiResult<Vec<LockboxRequest>> {
+pub async fn list(core: &Core, actor: &Actor, q: ListQuery) -> AppResult<Vec<LockboxRequest>> {
     Ok(list_page(core, actor, q).await?.items)
 }
 
@@ -569,7 +569,7 @@ pub struct RequestPage {
     pub next: Option<(time::OffsetDateTime, LockboxRequestId)>,
 }
 
-pub async fn list_page(core: &Core, actor: &Actor, q: ListQuery) -> ApiResult<RequestPage> {
+pub async fn list_page(core: &Core, actor: &Actor, q: ListQuery) -> AppResult<RequestPage> {
     let mut filter = visible_to(actor, &q)?;
     filter.status = q.status;
     let now = core.clock.now();
@@ -592,9 +592,9 @@ pub async fn list_page(core: &Core, actor: &Actor, q: ListQuery) -> ApiResult<Re
 
 /// One request, if the caller may see it (as "not found" otherwise, so nobody learns
 /// that another tenant's request exists). Its status is the status now.
-pub async fn get(core: &Core, actor: &Actor, id: &str) -> ApiResult<LockboxRequest> {
+pub async fn get(core: &Core, actor: &Actor, id: &str) -> AppResult<LockboxRequest> {
     let mut request = load(core, id).await?;
-    let hidden = || ApiError::NotFound(format!("there is no Lockbox request {id}"));
+    let hidden = || AppError::NotFound(format!("there is no Lockbox request {id}"));
     match actor {
         Actor::TenantUser { tenant_id, .. } | Actor::ApiClient { tenant_id, .. } => {
             authorize(actor, Action::ReadLockboxRequests(*tenant_id))?;
@@ -627,7 +627,7 @@ pub struct Approver {
 
 /// The tenant's Global Administrators and Customer Lockbox Access Approvers (enabled),
 /// so an approver sees who else may decide, and so they can be told.
-pub async fn approvers(core: &Core, tenant: TenantId) -> ApiResult<Vec<Approver>> {
+pub async fn approvers(core: &Core, tenant: TenantId) -> AppResult<Vec<Approver>> {
     use candor_domain::identity::TenantRole;
     let mut people: Vec<Approver> = approver_users(core, tenant)
         .await?
@@ -657,7 +657,7 @@ pub async fn approvers(core: &Core, tenant: TenantId) -> ApiResult<Vec<Approver>
 pub async fn approver_users(
     core: &Core,
     tenant: TenantId,
-) -> ApiResult<Vec<candor_domain::identity::TenantUser>> {
+) -> AppResult<Vec<candor_domain::identity::TenantUser>> {
     use candor_domain::identity::TenantRole;
     Ok(core
         .store
@@ -689,7 +689,7 @@ pub enum AccessAnswer {
     Deny(String),
 }
 
-async fn resolve_operator(core: &Core, who: &str) -> ApiResult<Option<candor_domain::OperatorId>> {
+async fn resolve_operator(core: &Core, who: &str) -> AppResult<Option<candor_domain::OperatorId>> {
     let who = who.trim();
     if let Ok(id) = who.parse::<uuid::Uuid>() {
         return Ok(Some(candor_domain::OperatorId(id)));
@@ -714,7 +714,7 @@ pub async fn check_access(
     core: &Core,
     actor: &Actor,
     q: &AccessQuestion,
-) -> ApiResult<AccessAnswer> {
+) -> AppResult<AccessAnswer> {
     authorize(actor, Action::EnforceLockbox)?;
     if q.workload.trim().is_empty() || q.operation.trim().is_empty() {
         return Err(invalid("workload", "name the workload and the operation"));
@@ -744,7 +744,7 @@ async fn why_not(
     core: &Core,
     operator: candor_domain::OperatorId,
     q: &AccessQuestion,
-) -> ApiResult<String> {
+) -> AppResult<String> {
     let now = core.clock.now();
     let recent = core
         .store
@@ -825,7 +825,7 @@ pub async fn report_action(
     actor: &Actor,
     ip: Option<String>,
     report: ActionReport,
-) -> ApiResult<ReportOutcome> {
+) -> AppResult<ReportOutcome> {
     authorize(actor, Action::EnforceLockbox)?;
     let q = &report.question;
     if core.store.get_tenant(q.tenant).await?.is_none() {
@@ -924,7 +924,7 @@ pub async fn put_workload(
     ip: Option<String>,
     name: &str,
     operations: &[String],
-) -> ApiResult<Workload> {
+) -> AppResult<Workload> {
     authorize(actor, Action::ManageTopology)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {

@@ -4,17 +4,17 @@ use candor_domain::audit::{
     activity, AuditChain, AuditQuery, AuditQueryInput, AuditRecord, ChainFault, ChainHead,
     ChainVerifier, Checkpoint, NewAuditRecord,
 };
-use candor_domain::identity::{authorize, Action, Actor};
+use candor_domain::identity::{authorize, Action, Actor, InvalidValue};
 use candor_domain::page::Page;
 use candor_domain::time_util::rfc3339;
 use futures::Stream;
 use serde_json::json;
 
 use super::Core;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 
 /// The chain an actor searches: their tenant's, or the operator realm's.
-pub fn chain_for(actor: &Actor) -> ApiResult<AuditChain> {
+pub fn chain_for(actor: &Actor) -> AppResult<AuditChain> {
     let chain = match actor.tenant_id() {
         Some(t) => AuditChain::Tenant(t),
         None => AuditChain::Operator,
@@ -35,7 +35,7 @@ pub async fn search(
     actor: &Actor,
     chain: AuditChain,
     input: AuditQueryInput,
-) -> ApiResult<Page<AuditRecord>> {
+) -> AppResult<Page<AuditRecord>> {
     authorize(actor, read_action(chain))?;
     let query = AuditQuery::parse(chain, input)?;
     let mut items = core.store.search_audit(&query).await?;
@@ -55,12 +55,13 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
-    pub fn parse(s: Option<&str>) -> ApiResult<ExportFormat> {
+    pub fn parse(s: Option<&str>) -> AppResult<ExportFormat> {
         match s.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
             None | Some("") | Some("csv") => Ok(ExportFormat::Csv),
             Some("json") => Ok(ExportFormat::Json),
-            Some(other) => Err(ApiError::BadRequest(format!(
-                "`{other}` is not an export format; use csv or json"
+            Some(other) => Err(AppError::Invalid(InvalidValue::new(
+                "format",
+                format!("`{other}` is not an export format; use csv or json"),
             ))),
         }
     }
@@ -114,7 +115,7 @@ pub fn csv_header() -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
-pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, ApiError>> + Send>>;
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, AppError>> + Send>>;
 
 /// Exports everything a search matches, page by page, so memory stays flat however large
 /// the result. The export itself is recorded before the first byte goes out.
@@ -125,7 +126,7 @@ pub async fn export(
     chain: AuditChain,
     mut input: AuditQueryInput,
     format: ExportFormat,
-) -> ApiResult<ByteStream> {
+) -> AppResult<ByteStream> {
     authorize(actor, read_action(chain))?;
     input.limit = Some(candor_domain::page::MAX_PAGE_SIZE);
     input.cursor = None;
@@ -150,7 +151,7 @@ fn async_stream(
     store: std::sync::Arc<dyn candor_domain::store::Store>,
     query: AuditQuery,
     format: ExportFormat,
-) -> impl Stream<Item = Result<Vec<u8>, ApiError>> + Send {
+) -> impl Stream<Item = Result<Vec<u8>, AppError>> + Send {
     enum State {
         Start,
         More(Option<i64>, bool),
@@ -173,7 +174,7 @@ fn async_stream(
                     query.before_seq = before;
                     let mut rows = match store.search_audit(&query).await {
                         Ok(rows) => rows,
-                        Err(e) => return Some((Err(ApiError::from(e)), State::Done)),
+                        Err(e) => return Some((Err(AppError::from(e)), State::Done)),
                     };
                     let more = rows.len() > query.limit as usize;
                     rows.truncate(query.limit as usize);
@@ -188,10 +189,8 @@ fn async_stream(
                                 }
                                 out.push(b'\n');
                                 out.extend(
-                                    serde_json::to_vec(&crate::api::audit::AuditRecordView::from(
-                                        r,
-                                    ))
-                                    .unwrap_or_default(),
+                                    serde_json::to_vec(&AuditRecordView::from(r))
+                                        .unwrap_or_default(),
                                 );
                             }
                         }
@@ -229,7 +228,7 @@ pub async fn verify(
     core: &Core,
     only: Option<AuditChain>,
     mut progress: impl FnMut(&AuditChain, u64),
-) -> ApiResult<Vec<ChainReport>> {
+) -> AppResult<Vec<ChainReport>> {
     let heads = core.store.audit_chain_heads().await?;
     let mut reports = Vec::new();
     let mut wanted: Vec<(AuditChain, ChainHead)> = heads
@@ -253,7 +252,7 @@ async fn verify_chain(
     chain: AuditChain,
     head: ChainHead,
     progress: &mut impl FnMut(&AuditChain, u64),
-) -> ApiResult<ChainReport> {
+) -> AppResult<ChainReport> {
     let key = chain.key();
     let checkpoints = core.store.list_checkpoints(&key).await?;
     let mut verifier = ChainVerifier::new();
@@ -325,7 +324,7 @@ fn check_checkpoints(
 
 /// Signs a checkpoint for every chain that has grown since its last one. Returns how
 /// many were written.
-pub async fn checkpoint_all(core: &Core) -> ApiResult<usize> {
+pub async fn checkpoint_all(core: &Core) -> AppResult<usize> {
     let now = core.clock.now();
     let mut written = 0;
     for (key, head) in core.store.audit_chain_heads().await? {
@@ -347,4 +346,42 @@ pub async fn checkpoint_all(core: &Core) -> ApiResult<usize> {
         written += 1;
     }
     Ok(written)
+}
+
+/// An audit record as the API, the JSON export and the CLI show it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecordView {
+    pub id: String,
+    pub seq: i64,
+    /// When it happened (RFC 3339, UTC).
+    pub date: String,
+    pub ip_address: Option<String>,
+    /// Who did it: an email address, `Operator`, `app:<client id>` or `system`.
+    pub user: String,
+    pub actor_kind: String,
+    pub activity: String,
+    pub item: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub hash: String,
+    pub prev_hash: String,
+}
+
+impl From<&candor_domain::audit::AuditRecord> for AuditRecordView {
+    fn from(r: &candor_domain::audit::AuditRecord) -> Self {
+        AuditRecordView {
+            id: r.id.to_string(),
+            seq: r.seq,
+            date: candor_domain::time_util::rfc3339(r.occurred_at),
+            ip_address: r.ip_address.clone(),
+            user: r.actor.clone(),
+            actor_kind: r.actor_kind.to_string(),
+            activity: r.activity.clone(),
+            item: r.item.clone(),
+            details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null),
+            hash: hex::encode(r.hash),
+            prev_hash: hex::encode(r.prev_hash),
+        }
+    }
 }

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use super::notify::WebhookNews;
 use super::Core;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 use crate::i18n::Tr;
 
 pub const PUSH_SUBSCRIBED: &str = "Add-PushSubscription";
@@ -31,12 +31,12 @@ pub struct BrowserInput {
     pub label: String,
 }
 
-fn user_of(actor: &Actor) -> ApiResult<(TenantId, candor_domain::UserId)> {
+fn user_of(actor: &Actor) -> AppResult<(TenantId, candor_domain::UserId)> {
     match actor {
         Actor::TenantUser {
             tenant_id, user_id, ..
         } => Ok((*tenant_id, *user_id)),
-        _ => Err(ApiError::Forbidden(candor_domain::identity::Denied {
+        _ => Err(AppError::Forbidden(candor_domain::identity::Denied {
             reason: candor_domain::identity::DenyReason::WrongRealm,
             message: "push notifications are for people signed in to the portal".into(),
         })),
@@ -63,7 +63,7 @@ pub async fn subscribe(
     actor: &Actor,
     ip: Option<String>,
     input: BrowserInput,
-) -> ApiResult<PushSubscription> {
+) -> AppResult<PushSubscription> {
     let (tenant, user) = user_of(actor)?;
     let subscription = readable_topics(actor, tenant);
     if subscription.topics.is_empty() {
@@ -74,7 +74,7 @@ pub async fn subscribe(
     super::webhooks::check_url(core, &input.endpoint)
         .await
         .map_err(|_| {
-            ApiError::Invalid(InvalidValue::new(
+            AppError::Invalid(InvalidValue::new(
                 "endpoint",
                 "the push endpoint must be a public https URL of a push service",
             ))
@@ -86,7 +86,7 @@ pub async fn subscribe(
         .len()
         >= MAX_BROWSERS
     {
-        return Err(ApiError::Invalid(InvalidValue::new(
+        return Err(AppError::Invalid(InvalidValue::new(
             "endpoint",
             format!("at most {MAX_BROWSERS} browsers per person; remove one first"),
         )));
@@ -124,13 +124,13 @@ pub async fn subscribe(
 }
 
 /// The signed-in person's browsers.
-pub async fn list(core: &Core, actor: &Actor) -> ApiResult<Vec<PushSubscription>> {
+pub async fn list(core: &Core, actor: &Actor) -> AppResult<Vec<PushSubscription>> {
     let (tenant, user) = user_of(actor)?;
     Ok(core.store.list_push_subscriptions(tenant, user).await?)
 }
 
-async fn find(core: &Core, actor: &Actor, id: &str) -> ApiResult<PushSubscription> {
-    let missing = || ApiError::NotFound("there is no such browser".into());
+async fn find(core: &Core, actor: &Actor, id: &str) -> AppResult<PushSubscription> {
+    let missing = || AppError::NotFound("there is no such browser".into());
     let id: PushSubscriptionId = id.parse().map_err(|_| missing())?;
     list(core, actor)
         .await?
@@ -139,7 +139,7 @@ async fn find(core: &Core, actor: &Actor, id: &str) -> ApiResult<PushSubscriptio
         .ok_or_else(missing)
 }
 
-pub async fn remove(core: &Core, actor: &Actor, ip: Option<String>, id: &str) -> ApiResult<()> {
+pub async fn remove(core: &Core, actor: &Actor, ip: Option<String>, id: &str) -> AppResult<()> {
     let browser = find(core, actor, id).await?;
     let record = NewAuditRecord::by(
         actor,
@@ -156,7 +156,7 @@ pub async fn remove(core: &Core, actor: &Actor, ip: Option<String>, id: &str) ->
     {
         Ok(())
     } else {
-        Err(ApiError::NotFound("there is no such browser".into()))
+        Err(AppError::NotFound("there is no such browser".into()))
     }
 }
 
@@ -222,13 +222,13 @@ pub async fn send_test(
     actor: &Actor,
     ip: Option<String>,
     id: &str,
-) -> ApiResult<String> {
+) -> AppResult<String> {
     let browser = find(core, actor, id).await?;
     let tenant = core
         .store
         .get_tenant(browser.tenant)
         .await?
-        .ok_or_else(|| ApiError::NotFound("no such tenant".into()))?;
+        .ok_or_else(|| AppError::NotFound("no such tenant".into()))?;
     let tr = Tr::new(tenant.default_language, tenant.time_zone.to_string());
     let now = core.clock.now();
     let news = WebhookNews {

@@ -5,18 +5,16 @@
 use std::collections::BTreeMap;
 
 use candor_domain::health::{Issue, Post, Service, Status};
-use candor_domain::jobs::NewJob;
 use candor_domain::store::IssueFilter;
 use candor_domain::JobId;
 use time::{Duration, OffsetDateTime};
 
 use super::Core;
-use crate::error::ApiResult;
+use crate::error::AppResult;
+use crate::jobs::{Job, Periodic, STATUS_SITE_PUBLISH};
 
 /// Resolved issues stay on the public page this long.
 pub const RECENT: Duration = Duration::days(7);
-/// The job that rebuilds and publishes the backup status site.
-pub const STATUS_SITE_PUBLISH: &str = "status_site.publish";
 
 pub struct PublicService {
     pub service: Service,
@@ -37,7 +35,7 @@ pub struct PublicStatus {
     pub issues: Vec<PublicIssue>,
 }
 
-pub async fn public_status(core: &Core) -> ApiResult<PublicStatus> {
+pub async fn public_status(core: &Core) -> AppResult<PublicStatus> {
     let now = core.clock.now();
     let mut found: BTreeMap<String, Issue> = BTreeMap::new();
     for filter in [
@@ -91,7 +89,7 @@ pub async fn with_posts(
     core: &Core,
     catalog: &[Service],
     issues: Vec<Issue>,
-) -> ApiResult<Vec<PublicIssue>> {
+) -> AppResult<Vec<PublicIssue>> {
     let ids: Vec<_> = issues.iter().map(|i| i.id.clone()).collect();
     let mut posts = core.store.posts_of_issues(&ids).await?;
     Ok(issues
@@ -117,7 +115,8 @@ pub async fn with_posts(
 /// itself is already recorded, and the minute's periodic rebuild catches up.
 pub async fn changed(core: &Core) {
     let now = core.clock.now();
-    let job = NewJob::new(STATUS_SITE_PUBLISH, serde_json::json!({}), now)
+    let job = Job::StatusSitePublish(Periodic::default())
+        .at(now)
         .dedupe(format!("{STATUS_SITE_PUBLISH}:{}", now.unix_timestamp()));
     if let Err(e) = core.store.enqueue_job(JobId::generate(), job, now).await {
         tracing::warn!(error = %e, "could not queue the status site rebuild");

@@ -9,11 +9,9 @@ use candor_domain::language::Language;
 use candor_domain::lockbox::{LockboxRequest, LockboxStatus};
 
 use super::Core;
-use crate::error::ApiResult;
+use crate::error::AppResult;
 use crate::i18n::Tr;
-
-/// The job kind that sends one email.
-pub const EMAIL_SEND: &str = "email.send";
+use crate::jobs::{Job, EMAIL_SEND};
 
 fn field(tr: &Tr, key: &str, value: &str) -> String {
     format!("{}: {}", tr.t(key), value)
@@ -161,8 +159,7 @@ fn job(email: &OutboundEmail, request: &LockboxRequest, now: time::OffsetDateTim
     );
     let mut email = email.clone();
     email.delivery_id = Some(super::notify::delivery_id(&key));
-    let payload = serde_json::to_value(&email).unwrap_or(serde_json::Value::Null);
-    NewJob::new(EMAIL_SEND, payload, now).dedupe(key)
+    Job::EmailSend(email).at(now).dedupe(key)
 }
 
 /// The emails `after` calls for, as jobs: the tenant's approvers when a request becomes
@@ -171,7 +168,7 @@ pub async fn notifications(
     core: &Core,
     before: LockboxStatus,
     after: &LockboxRequest,
-) -> ApiResult<Vec<NewJob>> {
+) -> AppResult<Vec<NewJob>> {
     if before == after.status
         || matches!(
             after.status,

@@ -1,14 +1,26 @@
 //! Candor's Ed25519 keys: one signs access tokens (published as JWKS), one signs audit
 //! checkpoints. Both live in the store so every instance uses the same keys; the first
 //! instance to start creates them.
+//!
+//! Rotation: a new key takes over at once in the store. A new key takes over at once in the store. Running
+//! instances read the token keys again every minute (at once when a token signed with an
+//! unknown key arrives) and sign with the new one; the old one verifies for
+//! `TOKEN_KEY_GRACE`. A new audit key is used from each instance's next start;
+//! audit keys verify for good (old checkpoints and Lockbox decisions).
 
 use std::collections::HashMap;
 
 use base64::Engine;
+use candor_domain::audit::{activity, AuditChain, NewAuditRecord};
+use candor_domain::identity::{authorize, Action, Actor, InvalidValue};
 use candor_domain::store::{KeyPurpose, SigningKeyRecord, Store};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde_json::json;
 use time::OffsetDateTime;
+
+use crate::error::{AppError, AppResult};
+use crate::Core;
 
 pub struct KeyPair {
     pub key_id: String,
@@ -193,6 +205,65 @@ impl Keys {
             vapid,
         })
     }
+}
+
+/// What a rotation did.
+pub struct Rotated {
+    pub retired: Option<String>,
+    pub key_id: String,
+}
+
+fn purpose_of(name: &str) -> AppResult<KeyPurpose> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "token" => Ok(KeyPurpose::Token),
+        "audit" => Ok(KeyPurpose::Audit),
+        "vapid" => Err(AppError::Refused(
+            "the Web Push (VAPID) key is not rotated: every browser subscription is bound to it".into(),
+        )),
+        other => Err(AppError::Invalid(InvalidValue::new("purpose", format!(
+            "no key called `{}`; rotate token (access and grant tokens) or audit (checkpoints and Lockbox decisions)",
+            other.chars().take(40).collect::<String>()
+        )))),
+    }
+}
+
+/// Puts a new key in place for `purpose` (`token` or `audit`), retiring the one in use.
+pub async fn rotate(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    purpose: &str,
+) -> AppResult<Rotated> {
+    authorize(actor, Action::ManageOperators)?;
+    let purpose = purpose_of(purpose)?;
+    let now = core.clock.now();
+    let before = core.store.list_signing_keys(purpose).await?;
+    let retired = before
+        .iter()
+        .find(|k| k.retired_at.is_none())
+        .map(|k| k.key_id.clone());
+    let next: SigningKeyRecord = new_key(purpose, now);
+    let key_id = next.key_id.clone();
+    let record = NewAuditRecord::by(
+        actor,
+        AuditChain::Operator,
+        now,
+        activity::SIGNING_KEY_ROTATED,
+    )
+    .ip(ip)
+    .item(key_id.clone())
+    .details(json!({"Purpose": purpose.as_str(), "Retired": retired}));
+    core.store
+        .rotate_signing_key(next, now, vec![record])
+        .await?;
+    Ok(Rotated { retired, key_id })
+}
+
+/// The keys of `purpose`, oldest first.
+pub async fn list(core: &Core, actor: &Actor, purpose: &str) -> AppResult<Vec<SigningKeyRecord>> {
+    authorize(actor, Action::ManageOperators)?;
+    let purpose = purpose_of(purpose)?;
+    Ok(core.store.list_signing_keys(purpose).await?)
 }
 
 #[cfg(test)]

@@ -20,21 +20,21 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::Core;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 use crate::i18n::Tr;
+use crate::jobs::{Fanout, Job, NOTIFY_FANOUT};
 
-pub const NOTIFY_FANOUT: &str = "notify.fanout";
 /// Tenants read and queued for at a time: each page is one transaction, so pages are
 /// large enough that commits do not dominate, small enough to keep memory modest.
 const PAGE: u32 = 10_000;
 
 /// The fan-out job for a post (`seq`), or for the latest post when the scope changed.
 pub fn fanout_job(issue: &IssueId, seq: Option<i64>, changed_at: OffsetDateTime) -> NewJob {
-    NewJob::new(
-        NOTIFY_FANOUT,
-        json!({"kind": "issue", "issue": issue.as_str(), "seq": seq}),
-        changed_at,
-    )
+    Job::NotifyFanout(Fanout::Issue {
+        issue: issue.clone(),
+        seq,
+    })
+    .at(changed_at)
     .dedupe(format!(
         "{NOTIFY_FANOUT}:{}:{}:{}",
         issue,
@@ -45,43 +45,32 @@ pub fn fanout_job(issue: &IssueId, seq: Option<i64>, changed_at: OffsetDateTime)
 
 /// The fan-out job for a published post-incident review.
 pub fn review_fanout_job(issue: &IssueId, published_at: OffsetDateTime) -> NewJob {
-    NewJob::new(
-        NOTIFY_FANOUT,
-        json!({"kind": "review", "issue": issue.as_str()}),
-        published_at,
-    )
+    Job::NotifyFanout(Fanout::Review {
+        issue: issue.clone(),
+    })
+    .at(published_at)
     .dedupe(format!("{NOTIFY_FANOUT}:review:{issue}"))
 }
 
 /// The fan-out job for a Message Center message, new or changed (a change tells only
 /// the tenants it newly reaches: the others already have that message's mail).
 pub fn message_fanout_job(message: &MessageId, changed_at: OffsetDateTime) -> NewJob {
-    NewJob::new(
-        NOTIFY_FANOUT,
-        json!({"kind": "message", "message": message.as_str()}),
-        changed_at,
-    )
+    Job::NotifyFanout(Fanout::Message {
+        message: message.clone(),
+    })
+    .at(changed_at)
     .dedupe(format!(
         "{NOTIFY_FANOUT}:message:{message}:{}",
         changed_at.unix_timestamp_nanos()
     ))
 }
 
-/// Runs the fan-out a job's payload describes.
-pub async fn run(core: &Core, payload: &serde_json::Value, base_url: &str) -> ApiResult<u64> {
-    let text = |key: &str| {
-        payload[key]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| ApiError::BadRequest(format!("the fan-out has no {key}")))
-    };
-    match payload["kind"].as_str().unwrap_or("issue") {
-        "issue" => fan_out(core, &text("issue")?, payload["seq"].as_i64(), base_url).await,
-        "review" => fan_out_review(core, &text("issue")?, base_url).await,
-        "message" => fan_out_message(core, &text("message")?, base_url).await,
-        other => Err(ApiError::BadRequest(format!(
-            "unknown fan-out kind `{other}`"
-        ))),
+/// Runs the fan-out a job describes.
+pub async fn run(core: &Core, fanout: &Fanout, base_url: &str) -> AppResult<u64> {
+    match fanout {
+        Fanout::Issue { issue, seq } => fan_out(core, issue.as_str(), *seq, base_url).await,
+        Fanout::Review { issue } => fan_out_review(core, issue.as_str(), base_url).await,
+        Fanout::Message { message } => fan_out_message(core, message.as_str(), base_url).await,
     }
 }
 
@@ -95,7 +84,7 @@ pub fn delivery_id(key: &str) -> String {
 struct Tenants(HashMap<TenantId, (Arc<str>, Language)>);
 
 impl Tenants {
-    async fn load(&mut self, core: &Core, ids: impl Iterator<Item = TenantId>) -> ApiResult<()> {
+    async fn load(&mut self, core: &Core, ids: impl Iterator<Item = TenantId>) -> AppResult<()> {
         let mut missing: Vec<TenantId> = ids.filter(|t| !self.0.contains_key(t)).collect();
         missing.sort();
         missing.dedup();
@@ -141,7 +130,7 @@ struct Rendered<'a> {
 
 impl Rendered<'_> {
     /// The news in `lang` and `zone`, and its id.
-    fn get(&mut self, lang: Language, zone: &Arc<str>) -> ApiResult<&(String, News)> {
+    fn get(&mut self, lang: Language, zone: &Arc<str>) -> AppResult<&(String, News)> {
         use std::collections::hash_map::Entry;
         match self.cache.entry((lang, zone.clone())) {
             Entry::Occupied(e) => Ok(e.into_mut()),
@@ -152,7 +141,7 @@ impl Rendered<'_> {
                     email: news.email.clone(),
                     webhook: news.webhook.clone(),
                 })
-                .map_err(ApiError::internal)?;
+                .map_err(AppError::internal)?;
                 self.fresh.push(DeliveryNews {
                     id: id.clone(),
                     change: self.change.to_owned(),
@@ -314,7 +303,7 @@ async fn deliver(
     base_url: &str,
     wants: impl Fn(&Subscription) -> bool,
     render: impl Fn(&Tr) -> News + Sync,
-) -> ApiResult<u64> {
+) -> AppResult<u64> {
     let mut tenants = Tenants(HashMap::new());
     let mut rendered = Rendered {
         change,
@@ -330,7 +319,7 @@ async fn deliver(
     let mut queued = 0;
     // Each page is written while the next is read and rendered: the store's writer and
     // its readers work side by side.
-    let mut writing: Option<tokio::task::JoinHandle<ApiResult<u64>>> = None;
+    let mut writing: Option<tokio::task::JoinHandle<AppResult<u64>>> = None;
     for chunk in reached.chunks(PAGE as usize) {
         // The page's tenants, contacts, endpoints and browsers, read side by side.
         let (loaded, contacts, hooks, pushes) = tokio::join!(
@@ -395,7 +384,7 @@ async fn deliver(
             batch.push(d);
         }
         if let Some(previous) = writing.take() {
-            queued += previous.await.map_err(ApiError::internal)??;
+            queued += previous.await.map_err(AppError::internal)??;
         }
         // The news first: a delivery never names news that is not stored.
         core.store
@@ -407,7 +396,7 @@ async fn deliver(
         }));
     }
     if let Some(last) = writing {
-        queued += last.await.map_err(ApiError::internal)??;
+        queued += last.await.map_err(AppError::internal)??;
     }
     Ok(queued)
 }
@@ -419,7 +408,7 @@ pub async fn fan_out(
     issue_id: &str,
     seq: Option<i64>,
     base_url: &str,
-) -> ApiResult<u64> {
+) -> AppResult<u64> {
     let id = IssueId::parse(issue_id)?;
     let Some(issue) = core.store.get_issue(&id).await? else {
         return Ok(0);
@@ -429,7 +418,7 @@ pub async fn fan_out(
         Some(s) => posts.iter().find(|p| p.seq == s),
         None => posts.last(),
     }
-    .ok_or_else(|| ApiError::NotFound(format!("issue {id} has no post {seq:?}")))?;
+    .ok_or_else(|| AppError::NotFound(format!("issue {id} has no post {seq:?}")))?;
     let service_name = service_name(core, &issue).await?;
     let topic = Topic::of_issue(issue.classification);
     let change = format!("issue:{}:post:{}", issue.id, post.seq);
@@ -466,7 +455,7 @@ fn portal_link(base_url: &str, path: &str) -> Option<String> {
     (!base.is_empty()).then(|| format!("{base}{path}"))
 }
 
-async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> ApiResult<u64> {
+async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> AppResult<u64> {
     let id = IssueId::parse(issue_id)?;
     let (Some(issue), Some(pir)) = (
         core.store.get_issue(&id).await?,
@@ -532,7 +521,7 @@ async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> ApiResul
     deliver(core, Reach::Issue(&id), &change, base_url, wants, render).await
 }
 
-async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiResult<u64> {
+async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> AppResult<u64> {
     let id = MessageId::parse(message_id)?;
     let Some(message) = core.store.get_message(&id).await? else {
         return Ok(0);
@@ -583,7 +572,7 @@ async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> ApiRe
     deliver(core, Reach::Message(&id), &change, base_url, wants, render).await
 }
 
-async fn service_name(core: &Core, issue: &Issue) -> ApiResult<String> {
+async fn service_name(core: &Core, issue: &Issue) -> AppResult<String> {
     Ok(core
         .store
         .list_services()

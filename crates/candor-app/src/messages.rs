@@ -6,9 +6,9 @@ use std::io::Write;
 
 use candor_domain::audit::{AuditChain, NewAuditRecord};
 use candor_domain::health::{
-    audience_components, check_attachment, check_tags, Attachment, Audience, Category, ComponentId,
-    Message, MessageId, MessageText, ServiceId, Severity, Viewpoint, ViewpointChange,
-    MAX_ATTACHMENTS, UPDATED_TAG,
+    audience_components, check_attachment, check_dates, check_tags, Attachment, Audience, Category,
+    ChangedMessage, ComponentId, Message, MessageChange, MessageChangeRefused, MessageId,
+    MessageText, ServiceId, Severity, Viewpoint, ViewpointChange, MAX_ATTACHMENTS,
 };
 use candor_domain::identity::{authorize, Action, Actor, InvalidValue};
 use candor_domain::language::{Language, UnknownLanguage};
@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use super::health::{catalog, sanitize, Catalog, PREVIEW_TENANTS};
 use super::Core;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 
 pub const MESSAGE_CREATED: &str = "New-ServiceMessage";
 pub const MESSAGE_UPDATED: &str = "Set-ServiceMessage";
@@ -28,11 +28,11 @@ pub const FIRST_MESSAGE_NUMBER: i64 = 100_000;
 /// All attachments of one message together.
 pub const MAX_TOTAL_ATTACHMENT_BYTES: usize = 20 * 1024 * 1024;
 
-fn invalid(field: &'static str, problem: impl Into<String>) -> ApiError {
-    ApiError::Invalid(InvalidValue::new(field, problem))
+fn invalid(field: &'static str, problem: impl Into<String>) -> AppError {
+    AppError::Invalid(InvalidValue::new(field, problem))
 }
 
-fn text(field: &'static str, s: &str, max: usize) -> ApiResult<String> {
+fn text(field: &'static str, s: &str, max: usize) -> AppResult<String> {
     let s = s.trim();
     if s.is_empty() {
         return Err(invalid(field, "must not be empty"));
@@ -43,7 +43,7 @@ fn text(field: &'static str, s: &str, max: usize) -> ApiResult<String> {
     Ok(s.to_owned())
 }
 
-fn body(field: &'static str, html: &str) -> ApiResult<String> {
+fn body(field: &'static str, html: &str) -> AppResult<String> {
     let clean = sanitize(html);
     if clean.trim().is_empty() {
         return Err(invalid(field, "the message needs some text"));
@@ -54,7 +54,7 @@ fn body(field: &'static str, html: &str) -> ApiResult<String> {
     Ok(clean)
 }
 
-fn language(tag: Option<&str>) -> ApiResult<Language> {
+fn language(tag: Option<&str>) -> AppResult<Language> {
     match tag.map(str::trim).filter(|l| !l.is_empty()) {
         None => Ok(Language::English),
         Some(l) => l
@@ -99,7 +99,7 @@ pub struct NewMessageInput {
     pub attachments: Vec<AttachmentUpload>,
 }
 
-fn services(cat: &Catalog, names: &[String]) -> ApiResult<BTreeSet<ServiceId>> {
+fn services(cat: &Catalog, names: &[String]) -> AppResult<BTreeSet<ServiceId>> {
     let mut out = BTreeSet::new();
     for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
         let s = cat
@@ -116,7 +116,7 @@ fn services(cat: &Catalog, names: &[String]) -> ApiResult<BTreeSet<ServiceId>> {
 fn translations(
     original: Language,
     input: &BTreeMap<String, TextInput>,
-) -> ApiResult<BTreeMap<Language, MessageText>> {
+) -> AppResult<BTreeMap<Language, MessageText>> {
     let mut out = BTreeMap::new();
     for (tag, t) in input {
         let lang: Language = tag
@@ -136,7 +136,7 @@ fn translations(
     Ok(out)
 }
 
-async fn check_audience(core: &Core, cat: &Catalog, audience: &Audience) -> ApiResult<()> {
+async fn check_audience(core: &Core, cat: &Catalog, audience: &Audience) -> AppResult<()> {
     audience.check()?;
     if let Some(r) = audience.regions.iter().find(|r| !cat.index.has_region(r)) {
         return Err(invalid("audience", format!("region {r} does not exist")));
@@ -149,7 +149,7 @@ async fn check_audience(core: &Core, cat: &Catalog, audience: &Audience) -> ApiR
     Ok(())
 }
 
-fn details(input: BTreeMap<String, String>) -> ApiResult<BTreeMap<String, String>> {
+fn details(input: BTreeMap<String, String>) -> AppResult<BTreeMap<String, String>> {
     if input.len() > 20 {
         return Err(invalid("details", "at most 20 details"));
     }
@@ -167,27 +167,10 @@ fn details(input: BTreeMap<String, String>) -> ApiResult<BTreeMap<String, String
     Ok(out)
 }
 
-fn check_dates(
-    start: OffsetDateTime,
-    end: Option<OffsetDateTime>,
-    action_by: Option<OffsetDateTime>,
-) -> ApiResult<()> {
-    if end.is_some_and(|e| e < start) {
-        return Err(invalid("end", "the message cannot end before it starts"));
-    }
-    if action_by.is_some_and(|a| a < start) {
-        return Err(invalid(
-            "action required by",
-            "the deadline cannot fall before the message starts",
-        ));
-    }
-    Ok(())
-}
-
 fn attachments(
     uploads: Vec<AttachmentUpload>,
     now: OffsetDateTime,
-) -> ApiResult<Vec<NewAttachment>> {
+) -> AppResult<Vec<NewAttachment>> {
     if uploads.len() > MAX_ATTACHMENTS {
         return Err(invalid(
             "attachment",
@@ -242,7 +225,7 @@ pub async fn preview(
     actor: &Actor,
     service_names: &[String],
     audience: &Audience,
-) -> ApiResult<ImpactPreview> {
+) -> AppResult<ImpactPreview> {
     authorize(actor, Action::PublishMessages)?;
     let cat = catalog(core).await?;
     let services = services(&cat, service_names)?;
@@ -263,7 +246,7 @@ pub async fn create_message(
     actor: &Actor,
     ip: Option<String>,
     input: NewMessageInput,
-) -> ApiResult<(Message, i64)> {
+) -> AppResult<(Message, i64)> {
     authorize(actor, Action::PublishMessages)?;
     let cat = catalog(core).await?;
     let now = core.clock.now();
@@ -355,65 +338,49 @@ pub async fn update_message(
     ip: Option<String>,
     id: &str,
     input: UpdateMessageInput,
-) -> ApiResult<(Message, i64)> {
+) -> AppResult<(Message, i64)> {
     authorize(actor, Action::PublishMessages)?;
     let id = MessageId::parse(id)?;
     let old = core
         .store
         .get_message(&id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no message {id}")))?;
-    let mut m = old.clone();
-    let mut changed: Vec<&str> = Vec::new();
-    if let Some(t) = &input.title {
-        m.title = text("title", t, 300)?;
-        changed.push("title");
-    }
-    if let Some(b) = &input.body_html {
-        m.body_html = body("body", b)?;
-        changed.push("body");
-    }
-    if let Some(t) = &input.translations {
-        m.translations = translations(m.language, t)?;
-        changed.push("translations");
-    }
-    if let Some(s) = input.severity.as_deref() {
-        m.severity = s.parse()?;
-        changed.push("severity");
-    }
-    if let Some(t) = &input.tags {
-        m.tags = check_tags(t)?;
-        changed.push("tags");
-    }
-    if let Some(a) = input.action_required_by {
-        m.action_required_by = a;
-        changed.push("actionRequiredByDateTime");
-    }
-    if let Some(e) = input.end {
-        m.end = e;
-        changed.push("endDateTime");
-    }
+        .ok_or_else(|| AppError::NotFound(format!("there is no message {id}")))?;
     let cat = catalog(core).await?;
-    let widened = match input.audience {
-        Some(a) => {
-            check_audience(core, &cat, &a).await?;
-            m.audience = a;
-            changed.push("audience");
-            true
-        }
-        None => false,
+    if let Some(a) = &input.audience {
+        check_audience(core, &cat, a).await?;
+    }
+    let change = MessageChange {
+        title: input
+            .title
+            .as_deref()
+            .map(|t| text("title", t, 300))
+            .transpose()?,
+        body_html: input
+            .body_html
+            .as_deref()
+            .map(|b| body("body", b))
+            .transpose()?,
+        translations: input
+            .translations
+            .as_ref()
+            .map(|t| translations(old.language, t))
+            .transpose()?,
+        severity: input.severity.as_deref().map(str::parse).transpose()?,
+        tags: input.tags.as_deref().map(check_tags).transpose()?,
+        action_required_by: input.action_required_by,
+        end: input.end,
+        audience: input.audience,
     };
-    if changed.is_empty() {
-        return Err(ApiError::BadRequest(
-            "the update changes nothing; send at least one field".into(),
-        ));
-    }
-    check_dates(m.start, m.end, m.action_required_by)?;
     let now = core.clock.now();
-    m.last_modified = now.max(old.last_modified + time::Duration::microseconds(1));
-    if !m.tags.iter().any(|t| t.eq_ignore_ascii_case(UPDATED_TAG)) {
-        m.tags.insert(0, UPDATED_TAG.to_owned());
-    }
+    let ChangedMessage {
+        message: m,
+        changed,
+        audience_changed: widened,
+    } = old.apply(change, now).map_err(|e| match e {
+        MessageChangeRefused::Nothing => AppError::Refused(e.to_string()),
+        MessageChangeRefused::Invalid(v) => AppError::Invalid(v),
+    })?;
     let components = widened.then(|| covered(&cat, &m));
     let record = NewAuditRecord::by(actor, AuditChain::Operator, now, MESSAGE_UPDATED)
         .ip(ip)
@@ -435,19 +402,19 @@ pub async fn update_message(
 }
 
 /// Every message, for the operator console and API.
-pub async fn list_for_operator(core: &Core, actor: &Actor, limit: u32) -> ApiResult<Vec<Message>> {
+pub async fn list_for_operator(core: &Core, actor: &Actor, limit: u32) -> AppResult<Vec<Message>> {
     authorize(actor, Action::PublishMessages)?;
     Ok(core.store.list_messages(limit.clamp(1, 1000)).await?)
 }
 
-pub async fn get_for_operator(core: &Core, actor: &Actor, id: &str) -> ApiResult<(Message, i64)> {
+pub async fn get_for_operator(core: &Core, actor: &Actor, id: &str) -> AppResult<(Message, i64)> {
     authorize(actor, Action::PublishMessages)?;
     let id = MessageId::parse(id)?;
     let m = core
         .store
         .get_message(&id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no message {id}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("there is no message {id}")))?;
     let reach = core.store.message_reach(&id).await?;
     Ok((m, reach))
 }
@@ -471,7 +438,7 @@ pub async fn tenant_messages(
     core: &Core,
     actor: &Actor,
     tenant: TenantId,
-) -> ApiResult<Vec<MessageView>> {
+) -> AppResult<Vec<MessageView>> {
     authorize(actor, Action::ReadMessageCenter(tenant))?;
     let messages = core.store.tenant_messages(tenant).await?;
     let viewpoints = match person(actor) {
@@ -495,8 +462,8 @@ pub async fn tenant_messages(
         .collect())
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!(
+fn not_found(id: &str) -> AppError {
+    AppError::NotFound(format!(
         "there is no message {} for this tenant",
         id.chars().take(20).collect::<String>()
     ))
@@ -508,7 +475,7 @@ pub async fn message_for_tenant(
     actor: &Actor,
     tenant: TenantId,
     id: &str,
-) -> ApiResult<MessageView> {
+) -> AppResult<MessageView> {
     authorize(actor, Action::ReadMessageCenter(tenant))?;
     let mid = MessageId::parse(id).map_err(|_| not_found(id))?;
     if !core.store.tenant_has_message(tenant, &mid).await? {
@@ -540,10 +507,10 @@ pub async fn attachment_for_tenant(
     tenant: TenantId,
     message: &str,
     attachment: &str,
-) -> ApiResult<(Attachment, Vec<u8>)> {
+) -> AppResult<(Attachment, Vec<u8>)> {
     let view = message_for_tenant(core, actor, tenant, message).await?;
     let missing = || {
-        ApiError::NotFound(format!(
+        AppError::NotFound(format!(
             "message {} has no attachment {}",
             view.message.id,
             attachment.chars().take(40).collect::<String>()
@@ -562,7 +529,7 @@ pub async fn attachments_archive(
     actor: &Actor,
     tenant: TenantId,
     message: &str,
-) -> ApiResult<(MessageId, Vec<u8>)> {
+) -> AppResult<(MessageId, Vec<u8>)> {
     let view = message_for_tenant(core, actor, tenant, message).await?;
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
@@ -576,10 +543,10 @@ pub async fn attachments_archive(
             continue;
         };
         zip.start_file(a.name.as_str(), options)
-            .map_err(ApiError::internal)?;
-        zip.write_all(&bytes).map_err(ApiError::internal)?;
+            .map_err(AppError::internal)?;
+        zip.write_all(&bytes).map_err(AppError::internal)?;
     }
-    let bytes = zip.finish().map_err(ApiError::internal)?.into_inner();
+    let bytes = zip.finish().map_err(AppError::internal)?.into_inner();
     Ok((view.message.id, bytes))
 }
 
@@ -591,10 +558,10 @@ pub async fn change_viewpoints(
     tenant: TenantId,
     ids: &[String],
     change: ViewpointChange,
-) -> ApiResult<bool> {
+) -> AppResult<bool> {
     authorize(actor, Action::SetMessageViewpoint(tenant))?;
     let user = person(actor)
-        .ok_or_else(|| ApiError::BadRequest("only a signed-in person has a viewpoint".into()))?;
+        .ok_or_else(|| AppError::Refused("only a signed-in person has a viewpoint".into()))?;
     if ids.is_empty() {
         return Err(invalid("messageIds", "name at least one message"));
     }

@@ -12,20 +12,20 @@ use candor_domain::OperatorId;
 use serde_json::json;
 
 use super::Core;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 
 pub const ELEVATION_REQUESTED: &str = "New-Elevation";
 pub const ELEVATION_DECIDED: &str = "Set-Elevation";
 pub const ELEVATION_REVOKED: &str = "Revoke-Elevation";
 
-fn person(actor: &Actor) -> ApiResult<(OperatorId, String, OperatorRoles)> {
+fn person(actor: &Actor) -> AppResult<(OperatorId, String, OperatorRoles)> {
     match actor {
         Actor::Operator {
             operator_id,
             email,
             roles,
         } if !email.starts_with("svc:") => Ok((*operator_id, email.clone(), roles.clone())),
-        _ => Err(ApiError::BadRequest(
+        _ => Err(AppError::Refused(
             "elevations are for people on the provider side".into(),
         )),
     }
@@ -36,7 +36,7 @@ pub async fn roles_now(
     core: &Core,
     operator: OperatorId,
     standing: &OperatorRoles,
-) -> ApiResult<OperatorRoles> {
+) -> AppResult<OperatorRoles> {
     let active = core
         .store
         .list_elevations(Some(operator), Some(ElevationStatus::Active), 20)
@@ -52,15 +52,15 @@ pub async fn request(
     role: &str,
     reason: &str,
     minutes: i64,
-) -> ApiResult<Elevation> {
+) -> AppResult<Elevation> {
     let (me, name, roles) = person(actor)?;
     let role: OperatorRole = role
         .parse()
         .map_err(|e: candor_domain::identity::UnknownName| {
-            ApiError::Invalid(InvalidValue::new("role", e.to_string()))
+            AppError::Invalid(InvalidValue::new("role", e.to_string()))
         })?;
     if !is_privileged(role) {
-        return Err(ApiError::Invalid(InvalidValue::new(
+        return Err(AppError::Invalid(InvalidValue::new(
             "role",
             format!(
                 "{role} is not privileged and is assigned directly; elevations are for {}",
@@ -73,7 +73,7 @@ pub async fn request(
         )));
     }
     if roles.contains(role) {
-        return Err(ApiError::Conflict(format!("you already hold {role}")));
+        return Err(AppError::not_now(format!("you already hold {role}")));
     }
     let now = core.clock.now();
     let open = core
@@ -84,7 +84,7 @@ pub async fn request(
         .iter()
         .any(|e| e.role == role && e.status_at(now) == ElevationStatus::Requested)
     {
-        return Err(ApiError::Conflict(format!(
+        return Err(AppError::not_now(format!(
             "you already asked for {role}; wait for a decision"
         )));
     }
@@ -104,12 +104,12 @@ pub async fn request(
     Ok(elevation)
 }
 
-async fn load(core: &Core, id: &str) -> ApiResult<Elevation> {
+async fn load(core: &Core, id: &str) -> AppResult<Elevation> {
     let id: ElevationId = id.parse()?;
     core.store
         .get_elevation(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no elevation {id}")))
+        .ok_or_else(|| AppError::NotFound(format!("there is no elevation {id}")))
 }
 
 /// Another operator who holds the role now approves or denies.
@@ -120,7 +120,7 @@ pub async fn decide(
     id: &str,
     approve: bool,
     comment: Option<String>,
-) -> ApiResult<Elevation> {
+) -> AppResult<Elevation> {
     let (me, name, roles) = person(actor)?;
     let before = load(core, id).await?;
     let now = core.clock.now();
@@ -130,7 +130,7 @@ pub async fn decide(
     // Who may decide is a question of rights (403); the elevation's state (decided,
     // expired) is a conflict (409). The domain checks both again.
     let denied = |message: String| {
-        ApiError::Forbidden(candor_domain::identity::Denied {
+        AppError::Forbidden(candor_domain::identity::Denied {
             reason: candor_domain::identity::DenyReason::MissingRole,
             message,
         })
@@ -148,7 +148,7 @@ pub async fn decide(
     }
     let after = before
         .decide(me, &name, &roles, approve, comment.clone(), now)
-        .map_err(|r| ApiError::Conflict(r.0))?;
+        .map_err(|r| AppError::not_now(r.0))?;
     let record = NewAuditRecord::by(actor, AuditChain::Operator, now, ELEVATION_DECIDED)
         .ip(ip)
         .item(before.id.to_string())
@@ -171,11 +171,11 @@ pub async fn revoke(
     actor: &Actor,
     ip: Option<String>,
     id: &str,
-) -> ApiResult<Elevation> {
+) -> AppResult<Elevation> {
     let (me, _, roles) = person(actor)?;
     let before = load(core, id).await?;
     if before.operator != me && !roles.contains(before.role) {
-        return Err(ApiError::Forbidden(candor_domain::identity::Denied {
+        return Err(AppError::Forbidden(candor_domain::identity::Denied {
             reason: candor_domain::identity::DenyReason::MissingRole,
             message: format!(
                 "only the holder, or someone holding {}, ends an elevation",
@@ -184,7 +184,7 @@ pub async fn revoke(
         }));
     }
     let now = core.clock.now();
-    let after = before.revoke(now).map_err(|r| ApiError::Conflict(r.0))?;
+    let after = before.revoke(now).map_err(|r| AppError::not_now(r.0))?;
     let record = NewAuditRecord::by(actor, AuditChain::Operator, now, ELEVATION_REVOKED)
         .ip(ip)
         .item(before.id.to_string())
@@ -197,7 +197,7 @@ pub async fn revoke(
 
 /// What the elevation page shows: the caller's own elevations, and the requests they may
 /// decide (for roles they hold now, not their own). Statuses are as of now.
-pub async fn overview(core: &Core, actor: &Actor) -> ApiResult<(Vec<Elevation>, Vec<Elevation>)> {
+pub async fn overview(core: &Core, actor: &Actor) -> AppResult<(Vec<Elevation>, Vec<Elevation>)> {
     let (me, _, roles) = person(actor)?;
     let now = core.clock.now();
     let at_now = |mut e: Elevation| {
@@ -230,7 +230,7 @@ pub const ELEVATION_ENDED: &str = "End-Elevation";
 /// Records what time alone decided: requests nobody approved within 12 hours expired,
 /// active elevations reached their end. The role was already refused from that moment
 /// (roles are worked out against the clock); this writes it down in the operator log.
-pub async fn record_deadlines(core: &Core) -> ApiResult<usize> {
+pub async fn record_deadlines(core: &Core) -> AppResult<usize> {
     let now = core.clock.now();
     let mut recorded = 0;
     for status in [ElevationStatus::Requested, ElevationStatus::Active] {

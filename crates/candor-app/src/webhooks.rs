@@ -20,9 +20,10 @@ use candor_domain::TenantId;
 use serde_json::json;
 
 use super::Core;
-use crate::auth::random_token;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 use crate::i18n::Tr;
+use crate::jobs::{Job, EMAIL_SEND};
+use crate::secrets::random_token;
 
 pub const WEBHOOK_ADDED: &str = "Add-WebhookEndpoint";
 pub const WEBHOOK_REMOVED: &str = "Remove-WebhookEndpoint";
@@ -53,10 +54,10 @@ fn new_secret() -> String {
 
 /// Checks a webhook URL the way delivery will: https, a host, no credentials, and (unless
 /// allowed) only public addresses.
-pub async fn check_url(core: &Core, url: &str) -> ApiResult<String> {
+pub async fn check_url(core: &Core, url: &str) -> AppResult<String> {
     let url = url.trim();
     if url.is_empty() || url.len() > 2000 {
-        return Err(ApiError::Invalid(InvalidValue::new(
+        return Err(AppError::Invalid(InvalidValue::new(
             "url",
             "give the endpoint's URL (https://…, at most 2,000 characters)",
         )));
@@ -65,7 +66,7 @@ pub async fn check_url(core: &Core, url: &str) -> ApiResult<String> {
     match resolve(url, allow_private).await {
         Ok((parsed, _, _)) => Ok(parsed.to_string()),
         Err(WebhookError::Permanent(m)) | Err(WebhookError::Retry(m)) => {
-            Err(ApiError::Invalid(InvalidValue::new("url", m)))
+            Err(AppError::Invalid(InvalidValue::new("url", m)))
         }
     }
 }
@@ -75,7 +76,7 @@ pub async fn subscription(
     core: &Core,
     topics: &[String],
     services: &[String],
-) -> ApiResult<Subscription> {
+) -> AppResult<Subscription> {
     let topics = topics
         .iter()
         .map(|t| t.parse::<Topic>())
@@ -89,7 +90,7 @@ pub async fn subscription(
                 c.id.as_str().eq_ignore_ascii_case(s) || c.display_name.eq_ignore_ascii_case(s)
             })
             .ok_or_else(|| {
-                ApiError::Invalid(InvalidValue::new(
+                AppError::Invalid(InvalidValue::new(
                     "services",
                     format!(
                         "`{}` is not a service in the catalog",
@@ -113,7 +114,7 @@ pub async fn add(
     ip: Option<String>,
     tenant: TenantId,
     input: WebhookInput,
-) -> ApiResult<WithSecret> {
+) -> AppResult<WithSecret> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let format: WebhookFormat = if input.format.trim().is_empty() {
         WebhookFormat::Candor
@@ -123,7 +124,7 @@ pub async fn add(
     let subscription = subscription(core, &input.topics, &input.services).await?;
     let url = check_url(core, &input.url).await?;
     if core.store.list_webhooks(tenant).await?.len() >= MAX_ENDPOINTS {
-        return Err(ApiError::Invalid(InvalidValue::new(
+        return Err(AppError::Invalid(InvalidValue::new(
             "url",
             format!("an organization may have at most {MAX_ENDPOINTS} webhook endpoints; remove one first"),
         )));
@@ -156,13 +157,13 @@ pub async fn add(
     Ok(WithSecret { endpoint, secret })
 }
 
-pub async fn list(core: &Core, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<WebhookEndpoint>> {
+pub async fn list(core: &Core, actor: &Actor, tenant: TenantId) -> AppResult<Vec<WebhookEndpoint>> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     Ok(core.store.list_webhooks(tenant).await?)
 }
 
-async fn find(core: &Core, tenant: TenantId, id: &str) -> ApiResult<WebhookEndpoint> {
-    let missing = || ApiError::NotFound("there is no such webhook endpoint".into());
+async fn find(core: &Core, tenant: TenantId, id: &str) -> AppResult<WebhookEndpoint> {
+    let missing = || AppError::NotFound("there is no such webhook endpoint".into());
     let id: WebhookEndpointId = id.parse().map_err(|_| missing())?;
     match core.store.get_webhook(id).await? {
         Some(e) if e.tenant == tenant => Ok(e),
@@ -176,7 +177,7 @@ pub async fn remove(
     ip: Option<String>,
     tenant: TenantId,
     id: &str,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let endpoint = find(core, tenant, id).await?;
     let record = NewAuditRecord::by(
@@ -194,7 +195,7 @@ pub async fn remove(
     {
         Ok(())
     } else {
-        Err(ApiError::NotFound(
+        Err(AppError::NotFound(
             "there is no such webhook endpoint".into(),
         ))
     }
@@ -208,7 +209,7 @@ pub async fn rotate_secret(
     ip: Option<String>,
     tenant: TenantId,
     id: &str,
-) -> ApiResult<WithSecret> {
+) -> AppResult<WithSecret> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let endpoint = find(core, tenant, id).await?;
     let now = core.clock.now();
@@ -221,7 +222,7 @@ pub async fn rotate_secret(
             "PreviousSecretValidUntil": rotated.previous_until.map(candor_domain::time_util::rfc3339),
         }));
     if !core.store.save_webhook(&rotated, vec![record]).await? {
-        return Err(ApiError::NotFound(
+        return Err(AppError::NotFound(
             "there is no such webhook endpoint".into(),
         ));
     }
@@ -238,7 +239,7 @@ pub async fn enable(
     ip: Option<String>,
     tenant: TenantId,
     id: &str,
-) -> ApiResult<WebhookEndpoint> {
+) -> AppResult<WebhookEndpoint> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let endpoint = find(core, tenant, id).await?;
     let enabled = WebhookEndpoint {
@@ -256,7 +257,7 @@ pub async fn enable(
     .ip(ip)
     .item(enabled.url.clone());
     if !core.store.save_webhook(&enabled, vec![record]).await? {
-        return Err(ApiError::NotFound(
+        return Err(AppError::NotFound(
             "there is no such webhook endpoint".into(),
         ));
     }
@@ -270,14 +271,14 @@ pub async fn send_test(
     ip: Option<String>,
     tenant: TenantId,
     id: &str,
-) -> ApiResult<String> {
+) -> AppResult<String> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let endpoint = find(core, tenant, id).await?;
     let tenant_row = core
         .store
         .get_tenant(tenant)
         .await?
-        .ok_or_else(|| ApiError::NotFound("no such tenant".into()))?;
+        .ok_or_else(|| AppError::NotFound("no such tenant".into()))?;
     let tr = Tr::new(
         tenant_row.default_language,
         tenant_row.time_zone.to_string(),
@@ -323,7 +324,7 @@ pub async fn disabled_notice(
     core: &Core,
     endpoint: &WebhookEndpoint,
     reason: &str,
-) -> ApiResult<(Vec<NewJob>, Vec<NewAuditRecord>)> {
+) -> AppResult<(Vec<NewJob>, Vec<NewAuditRecord>)> {
     let now = core.clock.now();
     let tenant = core.store.get_tenant(endpoint.tenant).await?;
     let (zone, default_language) = tenant
@@ -354,21 +355,14 @@ pub async fn disabled_notice(
         };
         let key = format!(
             "{}:webhook-disabled:{}:{}:{}",
-            super::lockbox_mail::EMAIL_SEND,
+            EMAIL_SEND,
             endpoint.id,
             now.unix_timestamp(),
             user.id
         );
         let mut email = email;
         email.delivery_id = Some(super::notify::delivery_id(&key));
-        jobs.push(
-            NewJob::new(
-                super::lockbox_mail::EMAIL_SEND,
-                serde_json::to_value(&email).map_err(ApiError::internal)?,
-                now,
-            )
-            .dedupe(key),
-        );
+        jobs.push(Job::EmailSend(email).at(now).dedupe(key));
     }
     let record = NewAuditRecord::new(
         AuditChain::Tenant(endpoint.tenant),

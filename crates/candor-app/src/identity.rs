@@ -10,14 +10,15 @@ use candor_domain::{ApiClientId, OperatorId, TenantId, UserId};
 use serde_json::json;
 
 use super::Core;
-use crate::auth::{password, random_token, same_secret, sha256_hex};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
+use crate::password;
+use crate::secrets::{random_token, same_secret, sha256_hex};
 
-fn invalid(field: &'static str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::Invalid(InvalidValue::new(field, e.to_string()))
+fn invalid(field: &'static str, e: impl std::fmt::Display) -> AppError {
+    AppError::Invalid(InvalidValue::new(field, e.to_string()))
 }
 
-pub fn parse_language(s: &str) -> ApiResult<Language> {
+pub fn parse_language(s: &str) -> AppResult<Language> {
     s.parse().map_err(|e| invalid("language", e))
 }
 
@@ -35,7 +36,7 @@ pub async fn create_tenant(
     actor: &Actor,
     ip: Option<String>,
     input: TenantInput,
-) -> ApiResult<Tenant> {
+) -> AppResult<Tenant> {
     authorize(actor, Action::ManageTenants)?;
     let tenant = NewTenant {
         name: TenantName::parse(&input.name)?,
@@ -73,7 +74,7 @@ pub async fn update_tenant_settings(
     tenant_id: TenantId,
     default_language: &str,
     time_zone: &str,
-) -> ApiResult<Tenant> {
+) -> AppResult<Tenant> {
     authorize(actor, Action::ManageTenantSettings(tenant_id))?;
     let language = parse_language(default_language)?;
     let tz = TimeZoneName::parse(time_zone)?;
@@ -81,7 +82,7 @@ pub async fn update_tenant_settings(
         .store
         .get_tenant(tenant_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound("no such tenant".into()))?;
+        .ok_or_else(|| AppError::NotFound("no such tenant".into()))?;
     let audit = NewAuditRecord::by(
         actor,
         AuditChain::Tenant(tenant_id),
@@ -109,7 +110,7 @@ pub struct UserInput {
     pub language: Option<String>,
 }
 
-fn parse_tenant_roles(names: &[String]) -> ApiResult<TenantRoles> {
+fn parse_tenant_roles(names: &[String]) -> AppResult<TenantRoles> {
     TenantRoles::parse_csv(&names.join(",")).map_err(|e| invalid("roles", e))
 }
 
@@ -119,7 +120,7 @@ pub async fn create_user(
     ip: Option<String>,
     tenant_id: TenantId,
     input: UserInput,
-) -> ApiResult<TenantUser> {
+) -> AppResult<TenantUser> {
     authorize(actor, Action::ManageUsers(tenant_id))?;
     check_password_policy(&input.password)?;
     let password_hash = password::hash(input.password.clone()).await?;
@@ -135,7 +136,7 @@ pub async fn create_user_hashed(
     tenant_id: TenantId,
     input: UserInput,
     password_hash: String,
-) -> ApiResult<TenantUser> {
+) -> AppResult<TenantUser> {
     authorize(actor, Action::ManageUsers(tenant_id))?;
     let email = EmailAddress::parse(&input.email)?;
     let display_name = DisplayName::parse(&input.display_name)?;
@@ -145,7 +146,7 @@ pub async fn create_user_hashed(
         Some(l) => Some(parse_language(l)?),
     };
     if core.store.get_tenant(tenant_id).await?.is_none() {
-        return Err(ApiError::NotFound("no such tenant".into()));
+        return Err(AppError::NotFound("no such tenant".into()));
     }
     let id = UserId::generate();
     let audit = NewAuditRecord::by(
@@ -178,14 +179,14 @@ pub async fn set_user_roles(
     tenant_id: TenantId,
     user_id: UserId,
     roles: &[String],
-) -> ApiResult<TenantUser> {
+) -> AppResult<TenantUser> {
     authorize(actor, Action::ManageUsers(tenant_id))?;
     let roles = parse_tenant_roles(roles)?;
     let users = core.store.list_users(tenant_id).await?;
     let user = users
         .iter()
         .find(|u| u.id == user_id)
-        .ok_or_else(|| ApiError::NotFound("no such user in this tenant".into()))?;
+        .ok_or_else(|| AppError::NotFound("no such user in this tenant".into()))?;
     let admins_left = users
         .iter()
         .filter(|u| {
@@ -193,8 +194,8 @@ pub async fn set_user_roles(
         })
         .count();
     if admins_left == 0 && !roles.contains(TenantRole::GlobalAdministrator) {
-        return Err(ApiError::Conflict(
-            "a tenant must keep at least one Global Administrator; give the role to someone else first".into(),
+        return Err(AppError::not_now(
+            "a tenant must keep at least one Global Administrator; give the role to someone else first",
         ));
     }
     let audit = NewAuditRecord::by(
@@ -228,7 +229,7 @@ pub async fn create_operator(
     actor: &Actor,
     ip: Option<String>,
     input: OperatorInput,
-) -> ApiResult<Operator> {
+) -> AppResult<Operator> {
     authorize(actor, Action::ManageOperators)?;
     check_password_policy(&input.password)?;
     let password_hash = password::hash(input.password.clone()).await?;
@@ -241,7 +242,7 @@ pub async fn create_operator_hashed(
     ip: Option<String>,
     input: OperatorInput,
     password_hash: String,
-) -> ApiResult<Operator> {
+) -> AppResult<Operator> {
     authorize(actor, Action::ManageOperators)?;
     let email = EmailAddress::parse(&input.email)?;
     let display_name = DisplayName::parse(&input.display_name)?;
@@ -303,7 +304,7 @@ pub async fn create_api_client(
     tenant_id: TenantId,
     display_name: &str,
     permissions: &[String],
-) -> ApiResult<IssuedClient> {
+) -> AppResult<IssuedClient> {
     authorize(actor, Action::ManageApiClients(tenant_id))?;
     let display_name = DisplayName::parse(display_name)?;
     let permissions =
@@ -312,7 +313,7 @@ pub async fn create_api_client(
         return Err(invalid("permissions", "choose at least one permission"));
     }
     if core.store.get_tenant(tenant_id).await?.is_none() {
-        return Err(ApiError::NotFound("no such tenant".into()));
+        return Err(AppError::NotFound("no such tenant".into()));
     }
     let secret = format!("cs_{}", random_token());
     let id = ApiClientId::generate();
@@ -346,7 +347,7 @@ pub async fn revoke_api_client(
     ip: Option<String>,
     tenant_id: TenantId,
     client_id: ApiClientId,
-) -> ApiResult<ApiClient> {
+) -> AppResult<ApiClient> {
     authorize(actor, Action::ManageApiClients(tenant_id))?;
     let audit = NewAuditRecord::by(
         actor,
@@ -361,7 +362,7 @@ pub async fn revoke_api_client(
         .await
         .map_err(|e| match e {
             candor_domain::store::StoreError::NotFound => {
-                ApiError::NotFound("no such API client in this tenant".into())
+                AppError::NotFound("no such API client in this tenant".into())
             }
             other => other.into(),
         })
@@ -439,7 +440,7 @@ pub async fn create_operator_client(
     ip: Option<String>,
     display_name: &str,
     roles: &[String],
-) -> ApiResult<(OperatorClient, String)> {
+) -> AppResult<(OperatorClient, String)> {
     create_client(core, actor, ip, display_name, roles, false).await
 }
 
@@ -451,7 +452,7 @@ pub async fn create_break_glass_operator_client(
     ip: Option<String>,
     display_name: &str,
     roles: &[String],
-) -> ApiResult<(OperatorClient, String)> {
+) -> AppResult<(OperatorClient, String)> {
     create_client(core, actor, ip, display_name, roles, true).await
 }
 
@@ -462,7 +463,7 @@ async fn create_client(
     display_name: &str,
     roles: &[String],
     break_glass: bool,
-) -> ApiResult<(OperatorClient, String)> {
+) -> AppResult<(OperatorClient, String)> {
     authorize(actor, Action::ManageOperators)?;
     let display_name = DisplayName::parse(display_name)?;
     let roles = OperatorRoles::parse_csv(&roles.join(",")).map_err(|e| invalid("roles", e))?;
@@ -517,7 +518,7 @@ pub async fn revoke_operator_client(
     actor: &Actor,
     ip: Option<String>,
     id: ApiClientId,
-) -> ApiResult<OperatorClient> {
+) -> AppResult<OperatorClient> {
     authorize(actor, Action::ManageOperators)?;
     let audit = NewAuditRecord::by(
         actor,
@@ -532,7 +533,7 @@ pub async fn revoke_operator_client(
         .await
         .map_err(|e| match e {
             candor_domain::store::StoreError::NotFound => {
-                ApiError::NotFound("no such operator client".into())
+                AppError::NotFound("no such operator client".into())
             }
             other => other.into(),
         })
@@ -550,10 +551,10 @@ pub async fn sign_in(
     email: &str,
     password: &str,
     ip: Option<String>,
-) -> ApiResult<SignedIn> {
+) -> AppResult<SignedIn> {
     let now = core.clock.now();
     let refused =
-        || ApiError::Unauthenticated("the email address or password is not correct".into());
+        || AppError::Unauthenticated("the email address or password is not correct".into());
     let email_norm = EmailAddress::parse(email).ok();
     let (hash, chain, found) = match &email_norm {
         Some(e) if operator_realm => match core.store.find_operator_by_email(e).await? {

@@ -1,21 +1,28 @@
-//! Application services: the steps of each use case (authorize, validate, change, audit),
-//! shared by the HTTP handlers and the CLI so both follow the same rules.
+//! Candor's application layer: the steps of each use case (authorize, validate, change,
+//! audit), shared by the HTTP handlers, the CLI, the job runner and the delivery worker,
+//! so all follow the same rules. It knows the domain and the store traits, not HTTP.
 
 pub mod audit;
 pub mod contacts;
 pub mod deliveries;
 pub mod elevation;
+pub mod error;
 pub mod feeds;
 pub mod grants;
 pub mod health;
+pub mod i18n;
 pub mod identity;
+pub mod jobs;
 pub mod keys;
 pub mod lockbox;
 pub mod lockbox_mail;
 pub mod messages;
 pub mod notify;
+pub mod password;
 pub mod public;
 pub mod push;
+pub mod secrets;
+pub mod status_page;
 pub mod topology;
 pub mod topology_file;
 pub mod views;
@@ -26,7 +33,7 @@ use std::sync::Arc;
 use candor_domain::clock::Clock;
 use candor_domain::store::Store;
 
-use crate::auth::keys::Keys;
+use crate::keys::Keys;
 
 /// What every use case needs: the store, the clock and Candor's keys.
 pub struct Core {
@@ -125,8 +132,8 @@ impl Core {
 
     pub async fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {
         let keys = Keys::load_or_create(store.as_ref(), clock.now()).await?;
-        // Only the embedded store has a single writer, which the grant cache relies on.
-        let grants = grants::GrantCache::new(store.backend() == "sqlite");
+        // The grant cache is complete only where this process sees every write.
+        let grants = grants::GrantCache::new(store.sees_every_write());
         Ok(Core {
             grants,
             send_notifications: true,
