@@ -11,7 +11,7 @@ use candor_domain::TenantId;
 use serde_json::json;
 
 use super::Core;
-use crate::error::{AppError, AppResult};
+use crate::error::{found, AppError, AppResult};
 use crate::i18n::Tr;
 
 pub const CONTACT_ADDED: &str = "Add-NotificationContact";
@@ -90,23 +90,11 @@ pub async fn remove(
 ) -> AppResult<()> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let contact = find(core, tenant, id).await?;
-    let record = NewAuditRecord::by(
-        actor,
-        AuditChain::Tenant(tenant),
-        core.clock.now(),
-        CONTACT_REMOVED,
-    )
-    .ip(ip)
-    .item(contact.email.to_string());
-    if core
-        .store
-        .delete_contact(tenant, contact.id, vec![record])
-        .await?
-    {
-        Ok(())
-    } else {
-        Err(AppError::NotFound("there is no such contact".into()))
-    }
+    let record = core
+        .tenant_record(actor, tenant, CONTACT_REMOVED, ip)
+        .item(contact.email.to_string());
+    let removed = core.store.delete_contact(tenant, contact.id, vec![record]);
+    found(removed.await?, "there is no such contact")
 }
 
 /// The test email for a contact, in its language, saying what it will receive.
@@ -157,11 +145,7 @@ pub async fn send_test(
 ) -> AppResult<Contact> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let contact = find(core, tenant, id).await?;
-    let tenant_row = core
-        .store
-        .get_tenant(tenant)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no such tenant".into()))?;
+    let tenant_row = core.tenant(tenant).await?;
     let catalog = core.store.list_services().await?;
     let names: Vec<String> = contact
         .subscription

@@ -42,6 +42,24 @@ impl AppError {
     }
 }
 
+/// For `map_err`: the store's `NotFound` told as `what` is not found, anything else as
+/// it is.
+pub fn not_found_as(what: &'static str) -> impl FnOnce(StoreError) -> AppError {
+    move |e| match e {
+        StoreError::NotFound => AppError::NotFound(what.into()),
+        other => other.into(),
+    }
+}
+
+/// `Ok` when a removal found its row, else `what` is not found.
+pub fn found(removed: bool, what: &'static str) -> AppResult<()> {
+    if removed {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(what.into()))
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -332,8 +332,7 @@ pub async fn create_issue(
             vec![super::notify::fanout_job(&issue.id, Some(post.seq), now)],
         )
         .await?;
-    core.health_changed().await;
-    super::public::changed(core).await;
+    core.health_published().await;
     Ok((issue, affected))
 }
 
@@ -429,8 +428,7 @@ async fn apply_update(
                 .collect(),
         )
         .await?;
-    core.health_changed().await;
-    super::public::changed(core).await;
+    core.health_published().await;
     Ok(issue)
 }
 
@@ -494,8 +492,7 @@ pub async fn change_scope(
             vec![super::notify::fanout_job(&issue.id, None, now)],
         )
         .await?;
-    core.health_changed().await;
-    super::public::changed(core).await;
+    core.health_published().await;
     Ok((issue, added))
 }
 
@@ -674,8 +671,7 @@ pub async fn publish_pir(
             vec![super::notify::review_fanout_job(&issue.id, now)],
         )
         .await?;
-    core.health_changed().await;
-    super::public::changed(core).await;
+    core.health_published().await;
     Ok((issue, pir))
 }
 

@@ -10,7 +10,7 @@ use candor_domain::{ApiClientId, OperatorId, TenantId, UserId};
 use serde_json::json;
 
 use super::Core;
-use crate::error::{AppError, AppResult};
+use crate::error::{not_found_as, AppError, AppResult};
 use crate::password;
 use crate::secrets::{random_token, same_secret, sha256_hex};
 
@@ -360,12 +360,24 @@ pub async fn revoke_api_client(
     core.store
         .revoke_api_client(tenant_id, client_id, core.clock.now(), audit)
         .await
-        .map_err(|e| match e {
-            candor_domain::store::StoreError::NotFound => {
-                AppError::NotFound("no such API client in this tenant".into())
-            }
-            other => other.into(),
-        })
+        .map_err(not_found_as("no such API client in this tenant"))
+}
+
+/// A known client's secret and state, checked.
+fn check_client(
+    given_hash: &str,
+    stored_hash: &str,
+    active: bool,
+    chain: Option<(AuditChain, ApiClientId)>,
+) -> Result<(), RefusedClient> {
+    let reason = if !same_secret(given_hash, stored_hash) {
+        "invalid client secret"
+    } else if !active {
+        "the client has been revoked"
+    } else {
+        return Ok(());
+    };
+    Err(RefusedClient { chain, reason })
 }
 
 /// A client that proved its secret at the token endpoint.
@@ -397,34 +409,12 @@ pub async fn authenticate_client(
     let secret_hash = sha256_hex(secret);
     if let Ok(Some(client)) = core.store.get_api_client(id).await {
         let chain = Some((AuditChain::Tenant(client.tenant_id), client.id));
-        if !same_secret(&secret_hash, &client.secret_hash) {
-            return Err(RefusedClient {
-                chain,
-                reason: "invalid client secret",
-            });
-        }
-        if !client.is_active() {
-            return Err(RefusedClient {
-                chain,
-                reason: "the client has been revoked",
-            });
-        }
+        check_client(&secret_hash, &client.secret_hash, client.is_active(), chain)?;
         return Ok(AuthenticatedClient::Tenant(client));
     }
     if let Ok(Some(client)) = core.store.get_operator_client(id).await {
         let chain = Some((AuditChain::Operator, client.id));
-        if !same_secret(&secret_hash, &client.secret_hash) {
-            return Err(RefusedClient {
-                chain,
-                reason: "invalid client secret",
-            });
-        }
-        if !client.is_active() {
-            return Err(RefusedClient {
-                chain,
-                reason: "the client has been revoked",
-            });
-        }
+        check_client(&secret_hash, &client.secret_hash, client.is_active(), chain)?;
         return Ok(AuthenticatedClient::Operator(client));
     }
     Err(unknown)
@@ -531,12 +521,7 @@ pub async fn revoke_operator_client(
     core.store
         .revoke_operator_client(id, core.clock.now(), audit)
         .await
-        .map_err(|e| match e {
-            candor_domain::store::StoreError::NotFound => {
-                AppError::NotFound("no such operator client".into())
-            }
-            other => other.into(),
-        })
+        .map_err(not_found_as("no such operator client"))
 }
 
 pub enum SignedIn {

@@ -21,6 +21,7 @@ pub mod notify;
 pub mod password;
 pub mod public;
 pub mod push;
+pub mod review_document;
 pub mod secrets;
 pub mod status_page;
 pub mod topology;
@@ -55,6 +56,41 @@ pub struct Core {
 }
 
 impl Core {
+    /// The audit record of a change `actor` makes now to the settings of `tenant`.
+    pub(crate) fn tenant_record(
+        &self,
+        actor: &candor_domain::identity::Actor,
+        tenant: candor_domain::TenantId,
+        activity: &'static str,
+        ip: Option<String>,
+    ) -> candor_domain::audit::NewAuditRecord {
+        candor_domain::audit::NewAuditRecord::by(
+            actor,
+            candor_domain::audit::AuditChain::Tenant(tenant),
+            self.clock.now(),
+            activity,
+        )
+        .ip(ip)
+    }
+
+    /// A health change was published: views dropped here and elsewhere, and the backup
+    /// status site rebuilt.
+    pub async fn health_published(&self) {
+        self.health_changed().await;
+        public::changed(self).await;
+    }
+
+    /// The tenant `id`, which must exist.
+    pub(crate) async fn tenant(
+        &self,
+        id: candor_domain::TenantId,
+    ) -> error::AppResult<candor_domain::identity::Tenant> {
+        self.store
+            .get_tenant(id)
+            .await?
+            .ok_or_else(|| error::AppError::NotFound("no such tenant".into()))
+    }
+
     /// Health news changed: drop this instance's views, and tell the others.
     pub async fn health_changed(&self) {
         self.views.invalidate();

@@ -20,7 +20,7 @@ use candor_domain::TenantId;
 use serde_json::json;
 
 use super::Core;
-use crate::error::{AppError, AppResult};
+use crate::error::{found, AppError, AppResult};
 use crate::i18n::Tr;
 use crate::jobs::{Job, EMAIL_SEND};
 use crate::secrets::random_token;
@@ -180,25 +180,11 @@ pub async fn remove(
 ) -> AppResult<()> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let endpoint = find(core, tenant, id).await?;
-    let record = NewAuditRecord::by(
-        actor,
-        AuditChain::Tenant(tenant),
-        core.clock.now(),
-        WEBHOOK_REMOVED,
-    )
-    .ip(ip)
-    .item(endpoint.url.clone());
-    if core
-        .store
-        .delete_webhook(tenant, endpoint.id, vec![record])
-        .await?
-    {
-        Ok(())
-    } else {
-        Err(AppError::NotFound(
-            "there is no such webhook endpoint".into(),
-        ))
-    }
+    let record = core
+        .tenant_record(actor, tenant, WEBHOOK_REMOVED, ip)
+        .item(endpoint.url.clone());
+    let removed = core.store.delete_webhook(tenant, endpoint.id, vec![record]);
+    found(removed.await?, "there is no such webhook endpoint")
 }
 
 /// Gives the endpoint a new secret (returned, shown once); the old one keeps signing
@@ -248,14 +234,9 @@ pub async fn enable(
         disabled_reason: None,
         ..endpoint
     };
-    let record = NewAuditRecord::by(
-        actor,
-        AuditChain::Tenant(tenant),
-        core.clock.now(),
-        WEBHOOK_ENABLED,
-    )
-    .ip(ip)
-    .item(enabled.url.clone());
+    let record = core
+        .tenant_record(actor, tenant, WEBHOOK_ENABLED, ip)
+        .item(enabled.url.clone());
     if !core.store.save_webhook(&enabled, vec![record]).await? {
         return Err(AppError::NotFound(
             "there is no such webhook endpoint".into(),
@@ -274,11 +255,7 @@ pub async fn send_test(
 ) -> AppResult<String> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let endpoint = find(core, tenant, id).await?;
-    let tenant_row = core
-        .store
-        .get_tenant(tenant)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no such tenant".into()))?;
+    let tenant_row = core.tenant(tenant).await?;
     let tr = Tr::new(
         tenant_row.default_language,
         tenant_row.time_zone.to_string(),

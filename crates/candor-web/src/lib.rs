@@ -3,9 +3,11 @@
 
 pub mod api;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod graph;
 pub mod ops;
+pub mod pages;
 pub mod portal;
 pub mod public;
 pub mod routes;
@@ -160,7 +162,9 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
     let (api_routes, openapi) = api::routes().split_for_parts();
     let mut table = RouteTable::default();
     table.add_openapi(&openapi);
-    let portal_routes = portal::routes(&mut table);
+    let page_routes = pages::routes(&mut table)
+        .merge(portal::routes(&mut table))
+        .merge(console::routes(&mut table));
     let graph_routes = graph::routes(&mut table);
     let ops_routes = ops::routes(&mut table);
     let public_routes = public::routes(&mut table);
@@ -184,9 +188,9 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
     }));
     let router = Router::new()
         .merge(api_routes)
-        .merge(portal_routes.layer(axum::middleware::from_fn_with_state(
+        .merge(page_routes.layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            portal::csrf_guard,
+            pages::csrf_guard,
         )))
         .merge(graph_routes)
         .merge(ops_routes)

@@ -7,7 +7,7 @@ pub mod deliveries;
 pub mod demo;
 pub mod demo_workload;
 pub mod jobs;
-pub mod lockbox_cli;
+
 pub mod server;
 
 pub use config::{open_store, StoreChoice};

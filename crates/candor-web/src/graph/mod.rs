@@ -755,13 +755,13 @@ async fn incident_report(
             .iter()
             .find(|s| s.id == issue.service)
             .map_or(issue.service.to_string(), |s| s.display_name.clone());
-        let doc = crate::portal::health::PirDocument::new(
+        let doc = candor_app::review_document::ReviewDocument::new(
             candor_app::i18n::Tr::new(lang, zone),
             issue,
             pir,
             service,
         );
-        Ok::<_, ApiError>(doc.response(true))
+        Ok::<_, ApiError>(crate::pages::health::review_response(&doc, true))
     };
     run.await.map_err(|e| req.fail(e))
 }

@@ -1,7 +1,7 @@
 //! The tenant's notification contacts: add (address, language, topics, services),
 //! remove, and send a test email.
 
-use crate::portal::form::Form;
+use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -9,9 +9,9 @@ use candor_domain::health::Topic;
 use candor_domain::language::Language;
 use serde::Deserialize;
 
-use super::{error_page, render, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
+use crate::pages::{error_page, render, PageCtx};
 use crate::AppState;
 use candor_app::contacts::{self as svc, ContactInput};
 use candor_app::error::AppError;

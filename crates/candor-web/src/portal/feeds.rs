@@ -1,14 +1,14 @@
 //! The tenant's private feed links: create (the link shown once), list, revoke.
 
-use crate::portal::form::Form;
+use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{error_page, render, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
+use crate::pages::{error_page, render, PageCtx};
 use crate::AppState;
 use candor_app::feeds as svc;
 

@@ -3,16 +3,16 @@
 //! test, remove one. Plus what makes the portal an installable web app: the manifest,
 //! the service worker, the icon.
 
-use crate::portal::form::Form;
+use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{error_page, render, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
+use crate::pages::{error_page, render, PageCtx};
 use crate::AppState;
 use candor_app::error::AppError;
 use candor_app::push::{self as svc, BrowserInput};

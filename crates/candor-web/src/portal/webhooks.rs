@@ -1,7 +1,7 @@
 //! The tenant's webhook endpoints: add (URL, format, topics, services; the signing secret
 //! shown once), send a test, rotate the secret, turn a disabled endpoint back on, remove.
 
-use crate::portal::form::Form;
+use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -9,9 +9,9 @@ use candor_domain::health::{Topic, WebhookFormat};
 use serde::Deserialize;
 
 use super::contacts::{describe, service_choices, topic_choices};
-use super::{error_page, render, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
+use crate::pages::{error_page, render, PageCtx};
 use crate::AppState;
 use candor_app::error::AppError;
 use candor_app::webhooks::{self as svc, WebhookInput, WithSecret};

@@ -1,6 +1,6 @@
 //! Operator console pages.
 
-use crate::portal::form::Form;
+use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -10,10 +10,10 @@ use candor_domain::identity::{authorize, Action, Actor, OperatorRole};
 use candor_domain::TenantId;
 use serde::Deserialize;
 
-use super::tenant::{audit_page, export};
-use super::{error_page, notice_text, render, render_with, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
+use crate::pages::audit::{audit_page, export};
+use crate::pages::{error_page, notice_text, render, render_with, PageCtx};
 use crate::AppState;
 use candor_app::i18n::Tr;
 use candor_app::{audit as audit_service, identity};

@@ -1,4 +1,4 @@
-use crate::portal::form::Form;
+use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use candor_domain::identity::{authorize, Action};
 
-use super::{error_page, render_with, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
+use crate::pages::{error_page, render_with, PageCtx};
 use crate::AppState;
 use candor_app::topology::{import_file, ImportFailure};
 use candor_app::topology_file::Problem;

@@ -1,16 +1,16 @@
 //! The console's elevation page: ask for a privileged role for a while, see one's own
 //! elevations, decide on others' requests for roles one holds, end an active one.
 
-use crate::portal::form::Form;
+use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use candor_domain::elevation::{Elevation, ElevationStatus, PRIVILEGED_ROLES};
 use serde::Deserialize;
 
-use super::{error_page, render, PageCtx};
 use crate::auth::extract::PortalUser;
 use crate::error::ApiError;
+use crate::pages::{error_page, render, PageCtx};
 use crate::AppState;
 use candor_app::elevation as svc;
 use candor_app::error::AppError;

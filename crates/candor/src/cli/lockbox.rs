@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
 
-use crate::cli::{core_for, CliError, DbArgs};
+use super::{core_for, CliError, DbArgs};
 
 #[derive(Debug, Subcommand)]
 pub enum LockboxCommand {
@@ -427,7 +427,7 @@ pub async fn run(cmd: LockboxCommand) -> Result<ExitCode, CliError> {
             db,
         } => {
             let core = core_for(&db).await?;
-            let ops = crate::cli::split_csv(&operations);
+            let ops = super::split_csv(&operations);
             let w = candor_app::lockbox::put_workload(
                 &core,
                 &candor_domain::identity::Actor::System,

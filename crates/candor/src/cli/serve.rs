@@ -1,0 +1,222 @@
+//! `candor serve`: the portal, console, API, job runner and delivery worker.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::config::{self, StoreChoice};
+use crate::server::{self, ServeSettings};
+
+use super::{CliError, CliResult, DbArgs};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Seed a fictional demo world into an empty database and print where to sign in.
+    #[arg(long)]
+    pub demo: bool,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "CANDOR_LISTEN")]
+    pub listen: Option<String>,
+    /// Run only the HTTP side (for API-only instances next to ones that run jobs).
+    #[arg(long)]
+    pub no_jobs: bool,
+    /// The URL people and clients use to reach Candor (token issuer, links).
+    #[arg(long, env = "CANDOR_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Mark cookies Secure (set when Candor is served over HTTPS).
+    #[arg(long)]
+    pub secure_cookies: bool,
+    /// Trust X-Forwarded-For for client addresses (only behind your own proxy).
+    #[arg(long)]
+    pub trust_forwarded_for: bool,
+    /// Graph service communications requests allowed per app per tenant per minute
+    /// (default 240, Graph's own limit).
+    #[arg(long, env = "CANDOR_GRAPH_REQUESTS_PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub graph_requests_per_minute: Option<u32>,
+    /// The same per hour (default 800, Graph's own limit).
+    #[arg(long, env = "CANDOR_GRAPH_REQUESTS_PER_HOUR", value_parser = clap::value_parser!(u32).range(1..))]
+    pub graph_requests_per_hour: Option<u32>,
+    /// The SMTP relay for email: smtp://host:port, smtp://user:password@host:587?tls=required
+    /// or smtps://host:465. Without it, email is written as .eml files to <data-dir>/outbox.
+    #[arg(long, env = "CANDOR_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of Candor's email [default: Candor <candor@localhost>].
+    #[arg(long, env = "CANDOR_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Where the backup status site is published; serve its `current/` directory with any
+    /// web server [default: <data-dir>/status-site].
+    #[arg(long, env = "CANDOR_STATUS_SITE_DIR")]
+    pub status_site_dir: Option<PathBuf>,
+    /// Also publish the backup status site to an S3-compatible bucket, s3://bucket/prefix
+    /// (credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP).
+    #[arg(long, env = "CANDOR_STATUS_SITE_BUCKET")]
+    pub status_site_bucket: Option<String>,
+    /// Let webhook endpoints be private or loopback addresses (tests and labs only:
+    /// otherwise a tenant could make Candor call your own network).
+    #[arg(long)]
+    pub allow_private_webhooks: bool,
+    /// Attempts at a delivery before it is given up as failed [default: 10; retries
+    /// back off from 5 seconds to an hour].
+    #[arg(long, env = "CANDOR_DELIVERY_ATTEMPTS", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub delivery_attempts: Option<u32>,
+    /// Seconds a crashed instance's claimed work waits before another takes it over
+    /// [default: 300; at least 15].
+    #[arg(long, env = "CANDOR_LEASE_SECONDS", value_parser = clap::value_parser!(u32).range(15..=86400))]
+    pub lease_seconds: Option<u32>,
+    /// SQLite's page cache for the writer connection, in MiB; each of the 8 reader
+    /// connections gets a quarter [default: 64]. Memory grows into these caches as the
+    /// database grows, then levels off. Ignored on PostgreSQL.
+    #[arg(long, env = "CANDOR_SQLITE_CACHE_MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub sqlite_cache_mib: Option<u32>,
+    /// A TOML configuration file (keys: listen, data-dir, database-url, public-url,
+    /// secure-cookies, trust-forwarded-for, no-jobs, graph-requests-per-minute,
+    /// graph-requests-per-hour, smtp-url, mail-from, status-site-dir, status-site-bucket,
+    /// allow-private-webhooks, delivery-attempts, lease-seconds, sqlite-cache-mib). Flags
+    /// and environment win.
+    #[arg(long, env = "CANDOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+pub(super) async fn serve(args: ServeArgs) -> CliResult {
+    let file = match &args.config {
+        Some(path) => config::read_file(path)?,
+        None => config::FileConfig::default(),
+    };
+    let listen = args
+        .listen
+        .clone()
+        .or(file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let listen = config::parse_listen(&listen)?;
+    // Flags/env win over the file; the file wins over defaults.
+    let data_dir = if args.db.data_dir == std::path::Path::new("./candor-data") {
+        file.data_dir.clone().unwrap_or(args.db.data_dir.clone())
+    } else {
+        args.db.data_dir.clone()
+    };
+    let database_url = args.db.database_url.clone().or(file.database_url.clone());
+    let store = StoreChoice::from_args(&data_dir, database_url.as_deref())?;
+    let public_url = args
+        .public_url
+        .clone()
+        .or(file.public_url.clone())
+        .unwrap_or_default();
+    let scheme_ok = public_url.starts_with("http://") || public_url.starts_with("https://");
+    if !public_url.is_empty() && !scheme_ok {
+        return Err(CliError::Usage(format!(
+            "--public-url `{public_url}` must start with http:// or https://"
+        )));
+    }
+    let smtp_url = args.smtp_url.clone().or(file.smtp_url.clone());
+    if let Some(url) = &smtp_url {
+        if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+            return Err(CliError::Usage(
+                "--smtp-url must start with smtp:// or smtps://".into(),
+            ));
+        }
+    }
+    let mail_from = args
+        .mail_from
+        .clone()
+        .or(file.mail_from.clone())
+        .unwrap_or_else(|| server::DEFAULT_MAIL_FROM.to_owned());
+    if let Err(e) = candor_delivery::email::check_sender(&mail_from) {
+        return Err(CliError::Usage(format!("--mail-from: {e}")));
+    }
+    let delivery_attempts = args
+        .delivery_attempts
+        .or(file.delivery_attempts)
+        .unwrap_or(candor_domain::health::DEFAULT_DELIVERY_ATTEMPTS as u32);
+    if !(1..=100).contains(&delivery_attempts) {
+        return Err(CliError::Usage(
+            "delivery-attempts must be between 1 and 100".into(),
+        ));
+    }
+    let lease_seconds = args
+        .lease_seconds
+        .or(file.lease_seconds)
+        .unwrap_or(server::DEFAULT_LEASE_SECONDS);
+    if !(15..=86400).contains(&lease_seconds) {
+        return Err(CliError::Usage(
+            "lease-seconds must be between 15 and 86400".into(),
+        ));
+    }
+    let sqlite_cache_mib = args
+        .sqlite_cache_mib
+        .or(file.sqlite_cache_mib)
+        .unwrap_or(candor_store_sqlite::PageCache::DEFAULT_MIB);
+    if !(1..=4096).contains(&sqlite_cache_mib) {
+        return Err(CliError::Usage(
+            "sqlite-cache-mib must be between 1 and 4096".into(),
+        ));
+    }
+    let status_site_bucket = args
+        .status_site_bucket
+        .clone()
+        .or(file.status_site_bucket.clone());
+    if let Some(b) = &status_site_bucket {
+        // Checked now, so a typo stops the start instead of every publication.
+        candor_delivery::site::Bucket::open(b, &[])
+            .map_err(|e| CliError::Usage(format!("--status-site-bucket: {e}")))?;
+    }
+    let settings = ServeSettings {
+        status_site_bucket,
+        allow_private_webhooks: args.allow_private_webhooks
+            || file.allow_private_webhooks.unwrap_or(false),
+        delivery_attempts: delivery_attempts as i32,
+        lease: time::Duration::seconds(i64::from(lease_seconds)),
+        status_site_dir: args
+            .status_site_dir
+            .clone()
+            .or(file.status_site_dir.clone()),
+        mail: server::MailSettings {
+            smtp_url,
+            from: mail_from,
+        },
+        listen,
+        data_dir,
+        store,
+        sqlite_cache: candor_store_sqlite::PageCache {
+            writer_mib: sqlite_cache_mib,
+        },
+        demo: args.demo,
+        jobs: !(args.no_jobs || file.no_jobs.unwrap_or(false)),
+        web: candor_web::WebConfig {
+            secure_cookies: args.secure_cookies
+                || file.secure_cookies.unwrap_or(false)
+                || public_url.starts_with("https://"),
+            trust_forwarded_for: args.trust_forwarded_for
+                || file.trust_forwarded_for.unwrap_or(false),
+            public_url,
+            demo: args.demo,
+            graph_requests_per_minute: positive(
+                "graph-requests-per-minute",
+                args.graph_requests_per_minute
+                    .or(file.graph_requests_per_minute)
+                    .unwrap_or(candor_web::GRAPH_REQUESTS_PER_MINUTE),
+            )?,
+            graph_requests_per_hour: positive(
+                "graph-requests-per-hour",
+                args.graph_requests_per_hour
+                    .or(file.graph_requests_per_hour)
+                    .unwrap_or(candor_web::GRAPH_REQUESTS_PER_HOUR),
+            )?,
+        },
+    };
+    let running = server::start(settings).await?;
+    server::shutdown_signal().await;
+    eprintln!("Stopping: finishing requests in flight…");
+    running.shutdown().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn positive(key: &str, n: u32) -> Result<u32, CliError> {
+    if n == 0 {
+        return Err(CliError::Usage(format!("{key} must be at least 1")));
+    }
+    Ok(n)
+}
