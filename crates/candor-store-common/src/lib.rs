@@ -101,3 +101,92 @@ async fn writer(commit: Commit, mut rx: mpsc::Receiver<AppendRequest>) {
         }
     }
 }
+
+/// The statements both stores compile (`shared/`, `include!`d by each store crate), as
+/// text, for the checks below.
+#[cfg(test)]
+const SHARED: &[(&str, &str)] = &[
+    ("contacts.rs", include_str!("../shared/contacts.rs")),
+    ("identity.rs", include_str!("../shared/identity.rs")),
+    ("jobs.rs", include_str!("../shared/jobs.rs")),
+    ("keys.rs", include_str!("../shared/keys.rs")),
+];
+
+#[cfg(test)]
+mod shared_statements {
+    use super::SHARED;
+
+    /// The `$N` placeholders of each string literal, in order of appearance.
+    fn placeholders(source: &str) -> Vec<Vec<u32>> {
+        let mut literals = Vec::new();
+        let mut chars = source.chars().peekable();
+        let mut in_literal = false;
+        let mut current = Vec::new();
+        while let Some(c) = chars.next() {
+            match (in_literal, c) {
+                (false, '"') => in_literal = true,
+                (true, '\\') => {
+                    chars.next();
+                }
+                (true, '"') => {
+                    in_literal = false;
+                    literals.push(std::mem::take(&mut current));
+                }
+                (true, '$') => {
+                    let mut n = String::new();
+                    while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                        n.push(*d);
+                        chars.next();
+                    }
+                    if let Ok(n) = n.parse() {
+                        current.push(n);
+                    }
+                }
+                _ => {}
+            }
+        }
+        literals
+    }
+
+    /// SQLite numbers `$N` parameters by first appearance, PostgreSQL by N: the two
+    /// agree only when each statement first uses them in order 1, 2, 3 … (reuse is fine).
+    #[test]
+    fn every_shared_statement_numbers_its_placeholders_in_order() {
+        let mut statements = 0;
+        for (file, source) in SHARED {
+            for used in placeholders(source).into_iter().filter(|p| !p.is_empty()) {
+                statements += 1;
+                let mut highest = 0;
+                for n in &used {
+                    assert!(
+                        *n <= highest + 1,
+                        "{file}: ${n} is used before ${} in a statement using {used:?}",
+                        highest + 1
+                    );
+                    highest = highest.max(*n);
+                }
+            }
+        }
+        assert!(statements > 20, "only {statements} statements found");
+    }
+
+    #[test]
+    fn the_check_sees_a_statement_out_of_order() {
+        let found = placeholders(r#"x("SELECT a FROM t WHERE b = $2 AND c = $1")"#);
+        assert_eq!(found, vec![vec![2, 1]]);
+    }
+
+    /// Every file in `shared/` is checked (a new one must be listed in `SHARED`).
+    #[test]
+    fn every_shared_file_is_checked() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shared");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".rs"))
+            .collect();
+        on_disk.sort();
+        let listed: Vec<&str> = SHARED.iter().map(|(f, _)| *f).collect();
+        assert_eq!(on_disk, listed);
+    }
+}

@@ -26,6 +26,16 @@ pub(crate) fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Pos
     row.try_get(col).map_err(db_error)
 }
 
+/// An id column (UUID here), made into its type by `make` (e.g. `TenantId`).
+pub(crate) fn id<T>(row: &PgRow, col: &str, make: fn(Uuid) -> T) -> StoreResult<T> {
+    get::<Uuid>(row, col).map(make)
+}
+
+/// A TIMESTAMPTZ column.
+pub(crate) fn time(row: &PgRow, col: &str) -> StoreResult<time::OffsetDateTime> {
+    get(row, col)
+}
+
 pub(crate) fn parsed<T: std::str::FromStr>(row: &PgRow, col: &str) -> StoreResult<T>
 where
     T::Err: std::fmt::Display,

@@ -7,6 +7,7 @@
 mod audit;
 mod contacts;
 mod deliveries;
+mod dialect;
 mod elevations;
 mod feeds;
 mod identity;

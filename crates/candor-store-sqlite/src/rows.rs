@@ -34,6 +34,14 @@ pub(crate) fn opt_time(row: &SqliteRow, col: &str) -> StoreResult<Option<OffsetD
     Ok(get::<Option<i64>>(row, col)?.map(from_unix_micros))
 }
 
+/// An id column (TEXT here), made into its type by `make` (e.g. `TenantId`).
+pub(crate) fn id<T>(row: &SqliteRow, col: &str, make: fn(uuid::Uuid) -> T) -> StoreResult<T> {
+    let s: String = get(row, col)?;
+    uuid::Uuid::parse_str(&s)
+        .map(make)
+        .map_err(|e| corrupt(col, e))
+}
+
 pub(crate) fn parsed<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T>
 where
     T::Err: std::fmt::Display,

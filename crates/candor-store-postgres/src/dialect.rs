@@ -1,0 +1,86 @@
+//! How PostgreSQL differs, for the statements written once for both databases
+//! (`candor-store-common/shared/`): each name here has a SQLite twin in
+//! `candor-store-sqlite/src/dialect.rs` with the same signature shape.
+
+use candor_domain::{ApiClientId, OperatorId, TenantId, UserId};
+use sqlx::postgres::{PgHasArrayType, PgRow};
+use sqlx::{PgPool, Postgres};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A connection of this database (inside a transaction, say).
+pub(crate) type DbConnection = sqlx::PgConnection;
+
+/// A row of this database.
+pub(crate) type DbRow = sqlx::postgres::PgRow;
+
+/// How a claim of the next due row locks it. Several instances claim at once: each skips rows another has locked.
+pub(crate) const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
+
+/// The store the shared statements are compiled into.
+pub(crate) type Store = crate::PostgresStore;
+
+/// Ids are stored as UUID.
+pub(crate) fn key(id: Uuid) -> Uuid {
+    id
+}
+
+/// Times are stored as TIMESTAMPTZ.
+pub(crate) fn at(t: OffsetDateTime) -> OffsetDateTime {
+    t
+}
+
+impl crate::PostgresStore {
+    /// One pool serves reads and writes; concurrent writers are PostgreSQL's to order.
+    pub(crate) fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// A key compared with `= ANY($1)` (one array parameter, where SQLite chunks `IN` lists):
+/// ids as UUID, names as TEXT.
+pub(crate) trait InKey {
+    type Bound: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + PgHasArrayType + Send;
+    fn bound(&self) -> Self::Bound;
+}
+
+macro_rules! uuid_keys {
+    ($($id:ty),*) => {$(
+        impl InKey for $id {
+            type Bound = Uuid;
+            fn bound(&self) -> Uuid {
+                self.0
+            }
+        }
+    )*};
+}
+uuid_keys!(TenantId, UserId, OperatorId, ApiClientId);
+
+impl InKey for String {
+    type Bound = String;
+    fn bound(&self) -> String {
+        self.clone()
+    }
+}
+
+impl crate::PostgresStore {
+    /// Rows of `select` whose `column` is one of `keys`; `and` adds further conditions.
+    pub(crate) async fn rows_where_in<K: InKey>(
+        &self,
+        select: &str,
+        column: &str,
+        keys: &[K],
+        and: &str,
+    ) -> candor_domain::store::StoreResult<Vec<PgRow>> {
+        let bound: Vec<K::Bound> = keys.iter().map(InKey::bound).collect();
+        sqlx::query(&format!("{select} WHERE {column} = ANY($1){and}"))
+            .bind(bound)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(crate::db_error)
+    }
+}
