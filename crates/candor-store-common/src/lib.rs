@@ -107,9 +107,14 @@ async fn writer(commit: Commit, mut rx: mpsc::Receiver<AppendRequest>) {
 #[cfg(test)]
 const SHARED: &[(&str, &str)] = &[
     ("contacts.rs", include_str!("../shared/contacts.rs")),
+    ("elevations.rs", include_str!("../shared/elevations.rs")),
+    ("feeds.rs", include_str!("../shared/feeds.rs")),
     ("identity.rs", include_str!("../shared/identity.rs")),
     ("jobs.rs", include_str!("../shared/jobs.rs")),
     ("keys.rs", include_str!("../shared/keys.rs")),
+    ("lockbox.rs", include_str!("../shared/lockbox.rs")),
+    ("operator_api.rs", include_str!("../shared/operator_api.rs")),
+    ("topology.rs", include_str!("../shared/topology.rs")),
 ];
 
 #[cfg(test)]

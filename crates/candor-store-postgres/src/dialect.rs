@@ -8,6 +8,9 @@ use sqlx::{PgPool, Postgres};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// The database, for `QueryBuilder<Db>`.
+pub(crate) type Db = sqlx::Postgres;
+
 /// A connection of this database (inside a transaction, say).
 pub(crate) type DbConnection = sqlx::PgConnection;
 
@@ -16,6 +19,9 @@ pub(crate) type DbRow = sqlx::postgres::PgRow;
 
 /// How a claim of the next due row locks it. Several instances claim at once: each skips rows another has locked.
 pub(crate) const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
+
+/// Rows per multi-row insert of up to three columns: PostgreSQL allows 65,535 bound parameters a statement.
+pub(crate) const ROWS_PER_INSERT: usize = 1000;
 
 /// The store the shared statements are compiled into.
 pub(crate) type Store = crate::PostgresStore;

@@ -31,6 +31,11 @@ pub(crate) fn id<T>(row: &PgRow, col: &str, make: fn(Uuid) -> T) -> StoreResult<
     get::<Uuid>(row, col).map(make)
 }
 
+/// A TIMESTAMPTZ column that may be NULL.
+pub(crate) fn opt_time(row: &PgRow, col: &str) -> StoreResult<Option<time::OffsetDateTime>> {
+    get(row, col)
+}
+
 /// A TIMESTAMPTZ column.
 pub(crate) fn time(row: &PgRow, col: &str) -> StoreResult<time::OffsetDateTime> {
     get(row, col)

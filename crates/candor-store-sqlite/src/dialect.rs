@@ -7,6 +7,9 @@ use sqlx::SqlitePool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// The database, for `QueryBuilder<Db>`.
+pub(crate) type Db = sqlx::Sqlite;
+
 /// A connection of this database (inside a transaction, say).
 pub(crate) type DbConnection = sqlx::SqliteConnection;
 
@@ -15,6 +18,9 @@ pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
 
 /// How a claim of the next due row locks it. SQLite has one writer: a claim cannot race another.
 pub(crate) const CLAIM_LOCK: &str = "";
+
+/// Rows per multi-row insert of up to three columns: SQLite allows 999 bound parameters a statement in older builds; three a row fit.
+pub(crate) const ROWS_PER_INSERT: usize = 300;
 
 /// The store the shared statements are compiled into.
 pub(crate) type Store = crate::SqliteStore;
