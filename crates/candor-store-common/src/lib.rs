@@ -114,6 +114,7 @@ const SHARED: &[(&str, &str)] = &[
     ("keys.rs", include_str!("../shared/keys.rs")),
     ("lockbox.rs", include_str!("../shared/lockbox.rs")),
     ("operator_api.rs", include_str!("../shared/operator_api.rs")),
+    ("rows.rs", include_str!("../shared/rows.rs")),
     ("topology.rs", include_str!("../shared/topology.rs")),
 ];
 

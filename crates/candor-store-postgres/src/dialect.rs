@@ -2,8 +2,10 @@
 //! (`candor-store-common/shared/`): each name here has a SQLite twin in
 //! `candor-store-sqlite/src/dialect.rs` with the same signature shape.
 
+use candor_domain::store::StoreResult;
 use candor_domain::{ApiClientId, OperatorId, TenantId, UserId};
 use sqlx::postgres::{PgHasArrayType, PgRow};
+use sqlx::Row;
 use sqlx::{PgPool, Postgres};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -34,6 +36,32 @@ pub(crate) fn key(id: Uuid) -> Uuid {
 /// Times are stored as TIMESTAMPTZ.
 pub(crate) fn at(t: OffsetDateTime) -> OffsetDateTime {
     t
+}
+
+/// A column as its Rust type.
+pub(crate) fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
+    row: &'r DbRow,
+    col: &str,
+) -> StoreResult<T> {
+    row.try_get(col).map_err(crate::db_error)
+}
+
+/// A time column (TIMESTAMPTZ here).
+pub(crate) fn time(row: &DbRow, col: &str) -> StoreResult<OffsetDateTime> {
+    get(row, col)
+}
+
+pub(crate) fn opt_time(row: &DbRow, col: &str) -> StoreResult<Option<OffsetDateTime>> {
+    get(row, col)
+}
+
+/// An id column (UUID here), made into its type by `make` (e.g. `TenantId`).
+pub(crate) fn id<T>(row: &DbRow, col: &str, make: fn(Uuid) -> T) -> StoreResult<T> {
+    get::<Uuid>(row, col).map(make)
+}
+
+pub(crate) fn opt_id<T>(row: &DbRow, col: &str, make: fn(Uuid) -> T) -> StoreResult<Option<T>> {
+    Ok(get::<Option<Uuid>>(row, col)?.map(make))
 }
 
 impl crate::PostgresStore {

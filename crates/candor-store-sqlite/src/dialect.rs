@@ -2,7 +2,9 @@
 //! (`candor-store-common/shared/`): each name here has a PostgreSQL twin in
 //! `candor-store-postgres/src/dialect.rs` with the same signature shape.
 
-use candor_domain::time_util::to_unix_micros;
+use candor_domain::store::StoreResult;
+use candor_domain::time_util::{from_unix_micros, to_unix_micros};
+use sqlx::Row;
 use sqlx::SqlitePool;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -33,6 +35,41 @@ pub(crate) fn key(id: Uuid) -> String {
 /// Times are stored as INTEGER microseconds since the epoch (SQLite has no time type).
 pub(crate) fn at(t: OffsetDateTime) -> i64 {
     to_unix_micros(t)
+}
+
+/// A column as its Rust type.
+pub(crate) fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
+    row: &'r DbRow,
+    col: &str,
+) -> StoreResult<T> {
+    row.try_get(col).map_err(crate::db_error)
+}
+
+/// A time column (INTEGER microseconds here).
+pub(crate) fn time(row: &DbRow, col: &str) -> StoreResult<OffsetDateTime> {
+    Ok(from_unix_micros(get::<i64>(row, col)?))
+}
+
+pub(crate) fn opt_time(row: &DbRow, col: &str) -> StoreResult<Option<OffsetDateTime>> {
+    Ok(get::<Option<i64>>(row, col)?.map(from_unix_micros))
+}
+
+/// An id column (TEXT here), made into its type by `make` (e.g. `TenantId`).
+pub(crate) fn id<T>(row: &DbRow, col: &str, make: fn(Uuid) -> T) -> StoreResult<T> {
+    let s: String = get(row, col)?;
+    Uuid::parse_str(&s)
+        .map(make)
+        .map_err(|e| crate::rows::corrupt(col, e))
+}
+
+pub(crate) fn opt_id<T>(row: &DbRow, col: &str, make: fn(Uuid) -> T) -> StoreResult<Option<T>> {
+    let s: Option<String> = get(row, col)?;
+    s.map(|s| {
+        Uuid::parse_str(&s)
+            .map(make)
+            .map_err(|e| crate::rows::corrupt(col, e))
+    })
+    .transpose()
 }
 
 impl crate::SqliteStore {
