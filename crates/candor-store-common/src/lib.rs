@@ -106,6 +106,7 @@ async fn writer(commit: Commit, mut rx: mpsc::Receiver<AppendRequest>) {
 /// text, for the checks below.
 #[cfg(test)]
 const SHARED: &[(&str, &str)] = &[
+    ("audit.rs", include_str!("../shared/audit.rs")),
     ("contacts.rs", include_str!("../shared/contacts.rs")),
     ("elevations.rs", include_str!("../shared/elevations.rs")),
     ("feeds.rs", include_str!("../shared/feeds.rs")),

@@ -2,8 +2,12 @@
 //! (`candor-store-common/shared/`): each name here has a PostgreSQL twin in
 //! `candor-store-postgres/src/dialect.rs` with the same signature shape.
 
-use candor_domain::store::StoreResult;
+use std::collections::BTreeMap;
+
+use candor_domain::audit::ChainHead;
+use candor_domain::store::{StoreError, StoreResult};
 use candor_domain::time_util::{from_unix_micros, to_unix_micros};
+use sqlx::QueryBuilder;
 use sqlx::Row;
 use sqlx::SqlitePool;
 use time::OffsetDateTime;
@@ -70,6 +74,76 @@ pub(crate) fn opt_id<T>(row: &DbRow, col: &str, make: fn(Uuid) -> T) -> StoreRes
             .map_err(|e| crate::rows::corrupt(col, e))
     })
     .transpose()
+}
+
+/// Chain heads read (and written) per statement: three variables each for the upsert.
+const HEADS_PER_STATEMENT: usize = 300;
+
+/// Rows per audit record insert: 13 columns each.
+pub(crate) const AUDIT_ROWS_PER_INSERT: usize = 500;
+
+/// Reads the heads of `chains` into `heads` (chains without one keep the genesis head).
+/// The one writer connection already serializes appends; a few hundred chains per
+/// statement, so a group commit touching a hundred tenants is not a hundred round trips.
+pub(crate) async fn lock_chain_heads(
+    conn: &mut DbConnection,
+    chains: &[String],
+    heads: &mut BTreeMap<String, ChainHead>,
+) -> StoreResult<()> {
+    for group in chains.chunks(HEADS_PER_STATEMENT) {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new("SELECT chain, seq, hash FROM audit_chain_heads WHERE chain IN (");
+        let mut sep = qb.separated(", ");
+        for c in group {
+            sep.push_bind(c);
+        }
+        qb.push(")");
+        let rows: Vec<(String, i64, Vec<u8>)> = qb
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(crate::db_error)?;
+        for (chain, seq, hash) in rows {
+            let hash: [u8; 32] = hash.try_into().map_err(|_| {
+                StoreError::Corrupt(format!("chain head of {chain} is not 32 bytes"))
+            })?;
+            heads.insert(chain, ChainHead { seq, hash });
+        }
+    }
+    Ok(())
+}
+
+/// Writes the heads after an append, in the same transaction.
+pub(crate) async fn write_chain_heads(
+    conn: &mut DbConnection,
+    heads: BTreeMap<String, ChainHead>,
+) -> StoreResult<()> {
+    let heads: Vec<(String, ChainHead)> = heads.into_iter().collect();
+    for group in heads.chunks(HEADS_PER_STATEMENT) {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new("INSERT INTO audit_chain_heads (chain, seq, hash) ");
+        qb.push_values(group, |mut b, (chain, head)| {
+            b.push_bind(chain)
+                .push_bind(head.seq)
+                .push_bind(head.hash.as_slice());
+        });
+        qb.push(" ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash");
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(crate::db_error)?;
+    }
+    Ok(())
+}
+
+/// ` IN (…)` over `values`, one bound parameter each.
+pub(crate) fn push_any(qb: &mut QueryBuilder<'_, Db>, values: Vec<String>) {
+    qb.push(" IN (");
+    let mut sep = qb.separated(", ");
+    for v in values {
+        sep.push_bind(v);
+    }
+    qb.push(")");
 }
 
 impl crate::SqliteStore {

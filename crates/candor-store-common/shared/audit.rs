@@ -1,0 +1,190 @@
+// The audit log: appends with their chain heads, search, checkpoints, on either database.
+//
+// Written once, compiled twice: `include!`d by `candor-store-sqlite/src/audit.rs` and
+// `candor-store-postgres/src/audit.rs`, where `crate::dialect` says how that database
+// stores ids (`key`) and times (`at`) and which pool reads and writes. Placeholders are
+// `$1`, `$2`, … in order of first use (see `shared/identity.rs`).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use candor_domain::audit::{seal, AuditQuery, AuditRecord, ChainHead, Checkpoint, NewAuditRecord};
+use candor_domain::store::{AuditStore, StoreError, StoreResult};
+use candor_domain::AuditRecordId;
+use sqlx::QueryBuilder;
+
+use crate::dialect::{
+    at, key, lock_chain_heads, push_any, write_chain_heads, Db, DbConnection, Store,
+    AUDIT_ROWS_PER_INSERT as ROWS_PER_INSERT,
+};
+
+use crate::{db_error, rows};
+
+const RECORD_COLS: &str = "chain, seq, id, tenant_id, occurred_at, actor, actor_kind, ip_address, activity, item, details, prev_hash, hash";
+
+/// Seals `records` onto their chains and inserts them, inside the caller's transaction.
+/// Chain heads are read (and on PostgreSQL locked) and written in the same transaction,
+/// so every chain stays linear.
+pub(crate) async fn append_in_tx(
+    conn: &mut DbConnection,
+    records: Vec<NewAuditRecord>,
+) -> StoreResult<Vec<AuditRecord>> {
+    let mut heads: BTreeMap<String, ChainHead> = BTreeMap::new();
+    for r in &records {
+        heads.entry(r.chain.key()).or_insert(ChainHead::GENESIS);
+    }
+    let chains: Vec<String> = heads.keys().cloned().collect();
+    lock_chain_heads(conn, &chains, &mut heads).await?;
+    let mut sealed = Vec::with_capacity(records.len());
+    for new in records {
+        let key = new.chain.key();
+        let head = heads.get(&key).copied().unwrap_or(ChainHead::GENESIS);
+        let (record, next) = seal(new, AuditRecordId::generate(), head);
+        heads.insert(key, next);
+        sealed.push(record);
+    }
+    for chunk in sealed.chunks(ROWS_PER_INSERT) {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new(format!("INSERT INTO audit_records ({RECORD_COLS}) "));
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(&r.chain)
+                .push_bind(r.seq)
+                .push_bind(key(r.id.0))
+                .push_bind(r.tenant_id.map(|t| key(t.0)))
+                .push_bind(at(r.occurred_at))
+                .push_bind(&r.actor)
+                .push_bind(r.actor_kind.as_str())
+                .push_bind(&r.ip_address)
+                .push_bind(&r.activity)
+                .push_bind(&r.item)
+                .push_bind(&r.details)
+                .push_bind(r.prev_hash.as_slice())
+                .push_bind(r.hash.as_slice());
+        });
+        qb.build().execute(&mut *conn).await.map_err(db_error)?;
+    }
+    write_chain_heads(conn, heads).await?;
+    Ok(sealed)
+}
+
+#[async_trait]
+impl AuditStore for Store {
+    async fn append_audit(&self, records: Vec<NewAuditRecord>) -> StoreResult<Vec<AuditRecord>> {
+        self.appends.append(records).await
+    }
+
+    async fn search_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!(
+            "SELECT {RECORD_COLS} FROM audit_records WHERE chain = "
+        ));
+        qb.push_bind(q.chain.key())
+            .push(" AND occurred_at >= ")
+            .push_bind(at(q.from))
+            .push(" AND occurred_at < ")
+            .push_bind(at(q.to));
+        if let Some(before) = q.before_seq {
+            qb.push(" AND seq < ").push_bind(before);
+        }
+        if !q.activities.is_empty() {
+            qb.push(" AND activity");
+            push_any(&mut qb, q.activities.clone());
+        }
+        if !q.users.is_empty() {
+            qb.push(" AND lower(actor)");
+            push_any(&mut qb, q.users.clone());
+        }
+        if let Some(item) = &q.item {
+            qb.push(" AND item = ").push_bind(item);
+        }
+        qb.push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(i64::from(q.limit) + 1);
+        qb.build()
+            .fetch_all(self.reader())
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(rows::audit_record)
+            .collect()
+    }
+
+    async fn audit_chain_records(
+        &self,
+        chain: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        sqlx::query(&format!(
+            "SELECT {RECORD_COLS} FROM audit_records WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
+        .bind(chain)
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(rows::audit_record)
+        .collect()
+    }
+
+    async fn audit_chain_heads(&self) -> StoreResult<Vec<(String, ChainHead)>> {
+        let rows: Vec<(String, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT chain, seq, hash FROM audit_chain_heads WHERE seq > 0 ORDER BY chain",
+        )
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(chain, seq, hash)| {
+                let hash: [u8; 32] = hash.try_into().map_err(|_| {
+                    StoreError::Corrupt(format!("chain head of {chain} is not 32 bytes"))
+                })?;
+                Ok((chain, ChainHead { seq, hash }))
+            })
+            .collect()
+    }
+
+    async fn insert_checkpoint(&self, cp: &Checkpoint) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (chain, seq, head_hash, created_at, key_id, signature)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (chain, seq) DO NOTHING",
+        )
+        .bind(&cp.chain)
+        .bind(cp.seq)
+        .bind(cp.head_hash.as_slice())
+        .bind(at(cp.created_at))
+        .bind(&cp.key_id)
+        .bind(&cp.signature)
+        .execute(self.writer())
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn list_checkpoints(&self, chain: &str) -> StoreResult<Vec<Checkpoint>> {
+        sqlx::query(
+            "SELECT chain, seq, head_hash, created_at, key_id, signature
+             FROM audit_checkpoints WHERE chain = $1 ORDER BY seq",
+        )
+        .bind(chain)
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(rows::checkpoint)
+        .collect()
+    }
+
+    async fn latest_checkpoint(&self, chain: &str) -> StoreResult<Option<Checkpoint>> {
+        sqlx::query(
+            "SELECT chain, seq, head_hash, created_at, key_id, signature
+             FROM audit_checkpoints WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(chain)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_error)?
+        .map(|r| rows::checkpoint(&r))
+        .transpose()
+    }
+}
