@@ -14,6 +14,7 @@ use candor_domain::jobs::{JobStatus, StoredJob};
 use candor_domain::store::{KeyPurpose, SigningKeyRecord, StoreError, StoreResult};
 use candor_domain::{ApiClientId, AuditRecordId, JobId, OperatorId, TenantId, UserId};
 
+use crate::dialect::each;
 use crate::dialect::DbRow;
 pub(crate) use crate::dialect::{get, id, opt_id, opt_time, time};
 
@@ -200,4 +201,16 @@ pub(crate) fn opt_json<T: serde::de::DeserializeOwned>(
     get::<Option<String>>(row, col)?
         .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(col, e)))
         .transpose()
+}
+
+/// The tenants placed on the components listed in parameter `$components`, and those of
+/// the tenants listed in `$tenants` that exist, as a query of one column, `tenant_id`:
+/// who an issue or a message reaches.
+pub(crate) fn reached_tenants(components: u8, tenants: u8) -> String {
+    format!(
+        "SELECT tenant_id FROM placements WHERE component IN (SELECT value FROM {})
+         UNION SELECT id FROM tenants WHERE id IN (SELECT value FROM {})",
+        each(components),
+        each(tenants)
+    )
 }

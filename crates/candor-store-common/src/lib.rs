@@ -114,6 +114,7 @@ const SHARED: &[(&str, &str)] = &[
     ("jobs.rs", include_str!("../shared/jobs.rs")),
     ("keys.rs", include_str!("../shared/keys.rs")),
     ("lockbox.rs", include_str!("../shared/lockbox.rs")),
+    ("messages.rs", include_str!("../shared/messages.rs")),
     ("operator_api.rs", include_str!("../shared/operator_api.rs")),
     ("rows.rs", include_str!("../shared/rows.rs")),
     ("topology.rs", include_str!("../shared/topology.rs")),

@@ -137,6 +137,16 @@ pub(crate) async fn write_chain_heads(
     Ok(())
 }
 
+/// A list bound as one parameter, for `each`: an array here.
+pub(crate) fn list<K: InKey>(keys: &[K]) -> Vec<K::Bound> {
+    keys.iter().map(InKey::bound).collect()
+}
+
+/// The rows of the array bound as parameter `$n`, one column `value`.
+pub(crate) fn each(n: u8) -> String {
+    format!("UNNEST(${n}) AS each(value)")
+}
+
 /// ` = ANY($n)` over `values`, one array parameter.
 pub(crate) fn push_any(qb: &mut QueryBuilder<'_, Db>, values: Vec<String>) {
     qb.push(" = ANY(").push_bind(values).push(")");
@@ -171,6 +181,27 @@ macro_rules! uuid_keys {
     )*};
 }
 uuid_keys!(TenantId, UserId, OperatorId, ApiClientId);
+
+impl InKey for candor_domain::health::ComponentId {
+    type Bound = String;
+    fn bound(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+impl InKey for candor_domain::health::IssueId {
+    type Bound = String;
+    fn bound(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+impl InKey for candor_domain::health::MessageId {
+    type Bound = String;
+    fn bound(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
 
 impl InKey for String {
     type Bound = String;

@@ -136,6 +136,18 @@ pub(crate) async fn write_chain_heads(
     Ok(())
 }
 
+/// A list bound as one parameter, for `each`: a JSON array of text here.
+pub(crate) fn list<K: ToString>(keys: &[K]) -> String {
+    let texts: Vec<String> = keys.iter().map(ToString::to_string).collect();
+    serde_json::to_string(&texts).unwrap_or_else(|_| "[]".into())
+}
+
+/// The rows of the list bound as parameter `$n`, one column `value` (SQLite has no
+/// arrays: `json_each` over the JSON text of `list`).
+pub(crate) fn each(n: u8) -> String {
+    format!("json_each(${n})")
+}
+
 /// ` IN (…)` over `values`, one bound parameter each.
 pub(crate) fn push_any(qb: &mut QueryBuilder<'_, Db>, values: Vec<String>) {
     qb.push(" IN (");
