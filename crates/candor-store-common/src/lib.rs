@@ -108,6 +108,7 @@ async fn writer(commit: Commit, mut rx: mpsc::Receiver<AppendRequest>) {
 const SHARED: &[(&str, &str)] = &[
     ("audit.rs", include_str!("../shared/audit.rs")),
     ("contacts.rs", include_str!("../shared/contacts.rs")),
+    ("deliveries.rs", include_str!("../shared/deliveries.rs")),
     ("elevations.rs", include_str!("../shared/elevations.rs")),
     ("feeds.rs", include_str!("../shared/feeds.rs")),
     ("identity.rs", include_str!("../shared/identity.rs")),
@@ -203,6 +204,22 @@ mod shared_statements {
         assert_eq!(found, vec![(vec![2, 1], false)]);
         let found = placeholders(r#"x("SELECT a FROM ({reached}) WHERE b = $3 LIMIT {{n}}")"#);
         assert_eq!(found, vec![(vec![3], true)]);
+    }
+
+    /// A `?` placeholder would be SQLite's alone: PostgreSQL refuses it.
+    #[test]
+    fn no_shared_statement_uses_question_mark_placeholders() {
+        for (file, source) in SHARED {
+            for literal in source.split('"').skip(1).step_by(2) {
+                let sql = ["SELECT", "INSERT", "UPDATE", "DELETE"]
+                    .iter()
+                    .any(|k| literal.contains(k));
+                assert!(
+                    !(sql && literal.contains('?')),
+                    "{file}: a `?` placeholder in {literal:?}"
+                );
+            }
+        }
     }
 
     /// Every file in `shared/` is checked (a new one must be listed in `SHARED`).

@@ -29,6 +29,16 @@ pub(crate) const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 /// Rows per multi-row insert of up to three columns: PostgreSQL allows 65,535 bound parameters a statement.
 pub(crate) const ROWS_PER_INSERT: usize = 1000;
 
+/// Rows per delivery insert: 12 parameters each, well inside PostgreSQL's 65,535.
+pub(crate) const DELIVERY_ROWS_PER_INSERT: usize = 1000;
+
+/// The ids of the next due deliveries (`$3` now, `$4` how many). Several instances claim at once:
+/// each skips the rows another has locked.
+pub(crate) const DUE_DELIVERIES: &str = "SELECT id FROM deliveries
+     WHERE (status = 'pending' AND run_at <= $3) OR (status = 'sending' AND lease_until < $3)
+     ORDER BY run_at LIMIT $4
+     FOR UPDATE SKIP LOCKED";
+
 /// The store the shared statements are compiled into.
 pub(crate) type Store = crate::PostgresStore;
 
@@ -180,7 +190,14 @@ macro_rules! uuid_keys {
         }
     )*};
 }
-uuid_keys!(TenantId, UserId, OperatorId, ApiClientId);
+uuid_keys!(
+    TenantId,
+    UserId,
+    OperatorId,
+    ApiClientId,
+    candor_domain::health::WebhookEndpointId,
+    candor_domain::health::PushSubscriptionId
+);
 
 impl InKey for candor_domain::health::ComponentId {
     type Bound = String;
@@ -200,6 +217,13 @@ impl InKey for candor_domain::health::MessageId {
     type Bound = String;
     fn bound(&self) -> String {
         self.as_str().to_owned()
+    }
+}
+
+impl InKey for &str {
+    type Bound = String;
+    fn bound(&self) -> String {
+        (*self).to_owned()
     }
 }
 

@@ -17,7 +17,6 @@ mod keys;
 mod lockbox;
 mod messages;
 mod operator_api;
-mod push;
 mod rows;
 mod topology;
 
