@@ -130,8 +130,6 @@ impl Store for PostgresStore {
     }
 }
 
-/// Maps a sqlx error into the domain's store error, turning uniqueness violations into
-/// conflicts with a message a person can act on.
 /// The `NOTIFY` channel instances announce changes on.
 const ANNOUNCEMENTS_CHANNEL: &str = "candor_announcements";
 
@@ -155,6 +153,8 @@ impl Announcements for PgAnnouncements {
     }
 }
 
+/// Maps a sqlx error into the domain's store error, turning uniqueness violations into
+/// conflicts that name the constraint.
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::RowNotFound => StoreError::NotFound,

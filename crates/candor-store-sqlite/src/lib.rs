@@ -244,7 +244,7 @@ impl Store for SqliteStore {
 }
 
 /// Maps a sqlx error into the domain's store error, turning uniqueness violations into
-/// conflicts with a message a person can act on.
+/// conflicts that name the constraint (as PostgreSQL names it: `unique_constraint`).
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::RowNotFound => StoreError::NotFound,
