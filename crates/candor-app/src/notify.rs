@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use candor_domain::email::OutboundEmail;
 use candor_domain::health::{
-    Channel, DeliveryNews, Issue, IssueId, MessageId, NewDelivery, Post, Subscription, Topic,
+    Channel, Delivery, DeliveryNews, Issue, IssueId, MessageId, NewDelivery, Post,
+    PushSubscriptionId, Subscription, Topic,
 };
 use candor_domain::jobs::NewJob;
 use candor_domain::language::Language;
@@ -23,6 +24,8 @@ use super::Core;
 use crate::error::{AppError, AppResult};
 use crate::i18n::Tr;
 use crate::jobs::{Fanout, Job, NOTIFY_FANOUT};
+use crate::push::PushNotification;
+use candor_delivery::webhook::WebhookMessage;
 
 /// Tenants read and queued for at a time: each page is one transaction, so pages are
 /// large enough that commits do not dominate, small enough to keep memory modest.
@@ -160,31 +163,105 @@ pub struct NewsBody {
     pub webhook: WebhookNews,
 }
 
-/// The whole payload of a delivery that names stored news: the news, with what is the
-/// recipient's own (address, unsubscribe link, browser) filled in. A delivery queued
-/// with its whole payload is returned as it is.
-pub fn compose(
-    d: &candor_domain::health::Delivery,
-    news: Option<&NewsBody>,
-) -> Result<serde_json::Value, String> {
+/// A message ready for its channel. It is composed once, when its delivery is claimed,
+/// from the delivery (what is the recipient's own) and its stored news, and handed to
+/// the channel as it is: JSON only where it is stored and on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outbound {
+    Email(OutboundEmail),
+    Webhook(WebhookMessage),
+    /// A notification for one browser (looked up by the worker: it may have gone).
+    Push {
+        browser: PushSubscriptionId,
+        notification: PushNotification,
+    },
+}
+
+/// What a delivery row holds of its recipient's own when its message is stored news.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientParts {
+    /// The contact's one-click unsubscribe link (email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<String>,
+    /// The browser (push).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<PushSubscriptionId>,
+}
+
+impl RecipientParts {
+    /// As stored in a delivery row.
+    pub fn stored(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A push delivery queued with its whole message (a test send), as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WholePush {
+    pub subscription: PushSubscriptionId,
+    pub notification: PushNotification,
+}
+
+/// The browser a push delivery is for, whichever way it was queued.
+pub fn browser_of(d: &Delivery) -> Option<PushSubscriptionId> {
+    if d.news.is_some() {
+        RecipientParts::deserialize(&d.payload).ok()?.subscription
+    } else {
+        WholePush::deserialize(&d.payload)
+            .ok()
+            .map(|w| w.subscription)
+    }
+}
+
+/// The message of delivery `d`: its stored news with the recipient's own parts filled in,
+/// or, for a delivery queued with its whole message, that message.
+pub fn compose(d: &Delivery, news: Option<&NewsBody>) -> Result<Outbound, String> {
     let Some(news_id) = &d.news else {
-        return Ok(d.payload.clone());
+        return whole(d);
     };
     let news = news.ok_or_else(|| format!("its news ({news_id}) is no longer stored"))?;
+    let own = if d.payload.is_null() {
+        RecipientParts::default()
+    } else {
+        RecipientParts::deserialize(&d.payload)
+            .map_err(|e| format!("its recipient's parts are malformed: {e}"))?
+    };
     Ok(match d.channel {
         Channel::Email => {
             let mut email = news.email.clone();
             email.to = d.recipient.clone();
             email.tenant = Some(d.tenant);
             email.delivery_id = Some(d.id.clone());
-            email.unsubscribe = d.payload["unsubscribe"].as_str().map(str::to_owned);
-            serde_json::to_value(email).map_err(|e| e.to_string())?
+            email.unsubscribe = own.unsubscribe;
+            Outbound::Email(email)
         }
-        Channel::Webhook => news.webhook.payload(&d.id, d.tenant),
-        Channel::Push => json!({
-            "subscription": d.payload["subscription"],
-            "notification": super::push::notification(&d.id, &d.change, &news.webhook),
-        }),
+        Channel::Webhook => Outbound::Webhook(news.webhook.message(&d.id, d.tenant)),
+        Channel::Push => Outbound::Push {
+            browser: own
+                .subscription
+                .ok_or_else(|| "it names no browser".to_owned())?,
+            notification: super::push::notification(&d.id, &d.change, &news.webhook),
+        },
+    })
+}
+
+/// A delivery queued with its whole message, read back as its type.
+fn whole(d: &Delivery) -> Result<Outbound, String> {
+    let malformed = |e: serde_json::Error| format!("the queued message is malformed: {e}");
+    Ok(match d.channel {
+        Channel::Email => {
+            Outbound::Email(OutboundEmail::deserialize(&d.payload).map_err(malformed)?)
+        }
+        Channel::Webhook => {
+            Outbound::Webhook(WebhookMessage::deserialize(&d.payload).map_err(malformed)?)
+        }
+        Channel::Push => {
+            let w = WholePush::deserialize(&d.payload).map_err(malformed)?;
+            Outbound::Push {
+                browser: w.subscription,
+                notification: w.notification,
+            }
+        }
     })
 }
 
@@ -275,19 +352,19 @@ pub struct WebhookNews {
 }
 
 impl WebhookNews {
-    /// The payload a webhook delivery carries (the endpoint's shape and signature are
+    /// The message a webhook delivery carries (the endpoint's shape and signature are
     /// applied when it is sent, so a rotated secret applies to retries too).
-    pub fn payload(&self, id: &str, tenant: TenantId) -> serde_json::Value {
-        json!({
-            "id": id,
-            "event": self.event,
-            "tenantId": tenant.to_string(),
-            "occurredDateTime": candor_domain::time_util::rfc3339(self.occurred_date_time),
-            "title": self.title,
-            "text": self.text,
-            "url": self.url,
-            "data": self.data,
-        })
+    pub fn message(&self, id: &str, tenant: TenantId) -> WebhookMessage {
+        WebhookMessage {
+            id: id.to_owned(),
+            event: self.event.clone(),
+            tenant_id: tenant.to_string(),
+            occurred_date_time: candor_domain::time_util::rfc3339(self.occurred_date_time),
+            title: self.title.clone(),
+            text: self.text.clone(),
+            url: self.url.clone(),
+            data: self.data.clone(),
+        }
     }
 }
 
@@ -345,7 +422,11 @@ async fn deliver(
                 Channel::Email,
                 &contact.id.to_string(),
                 contact.email.to_string(),
-                json!({ "unsubscribe": unsubscribe }),
+                RecipientParts {
+                    unsubscribe,
+                    subscription: None,
+                }
+                .stored(),
                 now,
             );
             d.news = Some(news.clone());
@@ -640,8 +721,9 @@ mod tests {
             Channel::Email,
             json!({"unsubscribe": "https://status.example/unsubscribe/t"}),
         );
-        let email: OutboundEmail =
-            serde_json::from_value(compose(&d, Some(&body())).unwrap()).unwrap();
+        let Outbound::Email(email) = compose(&d, Some(&body())).unwrap() else {
+            panic!("an email")
+        };
         assert_eq!(email.to, "noc@contoso.example");
         assert_eq!(email.tenant, Some(d.tenant));
         assert_eq!(email.delivery_id.as_deref(), Some(d.id.as_str()));
@@ -654,31 +736,45 @@ mod tests {
 
     #[test]
     fn a_webhook_and_a_push_carry_the_delivery_id() {
-        let hook = compose(&delivery(Channel::Webhook, json!({})), Some(&body())).unwrap();
-        assert_eq!(hook["id"], "0123456789abcdef0123456789abcdef");
-        assert_eq!(hook["tenantId"], uuid::Uuid::from_u128(7).to_string());
-        assert_eq!(hook["event"], "issue.posted");
-        let push = compose(
-            &delivery(Channel::Push, json!({"subscription": "b1"})),
-            Some(&body()),
-        )
-        .unwrap();
-        assert_eq!(push["subscription"], "b1");
-        assert_eq!(
-            push["notification"]["id"],
-            "0123456789abcdef0123456789abcdef"
-        );
-        assert_eq!(push["notification"]["tag"], "issue:EX1:post:1");
+        let Outbound::Webhook(hook) =
+            compose(&delivery(Channel::Webhook, json!({})), Some(&body())).unwrap()
+        else {
+            panic!("a webhook")
+        };
+        assert_eq!(hook.id, "0123456789abcdef0123456789abcdef");
+        assert_eq!(hook.tenant_id, uuid::Uuid::from_u128(7).to_string());
+        assert_eq!(hook.event, "issue.posted");
+        let browser = PushSubscriptionId(uuid::Uuid::from_u128(9));
+        let d = delivery(Channel::Push, json!({"subscription": browser.to_string()}));
+        assert_eq!(browser_of(&d), Some(browser));
+        let Outbound::Push {
+            browser: to,
+            notification,
+        } = compose(&d, Some(&body())).unwrap()
+        else {
+            panic!("a push")
+        };
+        assert_eq!(to, browser);
+        assert_eq!(notification.id, "0123456789abcdef0123456789abcdef");
+        assert_eq!(notification.tag, "issue:EX1:post:1");
     }
 
     #[test]
     fn news_that_is_gone_is_an_error_and_a_whole_payload_is_kept() {
         let d = delivery(Channel::Email, json!({}));
         assert!(compose(&d, None).unwrap_err().contains("news1"));
+        let queued = body()
+            .webhook
+            .message("x", TenantId(uuid::Uuid::from_u128(7)));
         let whole = Delivery {
+            news: None,
+            ..delivery(Channel::Webhook, serde_json::to_value(&queued).unwrap())
+        };
+        assert_eq!(compose(&whole, None).unwrap(), Outbound::Webhook(queued));
+        let broken = Delivery {
             news: None,
             ..delivery(Channel::Webhook, json!({"id": "x", "title": "as queued"}))
         };
-        assert_eq!(compose(&whole, None).unwrap(), whole.payload);
+        assert!(compose(&broken, None).unwrap_err().contains("malformed"));
     }
 }

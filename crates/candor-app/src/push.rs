@@ -169,10 +169,11 @@ pub fn delivery(
     now: OffsetDateTime,
 ) -> NewDelivery {
     let mut d = to_browser(core, browser, change, now);
-    d.payload = json!({
-        "subscription": browser.id.to_string(),
-        "notification": notification(&d.id, change, news),
-    });
+    let whole = super::notify::WholePush {
+        subscription: browser.id,
+        notification: notification(&d.id, change, news),
+    };
+    d.payload = serde_json::to_value(whole).unwrap_or(serde_json::Value::Null);
     d
 }
 
@@ -200,20 +201,35 @@ pub fn to_browser(
         now,
     );
     d.max_attempts = core.delivery_attempts;
-    d.payload = json!({ "subscription": browser.id.to_string() });
+    d.payload = super::notify::RecipientParts {
+        unsubscribe: None,
+        subscription: Some(browser.id),
+    }
+    .stored();
     d
 }
 
-/// What a browser shows of `news`: a short notification (title, text, link).
-pub fn notification(id: &str, change: &str, news: &WebhookNews) -> serde_json::Value {
-    let text: String = news.text.chars().take(300).collect();
-    json!({
-        "id": id,
-        "title": news.title,
-        "body": text,
-        "url": news.url,
-        "tag": change,
-    })
+/// What a browser shows: a short notification, as the service worker reads it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PushNotification {
+    /// The delivery's id.
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub url: Option<String>,
+    /// The change: a browser shows one notification per change, the latest.
+    pub tag: String,
+}
+
+/// What a browser shows of `news`: its title, its text cut to 300 characters, a link.
+pub fn notification(id: &str, change: &str, news: &WebhookNews) -> PushNotification {
+    PushNotification {
+        id: id.to_owned(),
+        title: news.title.clone(),
+        body: news.text.chars().take(300).collect(),
+        url: news.url.clone(),
+        tag: change.to_owned(),
+    }
 }
 
 /// Queues a test notification to one of the person's browsers.

@@ -281,7 +281,7 @@ pub async fn send_test(
     );
     d.endpoint = Some(endpoint.id);
     d.max_attempts = core.delivery_attempts;
-    d.payload = news.payload(&d.id, tenant);
+    d.payload = serde_json::to_value(news.message(&d.id, tenant)).map_err(AppError::internal)?;
     let record = NewAuditRecord::by(
         actor,
         AuditChain::Tenant(tenant),

@@ -21,7 +21,7 @@ pub const SCHEMA_VERSION: &str = "1.0";
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a webhook tells: the same facts whatever the shape.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookMessage {
     /// The delivery's stable id: receivers drop a second copy by it.

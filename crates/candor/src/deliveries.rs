@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use candor_app::notify::NewsBody;
+use candor_app::notify::{NewsBody, Outbound};
+use candor_app::push::PushNotification;
 use candor_app::Core;
 use candor_delivery::email::{MailError, Mailer};
 use candor_delivery::push::{Browser, PushError};
@@ -435,7 +436,7 @@ impl DeliveryRunner {
         let mut ids: Vec<PushSubscriptionId> = batch
             .iter()
             .filter(|d| d.channel == Channel::Push)
-            .filter_map(|d| d.payload["subscription"].as_str()?.parse().ok())
+            .filter_map(candor_app::notify::browser_of)
             .collect();
         ids.sort();
         ids.dedup();
@@ -452,12 +453,10 @@ impl DeliveryRunner {
             .collect())
     }
 
-    async fn push(&self, payload: &serde_json::Value, browser: &PushSubscription) -> Attempt {
-        let payload = match serde_json::to_vec(&payload["notification"]) {
+    async fn push(&self, notification: &PushNotification, browser: &PushSubscription) -> Attempt {
+        let payload = match serde_json::to_vec(notification) {
             Ok(p) => p,
-            Err(e) => {
-                return Attempt::Refused(format!("the queued notification is malformed: {e}"))
-            }
+            Err(e) => return Attempt::Refused(format!("the notification cannot be encoded: {e}")),
         };
         let target = Browser {
             endpoint: &browser.endpoint,
@@ -504,23 +503,20 @@ impl DeliveryRunner {
 
     async fn attempt(&self, d: &Delivery, ctx: &BatchContext) -> Attempt {
         let news = d.news.as_ref().and_then(|id| ctx.news.get(id));
-        let payload = match candor_app::notify::compose(d, news) {
-            Ok(p) => p,
+        let outbound = match candor_app::notify::compose(d, news) {
+            Ok(o) => o,
             Err(e) => return Attempt::Refused(format!("the delivery cannot be composed: {e}")),
         };
-        match d.channel {
-            Channel::Push => {
-                let browser = payload["subscription"]
-                    .as_str()
-                    .and_then(|s| s.parse::<PushSubscriptionId>().ok())
-                    .and_then(|id| ctx.browsers.get(&id));
-                match browser {
-                    Some(b) => self.push(&payload, b).await,
-                    None => Attempt::Refused("the browser unsubscribed".into()),
-                }
-            }
-            Channel::Email => self.email(payload).await,
-            Channel::Webhook => {
+        match outbound {
+            Outbound::Push {
+                browser,
+                notification,
+            } => match ctx.browsers.get(&browser) {
+                Some(b) => self.push(&notification, b).await,
+                None => Attempt::Refused("the browser unsubscribed".into()),
+            },
+            Outbound::Email(email) => self.email(&email).await,
+            Outbound::Webhook(message) => {
                 let Some(endpoint) = d.endpoint.and_then(|id| ctx.endpoints.get(&id)) else {
                     return Attempt::Refused("the webhook endpoint was removed".into());
                 };
@@ -533,31 +529,23 @@ impl DeliveryRunner {
                             .unwrap_or("by its owner")
                     ));
                 }
-                self.webhook(payload, endpoint).await
+                self.webhook(&message, endpoint).await
             }
         }
     }
 
-    async fn email(&self, payload: serde_json::Value) -> Attempt {
-        let email: OutboundEmail = match serde_json::from_value(payload) {
-            Ok(e) => e,
-            Err(e) => return Attempt::Refused(format!("the queued email is malformed: {e}")),
-        };
+    async fn email(&self, email: &OutboundEmail) -> Attempt {
         let Some(mailer) = &self.mailer else {
             return Attempt::Failed("no mail transport is configured on this instance".into());
         };
-        match mailer.send(&email).await {
+        match mailer.send(email).await {
             Ok(()) => Attempt::Sent,
             Err(MailError::Rejected(m)) | Err(MailError::Config(m)) => Attempt::Refused(m),
             Err(MailError::Transport(m)) => Attempt::Failed(m),
         }
     }
 
-    async fn webhook(&self, payload: serde_json::Value, endpoint: &WebhookEndpoint) -> Attempt {
-        let message: WebhookMessage = match serde_json::from_value(payload) {
-            Ok(m) => m,
-            Err(e) => return Attempt::Refused(format!("the queued webhook is malformed: {e}")),
-        };
+    async fn webhook(&self, message: &WebhookMessage, endpoint: &WebhookEndpoint) -> Attempt {
         let now = self.core.clock.now();
         let secrets = endpoint.signing_secrets(now);
         match self
@@ -566,7 +554,7 @@ impl DeliveryRunner {
                 &endpoint.url,
                 endpoint.format,
                 &secrets,
-                &message,
+                message,
                 now.unix_timestamp(),
             )
             .await
