@@ -132,6 +132,7 @@ pub fn test_email(
         tenant: Some(contact.tenant),
         delivery_id: None,
         unsubscribe: None,
+        html: None,
     }
 }
 
@@ -174,6 +175,7 @@ pub async fn send_test(
     );
     delivery.max_attempts = core.delivery_attempts;
     email.delivery_id = Some(delivery.id.clone());
+    email.html = Some(super::notify::news_html(&email, &tr)?);
     delivery.payload = serde_json::to_value(&email).map_err(AppError::internal)?;
     core.store.queue_deliveries(&[delivery], now).await?;
     let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, TEST_SENT)

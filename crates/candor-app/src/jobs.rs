@@ -208,6 +208,7 @@ mod tests {
             tenant: None,
             delivery_id: Some("d".into()),
             unsubscribe: None,
+            html: None,
         }));
     }
 

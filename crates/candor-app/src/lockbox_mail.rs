@@ -76,6 +76,7 @@ pub fn pending_email(
         tenant: Some(request.tenant),
         delivery_id: None,
         unsubscribe: None,
+        html: None,
     }
 }
 
@@ -146,6 +147,7 @@ pub fn decided_email(
         tenant: Some(request.tenant),
         delivery_id: None,
         unsubscribe: None,
+        html: None,
     }
 }
 

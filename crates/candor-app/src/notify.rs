@@ -143,6 +143,7 @@ impl Rendered<'_> {
                 let body = serde_json::to_value(NewsBody {
                     email: news.email.clone(),
                     webhook: news.webhook.clone(),
+                    language: lang,
                 })
                 .map_err(AppError::internal)?;
                 self.fresh.push(DeliveryNews {
@@ -161,6 +162,57 @@ impl Rendered<'_> {
 pub struct NewsBody {
     pub email: OutboundEmail,
     pub webhook: WebhookNews,
+    /// The language it is written in (news stored before this was kept is English).
+    #[serde(default)]
+    pub language: Language,
+}
+
+/// One line of an email's HTML part: text, or a web address made a link.
+struct HtmlLine {
+    text: String,
+    link: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "email_news.html")]
+struct NewsEmailHtml<'a> {
+    tr: &'a Tr,
+    subject: &'a str,
+    /// The first paragraph is the heading.
+    paragraphs: Vec<Vec<HtmlLine>>,
+    unsubscribe: Option<&'a str>,
+}
+
+/// The HTML part of a news email, in the reader's language: its text with paragraphs
+/// kept, the first as a heading, web addresses as links, and the unsubscribe line.
+pub fn news_html(email: &OutboundEmail, tr: &Tr) -> AppResult<String> {
+    let paragraphs = email
+        .body
+        .split("\n\n")
+        .map(|p| {
+            p.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| {
+                    let t = l.trim();
+                    let link = (t.starts_with("https://") || t.starts_with("http://"))
+                        && !t.contains(char::is_whitespace);
+                    HtmlLine {
+                        text: if link { t.to_owned() } else { l.to_owned() },
+                        link,
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|p| !p.is_empty())
+        .collect();
+    let page = NewsEmailHtml {
+        tr,
+        subject: &email.subject,
+        paragraphs,
+        unsubscribe: email.unsubscribe.as_deref(),
+    };
+    askama::Template::render(&page)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("email template: {e}")))
 }
 
 /// A message ready for its channel. It is composed once, when its delivery is claimed,
@@ -233,6 +285,8 @@ pub fn compose(d: &Delivery, news: Option<&NewsBody>) -> Result<Outbound, String
             email.tenant = Some(d.tenant);
             email.delivery_id = Some(d.id.clone());
             email.unsubscribe = own.unsubscribe;
+            let tr = Tr::new(news.language, "UTC");
+            email.html = Some(news_html(&email, &tr).map_err(|e| e.to_string())?);
             Outbound::Email(email)
         }
         Channel::Webhook => Outbound::Webhook(news.webhook.message(&d.id, d.tenant)),
@@ -265,30 +319,23 @@ fn whole(d: &Delivery) -> Result<Outbound, String> {
     })
 }
 
-/// A post's HTML as plain text, for the email body.
+/// A post's HTML as plain text, for the email body, a webhook's text and a push
+/// notification: paragraphs and line breaks kept, list items bulleted, a link as its text
+/// in brackets (html2text, which reads the HTML as a browser would).
 pub fn plain_text(html: &str) -> String {
-    let spaced = html
-        .replace("</p>", "</p>\n")
-        .replace("<br>", "\n")
-        .replace("<br/>", "\n")
-        .replace("<br />", "\n")
-        .replace("</li>", "</li>\n")
-        .replace("<li>", "<li>- ");
-    let text = ammonia::Builder::empty().clean(&spaced).to_string();
-    text.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&amp;", "&")
-        .lines()
-        .map(str::trim)
+    let text = html2text::config::plain_no_decorate()
+        .string_from_read(html.as_bytes(), PLAIN_TEXT_WIDTH)
+        .unwrap_or_else(|_| ammonia::Builder::empty().clean(html).to_string());
+    text.lines()
+        .map(str::trim_end)
         .collect::<Vec<_>>()
         .join("\n")
         .trim()
         .to_owned()
 }
+
+/// Lines are not wrapped: mail clients wrap plain text to the reader's window.
+const PLAIN_TEXT_WIDTH: usize = 10_000;
 
 /// One contact's email about `post` of `issue`.
 pub fn issue_email(
@@ -322,6 +369,7 @@ pub fn issue_email(
         tenant,
         delivery_id: None,
         unsubscribe: None,
+        html: None,
     }
 }
 
@@ -580,6 +628,7 @@ async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> AppResul
                 tenant: None,
                 delivery_id: None,
                 unsubscribe: None,
+                html: None,
             },
             webhook: WebhookNews {
                 event: "issue.reviewPublished".into(),
@@ -632,6 +681,7 @@ async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> AppRe
                 tenant: None,
                 delivery_id: None,
                 unsubscribe: None,
+                html: None,
             },
             webhook: WebhookNews {
                 event: "message.published".into(),
@@ -681,6 +731,7 @@ mod tests {
                 tenant: None,
                 delivery_id: None,
                 unsubscribe: None,
+                html: None,
             },
             webhook: WebhookNews {
                 event: "issue.posted".into(),
@@ -690,6 +741,7 @@ mod tests {
                 url: Some("https://status.example/portal/health/issues/EX1".into()),
                 data: json!({"issueId": "EX1"}),
             },
+            language: Language::Dutch,
         }
     }
 
@@ -732,6 +784,54 @@ mod tests {
             Some("https://status.example/unsubscribe/t")
         );
         assert_eq!(email.subject, "[Exchange Online] Mail delays");
+        let html = email.html.unwrap();
+        assert!(html.contains("<html lang=\"nl\">"), "{html}");
+        assert!(
+            html.contains("<a href=\"https://status.example/unsubscribe/t\">Afmelden</a>"),
+            "the unsubscribe line is in the reader's language: {html}"
+        );
+    }
+
+    #[test]
+    fn the_html_part_escapes_text_and_links_addresses() {
+        let email = OutboundEmail {
+            to: "noc@contoso.example".into(),
+            subject: "Mail <delays>".into(),
+            body: "Exchange: delays & retries\nEX1 · degraded\n\nWe're on it <b>now</b>.\n\nhttps://status.example/x?a=1&b=2".into(),
+            kind: "notify.issue".into(),
+            tenant: None,
+            delivery_id: None,
+            unsubscribe: Some("https://status.example/unsubscribe/t".into()),
+            html: None,
+        };
+        let html = news_html(&email, &Tr::new(Language::English, "UTC")).unwrap();
+        assert!(
+            html.contains("<title>Mail &#60;delays&#62;</title>"),
+            "{html}"
+        );
+        assert!(html.contains(
+            "<h1 style=\"font-size: 1.2em\">Exchange: delays &#38; retries<br>EX1 · degraded</h1>"
+        ), "{html}");
+        assert!(
+            html.contains("We&#39;re on it &#60;b&#62;now&#60;/b&#62;."),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"https://status.example/x?a=1&#38;b=2\">"),
+            "{html}"
+        );
+        assert!(html.contains("unsubscribe/t\">Unsubscribe</a>"), "{html}");
+    }
+
+    #[test]
+    fn a_post_becomes_plain_text_with_its_paragraphs_and_lists() {
+        let text = plain_text(
+            "<p>We&#39;re investigating &amp; <a href=\"https://x.example\">tracking</a>.</p><ul><li>EU</li><li>US</li></ul><p>Next<br>line</p>",
+        );
+        assert_eq!(
+            text,
+            "We're investigating & [tracking].\n* EU\n* US\n\nNext\nline"
+        );
     }
 
     #[test]

@@ -329,6 +329,7 @@ pub async fn disabled_notice(
             tenant: Some(endpoint.tenant),
             delivery_id: None,
             unsubscribe: None,
+            html: None,
         };
         let key = format!(
             "{}:webhook-disabled:{}:{}:{}",

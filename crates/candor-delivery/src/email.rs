@@ -126,12 +126,12 @@ impl Mailer {
                     "List-Unsubscribe=One-Click".to_owned(),
                 ));
         }
-        // News goes out as plain text and HTML; Lockbox mail stays plain text, where no
-        // mail client can make a link of anything.
-        let built = if email.kind.starts_with("notify.") {
+        // News goes out as plain text and the HTML the application rendered; Lockbox mail
+        // has no HTML and stays plain text, where no mail client can make a link of anything.
+        let built = if let Some(html) = &email.html {
             builder.multipart(MultiPart::alternative_plain_html(
                 email.body.clone(),
-                html_alternative(&email.subject, &email.body, email.unsubscribe.as_deref()),
+                html.clone(),
             ))
         } else {
             builder
@@ -155,93 +155,13 @@ impl Mailer {
     }
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The HTML part of a news email: the same text, its paragraphs kept, the first line as a
-/// heading, lines that are web addresses made links, and the unsubscribe link at the foot.
-pub fn html_alternative(subject: &str, body: &str, unsubscribe: Option<&str>) -> String {
-    let mut html = format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
-         <body style=\"font-family: system-ui, sans-serif; line-height: 1.5; max-width: 40em\">",
-        escape(subject)
-    );
-    let line_html = |line: &str| {
-        let t = line.trim();
-        if (t.starts_with("https://") || t.starts_with("http://"))
-            && !t.contains(char::is_whitespace)
-        {
-            format!("<a href=\"{0}\">{0}</a>", escape(t))
-        } else {
-            escape(line)
-        }
-    };
-    for (i, paragraph) in body.split("\n\n").enumerate() {
-        let lines: Vec<String> = paragraph
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(line_html)
-            .collect();
-        if lines.is_empty() {
-            continue;
-        }
-        if i == 0 {
-            html.push_str(&format!(
-                "<h1 style=\"font-size: 1.2em\">{}</h1>",
-                lines.join("<br>")
-            ));
-        } else {
-            html.push_str(&format!("<p>{}</p>", lines.join("<br>")));
-        }
-    }
-    if let Some(url) = unsubscribe {
-        html.push_str(&format!(
-            "<hr><p style=\"font-size: 0.85em; color: #555\"><a href=\"{}\">Unsubscribe</a></p>",
-            escape(url)
-        ));
-    }
-    html.push_str("</body></html>");
-    html
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    #[test]
-    fn the_html_part_escapes_text_and_links_addresses() {
-        let html = html_alternative(
-            "Mail <delays>",
-            "Exchange: delays & retries\nEX1 · degraded\n\nWe're on it <b>now</b>.\n\nhttps://status.example/x?a=1&b=2",
-            Some("https://status.example/unsubscribe/t"),
-        );
-        assert!(html.contains("<title>Mail &lt;delays&gt;</title>"));
-        assert!(html.contains(
-            "<h1 style=\"font-size: 1.2em\">Exchange: delays &amp; retries<br>EX1 · degraded</h1>"
-        ));
-        assert!(
-            html.contains("We&#39;re on it &lt;b&gt;now&lt;/b&gt;."),
-            "{html}"
-        );
-        assert!(html.contains("<a href=\"https://status.example/x?a=1&amp;b=2\">"));
-        assert!(html.contains("unsubscribe/t\">Unsubscribe</a>"));
-    }
-
     #[tokio::test]
-    async fn news_is_sent_as_plain_text_and_html_and_lockbox_mail_as_plain_text() {
+    async fn news_is_sent_as_plain_text_and_its_html_and_lockbox_mail_as_plain_text() {
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::pickup(dir.path().to_owned(), "Candor <candor@localhost>").unwrap();
         let mut email = OutboundEmail {
@@ -252,10 +172,12 @@ mod tests {
             tenant: None,
             delivery_id: Some("d1".into()),
             unsubscribe: None,
+            html: Some("<h1>Title</h1><p>Text</p>".into()),
         };
         mailer.send(&email).await.unwrap();
         email.kind = "lockbox.pending".into();
         email.delivery_id = Some("d2".into());
+        email.html = None;
         mailer.send(&email).await.unwrap();
         let mut files: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()

@@ -24,6 +24,10 @@ pub struct OutboundEmail {
     /// A one-click unsubscribe URL (`List-Unsubscribe`, RFC 8058), for subscriptions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsubscribe: Option<String>,
+    /// The HTML alternative, rendered by the application in the reader's language (news;
+    /// Lockbox mail has none, so no mail client can make a link of anything in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 fn is_word(c: char) -> bool {

@@ -324,6 +324,7 @@ fn stored_news(change: &str, mut email: OutboundEmail) -> DeliveryNews {
     email.to = String::new();
     email.delivery_id = None;
     email.unsubscribe = None;
+    email.html = None;
     let body = NewsBody {
         email,
         webhook: WebhookNews {
@@ -334,6 +335,7 @@ fn stored_news(change: &str, mut email: OutboundEmail) -> DeliveryNews {
             url: Some("https://status.example/portal/health/issues/EX100000".into()),
             data: serde_json::json!({"issueId": "EX100000", "status": "serviceDegradation"}),
         },
+        language: candor_domain::language::Language::English,
     };
     DeliveryNews {
         id: candor_domain::health::news_id(change, "en", "UTC"),
@@ -342,8 +344,10 @@ fn stored_news(change: &str, mut email: OutboundEmail) -> DeliveryNews {
     }
 }
 
+/// A news email as the worker hands it to the mailer: with the HTML part the application
+/// renders for each recipient (composing renders it on every delivery, so it is measured).
 fn email(i: usize) -> OutboundEmail {
-    OutboundEmail {
+    let mut email = OutboundEmail {
         to: format!("noc{i}@tenant{}.example", i % 1000),
         subject: "[Exchange Online] Mail delays across Europe West (Service degradation)".into(),
         body: "Exchange Online: Mail delays across Europe West\nEX100000 · Service degradation\n\nWe're investigating delays in mail delivery.\n\nhttps://status.example/portal/health/issues/EX100000".into(),
@@ -351,7 +355,11 @@ fn email(i: usize) -> OutboundEmail {
         tenant: None,
         delivery_id: Some(format!("{i:032x}")),
         unsubscribe: Some(format!("https://status.example/unsubscribe/{i:064x}")),
-    }
+        html: None,
+    };
+    let tr = candor_app::i18n::Tr::new(candor_domain::language::Language::English, "UTC");
+    email.html = candor_app::notify::news_html(&email, &tr).ok();
+    email
 }
 
 async fn email_bench() {

@@ -527,6 +527,7 @@ contacts-topic-postIncidentReviews = Post-incident reviews
 contacts-test-subject = Test notification from your service status
 contacts-test-intro = This is a test. The service status of { $name } will email this address about:
 contacts-test-outro = No action is needed. To change what you receive, ask a Global Administrator of your organization.
+email-unsubscribe = Unsubscribe
 unsubscribe-title = Stop these emails
 unsubscribe-question = Stop the service status emails to { $name }?
 unsubscribe-button = Unsubscribe

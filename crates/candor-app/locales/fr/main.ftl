@@ -527,6 +527,7 @@ contacts-topic-postIncidentReviews = Rapports post-incident
 contacts-test-subject = Notification de test de l’état de vos services
 contacts-test-intro = Ceci est un test. L’état des services de { $name } écrira à cette adresse au sujet de :
 contacts-test-outro = Aucune action n’est nécessaire. Pour changer ce que vous recevez, adressez-vous à un administrateur général de votre organisation.
+email-unsubscribe = Se désabonner
 unsubscribe-title = Arrêter ces e-mails
 unsubscribe-question = Arrêter les e-mails sur l’état des services envoyés à { $name } ?
 unsubscribe-button = Se désabonner

@@ -527,6 +527,7 @@ contacts-topic-postIncidentReviews = 인시던트 사후 검토
 contacts-test-subject = 서비스 상태 테스트 알림
 contacts-test-intro = 테스트입니다. { $name }의 서비스 상태가 다음 내용에 대해 이 주소로 이메일을 보냅니다:
 contacts-test-outro = 조치할 필요가 없습니다. 받는 내용을 바꾸려면 조직의 전역 관리자에게 문의하십시오.
+email-unsubscribe = 수신 거부
 unsubscribe-title = 이메일 수신 중지
 unsubscribe-question = { $name }(으)로 보내는 서비스 상태 이메일을 중지하시겠습니까?
 unsubscribe-button = 구독 취소

@@ -527,6 +527,7 @@ contacts-topic-postIncidentReviews = Evaluaties na incidenten
 contacts-test-subject = Testmelding van je servicestatus
 contacts-test-intro = Dit is een test. De servicestatus van { $name } e-mailt dit adres over:
 contacts-test-outro = Je hoeft niets te doen. Vraag een globale beheerder van je organisatie om te wijzigen wat je ontvangt.
+email-unsubscribe = Afmelden
 unsubscribe-title = Deze e-mails stoppen
 unsubscribe-question = De servicestatus-e-mails aan { $name } stoppen?
 unsubscribe-button = Afmelden

@@ -527,6 +527,7 @@ contacts-topic-postIncidentReviews = 事件後檢閱
 contacts-test-subject = 來自服務狀態的測試通知
 contacts-test-intro = 這是一項測試。{ $name } 的服務狀態會就以下內容寄信到此地址：
 contacts-test-outro = 您不需要採取任何動作。若要變更您收到的內容，請洽詢貴組織的全域管理員。
+email-unsubscribe = 取消訂閱
 unsubscribe-title = 停止這些電子郵件
 unsubscribe-question = 要停止寄送服務狀態電子郵件給 { $name } 嗎？
 unsubscribe-button = 取消訂閱
