@@ -71,9 +71,9 @@ pub fn message_fanout_job(message: &MessageId, changed_at: OffsetDateTime) -> Ne
 /// Runs the fan-out a job describes.
 pub async fn run(core: &Core, fanout: &Fanout, base_url: &str) -> AppResult<u64> {
     match fanout {
-        Fanout::Issue { issue, seq } => fan_out(core, issue.as_str(), *seq, base_url).await,
-        Fanout::Review { issue } => fan_out_review(core, issue.as_str(), base_url).await,
-        Fanout::Message { message } => fan_out_message(core, message.as_str(), base_url).await,
+        Fanout::Issue { issue, seq } => fan_out(core, issue, *seq, base_url).await,
+        Fanout::Review { issue } => fan_out_review(core, issue, base_url).await,
+        Fanout::Message { message } => fan_out_message(core, message, base_url).await,
     }
 }
 
@@ -534,15 +534,14 @@ async fn deliver(
 /// of every tenant the issue reached. Returns how many were newly queued.
 pub async fn fan_out(
     core: &Core,
-    issue_id: &str,
+    id: &IssueId,
     seq: Option<i64>,
     base_url: &str,
 ) -> AppResult<u64> {
-    let id = IssueId::parse(issue_id)?;
-    let Some(issue) = core.store.get_issue(&id).await? else {
+    let Some(issue) = core.store.get_issue(id).await? else {
         return Ok(0);
     };
-    let posts = core.store.issue_posts(&id).await?;
+    let posts = core.store.issue_posts(id).await?;
     let post = match seq {
         Some(s) => posts.iter().find(|p| p.seq == s),
         None => posts.last(),
@@ -576,7 +575,7 @@ pub async fn fan_out(
             email,
         }
     };
-    deliver(core, Reach::Issue(&id), &change, base_url, wants, render).await
+    deliver(core, Reach::Issue(id), &change, base_url, wants, render).await
 }
 
 fn portal_link(base_url: &str, path: &str) -> Option<String> {
@@ -584,11 +583,10 @@ fn portal_link(base_url: &str, path: &str) -> Option<String> {
     (!base.is_empty()).then(|| format!("{base}{path}"))
 }
 
-async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> AppResult<u64> {
-    let id = IssueId::parse(issue_id)?;
+async fn fan_out_review(core: &Core, id: &IssueId, base_url: &str) -> AppResult<u64> {
     let (Some(issue), Some(pir)) = (
-        core.store.get_issue(&id).await?,
-        core.store.get_pir(&id).await?,
+        core.store.get_issue(id).await?,
+        core.store.get_pir(id).await?,
     ) else {
         return Ok(0);
     };
@@ -648,12 +646,11 @@ async fn fan_out_review(core: &Core, issue_id: &str, base_url: &str) -> AppResul
             },
         }
     };
-    deliver(core, Reach::Issue(&id), &change, base_url, wants, render).await
+    deliver(core, Reach::Issue(id), &change, base_url, wants, render).await
 }
 
-async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> AppResult<u64> {
-    let id = MessageId::parse(message_id)?;
-    let Some(message) = core.store.get_message(&id).await? else {
+async fn fan_out_message(core: &Core, id: &MessageId, base_url: &str) -> AppResult<u64> {
+    let Some(message) = core.store.get_message(id).await? else {
         return Ok(0);
     };
     let services: Vec<&candor_domain::health::ServiceId> = message.services.iter().collect();
@@ -700,7 +697,7 @@ async fn fan_out_message(core: &Core, message_id: &str, base_url: &str) -> AppRe
             },
         }
     };
-    deliver(core, Reach::Message(&id), &change, base_url, wants, render).await
+    deliver(core, Reach::Message(id), &change, base_url, wants, render).await
 }
 
 async fn service_name(core: &Core, issue: &Issue) -> AppResult<String> {

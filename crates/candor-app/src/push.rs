@@ -240,11 +240,7 @@ pub async fn send_test(
     id: &str,
 ) -> AppResult<String> {
     let browser = find(core, actor, id).await?;
-    let tenant = core
-        .store
-        .get_tenant(browser.tenant)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no such tenant".into()))?;
+    let tenant = core.tenant(browser.tenant).await?;
     let tr = Tr::new(tenant.default_language, tenant.time_zone.to_string());
     let now = core.clock.now();
     let news = WebhookNews {

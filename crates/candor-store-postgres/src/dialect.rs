@@ -26,7 +26,8 @@ pub(crate) type DbRow = sqlx::postgres::PgRow;
 /// How a claim of the next due row locks it. Several instances claim at once: each skips rows another has locked.
 pub(crate) const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 
-/// Rows per multi-row insert of up to three columns: PostgreSQL allows 65,535 bound parameters a statement.
+/// Rows per multi-row insert of up to three columns (the figure the PostgreSQL store
+/// used before the statements were shared; not re-tuned).
 pub(crate) const ROWS_PER_INSERT: usize = 1000;
 
 /// Rows per delivery insert: 12 parameters each, well inside PostgreSQL's 65,535.

@@ -25,7 +25,8 @@ pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
 /// How a claim of the next due row locks it. SQLite has one writer: a claim cannot race another.
 pub(crate) const CLAIM_LOCK: &str = "";
 
-/// Rows per multi-row insert of up to three columns: SQLite allows 999 bound parameters a statement in older builds; three a row fit.
+/// Rows per multi-row insert of up to three columns (the figure the SQLite store used
+/// before the statements were shared; not re-tuned).
 pub(crate) const ROWS_PER_INSERT: usize = 300;
 
 /// Rows per delivery insert: 12 parameters each, inside SQLite's limit of 32,766.
