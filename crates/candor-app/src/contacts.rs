@@ -4,7 +4,7 @@
 
 use candor_domain::audit::{AuditChain, NewAuditRecord};
 use candor_domain::email::OutboundEmail;
-use candor_domain::health::{Channel, Contact, ContactId, NewDelivery, ServiceId};
+use candor_domain::health::{Contact, ContactId, Realm, ServiceId};
 use candor_domain::identity::{authorize, Action, Actor, EmailAddress, InvalidValue};
 use candor_domain::language::Language;
 use candor_domain::TenantId;
@@ -164,19 +164,16 @@ pub async fn send_test(
     let mut email = test_email(&tr, &contact, &tenant_row.name, &names);
     let now = core.clock.now();
     let change = format!("test:{}", uuid::Uuid::now_v7().simple());
-    let mut delivery = NewDelivery::new(
+    email.html = Some(super::notify::news_html(&email, &tr)?);
+    let delivery = super::notify::email_delivery(
+        core,
         tenant,
         &change,
-        Channel::Email,
         &contact.id.to_string(),
-        email.to.clone(),
-        json!(null),
+        Realm::Tenant,
+        email,
         now,
-    );
-    delivery.max_attempts = core.delivery_attempts;
-    email.delivery_id = Some(delivery.id.clone());
-    email.html = Some(super::notify::news_html(&email, &tr)?);
-    delivery.payload = serde_json::to_value(&email).map_err(AppError::internal)?;
+    )?;
     core.store.queue_deliveries(&[delivery], now).await?;
     let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, TEST_SENT)
         .ip(ip)

@@ -37,8 +37,9 @@ pub enum Job {
     /// Fans one change out to the reached tenants' recipients (queues their deliveries).
     #[serde(rename = "notify.fanout")]
     NotifyFanout(Fanout),
-    /// Sends one email outside the deliveries table (Lockbox mail, disabled-endpoint
-    /// notices).
+    /// One email queued by a version of Candor before every email went through the
+    /// deliveries table (Lockbox mail, disabled-endpoint notices): never queued now; the
+    /// runner moves it into the deliveries table, where it is sent like the rest.
     #[serde(rename = "email.send")]
     EmailSend(OutboundEmail),
 }

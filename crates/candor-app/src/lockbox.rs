@@ -227,14 +227,14 @@ async fn transition(
                 .details(details.clone())
         })
         .collect();
-    let jobs = if core.send_notifications {
+    let notices = if core.send_notifications {
         super::lockbox_mail::notifications(core, before.status, &after).await?
     } else {
         Vec::new()
     };
     let saved = core
         .store
-        .save_lockbox_request(&after, before.status, records, jobs)
+        .save_lockbox_request(&after, before.status, records, notices)
         .await;
     // Even a failed save may have raced another change: forget what was loaded.
     core.grants.changed();
@@ -479,14 +479,14 @@ pub async fn record_deadlines(core: &Core) -> AppResult<usize> {
                 "Status": status.as_str(),
                 "Deadline": deadline.map(candor_domain::time_util::rfc3339),
             }));
-            let jobs = if core.send_notifications {
+            let notices = if core.send_notifications {
                 super::lockbox_mail::notifications(core, before.status, &after).await?
             } else {
                 Vec::new()
             };
             match core
                 .store
-                .save_lockbox_request(&after, before.status, vec![record], jobs)
+                .save_lockbox_request(&after, before.status, vec![record], notices)
                 .await
             {
                 Ok(()) => {

@@ -1,17 +1,17 @@
 //! The emails a Lockbox step sends, composed in each reader's language and queued as
-//! `email.send` jobs in the same transaction as the step. They carry **no link of any
+//! deliveries in the same transaction as the step (retried and logged like any news;
+//! the engineer's mail is for the provider's eyes and stays out of the tenant's log). They carry **no link of any
 //! form**: anything that came from a person (a case number, a comment, a tenant name)
 //! and looks like an address is left out and the reader is sent to the portal instead.
 
 use candor_domain::email::{contains_link, link_free_or, OutboundEmail};
-use candor_domain::jobs::NewJob;
+use candor_domain::health::{NewDelivery, Realm};
 use candor_domain::language::Language;
 use candor_domain::lockbox::{LockboxRequest, LockboxStatus};
 
 use super::Core;
 use crate::error::AppResult;
 use crate::i18n::Tr;
-use crate::jobs::{Job, EMAIL_SEND};
 
 fn field(tr: &Tr, key: &str, value: &str) -> String {
     format!("{}: {}", tr.t(key), value)
@@ -151,26 +151,27 @@ pub fn decided_email(
     }
 }
 
-fn job(email: &OutboundEmail, request: &LockboxRequest, now: time::OffsetDateTime) -> NewJob {
-    let key = format!(
-        "{EMAIL_SEND}:{}:{}:{}:{}",
-        email.kind,
-        request.id,
-        request.status.as_str(),
-        email.to
-    );
-    let mut email = email.clone();
-    email.delivery_id = Some(super::notify::delivery_id(&key));
-    Job::EmailSend(email).at(now).dedupe(key)
+/// One email of a step as a delivery: the change is the request's new status, so a
+/// step taken again (a retried save) queues nothing twice.
+fn notice(
+    core: &Core,
+    email: OutboundEmail,
+    request: &LockboxRequest,
+    realm: Realm,
+    now: time::OffsetDateTime,
+) -> AppResult<NewDelivery> {
+    let change = format!("lockbox:{}:{}", request.id, request.status.as_str());
+    let to = email.to.clone();
+    super::notify::email_delivery(core, request.tenant, &change, &to, realm, email, now)
 }
 
-/// The emails `after` calls for, as jobs: the tenant's approvers when a request becomes
+/// The emails `after` calls for, as deliveries: the tenant's approvers when a request becomes
 /// pending, the engineer on every decision (not on their own cancellation).
 pub async fn notifications(
     core: &Core,
     before: LockboxStatus,
     after: &LockboxRequest,
-) -> AppResult<Vec<NewJob>> {
+) -> AppResult<Vec<NewDelivery>> {
     if before == after.status
         || matches!(
             after.status,
@@ -183,7 +184,7 @@ pub async fn notifications(
     let Some(tenant) = core.store.get_tenant(after.tenant).await? else {
         return Ok(Vec::new());
     };
-    let mut jobs = Vec::new();
+    let mut notices = Vec::new();
     if after.status == LockboxStatus::Pending {
         let people = super::lockbox::approver_users(core, after.tenant).await?;
         for person in &people {
@@ -198,7 +199,7 @@ pub async fn notifications(
                 after,
                 people.len(),
             );
-            jobs.push(job(&email, after, now));
+            notices.push(notice(core, email, after, Realm::Tenant, now)?);
         }
     }
     // The engineer hears of every decision, the internal one included.
@@ -206,8 +207,8 @@ pub async fn notifications(
         if !engineer.disabled {
             let tr = Tr::new(engineer.language.unwrap_or(Language::English), "UTC");
             let email = decided_email(&tr, engineer.email.as_ref(), &tenant.name, after);
-            jobs.push(job(&email, after, now));
+            notices.push(notice(core, email, after, Realm::Operator, now)?);
         }
     }
-    Ok(jobs)
+    Ok(notices)
 }

@@ -8,10 +8,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use candor_domain::email::OutboundEmail;
+use candor_domain::email::{contains_link, OutboundEmail};
 use candor_domain::health::{
     Channel, Delivery, DeliveryNews, Issue, IssueId, MessageId, NewDelivery, Post,
-    PushSubscriptionId, Subscription, Topic,
+    PushSubscriptionId, Realm, Subscription, Topic,
 };
 use candor_domain::jobs::NewJob;
 use candor_domain::language::Language;
@@ -299,12 +299,51 @@ pub fn compose(d: &Delivery, news: Option<&NewsBody>) -> Result<Outbound, String
     })
 }
 
+/// One whole email (a Lockbox step's, a disabled endpoint's notice, a test send) as a
+/// delivery: queued, retried and logged like the news. `change` says what it reports;
+/// `recipient_key` tells apart two recipients of one change (a contact id, an address).
+pub fn email_delivery(
+    core: &Core,
+    tenant: TenantId,
+    change: &str,
+    recipient_key: &str,
+    realm: Realm,
+    mut email: OutboundEmail,
+    now: OffsetDateTime,
+) -> AppResult<NewDelivery> {
+    let mut d = NewDelivery::new(
+        tenant,
+        change,
+        Channel::Email,
+        recipient_key,
+        email.to.clone(),
+        serde_json::Value::Null,
+        now,
+    );
+    d.realm = realm;
+    d.max_attempts = core.delivery_attempts;
+    email.delivery_id = Some(d.id.clone());
+    d.payload = serde_json::to_value(&email).map_err(AppError::internal)?;
+    Ok(d)
+}
+
 /// A delivery queued with its whole message, read back as its type.
 fn whole(d: &Delivery) -> Result<Outbound, String> {
     let malformed = |e: serde_json::Error| format!("the queued message is malformed: {e}");
     Ok(match d.channel {
         Channel::Email => {
-            Outbound::Email(OutboundEmail::deserialize(&d.payload).map_err(malformed)?)
+            let email = OutboundEmail::deserialize(&d.payload).map_err(malformed)?;
+            // The last line of defence for the no-links rule: a Lockbox email that
+            // carries anything a mail client could link is never sent.
+            if email.kind.starts_with("lockbox")
+                && (contains_link(&email.subject) || contains_link(&email.body))
+            {
+                return Err(format!(
+                    "a {} email must not contain a link, and this one does",
+                    email.kind
+                ));
+            }
+            Outbound::Email(email)
         }
         Channel::Webhook => {
             Outbound::Webhook(WebhookMessage::deserialize(&d.payload).map_err(malformed)?)
@@ -751,6 +790,7 @@ mod tests {
             channel,
             recipient: "noc@contoso.example".into(),
             endpoint: None,
+            realm: Realm::Tenant,
             payload,
             news: Some("news1".into()),
             status: DeliveryStatus::Sending,
@@ -854,6 +894,36 @@ mod tests {
         assert_eq!(to, browser);
         assert_eq!(notification.id, "0123456789abcdef0123456789abcdef");
         assert_eq!(notification.tag, "issue:EX1:post:1");
+    }
+
+    #[test]
+    fn a_lockbox_email_with_a_link_is_never_composed() {
+        let email = |kind: &str, body: &str| OutboundEmail {
+            to: "approver@contoso.example".into(),
+            subject: "Customer Lockbox request".into(),
+            body: body.into(),
+            kind: kind.into(),
+            tenant: Some(TenantId(uuid::Uuid::from_u128(7))),
+            delivery_id: None,
+            unsubscribe: None,
+            html: None,
+        };
+        let queued = |e: OutboundEmail| Delivery {
+            news: None,
+            ..delivery(Channel::Email, serde_json::to_value(e).unwrap())
+        };
+        let clean = email("lockbox.pending", "Sign in to the portal to decide.");
+        assert_eq!(
+            compose(&queued(clean.clone()), None).unwrap(),
+            Outbound::Email(clean)
+        );
+        let linked = email("lockbox.pending", "Decide at https://evil.example/approve");
+        assert!(compose(&queued(linked), None)
+            .unwrap_err()
+            .contains("must not contain a link"));
+        // Other mail may link (news links to the portal).
+        let news = email("notify.webhookDisabled", "See https://status.example");
+        assert!(compose(&queued(news), None).is_ok());
     }
 
     #[test]

@@ -11,18 +11,16 @@ use candor_delivery::webhook::{resolve, WebhookError};
 use candor_domain::audit::{ActorKind, AuditChain, NewAuditRecord};
 use candor_domain::email::OutboundEmail;
 use candor_domain::health::{
-    Channel, NewDelivery, ServiceId, Subscription, Topic, WebhookEndpoint, WebhookEndpointId,
-    WebhookFormat,
+    Channel, NewDelivery, Realm, ServiceId, Subscription, Topic, WebhookEndpoint,
+    WebhookEndpointId, WebhookFormat,
 };
 use candor_domain::identity::{authorize, Action, Actor, InvalidValue, TenantRole};
-use candor_domain::jobs::NewJob;
 use candor_domain::TenantId;
 use serde_json::json;
 
 use super::Core;
 use crate::error::{found, AppError, AppResult};
 use crate::i18n::Tr;
-use crate::jobs::{Job, EMAIL_SEND};
 use crate::secrets::random_token;
 
 pub const WEBHOOK_ADDED: &str = "Add-WebhookEndpoint";
@@ -296,19 +294,22 @@ pub async fn send_test(
 }
 
 /// What disabling an endpoint writes with it: an email to each of the tenant's Global
-/// Administrators in their language, and the audit record.
+/// Administrators in their language (deliveries, like any news), and the audit record.
 pub async fn disabled_notice(
     core: &Core,
     endpoint: &WebhookEndpoint,
     reason: &str,
-) -> AppResult<(Vec<NewJob>, Vec<NewAuditRecord>)> {
+) -> AppResult<(Vec<NewDelivery>, Vec<NewAuditRecord>)> {
     let now = core.clock.now();
     let tenant = core.store.get_tenant(endpoint.tenant).await?;
     let (zone, default_language) = tenant
         .as_ref()
         .map(|t| (t.time_zone.to_string(), t.default_language))
         .unwrap_or(("UTC".into(), candor_domain::language::Language::English));
-    let mut jobs = Vec::new();
+    // One notice per time it was disabled: enabled again and disabled again, it is told
+    // again.
+    let change = format!("webhook:{}:disabled:{}", endpoint.id, now.unix_timestamp());
+    let mut notices = Vec::new();
     for user in core.store.list_users(endpoint.tenant).await? {
         if !user.roles.contains(TenantRole::GlobalAdministrator) {
             continue;
@@ -331,16 +332,15 @@ pub async fn disabled_notice(
             unsubscribe: None,
             html: None,
         };
-        let key = format!(
-            "{}:webhook-disabled:{}:{}:{}",
-            EMAIL_SEND,
-            endpoint.id,
-            now.unix_timestamp(),
-            user.id
-        );
-        let mut email = email;
-        email.delivery_id = Some(super::notify::delivery_id(&key));
-        jobs.push(Job::EmailSend(email).at(now).dedupe(key));
+        notices.push(super::notify::email_delivery(
+            core,
+            endpoint.tenant,
+            &change,
+            &user.id.to_string(),
+            Realm::Tenant,
+            email,
+            now,
+        )?);
     }
     let record = NewAuditRecord::new(
         AuditChain::Tenant(endpoint.tenant),
@@ -351,5 +351,5 @@ pub async fn disabled_notice(
     )
     .item(endpoint.url.clone())
     .details(json!({"Reason": reason}));
-    Ok((jobs, vec![record]))
+    Ok((notices, vec![record]))
 }

@@ -550,17 +550,17 @@ pub trait LockboxStore: Send + Sync {
         &self,
         request: &crate::lockbox::LockboxRequest,
         audit: Vec<NewAuditRecord>,
-        jobs: Vec<crate::jobs::NewJob>,
+        notices: Vec<crate::health::NewDelivery>,
     ) -> StoreResult<()>;
     /// Saves a request's new state if its recorded status is still `expected`
-    /// (otherwise a conflict: someone decided first). `jobs` (its notifications) are
-    /// queued in the same transaction.
+    /// (otherwise a conflict: someone decided first). `notices` (its emails) are
+    /// queued as deliveries in the same transaction.
     async fn save_lockbox_request(
         &self,
         request: &crate::lockbox::LockboxRequest,
         expected: crate::lockbox::LockboxStatus,
         audit: Vec<NewAuditRecord>,
-        jobs: Vec<crate::jobs::NewJob>,
+        notices: Vec<crate::health::NewDelivery>,
     ) -> StoreResult<()>;
     async fn get_lockbox_request(
         &self,
@@ -687,7 +687,8 @@ pub trait DeliveryStore {
         status: Option<crate::health::DeliveryStatus>,
         limit: u32,
     ) -> StoreResult<Vec<crate::health::Delivery>>;
-    /// A tenant's deliveries, newest first, before the (created_at, id) cursor.
+    /// A tenant's own deliveries (not the operator realm's mail about it), newest first,
+    /// before the (created_at, id) cursor.
     async fn tenant_deliveries(
         &self,
         tenant: TenantId,
@@ -785,7 +786,7 @@ pub trait DeliveryStore {
     async fn webhooks_succeeded(&self, ids: &[crate::health::WebhookEndpointId])
         -> StoreResult<()>;
     /// One more failed attempt on an endpoint. When that makes `disable_after` in a row,
-    /// the endpoint is disabled with `reason`, and `on_disable` (the jobs that tell its
+    /// the endpoint is disabled with `reason`, and `on_disable` (the emails that tell its
     /// tenant, the audit record) are written in the same transaction. Returns whether
     /// this call disabled it.
     async fn webhook_failed(
@@ -793,7 +794,7 @@ pub trait DeliveryStore {
         id: crate::health::WebhookEndpointId,
         disable_after: i32,
         reason: &str,
-        on_disable: (Vec<crate::jobs::NewJob>, Vec<NewAuditRecord>),
+        on_disable: (Vec<crate::health::NewDelivery>, Vec<NewAuditRecord>),
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
 }

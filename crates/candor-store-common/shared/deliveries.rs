@@ -14,18 +14,16 @@ use candor_domain::health::{
     ChangeDeliveries, Delivery, DeliveryNews, DeliveryOutcome, DeliveryStatus, IssueId, MessageId,
     NewDelivery, PushSubscription, PushSubscriptionId, WebhookEndpoint, WebhookEndpointId,
 };
-use candor_domain::jobs::NewJob;
 use candor_domain::store::{Conflict, DeliveryStore, StoreError, StoreResult};
-use candor_domain::{JobId, TenantId};
+use candor_domain::TenantId;
 use sqlx::{QueryBuilder, Row};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::append_in_tx;
 use crate::db_error;
-use crate::jobs::insert_job;
 use crate::rows::{corrupt, from_json, get, id, json, opt_id, opt_time, parsed, time};
 
-const DELIVERY_COLS: &str = "id, tenant_id, change_key, channel, recipient, endpoint_id, payload, news_id, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, sent_at";
+const DELIVERY_COLS: &str = "id, tenant_id, change_key, channel, recipient, endpoint_id, realm, payload, news_id, status, attempts, max_attempts, run_at, last_error, created_at, updated_at, sent_at";
 const ENDPOINT_COLS: &str = "id, tenant_id, url, format, secret, previous_secret, previous_until, subscription, enabled, failures, disabled_reason, created_at";
 
 fn delivery(row: &DbRow) -> StoreResult<Delivery> {
@@ -37,6 +35,7 @@ fn delivery(row: &DbRow) -> StoreResult<Delivery> {
         channel: parsed(row, "channel")?,
         recipient: get(row, "recipient")?,
         endpoint: opt_id(row, "endpoint_id", WebhookEndpointId)?,
+        realm: parsed(row, "realm")?,
         payload: serde_json::from_str(&payload).map_err(|e| corrupt("payload", e))?,
         news: get(row, "news_id")?,
         status: parsed(row, "status")?,
@@ -118,6 +117,48 @@ impl Store {
     }
 }
 
+/// Queues `deliveries` in `tx` (a delivery already queued is left as it is); returns how
+/// many were new. Every message Candor sends enters the queue here, inside the
+/// transaction of the change it reports.
+pub(crate) async fn insert_deliveries(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    deliveries: &[NewDelivery],
+    now: OffsetDateTime,
+) -> StoreResult<u64> {
+    let now = at(now);
+    let mut queued = 0;
+    for chunk in deliveries.chunks(INSERT_CHUNK) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "INSERT INTO deliveries (id, tenant_id, change_key, channel, recipient, endpoint_id,
+                 realm, payload, news_id, status, max_attempts, run_at, created_at, updated_at) ",
+        );
+        q.push_values(chunk, |mut row, d| {
+            row.push_bind(d.id.clone())
+                .push_bind(key(d.tenant.0))
+                .push_bind(d.change.clone())
+                .push_bind(d.channel.as_str())
+                .push_bind(d.recipient.clone())
+                .push_bind(d.endpoint.map(|e| key(e.0)))
+                .push_bind(d.realm.as_str())
+                .push_bind(d.payload.to_string())
+                .push_bind(d.news.clone())
+                .push("'pending'")
+                .push_bind(d.max_attempts)
+                .push_bind(at(d.run_at))
+                .push_bind(now)
+                .push_bind(now);
+        });
+        q.push(" ON CONFLICT (id) DO NOTHING");
+        queued += q
+            .build()
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+    }
+    Ok(queued)
+}
+
 #[async_trait]
 impl DeliveryStore for Store {
     async fn queue_deliveries(
@@ -128,37 +169,8 @@ impl DeliveryStore for Store {
         if deliveries.is_empty() {
             return Ok(0);
         }
-        let now = at(now);
         let mut tx = self.writer().begin().await.map_err(db_error)?;
-        let mut queued = 0;
-        for chunk in deliveries.chunks(INSERT_CHUNK) {
-            let mut q: QueryBuilder<Db> = QueryBuilder::new(
-                "INSERT INTO deliveries (id, tenant_id, change_key, channel, recipient, endpoint_id,
-                     payload, news_id, status, max_attempts, run_at, created_at, updated_at) ",
-            );
-            q.push_values(chunk, |mut row, d| {
-                row.push_bind(d.id.clone())
-                    .push_bind(key(d.tenant.0))
-                    .push_bind(d.change.clone())
-                    .push_bind(d.channel.as_str())
-                    .push_bind(d.recipient.clone())
-                    .push_bind(d.endpoint.map(|e| key(e.0)))
-                    .push_bind(d.payload.to_string())
-                    .push_bind(d.news.clone())
-                    .push("'pending'")
-                    .push_bind(d.max_attempts)
-                    .push_bind(at(d.run_at))
-                    .push_bind(now)
-                    .push_bind(now);
-            });
-            q.push(" ON CONFLICT (id) DO NOTHING");
-            queued += q
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected();
-        }
+        let queued = insert_deliveries(&mut tx, deliveries, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(queued)
     }
@@ -388,7 +400,7 @@ impl DeliveryStore for Store {
         };
         sqlx::query(&format!(
             "SELECT {DELIVERY_COLS} FROM deliveries
-             WHERE tenant_id = $1 AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3))
+             WHERE tenant_id = $1 AND realm = 'tenant' AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3))
              ORDER BY created_at DESC, id DESC LIMIT $4"
         ))
         .bind(key(tenant.0))
@@ -718,7 +730,7 @@ impl DeliveryStore for Store {
         id: WebhookEndpointId,
         disable_after: i32,
         reason: &str,
-        on_disable: (Vec<NewJob>, Vec<NewAuditRecord>),
+        on_disable: (Vec<NewDelivery>, Vec<NewAuditRecord>),
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
         let mut tx = self.writer().begin().await.map_err(db_error)?;
@@ -746,10 +758,8 @@ impl DeliveryStore for Store {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        let (jobs, audit) = on_disable;
-        for job in &jobs {
-            insert_job(&mut tx, JobId::generate(), job, now).await?;
-        }
+        let (notices, audit) = on_disable;
+        insert_deliveries(&mut tx, &notices, now).await?;
         append_in_tx(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)

@@ -6,11 +6,10 @@
 // `$1`, `$2`, … in order of first use (see `shared/identity.rs`).
 
 use async_trait::async_trait;
-use candor_domain::jobs::NewJob;
-use candor_domain::JobId;
+use candor_domain::health::NewDelivery;
 
+use crate::deliveries::insert_deliveries;
 use crate::dialect::{at, key, Db, DbRow, Store};
-use crate::jobs::insert_job;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::lockbox::{
     LockboxFilter, LockboxRequest, LockboxRequestId, LockboxStatus, Workload,
@@ -23,6 +22,11 @@ use time::{Duration, OffsetDateTime};
 use crate::audit::append_in_tx;
 use crate::db_error;
 use crate::rows::{corrupt, get, id, json, opt_json, opt_time, parsed, time};
+
+/// When a step's notices were queued: they are due the moment the step is taken.
+fn queued_at(notices: &[NewDelivery], otherwise: OffsetDateTime) -> OffsetDateTime {
+    notices.iter().map(|d| d.run_at).min().unwrap_or(otherwise)
+}
 
 const COLS: &str = "id, tenant_id, workload, operations, service_request, justification, duration_seconds, requester_id, requester_name, created_at, needs_customer, status, internal_decision, pending_since, customer_decision, access_start, access_end, ended, next_deadline";
 
@@ -121,7 +125,7 @@ impl LockboxStore for Store {
         &self,
         r: &LockboxRequest,
         audit: Vec<NewAuditRecord>,
-        jobs: Vec<NewJob>,
+        notices: Vec<NewDelivery>,
     ) -> StoreResult<()> {
         let mut tx = self.writer().begin().await.map_err(db_error)?;
         sqlx::query(&format!(
@@ -150,9 +154,7 @@ impl LockboxStore for Store {
         .await
         .map_err(db_error)?;
         append_in_tx(&mut tx, audit).await?;
-        for job in &jobs {
-            insert_job(&mut tx, JobId::generate(), job, job.run_at).await?;
-        }
+        insert_deliveries(&mut tx, &notices, queued_at(&notices, r.created_at)).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(())
     }
@@ -162,7 +164,7 @@ impl LockboxStore for Store {
         r: &LockboxRequest,
         expected: LockboxStatus,
         audit: Vec<NewAuditRecord>,
-        jobs: Vec<NewJob>,
+        notices: Vec<NewDelivery>,
     ) -> StoreResult<()> {
         let mut tx = self.writer().begin().await.map_err(db_error)?;
         let done = sqlx::query(
@@ -189,9 +191,7 @@ impl LockboxStore for Store {
             return Err(StoreError::Conflict(Conflict::Stale(Stale::LockboxRequest)));
         }
         append_in_tx(&mut tx, audit).await?;
-        for job in &jobs {
-            insert_job(&mut tx, JobId::generate(), job, job.run_at).await?;
-        }
+        insert_deliveries(&mut tx, &notices, queued_at(&notices, r.created_at)).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(())
     }

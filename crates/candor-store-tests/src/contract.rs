@@ -1544,6 +1544,7 @@ pub async fn messages_reach_their_audience_with_attachments_and_viewpoints(store
 }
 
 pub async fn lockbox_requests_are_stored_decided_once_and_found_by_deadline(store: Arc<dyn Store>) {
+    use candor_domain::health::{Channel, NewDelivery};
     use candor_domain::lockbox::*;
     let a = tenant(&store, "Contoso").await;
     let b = tenant(&store, "Fabrikam").await;
@@ -1621,40 +1622,69 @@ pub async fn lockbox_requests_are_stored_decided_once_and_found_by_deadline(stor
             T0 + Duration::hours(1),
         )
         .unwrap();
-    let notify = |key: &str| {
-        candor_domain::jobs::NewJob::new(
-            "email.send",
-            serde_json::json!({"to": "approver@contoso.example"}),
+    let notify = |who: &str| {
+        NewDelivery::new(
+            request.tenant,
+            "lockbox:step",
+            Channel::Email,
+            who,
+            format!("{who}@contoso.example"),
+            serde_json::json!({"to": format!("{who}@contoso.example")}),
             T0 + Duration::hours(1),
         )
-        .dedupe(key.to_owned())
     };
-    let queued_before = store.job_counts().await.unwrap().queued;
+    let queued = || async {
+        store
+            .deliveries_of_change("lockbox:step", None, 10)
+            .await
+            .unwrap()
+            .len()
+    };
     store
         .save_lockbox_request(
             &approved_internally,
             LockboxStatus::AwaitingInternalApproval,
             vec![],
-            vec![notify("pending-1"), notify("pending-2")],
+            vec![
+                notify("approver-1"),
+                notify("approver-2"),
+                NewDelivery {
+                    realm: candor_domain::health::Realm::Operator,
+                    ..notify("engineer")
+                },
+            ],
         )
         .await
         .unwrap();
     assert_eq!(
-        store.job_counts().await.unwrap().queued,
-        queued_before + 2,
+        queued().await,
+        3,
         "the notifications are queued with the change"
     );
+    let told: Vec<String> = store
+        .tenant_deliveries(request.tenant, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.recipient)
+        .collect();
+    assert_eq!(
+        told.len(),
+        2,
+        "the engineer's mail is not in the tenant's log: {told:?}"
+    );
+    assert!(told.iter().all(|r| r.starts_with("approver")), "{told:?}");
     // A second decision based on the old state loses, and queues nothing.
     let stale = store
         .save_lockbox_request(
             &approved_internally,
             LockboxStatus::AwaitingInternalApproval,
             vec![],
-            vec![notify("stale-1")],
+            vec![notify("approver-3")],
         )
         .await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
-    assert_eq!(store.job_counts().await.unwrap().queued, queued_before + 2);
+    assert_eq!(queued().await, 3);
     let got = store
         .get_lockbox_request(request.id)
         .await
@@ -2214,6 +2244,7 @@ pub async fn delivery_news_is_stored_once_and_purged_after_its_deliveries(store:
 
 pub async fn webhook_endpoints_are_per_tenant_and_disabled_after_failures(store: Arc<dyn Store>) {
     use candor_domain::health::Scope;
+    use candor_domain::health::{Channel, NewDelivery};
     let a = tenant(&store, "Hookco").await;
     let b = tenant(&store, "Nohook").await;
     store
@@ -2264,10 +2295,18 @@ pub async fn webhook_endpoints_are_per_tenant_and_disabled_after_failures(store:
     assert_eq!(reached.iter().map(|w| w.id).collect::<Vec<_>>(), vec![e.id]);
 
     // Failures in a row disable it (once), with its effects; a success resets the run.
+    let disabled_change = format!("webhook:{}:disabled", e.id);
     let tell = || {
         (
-            vec![NewJob::new("email.send", json!({"to": "ga@a.example"}), T0)
-                .dedupe(format!("disabled:{}", e.id))],
+            vec![NewDelivery::new(
+                a,
+                &disabled_change,
+                Channel::Email,
+                "ga",
+                "ga@a.example".into(),
+                json!({"to": "ga@a.example"}),
+                T0,
+            )],
             vec![system_audit(
                 AuditChain::Tenant(a),
                 "Disable-WebhookEndpoint",
@@ -2304,12 +2343,12 @@ pub async fn webhook_endpoints_are_per_tenant_and_disabled_after_failures(store:
         .await
         .unwrap()
         .is_empty());
-    let job = store
-        .claim_job(T0, Duration::minutes(1), "w")
+    let notices = store
+        .deliveries_of_change(&disabled_change, None, 10)
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(job.kind, "email.send");
+    assert_eq!(notices.len(), 1, "told once, when it was disabled");
+    assert_eq!(notices[0].recipient, "ga@a.example");
     assert!(all_records(&store, AuditChain::Tenant(a))
         .await
         .iter()

@@ -414,14 +414,9 @@ impl DeliveryRunner {
         if disabled {
             if !will_disable {
                 // Another worker counted a failure in between: tell the tenant anyway.
-                let (jobs, audit) = notice(&current).await?;
+                let (notices, audit) = notice(&current).await?;
                 let now = self.core.clock.now();
-                for job in jobs {
-                    self.core
-                        .store
-                        .enqueue_job(candor_domain::JobId::generate(), job, now)
-                        .await?;
-                }
+                self.core.store.queue_deliveries(&notices, now).await?;
                 self.core.store.append_audit(audit).await?;
             }
             tracing::warn!(endpoint = %endpoint.id, tenant = %endpoint.tenant, "webhook endpoint disabled after repeated failures; its administrators are told");

@@ -878,17 +878,13 @@ async fn seed_lockbox(
     .await?;
     step(minutes(5));
     let pending = approve_internally(r.id.to_string()).await?;
-    for job in candor_app::lockbox_mail::notifications(
+    let notices = candor_app::lockbox_mail::notifications(
         core,
         candor_domain::lockbox::LockboxStatus::AwaitingInternalApproval,
         &pending,
     )
-    .await?
-    {
-        core.store
-            .enqueue_job(candor_domain::JobId::generate(), job, now)
-            .await?;
-    }
+    .await?;
+    core.store.queue_deliveries(&notices, now).await?;
     // Awaiting the provider's internal approval.
     at(now - time::Duration::minutes(5));
     lockbox::file_request(

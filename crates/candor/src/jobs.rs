@@ -12,8 +12,8 @@ use std::time::Duration as StdDuration;
 use candor_app::error::AppError;
 use candor_app::jobs::{Job, OverdueUpdate, Periodic, Undecodable};
 use candor_app::Core;
-use candor_delivery::email::{MailError, Mailer};
-use candor_domain::email::{contains_link, OutboundEmail};
+use candor_domain::email::OutboundEmail;
+use candor_domain::health::Realm;
 use candor_domain::jobs::{after_failure, AfterFailure, StoredJob};
 use candor_domain::JobId;
 use futures::FutureExt;
@@ -104,7 +104,6 @@ pub struct JobRunner {
     core: Arc<Core>,
     worker: String,
     lease: Duration,
-    mailer: Option<Arc<Mailer>>,
     public_url: String,
     site_bucket: Option<Arc<candor_delivery::site::Bucket>>,
     site: Option<SiteTarget>,
@@ -112,35 +111,39 @@ pub struct JobRunner {
     extra: HashMap<String, Handler>,
 }
 
-async fn send_email(mailer: Option<Arc<Mailer>>, email: OutboundEmail) -> anyhow::Result<()> {
-    // The last line of defence for the no-links rule: never send a Lockbox email that
-    // carries anything a mail client could link.
-    if email.kind.starts_with("lockbox")
-        && (contains_link(&email.subject) || contains_link(&email.body))
-    {
+/// An `email.send` job an earlier version queued, moved into the deliveries table. Its
+/// change is named after the job's own delivery id, so a job that runs twice (a lease
+/// that lapsed) still queues one delivery.
+async fn adopt_email(core: &Core, email: OutboundEmail) -> anyhow::Result<()> {
+    let Some(tenant) = email.tenant else {
         return Err(Permanent(format!(
-            "refusing to send a {} email that contains a link",
+            "the {} email to queue names no tenant; it cannot be logged",
             email.kind
         ))
         .into());
-    }
-    let Some(mailer) = mailer else {
-        anyhow::bail!("no mail transport is configured on this instance");
     };
-    match mailer.send(&email).await {
-        Ok(()) => {
-            tracing::info!(kind = %email.kind, via = %mailer.describe(), "email sent");
-            Ok(())
-        }
-        Err(MailError::Rejected(m)) | Err(MailError::Config(m)) => Err(Permanent(m).into()),
-        Err(MailError::Transport(m)) => Err(anyhow::anyhow!(m)),
-    }
+    let now = core.clock.now();
+    // The engineer's Lockbox mail is the provider's, not the tenant's, to read about.
+    let realm = if email.kind == "lockbox.decided" {
+        Realm::Operator
+    } else {
+        Realm::Tenant
+    };
+    let change = format!(
+        "{EMAIL_SEND}:{}",
+        email.delivery_id.as_deref().unwrap_or(email.kind.as_str())
+    );
+    let to = email.to.clone();
+    let delivery =
+        candor_app::notify::email_delivery(core, tenant, &change, &to, realm, email, now)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    core.store.queue_deliveries(&[delivery], now).await?;
+    Ok(())
 }
 
 /// What one job asks for, with what this runner was configured with.
 struct Work {
     core: Arc<Core>,
-    mailer: Option<Arc<Mailer>>,
     public_url: String,
     site: Option<SiteTarget>,
 }
@@ -196,7 +199,7 @@ impl Work {
                     })?;
                 tracing::info!(?fanout, queued, "news fanned out to contacts");
             }
-            Job::EmailSend(email) => send_email(self.mailer, email).await?,
+            Job::EmailSend(email) => adopt_email(&core, email).await?,
         }
         Ok(())
     }
@@ -268,7 +271,6 @@ impl JobRunner {
             core,
             worker,
             lease: LEASE,
-            mailer: None,
             public_url: String::new(),
             site_bucket: None,
             site: None,
@@ -285,12 +287,6 @@ impl JobRunner {
     fn attempt_timeout(&self) -> StdDuration {
         let lease = StdDuration::from_millis(self.lease.whole_milliseconds().max(1000) as u64);
         ATTEMPT_TIMEOUT.min(lease.mul_f64(0.8))
-    }
-
-    /// Sends queued email through `mailer` (without one, email jobs wait and retry).
-    pub fn with_mailer(mut self, mailer: Arc<Mailer>) -> JobRunner {
-        self.mailer = Some(mailer);
-        self
     }
 
     /// Emails about issues link to the portal at `public_url`.
@@ -369,7 +365,6 @@ impl JobRunner {
             Ok(job) => {
                 let work = Work {
                     core: self.core.clone(),
-                    mailer: self.mailer.clone(),
                     public_url: self.public_url.clone(),
                     site: self.site.clone(),
                 };

@@ -213,7 +213,7 @@ pub async fn start_with_clock(
         tracing::info!(dir = %site.display(), "the backup status site is published to (serve its current/)");
         let deliveries = DeliveryRunner::new(
             core.clone(),
-            Some(mailer.clone()),
+            Some(mailer),
             DeliverySettings {
                 lease: settings.lease,
                 push_subject: push_subject(&settings.mail.from),
@@ -224,7 +224,6 @@ pub async fn start_with_clock(
             JobRunner::new(core.clone())
                 .with_status_site_bucket(settings.status_site_bucket.clone())
                 .with_lease(settings.lease)
-                .with_mailer(mailer)
                 .with_status_site(site, web.public_url.clone())
                 .with_public_url(web.public_url.clone()),
             deliveries,

@@ -32,6 +32,14 @@ wire_enum!(DeliveryStatus, "status", [
     Dead => "dead",
 ]);
 
+// Whose a delivery is: a tenant's (its people, shown in that tenant's delivery log), or
+// the operator realm's (a Lockbox engineer's mail, kept out of the tenant's log: the
+// tenant sees the decision, not who at the provider was told of it).
+wire_enum!(Realm, "realm", [
+    Tenant => "tenant",
+    Operator => "operator",
+]);
+
 // Candor's own versioned JSON schema, a Slack or a Microsoft Teams incoming webhook.
 wire_enum!(WebhookFormat, "format", [
     Candor => "candor",
@@ -75,6 +83,7 @@ pub struct NewDelivery {
     /// An email address, or an endpoint's URL: what a person reading the log recognises.
     pub recipient: String,
     pub endpoint: Option<WebhookEndpointId>,
+    pub realm: Realm,
     /// What to send: an `OutboundEmail`, or the facts of a webhook message; with `news`,
     /// only what is this recipient's own (the rest is in the news, stored once).
     pub payload: serde_json::Value,
@@ -103,6 +112,7 @@ impl NewDelivery {
             channel,
             recipient,
             endpoint: None,
+            realm: Realm::Tenant,
             payload,
             news: None,
             run_at: now,
@@ -136,6 +146,7 @@ pub struct Delivery {
     pub channel: Channel,
     pub recipient: String,
     pub endpoint: Option<WebhookEndpointId>,
+    pub realm: Realm,
     pub payload: serde_json::Value,
     pub news: Option<String>,
     pub status: DeliveryStatus,
@@ -394,6 +405,7 @@ mod tests {
             channel: Channel::Email,
             recipient: "noc@contoso.example".into(),
             endpoint: None,
+            realm: Realm::Tenant,
             payload: serde_json::json!({}),
             news: None,
             status: DeliveryStatus::Sending,

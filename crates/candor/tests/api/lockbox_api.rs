@@ -77,18 +77,26 @@ async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-/// Runs every due job with `mailer`; returns how many ran.
+/// Runs every due job, then sends every due delivery with `mailer`; returns how many
+/// emails were sent.
 async fn run_jobs(core: Arc<Core>, mailer: Mailer) -> usize {
-    let runner = JobRunner::new(core).with_mailer(Arc::new(mailer));
-    let mut n = 0;
+    let runner = JobRunner::new(core.clone());
     while let Some(outcome) = runner.run_one().await.unwrap() {
         assert!(
             matches!(outcome, candor::jobs::Outcome::Done(_)),
             "{outcome:?}"
         );
-        n += 1;
     }
-    n
+    let report = candor::deliveries::DeliveryRunner::new(
+        core,
+        Some(Arc::new(mailer)),
+        candor::deliveries::DeliverySettings::default(),
+    )
+    .drain()
+    .await
+    .unwrap();
+    assert_eq!(report.total(), report.sent, "every email sent: {report:?}");
+    report.sent
 }
 
 /// A check independent of Candor's own: nothing in the text a mail client could link.

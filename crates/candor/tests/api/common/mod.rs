@@ -418,9 +418,7 @@ impl Mailroom {
                 .unwrap(),
         );
         Mailroom {
-            jobs: candor::jobs::JobRunner::new(core.clone())
-                .with_mailer(mailer.clone())
-                .with_public_url(public_url.to_owned()),
+            jobs: candor::jobs::JobRunner::new(core.clone()).with_public_url(public_url.to_owned()),
             deliveries: candor::deliveries::DeliveryRunner::new(
                 core,
                 Some(mailer),
