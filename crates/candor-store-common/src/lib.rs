@@ -1,6 +1,10 @@
-//! The audit group-commit writer both stores use: appends that arrive while a commit is
-//! in flight are gathered and committed together, so one fsync serves many records.
-//! Each store supplies only the function that commits one batch in its own dialect.
+//! What both stores share: the schema (`migrations`, rendered per dialect), the
+//! statements in `shared/` (which each store `include!`s over its own driver types), and
+//! the audit group-commit writer: appends that arrive while a commit is in flight are
+//! gathered and committed together, so one fsync serves many records. Each store
+//! supplies only the function that commits one batch in its own dialect.
+
+pub mod migrations;
 
 use std::future::Future;
 use std::pin::Pin;

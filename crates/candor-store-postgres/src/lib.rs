@@ -27,8 +27,6 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
 use std::str::FromStr;
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
 pub struct PostgresStore {
     pool: PgPool,
     appends: candor_store_common::GroupCommitter,
@@ -45,7 +43,9 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Database(format!("connecting to PostgreSQL: {e}")))?;
-        MIGRATOR
+        candor_store_common::migrations::migrator(candor_store_common::migrations::Dialect::Postgres)
+            .await
+            .map_err(StoreError::Database)?
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(format!("migrating the PostgreSQL database: {e}")))?;

@@ -31,8 +31,6 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
 /// How much of the database each connection keeps in memory. Each cache fills as the
 /// database is read and written, up to its size, and stays that full: resident memory
 /// grows by up to `writer + READERS × reader` as the database grows, then levels off.
@@ -142,7 +140,9 @@ impl SqliteStore {
             )
             .await
             .map_err(db_error)?;
-        MIGRATOR
+        candor_store_common::migrations::migrator(candor_store_common::migrations::Dialect::Sqlite)
+            .await
+            .map_err(StoreError::Database)?
             .run(&writer)
             .await
             .map_err(|e| StoreError::Database(format!("migrating the SQLite database: {e}")))?;

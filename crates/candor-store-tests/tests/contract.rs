@@ -62,33 +62,3 @@ contract!(
     webhook_endpoints_are_per_tenant_and_disabled_after_failures,
 );
 
-/// Both trees must hold the same migrations, by version and name, so the two backends
-/// never drift apart.
-#[test]
-fn migrations_are_mirrored_by_version_and_name() {
-    let names = |tree: &str| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(tree)
-            .join("migrations");
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
-    let sqlite = names("candor-store-sqlite");
-    let postgres = names("candor-store-postgres");
-    assert!(!sqlite.is_empty());
-    assert_eq!(sqlite, postgres);
-    let embedded_sqlite: Vec<(i64, String)> = candor_store_sqlite::MIGRATOR
-        .iter()
-        .map(|m| (m.version, m.description.to_string()))
-        .collect();
-    let embedded_postgres: Vec<(i64, String)> = candor_store_postgres::MIGRATOR
-        .iter()
-        .map(|m| (m.version, m.description.to_string()))
-        .collect();
-    assert_eq!(embedded_sqlite, embedded_postgres);
-}

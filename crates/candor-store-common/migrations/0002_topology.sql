@@ -2,7 +2,7 @@
 -- placement (which components each tenant lives on).
 
 CREATE TABLE services (
-    id           TEXT PRIMARY KEY,
+    id           TEXT {{key}},
     display_name TEXT NOT NULL,
     issue_prefix TEXT NOT NULL
 );
@@ -16,17 +16,17 @@ CREATE TABLE service_features (
 );
 
 CREATE TABLE regions (
-    code         TEXT PRIMARY KEY,
+    code         TEXT {{key}},
     display_name TEXT NOT NULL
 );
 
 CREATE TABLE scale_units (
-    id     TEXT PRIMARY KEY,
+    id     TEXT {{key}},
     region TEXT NOT NULL REFERENCES regions (code)
 );
 
 CREATE TABLE components (
-    id         TEXT PRIMARY KEY,
+    id         TEXT {{key}},
     scale_unit TEXT NOT NULL REFERENCES scale_units (id)
 );
 
@@ -37,7 +37,7 @@ CREATE TABLE component_services (
 );
 
 CREATE TABLE placements (
-    tenant_id UUID NOT NULL REFERENCES tenants (id),
+    tenant_id {{uuid}} NOT NULL REFERENCES tenants (id),
     component TEXT NOT NULL REFERENCES components (id),
     PRIMARY KEY (tenant_id, component)
 );

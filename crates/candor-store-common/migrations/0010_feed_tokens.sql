@@ -2,11 +2,11 @@
 -- SHA-256 is kept. Revoked links stop working at once.
 
 CREATE TABLE feed_tokens (
-    id          TEXT PRIMARY KEY NOT NULL,
-    tenant_id   TEXT NOT NULL REFERENCES tenants (id),
+    id          {{uuid}} PRIMARY KEY NOT NULL,
+    tenant_id   {{uuid}} NOT NULL REFERENCES tenants (id),
     token_hash  TEXT NOT NULL UNIQUE,
     label       TEXT NOT NULL,
-    created_at  INTEGER NOT NULL,
-    revoked_at  INTEGER
+    created_at  {{time}} NOT NULL,
+    revoked_at  {{time}}
 );
 CREATE INDEX feed_tokens_tenant ON feed_tokens (tenant_id, created_at);

@@ -2,12 +2,12 @@
 -- idempotency keys that make retried writes safe.
 
 CREATE TABLE operator_clients (
-    id           TEXT PRIMARY KEY NOT NULL,
+    id           {{uuid}} {{key}},
     display_name TEXT NOT NULL,
     secret_hash  TEXT NOT NULL,
     roles        TEXT NOT NULL,
-    created_at   INTEGER NOT NULL,
-    revoked_at   INTEGER
+    created_at   {{time}} NOT NULL,
+    revoked_at   {{time}}
 );
 
 CREATE TABLE idempotency_keys (
@@ -16,6 +16,6 @@ CREATE TABLE idempotency_keys (
     request_hash  TEXT NOT NULL,
     status_code   INTEGER,
     response_body TEXT,
-    created_at    INTEGER NOT NULL,
+    created_at    {{time}} NOT NULL,
     PRIMARY KEY (scope, key)
 );

@@ -2,11 +2,11 @@
 -- subscribe to (topics and services, as JSON).
 
 CREATE TABLE contacts (
-    id           TEXT PRIMARY KEY NOT NULL,
-    tenant_id    TEXT NOT NULL REFERENCES tenants (id),
+    id           {{uuid}} PRIMARY KEY NOT NULL,
+    tenant_id    {{uuid}} NOT NULL REFERENCES tenants (id),
     email        TEXT NOT NULL,
     language     TEXT NOT NULL,
     subscription TEXT NOT NULL,
-    created_at   INTEGER NOT NULL,
+    created_at   {{time}} NOT NULL,
     UNIQUE (tenant_id, email)
 );

@@ -1,12 +1,12 @@
 -- Service health issues, their posts, and the tenants each issue affects.
 
 CREATE TABLE id_counters (
-    name  TEXT PRIMARY KEY,
-    value BIGINT NOT NULL
+    name  TEXT {{key}},
+    value {{int}} NOT NULL
 );
 
 CREATE TABLE issues (
-    id                 TEXT PRIMARY KEY,
+    id                 TEXT {{key}},
     service_id         TEXT NOT NULL REFERENCES services (id),
     classification     TEXT NOT NULL,
     origin             TEXT NOT NULL,
@@ -15,24 +15,24 @@ CREATE TABLE issues (
     title              TEXT NOT NULL,
     impact_description TEXT NOT NULL,
     status             TEXT NOT NULL,
-    start_at           TIMESTAMPTZ NOT NULL,
-    end_at             TIMESTAMPTZ,
-    last_modified_at   TIMESTAMPTZ NOT NULL,
+    start_at           {{time}} NOT NULL,
+    end_at             {{time}},
+    last_modified_at   {{time}} NOT NULL,
     details            TEXT NOT NULL,
     scope              TEXT NOT NULL,
     cadence_minutes    INTEGER NOT NULL,
-    next_update_due    TIMESTAMPTZ,
-    owner_operator_id  UUID,
-    updates_total      BIGINT NOT NULL DEFAULT 0,
-    updates_on_time    BIGINT NOT NULL DEFAULT 0
+    next_update_due    {{time}},
+    owner_operator_id  {{uuid}},
+    updates_total      {{int}} NOT NULL DEFAULT 0,
+    updates_on_time    {{int}} NOT NULL DEFAULT 0
 );
 CREATE INDEX issues_last_modified ON issues (last_modified_at);
 CREATE INDEX issues_due ON issues (next_update_due);
 
 CREATE TABLE issue_posts (
     issue_id            TEXT NOT NULL REFERENCES issues (id),
-    seq                 BIGINT NOT NULL,
-    created_at          TIMESTAMPTZ NOT NULL,
+    seq                 {{int}} NOT NULL,
+    created_at          {{time}} NOT NULL,
     post_type           TEXT NOT NULL,
     language            TEXT NOT NULL,
     body_html           TEXT NOT NULL,
@@ -44,9 +44,9 @@ CREATE TABLE issue_posts (
 );
 
 CREATE TABLE issue_tenants (
-    tenant_id UUID NOT NULL REFERENCES tenants (id),
+    tenant_id {{uuid}} NOT NULL REFERENCES tenants (id),
     issue_id  TEXT NOT NULL REFERENCES issues (id),
-    since     TIMESTAMPTZ NOT NULL,
+    since     {{time}} NOT NULL,
     PRIMARY KEY (tenant_id, issue_id)
 );
 CREATE INDEX issue_tenants_issue ON issue_tenants (issue_id, tenant_id);

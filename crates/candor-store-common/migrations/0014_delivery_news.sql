@@ -4,7 +4,7 @@ CREATE TABLE delivery_news (
     id         TEXT PRIMARY KEY NOT NULL,
     change_key TEXT NOT NULL,
     body       TEXT NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL
+    created_at {{time}} NOT NULL
 );
 CREATE INDEX delivery_news_change ON delivery_news (change_key);
 
