@@ -13,6 +13,7 @@ use serde_json::json;
 use super::Core;
 use crate::error::{found, AppError, AppResult};
 use crate::i18n::Tr;
+use crate::ids::NO_SUCH_CONTACT;
 
 pub const CONTACT_ADDED: &str = "Add-NotificationContact";
 pub const CONTACT_REMOVED: &str = "Remove-NotificationContact";
@@ -69,16 +70,20 @@ pub async fn list(core: &Core, actor: &Actor, tenant: TenantId) -> AppResult<Vec
     Ok(core.store.list_contacts(tenant).await?)
 }
 
-async fn find(core: &Core, tenant: TenantId, id: &str) -> AppResult<Contact> {
-    let id: ContactId = id
-        .parse()
-        .map_err(|_| AppError::NotFound("there is no such contact".into()))?;
+/// The tenant's contact `id`, for someone who may manage the tenant's settings.
+async fn managed(
+    core: &Core,
+    actor: &Actor,
+    tenant: TenantId,
+    id: ContactId,
+) -> AppResult<Contact> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
     core.store
         .list_contacts(tenant)
         .await?
         .into_iter()
         .find(|c| c.id == id)
-        .ok_or_else(|| AppError::NotFound("there is no such contact".into()))
+        .ok_or_else(|| AppError::NotFound(NO_SUCH_CONTACT.into()))
 }
 
 pub async fn remove(
@@ -86,15 +91,14 @@ pub async fn remove(
     actor: &Actor,
     ip: Option<String>,
     tenant: TenantId,
-    id: &str,
+    id: ContactId,
 ) -> AppResult<()> {
-    authorize(actor, Action::ManageTenantSettings(tenant))?;
-    let contact = find(core, tenant, id).await?;
-    let record = core
-        .tenant_record(actor, tenant, CONTACT_REMOVED, ip)
-        .item(contact.email.to_string());
-    let removed = core.store.delete_contact(tenant, contact.id, vec![record]);
-    found(removed.await?, "there is no such contact")
+    let email = managed(core, actor, tenant, id).await?.email;
+    let record = core.tenant_record(actor, tenant, CONTACT_REMOVED, ip);
+    let removed = core
+        .store
+        .delete_contact(tenant, id, vec![record.item(email.to_string())]);
+    found(removed.await?, NO_SUCH_CONTACT)
 }
 
 /// The test email for a contact, in its language, saying what it will receive.
@@ -142,10 +146,9 @@ pub async fn send_test(
     actor: &Actor,
     ip: Option<String>,
     tenant: TenantId,
-    id: &str,
+    id: ContactId,
 ) -> AppResult<Contact> {
-    authorize(actor, Action::ManageTenantSettings(tenant))?;
-    let contact = find(core, tenant, id).await?;
+    let contact = managed(core, actor, tenant, id).await?;
     let tenant_row = core.tenant(tenant).await?;
     let catalog = core.store.list_services().await?;
     let names: Vec<String> = contact

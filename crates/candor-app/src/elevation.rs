@@ -104,8 +104,7 @@ pub async fn request(
     Ok(elevation)
 }
 
-async fn load(core: &Core, id: &str) -> AppResult<Elevation> {
-    let id: ElevationId = id.parse()?;
+async fn load(core: &Core, id: ElevationId) -> AppResult<Elevation> {
     core.store
         .get_elevation(id)
         .await?
@@ -117,7 +116,7 @@ pub async fn decide(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: ElevationId,
     approve: bool,
     comment: Option<String>,
 ) -> AppResult<Elevation> {
@@ -170,7 +169,7 @@ pub async fn revoke(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: ElevationId,
 ) -> AppResult<Elevation> {
     let (me, _, roles) = person(actor)?;
     let before = load(core, id).await?;

@@ -12,6 +12,7 @@ use time::Duration;
 use super::public::PublicIssue;
 use super::Core;
 use crate::error::{AppError, AppResult};
+use crate::ids::FeedLinkId;
 use crate::secrets::{random_token, sha256_hex};
 
 pub const FEED_LINK_CREATED: &str = "New-FeedLink";
@@ -69,11 +70,9 @@ pub async fn revoke_link(
     actor: &Actor,
     ip: Option<String>,
     tenant: TenantId,
-    id: &str,
+    FeedLinkId(id): FeedLinkId,
 ) -> AppResult<()> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
-    let id = uuid::Uuid::parse_str(id.trim())
-        .map_err(|_| AppError::NotFound("there is no such feed link".into()))?;
     let now = core.clock.now();
     let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, FEED_LINK_REVOKED)
         .ip(ip)

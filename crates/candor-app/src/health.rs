@@ -346,8 +346,7 @@ pub struct UpdateInput {
     pub impact_description: Option<String>,
 }
 
-async fn load(core: &Core, id: &str) -> AppResult<Issue> {
-    let id = IssueId::parse(id)?;
+async fn load(core: &Core, id: IssueId) -> AppResult<Issue> {
     core.store
         .get_issue(&id)
         .await?
@@ -358,7 +357,7 @@ async fn apply_update(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: IssueId,
     input: UpdateInput,
     how: Move,
 ) -> AppResult<Issue> {
@@ -437,7 +436,7 @@ pub async fn update_issue(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: IssueId,
     input: UpdateInput,
 ) -> AppResult<Issue> {
     apply_update(core, actor, ip, id, input, Move::Update).await
@@ -448,7 +447,7 @@ pub async fn reopen_issue(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: IssueId,
     input: UpdateInput,
 ) -> AppResult<Issue> {
     let mut input = input;
@@ -464,7 +463,7 @@ pub async fn change_scope(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: IssueId,
     scope: Scope,
 ) -> AppResult<(Issue, i64)> {
     authorize(actor, Action::PublishServiceHealth)?;
@@ -501,16 +500,10 @@ pub async fn issue_for_tenant(
     core: &Core,
     actor: &Actor,
     tenant: TenantId,
-    id: &str,
+    id: IssueId,
 ) -> AppResult<(Issue, Vec<Post>)> {
     authorize(actor, Action::ReadServiceHealth(tenant))?;
-    let not_found = || {
-        AppError::NotFound(format!(
-            "there is no issue {} for this tenant",
-            id.chars().take(20).collect::<String>()
-        ))
-    };
-    let id = IssueId::parse(id).map_err(|_| not_found())?;
+    let not_found = || crate::ids::no_issue_for_tenant(id.as_str());
     if !core.store.tenant_is_affected(tenant, &id).await? {
         return Err(not_found());
     }
@@ -594,7 +587,7 @@ pub async fn save_pir_draft(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: IssueId,
     input: PirInput,
 ) -> AppResult<candor_domain::health::Pir> {
     authorize(actor, Action::PublishServiceHealth)?;
@@ -632,7 +625,7 @@ pub async fn publish_pir(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: IssueId,
 ) -> AppResult<(Issue, candor_domain::health::Pir)> {
     authorize(actor, Action::PublishServiceHealth)?;
     let before = load(core, id).await?;
@@ -680,7 +673,7 @@ pub async fn pir_for_tenant(
     core: &Core,
     actor: &Actor,
     tenant: TenantId,
-    id: &str,
+    id: IssueId,
 ) -> AppResult<(Issue, candor_domain::health::Pir)> {
     let (issue, _) = issue_for_tenant(core, actor, tenant, id).await?;
     let pir = core

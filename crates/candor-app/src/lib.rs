@@ -12,6 +12,7 @@ pub mod grants;
 pub mod health;
 pub mod i18n;
 pub mod identity;
+pub mod ids;
 pub mod jobs;
 pub mod keys;
 pub mod lockbox;

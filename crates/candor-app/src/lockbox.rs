@@ -180,8 +180,7 @@ pub async fn file_request(
     Ok(request)
 }
 
-async fn load(core: &Core, id: &str) -> AppResult<LockboxRequest> {
-    let id: LockboxRequestId = id.parse()?;
+async fn load(core: &Core, id: LockboxRequestId) -> AppResult<LockboxRequest> {
     core.store
         .get_lockbox_request(id)
         .await?
@@ -247,7 +246,7 @@ pub async fn decide_internally(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: LockboxRequestId,
     approve: bool,
     comment: Option<String>,
 ) -> AppResult<LockboxRequest> {
@@ -330,7 +329,7 @@ pub async fn decide(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: LockboxRequestId,
     decision: Decision,
     comment: Option<String>,
 ) -> AppResult<LockboxRequest> {
@@ -376,7 +375,7 @@ pub async fn revoke(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: LockboxRequestId,
     comment: Option<String>,
 ) -> AppResult<LockboxRequest> {
     let before = load(core, id).await?;
@@ -506,7 +505,10 @@ pub async fn record_deadlines(core: &Core) -> AppResult<usize> {
 }
 
 /// One request's decisions checked against their signatures (`candor lockbox verify`).
-pub async fn verify(core: &Core, id: &str) -> AppResult<(LockboxRequest, Vec<SignatureCheck>)> {
+pub async fn verify(
+    core: &Core,
+    id: LockboxRequestId,
+) -> AppResult<(LockboxRequest, Vec<SignatureCheck>)> {
     let request = load(core, id).await?;
     let checks = request.verify_decisions(|key_id| core.keys.audit_verifiers.get(key_id).copied());
     Ok((request, checks))
@@ -592,7 +594,7 @@ pub async fn list_page(core: &Core, actor: &Actor, q: ListQuery) -> AppResult<Re
 
 /// One request, if the caller may see it (as "not found" otherwise, so nobody learns
 /// that another tenant's request exists). Its status is the status now.
-pub async fn get(core: &Core, actor: &Actor, id: &str) -> AppResult<LockboxRequest> {
+pub async fn get(core: &Core, actor: &Actor, id: LockboxRequestId) -> AppResult<LockboxRequest> {
     let mut request = load(core, id).await?;
     let hidden = || AppError::NotFound(format!("there is no Lockbox request {id}"));
     match actor {

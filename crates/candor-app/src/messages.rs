@@ -336,11 +336,10 @@ pub async fn update_message(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: MessageId,
     input: UpdateMessageInput,
 ) -> AppResult<(Message, i64)> {
     authorize(actor, Action::PublishMessages)?;
-    let id = MessageId::parse(id)?;
     let old = core
         .store
         .get_message(&id)
@@ -407,9 +406,12 @@ pub async fn list_for_operator(core: &Core, actor: &Actor, limit: u32) -> AppRes
     Ok(core.store.list_messages(limit.clamp(1, 1000)).await?)
 }
 
-pub async fn get_for_operator(core: &Core, actor: &Actor, id: &str) -> AppResult<(Message, i64)> {
+pub async fn get_for_operator(
+    core: &Core,
+    actor: &Actor,
+    id: MessageId,
+) -> AppResult<(Message, i64)> {
     authorize(actor, Action::PublishMessages)?;
-    let id = MessageId::parse(id)?;
     let m = core
         .store
         .get_message(&id)
@@ -462,30 +464,20 @@ pub async fn tenant_messages(
         .collect())
 }
 
-fn not_found(id: &str) -> AppError {
-    AppError::NotFound(format!(
-        "there is no message {} for this tenant",
-        id.chars().take(20).collect::<String>()
-    ))
-}
-
 /// One message, only if it reached the tenant.
 pub async fn message_for_tenant(
     core: &Core,
     actor: &Actor,
     tenant: TenantId,
-    id: &str,
+    id: MessageId,
 ) -> AppResult<MessageView> {
     authorize(actor, Action::ReadMessageCenter(tenant))?;
-    let mid = MessageId::parse(id).map_err(|_| not_found(id))?;
+    let not_found = || crate::ids::no_message_for_tenant(id.as_str());
+    let mid = id.clone();
     if !core.store.tenant_has_message(tenant, &mid).await? {
-        return Err(not_found(id));
+        return Err(not_found());
     }
-    let message = core
-        .store
-        .get_message(&mid)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let message = core.store.get_message(&mid).await?.ok_or_else(not_found)?;
     let viewpoint = match person(actor) {
         Some(user) => Some(
             core.store
@@ -505,22 +497,14 @@ pub async fn attachment_for_tenant(
     core: &Core,
     actor: &Actor,
     tenant: TenantId,
-    message: &str,
-    attachment: &str,
+    message: MessageId,
+    attachment: uuid::Uuid,
 ) -> AppResult<(Attachment, Vec<u8>)> {
     let view = message_for_tenant(core, actor, tenant, message).await?;
-    let missing = || {
-        AppError::NotFound(format!(
-            "message {} has no attachment {}",
-            view.message.id,
-            attachment.chars().take(40).collect::<String>()
-        ))
-    };
-    let aid: uuid::Uuid = attachment.trim().parse().map_err(|_| missing())?;
     core.store
-        .attachment_content(&view.message.id, aid)
+        .attachment_content(&view.message.id, attachment)
         .await?
-        .ok_or_else(missing)
+        .ok_or_else(|| crate::ids::no_attachment(&view.message.id, &attachment.to_string()))
 }
 
 /// Every attachment of a message in one zip file.
@@ -528,7 +512,7 @@ pub async fn attachments_archive(
     core: &Core,
     actor: &Actor,
     tenant: TenantId,
-    message: &str,
+    message: MessageId,
 ) -> AppResult<(MessageId, Vec<u8>)> {
     let view = message_for_tenant(core, actor, tenant, message).await?;
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));

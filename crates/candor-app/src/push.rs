@@ -16,6 +16,7 @@ use super::notify::WebhookNews;
 use super::Core;
 use crate::error::{AppError, AppResult};
 use crate::i18n::Tr;
+use crate::ids::NO_SUCH_BROWSER;
 
 pub const PUSH_SUBSCRIBED: &str = "Add-PushSubscription";
 pub const PUSH_REMOVED: &str = "Remove-PushSubscription";
@@ -129,17 +130,20 @@ pub async fn list(core: &Core, actor: &Actor) -> AppResult<Vec<PushSubscription>
     Ok(core.store.list_push_subscriptions(tenant, user).await?)
 }
 
-async fn find(core: &Core, actor: &Actor, id: &str) -> AppResult<PushSubscription> {
-    let missing = || AppError::NotFound("there is no such browser".into());
-    let id: PushSubscriptionId = id.parse().map_err(|_| missing())?;
+async fn find(core: &Core, actor: &Actor, id: PushSubscriptionId) -> AppResult<PushSubscription> {
     list(core, actor)
         .await?
         .into_iter()
         .find(|b| b.id == id)
-        .ok_or_else(missing)
+        .ok_or_else(|| AppError::NotFound(NO_SUCH_BROWSER.into()))
 }
 
-pub async fn remove(core: &Core, actor: &Actor, ip: Option<String>, id: &str) -> AppResult<()> {
+pub async fn remove(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    id: PushSubscriptionId,
+) -> AppResult<()> {
     let browser = find(core, actor, id).await?;
     let record = NewAuditRecord::by(
         actor,
@@ -237,7 +241,7 @@ pub async fn send_test(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    id: &str,
+    id: PushSubscriptionId,
 ) -> AppResult<String> {
     let browser = find(core, actor, id).await?;
     let tenant = core.tenant(browser.tenant).await?;

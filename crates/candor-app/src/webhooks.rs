@@ -21,6 +21,7 @@ use serde_json::json;
 use super::Core;
 use crate::error::{found, AppError, AppResult};
 use crate::i18n::Tr;
+use crate::ids::NO_SUCH_WEBHOOK;
 use crate::secrets::random_token;
 
 pub const WEBHOOK_ADDED: &str = "Add-WebhookEndpoint";
@@ -160,13 +161,26 @@ pub async fn list(core: &Core, actor: &Actor, tenant: TenantId) -> AppResult<Vec
     Ok(core.store.list_webhooks(tenant).await?)
 }
 
-async fn find(core: &Core, tenant: TenantId, id: &str) -> AppResult<WebhookEndpoint> {
-    let missing = || AppError::NotFound("there is no such webhook endpoint".into());
-    let id: WebhookEndpointId = id.parse().map_err(|_| missing())?;
+/// The tenant's endpoint `id`, for someone who may manage the tenant's settings.
+async fn managed(
+    core: &Core,
+    actor: &Actor,
+    tenant: TenantId,
+    id: WebhookEndpointId,
+) -> AppResult<WebhookEndpoint> {
+    authorize(actor, Action::ManageTenantSettings(tenant))?;
     match core.store.get_webhook(id).await? {
         Some(e) if e.tenant == tenant => Ok(e),
-        _ => Err(missing()),
+        _ => Err(AppError::NotFound(NO_SUCH_WEBHOOK.into())),
     }
+}
+
+/// Saves a changed endpoint, or says it is gone (removed meanwhile).
+async fn save(core: &Core, endpoint: &WebhookEndpoint, record: NewAuditRecord) -> AppResult<()> {
+    found(
+        core.store.save_webhook(endpoint, vec![record]).await?,
+        NO_SUCH_WEBHOOK,
+    )
 }
 
 pub async fn remove(
@@ -174,15 +188,16 @@ pub async fn remove(
     actor: &Actor,
     ip: Option<String>,
     tenant: TenantId,
-    id: &str,
+    id: WebhookEndpointId,
 ) -> AppResult<()> {
-    authorize(actor, Action::ManageTenantSettings(tenant))?;
-    let endpoint = find(core, tenant, id).await?;
-    let record = core
-        .tenant_record(actor, tenant, WEBHOOK_REMOVED, ip)
-        .item(endpoint.url.clone());
-    let removed = core.store.delete_webhook(tenant, endpoint.id, vec![record]);
-    found(removed.await?, "there is no such webhook endpoint")
+    let url = managed(core, actor, tenant, id).await?.url;
+    let record = core.tenant_record(actor, tenant, WEBHOOK_REMOVED, ip);
+    found(
+        core.store
+            .delete_webhook(tenant, id, vec![record.item(url)])
+            .await?,
+        NO_SUCH_WEBHOOK,
+    )
 }
 
 /// Gives the endpoint a new secret (returned, shown once); the old one keeps signing
@@ -192,10 +207,9 @@ pub async fn rotate_secret(
     actor: &Actor,
     ip: Option<String>,
     tenant: TenantId,
-    id: &str,
+    id: WebhookEndpointId,
 ) -> AppResult<WithSecret> {
-    authorize(actor, Action::ManageTenantSettings(tenant))?;
-    let endpoint = find(core, tenant, id).await?;
+    let endpoint = managed(core, actor, tenant, id).await?;
     let now = core.clock.now();
     let secret = new_secret();
     let rotated = endpoint.rotated(secret.clone(), now);
@@ -205,11 +219,7 @@ pub async fn rotate_secret(
         .details(json!({
             "PreviousSecretValidUntil": rotated.previous_until.map(candor_domain::time_util::rfc3339),
         }));
-    if !core.store.save_webhook(&rotated, vec![record]).await? {
-        return Err(AppError::NotFound(
-            "there is no such webhook endpoint".into(),
-        ));
-    }
+    save(core, &rotated, record).await?;
     Ok(WithSecret {
         endpoint: rotated,
         secret,
@@ -222,10 +232,9 @@ pub async fn enable(
     actor: &Actor,
     ip: Option<String>,
     tenant: TenantId,
-    id: &str,
+    id: WebhookEndpointId,
 ) -> AppResult<WebhookEndpoint> {
-    authorize(actor, Action::ManageTenantSettings(tenant))?;
-    let endpoint = find(core, tenant, id).await?;
+    let endpoint = managed(core, actor, tenant, id).await?;
     let enabled = WebhookEndpoint {
         enabled: true,
         failures: 0,
@@ -235,11 +244,7 @@ pub async fn enable(
     let record = core
         .tenant_record(actor, tenant, WEBHOOK_ENABLED, ip)
         .item(enabled.url.clone());
-    if !core.store.save_webhook(&enabled, vec![record]).await? {
-        return Err(AppError::NotFound(
-            "there is no such webhook endpoint".into(),
-        ));
-    }
+    save(core, &enabled, record).await?;
     Ok(enabled)
 }
 
@@ -249,10 +254,9 @@ pub async fn send_test(
     actor: &Actor,
     ip: Option<String>,
     tenant: TenantId,
-    id: &str,
+    id: WebhookEndpointId,
 ) -> AppResult<String> {
-    authorize(actor, Action::ManageTenantSettings(tenant))?;
-    let endpoint = find(core, tenant, id).await?;
+    let endpoint = managed(core, actor, tenant, id).await?;
     let tenant_row = core.tenant(tenant).await?;
     let tr = Tr::new(
         tenant_row.default_language,

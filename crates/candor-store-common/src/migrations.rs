@@ -29,21 +29,63 @@ pub enum Dialect {
 
 /// Every migration template, by file name (`<version>_<description>.sql`), in order.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("0001_foundation.sql", include_str!("../migrations/0001_foundation.sql")),
-    ("0002_topology.sql", include_str!("../migrations/0002_topology.sql")),
-    ("0003_issues.sql", include_str!("../migrations/0003_issues.sql")),
-    ("0004_operator_api.sql", include_str!("../migrations/0004_operator_api.sql")),
+    (
+        "0001_foundation.sql",
+        include_str!("../migrations/0001_foundation.sql"),
+    ),
+    (
+        "0002_topology.sql",
+        include_str!("../migrations/0002_topology.sql"),
+    ),
+    (
+        "0003_issues.sql",
+        include_str!("../migrations/0003_issues.sql"),
+    ),
+    (
+        "0004_operator_api.sql",
+        include_str!("../migrations/0004_operator_api.sql"),
+    ),
     ("0005_pirs.sql", include_str!("../migrations/0005_pirs.sql")),
-    ("0006_messages.sql", include_str!("../migrations/0006_messages.sql")),
-    ("0007_lockbox.sql", include_str!("../migrations/0007_lockbox.sql")),
-    ("0008_elevations.sql", include_str!("../migrations/0008_elevations.sql")),
-    ("0009_lockbox_grant_lookup.sql", include_str!("../migrations/0009_lockbox_grant_lookup.sql")),
-    ("0010_feed_tokens.sql", include_str!("../migrations/0010_feed_tokens.sql")),
-    ("0011_contacts.sql", include_str!("../migrations/0011_contacts.sql")),
-    ("0012_deliveries.sql", include_str!("../migrations/0012_deliveries.sql")),
-    ("0013_push_subscriptions.sql", include_str!("../migrations/0013_push_subscriptions.sql")),
-    ("0014_delivery_news.sql", include_str!("../migrations/0014_delivery_news.sql")),
-    ("0015_delivery_realm.sql", include_str!("../migrations/0015_delivery_realm.sql")),
+    (
+        "0006_messages.sql",
+        include_str!("../migrations/0006_messages.sql"),
+    ),
+    (
+        "0007_lockbox.sql",
+        include_str!("../migrations/0007_lockbox.sql"),
+    ),
+    (
+        "0008_elevations.sql",
+        include_str!("../migrations/0008_elevations.sql"),
+    ),
+    (
+        "0009_lockbox_grant_lookup.sql",
+        include_str!("../migrations/0009_lockbox_grant_lookup.sql"),
+    ),
+    (
+        "0010_feed_tokens.sql",
+        include_str!("../migrations/0010_feed_tokens.sql"),
+    ),
+    (
+        "0011_contacts.sql",
+        include_str!("../migrations/0011_contacts.sql"),
+    ),
+    (
+        "0012_deliveries.sql",
+        include_str!("../migrations/0012_deliveries.sql"),
+    ),
+    (
+        "0013_push_subscriptions.sql",
+        include_str!("../migrations/0013_push_subscriptions.sql"),
+    ),
+    (
+        "0014_delivery_news.sql",
+        include_str!("../migrations/0014_delivery_news.sql"),
+    ),
+    (
+        "0015_delivery_realm.sql",
+        include_str!("../migrations/0015_delivery_realm.sql"),
+    ),
 ];
 
 fn word(name: &str, dialect: Dialect) -> Option<&'static str> {
@@ -114,9 +156,9 @@ pub fn migrations(dialect: Dialect) -> Result<Vec<Migration>, String> {
             let stem = file
                 .strip_suffix(".sql")
                 .ok_or_else(|| format!("{file}: a migration ends in .sql"))?;
-            let (version, description) = stem
-                .split_once('_')
-                .ok_or_else(|| format!("{file}: a migration is named <version>_<description>.sql"))?;
+            let (version, description) = stem.split_once('_').ok_or_else(|| {
+                format!("{file}: a migration is named <version>_<description>.sql")
+            })?;
             let version: i64 = version
                 .parse()
                 .map_err(|_| format!("{file}: {version:?} is not a version number"))?;

@@ -43,12 +43,14 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Database(format!("connecting to PostgreSQL: {e}")))?;
-        candor_store_common::migrations::migrator(candor_store_common::migrations::Dialect::Postgres)
-            .await
-            .map_err(StoreError::Database)?
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Database(format!("migrating the PostgreSQL database: {e}")))?;
+        candor_store_common::migrations::migrator(
+            candor_store_common::migrations::Dialect::Postgres,
+        )
+        .await
+        .map_err(StoreError::Database)?
+        .run(&pool)
+        .await
+        .map_err(|e| StoreError::Database(format!("migrating the PostgreSQL database: {e}")))?;
         let writer = pool.clone();
         let appends = candor_store_common::GroupCommitter::spawn(move |records| {
             let pool = writer.clone();

@@ -61,4 +61,3 @@ contract!(
     delivery_news_is_stored_once_and_purged_after_its_deliveries,
     webhook_endpoints_are_per_tenant_and_disabled_after_failures,
 );
-

@@ -229,7 +229,7 @@ async fn graph_bench() {
                 &core,
                 &system,
                 None,
-                issue.id.as_str(),
+                issue.id.clone(),
                 UpdateInput {
                     status: Some(status.into()),
                     post: Some(PostInput {

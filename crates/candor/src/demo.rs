@@ -332,7 +332,7 @@ async fn declare(
         core,
         &Actor::System,
         None,
-        issue.id.as_str(),
+        issue.id.clone(),
         UpdateInput {
             status: Some(status.into()),
             post: Some(update),
@@ -473,7 +473,7 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
         core,
         &system,
         None,
-        signin.id.as_str(),
+        signin.id.clone(),
         health::PirInput {
             user_impact: "<p>Users in Europe could not sign in to web apps for 47 minutes.</p>".into(),
             scope_of_impact: "<p>Tenants placed on the eu-west authentication components.</p>".into(),
@@ -485,7 +485,7 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
         },
     )
     .await?;
-    health::publish_pir(core, &system, None, signin.id.as_str()).await?;
+    health::publish_pir(core, &system, None, signin.id.clone()).await?;
 
     // A OneDrive incident in Asia that turned out not to be one.
     declare(
@@ -672,10 +672,10 @@ async fn seed_lockbox(
         justification: why.to_owned(),
         duration_minutes: minutes,
     };
-    let approve_internally = |id: String| {
+    let approve_internally = |id: candor_domain::lockbox::LockboxRequestId| {
         let past = &past;
         let manager = manager.clone();
-        async move { lockbox::decide_internally(past, &manager, None, &id, true, None).await }
+        async move { lockbox::decide_internally(past, &manager, None, id, true, None).await }
     };
 
     // Expired: reached the tenant, nobody decided within 12 hours.
@@ -693,7 +693,7 @@ async fn seed_lockbox(
     )
     .await?;
     step(minutes(5));
-    approve_internally(r.id.to_string()).await?;
+    approve_internally(r.id).await?;
     // Denied by the tenant, with a comment.
     step(minutes(55));
     let r = lockbox::file_request(
@@ -710,13 +710,13 @@ async fn seed_lockbox(
     )
     .await?;
     step(minutes(5));
-    approve_internally(r.id.to_string()).await?;
+    approve_internally(r.id).await?;
     step(minutes(30));
     lockbox::decide(
         &past,
         &approver,
         ip(),
-        &r.id.to_string(),
+        r.id,
         Decision::Deny,
         Some("We fixed the quota ourselves; no access needed.".into()),
     )
@@ -741,7 +741,7 @@ async fn seed_lockbox(
         &past,
         &manager,
         None,
-        &r.id.to_string(),
+        r.id,
         false,
         Some("Past retention; restoring is not possible. Tell the customer.".into()),
     )
@@ -762,13 +762,13 @@ async fn seed_lockbox(
     )
     .await?;
     step(minutes(5));
-    approve_internally(r.id.to_string()).await?;
+    approve_internally(r.id).await?;
     step(minutes(20));
     lockbox::decide(
         &past,
         &admin,
         ip(),
-        &r.id.to_string(),
+        r.id,
         Decision::Approve,
         Some("Approved for the CEO mailbox case.".into()),
     )
@@ -789,23 +789,15 @@ async fn seed_lockbox(
     )
     .await?;
     step(minutes(5));
-    approve_internally(r.id.to_string()).await?;
+    approve_internally(r.id).await?;
     step(minutes(15));
-    lockbox::decide(
-        &past,
-        &approver,
-        ip(),
-        &r.id.to_string(),
-        Decision::Approve,
-        None,
-    )
-    .await?;
+    lockbox::decide(&past, &approver, ip(), r.id, Decision::Approve, None).await?;
     step(minutes(30));
     lockbox::revoke(
         &past,
         &approver,
         ip(),
-        &r.id.to_string(),
+        r.id,
         Some("Our admin found the cause; ending access.".into()),
     )
     .await?;
@@ -825,15 +817,7 @@ async fn seed_lockbox(
     )
     .await?;
     step(minutes(10));
-    lockbox::decide(
-        &past,
-        &engineer,
-        None,
-        &r.id.to_string(),
-        Decision::Cancel,
-        None,
-    )
-    .await?;
+    lockbox::decide(&past, &engineer, None, r.id, Decision::Cancel, None).await?;
     // Approved, access active now for three and a half more hours.
     at(now - time::Duration::minutes(40));
     let r = lockbox::file_request(
@@ -850,13 +834,13 @@ async fn seed_lockbox(
     )
     .await?;
     step(minutes(5));
-    approve_internally(r.id.to_string()).await?;
+    approve_internally(r.id).await?;
     step(minutes(5));
     lockbox::decide(
         &past,
         &approver,
         ip(),
-        &r.id.to_string(),
+        r.id,
         Decision::Approve,
         Some("Go ahead; mailbox of Megan only.".into()),
     )
@@ -877,7 +861,7 @@ async fn seed_lockbox(
     )
     .await?;
     step(minutes(5));
-    let pending = approve_internally(r.id.to_string()).await?;
+    let pending = approve_internally(r.id).await?;
     let notices = candor_app::lockbox_mail::notifications(
         core,
         candor_domain::lockbox::LockboxStatus::AwaitingInternalApproval,

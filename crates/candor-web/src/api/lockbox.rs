@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
+use candor_app::ids;
 use candor_domain::lockbox::{Decision as Decided, LockboxRequest, LockboxRequestId};
 use candor_domain::time_util::{parse_time, rfc3339};
 use candor_domain::TenantId;
@@ -232,7 +233,7 @@ pub async fn get_request(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<LockboxRequestView>> {
-    let r = svc::get(&state.core, &caller.actor, &id).await?;
+    let r = svc::get(&state.core, &caller.actor, ids::id(&id)?).await?;
     let mut v = view(&r);
     // Who may approve is the tenant's own business: not shown to the provider side.
     if caller.actor.tenant_id() == Some(r.tenant) {
@@ -283,14 +284,14 @@ pub async fn decide(
 ) -> ApiResult<Json<LockboxRequestView>> {
     // Nobody learns about another tenant's request by trying to decide it, nor about the
     // body's shape before they may see the request.
-    svc::get(&state.core, &caller.actor, &id).await?;
+    svc::get(&state.core, &caller.actor, ids::id(&id)?).await?;
     let req: DecisionRequest = json_body(&headers, &body)?;
     let decision: Decision = req.decision.parse()?;
     let r = svc::decide(
         &state.core,
         &caller.actor,
         caller.ip,
-        &id,
+        ids::id(&id)?,
         decision,
         req.comment,
     )
@@ -326,8 +327,15 @@ pub async fn revoke(
     } else {
         json_body(&headers, &body)?
     };
-    svc::get(&state.core, &caller.actor, &id).await?;
-    let r = svc::revoke(&state.core, &caller.actor, caller.ip, &id, req.comment).await?;
+    svc::get(&state.core, &caller.actor, ids::id(&id)?).await?;
+    let r = svc::revoke(
+        &state.core,
+        &caller.actor,
+        caller.ip,
+        ids::id(&id)?,
+        req.comment,
+    )
+    .await?;
     Ok(Json(view(&r)))
 }
 

@@ -2,6 +2,7 @@
 //! change their scope, preview impact. Writes honour an `Idempotency-Key` header so a
 //! retried request does not publish twice.
 
+use candor_app::ids;
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
@@ -420,9 +421,23 @@ async fn update(
     let actor = caller.actor.clone();
     idempotent(&state, &caller.actor, &headers, &fingerprint, || async {
         let issue = if reopen {
-            svc::reopen_issue(&state.core, &actor, caller.ip.clone(), &id, req.into()).await?
+            svc::reopen_issue(
+                &state.core,
+                &actor,
+                caller.ip.clone(),
+                ids::id(&id)?,
+                req.into(),
+            )
+            .await?
         } else {
-            svc::update_issue(&state.core, &actor, caller.ip.clone(), &id, req.into()).await?
+            svc::update_issue(
+                &state.core,
+                &actor,
+                caller.ip.clone(),
+                ids::id(&id)?,
+                req.into(),
+            )
+            .await?
         };
         let posts = state.store.issue_posts(&issue.id).await?;
         Ok((StatusCode::OK, to_json(&view(&issue, None, Some(&posts)))?))
@@ -483,8 +498,14 @@ pub async fn put_scope(
 ) -> ApiResult<Json<IssueView>> {
     authorize(&caller.actor, Action::PublishServiceHealth)?;
     let scope: Scope = json_body(&headers, &body)?;
-    let (issue, added) =
-        svc::change_scope(&state.core, &caller.actor, caller.ip.clone(), &id, scope).await?;
+    let (issue, added) = svc::change_scope(
+        &state.core,
+        &caller.actor,
+        caller.ip.clone(),
+        ids::id(&id)?,
+        scope,
+    )
+    .await?;
     let mut v = view(
         &issue,
         Some(state.store.affected_count(&issue.id).await?),

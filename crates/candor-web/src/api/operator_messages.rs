@@ -2,6 +2,7 @@
 //! messages (attachments travel base64-encoded in the JSON), preview their audience,
 //! draft and publish reviews. Creates honour `Idempotency-Key`.
 
+use candor_app::ids;
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
@@ -322,7 +323,7 @@ pub async fn get_message(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<MessageView>> {
-    let (m, reach) = svc::get_for_operator(&state.core, &caller.actor, &id).await?;
+    let (m, reach) = svc::get_for_operator(&state.core, &caller.actor, ids::id(&id)?).await?;
     Ok(Json(view(&m, Some(reach))))
 }
 
@@ -368,8 +369,14 @@ pub async fn update_message(
         end: clearable("endDateTime", req.end_date_time)?,
         audience: req.audience,
     };
-    let (m, added) =
-        svc::update_message(&state.core, &caller.actor, caller.ip.clone(), &id, input).await?;
+    let (m, added) = svc::update_message(
+        &state.core,
+        &caller.actor,
+        caller.ip.clone(),
+        ids::id(&id)?,
+        input,
+    )
+    .await?;
     let mut v = view(&m, Some(state.store.message_reach(&m.id).await?));
     v.newly_reached_tenants = Some(added);
     Ok(Json(v))
@@ -476,8 +483,14 @@ pub async fn put_review(
         actions_taken: req.actions_taken,
         next_steps: req.next_steps,
     };
-    let pir =
-        health::save_pir_draft(&state.core, &caller.actor, caller.ip.clone(), &id, input).await?;
+    let pir = health::save_pir_draft(
+        &state.core,
+        &caller.actor,
+        caller.ip.clone(),
+        ids::id(&id)?,
+        input,
+    )
+    .await?;
     Ok(Json(review_view(&pir)))
 }
 
@@ -495,6 +508,7 @@ pub async fn publish_review(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ReviewView>> {
-    let (_, pir) = health::publish_pir(&state.core, &caller.actor, caller.ip.clone(), &id).await?;
+    let (_, pir) =
+        health::publish_pir(&state.core, &caller.actor, caller.ip.clone(), ids::id(&id)?).await?;
     Ok(Json(review_view(&pir)))
 }

@@ -5,6 +5,7 @@ use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use candor_app::ids;
 use candor_domain::elevation::{Elevation, ElevationStatus, PRIVILEGED_ROLES};
 use serde::Deserialize;
 
@@ -183,14 +184,16 @@ pub async fn decide(
         }
     };
     let comment = Some(form.comment).filter(|c| !c.trim().is_empty());
-    match svc::decide(
-        &state.core,
-        &user.actor,
-        user.ip.clone(),
-        &id,
-        approve,
-        comment,
-    )
+    match ids::with_id(&id, |id| {
+        svc::decide(
+            &state.core,
+            &user.actor,
+            user.ip.clone(),
+            id,
+            approve,
+            comment,
+        )
+    })
     .await
     .map_err(ApiError::from)
     {
@@ -208,9 +211,11 @@ pub async fn revoke(
     user: PortalUser,
     Path(id): Path<String>,
 ) -> Response {
-    match svc::revoke(&state.core, &user.actor, user.ip.clone(), &id)
-        .await
-        .map_err(ApiError::from)
+    match ids::with_id(&id, |id| {
+        svc::revoke(&state.core, &user.actor, user.ip.clone(), id)
+    })
+    .await
+    .map_err(ApiError::from)
     {
         Ok(_) => Redirect::to("/console/elevation?notice=revoked").into_response(),
         Err(e @ ApiError::Internal(_)) => e.into_response(),

@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use candor_app::ids;
 use candor_domain::health::{
     on_time_share, Classification, ComponentId, Issue, PostType, ScaleUnitId, Scope, ServiceId,
     Status,
@@ -714,9 +715,15 @@ async fn apply_update_form(
         impact_description: None,
     };
     let result = if reopen {
-        svc::reopen_issue(&state.core, &user.actor, user.ip.clone(), &id, input).await
+        ids::with_id(&id, |id| {
+            svc::reopen_issue(&state.core, &user.actor, user.ip.clone(), id, input)
+        })
+        .await
     } else {
-        svc::update_issue(&state.core, &user.actor, user.ip.clone(), &id, input).await
+        ids::with_id(&id, |id| {
+            svc::update_issue(&state.core, &user.actor, user.ip.clone(), id, input)
+        })
+        .await
     };
     let notice = if reopen {
         "issue-reopened"
@@ -787,9 +794,11 @@ pub async fn change_scope(
             Err(e) => issue_page(&state, &user, &id, None, Some(form.scope), None, Some(e)).await,
         };
     }
-    match svc::change_scope(&state.core, &user.actor, user.ip.clone(), &id, scope)
-        .await
-        .map_err(ApiError::from)
+    match ids::with_id(&id, |id| {
+        svc::change_scope(&state.core, &user.actor, user.ip.clone(), id, scope)
+    })
+    .await
+    .map_err(ApiError::from)
     {
         Ok((issue, added)) => Redirect::to(&format!(
             "/console/issues/{}?notice=scope-changed&count={added}",
@@ -816,11 +825,16 @@ pub async fn save_review(
         actions_taken: form.actions_taken.clone(),
         next_steps: form.next_steps.clone(),
     };
-    let saved = svc::save_pir_draft(&state.core, &user.actor, user.ip.clone(), &id, input).await;
+    let saved = ids::with_id(&id, |id| {
+        svc::save_pir_draft(&state.core, &user.actor, user.ip.clone(), id, input)
+    })
+    .await;
     let result = match (saved, form.action.as_str()) {
-        (Ok(_), "publish") => svc::publish_pir(&state.core, &user.actor, user.ip.clone(), &id)
-            .await
-            .map(|_| "pir-published"),
+        (Ok(_), "publish") => ids::with_id(&id, |id| {
+            svc::publish_pir(&state.core, &user.actor, user.ip.clone(), id)
+        })
+        .await
+        .map(|_| "pir-published"),
         (Ok(_), _) => Ok("pir-saved"),
         (Err(e), _) => Err(e),
     };

@@ -5,6 +5,7 @@ use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use candor_app::ids;
 use candor_domain::identity::{authorize, Action};
 use candor_domain::lockbox::LockboxStatus;
 use serde::Deserialize;
@@ -43,26 +44,30 @@ pub async fn console_decide(
 ) -> Response {
     let (result, notice) = match form.decision.parse::<Decision>() {
         Ok(Decision::Cancel) => (
-            svc::decide(
-                &state.core,
-                &user.actor,
-                user.ip.clone(),
-                &id,
-                Decision::Cancel,
-                None,
-            )
+            ids::with_id(&id, |id| {
+                svc::decide(
+                    &state.core,
+                    &user.actor,
+                    user.ip.clone(),
+                    id,
+                    Decision::Cancel,
+                    None,
+                )
+            })
             .await,
             "canceled",
         ),
         Ok(d) => (
-            svc::decide_internally(
-                &state.core,
-                &user.actor,
-                user.ip.clone(),
-                &id,
-                d == Decision::Approve,
-                comment_of(&form),
-            )
+            ids::with_id(&id, |id| {
+                svc::decide_internally(
+                    &state.core,
+                    &user.actor,
+                    user.ip.clone(),
+                    id,
+                    d == Decision::Approve,
+                    comment_of(&form),
+                )
+            })
             .await,
             "internal",
         ),

@@ -1,6 +1,7 @@
 //! The Message Center for operators: the list, publishing a message with its audience
 //! and attachments, a message with its reach.
 
+use candor_app::ids;
 use std::collections::BTreeMap;
 
 use askama::Template;
@@ -402,7 +403,11 @@ pub async fn console_show(
     Query(q): Query<ShowQuery>,
 ) -> Response {
     let path = "/console/messages";
-    let (m, reached) = match svc::get_for_operator(&state.core, &user.actor, &id).await {
+    let (m, reached) = match ids::with_id(&id, |id| {
+        svc::get_for_operator(&state.core, &user.actor, id)
+    })
+    .await
+    {
         Ok(v) => v,
         Err(e) => return error_page(&state, &user, path, ApiError::from(e)),
     };

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use candor_app::ids;
 use candor_domain::health::{Attachment, Message, Service, Viewpoint, ViewpointChange};
 use candor_domain::identity::{Action, Actor};
 use candor_domain::language::Language;
@@ -141,7 +142,8 @@ pub(super) async fn get_one(
         let (actor, tenant) = req.tenant(&state, Action::ReadMessageCenter)?;
         let q = parse_query(req.raw_query.as_deref())?;
         let expand = wants(&q, "attachments")?;
-        let view = svc::message_for_tenant(&state.core, &actor, tenant, &id).await?;
+        let view =
+            svc::message_for_tenant(&state.core, &actor, tenant, ids::tenant_message(&id)?).await?;
         let lang = reader_language(&state, &req.headers, tenant).await;
         let services = state.store.list_services().await?;
         let mut v = message_json(&view.message, view.viewpoint, &services, lang, expand);
@@ -166,7 +168,8 @@ pub(super) async fn list_attachments(
     let run = async {
         let (actor, tenant) = req.tenant(&state, Action::ReadMessageCenter)?;
         let q = parse_query(req.raw_query.as_deref())?;
-        let view = svc::message_for_tenant(&state.core, &actor, tenant, &id).await?;
+        let view =
+            svc::message_for_tenant(&state.core, &actor, tenant, ids::tenant_message(&id)?).await?;
         let items = view
             .message
             .attachments
@@ -189,7 +192,8 @@ pub(super) async fn get_attachment(
     let run = async {
         let (actor, tenant) = req.tenant(&state, Action::ReadMessageCenter)?;
         let q = parse_query(req.raw_query.as_deref())?;
-        let view = svc::message_for_tenant(&state.core, &actor, tenant, &id).await?;
+        let view =
+            svc::message_for_tenant(&state.core, &actor, tenant, ids::tenant_message(&id)?).await?;
         let a = view
             .message
             .attachments
@@ -261,8 +265,10 @@ pub(super) async fn attachment_content(
 ) -> GraphResult {
     let run = async {
         let (actor, tenant) = req.tenant(&state, Action::ReadMessageCenter)?;
+        let message = ids::tenant_message(&id)?;
+        let attachment = ids::attachment(&message, &attachment)?;
         let (meta, bytes) =
-            svc::attachment_for_tenant(&state.core, &actor, tenant, &id, &attachment).await?;
+            svc::attachment_for_tenant(&state.core, &actor, tenant, message, attachment).await?;
         Ok::<_, ApiError>(download(&meta.content_type, &meta.name, bytes))
     };
     run.await.map_err(|e| req.fail(e))
@@ -275,7 +281,9 @@ pub(super) async fn attachments_archive(
 ) -> GraphResult {
     let run = async {
         let (actor, tenant) = req.tenant(&state, Action::ReadMessageCenter)?;
-        let (mid, bytes) = svc::attachments_archive(&state.core, &actor, tenant, &id).await?;
+        let (mid, bytes) =
+            svc::attachments_archive(&state.core, &actor, tenant, ids::tenant_message(&id)?)
+                .await?;
         Ok::<_, ApiError>(download(
             "application/zip",
             &format!("{mid}-attachments.zip"),

@@ -6,6 +6,7 @@
 pub mod messages;
 pub mod odata;
 
+use candor_app::ids;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
@@ -599,7 +600,8 @@ async fn get_issue(
     let run = async {
         let (actor, tenant) = req.tenant(&state, Action::ReadServiceHealth)?;
         let q = parse_query(req.raw_query.as_deref())?;
-        let (issue, posts) = svc::issue_for_tenant(&state.core, &actor, tenant, &id).await?;
+        let (issue, posts) =
+            svc::issue_for_tenant(&state.core, &actor, tenant, ids::tenant_issue(&id)?).await?;
         let lang = reader_language(&state, &req.headers, tenant).await;
         let services = state.store.list_services().await?;
         let mut v = issue_json(&issue, &posts, &services, lang);
@@ -742,7 +744,8 @@ async fn incident_report(
 ) -> GraphResult {
     let run = async {
         let (actor, tenant) = req.tenant(&state, Action::ReadServiceHealth)?;
-        let (issue, pir) = svc::pir_for_tenant(&state.core, &actor, tenant, &id).await?;
+        let (issue, pir) =
+            svc::pir_for_tenant(&state.core, &actor, tenant, ids::tenant_issue(&id)?).await?;
         let lang = reader_language(&state, &req.headers, tenant).await;
         let zone = state
             .store

@@ -3,6 +3,7 @@
 
 use askama::Template;
 use axum::response::{IntoResponse, Redirect, Response};
+use candor_app::ids;
 use candor_domain::identity::{authorize, Action, Actor};
 use candor_domain::lockbox::{Decision as Decided, LockboxRequest, LockboxStatus};
 use candor_domain::time_util::parse_time;
@@ -233,7 +234,7 @@ pub(crate) async fn request_page(
         "/portal/lockbox"
     };
     let path = format!("{base}/requests/{id}");
-    let r = match svc::get(&state.core, &user.actor, id).await {
+    let r = match ids::with_id(id, |id| svc::get(&state.core, &user.actor, id)).await {
         Ok(r) => r,
         Err(e) => return error_page(state, user, &path, ApiError::from(e)),
     };

@@ -5,6 +5,7 @@ use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use candor_app::ids;
 use candor_domain::health::Topic;
 use candor_domain::language::Language;
 use serde::Deserialize;
@@ -160,12 +161,16 @@ pub async fn act(
         return error_page(&state, &user, PATH, ApiError::NotFound("no tenant".into()));
     };
     let result = match form.action.as_str() {
-        "remove" => svc::remove(&state.core, &user.actor, user.ip.clone(), tenant, &id)
-            .await
-            .map(|_| "removed"),
-        "test" => svc::send_test(&state.core, &user.actor, user.ip.clone(), tenant, &id)
-            .await
-            .map(|_| "test"),
+        "remove" => ids::with_id(&id, |id| {
+            svc::remove(&state.core, &user.actor, user.ip.clone(), tenant, id)
+        })
+        .await
+        .map(|_| "removed"),
+        "test" => ids::with_id(&id, |id| {
+            svc::send_test(&state.core, &user.actor, user.ip.clone(), tenant, id)
+        })
+        .await
+        .map(|_| "test"),
         _ => Err(AppError::Refused("choose remove or test".into())),
     };
     let result = result.map_err(ApiError::from);

@@ -4,6 +4,7 @@ use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use candor_app::ids;
 use serde::Deserialize;
 
 use crate::auth::extract::PortalUser;
@@ -126,9 +127,11 @@ pub async fn revoke(
     let Some(tenant) = user.actor.tenant_id() else {
         return error_page(&state, &user, PATH, ApiError::NotFound("no tenant".into()));
     };
-    match svc::revoke_link(&state.core, &user.actor, user.ip.clone(), tenant, &id)
-        .await
-        .map_err(ApiError::from)
+    match ids::with_id(&id, |id| {
+        svc::revoke_link(&state.core, &user.actor, user.ip.clone(), tenant, id)
+    })
+    .await
+    .map_err(ApiError::from)
     {
         Ok(()) => Redirect::to("/portal/feeds?notice=revoked").into_response(),
         Err(e @ ApiError::Internal(_)) => e.into_response(),

@@ -3,6 +3,7 @@
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
+use candor_app::ids;
 use candor_domain::health::{Issue, Status};
 
 use crate::auth::extract::PortalUser;
@@ -28,9 +29,11 @@ pub async fn tenant_review(
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    let (issue, pir) = match svc::pir_for_tenant(&state.core, &user.actor, tenant, &id)
-        .await
-        .map_err(ApiError::from)
+    let (issue, pir) = match ids::with_parsed(ids::tenant_issue(&id), |id| {
+        svc::pir_for_tenant(&state.core, &user.actor, tenant, id)
+    })
+    .await
+    .map_err(ApiError::from)
     {
         Ok(v) => v,
         Err(e @ ApiError::Internal(_)) => return e.into_response(),
@@ -164,9 +167,11 @@ pub async fn tenant_issue(
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    let (issue, posts) = match svc::issue_for_tenant(&state.core, &user.actor, tenant, &id)
-        .await
-        .map_err(ApiError::from)
+    let (issue, posts) = match ids::with_parsed(ids::tenant_issue(&id), |id| {
+        svc::issue_for_tenant(&state.core, &user.actor, tenant, id)
+    })
+    .await
+    .map_err(ApiError::from)
     {
         Ok(v) => v,
         Err(e @ ApiError::Internal(_)) => return e.into_response(),

@@ -5,6 +5,7 @@ use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use candor_app::ids;
 use candor_domain::identity::{authorize, Action};
 use candor_domain::lockbox::LockboxStatus;
 use serde::Deserialize;
@@ -158,20 +159,20 @@ pub async fn tenant_decide(
 ) -> Response {
     let result = match form.decision.parse::<Decision>() {
         Ok(d @ (Decision::Approve | Decision::Deny)) => {
-            match svc::get(&state.core, &user.actor, &id).await {
-                Ok(_) => {
-                    svc::decide(
-                        &state.core,
-                        &user.actor,
-                        user.ip.clone(),
-                        &id,
-                        d,
-                        comment_of(&form),
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
-            }
+            let (state, user, form) = (&state, &user, &form);
+            ids::with_id(&id, |id| async move {
+                svc::get(&state.core, &user.actor, id).await?;
+                svc::decide(
+                    &state.core,
+                    &user.actor,
+                    user.ip.clone(),
+                    id,
+                    d,
+                    comment_of(form),
+                )
+                .await
+            })
+            .await
         }
         Ok(Decision::Cancel) => Err(AppError::Refused("choose Approve or Deny".into())),
         Err(e) => Err(e.into()),
@@ -194,19 +195,12 @@ pub async fn tenant_revoke(
     Path(id): Path<String>,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    let result = match svc::get(&state.core, &user.actor, &id).await {
-        Ok(_) => {
-            svc::revoke(
-                &state.core,
-                &user.actor,
-                user.ip.clone(),
-                &id,
-                comment_of(&form),
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
+    let (s, u, f) = (&state, &user, &form);
+    let result = ids::with_id(&id, |id| async move {
+        svc::get(&s.core, &u.actor, id).await?;
+        svc::revoke(&s.core, &u.actor, u.ip.clone(), id, comment_of(f)).await
+    })
+    .await;
     after_form(
         &state,
         &user,

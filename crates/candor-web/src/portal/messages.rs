@@ -5,6 +5,7 @@ use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use candor_app::ids;
 use candor_domain::health::{Category, Message, Viewpoint, ViewpointChange};
 use serde::Deserialize;
 
@@ -270,7 +271,11 @@ pub async fn show(
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    let mut view = match svc::message_for_tenant(&state.core, &user.actor, tenant, &id).await {
+    let mut view = match ids::with_parsed(ids::tenant_message(&id), |id| {
+        svc::message_for_tenant(&state.core, &user.actor, tenant, id)
+    })
+    .await
+    {
         Ok(v) => v,
         Err(e) => return error_page(&state, &user, path, ApiError::from(e)),
     };
@@ -394,7 +399,12 @@ pub async fn attachment(
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    match svc::attachment_for_tenant(&state.core, &user.actor, tenant, &id, &aid).await {
+    let attachment = ids::tenant_message(&id)
+        .and_then(|message| Ok((ids::attachment(&message, &aid)?, message)));
+    let found = ids::with_parsed(attachment, |(aid, id)| {
+        svc::attachment_for_tenant(&state.core, &user.actor, tenant, id, aid)
+    });
+    match found.await {
         Ok((meta, bytes)) => download(&meta.content_type, &meta.name, bytes),
         Err(e) => error_page(&state, &user, path, ApiError::from(e)),
     }
@@ -410,7 +420,11 @@ pub async fn archive(
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    match svc::attachments_archive(&state.core, &user.actor, tenant, &id).await {
+    match ids::with_parsed(ids::tenant_message(&id), |id| {
+        svc::attachments_archive(&state.core, &user.actor, tenant, id)
+    })
+    .await
+    {
         Ok((mid, bytes)) => download("application/zip", &format!("{mid}-attachments.zip"), bytes),
         Err(e) => error_page(&state, &user, path, ApiError::from(e)),
     }

@@ -8,6 +8,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
+use candor_app::ids;
 use serde::Deserialize;
 
 use crate::auth::extract::PortalUser;
@@ -117,8 +118,12 @@ pub async fn act(
 ) -> Response {
     let (core, actor, ip) = (&state.core, &user.actor, user.ip.clone());
     let result = match form.action.as_str() {
-        "remove" => svc::remove(core, actor, ip, &id).await.map(|_| "removed"),
-        "test" => svc::send_test(core, actor, ip, &id).await.map(|_| "test"),
+        "remove" => ids::with_id(&id, |id| svc::remove(core, actor, ip, id))
+            .await
+            .map(|_| "removed"),
+        "test" => ids::with_id(&id, |id| svc::send_test(core, actor, ip, id))
+            .await
+            .map(|_| "test"),
         _ => Err(AppError::Refused("choose test or remove".into())),
     };
     let result = result.map_err(ApiError::from);

@@ -5,6 +5,7 @@ use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use candor_app::ids;
 use candor_domain::health::{Topic, WebhookFormat};
 use serde::Deserialize;
 
@@ -189,17 +190,19 @@ pub async fn act(
     };
     let (core, actor, ip) = (&state.core, &user.actor, user.ip.clone());
     let result = match form.action.as_str() {
-        "rotate" => match svc::rotate_secret(core, actor, ip, tenant, &id).await {
+        "rotate" => match ids::with_id(&id, |id| svc::rotate_secret(core, actor, ip, tenant, id))
+            .await
+        {
             Ok(rotated) => return webhooks_page(&state, &user, &None, Some(rotated), None).await,
             Err(e) => Err(e),
         },
-        "remove" => svc::remove(core, actor, ip, tenant, &id)
+        "remove" => ids::with_id(&id, |id| svc::remove(core, actor, ip, tenant, id))
             .await
             .map(|_| "removed"),
-        "test" => svc::send_test(core, actor, ip, tenant, &id)
+        "test" => ids::with_id(&id, |id| svc::send_test(core, actor, ip, tenant, id))
             .await
             .map(|_| "test"),
-        "enable" => svc::enable(core, actor, ip, tenant, &id)
+        "enable" => ids::with_id(&id, |id| svc::enable(core, actor, ip, tenant, id))
             .await
             .map(|_| "enabled"),
         _ => Err(AppError::Refused(

@@ -384,7 +384,8 @@ pub async fn run(cmd: LockboxCommand) -> Result<ExitCode, CliError> {
         }
         LockboxCommand::Verify { id, db } => {
             let core = core_for(&db).await?;
-            let (request, checks) = candor_app::lockbox::verify(&core, &id).await?;
+            let (request, checks) =
+                candor_app::lockbox::verify(&core, candor_app::ids::id(&id)?).await?;
             println!(
                 "Request {} ({}, {} for {})",
                 request.id, request.status, request.workload, request.tenant

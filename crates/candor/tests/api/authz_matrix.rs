@@ -648,12 +648,12 @@ async fn objects(app: &TestApp) -> Objects {
         .unwrap();
     params.insert("issue", issue.id.to_string());
     // Resolved, with a published review: every issue path has something to show.
-    let id = issue.id.to_string();
+    let id = issue.id;
     health::update_issue(
         core,
         &manager,
         None,
-        &id,
+        id.clone(),
         health::UpdateInput {
             status: Some("serviceRestored".into()),
             post: Some(health::PostInput {
@@ -669,7 +669,7 @@ async fn objects(app: &TestApp) -> Objects {
         core,
         &manager,
         None,
-        &id,
+        id.clone(),
         health::PirInput {
             user_impact: "Mailboxes did not open.".into(),
             scope_of_impact: "One mailbox database.".into(),
@@ -682,7 +682,7 @@ async fn objects(app: &TestApp) -> Objects {
     )
     .await
     .unwrap();
-    health::publish_pir(core, &manager, None, &id)
+    health::publish_pir(core, &manager, None, id.clone())
         .await
         .unwrap();
 
@@ -744,16 +744,9 @@ async fn objects(app: &TestApp) -> Objects {
     .await
     .unwrap();
     let support_manager = crate::health::operator(app, O::SupportManager);
-    lockbox::decide_internally(
-        core,
-        &support_manager,
-        None,
-        &request.id.to_string(),
-        true,
-        None,
-    )
-    .await
-    .unwrap();
+    lockbox::decide_internally(core, &support_manager, None, request.id, true, None)
+        .await
+        .unwrap();
     params.insert("lockbox", request.id.to_string());
 
     // Targets that allowed callers may change without changing any caller: a bystander
@@ -889,7 +882,7 @@ async fn elevation_holder(
     .unwrap();
     if approve {
         let admin = crate::health::operator(app, O::ProviderAdmin);
-        elevation::decide(&app.core, &admin, None, &asked.id.to_string(), true, None)
+        elevation::decide(&app.core, &admin, None, asked.id, true, None)
             .await
             .unwrap();
     }

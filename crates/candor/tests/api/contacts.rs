@@ -233,7 +233,7 @@ async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
         &app.core,
         &im,
         None,
-        issue.id.as_str(),
+        issue.id.clone(),
         UpdateInput {
             status: Some("serviceDegradation".into()),
             post: Some(PostInput {
@@ -416,7 +416,7 @@ async fn messages_and_reviews_reach_their_subscribers(app: TestApp) {
         &app.core,
         &im,
         None,
-        issue.id.as_str(),
+        issue.id.clone(),
         UpdateInput {
             status: Some("serviceRestored".into()),
             post: Some(PostInput {
@@ -432,7 +432,7 @@ async fn messages_and_reviews_reach_their_subscribers(app: TestApp) {
         &app.core,
         &im,
         None,
-        issue.id.as_str(),
+        issue.id.clone(),
         PirInput {
             user_impact: "Mail could not be opened for 40 minutes.".into(),
             scope_of_impact: "One mailbox database.".into(),
@@ -444,7 +444,7 @@ async fn messages_and_reviews_reach_their_subscribers(app: TestApp) {
     )
     .await
     .unwrap();
-    svc::publish_pir(&app.core, &im, None, issue.id.as_str())
+    svc::publish_pir(&app.core, &im, None, issue.id.clone())
         .await
         .unwrap();
     let outbox = tempfile::tempdir().unwrap();

@@ -184,8 +184,8 @@ async fn world(store: Arc<dyn Store>, hook: &str, ending_at: OffsetDateTime) -> 
             )
             .await
             .unwrap();
-            let id = r.id.to_string();
-            lockbox::decide_internally(core, &manager_actor, None, &id, true, None)
+            let id = r.id;
+            lockbox::decide_internally(core, &manager_actor, None, id, true, None)
                 .await
                 .unwrap();
             id
@@ -194,34 +194,34 @@ async fn world(store: Arc<dyn Store>, hook: &str, ending_at: OffsetDateTime) -> 
     let mut requests = Requests::default();
     // 13 hours ago: left waiting.
     for t in &tenants[0..10] {
-        requests.expired.push((file(*t, 60).await, *t));
+        requests.expired.push((file(*t, 60).await.to_string(), *t));
     }
     // 3 hours ago: approved for two hours.
     clock.set(now - time::Duration::hours(3));
     for t in &tenants[10..20] {
         let id = file(*t, 120).await;
-        lockbox::decide(&core, &approvers[t], None, &id, Decision::Approve, None)
+        lockbox::decide(&core, &approvers[t], None, id, Decision::Approve, None)
             .await
             .unwrap();
-        requests.ended.push((id, *t));
+        requests.ended.push((id.to_string(), *t));
     }
     // Approved for 15 minutes so that access ends at `ending_at`.
     clock.set(ending_at - time::Duration::minutes(15));
     for t in &tenants[20..25] {
         let id = file(*t, 15).await;
-        lockbox::decide(&core, &approvers[t], None, &id, Decision::Approve, None)
+        lockbox::decide(&core, &approvers[t], None, id, Decision::Approve, None)
             .await
             .unwrap();
-        requests.ending.push((id, *t, ending_at));
+        requests.ending.push((id.to_string(), *t, ending_at));
     }
     // Now, for four hours.
     clock.set(OffsetDateTime::now_utc());
     let t = tenants[30];
     let id = file(t, 240).await;
-    lockbox::decide(&core, &approvers[&t], None, &id, Decision::Approve, None)
+    lockbox::decide(&core, &approvers[&t], None, id, Decision::Approve, None)
         .await
         .unwrap();
-    requests.active = Some((id, t));
+    requests.active = Some((id.to_string(), t));
 
     let (client, secret) = identity::create_operator_client(
         &core,

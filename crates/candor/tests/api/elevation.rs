@@ -69,20 +69,20 @@ async fn privileged_roles_come_only_through_approved_elevations(app: TestApp) {
     )
     .await
     .unwrap();
-    let id = asked.id.to_string();
-    let own = elevation::decide(&app.core, &im, None, &id, true, None).await;
+    let id = asked.id;
+    let own = elevation::decide(&app.core, &im, None, id, true, None).await;
     assert!(
         matches!(own, Err(AppError::Forbidden(_))),
         "never one's own, refused as a matter of rights: {own:?}"
     );
     let manager = operator(&app, OperatorRole::SupportManager);
-    let not_holder = elevation::decide(&app.core, &manager, None, &id, true, None).await;
+    let not_holder = elevation::decide(&app.core, &manager, None, id, true, None).await;
     assert!(
         matches!(not_holder, Err(AppError::Forbidden(_))),
         "only holders of the role decide: {not_holder:?}"
     );
     assert_eq!(status_of(&browser, &app, "/console/tenants").await, 403);
-    let approved = elevation::decide(&app.core, &admin, None, &id, true, Some("ok".into()))
+    let approved = elevation::decide(&app.core, &admin, None, id, true, Some("ok".into()))
         .await
         .unwrap();
     assert!(approved.active_until.is_some());
@@ -109,13 +109,12 @@ async fn privileged_roles_come_only_through_approved_elevations(app: TestApp) {
     )
     .await
     .unwrap()
-    .id
-    .to_string();
-    elevation::decide(&app.core, &admin, None, &again, true, None)
+    .id;
+    elevation::decide(&app.core, &admin, None, again, true, None)
         .await
         .unwrap();
     assert_eq!(status_of(&browser, &app, "/console/tenants").await, 200);
-    let ended = elevation::revoke(&app.core, &im, None, &again)
+    let ended = elevation::revoke(&app.core, &im, None, again)
         .await
         .unwrap();
     assert_eq!(ended.status.as_str(), "revoked");

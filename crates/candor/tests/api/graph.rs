@@ -66,7 +66,7 @@ async fn two_issues(app: &TestApp) -> (String, String) {
         &app.core,
         &im,
         None,
-        first.id.as_str(),
+        first.id.clone(),
         UpdateInput {
             status: Some("serviceRestored".into()),
             post: Some(svc::PostInput {

@@ -161,7 +161,7 @@ async fn an_incident_reaches_exactly_the_tenants_on_the_broken_infrastructure(ap
         .unwrap();
     assert_eq!(exchange.status, Status::Investigating);
     assert_eq!(recent.len(), 1);
-    let (_, posts) = svc::issue_for_tenant(&app.core, &a, a_id, issue.id.as_str())
+    let (_, posts) = svc::issue_for_tenant(&app.core, &a, a_id, issue.id.clone())
         .await
         .unwrap();
     assert!(
@@ -181,7 +181,7 @@ async fn an_incident_reaches_exactly_the_tenants_on_the_broken_infrastructure(ap
         "Fabrikam never sees an issue that does not affect it"
     );
     assert!(dash.iter().all(|v| v.status == Status::ServiceOperational));
-    let err = svc::issue_for_tenant(&app.core, &b, b_id, issue.id.as_str())
+    let err = svc::issue_for_tenant(&app.core, &b, b_id, issue.id.clone())
         .await
         .unwrap_err();
     assert_eq!(ApiError::from(err).status(), 404);
@@ -194,23 +194,21 @@ async fn an_incident_reaches_exactly_the_tenants_on_the_broken_infrastructure(ap
             .collect(),
         ..issue.scope.clone()
     };
-    let (_, added) = svc::change_scope(&app.core, &im, None, issue.id.as_str(), wider)
+    let (_, added) = svc::change_scope(&app.core, &im, None, issue.id.clone(), wider)
         .await
         .unwrap();
     assert_eq!(added, 1);
-    let (_, posts) = svc::issue_for_tenant(&app.core, &b, b_id, issue.id.as_str())
+    let (_, posts) = svc::issue_for_tenant(&app.core, &b, b_id, issue.id.clone())
         .await
         .unwrap();
     assert_eq!(posts.len(), 1);
     // Narrowing again keeps Fabrikam informed.
-    svc::change_scope(&app.core, &im, None, issue.id.as_str(), issue.scope.clone())
+    svc::change_scope(&app.core, &im, None, issue.id.clone(), issue.scope.clone())
         .await
         .unwrap();
-    assert!(
-        svc::issue_for_tenant(&app.core, &b, b_id, issue.id.as_str())
-            .await
-            .is_ok()
-    );
+    assert!(svc::issue_for_tenant(&app.core, &b, b_id, issue.id.clone())
+        .await
+        .is_ok());
 
     let activities = app.activities(AuditChain::Operator).await;
     assert!(activities.contains(&"New-ServiceHealthIssue".to_owned()));
@@ -320,14 +318,14 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
     let (issue, _) = svc::create_issue(&app.core, &im, None, incident(scope))
         .await
         .unwrap();
-    let id = issue.id.as_str();
+    let id = &issue.id;
 
     app.clock.advance(Duration::minutes(45));
     let up = svc::update_issue(
         &app.core,
         &im,
         None,
-        id,
+        id.clone(),
         UpdateInput {
             status: Some("serviceDegradation".into()),
             post: post("Mailbox database failover under way."),
@@ -355,7 +353,7 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
         &app.core,
         &im,
         None,
-        id,
+        id.clone(),
         UpdateInput {
             post: post("Still recovering; next update in two hours."),
             cadence_minutes: Some(120),
@@ -382,7 +380,7 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
         &app.core,
         &im,
         None,
-        id,
+        id.clone(),
         UpdateInput {
             cadence_minutes: Some(30),
             ..Default::default()
@@ -396,7 +394,7 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
         &app.core,
         &im,
         None,
-        id,
+        id.clone(),
         UpdateInput {
             status: Some("serviceRestored".into()),
             post: post("Fixed."),
@@ -412,7 +410,7 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
         &app.core,
         &im,
         None,
-        id,
+        id.clone(),
         UpdateInput {
             status: Some("investigating".into()),
             post: post("Back?"),
@@ -424,7 +422,7 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
     let err = ApiError::from(err);
     assert_eq!(err.status(), 409);
     assert!(err.to_string().contains("reopen"), "{err}");
-    let err = svc::reopen_issue(&app.core, &im, None, id, UpdateInput::default())
+    let err = svc::reopen_issue(&app.core, &im, None, id.clone(), UpdateInput::default())
         .await
         .unwrap_err();
     assert_eq!(ApiError::from(err).status(), 400, "a reopen says why");
@@ -432,7 +430,7 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
         &app.core,
         &im,
         None,
-        id,
+        id.clone(),
         UpdateInput {
             post: post("The problem is back for some users."),
             ..Default::default()
@@ -657,7 +655,7 @@ async fn a_published_review_marks_the_issue_and_reaches_its_tenants(app: TestApp
     let (issue, _) = svc::create_issue(&app.core, &im, None, incident(scope))
         .await
         .unwrap();
-    let id = issue.id.to_string();
+    let id = issue.id.clone();
     let sections = svc::PirInput {
         user_impact: "Mail was delayed by up to an hour.".into(),
         scope_of_impact: "Tenants on one scale unit in Europe.".into(),
@@ -666,10 +664,10 @@ async fn a_published_review_marks_the_issue_and_reaches_its_tenants(app: TestApp
         next_steps: "Alert at 80 % disk use.".into(),
         ..Default::default()
     };
-    svc::save_pir_draft(&app.core, &im, None, &id, sections.clone())
+    svc::save_pir_draft(&app.core, &im, None, id.clone(), sections.clone())
         .await
         .unwrap();
-    let err = svc::publish_pir(&app.core, &im, None, &id)
+    let err = svc::publish_pir(&app.core, &im, None, id.clone())
         .await
         .unwrap_err();
     assert_eq!(
@@ -681,7 +679,7 @@ async fn a_published_review_marks_the_issue_and_reaches_its_tenants(app: TestApp
         &app.core,
         &im,
         None,
-        &id,
+        id.clone(),
         UpdateInput {
             status: Some("serviceRestored".into()),
             post: post("Fixed."),
@@ -692,19 +690,19 @@ async fn a_published_review_marks_the_issue_and_reaches_its_tenants(app: TestApp
     .unwrap();
     let mut incomplete = sections.clone();
     incomplete.next_steps = String::new();
-    svc::save_pir_draft(&app.core, &im, None, &id, incomplete)
+    svc::save_pir_draft(&app.core, &im, None, id.clone(), incomplete)
         .await
         .unwrap();
     assert_eq!(
         ApiError::from(
-            svc::publish_pir(&app.core, &im, None, &id)
+            svc::publish_pir(&app.core, &im, None, id.clone())
                 .await
                 .unwrap_err()
         )
         .status(),
         400
     );
-    svc::save_pir_draft(&app.core, &im, None, &id, sections)
+    svc::save_pir_draft(&app.core, &im, None, id.clone(), sections)
         .await
         .unwrap();
 
@@ -750,13 +748,7 @@ async fn a_published_review_marks_the_issue_and_reaches_its_tenants(app: TestApp
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let issue = app
-        .core
-        .store
-        .get_issue(&IssueId::parse(&id).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let issue = app.core.store.get_issue(&id).await.unwrap().unwrap();
     assert_eq!(issue.status, Status::PostIncidentReviewPublished);
     assert!(app
         .activities(AuditChain::Operator)
@@ -946,7 +938,7 @@ async fn the_watchdog_flags_each_overdue_update_once(app: TestApp) {
         &app.core,
         &im,
         None,
-        issue.id.as_str(),
+        issue.id.clone(),
         UpdateInput {
             post: post("Still on it."),
             ..Default::default()

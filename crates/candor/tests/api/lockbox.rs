@@ -62,7 +62,7 @@ async fn a_request_goes_from_filing_to_access_and_ends_by_itself(app: TestApp) {
         .unwrap();
     assert_eq!(filed.status, LockboxStatus::AwaitingInternalApproval);
     assert_eq!(filed.workload, "Exchange Online");
-    let id = filed.id.to_string();
+    let id = filed.id;
     let Actor::Operator { operator_id, .. } = engineer else {
         unreachable!()
     };
@@ -77,9 +77,9 @@ async fn a_request_goes_from_filing_to_access_and_ends_by_itself(app: TestApp) {
         }
     };
     // The tenant cannot decide before the provider approved internally.
-    let early = lockbox::decide(&app.core, &approver, None, &id, Decision::Approve, None).await;
+    let early = lockbox::decide(&app.core, &approver, None, id, Decision::Approve, None).await;
     assert!(matches!(early, Err(AppError::Conflict(_))), "{early:?}");
-    let pending = lockbox::decide_internally(&app.core, &manager, None, &id, true, None)
+    let pending = lockbox::decide_internally(&app.core, &manager, None, id, true, None)
         .await
         .unwrap();
     assert_eq!(pending.status, LockboxStatus::Pending);
@@ -89,7 +89,7 @@ async fn a_request_goes_from_filing_to_access_and_ends_by_itself(app: TestApp) {
         &app.core,
         &approver,
         Some("203.0.113.9".into()),
-        &id,
+        id,
         Decision::Approve,
         Some("Go ahead".into()),
     )
@@ -150,7 +150,7 @@ async fn a_request_goes_from_filing_to_access_and_ends_by_itself(app: TestApp) {
         .iter()
         .find(|r| r.activity == "Set-AccessToCustomerDataRequest")
         .unwrap();
-    assert_eq!(decided.item.as_deref(), Some(id.as_str()));
+    assert_eq!(decided.item.as_deref(), Some(id.to_string().as_str()));
     assert_eq!(decided.ip_address.as_deref(), Some("203.0.113.9"));
     let details: serde_json::Value = serde_json::from_str(&decided.details).unwrap();
     assert_eq!(details["ApprovalDecision"], "Approve");
@@ -196,33 +196,32 @@ async fn who_may_do_what(app: TestApp) {
     let id = lockbox::file_request(&app.core, &engineer, None, input(&app))
         .await
         .unwrap()
-        .id
-        .to_string();
+        .id;
     // An engineer cannot approve internally; the tenant of another org cannot decide.
     assert!(matches!(
-        lockbox::decide_internally(&app.core, &engineer, None, &id, true, None).await,
+        lockbox::decide_internally(&app.core, &engineer, None, id, true, None).await,
         Err(AppError::Forbidden(_))
     ));
-    lockbox::decide_internally(&app.core, &manager, None, &id, true, None)
+    lockbox::decide_internally(&app.core, &manager, None, id, true, None)
         .await
         .unwrap();
     let other_tenant = person(&app, TenantRole::CustomerLockboxAccessApprover, true);
     assert!(matches!(
-        lockbox::decide(&app.core, &other_tenant, None, &id, Decision::Approve, None).await,
+        lockbox::decide(&app.core, &other_tenant, None, id, Decision::Approve, None).await,
         Err(AppError::Forbidden(_))
     ));
     let reader = person(&app, TenantRole::ServiceSupportAdministrator, false);
     assert!(matches!(
-        lockbox::decide(&app.core, &reader, None, &id, Decision::Approve, None).await,
+        lockbox::decide(&app.core, &reader, None, id, Decision::Approve, None).await,
         Err(AppError::Forbidden(_))
     ));
     // The engineer cancels their own request; then nothing more happens to it.
-    let canceled = lockbox::decide(&app.core, &engineer, None, &id, Decision::Cancel, None)
+    let canceled = lockbox::decide(&app.core, &engineer, None, id, Decision::Cancel, None)
         .await
         .unwrap();
     assert_eq!(canceled.status, LockboxStatus::Canceled);
     assert!(matches!(
-        lockbox::decide(&app.core, &ga, None, &id, Decision::Approve, None).await,
+        lockbox::decide(&app.core, &ga, None, id, Decision::Approve, None).await,
         Err(AppError::Conflict(_))
     ));
     // Bad input says what is wrong.
@@ -259,19 +258,11 @@ async fn undecided_requests_expire_and_revocation_cuts_access(app: TestApp) {
     let stale = lockbox::file_request(&app.core, &engineer, None, input(&app))
         .await
         .unwrap();
-    lockbox::decide_internally(&app.core, &manager, None, &stale.id.to_string(), true, None)
+    lockbox::decide_internally(&app.core, &manager, None, stale.id, true, None)
         .await
         .unwrap();
     app.clock.advance(Duration::hours(12));
-    let late = lockbox::decide(
-        &app.core,
-        &ga,
-        None,
-        &stale.id.to_string(),
-        Decision::Approve,
-        None,
-    )
-    .await;
+    let late = lockbox::decide(&app.core, &ga, None, stale.id, Decision::Approve, None).await;
     let Err(AppError::Conflict(m)) = late else {
         panic!("{late:?}")
     };
@@ -287,11 +278,11 @@ async fn undecided_requests_expire_and_revocation_cuts_access(app: TestApp) {
     let fresh = lockbox::file_request(&app.core, &engineer, None, input(&app))
         .await
         .unwrap();
-    let id = fresh.id.to_string();
-    lockbox::decide_internally(&app.core, &manager, None, &id, true, None)
+    let id = fresh.id;
+    lockbox::decide_internally(&app.core, &manager, None, id, true, None)
         .await
         .unwrap();
-    lockbox::decide(&app.core, &ga, None, &id, Decision::Approve, None)
+    lockbox::decide(&app.core, &ga, None, id, Decision::Approve, None)
         .await
         .unwrap();
     let Actor::Operator { operator_id, .. } = engineer else {
@@ -307,7 +298,7 @@ async fn undecided_requests_expire_and_revocation_cuts_access(app: TestApp) {
         )
     };
     assert!(access().await.unwrap().is_some());
-    let revoked = lockbox::revoke(&app.core, &ga, None, &id, Some("Solved".into()))
+    let revoked = lockbox::revoke(&app.core, &ga, None, id, Some("Solved".into()))
         .await
         .unwrap();
     assert_eq!(revoked.status, LockboxStatus::Revoked);
@@ -325,10 +316,9 @@ async fn with_lockbox_off_the_internal_approval_is_enough(app: TestApp) {
         .await
         .unwrap();
     assert!(!filed.needs_customer);
-    let granted =
-        lockbox::decide_internally(&app.core, &manager, None, &filed.id.to_string(), true, None)
-            .await
-            .unwrap();
+    let granted = lockbox::decide_internally(&app.core, &manager, None, filed.id, true, None)
+        .await
+        .unwrap();
     assert_eq!(granted.status, LockboxStatus::Approved);
     // Still visible to, and audited for, the tenant.
     let records = app
@@ -351,16 +341,10 @@ async fn with_lockbox_off_the_internal_approval_is_enough(app: TestApp) {
     lockbox::set_enabled(&app.core, &ga, None, app.world.a.id, true)
         .await
         .unwrap();
-    let waiting = lockbox::decide_internally(
-        &app.core,
-        &manager,
-        None,
-        &filed_before.id.to_string(),
-        true,
-        None,
-    )
-    .await
-    .unwrap();
+    let waiting =
+        lockbox::decide_internally(&app.core, &manager, None, filed_before.id, true, None)
+            .await
+            .unwrap();
     assert_eq!(waiting.status, LockboxStatus::Pending);
     let stored = app
         .core
@@ -370,9 +354,7 @@ async fn with_lockbox_off_the_internal_approval_is_enough(app: TestApp) {
         .unwrap()
         .unwrap();
     assert!(stored.needs_customer, "kept with the request");
-    let (_, checks) = lockbox::verify(&app.core, &filed_before.id.to_string())
-        .await
-        .unwrap();
+    let (_, checks) = lockbox::verify(&app.core, filed_before.id).await.unwrap();
     assert!(checks.iter().all(|c| c.result.is_ok()), "{checks:?}");
 }
 

@@ -13,7 +13,7 @@ use candor_delivery::email::Mailer;
 use candor_domain::audit::AuditChain;
 use candor_domain::clock::Clock;
 use candor_domain::identity::{Actor, ApiPermission, OperatorRole, TenantRole};
-use candor_domain::lockbox::LockboxStatus;
+use candor_domain::lockbox::{LockboxRequestId, LockboxStatus};
 use candor_domain::store::Store;
 use serde_json::{json, Value};
 use time::Duration;
@@ -229,8 +229,7 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     let id = lockbox::file_request(&app.core, &engineer_person, None, input(120))
         .await
         .unwrap()
-        .id
-        .to_string();
+        .id;
     // The filing routes are not part of the API.
     let (s, _) = post(&app, &engineer, "/api/v1/lockbox/requests", json!({})).await;
     assert_eq!(s, 405);
@@ -238,7 +237,7 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     // The tenant sees it (visible before the internal approval), another tenant does not.
     let (s, page) = get(&app, &tenant, "/api/v1/lockbox/requests").await;
     assert_eq!(s, 200);
-    assert_eq!(page["value"][0]["id"], id.as_str());
+    assert_eq!(page["value"][0]["id"], id.to_string().as_str());
     let (s, _) = get(
         &app,
         &other_tenant,
@@ -256,10 +255,10 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     assert_eq!(s, 409);
     // A client holding the manager role cannot approve internally; the manager can.
     assert!(matches!(
-        lockbox::decide_internally(&app.core, &client_actor, None, &id, true, None).await,
+        lockbox::decide_internally(&app.core, &client_actor, None, id, true, None).await,
         Err(AppError::Forbidden(_))
     ));
-    let pending = lockbox::decide_internally(&app.core, &manager_person, None, &id, true, None)
+    let pending = lockbox::decide_internally(&app.core, &manager_person, None, id, true, None)
         .await
         .unwrap();
     assert_eq!(pending.status, LockboxStatus::Pending);
@@ -312,7 +311,7 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     )
     .await;
     assert_eq!(answer["decision"], "allow", "{answer}");
-    assert_eq!(answer["requestId"], id.as_str());
+    assert_eq!(answer["requestId"], id.to_string().as_str());
     let token = answer["grantToken"].as_str().unwrap();
     let jwks: Value = app
         .http()
@@ -331,7 +330,7 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
         .unwrap()
         .claims;
-    assert_eq!(claims["grant"], id.as_str());
+    assert_eq!(claims["grant"], id.to_string().as_str());
     assert_eq!(claims["tid"], tenant_id.as_str());
     assert_eq!(claims["operations"], json!(["Get-Mailbox"]));
     let now = app.clock.now().unix_timestamp();
@@ -424,7 +423,7 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
         .find(|r| r.activity == "Get-Mailbox")
         .unwrap();
     assert_eq!(done.actor, "Operator");
-    assert_eq!(done.item.as_deref(), Some(id.as_str()));
+    assert_eq!(done.item.as_deref(), Some(id.to_string().as_str()));
     let refusal = records
         .iter()
         .find(|r| r.activity == "Export-MailboxDiagnosticLogs")
@@ -455,7 +454,7 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     );
 
     // Every decision verifies against Candor's keys.
-    let (_, checks) = lockbox::verify(&app.core, &id).await.unwrap();
+    let (_, checks) = lockbox::verify(&app.core, id).await.unwrap();
     assert_eq!(checks.len(), 3);
     assert!(checks.iter().all(|c| c.result.is_ok()), "{checks:?}");
 
@@ -509,21 +508,19 @@ async fn deadlines_are_recorded_by_jobs_across_a_restart(app: TestApp) {
     let stale = lockbox::file_request(&app.core, &engineer, None, input(60))
         .await
         .unwrap()
-        .id
-        .to_string();
-    lockbox::decide_internally(&app.core, &manager, None, &stale, true, None)
+        .id;
+    lockbox::decide_internally(&app.core, &manager, None, stale, true, None)
         .await
         .unwrap();
     app.clock.advance(Duration::hours(1));
     let granted = lockbox::file_request(&app.core, &engineer, None, input(240))
         .await
         .unwrap()
-        .id
-        .to_string();
-    lockbox::decide_internally(&app.core, &manager, None, &granted, true, None)
+        .id;
+    lockbox::decide_internally(&app.core, &manager, None, granted, true, None)
         .await
         .unwrap();
-    lockbox::decide(&app.core, &ga, None, &granted, Decision::Approve, None)
+    lockbox::decide(&app.core, &ga, None, granted, Decision::Approve, None)
         .await
         .unwrap();
 
@@ -538,18 +535,12 @@ async fn deadlines_are_recorded_by_jobs_across_a_restart(app: TestApp) {
         .await
         .unwrap();
     run_jobs(core.clone(), pickup()).await;
-    let get = |id: String| {
+    let get = |id: LockboxRequestId| {
         let core = core.clone();
-        async move {
-            core.store
-                .get_lockbox_request(id.parse().unwrap())
-                .await
-                .unwrap()
-                .unwrap()
-        }
+        async move { core.store.get_lockbox_request(id).await.unwrap().unwrap() }
     };
-    assert_eq!(get(stale.clone()).await.status, LockboxStatus::Pending);
-    assert_eq!(get(granted.clone()).await.status, LockboxStatus::Approved);
+    assert_eq!(get(stale).await.status, LockboxStatus::Pending);
+    assert_eq!(get(granted).await.status, LockboxStatus::Approved);
 
     // Twelve hours after it reached the tenant the first expires; four hours after its
     // approval the second's access has ended. The job writes both down.
@@ -559,8 +550,8 @@ async fn deadlines_are_recorded_by_jobs_across_a_restart(app: TestApp) {
         .await
         .unwrap();
     run_jobs(core.clone(), pickup()).await;
-    assert_eq!(get(stale.clone()).await.status, LockboxStatus::Expired);
-    assert_eq!(get(granted.clone()).await.status, LockboxStatus::Completed);
+    assert_eq!(get(stale).await.status, LockboxStatus::Expired);
+    assert_eq!(get(granted).await.status, LockboxStatus::Completed);
     let activities = app.activities(AuditChain::Tenant(app.world.a.id)).await;
     assert!(activities.contains(&"Expire-AccessToCustomerDataRequest".to_owned()));
     assert!(activities.contains(&"Complete-AccessToCustomerDataRequest".to_owned()));
@@ -604,7 +595,7 @@ async fn deadlines_are_recorded_by_jobs_across_a_restart(app: TestApp) {
         .find(|(t, _, _)| t == approver)
         .map(|(_, _, b)| b.clone())
         .unwrap();
-    assert!(pending.contains(&stale) || pending.contains(&granted));
+    assert!(pending.contains(&stale.to_string()) || pending.contains(&granted.to_string()));
     assert!(pending.contains("Customer Lockbox"), "{pending}");
     assert!(pending.contains("no links"), "{pending}");
 }
@@ -633,16 +624,15 @@ async fn a_justification_with_a_link_never_reaches_the_email(app: TestApp) {
     )
     .await
     .unwrap()
-    .id
-    .to_string();
-    lockbox::decide_internally(&app.core, &manager, None, &id, true, None)
+    .id;
+    lockbox::decide_internally(&app.core, &manager, None, id, true, None)
         .await
         .unwrap();
     lockbox::decide(
         &app.core,
         &ga,
         None,
-        &id,
+        id,
         Decision::Deny,
         Some("Ask me at admin@contoso.example".into()),
     )
@@ -765,9 +755,8 @@ async fn approvers_are_emailed_through_a_real_smtp_server() {
     )
     .await
     .unwrap()
-    .id
-    .to_string();
-    lockbox::decide_internally(&app.core, &manager, None, &id, true, None)
+    .id;
+    lockbox::decide_internally(&app.core, &manager, None, id, true, None)
         .await
         .unwrap();
     let mailer = Mailer::smtp(
@@ -785,7 +774,7 @@ async fn approvers_are_emailed_through_a_real_smtp_server() {
         .email;
     let (_, subject, body) = mail.iter().find(|(t, _, _)| t == approver).unwrap();
     assert!(subject.contains("Customer Lockbox"), "{subject}");
-    assert!(body.contains(&id), "{body}");
+    assert!(body.contains(&id.to_string()), "{body}");
     assert!(body.contains("SR-99"), "{body}");
     for (_, subject, body) in &mail {
         assert_link_free(subject);
@@ -830,9 +819,8 @@ async fn the_cli_gets_sets_and_verifies_like_the_cmdlets(app: TestApp) {
     )
     .await
     .unwrap()
-    .id
-    .to_string();
-    lockbox::decide_internally(&app.core, &manager, None, &id, true, None)
+    .id;
+    lockbox::decide_internally(&app.core, &manager, None, id, true, None)
         .await
         .unwrap();
     let creds = app.world.a.app(ApiPermission::LockboxReadWriteAll);
@@ -850,11 +838,14 @@ async fn the_cli_gets_sets_and_verifies_like_the_cmdlets(app: TestApp) {
 
     let (code, out, err) = run(api(&["get", "--status", "Pending"])).await;
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&id) && out.contains("pending"), "{out}");
+    assert!(
+        out.contains(&id.to_string()) && out.contains("pending"),
+        "{out}"
+    );
     let (code, out, _) = run(api(&["get", "--status", "Approved"])).await;
     assert_eq!(code, 0);
-    assert!(!out.contains(&id), "{out}");
-    let (code, out, _) = run(api(&["get", "--request-id", &id])).await;
+    assert!(!out.contains(&id.to_string()), "{out}");
+    let (code, out, _) = run(api(&["get", "--request-id", &id.to_string()])).await;
     assert_eq!(code, 0);
     assert!(
         out.contains("May approve:") && out.contains("SR-1234"),
@@ -863,7 +854,7 @@ async fn the_cli_gets_sets_and_verifies_like_the_cmdlets(app: TestApp) {
     let (code, out, err) = run(api(&[
         "set",
         "--request-id",
-        &id,
+        &id.to_string(),
         "--decision",
         "approve",
         "--comment",
@@ -873,11 +864,25 @@ async fn the_cli_gets_sets_and_verifies_like_the_cmdlets(app: TestApp) {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("is now approved"), "{out}");
     // Deciding again is refused with the reason, exit code 2.
-    let (code, _, err) = run(api(&["set", "--request-id", &id, "--decision", "Deny"])).await;
+    let (code, _, err) = run(api(&[
+        "set",
+        "--request-id",
+        &id.to_string(),
+        "--decision",
+        "Deny",
+    ]))
+    .await;
     assert_eq!(code, 2);
     assert!(err.contains("approved"), "{err}");
     // Bad input: one clear line, exit 2.
-    let (code, _, err) = run(api(&["set", "--request-id", &id, "--decision", "Maybe"])).await;
+    let (code, _, err) = run(api(&[
+        "set",
+        "--request-id",
+        &id.to_string(),
+        "--decision",
+        "Maybe",
+    ]))
+    .await;
     assert_eq!(code, 2);
     assert!(err.contains("Maybe"), "{err}");
     let (code, _, err) = candor_cli(
@@ -917,7 +922,7 @@ async fn the_cli_gets_sets_and_verifies_like_the_cmdlets(app: TestApp) {
         ],
         DbGuard::Postgres(db) => vec!["--database-url".into(), db.url.clone()],
     };
-    let mut verify = vec!["lockbox".to_owned(), "verify".to_owned(), id.clone()];
+    let mut verify = vec!["lockbox".to_owned(), "verify".to_owned(), id.to_string()];
     verify.extend(db_args.clone());
     let refs: Vec<&str> = verify.iter().map(String::as_str).collect();
     let (code, out, err) = candor_cli(&refs, None).await;

@@ -93,21 +93,20 @@ async fn the_demo_story_runs_end_to_end(app: TestApp) {
     let id = lockbox::file_request(&app.core, &engineer, None, file())
         .await
         .unwrap()
-        .id
-        .to_string();
-    lockbox::decide_internally(&app.core, &manager, None, &id, true, None)
+        .id;
+    lockbox::decide_internally(&app.core, &manager, None, id, true, None)
         .await
         .unwrap();
     let (status, _) = attempt("Get-Mailbox").await;
     assert_eq!(status, 403, "not before the tenant approves");
-    lockbox::decide(&app.core, &ga, None, &id, Decision::Approve, None)
+    lockbox::decide(&app.core, &ga, None, id, Decision::Approve, None)
         .await
         .unwrap();
 
     // 5. The operation succeeds and lands in the tenant's log as `Operator`.
     let (status, done) = attempt("Get-Mailbox").await;
     assert_eq!(status, 200, "{done}");
-    assert_eq!(done["grant"], id.as_str());
+    assert_eq!(done["grant"], id.to_string().as_str());
     assert_eq!(done["result"]["DisplayName"], "Megan Bowen");
     let (status, _) = attempt("Export-MailboxDiagnosticLogs").await;
     assert_eq!(status, 403, "only the operations approved");
@@ -122,7 +121,7 @@ async fn the_demo_story_runs_end_to_end(app: TestApp) {
         .find(|r| r.activity == "Get-Mailbox")
         .expect("the operation is in the tenant's audit log");
     assert_eq!(op.actor, "Operator");
-    assert_eq!(op.item.as_deref(), Some(id.as_str()));
+    assert_eq!(op.item.as_deref(), Some(id.to_string().as_str()));
     assert!(op.details.contains("Megan Bowen"), "{}", op.details);
 
     // 6. After the duration, refused again (no job needed).
@@ -138,16 +137,15 @@ async fn the_demo_story_runs_end_to_end(app: TestApp) {
     let id = lockbox::file_request(&app.core, &engineer, None, file())
         .await
         .unwrap()
-        .id
-        .to_string();
-    lockbox::decide_internally(&app.core, &manager, None, &id, true, None)
+        .id;
+    lockbox::decide_internally(&app.core, &manager, None, id, true, None)
         .await
         .unwrap();
-    lockbox::decide(&app.core, &ga, None, &id, Decision::Approve, None)
+    lockbox::decide(&app.core, &ga, None, id, Decision::Approve, None)
         .await
         .unwrap();
     assert_eq!(attempt("Get-Mailbox").await.0, 200);
-    lockbox::revoke(&app.core, &ga, None, &id, Some("done".into()))
+    lockbox::revoke(&app.core, &ga, None, id, Some("done".into()))
         .await
         .unwrap();
     let (status, refused) = attempt("Get-Mailbox").await;

@@ -224,7 +224,7 @@ async fn news_reaches_a_subscribed_browser_encrypted_and_signed(app: TestApp) {
         &app.core,
         &crate::health::tenant_actor(&app, TenantRole::ServiceSupportAdministrator),
         None,
-        &id.to_string(),
+        id,
     )
     .await
     .unwrap();

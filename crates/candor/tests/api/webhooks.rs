@@ -286,7 +286,7 @@ async fn webhooks_carry_signed_news_and_failing_ones_are_disabled(app: TestApp) 
         &crate::health::tenant_actor(&app, TenantRole::GlobalAdministrator),
         None,
         app.world.a.id,
-        &bad.id.to_string(),
+        bad.id,
     )
     .await
     .unwrap();
@@ -352,7 +352,7 @@ async fn webhooks_carry_signed_news_and_failing_ones_are_disabled(app: TestApp) 
         &crate::health::tenant_actor(&app, TenantRole::GlobalAdministrator),
         None,
         app.world.a.id,
-        &bad.id.to_string(),
+        bad.id,
     )
     .await
     .unwrap();
