@@ -49,11 +49,12 @@ fn refused(e: ChangeRefused) -> AppError {
 /// An update's text: the original and any translations.
 #[derive(Debug, Clone, Default)]
 pub struct PostInput {
-    pub post_type: Option<String>,
-    pub language: Option<String>,
+    /// Default regular.
+    pub post_type: Option<PostType>,
+    /// The language of `body_html` (default English).
+    pub language: Option<Language>,
     pub body_html: String,
-    /// Language tag → HTML.
-    pub translations: BTreeMap<String, String>,
+    pub translations: BTreeMap<Language, String>,
 }
 
 /// The post as written: sanitized, checked, its languages parsed.
@@ -65,40 +66,15 @@ fn post_draft(input: &PostInput, author: &Actor) -> AppResult<PostDraft> {
     if body.len() > 64 * 1024 {
         return Err(invalid("post", "the update is longer than 64 KiB"));
     }
-    let language = match input
-        .language
-        .as_deref()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    {
-        None => Language::English,
-        Some(l) => l
-            .parse()
-            .map_err(|e: candor_domain::language::UnknownLanguage| {
-                invalid("language", e.to_string())
-            })?,
-    };
+    let language = input.language.unwrap_or(Language::English);
     let mut translations = BTreeMap::new();
-    for (tag, html) in &input.translations {
-        let lang: Language =
-            tag.parse()
-                .map_err(|e: candor_domain::language::UnknownLanguage| {
-                    invalid("translation", e.to_string())
-                })?;
+    for (&lang, html) in &input.translations {
         let clean = sanitize(html);
         if lang != language && !clean.trim().is_empty() {
             translations.insert(lang, clean);
         }
     }
-    let post_type = match input
-        .post_type
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        None => PostType::Regular,
-        Some(t) => t.parse()?,
-    };
+    let post_type = input.post_type.unwrap_or(PostType::Regular);
     Ok(PostDraft {
         post_type,
         language,
@@ -207,21 +183,45 @@ pub async fn preview(
         .await?)
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewIssueInput {
+    /// Service id or display name.
     pub service: String,
-    pub classification: String,
-    pub origin: Option<String>,
+    pub classification: Classification,
+    /// Default the provider.
+    pub origin: Option<Origin>,
     pub feature: Option<String>,
     pub feature_group: Option<String>,
     pub title: String,
     pub impact_description: String,
-    pub status: Option<String>,
+    /// Default investigating.
+    pub status: Option<Status>,
     pub start: Option<OffsetDateTime>,
     pub scope: Scope,
     pub cadence_minutes: Option<i64>,
     pub details: BTreeMap<String, String>,
     pub post: PostInput,
+}
+
+/// A draft to fill in: an incident, every other field empty or defaulted.
+impl Default for NewIssueInput {
+    fn default() -> Self {
+        NewIssueInput {
+            service: String::new(),
+            classification: Classification::Incident,
+            origin: None,
+            feature: None,
+            feature_group: None,
+            title: String::new(),
+            impact_description: String::new(),
+            status: None,
+            start: None,
+            scope: Scope::default(),
+            cadence_minutes: None,
+            details: BTreeMap::new(),
+            post: PostInput::default(),
+        }
+    }
 }
 
 fn required_text(field: &'static str, s: &str, max: usize) -> AppResult<String> {
@@ -253,19 +253,11 @@ pub async fn create_issue(
             )
         })?
         .clone();
-    let classification: Classification = input.classification.parse()?;
-    let origin: Origin = match input.origin.as_deref().filter(|o| !o.trim().is_empty()) {
-        None => Origin::Provider,
-        Some(o) => o.parse()?,
-    };
+    let classification = input.classification;
+    let origin = input.origin.unwrap_or(Origin::Provider);
     let title = required_text("title", &input.title, 200)?;
     let impact = required_text("impact description", &input.impact_description, 2000)?;
-    let status: Status = match input.status.as_deref().filter(|s| !s.trim().is_empty()) {
-        None => Status::Investigating,
-        Some(s) => s
-            .parse()
-            .map_err(|e: candor_domain::health::UnknownStatus| invalid("status", e.to_string()))?,
-    };
+    let status = input.status.unwrap_or(Status::Investigating);
     transition(Status::Investigating, status, Move::Update)
         .map_err(|e| invalid("status", e.to_string()))?;
     let feature = input
@@ -339,7 +331,7 @@ pub async fn create_issue(
 /// A change to an issue, usually with a post.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateInput {
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub post: Option<PostInput>,
     pub cadence_minutes: Option<i64>,
     pub title: Option<String>,
@@ -363,18 +355,9 @@ async fn apply_update(
 ) -> AppResult<Issue> {
     authorize(actor, Action::PublishServiceHealth)?;
     let before = load(core, id).await?;
-    let status = match input.status.as_deref().filter(|s| !s.trim().is_empty()) {
-        None => None,
-        Some(s) => Some(
-            s.parse()
-                .map_err(|e: candor_domain::health::UnknownStatus| {
-                    invalid("status", e.to_string())
-                })?,
-        ),
-    };
     let change = IssueChange {
         how,
-        status,
+        status: input.status,
         title: input
             .title
             .map(|t| required_text("title", &t, 200))
@@ -451,8 +434,8 @@ pub async fn reopen_issue(
     input: UpdateInput,
 ) -> AppResult<Issue> {
     let mut input = input;
-    if input.status.as_deref().is_none_or(|s| s.trim().is_empty()) {
-        input.status = Some(Status::Investigating.as_str().to_owned());
+    if input.status.is_none() {
+        input.status = Some(Status::Investigating);
     }
     apply_update(core, actor, ip, id, input, Move::Reopen).await
 }

@@ -29,6 +29,7 @@ pub mod topology;
 pub mod topology_file;
 pub mod views;
 pub mod webhooks;
+pub mod words;
 
 use std::sync::Arc;
 

@@ -167,7 +167,7 @@ async fn fanout_bench() {
         None,
         NewIssueInput {
             service: "Exchange".into(),
-            classification: "incident".into(),
+            classification: candor_domain::health::Classification::Incident,
             title: "Mail delays across Europe West".into(),
             impact_description: "Mail may arrive late.".into(),
             scope: Scope {

@@ -130,7 +130,7 @@ fn region_scope(code: &str) -> Scope {
 fn incident(title: &str, scope: Scope) -> NewIssueInput {
     NewIssueInput {
         service: "Exchange".into(),
-        classification: "incident".into(),
+        classification: candor_domain::health::Classification::Incident,
         feature: Some("Sign-in".into()),
         feature_group: Some("E-Mail and calendar access".into()),
         title: title.into(),
@@ -140,7 +140,7 @@ fn incident(title: &str, scope: Scope) -> NewIssueInput {
             body_html:
                 "<p>We're investigating reports of users unable to open their mailboxes.</p>".into(),
             translations: [(
-                "nl".to_owned(),
+                candor_domain::language::Language::Dutch,
                 "<p>We onderzoeken meldingen.</p>".to_owned(),
             )]
             .into_iter()
@@ -224,14 +224,17 @@ async fn graph_bench() {
         )
         .await
         .unwrap();
-        for status in ["serviceDegradation", "restoringService"] {
+        for status in [
+            candor_domain::health::Status::ServiceDegradation,
+            candor_domain::health::Status::RestoringService,
+        ] {
             health::update_issue(
                 &core,
                 &system,
                 None,
                 issue.id.clone(),
                 UpdateInput {
-                    status: Some(status.into()),
+                    status: Some(status),
                     post: Some(PostInput {
                         body_html: "<p>We've identified the cause and are rerouting traffic.</p>"
                             .into(),

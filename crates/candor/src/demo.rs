@@ -12,11 +12,12 @@ use candor_app::topology;
 use candor_app::Core;
 use candor_domain::audit::{activity, AuditChain, NewAuditRecord};
 use candor_domain::health::{
-    Component, ComponentId, Feature, IssuePrefix, Placement, Region, ScaleUnit, ScaleUnitId,
-    Service, ServiceId, TopologyChanges,
+    Classification, Component, ComponentId, Feature, IssuePrefix, Placement, Region, ScaleUnit,
+    ScaleUnitId, Service, ServiceId, Status, TopologyChanges,
 };
 use candor_domain::identity::RegionCode;
 use candor_domain::identity::{Actor, ApiPermission, OperatorRole, TenantRole};
+use candor_domain::language::Language;
 use serde::Serialize;
 use serde_json::json;
 
@@ -323,7 +324,7 @@ fn demo_placements(i: usize, tenant: candor_domain::TenantId) -> anyhow::Result<
 async fn declare(
     core: &Core,
     input: candor_app::health::NewIssueInput,
-    status: &str,
+    status: Status,
     update: candor_app::health::PostInput,
 ) -> Result<candor_domain::health::Issue, candor_app::error::AppError> {
     use candor_app::health::{self as health, UpdateInput};
@@ -334,7 +335,7 @@ async fn declare(
         None,
         issue.id.clone(),
         UpdateInput {
-            status: Some(status.into()),
+            status: Some(status),
             post: Some(update),
             ..Default::default()
         },
@@ -348,7 +349,7 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
     let system = Actor::System;
     let post = |text: &str, nl: &str| PostInput {
         body_html: format!("<p>{text}</p>"),
-        translations: [("nl".to_owned(), format!("<p>{nl}</p>"))]
+        translations: [(Language::Dutch, format!("<p>{nl}</p>"))]
             .into_iter()
             .collect(),
         ..Default::default()
@@ -362,12 +363,12 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
         core,
         NewIssueInput {
             service: "Exchange".into(),
-            classification: "incident".into(),
+            classification: Classification::Incident,
             feature: Some("Mailflow - delayed delivery from Internet".into()),
             feature_group: Some("E-Mail timely delivery".into()),
             title: "Some users' inbound mail is delayed".into(),
             impact_description: "Users may see delays of up to an hour for mail sent from outside the organization.".into(),
-            status: Some("investigating".into()),
+            status: Some(Status::Investigating),
             scope: Scope { scale_units: scale_unit("eu-west-su1"), ..Default::default() },
             post: post(
                 "We're investigating reports of delayed inbound mail on part of our European infrastructure.",
@@ -375,7 +376,7 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
             ),
             ..Default::default()
         },
-        "serviceDegradation",
+        Status::ServiceDegradation,
         post(
                 "A queue on one mailbox database is backed up; we're rerouting mail to healthy servers.",
                 "Een wachtrij op één postvakdatabase loopt achter; we leiden e-mail om naar gezonde servers.",
@@ -386,7 +387,7 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
         core,
         NewIssueInput {
             service: "SharePoint".into(),
-            classification: "advisory".into(),
+            classification: Classification::Advisory,
             feature: Some("Search".into()),
             feature_group: Some("SharePoint Features".into()),
             title: "Search results may be incomplete".into(),
@@ -401,7 +402,7 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
             ),
             ..Default::default()
         },
-        "serviceRestored",
+        Status::ServiceRestored,
         post(
             "Indexing has caught up; search results are complete.",
             "Het indexeren is bij; zoekresultaten zijn volledig.",
@@ -414,7 +415,7 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
         core,
         NewIssueInput {
             service: "MicrosoftTeams".into(),
-            classification: "advisory".into(),
+            classification: Classification::Advisory,
             feature: Some("Meetings".into()),
             feature_group: Some("Teams Components".into()),
             title: "Meeting recordings may take longer to appear".into(),
@@ -423,8 +424,8 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
             post: PostInput {
                 body_html: "<p>We're reviewing processing times for meeting recordings in Europe.</p>".into(),
                 translations: [
-                    ("nl".to_owned(), "<p>We onderzoeken de verwerkingstijd van vergaderopnamen in Europa.</p>".to_owned()),
-                    ("fr".to_owned(), "<p>Nous examinons les délais de traitement des enregistrements de réunions en Europe.</p>".to_owned()),
+                    (Language::Dutch, "<p>We onderzoeken de verwerkingstijd van vergaderopnamen in Europa.</p>".to_owned()),
+                    (Language::French, "<p>Nous examinons les délais de traitement des enregistrements de réunions en Europe.</p>".to_owned()),
                 ]
                 .into_iter()
                 .collect(),
@@ -432,7 +433,7 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
             },
             ..Default::default()
         },
-        "restoringService",
+        Status::RestoringService,
         post(
                 "We've added processing capacity; the backlog is shrinking.",
                 "We hebben verwerkingscapaciteit toegevoegd; de achterstand neemt af.",
@@ -446,7 +447,7 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
         core,
         NewIssueInput {
             service: "OrgLiveID".into(),
-            classification: "incident".into(),
+            classification: Classification::Incident,
             feature: Some("Sign-in".into()),
             feature_group: Some("Authentication".into()),
             title: "Users couldn't sign in to some services".into(),
@@ -462,7 +463,7 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
             ),
             ..Default::default()
         },
-        "serviceRestored",
+        Status::ServiceRestored,
         post(
             "We rolled back a configuration change and sign-ins succeed again.",
             "We hebben een configuratiewijziging teruggedraaid; aanmelden lukt weer.",
@@ -492,7 +493,7 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
         core,
         NewIssueInput {
             service: "OneDriveForBusiness".into(),
-            classification: "incident".into(),
+            classification: Classification::Incident,
             feature: Some("Sync".into()),
             feature_group: Some("OneDrive for Business".into()),
             title: "Files may not sync".into(),
@@ -507,7 +508,7 @@ async fn seed_issues(core: &Core) -> Result<(), candor_app::error::AppError> {
             ),
             ..Default::default()
         },
-        "falsePositive",
+        Status::FalsePositive,
         post(
             "The errors came from a client update that users had paused; the service is healthy.",
             "De fouten kwamen van een gepauzeerde clientupdate; de service is in orde.",

@@ -2,7 +2,8 @@
 //! change their scope, preview impact. Writes honour an `Idempotency-Key` header so a
 //! retried request does not publish twice.
 
-use candor_app::ids;
+use candor_app::error::{AppError, AppResult};
+use candor_app::{ids, words};
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
@@ -53,14 +54,15 @@ pub struct PostRequest {
     pub translations: BTreeMap<String, String>,
 }
 
-impl From<PostRequest> for PostInput {
-    fn from(p: PostRequest) -> PostInput {
-        PostInput {
-            post_type: p.post_type,
-            language: p.language,
+impl TryFrom<PostRequest> for PostInput {
+    type Error = AppError;
+    fn try_from(p: PostRequest) -> AppResult<PostInput> {
+        Ok(PostInput {
+            post_type: words::word(p.post_type.as_deref())?,
+            language: words::language("language", p.language.as_deref())?,
             body_html: p.content,
-            translations: p.translations,
-        }
+            translations: words::translations(p.translations)?,
+        })
     }
 }
 
@@ -103,15 +105,16 @@ pub struct UpdateIssueRequest {
     pub impact_description: Option<String>,
 }
 
-impl From<UpdateIssueRequest> for UpdateInput {
-    fn from(u: UpdateIssueRequest) -> UpdateInput {
-        UpdateInput {
-            status: u.status,
-            post: u.post.map(Into::into),
+impl TryFrom<UpdateIssueRequest> for UpdateInput {
+    type Error = AppError;
+    fn try_from(u: UpdateIssueRequest) -> AppResult<UpdateInput> {
+        Ok(UpdateInput {
+            status: words::status(u.status.as_deref())?,
+            post: u.post.map(PostInput::try_from).transpose()?,
             cadence_minutes: u.cadence_minutes,
             title: u.title,
             impact_description: u.impact_description,
-        }
+        })
     }
 }
 
@@ -316,18 +319,18 @@ pub async fn create_issue(
     };
     let input = NewIssueInput {
         service: req.service,
-        classification: req.classification,
-        origin: req.origin,
+        classification: req.classification.parse()?,
+        origin: words::word(req.origin.as_deref())?,
         feature: req.feature,
         feature_group: req.feature_group,
         title: req.title,
         impact_description: req.impact_description,
-        status: req.status,
+        status: words::status(req.status.as_deref())?,
         start,
         scope: req.scope,
         cadence_minutes: req.cadence_minutes,
         details: req.details,
-        post: req.post.into(),
+        post: req.post.try_into()?,
     };
     let actor = caller.actor.clone();
     idempotent(&state, &caller.actor, &headers, &fingerprint, || async {
@@ -426,7 +429,7 @@ async fn update(
                 &actor,
                 caller.ip.clone(),
                 ids::id(&id)?,
-                req.into(),
+                req.try_into()?,
             )
             .await?
         } else {
@@ -435,7 +438,7 @@ async fn update(
                 &actor,
                 caller.ip.clone(),
                 ids::id(&id)?,
-                req.into(),
+                req.try_into()?,
             )
             .await?
         };

@@ -6,7 +6,8 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use candor_app::ids;
+use candor_app::error::AppResult;
+use candor_app::{ids, words};
 use candor_domain::health::{
     on_time_share, Classification, ComponentId, Issue, PostType, ScaleUnitId, Scope, ServiceId,
     Status,
@@ -453,24 +454,35 @@ pub async fn create_issue(
         Ok(c) => c,
         Err(e) => return new_issue_page(&state, &user, form, None, Some(e)).await,
     };
+    let words = (|| -> AppResult<_> {
+        Ok((
+            form.classification.parse()?,
+            words::status(Some(&form.status))?,
+            words::translations(form.translations.map())?,
+        ))
+    })();
+    let (classification, status, translations) = match words {
+        Ok(w) => w,
+        Err(e) => return new_issue_page(&state, &user, form, None, Some(e.into())).await,
+    };
     let input = NewIssueInput {
         service: form.service.clone(),
-        classification: form.classification.clone(),
+        classification,
         origin: None,
         feature: Some(form.feature.clone()),
         feature_group: Some(form.feature_group.clone()),
         title: form.title.clone(),
         impact_description: form.impact_description.clone(),
-        status: Some(form.status.clone()),
+        status,
         start: None,
         scope,
         cadence_minutes,
         details: Default::default(),
         post: PostInput {
             post_type: None,
-            language: Some(user.language.tag().to_owned()),
+            language: Some(user.language),
             body_html: form.body.clone(),
-            translations: form.translations.map(),
+            translations,
         },
     };
     match svc::create_issue(&state.core, &user.actor, user.ip.clone(), input)
@@ -702,13 +714,24 @@ async fn apply_update_form(
         Ok(c) => c,
         Err(e) => return issue_page(&state, &user, &id, None, None, None, Some(e)).await,
     };
+    let words = (|| -> AppResult<_> {
+        Ok((
+            words::status(Some(&form.status))?,
+            words::word(Some(&form.post_type))?,
+            words::translations(form.translations.map())?,
+        ))
+    })();
+    let (status, post_type, translations) = match words {
+        Ok(w) => w,
+        Err(e) => return issue_page(&state, &user, &id, None, None, None, Some(e.into())).await,
+    };
     let input = UpdateInput {
-        status: Some(form.status),
+        status,
         post: Some(PostInput {
-            post_type: Some(form.post_type),
-            language: Some(user.language.tag().to_owned()),
+            post_type,
+            language: Some(user.language),
             body_html: form.body,
-            translations: form.translations.map(),
+            translations,
         }),
         cadence_minutes,
         title: None,

@@ -655,7 +655,7 @@ async fn objects(app: &TestApp) -> Objects {
         None,
         id.clone(),
         health::UpdateInput {
-            status: Some("serviceRestored".into()),
+            status: Some(candor_domain::health::Status::ServiceRestored),
             post: Some(health::PostInput {
                 body_html: "<p>Fixed.</p>".into(),
                 ..Default::default()

@@ -235,7 +235,7 @@ async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
         None,
         issue.id.clone(),
         UpdateInput {
-            status: Some("serviceDegradation".into()),
+            status: Some(candor_domain::health::Status::ServiceDegradation),
             post: Some(PostInput {
                 body_html: "<p>We found the cause &amp; are fixing it.</p>".into(),
                 ..Default::default()
@@ -418,7 +418,7 @@ async fn messages_and_reviews_reach_their_subscribers(app: TestApp) {
         None,
         issue.id.clone(),
         UpdateInput {
-            status: Some("serviceRestored".into()),
+            status: Some(candor_domain::health::Status::ServiceRestored),
             post: Some(PostInput {
                 body_html: "<p>Fixed.</p>".into(),
                 ..Default::default()

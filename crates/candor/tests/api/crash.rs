@@ -124,7 +124,7 @@ async fn world(store: Arc<dyn Store>, hook: &str) -> BTreeSet<String> {
         None,
         NewIssueInput {
             service: "Exchange".into(),
-            classification: "incident".into(),
+            classification: candor_domain::health::Classification::Incident,
             title: "Mail delays across Europe West".into(),
             impact_description: "Mail may arrive late.".into(),
             scope: candor_domain::health::Scope {

@@ -243,7 +243,7 @@ async fn world(store: Arc<dyn Store>, hook: &str, ending_at: OffsetDateTime) -> 
         None,
         NewIssueInput {
             service: "Exchange".into(),
-            classification: "incident".into(),
+            classification: candor_domain::health::Classification::Incident,
             title: "Mail delays across Europe West".into(),
             impact_description: "Mail may arrive late.".into(),
             scope: candor_domain::health::Scope {

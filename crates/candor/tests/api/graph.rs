@@ -68,7 +68,7 @@ async fn two_issues(app: &TestApp) -> (String, String) {
         None,
         first.id.clone(),
         UpdateInput {
-            status: Some("serviceRestored".into()),
+            status: Some(candor_domain::health::Status::ServiceRestored),
             post: Some(svc::PostInput {
                 body_html: "Fixed.".into(),
                 ..Default::default()

@@ -103,7 +103,7 @@ pub(crate) async fn place(app: &TestApp) {
 pub(crate) fn incident(scope: Scope) -> NewIssueInput {
     NewIssueInput {
         service: "Exchange Online".into(),
-        classification: "incident".into(),
+        classification: candor_domain::health::Classification::Incident,
         feature: Some("E-Mail and calendar access".into()),
         feature_group: Some("E-Mail and calendar access".into()),
         title: "Users can't open their mailboxes".into(),
@@ -111,9 +111,12 @@ pub(crate) fn incident(scope: Scope) -> NewIssueInput {
         scope,
         post: PostInput {
             body_html: "<p>We're investigating.</p><script>alert(1)</script>".into(),
-            translations: [("nl".to_owned(), "<p>We onderzoeken het.</p>".to_owned())]
-                .into_iter()
-                .collect(),
+            translations: [(
+                candor_domain::language::Language::Dutch,
+                "<p>We onderzoeken het.</p>".to_owned(),
+            )]
+            .into_iter()
+            .collect(),
             ..Default::default()
         },
         ..Default::default()
@@ -327,7 +330,7 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
         None,
         id.clone(),
         UpdateInput {
-            status: Some("serviceDegradation".into()),
+            status: Some(candor_domain::health::Status::ServiceDegradation),
             post: post("Mailbox database failover under way."),
             ..Default::default()
         },
@@ -396,7 +399,7 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
         None,
         id.clone(),
         UpdateInput {
-            status: Some("serviceRestored".into()),
+            status: Some(candor_domain::health::Status::ServiceRestored),
             post: post("Fixed."),
             ..Default::default()
         },
@@ -412,7 +415,7 @@ async fn updates_keep_the_cadence_and_reopening_is_explicit(app: TestApp) {
         None,
         id.clone(),
         UpdateInput {
-            status: Some("investigating".into()),
+            status: Some(candor_domain::health::Status::Investigating),
             post: post("Back?"),
             ..Default::default()
         },
@@ -681,7 +684,7 @@ async fn a_published_review_marks_the_issue_and_reaches_its_tenants(app: TestApp
         None,
         id.clone(),
         UpdateInput {
-            status: Some("serviceRestored".into()),
+            status: Some(candor_domain::health::Status::ServiceRestored),
             post: post("Fixed."),
             ..Default::default()
         },
