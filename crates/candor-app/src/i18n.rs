@@ -56,9 +56,10 @@ impl Tr {
         LOCALES.lookup_with_args(&lang_id(self.lang), key, &map)
     }
 
-    /// A time in the reader's time zone, e.g. `2026-11-22 14:05 CET`.
+    /// A time in the reader's language and time zone, e.g. `Nov 22, 2026, 2:05 PM CET`,
+    /// `22 nov 2026, 14:05 CET`, `2026年11月22日 下午9:05 CST`.
     pub fn time(&self, t: &OffsetDateTime) -> String {
-        format_in_zone(*t, &self.time_zone)
+        format_localized(*t, self.lang, &self.time_zone)
     }
 
     pub fn lang_tag(&self) -> &'static str {
@@ -66,14 +67,79 @@ impl Tr {
     }
 }
 
-pub fn format_in_zone(t: OffsetDateTime, zone: &str) -> String {
+fn zoned(t: OffsetDateTime, zone: &str) -> Option<jiff::Zoned> {
     let micros = (t.unix_timestamp_nanos() / 1_000) as i64;
-    let zoned = jiff::Timestamp::from_microsecond(micros)
-        .ok()
-        .and_then(|ts| jiff::tz::TimeZone::get(zone).ok().map(|tz| ts.to_zoned(tz)));
-    match zoned {
+    let ts = jiff::Timestamp::from_microsecond(micros).ok()?;
+    Some(ts.to_zoned(jiff::tz::TimeZone::get(zone).ok()?))
+}
+
+/// A time in `zone` in one format for every language, `2026-11-22 14:05 CET`: for logs,
+/// files and anywhere a reader's language is not known.
+pub fn format_in_zone(t: OffsetDateTime, zone: &str) -> String {
+    match zoned(t, zone) {
         Some(z) => z.strftime("%Y-%m-%d %H:%M %Z").to_string(),
         None => candor_domain::time_util::rfc3339(t),
+    }
+}
+
+fn locale(lang: Language) -> icu_locale_core::Locale {
+    match lang {
+        Language::English => icu_locale_core::locale!("en"),
+        Language::Dutch => icu_locale_core::locale!("nl"),
+        Language::French => icu_locale_core::locale!("fr"),
+        Language::TraditionalChinese => icu_locale_core::locale!("zh-TW"),
+        Language::Korean => icu_locale_core::locale!("ko"),
+    }
+}
+
+type DateTimeFormatter = icu_datetime::DateTimeFormatter<icu_datetime::fieldsets::YMDT>;
+
+thread_local! {
+    // Building a formatter loads its patterns; keep one per language per thread.
+    static FORMATTERS: std::cell::RefCell<HashMap<Language, Option<DateTimeFormatter>>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// The date and time as CLDR writes them in `lang` (medium date, hours and minutes, the
+/// language's own clock), then the zone's abbreviation. Falls back to `format_in_zone`'s
+/// form should a language's data ever be missing.
+pub fn format_localized(t: OffsetDateTime, lang: Language, zone: &str) -> String {
+    let Some(z) = zoned(t, zone) else {
+        return candor_domain::time_util::rfc3339(t);
+    };
+    let local = icu_datetime::input::Date::try_new_iso(
+        i32::from(z.year()),
+        z.month().unsigned_abs(),
+        z.day().unsigned_abs(),
+    )
+    .ok()
+    .zip(
+        icu_datetime::input::Time::try_new(
+            z.hour().unsigned_abs(),
+            z.minute().unsigned_abs(),
+            0,
+            0,
+        )
+        .ok(),
+    )
+    .map(|(date, time)| icu_datetime::input::DateTime { date, time });
+    let text = local.and_then(|local| {
+        FORMATTERS.with(|cache| {
+            cache
+                .borrow_mut()
+                .entry(lang)
+                .or_insert_with(|| {
+                    let fields = icu_datetime::fieldsets::YMDT::medium()
+                        .with_time_precision(icu_datetime::options::TimePrecision::Minute);
+                    DateTimeFormatter::try_new(locale(lang).into(), fields).ok()
+                })
+                .as_ref()
+                .map(|f| f.format(&local).to_string())
+        })
+    });
+    match text {
+        Some(text) => format!("{text} {}", z.strftime("%Z")),
+        None => z.strftime("%Y-%m-%d %H:%M %Z").to_string(),
     }
 }
 
@@ -148,6 +214,46 @@ mod tests {
             let tr = Tr::new(lang, "UTC");
             assert_ne!(tr.t("signin-title"), en.t("signin-title"), "{lang}");
         }
+    }
+
+    #[test]
+    fn times_are_written_as_each_language_writes_them() {
+        let t = time::macros::datetime!(2026-11-22 13:05 UTC);
+        let shown = |lang, zone| Tr::new(lang, zone).time(&t);
+        assert_eq!(
+            shown(Language::English, "Europe/Amsterdam"),
+            "Nov 22, 2026, 2:05\u{202f}PM CET"
+        );
+        assert_eq!(
+            shown(Language::Dutch, "Europe/Amsterdam"),
+            "22 nov 2026, 14:05 CET"
+        );
+        assert_eq!(
+            shown(Language::French, "Europe/Paris"),
+            "22 nov. 2026, 14:05 CET"
+        );
+        assert_eq!(
+            shown(Language::TraditionalChinese, "Asia/Taipei"),
+            "2026年11月22日 晚上9:05 CST"
+        );
+        assert_eq!(
+            shown(Language::Korean, "Asia/Seoul"),
+            "2026/11/22 오후 10:05 KST"
+        );
+        // Every language differs from every other, and none is the one-format fallback.
+        let all: std::collections::BTreeSet<String> =
+            Language::ALL.into_iter().map(|l| shown(l, "UTC")).collect();
+        assert_eq!(all.len(), Language::ALL.len(), "{all:?}");
+        assert!(all.iter().all(|s| !s.starts_with("2026-11-22")), "{all:?}");
+    }
+
+    #[test]
+    fn an_unknown_zone_still_shows_the_time() {
+        let t = time::macros::datetime!(2026-11-22 13:05 UTC);
+        assert_eq!(
+            Tr::new(Language::Dutch, "Mars/Olympus").time(&t),
+            "2026-11-22T13:05:00.000000Z"
+        );
     }
 
     #[test]
