@@ -2,10 +2,12 @@
 //! Global Administrators manage them; each change is audited in the tenant's log. A test
 //! email goes through the same queue and mail transport as real news.
 
+use std::collections::BTreeSet;
+
 use candor_domain::audit::{AuditChain, NewAuditRecord};
 use candor_domain::email::OutboundEmail;
-use candor_domain::health::{Contact, ContactId, Realm, ServiceId};
-use candor_domain::identity::{authorize, Action, Actor, EmailAddress, InvalidValue};
+use candor_domain::health::{Contact, ContactId, Realm, ServiceId, Topic};
+use candor_domain::identity::{authorize, Action, Actor, EmailAddress};
 use candor_domain::language::Language;
 use candor_domain::TenantId;
 use serde_json::json;
@@ -23,8 +25,9 @@ pub const TEST_SENT: &str = "Send-TestNotification";
 #[derive(Debug, Clone, Default)]
 pub struct ContactInput {
     pub email: String,
-    pub language: String,
-    pub topics: Vec<String>,
+    pub language: Language,
+    pub topics: BTreeSet<Topic>,
+    /// Service ids or display names; none means every service.
     pub services: Vec<String>,
 }
 
@@ -37,13 +40,8 @@ pub async fn add(
 ) -> AppResult<Contact> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
     let email = EmailAddress::parse(&input.email)?;
-    let language: Language = input.language.parse().map_err(|_| {
-        AppError::Invalid(InvalidValue::new(
-            "language",
-            "choose one of en, nl, fr, zh-TW, ko",
-        ))
-    })?;
-    let subscription = super::webhooks::subscription(core, &input.topics, &input.services).await?;
+    let language = input.language;
+    let subscription = super::webhooks::subscription(core, input.topics, &input.services).await?;
     let now = core.clock.now();
     let contact = Contact {
         id: ContactId::generate(),

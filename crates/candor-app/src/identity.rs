@@ -18,15 +18,11 @@ fn invalid(field: &'static str, e: impl std::fmt::Display) -> AppError {
     AppError::Invalid(InvalidValue::new(field, e.to_string()))
 }
 
-pub fn parse_language(s: &str) -> AppResult<Language> {
-    s.parse().map_err(|e| invalid("language", e))
-}
-
 #[derive(Debug, Clone)]
 pub struct TenantInput {
     pub name: String,
     pub home_region: String,
-    pub default_language: String,
+    pub default_language: Language,
     pub time_zone: String,
     pub is_demo: bool,
 }
@@ -41,7 +37,7 @@ pub async fn create_tenant(
     let tenant = NewTenant {
         name: TenantName::parse(&input.name)?,
         home_region: RegionCode::parse(&input.home_region)?,
-        default_language: parse_language(&input.default_language)?,
+        default_language: input.default_language,
         time_zone: TimeZoneName::parse(&input.time_zone)?,
         is_demo: input.is_demo,
     };
@@ -72,11 +68,10 @@ pub async fn update_tenant_settings(
     actor: &Actor,
     ip: Option<String>,
     tenant_id: TenantId,
-    default_language: &str,
+    language: Language,
     time_zone: &str,
 ) -> AppResult<Tenant> {
     authorize(actor, Action::ManageTenantSettings(tenant_id))?;
-    let language = parse_language(default_language)?;
     let tz = TimeZoneName::parse(time_zone)?;
     let before = core
         .store
@@ -106,12 +101,9 @@ pub struct UserInput {
     pub email: String,
     pub display_name: String,
     pub password: String,
-    pub roles: Vec<String>,
-    pub language: Option<String>,
-}
-
-fn parse_tenant_roles(names: &[String]) -> AppResult<TenantRoles> {
-    TenantRoles::parse_csv(&names.join(",")).map_err(|e| invalid("roles", e))
+    pub roles: TenantRoles,
+    /// Default the tenant's language.
+    pub language: Option<Language>,
 }
 
 pub async fn create_user(
@@ -140,11 +132,7 @@ pub async fn create_user_hashed(
     authorize(actor, Action::ManageUsers(tenant_id))?;
     let email = EmailAddress::parse(&input.email)?;
     let display_name = DisplayName::parse(&input.display_name)?;
-    let roles = parse_tenant_roles(&input.roles)?;
-    let language = match input.language.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(l) => Some(parse_language(l)?),
-    };
+    let (roles, language) = (input.roles, input.language);
     if core.store.get_tenant(tenant_id).await?.is_none() {
         return Err(AppError::NotFound("no such tenant".into()));
     }
@@ -178,10 +166,9 @@ pub async fn set_user_roles(
     ip: Option<String>,
     tenant_id: TenantId,
     user_id: UserId,
-    roles: &[String],
+    roles: TenantRoles,
 ) -> AppResult<TenantUser> {
     authorize(actor, Action::ManageUsers(tenant_id))?;
-    let roles = parse_tenant_roles(roles)?;
     let users = core.store.list_users(tenant_id).await?;
     let user = users
         .iter()
@@ -218,7 +205,7 @@ pub struct OperatorInput {
     pub email: String,
     pub display_name: String,
     pub password: String,
-    pub roles: Vec<String>,
+    pub roles: OperatorRoles,
     /// A break-glass account: may hold a privileged role standing (the very first
     /// Provider Admin). Loudly audited.
     pub break_glass: bool,
@@ -246,8 +233,7 @@ pub async fn create_operator_hashed(
     authorize(actor, Action::ManageOperators)?;
     let email = EmailAddress::parse(&input.email)?;
     let display_name = DisplayName::parse(&input.display_name)?;
-    let roles =
-        OperatorRoles::parse_csv(&input.roles.join(",")).map_err(|e| invalid("roles", e))?;
+    let roles = input.roles.clone();
     let privileged: Vec<&str> = roles
         .iter()
         .filter(|r| candor_domain::elevation::is_privileged(*r))

@@ -11,7 +11,7 @@ use candor_domain::health::{
     MessageText, ServiceId, Severity, Viewpoint, ViewpointChange, MAX_ATTACHMENTS,
 };
 use candor_domain::identity::{authorize, Action, Actor, InvalidValue};
-use candor_domain::language::{Language, UnknownLanguage};
+use candor_domain::language::Language;
 use candor_domain::store::{ImpactPreview, NewAttachment};
 use candor_domain::{TenantId, UserId};
 use serde_json::json;
@@ -54,15 +54,6 @@ fn body(field: &'static str, html: &str) -> AppResult<String> {
     Ok(clean)
 }
 
-fn language(tag: Option<&str>) -> AppResult<Language> {
-    match tag.map(str::trim).filter(|l| !l.is_empty()) {
-        None => Ok(Language::English),
-        Some(l) => l
-            .parse()
-            .map_err(|e: UnknownLanguage| invalid("language", e.to_string())),
-    }
-}
-
 /// A file to attach, as uploaded.
 #[derive(Debug, Clone)]
 pub struct AttachmentUpload {
@@ -78,15 +69,16 @@ pub struct TextInput {
     pub body_html: String,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewMessageInput {
     pub title: String,
     pub body_html: String,
-    pub language: Option<String>,
-    /// Language tag → title and body.
-    pub translations: BTreeMap<String, TextInput>,
-    pub category: String,
-    pub severity: Option<String>,
+    /// Default English.
+    pub language: Option<Language>,
+    pub translations: BTreeMap<Language, TextInput>,
+    pub category: Category,
+    /// Default normal.
+    pub severity: Option<Severity>,
     /// Service ids or display names.
     pub services: Vec<String>,
     pub tags: Vec<String>,
@@ -97,6 +89,29 @@ pub struct NewMessageInput {
     pub details: BTreeMap<String, String>,
     pub audience: Audience,
     pub attachments: Vec<AttachmentUpload>,
+}
+
+/// A draft to fill in: a "stay informed" message, every other field empty or defaulted.
+impl Default for NewMessageInput {
+    fn default() -> Self {
+        NewMessageInput {
+            title: String::new(),
+            body_html: String::new(),
+            language: None,
+            translations: BTreeMap::new(),
+            category: Category::StayInformed,
+            severity: None,
+            services: Vec::new(),
+            tags: Vec::new(),
+            is_major_change: false,
+            action_required_by: None,
+            start: None,
+            end: None,
+            details: BTreeMap::new(),
+            audience: Audience::default(),
+            attachments: Vec::new(),
+        }
+    }
 }
 
 fn services(cat: &Catalog, names: &[String]) -> AppResult<BTreeSet<ServiceId>> {
@@ -115,13 +130,10 @@ fn services(cat: &Catalog, names: &[String]) -> AppResult<BTreeSet<ServiceId>> {
 
 fn translations(
     original: Language,
-    input: &BTreeMap<String, TextInput>,
+    input: &BTreeMap<Language, TextInput>,
 ) -> AppResult<BTreeMap<Language, MessageText>> {
     let mut out = BTreeMap::new();
-    for (tag, t) in input {
-        let lang: Language = tag
-            .parse()
-            .map_err(|e: UnknownLanguage| invalid("translation", e.to_string()))?;
+    for (&lang, t) in input {
         if lang == original || (t.title.trim().is_empty() && t.body_html.trim().is_empty()) {
             continue;
         }
@@ -250,15 +262,12 @@ pub async fn create_message(
     authorize(actor, Action::PublishMessages)?;
     let cat = catalog(core).await?;
     let now = core.clock.now();
-    let language = language(input.language.as_deref())?;
+    let language = input.language.unwrap_or(Language::English);
     let title = text("title", &input.title, 300)?;
     let body_html = body("body", &input.body_html)?;
     let translations = translations(language, &input.translations)?;
-    let category: Category = input.category.parse()?;
-    let severity: Severity = match input.severity.as_deref().filter(|s| !s.trim().is_empty()) {
-        None => Severity::Normal,
-        Some(s) => s.parse()?,
-    };
+    let category = input.category;
+    let severity = input.severity.unwrap_or(Severity::Normal);
     let services = services(&cat, &input.services)?;
     let tags = check_tags(&input.tags)?;
     let start = input.start.unwrap_or(now);
@@ -324,8 +333,8 @@ pub async fn create_message(
 pub struct UpdateMessageInput {
     pub title: Option<String>,
     pub body_html: Option<String>,
-    pub translations: Option<BTreeMap<String, TextInput>>,
-    pub severity: Option<String>,
+    pub translations: Option<BTreeMap<Language, TextInput>>,
+    pub severity: Option<Severity>,
     pub tags: Option<Vec<String>>,
     pub action_required_by: Option<Option<OffsetDateTime>>,
     pub end: Option<Option<OffsetDateTime>>,
@@ -365,7 +374,7 @@ pub async fn update_message(
             .as_ref()
             .map(|t| translations(old.language, t))
             .transpose()?,
-        severity: input.severity.as_deref().map(str::parse).transpose()?,
+        severity: input.severity,
         tags: input.tags.as_deref().map(check_tags).transpose()?,
         action_required_by: input.action_required_by,
         end: input.end,

@@ -36,8 +36,10 @@ pub const MAX_ENDPOINTS: usize = 20;
 #[derive(Debug, Clone, Default)]
 pub struct WebhookInput {
     pub url: String,
-    pub format: String,
-    pub topics: Vec<String>,
+    /// Default Candor's own.
+    pub format: Option<WebhookFormat>,
+    pub topics: BTreeSet<Topic>,
+    /// Service ids or display names; none means every service.
     pub services: Vec<String>,
 }
 
@@ -73,13 +75,9 @@ pub async fn check_url(core: &Core, url: &str) -> AppResult<String> {
 /// The subscription a form or body asks for: topics, and services from the catalog.
 pub async fn subscription(
     core: &Core,
-    topics: &[String],
+    topics: BTreeSet<Topic>,
     services: &[String],
 ) -> AppResult<Subscription> {
-    let topics = topics
-        .iter()
-        .map(|t| t.parse::<Topic>())
-        .collect::<Result<BTreeSet<_>, _>>()?;
     let catalog = core.store.list_services().await?;
     let mut chosen = BTreeSet::new();
     for s in services.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
@@ -115,12 +113,8 @@ pub async fn add(
     input: WebhookInput,
 ) -> AppResult<WithSecret> {
     authorize(actor, Action::ManageTenantSettings(tenant))?;
-    let format: WebhookFormat = if input.format.trim().is_empty() {
-        WebhookFormat::Candor
-    } else {
-        input.format.parse()?
-    };
-    let subscription = subscription(core, &input.topics, &input.services).await?;
+    let format = input.format.unwrap_or(WebhookFormat::Candor);
+    let subscription = subscription(core, input.topics, &input.services).await?;
     let url = check_url(core, &input.url).await?;
     if core.store.list_webhooks(tenant).await?.len() >= MAX_ENDPOINTS {
         return Err(AppError::Invalid(InvalidValue::new(

@@ -2,11 +2,11 @@
 //! where they arrive, so every service takes the enums. Blank is absent; a word that
 //! names nothing is invalid, and the error names its field.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
-use candor_domain::health::Status;
-use candor_domain::identity::InvalidValue;
+use candor_domain::health::{Status, Topic};
+use candor_domain::identity::{InvalidValue, NameSet, UnknownName};
 use candor_domain::language::Language;
 
 use crate::error::AppResult;
@@ -45,8 +45,32 @@ pub fn language(field: &'static str, s: Option<&str>) -> AppResult<Option<Langua
         .transpose()
 }
 
+/// A set of role names (a tenant's roles, an operator's), each one known.
+pub fn roles<T>(names: &[String]) -> AppResult<NameSet<T>>
+where
+    T: Ord + Copy + FromStr<Err = UnknownName>,
+{
+    NameSet::parse_csv(&names.join(","))
+        .map_err(|e| InvalidValue::new("roles", e.to_string()).into())
+}
+
+/// Subscription topics by name; a blank entry is ignored.
+pub fn topics(names: &[String]) -> AppResult<BTreeSet<Topic>> {
+    names
+        .iter()
+        .filter_map(|t| word::<Topic>(Some(t)).transpose())
+        .collect()
+}
+
+/// A language that must be given.
+pub fn required_language(field: &'static str, s: &str) -> AppResult<Language> {
+    language(field, Some(s))?.ok_or_else(|| {
+        InvalidValue::new(field, "choose a language: en, nl, fr, zh-TW or ko").into()
+    })
+}
+
 /// Translations keyed by language tag.
-pub fn translations(by_tag: BTreeMap<String, String>) -> AppResult<BTreeMap<Language, String>> {
+pub fn translations<V>(by_tag: BTreeMap<String, V>) -> AppResult<BTreeMap<Language, V>> {
     by_tag
         .into_iter()
         .map(|(tag, text)| {

@@ -146,7 +146,7 @@ async fn main() {
             identity::TenantInput {
                 name: format!("Tenant {i:04}"),
                 home_region: "eu-west".into(),
-                default_language: "en".into(),
+                default_language: candor_domain::language::Language::English,
                 time_zone: "Europe/Amsterdam".into(),
                 is_demo: false,
             },

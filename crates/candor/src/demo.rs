@@ -525,7 +525,7 @@ async fn seed_messages(core: &Core) -> Result<(), candor_app::error::AppError> {
     let now = core.clock.now();
     let nl = |title: &str, body: &str| {
         [(
-            "nl".to_owned(),
+            Language::Dutch,
             TextInput {
                 title: title.into(),
                 body_html: format!("<p>{body}</p>"),
@@ -538,8 +538,8 @@ async fn seed_messages(core: &Core) -> Result<(), candor_app::error::AppError> {
         title: "Retirement of Basic authentication for SMTP AUTH".into(),
         body_html: "<p>Basic authentication for SMTP AUTH ends on the date below. Move apps and devices that send mail to OAuth.</p><ul><li>Find affected connectors in the attached list.</li><li>Update or replace them before the deadline.</li></ul>".into(),
         translations: nl("Basisverificatie voor SMTP AUTH verdwijnt", "Basisverificatie voor SMTP AUTH stopt op de onderstaande datum. Zet apps en apparaten om naar OAuth."),
-        category: "planForChange".into(),
-        severity: Some("high".into()),
+        category: candor_domain::health::Category::PlanForChange,
+        severity: Some(candor_domain::health::Severity::High),
         services: vec!["Exchange".into()],
         tags: vec!["Retirement".into(), "Admin impact".into(), "Action required".into()],
         is_major_change: true,
@@ -570,7 +570,7 @@ crm-notifications,2026-11-21,crm@contoso.example
                 "Vergaderoverzicht toont nu hoofdstukken",
                 "Vergaderoverzichten verdelen opnamen nu in hoofdstukken. U hoeft niets te doen.",
             ),
-            category: "stayInformed".into(),
+            category: candor_domain::health::Category::StayInformed,
             services: vec!["MicrosoftTeams".into()],
             tags: vec!["New feature".into(), "User impact".into()],
             ..Default::default()
@@ -581,8 +581,8 @@ crm-notifications,2026-11-21,crm@contoso.example
         title: "Update the OneDrive sync app to avoid sync failures".into(),
         body_html: "<p>Sync app versions older than 24.0 will stop syncing. Update devices now to avoid interruptions.</p>".into(),
         translations: nl("Werk de OneDrive-synchronisatie-app bij", "Versies ouder dan 24.0 stoppen met synchroniseren. Werk apparaten nu bij."),
-        category: "preventOrFixIssue".into(),
-        severity: Some("critical".into()),
+        category: candor_domain::health::Category::PreventOrFixIssue,
+        severity: Some(candor_domain::health::Severity::Critical),
         services: vec!["OneDriveForBusiness".into(), "SharePoint".into()],
         tags: vec!["Action required".into(), "User impact".into()],
         action_required_by: Some(now + time::Duration::days(30)),
@@ -944,7 +944,7 @@ pub async fn seed_if_empty(
             email: email.clone(),
             display_name: name.to_owned(),
             password: operator_password.clone(),
-            roles: vec![role.as_str().to_owned()],
+            roles: [role].into_iter().collect(),
             // The demo's provider admin is the break-glass account every install starts
             // with; the other operators hold no privileged role.
             break_glass: candor_domain::elevation::is_privileged(role),
@@ -978,7 +978,7 @@ pub async fn seed_if_empty(
             TenantInput {
                 name: (*name).to_owned(),
                 home_region: region.to_owned(),
-                default_language: lang.to_owned(),
+                default_language: candor_app::words::required_language("language", lang)?,
                 time_zone: zone.to_owned(),
                 is_demo: true,
             },
@@ -994,7 +994,7 @@ pub async fn seed_if_empty(
                 email: email.clone(),
                 display_name: format!("{display} ({name})"),
                 password: user_password.clone(),
-                roles: vec![role.as_str().to_owned()],
+                roles: [role].into_iter().collect(),
                 language: None,
             };
             let user = identity::create_user_hashed(
@@ -1034,11 +1034,8 @@ pub async fn seed_if_empty(
             tenant.id,
             candor_app::contacts::ContactInput {
                 email: format!("noc@{domain}"),
-                language: lang.to_owned(),
-                topics: candor_domain::health::Topic::ALL
-                    .iter()
-                    .map(|t| t.as_str().to_owned())
-                    .collect(),
+                language: candor_app::words::required_language("language", lang)?,
+                topics: candor_domain::health::Topic::ALL.iter().copied().collect(),
                 services: Vec::new(),
             },
         )

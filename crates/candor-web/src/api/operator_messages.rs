@@ -2,7 +2,7 @@
 //! messages (attachments travel base64-encoded in the JSON), preview their audience,
 //! draft and publish reviews. Creates honour `Idempotency-Key`.
 
-use candor_app::ids;
+use candor_app::{ids, words};
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
@@ -260,14 +260,15 @@ pub async fn create_message(
     let input = NewMessageInput {
         title: req.title,
         body_html: req.content,
-        language: req.language,
-        translations: req
-            .translations
-            .into_iter()
-            .map(|(k, v)| (k, v.into()))
-            .collect(),
-        category: req.category,
-        severity: req.severity,
+        language: words::language("language", req.language.as_deref())?,
+        translations: words::translations(
+            req.translations
+                .into_iter()
+                .map(|(k, v)| (k, v.into()))
+                .collect(),
+        )?,
+        category: req.category.parse()?,
+        severity: words::word(req.severity.as_deref())?,
         services: req.services,
         tags: req.tags,
         is_major_change: req.is_major_change,
@@ -359,8 +360,9 @@ pub async fn update_message(
         body_html: req.content,
         translations: req
             .translations
-            .map(|t| t.into_iter().map(|(k, v)| (k, v.into())).collect()),
-        severity: req.severity,
+            .map(|t| words::translations(t.into_iter().map(|(k, v)| (k, v.into())).collect()))
+            .transpose()?,
+        severity: words::word(req.severity.as_deref())?,
         tags: req.tags,
         action_required_by: clearable(
             "actionRequiredByDateTime",

@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use candor_app::{ids, words};
 use candor_domain::audit::{AuditChain, AuditQueryInput};
 use candor_domain::identity::{authorize, Action, Actor, OperatorRole};
 use candor_domain::TenantId;
@@ -240,16 +241,20 @@ pub async fn create_tenant(
     user: PortalUser,
     Form(form): Form<NewTenantForm>,
 ) -> Response {
-    let input = identity::TenantInput {
-        name: form.name,
-        home_region: form.home_region,
-        default_language: form.default_language,
-        time_zone: form.time_zone,
-        is_demo: false,
-    };
-    match identity::create_tenant(&state.core, &user.actor, user.ip.clone(), input)
-        .await
-        .map_err(ApiError::from)
+    let input = words::required_language("language", &form.default_language).map(|l| {
+        identity::TenantInput {
+            name: form.name,
+            home_region: form.home_region,
+            default_language: l,
+            time_zone: form.time_zone,
+            is_demo: false,
+        }
+    });
+    match ids::with_parsed(input, |input| {
+        identity::create_tenant(&state.core, &user.actor, user.ip.clone(), input)
+    })
+    .await
+    .map_err(ApiError::from)
     {
         Ok(_) => Redirect::to("/console/tenants?notice=tenant-created").into_response(),
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, "/console/tenants", e),
@@ -344,16 +349,18 @@ pub async fn create_operator(
     user: PortalUser,
     Form(form): Form<NewOperatorForm>,
 ) -> Response {
-    let input = identity::OperatorInput {
+    let input = words::roles(&form.roles).map(|roles| identity::OperatorInput {
         email: form.email,
         display_name: form.display_name,
         password: form.password,
-        roles: form.roles,
+        roles,
         break_glass: false,
-    };
-    match identity::create_operator(&state.core, &user.actor, user.ip.clone(), input)
-        .await
-        .map_err(ApiError::from)
+    });
+    match ids::with_parsed(input, |input| {
+        identity::create_operator(&state.core, &user.actor, user.ip.clone(), input)
+    })
+    .await
+    .map_err(ApiError::from)
     {
         Ok(_) => Redirect::to("/console/operators?notice=operator-created").into_response(),
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, "/console/operators", e),

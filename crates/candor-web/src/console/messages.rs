@@ -1,7 +1,8 @@
 //! The Message Center for operators: the list, publishing a message with its audience
 //! and attachments, a message with its reach.
 
-use candor_app::ids;
+use candor_app::error::AppResult;
+use candor_app::{ids, words};
 use std::collections::BTreeMap;
 
 use askama::Template;
@@ -325,25 +326,32 @@ pub async fn create(
         ));
         return new_page(&state, &user, form, None, Some(e)).await;
     }
+    let words = (|| -> AppResult<_> {
+        let translations = form.translations.iter().map(|(k, (t, b))| {
+            let text = TextInput {
+                title: t.clone(),
+                body_html: b.clone(),
+            };
+            (k.clone(), text)
+        });
+        Ok((
+            words::language("language", Some(&form.language))?,
+            words::translations(translations.collect())?,
+            form.category.parse()?,
+            words::word(Some(&form.severity))?,
+        ))
+    })();
+    let (language, translations, category, severity) = match words {
+        Ok(w) => w,
+        Err(e) => return new_page(&state, &user, form, None, Some(e.into())).await,
+    };
     let input = NewMessageInput {
         title: form.title.clone(),
         body_html: form.body.clone(),
-        language: Some(form.language.clone()),
-        translations: form
-            .translations
-            .iter()
-            .map(|(k, (t, b))| {
-                (
-                    k.clone(),
-                    TextInput {
-                        title: t.clone(),
-                        body_html: b.clone(),
-                    },
-                )
-            })
-            .collect(),
-        category: form.category.clone(),
-        severity: Some(form.severity.clone()),
+        language,
+        translations,
+        category,
+        severity,
         services: form.services.clone(),
         tags: comma_list(&form.tags),
         is_major_change: form.major,

@@ -5,7 +5,7 @@ use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use candor_app::ids;
+use candor_app::{ids, words};
 use candor_domain::health::Topic;
 use candor_domain::language::Language;
 use serde::Deserialize;
@@ -129,15 +129,19 @@ pub async fn add(
     let Some(tenant) = user.actor.tenant_id() else {
         return error_page(&state, &user, PATH, ApiError::NotFound("no tenant".into()));
     };
-    let input = ContactInput {
+    let words = words::required_language("language", &form.language)
+        .and_then(|l| Ok((l, words::topics(&form.topics)?)));
+    let input = words.map(|(language, topics)| ContactInput {
         email: form.email.clone(),
-        language: form.language.clone(),
-        topics: form.topics.clone(),
+        language,
+        topics,
         services: form.services.clone(),
-    };
-    match svc::add(&state.core, &user.actor, user.ip.clone(), tenant, input)
-        .await
-        .map_err(ApiError::from)
+    });
+    match ids::with_parsed(input, |input| {
+        svc::add(&state.core, &user.actor, user.ip.clone(), tenant, input)
+    })
+    .await
+    .map_err(ApiError::from)
     {
         Ok(_) => Redirect::to("/portal/contacts?notice=added").into_response(),
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, PATH, e),

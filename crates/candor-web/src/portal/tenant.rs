@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use candor_app::{ids, words};
 use candor_domain::audit::AuditChain;
 use candor_domain::identity::{authorize, Action, ApiPermission, TenantRole};
 use candor_domain::language::Language;
@@ -269,16 +270,20 @@ pub async fn create_user(
         display_name: form.display_name.clone(),
         email: form.email.clone(),
     };
-    let input = identity::UserInput {
+    let words = words::roles(&form.roles)
+        .and_then(|r| Ok((r, words::language("language", form.language.as_deref())?)));
+    let input = words.map(|(roles, language)| identity::UserInput {
         email: form.email,
         display_name: form.display_name,
         password: form.password,
-        roles: form.roles,
-        language: form.language,
-    };
-    match identity::create_user(&state.core, &user.actor, user.ip.clone(), tenant_id, input)
-        .await
-        .map_err(ApiError::from)
+        roles,
+        language,
+    });
+    match ids::with_parsed(input, |input| {
+        identity::create_user(&state.core, &user.actor, user.ip.clone(), tenant_id, input)
+    })
+    .await
+    .map_err(ApiError::from)
     {
         Ok(_) => Redirect::to("/portal/users?notice=user-created").into_response(),
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, "/portal/users", e),
@@ -312,14 +317,16 @@ pub async fn set_roles(
             ApiError::NotFound("no such user".into()),
         );
     };
-    match identity::set_user_roles(
-        &state.core,
-        &user.actor,
-        user.ip.clone(),
-        tenant_id,
-        user_id,
-        &form.roles,
-    )
+    match ids::with_parsed(words::roles(&form.roles), |roles| {
+        identity::set_user_roles(
+            &state.core,
+            &user.actor,
+            user.ip.clone(),
+            tenant_id,
+            user_id,
+            roles,
+        )
+    })
     .await
     .map_err(ApiError::from)
     {
@@ -574,14 +581,17 @@ pub async fn save_settings(
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    match identity::update_tenant_settings(
-        &state.core,
-        &user.actor,
-        user.ip.clone(),
-        tenant_id,
-        &form.default_language,
-        &form.time_zone,
-    )
+    let language = words::required_language("language", &form.default_language);
+    match ids::with_parsed(language, |language| {
+        identity::update_tenant_settings(
+            &state.core,
+            &user.actor,
+            user.ip.clone(),
+            tenant_id,
+            language,
+            &form.time_zone,
+        )
+    })
     .await
     .map_err(ApiError::from)
     {

@@ -5,7 +5,7 @@ use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use candor_app::ids;
+use candor_app::{ids, words};
 use candor_domain::health::{Topic, WebhookFormat};
 use serde::Deserialize;
 
@@ -157,15 +157,18 @@ pub async fn add(
     let Some(tenant) = user.actor.tenant_id() else {
         return error_page(&state, &user, PATH, ApiError::NotFound("no tenant".into()));
     };
-    let input = WebhookInput {
+    let words = words::word(Some(&form.format)).and_then(|f| Ok((f, words::topics(&form.topics)?)));
+    let input = words.map(|(format, topics)| WebhookInput {
         url: form.url.clone(),
-        format: form.format.clone(),
-        topics: form.topics.clone(),
+        format,
+        topics,
         services: form.services.clone(),
-    };
-    match svc::add(&state.core, &user.actor, user.ip.clone(), tenant, input)
-        .await
-        .map_err(ApiError::from)
+    });
+    match ids::with_parsed(input, |input| {
+        svc::add(&state.core, &user.actor, user.ip.clone(), tenant, input)
+    })
+    .await
+    .map_err(ApiError::from)
     {
         Ok(made) => webhooks_page(&state, &user, &None, Some(made), None).await,
         Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, PATH, e),

@@ -68,7 +68,7 @@ Use it only for the very first Provider Admin or to recover access."
                     email,
                     display_name: name,
                     password: password.clone(),
-                    roles: split_csv(&roles),
+                    roles: candor_app::words::roles(&split_csv(&roles))?,
                     break_glass,
                 },
             )

@@ -55,7 +55,7 @@ pub(super) async fn run(cmd: TenantCommand) -> CliResult {
                 identity::TenantInput {
                     name,
                     home_region: region,
-                    default_language: language,
+                    default_language: candor_app::words::required_language("language", &language)?,
                     time_zone,
                     is_demo: false,
                 },

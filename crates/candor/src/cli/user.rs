@@ -63,7 +63,7 @@ pub(super) async fn run(cmd: UserCommand) -> CliResult {
                     email,
                     display_name: name,
                     password: password.clone(),
-                    roles: split_csv(&roles),
+                    roles: candor_app::words::roles(&split_csv(&roles))?,
                     language: None,
                 },
             )

@@ -693,7 +693,7 @@ async fn objects(app: &TestApp) -> Objects {
         messages::NewMessageInput {
             title: "Retiring Basic authentication".into(),
             body_html: "<p>Move your apps to OAuth.</p>".into(),
-            category: "planForChange".into(),
+            category: candor_domain::health::Category::PlanForChange,
             services: vec!["Exchange".into()],
             attachments: vec![messages::AttachmentUpload {
                 name: "connectors.csv".into(),
@@ -760,7 +760,7 @@ async fn objects(app: &TestApp) -> Objects {
             email: "bystander@contoso.example".into(),
             display_name: "Bystander".into(),
             password: PASSWORD.into(),
-            roles: vec!["AuditReader".into()],
+            roles: candor_app::words::roles(&["AuditReader".to_owned()]).unwrap(),
             language: None,
         },
     )
@@ -786,8 +786,8 @@ async fn objects(app: &TestApp) -> Objects {
         a,
         contacts::ContactInput {
             email: "noc@contoso.example".into(),
-            language: "en".into(),
-            topics: vec!["incidents".into()],
+            language: candor_domain::language::Language::English,
+            topics: [candor_domain::health::Topic::Incidents].into(),
             services: Vec::new(),
         },
     )
@@ -804,8 +804,8 @@ async fn objects(app: &TestApp) -> Objects {
         a,
         candor_app::webhooks::WebhookInput {
             url: "http://127.0.0.1:9/candor".into(),
-            format: String::new(),
-            topics: vec!["incidents".into()],
+            format: None,
+            topics: [candor_domain::health::Topic::Incidents].into(),
             services: Vec::new(),
         },
     )
@@ -859,7 +859,7 @@ async fn elevation_holder(
             email: email.clone(),
             display_name: name.into(),
             password: PASSWORD.into(),
-            roles: vec![role.as_str().into()],
+            roles: [role].into_iter().collect(),
             break_glass: false,
         },
     )

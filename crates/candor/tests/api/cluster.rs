@@ -140,7 +140,7 @@ async fn two_instances_share_the_work_and_hear_each_others_changes() {
             email: "support@tenant0.example".into(),
             display_name: "Support".into(),
             password: PASSWORD.into(),
-            roles: vec!["ServiceSupportAdministrator".into()],
+            roles: candor_app::words::roles(&["ServiceSupportAdministrator".to_owned()]).unwrap(),
             language: None,
         },
     )

@@ -391,7 +391,7 @@ async fn messages_and_reviews_reach_their_subscribers(app: TestApp) {
         NewMessageInput {
             title: "Retiring Basic authentication".into(),
             body_html: "<p>Move your apps to OAuth.</p>".into(),
-            category: "planForChange".into(),
+            category: candor_domain::health::Category::PlanForChange,
             services: vec!["Exchange".into()],
             ..Default::default()
         },

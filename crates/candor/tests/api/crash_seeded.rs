@@ -98,7 +98,7 @@ async fn world(store: Arc<dyn Store>, hook: &str, ending_at: OffsetDateTime) -> 
         email: email.into(),
         display_name: email.into(),
         password: crate::common::PASSWORD.into(),
-        roles: vec![role.into()],
+        roles: candor_app::words::roles(&[role.to_owned()]).unwrap(),
         break_glass: false,
     };
     let engineer_email = "engineer@provider.example";
@@ -146,7 +146,8 @@ async fn world(store: Arc<dyn Store>, hook: &str, ending_at: OffsetDateTime) -> 
                 email: format!("approver{i}@tenant{i}.example"),
                 display_name: "Approver".into(),
                 password: crate::common::PASSWORD.into(),
-                roles: vec!["CustomerLockboxAccessApprover".into()],
+                roles: candor_app::words::roles(&["CustomerLockboxAccessApprover".to_owned()])
+                    .unwrap(),
                 language: None,
             },
         )

@@ -33,7 +33,7 @@ async fn privileged_roles_come_only_through_approved_elevations(app: TestApp) {
             email: "second-admin@provider.example".into(),
             display_name: "Second Admin".into(),
             password: crate::common::PASSWORD.into(),
-            roles: vec!["ProviderAdmin".into()],
+            roles: candor_app::words::roles(&["ProviderAdmin".to_owned()]).unwrap(),
             break_glass: false,
         },
     )

@@ -112,7 +112,7 @@ async fn rotated_keys_take_over_at_restart_and_old_tokens_and_checkpoints_still_
         TenantInput {
             name: "Contoso".into(),
             home_region: "eu-west".into(),
-            default_language: "en".into(),
+            default_language: candor_domain::language::Language::English,
             time_zone: "UTC".into(),
             is_demo: false,
         },

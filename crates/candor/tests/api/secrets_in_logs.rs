@@ -35,7 +35,7 @@ async fn a_full_run_logs_no_secret() {
         TenantInput {
             name: "Contoso".into(),
             home_region: "eu-west".into(),
-            default_language: "en".into(),
+            default_language: candor_domain::language::Language::English,
             time_zone: "UTC".into(),
             is_demo: false,
         },
@@ -51,7 +51,7 @@ async fn a_full_run_logs_no_secret() {
             email: "admin@contoso.example".into(),
             display_name: "Admin".into(),
             password: PASSWORD.into(),
-            roles: vec!["GlobalAdministrator".into()],
+            roles: candor_app::words::roles(&["GlobalAdministrator".to_owned()]).unwrap(),
             language: None,
         },
     )
@@ -76,8 +76,8 @@ async fn a_full_run_logs_no_secret() {
         tenant.id,
         webhooks::WebhookInput {
             url: receiver,
-            format: String::new(),
-            topics: vec!["incidents".into()],
+            format: None,
+            topics: [candor_domain::health::Topic::Incidents].into(),
             services: Vec::new(),
         },
     )
