@@ -213,29 +213,33 @@ pub struct Rotated {
     pub key_id: String,
 }
 
-fn purpose_of(name: &str) -> AppResult<KeyPurpose> {
+/// A key's purpose by name, as the CLI takes it: token, audit or vapid.
+pub fn purpose(name: &str) -> AppResult<KeyPurpose> {
     match name.trim().to_ascii_lowercase().as_str() {
         "token" => Ok(KeyPurpose::Token),
         "audit" => Ok(KeyPurpose::Audit),
-        "vapid" => Err(AppError::Refused(
-            "the Web Push (VAPID) key is not rotated: every browser subscription is bound to it".into(),
-        )),
+        "vapid" => Ok(KeyPurpose::Vapid),
         other => Err(AppError::Invalid(InvalidValue::new("purpose", format!(
-            "no key called `{}`; rotate token (access and grant tokens) or audit (checkpoints and Lockbox decisions)",
+            "no key called `{}`; the keys are token (access and grant tokens), audit (checkpoints and Lockbox decisions) and vapid (Web Push)",
             other.chars().take(40).collect::<String>()
         )))),
     }
 }
 
-/// Puts a new key in place for `purpose` (`token` or `audit`), retiring the one in use.
+/// Puts a new key in place for `purpose` (token or audit), retiring the one in use.
 pub async fn rotate(
     core: &Core,
     actor: &Actor,
     ip: Option<String>,
-    purpose: &str,
+    purpose: KeyPurpose,
 ) -> AppResult<Rotated> {
     authorize(actor, Action::ManageOperators)?;
-    let purpose = purpose_of(purpose)?;
+    if purpose == KeyPurpose::Vapid {
+        return Err(AppError::Refused(
+            "the Web Push (VAPID) key is not rotated: every browser subscription is bound to it"
+                .into(),
+        ));
+    }
     let now = core.clock.now();
     let before = core.store.list_signing_keys(purpose).await?;
     let retired = before
@@ -260,9 +264,12 @@ pub async fn rotate(
 }
 
 /// The keys of `purpose`, oldest first.
-pub async fn list(core: &Core, actor: &Actor, purpose: &str) -> AppResult<Vec<SigningKeyRecord>> {
+pub async fn list(
+    core: &Core,
+    actor: &Actor,
+    purpose: KeyPurpose,
+) -> AppResult<Vec<SigningKeyRecord>> {
     authorize(actor, Action::ManageOperators)?;
-    let purpose = purpose_of(purpose)?;
     Ok(core.store.list_signing_keys(purpose).await?)
 }
 

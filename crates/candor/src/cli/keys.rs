@@ -35,7 +35,8 @@ pub(super) async fn run(cmd: KeysCommand) -> CliResult {
     match cmd {
         KeysCommand::List { purpose, db } => {
             let core = core_for(&db).await?;
-            let keys = candor_app::keys::list(&core, &system, &purpose).await?;
+            let keys = candor_app::keys::list(&core, &system, candor_app::keys::purpose(&purpose)?)
+                .await?;
             println!("{:<28} {:<26} retired", "key id", "created");
             for k in keys {
                 println!(
@@ -51,7 +52,13 @@ pub(super) async fn run(cmd: KeysCommand) -> CliResult {
         }
         KeysCommand::Rotate { purpose, db } => {
             let core = core_for(&db).await?;
-            let done = candor_app::keys::rotate(&core, &system, None, &purpose).await?;
+            let done = candor_app::keys::rotate(
+                &core,
+                &system,
+                None,
+                candor_app::keys::purpose(&purpose)?,
+            )
+            .await?;
             println!(
                 "{} key {} is in use; {} is retired.",
                 purpose.trim(),

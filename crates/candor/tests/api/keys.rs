@@ -218,9 +218,14 @@ async fn rotated_keys_take_over_at_restart_and_old_tokens_and_checkpoints_still_
 /// Rolling restarts: an instance still on the old keys accepts a token another instance
 /// signed with the new key, learning the key from the store.
 async fn an_instance_learns_a_rotated_token_key(app: TestApp) {
-    let done = candor_app::keys::rotate(&app.core, &Actor::System, None, "token")
-        .await
-        .unwrap();
+    let done = candor_app::keys::rotate(
+        &app.core,
+        &Actor::System,
+        None,
+        candor_domain::store::KeyPurpose::Token,
+    )
+    .await
+    .unwrap();
     let restarted = Keys::load_or_create(app.core.store.as_ref(), app.core.clock.now())
         .await
         .unwrap();
