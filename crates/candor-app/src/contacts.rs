@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use candor_domain::audit::{AuditChain, NewAuditRecord};
 use candor_domain::email::OutboundEmail;
-use candor_domain::health::{Contact, ContactId, Realm, ServiceId, Topic};
+use candor_domain::health::{Contact, ContactId, Realm, Topic};
 use candor_domain::identity::{authorize, Action, Actor, EmailAddress};
 use candor_domain::language::Language;
 use candor_domain::TenantId;
@@ -54,11 +54,10 @@ pub async fn add(
     let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, CONTACT_ADDED)
         .ip(ip)
         .item(contact.email.to_string())
-        .details(json!({
-            "Language": contact.language.tag(),
-            "Topics": contact.subscription.topics.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            "Services": contact.subscription.services.iter().map(ServiceId::as_str).collect::<Vec<_>>(),
-        }));
+        .details(super::webhooks::audited(
+            ("Language", contact.language.tag()),
+            &contact.subscription,
+        ));
     core.store.add_contact(&contact, vec![record]).await?;
     Ok(contact)
 }
@@ -75,11 +74,8 @@ async fn managed(
     tenant: TenantId,
     id: ContactId,
 ) -> AppResult<Contact> {
-    authorize(actor, Action::ManageTenantSettings(tenant))?;
-    core.store
-        .list_contacts(tenant)
-        .await?
-        .into_iter()
+    let mut contacts = list(core, actor, tenant).await?.into_iter();
+    contacts
         .find(|c| c.id == id)
         .ok_or_else(|| AppError::NotFound(NO_SUCH_CONTACT.into()))
 }

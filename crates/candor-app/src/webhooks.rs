@@ -73,6 +73,18 @@ pub async fn check_url(core: &Core, url: &str) -> AppResult<String> {
 }
 
 /// The subscription a form or body asks for: topics, and services from the catalog.
+/// A channel's subscription as its audit record shows it, after the channel's own
+/// setting (`first`: a contact's language, an endpoint's format).
+pub(crate) fn audited(first: (&str, &str), s: &Subscription) -> serde_json::Value {
+    let topics: Vec<&str> = s.topics.iter().map(|t| t.as_str()).collect();
+    let services: Vec<&str> = s.services.iter().map(ServiceId::as_str).collect();
+    let mut details = serde_json::Map::new();
+    details.insert(first.0.to_owned(), first.1.into());
+    details.insert("Topics".into(), topics.into());
+    details.insert("Services".into(), services.into());
+    details.into()
+}
+
 pub async fn subscription(
     core: &Core,
     topics: BTreeSet<Topic>,
@@ -141,11 +153,10 @@ pub async fn add(
     let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, WEBHOOK_ADDED)
         .ip(ip)
         .item(endpoint.url.clone())
-        .details(json!({
-            "Format": endpoint.format.as_str(),
-            "Topics": endpoint.subscription.topics.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            "Services": endpoint.subscription.services.iter().map(ServiceId::as_str).collect::<Vec<_>>(),
-        }));
+        .details(audited(
+            ("Format", endpoint.format.as_str()),
+            &endpoint.subscription,
+        ));
     core.store.add_webhook(&endpoint, vec![record]).await?;
     Ok(WithSecret { endpoint, secret })
 }
