@@ -30,6 +30,9 @@ pub struct PublicIssue {
 
 pub struct PublicStatus {
     pub generated: OffsetDateTime,
+    /// The newest public change this status includes (none before the first), so a
+    /// reader of a copy can tell how far behind it is.
+    pub last_change: Option<OffsetDateTime>,
     pub services: Vec<PublicService>,
     /// Active first, then by last change, newest first.
     pub issues: Vec<PublicIssue>,
@@ -37,6 +40,8 @@ pub struct PublicStatus {
 
 pub async fn public_status(core: &Core) -> AppResult<PublicStatus> {
     let now = core.clock.now();
+    // Read before the status itself: every change announced by then has committed.
+    let last_change = last_change(core).await?;
     let mut found: BTreeMap<String, Issue> = BTreeMap::new();
     for filter in [
         IssueFilter {
@@ -78,6 +83,7 @@ pub async fn public_status(core: &Core) -> AppResult<PublicStatus> {
         .collect();
     Ok(PublicStatus {
         generated: now,
+        last_change,
         services,
         issues,
     })
@@ -110,15 +116,58 @@ pub async fn with_posts(
         .collect())
 }
 
-/// After a health change: rebuild the backup status site within seconds (one job per
-/// second at most, whoever asks). A failure to queue is logged, not returned: the change
-/// itself is already recorded, and the minute's periodic rebuild catches up.
+/// Counts public changes: each one asks for the site generation after it.
+const SITE_REQUESTED: &str = "status_site.requested";
+/// The newest public change's time (Unix microseconds).
+const SITE_CHANGED_AT: &str = "status_site.changed_at";
+/// The newest generation a published site includes.
+const SITE_BUILT: &str = "status_site.built";
+
+async fn last_change(core: &Core) -> AppResult<Option<OffsetDateTime>> {
+    let micros = core.store.current_number(SITE_CHANGED_AT).await?;
+    Ok((micros > 0)
+        .then(|| OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok())
+        .flatten())
+}
+
+/// After a public change has committed: ask for a rebuild of the backup status site.
+/// Each change asks for its own generation, so no request is ever taken for one that
+/// already ran; a rebuild that starts later includes it, and the rebuilds asked for
+/// meanwhile find nothing left to do (they coalesce). A failure to ask is logged, not
+/// returned: the change itself is recorded, and the minute's rebuild catches up.
 pub async fn changed(core: &Core) {
     let now = core.clock.now();
-    let job = Job::StatusSitePublish(Periodic::default())
-        .at(now)
-        .dedupe(format!("{STATUS_SITE_PUBLISH}:{}", now.unix_timestamp()));
-    if let Err(e) = core.store.enqueue_job(JobId::generate(), job, now).await {
+    let micros = i64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX);
+    let asked = async {
+        core.store.raise_number(SITE_CHANGED_AT, micros).await?;
+        let generation = core.store.next_number(SITE_REQUESTED, 1).await?;
+        let job = Job::StatusSitePublish(Periodic::default())
+            .at(now)
+            .dedupe(format!("{STATUS_SITE_PUBLISH}:change:{generation}"));
+        core.store.enqueue_job(JobId::generate(), job, now).await
+    };
+    if let Err(e) = asked.await {
         tracing::warn!(error = %e, "could not queue the status site rebuild");
     }
+}
+
+/// The generation a rebuild starting now covers: every change asked for so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteGeneration(pub i64);
+
+/// Read before a rebuild reads the status, so what it builds includes the generation.
+pub async fn site_generation(core: &Core) -> AppResult<SiteGeneration> {
+    Ok(SiteGeneration(
+        core.store.current_number(SITE_REQUESTED).await?,
+    ))
+}
+
+/// Whether the published site is older than `generation`.
+pub async fn site_behind(core: &Core, generation: SiteGeneration) -> AppResult<bool> {
+    Ok(core.store.current_number(SITE_BUILT).await? < generation.0)
+}
+
+/// Records that a site including `generation` is published.
+pub async fn site_built(core: &Core, generation: SiteGeneration) -> AppResult<()> {
+    Ok(core.store.raise_number(SITE_BUILT, generation.0).await?)
 }

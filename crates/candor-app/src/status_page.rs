@@ -248,6 +248,7 @@ pub fn page_html(
 pub fn status_json(status: &PublicStatus) -> serde_json::Value {
     serde_json::json!({
         "generatedDateTime": rfc3339(status.generated),
+        "lastChangeDateTime": status.last_change.map(rfc3339),
         "services": status.services.iter().map(|s| serde_json::json!({
             "id": s.service.id.as_str(),
             "displayName": s.service.display_name,

@@ -358,6 +358,11 @@ pub struct ImpactPreview {
 pub trait IssueStore: Send + Sync {
     /// The next value of a named counter (issue numbers), starting at `start`.
     async fn next_number(&self, counter: &str, start: i64) -> StoreResult<i64>;
+    /// A named counter's value, 0 before it is first set.
+    async fn current_number(&self, counter: &str) -> StoreResult<i64>;
+    /// Raises a named counter to `value`; a counter already higher keeps its value, so
+    /// writers that race leave the highest.
+    async fn raise_number(&self, counter: &str, value: i64) -> StoreResult<()>;
     /// Stores a new issue with its first post. The affected tenants are those placed on
     /// `covered` plus the scope's named tenants. Returns how many are affected.
     async fn create_issue(

@@ -172,6 +172,31 @@ impl IssueStore for Store {
         .map_err(db_error)
     }
 
+    async fn current_number(&self, counter: &str) -> StoreResult<i64> {
+        let value: Option<i64> =
+            sqlx::query_scalar("SELECT value FROM id_counters WHERE name = $1")
+                .bind(counter)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_error)?;
+        Ok(value.unwrap_or(0))
+    }
+
+    async fn raise_number(&self, counter: &str, value: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO id_counters (name, value) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET value = CASE
+                 WHEN excluded.value > id_counters.value THEN excluded.value
+                 ELSE id_counters.value END",
+        )
+        .bind(counter)
+        .bind(value)
+        .execute(self.writer())
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
     async fn create_issue(
         &self,
         i: &Issue,

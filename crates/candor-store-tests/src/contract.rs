@@ -1029,6 +1029,18 @@ pub async fn issues_reach_exactly_the_placed_tenants_and_keep_them(store: Arc<dy
 
     assert_eq!(store.next_number("issue", 100_000).await.unwrap(), 100_000);
     assert_eq!(store.next_number("issue", 100_000).await.unwrap(), 100_001);
+    assert_eq!(store.current_number("issue").await.unwrap(), 100_001);
+    // A counter only rises: the highest of racing writers stays, a lower one is ignored.
+    assert_eq!(
+        store.current_number("built").await.unwrap(),
+        0,
+        "unset reads 0"
+    );
+    store.raise_number("built", 7).await.unwrap();
+    store.raise_number("built", 5).await.unwrap();
+    assert_eq!(store.current_number("built").await.unwrap(), 7);
+    store.raise_number("built", 9).await.unwrap();
+    assert_eq!(store.current_number("built").await.unwrap(), 9);
 
     let mbx = ComponentId::parse("eu-west-su1-mbx01").unwrap();
     let scope = Scope {

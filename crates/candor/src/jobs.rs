@@ -58,7 +58,13 @@ struct SiteTarget {
     base_url: String,
 }
 
-async fn publish_status_site(core: Arc<Core>, target: Option<SiteTarget>) -> anyhow::Result<()> {
+/// Rebuilds the backup site. A rebuild a change asked for (`on_change`) is skipped when
+/// one that started after that change has already been published.
+async fn publish_status_site(
+    core: Arc<Core>,
+    target: Option<SiteTarget>,
+    on_change: bool,
+) -> anyhow::Result<()> {
     let Some(SiteTarget {
         dir,
         bucket,
@@ -68,6 +74,21 @@ async fn publish_status_site(core: Arc<Core>, target: Option<SiteTarget>) -> any
         tracing::debug!("no status site directory on this instance; nothing to publish");
         return Ok(());
     };
+    let app = |e: candor_app::error::AppError| anyhow::anyhow!("{e}");
+    let generation = candor_app::public::site_generation(&core)
+        .await
+        .map_err(app)?;
+    if on_change
+        && !candor_app::public::site_behind(&core, generation)
+            .await
+            .map_err(app)?
+    {
+        tracing::debug!(
+            generation = generation.0,
+            "the status site already includes this change"
+        );
+        return Ok(());
+    }
     let status = candor_app::public::public_status(&core)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -89,6 +110,9 @@ async fn publish_status_site(core: Arc<Core>, target: Option<SiteTarget>) -> any
         bucket.publish(&files_again).await?;
         tracing::info!(files = count, bucket = %bucket.describe(), "status site published to the bucket");
     }
+    candor_app::public::site_built(&core, generation)
+        .await
+        .map_err(app)?;
     Ok(())
 }
 
@@ -189,7 +213,9 @@ impl Work {
                     tracing::info!(requests = n, elevations = e, "deadlines recorded");
                 }
             }
-            Job::StatusSitePublish(_) => publish_status_site(core, self.site).await?,
+            Job::StatusSitePublish(p) => {
+                publish_status_site(core, self.site, p.period.is_none()).await?
+            }
             Job::NotifyFanout(fanout) => {
                 let queued = candor_app::notify::run(&core, &fanout, &self.public_url)
                     .await

@@ -194,7 +194,77 @@ async fn the_backup_site_is_published_and_readable_with_candor_stopped(app: Test
     drop(core);
 }
 
+/// Rebuilds used to be keyed by the second, so a change in a second whose rebuild had
+/// already run was dropped until the minute's rebuild. Now each change asks for its own
+/// generation: every change of one frozen second reaches `status.json`, whether it came
+/// before a rebuild or after one.
+async fn every_change_of_one_second_reaches_the_backup_site(app: TestApp) {
+    place(&app).await;
+    let im = operator(&app, OperatorRole::IncidentManager);
+    let site = tempfile::tempdir().unwrap();
+    let runner =
+        JobRunner::new(app.core.clone()).with_status_site(site.path().to_owned(), app.base.clone());
+    let declare = |n: usize| {
+        let mut broad = incident(Scope {
+            regions: [RegionCode::parse("eu-west").unwrap()]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        });
+        broad.title = format!("Region-wide problem number {n}");
+        let (core, im) = (app.core.clone(), im.clone());
+        async move {
+            svc::create_issue(&core, &im, None, broad)
+                .await
+                .unwrap()
+                .0
+                .id
+        }
+    };
+    let drain = || async {
+        while let Some(outcome) = runner.run_one().await.unwrap() {
+            assert!(
+                matches!(outcome, candor::jobs::Outcome::Done(_)),
+                "{outcome:?}"
+            );
+        }
+    };
+    let published = || {
+        let path = site.path().join("current").join("status.json");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        json
+    };
+    // The clock stands still: every change below happens in the same second.
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(declare(n).await);
+    }
+    drain().await;
+    ids.push(declare(3).await);
+    drain().await;
+    let json = published();
+    let listed: Vec<&str> = json["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    for id in &ids {
+        assert!(
+            listed.contains(&id.as_str()),
+            "{id} is published: {listed:?}"
+        );
+    }
+    assert_eq!(
+        json["lastChangeDateTime"],
+        candor_domain::time_util::rfc3339(candor_domain::clock::Clock::now(app.clock.as_ref())),
+        "the site says how recent the newest change it includes is"
+    );
+}
+
 crate::both!(
+    every_change_of_one_second_reaches_the_backup_site,
     the_public_page_and_feed_show_broad_issues_only,
     the_backup_site_is_published_and_readable_with_candor_stopped,
     a_private_feed_link_works_until_revoked,
