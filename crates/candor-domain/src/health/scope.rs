@@ -28,12 +28,14 @@ pub struct Scope {
 
 impl Scope {
     /// Whether an issue with this scope is public news: it affects a whole region, a
-    /// whole service, or nobody knows yet how far it reaches. Issues on particular
-    /// components, scale units or named tenants are told only to those tenants.
+    /// whole service, or nobody knows yet how far it reaches. An unclear scope is told
+    /// as its widest reading, so it is public even when it names infrastructure (where
+    /// it started is not where it stops). Issues on particular components, scale units
+    /// or named tenants are told only to those tenants.
     pub fn is_broad(&self) -> bool {
         let narrowed =
             !(self.components.is_empty() && self.scale_units.is_empty() && self.tenants.is_empty());
-        !self.regions.is_empty() || (!narrowed && (!self.services.is_empty() || self.unclear))
+        self.unclear || !self.regions.is_empty() || (!narrowed && !self.services.is_empty())
     }
 
     pub fn names_infrastructure(&self) -> bool {
@@ -419,6 +421,15 @@ mod tests {
             let wide = affected_tenants(&scope, &issue, &index, &w.placements);
             prop_assert!(narrow.is_subset(&wide));
         }
+
+        /// Whatever else it names, an unclear scope is public.
+        #[test]
+        fn unclear_is_always_public(
+            (_w, (mut scope, _issue)) in world().prop_flat_map(|w| { let s = scope_in(&w); (Just(w), s) })
+        ) {
+            scope.unclear = true;
+            prop_assert!(scope.is_broad());
+        }
     }
 
     #[test]
@@ -531,5 +542,11 @@ mod tests {
             ..Default::default()
         };
         assert!(!tenant.is_broad());
+        // Unclear, even where it started on named infrastructure: public.
+        let unclear_here = Scope {
+            unclear: true,
+            ..component.clone()
+        };
+        assert!(unclear_here.is_broad());
     }
 }

@@ -40,6 +40,19 @@ async fn declare_broad_and_narrow(app: &TestApp) -> (String, String) {
 
 async fn the_public_page_and_feed_show_broad_issues_only(app: TestApp) {
     let (broad, narrow) = declare_broad_and_narrow(&app).await;
+    // Unclear where it stops, though it started on one scale unit: public.
+    let im = operator(&app, OperatorRole::IncidentManager);
+    let mut unclear = incident(Scope {
+        scale_units: [candor_domain::health::ScaleUnitId::parse("eu-west-su1").unwrap()]
+            .into_iter()
+            .collect(),
+        unclear: true,
+        ..Default::default()
+    });
+    unclear.title = "Sign-ins fail, extent unknown".into();
+    let (unclear, _) = svc::create_issue(&app.core, &im, None, unclear)
+        .await
+        .unwrap();
     let http = app.http();
     let page = http
         .get(app.url("/status"))
@@ -52,6 +65,10 @@ async fn the_public_page_and_feed_show_broad_issues_only(app: TestApp) {
     assert!(page.contains("Mail delays across Europe West"), "{page}");
     assert!(page.contains(&broad));
     assert!(!page.contains(&narrow), "a narrow issue is not public");
+    assert!(
+        page.contains(unclear.id.as_str()),
+        "an unclear scope is public even where it names infrastructure"
+    );
     assert!(!page.contains("<script>alert"), "post bodies are sanitized");
     let dutch = http
         .get(app.url("/status?lang=nl"))
@@ -80,9 +97,18 @@ async fn the_public_page_and_feed_show_broad_issues_only(app: TestApp) {
     let bytes = res.bytes().await.unwrap();
     let feed = feed_rs::parser::parse(&bytes[..]).expect("a valid Atom feed");
     assert_eq!(feed.feed_type, feed_rs::model::FeedType::Atom);
-    assert_eq!(feed.entries.len(), 1);
-    let entry = &feed.entries[0];
-    assert_eq!(entry.id, format!("urn:candor:issue:{broad}"));
+    let ids: std::collections::BTreeSet<&str> =
+        feed.entries.iter().map(|e| e.id.as_str()).collect();
+    let expected = [
+        format!("urn:candor:issue:{}", unclear.id),
+        format!("urn:candor:issue:{broad}"),
+    ];
+    assert_eq!(
+        ids,
+        expected.iter().map(String::as_str).collect(),
+        "the broad and the unclear issue; never the narrow one"
+    );
+    let entry = feed.entries.iter().find(|e| e.id == expected[1]).unwrap();
     assert!(entry
         .title
         .as_ref()
