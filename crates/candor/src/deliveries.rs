@@ -37,6 +37,44 @@ pub struct DeliverySettings {
     pub disable_webhook_after: i32,
     /// Who push services may contact about Candor's messages (VAPID `sub`).
     pub push_subject: String,
+    /// How long one send may take, the whole exchange, per channel.
+    pub deadlines: Deadlines,
+}
+
+/// The longest one send may take, from connecting to the last byte of the answer: a
+/// send past it is a failed attempt (retried with backoff), so a relay or endpoint that
+/// accepts and never answers cannot hold a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// SMTP: connecting, every command and the data.
+    pub email: StdDuration,
+    pub webhook: StdDuration,
+    pub push: StdDuration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            email: StdDuration::from_secs(30),
+            webhook: StdDuration::from_secs(10),
+            push: StdDuration::from_secs(10),
+        }
+    }
+}
+
+/// `send`, or a failed attempt saying which deadline it passed.
+async fn within(
+    deadline: StdDuration,
+    channel: &str,
+    send: impl std::future::Future<Output = Attempt>,
+) -> Attempt {
+    match tokio::time::timeout(deadline, send).await {
+        Ok(attempt) => attempt,
+        Err(_) => Attempt::Failed(format!(
+            "no complete answer within {} s (the {channel} deadline)",
+            deadline.as_secs_f64()
+        )),
+    }
 }
 
 impl Default for DeliverySettings {
@@ -47,6 +85,7 @@ impl Default for DeliverySettings {
             concurrency: 64,
             disable_webhook_after: DISABLE_WEBHOOK_AFTER,
             push_subject: "mailto:candor@localhost".into(),
+            deadlines: Deadlines::default(),
         }
     }
 }
@@ -507,10 +546,19 @@ impl DeliveryRunner {
                 browser,
                 notification,
             } => match ctx.browsers.get(&browser) {
-                Some(b) => self.push(&notification, b).await,
+                Some(b) => {
+                    within(
+                        self.settings.deadlines.push,
+                        "push",
+                        self.push(&notification, b),
+                    )
+                    .await
+                }
                 None => Attempt::Refused("the browser unsubscribed".into()),
             },
-            Outbound::Email(email) => self.email(&email).await,
+            Outbound::Email(email) => {
+                within(self.settings.deadlines.email, "email", self.email(&email)).await
+            }
             Outbound::Webhook(message) => {
                 let Some(endpoint) = d.endpoint.and_then(|id| ctx.endpoints.get(&id)) else {
                     return Attempt::Refused("the webhook endpoint was removed".into());
@@ -524,7 +572,12 @@ impl DeliveryRunner {
                             .unwrap_or("by its owner")
                     ));
                 }
-                self.webhook(&message, endpoint).await
+                within(
+                    self.settings.deadlines.webhook,
+                    "webhook",
+                    self.webhook(&message, endpoint),
+                )
+                .await
             }
         }
     }

@@ -37,6 +37,8 @@ pub struct ServeSettings {
     /// How long claimed jobs and deliveries are an instance's before another may take
     /// them over.
     pub lease: time::Duration,
+    /// How long one send may take, per channel.
+    pub deadlines: crate::deliveries::Deadlines,
 }
 
 /// How long a crashed instance's claimed work waits, unless configured.
@@ -217,6 +219,7 @@ pub async fn start_with_clock(
             DeliverySettings {
                 lease: settings.lease,
                 push_subject: push_subject(&settings.mail.from),
+                deadlines: settings.deadlines,
                 ..DeliverySettings::default()
             },
         );

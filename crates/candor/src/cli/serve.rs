@@ -65,6 +65,13 @@ pub struct ServeArgs {
     /// [default: 300; at least 15].
     #[arg(long, env = "CANDOR_LEASE_SECONDS", value_parser = clap::value_parser!(u32).range(15..=86400))]
     pub lease_seconds: Option<u32>,
+    /// Seconds one email may take, the whole SMTP exchange; past it the attempt fails
+    /// and is retried [default: 30].
+    #[arg(long, env = "CANDOR_EMAIL_DEADLINE_SECONDS", value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub email_deadline_seconds: Option<u32>,
+    /// Seconds one webhook or Web Push send may take, connect to last byte [default: 10].
+    #[arg(long, env = "CANDOR_WEBHOOK_DEADLINE_SECONDS", value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub webhook_deadline_seconds: Option<u32>,
     /// SQLite's page cache for the writer connection, in MiB; each of the 8 reader
     /// connections gets a quarter [default: 64]. Memory grows into these caches as the
     /// database grows, then levels off. Ignored on PostgreSQL.
@@ -73,7 +80,8 @@ pub struct ServeArgs {
     /// A TOML configuration file (keys: listen, data-dir, database-url, public-url,
     /// secure-cookies, trust-forwarded-for, no-jobs, graph-requests-per-minute,
     /// graph-requests-per-hour, smtp-url, mail-from, status-site-dir, status-site-bucket,
-    /// allow-private-webhooks, delivery-attempts, lease-seconds, sqlite-cache-mib). Flags
+    /// allow-private-webhooks, delivery-attempts, lease-seconds, email-deadline-seconds,
+    /// webhook-deadline-seconds, sqlite-cache-mib). Flags
     /// and environment win.
     #[arg(long, env = "CANDOR_CONFIG")]
     pub config: Option<PathBuf>,
@@ -145,6 +153,27 @@ pub(super) async fn serve(args: ServeArgs) -> CliResult {
             "lease-seconds must be between 15 and 86400".into(),
         ));
     }
+    let deadline = |name: &str, flag: Option<u32>, file: Option<u32>, default: u64| {
+        let secs = flag.or(file).map(u64::from).unwrap_or(default);
+        if (1..=600).contains(&secs) {
+            Ok(std::time::Duration::from_secs(secs))
+        } else {
+            Err(CliError::Usage(format!("{name} must be between 1 and 600")))
+        }
+    };
+    let defaults = crate::deliveries::Deadlines::default();
+    let email_deadline = deadline(
+        "email-deadline-seconds",
+        args.email_deadline_seconds,
+        file.email_deadline_seconds,
+        defaults.email.as_secs(),
+    )?;
+    let webhook_deadline = deadline(
+        "webhook-deadline-seconds",
+        args.webhook_deadline_seconds,
+        file.webhook_deadline_seconds,
+        defaults.webhook.as_secs(),
+    )?;
     let sqlite_cache_mib = args
         .sqlite_cache_mib
         .or(file.sqlite_cache_mib)
@@ -169,6 +198,11 @@ pub(super) async fn serve(args: ServeArgs) -> CliResult {
             || file.allow_private_webhooks.unwrap_or(false),
         delivery_attempts: delivery_attempts as i32,
         lease: time::Duration::seconds(i64::from(lease_seconds)),
+        deadlines: crate::deliveries::Deadlines {
+            email: email_deadline,
+            webhook: webhook_deadline,
+            push: webhook_deadline,
+        },
         status_site_dir: args
             .status_site_dir
             .clone()

@@ -15,6 +15,7 @@ mod contacts;
 mod crash;
 mod crash_seeded;
 mod demo;
+mod drills;
 mod elevation;
 mod graph;
 mod health;

@@ -140,6 +140,7 @@ async fn a_second_server_on_the_same_embedded_database_is_refused() {
         allow_private_webhooks: false,
         delivery_attempts: 10,
         lease: time::Duration::minutes(5),
+        deadlines: candor::deliveries::Deadlines::default(),
     };
     let first = candor::server::start(settings()).await.unwrap();
     let second = candor::server::start(settings()).await;
