@@ -20,7 +20,7 @@ pub enum Job {
     /// Removes expired sessions, old finished jobs and old deliveries (hourly).
     #[serde(rename = "sessions.cleanup")]
     SessionCleanup(Periodic),
-    /// Looks for incidents whose next update is overdue (every minute).
+    /// Looks for incidents whose next update is overdue (every 10 seconds).
     #[serde(rename = "health.watchdog")]
     HealthWatchdog(Periodic),
     /// Flags one overdue update of one issue, once per deadline.

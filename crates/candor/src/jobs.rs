@@ -369,10 +369,13 @@ impl JobRunner {
             .replace_second(0)
             .and_then(|t| t.replace_nanosecond(0))
             .unwrap_or(now);
+        // The watchdog looks every 10 s, so an overdue update is flagged within seconds of
+        // its deadline rather than within a minute.
+        let ten_seconds = minute + time::Duration::seconds(i64::from(now.second() / 10 * 10));
         let periodic: [(MakePeriodic, OffsetDateTime); 5] = [
             (Job::AuditCheckpoint, hour),
             (Job::SessionCleanup, hour),
-            (Job::HealthWatchdog, minute),
+            (Job::HealthWatchdog, ten_seconds),
             (Job::LockboxDeadlines, minute),
             (Job::StatusSitePublish, minute),
         ];
@@ -481,7 +484,7 @@ impl JobRunner {
         }
     }
 
-    /// Runs until `stop` is cancelled: periodic scheduling every few seconds (cheap: the
+    /// Runs until `stop` is cancelled: periodic scheduling every 5 s (cheap: the
     /// dedupe keys make repeats no-ops), jobs as they come due.
     pub async fn run(self, stop: CancellationToken) {
         tracing::info!(worker = %self.worker, "job runner started");
@@ -490,7 +493,7 @@ impl JobRunner {
             if stop.is_cancelled() {
                 break;
             }
-            if last_schedule.is_none_or(|t| t.elapsed() >= StdDuration::from_secs(15)) {
+            if last_schedule.is_none_or(|t| t.elapsed() >= StdDuration::from_secs(5)) {
                 if let Err(e) = self.schedule_periodic(self.core.clock.now()).await {
                     tracing::warn!(error = %e, "scheduling periodic jobs failed");
                 }

@@ -17,6 +17,7 @@ use candor_domain::store::{Idempotency, ImpactPreview, IssueFilter};
 use candor_domain::time_util::{parse_time, rfc3339};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::ApiQuery;
@@ -158,6 +159,10 @@ pub struct IssueView {
     pub last_modified_date_time: String,
     pub cadence_minutes: i64,
     pub next_update_due: Option<String>,
+    /// The next update is past due (the console shows it, the watchdog chases it).
+    pub overdue: bool,
+    /// Since when: the deadline that passed.
+    pub overdue_since: Option<String>,
     pub updates_total: i64,
     pub updates_on_time: i64,
     #[schema(value_type = Object)]
@@ -169,7 +174,13 @@ pub struct IssueView {
     pub posts: Option<Vec<PostView>>,
 }
 
-fn view(i: &Issue, affected: Option<i64>, posts: Option<&[Post]>) -> IssueView {
+fn view(
+    i: &Issue,
+    now: OffsetDateTime,
+    affected: Option<i64>,
+    posts: Option<&[Post]>,
+) -> IssueView {
+    let overdue = i.is_overdue(now);
     IssueView {
         id: i.id.to_string(),
         service: i.service.to_string(),
@@ -186,6 +197,8 @@ fn view(i: &Issue, affected: Option<i64>, posts: Option<&[Post]>) -> IssueView {
         last_modified_date_time: rfc3339(i.last_modified),
         cadence_minutes: i.cadence.whole_minutes(),
         next_update_due: i.next_update_due.map(rfc3339),
+        overdue,
+        overdue_since: i.next_update_due.filter(|_| overdue).map(rfc3339),
         updates_total: i.updates_total,
         updates_on_time: i.updates_on_time,
         scope: i.scope.clone(),
@@ -339,7 +352,12 @@ pub async fn create_issue(
         let posts = state.store.issue_posts(&issue.id).await?;
         Ok((
             StatusCode::CREATED,
-            to_json(&view(&issue, Some(affected), Some(&posts)))?,
+            to_json(&view(
+                &issue,
+                state.core.clock.now(),
+                Some(affected),
+                Some(&posts),
+            ))?,
         ))
     })
     .await
@@ -381,7 +399,10 @@ pub async fn list_issues(
             limit: p.limit.unwrap_or(100).clamp(1, 500),
         })
         .await?;
-    Ok(Json(issues.iter().map(|i| view(i, None, None)).collect()))
+    let now = state.core.clock.now();
+    Ok(Json(
+        issues.iter().map(|i| view(i, now, None, None)).collect(),
+    ))
 }
 
 /// One issue with its posts.
@@ -403,7 +424,12 @@ pub async fn get_issue(
         .ok_or_else(|| ApiError::NotFound(format!("there is no issue {id}")))?;
     let posts = state.store.issue_posts(&id).await?;
     let affected = state.store.affected_count(&id).await?;
-    Ok(Json(view(&issue, Some(affected), Some(&posts))))
+    Ok(Json(view(
+        &issue,
+        state.core.clock.now(),
+        Some(affected),
+        Some(&posts),
+    )))
 }
 
 async fn update(
@@ -443,7 +469,10 @@ async fn update(
             .await?
         };
         let posts = state.store.issue_posts(&issue.id).await?;
-        Ok((StatusCode::OK, to_json(&view(&issue, None, Some(&posts)))?))
+        Ok((
+            StatusCode::OK,
+            to_json(&view(&issue, state.core.clock.now(), None, Some(&posts)))?,
+        ))
     })
     .await
 }
@@ -511,6 +540,7 @@ pub async fn put_scope(
     .await?;
     let mut v = view(
         &issue,
+        state.core.clock.now(),
         Some(state.store.affected_count(&issue.id).await?),
         None,
     );

@@ -90,6 +90,25 @@ async fn monitoring_declares_issues_once_per_idempotency_key(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(listed.len(), 1, "one issue, however often it was retried");
+    assert_eq!(listed[0]["overdue"], false);
+    assert!(listed[0]["overdueSince"].is_null());
+    // An hour and a minute without an update: the API says it is overdue, and since when.
+    let before = candor_domain::clock::Clock::now(app.clock.as_ref());
+    app.clock.advance(time::Duration::minutes(61));
+    let fresh = client(&app, &["IncidentManager"]).await;
+    let listed: Vec<Value> = app
+        .http()
+        .get(app.url("/api/v1/operator/issues"))
+        .bearer_auth(&fresh)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["overdue"], true, "{}", listed[0]);
+    assert_eq!(listed[0]["overdueSince"], listed[0]["nextUpdateDue"]);
+    app.clock.set(before);
 
     // A refused request frees its key for a corrected retry.
     let mut bad = new_issue();
