@@ -449,24 +449,11 @@ async fn update(
     );
     let actor = caller.actor.clone();
     idempotent(&state, &caller.actor, &headers, &fingerprint, || async {
+        let (id, input, ip) = (ids::id(&id)?, req.try_into()?, caller.ip.clone());
         let issue = if reopen {
-            svc::reopen_issue(
-                &state.core,
-                &actor,
-                caller.ip.clone(),
-                ids::id(&id)?,
-                req.try_into()?,
-            )
-            .await?
+            svc::reopen_issue(&state.core, &actor, ip, id, input).await?
         } else {
-            svc::update_issue(
-                &state.core,
-                &actor,
-                caller.ip.clone(),
-                ids::id(&id)?,
-                req.try_into()?,
-            )
-            .await?
+            svc::update_issue(&state.core, &actor, ip, id, input).await?
         };
         let posts = state.store.issue_posts(&issue.id).await?;
         Ok((
