@@ -233,7 +233,7 @@ pub async fn create_operator_hashed(
     authorize(actor, Action::ManageOperators)?;
     let email = EmailAddress::parse(&input.email)?;
     let display_name = DisplayName::parse(&input.display_name)?;
-    let roles = input.roles.clone();
+    let roles = input.roles;
     let privileged: Vec<&str> = roles
         .iter()
         .filter(|r| candor_domain::elevation::is_privileged(*r))

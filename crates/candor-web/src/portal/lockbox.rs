@@ -195,12 +195,21 @@ pub async fn tenant_revoke(
     Path(id): Path<String>,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    let (s, u, f) = (&state, &user, &form);
-    let result = ids::with_id(&id, |id| async move {
-        svc::get(&s.core, &u.actor, id).await?;
-        svc::revoke(&s.core, &u.actor, u.ip.clone(), id, comment_of(f)).await
-    })
-    .await;
+    let result = {
+        let (state, user, form) = (&state, &user, &form);
+        ids::with_id(&id, |id| async move {
+            svc::get(&state.core, &user.actor, id).await?;
+            svc::revoke(
+                &state.core,
+                &user.actor,
+                user.ip.clone(),
+                id,
+                comment_of(form),
+            )
+            .await
+        })
+        .await
+    };
     after_form(
         &state,
         &user,
