@@ -103,6 +103,16 @@ async fn reached(core: &Core, change: &str) -> AppResult<Option<i64>> {
 
 /// The latest changes and how their deliveries stand, optionally those of one issue or
 /// message (`prefix`, e.g. `issue:EX123456:`).
+/// Where deliveries go, as this instance sees them: each destination's circuit breaker
+/// and sends (open breakers first).
+pub fn destinations(
+    core: &Core,
+    actor: &Actor,
+) -> AppResult<Vec<crate::destinations::DestinationView>> {
+    may_see(actor)?;
+    Ok(core.destinations.snapshot(core.clock.now()))
+}
+
 pub async fn changes(
     core: &Core,
     actor: &Actor,

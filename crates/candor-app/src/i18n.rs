@@ -192,7 +192,8 @@ mod tests {
                 args.insert("minutes".into(), FluentValue::from(30));
                 args.insert("count".into(), FluentValue::from(3));
                 for extra in [
-                    "tenant", "id", "decision", "start", "end", "number", "url", "time",
+                    "tenant", "id", "decision", "start", "end", "number", "url", "time", "until",
+                    "title", "due", "link", "cadence",
                 ] {
                     args.insert(extra.into(), FluentValue::from("x"));
                 }

@@ -34,6 +34,11 @@ pub enum Job {
     /// every minute).
     #[serde(rename = "status_site.publish")]
     StatusSitePublish(Periodic),
+    /// Copies the backup status site to its S3-compatible bucket (after each rebuild of
+    /// the site's directory). A lane of its own: a bucket that hangs holds up nothing
+    /// else.
+    #[serde(rename = "bucket.status_site")]
+    StatusSiteUpload(Periodic),
     /// Fans one change out to the reached tenants' recipients (queues their deliveries).
     #[serde(rename = "notify.fanout")]
     NotifyFanout(Fanout),
@@ -96,17 +101,19 @@ pub const HEALTH_WATCHDOG: &str = "health.watchdog";
 pub const HEALTH_OVERDUE: &str = "health.overdue";
 pub const LOCKBOX_DEADLINES: &str = "lockbox.deadlines";
 pub const STATUS_SITE_PUBLISH: &str = "status_site.publish";
+pub const STATUS_SITE_UPLOAD: &str = "bucket.status_site";
 pub const NOTIFY_FANOUT: &str = "notify.fanout";
 pub const EMAIL_SEND: &str = "email.send";
 
 /// Every kind `Job` knows.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     AUDIT_CHECKPOINT,
     SESSION_CLEANUP,
     HEALTH_WATCHDOG,
     HEALTH_OVERDUE,
     LOCKBOX_DEADLINES,
     STATUS_SITE_PUBLISH,
+    STATUS_SITE_UPLOAD,
     NOTIFY_FANOUT,
     EMAIL_SEND,
 ];
@@ -127,6 +134,7 @@ impl Job {
             Job::HealthOverdue(_) => HEALTH_OVERDUE,
             Job::LockboxDeadlines(_) => LOCKBOX_DEADLINES,
             Job::StatusSitePublish(_) => STATUS_SITE_PUBLISH,
+            Job::StatusSiteUpload(_) => STATUS_SITE_UPLOAD,
             Job::NotifyFanout(_) => NOTIFY_FANOUT,
             Job::EmailSend(_) => EMAIL_SEND,
         }
@@ -292,6 +300,20 @@ mod tests {
         let job = Job::StatusSitePublish(Periodic::default());
         let stored = serde_json::to_value(&job).unwrap_or_default();
         assert_eq!(stored["kind"], job.kind());
+    }
+
+    #[test]
+    fn the_site_and_its_bucket_run_in_lanes_of_their_own() {
+        use candor_domain::jobs::JobLane;
+        for kind in KINDS {
+            let lane = JobLane::of(kind);
+            let expected = match kind {
+                STATUS_SITE_PUBLISH => JobLane::StatusSite,
+                STATUS_SITE_UPLOAD => JobLane::Bucket,
+                _ => JobLane::General,
+            };
+            assert_eq!(lane, expected, "{kind}");
+        }
     }
 
     #[test]

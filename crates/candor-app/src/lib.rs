@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod contacts;
 pub mod deliveries;
+pub mod destinations;
 pub mod elevation;
 pub mod error;
 pub mod feeds;
@@ -55,6 +56,8 @@ pub struct Core {
     pub allow_private_webhooks: std::sync::atomic::AtomicBool,
     /// Attempts at a delivery before it is given up (dead-lettered).
     pub delivery_attempts: i32,
+    /// Where deliveries go and each destination's circuit breaker, on this instance.
+    pub destinations: Arc<destinations::Destinations>,
 }
 
 impl Core {
@@ -181,6 +184,7 @@ impl Core {
             clock,
             keys: Arc::new(keys),
             views: views::HealthViews::default(),
+            destinations: Arc::default(),
         })
     }
 }

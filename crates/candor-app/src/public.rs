@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::Core;
 use crate::error::AppResult;
-use crate::jobs::{Job, Periodic, STATUS_SITE_PUBLISH};
+use crate::jobs::{Job, Periodic, STATUS_SITE_PUBLISH, STATUS_SITE_UPLOAD};
 
 /// Resolved issues stay on the public page this long.
 pub const RECENT: Duration = Duration::days(7);
@@ -122,6 +122,8 @@ const SITE_REQUESTED: &str = "status_site.requested";
 const SITE_CHANGED_AT: &str = "status_site.changed_at";
 /// The newest generation a published site includes.
 const SITE_BUILT: &str = "status_site.built";
+/// The newest generation the site's bucket holds.
+const SITE_UPLOADED: &str = "status_site.uploaded";
 
 async fn last_change(core: &Core) -> AppResult<Option<OffsetDateTime>> {
     let micros = core.store.current_number(SITE_CHANGED_AT).await?;
@@ -170,4 +172,25 @@ pub async fn site_behind(core: &Core, generation: SiteGeneration) -> AppResult<b
 /// Records that a site including `generation` is published.
 pub async fn site_built(core: &Core, generation: SiteGeneration) -> AppResult<()> {
     Ok(core.store.raise_number(SITE_BUILT, generation.0).await?)
+}
+
+/// Whether the site's bucket holds a copy older than `generation`.
+pub async fn bucket_behind(core: &Core, generation: SiteGeneration) -> AppResult<bool> {
+    Ok(core.store.current_number(SITE_UPLOADED).await? < generation.0)
+}
+
+/// Records that the bucket holds a site including `generation`.
+pub async fn bucket_built(core: &Core, generation: SiteGeneration) -> AppResult<()> {
+    Ok(core.store.raise_number(SITE_UPLOADED, generation.0).await?)
+}
+
+/// After the site's directory was rebuilt for `generation`: ask for its copy in the
+/// bucket (once per generation; an upload that starts later covers the ones before).
+pub async fn upload_wanted(core: &Core, generation: SiteGeneration) -> AppResult<()> {
+    let now = core.clock.now();
+    let job = Job::StatusSiteUpload(Periodic::default())
+        .at(now)
+        .dedupe(format!("{STATUS_SITE_UPLOAD}:{}", generation.0));
+    core.store.enqueue_job(JobId::generate(), job, now).await?;
+    Ok(())
 }

@@ -121,7 +121,18 @@ impl Bucket {
         if !prefix.is_empty() {
             checked(&prefix)?;
         }
-        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&bucket);
+        // A bucket that does not answer fails the upload within a minute (then the job
+        // retries with backoff), instead of the client retrying for three minutes.
+        let client = |key| object_store::aws::AmazonS3ConfigKey::Client(key);
+        let mut builder = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(&bucket)
+            .with_retry(object_store::RetryConfig {
+                max_retries: 2,
+                retry_timeout: std::time::Duration::from_secs(30),
+                ..Default::default()
+            })
+            .with_config(client(object_store::ClientConfigKey::Timeout), "20s")
+            .with_config(client(object_store::ClientConfigKey::ConnectTimeout), "5s");
         for (key, value) in options {
             let key = key
                 .parse::<object_store::aws::AmazonS3ConfigKey>()

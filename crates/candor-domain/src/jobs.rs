@@ -39,6 +39,40 @@ impl JobStatus {
     }
 }
 
+/// Jobs run in lanes, each with a runner of its own, so a rebuild of the backup status
+/// site or an upload to its bucket that hangs cannot hold up the fan-out, the watchdog
+/// or each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobLane {
+    /// Fan-out, the watchdog, clean-up: everything else.
+    General,
+    /// Rebuilding the backup status site's directory.
+    StatusSite,
+    /// Copying the backup status site to its S3-compatible bucket.
+    Bucket,
+}
+
+impl JobLane {
+    pub const ALL: [JobLane; 3] = [JobLane::General, JobLane::StatusSite, JobLane::Bucket];
+
+    /// The lane a kind runs in: named by the kind's first word.
+    pub fn of(kind: &str) -> JobLane {
+        match kind.split(['.', ':']).next() {
+            Some("status_site") => JobLane::StatusSite,
+            Some("bucket") => JobLane::Bucket,
+            _ => JobLane::General,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobLane::General => "general",
+            JobLane::StatusSite => "status_site",
+            JobLane::Bucket => "bucket",
+        }
+    }
+}
+
 /// A job to enqueue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewJob {
@@ -53,6 +87,10 @@ pub struct NewJob {
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 10;
 
 impl NewJob {
+    pub fn lane(&self) -> JobLane {
+        JobLane::of(&self.kind)
+    }
+
     pub fn new(
         kind: impl Into<String>,
         payload: serde_json::Value,

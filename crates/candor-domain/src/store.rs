@@ -289,12 +289,14 @@ pub trait JobStore: Send + Sync {
         job: NewJob,
         now: OffsetDateTime,
     ) -> StoreResult<Option<JobId>>;
-    /// Claims the next due job (queued and due, or running with a lapsed lease).
+    /// Claims the next due job of `lane` (queued and due, or running with a lapsed
+    /// lease).
     async fn claim_job(
         &self,
         now: OffsetDateTime,
         lease: Duration,
         worker: &str,
+        lane: crate::jobs::JobLane,
     ) -> StoreResult<Option<StoredJob>>;
     async fn complete_job(&self, id: JobId, worker: &str, now: OffsetDateTime) -> StoreResult<()>;
     async fn fail_job(
@@ -658,14 +660,17 @@ pub trait DeliveryStore {
     ) -> StoreResult<()>;
     /// The stored news with these ids (those still kept).
     async fn get_news(&self, ids: &[String]) -> StoreResult<Vec<crate::health::DeliveryNews>>;
-    /// Claims up to `limit` due deliveries (pending and due, or sending with a lapsed
-    /// lease) for `worker` until `now + lease`, counting an attempt on each.
+    /// Claims up to `limit` due deliveries of one channel (pending and due, or sending
+    /// with a lapsed lease) for `worker` until `now + lease`, counting an attempt on
+    /// each. Each channel is claimed on its own, so one that is stuck cannot fill the
+    /// others' claims.
     async fn claim_deliveries(
         &self,
         now: OffsetDateTime,
         lease: Duration,
         worker: &str,
         limit: u32,
+        channel: crate::health::Channel,
     ) -> StoreResult<Vec<crate::health::Delivery>>;
     /// Records how attempts went, in one transaction. A delivery no longer leased to
     /// `worker` (another took it over) is left alone.

@@ -11,8 +11,9 @@ use crate::dialect::{
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::health::{
-    ChangeDeliveries, Delivery, DeliveryNews, DeliveryOutcome, DeliveryStatus, IssueId, MessageId,
-    NewDelivery, PushSubscription, PushSubscriptionId, WebhookEndpoint, WebhookEndpointId,
+    ChangeDeliveries, Channel, Delivery, DeliveryNews, DeliveryOutcome, DeliveryStatus, IssueId,
+    MessageId, NewDelivery, PushSubscription, PushSubscriptionId, WebhookEndpoint,
+    WebhookEndpointId,
 };
 use candor_domain::store::{Conflict, DeliveryStore, StoreError, StoreResult};
 use candor_domain::TenantId;
@@ -223,6 +224,7 @@ impl DeliveryStore for Store {
         lease: Duration,
         worker: &str,
         limit: u32,
+        channel: Channel,
     ) -> StoreResult<Vec<Delivery>> {
         sqlx::query(&format!(
             "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_owner = $1,
@@ -234,6 +236,7 @@ impl DeliveryStore for Store {
         .bind(worker)
         .bind(at(now + lease))
         .bind(at(now))
+        .bind(channel.as_str())
         .bind(i64::from(limit.max(1)))
         .fetch_all(self.writer())
         .await
@@ -275,21 +278,24 @@ impl DeliveryStore for Store {
             .map_err(db_error)?;
         }
         for (id, outcome) in results {
-            let (status, run_at, error) = match outcome {
+            // A deferred delivery was not attempted: the claim's count is taken back.
+            let (status, run_at, error, counted) = match outcome {
                 DeliveryOutcome::Sent => continue,
-                DeliveryOutcome::RetryAt(when, e) => ("pending", Some(at(*when)), e.as_str()),
-                DeliveryOutcome::Dead(e) => ("dead", None, e.as_str()),
+                DeliveryOutcome::RetryAt(when, e) => ("pending", Some(at(*when)), e.as_str(), 0),
+                DeliveryOutcome::Dead(e) => ("dead", None, e.as_str(), 0),
+                DeliveryOutcome::Deferred(when, e) => ("pending", Some(at(*when)), e.as_str(), 1),
             };
             sqlx::query(
                 "UPDATE deliveries SET status = $1, run_at = COALESCE($2, run_at),
                      last_error = $3, sent_at = NULL, lease_owner = NULL,
-                     lease_until = NULL, updated_at = $4
-                 WHERE id = $5 AND status = 'sending' AND lease_owner = $6",
+                     lease_until = NULL, updated_at = $4, attempts = attempts - $5
+                 WHERE id = $6 AND status = 'sending' AND lease_owner = $7",
             )
             .bind(status)
             .bind(run_at)
             .bind(error)
             .bind(now)
+            .bind(counted)
             .bind(id)
             .bind(worker)
             .execute(&mut *tx)

@@ -6,7 +6,7 @@
 // `$1`, `$2`, … in order of first use (see `shared/identity.rs`).
 
 use async_trait::async_trait;
-use candor_domain::jobs::{AfterFailure, JobCounts, NewJob, StoredJob};
+use candor_domain::jobs::{AfterFailure, JobCounts, JobLane, NewJob, StoredJob};
 use candor_domain::store::{Conflict, JobStore, StoreError, StoreResult};
 use candor_domain::JobId;
 use time::{Duration, OffsetDateTime};
@@ -26,11 +26,12 @@ pub(crate) async fn insert_job(
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let done = sqlx::query(
-        "INSERT INTO jobs (id, kind, payload, run_at, dedupe_key, status, attempts, max_attempts, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING",
+        "INSERT INTO jobs (id, kind, lane, payload, run_at, dedupe_key, status, attempts, max_attempts, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $8, $9) ON CONFLICT (dedupe_key) DO NOTHING",
     )
     .bind(key(id.0))
     .bind(&job.kind)
+    .bind(job.lane().as_str())
     .bind(job.payload.to_string())
     .bind(at(job.run_at))
     .bind(&job.dedupe_key)
@@ -60,19 +61,22 @@ impl JobStore for Store {
         now: OffsetDateTime,
         lease: Duration,
         worker: &str,
+        lane: JobLane,
     ) -> StoreResult<Option<StoredJob>> {
         sqlx::query(&format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1,
                  lease_until = $2, updated_at = $3
              WHERE id = (
                  SELECT id FROM jobs
-                 WHERE (status = 'queued' AND run_at <= $4) OR (status = 'running' AND lease_until < $5)
+                 WHERE lane = $4
+                   AND ((status = 'queued' AND run_at <= $5) OR (status = 'running' AND lease_until < $6))
                  ORDER BY run_at, id LIMIT 1{CLAIM_LOCK})
              RETURNING {JOB_COLS}"
         ))
         .bind(worker)
         .bind(at(now + lease))
         .bind(at(now))
+        .bind(lane.as_str())
         .bind(at(now))
         .bind(at(now))
         .fetch_optional(self.writer())

@@ -86,6 +86,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "0015_delivery_realm.sql",
         include_str!("../migrations/0015_delivery_realm.sql"),
     ),
+    (
+        "0016_lanes.sql",
+        include_str!("../migrations/0016_lanes.sql"),
+    ),
 ];
 
 fn word(name: &str, dialect: Dialect) -> Option<&'static str> {

@@ -33,11 +33,12 @@ pub(crate) const ROWS_PER_INSERT: usize = 1000;
 /// Rows per delivery insert: 12 parameters each, well inside PostgreSQL's 65,535.
 pub(crate) const DELIVERY_ROWS_PER_INSERT: usize = 1000;
 
-/// The ids of the next due deliveries (`$3` now, `$4` how many). Several instances claim at once:
-/// each skips the rows another has locked.
+/// The ids of the next due deliveries of one channel (`$3` now, `$4` the channel, `$5`
+/// how many). Several instances claim at once: each skips the rows another has locked.
 pub(crate) const DUE_DELIVERIES: &str = "SELECT id FROM deliveries
-     WHERE (status = 'pending' AND run_at <= $3) OR (status = 'sending' AND lease_until < $3)
-     ORDER BY run_at LIMIT $4
+     WHERE channel = $4
+       AND ((status = 'pending' AND run_at <= $3) OR (status = 'sending' AND lease_until < $3))
+     ORDER BY run_at LIMIT $5
      FOR UPDATE SKIP LOCKED";
 
 /// The store the shared statements are compiled into.

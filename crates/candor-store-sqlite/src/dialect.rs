@@ -32,13 +32,16 @@ pub(crate) const ROWS_PER_INSERT: usize = 300;
 /// Rows per delivery insert: 12 parameters each, inside SQLite's limit of 32,766.
 pub(crate) const DELIVERY_ROWS_PER_INSERT: usize = 2000;
 
-/// The ids of the next due deliveries (`$3` now, `$4` how many). Two index range scans (status, run_at) rather than one scan of every delivery kept;
-/// the one writer makes a claim race-free.
+/// The ids of the next due deliveries of one channel (`$3` now, `$4` the channel, `$5`
+/// how many). Two index range scans (channel, status, run_at) rather than one scan of
+/// every delivery kept; the one writer makes a claim race-free.
 pub(crate) const DUE_DELIVERIES: &str = "SELECT id FROM (
-         SELECT id, run_at AS due FROM deliveries WHERE status = 'pending' AND run_at <= $3
+         SELECT id, run_at AS due FROM deliveries
+         WHERE channel = $4 AND status = 'pending' AND run_at <= $3
          UNION ALL
-         SELECT id, lease_until AS due FROM deliveries WHERE status = 'sending' AND lease_until < $3)
-     ORDER BY due LIMIT $4";
+         SELECT id, lease_until AS due FROM deliveries
+         WHERE channel = $4 AND status = 'sending' AND lease_until < $3)
+     ORDER BY due LIMIT $5";
 
 /// The store the shared statements are compiled into.
 pub(crate) type Store = crate::SqliteStore;

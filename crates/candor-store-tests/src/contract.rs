@@ -10,7 +10,7 @@ use candor_domain::identity::{
     ApiPermission, DisplayName, EmailAddress, NewApiClient, NewOperator, NewTenant, NewTenantUser,
     OperatorRole, RegionCode, Session, SessionPrincipal, TenantName, TenantRole, TimeZoneName,
 };
-use candor_domain::jobs::{AfterFailure, JobStatus, NewJob};
+use candor_domain::jobs::{AfterFailure, JobLane, JobStatus, NewJob};
 use candor_domain::language::Language;
 use candor_domain::store::{
     Conflict, IssueFilter, KeyPurpose, SigningKeyRecord, Store, StoreError,
@@ -653,7 +653,7 @@ pub async fn jobs_are_claimed_when_due_and_deduplicated(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .claim_job(T0, Duration::seconds(30), "w1")
+            .claim_job(T0, Duration::seconds(30), "w1", JobLane::General)
             .await
             .unwrap()
             .is_none(),
@@ -662,7 +662,7 @@ pub async fn jobs_are_claimed_when_due_and_deduplicated(store: Arc<dyn Store>) {
 
     let due = T0 + Duration::minutes(5);
     let job = store
-        .claim_job(due, Duration::seconds(30), "w1")
+        .claim_job(due, Duration::seconds(30), "w1", JobLane::General)
         .await
         .unwrap()
         .unwrap();
@@ -672,7 +672,7 @@ pub async fn jobs_are_claimed_when_due_and_deduplicated(store: Arc<dyn Store>) {
     assert_eq!(job.status, JobStatus::Running);
     assert!(
         store
-            .claim_job(due, Duration::seconds(30), "w2")
+            .claim_job(due, Duration::seconds(30), "w2", JobLane::General)
             .await
             .unwrap()
             .is_none(),
@@ -694,12 +694,17 @@ pub async fn jobs_are_claimed_when_due_and_deduplicated(store: Arc<dyn Store>) {
     assert_eq!(stored.status, JobStatus::Queued);
     assert_eq!(stored.last_error.as_deref(), Some("boom"));
     assert!(store
-        .claim_job(due, Duration::seconds(30), "w1")
+        .claim_job(due, Duration::seconds(30), "w1", JobLane::General)
         .await
         .unwrap()
         .is_none());
     let again = store
-        .claim_job(due + Duration::seconds(10), Duration::seconds(30), "w2")
+        .claim_job(
+            due + Duration::seconds(10),
+            Duration::seconds(30),
+            "w2",
+            JobLane::General,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -709,7 +714,7 @@ pub async fn jobs_are_claimed_when_due_and_deduplicated(store: Arc<dyn Store>) {
     // old worker can no longer complete it.
     let lapsed = due + Duration::minutes(5);
     let taken = store
-        .claim_job(lapsed, Duration::seconds(30), "w3")
+        .claim_job(lapsed, Duration::seconds(30), "w3", JobLane::General)
         .await
         .unwrap()
         .unwrap();
@@ -731,7 +736,7 @@ pub async fn jobs_are_claimed_when_due_and_deduplicated(store: Arc<dyn Store>) {
         .unwrap()
         .unwrap();
     let claimed = store
-        .claim_job(lapsed, Duration::seconds(30), "w1")
+        .claim_job(lapsed, Duration::seconds(30), "w1", JobLane::General)
         .await
         .unwrap()
         .unwrap();
@@ -745,6 +750,36 @@ pub async fn jobs_are_claimed_when_due_and_deduplicated(store: Arc<dyn Store>) {
         (counts.done, counts.dead, counts.queued, counts.running),
         (1, 1, 0, 0)
     );
+}
+
+pub async fn each_job_lane_is_claimed_on_its_own(store: Arc<dyn Store>) {
+    for kind in ["status_site.publish", "bucket.status_site", "notify.fanout"] {
+        store
+            .enqueue_job(JobId::generate(), NewJob::new(kind, json!({}), T0), T0)
+            .await
+            .unwrap();
+    }
+    let lease = Duration::seconds(30);
+    for (lane, kind) in [
+        (JobLane::Bucket, "bucket.status_site"),
+        (JobLane::General, "notify.fanout"),
+        (JobLane::StatusSite, "status_site.publish"),
+    ] {
+        let claimed = store
+            .claim_job(T0, lease, "w", lane)
+            .await
+            .unwrap()
+            .map(|j| j.kind);
+        assert_eq!(claimed.as_deref(), Some(kind), "{lane:?}");
+        assert!(
+            store
+                .claim_job(T0, lease, "w", lane)
+                .await
+                .unwrap()
+                .is_none(),
+            "{lane:?} holds one job"
+        );
+    }
 }
 
 pub async fn concurrent_workers_claim_each_job_once(store: Arc<dyn Store>) {
@@ -765,7 +800,7 @@ pub async fn concurrent_workers_claim_each_job_once(store: Arc<dyn Store>) {
             let name = format!("w{w}");
             let mut claimed = Vec::new();
             while let Some(job) = store
-                .claim_job(T0, Duration::minutes(1), &name)
+                .claim_job(T0, Duration::minutes(1), &name, JobLane::General)
                 .await
                 .unwrap()
             {
@@ -2071,15 +2106,21 @@ pub async fn deliveries_are_queued_once_claimed_in_batches_and_finished(store: A
     store.queue_deliveries(&[late], T0).await.unwrap();
 
     let lease = Duration::minutes(1);
-    let first = store.claim_deliveries(T0, lease, "w1", 1000).await.unwrap();
-    let second = store.claim_deliveries(T0, lease, "w2", 1000).await.unwrap();
+    let first = store
+        .claim_deliveries(T0, lease, "w1", 1000, Channel::Email)
+        .await
+        .unwrap();
+    let second = store
+        .claim_deliveries(T0, lease, "w2", 1000, Channel::Email)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1000);
     assert_eq!(second.len(), 200, "only what is due, each once");
     assert!(first
         .iter()
         .all(|d| d.attempts == 1 && d.status == DeliveryStatus::Sending));
     assert!(store
-        .claim_deliveries(T0, lease, "w3", 10)
+        .claim_deliveries(T0, lease, "w3", 10, Channel::Email)
         .await
         .unwrap()
         .is_empty());
@@ -2114,7 +2155,7 @@ pub async fn deliveries_are_queued_once_claimed_in_batches_and_finished(store: A
     // After w2's lease lapses, its deliveries and the retry come back.
     let later = T0 + Duration::minutes(2);
     let again = store
-        .claim_deliveries(later, lease, "w4", 1000)
+        .claim_deliveries(later, lease, "w4", 1000, Channel::Email)
         .await
         .unwrap();
     let mut ids: Vec<_> = again.iter().map(|d| d.id.clone()).collect();
@@ -2124,6 +2165,49 @@ pub async fn deliveries_are_queued_once_claimed_in_batches_and_finished(store: A
     expected.sort();
     assert_eq!(ids, expected);
     assert!(again.iter().any(|d| d.attempts == 2));
+
+    // Each channel is claimed on its own; one put back untried keeps its attempts.
+    let hook = NewDelivery::new(
+        a,
+        "issue:EX2:post:1",
+        Channel::Webhook,
+        "hook",
+        "https://hooks.example/a".into(),
+        json!({}),
+        T0,
+    );
+    store.queue_deliveries(&[hook], later).await.unwrap();
+    assert!(store
+        .claim_deliveries(later, lease, "w5", 10, Channel::Email)
+        .await
+        .unwrap()
+        .is_empty());
+    let hooks = store
+        .claim_deliveries(later, lease, "w5", 10, Channel::Webhook)
+        .await
+        .unwrap();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].attempts, 1);
+    let back = later + Duration::seconds(30);
+    store
+        .finish_deliveries(
+            "w5",
+            &[(
+                hooks[0].id.clone(),
+                DeliveryOutcome::Deferred(back, "breaker open".into()),
+            )],
+            later,
+        )
+        .await
+        .unwrap();
+    let deferred = store.get_delivery(&hooks[0].id).await.unwrap().unwrap();
+    assert_eq!(deferred.status, DeliveryStatus::Pending);
+    assert_eq!(
+        deferred.attempts, 0,
+        "an untried delivery counts no attempt"
+    );
+    assert_eq!(deferred.run_at, back);
+    assert_eq!(deferred.last_error.as_deref(), Some("breaker open"));
 
     let summary = store
         .change_deliveries(Some("issue:EX1:"), 10)
@@ -2163,7 +2247,8 @@ pub async fn deliveries_are_queued_once_claimed_in_batches_and_finished(store: A
     assert_eq!(all.len(), 600, "no delivery on two pages");
     assert_eq!(
         store.tenant_deliveries(a, None, 1000).await.unwrap().len(),
-        601
+        602,
+        "600 of the first change, the late one and the webhook"
     );
 
     assert_eq!(
@@ -2238,7 +2323,7 @@ pub async fn delivery_news_is_stored_once_and_purged_after_its_deliveries(store:
         vec![news.clone()]
     );
     let claimed = store
-        .claim_deliveries(T0, Duration::minutes(1), "w", 10)
+        .claim_deliveries(T0, Duration::minutes(1), "w", 10, Channel::Email)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);

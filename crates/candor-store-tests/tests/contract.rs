@@ -43,6 +43,7 @@ contract!(
     checkpoints_are_stored_per_chain,
     the_first_signing_key_wins,
     jobs_are_claimed_when_due_and_deduplicated,
+    each_job_lane_is_claimed_on_its_own,
     concurrent_workers_claim_each_job_once,
     migrations_are_recorded,
     announcements_reach_every_listener,

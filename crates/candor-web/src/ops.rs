@@ -54,6 +54,21 @@ async fn metrics(State(state): State<AppState>) -> Response {
         metrics::gauge!("candor_jobs", "status" => "running").set(counts.running as f64);
         metrics::gauge!("candor_jobs", "status" => "dead").set(counts.dead as f64);
     }
+    // This instance's view of each destination (see `candor_app::destinations`).
+    for d in state.destinations.snapshot(state.clock.now()) {
+        let labels = [
+            ("channel", d.channel.as_str().to_owned()),
+            ("destination", d.destination.clone()),
+        ];
+        metrics::gauge!("candor_delivery_breaker_open", &labels).set(if d.open {
+            1.0
+        } else {
+            0.0
+        });
+        metrics::gauge!("candor_delivery_in_flight", &labels).set(d.in_flight as f64);
+        metrics::gauge!("candor_delivery_destination_failed", &labels).set(d.failed as f64);
+        metrics::gauge!("candor_delivery_held_back", &labels).set(d.held_back as f64);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

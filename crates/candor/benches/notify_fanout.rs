@@ -40,6 +40,20 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const CONCURRENCY: usize = 64;
 
+/// The same slots in every lane, all of them open to one destination: the baselines
+/// send to one local sink with this many in flight.
+fn every_lane(n: usize) -> candor::deliveries::Lanes {
+    let lane = candor::deliveries::Lane {
+        concurrency: n,
+        per_destination: n,
+    };
+    candor::deliveries::Lanes {
+        email: lane,
+        webhook: lane,
+        push: lane,
+    }
+}
+
 fn env_usize(key: &str, default: usize) -> usize {
     std::env::var(key)
         .ok()
@@ -435,7 +449,7 @@ async fn email_bench() {
         bench.core.clone(),
         Some(mailer),
         DeliverySettings {
-            concurrency: CONCURRENCY,
+            lanes: every_lane(CONCURRENCY),
             ..DeliverySettings::default()
         },
     );
@@ -539,7 +553,7 @@ async fn webhook_bench() {
         bench.core.clone(),
         None,
         DeliverySettings {
-            concurrency: CONCURRENCY,
+            lanes: every_lane(CONCURRENCY),
             ..DeliverySettings::default()
         },
     );

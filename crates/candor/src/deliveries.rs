@@ -5,9 +5,11 @@
 //! it carries the same id, so the receiver can drop the second copy.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use candor_app::destinations::{Destination, Verdict};
 use candor_app::notify::{NewsBody, Outbound};
 use candor_app::push::PushNotification;
 use candor_app::Core;
@@ -15,13 +17,14 @@ use candor_delivery::email::{MailError, Mailer};
 use candor_delivery::push::{Browser, PushError};
 use candor_delivery::webhook::{WebhookError, WebhookMessage, WebhookSender};
 use candor_domain::email::OutboundEmail;
+use candor_domain::health::breaker::Answer;
 use candor_domain::health::{
     after_attempt, Attempt, Channel, Delivery, DeliveryOutcome, PushSubscription,
     PushSubscriptionId, WebhookEndpoint, WebhookEndpointId, DISABLE_WEBHOOK_AFTER,
 };
 use futures::StreamExt;
 use rand::Rng;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 use tokio_util::sync::CancellationToken;
 
 /// How the worker behaves; the defaults suit one instance on a small machine.
@@ -29,16 +32,70 @@ use tokio_util::sync::CancellationToken;
 pub struct DeliverySettings {
     /// How long claimed deliveries are this worker's before another may take them over.
     pub lease: Duration,
-    /// Deliveries claimed at once.
+    /// Deliveries claimed at once, per lane.
     pub batch: u32,
-    /// Deliveries in flight at once.
-    pub concurrency: usize,
+    /// Each channel's lane: its slots, and each destination's share of them.
+    pub lanes: Lanes,
     /// Failed attempts in a row after which a webhook endpoint is disabled.
     pub disable_webhook_after: i32,
     /// Who push services may contact about Candor's messages (VAPID `sub`).
     pub push_subject: String,
     /// How long one send may take, the whole exchange, per channel.
     pub deadlines: Deadlines,
+}
+
+/// One channel's lane: claimed, sent and recorded on its own, so a channel that is
+/// stuck cannot hold up another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lane {
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// Sends to one destination (a relay, a webhook host, a push service) in flight at
+    /// once: no destination takes more than this of the lane.
+    pub per_destination: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lanes {
+    pub email: Lane,
+    pub webhook: Lane,
+    pub push: Lane,
+}
+
+impl Default for Lanes {
+    fn default() -> Self {
+        let email = candor_delivery::email::SMTP_CONNECTIONS as usize;
+        Lanes {
+            // One relay takes all mail: its share is the lane (the pool's connections).
+            email: Lane {
+                concurrency: email,
+                per_destination: email,
+            },
+            webhook: Lane {
+                concurrency: 64,
+                per_destination: 32,
+            },
+            push: Lane {
+                concurrency: 32,
+                per_destination: 16,
+            },
+        }
+    }
+}
+
+impl Lanes {
+    pub fn of(&self, channel: Channel) -> Lane {
+        match channel {
+            Channel::Email => self.email,
+            Channel::Webhook => self.webhook,
+            Channel::Push => self.push,
+        }
+    }
+
+    /// Sends in flight at once, all lanes together.
+    pub fn in_flight_at_most(&self) -> usize {
+        self.email.concurrency + self.webhook.concurrency + self.push.concurrency
+    }
 }
 
 /// The longest one send may take, from connecting to the last byte of the answer: a
@@ -82,7 +139,7 @@ impl Default for DeliverySettings {
         DeliverySettings {
             lease: Duration::minutes(2),
             batch: 200,
-            concurrency: 64,
+            lanes: Lanes::default(),
             disable_webhook_after: DISABLE_WEBHOOK_AFTER,
             push_subject: "mailto:candor@localhost".into(),
             deadlines: Deadlines::default(),
@@ -108,11 +165,13 @@ pub struct BatchReport {
     pub sent: usize,
     pub retried: usize,
     pub dead: usize,
+    /// Put back untried: the destination's breaker was open, or it had its share.
+    pub deferred: usize,
 }
 
 impl BatchReport {
     pub fn total(&self) -> usize {
-        self.sent + self.retried + self.dead
+        self.sent + self.retried + self.dead + self.deferred
     }
 }
 
@@ -125,7 +184,95 @@ struct BatchContext {
 }
 
 type Claimed = (Delivery, Arc<BatchContext>);
-type Done = (Delivery, Attempt, Arc<BatchContext>);
+type Done = (Delivery, Sending, Arc<BatchContext>);
+
+/// What the sender did with a claimed delivery.
+enum Sending {
+    Attempted(Attempt),
+    /// Put back untried, due again then.
+    Deferred(OffsetDateTime, String),
+}
+
+/// How long a delivery put back because its destination had its share waits.
+const BUSY_DELAY: StdDuration = StdDuration::from_secs(1);
+/// A send slower than this marks its destination slow: only a few of its deliveries
+/// then wait in the window, and the rest go back to the queue for later.
+const SLOW: StdDuration = StdDuration::from_millis(500);
+
+/// Each destination's share of a lane's slots, and the deliveries waiting for it.
+struct Shares {
+    share: usize,
+    /// Deliveries a fast destination may keep waiting in the window (a batch).
+    patient: usize,
+    map: std::sync::Mutex<HashMap<Destination, Arc<Share>>>,
+}
+
+struct Share {
+    slots: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
+    /// Recent answer time in milliseconds (moving average).
+    latency_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Share {
+    fn slow(&self) -> bool {
+        self.latency_ms.load(Ordering::Relaxed) > SLOW.as_millis() as u64
+    }
+
+    fn observe(&self, took: StdDuration) {
+        let ms = took.as_millis().min(u128::from(u32::MAX)) as u64;
+        let old = self.latency_ms.load(Ordering::Relaxed);
+        self.latency_ms.store((old * 3 + ms) / 4, Ordering::Relaxed);
+    }
+}
+
+/// Leaves the waiting count of a share when dropped.
+struct Waiting<'a>(&'a Share);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Shares {
+    fn new(share: usize, patient: usize) -> Shares {
+        Shares {
+            share: share.max(1),
+            patient: patient.max(1),
+            map: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The share of `to`, if one more delivery may wait for it: any number while its
+    /// slots are free, a batch while it answers fast, a few (its share) while it is
+    /// slow, so a slow destination cannot fill the window.
+    fn enter(&self, to: &Destination) -> Option<Arc<Share>> {
+        let share = {
+            let mut map = self.map.lock().ok()?;
+            map.entry(to.clone())
+                .or_insert_with(|| {
+                    Arc::new(Share {
+                        slots: tokio::sync::Semaphore::new(self.share),
+                        waiting: Default::default(),
+                        latency_ms: Default::default(),
+                    })
+                })
+                .clone()
+        };
+        let waiting = share.waiting.load(Ordering::Relaxed);
+        let room = if share.slow() {
+            self.share
+        } else {
+            self.patient
+        };
+        if share.slots.available_permits() == 0 && waiting >= room {
+            return None;
+        }
+        share.waiting.fetch_add(1, Ordering::Relaxed);
+        Some(share)
+    }
+}
 
 /// Outcomes written at once at most: one transaction each.
 const FLUSH_MAX: usize = 500;
@@ -146,20 +293,48 @@ impl DeliveryRunner {
         }
     }
 
-    /// The pipeline: a claimer keeps the senders supplied with due deliveries, senders
-    /// attempt up to `concurrency` at once, and a writer records outcomes as they come,
-    /// many per transaction, while sending goes on. Claimed but unrecorded deliveries
-    /// are bounded (a batch beyond what is in flight), so each is sent well inside its
-    /// lease and a crash repeats only those. With `until_idle` it returns once nothing
-    /// is due and nothing is in flight; otherwise it runs until `stop`.
+    /// Every channel's lane at once; returns when all have (see `lane`).
     async fn pump(
         &self,
         until_idle: bool,
         stop: &CancellationToken,
     ) -> anyhow::Result<BatchReport> {
+        let (email, webhook, push) = tokio::join!(
+            self.lane(Channel::Email, until_idle, stop),
+            self.lane(Channel::Webhook, until_idle, stop),
+            self.lane(Channel::Push, until_idle, stop),
+        );
+        let mut report = BatchReport::default();
+        for lane in [email?, webhook?, push?] {
+            report.sent += lane.sent;
+            report.retried += lane.retried;
+            report.dead += lane.dead;
+            report.deferred += lane.deferred;
+        }
+        Ok(report)
+    }
+
+    /// One channel's pipeline: a claimer keeps the senders supplied with the channel's
+    /// due deliveries, senders attempt up to the lane's `concurrency` at once (and up to
+    /// `per_destination` to any one destination), and a writer records outcomes as
+    /// they come, many per transaction, while sending goes on. Claimed but unrecorded
+    /// deliveries are bounded (a batch beyond what is in flight), so each is sent well
+    /// inside its lease and a crash repeats only those; a destination that is slow to
+    /// answer keeps only a few of them waiting and the rest go back to the queue. With
+    /// `until_idle` it returns once nothing is due and nothing is in flight; otherwise
+    /// it runs until `stop`.
+    async fn lane(
+        &self,
+        channel: Channel,
+        until_idle: bool,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<BatchReport> {
+        let lane = self.settings.lanes.of(channel);
         let batch = self.settings.batch.max(1) as usize;
-        let concurrency = self.settings.concurrency.max(1);
+        let concurrency = lane.concurrency.max(1);
         let window = batch + concurrency;
+        let shares = Shares::new(lane.per_destination, batch);
+        let slots = tokio::sync::Semaphore::new(concurrency);
         let room = Arc::new(tokio::sync::Semaphore::new(window));
         let (work_tx, mut work_rx) = tokio::sync::mpsc::channel::<Claimed>(window);
         let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<Done>(window);
@@ -183,11 +358,11 @@ impl DeliveryRunner {
                     },
                 };
                 permits.forget();
-                let claimed = match self.claim(batch as u32).await {
+                let claimed = match self.claim(batch as u32, channel).await {
                     Ok(c) => c,
                     Err(e) => {
                         room.add_permits(batch);
-                        tracing::warn!(error = %e, "delivery worker could not reach the store");
+                        tracing::warn!(%channel, error = %e, "delivery worker could not reach the store");
                         if until_idle {
                             fail(e);
                             break;
@@ -228,11 +403,15 @@ impl DeliveryRunner {
 
         let senders = async {
             futures::stream::poll_fn(|cx| work_rx.poll_recv(cx))
-                .map(|(d, ctx)| async move {
-                    let attempt = self.attempt(&d, &ctx).await;
-                    (d, attempt, ctx)
+                .map(|(d, ctx)| {
+                    let (shares, slots) = (&shares, &slots);
+                    async move {
+                        let sending = self.send(&d, &ctx, shares, slots).await;
+                        (d, sending, ctx)
+                    }
                 })
-                .buffer_unordered(concurrency)
+                // The window bounds what is claimed; the lane's slots bound the sends.
+                .buffer_unordered(window)
                 .for_each(|done| {
                     let done_tx = done_tx.clone();
                     async move {
@@ -259,7 +438,7 @@ impl DeliveryRunner {
                 let mut flushed = BatchReport::default();
                 if let Err(e) = self.record(outcomes, &mut flushed).await {
                     // Their leases lapse and they are sent again: at least once.
-                    tracing::warn!(error = %e, "delivery worker could not record outcomes");
+                    tracing::warn!(%channel, error = %e, "delivery worker could not record outcomes");
                     if until_idle {
                         fail(e);
                     }
@@ -269,9 +448,12 @@ impl DeliveryRunner {
                     r.sent += flushed.sent;
                     r.retried += flushed.retried;
                     r.dead += flushed.dead;
+                    r.deferred += flushed.deferred;
                 }
                 if !until_idle && logged.elapsed() >= REPORT_EVERY {
                     tracing::info!(
+                        %channel,
+                        held_back = since_log.deferred,
                         sent = since_log.sent,
                         retried = since_log.retried,
                         dead = since_log.dead,
@@ -283,6 +465,8 @@ impl DeliveryRunner {
             }
             if !until_idle && since_log.total() > 0 {
                 tracing::info!(
+                    %channel,
+                    held_back = since_log.deferred,
                     sent = since_log.sent,
                     retried = since_log.retried,
                     dead = since_log.dead,
@@ -299,13 +483,13 @@ impl DeliveryRunner {
         }
     }
 
-    /// Claims up to `limit` due deliveries, with what sending them needs.
-    async fn claim(&self, limit: u32) -> anyhow::Result<Vec<Claimed>> {
+    /// Claims up to `limit` due deliveries of `channel`, with what sending them needs.
+    async fn claim(&self, limit: u32, channel: Channel) -> anyhow::Result<Vec<Claimed>> {
         let now = self.core.clock.now();
         let batch = self
             .core
             .store
-            .claim_deliveries(now, self.settings.lease, &self.worker, limit)
+            .claim_deliveries(now, self.settings.lease, &self.worker, limit, channel)
             .await?;
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -349,7 +533,15 @@ impl DeliveryRunner {
         let mut answered: Vec<WebhookEndpointId> = Vec::new();
         let mut failing: HashMap<WebhookEndpointId, (WebhookEndpoint, String)> = HashMap::new();
         let mut recovering: HashMap<WebhookEndpointId, bool> = HashMap::new();
-        for (d, attempt, ctx) in attempts {
+        for (d, sending, ctx) in attempts {
+            let attempt = match sending {
+                Sending::Attempted(attempt) => attempt,
+                Sending::Deferred(at, why) => {
+                    report.deferred += 1;
+                    results.push((d.id, DeliveryOutcome::Deferred(at, why)));
+                    continue;
+                }
+            };
             if let Some(e) = d.endpoint {
                 let known = ctx.endpoints.get(&e);
                 match &attempt {
@@ -378,6 +570,7 @@ impl DeliveryRunner {
                     report.dead += 1;
                     tracing::warn!(delivery = %d.id, channel = %d.channel, error = %e, "delivery failed for good");
                 }
+                DeliveryOutcome::Deferred(..) => report.deferred += 1,
             }
             results.push((d.id, outcome));
         }
@@ -532,6 +725,84 @@ impl DeliveryRunner {
             }
             Err(PushError::Permanent(m)) => Attempt::Refused(m),
             Err(PushError::Retry(m)) => Attempt::Failed(m),
+        }
+    }
+
+    /// Where `d` goes, if it will be sent at all (a delivery refused before any send,
+    /// such as one to a removed or disabled endpoint, has no destination).
+    fn destination_of(&self, d: &Delivery, ctx: &BatchContext) -> Option<Destination> {
+        match d.channel {
+            Channel::Email => self.mailer.as_ref().map(|m| Destination {
+                channel: Channel::Email,
+                name: m.describe().to_owned(),
+            }),
+            Channel::Webhook => d
+                .endpoint
+                .and_then(|id| ctx.endpoints.get(&id))
+                .filter(|e| e.enabled)
+                .map(|e| Destination::of_url(Channel::Webhook, &e.url)),
+            Channel::Push => candor_app::notify::browser_of(d)
+                .and_then(|id| ctx.browsers.get(&id))
+                .map(|b| Destination::of_url(Channel::Push, &b.endpoint)),
+        }
+    }
+
+    /// Sends `d` when its destination's share, a slot of the lane and the
+    /// destination's breaker allow, or puts it back untried for later.
+    async fn send(
+        &self,
+        d: &Delivery,
+        ctx: &BatchContext,
+        shares: &Shares,
+        slots: &tokio::sync::Semaphore,
+    ) -> Sending {
+        let Some(to) = self.destination_of(d, ctx) else {
+            let _slot = slots.acquire().await;
+            return Sending::Attempted(self.attempt(d, ctx).await);
+        };
+        let Some(share) = shares.enter(&to) else {
+            self.core.destinations.held_back(&to);
+            let jitter = rand::thread_rng().gen_range(0..1000);
+            return Sending::Deferred(
+                self.core.clock.now() + BUSY_DELAY + StdDuration::from_millis(jitter),
+                format!(
+                    "held back untried: {} is slow to answer and has its share of the {} lane",
+                    to.name, d.channel
+                ),
+            );
+        };
+        let _waiting = Waiting(&share);
+        let (Ok(_own), Ok(_slot)) = (share.slots.acquire().await, slots.acquire().await) else {
+            return Sending::Attempted(Attempt::Failed("the worker is stopping".into()));
+        };
+        match self.core.destinations.admit(&to, self.core.clock.now()) {
+            Verdict::BreakerOpen(until) => {
+                // Spread over a few seconds, so the queue does not come due at once.
+                let jitter = rand::thread_rng().gen_range(0..5000);
+                Sending::Deferred(
+                    until + StdDuration::from_millis(jitter),
+                    format!(
+                        "held back untried: {} failed repeatedly and is backed off until {} (its circuit breaker is open)",
+                        to.name,
+                        until
+                            .format(&time::format_description::well_known::Rfc3339)
+                            .unwrap_or_default()
+                    ),
+                )
+            }
+            Verdict::Go => {
+                let started = std::time::Instant::now();
+                let attempt = self.attempt(d, ctx).await;
+                share.observe(started.elapsed());
+                let answer = match &attempt {
+                    Attempt::Sent | Attempt::Refused(_) => (Answer::Answered, None),
+                    Attempt::Failed(e) => (Answer::Failed, Some(e.as_str())),
+                };
+                self.core
+                    .destinations
+                    .done(&to, Some(answer), self.core.clock.now());
+                Sending::Attempted(attempt)
+            }
         }
     }
 

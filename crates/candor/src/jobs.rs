@@ -14,7 +14,7 @@ use candor_app::jobs::{Job, OverdueUpdate, Periodic, Undecodable};
 use candor_app::Core;
 use candor_domain::email::OutboundEmail;
 use candor_domain::health::Realm;
-use candor_domain::jobs::{after_failure, AfterFailure, StoredJob};
+use candor_domain::jobs::{after_failure, AfterFailure, JobLane, StoredJob};
 use candor_domain::JobId;
 use futures::FutureExt;
 use rand::Rng;
@@ -58,8 +58,9 @@ struct SiteTarget {
     base_url: String,
 }
 
-/// Rebuilds the backup site. A rebuild a change asked for (`on_change`) is skipped when
-/// one that started after that change has already been published.
+/// Rebuilds the backup site's directory. A rebuild a change asked for (`on_change`) is
+/// skipped when one that started after that change has already been published. The
+/// copy in the bucket is a job of its own, in its own lane.
 async fn publish_status_site(
     core: Arc<Core>,
     target: Option<SiteTarget>,
@@ -74,7 +75,6 @@ async fn publish_status_site(
         tracing::debug!("no status site directory on this instance; nothing to publish");
         return Ok(());
     };
-    let app = |e: candor_app::error::AppError| anyhow::anyhow!("{e}");
     let generation = candor_app::public::site_generation(&core)
         .await
         .map_err(app)?;
@@ -89,28 +89,63 @@ async fn publish_status_site(
         );
         return Ok(());
     }
-    let status = candor_app::public::public_status(&core)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let files = candor_app::status_page::site_files(&status, &base_url)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let stamp = format!("{:020}", status.generated.unix_timestamp_nanos().max(0));
+    let (stamp, files) = site_files(&core, &base_url).await?;
     let count = files.len();
-    let files_again = if bucket.is_some() {
-        files.clone()
-    } else {
-        Vec::new()
-    };
     let release = tokio::task::spawn_blocking(move || {
         candor_delivery::site::publish_dir(&dir, &stamp, &files)
     })
     .await??;
     tracing::info!(files = count, release = %release.display(), "status site published");
-    if let Some(bucket) = bucket {
-        bucket.publish(&files_again).await?;
-        tracing::info!(files = count, bucket = %bucket.describe(), "status site published to the bucket");
-    }
     candor_app::public::site_built(&core, generation)
+        .await
+        .map_err(app)?;
+    if bucket.is_some() {
+        candor_app::public::upload_wanted(&core, generation)
+            .await
+            .map_err(app)?;
+    }
+    Ok(())
+}
+
+fn app(e: AppError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// The site's files as the public status reads now, and the release stamp they go by.
+async fn site_files(
+    core: &Core,
+    base_url: &str,
+) -> anyhow::Result<(String, Vec<(String, Vec<u8>)>)> {
+    let status = candor_app::public::public_status(core).await.map_err(app)?;
+    let files = candor_app::status_page::site_files(&status, base_url).map_err(app)?;
+    let stamp = format!("{:020}", status.generated.unix_timestamp_nanos().max(0));
+    Ok((stamp, files))
+}
+
+/// Copies the backup site to its bucket, unless a copy that started later is there.
+async fn upload_status_site(core: Arc<Core>, target: Option<SiteTarget>) -> anyhow::Result<()> {
+    let Some(SiteTarget {
+        bucket: Some(bucket),
+        base_url,
+        ..
+    }) = target
+    else {
+        tracing::debug!("no status site bucket on this instance; nothing to upload");
+        return Ok(());
+    };
+    let generation = candor_app::public::site_generation(&core)
+        .await
+        .map_err(app)?;
+    if !candor_app::public::bucket_behind(&core, generation)
+        .await
+        .map_err(app)?
+    {
+        return Ok(());
+    }
+    let (_, files) = site_files(&core, &base_url).await?;
+    bucket.publish(&files).await?;
+    tracing::info!(files = files.len(), bucket = %bucket.describe(), "status site published to the bucket");
+    candor_app::public::bucket_built(&core, generation)
         .await
         .map_err(app)?;
     Ok(())
@@ -133,6 +168,8 @@ pub struct JobRunner {
     site: Option<SiteTarget>,
     /// Kinds `Job` does not define, each with its handler (tests use their own).
     extra: HashMap<String, Handler>,
+    /// The lanes this runner claims from, in turn (all of them, unless `only`).
+    lanes: Vec<JobLane>,
 }
 
 /// An `email.send` job an earlier version queued, moved into the deliveries table. Its
@@ -216,6 +253,7 @@ impl Work {
             Job::StatusSitePublish(p) => {
                 publish_status_site(core, self.site, p.period.is_none()).await?
             }
+            Job::StatusSiteUpload(_) => upload_status_site(core, self.site).await?,
             Job::NotifyFanout(fanout) => {
                 let queued = candor_app::notify::run(&core, &fanout, &self.public_url)
                     .await
@@ -301,7 +339,22 @@ impl JobRunner {
             site_bucket: None,
             site: None,
             extra: HashMap::new(),
+            lanes: JobLane::ALL.to_vec(),
         }
+    }
+
+    /// Claims only the jobs of `lane`: `candor serve` runs one runner per lane, so a
+    /// job that hangs in one (an upload to a bucket that does not answer) holds up
+    /// none of the others.
+    pub fn only(mut self, lane: JobLane) -> JobRunner {
+        self.lanes = vec![lane];
+        self.worker = format!("{}-{}", self.worker, lane.as_str());
+        self
+    }
+
+    /// Whether this runner schedules the periodic tasks (the one with the general lane).
+    fn schedules(&self) -> bool {
+        self.lanes.contains(&JobLane::General)
     }
 
     /// Claimed jobs are this runner's for `lease`; an attempt may take most of it.
@@ -342,6 +395,13 @@ impl JobRunner {
                 None
             }
         });
+        self
+    }
+
+    /// Publishes the backup status site to `bucket` as well (call before
+    /// `with_status_site`).
+    pub fn with_bucket(mut self, bucket: candor_delivery::site::Bucket) -> JobRunner {
+        self.site_bucket = Some(Arc::new(bucket));
         self
     }
 
@@ -412,12 +472,18 @@ impl JobRunner {
     /// Claims and runs one due job. `None` when nothing is due.
     pub async fn run_one(&self) -> anyhow::Result<Option<Outcome>> {
         let now = self.core.clock.now();
-        let Some(job) = self
-            .core
-            .store
-            .claim_job(now, self.lease, &self.worker)
-            .await?
-        else {
+        let mut claimed = None;
+        for lane in &self.lanes {
+            claimed = self
+                .core
+                .store
+                .claim_job(now, self.lease, &self.worker, *lane)
+                .await?;
+            if claimed.is_some() {
+                break;
+            }
+        }
+        let Some(job) = claimed else {
             return Ok(None);
         };
         let id = job.id;
@@ -487,13 +553,16 @@ impl JobRunner {
     /// Runs until `stop` is cancelled: periodic scheduling every 5 s (cheap: the
     /// dedupe keys make repeats no-ops), jobs as they come due.
     pub async fn run(self, stop: CancellationToken) {
-        tracing::info!(worker = %self.worker, "job runner started");
+        let lanes: Vec<&str> = self.lanes.iter().map(|l| l.as_str()).collect();
+        tracing::info!(worker = %self.worker, ?lanes, "job runner started");
         let mut last_schedule: Option<std::time::Instant> = None;
         loop {
             if stop.is_cancelled() {
                 break;
             }
-            if last_schedule.is_none_or(|t| t.elapsed() >= StdDuration::from_secs(5)) {
+            if self.schedules()
+                && last_schedule.is_none_or(|t| t.elapsed() >= StdDuration::from_secs(5))
+            {
                 if let Err(e) = self.schedule_periodic(self.core.clock.now()).await {
                     tracing::warn!(error = %e, "scheduling periodic jobs failed");
                 }

@@ -223,14 +223,19 @@ pub async fn start_with_clock(
                 ..DeliverySettings::default()
             },
         );
-        Some((
-            JobRunner::new(core.clone())
-                .with_status_site_bucket(settings.status_site_bucket.clone())
-                .with_lease(settings.lease)
-                .with_status_site(site, web.public_url.clone())
-                .with_public_url(web.public_url.clone()),
-            deliveries,
-        ))
+        // One runner per lane, so a rebuild or an upload that hangs holds up nothing else.
+        let runners: Vec<JobRunner> = candor_domain::jobs::JobLane::ALL
+            .into_iter()
+            .map(|lane| {
+                JobRunner::new(core.clone())
+                    .with_status_site_bucket(settings.status_site_bucket.clone())
+                    .with_lease(settings.lease)
+                    .with_status_site(site.clone(), web.public_url.clone())
+                    .with_public_url(web.public_url.clone())
+                    .only(lane)
+            })
+            .collect();
+        Some((runners, deliveries))
     } else {
         None
     };
@@ -241,12 +246,12 @@ pub async fn start_with_clock(
     let done = tokio::spawn(async move {
         // Held for as long as this instance serves.
         let _lock = lock;
-        let jobs = runner.map(|(r, d)| {
-            let stop_deliveries = stop_jobs.clone();
-            (
-                tokio::spawn(r.run(stop_jobs)),
-                tokio::spawn(d.run(stop_deliveries)),
-            )
+        let jobs = runner.map(|(runners, d)| {
+            let lanes: Vec<_> = runners
+                .into_iter()
+                .map(|r| tokio::spawn(r.run(stop_jobs.clone())))
+                .collect();
+            (lanes, tokio::spawn(d.run(stop_jobs)))
         });
         let served = candor_web::serve(
             listener,
@@ -254,8 +259,10 @@ pub async fn start_with_clock(
             async move { stop_server.cancelled().await },
         )
         .await;
-        if let Some((j, d)) = jobs {
-            let _ = j.await;
+        if let Some((lanes, d)) = jobs {
+            for j in lanes {
+                let _ = j.await;
+            }
             let _ = d.await;
         }
         let _ = hearing.await;

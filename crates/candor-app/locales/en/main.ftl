@@ -602,3 +602,14 @@ push-subscribed = This device will receive notifications.
 push-removed = The device will no longer receive notifications.
 push-test-queued = A test notification is on its way.
 deliveries-channel-push = Push
+
+deliveries-destinations = Destinations
+deliveries-destinations-intro = Where this instance sends deliveries, and each destination's circuit breaker: after repeated failures a relay or host is backed off as a whole, its deliveries wait untried, and one probe goes after the cool-down.
+deliveries-destinations-none = No deliveries sent by this instance yet.
+deliveries-destination = Destination
+deliveries-breaker = Breaker
+deliveries-breaker-closed = Closed
+deliveries-breaker-open = Open until { $until }
+deliveries-breaker-probing = Probing
+deliveries-in-flight = In flight
+deliveries-held-back = Held back

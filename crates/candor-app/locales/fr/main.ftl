@@ -602,3 +602,14 @@ push-subscribed = Cet appareil recevra les notifications.
 push-removed = L'appareil ne recevra plus de notifications.
 push-test-queued = Une notification de test est en route.
 deliveries-channel-push = Push
+
+deliveries-destinations = Destinations
+deliveries-destinations-intro = Où cette instance envoie, et le disjoncteur de chaque destination : après des échecs répétés, un relais ou un hôte est mis en attente en entier, ses envois attendent sans être tentés, et un essai part après le délai de refroidissement.
+deliveries-destinations-none = Cette instance n'a encore rien envoyé.
+deliveries-destination = Destination
+deliveries-breaker = Disjoncteur
+deliveries-breaker-closed = Fermé
+deliveries-breaker-open = Ouvert jusqu'à { $until }
+deliveries-breaker-probing = Essai en cours
+deliveries-in-flight = En cours
+deliveries-held-back = Retenus

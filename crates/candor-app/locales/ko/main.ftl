@@ -602,3 +602,14 @@ push-subscribed = 이 기기에서 알림을 받습니다.
 push-removed = 이 기기에서 더 이상 알림을 받지 않습니다.
 push-test-queued = 테스트 알림을 보내는 중입니다.
 deliveries-channel-push = 푸시
+
+deliveries-destinations = 대상
+deliveries-destinations-intro = 이 인스턴스가 배달하는 곳과 각 대상의 회로 차단기: 실패가 반복되면 릴레이나 호스트 전체를 미루고, 그 배달은 시도 없이 대기하며, 대기 시간이 지나면 시험 배달 하나를 보냅니다.
+deliveries-destinations-none = 이 인스턴스는 아직 배달한 것이 없습니다.
+deliveries-destination = 대상
+deliveries-breaker = 차단기
+deliveries-breaker-closed = 닫힘
+deliveries-breaker-open = { $until }까지 열림
+deliveries-breaker-probing = 시험 중
+deliveries-in-flight = 진행 중
+deliveries-held-back = 보류됨

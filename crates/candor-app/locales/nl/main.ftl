@@ -602,3 +602,14 @@ push-subscribed = Dit apparaat ontvangt meldingen.
 push-removed = Het apparaat ontvangt geen meldingen meer.
 push-test-queued = Er is een testmelding onderweg.
 deliveries-channel-push = Push
+
+deliveries-destinations = Bestemmingen
+deliveries-destinations-intro = Waar deze instantie bezorgt, en de stroomonderbreker van elke bestemming: na herhaalde fouten wordt een relay of host als geheel uitgesteld, wachten de bezorgingen zonder poging, en gaat er na de afkoeltijd één proefbezorging.
+deliveries-destinations-none = Deze instantie heeft nog niets bezorgd.
+deliveries-destination = Bestemming
+deliveries-breaker = Onderbreker
+deliveries-breaker-closed = Gesloten
+deliveries-breaker-open = Open tot { $until }
+deliveries-breaker-probing = Proef loopt
+deliveries-in-flight = Onderweg
+deliveries-held-back = Tegengehouden

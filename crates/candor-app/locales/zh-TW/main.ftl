@@ -602,3 +602,14 @@ push-subscribed = 此裝置將接收通知。
 push-removed = 此裝置將不再接收通知。
 push-test-queued = 測試通知已在傳送途中。
 deliveries-channel-push = 推播
+
+deliveries-destinations = 目的地
+deliveries-destinations-intro = 此執行個體傳遞到哪裡，以及每個目的地的斷路器：重複失敗後，整個轉送伺服器或主機會被暫緩，其傳遞不經嘗試而等待，冷卻時間過後送出一次試探。
+deliveries-destinations-none = 此執行個體尚未傳遞任何內容。
+deliveries-destination = 目的地
+deliveries-breaker = 斷路器
+deliveries-breaker-closed = 關閉
+deliveries-breaker-open = 開啟至 { $until }
+deliveries-breaker-probing = 試探中
+deliveries-in-flight = 傳送中
+deliveries-held-back = 暫緩

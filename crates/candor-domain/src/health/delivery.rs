@@ -177,13 +177,18 @@ pub enum DeliveryOutcome {
     Sent,
     RetryAt(OffsetDateTime, String),
     Dead(String),
+    /// Not attempted (its destination's breaker is open, or the destination has its
+    /// share of the lane already): due again then, with the attempt not counted.
+    Deferred(OffsetDateTime, String),
 }
 
 impl DeliveryOutcome {
     pub fn error(&self) -> Option<&str> {
         match self {
             DeliveryOutcome::Sent => None,
-            DeliveryOutcome::RetryAt(_, e) | DeliveryOutcome::Dead(e) => Some(e),
+            DeliveryOutcome::RetryAt(_, e)
+            | DeliveryOutcome::Dead(e)
+            | DeliveryOutcome::Deferred(_, e) => Some(e),
         }
     }
 }
@@ -513,7 +518,7 @@ mod tests {
                     prop_assert!(at > now && at <= now + Duration::hours(2));
                 }
                 DeliveryOutcome::Dead(_) => prop_assert!(attempts >= max),
-                DeliveryOutcome::Sent => prop_assert!(false),
+                DeliveryOutcome::Sent | DeliveryOutcome::Deferred(..) => prop_assert!(false),
             }
         }
     }

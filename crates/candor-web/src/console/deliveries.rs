@@ -26,11 +26,51 @@ pub struct ChangeRow {
     pub failed: i64,
 }
 
+/// One destination's breaker and sends, as the page shows them.
+pub struct DestinationRow {
+    pub channel: String,
+    pub destination: String,
+    pub open: bool,
+    /// Closed, open until …, or probing.
+    pub state: String,
+    pub in_flight: usize,
+    pub sent: u64,
+    pub failed: u64,
+    pub held_back: u64,
+    pub last_error: Option<String>,
+}
+
+fn destination_row(
+    tr: &candor_app::i18n::Tr,
+    d: &candor_app::destinations::DestinationView,
+) -> DestinationRow {
+    use candor_domain::health::breaker::BreakerState;
+    let state = match d.breaker {
+        BreakerState::Closed { .. } => tr.t("deliveries-breaker-closed"),
+        BreakerState::Open { until, .. } => {
+            tr.t1("deliveries-breaker-open", "until", &tr.time(&until))
+        }
+        BreakerState::Probing { .. } => tr.t("deliveries-breaker-probing"),
+    };
+    DestinationRow {
+        channel: tr.t(&format!("deliveries-channel-{}", d.channel.as_str())),
+        destination: d.destination.clone(),
+        open: d.open,
+        state,
+        in_flight: d.in_flight,
+        sent: d.sent,
+        failed: d.failed,
+        held_back: d.held_back,
+        last_error: d.last_error.clone(),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "console_deliveries.html")]
 struct ConsolePage {
     title: String,
     page: PageCtx,
+    destinations: Vec<DestinationRow>,
     changes: Vec<ChangeRow>,
     detail: Option<String>,
     /// (label, link, current) per status filter.
@@ -66,6 +106,10 @@ pub async fn console(
         Ok(c) => c,
         Err(e) => return error_page(&state, &user, CONSOLE_PATH, ApiError::from(e)),
     };
+    let destinations = match svc::destinations(&state.core, &user.actor) {
+        Ok(d) => d,
+        Err(e) => return error_page(&state, &user, CONSOLE_PATH, ApiError::from(e)),
+    };
     let page = PageCtx::for_user(&state, &user, CONSOLE_PATH);
     let tr = page.tr.clone();
     let (detail, rows, filters) = match q.change.as_deref().filter(|c| !c.is_empty()) {
@@ -94,6 +138,10 @@ pub async fn console(
     };
     render(&ConsolePage {
         title: tr.t("deliveries-console-title"),
+        destinations: destinations
+            .iter()
+            .map(|d| destination_row(&tr, d))
+            .collect(),
         changes: changes
             .iter()
             .map(|c| ChangeRow {

@@ -344,7 +344,11 @@ async fn two_instances_share_the_work_and_hear_each_others_changes() {
     assert!(at_kill < TENANTS, "the kill must land before the end");
     assert_eq!(distinct, expected, "every delivery, and nothing else");
     assert!(
-        repeated <= candor::deliveries::DeliverySettings::default().concurrency,
+        repeated
+            <= candor::deliveries::DeliverySettings::default()
+                .lanes
+                .webhook
+                .concurrency,
         "only what the killed instance had in flight may come again ({repeated})"
     );
 

@@ -266,7 +266,11 @@ async fn a_killed_server_loses_no_delivery_and_repeats_only_ids(backend: Backend
     );
     assert_eq!(distinct, expected, "every delivery, and nothing else");
     assert!(
-        repeated <= 2 * candor::deliveries::DeliverySettings::default().concurrency,
+        repeated
+            <= 2 * candor::deliveries::DeliverySettings::default()
+                .lanes
+                .webhook
+                .concurrency,
         "only deliveries in flight at a kill may come again ({repeated})"
     );
 }

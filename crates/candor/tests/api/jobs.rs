@@ -83,7 +83,12 @@ async fn a_job_of_a_crashed_worker_is_taken_over(app: TestApp) {
     let claimed = app
         .core
         .store
-        .claim_job(now, candor::jobs::LEASE, "dead-worker")
+        .claim_job(
+            now,
+            candor::jobs::LEASE,
+            "dead-worker",
+            candor_domain::jobs::JobLane::General,
+        )
         .await
         .unwrap()
         .unwrap();
