@@ -201,6 +201,9 @@ pub struct NewIssueInput {
     pub cadence_minutes: Option<i64>,
     pub details: BTreeMap<String, String>,
     pub post: PostInput,
+    /// Who owns it (an Incident Manager's email or operator id); default the operator
+    /// declaring it, or the first Incident Manager on duty (see `chase::owner_for`).
+    pub owner: Option<String>,
 }
 
 /// A draft to fill in: an incident, every other field empty or defaulted.
@@ -220,6 +223,7 @@ impl Default for NewIssueInput {
             cadence_minutes: None,
             details: BTreeMap::new(),
             post: PostInput::default(),
+            owner: None,
         }
     }
 }
@@ -281,14 +285,11 @@ pub async fn create_issue(
         Some(m) => check_cadence(m)?,
     };
     let covered = check_scope(core, &cat, &input.scope, &service.id).await?;
+    let owner = super::chase::owner_for(core, actor, input.owner.as_deref()).await?;
     let now = core.clock.now();
     let number = core.store.next_number("issue", FIRST_ISSUE_NUMBER).await?;
     let id = IssueId::new(service.issue_prefix.as_str(), number);
     let post = first_post(&input.post, now, status, actor)?;
-    let owner = match actor {
-        Actor::Operator { operator_id, .. } => Some(*operator_id),
-        _ => None,
-    };
     let issue = Issue {
         id: id.clone(),
         service: service.id.clone(),
@@ -407,6 +408,11 @@ async fn apply_update(
             vec![record],
             post.iter()
                 .map(|p| super::notify::fanout_job(&issue.id, Some(p.seq), now))
+                .chain(
+                    post.iter()
+                        .filter(|_| new_cadence.is_some())
+                        .map(|p| super::chase::cadence_job(&issue.id, p.seq, now)),
+                )
                 .collect(),
         )
         .await?;

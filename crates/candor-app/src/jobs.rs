@@ -26,6 +26,9 @@ pub enum Job {
     /// Flags one overdue update of one issue, once per deadline.
     #[serde(rename = "health.overdue")]
     HealthOverdue(OverdueUpdate),
+    /// Tells the owner and the incident managers that an issue's cadence changed.
+    #[serde(rename = "health.cadence_changed")]
+    HealthCadenceChanged(CadenceChanged),
     /// Writes down Lockbox expiries, ends of access and ends of elevations (every minute).
     /// Access is refused from each deadline on whether or not this has run.
     #[serde(rename = "lockbox.deadlines")]
@@ -62,6 +65,16 @@ pub struct OverdueUpdate {
     pub issue: IssueId,
     /// The deadline (RFC 3339): the flag is raised only while it is still the one due.
     pub due: String,
+    /// 0 for the first notice (and the flag), then each reminder's number.
+    #[serde(default)]
+    pub reminder: u32,
+}
+
+/// A post that announced a new cadence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CadenceChanged {
+    pub issue: IssueId,
+    pub post: i64,
 }
 
 /// What a fan-out tells.
@@ -99,6 +112,7 @@ pub const AUDIT_CHECKPOINT: &str = "audit.checkpoint";
 pub const SESSION_CLEANUP: &str = "sessions.cleanup";
 pub const HEALTH_WATCHDOG: &str = "health.watchdog";
 pub const HEALTH_OVERDUE: &str = "health.overdue";
+pub const HEALTH_CADENCE_CHANGED: &str = "health.cadence_changed";
 pub const LOCKBOX_DEADLINES: &str = "lockbox.deadlines";
 pub const STATUS_SITE_PUBLISH: &str = "status_site.publish";
 pub const STATUS_SITE_UPLOAD: &str = "bucket.status_site";
@@ -106,11 +120,12 @@ pub const NOTIFY_FANOUT: &str = "notify.fanout";
 pub const EMAIL_SEND: &str = "email.send";
 
 /// Every kind `Job` knows.
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     AUDIT_CHECKPOINT,
     SESSION_CLEANUP,
     HEALTH_WATCHDOG,
     HEALTH_OVERDUE,
+    HEALTH_CADENCE_CHANGED,
     LOCKBOX_DEADLINES,
     STATUS_SITE_PUBLISH,
     STATUS_SITE_UPLOAD,
@@ -132,6 +147,7 @@ impl Job {
             Job::SessionCleanup(_) => SESSION_CLEANUP,
             Job::HealthWatchdog(_) => HEALTH_WATCHDOG,
             Job::HealthOverdue(_) => HEALTH_OVERDUE,
+            Job::HealthCadenceChanged(_) => HEALTH_CADENCE_CHANGED,
             Job::LockboxDeadlines(_) => LOCKBOX_DEADLINES,
             Job::StatusSitePublish(_) => STATUS_SITE_PUBLISH,
             Job::StatusSiteUpload(_) => STATUS_SITE_UPLOAD,
@@ -201,6 +217,7 @@ mod tests {
         round_trip(Job::HealthOverdue(OverdueUpdate {
             issue: IssueId::parse("EX100001").unwrap_or_else(|e| panic!("{e}")),
             due: "2026-12-03T11:00:00Z".into(),
+            reminder: 0,
         }));
         round_trip(Job::NotifyFanout(Fanout::Issue {
             issue: IssueId::parse("EX100001").unwrap_or_else(|e| panic!("{e}")),

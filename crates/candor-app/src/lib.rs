@@ -3,6 +3,7 @@
 //! so all follow the same rules. It knows the domain and the store traits, not HTTP.
 
 pub mod audit;
+pub mod chase;
 pub mod contacts;
 pub mod deliveries;
 pub mod destinations;
@@ -58,6 +59,8 @@ pub struct Core {
     pub delivery_attempts: i32,
     /// Where deliveries go and each destination's circuit breaker, on this instance.
     pub destinations: Arc<destinations::Destinations>,
+    /// Who owns and is chased about incidents (duty, reminders, the operator webhook).
+    pub chase: chase::Chase,
 }
 
 impl Core {
@@ -185,6 +188,7 @@ impl Core {
             keys: Arc::new(keys),
             views: views::HealthViews::default(),
             destinations: Arc::default(),
+            chase: chase::Chase::default(),
         })
     }
 }

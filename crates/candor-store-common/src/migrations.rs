@@ -216,6 +216,7 @@ mod tests {
         ("0013_push_subscriptions.sql", "56c9cf9878fe0de54a17b3128d68903605391d09b4138383e6e24f8c06d7ced93fcb2d6ce5cce6db8a6ab3c64b857e74"),
         ("0014_delivery_news.sql", "dce2b710e09343e53dd080bf6a7950e6243aee046ec094631096315c427fc0cabc0f86acee1f1cf4f852ffb7e475dc73"),
         ("0015_delivery_realm.sql", "fa71b4af0314cc410383b536e9618d61b7433604aa46fee38e6349f63e837f5536d8c6ea7a6eefb20c7e89a4c8439f24"),
+        ("0016_lanes.sql", "f09aaca46a213b1feef41c932d30472fc9955b04ff953e303b8d5433ece087ac6c557298a4f03f7789f35f2c277ec5ec"),
     ];
     const POSTGRES: &[(&str, &str)] = &[
         ("0001_foundation.sql", "e43fa967dc0f961b74828bb9d45a97c14af338ffb2cd598ea0a141492fff2e5dd051b3ff61efd686970af886cc5b9bd6"),
@@ -233,6 +234,7 @@ mod tests {
         ("0013_push_subscriptions.sql", "a8c8267fc719f9fdc71ac950c415f288aab16c944de655d7cf29b15e29ab80d8e1a858f76a3709c301d858b18bb70a82"),
         ("0014_delivery_news.sql", "14ff806e34a420678d2d66f8ca408f749a701c48a86c125ae375b5da03c2fc482744d7b3be0f1391ecb79618c0ced19f"),
         ("0015_delivery_realm.sql", "fa71b4af0314cc410383b536e9618d61b7433604aa46fee38e6349f63e837f5536d8c6ea7a6eefb20c7e89a4c8439f24"),
+        ("0016_lanes.sql", "f09aaca46a213b1feef41c932d30472fc9955b04ff953e303b8d5433ece087ac6c557298a4f03f7789f35f2c277ec5ec"),
     ];
 
     fn hex(bytes: &[u8]) -> String {

@@ -9,11 +9,18 @@
 //!   the same mailer sending the same messages directly with the same concurrency.
 //! * `webhook`: the same for webhooks to a local receiver, against a bare HTTP client
 //!   posting the same bodies directly.
+//! * `stall`: publish → last webhook of a region-wide incident (1,000 tenants, an email
+//!   contact and a webhook endpoint each) while the SMTP relay accepts and never answers,
+//!   against the same with a healthy relay, in the same run (the lanes' promise: a stuck
+//!   channel does not slow the others; aim ≥ 0.9).
+//! * `site`: the backup status site's lag over 1,000 public changes (commit → the change
+//!   in `status.json`), p50 and p99, against one direct rebuild of the site.
 //!
 //! ```sh
 //! cargo bench -p candor --bench notify_fanout                  # all three
 //! NOTIFY_BENCH=fanout FANOUT_BENCH_TENANTS=100000 cargo bench -p candor --bench notify_fanout
 //! NOTIFY_BENCH=email,webhook DELIVERY_BENCH_MESSAGES=20000 cargo bench -p candor --bench notify_fanout
+//! NOTIFY_BENCH=stall,site STALL_BENCH_ENDPOINTS=1000 SITE_BENCH_CHANGES=1000 cargo bench -p candor --bench notify_fanout
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -179,23 +186,7 @@ async fn fanout_bench() {
         &bench.core,
         &Actor::System,
         None,
-        NewIssueInput {
-            service: "Exchange".into(),
-            classification: candor_domain::health::Classification::Incident,
-            title: "Mail delays across Europe West".into(),
-            impact_description: "Mail may arrive late.".into(),
-            scope: Scope {
-                regions: [RegionCode::parse("eu-west").unwrap()]
-                    .into_iter()
-                    .collect(),
-                ..Default::default()
-            },
-            post: PostInput {
-                body_html: "<p>We're investigating delays in mail delivery.</p>".into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
+        region_incident("Mail delays across Europe West"),
     )
     .await
     .unwrap();
@@ -570,16 +561,265 @@ async fn webhook_bench() {
     );
 }
 
+fn region_incident(title: &str) -> NewIssueInput {
+    NewIssueInput {
+        service: "Exchange".into(),
+        classification: candor_domain::health::Classification::Incident,
+        title: title.into(),
+        impact_description: "Mail may arrive late.".into(),
+        scope: Scope {
+            regions: [RegionCode::parse("eu-west").unwrap()]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        },
+        post: PostInput {
+            body_html: "<p>We're investigating delays in mail delivery.</p>".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// An SMTP relay that accepts connections and never says a word.
+async fn silent_relay() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    port
+}
+
+/// Publishes a region-wide incident with `serve`'s lanes running and waits for the last
+/// webhook; the relay is healthy or `stalled`.
+async fn publish_to_last_webhook(tenants: usize, stalled: bool) -> Duration {
+    let bench = open().await;
+    world(&bench, tenants).await;
+    let (hook, received) = receiver().await;
+    subscribers(&bench, &hook).await;
+    let port = if stalled {
+        silent_relay().await
+    } else {
+        smtp_sink().await.0
+    };
+    let mailer = Mailer::smtp(
+        &format!("smtp://127.0.0.1:{port}"),
+        "Candor <candor@localhost>",
+    )
+    .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = DeliveryRunner::new(
+        bench.core.clone(),
+        Some(Arc::new(mailer)),
+        DeliverySettings::default(),
+    );
+    let worker = tokio::spawn(worker.run(stop.clone()));
+    let jobs = JobRunner::new(bench.core.clone())
+        .with_public_url("https://status.example".into())
+        .only(candor_domain::jobs::JobLane::General);
+    let jobs = tokio::spawn(jobs.run(stop.clone()));
+    let started = Instant::now();
+    health::create_issue(
+        &bench.core,
+        &Actor::System,
+        None,
+        region_incident("Mail delays across Europe West"),
+    )
+    .await
+    .unwrap();
+    while (received.load(Ordering::Relaxed) as usize) < tenants {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "webhooks stopped arriving"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let took = started.elapsed();
+    stop.cancel();
+    // Sends held by the stalled relay end only at their deadline: not waited for.
+    worker.abort();
+    jobs.abort();
+    took
+}
+
+async fn stall_bench() {
+    let tenants = env_usize("STALL_BENCH_ENDPOINTS", 1000);
+    let rounds = env_usize("STALL_BENCH_ROUNDS", 3);
+    println!("Publish → last of {tenants} webhooks, healthy SMTP relay vs one that never answers ({rounds} rounds each, alternating)");
+    let mut healthy = Vec::new();
+    let mut stalled = Vec::new();
+    for _ in 0..rounds {
+        healthy.push(publish_to_last_webhook(tenants, false).await.as_secs_f64());
+        stalled.push(publish_to_last_webhook(tenants, true).await.as_secs_f64());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (h, s) = (median(&mut healthy), median(&mut stalled));
+    println!("  healthy relay: median {h:.2} s ({healthy:.2?})");
+    println!("  stalled relay: median {s:.2} s ({stalled:.2?})");
+    println!(
+        "  ratio (healthy / stalled time): {:.2}  (aim ≥ 0.9)",
+        h / s
+    );
+}
+
+async fn site_bench() {
+    let changes = env_usize("SITE_BENCH_CHANGES", 1000);
+    println!(
+        "Backup status site lag over {changes} public changes (posts to 10 region-wide incidents)"
+    );
+    let bench = open().await;
+    world(&bench, 100).await;
+    let site = tempfile::tempdir().unwrap();
+    let mut issues = Vec::new();
+    for k in 0..10 {
+        let (issue, _) = health::create_issue(
+            &bench.core,
+            &Actor::System,
+            None,
+            region_incident(&format!("Incident {k}")),
+        )
+        .await
+        .unwrap();
+        issues.push(issue.id);
+    }
+    // Baseline: one rebuild done directly, as the site job does it.
+    let mut direct = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let status = candor_app::public::public_status(&bench.core)
+            .await
+            .unwrap();
+        let files = candor_app::status_page::site_files(&status, "https://status.example").unwrap();
+        let dir = site.path().join("baseline");
+        let stamp = format!("{:020}", direct.len());
+        tokio::task::spawn_blocking(move || {
+            candor_delivery::site::publish_dir(&dir, &stamp, &files)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        direct.push(started.elapsed().as_secs_f64());
+    }
+    direct.sort_by(f64::total_cmp);
+    let rebuild = direct[direct.len() / 2];
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    let runner = JobRunner::new(bench.core.clone())
+        .with_status_site(site.path().join("site"), "https://status.example".into())
+        .only(candor_domain::jobs::JobLane::StatusSite);
+    let runner = tokio::spawn(runner.run(stop.clone()));
+    // The reader: what `status.json` says its newest change is, as soon as it changes.
+    let seen: Arc<std::sync::Mutex<Vec<(Instant, time::OffsetDateTime)>>> = Arc::default();
+    let watcher = {
+        let seen = seen.clone();
+        let path = site.path().join("site").join("current").join("status.json");
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut last = None;
+            while !stop.is_cancelled() {
+                if let Ok(text) = tokio::fs::read_to_string(&path).await {
+                    let at = serde_json::from_str::<serde_json::Value>(&text)
+                        .ok()
+                        .and_then(|v| v["lastChangeDateTime"].as_str().map(str::to_owned))
+                        .and_then(|t| {
+                            time::OffsetDateTime::parse(
+                                &t,
+                                &time::format_description::well_known::Rfc3339,
+                            )
+                            .ok()
+                        });
+                    if let Some(newest) = at.filter(|_| at != last) {
+                        seen.lock().unwrap().push((Instant::now(), newest));
+                        last = at;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    let mut made = Vec::with_capacity(changes);
+    for i in 0..changes {
+        let before = time::OffsetDateTime::now_utc();
+        health::update_issue(
+            &bench.core,
+            &Actor::System,
+            None,
+            issues[i % issues.len()].clone(),
+            candor_app::health::UpdateInput {
+                post: Some(PostInput {
+                    body_html: format!("<p>Update {i}.</p>"),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        made.push((Instant::now(), before));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let last_made = made.last().map(|m| m.1).unwrap();
+    let waited = Instant::now();
+    while seen.lock().unwrap().last().is_none_or(|s| s.1 < last_made) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "the site stopped following"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.cancel();
+    let _ = watcher.await;
+    runner.abort();
+    let seen = seen.lock().unwrap().clone();
+    let mut lags: Vec<f64> = made
+        .iter()
+        .map(|(committed, at)| {
+            let shown = seen
+                .iter()
+                .find(|(when, newest)| when >= committed && newest >= at)
+                .map(|(when, _)| *when)
+                .unwrap();
+            (shown - *committed).as_secs_f64() * 1000.0
+        })
+        .collect();
+    lags.sort_by(f64::total_cmp);
+    let pct = |p: f64| lags[((lags.len() as f64 * p) as usize).min(lags.len() - 1)];
+    println!(
+        "  lag: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (aim: p99 < 2,000 ms); {} rebuilds for {changes} changes",
+        pct(0.5),
+        pct(0.99),
+        lags[lags.len() - 1],
+        seen.len()
+    );
+    println!(
+        "  baseline, one direct rebuild: median {:.0} ms; p99 lag / rebuild: {:.1}",
+        rebuild * 1000.0,
+        pct(0.99) / (rebuild * 1000.0)
+    );
+}
+
 #[tokio::main]
 async fn main() {
-    let which = std::env::var("NOTIFY_BENCH").unwrap_or_else(|_| "fanout,email,webhook".into());
+    let which =
+        std::env::var("NOTIFY_BENCH").unwrap_or_else(|_| "fanout,email,webhook,stall,site".into());
     for part in which.split(',').map(str::trim) {
         match part {
             "fanout" => fanout_bench().await,
             "email" => email_bench().await,
             "webhook" => webhook_bench().await,
+            "stall" => stall_bench().await,
+            "site" => site_bench().await,
             "" => {}
-            other => panic!("unknown NOTIFY_BENCH part `{other}`: use fanout, email, webhook"),
+            other => panic!(
+                "unknown NOTIFY_BENCH part `{other}`: use fanout, email, webhook, stall, site"
+            ),
         }
     }
 }

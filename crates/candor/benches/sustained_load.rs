@@ -435,7 +435,9 @@ async fn declare_issue(
             "title": format!("Load test {n}: mail flow is slower than usual"),
             "impactDescription": "Some messages may take longer to arrive.",
             "scope": {"regions": ["eu-west"]},
-            "post": {"content": "<p>We're looking into it.</p>"}
+            "post": {"content": "<p>We're looking into it.</p>"},
+            // The demo world's Incident Manager owns what monitoring declares.
+            "owner": "incidents@provider.example"
         }))
         .send()
         .await

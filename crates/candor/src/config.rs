@@ -35,6 +35,10 @@ pub struct FileConfig {
     pub email_deadline_seconds: Option<u32>,
     pub webhook_deadline_seconds: Option<u32>,
     pub sqlite_cache_mib: Option<u32>,
+    pub duty_incident_managers: Option<Vec<String>>,
+    pub overdue_reminder_minutes: Option<u32>,
+    pub operator_webhook_url: Option<String>,
+    pub operator_webhook_secret: Option<String>,
 }
 
 /// A configuration problem: reported in one line, exit code 2.

@@ -20,7 +20,8 @@ use candor_domain::email::OutboundEmail;
 use candor_domain::health::breaker::Answer;
 use candor_domain::health::{
     after_attempt, Attempt, Channel, Delivery, DeliveryOutcome, PushSubscription,
-    PushSubscriptionId, WebhookEndpoint, WebhookEndpointId, DISABLE_WEBHOOK_AFTER,
+    PushSubscriptionId, Realm, WebhookEndpoint, WebhookEndpointId, WebhookFormat,
+    DISABLE_WEBHOOK_AFTER,
 };
 use futures::StreamExt;
 use rand::Rng;
@@ -736,6 +737,12 @@ impl DeliveryRunner {
                 channel: Channel::Email,
                 name: m.describe().to_owned(),
             }),
+            Channel::Webhook if d.endpoint.is_none() && d.realm == Realm::Operator => self
+                .core
+                .chase
+                .get()
+                .operator_webhook
+                .map(|hook| Destination::of_url(Channel::Webhook, &hook.url)),
             Channel::Webhook => d
                 .endpoint
                 .and_then(|id| ctx.endpoints.get(&id))
@@ -830,6 +837,17 @@ impl DeliveryRunner {
             Outbound::Email(email) => {
                 within(self.settings.deadlines.email, "email", self.email(&email)).await
             }
+            Outbound::Webhook(message) if d.endpoint.is_none() && d.realm == Realm::Operator => {
+                let Some(hook) = self.core.chase.get().operator_webhook else {
+                    return Attempt::Refused("no operator webhook is configured".into());
+                };
+                within(
+                    self.settings.deadlines.webhook,
+                    "webhook",
+                    self.operator_webhook(&message, &hook),
+                )
+                .await
+            }
             Outbound::Webhook(message) => {
                 let Some(endpoint) = d.endpoint.and_then(|id| ctx.endpoints.get(&id)) else {
                     return Attempt::Refused("the webhook endpoint was removed".into());
@@ -873,6 +891,30 @@ impl DeliveryRunner {
                 &endpoint.url,
                 endpoint.format,
                 &secrets,
+                message,
+                now.unix_timestamp(),
+            )
+            .await
+        {
+            Ok(_) => Attempt::Sent,
+            Err(WebhookError::Permanent(m)) => Attempt::Refused(m),
+            Err(WebhookError::Retry(m)) => Attempt::Failed(m),
+        }
+    }
+
+    /// The provider's own webhook, signed with its secret like a tenant's.
+    async fn operator_webhook(
+        &self,
+        message: &WebhookMessage,
+        hook: &candor_app::chase::OperatorWebhook,
+    ) -> Attempt {
+        let now = self.core.clock.now();
+        match self
+            .webhooks
+            .send(
+                &hook.url,
+                WebhookFormat::Candor,
+                &[hook.secret.as_str()],
                 message,
                 now.unix_timestamp(),
             )

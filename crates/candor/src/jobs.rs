@@ -231,6 +231,7 @@ impl Work {
                     let job = Job::HealthOverdue(OverdueUpdate {
                         issue: issue.id,
                         due,
+                        reminder: 0,
                     })
                     .at(now)
                     .dedupe(key);
@@ -238,6 +239,14 @@ impl Work {
                 }
             }
             Job::HealthOverdue(overdue) => flag_overdue(&core, overdue).await?,
+            Job::HealthCadenceChanged(changed) => {
+                if let Some(issue) = core.store.get_issue(&changed.issue).await? {
+                    let n = candor_app::chase::cadence_changed(&core, &issue, changed.post)
+                        .await
+                        .map_err(app)?;
+                    tracing::info!(issue = %issue.id, told = n, "cadence change told");
+                }
+            }
             Job::LockboxDeadlines(_) => {
                 let n = candor_app::lockbox::record_deadlines(&core)
                     .await
@@ -301,26 +310,44 @@ async fn flag_overdue(core: &Core, overdue: OverdueUpdate) -> anyhow::Result<()>
     let Some(issue) = core.store.get_issue(&overdue.issue).await? else {
         return Ok(());
     };
-    // Flag it only if it is still overdue for the same deadline.
-    if issue
+    // Only while it is still overdue for the same deadline: a post moves the deadline
+    // and ends the reminders.
+    let Some(due) = issue
         .next_update_due
-        .map(candor_domain::time_util::rfc3339)
-        .as_deref()
-        != Some(overdue.due.as_str())
-    {
+        .filter(|d| candor_domain::time_util::rfc3339(*d) == overdue.due)
+    else {
         return Ok(());
+    };
+    if overdue.reminder == 0 {
+        let record = candor_domain::audit::NewAuditRecord::new(
+            candor_domain::audit::AuditChain::Operator,
+            core.clock.now(),
+            "system",
+            candor_domain::audit::ActorKind::System,
+            OVERDUE_FLAGGED,
+        )
+        .item(overdue.issue.to_string())
+        .details(json!({"due": overdue.due, "owner": issue.owner, "title": issue.title}));
+        core.store.append_audit(vec![record]).await?;
     }
-    let record = candor_domain::audit::NewAuditRecord::new(
-        candor_domain::audit::AuditChain::Operator,
-        core.clock.now(),
-        "system",
-        candor_domain::audit::ActorKind::System,
-        OVERDUE_FLAGGED,
-    )
-    .item(overdue.issue.to_string())
-    .details(json!({"due": overdue.due, "owner": issue.owner, "title": issue.title}));
-    core.store.append_audit(vec![record]).await?;
-    tracing::warn!(issue = %issue.id, due = %overdue.due, "an update is overdue");
+    let told = candor_app::chase::overdue(core, &issue, due, overdue.reminder)
+        .await
+        .map_err(app)?;
+    tracing::warn!(issue = %issue.id, due = %overdue.due, reminder = overdue.reminder, told, "an update is overdue");
+    // The next reminder, unless a post comes first.
+    let now = core.clock.now();
+    let next = overdue.reminder + 1;
+    let every = core.chase.get().reminder_every;
+    let job = Job::HealthOverdue(OverdueUpdate {
+        reminder: next,
+        ..overdue.clone()
+    })
+    .at(now + every)
+    .dedupe(format!(
+        "{HEALTH_OVERDUE}:{}:{}:{next}",
+        overdue.issue, overdue.due
+    ));
+    core.store.enqueue_job(JobId::generate(), job, now).await?;
     Ok(())
 }
 

@@ -39,6 +39,8 @@ pub struct ServeSettings {
     pub lease: time::Duration,
     /// How long one send may take, per channel.
     pub deadlines: crate::deliveries::Deadlines,
+    /// Who owns and is chased about incidents.
+    pub chase: candor_app::chase::ChaseSettings,
 }
 
 /// How long a crashed instance's claimed work waits, unless configured.
@@ -143,6 +145,11 @@ pub async fn start_with_clock(
     let mut core = Core::new(store, clock).await?;
     core.delivery_attempts = settings.delivery_attempts;
     core.allow_private_webhooks = settings.allow_private_webhooks.into();
+    let mut chase = settings.chase.clone();
+    if chase.console_url.is_empty() {
+        chase.console_url = format!("http://{}", settings.listen);
+    }
+    core.chase.set(chase);
     if lock.is_some() {
         // This process owns the embedded store: nothing else can be working on what it
         // finds in flight, which a previous run left there when it died.

@@ -613,3 +613,12 @@ deliveries-breaker-open = Open until { $until }
 deliveries-breaker-probing = Probing
 deliveries-in-flight = In flight
 deliveries-held-back = Held back
+
+chase-overdue-subject = Update overdue: { $id } { $title }
+chase-overdue-body = The next update of { $id } ({ $title }) was due at { $due }, { $minutes } minutes ago. Customers are waiting for it: post an update, even if it is only that the investigation goes on.
+
+{ $link }
+chase-cadence-subject = New update cadence: { $id } { $title }
+chase-cadence-body = Updates of { $id } ({ $title }) are now due every { $cadence } minutes. The next is due at { $due }.
+
+{ $link }

@@ -613,3 +613,12 @@ deliveries-breaker-open = Ouvert jusqu'à { $until }
 deliveries-breaker-probing = Essai en cours
 deliveries-in-flight = En cours
 deliveries-held-back = Retenus
+
+chase-overdue-subject = Mise à jour en retard : { $id } { $title }
+chase-overdue-body = La prochaine mise à jour de { $id } ({ $title }) était attendue à { $due }, il y a { $minutes } minutes. Les clients l'attendent : publiez une mise à jour, même si c'est seulement pour dire que l'analyse continue.
+
+{ $link }
+chase-cadence-subject = Nouvelle fréquence de mise à jour : { $id } { $title }
+chase-cadence-body = Les mises à jour de { $id } ({ $title }) sont désormais attendues toutes les { $cadence } minutes. La prochaine est attendue à { $due }.
+
+{ $link }

@@ -613,3 +613,12 @@ deliveries-breaker-open = { $until }까지 열림
 deliveries-breaker-probing = 시험 중
 deliveries-in-flight = 진행 중
 deliveries-held-back = 보류됨
+
+chase-overdue-subject = 업데이트 지연: { $id } { $title }
+chase-overdue-body = { $id }({ $title })의 다음 업데이트는 { $due }에 예정되어 있었으며 { $minutes }분이 지났습니다. 고객이 기다리고 있습니다. 조사가 계속되고 있다는 내용만이라도 업데이트를 게시하세요.
+
+{ $link }
+chase-cadence-subject = 새 업데이트 주기: { $id } { $title }
+chase-cadence-body = 이제 { $id }({ $title })의 업데이트는 { $cadence }분마다 예정됩니다. 다음 업데이트는 { $due }에 예정되어 있습니다.
+
+{ $link }

@@ -613,3 +613,12 @@ deliveries-breaker-open = Open tot { $until }
 deliveries-breaker-probing = Proef loopt
 deliveries-in-flight = Onderweg
 deliveries-held-back = Tegengehouden
+
+chase-overdue-subject = Update te laat: { $id } { $title }
+chase-overdue-body = De volgende update van { $id } ({ $title }) was verwacht om { $due }, { $minutes } minuten geleden. Klanten wachten erop: plaats een update, ook als die alleen zegt dat het onderzoek doorgaat.
+
+{ $link }
+chase-cadence-subject = Nieuw updateritme: { $id } { $title }
+chase-cadence-body = Updates van { $id } ({ $title }) worden nu elke { $cadence } minuten verwacht. De volgende wordt verwacht om { $due }.
+
+{ $link }

@@ -613,3 +613,12 @@ deliveries-breaker-open = 開啟至 { $until }
 deliveries-breaker-probing = 試探中
 deliveries-in-flight = 傳送中
 deliveries-held-back = 暫緩
+
+chase-overdue-subject = 更新逾期：{ $id } { $title }
+chase-overdue-body = { $id }（{ $title }）的下一次更新原定於 { $due }，已逾期 { $minutes } 分鐘。客戶正在等待：請張貼更新，即使只是說明調查仍在進行。
+
+{ $link }
+chase-cadence-subject = 新的更新頻率：{ $id } { $title }
+chase-cadence-body = { $id }（{ $title }）現在每 { $cadence } 分鐘需要更新一次。下一次更新預定於 { $due }。
+
+{ $link }

@@ -40,6 +40,11 @@ wire_enum!(Realm, "realm", [
     Operator => "operator",
 ]);
 
+/// The tenant column of an operator-realm delivery that concerns no tenant (an overdue
+/// notice to an Incident Manager, a post to the operator webhook): no tenant has this
+/// id, so it is in no tenant's log.
+pub const OPERATOR_REALM_TENANT: TenantId = TenantId(uuid::Uuid::nil());
+
 // Candor's own versioned JSON schema, a Slack or a Microsoft Teams incoming webhook.
 wire_enum!(WebhookFormat, "format", [
     Candor => "candor",

@@ -93,6 +93,9 @@ pub struct CreateIssueRequest {
     pub details: BTreeMap<String, String>,
     /// The first update.
     pub post: PostRequest,
+    /// Who owns it: an Incident Manager's email or operator id. Default: the first
+    /// Incident Manager on duty (`--duty-incident-managers`); with neither, refused.
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -163,6 +166,8 @@ pub struct IssueView {
     pub overdue: bool,
     /// Since when: the deadline that passed.
     pub overdue_since: Option<String>,
+    /// The operator id of the person who owns it (the one chased when it is overdue).
+    pub owner: Option<String>,
     pub updates_total: i64,
     pub updates_on_time: i64,
     #[schema(value_type = Object)]
@@ -199,6 +204,7 @@ fn view(
         next_update_due: i.next_update_due.map(rfc3339),
         overdue,
         overdue_since: i.next_update_due.filter(|_| overdue).map(rfc3339),
+        owner: i.owner.map(|o| o.to_string()),
         updates_total: i.updates_total,
         updates_on_time: i.updates_on_time,
         scope: i.scope.clone(),
@@ -344,6 +350,7 @@ pub async fn create_issue(
         cadence_minutes: req.cadence_minutes,
         details: req.details,
         post: req.post.try_into()?,
+        owner: req.owner,
     };
     let actor = caller.actor.clone();
     idempotent(&state, &caller.actor, &headers, &fingerprint, || async {

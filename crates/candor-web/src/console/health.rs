@@ -484,6 +484,7 @@ pub async fn create_issue(
             body_html: form.body.clone(),
             translations,
         },
+        owner: None,
     };
     match svc::create_issue(&state.core, &user.actor, user.ip.clone(), input)
         .await

@@ -72,6 +72,24 @@ pub struct ServeArgs {
     /// Seconds one webhook or Web Push send may take, connect to last byte [default: 10].
     #[arg(long, env = "CANDOR_WEBHOOK_DEADLINE_SECONDS", value_parser = clap::value_parser!(u32).range(1..=600))]
     pub webhook_deadline_seconds: Option<u32>,
+    /// The Incident Managers on duty, by email, comma-separated: the owner of an issue a
+    /// machine client declares without naming one, and told (with the owner) of every
+    /// overdue update [default: every Incident Manager is told; such a declaration is
+    /// refused].
+    #[arg(long, env = "CANDOR_DUTY_INCIDENT_MANAGERS", value_delimiter = ',')]
+    pub duty_incident_managers: Vec<String>,
+    /// Minutes between reminders of an overdue update, until a post is made
+    /// [default: 15].
+    #[arg(long, env = "CANDOR_OVERDUE_REMINDER_MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub overdue_reminder_minutes: Option<u32>,
+    /// The provider's own webhook: overdue updates and cadence changes are posted there,
+    /// signed with --operator-webhook-secret like tenant webhooks.
+    #[arg(long, env = "CANDOR_OPERATOR_WEBHOOK_URL")]
+    pub operator_webhook_url: Option<String>,
+    /// The operator webhook's signing secret (at least 16 characters; prefer the
+    /// environment variable or the file to a flag).
+    #[arg(long, env = "CANDOR_OPERATOR_WEBHOOK_SECRET", hide_env_values = true)]
+    pub operator_webhook_secret: Option<String>,
     /// SQLite's page cache for the writer connection, in MiB; each of the 8 reader
     /// connections gets a quarter [default: 64]. Memory grows into these caches as the
     /// database grows, then levels off. Ignored on PostgreSQL.
@@ -81,7 +99,8 @@ pub struct ServeArgs {
     /// secure-cookies, trust-forwarded-for, no-jobs, graph-requests-per-minute,
     /// graph-requests-per-hour, smtp-url, mail-from, status-site-dir, status-site-bucket,
     /// allow-private-webhooks, delivery-attempts, lease-seconds, email-deadline-seconds,
-    /// webhook-deadline-seconds, sqlite-cache-mib). Flags
+    /// webhook-deadline-seconds, sqlite-cache-mib, duty-incident-managers (a list),
+    /// overdue-reminder-minutes, operator-webhook-url, operator-webhook-secret). Flags
     /// and environment win.
     #[arg(long, env = "CANDOR_CONFIG")]
     pub config: Option<PathBuf>,
@@ -192,7 +211,69 @@ pub(super) async fn serve(args: ServeArgs) -> CliResult {
         candor_delivery::site::Bucket::open(b, &[])
             .map_err(|e| CliError::Usage(format!("--status-site-bucket: {e}")))?;
     }
+    let duty = if args.duty_incident_managers.is_empty() {
+        file.duty_incident_managers.clone().unwrap_or_default()
+    } else {
+        args.duty_incident_managers.clone()
+    };
+    let duty = duty
+        .iter()
+        .map(|e| {
+            candor_domain::identity::EmailAddress::parse(e)
+                .map_err(|e| CliError::Usage(format!("--duty-incident-managers: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let reminder_minutes = args
+        .overdue_reminder_minutes
+        .or(file.overdue_reminder_minutes)
+        .unwrap_or(15);
+    if !(1..=1440).contains(&reminder_minutes) {
+        return Err(CliError::Usage(
+            "overdue-reminder-minutes must be between 1 and 1440".into(),
+        ));
+    }
+    let hook_url = args
+        .operator_webhook_url
+        .clone()
+        .or(file.operator_webhook_url.clone());
+    let hook_secret = args
+        .operator_webhook_secret
+        .clone()
+        .or(file.operator_webhook_secret.clone());
+    let operator_webhook = match (hook_url, hook_secret) {
+        (None, None) => None,
+        (Some(url), Some(secret)) => {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(CliError::Usage(
+                    "--operator-webhook-url must start with https:// or http://".into(),
+                ));
+            }
+            if secret.chars().count() < 16 {
+                return Err(CliError::Usage(
+                    "--operator-webhook-secret must be at least 16 characters".into(),
+                ));
+            }
+            Some(candor_app::chase::OperatorWebhook { url, secret })
+        }
+        (Some(_), None) => {
+            return Err(CliError::Usage(
+                "--operator-webhook-url needs --operator-webhook-secret (or CANDOR_OPERATOR_WEBHOOK_SECRET) to sign with".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(CliError::Usage(
+                "--operator-webhook-secret is set but --operator-webhook-url is not".into(),
+            ))
+        }
+    };
+    let chase = candor_app::chase::ChaseSettings {
+        duty,
+        reminder_every: time::Duration::minutes(i64::from(reminder_minutes)),
+        operator_webhook,
+        console_url: public_url.clone(),
+    };
     let settings = ServeSettings {
+        chase,
         status_site_bucket,
         allow_private_webhooks: args.allow_private_webhooks
             || file.allow_private_webhooks.unwrap_or(false),

@@ -146,6 +146,23 @@ async fn two_instances_share_the_work_and_hear_each_others_changes() {
     )
     .await
     .unwrap();
+    // The person who owns what monitoring declares.
+    identity::create_operator(
+        &core,
+        &Actor::System,
+        None,
+        identity::OperatorInput {
+            email: "im@provider.example".into(),
+            display_name: "Incident manager".into(),
+            password: PASSWORD.into(),
+            roles: [candor_domain::identity::OperatorRole::IncidentManager]
+                .into_iter()
+                .collect(),
+            break_glass: false,
+        },
+    )
+    .await
+    .unwrap();
     let (monitoring, monitoring_secret) = identity::create_operator_client(
         &core,
         &Actor::System,
@@ -266,7 +283,8 @@ async fn two_instances_share_the_work_and_hear_each_others_changes() {
             "title": "Mail delays across Europe West",
             "impactDescription": "Mail may arrive late.",
             "scope": {"regions": ["eu-west"]},
-            "post": {"content": "<p>We're investigating.</p>"}
+            "post": {"content": "<p>We're investigating.</p>"},
+            "owner": "im@provider.example"
         }))
         .send()
         .await

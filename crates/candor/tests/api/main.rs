@@ -9,6 +9,7 @@ mod audit;
 mod authz;
 mod authz_matrix;
 
+mod chase;
 mod cli;
 mod cluster;
 mod contacts;

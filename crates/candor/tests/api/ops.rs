@@ -141,6 +141,7 @@ async fn a_second_server_on_the_same_embedded_database_is_refused() {
         delivery_attempts: 10,
         lease: time::Duration::minutes(5),
         deadlines: candor::deliveries::Deadlines::default(),
+        chase: candor_app::chase::ChaseSettings::default(),
     };
     let first = candor::server::start(settings()).await.unwrap();
     let second = candor::server::start(settings()).await;

@@ -41,6 +41,7 @@ pub struct TestApp {
     pub world: World,
 }
 
+#[derive(Clone)]
 pub struct Person {
     pub email: String,
     pub id: String,
@@ -242,6 +243,15 @@ pub async fn spawn_configured(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
+    // As a provider sets it up: the world's Incident Manager is on duty.
+    core.chase.set(candor_app::chase::ChaseSettings {
+        duty: vec![candor_domain::identity::EmailAddress::parse(
+            &world.operator(OperatorRole::IncidentManager).email,
+        )
+        .unwrap()],
+        console_url: base.clone(),
+        ..Default::default()
+    });
     let mut config = WebConfig {
         public_url: base.clone(),
         ..WebConfig::default()
