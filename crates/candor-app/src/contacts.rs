@@ -20,6 +20,16 @@ use crate::ids::NO_SUCH_CONTACT;
 pub const CONTACT_ADDED: &str = "Add-NotificationContact";
 pub const CONTACT_REMOVED: &str = "Remove-NotificationContact";
 pub const TEST_SENT: &str = "Send-TestNotification";
+pub const CONTACT_CHANGED: &str = "Set-NotificationContact";
+
+/// What may change about a contact (its address is who it is: a new address is a new
+/// contact). Absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct ContactChange {
+    pub language: Option<Language>,
+    pub topics: Option<BTreeSet<Topic>>,
+    pub services: Option<Vec<String>>,
+}
 
 /// A contact as typed in a form or an API body.
 #[derive(Debug, Clone, Default)]
@@ -38,7 +48,7 @@ pub async fn add(
     tenant: TenantId,
     input: ContactInput,
 ) -> AppResult<Contact> {
-    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    authorize(actor, Action::ManageNotifications(tenant))?;
     let email = EmailAddress::parse(&input.email)?;
     let language = input.language;
     let subscription = super::webhooks::subscription(core, input.topics, &input.services).await?;
@@ -63,7 +73,7 @@ pub async fn add(
 }
 
 pub async fn list(core: &Core, actor: &Actor, tenant: TenantId) -> AppResult<Vec<Contact>> {
-    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    authorize(actor, Action::ManageNotifications(tenant))?;
     Ok(core.store.list_contacts(tenant).await?)
 }
 
@@ -78,6 +88,42 @@ async fn managed(
     contacts
         .find(|c| c.id == id)
         .ok_or_else(|| AppError::NotFound(NO_SUCH_CONTACT.into()))
+}
+
+/// Changes a contact's language or subscription, checked as a new one is.
+pub async fn change(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant: TenantId,
+    id: ContactId,
+    change: ContactChange,
+) -> AppResult<Contact> {
+    let before = managed(core, actor, tenant, id).await?;
+    let subscription = super::webhooks::changed_subscription(
+        core,
+        &before.subscription,
+        change.topics,
+        change.services,
+    )
+    .await?;
+    let contact = Contact {
+        language: change.language.unwrap_or(before.language),
+        subscription,
+        ..before
+    };
+    let record = core
+        .tenant_record(actor, tenant, CONTACT_CHANGED, ip)
+        .item(contact.email.to_string())
+        .details(super::webhooks::audited(
+            ("Language", contact.language.tag()),
+            &contact.subscription,
+        ));
+    found(
+        core.store.save_contact(&contact, vec![record]).await?,
+        NO_SUCH_CONTACT,
+    )?;
+    Ok(contact)
 }
 
 pub async fn remove(

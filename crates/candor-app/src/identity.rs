@@ -283,14 +283,15 @@ pub struct IssuedClient {
     pub secret: String,
 }
 
-pub async fn create_api_client(
+/// The checks creating an API client makes, without creating it (a bulk creation checks
+/// every row first, so a bad row leaves nothing half done).
+pub async fn check_api_client(
     core: &Core,
     actor: &Actor,
-    ip: Option<String>,
     tenant_id: TenantId,
     display_name: &str,
     permissions: &[String],
-) -> AppResult<IssuedClient> {
+) -> AppResult<(DisplayName, ApiPermissions)> {
     authorize(actor, Action::ManageApiClients(tenant_id))?;
     let display_name = DisplayName::parse(display_name)?;
     let permissions =
@@ -301,6 +302,19 @@ pub async fn create_api_client(
     if core.store.get_tenant(tenant_id).await?.is_none() {
         return Err(AppError::NotFound("no such tenant".into()));
     }
+    Ok((display_name, permissions))
+}
+
+pub async fn create_api_client(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant_id: TenantId,
+    display_name: &str,
+    permissions: &[String],
+) -> AppResult<IssuedClient> {
+    let (display_name, permissions) =
+        check_api_client(core, actor, tenant_id, display_name, permissions).await?;
     let secret = format!("cs_{}", random_token());
     let id = ApiClientId::generate();
     let audit = NewAuditRecord::by(

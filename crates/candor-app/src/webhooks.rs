@@ -29,6 +29,16 @@ pub const WEBHOOK_REMOVED: &str = "Remove-WebhookEndpoint";
 pub const WEBHOOK_ROTATED: &str = "Set-WebhookSecret";
 pub const WEBHOOK_ENABLED: &str = "Enable-WebhookEndpoint";
 pub const WEBHOOK_DISABLED: &str = "Disable-WebhookEndpoint";
+pub const WEBHOOK_CHANGED: &str = "Set-WebhookEndpoint";
+
+/// What may change about an endpoint (its URL is where it is: a new URL is a new
+/// endpoint, with a new secret). Absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookChange {
+    pub format: Option<WebhookFormat>,
+    pub topics: Option<BTreeSet<Topic>>,
+    pub services: Option<Vec<String>>,
+}
 /// Endpoints a tenant may have.
 pub const MAX_ENDPOINTS: usize = 20;
 
@@ -117,6 +127,19 @@ pub async fn subscription(
     Ok(subscription)
 }
 
+/// A subscription changed where asked (`None`: as it was), checked as a new one is.
+pub(crate) async fn changed_subscription(
+    core: &Core,
+    before: &Subscription,
+    topics: Option<BTreeSet<Topic>>,
+    services: Option<Vec<String>>,
+) -> AppResult<Subscription> {
+    let services =
+        services.unwrap_or_else(|| before.services.iter().map(|s| s.to_string()).collect());
+    let topics = topics.unwrap_or_else(|| before.topics.clone());
+    subscription(core, topics, &services).await
+}
+
 pub async fn add(
     core: &Core,
     actor: &Actor,
@@ -124,7 +147,7 @@ pub async fn add(
     tenant: TenantId,
     input: WebhookInput,
 ) -> AppResult<WithSecret> {
-    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    authorize(actor, Action::ManageNotifications(tenant))?;
     let format = input.format.unwrap_or(WebhookFormat::Candor);
     let subscription = subscription(core, input.topics, &input.services).await?;
     let url = check_url(core, &input.url).await?;
@@ -162,7 +185,7 @@ pub async fn add(
 }
 
 pub async fn list(core: &Core, actor: &Actor, tenant: TenantId) -> AppResult<Vec<WebhookEndpoint>> {
-    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    authorize(actor, Action::ManageNotifications(tenant))?;
     Ok(core.store.list_webhooks(tenant).await?)
 }
 
@@ -173,7 +196,7 @@ async fn managed(
     tenant: TenantId,
     id: WebhookEndpointId,
 ) -> AppResult<WebhookEndpoint> {
-    authorize(actor, Action::ManageTenantSettings(tenant))?;
+    authorize(actor, Action::ManageNotifications(tenant))?;
     match core.store.get_webhook(id).await? {
         Some(e) if e.tenant == tenant => Ok(e),
         _ => Err(AppError::NotFound(NO_SUCH_WEBHOOK.into())),
@@ -229,6 +252,34 @@ pub async fn rotate_secret(
         endpoint: rotated,
         secret,
     })
+}
+
+/// Changes an endpoint's shape or subscription, checked as a new one is.
+pub async fn change(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    tenant: TenantId,
+    id: WebhookEndpointId,
+    change: WebhookChange,
+) -> AppResult<WebhookEndpoint> {
+    let before = managed(core, actor, tenant, id).await?;
+    let subscription =
+        changed_subscription(core, &before.subscription, change.topics, change.services).await?;
+    let changed = WebhookEndpoint {
+        format: change.format.unwrap_or(before.format),
+        subscription,
+        ..before
+    };
+    let record = core
+        .tenant_record(actor, tenant, WEBHOOK_CHANGED, ip)
+        .item(changed.url.clone())
+        .details(audited(
+            ("Format", changed.format.as_str()),
+            &changed.subscription,
+        ));
+    save(core, &changed, record).await?;
+    Ok(changed)
 }
 
 /// Turns a disabled endpoint back on, with a clean record of failures.

@@ -631,6 +631,13 @@ pub trait ContactStore {
     ) -> StoreResult<()>;
     /// By email address.
     async fn list_contacts(&self, tenant: TenantId) -> StoreResult<Vec<crate::health::Contact>>;
+    /// Saves a contact's language and subscription (its address is who it is); false if
+    /// the tenant has no such contact.
+    async fn save_contact(
+        &self,
+        contact: &crate::health::Contact,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool>;
     /// False if the tenant has no such contact.
     async fn delete_contact(
         &self,

@@ -57,6 +57,26 @@ impl ContactStore for Store {
         Ok(())
     }
 
+    async fn save_contact(&self, c: &Contact, audit: Vec<NewAuditRecord>) -> StoreResult<bool> {
+        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let done = sqlx::query(
+            "UPDATE contacts SET language = $1, subscription = $2 WHERE id = $3 AND tenant_id = $4",
+        )
+        .bind(c.language.tag())
+        .bind(json(&c.subscription))
+        .bind(key(c.id.0))
+        .bind(key(c.tenant.0))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
     async fn list_contacts(&self, tenant: TenantId) -> StoreResult<Vec<Contact>> {
         sqlx::query(
             "SELECT id, tenant_id, email, language, subscription, created_at FROM contacts

@@ -72,6 +72,8 @@ pub enum Action {
     ManageUsers(TenantId),
     ManageApiClients(TenantId),
     ManageTenantSettings(TenantId),
+    /// A tenant's notification contacts and webhook endpoints.
+    ManageNotifications(TenantId),
     ReadLockboxRequests(TenantId),
     DecideLockboxRequest(TenantId),
     // Operator realm.
@@ -98,6 +100,7 @@ impl Action {
             Action::ManageUsers(tenant),
             Action::ManageApiClients(tenant),
             Action::ManageTenantSettings(tenant),
+            Action::ManageNotifications(tenant),
             Action::ReadLockboxRequests(tenant),
             Action::DecideLockboxRequest(tenant),
             Action::ManageTenants,
@@ -121,6 +124,7 @@ impl Action {
             | Action::ManageUsers(t)
             | Action::ManageApiClients(t)
             | Action::ManageTenantSettings(t)
+            | Action::ManageNotifications(t)
             | Action::ReadLockboxRequests(t)
             | Action::DecideLockboxRequest(t) => Some(t),
             _ => None,
@@ -140,7 +144,8 @@ impl Action {
             Action::ReadAuditLog(_) => &[GlobalAdministrator, AuditReader],
             Action::ManageUsers(_)
             | Action::ManageApiClients(_)
-            | Action::ManageTenantSettings(_) => &[GlobalAdministrator],
+            | Action::ManageTenantSettings(_)
+            | Action::ManageNotifications(_) => &[GlobalAdministrator],
             Action::ReadLockboxRequests(_) | Action::DecideLockboxRequest(_) => {
                 &[GlobalAdministrator, CustomerLockboxAccessApprover]
             }
@@ -156,6 +161,9 @@ impl Action {
             Action::ReadAuditLog(_) => Some(ApiPermission::AuditLogReadAll),
             Action::ReadLockboxRequests(_) | Action::DecideLockboxRequest(_) => {
                 Some(ApiPermission::LockboxReadWriteAll)
+            }
+            Action::ManageNotifications(_) => {
+                Some(ApiPermission::ServiceHealthNotificationsReadWrite)
             }
             _ => None,
         }

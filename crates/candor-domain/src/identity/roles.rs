@@ -37,6 +37,9 @@ pub enum ApiPermission {
     AuditLogReadAll,
     #[serde(rename = "Lockbox.ReadWrite.All")]
     LockboxReadWriteAll,
+    /// Manage the tenant's notification contacts and webhook endpoints.
+    #[serde(rename = "ServiceHealth.Notifications.ReadWrite")]
+    ServiceHealthNotificationsReadWrite,
 }
 
 macro_rules! named_enum {
@@ -94,6 +97,7 @@ named_enum!(ApiPermission, "permission", [
     ServiceMessageReadAll => "ServiceMessage.Read.All",
     AuditLogReadAll => "AuditLog.Read.All",
     LockboxReadWriteAll => "Lockbox.ReadWrite.All",
+    ServiceHealthNotificationsReadWrite => "ServiceHealth.Notifications.ReadWrite",
 ]);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

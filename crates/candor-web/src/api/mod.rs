@@ -6,6 +6,7 @@ pub mod deliveries;
 pub mod extract;
 pub mod lockbox;
 pub mod me;
+pub mod notifications;
 pub mod operator;
 pub mod operator_messages;
 pub mod operator_topology;
@@ -30,6 +31,7 @@ use crate::AppState;
         (name = "audit", description = "The tenant's tamper-evident audit log"),
         (name = "identity", description = "Who the caller is"),
         (name = "lockbox", description = "Customer Lockbox: requests, decisions, revocation, and the enforcement point for data-plane services"),
+        (name = "notifications", description = "A tenant's notification contacts and webhook endpoints, managed as code"),
         (name = "operator", description = "For the provider's monitoring systems and tools: declare and update issues, publish reviews and Message Center messages"),
     )
 )]
@@ -94,6 +96,25 @@ pub fn routes() -> OpenApiRouter<AppState> {
                     operator_topology::MAX_TOPOLOGY_BYTES,
                 )),
         )
+        .routes(routes!(
+            notifications::list_contacts,
+            notifications::create_contact
+        ))
+        .routes(routes!(
+            notifications::change_contact,
+            notifications::remove_contact
+        ))
+        .routes(routes!(notifications::test_contact))
+        .routes(routes!(
+            notifications::list_webhooks,
+            notifications::create_webhook
+        ))
+        .routes(routes!(
+            notifications::change_webhook,
+            notifications::remove_webhook
+        ))
+        .routes(routes!(notifications::test_webhook))
+        .routes(routes!(notifications::rotate_webhook_secret))
         .routes(routes!(lockbox::list_requests))
         .routes(routes!(lockbox::get_request))
         .routes(routes!(lockbox::decide))

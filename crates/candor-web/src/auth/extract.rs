@@ -48,7 +48,11 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-/// A caller of the REST API: a bearer token, or a portal session (for GET and HEAD).
+/// The header a session's write to the API carries its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A caller of the REST API: a bearer token, or a portal session (any method, with the
+/// session's CSRF token in `X-CSRF-Token` for a write).
 pub struct ApiCaller {
     pub actor: Actor,
     pub ip: Option<String>,
@@ -87,15 +91,21 @@ impl FromRequestParts<AppState> for ApiCaller {
         }
         // A session cookie authenticates only safe methods: a cross-site form cannot
         // make the API change anything on a signed-in person's behalf.
+        // A write with a session must carry the session's CSRF token in `X-CSRF-Token`
+        // (a page's script can read it; another site cannot).
         let safe = matches!(
             parts.method,
             axum::http::Method::GET | axum::http::Method::HEAD
         );
-        if let Some(session) = if safe {
-            session::current(state, &parts.headers).await?
-        } else {
-            None
-        } {
+        let session = session::current(state, &parts.headers).await?;
+        let session = session.filter(|s| {
+            safe || parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| candor_app::secrets::same_secret(t, &s.csrf_token))
+        });
+        if let Some(session) = session {
             if let Some(resolved) = resolve_principal(state, session.principal).await? {
                 return Ok(ApiCaller {
                     actor: resolved.actor,

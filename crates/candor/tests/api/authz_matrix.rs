@@ -176,6 +176,15 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         "/api/v1/audit/records" | "/api/v1/audit/records/export" => {
             Rule::TenantApi(P::AuditLogReadAll, AUDIT, Some(O::ProviderAdmin))
         }
+        "/api/v1/notifications/contacts"
+        | "/api/v1/notifications/contacts/{id}"
+        | "/api/v1/notifications/contacts/{id}/test"
+        | "/api/v1/notifications/webhooks"
+        | "/api/v1/notifications/webhooks/{id}"
+        | "/api/v1/notifications/webhooks/{id}/test"
+        | "/api/v1/notifications/webhooks/{id}/rotate-secret" => {
+            Rule::TenantApi(P::ServiceHealthNotificationsReadWrite, &[GA], None)
+        }
         "/api/v1/lockbox/requests" => Rule::LockboxApi { by_id: false },
         "/api/v1/lockbox/requests/{id}"
         | "/api/v1/lockbox/requests/{id}/decision"
@@ -467,6 +476,12 @@ fn body_of(path: &str) -> &'static str {
     match path {
         "/api/v1/lockbox/requests/{id}/decision" => r#"{"decision":"Deny","comment":"Not now."}"#,
         "/api/v1/lockbox/requests/{id}/revoke" => r#"{"comment":"Done."}"#,
+        // Refused after the rights check: no address, no such service, no https.
+        "/api/v1/notifications/contacts" => r#"{"email":"not-an-address","topics":["incidents"]}"#,
+        "/api/v1/notifications/webhooks" => r#"{"url":"ftp://nowhere","topics":["incidents"]}"#,
+        "/api/v1/notifications/contacts/{id}" | "/api/v1/notifications/webhooks/{id}" => {
+            r#"{"services":["No such service"]}"#
+        }
         p if p.ends_with("/messages/{id}") => r#"{"messageIds":[]}"#,
         _ => "{}",
     }
@@ -1084,9 +1099,18 @@ async fn every_route_answers_every_caller_as_its_rule_says(app: TestApp) {
         // B's people and apps must not find A's objects (nor the service only A uses).
         let tenant_object = path.contains('{') && !path.contains("{token}");
         let url_path = objects.fill(method, path);
-        for caller in &callers {
+        for (n, caller) in callers.iter().enumerate() {
             let want = expected(rule, &caller.who, method, path, tenant_object);
+            // A removal that is served removes: each caller gets an object of its own.
+            let url_path = if *method == Method::DELETE {
+                fresh_object(&app, path, n).await
+            } else {
+                url_path.clone()
+            };
             let res = send(&app, caller, method, path, &url_path).await;
+            if *method == Method::DELETE {
+                clean_up(&app, &url_path).await;
+            }
             let status = res.status();
             let location = res
                 .headers()
@@ -1118,6 +1142,67 @@ async fn every_route_answers_every_caller_as_its_rule_says(app: TestApp) {
         wrong.join("\n")
     );
     assert!(checked > 2000, "only {checked} answers checked");
+}
+
+/// A new object of tenant A's for one DELETE probe, and the path naming it.
+async fn fresh_object(app: &TestApp, path: &str, n: usize) -> String {
+    let a = app.world.a.id;
+    let id = if path.starts_with("/api/v1/notifications/contacts/") {
+        contacts::add(
+            &app.core,
+            &Actor::System,
+            None,
+            a,
+            contacts::ContactInput {
+                email: format!("probe{n}@contoso.example"),
+                language: candor_domain::language::Language::English,
+                topics: [candor_domain::health::Topic::Incidents].into(),
+                services: Vec::new(),
+            },
+        )
+        .await
+        .unwrap()
+        .id
+        .to_string()
+    } else if path.starts_with("/api/v1/notifications/webhooks/") {
+        candor_app::webhooks::add(
+            &app.core,
+            &Actor::System,
+            None,
+            a,
+            candor_app::webhooks::WebhookInput {
+                url: format!("http://127.0.0.1:9/probe{n}"),
+                format: None,
+                topics: [candor_domain::health::Topic::Incidents].into(),
+                services: Vec::new(),
+            },
+        )
+        .await
+        .unwrap()
+        .endpoint
+        .id
+        .to_string()
+    } else {
+        panic!("no fresh object for DELETE {path}: add one to fresh_object");
+    };
+    path.replace("{id}", &id)
+}
+
+/// Removes what `fresh_object` made if the probe did not (endpoints are limited).
+async fn clean_up(app: &TestApp, url_path: &str) {
+    let a = app.world.a.id;
+    let Some(id) = url_path.rsplit('/').next() else {
+        return;
+    };
+    if url_path.starts_with("/api/v1/notifications/webhooks/") {
+        if let Ok(id) = id.parse() {
+            let _ = app.core.store.delete_webhook(a, id, Vec::new()).await;
+        }
+    } else if url_path.starts_with("/api/v1/notifications/contacts/") {
+        if let Ok(id) = id.parse() {
+            let _ = app.core.store.delete_contact(a, id, Vec::new()).await;
+        }
+    }
 }
 
 /// Each caller comes from its own forwarded address, so the per-address sign-in and

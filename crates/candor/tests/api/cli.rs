@@ -239,6 +239,64 @@ fn the_cli_manages_tenants_users_and_clients_and_refuses_bad_input_cleanly() {
     ]);
     assert!(revoked.status.success(), "{:?}", text(&revoked));
 
+    // Many clients from a file: every row checked first, nothing made if one is wrong.
+    let file = dir.path().join("clients.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "tenant,name,permissions\n{tenant_id},Status sync,ServiceHealth.Read.All;ServiceHealth.Notifications.ReadWrite\n{tenant_id},Bad,Mail.Send\nnot-a-tenant,Worse,ServiceHealth.Read.All\n"
+        ),
+    )
+    .unwrap();
+    let bulk = |file: &std::path::Path| {
+        candor(&[
+            "api-client",
+            "create",
+            "--data-dir",
+            data,
+            "--file",
+            file.to_str().unwrap(),
+        ])
+    };
+    let refused = bulk(&file);
+    assert_eq!(refused.status.code(), Some(2));
+    let (out, err) = text(&refused);
+    assert!(out.is_empty(), "nothing created: {out}");
+    assert!(err.contains("line 3") && err.contains("Mail.Send"), "{err}");
+    assert!(err.contains("line 4") && err.contains("tenant"), "{err}");
+    assert!(err.contains("no client was created"), "{err}");
+    std::fs::write(
+        &file,
+        format!(
+            "tenant,name,permissions\n{tenant_id},Status sync,ServiceHealth.Read.All;ServiceHealth.Notifications.ReadWrite\n{tenant_id},Audit export,AuditLog.Read.All\n"
+        ),
+    )
+    .unwrap();
+    let made = bulk(&file);
+    let (out, err) = text(&made);
+    assert!(made.status.success(), "{err}");
+    let mut rows = csv::Reader::from_reader(out.as_bytes());
+    let rows: Vec<csv::StringRecord> = rows.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(&rows[0][1], "Status sync");
+    assert!(rows[0][3].starts_with("cs_"));
+    assert!(rows[0][4].contains("ServiceHealth.Notifications.ReadWrite"));
+    let both = candor(&[
+        "api-client",
+        "create",
+        "--data-dir",
+        data,
+        "--file",
+        file.to_str().unwrap(),
+        "--name",
+        "x",
+    ]);
+    assert_eq!(
+        both.status.code(),
+        Some(2),
+        "--file or the single-client flags"
+    );
+
     // A standing privileged role only with --break-glass, loudly.
     let create_admin = |extra: &[&str]| {
         let mut args = vec![
@@ -298,6 +356,8 @@ fn the_cli_manages_tenants_users_and_clients_and_refuses_bad_input_cleanly() {
     assert_eq!(
         activities,
         [
+            "Add-ApiClient",
+            "Add-ApiClient",
             "Revoke-ApiClient",
             "Add-ApiClient",
             "Add-User",
@@ -323,8 +383,8 @@ fn the_cli_manages_tenants_users_and_clients_and_refuses_bad_input_cleanly() {
     assert!(exported.status.success());
     assert_eq!(
         std::fs::read_to_string(&export).unwrap().lines().count(),
-        1 + 5,
-        "header + 4 records + the export itself"
+        1 + 7,
+        "header + 6 records + the export itself"
     );
 
     let cp = candor(&["audit", "checkpoint", "--data-dir", data]);

@@ -26,6 +26,7 @@ mod lockbox;
 mod lockbox_api;
 mod lockbox_story;
 mod messages;
+mod notifications;
 mod operator_api;
 mod ops;
 mod portal;
