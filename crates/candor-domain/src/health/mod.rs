@@ -45,6 +45,7 @@ macro_rules! wire_enum {
     };
 }
 
+pub mod alert;
 pub mod breaker;
 mod catalog;
 mod delivery;

@@ -50,7 +50,7 @@ pub struct ContactView {
     pub email: String,
     /// en, nl, fr, zh-TW or ko.
     pub language: String,
-    /// incidents, advisories, messages, reviews.
+    /// incidents, advisories, messageCenter, postIncidentReviews.
     pub topics: Vec<String>,
     /// Service ids; empty means every service.
     pub services: Vec<String>,
