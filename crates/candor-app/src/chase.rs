@@ -148,31 +148,36 @@ pub async fn chased(core: &Core, issue: &Issue) -> AppResult<Vec<Operator>> {
             }
         }
     }
-    if duty.is_empty() {
-        people.extend(
-            core.store
-                .list_operators()
-                .await?
-                .into_iter()
-                .filter(is_incident_manager),
-        );
-    } else {
-        for email in &duty {
-            if let Some(op) = incident_manager(core, email.as_str()).await? {
-                people.push(op);
-            }
-        }
-    }
+    people.extend(on_duty(core, &duty).await?);
     let mut seen = std::collections::BTreeSet::new();
     people.retain(|p| seen.insert(p.id));
     Ok(people)
 }
 
+/// The active Incident Managers on duty, or every active one when no duty is set.
+async fn on_duty(core: &Core, duty: &[EmailAddress]) -> AppResult<Vec<Operator>> {
+    if duty.is_empty() {
+        return Ok(core
+            .store
+            .list_operators()
+            .await?
+            .into_iter()
+            .filter(is_incident_manager)
+            .collect());
+    }
+    let mut people = Vec::new();
+    for email in duty {
+        if let Some(op) = incident_manager(core, email.as_str()).await? {
+            people.push(op);
+        }
+    }
+    Ok(people)
+}
+
 /// What a notice says: its event, subject and body, per reader.
-struct Notice<'a> {
+struct Notice {
     change: String,
     event: &'static str,
-    issue: &'a Issue,
     subject_key: &'static str,
     body_key: &'static str,
     args: Vec<(&'static str, String)>,
@@ -184,13 +189,32 @@ fn console_link(settings: &ChaseSettings, issue: &Issue) -> Option<String> {
 }
 
 /// Queues the notice to every chased person (email) and the operator webhook.
-async fn tell(core: &Core, notice: Notice<'_>) -> AppResult<usize> {
+async fn tell(core: &Core, issue: &Issue, notice: Notice) -> AppResult<usize> {
+    let people = chased(core, issue).await?;
+    let link = console_link(&core.chase.get(), issue);
+    let data = json!({
+        "issueId": issue.id.to_string(),
+        "title": issue.title,
+        "owner": issue.owner.map(|o| o.to_string()),
+        "nextUpdateDue": issue.next_update_due.map(rfc3339),
+        "cadenceMinutes": issue.cadence.whole_minutes(),
+        "told": people.iter().map(|p| p.email.as_str().to_owned()).collect::<Vec<_>>(),
+    });
+    send(core, &notice, &people, link, data).await
+}
+
+/// Queues `notice` to `people` (email) and the operator webhook (with `data`).
+async fn send(
+    core: &Core,
+    notice: &Notice,
+    people: &[Operator],
+    link: Option<String>,
+    data: serde_json::Value,
+) -> AppResult<usize> {
     let settings = core.chase.get();
-    let people = chased(core, notice.issue).await?;
     let now = core.clock.now();
-    let link = console_link(&settings, notice.issue);
     let mut deliveries: Vec<NewDelivery> = Vec::new();
-    for person in &people {
+    for person in people {
         let tr = Tr::new(
             person
                 .language
@@ -242,14 +266,7 @@ async fn tell(core: &Core, notice: Notice<'_>) -> AppResult<usize> {
             title: tr.ta(notice.subject_key, &args),
             text: tr.ta(notice.body_key, &args),
             url: link.clone(),
-            data: json!({
-                "issueId": notice.issue.id.to_string(),
-                "title": notice.issue.title,
-                "owner": notice.issue.owner.map(|o| o.to_string()),
-                "nextUpdateDue": notice.issue.next_update_due.map(rfc3339),
-                "cadenceMinutes": notice.issue.cadence.whole_minutes(),
-                "told": people.iter().map(|p| p.email.as_str().to_owned()).collect::<Vec<_>>(),
-            }),
+            data,
         };
         d.payload = serde_json::to_value(&message).map_err(AppError::internal)?;
         deliveries.push(d);
@@ -270,10 +287,10 @@ pub async fn overdue(
     let due_text = rfc3339(due);
     tell(
         core,
+        issue,
         Notice {
             change: format!("overdue:{}:{due_text}:{reminder}", issue.id),
             event: "issue.overdue",
-            issue,
             subject_key: "chase-overdue-subject",
             body_key: "chase-overdue-body",
             args: vec![
@@ -295,10 +312,10 @@ pub async fn overdue(
 pub async fn cadence_changed(core: &Core, issue: &Issue, post: i64) -> AppResult<usize> {
     tell(
         core,
+        issue,
         Notice {
             change: format!("cadence:{}:{post}", issue.id),
             event: "issue.cadenceChanged",
-            issue,
             subject_key: "chase-cadence-subject",
             body_key: "chase-cadence-body",
             args: vec![
@@ -333,4 +350,37 @@ pub fn cadence_job(
         "{}:{issue}:{post}",
         crate::jobs::HEALTH_CADENCE_CHANGED
     ))
+}
+
+/// Tells the incident managers on duty (every one when no duty is set) that monitoring
+/// opened a draft: it waits for one of them to publish it.
+pub async fn draft_opened(
+    core: &Core,
+    draft: &candor_domain::health::alert::IssueDraft,
+) -> AppResult<usize> {
+    let settings = core.chase.get();
+    let people = on_duty(core, &settings.duty).await?;
+    let base = settings.console_url.trim_end_matches('/');
+    let link = (!base.is_empty()).then(|| format!("{base}/console/drafts"));
+    let args = vec![
+        ("title", draft.title.clone()),
+        ("count", draft.affected_tenants.to_string()),
+        ("service", draft.service.to_string()),
+    ];
+    let data = json!({
+        "draftId": draft.id.to_string(),
+        "fingerprint": draft.fingerprint,
+        "title": draft.title,
+        "service": draft.service.as_str(),
+        "affectedTenants": draft.affected_tenants,
+        "told": people.iter().map(|p| p.email.as_str().to_owned()).collect::<Vec<_>>(),
+    });
+    let notice = Notice {
+        change: format!("draft:{}", draft.id),
+        event: "draft.opened",
+        subject_key: "chase-draft-subject",
+        body_key: "chase-draft-body",
+        args,
+    };
+    send(core, &notice, &people, link, data).await
 }

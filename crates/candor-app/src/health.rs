@@ -169,6 +169,16 @@ pub async fn preview(
     scope: &Scope,
 ) -> AppResult<ImpactPreview> {
     authorize(actor, Action::PublishServiceHealth)?;
+    Ok(reach(core, service, scope).await?.1)
+}
+
+/// The service `service` names and who `scope` would reach on it (the caller has
+/// authorized).
+pub(crate) async fn reach(
+    core: &Core,
+    service: &str,
+    scope: &Scope,
+) -> AppResult<(ServiceId, ImpactPreview)> {
     let cat = catalog(core).await?;
     let service = cat
         .find_service(service)
@@ -177,10 +187,11 @@ pub async fn preview(
         .clone();
     let covered = check_scope(core, &cat, scope, &service).await?;
     let explicit: Vec<TenantId> = scope.tenants.iter().copied().collect();
-    Ok(core
+    let preview = core
         .store
         .preview_impact(&covered, &explicit, PREVIEW_TENANTS)
-        .await?)
+        .await?;
+    Ok((service, preview))
 }
 
 #[derive(Debug, Clone)]

@@ -63,6 +63,17 @@ impl ParseId for LockboxRequestId {
     }
 }
 
+impl ParseId for candor_domain::DraftId {
+    fn parse_id(s: &str) -> AppResult<Self> {
+        s.trim().parse().map_err(|e: candor_domain::IdParseError| {
+            AppError::Invalid(candor_domain::identity::InvalidValue::new(
+                "id",
+                e.to_string(),
+            ))
+        })
+    }
+}
+
 impl ParseId for ElevationId {
     fn parse_id(s: &str) -> AppResult<Self> {
         Ok(s.parse()?)

@@ -2,6 +2,7 @@
 //! audit), shared by the HTTP handlers, the CLI, the job runner and the delivery worker,
 //! so all follow the same rules. It knows the domain and the store traits, not HTTP.
 
+pub mod alerts;
 pub mod audit;
 pub mod chase;
 pub mod contacts;

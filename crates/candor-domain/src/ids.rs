@@ -54,6 +54,11 @@ uuid_id!(
     "operator id"
 );
 uuid_id!(
+    /// A draft issue opened by an alert from monitoring.
+    DraftId,
+    "draft id"
+);
+uuid_id!(
     /// An API client (app registration) of a tenant; its id is the OAuth `client_id`.
     ApiClientId,
     "client id"

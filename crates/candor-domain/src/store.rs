@@ -358,6 +358,35 @@ pub struct ImpactPreview {
 
 #[async_trait]
 pub trait IssueStore: Send + Sync {
+    /// The open (unpublished) draft of an alert's fingerprint.
+    async fn open_draft(
+        &self,
+        fingerprint: &str,
+    ) -> StoreResult<Option<crate::health::alert::IssueDraft>>;
+    async fn get_draft(
+        &self,
+        id: crate::DraftId,
+    ) -> StoreResult<Option<crate::health::alert::IssueDraft>>;
+    /// Writes a draft (new or changed), with its audit records. A second open draft of
+    /// the same fingerprint is a conflict (`Unique`).
+    async fn save_draft(
+        &self,
+        draft: &crate::health::alert::IssueDraft,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    /// Newest first; `open_only` leaves out the published ones.
+    async fn list_drafts(
+        &self,
+        open_only: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::alert::IssueDraft>>;
+    /// Records that the draft became `issue`; false if it was already published.
+    async fn draft_published(
+        &self,
+        id: crate::DraftId,
+        issue: &crate::health::IssueId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
     /// The next value of a named counter (issue numbers), starting at `start`.
     async fn next_number(&self, counter: &str, start: i64) -> StoreResult<i64>;
     /// A named counter's value, 0 before it is first set.

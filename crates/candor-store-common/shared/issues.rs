@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use crate::dialect::{at, each, key, list, Db, DbConnection, DbRow, Store};
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
+use candor_domain::health::alert::IssueDraft;
 use candor_domain::health::{ComponentId, Issue, IssueId, Pir, Post, Scope, ServiceId};
 use candor_domain::language::Language;
 use candor_domain::store::{
@@ -20,10 +21,33 @@ use sqlx::QueryBuilder;
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::append_in_tx;
-use crate::rows::{corrupt, get, json, opt_id, opt_time, parsed, time};
+use crate::rows::{corrupt, from_json, get, json, opt_id, opt_time, parsed, time};
 use crate::{db_error, rows};
 
 const ISSUE_COLS: &str = "id, service_id, classification, origin, feature, feature_group, title, impact_description, status, start_at, end_at, last_modified_at, details, scope, cadence_minutes, next_update_due, owner_operator_id, updates_total, updates_on_time";
+
+const DRAFT_COLS: &str = "id, fingerprint, origin, service_id, classification, title, impact, scope, firing, affected_tenants, notes, link, starts_at, created_at, updated_at, issue_id";
+
+fn draft(row: &DbRow) -> StoreResult<IssueDraft> {
+    Ok(IssueDraft {
+        id: rows::id(row, "id", candor_domain::DraftId)?,
+        fingerprint: get(row, "fingerprint")?,
+        origin: get(row, "origin")?,
+        service: ServiceId::from_trusted(get::<String>(row, "service_id")?),
+        classification: parsed(row, "classification")?,
+        title: get(row, "title")?,
+        impact_description: get(row, "impact")?,
+        scope: from_json(row, "scope")?,
+        firing: get(row, "firing")?,
+        affected_tenants: get(row, "affected_tenants")?,
+        notes: from_json(row, "notes")?,
+        link: get(row, "link")?,
+        starts_at: time(row, "starts_at")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        issue: get::<Option<String>>(row, "issue_id")?.map(IssueId::from_trusted),
+    })
+}
 
 fn issue(row: &DbRow) -> StoreResult<Issue> {
     let details: String = get(row, "details")?;
@@ -160,6 +184,98 @@ async fn write_issue(
 
 #[async_trait]
 impl IssueStore for Store {
+    async fn open_draft(&self, fingerprint: &str) -> StoreResult<Option<IssueDraft>> {
+        sqlx::query(&format!(
+            "SELECT {DRAFT_COLS} FROM issue_drafts WHERE fingerprint = $1 AND issue_id IS NULL"
+        ))
+        .bind(fingerprint)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_error)?
+        .map(|r| draft(&r))
+        .transpose()
+    }
+
+    async fn get_draft(&self, id: candor_domain::DraftId) -> StoreResult<Option<IssueDraft>> {
+        sqlx::query(&format!(
+            "SELECT {DRAFT_COLS} FROM issue_drafts WHERE id = $1"
+        ))
+        .bind(key(id.0))
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_error)?
+        .map(|r| draft(&r))
+        .transpose()
+    }
+
+    async fn save_draft(&self, d: &IssueDraft, audit: Vec<NewAuditRecord>) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        sqlx::query(&format!(
+            "INSERT INTO issue_drafts ({DRAFT_COLS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+             ON CONFLICT (id) DO UPDATE SET service_id = excluded.service_id,
+                 classification = excluded.classification, title = excluded.title,
+                 impact = excluded.impact, scope = excluded.scope, firing = excluded.firing,
+                 affected_tenants = excluded.affected_tenants, notes = excluded.notes,
+                 link = excluded.link, updated_at = excluded.updated_at"
+        ))
+        .bind(key(d.id.0))
+        .bind(&d.fingerprint)
+        .bind(&d.origin)
+        .bind(d.service.as_str())
+        .bind(d.classification.as_str())
+        .bind(&d.title)
+        .bind(&d.impact_description)
+        .bind(json(&d.scope))
+        .bind(d.firing)
+        .bind(d.affected_tenants)
+        .bind(json(&d.notes))
+        .bind(&d.link)
+        .bind(at(d.starts_at))
+        .bind(at(d.created_at))
+        .bind(at(d.updated_at))
+        .bind(d.issue.as_ref().map(|i| i.to_string()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        append_in_tx(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn list_drafts(&self, open_only: bool, limit: u32) -> StoreResult<Vec<IssueDraft>> {
+        sqlx::query(&format!(
+            "SELECT {DRAFT_COLS} FROM issue_drafts WHERE ($1 = 0 OR issue_id IS NULL)
+             ORDER BY updated_at DESC, id LIMIT $2"
+        ))
+        .bind(i64::from(open_only))
+        .bind(i64::from(limit.clamp(1, 500)))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(draft)
+        .collect()
+    }
+
+    async fn draft_published(
+        &self,
+        id: candor_domain::DraftId,
+        issue: &IssueId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE issue_drafts SET issue_id = $1, updated_at = $2 WHERE id = $3 AND issue_id IS NULL",
+        )
+        .bind(issue.to_string())
+        .bind(at(now))
+        .bind(key(id.0))
+        .execute(self.writer())
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn next_number(&self, counter: &str, start: i64) -> StoreResult<i64> {
         sqlx::query_scalar(
             "INSERT INTO id_counters (name, value) VALUES ($1, $2)

@@ -90,6 +90,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "0016_lanes.sql",
         include_str!("../migrations/0016_lanes.sql"),
     ),
+    (
+        "0017_issue_drafts.sql",
+        include_str!("../migrations/0017_issue_drafts.sql"),
+    ),
 ];
 
 fn word(name: &str, dialect: Dialect) -> Option<&'static str> {

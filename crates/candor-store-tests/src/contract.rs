@@ -782,6 +782,64 @@ pub async fn each_job_lane_is_claimed_on_its_own(store: Arc<dyn Store>) {
     }
 }
 
+pub async fn drafts_are_one_per_open_fingerprint(store: Arc<dyn Store>) {
+    use candor_domain::health::alert::IssueDraft;
+    let draft = |fingerprint: &str| IssueDraft {
+        id: candor_domain::DraftId::generate(),
+        fingerprint: fingerprint.into(),
+        origin: "alertmanager".into(),
+        service: candor_domain::health::ServiceId::parse("Exchange").unwrap(),
+        classification: candor_domain::health::Classification::Incident,
+        title: "Slow".into(),
+        impact_description: "Mail is slow.".into(),
+        scope: candor_domain::health::Scope::default(),
+        firing: true,
+        affected_tenants: 3,
+        notes: Vec::new(),
+        link: None,
+        starts_at: T0,
+        created_at: T0,
+        updated_at: T0,
+        issue: None,
+    };
+    let mut first = draft("fp-1");
+    store.save_draft(&first, Vec::new()).await.unwrap();
+    assert_eq!(store.open_draft("fp-1").await.unwrap(), Some(first.clone()));
+    let err = store
+        .save_draft(&draft("fp-1"), Vec::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::Unique(_))),
+        "one open draft per fingerprint: {err:?}"
+    );
+    first.firing = false;
+    first.note(T0 + Duration::minutes(5), "resolved");
+    first.updated_at = T0 + Duration::minutes(5);
+    store.save_draft(&first, Vec::new()).await.unwrap();
+    assert_eq!(
+        store.get_draft(first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    let issue = candor_domain::health::IssueId::parse("EX100001").unwrap();
+    assert!(store
+        .draft_published(first.id, &issue, T0 + Duration::minutes(6))
+        .await
+        .unwrap());
+    assert!(!store
+        .draft_published(first.id, &issue, T0 + Duration::minutes(7))
+        .await
+        .unwrap());
+    assert!(store.open_draft("fp-1").await.unwrap().is_none());
+    // Published, it no longer holds the fingerprint.
+    store.save_draft(&draft("fp-1"), Vec::new()).await.unwrap();
+    assert_eq!(store.list_drafts(true, 10).await.unwrap().len(), 1);
+    let all = store.list_drafts(false, 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].issue.as_ref(), Some(&issue), "newest change first");
+    assert!(all[1].issue.is_none());
+}
+
 pub async fn concurrent_workers_claim_each_job_once(store: Arc<dyn Store>) {
     for i in 0..40 {
         store

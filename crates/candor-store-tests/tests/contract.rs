@@ -44,6 +44,7 @@ contract!(
     the_first_signing_key_wins,
     jobs_are_claimed_when_due_and_deduplicated,
     each_job_lane_is_claimed_on_its_own,
+    drafts_are_one_per_open_fingerprint,
     concurrent_workers_claim_each_job_once,
     migrations_are_recorded,
     announcements_reach_every_listener,

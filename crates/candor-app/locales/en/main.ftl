@@ -622,3 +622,8 @@ chase-cadence-subject = New update cadence: { $id } { $title }
 chase-cadence-body = Updates of { $id } ({ $title }) are now due every { $cadence } minutes. The next is due at { $due }.
 
 { $link }
+
+chase-draft-subject = Draft issue from monitoring: { $title }
+chase-draft-body = Monitoring opened a draft issue on { $service }: { $title }. Its scope reaches { $count } tenants. Nobody is told until an incident manager publishes it.
+
+{ $link }

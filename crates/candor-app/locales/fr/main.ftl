@@ -622,3 +622,8 @@ chase-cadence-subject = Nouvelle fréquence de mise à jour : { $id } { $title }
 chase-cadence-body = Les mises à jour de { $id } ({ $title }) sont désormais attendues toutes les { $cadence } minutes. La prochaine est attendue à { $due }.
 
 { $link }
+
+chase-draft-subject = Brouillon d'incident issu de la supervision : { $title }
+chase-draft-body = La supervision a ouvert un brouillon d'incident sur { $service } : { $title }. Sa portée atteint { $count } locataires. Personne n'est prévenu tant qu'un responsable d'incident ne l'a pas publié.
+
+{ $link }

@@ -622,3 +622,8 @@ chase-cadence-subject = 새 업데이트 주기: { $id } { $title }
 chase-cadence-body = 이제 { $id }({ $title })의 업데이트는 { $cadence }분마다 예정됩니다. 다음 업데이트는 { $due }에 예정되어 있습니다.
 
 { $link }
+
+chase-draft-subject = 모니터링에서 만든 문제 초안: { $title }
+chase-draft-body = 모니터링이 { $service }에 문제 초안을 열었습니다: { $title }. 범위에 포함된 테넌트는 { $count }개입니다. 인시던트 관리자가 게시하기 전까지는 아무에게도 알리지 않습니다.
+
+{ $link }

@@ -622,3 +622,8 @@ chase-cadence-subject = Nieuw updateritme: { $id } { $title }
 chase-cadence-body = Updates van { $id } ({ $title }) worden nu elke { $cadence } minuten verwacht. De volgende wordt verwacht om { $due }.
 
 { $link }
+
+chase-draft-subject = Conceptprobleem uit monitoring: { $title }
+chase-draft-body = Monitoring heeft een conceptprobleem geopend voor { $service }: { $title }. Het bereik omvat { $count } tenants. Niemand wordt ingelicht tot een incidentmanager het publiceert.
+
+{ $link }

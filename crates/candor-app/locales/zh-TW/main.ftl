@@ -622,3 +622,8 @@ chase-cadence-subject = 新的更新頻率：{ $id } { $title }
 chase-cadence-body = { $id }（{ $title }）現在每 { $cadence } 分鐘需要更新一次。下一次更新預定於 { $due }。
 
 { $link }
+
+chase-draft-subject = 監控建立的問題草稿：{ $title }
+chase-draft-body = 監控已為 { $service } 建立問題草稿：{ $title }。其範圍涵蓋 { $count } 個租用戶。在事件管理員發佈之前，不會通知任何人。
+
+{ $link }

@@ -392,6 +392,61 @@ pub fn read_generic(a: &GenericAlert, now: OffsetDateTime) -> Result<Alert, Vec<
     })
 }
 
+/// A draft issue monitoring opened: not published, nobody told but the incident
+/// managers, until one of them publishes it with one action. One open draft per alert
+/// fingerprint; repeats update it, a resolved alert is noted on it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueDraft {
+    pub id: crate::DraftId,
+    pub fingerprint: String,
+    pub origin: String,
+    pub service: super::ServiceId,
+    pub classification: Classification,
+    pub title: String,
+    pub impact_description: String,
+    pub scope: Scope,
+    /// Whether the alert is firing now (false once it resolved).
+    pub firing: bool,
+    /// Tenants the scope reaches, from the impact preview when it was last updated.
+    pub affected_tenants: i64,
+    /// What happened to it: fired, fired again, resolved.
+    pub notes: Vec<DraftNote>,
+    pub link: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// The issue it was published as.
+    pub issue: Option<super::IssueId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftNote {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub text: String,
+}
+
+/// Notes kept on a draft: the latest, so an alert that flaps does not grow it forever.
+pub const DRAFT_NOTES_KEPT: usize = 50;
+
+impl IssueDraft {
+    pub fn note(&mut self, at: OffsetDateTime, text: impl Into<String>) {
+        self.notes.push(DraftNote {
+            at,
+            text: text.into(),
+        });
+        if self.notes.len() > DRAFT_NOTES_KEPT {
+            let extra = self.notes.len() - DRAFT_NOTES_KEPT;
+            self.notes.drain(..extra);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

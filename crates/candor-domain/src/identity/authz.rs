@@ -82,6 +82,8 @@ pub enum Action {
     ManageTopology,
     PublishServiceHealth,
     PublishMessages,
+    /// Send alerts from monitoring (they open draft issues).
+    IngestAlerts,
     FileLockboxRequest,
     ApproveLockboxInternally,
     /// Asking whether an operation is covered, reporting operations performed.
@@ -108,6 +110,7 @@ impl Action {
             Action::ManageTopology,
             Action::PublishServiceHealth,
             Action::PublishMessages,
+            Action::IngestAlerts,
             Action::FileLockboxRequest,
             Action::ApproveLockboxInternally,
             Action::EnforceLockbox,
@@ -180,6 +183,7 @@ impl Action {
                 Some(OperatorRole::IncidentManager)
             }
             Action::FileLockboxRequest => Some(OperatorRole::SupportEngineer),
+            Action::IngestAlerts => Some(OperatorRole::AlertSource),
             Action::ApproveLockboxInternally => Some(OperatorRole::SupportManager),
             Action::EnforceLockbox => Some(OperatorRole::DataPlaneService),
             _ => None,

@@ -24,6 +24,9 @@ pub enum OperatorRole {
     /// A machine identity of the provider's data plane (a mailbox server, say) that asks
     /// Candor whether an engineer's operation is covered by a Lockbox grant.
     DataPlaneService,
+    /// A monitoring system that sends alerts, which open draft issues; it can do
+    /// nothing else.
+    AlertSource,
 }
 
 /// Application permissions an API client may carry, spelled as in Microsoft Graph.
@@ -90,6 +93,7 @@ named_enum!(OperatorRole, "operator role", [
     SupportEngineer => "SupportEngineer",
     SupportManager => "SupportManager",
     DataPlaneService => "DataPlaneService",
+    AlertSource => "AlertSource",
 ]);
 
 named_enum!(ApiPermission, "permission", [

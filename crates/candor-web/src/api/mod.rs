@@ -1,6 +1,7 @@
 //! Candor's REST API (`/api/v1/...`) and the OAuth token endpoint. Routes are declared
 //! through utoipa's router so `/openapi.json` is generated from the routes themselves.
 
+pub mod alerts;
 pub mod audit;
 pub mod deliveries;
 pub mod extract;
@@ -115,6 +116,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(notifications::test_webhook))
         .routes(routes!(notifications::rotate_webhook_secret))
+        .routes(routes!(alerts::alertmanager))
+        .routes(routes!(alerts::generic))
+        .routes(routes!(alerts::list_drafts))
+        .routes(routes!(alerts::get_draft))
+        .routes(routes!(alerts::publish_draft))
         .routes(routes!(lockbox::list_requests))
         .routes(routes!(lockbox::get_request))
         .routes(routes!(lockbox::decide))

@@ -179,7 +179,7 @@ pub struct IssueView {
     pub posts: Option<Vec<PostView>>,
 }
 
-fn view(
+pub(crate) fn view(
     i: &Issue,
     now: OffsetDateTime,
     affected: Option<i64>,

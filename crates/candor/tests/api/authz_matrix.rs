@@ -193,6 +193,12 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
             Rule::OperatorApi(O::DataPlaneService)
         }
         "/api/v1/operator/topology" => Rule::OperatorApi(O::ProviderAdmin),
+        "/api/v1/alerts/alertmanager" | "/api/v1/alerts/generic" => {
+            Rule::OperatorApi(O::AlertSource)
+        }
+        "/api/v1/operator/drafts"
+        | "/api/v1/operator/drafts/{id}"
+        | "/api/v1/operator/drafts/{id}/publish" => Rule::OperatorApi(O::IncidentManager),
         "/api/v1/operator/issues"
         | "/api/v1/operator/issues/{id}"
         | "/api/v1/operator/issues/{id}/posts"
@@ -626,6 +632,8 @@ impl Objects {
             "feed"
         } else if path.contains("/elevation/") {
             "elevation"
+        } else if path.contains("/drafts/") {
+            "draft"
         } else {
             "none"
         };
@@ -809,6 +817,28 @@ async fn objects(app: &TestApp) -> Objects {
     .await
     .unwrap();
     params.insert("contact", contact.id.to_string());
+
+    let source = Actor::Operator {
+        operator_id: candor_domain::OperatorId::generate(),
+        email: "svc:monitoring".into(),
+        roles: [O::AlertSource].into_iter().collect(),
+    };
+    let alert = candor_domain::health::alert::read_generic(
+        &serde_json::from_value(serde_json::json!({
+            "fingerprint": "matrix", "status": "firing", "service": "Exchange",
+            "title": "Probe", "scaleUnits": ["eu-west-su1"]
+        }))
+        .unwrap(),
+        core.clock.now(),
+    )
+    .unwrap();
+    let drafted = candor_app::alerts::ingest(core, &source, vec![alert])
+        .await
+        .unwrap();
+    let candor_app::alerts::Intake::Opened(draft) = drafted[0].1 else {
+        panic!("the probe alert opens a draft");
+    };
+    params.insert("draft", draft.to_string());
 
     core.allow_private_webhooks
         .store(true, std::sync::atomic::Ordering::Relaxed);

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod alerts;
 mod audit;
 mod authz;
 mod authz_matrix;
