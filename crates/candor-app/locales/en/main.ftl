@@ -627,3 +627,15 @@ chase-draft-subject = Draft issue from monitoring: { $title }
 chase-draft-body = Monitoring opened a draft issue on { $service }: { $title }. Its scope reaches { $count } tenants. Nobody is told until an incident manager publishes it.
 
 { $link }
+
+drafts-title = Drafts
+drafts-intro = Issues monitoring drafted from its alerts. Nobody is told until you publish one; publishing makes it an issue you own, told to every tenant its scope reaches.
+drafts-none = No open drafts.
+drafts-alert = Alert
+drafts-state = State
+drafts-reach = Tenants reached
+drafts-notes = Notes
+drafts-firing = Firing
+drafts-resolved = Resolved
+drafts-source = The alert's source
+drafts-publish = Publish

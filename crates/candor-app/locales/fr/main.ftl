@@ -627,3 +627,15 @@ chase-draft-subject = Brouillon d'incident issu de la supervision : { $title }
 chase-draft-body = La supervision a ouvert un brouillon d'incident sur { $service } : { $title }. Sa portée atteint { $count } locataires. Personne n'est prévenu tant qu'un responsable d'incident ne l'a pas publié.
 
 { $link }
+
+drafts-title = Brouillons
+drafts-intro = Incidents que la supervision a rédigés à partir de ses alertes. Personne n'est prévenu tant que vous n'en publiez pas un ; le publier en fait un incident dont vous êtes responsable, annoncé à chaque locataire de sa portée.
+drafts-none = Aucun brouillon ouvert.
+drafts-alert = Alerte
+drafts-state = État
+drafts-reach = Locataires atteints
+drafts-notes = Notes
+drafts-firing = Active
+drafts-resolved = Résolue
+drafts-source = La source de l'alerte
+drafts-publish = Publier

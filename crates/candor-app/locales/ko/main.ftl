@@ -627,3 +627,15 @@ chase-draft-subject = 모니터링에서 만든 문제 초안: { $title }
 chase-draft-body = 모니터링이 { $service }에 문제 초안을 열었습니다: { $title }. 범위에 포함된 테넌트는 { $count }개입니다. 인시던트 관리자가 게시하기 전까지는 아무에게도 알리지 않습니다.
 
 { $link }
+
+drafts-title = 초안
+drafts-intro = 모니터링이 경고에서 작성한 문제입니다. 게시하기 전까지는 아무에게도 알리지 않으며, 게시하면 귀하가 담당하는 문제가 되어 범위 내 모든 테넌트에 알립니다.
+drafts-none = 열린 초안이 없습니다.
+drafts-alert = 경고
+drafts-state = 상태
+drafts-reach = 도달하는 테넌트
+drafts-notes = 메모
+drafts-firing = 발생 중
+drafts-resolved = 해결됨
+drafts-source = 경고의 출처
+drafts-publish = 게시

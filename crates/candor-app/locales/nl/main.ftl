@@ -627,3 +627,15 @@ chase-draft-subject = Conceptprobleem uit monitoring: { $title }
 chase-draft-body = Monitoring heeft een conceptprobleem geopend voor { $service }: { $title }. Het bereik omvat { $count } tenants. Niemand wordt ingelicht tot een incidentmanager het publiceert.
 
 { $link }
+
+drafts-title = Concepten
+drafts-intro = Problemen die monitoring uit zijn meldingen heeft opgesteld. Niemand wordt ingelicht tot u er een publiceert; publiceren maakt er een probleem van dat u beheert, gemeld aan elke tenant binnen het bereik.
+drafts-none = Geen open concepten.
+drafts-alert = Melding
+drafts-state = Status
+drafts-reach = Bereikte tenants
+drafts-notes = Notities
+drafts-firing = Actief
+drafts-resolved = Opgelost
+drafts-source = De bron van de melding
+drafts-publish = Publiceren

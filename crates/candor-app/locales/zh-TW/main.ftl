@@ -627,3 +627,15 @@ chase-draft-subject = 監控建立的問題草稿：{ $title }
 chase-draft-body = 監控已為 { $service } 建立問題草稿：{ $title }。其範圍涵蓋 { $count } 個租用戶。在事件管理員發佈之前，不會通知任何人。
 
 { $link }
+
+drafts-title = 草稿
+drafts-intro = 監控根據警示草擬的問題。在您發佈之前不會通知任何人；發佈後即成為您負責的問題，並通知其範圍內的每個租用戶。
+drafts-none = 沒有未處理的草稿。
+drafts-alert = 警示
+drafts-state = 狀態
+drafts-reach = 觸及的租用戶
+drafts-notes = 備註
+drafts-firing = 觸發中
+drafts-resolved = 已解決
+drafts-source = 警示的來源
+drafts-publish = 發佈

@@ -3,6 +3,7 @@
 //! topology and elevations, and follow deliveries.
 
 mod deliveries;
+mod drafts;
 mod elevation;
 pub mod health;
 mod home;
@@ -21,6 +22,8 @@ use crate::AppState;
 pub fn routes(t: &mut RouteTable) -> Router<AppState> {
     Router::new()
         .at(t, "/console/deliveries", get(deliveries::console))
+        .at(t, "/console/drafts", get(drafts::list))
+        .at(t, "/console/drafts/{id}/publish", post(drafts::publish))
         .at(
             t,
             "/console/elevation",

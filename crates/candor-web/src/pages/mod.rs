@@ -134,6 +134,7 @@ impl PageCtx {
                 add("/console/elevation", "nav-elevation");
                 if allowed(Action::PublishServiceHealth) {
                     add("/console/issues", "nav-issues");
+                    add("/console/drafts", "drafts-title");
                 }
                 if allowed(Action::PublishMessages) {
                     add("/console/messages", "nav-messages");

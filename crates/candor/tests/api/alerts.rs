@@ -256,6 +256,38 @@ async fn monitoring_drafts_incidents_that_a_person_publishes(app: TestApp) {
     let fresh: Value = res.json().await.unwrap();
     assert_eq!(fresh["alerts"][0]["outcome"], "opened");
     assert_ne!(fresh["alerts"][0]["draftId"], draft_id);
+    // The console's one action does the same for a person, who then owns the issue.
+    let console = app
+        .sign_in(
+            &app.world
+                .operator(candor_domain::identity::OperatorRole::IncidentManager)
+                .email,
+            true,
+        )
+        .await;
+    let page = console
+        .get(app.url("/console/drafts"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let fresh_id = fresh["alerts"][0]["draftId"].as_str().unwrap();
+    assert!(
+        page.contains(&format!("/console/drafts/{fresh_id}/publish")),
+        "{page}"
+    );
+    let csrf = crate::common::csrf_of(&page);
+    let res = console
+        .post(app.url(&format!("/console/drafts/{fresh_id}/publish")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/console/issues/"), "{to}");
     let generic = post(
         "/api/v1/alerts/generic",
         json!({"fingerprint": "db-latency", "status": "firing", "service": "Exchange Online",

@@ -152,6 +152,9 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         "/console/elevation/{id}/decision" => Rule::Console(Some(O::ProviderAdmin)),
         "/console/elevation/{id}/revoke" => Rule::ElevationRevoke,
         "/console/deliveries" => Rule::Console(Some(O::IncidentManager)),
+        "/console/drafts" | "/console/drafts/{id}/publish" => {
+            Rule::Console(Some(O::IncidentManager))
+        }
         "/console/audit"
         | "/console/audit/export"
         | "/console/tenants"
