@@ -221,6 +221,7 @@ mod tests {
         ("0014_delivery_news.sql", "dce2b710e09343e53dd080bf6a7950e6243aee046ec094631096315c427fc0cabc0f86acee1f1cf4f852ffb7e475dc73"),
         ("0015_delivery_realm.sql", "fa71b4af0314cc410383b536e9618d61b7433604aa46fee38e6349f63e837f5536d8c6ea7a6eefb20c7e89a4c8439f24"),
         ("0016_lanes.sql", "f09aaca46a213b1feef41c932d30472fc9955b04ff953e303b8d5433ece087ac6c557298a4f03f7789f35f2c277ec5ec"),
+        ("0017_issue_drafts.sql", "0754bd7672ad2f56a47f23cb1e1284aac7d03535b91f6749c2fbf452635454a9c812a0d9094c6cbabd6b43802806fa75"),
     ];
     const POSTGRES: &[(&str, &str)] = &[
         ("0001_foundation.sql", "e43fa967dc0f961b74828bb9d45a97c14af338ffb2cd598ea0a141492fff2e5dd051b3ff61efd686970af886cc5b9bd6"),
@@ -239,6 +240,7 @@ mod tests {
         ("0014_delivery_news.sql", "14ff806e34a420678d2d66f8ca408f749a701c48a86c125ae375b5da03c2fc482744d7b3be0f1391ecb79618c0ced19f"),
         ("0015_delivery_realm.sql", "fa71b4af0314cc410383b536e9618d61b7433604aa46fee38e6349f63e837f5536d8c6ea7a6eefb20c7e89a4c8439f24"),
         ("0016_lanes.sql", "f09aaca46a213b1feef41c932d30472fc9955b04ff953e303b8d5433ece087ac6c557298a4f03f7789f35f2c277ec5ec"),
+        ("0017_issue_drafts.sql", "e629ca05c2bda6467cdd11c9bc95c7c07358a4480d2633342fd0ff29b6fa10790ce01f3f0a2296a830c0fc10d55886de"),
     ];
 
     fn hex(bytes: &[u8]) -> String {
