@@ -50,30 +50,36 @@ pub async fn ingest(
     alerts: Vec<Alert>,
 ) -> AppResult<Vec<(Alert, Intake)>> {
     authorize(actor, Action::IngestAlerts)?;
+    // Read once for the whole payload: Alertmanager groups many alerts in one.
+    let cat = crate::health::catalog(core).await?;
     let mut out = Vec::with_capacity(alerts.len());
     for alert in alerts {
-        let intake = one(core, actor, &alert).await?;
+        let intake = one(core, actor, &cat, &alert).await?;
         out.push((alert, intake));
     }
     Ok(out)
 }
 
-async fn one(core: &Core, actor: &Actor, alert: &Alert) -> AppResult<Intake> {
+async fn one(
+    core: &Core,
+    actor: &Actor,
+    cat: &crate::health::Catalog,
+    alert: &Alert,
+) -> AppResult<Intake> {
     let now = core.clock.now();
     let existing = core.store.open_draft(&alert.fingerprint).await?;
     if existing.is_none() && !alert.firing {
         return Ok(Intake::Ignored);
     }
     // The scope as the alert names it; none named means the whole service.
-    let (service, mut preview) = crate::health::reach(core, &alert.service, &alert.scope).await?;
+    let service = crate::health::service_in(cat, &alert.service)?;
     let mut scope = alert.scope.clone();
     if scope == candor_domain::health::Scope::default() {
         scope.services.insert(service.clone());
-        preview = crate::health::reach(core, service.as_str(), &scope)
-            .await?
-            .1;
     }
-    let affected = preview.total;
+    let affected = crate::health::reach(core, cat, &service, &scope)
+        .await?
+        .total;
     let opened = existing.is_none();
     let mut draft = match existing {
         Some(d) => d,
@@ -124,7 +130,7 @@ async fn one(core: &Core, actor: &Actor, alert: &Alert) -> AppResult<Intake> {
         Ok(()) => {}
         // Another instance opened the same fingerprint's draft a moment ago: update that.
         Err(StoreError::Conflict(Conflict::Unique(_))) if opened => {
-            return Box::pin(one(core, actor, alert)).await;
+            return Box::pin(one(core, actor, cat, alert)).await;
         }
         Err(e) => return Err(e.into()),
     }

@@ -71,6 +71,11 @@ impl Chase {
         self.0.read().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// The operator webhook alone (read for every operator-realm webhook delivery).
+    pub fn operator_webhook(&self) -> Option<OperatorWebhook> {
+        self.0.read().ok().and_then(|s| s.operator_webhook.clone())
+    }
+
     pub fn set(&self, settings: ChaseSettings) {
         if let Ok(mut s) = self.0.write() {
             *s = settings;
@@ -211,8 +216,10 @@ async fn send(
     link: Option<String>,
     data: serde_json::Value,
 ) -> AppResult<usize> {
-    let settings = core.chase.get();
+    let hook = core.chase.operator_webhook();
     let now = core.clock.now();
+    let mut args = notice.args.clone();
+    args.push(("link", link.clone().unwrap_or_default()));
     let mut deliveries: Vec<NewDelivery> = Vec::new();
     for person in people {
         let tr = Tr::new(
@@ -221,8 +228,6 @@ async fn send(
                 .unwrap_or(candor_domain::language::Language::English),
             "UTC",
         );
-        let mut args = notice.args.clone();
-        args.push(("link", link.clone().unwrap_or_default()));
         let email = OutboundEmail {
             to: person.email.as_str().to_owned(),
             subject: tr.ta(notice.subject_key, &args),
@@ -243,10 +248,8 @@ async fn send(
             now,
         )?);
     }
-    if let Some(hook) = &settings.operator_webhook {
+    if let Some(hook) = &hook {
         let tr = Tr::new(candor_domain::language::Language::English, "UTC");
-        let mut args = notice.args.clone();
-        args.push(("link", link.clone().unwrap_or_default()));
         let mut d = NewDelivery::new(
             OPERATOR_REALM_TENANT,
             &notice.change,

@@ -169,29 +169,33 @@ pub async fn preview(
     scope: &Scope,
 ) -> AppResult<ImpactPreview> {
     authorize(actor, Action::PublishServiceHealth)?;
-    Ok(reach(core, service, scope).await?.1)
+    let cat = catalog(core).await?;
+    let service = service_in(&cat, service)?;
+    reach(core, &cat, &service, scope).await
 }
 
-/// The service `service` names and who `scope` would reach on it (the caller has
-/// authorized).
+/// The catalog's service `key` names (id or display name).
+pub(crate) fn service_in(cat: &Catalog, key: &str) -> AppResult<ServiceId> {
+    Ok(cat
+        .find_service(key)
+        .ok_or_else(|| invalid("service", format!("`{key}` is not in the catalog")))?
+        .id
+        .clone())
+}
+
+/// Who `scope` would reach on `service` (the caller has authorized).
 pub(crate) async fn reach(
     core: &Core,
-    service: &str,
+    cat: &Catalog,
+    service: &ServiceId,
     scope: &Scope,
-) -> AppResult<(ServiceId, ImpactPreview)> {
-    let cat = catalog(core).await?;
-    let service = cat
-        .find_service(service)
-        .ok_or_else(|| invalid("service", format!("`{service}` is not in the catalog")))?
-        .id
-        .clone();
-    let covered = check_scope(core, &cat, scope, &service).await?;
+) -> AppResult<ImpactPreview> {
+    let covered = check_scope(core, cat, scope, service).await?;
     let explicit: Vec<TenantId> = scope.tenants.iter().copied().collect();
-    let preview = core
+    Ok(core
         .store
         .preview_impact(&covered, &explicit, PREVIEW_TENANTS)
-        .await?;
-    Ok((service, preview))
+        .await?)
 }
 
 #[derive(Debug, Clone)]

@@ -92,11 +92,6 @@ impl Lanes {
             Channel::Push => self.push,
         }
     }
-
-    /// Sends in flight at once, all lanes together.
-    pub fn in_flight_at_most(&self) -> usize {
-        self.email.concurrency + self.webhook.concurrency + self.push.concurrency
-    }
 }
 
 /// The longest one send may take, from connecting to the last byte of the answer: a
@@ -173,6 +168,14 @@ pub struct BatchReport {
 impl BatchReport {
     pub fn total(&self) -> usize {
         self.sent + self.retried + self.dead + self.deferred
+    }
+
+    /// Counts `other` in too.
+    pub fn add(&mut self, other: &BatchReport) {
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.dead += other.dead;
+        self.deferred += other.deferred;
     }
 }
 
@@ -307,10 +310,7 @@ impl DeliveryRunner {
         );
         let mut report = BatchReport::default();
         for lane in [email?, webhook?, push?] {
-            report.sent += lane.sent;
-            report.retried += lane.retried;
-            report.dead += lane.dead;
-            report.deferred += lane.deferred;
+            report.add(&lane);
         }
         Ok(report)
     }
@@ -445,12 +445,8 @@ impl DeliveryRunner {
                     }
                 }
                 room.add_permits(n);
-                for r in [&mut report, &mut since_log] {
-                    r.sent += flushed.sent;
-                    r.retried += flushed.retried;
-                    r.dead += flushed.dead;
-                    r.deferred += flushed.deferred;
-                }
+                report.add(&flushed);
+                since_log.add(&flushed);
                 if !until_idle && logged.elapsed() >= REPORT_EVERY {
                     tracing::info!(
                         %channel,
@@ -740,8 +736,7 @@ impl DeliveryRunner {
             Channel::Webhook if d.endpoint.is_none() && d.realm == Realm::Operator => self
                 .core
                 .chase
-                .get()
-                .operator_webhook
+                .operator_webhook()
                 .map(|hook| Destination::of_url(Channel::Webhook, &hook.url)),
             Channel::Webhook => d
                 .endpoint
@@ -838,15 +833,12 @@ impl DeliveryRunner {
                 within(self.settings.deadlines.email, "email", self.email(&email)).await
             }
             Outbound::Webhook(message) if d.endpoint.is_none() && d.realm == Realm::Operator => {
-                let Some(hook) = self.core.chase.get().operator_webhook else {
+                let Some(hook) = self.core.chase.operator_webhook() else {
                     return Attempt::Refused("no operator webhook is configured".into());
                 };
-                within(
-                    self.settings.deadlines.webhook,
-                    "webhook",
-                    self.operator_webhook(&message, &hook),
-                )
-                .await
+                let secrets = [hook.secret.as_str()];
+                let post = self.signed_post(&hook.url, WebhookFormat::Candor, &secrets, &message);
+                within(self.settings.deadlines.webhook, "webhook", post).await
             }
             Outbound::Webhook(message) => {
                 let Some(endpoint) = d.endpoint.and_then(|id| ctx.endpoints.get(&id)) else {
@@ -883,43 +875,22 @@ impl DeliveryRunner {
     }
 
     async fn webhook(&self, message: &WebhookMessage, endpoint: &WebhookEndpoint) -> Attempt {
-        let now = self.core.clock.now();
-        let secrets = endpoint.signing_secrets(now);
-        match self
-            .webhooks
-            .send(
-                &endpoint.url,
-                endpoint.format,
-                &secrets,
-                message,
-                now.unix_timestamp(),
-            )
+        let secrets = endpoint.signing_secrets(self.core.clock.now());
+        self.signed_post(&endpoint.url, endpoint.format, &secrets, message)
             .await
-        {
-            Ok(_) => Attempt::Sent,
-            Err(WebhookError::Permanent(m)) => Attempt::Refused(m),
-            Err(WebhookError::Retry(m)) => Attempt::Failed(m),
-        }
     }
 
-    /// The provider's own webhook, signed with its secret like a tenant's.
-    async fn operator_webhook(
+    /// Posts `message` to `url` in `format`, signed with `secrets` (a tenant's endpoint,
+    /// or the provider's operator webhook).
+    async fn signed_post(
         &self,
+        url: &str,
+        format: WebhookFormat,
+        secrets: &[&str],
         message: &WebhookMessage,
-        hook: &candor_app::chase::OperatorWebhook,
     ) -> Attempt {
-        let now = self.core.clock.now();
-        match self
-            .webhooks
-            .send(
-                &hook.url,
-                WebhookFormat::Candor,
-                &[hook.secret.as_str()],
-                message,
-                now.unix_timestamp(),
-            )
-            .await
-        {
+        let now = self.core.clock.now().unix_timestamp();
+        match self.webhooks.send(url, format, secrets, message, now).await {
             Ok(_) => Attempt::Sent,
             Err(WebhookError::Permanent(m)) => Attempt::Refused(m),
             Err(WebhookError::Retry(m)) => Attempt::Failed(m),

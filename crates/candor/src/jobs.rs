@@ -151,6 +151,17 @@ async fn upload_status_site(core: Arc<Core>, target: Option<SiteTarget>) -> anyh
     Ok(())
 }
 
+/// The status site's bucket at `url`; one that cannot be used is logged and left out.
+pub fn open_bucket(url: Option<String>) -> Option<Arc<candor_delivery::site::Bucket>> {
+    url.and_then(|u| match candor_delivery::site::Bucket::open(&u, &[]) {
+        Ok(b) => Some(Arc::new(b)),
+        Err(e) => {
+            tracing::error!(error = %e, "the status site bucket cannot be used");
+            None
+        }
+    })
+}
+
 /// What happened to one claimed job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -415,20 +426,17 @@ impl JobRunner {
     /// Also publishes the backup status site to an S3-compatible bucket (call before
     /// `with_status_site`). A URL that cannot be used is logged and left out.
     pub fn with_status_site_bucket(mut self, url: Option<String>) -> JobRunner {
-        self.site_bucket = url.and_then(|u| match candor_delivery::site::Bucket::open(&u, &[]) {
-            Ok(b) => Some(Arc::new(b)),
-            Err(e) => {
-                tracing::error!(error = %e, "the status site bucket cannot be used");
-                None
-            }
-        });
+        self.site_bucket = open_bucket(url);
         self
     }
 
     /// Publishes the backup status site to `bucket` as well (call before
     /// `with_status_site`).
-    pub fn with_bucket(mut self, bucket: candor_delivery::site::Bucket) -> JobRunner {
-        self.site_bucket = Some(Arc::new(bucket));
+    pub fn with_bucket(
+        mut self,
+        bucket: impl Into<Arc<candor_delivery::site::Bucket>>,
+    ) -> JobRunner {
+        self.site_bucket = Some(bucket.into());
         self
     }
 

@@ -230,12 +230,17 @@ pub async fn start_with_clock(
                 ..DeliverySettings::default()
             },
         );
+        // Opened once for the three runners (`serve` checked the URL at start).
+        let bucket = crate::jobs::open_bucket(settings.status_site_bucket.clone());
         // One runner per lane, so a rebuild or an upload that hangs holds up nothing else.
         let runners: Vec<JobRunner> = candor_domain::jobs::JobLane::ALL
             .into_iter()
             .map(|lane| {
-                JobRunner::new(core.clone())
-                    .with_status_site_bucket(settings.status_site_bucket.clone())
+                let runner = match &bucket {
+                    Some(b) => JobRunner::new(core.clone()).with_bucket(b.clone()),
+                    None => JobRunner::new(core.clone()),
+                };
+                runner
                     .with_lease(settings.lease)
                     .with_status_site(site.clone(), web.public_url.clone())
                     .with_public_url(web.public_url.clone())

@@ -446,9 +446,7 @@ impl Mailroom {
                 jobs += 1;
             }
             let r = self.deliveries.drain().await.unwrap();
-            total.sent += r.sent;
-            total.retried += r.retried;
-            total.dead += r.dead;
+            total.add(&r);
             if jobs == 0 && r.total() == 0 {
                 return total;
             }
