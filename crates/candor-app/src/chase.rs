@@ -2,7 +2,8 @@
 //! person is theirs; one declared through the operator API names its owner (an
 //! Incident Manager) or goes to the first of the incident managers on duty. When an
 //! update is overdue, the owner and the incident managers on duty (every Incident
-//! Manager, when no duty is set) are told by email and through the provider's operator
+//! Manager, when no duty is set) are told by email, by Web Push in every browser they
+//! turned it on in (console, *Push notifications*), and through the provider's operator
 //! webhook, again at the reminder interval until a post is made; and once when the
 //! cadence changes. Everything goes through the deliveries table, in the operator realm.
 
@@ -10,7 +11,9 @@ use std::sync::RwLock;
 
 use candor_delivery::webhook::WebhookMessage;
 use candor_domain::email::OutboundEmail;
-use candor_domain::health::{Channel, Issue, NewDelivery, Realm, OPERATOR_REALM_TENANT};
+use candor_domain::health::{
+    BrowserOwner, Channel, Issue, NewDelivery, Realm, OPERATOR_REALM_TENANT,
+};
 use candor_domain::identity::{Actor, EmailAddress, InvalidValue, Operator, OperatorRole};
 use candor_domain::time_util::rfc3339;
 use candor_domain::OperatorId;
@@ -193,7 +196,7 @@ fn console_link(settings: &ChaseSettings, issue: &Issue) -> Option<String> {
     (!base.is_empty()).then(|| format!("{base}/console/issues/{}", issue.id))
 }
 
-/// Queues the notice to every chased person (email) and the operator webhook.
+/// Queues the notice to every chased person (email, push) and the operator webhook.
 async fn tell(core: &Core, issue: &Issue, notice: Notice) -> AppResult<usize> {
     let people = chased(core, issue).await?;
     let link = console_link(&core.chase.get(), issue);
@@ -208,7 +211,8 @@ async fn tell(core: &Core, issue: &Issue, notice: Notice) -> AppResult<usize> {
     send(core, &notice, &people, link, data).await
 }
 
-/// Queues `notice` to `people` (email) and the operator webhook (with `data`).
+/// Queues `notice` to `people` (email, and push to their browsers) and the operator
+/// webhook (with `data`).
 async fn send(
     core: &Core,
     notice: &Notice,
@@ -238,6 +242,30 @@ async fn send(
             unsubscribe: None,
             html: None,
         };
+        // Every browser the person turned push on in, told the same in short.
+        let browsers = core
+            .store
+            .list_push_subscriptions(BrowserOwner::Operator(person.id))
+            .await?;
+        if !browsers.is_empty() {
+            let news = crate::notify::WebhookNews {
+                event: notice.event.to_owned(),
+                occurred_date_time: now,
+                title: email.subject.clone(),
+                text: email.body.clone(),
+                url: link.clone(),
+                data: serde_json::Value::Null,
+            };
+            for browser in &browsers {
+                deliveries.push(crate::push::delivery(
+                    core,
+                    browser,
+                    &notice.change,
+                    &news,
+                    now,
+                ));
+            }
+        }
         deliveries.push(crate::notify::email_delivery(
             core,
             OPERATOR_REALM_TENANT,

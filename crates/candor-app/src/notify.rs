@@ -545,7 +545,7 @@ async fn deliver(
             if !wants(&browser.subscription) {
                 continue;
             }
-            let (zone, language) = tenants.of(browser.tenant);
+            let (zone, language) = tenants.of(browser.owner.tenant());
             let (news, _) = rendered.get(language, &zone)?;
             let mut d = super::push::to_browser(core, &browser, change, now);
             d.news = Some(news.clone());

@@ -1,11 +1,12 @@
-//! Push notifications to the installable portal: a tenant user's browser subscribes
-//! (with the keys its push service gave it), receives each piece of news its user may
-//! read, and can be sent a test or removed. Only the user who subscribed a browser sees
-//! and removes it; each change is audited.
+//! Push notifications to the installable portal and console: a tenant user's browser
+//! subscribes (with the keys its push service gave it) and receives each piece of news
+//! its user may read; an operator's browser receives what Candor chases operators for
+//! (an overdue update). A browser can be sent a test or removed. Only the person who
+//! subscribed a browser sees and removes it; each change is audited.
 
-use candor_domain::audit::{AuditChain, NewAuditRecord};
+use candor_domain::audit::NewAuditRecord;
 use candor_domain::health::{
-    Channel, NewDelivery, PushSubscription, PushSubscriptionId, Subscription, Topic,
+    BrowserOwner, Channel, NewDelivery, PushSubscription, PushSubscriptionId, Subscription, Topic,
 };
 use candor_domain::identity::{authorize, Action, Actor, InvalidValue};
 use candor_domain::TenantId;
@@ -32,14 +33,29 @@ pub struct BrowserInput {
     pub label: String,
 }
 
-fn user_of(actor: &Actor) -> AppResult<(TenantId, candor_domain::UserId)> {
+/// Whose browsers `actor` sees and registers: a tenant user's own, or an operator's
+/// own (a person at the provider, not a machine client).
+async fn owner_of(core: &Core, actor: &Actor) -> AppResult<BrowserOwner> {
     match actor {
         Actor::TenantUser {
             tenant_id, user_id, ..
-        } => Ok((*tenant_id, *user_id)),
+        } => Ok(BrowserOwner::TenantUser {
+            tenant: *tenant_id,
+            user: *user_id,
+        }),
+        Actor::Operator { operator_id, .. }
+            if core
+                .store
+                .get_operator(*operator_id)
+                .await?
+                .is_some_and(|o| !o.disabled) =>
+        {
+            Ok(BrowserOwner::Operator(*operator_id))
+        }
         _ => Err(AppError::Forbidden(candor_domain::identity::Denied {
             reason: candor_domain::identity::DenyReason::WrongRealm,
-            message: "push notifications are for people signed in to the portal".into(),
+            message: "push notifications are for people signed in to the portal or the console"
+                .into(),
         })),
     }
 }
@@ -65,11 +81,18 @@ pub async fn subscribe(
     ip: Option<String>,
     input: BrowserInput,
 ) -> AppResult<PushSubscription> {
-    let (tenant, user) = user_of(actor)?;
-    let subscription = readable_topics(actor, tenant);
-    if subscription.topics.is_empty() {
-        authorize(actor, Action::ReadServiceHealth(tenant))?;
-    }
+    let owner = owner_of(core, actor).await?;
+    let subscription = match owner {
+        BrowserOwner::TenantUser { tenant, .. } => {
+            let topics = readable_topics(actor, tenant);
+            if topics.topics.is_empty() {
+                authorize(actor, Action::ReadServiceHealth(tenant))?;
+            }
+            topics
+        }
+        // What operators are chased for is not a tenant's topic.
+        BrowserOwner::Operator(_) => Subscription::nothing(),
+    };
     PushSubscription::check(&input.endpoint, &input.p256dh, &input.auth)?;
     // The same rules as webhooks: a browser's push service is on the public internet.
     super::webhooks::check_url(core, &input.endpoint)
@@ -80,13 +103,7 @@ pub async fn subscribe(
                 "the push endpoint must be a public https URL of a push service",
             ))
         })?;
-    if core
-        .store
-        .list_push_subscriptions(tenant, user)
-        .await?
-        .len()
-        >= MAX_BROWSERS
-    {
+    if core.store.list_push_subscriptions(owner).await?.len() >= MAX_BROWSERS {
         return Err(AppError::Invalid(InvalidValue::new(
             "endpoint",
             format!("at most {MAX_BROWSERS} browsers per person; remove one first"),
@@ -101,8 +118,7 @@ pub async fn subscribe(
     let now = core.clock.now();
     let browser = PushSubscription {
         id: PushSubscriptionId::generate(),
-        tenant,
-        user,
+        owner,
         endpoint: input.endpoint.trim().to_owned(),
         p256dh: input.p256dh.trim().trim_end_matches('=').to_owned(),
         auth: input.auth.trim().trim_end_matches('=').to_owned(),
@@ -114,7 +130,7 @@ pub async fn subscribe(
         },
         created_at: now,
     };
-    let record = NewAuditRecord::by(actor, AuditChain::Tenant(tenant), now, PUSH_SUBSCRIBED)
+    let record = NewAuditRecord::by(actor, owner.chain(), now, PUSH_SUBSCRIBED)
         .ip(ip)
         .item(browser.id.to_string())
         .details(json!({"Browser": browser.label}));
@@ -126,8 +142,8 @@ pub async fn subscribe(
 
 /// The signed-in person's browsers.
 pub async fn list(core: &Core, actor: &Actor) -> AppResult<Vec<PushSubscription>> {
-    let (tenant, user) = user_of(actor)?;
-    Ok(core.store.list_push_subscriptions(tenant, user).await?)
+    let owner = owner_of(core, actor).await?;
+    Ok(core.store.list_push_subscriptions(owner).await?)
 }
 
 async fn find(core: &Core, actor: &Actor, id: PushSubscriptionId) -> AppResult<PushSubscription> {
@@ -145,17 +161,12 @@ pub async fn remove(
     id: PushSubscriptionId,
 ) -> AppResult<()> {
     let browser = find(core, actor, id).await?;
-    let record = NewAuditRecord::by(
-        actor,
-        AuditChain::Tenant(browser.tenant),
-        core.clock.now(),
-        PUSH_REMOVED,
-    )
-    .ip(ip)
-    .item(browser.id.to_string());
+    let record = NewAuditRecord::by(actor, browser.owner.chain(), core.clock.now(), PUSH_REMOVED)
+        .ip(ip)
+        .item(browser.id.to_string());
     if core
         .store
-        .delete_push_subscription(browser.tenant, Some(browser.user), browser.id, vec![record])
+        .delete_push_subscription(browser.owner, browser.id, vec![record])
         .await?
     {
         Ok(())
@@ -196,7 +207,7 @@ pub fn to_browser(
         .and_then(|rest| rest.split('/').next())
         .unwrap_or("push service");
     let mut d = NewDelivery::new(
-        browser.tenant,
+        browser.owner.tenant(),
         change,
         Channel::Push,
         &browser.id.to_string(),
@@ -204,6 +215,7 @@ pub fn to_browser(
         json!(null),
         now,
     );
+    d.realm = browser.owner.realm();
     d.max_attempts = core.delivery_attempts;
     d.payload = super::notify::RecipientParts {
         unsubscribe: None,
@@ -244,14 +256,30 @@ pub async fn send_test(
     id: PushSubscriptionId,
 ) -> AppResult<String> {
     let browser = find(core, actor, id).await?;
-    let tenant = core.tenant(browser.tenant).await?;
-    let tr = Tr::new(tenant.default_language, tenant.time_zone.to_string());
+    let (tr, name) = match browser.owner {
+        BrowserOwner::TenantUser { tenant, .. } => {
+            let tenant = core.tenant(tenant).await?;
+            (
+                Tr::new(tenant.default_language, tenant.time_zone.to_string()),
+                tenant.name,
+            )
+        }
+        BrowserOwner::Operator(operator) => {
+            let language = core
+                .store
+                .get_operator(operator)
+                .await?
+                .and_then(|o| o.language)
+                .unwrap_or(candor_domain::language::Language::English);
+            (Tr::new(language, "UTC"), "Candor".to_owned())
+        }
+    };
     let now = core.clock.now();
     let news = WebhookNews {
         event: "test".into(),
         occurred_date_time: now,
         title: tr.t("contacts-test-subject"),
-        text: tr.ta("contacts-test-intro", &[("name", tenant.name.clone())]),
+        text: tr.ta("contacts-test-intro", &[("name", name)]),
         url: None,
         data: json!({}),
     };
@@ -261,7 +289,7 @@ pub async fn send_test(
     core.store.queue_deliveries(&[d], now).await?;
     let record = NewAuditRecord::by(
         actor,
-        AuditChain::Tenant(browser.tenant),
+        browser.owner.chain(),
         now,
         super::contacts::TEST_SENT,
     )

@@ -784,22 +784,20 @@ pub trait DeliveryStore {
         subscription: &crate::health::PushSubscription,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<()>;
-    /// One user's push subscriptions, newest first.
+    /// One person's push subscriptions (a tenant user's or an operator's), newest first.
     async fn list_push_subscriptions(
         &self,
-        tenant: TenantId,
-        user: crate::UserId,
+        owner: crate::health::BrowserOwner,
     ) -> StoreResult<Vec<crate::health::PushSubscription>>;
     async fn get_push_subscriptions(
         &self,
         ids: &[crate::health::PushSubscriptionId],
     ) -> StoreResult<Vec<crate::health::PushSubscription>>;
-    /// Removes one of a user's subscriptions (`user` None: the push service said it is
-    /// gone); false if there is no such subscription.
+    /// Removes one of `owner`'s subscriptions; false if `owner` has no such
+    /// subscription.
     async fn delete_push_subscription(
         &self,
-        tenant: TenantId,
-        user: Option<crate::UserId>,
+        owner: crate::health::BrowserOwner,
         id: crate::health::PushSubscriptionId,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<bool>;

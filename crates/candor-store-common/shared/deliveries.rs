@@ -11,7 +11,7 @@ use crate::dialect::{
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::health::{
-    ChangeDeliveries, Channel, Delivery, DeliveryNews, DeliveryOutcome, DeliveryStatus, IssueId,
+    BrowserOwner, ChangeDeliveries, Channel, Delivery, DeliveryNews, DeliveryOutcome, DeliveryStatus, IssueId,
     MessageId, NewDelivery, PushSubscription, PushSubscriptionId, WebhookEndpoint,
     WebhookEndpointId,
 };
@@ -69,16 +69,32 @@ fn endpoint(row: &DbRow) -> StoreResult<WebhookEndpoint> {
 
 const PUSH_COLS: &str =
     "id, tenant_id, user_id, endpoint, p256dh, auth, subscription, label, created_at";
+const OPERATOR_PUSH_COLS: &str = "id, operator_id, endpoint, p256dh, auth, label, created_at";
 
 fn push(row: &DbRow) -> StoreResult<PushSubscription> {
     Ok(PushSubscription {
         id: id(row, "id", PushSubscriptionId)?,
-        tenant: id(row, "tenant_id", TenantId)?,
-        user: id(row, "user_id", candor_domain::UserId)?,
+        owner: BrowserOwner::TenantUser {
+            tenant: id(row, "tenant_id", TenantId)?,
+            user: id(row, "user_id", candor_domain::UserId)?,
+        },
         endpoint: get(row, "endpoint")?,
         p256dh: get(row, "p256dh")?,
         auth: get(row, "auth")?,
         subscription: from_json(row, "subscription")?,
+        label: get(row, "label")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+fn operator_push(row: &DbRow) -> StoreResult<PushSubscription> {
+    Ok(PushSubscription {
+        id: id(row, "id", PushSubscriptionId)?,
+        owner: BrowserOwner::Operator(id(row, "operator_id", candor_domain::OperatorId)?),
+        endpoint: get(row, "endpoint")?,
+        p256dh: get(row, "p256dh")?,
+        auth: get(row, "auth")?,
+        subscription: candor_domain::health::Subscription::nothing(),
         label: get(row, "label")?,
         created_at: time(row, "created_at")?,
     })
@@ -579,22 +595,40 @@ impl DeliveryStore for Store {
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<()> {
         let mut tx = self.writer().begin().await.map_err(db_error)?;
-        sqlx::query(&format!(
+        let for_user = format!(
             "INSERT INTO push_subscriptions ({PUSH_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (endpoint) DO UPDATE SET id = excluded.id, tenant_id = excluded.tenant_id,
                  user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth,
                  subscription = excluded.subscription, label = excluded.label,
                  created_at = excluded.created_at"
-        ))
-        .bind(key(p.id.0))
-        .bind(key(p.tenant.0))
-        .bind(key(p.user.0))
-        .bind(&p.endpoint)
-        .bind(&p.p256dh)
-        .bind(&p.auth)
-        .bind(json(&p.subscription))
-        .bind(&p.label)
-        .bind(at(p.created_at))
+        );
+        let for_operator = format!(
+            "INSERT INTO operator_push_subscriptions ({OPERATOR_PUSH_COLS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (endpoint) DO UPDATE SET id = excluded.id,
+                 operator_id = excluded.operator_id, p256dh = excluded.p256dh,
+                 auth = excluded.auth, label = excluded.label, created_at = excluded.created_at"
+        );
+        match p.owner {
+            BrowserOwner::TenantUser { tenant, user } => sqlx::query(&for_user)
+            .bind(key(p.id.0))
+            .bind(key(tenant.0))
+            .bind(key(user.0))
+            .bind(&p.endpoint)
+            .bind(&p.p256dh)
+            .bind(&p.auth)
+            .bind(json(&p.subscription))
+            .bind(&p.label)
+            .bind(at(p.created_at)),
+            BrowserOwner::Operator(operator) => sqlx::query(&for_operator)
+            .bind(key(p.id.0))
+            .bind(key(operator.0))
+            .bind(&p.endpoint)
+            .bind(&p.p256dh)
+            .bind(&p.auth)
+            .bind(&p.label)
+            .bind(at(p.created_at)),
+        }
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -605,54 +639,86 @@ impl DeliveryStore for Store {
 
     async fn list_push_subscriptions(
         &self,
-        tenant: TenantId,
-        user: candor_domain::UserId,
+        owner: BrowserOwner,
     ) -> StoreResult<Vec<PushSubscription>> {
-        sqlx::query(&format!(
-            "SELECT {PUSH_COLS} FROM push_subscriptions WHERE tenant_id = $1 AND user_id = $2
-             ORDER BY created_at DESC"
-        ))
-        .bind(key(tenant.0))
-        .bind(key(user.0))
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(push)
-        .collect()
+        match owner {
+            BrowserOwner::TenantUser { tenant, user } => sqlx::query(&format!(
+                "SELECT {PUSH_COLS} FROM push_subscriptions WHERE tenant_id = $1 AND user_id = $2
+                 ORDER BY created_at DESC"
+            ))
+            .bind(key(tenant.0))
+            .bind(key(user.0))
+            .fetch_all(self.reader())
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(push)
+            .collect(),
+            BrowserOwner::Operator(operator) => sqlx::query(&format!(
+                "SELECT {OPERATOR_PUSH_COLS} FROM operator_push_subscriptions
+                 WHERE operator_id = $1 ORDER BY created_at DESC"
+            ))
+            .bind(key(operator.0))
+            .fetch_all(self.reader())
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(operator_push)
+            .collect(),
+        }
     }
 
     async fn get_push_subscriptions(
         &self,
         ids: &[PushSubscriptionId],
     ) -> StoreResult<Vec<PushSubscription>> {
-        self.rows_where_in(
-            &format!("SELECT {PUSH_COLS} FROM push_subscriptions"),
-            "id",
-            ids,
-            "",
-        )
-        .await?
-        .iter()
-        .map(push)
-        .collect()
+        let mut found: Vec<PushSubscription> = self
+            .rows_where_in(
+                &format!("SELECT {PUSH_COLS} FROM push_subscriptions"),
+                "id",
+                ids,
+                "",
+            )
+            .await?
+            .iter()
+            .map(push)
+            .collect::<StoreResult<_>>()?;
+        if found.len() < ids.len() {
+            let operators = self
+                .rows_where_in(
+                    &format!("SELECT {OPERATOR_PUSH_COLS} FROM operator_push_subscriptions"),
+                    "id",
+                    ids,
+                    "",
+                )
+                .await?;
+            for row in &operators {
+                found.push(operator_push(row)?);
+            }
+        }
+        Ok(found)
     }
 
     async fn delete_push_subscription(
         &self,
-        tenant: TenantId,
-        user: Option<candor_domain::UserId>,
+        owner: BrowserOwner,
         id: PushSubscriptionId,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<bool> {
         let mut tx = self.writer().begin().await.map_err(db_error)?;
-        let done = sqlx::query(
-            "DELETE FROM push_subscriptions WHERE id = $1 AND tenant_id = $2
-                 AND ($3 IS NULL OR user_id = $3)",
-        )
-        .bind(key(id.0))
-        .bind(key(tenant.0))
-        .bind(user.map(|u| key(u.0)))
+        let done = match owner {
+            BrowserOwner::TenantUser { tenant, user } => sqlx::query(
+                "DELETE FROM push_subscriptions WHERE id = $1 AND tenant_id = $2 AND user_id = $3",
+            )
+            .bind(key(id.0))
+            .bind(key(tenant.0))
+            .bind(key(user.0)),
+            BrowserOwner::Operator(operator) => sqlx::query(
+                "DELETE FROM operator_push_subscriptions WHERE id = $1 AND operator_id = $2",
+            )
+            .bind(key(id.0))
+            .bind(key(operator.0)),
+        }
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;

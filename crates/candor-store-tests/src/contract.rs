@@ -2512,3 +2512,126 @@ pub async fn webhook_endpoints_are_per_tenant_and_disabled_after_failures(store:
     assert!(store.delete_webhook(a, e.id, vec![]).await.unwrap());
     assert!(store.list_webhooks(a).await.unwrap().is_empty());
 }
+
+pub async fn browsers_are_kept_per_owner_tenant_user_or_operator(store: Arc<dyn Store>) {
+    use candor_domain::health::{BrowserOwner, PushSubscription, PushSubscriptionId, Subscription};
+    let t = tenant(&store, "Contoso").await;
+    let user = UserId::generate();
+    let operator = OperatorId::generate();
+    store
+        .create_operator(
+            operator,
+            NewOperator {
+                email: EmailAddress::parse("im@provider.example").unwrap(),
+                display_name: DisplayName::parse("Ina Incident").unwrap(),
+                password_hash: "$argon2id$fake".into(),
+                roles: [OperatorRole::IncidentManager].into_iter().collect(),
+            },
+            T0,
+            system_audit(AuditChain::Operator, "Add-Operator"),
+        )
+        .await
+        .unwrap();
+    let browser = |owner: BrowserOwner, endpoint: &str, label: &str| PushSubscription {
+        id: PushSubscriptionId::generate(),
+        owner,
+        endpoint: endpoint.into(),
+        p256dh: "key".into(),
+        auth: "secret".into(),
+        subscription: Subscription::everything(),
+        label: label.into(),
+        created_at: T0,
+    };
+    let as_user = BrowserOwner::TenantUser { tenant: t, user };
+    let as_operator = BrowserOwner::Operator(operator);
+    let phone = browser(as_user, "https://push.example/user-phone", "phone");
+    let pager = browser(as_operator, "https://push.example/on-call", "pager");
+    store
+        .save_push_subscription(
+            &phone,
+            vec![system_audit(AuditChain::Tenant(t), "Add-PushSubscription")],
+        )
+        .await
+        .unwrap();
+    store
+        .save_push_subscription(
+            &pager,
+            vec![system_audit(AuditChain::Operator, "Add-PushSubscription")],
+        )
+        .await
+        .unwrap();
+    // Each owner sees their own only.
+    let users = store.list_push_subscriptions(as_user).await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].owner, as_user);
+    assert_eq!(users[0].label, "phone");
+    let operators = store.list_push_subscriptions(as_operator).await.unwrap();
+    assert_eq!(operators.len(), 1);
+    assert_eq!(operators[0].owner, as_operator);
+    assert_eq!(operators[0].endpoint, "https://push.example/on-call");
+    assert!(operators[0].subscription.topics.is_empty());
+    // The delivery worker finds either by id.
+    let mut found = store
+        .get_push_subscriptions(&[phone.id, pager.id])
+        .await
+        .unwrap();
+    found.sort_by_key(|b| b.label.clone());
+    assert_eq!(
+        found.iter().map(|b| b.owner).collect::<Vec<_>>(),
+        vec![as_operator, as_user]
+    );
+    // The same browser subscribing again replaces itself.
+    let again = browser(
+        as_operator,
+        "https://push.example/on-call",
+        "pager, renewed",
+    );
+    store
+        .save_push_subscription(&again, Vec::new())
+        .await
+        .unwrap();
+    let operators = store.list_push_subscriptions(as_operator).await.unwrap();
+    assert_eq!(operators.len(), 1);
+    assert_eq!(operators[0].id, again.id);
+    // Only the owner removes it: the other owner's removal does nothing and records nothing.
+    let before = all_records(&store, AuditChain::Operator).await.len();
+    assert!(!store
+        .delete_push_subscription(
+            as_user,
+            again.id,
+            vec![system_audit(
+                AuditChain::Operator,
+                "Remove-PushSubscription"
+            )]
+        )
+        .await
+        .unwrap());
+    assert_eq!(
+        all_records(&store, AuditChain::Operator).await.len(),
+        before
+    );
+    assert!(store
+        .delete_push_subscription(
+            as_operator,
+            again.id,
+            vec![system_audit(
+                AuditChain::Operator,
+                "Remove-PushSubscription"
+            )]
+        )
+        .await
+        .unwrap());
+    assert_eq!(
+        all_records(&store, AuditChain::Operator).await.len(),
+        before + 1
+    );
+    assert!(store
+        .list_push_subscriptions(as_operator)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.list_push_subscriptions(as_user).await.unwrap().len(),
+        1
+    );
+}

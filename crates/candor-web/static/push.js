@@ -35,8 +35,9 @@
         auth: encode(subscription.getKey("auth")),
         label: navigator.userAgent.slice(0, 100),
       });
-      const res = await fetch("/portal/push", { method: "POST", body, credentials: "same-origin" });
-      if (res.ok || res.redirected) { window.location.assign("/portal/push?notice=subscribed"); }
+      const action = button.dataset.action || "/portal/push";
+      const res = await fetch(action, { method: "POST", body, credentials: "same-origin" });
+      if (res.ok || res.redirected) { window.location.assign(action + "?notice=subscribed"); }
       else { say(button.dataset.failed); button.disabled = false; }
     } catch (e) {
       say(button.dataset.failed + " (" + e + ")");

@@ -702,7 +702,7 @@ impl DeliveryRunner {
             Err(PushError::Gone(m)) => {
                 // The browser unsubscribed or its subscription expired: forget it.
                 let record = candor_domain::audit::NewAuditRecord::new(
-                    candor_domain::audit::AuditChain::Tenant(browser.tenant),
+                    browser.owner.chain(),
                     self.core.clock.now(),
                     "system",
                     candor_domain::audit::ActorKind::System,
@@ -713,7 +713,7 @@ impl DeliveryRunner {
                 if let Err(e) = self
                     .core
                     .store
-                    .delete_push_subscription(browser.tenant, None, browser.id, vec![record])
+                    .delete_push_subscription(browser.owner, browser.id, vec![record])
                     .await
                 {
                     tracing::warn!(error = %e, "could not forget a browser that unsubscribed");

@@ -590,6 +590,7 @@ deliveries-failed = Failed
 deliveries-all = All
 push-title = Push notifications
 push-intro = Get news that affects your organization as notifications on this phone or computer, even when the portal is closed. On a phone, add the portal to your home screen first. You get the news your roles let you read.
+push-intro-console = Be told on this phone or computer, even with the console closed, when an incident you own or are on duty for is overdue for an update. On a phone, add the console to your home screen first.
 push-enable = Turn on notifications on this device
 push-unsupported = This browser cannot receive push notifications.
 push-denied = Notifications are blocked for this site; allow them in the browser's settings.

@@ -590,6 +590,7 @@ deliveries-failed = En échec
 deliveries-all = Tous
 push-title = Notifications push
 push-intro = Recevez les nouvelles qui concernent votre organisation sous forme de notifications sur ce téléphone ou cet ordinateur, même portail fermé. Sur un téléphone, ajoutez d'abord le portail à l'écran d'accueil. Vous recevez les nouvelles que vos rôles vous permettent de lire.
+push-intro-console = Soyez averti sur ce téléphone ou cet ordinateur, même console fermée, lorsqu'une mise à jour d'un incident dont vous êtes responsable ou de permanence est en retard. Sur un téléphone, ajoutez d'abord la console à l'écran d'accueil.
 push-enable = Activer les notifications sur cet appareil
 push-unsupported = Ce navigateur ne peut pas recevoir de notifications push.
 push-denied = Les notifications sont bloquées pour ce site ; autorisez-les dans les paramètres du navigateur.

@@ -590,6 +590,7 @@ deliveries-failed = Mislukt
 deliveries-all = Alle
 push-title = Pushmeldingen
 push-intro = Ontvang nieuws dat je organisatie raakt als melding op deze telefoon of computer, ook als de portal gesloten is. Zet de portal op een telefoon eerst op je beginscherm. Je krijgt het nieuws dat je rollen je laten lezen.
+push-intro-console = Krijg op deze telefoon of computer een melding, ook als de console gesloten is, wanneer een update van een incident dat je beheert of waarvoor je dienst hebt te laat is. Zet de console op een telefoon eerst op je beginscherm.
 push-enable = Meldingen inschakelen op dit apparaat
 push-unsupported = Deze browser kan geen pushmeldingen ontvangen.
 push-denied = Meldingen zijn geblokkeerd voor deze site; sta ze toe in de instellingen van de browser.

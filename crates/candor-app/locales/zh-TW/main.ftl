@@ -590,6 +590,7 @@ deliveries-failed = 失敗
 deliveries-all = 全部
 push-title = 推播通知
 push-intro = 即使入口網站已關閉，也能在這支手機或這台電腦上以通知接收影響貴組織的消息。在手機上，請先將入口網站加入主畫面。您會收到角色允許您閱讀的消息。
+push-intro-console = 當您負責或值班的事件更新逾期時，即使主控台已關閉，也會在這支手機或這台電腦上通知您。在手機上，請先將主控台加入主畫面。
 push-enable = 在此裝置上開啟通知
 push-unsupported = 此瀏覽器無法接收推播通知。
 push-denied = 此網站的通知已被封鎖；請在瀏覽器設定中允許。

@@ -326,21 +326,58 @@ impl FromStr for PushSubscriptionId {
     }
 }
 
-/// A browser (a phone, a laptop) of a tenant user that asked for push notifications:
-/// where its push service takes messages, and the keys to encrypt them for it
-/// (RFC 8291).
+/// Whose browser it is: a tenant user's (told the news its user may read) or an
+/// operator's (told when an incident they are chased for is overdue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BrowserOwner {
+    TenantUser {
+        tenant: TenantId,
+        user: crate::UserId,
+    },
+    Operator(crate::OperatorId),
+}
+
+impl BrowserOwner {
+    /// The tenant column of its deliveries: the operator realm's for an operator.
+    pub fn tenant(self) -> TenantId {
+        match self {
+            BrowserOwner::TenantUser { tenant, .. } => tenant,
+            BrowserOwner::Operator(_) => OPERATOR_REALM_TENANT,
+        }
+    }
+
+    /// The realm its deliveries belong to.
+    pub fn realm(self) -> Realm {
+        match self {
+            BrowserOwner::TenantUser { .. } => Realm::Tenant,
+            BrowserOwner::Operator(_) => Realm::Operator,
+        }
+    }
+
+    /// The audit chain its changes are recorded in.
+    pub fn chain(self) -> crate::audit::AuditChain {
+        match self {
+            BrowserOwner::TenantUser { tenant, .. } => crate::audit::AuditChain::Tenant(tenant),
+            BrowserOwner::Operator(_) => crate::audit::AuditChain::Operator,
+        }
+    }
+}
+
+/// A browser (a phone, a laptop) of a tenant user or an operator that asked for push
+/// notifications: where its push service takes messages, and the keys to encrypt them
+/// for it (RFC 8291).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushSubscription {
     pub id: PushSubscriptionId,
-    pub tenant: TenantId,
-    pub user: crate::UserId,
+    pub owner: BrowserOwner,
     /// The push service's URL for this browser.
     pub endpoint: String,
     /// The browser's P-256 public key, base64url.
     pub p256dh: String,
     /// The browser's authentication secret, base64url.
     pub auth: String,
-    /// What it is told about: the topics its user may read.
+    /// What it is told about: the topics its user may read (an operator's browser is
+    /// told only what Candor chases operators for, whatever this says).
     pub subscription: Subscription,
     /// e.g. "Firefox on Android", for the user's list of devices.
     pub label: String,

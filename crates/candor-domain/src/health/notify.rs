@@ -39,6 +39,14 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// No topic at all (an operator's browser, told only what operators are chased for).
+    pub fn nothing() -> Subscription {
+        Subscription {
+            topics: BTreeSet::new(),
+            services: BTreeSet::new(),
+        }
+    }
+
     pub fn everything() -> Subscription {
         Subscription {
             topics: Topic::ALL.iter().copied().collect(),

@@ -35,6 +35,12 @@ pub fn routes(t: &mut RouteTable) -> Router<AppState> {
             post(elevation::decide),
         )
         .at(t, "/console/elevation/{id}/revoke", post(elevation::revoke))
+        .at(
+            t,
+            "/console/push",
+            get(crate::pages::push::show).post(crate::pages::push::subscribe),
+        )
+        .at(t, "/console/push/{id}", post(crate::pages::push::act))
         .at(t, "/console/lockbox", get(lockbox::console_list))
         .at(
             t,

@@ -9,6 +9,7 @@ pub mod form;
 pub mod health;
 pub mod lockbox;
 pub mod messages;
+pub mod push;
 mod signin;
 
 use askama::Template;
@@ -132,6 +133,7 @@ impl PageCtx {
             _ => {
                 add("/console", "nav-console");
                 add("/console/elevation", "nav-elevation");
+                add("/console/push", "push-title");
                 if allowed(Action::PublishServiceHealth) {
                     add("/console/issues", "nav-issues");
                     add("/console/drafts", "drafts-title");

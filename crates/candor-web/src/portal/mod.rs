@@ -7,13 +7,13 @@ mod feeds;
 pub mod health;
 pub mod lockbox;
 pub mod messages;
-mod push;
 mod tenant;
 mod webhooks;
 
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::pages::push;
 use crate::routes::{RouteTable, RouterExt};
 use crate::AppState;
 

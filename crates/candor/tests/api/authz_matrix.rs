@@ -75,6 +75,8 @@ enum Rule {
     ElevationRevoke,
     /// One person's object (a browser subscription of tenant A's Global Administrator).
     OwnedBy(TenantRole),
+    /// One operator's object (a browser subscription of the Incident Manager).
+    OwnedByOperator,
 }
 
 use ApiPermission as P;
@@ -148,7 +150,8 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         | "/portal/lockbox/requests/{id}/decision"
         | "/portal/lockbox/requests/{id}/revoke" => Rule::Portal(LOCKBOX),
 
-        "/console" | "/console/elevation" => Rule::Console(None),
+        "/console" | "/console/elevation" | "/console/push" => Rule::Console(None),
+        "/console/push/{id}" => Rule::OwnedByOperator,
         "/console/elevation/{id}/decision" => Rule::Console(Some(O::ProviderAdmin)),
         "/console/elevation/{id}/revoke" => Rule::ElevationRevoke,
         "/console/deliveries" => Rule::Console(Some(O::IncidentManager)),
@@ -247,6 +250,8 @@ struct Operator {
     filed: bool,
     /// Holds the (pending) elevation the elevation paths name.
     holds_elevation: bool,
+    /// Turned push on in the browser the console's push paths name.
+    owns_browser: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -417,6 +422,14 @@ fn expected(rule: Rule, who: &Who, method: &Method, path: &str, tenant_object: b
             _ if read => SignIn,
             _ => Refused,
         },
+        Rule::OwnedByOperator => match who {
+            Who::Anonymous => SignIn,
+            Who::Operator(_, _, me) if me.owns_browser => Served,
+            Who::Operator(..) => Hidden,
+            Who::TenantUser(_) | Who::OtherTenantAdmin => Refused,
+            _ if read => SignIn,
+            _ => Refused,
+        },
     }
 }
 
@@ -456,9 +469,10 @@ fn fields_of(path: &str) -> &'static [(&'static str, &'static str)] {
         "/portal/users/{id}/roles" => &[("roles", "AuditReader")],
         "/portal/api-clients" => &[("display_name", "Probe"), ("permissions", "Nope.Read.All")],
         "/portal/settings" => &[("default_language", "xx"), ("time_zone", "Nowhere/Nothing")],
-        "/portal/contacts/{id}" | "/portal/webhooks/{id}" | "/portal/push/{id}" => {
-            &[("action", "test")]
-        }
+        "/portal/contacts/{id}"
+        | "/portal/webhooks/{id}"
+        | "/portal/push/{id}"
+        | "/console/push/{id}" => &[("action", "test")],
         "/portal/messages/{id}/viewpoint" => &[("change", "markRead")],
         "/portal/lockbox/requests/{id}/decision"
         | "/console/lockbox/requests/{id}/decision"
@@ -629,6 +643,8 @@ impl Objects {
             "contact"
         } else if path.contains("/webhooks/") {
             "webhook"
+        } else if path.contains("/console/push/") {
+            "operator_push"
         } else if path.contains("/push/") {
             "push"
         } else if path.contains("/feeds/") && path.contains("{id}") {
@@ -881,6 +897,20 @@ async fn objects(app: &TestApp) -> Objects {
     .await
     .unwrap();
     params.insert("push", push.id.to_string());
+    let on_call = candor_app::push::subscribe(
+        core,
+        &crate::health::operator(app, O::IncidentManager),
+        None,
+        candor_app::push::BrowserInput {
+            endpoint: "https://127.0.0.1:9/push/on-call".into(),
+            p256dh: b64(&keypair.pub_as_raw().unwrap()),
+            auth: b64(&auth),
+            label: "On call".into(),
+        },
+    )
+    .await
+    .unwrap();
+    params.insert("operator_push", on_call.id.to_string());
 
     let feed = feeds::create_link(core, &system, None, a, "Matrix")
         .await
@@ -972,6 +1002,7 @@ async fn callers(app: &TestApp, objects: &mut Objects) -> Vec<Caller> {
         let me = Operator {
             filed: *role == O::SupportEngineer,
             holds_elevation: false,
+            owns_browser: *role == O::IncidentManager,
         };
         out.push(Caller {
             who: Who::Operator(role.as_str(), [*role].into_iter().collect(), me),
@@ -1002,6 +1033,7 @@ async fn callers(app: &TestApp, objects: &mut Objects) -> Vec<Caller> {
             Operator {
                 filed: false,
                 holds_elevation: true,
+                owns_browser: false,
             },
         ),
         client,

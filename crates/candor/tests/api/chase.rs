@@ -3,7 +3,8 @@
 //! and when its update is overdue the owner and the incident managers on duty are told
 //! by email and through the signed operator webhook within the watchdog's period,
 //! again at the reminder interval until a post is made, and once when the cadence
-//! changes. On the clock the tests control: nobody waits an hour.
+//! changes. The owner's browser, with push turned on in the console, is told too. On
+//! the clock the tests control: nobody waits an hour.
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use candor_app::chase::{ChaseSettings, OperatorWebhook};
 use candor_app::health::{self as svc, PostInput, UpdateInput};
 use candor_delivery::webhook::verify;
 use candor_domain::clock::Clock;
+use candor_domain::health::BrowserOwner;
 use candor_domain::identity::{Actor, EmailAddress, OperatorRole};
 use serde_json::{json, Value};
 use time::Duration;
@@ -128,6 +130,95 @@ async fn an_api_declared_incident_has_an_owner_who_is_chased(app: TestApp) {
     )
     .unwrap();
 
+    // The owner turns push on in the console, in one browser; the operator push page is
+    // the console's own (a tenant user is sent to the portal's), and nobody else's.
+    let (push_url, pushed) = crate::push::push_service(Arc::new(AtomicU16::new(201))).await;
+    let (keypair, auth) = ece::generate_keypair_and_auth_secret().unwrap();
+    let components = keypair.raw_components().unwrap();
+    let console = app.sign_in(&owner.email, true).await;
+    let page = console
+        .get(app.url("/console/push"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"data-action="/console/push""#), "{page}");
+    let csrf = crate::common::csrf_of(&page);
+    let res = console
+        .post(app.url("/console/push"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("endpoint", push_url.as_str()),
+            ("p256dh", &crate::push::b64(&keypair.pub_as_raw().unwrap())),
+            ("auth", &crate::push::b64(&auth)),
+            ("label", "On-call phone"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/console/push?notice=subscribed");
+    let listed = console
+        .get(app.url("/console/push"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains("On-call phone"));
+    // Someone else at the provider sees none of it.
+    let engineer = app
+        .world
+        .operator(OperatorRole::SupportEngineer)
+        .email
+        .clone();
+    let other = app.sign_in(&engineer, true).await;
+    let theirs = other
+        .get(app.url("/console/push"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!theirs.contains("On-call phone"));
+    // A tenant user on the console's push page is sent to their own.
+    let reader_of_a = app
+        .world
+        .a
+        .user(candor_domain::identity::TenantRole::ServiceSupportAdministrator)
+        .email
+        .clone();
+    let tenant_browser = app.sign_in(&reader_of_a, false).await;
+    let res = app
+        .http()
+        .get(app.url("/console/push"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status(), 200, "signed out: no page");
+    let res = tenant_browser
+        .get(app.url("/console/push"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        303,
+        "a tenant user is not shown the console's page"
+    );
+    assert!(res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/portal"));
+    let operator_log = app
+        .activities(candor_domain::audit::AuditChain::Operator)
+        .await;
+    assert!(operator_log.iter().any(|a| a == "Add-PushSubscription"));
+
     let outbox = tempfile::tempdir().unwrap();
     let mailroom = Mailroom::new(app.core.clone(), outbox.path(), &app.base);
     let watch = || async {
@@ -179,6 +270,19 @@ async fn an_api_declared_incident_has_an_owner_who_is_chased(app: TestApp) {
     let (sig, _, raw) = overdue_hooks[0];
     verify(sig, SECRET, raw, app.clock.now().unix_timestamp())
         .expect("signed like a tenant webhook");
+    // And the owner's phone is told, encrypted for it, with the link to the issue.
+    let pushes = pushed.lock().unwrap().clone();
+    assert_eq!(pushes.len(), 1, "one push to the owner's one browser");
+    let note = crate::push::open(&components, &auth, &pushes[0].1);
+    assert_eq!(
+        note["title"],
+        format!("Update overdue: {id} Mail flow is delayed")
+    );
+    assert_eq!(
+        note["url"],
+        format!("{}/console/issues/{id}", app.base),
+        "{note}"
+    );
 
     // Still no post: reminded at the interval, not before.
     app.clock.advance(Duration::minutes(14));
@@ -187,6 +291,11 @@ async fn an_api_declared_incident_has_an_owner_who_is_chased(app: TestApp) {
     app.clock.advance(Duration::minutes(1));
     watch().await;
     overdue_mail(4);
+    assert_eq!(
+        pushed.lock().unwrap().len(),
+        2,
+        "the reminder is pushed too"
+    );
 
     // A post ends the reminders; a new cadence is told once.
     let im = operator(&app, OperatorRole::IncidentManager);
@@ -233,6 +342,44 @@ async fn an_api_declared_incident_has_an_owner_who_is_chased(app: TestApp) {
         .await
         .unwrap();
     assert!(tenant_log.iter().all(|d| !d.change.starts_with("overdue:")));
+
+    // The owner removes the browser: no more pushes, and it is in the operator log.
+    let browser = app
+        .core
+        .store
+        .list_push_subscriptions(BrowserOwner::Operator(owner.id.parse().unwrap()))
+        .await
+        .unwrap()[0]
+        .id;
+    // An hour has passed on the test clock: both sign in again.
+    let other = app.sign_in(&engineer, true).await;
+    let other_csrf = app.csrf(&other, "/console/push").await;
+    let console = app.sign_in(&owner.email, true).await;
+    let csrf = app.csrf(&console, "/console/push").await;
+    let res = other
+        .post(app.url(&format!("/console/push/{browser}")))
+        .form(&[("csrf", other_csrf.as_str()), ("action", "remove")])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    assert_eq!(
+        status,
+        404,
+        "not someone else's to remove: {}",
+        res.text().await.unwrap()
+    );
+    let res = console
+        .post(app.url(&format!("/console/push/{browser}")))
+        .form(&[("csrf", csrf.as_str()), ("action", "remove")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let operator_log = app
+        .activities(candor_domain::audit::AuditChain::Operator)
+        .await;
+    assert!(operator_log.iter().any(|a| a == "Remove-PushSubscription"));
 }
 
 crate::both!(an_api_declared_incident_has_an_owner_who_is_chased);

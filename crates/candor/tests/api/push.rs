@@ -9,17 +9,17 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use candor::deliveries::{DeliveryRunner, DeliverySettings};
-use candor_domain::health::{ComponentId, Scope};
+use candor_domain::health::{BrowserOwner, ComponentId, Scope};
 use candor_domain::identity::{OperatorRole, TenantRole};
 use ece::crypto::EcKeyComponents;
 
 use crate::common::TestApp;
 use crate::health::place;
 
-type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+pub type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
 /// A push service on loopback: records the Authorization header and the encrypted body.
-async fn push_service(status: Arc<AtomicU16>) -> (String, Received) {
+pub async fn push_service(status: Arc<AtomicU16>) -> (String, Received) {
     let seen: Received = Arc::default();
     let store = seen.clone();
     let app = axum::Router::new().route(
@@ -52,11 +52,11 @@ async fn push_service(status: Arc<AtomicU16>) -> (String, Received) {
     (url, seen)
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn open(keys: &EcKeyComponents, auth: &[u8], body: &[u8]) -> serde_json::Value {
+pub fn open(keys: &EcKeyComponents, auth: &[u8], body: &[u8]) -> serde_json::Value {
     let plain = ece::decrypt(keys, auth, body).expect("decrypts with the browser's keys");
     serde_json::from_slice(&plain).unwrap()
 }
@@ -171,15 +171,16 @@ async fn news_reaches_a_subscribed_browser_encrypted_and_signed(app: TestApp) {
     let id = app
         .core
         .store
-        .list_push_subscriptions(
-            app.world.a.id,
-            app.world
+        .list_push_subscriptions(BrowserOwner::TenantUser {
+            tenant: app.world.a.id,
+            user: app
+                .world
                 .a
                 .user(TenantRole::ServiceSupportAdministrator)
                 .id
                 .parse()
                 .unwrap(),
-        )
+        })
         .await
         .unwrap()[0]
         .id;

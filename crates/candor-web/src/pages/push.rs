@@ -1,12 +1,13 @@
-//! Push notifications in the portal: turn them on for this browser (a few lines of
-//! JavaScript hand the browser's subscription to Candor), see your browsers, send one a
-//! test, remove one. Plus what makes the portal an installable web app: the manifest,
-//! the service worker, the icon.
+//! Push notifications, in the portal (a tenant user hears the news their roles let them
+//! read) and in the console (an operator hears when an incident they are chased for is
+//! overdue): turn them on for this browser (a few lines of JavaScript hand the browser's
+//! subscription to Candor), see your browsers, send one a test, remove one. Plus what
+//! makes Candor an installable web app: the manifest, the service worker, the icon.
 
 use crate::pages::form::Form;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header;
+use axum::http::{header, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use candor_app::ids;
 use serde::Deserialize;
@@ -18,7 +19,20 @@ use crate::AppState;
 use candor_app::error::AppError;
 use candor_app::push::{self as svc, BrowserInput};
 
-const PATH: &str = "/portal/push";
+/// Where the signed-in person's push page is: the console's for operators.
+fn home(user: &PortalUser) -> &'static str {
+    if user.is_operator() {
+        "/console/push"
+    } else {
+        "/portal/push"
+    }
+}
+
+/// The page of the other realm sends its visitor to their own.
+fn elsewhere(user: &PortalUser, at: &str) -> Option<Response> {
+    let home = home(user);
+    (!at.starts_with(home)).then(|| Redirect::to(home).into_response())
+}
 
 pub struct BrowserRow {
     pub id: String,
@@ -33,14 +47,18 @@ struct PushPage {
     page: PageCtx,
     rows: Vec<BrowserRow>,
     vapid_key: String,
+    /// The page's own address, where the forms and the script post.
+    action: &'static str,
+    intro: String,
 }
 
 async fn push_page(state: &AppState, user: &PortalUser, raw: &Option<String>) -> Response {
+    let path = home(user);
     let browsers = match svc::list(&state.core, &user.actor).await {
         Ok(b) => b,
-        Err(e) => return error_page(state, user, PATH, ApiError::from(e)),
+        Err(e) => return error_page(state, user, path, ApiError::from(e)),
     };
-    let mut page = PageCtx::for_user(state, user, PATH);
+    let mut page = PageCtx::for_user(state, user, path);
     let tr = page.tr.clone();
     page.notice = match raw.as_deref() {
         Some("notice=subscribed") => Some(tr.t("push-subscribed")),
@@ -59,6 +77,12 @@ async fn push_page(state: &AppState, user: &PortalUser, raw: &Option<String>) ->
             })
             .collect(),
         vapid_key: state.core.keys.vapid.public_b64(),
+        action: path,
+        intro: tr.t(if user.is_operator() {
+            "push-intro-console"
+        } else {
+            "push-intro"
+        }),
         page,
     })
 }
@@ -66,8 +90,12 @@ async fn push_page(state: &AppState, user: &PortalUser, raw: &Option<String>) ->
 pub async fn show(
     State(state): State<AppState>,
     user: PortalUser,
+    uri: Uri,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    if let Some(away) = elsewhere(&user, uri.path()) {
+        return away;
+    }
     push_page(&state, &user, &raw).await
 }
 
@@ -87,8 +115,13 @@ pub struct SubscribeForm {
 pub async fn subscribe(
     State(state): State<AppState>,
     user: PortalUser,
+    uri: Uri,
     Form(form): Form<SubscribeForm>,
 ) -> Response {
+    if let Some(away) = elsewhere(&user, uri.path()) {
+        return away;
+    }
+    let path = home(&user);
     let input = BrowserInput {
         endpoint: form.endpoint,
         p256dh: form.p256dh,
@@ -99,9 +132,9 @@ pub async fn subscribe(
         .await
         .map_err(ApiError::from)
     {
-        Ok(_) => Redirect::to("/portal/push?notice=subscribed").into_response(),
+        Ok(_) => Redirect::to(&format!("{path}?notice=subscribed")).into_response(),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
-        Err(e) => error_page(&state, &user, PATH, e),
+        Err(e) => error_page(&state, &user, path, e),
     }
 }
 
@@ -113,9 +146,14 @@ pub struct ActionForm {
 pub async fn act(
     State(state): State<AppState>,
     user: PortalUser,
+    uri: Uri,
     Path(id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
+    if let Some(away) = elsewhere(&user, uri.path()) {
+        return away;
+    }
+    let path = home(&user);
     let (core, actor, ip) = (&state.core, &user.actor, user.ip.clone());
     let result = match form.action.as_str() {
         "remove" => ids::with_id(&id, |id| svc::remove(core, actor, ip, id))
@@ -128,9 +166,9 @@ pub async fn act(
     };
     let result = result.map_err(ApiError::from);
     match result {
-        Ok(notice) => Redirect::to(&format!("{PATH}?notice={notice}")).into_response(),
+        Ok(notice) => Redirect::to(&format!("{path}?notice={notice}")).into_response(),
         Err(e @ ApiError::Internal(_)) => e.into_response(),
-        Err(e) => error_page(&state, &user, PATH, e),
+        Err(e) => error_page(&state, &user, path, e),
     }
 }
 
