@@ -1,5 +1,6 @@
 use std::pin::Pin;
 
+use candor_domain::audit::tree;
 use candor_domain::audit::{
     activity, AuditChain, AuditQuery, AuditQueryInput, AuditRecord, ChainFault, ChainHead,
     ChainVerifier, Checkpoint, NewAuditRecord,
@@ -81,7 +82,7 @@ impl ExportFormat {
     }
 }
 
-pub const CSV_HEADER: [&str; 9] = [
+pub const CSV_HEADER: [&str; 10] = [
     "Date",
     "IPAddress",
     "User",
@@ -91,6 +92,7 @@ pub const CSV_HEADER: [&str; 9] = [
     "Details",
     "RecordId",
     "Seq",
+    "LeafIndex",
 ];
 
 pub fn csv_row(r: &AuditRecord) -> Vec<u8> {
@@ -105,6 +107,7 @@ pub fn csv_row(r: &AuditRecord) -> Vec<u8> {
         r.details.as_str(),
         r.id.to_string().as_str(),
         r.seq.to_string().as_str(),
+        leaf_index(r).to_string().as_str(),
     ]);
     w.into_inner().unwrap_or_default()
 }
@@ -222,8 +225,8 @@ pub struct ChainReport {
 
 const VERIFY_PAGE: u32 = 5_000;
 
-/// Walks every chain (or one) from the first record, checking links, hashes, the
-/// recorded head and every signed checkpoint.
+/// Walks every chain (or one) from the first record, checking links, hashes, each
+/// record's Merkle tree hashes, the recorded head and tree, and every signed checkpoint.
 pub async fn verify(
     core: &Core,
     only: Option<AuditChain>,
@@ -255,10 +258,12 @@ async fn verify_chain(
 ) -> AppResult<ChainReport> {
     let key = chain.key();
     let checkpoints = core.store.list_checkpoints(&key).await?;
+    let tree = core.store.audit_tree(&key).await?;
     let mut verifier = ChainVerifier::new();
     for cp in &checkpoints {
         verifier.pin(cp.seq);
     }
+    verifier.pin_tree(tree.size());
     let mut report = ChainReport {
         chain,
         records: 0,
@@ -286,6 +291,9 @@ async fn verify_chain(
     report.records = verifier.records_seen();
     if report.fault.is_none() {
         report.fault = verifier.finish(head).err();
+    }
+    if report.fault.is_none() {
+        report.fault = verifier.finish_tree(&tree).err();
     }
     if report.fault.is_none() {
         report.fault = check_checkpoints(core, &checkpoints, &verifier);
@@ -366,6 +374,10 @@ pub struct AuditRecordView {
     pub details: serde_json::Value,
     pub hash: String,
     pub prev_hash: String,
+    /// Where the record is in its log's Merkle tree (RFC 9162): leaf `seq − 1`.
+    pub leaf_index: u64,
+    /// The record's leaf hash, SHA-256(0x00 ‖ its canonical bytes), base64.
+    pub leaf_hash: String,
 }
 
 impl From<&candor_domain::audit::AuditRecord> for AuditRecordView {
@@ -382,6 +394,132 @@ impl From<&candor_domain::audit::AuditRecord> for AuditRecordView {
             details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null),
             hash: hex::encode(r.hash),
             prev_hash: hex::encode(r.prev_hash),
+            leaf_index: leaf_index(r),
+            leaf_hash: b64(&tree::leaf_hash(r)),
         }
     }
+}
+
+/// A record's place in its log's Merkle tree.
+pub fn leaf_index(r: &AuditRecord) -> u64 {
+    u64::try_from(r.seq - 1).unwrap_or(0)
+}
+
+fn b64(h: &tree::TreeHash) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(h.0)
+}
+
+/// That an audit record is in its log: its leaf, the tree it is proved in, and the path.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InclusionProofView {
+    pub record_id: String,
+    pub leaf_index: u64,
+    /// Base64 of SHA-256(0x00 ‖ the record's canonical bytes).
+    pub leaf_hash: String,
+    /// The size of the tree the proof is against (a checkpoint's size).
+    pub tree_size: u64,
+    /// Base64 of that tree's root hash (RFC 9162).
+    pub root_hash: String,
+    /// The audit path, base64 hashes, bottom up (RFC 9162 §2.1.3).
+    pub inclusion_path: Vec<String>,
+}
+
+/// That a log of `fromSize` records is a prefix of the log of `toSize` records.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsistencyProofView {
+    pub from_size: u64,
+    pub from_root_hash: String,
+    pub to_size: u64,
+    pub to_root_hash: String,
+    /// The consistency path, base64 hashes (RFC 9162 §2.1.4).
+    pub consistency_path: Vec<String>,
+}
+
+fn tree_problem(field: &'static str, e: tree::TreeError) -> AppError {
+    match e {
+        tree::TreeError::Missing(_) | tree::TreeError::BadFrontier { .. } => {
+            AppError::internal(anyhow::anyhow!("the audit tree is missing hashes: {e}"))
+        }
+        other => AppError::Invalid(InvalidValue::new(field, other.to_string())),
+    }
+}
+
+/// The size a proof is asked against, checked against the tree as it is now.
+fn proof_size(field: &'static str, asked: Option<u64>, have: u64) -> AppResult<u64> {
+    match asked {
+        None => Ok(have),
+        Some(n) if n > have => Err(AppError::Invalid(InvalidValue::new(
+            field,
+            format!("the log has {have} records; no tree of {n} has been published"),
+        ))),
+        Some(n) => Ok(n),
+    }
+}
+
+/// Proves that record `id` of the caller's log is in the tree of `size` records (the
+/// current tree when not named).
+pub async fn inclusion_proof(
+    core: &Core,
+    actor: &Actor,
+    chain: AuditChain,
+    id: candor_domain::AuditRecordId,
+    size: Option<u64>,
+) -> AppResult<InclusionProofView> {
+    authorize(actor, read_action(chain))?;
+    let key = chain.key();
+    let record = core
+        .store
+        .audit_record(&key, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(crate::ids::NO_SUCH_AUDIT_RECORD.into()))?;
+    let tree_now = core.store.audit_tree(&key).await?;
+    let size = proof_size("size", size, tree_now.size())?;
+    let index = leaf_index(&record);
+    let needs = tree::inclusion_needs(index, size).map_err(|e| tree_problem("size", e))?;
+    let hashes = core.store.audit_tree_hashes(&key, &needs).await?;
+    let proof = tree::prove_inclusion(index, size, &tree::StoredHashes(&hashes))
+        .map_err(|e| tree_problem("size", e))?;
+    Ok(InclusionProofView {
+        record_id: record.id.to_string(),
+        leaf_index: index,
+        leaf_hash: b64(&tree::leaf_hash(&record)),
+        tree_size: size,
+        root_hash: b64(&proof.root),
+        inclusion_path: proof.path.iter().map(b64).collect(),
+    })
+}
+
+/// Proves the caller's log of `from` records a prefix of its log of `to` records (the
+/// current log when not named).
+pub async fn consistency_proof(
+    core: &Core,
+    actor: &Actor,
+    chain: AuditChain,
+    from: u64,
+    to: Option<u64>,
+) -> AppResult<ConsistencyProofView> {
+    authorize(actor, read_action(chain))?;
+    let key = chain.key();
+    let tree_now = core.store.audit_tree(&key).await?;
+    let to = proof_size("to", to, tree_now.size())?;
+    if from > to {
+        return Err(AppError::Invalid(InvalidValue::new(
+            "from",
+            format!("`from` ({from}) must not be larger than `to` ({to})"),
+        )));
+    }
+    let needs = tree::consistency_needs(from, to).map_err(|e| tree_problem("from", e))?;
+    let hashes = core.store.audit_tree_hashes(&key, &needs).await?;
+    let proof = tree::prove_consistency(from, to, &tree::StoredHashes(&hashes))
+        .map_err(|e| tree_problem("from", e))?;
+    Ok(ConsistencyProofView {
+        from_size: from,
+        from_root_hash: b64(&proof.from_root),
+        to_size: to,
+        to_root_hash: b64(&proof.to_root),
+        consistency_path: proof.path.iter().map(b64).collect(),
+    })
 }

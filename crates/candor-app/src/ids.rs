@@ -90,6 +90,13 @@ pub(crate) const NO_SUCH_CONTACT: &str = "there is no such contact";
 pub(crate) const NO_SUCH_WEBHOOK: &str = "there is no such webhook endpoint";
 pub(crate) const NO_SUCH_BROWSER: &str = "there is no such browser";
 pub(crate) const NO_SUCH_FEED_LINK: &str = "there is no such feed link";
+pub(crate) const NO_SUCH_AUDIT_RECORD: &str = "there is no such audit record in this log";
+
+impl ParseId for candor_domain::AuditRecordId {
+    fn parse_id(s: &str) -> AppResult<Self> {
+        hidden(s, NO_SUCH_AUDIT_RECORD)
+    }
+}
 
 impl ParseId for ContactId {
     fn parse_id(s: &str) -> AppResult<Self> {

@@ -257,6 +257,21 @@ pub trait AuditStore: Send + Sync {
     ) -> StoreResult<Vec<AuditRecord>>;
     /// Every chain and its recorded head.
     async fn audit_chain_heads(&self) -> StoreResult<Vec<(String, ChainHead)>>;
+    /// One record of a chain, by id.
+    async fn audit_record(
+        &self,
+        chain: &str,
+        id: crate::AuditRecordId,
+    ) -> StoreResult<Option<AuditRecord>>;
+    /// A chain's Merkle tree as its head records it (empty for a chain with no records).
+    async fn audit_tree(&self, chain: &str) -> StoreResult<crate::audit::tree::Frontier>;
+    /// Stored hashes of a chain's Merkle tree, by stored hash index; an index the tree
+    /// does not have (yet) is left out.
+    async fn audit_tree_hashes(
+        &self,
+        chain: &str,
+        indexes: &[u64],
+    ) -> StoreResult<std::collections::HashMap<u64, crate::audit::tree::TreeHash>>;
     async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()>;
     async fn list_checkpoints(&self, chain: &str) -> StoreResult<Vec<Checkpoint>>;
     async fn latest_checkpoint(&self, chain: &str) -> StoreResult<Option<Checkpoint>>;

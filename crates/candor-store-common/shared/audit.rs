@@ -5,12 +5,16 @@
 // stores ids (`key`) and times (`at`) and which pool reads and writes. Placeholders are
 // `$1`, `$2`, … in order of first use (see `shared/identity.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use candor_domain::audit::{seal, AuditQuery, AuditRecord, ChainHead, Checkpoint, NewAuditRecord};
+use candor_domain::audit::tree::{self, Frontier, TreeHash};
+use candor_domain::audit::{
+    AuditQuery, AuditRecord, ChainHead, ChainTip, Checkpoint, NewAuditRecord,
+};
 use candor_domain::store::{AuditStore, StoreError, StoreResult};
 use candor_domain::AuditRecordId;
+use candor_store_common::HeadRow;
 use sqlx::QueryBuilder;
 
 use crate::dialect::{
@@ -20,28 +24,35 @@ use crate::dialect::{
 
 use crate::{db_error, rows};
 
-const RECORD_COLS: &str = "chain, seq, id, tenant_id, occurred_at, actor, actor_kind, ip_address, activity, item, details, prev_hash, hash";
+const RECORD_COLS: &str = "chain, seq, id, tenant_id, occurred_at, actor, actor_kind, ip_address, activity, item, details, prev_hash, hash, tree_hashes";
+
+/// The tree hashes of a record, as stored: concatenated.
+fn packed(hashes: &[[u8; 32]]) -> Vec<u8> {
+    hashes.iter().flatten().copied().collect()
+}
 
 /// Seals `records` onto their chains and inserts them, inside the caller's transaction.
 /// Chain heads are read (and on PostgreSQL locked) and written in the same transaction,
-/// so every chain stays linear.
+/// so every chain stays linear, and each record's Merkle tree hashes go in with it.
 pub(crate) async fn append_in_tx(
     conn: &mut DbConnection,
     records: Vec<NewAuditRecord>,
 ) -> StoreResult<Vec<AuditRecord>> {
-    let mut heads: BTreeMap<String, ChainHead> = BTreeMap::new();
+    let mut tips: BTreeMap<String, ChainTip> = BTreeMap::new();
     for r in &records {
-        heads.entry(r.chain.key()).or_insert(ChainHead::GENESIS);
+        tips.entry(r.chain.key()).or_default();
     }
-    let chains: Vec<String> = heads.keys().cloned().collect();
-    lock_chain_heads(conn, &chains, &mut heads).await?;
+    let chains: Vec<String> = tips.keys().cloned().collect();
+    lock_chain_heads(conn, &chains, &mut tips).await?;
+    for (chain, tip) in tips.iter_mut() {
+        if tip.tree.size() < tip.head.seq as u64 {
+            catch_up_tree(conn, chain, tip).await?;
+        }
+    }
     let mut sealed = Vec::with_capacity(records.len());
     for new in records {
-        let key = new.chain.key();
-        let head = heads.get(&key).copied().unwrap_or(ChainHead::GENESIS);
-        let (record, next) = seal(new, AuditRecordId::generate(), head);
-        heads.insert(key, next);
-        sealed.push(record);
+        let tip = tips.entry(new.chain.key()).or_default();
+        sealed.push(tip.seal(new, AuditRecordId::generate()));
     }
     for chunk in sealed.chunks(ROWS_PER_INSERT) {
         let mut qb: QueryBuilder<Db> =
@@ -59,12 +70,61 @@ pub(crate) async fn append_in_tx(
                 .push_bind(&r.item)
                 .push_bind(&r.details)
                 .push_bind(r.prev_hash.as_slice())
-                .push_bind(r.hash.as_slice());
+                .push_bind(r.hash.as_slice())
+                .push_bind(packed(&r.tree_hashes));
         });
         qb.build().execute(&mut *conn).await.map_err(db_error)?;
     }
-    write_chain_heads(conn, heads).await?;
+    write_chain_heads(conn, tips).await?;
     Ok(sealed)
+}
+
+/// Records appended before their chain had a tree (an older Candor) get their tree
+/// hashes now, in order, before anything new is appended after them.
+async fn catch_up_tree(
+    conn: &mut DbConnection,
+    chain: &str,
+    tip: &mut ChainTip,
+) -> StoreResult<()> {
+    const PAGE: i64 = 1000;
+    while tip.tree.size() < tip.head.seq as u64 {
+        let after = tip.tree.size() as i64;
+        let page: Vec<AuditRecord> = sqlx::query(&format!(
+            "SELECT {RECORD_COLS} FROM audit_records WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
+        .bind(chain)
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(rows::audit_record)
+        .collect::<StoreResult<_>>()?;
+        if page.is_empty() {
+            return Err(StoreError::Corrupt(format!(
+                "chain {chain} ends at seq {after} but its head says {}",
+                tip.head.seq
+            )));
+        }
+        for r in page {
+            if r.seq != tip.tree.size() as i64 + 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "chain {chain} has no record at seq {}",
+                    tip.tree.size() + 1
+                )));
+            }
+            let hashes = tip.catch_up(&r);
+            sqlx::query("UPDATE audit_records SET tree_hashes = $1 WHERE chain = $2 AND seq = $3")
+                .bind(packed(&hashes))
+                .bind(chain)
+                .bind(r.seq)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -142,6 +202,77 @@ impl AuditStore for Store {
                 Ok((chain, ChainHead { seq, hash }))
             })
             .collect()
+    }
+
+    async fn audit_record(
+        &self,
+        chain: &str,
+        id: AuditRecordId,
+    ) -> StoreResult<Option<AuditRecord>> {
+        sqlx::query(&format!(
+            "SELECT {RECORD_COLS} FROM audit_records WHERE chain = $1 AND id = $2"
+        ))
+        .bind(chain)
+        .bind(key(id.0))
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_error)?
+        .map(|r| rows::audit_record(&r))
+        .transpose()
+    }
+
+    async fn audit_tree(&self, chain: &str) -> StoreResult<Frontier> {
+        let row: Option<HeadRow> = sqlx::query_as(
+            "SELECT chain, seq, hash, tree_size, frontier FROM audit_chain_heads WHERE chain = $1",
+        )
+        .bind(chain)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_error)?;
+        match row {
+            Some(row) => Ok(candor_store_common::tip_of(row)?.1.tree),
+            None => Ok(Frontier::empty()),
+        }
+    }
+
+    async fn audit_tree_hashes(
+        &self,
+        chain: &str,
+        indexes: &[u64],
+    ) -> StoreResult<HashMap<u64, TreeHash>> {
+        let mut wanted: BTreeMap<i64, Vec<(u64, usize)>> = BTreeMap::new();
+        for i in indexes {
+            let (seq, at) = tree::locate(*i);
+            wanted.entry(seq).or_default().push((*i, at));
+        }
+        let mut found = HashMap::new();
+        let seqs: Vec<i64> = wanted.keys().copied().collect();
+        for group in seqs.chunks(500) {
+            let mut qb: QueryBuilder<Db> =
+                QueryBuilder::new("SELECT seq, tree_hashes FROM audit_records WHERE chain = ");
+            qb.push_bind(chain).push(" AND seq IN (");
+            let mut sep = qb.separated(", ");
+            for s in group {
+                sep.push_bind(*s);
+            }
+            qb.push(")");
+            let rows: Vec<(i64, Option<Vec<u8>>)> = qb
+                .build_query_as()
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_error)?;
+            for (seq, packed) in rows {
+                let packed = packed.unwrap_or_default();
+                for (index, at) in wanted.get(&seq).into_iter().flatten() {
+                    if let Some(bytes) = packed.get(at * 32..(at + 1) * 32) {
+                        let mut h = [0u8; 32];
+                        h.copy_from_slice(bytes);
+                        found.insert(*index, TreeHash(h));
+                    }
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn insert_checkpoint(&self, cp: &Checkpoint) -> StoreResult<()> {

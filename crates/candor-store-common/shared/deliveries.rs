@@ -11,9 +11,9 @@ use crate::dialect::{
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::health::{
-    BrowserOwner, ChangeDeliveries, Channel, Delivery, DeliveryNews, DeliveryOutcome, DeliveryStatus, IssueId,
-    MessageId, NewDelivery, PushSubscription, PushSubscriptionId, WebhookEndpoint,
-    WebhookEndpointId,
+    BrowserOwner, ChangeDeliveries, Channel, Delivery, DeliveryNews, DeliveryOutcome,
+    DeliveryStatus, IssueId, MessageId, NewDelivery, PushSubscription, PushSubscriptionId,
+    WebhookEndpoint, WebhookEndpointId,
 };
 use candor_domain::store::{Conflict, DeliveryStore, StoreError, StoreResult};
 use candor_domain::TenantId;
@@ -611,23 +611,23 @@ impl DeliveryStore for Store {
         );
         match p.owner {
             BrowserOwner::TenantUser { tenant, user } => sqlx::query(&for_user)
-            .bind(key(p.id.0))
-            .bind(key(tenant.0))
-            .bind(key(user.0))
-            .bind(&p.endpoint)
-            .bind(&p.p256dh)
-            .bind(&p.auth)
-            .bind(json(&p.subscription))
-            .bind(&p.label)
-            .bind(at(p.created_at)),
+                .bind(key(p.id.0))
+                .bind(key(tenant.0))
+                .bind(key(user.0))
+                .bind(&p.endpoint)
+                .bind(&p.p256dh)
+                .bind(&p.auth)
+                .bind(json(&p.subscription))
+                .bind(&p.label)
+                .bind(at(p.created_at)),
             BrowserOwner::Operator(operator) => sqlx::query(&for_operator)
-            .bind(key(p.id.0))
-            .bind(key(operator.0))
-            .bind(&p.endpoint)
-            .bind(&p.p256dh)
-            .bind(&p.auth)
-            .bind(&p.label)
-            .bind(at(p.created_at)),
+                .bind(key(p.id.0))
+                .bind(key(operator.0))
+                .bind(&p.endpoint)
+                .bind(&p.p256dh)
+                .bind(&p.auth)
+                .bind(&p.label)
+                .bind(at(p.created_at)),
         }
         .execute(&mut *tx)
         .await

@@ -135,6 +135,15 @@ pub(crate) fn audit_record(row: &DbRow) -> StoreResult<AuditRecord> {
         details: get(row, "details")?,
         prev_hash: hash32(row, "prev_hash")?,
         hash: hash32(row, "hash")?,
+        tree_hashes: get::<Option<Vec<u8>>>(row, "tree_hashes")?
+            .unwrap_or_default()
+            .chunks_exact(32)
+            .map(|c| {
+                let mut h = [0u8; 32];
+                h.copy_from_slice(c);
+                h
+            })
+            .collect(),
     })
 }
 

@@ -10,9 +10,32 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use candor_domain::audit::{AuditRecord, NewAuditRecord};
+use candor_domain::audit::tree::Frontier;
+use candor_domain::audit::{AuditRecord, ChainHead, ChainTip, NewAuditRecord};
 use candor_domain::store::{StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
+
+/// A chain head as both stores read it: chain, seq, hash, tree size, frontier.
+pub type HeadRow = (String, i64, Vec<u8>, i64, Option<Vec<u8>>);
+
+/// The tip a stored chain head describes.
+pub fn tip_of(row: HeadRow) -> StoreResult<(String, ChainTip)> {
+    let (chain, seq, hash, tree_size, frontier) = row;
+    let hash: [u8; 32] = hash
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("chain head of {chain} is not 32 bytes")))?;
+    let size = u64::try_from(tree_size)
+        .map_err(|_| StoreError::Corrupt(format!("chain head of {chain}: negative tree size")))?;
+    let tree = Frontier::from_parts(size, &frontier.unwrap_or_default())
+        .map_err(|e| StoreError::Corrupt(format!("chain head of {chain}: {e}")))?;
+    Ok((
+        chain,
+        ChainTip {
+            head: ChainHead { seq, hash },
+            tree,
+        },
+    ))
+}
 
 /// Largest number of append requests committed in one transaction.
 pub const MAX_GROUP_COMMIT: usize = 4096;

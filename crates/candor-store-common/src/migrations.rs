@@ -98,6 +98,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "0018_operator_push.sql",
         include_str!("../migrations/0018_operator_push.sql"),
     ),
+    (
+        "0019_audit_tree.sql",
+        include_str!("../migrations/0019_audit_tree.sql"),
+    ),
 ];
 
 fn word(name: &str, dialect: Dialect) -> Option<&'static str> {
@@ -227,6 +231,7 @@ mod tests {
         ("0016_lanes.sql", "f09aaca46a213b1feef41c932d30472fc9955b04ff953e303b8d5433ece087ac6c557298a4f03f7789f35f2c277ec5ec"),
         ("0017_issue_drafts.sql", "0754bd7672ad2f56a47f23cb1e1284aac7d03535b91f6749c2fbf452635454a9c812a0d9094c6cbabd6b43802806fa75"),
         ("0018_operator_push.sql", "46b53d1e98055304ab136fc71b7ccedaf01a535b1bacf9c774dea5e7f335fb15422b577f400f1d804076244b93806eb7"),
+        ("0019_audit_tree.sql", "995981d75fee2b5b0c9db00211590afb3f49c9b39c0622176db4ce14344b4bcfa41ea6946a1c24499dc25803864f5a1f"),
     ];
     const POSTGRES: &[(&str, &str)] = &[
         ("0001_foundation.sql", "e43fa967dc0f961b74828bb9d45a97c14af338ffb2cd598ea0a141492fff2e5dd051b3ff61efd686970af886cc5b9bd6"),
@@ -247,6 +252,7 @@ mod tests {
         ("0016_lanes.sql", "f09aaca46a213b1feef41c932d30472fc9955b04ff953e303b8d5433ece087ac6c557298a4f03f7789f35f2c277ec5ec"),
         ("0017_issue_drafts.sql", "e629ca05c2bda6467cdd11c9bc95c7c07358a4480d2633342fd0ff29b6fa10790ce01f3f0a2296a830c0fc10d55886de"),
         ("0018_operator_push.sql", "bf7ca7ea129818b45f931e7594925c0d62d4671f33f3ec23aba2323d1544e5edf9fb9ddb4999e0232517d453abb9d413"),
+        ("0019_audit_tree.sql", "abccb8d09bdb7748ed2b06cf53e5ed3109157e04d3b825751a1ecb41ad961753d424b13b00c4b689c44f75f8fbf85867"),
     ];
 
     fn hex(bytes: &[u8]) -> String {

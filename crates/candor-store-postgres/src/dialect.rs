@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use candor_domain::audit::ChainHead;
-use candor_domain::store::{StoreError, StoreResult};
+use candor_domain::audit::{ChainHead, ChainTip};
+use candor_domain::store::StoreResult;
 use candor_domain::{ApiClientId, OperatorId, TenantId, UserId};
+use candor_store_common::{tip_of, HeadRow};
 use sqlx::postgres::{PgHasArrayType, PgRow};
 use sqlx::QueryBuilder;
 use sqlx::Row;
@@ -89,7 +90,7 @@ pub(crate) const AUDIT_ROWS_PER_INSERT: usize = 1000;
 pub(crate) async fn lock_chain_heads(
     conn: &mut DbConnection,
     chains: &[String],
-    heads: &mut BTreeMap<String, ChainHead>,
+    tips: &mut BTreeMap<String, ChainTip>,
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO audit_chain_heads (chain, seq, hash)
@@ -101,48 +102,50 @@ pub(crate) async fn lock_chain_heads(
     .execute(&mut *conn)
     .await
     .map_err(crate::db_error)?;
-    let rows: Vec<(String, i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT chain, seq, hash FROM audit_chain_heads WHERE chain = ANY($1)
-         ORDER BY chain FOR UPDATE",
+    let rows: Vec<HeadRow> = sqlx::query_as(
+        "SELECT chain, seq, hash, tree_size, frontier FROM audit_chain_heads
+         WHERE chain = ANY($1) ORDER BY chain FOR UPDATE",
     )
     .bind(chains)
     .fetch_all(&mut *conn)
     .await
     .map_err(crate::db_error)?;
-    for (chain, seq, hash) in rows {
-        let hash: [u8; 32] = hash
-            .try_into()
-            .map_err(|_| StoreError::Corrupt(format!("chain head of {chain} is not 32 bytes")))?;
-        heads.insert(chain, ChainHead { seq, hash });
+    for row in rows {
+        let (chain, tip) = tip_of(row)?;
+        tips.insert(chain, tip);
     }
     Ok(())
 }
 
-/// Writes the heads after an append, in one statement.
+/// Writes the tips after an append, in one statement.
 pub(crate) async fn write_chain_heads(
     conn: &mut DbConnection,
-    heads: BTreeMap<String, ChainHead>,
+    tips: BTreeMap<String, ChainTip>,
 ) -> StoreResult<()> {
-    let (chains, seqs, hashes): (Vec<String>, Vec<i64>, Vec<Vec<u8>>) = heads
-        .into_iter()
-        .map(|(c, h)| (c, h.seq, h.hash.to_vec()))
-        .fold(
-            (Vec::new(), Vec::new(), Vec::new()),
-            |mut acc, (c, s, h)| {
-                acc.0.push(c);
-                acc.1.push(s);
-                acc.2.push(h);
-                acc
-            },
-        );
+    let mut chains = Vec::with_capacity(tips.len());
+    let mut seqs = Vec::with_capacity(tips.len());
+    let mut hashes = Vec::with_capacity(tips.len());
+    let mut sizes = Vec::with_capacity(tips.len());
+    let mut frontiers = Vec::with_capacity(tips.len());
+    for (chain, tip) in tips {
+        chains.push(chain);
+        seqs.push(tip.head.seq);
+        hashes.push(tip.head.hash.to_vec());
+        sizes.push(tip.tree.size() as i64);
+        frontiers.push(tip.tree.roots_bytes());
+    }
     sqlx::query(
-        "UPDATE audit_chain_heads AS h SET seq = v.seq, hash = v.hash
-         FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS v(chain, seq, hash)
+        "UPDATE audit_chain_heads AS h SET seq = v.seq, hash = v.hash,
+             tree_size = v.tree_size, frontier = v.frontier
+         FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bigint[], $5::bytea[])
+             AS v(chain, seq, hash, tree_size, frontier)
          WHERE h.chain = v.chain",
     )
     .bind(&chains)
     .bind(&seqs)
     .bind(&hashes)
+    .bind(&sizes)
+    .bind(&frontiers)
     .execute(&mut *conn)
     .await
     .map_err(crate::db_error)?;

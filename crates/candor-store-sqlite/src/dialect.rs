@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use candor_domain::audit::ChainHead;
-use candor_domain::store::{StoreError, StoreResult};
+use candor_domain::audit::ChainTip;
+use candor_domain::store::StoreResult;
 use candor_domain::time_util::{from_unix_micros, to_unix_micros};
+use candor_store_common::{tip_of, HeadRow};
 use sqlx::QueryBuilder;
 use sqlx::Row;
 use sqlx::SqlitePool;
@@ -91,58 +92,63 @@ pub(crate) fn opt_id<T>(row: &DbRow, col: &str, make: fn(Uuid) -> T) -> StoreRes
     .transpose()
 }
 
-/// Chain heads read (and written) per statement: three variables each for the upsert.
+/// Chain heads read (and written) per statement: five variables each for the upsert.
 const HEADS_PER_STATEMENT: usize = 300;
 
-/// Rows per audit record insert: 13 columns each.
+/// Rows per audit record insert: 14 columns each.
 pub(crate) const AUDIT_ROWS_PER_INSERT: usize = 500;
 
-/// Reads the heads of `chains` into `heads` (chains without one keep the genesis head).
+/// Reads the tips of `chains` into `tips` (chains without one keep the genesis tip).
 /// The one writer connection already serializes appends; a few hundred chains per
 /// statement, so a group commit touching a hundred tenants is not a hundred round trips.
 pub(crate) async fn lock_chain_heads(
     conn: &mut DbConnection,
     chains: &[String],
-    heads: &mut BTreeMap<String, ChainHead>,
+    tips: &mut BTreeMap<String, ChainTip>,
 ) -> StoreResult<()> {
     for group in chains.chunks(HEADS_PER_STATEMENT) {
-        let mut qb: QueryBuilder<Db> =
-            QueryBuilder::new("SELECT chain, seq, hash FROM audit_chain_heads WHERE chain IN (");
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+            "SELECT chain, seq, hash, tree_size, frontier FROM audit_chain_heads WHERE chain IN (",
+        );
         let mut sep = qb.separated(", ");
         for c in group {
             sep.push_bind(c);
         }
         qb.push(")");
-        let rows: Vec<(String, i64, Vec<u8>)> = qb
+        let rows: Vec<HeadRow> = qb
             .build_query_as()
             .fetch_all(&mut *conn)
             .await
             .map_err(crate::db_error)?;
-        for (chain, seq, hash) in rows {
-            let hash: [u8; 32] = hash.try_into().map_err(|_| {
-                StoreError::Corrupt(format!("chain head of {chain} is not 32 bytes"))
-            })?;
-            heads.insert(chain, ChainHead { seq, hash });
+        for row in rows {
+            let (chain, tip) = tip_of(row)?;
+            tips.insert(chain, tip);
         }
     }
     Ok(())
 }
 
-/// Writes the heads after an append, in the same transaction.
+/// Writes the tips after an append, in the same transaction.
 pub(crate) async fn write_chain_heads(
     conn: &mut DbConnection,
-    heads: BTreeMap<String, ChainHead>,
+    tips: BTreeMap<String, ChainTip>,
 ) -> StoreResult<()> {
-    let heads: Vec<(String, ChainHead)> = heads.into_iter().collect();
-    for group in heads.chunks(HEADS_PER_STATEMENT) {
-        let mut qb: QueryBuilder<Db> =
-            QueryBuilder::new("INSERT INTO audit_chain_heads (chain, seq, hash) ");
-        qb.push_values(group, |mut b, (chain, head)| {
+    let tips: Vec<(String, ChainTip)> = tips.into_iter().collect();
+    for group in tips.chunks(HEADS_PER_STATEMENT) {
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+            "INSERT INTO audit_chain_heads (chain, seq, hash, tree_size, frontier) ",
+        );
+        qb.push_values(group, |mut b, (chain, tip)| {
             b.push_bind(chain)
-                .push_bind(head.seq)
-                .push_bind(head.hash.as_slice());
+                .push_bind(tip.head.seq)
+                .push_bind(tip.head.hash.as_slice())
+                .push_bind(tip.tree.size() as i64)
+                .push_bind(tip.tree.roots_bytes());
         });
-        qb.push(" ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash");
+        qb.push(
+            " ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
+                 tree_size = excluded.tree_size, frontier = excluded.frontier",
+        );
         qb.build()
             .execute(&mut *conn)
             .await

@@ -2635,3 +2635,149 @@ pub async fn browsers_are_kept_per_owner_tenant_user_or_operator(store: Arc<dyn 
         1
     );
 }
+
+pub async fn every_chain_is_a_merkle_tree_with_proofs(store: Arc<dyn Store>) {
+    use candor_domain::audit::tree::{self, StoredHashes};
+    let tenant = TenantId::generate();
+    let chain = AuditChain::Tenant(tenant);
+    // Appends of uneven sizes, concurrently with another chain's, as group commit sees them.
+    let mut tasks = Vec::new();
+    for i in 0..23 {
+        let store = store.clone();
+        let chain = if i % 5 == 0 {
+            AuditChain::Operator
+        } else {
+            chain
+        };
+        tasks.push(tokio::spawn(async move {
+            let records = (0..(i % 4 + 1))
+                .map(|j| {
+                    NewAuditRecord::new(
+                        chain,
+                        T0 + Duration::seconds(j),
+                        format!("user{i}@x.example"),
+                        ActorKind::TenantUser,
+                        "UserLoggedIn",
+                    )
+                    .details(json!({"i": i, "j": j}))
+                })
+                .collect();
+            store.append_audit(records).await.unwrap()
+        }));
+    }
+    for t in tasks {
+        for r in t.await.unwrap() {
+            assert!(!r.tree_hashes.is_empty(), "sealed with its tree hashes");
+        }
+    }
+    let records = all_records(&store, chain).await;
+    let n = records.len() as u64;
+    assert!(n > 20);
+    // The tree the head records is the tree of the records' leaves, in seq order.
+    let frontier = store.audit_tree(&chain.key()).await.unwrap();
+    assert_eq!(frontier.size(), n);
+    let mut rebuilt = tree::Frontier::empty();
+    for r in &records {
+        let stored: Vec<[u8; 32]> = rebuilt
+            .append(tree::leaf_hash(r))
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
+        assert_eq!(
+            stored, r.tree_hashes,
+            "record {} keeps its own tree hashes",
+            r.seq
+        );
+    }
+    assert_eq!(rebuilt.root(), frontier.root());
+    // Inclusion of every record in an older and the current tree, from stored hashes only.
+    for size in [n / 2, n] {
+        for r in records.iter().take(size as usize) {
+            let index = (r.seq - 1) as u64;
+            let needs = tree::inclusion_needs(index, size).unwrap();
+            let hashes = store.audit_tree_hashes(&chain.key(), &needs).await.unwrap();
+            assert_eq!(
+                hashes.len(),
+                needs.len(),
+                "every hash a proof needs is stored"
+            );
+            let proof = tree::prove_inclusion(index, size, &StoredHashes(&hashes)).unwrap();
+            tree::verify_inclusion(&proof.path, index, size, proof.root, tree::leaf_hash(r))
+                .unwrap();
+        }
+    }
+    // The older tree is a prefix of the newer.
+    let needs = tree::consistency_needs(n / 2, n).unwrap();
+    let hashes = store.audit_tree_hashes(&chain.key(), &needs).await.unwrap();
+    let proof = tree::prove_consistency(n / 2, n, &StoredHashes(&hashes)).unwrap();
+    assert_eq!(proof.to_root, frontier.root());
+    tree::verify_consistency(&proof.path, n / 2, proof.from_root, n, proof.to_root).unwrap();
+    // A hash past the tree's end is simply not there; a chain with no records is empty.
+    let beyond = tree::first_index_of_leaf(n + 5);
+    assert!(store
+        .audit_tree_hashes(&chain.key(), &[beyond])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .audit_tree(&AuditChain::Tenant(TenantId::generate()).key())
+            .await
+            .unwrap()
+            .size(),
+        0
+    );
+}
+
+/// Appends records to one tenant's chain, has `forget` make the database look as an older
+/// Candor left it (records and heads without tree hashes), appends once more, and checks
+/// that every record then has its tree hashes and the tree is the records' tree.
+pub async fn older_records_get_their_tree_on_the_next_append<F, Fut>(
+    store: Arc<dyn Store>,
+    forget: F,
+) where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use candor_domain::audit::tree;
+    let chain = AuditChain::Tenant(TenantId::generate());
+    let record = |i: i64| {
+        NewAuditRecord::new(
+            chain,
+            T0 + Duration::seconds(i),
+            "old@x.example",
+            ActorKind::System,
+            "Old",
+        )
+        .details(json!({"i": i}))
+    };
+    for i in 0..7 {
+        store.append_audit(vec![record(i)]).await.unwrap();
+    }
+    forget().await;
+    assert_eq!(store.audit_tree(&chain.key()).await.unwrap().size(), 0);
+    assert!(all_records(&store, chain).await[0].tree_hashes.is_empty());
+    store
+        .append_audit(vec![record(7), record(8)])
+        .await
+        .unwrap();
+    let records = all_records(&store, chain).await;
+    assert_eq!(records.len(), 9);
+    let mut rebuilt = tree::Frontier::empty();
+    for r in &records {
+        let stored: Vec<[u8; 32]> = rebuilt
+            .append(tree::leaf_hash(r))
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
+        assert_eq!(stored, r.tree_hashes, "record {}", r.seq);
+    }
+    let frontier = store.audit_tree(&chain.key()).await.unwrap();
+    assert_eq!(frontier.size(), 9);
+    assert_eq!(frontier.root(), rebuilt.root());
+    // The hash chain is untouched: what verified before still verifies.
+    let mut v = ChainVerifier::new();
+    for r in &records {
+        v.push(r).unwrap();
+    }
+}

@@ -39,6 +39,7 @@ contract!(
     api_clients_are_revoked_only_within_their_tenant,
     sessions_live_and_expire,
     concurrent_appends_keep_every_chain_linear,
+    every_chain_is_a_merkle_tree_with_proofs,
     audit_search_filters_and_pages_newest_first,
     checkpoints_are_stored_per_chain,
     the_first_signing_key_wins,
@@ -64,3 +65,48 @@ contract!(
     delivery_news_is_stored_once_and_purged_after_its_deliveries,
     webhook_endpoints_are_per_tenant_and_disabled_after_failures,
 );
+
+/// What an older Candor left: records without tree hashes, heads without a tree.
+const FORGET_TREES: [&str; 2] = [
+    "UPDATE audit_records SET tree_hashes = NULL",
+    "UPDATE audit_chain_heads SET tree_size = 0, frontier = NULL",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_older_records_get_their_tree_on_the_next_append() {
+    use sqlx::Connection;
+    let db = sqlite_store().await;
+    let path = db.path.clone();
+    candor_store_tests::contract::older_records_get_their_tree_on_the_next_append(
+        db.store.clone(),
+        || async move {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            for statement in FORGET_TREES {
+                sqlx::query(statement).execute(&mut conn).await.unwrap();
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_older_records_get_their_tree_on_the_next_append() {
+    use sqlx::Connection;
+    let Some(db) = PostgresTestDb::create().await else {
+        return;
+    };
+    let url = db.url.clone();
+    candor_store_tests::contract::older_records_get_their_tree_on_the_next_append(
+        db.store(),
+        || async move {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            for statement in FORGET_TREES {
+                sqlx::query(statement).execute(&mut conn).await.unwrap();
+            }
+        },
+    )
+    .await;
+    db.store.close().await;
+}

@@ -67,6 +67,7 @@ pub fn seal(new: NewAuditRecord, id: AuditRecordId, head: ChainHead) -> (AuditRe
         details: canonical_json(&new.details),
         prev_hash: head.hash,
         hash: [0; 32],
+        tree_hashes: Vec::new(),
     };
     record.hash = record_hash(&record);
     let next = ChainHead {
@@ -95,6 +96,15 @@ pub enum ChainFault {
     HeadMismatch { seq: i64 },
     #[error("checkpoint at seq {seq}: {problem}")]
     Checkpoint { seq: i64, problem: String },
+    #[error("record {id} (seq {seq}) carries Merkle tree hashes that are not its own: the tree was altered")]
+    TreeAltered { id: AuditRecordId, seq: i64 },
+    #[error("the chain's Merkle tree ({found} records, root {found_root}) is not the tree of its records ({expected} records, root {expected_root})")]
+    TreeMismatch {
+        expected: u64,
+        expected_root: String,
+        found: u64,
+        found_root: String,
+    },
 }
 
 /// Walks a chain record by record (in seq order) without holding it in memory.
@@ -102,6 +112,10 @@ pub enum ChainFault {
 pub struct ChainVerifier {
     head: ChainHead,
     seen: u64,
+    /// The Merkle tree of the records seen so far, rebuilt from their leaves.
+    tree: super::tree::Frontier,
+    /// A size whose root to remember, and the root once the walk reached it.
+    tree_pin: Option<(u64, Option<super::tree::TreeHash>)>,
     /// Hash of every record whose seq a checkpoint pins, filled in as records stream by.
     pinned: std::collections::BTreeMap<i64, Option<[u8; 32]>>,
 }
@@ -111,6 +125,8 @@ impl ChainVerifier {
         Self {
             head: ChainHead::GENESIS,
             seen: 0,
+            tree: super::tree::Frontier::empty(),
+            tree_pin: None,
             pinned: Default::default(),
         }
     }
@@ -140,6 +156,24 @@ impl ChainVerifier {
                 seq: r.seq,
             });
         }
+        let tree_hashes: Vec<[u8; 32]> = self
+            .tree
+            .append(super::tree::leaf_hash(r))
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
+        // A record an older Candor wrote has none until its chain's next append.
+        if !r.tree_hashes.is_empty() && r.tree_hashes != tree_hashes {
+            return Err(ChainFault::TreeAltered {
+                id: r.id,
+                seq: r.seq,
+            });
+        }
+        if let Some((size, root @ None)) = &mut self.tree_pin {
+            if *size == self.tree.size() {
+                *root = Some(self.tree.root());
+            }
+        }
         if let Some(slot) = self.pinned.get_mut(&r.seq) {
             *slot = Some(r.hash);
         }
@@ -157,6 +191,36 @@ impl ChainVerifier {
 
     pub fn head(&self) -> ChainHead {
         self.head
+    }
+
+    /// The Merkle tree of the records seen.
+    pub fn tree(&self) -> &super::tree::Frontier {
+        &self.tree
+    }
+
+    /// Asks the verifier to remember the tree's root when it has `size` records (the size
+    /// the store recorded for it, which trails the chain only where an older Candor wrote
+    /// the last records and nothing was appended since).
+    pub fn pin_tree(&mut self, size: u64) {
+        self.tree_pin = Some((size, (size == 0).then(|| self.tree.root())));
+    }
+
+    /// Compares the tree of the records walked with the tree the store recorded.
+    pub fn finish_tree(&self, recorded: &super::tree::Frontier) -> Result<(), ChainFault> {
+        let walked = match self.tree_pin {
+            Some((size, Some(root))) if size == recorded.size() => Some(root),
+            _ if recorded.size() == self.tree.size() => Some(self.tree.root()),
+            _ => None,
+        };
+        if walked == Some(recorded.root()) {
+            return Ok(());
+        }
+        Err(ChainFault::TreeMismatch {
+            expected: self.tree.size(),
+            expected_root: hex::encode(self.tree.root().0),
+            found: recorded.size(),
+            found_root: hex::encode(recorded.root().0),
+        })
     }
 
     /// The hash seen at a pinned seq, if the chain reached it.
@@ -229,6 +293,70 @@ mod tests {
             seq: r.seq,
             hash: r.hash,
         })
+    }
+
+    /// The chain as a store seals it: each record with its tree hashes.
+    fn build_tree_chain(n: usize) -> (Vec<AuditRecord>, crate::audit::ChainTip) {
+        let chain = AuditChain::Tenant(TenantId::generate());
+        let mut tip = crate::audit::ChainTip::default();
+        let records = (0..n)
+            .map(|i| {
+                let new = NewAuditRecord::new(
+                    chain,
+                    datetime!(2026-11-01 0:00 UTC) + time::Duration::seconds(i as i64),
+                    "op@provider.example",
+                    ActorKind::Operator,
+                    "Set-AccessToCustomerDataRequest",
+                );
+                tip.seal(new, AuditRecordId::generate())
+            })
+            .collect();
+        (records, tip)
+    }
+
+    #[test]
+    fn a_record_whose_tree_hashes_were_changed_is_caught() {
+        let (mut records, tip) = build_tree_chain(12);
+        let mut v = ChainVerifier::new();
+        for r in &records {
+            v.push(r).unwrap();
+        }
+        v.finish(tip.head).unwrap();
+        v.finish_tree(&tip.tree).unwrap();
+        records[7].tree_hashes[0][3] ^= 1;
+        let mut v = ChainVerifier::new();
+        let fault = records.iter().find_map(|r| v.push(r).err());
+        assert!(
+            matches!(fault, Some(ChainFault::TreeAltered { seq: 8, .. })),
+            "{fault:?}"
+        );
+    }
+
+    #[test]
+    fn a_recorded_tree_that_is_not_the_records_tree_is_caught() {
+        let (records, _) = build_tree_chain(9);
+        let (_, other) = build_tree_chain(9);
+        let mut v = ChainVerifier::new();
+        for r in &records {
+            v.push(r).unwrap();
+        }
+        assert!(matches!(
+            v.finish_tree(&other.tree),
+            Err(ChainFault::TreeMismatch { .. })
+        ));
+        // A tree that trails the chain (older records not yet caught up) is compared at
+        // its own size.
+        let (_, head5) = build_tree_chain(0);
+        let mut v = ChainVerifier::new();
+        let mut tip5 = head5;
+        for r in records.iter().take(5) {
+            tip5.catch_up(r);
+        }
+        v.pin_tree(5);
+        for r in &records {
+            v.push(r).unwrap();
+        }
+        v.finish_tree(&tip5.tree).unwrap();
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod chain;
 mod checkpoint;
 mod query;
+pub mod tree;
 
 pub use chain::*;
 pub use checkpoint::*;
@@ -215,6 +216,10 @@ pub struct AuditRecord {
     pub prev_hash: [u8; 32],
     #[serde(with = "hex_bytes")]
     pub hash: [u8; 32],
+    /// The Merkle tree hashes stored with this record (`tree.rs`): its leaf hash, then the
+    /// root of each subtree it completed. Empty until the store has appended it.
+    #[serde(skip)]
+    pub tree_hashes: Vec<[u8; 32]>,
 }
 
 mod hex_bytes {
@@ -236,4 +241,43 @@ impl ChainHead {
         seq: 0,
         hash: [0u8; 32],
     };
+}
+
+/// Where an append continues a chain: its hash-chain head and its Merkle tree's
+/// frontier (whose size trails the head's seq only for records older than the tree).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChainTip {
+    pub head: ChainHead,
+    pub tree: tree::Frontier,
+}
+
+impl Default for ChainHead {
+    fn default() -> Self {
+        ChainHead::GENESIS
+    }
+}
+
+impl ChainTip {
+    /// Seals `new` as the next record, with its tree hashes.
+    pub fn seal(&mut self, new: NewAuditRecord, id: crate::AuditRecordId) -> AuditRecord {
+        let (mut record, next) = seal(new, id, self.head);
+        self.head = next;
+        record.tree_hashes = self
+            .tree
+            .append(tree::leaf_hash(&record))
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
+        record
+    }
+
+    /// Brings the tree up to a record older than it (one the chain has and the tree has
+    /// not yet counted), returning that record's tree hashes.
+    pub fn catch_up(&mut self, record: &AuditRecord) -> Vec<[u8; 32]> {
+        self.tree
+            .append(tree::leaf_hash(record))
+            .into_iter()
+            .map(|h| h.0)
+            .collect()
+    }
 }

@@ -149,3 +149,73 @@ pub async fn export_response(
     )
         .into_response())
 }
+
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InclusionParams {
+    /// The tree size to prove inclusion in (a checkpoint's size); default: the log now.
+    pub size: Option<u64>,
+}
+
+/// Proves that one record is in the caller's audit log: the record's leaf hash and the
+/// RFC 9162 audit path to the root of the tree of `size` records.
+#[utoipa::path(get, path = "/api/v1/audit/records/{id}/proof", tag = "audit",
+    params(("id" = String, Path, description = "The audit record's id"), InclusionParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The inclusion proof", body = candor_app::audit::InclusionProofView),
+        (status = 400, description = "A size larger than the log, or not past the record"),
+        (status = 401, description = "No valid credentials"),
+        (status = 403, description = "Lacks the role or permission"),
+        (status = 404, description = "No such record in the caller's log"),
+    ))]
+pub async fn record_proof(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    ApiQuery(params): ApiQuery<InclusionParams>,
+) -> ApiResult<Json<candor_app::audit::InclusionProofView>> {
+    let chain = audit_service::chain_for(&caller.actor)?;
+    let id = candor_app::ids::id(&id)?;
+    let proof =
+        audit_service::inclusion_proof(&state.core, &caller.actor, chain, id, params.size).await?;
+    Ok(Json(proof))
+}
+
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyParams {
+    /// The size of the older tree (the checkpoint the caller saw last). Required.
+    pub from: Option<u64>,
+    /// The size of the newer tree; default: the log now.
+    pub to: Option<u64>,
+}
+
+/// Proves that the caller's audit log only grew: the log of `from` records is a prefix
+/// of the log of `to` records (RFC 9162 consistency proof).
+#[utoipa::path(get, path = "/api/v1/audit/consistency", tag = "audit",
+    params(ConsistencyParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The consistency proof", body = candor_app::audit::ConsistencyProofView),
+        (status = 400, description = "`from` missing, larger than `to`, or `to` larger than the log"),
+        (status = 401, description = "No valid credentials"),
+        (status = 403, description = "Lacks the role or permission"),
+    ))]
+pub async fn consistency(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiQuery(params): ApiQuery<ConsistencyParams>,
+) -> ApiResult<Json<candor_app::audit::ConsistencyProofView>> {
+    let chain = audit_service::chain_for(&caller.actor)?;
+    let from = params.from.ok_or_else(|| {
+        ApiError::Invalid(candor_domain::identity::InvalidValue::new(
+            "from",
+            "name the size of the tree you saw last (`from`)",
+        ))
+    })?;
+    let proof =
+        audit_service::consistency_proof(&state.core, &caller.actor, chain, from, params.to)
+            .await?;
+    Ok(Json(proof))
+}

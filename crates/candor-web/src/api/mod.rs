@@ -63,6 +63,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::whoami))
         .routes(routes!(audit::list_records))
         .routes(routes!(audit::export_records))
+        .routes(routes!(audit::record_proof))
+        .routes(routes!(audit::consistency))
         .routes(routes!(operator::create_issue, operator::list_issues))
         .routes(routes!(operator::get_issue))
         .routes(routes!(operator::post_update))

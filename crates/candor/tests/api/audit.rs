@@ -321,6 +321,183 @@ async fn an_inserted_record_is_found(app: TestApp) {
     );
 }
 
+fn unb64(v: &Value) -> candor_domain::audit::tree::TreeHash {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap())
+        .unwrap();
+    candor_domain::audit::tree::TreeHash(bytes.try_into().unwrap())
+}
+
+fn path_of(v: &Value) -> Vec<candor_domain::audit::tree::TreeHash> {
+    v.as_array().unwrap().iter().map(unb64).collect()
+}
+
+async fn each_record_is_proved_in_the_log_and_the_log_only_grew(app: TestApp) {
+    use candor_domain::audit::tree;
+    let token = app.token(&app.world.a.all).await;
+    let get = |q: String| {
+        let http = app.http();
+        let url = app.url(&q);
+        let token = token.clone();
+        async move { http.get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let page: Value = get(format!("/api/v1/audit/records?{RANGE}&limit=500"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = page["items"].as_array().unwrap().clone();
+    let n = items.len() as u64;
+    assert!(n >= 10);
+    let stored = app
+        .core
+        .store
+        .audit_chain_records(&AuditChain::Tenant(app.world.a.id).key(), 0, 1000)
+        .await
+        .unwrap();
+    for item in &items {
+        let leaf = item["leafIndex"].as_u64().unwrap();
+        assert_eq!(leaf, item["seq"].as_u64().unwrap() - 1);
+        // The leaf hash the API gives is the record's own.
+        let record = &stored[leaf as usize];
+        assert_eq!(unb64(&item["leafHash"]), tree::leaf_hash(record));
+        for size in [leaf + 1, n] {
+            let res = get(format!(
+                "/api/v1/audit/records/{}/proof?size={size}",
+                item["id"].as_str().unwrap()
+            ))
+            .await;
+            assert_eq!(res.status(), 200);
+            let proof: Value = res.json().await.unwrap();
+            assert_eq!(proof["treeSize"], size);
+            assert_eq!(proof["leafIndex"], leaf);
+            tree::verify_inclusion(
+                &path_of(&proof["inclusionPath"]),
+                leaf,
+                size,
+                unb64(&proof["rootHash"]),
+                tree::leaf_hash(record),
+            )
+            .unwrap();
+        }
+    }
+    // Without a size: against the log as it is now.
+    let latest: Value = get(format!(
+        "/api/v1/audit/records/{}/proof",
+        items[0]["id"].as_str().unwrap()
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
+    let now = latest["treeSize"].as_u64().unwrap();
+    assert!(now >= n);
+    // The log of half the records is a prefix of the log now.
+    let half = n / 2;
+    let older: Value = get(format!(
+        "/api/v1/audit/records/{}/proof?size={half}",
+        items[items.len() - 1]["id"].as_str().unwrap()
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
+    let res = get(format!("/api/v1/audit/consistency?from={half}")).await;
+    assert_eq!(res.status(), 200);
+    let c: Value = res.json().await.unwrap();
+    assert_eq!(c["fromSize"], half);
+    assert_eq!(c["fromRootHash"], older["rootHash"]);
+    assert_eq!(c["toSize"], now);
+    assert_eq!(c["toRootHash"], latest["rootHash"]);
+    tree::verify_consistency(
+        &path_of(&c["consistencyPath"]),
+        half,
+        unb64(&c["fromRootHash"]),
+        now,
+        unb64(&c["toRootHash"]),
+    )
+    .unwrap();
+    // What cannot be proved is refused with the reason; another tenant's record is not
+    // this log's.
+    for (q, field) in [
+        (
+            format!("/api/v1/audit/consistency?from={}", now + 1),
+            "from",
+        ),
+        (
+            format!("/api/v1/audit/consistency?from=1&to={}", now + 5),
+            "to",
+        ),
+        ("/api/v1/audit/consistency".to_owned(), "from"),
+        ("/api/v1/audit/consistency?from=two".to_owned(), "from"),
+        (
+            format!(
+                "/api/v1/audit/records/{}/proof?size={}",
+                items[0]["id"].as_str().unwrap(),
+                now + 1
+            ),
+            "size",
+        ),
+        (
+            format!(
+                "/api/v1/audit/records/{}/proof?size=1",
+                items[0]["id"].as_str().unwrap()
+            ),
+            "size",
+        ),
+    ] {
+        let res = get(q.clone()).await;
+        assert_eq!(res.status(), 400, "{q}");
+        let err: Value = res.json().await.unwrap();
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(field),
+            "{q}: {err}"
+        );
+    }
+    let theirs = app
+        .core
+        .store
+        .audit_chain_records(&AuditChain::Tenant(app.world.b.id).key(), 0, 1)
+        .await
+        .unwrap();
+    for id in [theirs[0].id.to_string(), "not-an-id".to_owned()] {
+        let res = get(format!("/api/v1/audit/records/{id}/proof")).await;
+        assert_eq!(res.status(), 404, "{id}");
+    }
+}
+
+async fn a_rewritten_tree_hash_is_found(app: TestApp) {
+    let (ok, out) = verify(&app);
+    assert!(ok, "{out}");
+    let chain = AuditChain::Tenant(app.world.a.id).key();
+    let records = app
+        .core
+        .store
+        .audit_chain_records(&chain, 0, 100)
+        .await
+        .unwrap();
+    let zeros = "00".repeat(32);
+    let statement = match &app.db {
+        DbGuard::Sqlite(_) => format!(
+            "UPDATE audit_records SET tree_hashes = X'{zeros}' WHERE chain = '{chain}' AND seq = 5"
+        ),
+        DbGuard::Postgres(_) => format!(
+            "UPDATE audit_records SET tree_hashes = '\\x{zeros}' WHERE chain = '{chain}' AND seq = 5"
+        ),
+    };
+    sql(&app, &statement).await;
+    let (ok, out) = verify(&app);
+    assert!(!ok);
+    assert!(
+        out.contains(&records[4].id.to_string()) && out.contains("tree"),
+        "{out}"
+    );
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -331,4 +508,6 @@ crate::both!(
     an_edited_record_is_found,
     a_deleted_record_is_found,
     an_inserted_record_is_found,
+    each_record_is_proved_in_the_log_and_the_log_only_grew,
+    a_rewritten_tree_hash_is_found,
 );

@@ -77,6 +77,9 @@ enum Rule {
     OwnedBy(TenantRole),
     /// One operator's object (a browser subscription of the Incident Manager).
     OwnedByOperator,
+    /// One record of tenant A's audit log through the API: as `TenantApi` for the audit
+    /// log, but a provider admin's log is the operator realm's, which does not have it.
+    TenantAuditRecord,
 }
 
 use ApiPermission as P;
@@ -179,9 +182,10 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         | "/console/issues/{id}/review" => Rule::Console(Some(O::IncidentManager)),
 
         "/api/v1/me" => Rule::AnyCaller,
-        "/api/v1/audit/records" | "/api/v1/audit/records/export" => {
+        "/api/v1/audit/records" | "/api/v1/audit/records/export" | "/api/v1/audit/consistency" => {
             Rule::TenantApi(P::AuditLogReadAll, AUDIT, Some(O::ProviderAdmin))
         }
+        "/api/v1/audit/records/{id}/proof" => Rule::TenantAuditRecord,
         "/api/v1/notifications/contacts"
         | "/api/v1/notifications/contacts/{id}"
         | "/api/v1/notifications/contacts/{id}/test"
@@ -422,6 +426,13 @@ fn expected(rule: Rule, who: &Who, method: &Method, path: &str, tenant_object: b
             _ if read => SignIn,
             _ => Refused,
         },
+        Rule::TenantAuditRecord => {
+            let audit = Rule::TenantApi(P::AuditLogReadAll, AUDIT, Some(O::ProviderAdmin));
+            match (who, expected(audit, who, method, path, tenant_object)) {
+                (Who::Operator(..) | Who::OperatorClient(_), Served) => Hidden,
+                (_, outcome) => outcome,
+            }
+        }
         Rule::OwnedByOperator => match who {
             Who::Anonymous => SignIn,
             Who::Operator(_, _, me) if me.owns_browser => Served,
@@ -513,6 +524,7 @@ fn body_of(path: &str) -> &'static str {
 fn query_of(path: &str) -> &'static str {
     match path {
         "/api/v1/operator/deliveries" => "?change=issue:EX0:post:1",
+        "/api/v1/audit/consistency" => "?from=1",
         "/api/v1/audit/records"
         | "/api/v1/audit/records/export"
         | "/portal/audit/export"
@@ -643,6 +655,8 @@ impl Objects {
             "contact"
         } else if path.contains("/webhooks/") {
             "webhook"
+        } else if path.contains("/audit/records/") {
+            "audit_record"
         } else if path.contains("/console/push/") {
             "operator_push"
         } else if path.contains("/push/") {
@@ -911,6 +925,12 @@ async fn objects(app: &TestApp) -> Objects {
     .await
     .unwrap();
     params.insert("operator_push", on_call.id.to_string());
+    let record = core
+        .store
+        .audit_chain_records(&candor_domain::audit::AuditChain::Tenant(a).key(), 0, 1)
+        .await
+        .unwrap();
+    params.insert("audit_record", record[0].id.to_string());
 
     let feed = feeds::create_link(core, &system, None, a, "Matrix")
         .await

@@ -1,0 +1,435 @@
+//! Each audit chain is also an RFC 9162 Merkle tree: leaf `i` is the canonical bytes of
+//! the record with seq `i + 1` (domain-tagged, as the hash chain hashes them), interior
+//! nodes as RFC 9162 §2.1.1. The tree arithmetic, proofs and their checks are the
+//! `tlog_tiles` crate's (a port of Go's `sumdb/tlog`); what is Candor's own is where the
+//! hashes live and how an append finds the few it needs without reading the tree.
+//!
+//! Storage. `tlog_tiles` numbers every hash a tree stores (its *stored hash index*); the
+//! hashes stored when leaf `n` is appended are the leaf's own hash followed by the root
+//! of every subtree that leaf completes, at consecutive indexes. Candor keeps those with
+//! the record they were computed for (`AuditRecord::tree_hashes`), written in the same
+//! statement as the record, so the tree can never be behind the chain. Appending needs
+//! only the roots of the complete subtrees to its left (the *frontier*, at most 64
+//! hashes), which the chain head carries.
+
+use tlog_tiles::{
+    check_record, check_tree, prove_record, prove_tree, record_hash, split_stored_hash_index,
+    stored_hash_index, stored_hashes_for_record_hash, sub_tree_index, tree_hash, Hash, HashReader,
+};
+
+use super::{canonical_bytes, AuditRecord};
+
+pub use tlog_tiles::{Hash as TreeHash, EMPTY_HASH};
+
+/// The leaf hash of a record: SHA-256(0x00 ‖ canonical bytes).
+pub fn leaf_hash(record: &AuditRecord) -> Hash {
+    record_hash(&canonical_bytes(record))
+}
+
+/// What is wrong with a tree or a proof.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TreeError {
+    #[error("a tree of {size} records has no record {index}")]
+    NoSuchLeaf { index: u64, size: u64 },
+    #[error("a tree cannot be proved consistent with a larger one ({from} > {to})")]
+    Shrinks { from: u64, to: u64 },
+    #[error("the tree has {have} records, fewer than the {asked} asked for")]
+    TooLarge { asked: u64, have: u64 },
+    #[error("the frontier of a tree of {size} records needs {expected} hashes, not {found}")]
+    BadFrontier {
+        size: u64,
+        expected: usize,
+        found: usize,
+    },
+    #[error("stored hash {0} is missing")]
+    Missing(u64),
+    #[error("the proof does not verify")]
+    Invalid,
+}
+
+/// The roots of the complete subtrees of a tree of `size` leaves, largest first: enough
+/// to append the next leaf and to compute the root.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Frontier {
+    size: u64,
+    roots: Vec<Hash>,
+}
+
+/// Reads the hashes a frontier holds, by stored hash index (anything else is missing).
+struct FrontierReader<'a> {
+    indexes: Vec<u64>,
+    roots: &'a [Hash],
+}
+
+impl HashReader for FrontierReader<'_> {
+    fn read_hashes(&self, wanted: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        wanted
+            .iter()
+            .map(|i| {
+                self.indexes
+                    .iter()
+                    .position(|x| x == i)
+                    .map(|p| self.roots[p])
+                    .ok_or(tlog_tiles::Error::IndexesNotInTree)
+            })
+            .collect()
+    }
+}
+
+impl Frontier {
+    pub fn empty() -> Self {
+        Frontier::default()
+    }
+
+    /// The frontier as stored: its size and its roots, concatenated.
+    pub fn from_parts(size: u64, roots: &[u8]) -> Result<Self, TreeError> {
+        let expected = root_indexes(size).len();
+        if roots.len() != expected * 32 {
+            return Err(TreeError::BadFrontier {
+                size,
+                expected,
+                found: roots.len() / 32,
+            });
+        }
+        let roots = roots
+            .chunks_exact(32)
+            .map(|c| {
+                let mut h = [0u8; 32];
+                h.copy_from_slice(c);
+                Hash(h)
+            })
+            .collect();
+        Ok(Frontier { size, roots })
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The roots, concatenated, as the chain head stores them.
+    pub fn roots_bytes(&self) -> Vec<u8> {
+        self.roots.iter().flat_map(|h| h.0).collect()
+    }
+
+    fn reader(&self) -> FrontierReader<'_> {
+        FrontierReader {
+            indexes: root_indexes(self.size),
+            roots: &self.roots,
+        }
+    }
+
+    /// Appends a leaf; returns the hashes to store with it (its own, then the root of
+    /// each subtree it completes), in stored-index order.
+    pub fn append(&mut self, leaf: Hash) -> Vec<Hash> {
+        let n = self.size;
+        // The frontier holds exactly the left neighbours the new leaf needs; a miss would
+        // be a frontier that does not match its size, which `from_parts` refuses.
+        let stored =
+            stored_hashes_for_record_hash(n, leaf, &self.reader()).unwrap_or_else(|_| vec![leaf]);
+        // The subtrees the leaf completed were the last `stored.len() - 1` roots; they merge
+        // into the last hash computed.
+        let merged = stored.len() - 1;
+        self.roots.truncate(self.roots.len().saturating_sub(merged));
+        if let Some(last) = stored.last() {
+            self.roots.push(*last);
+        }
+        self.size = n + 1;
+        stored
+    }
+
+    /// The tree's root hash (the empty tree's for size 0).
+    pub fn root(&self) -> Hash {
+        tree_hash(self.size, &self.reader()).unwrap_or(EMPTY_HASH)
+    }
+}
+
+/// The stored indexes of the roots of the complete subtrees of a tree of `size` leaves.
+fn root_indexes(size: u64) -> Vec<u64> {
+    if size == 0 {
+        return Vec::new();
+    }
+    sub_tree_index(0, size, Vec::new())
+}
+
+/// Where a stored hash lives: the seq of the record it was stored with, and its place
+/// among that record's tree hashes.
+pub fn locate(index: u64) -> (i64, usize) {
+    let (level, n) = split_stored_hash_index(index);
+    // Level `level`'s hash number `n` is completed by leaf (n + 1) · 2^level − 1.
+    let leaf = ((n + 1) << level) - 1;
+    (leaf as i64 + 1, usize::from(level))
+}
+
+/// Hashes read by stored index from some storage, for the proof functions.
+pub struct StoredHashes<'a>(pub &'a std::collections::HashMap<u64, Hash>);
+
+impl HashReader for StoredHashes<'_> {
+    fn read_hashes(&self, wanted: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        wanted
+            .iter()
+            .map(|i| {
+                self.0
+                    .get(i)
+                    .copied()
+                    .ok_or(tlog_tiles::Error::IndexesNotInTree)
+            })
+            .collect()
+    }
+}
+
+/// Records which hashes a proof function asks for (and answers with zeros): each of
+/// them reads once, so a first dry run tells which hashes to fetch from storage.
+#[derive(Default)]
+struct Wishlist(std::cell::RefCell<Vec<u64>>);
+
+impl HashReader for Wishlist {
+    fn read_hashes(&self, wanted: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        self.0.borrow_mut().extend_from_slice(wanted);
+        Ok(vec![Hash([0; 32]); wanted.len()])
+    }
+}
+
+impl Wishlist {
+    /// Each index once, in order.
+    fn into_sorted(self) -> Vec<u64> {
+        let mut all = self.0.into_inner();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+}
+
+fn check_leaf(index: u64, size: u64) -> Result<(), TreeError> {
+    if index >= size {
+        return Err(TreeError::NoSuchLeaf { index, size });
+    }
+    Ok(())
+}
+
+/// The stored hashes an inclusion proof of leaf `index` in the tree of `size` needs,
+/// with the root of that tree.
+pub fn inclusion_needs(index: u64, size: u64) -> Result<Vec<u64>, TreeError> {
+    check_leaf(index, size)?;
+    let wish = Wishlist::default();
+    prove_record(size, index, &wish).map_err(|_| TreeError::Invalid)?;
+    tree_hash(size, &wish).map_err(|_| TreeError::Invalid)?;
+    Ok(wish.into_sorted())
+}
+
+/// The stored hashes a consistency proof from `from` to `to` needs, with both roots.
+pub fn consistency_needs(from: u64, to: u64) -> Result<Vec<u64>, TreeError> {
+    if from > to {
+        return Err(TreeError::Shrinks { from, to });
+    }
+    let wish = Wishlist::default();
+    if from > 0 {
+        prove_tree(to, from, &wish).map_err(|_| TreeError::Invalid)?;
+    }
+    tree_hash(from, &wish).map_err(|_| TreeError::Invalid)?;
+    tree_hash(to, &wish).map_err(|_| TreeError::Invalid)?;
+    Ok(wish.into_sorted())
+}
+
+/// An inclusion proof: leaf `index` is in the tree of `size` leaves whose root is `root`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InclusionProof {
+    pub index: u64,
+    pub size: u64,
+    pub root: Hash,
+    pub path: Vec<Hash>,
+}
+
+/// A consistency proof: the tree of `from` leaves is a prefix of the tree of `to`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    pub from_root: Hash,
+    pub to_root: Hash,
+    pub path: Vec<Hash>,
+}
+
+fn missing(e: tlog_tiles::Error) -> TreeError {
+    match e {
+        tlog_tiles::Error::IndexesNotInTree => TreeError::Missing(0),
+        _ => TreeError::Invalid,
+    }
+}
+
+/// Proves leaf `index` in the tree of `size`, from the hashes `inclusion_needs` named.
+pub fn prove_inclusion(
+    index: u64,
+    size: u64,
+    hashes: &StoredHashes<'_>,
+) -> Result<InclusionProof, TreeError> {
+    check_leaf(index, size)?;
+    let path = prove_record(size, index, hashes).map_err(missing)?;
+    let root = tree_hash(size, hashes).map_err(missing)?;
+    Ok(InclusionProof {
+        index,
+        size,
+        root,
+        path,
+    })
+}
+
+/// Proves the tree of `from` a prefix of the tree of `to`, from the hashes
+/// `consistency_needs` named.
+pub fn prove_consistency(
+    from: u64,
+    to: u64,
+    hashes: &StoredHashes<'_>,
+) -> Result<ConsistencyProof, TreeError> {
+    if from > to {
+        return Err(TreeError::Shrinks { from, to });
+    }
+    let path = if from == 0 {
+        Vec::new()
+    } else {
+        prove_tree(to, from, hashes).map_err(missing)?
+    };
+    Ok(ConsistencyProof {
+        from,
+        to,
+        from_root: tree_hash(from, hashes).map_err(missing)?,
+        to_root: tree_hash(to, hashes).map_err(missing)?,
+        path,
+    })
+}
+
+/// Checks that `leaf` is leaf `index` of the tree of `size` leaves with root `root`.
+pub fn verify_inclusion(
+    path: &[Hash],
+    index: u64,
+    size: u64,
+    root: Hash,
+    leaf: Hash,
+) -> Result<(), TreeError> {
+    check_leaf(index, size)?;
+    check_record(&path.to_vec(), size, root, index, leaf).map_err(|_| TreeError::Invalid)
+}
+
+/// Checks that the tree of `from` leaves with root `from_root` is a prefix of the tree of
+/// `to` leaves with root `to_root`.
+pub fn verify_consistency(
+    path: &[Hash],
+    from: u64,
+    from_root: Hash,
+    to: u64,
+    to_root: Hash,
+) -> Result<(), TreeError> {
+    if from > to {
+        return Err(TreeError::Shrinks { from, to });
+    }
+    if from == 0 {
+        return Ok(());
+    }
+    if from == to {
+        return if from_root == to_root && path.is_empty() {
+            Ok(())
+        } else {
+            Err(TreeError::Invalid)
+        };
+    }
+    check_tree(&path.to_vec(), to, to_root, from, from_root).map_err(|_| TreeError::Invalid)
+}
+
+/// The stored index of the first hash kept with leaf `n` (the leaf's own).
+pub fn first_index_of_leaf(n: u64) -> u64 {
+    stored_hash_index(0, n)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn leaf(i: u64) -> Hash {
+        record_hash(&i.to_be_bytes())
+    }
+
+    /// Builds a tree of `n` leaves the way the store does: each leaf's hashes kept at
+    /// consecutive indexes from its first.
+    fn build(n: u64) -> (Frontier, HashMap<u64, Hash>) {
+        let mut f = Frontier::empty();
+        let mut stored = HashMap::new();
+        for i in 0..n {
+            let first = first_index_of_leaf(i);
+            for (k, h) in f.append(leaf(i)).into_iter().enumerate() {
+                stored.insert(first + k as u64, h);
+                assert_eq!(locate(first + k as u64), (i as i64 + 1, k));
+            }
+        }
+        (f, stored)
+    }
+
+    /// RFC 9162 §2.1.1, written out directly, as an independent reference: split at the
+    /// largest power of two below the size.
+    fn reference_root(leaves: &[Hash]) -> Hash {
+        match leaves.len() {
+            0 => EMPTY_HASH,
+            1 => leaves[0],
+            n => {
+                let mut k = 1;
+                while k * 2 < n {
+                    k *= 2;
+                }
+                tlog_tiles::node_hash(reference_root(&leaves[..k]), reference_root(&leaves[k..]))
+            }
+        }
+    }
+
+    #[test]
+    fn the_frontier_root_is_the_rfc_root() {
+        for n in 0..70u64 {
+            let (f, stored) = build(n);
+            let leaves: Vec<Hash> = (0..n).map(leaf).collect();
+            assert_eq!(f.root(), reference_root(&leaves), "size {n}");
+            assert_eq!(
+                f.root(),
+                tree_hash(n, &StoredHashes(&stored)).unwrap(),
+                "size {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_frontier_survives_storage() {
+        let (f, _) = build(37);
+        let back = Frontier::from_parts(37, &f.roots_bytes()).unwrap();
+        assert_eq!(back, f);
+        // 39 leaves have four complete subtrees, 37 three.
+        assert!(Frontier::from_parts(39, &f.roots_bytes()).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn every_leaf_is_proved_in_every_later_tree(n in 1u64..300, i in 0u64..300, extra in 0u64..50) {
+            let i = i % n;
+            let size = n + extra;
+            let (_, stored) = build(size);
+            let needs = inclusion_needs(i, n).unwrap();
+            let only: HashMap<u64, Hash> = needs.iter().map(|k| (*k, stored[k])).collect();
+            let proof = prove_inclusion(i, n, &StoredHashes(&only)).unwrap();
+            prop_assert!(verify_inclusion(&proof.path, i, n, proof.root, leaf(i)).is_ok());
+            prop_assert!(verify_inclusion(&proof.path, i, n, proof.root, leaf(i + 1)).is_err());
+        }
+
+        #[test]
+        fn every_tree_is_consistent_with_every_later_one(from in 0u64..300, more in 0u64..300) {
+            let to = from + more;
+            let (_, stored) = build(to);
+            let needs = consistency_needs(from, to).unwrap();
+            let only: HashMap<u64, Hash> = needs.iter().map(|k| (*k, stored[k])).collect();
+            let proof = prove_consistency(from, to, &StoredHashes(&only)).unwrap();
+            prop_assert!(verify_consistency(&proof.path, from, proof.from_root, to, proof.to_root).is_ok());
+            if from > 0 && from < to {
+                let mut forked = proof.from_root;
+                forked.0[0] ^= 1;
+                prop_assert!(verify_consistency(&proof.path, from, forked, to, proof.to_root).is_err());
+            }
+        }
+    }
+}
