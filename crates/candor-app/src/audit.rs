@@ -1,10 +1,10 @@
 use std::pin::Pin;
 
-use candor_domain::audit::tree;
 use candor_domain::audit::{
     activity, AuditChain, AuditQuery, AuditQueryInput, AuditRecord, ChainFault, ChainHead,
     ChainVerifier, Checkpoint, NewAuditRecord,
 };
+use candor_domain::audit::{note, tree};
 use candor_domain::identity::{authorize, Action, Actor, InvalidValue};
 use candor_domain::page::Page;
 use candor_domain::time_util::rfc3339;
@@ -262,6 +262,7 @@ async fn verify_chain(
     let mut verifier = ChainVerifier::new();
     for cp in &checkpoints {
         verifier.pin(cp.seq);
+        verifier.pin_tree(cp.seq as u64);
     }
     verifier.pin_tree(tree.size());
     let mut report = ChainReport {
@@ -296,13 +297,45 @@ async fn verify_chain(
         report.fault = verifier.finish_tree(&tree).err();
     }
     if report.fault.is_none() {
-        report.fault = check_checkpoints(core, &checkpoints, &verifier);
+        report.fault = check_checkpoints(core, chain, &checkpoints, &verifier);
     }
     Ok(report)
 }
 
+/// What is wrong with a checkpoint's signed tree head, if anything: it must verify with
+/// one of Candor's audit keys under its own origin (which names this chain), be of the
+/// checkpoint's size, and have the root of the tree the walk rebuilt at that size.
+fn check_note(
+    core: &Core,
+    chain: AuditChain,
+    cp: &Checkpoint,
+    verifier: &ChainVerifier,
+) -> Option<String> {
+    let text = cp.note.as_deref()?;
+    let origin = text.lines().next().unwrap_or_default();
+    if !origin.ends_with(&note::origin("", chain)) {
+        return Some(format!("its signed tree head names another log ({origin})"));
+    }
+    let keys: Vec<_> = core.keys.audit_verifiers.values().copied().collect();
+    let head = match note::verify_checkpoint(text, origin, &keys) {
+        Ok(head) => head,
+        Err(e) => return Some(format!("its signed tree head: {e}")),
+    };
+    if head.size != cp.seq as u64 {
+        return Some(format!(
+            "its signed tree head is of {} records, not {}",
+            head.size, cp.seq
+        ));
+    }
+    match verifier.pinned_root(head.size) {
+        Some(root) if root == head.root => None,
+        _ => Some("the tree of the records no longer has the signed root".into()),
+    }
+}
+
 fn check_checkpoints(
     core: &Core,
+    chain: AuditChain,
     checkpoints: &[Checkpoint],
     verifier: &ChainVerifier,
 ) -> Option<ChainFault> {
@@ -319,7 +352,8 @@ fn check_checkpoints(
                 Some("the chain's record at this point differs from the signed one".into())
             }
             Some(_) => None,
-        });
+        })
+        .or_else(|| check_note(core, chain, cp, verifier));
         if let Some(problem) = problem {
             return Some(ChainFault::Checkpoint {
                 seq: cp.seq,
@@ -330,26 +364,41 @@ fn check_checkpoints(
     None
 }
 
-/// Signs a checkpoint for every chain that has grown since its last one. Returns how
-/// many were written.
+/// Signs a checkpoint for every chain that has grown since its last one: over the hash
+/// chain's head, and, as a C2SP signed note, over the chain's Merkle tree head. Returns
+/// how many were written.
 pub async fn checkpoint_all(core: &Core) -> AppResult<usize> {
     let now = core.clock.now();
     let mut written = 0;
-    for (key, head) in core.store.audit_chain_heads().await? {
+    for (key, tip) in core.store.audit_tips().await? {
         let Some(chain) = AuditChain::from_key(&key) else {
             continue;
         };
         let latest = core.store.latest_checkpoint(&key).await?;
-        if latest.is_some_and(|cp| cp.seq >= head.seq) {
+        if latest.is_some_and(|cp| cp.seq >= tip.head.seq) {
             continue;
         }
-        let cp = Checkpoint::sign(
+        let mut cp = Checkpoint::sign(
             chain,
-            head,
+            tip.head,
             now,
             &core.keys.audit.key_id,
             &core.keys.audit.signing,
         );
+        // A chain whose older records are not yet in its tree gets its note once its
+        // next append has caught them up.
+        if tip.tree.size() == tip.head.seq as u64 {
+            let origin = note::origin(&core.log_origin, chain);
+            cp.note = Some(
+                note::sign_checkpoint(
+                    &origin,
+                    tip.tree.size(),
+                    tip.tree.root(),
+                    &core.keys.audit.signing,
+                )
+                .map_err(|e| AppError::internal(anyhow::anyhow!("signing {origin}: {e}")))?,
+            );
+        }
         core.store.insert_checkpoint(&cp).await?;
         written += 1;
     }
@@ -522,4 +571,66 @@ pub async fn consistency_proof(
         to_root_hash: b64(&proof.to_root),
         consistency_path: proof.path.iter().map(b64).collect(),
     })
+}
+
+/// The caller's log's latest checkpoint, as the C2SP signed note it was published as.
+pub async fn latest_checkpoint(core: &Core, actor: &Actor, chain: AuditChain) -> AppResult<String> {
+    authorize(actor, read_action(chain))?;
+    let key = chain.key();
+    core.store
+        .list_checkpoints(&key)
+        .await?
+        .into_iter()
+        .rev()
+        .find_map(|cp| cp.note)
+        .ok_or_else(|| {
+            AppError::NotFound(
+                "this log has no signed checkpoint yet; one is made within minutes of its \
+                 first records"
+                    .into(),
+            )
+        })
+}
+
+/// One key that signs (or signed) a log's checkpoints.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogKeyView {
+    /// Candor's id of the key, as Lockbox decisions name it (`signingKeyId`).
+    pub key_id: String,
+    /// The C2SP verifier key for this log (`<origin>+<key hash>+<base64>`), as
+    /// `candor verify` and witnesses take it.
+    pub verifier_key: String,
+    /// The Ed25519 public key, base64.
+    pub public_key: String,
+    /// Whether it signs new checkpoints (older keys stay here for good).
+    pub in_use: bool,
+}
+
+/// The caller's log: its origin and the keys its checkpoints verify with.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogKeysView {
+    /// The origin line of the log's checkpoints.
+    pub origin: String,
+    pub keys: Vec<LogKeyView>,
+}
+
+pub async fn log_keys(core: &Core, actor: &Actor, chain: AuditChain) -> AppResult<LogKeysView> {
+    use base64::Engine as _;
+    authorize(actor, read_action(chain))?;
+    let origin = note::origin(&core.log_origin, chain);
+    let mut keys: Vec<LogKeyView> = core
+        .keys
+        .audit_verifiers
+        .iter()
+        .map(|(id, key)| LogKeyView {
+            key_id: id.clone(),
+            verifier_key: note::verifier_key(&origin, key),
+            public_key: base64::engine::general_purpose::STANDARD.encode(key.as_bytes()),
+            in_use: *id == core.keys.audit.key_id,
+        })
+        .collect();
+    keys.sort_by(|a, b| b.in_use.cmp(&a.in_use).then(a.key_id.cmp(&b.key_id)));
+    Ok(LogKeysView { origin, keys })
 }

@@ -42,6 +42,9 @@ use candor_domain::store::Store;
 use crate::keys::Keys;
 
 /// What every use case needs: the store, the clock and Candor's keys.
+/// The log origin when none is configured.
+pub const DEFAULT_LOG_ORIGIN: &str = "candor.local";
+
 pub struct Core {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
@@ -62,6 +65,9 @@ pub struct Core {
     pub destinations: Arc<destinations::Destinations>,
     /// Who owns and is chased about incidents (duty, reminders, the operator webhook).
     pub chase: chase::Chase,
+    /// The name of this installation in the origin line of every audit log's checkpoints
+    /// (`<log_origin>/audit/<tenant>`): set once, the same on every instance.
+    pub log_origin: String,
 }
 
 impl Core {
@@ -190,6 +196,7 @@ impl Core {
             views: views::HealthViews::default(),
             destinations: Arc::default(),
             chase: chase::Chase::default(),
+            log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
         })
     }
 }

@@ -257,6 +257,8 @@ pub trait AuditStore: Send + Sync {
     ) -> StoreResult<Vec<AuditRecord>>;
     /// Every chain and its recorded head.
     async fn audit_chain_heads(&self) -> StoreResult<Vec<(String, ChainHead)>>;
+    /// Every chain with records: its head and its tree, read together.
+    async fn audit_tips(&self) -> StoreResult<Vec<(String, crate::audit::ChainTip)>>;
     /// One record of a chain, by id.
     async fn audit_record(
         &self,

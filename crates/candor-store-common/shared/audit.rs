@@ -204,6 +204,17 @@ impl AuditStore for Store {
             .collect()
     }
 
+    async fn audit_tips(&self) -> StoreResult<Vec<(String, ChainTip)>> {
+        let rows: Vec<HeadRow> = sqlx::query_as(
+            "SELECT chain, seq, hash, tree_size, frontier FROM audit_chain_heads
+             WHERE seq > 0 ORDER BY chain",
+        )
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        rows.into_iter().map(candor_store_common::tip_of).collect()
+    }
+
     async fn audit_record(
         &self,
         chain: &str,
@@ -277,8 +288,8 @@ impl AuditStore for Store {
 
     async fn insert_checkpoint(&self, cp: &Checkpoint) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO audit_checkpoints (chain, seq, head_hash, created_at, key_id, signature)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (chain, seq) DO NOTHING",
+            "INSERT INTO audit_checkpoints (chain, seq, head_hash, created_at, key_id, signature, note)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (chain, seq) DO NOTHING",
         )
         .bind(&cp.chain)
         .bind(cp.seq)
@@ -286,6 +297,7 @@ impl AuditStore for Store {
         .bind(at(cp.created_at))
         .bind(&cp.key_id)
         .bind(&cp.signature)
+        .bind(&cp.note)
         .execute(self.writer())
         .await
         .map_err(db_error)?;
@@ -294,7 +306,7 @@ impl AuditStore for Store {
 
     async fn list_checkpoints(&self, chain: &str) -> StoreResult<Vec<Checkpoint>> {
         sqlx::query(
-            "SELECT chain, seq, head_hash, created_at, key_id, signature
+            "SELECT chain, seq, head_hash, created_at, key_id, signature, note
              FROM audit_checkpoints WHERE chain = $1 ORDER BY seq",
         )
         .bind(chain)
@@ -308,7 +320,7 @@ impl AuditStore for Store {
 
     async fn latest_checkpoint(&self, chain: &str) -> StoreResult<Option<Checkpoint>> {
         sqlx::query(
-            "SELECT chain, seq, head_hash, created_at, key_id, signature
+            "SELECT chain, seq, head_hash, created_at, key_id, signature, note
              FROM audit_checkpoints WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
         )
         .bind(chain)

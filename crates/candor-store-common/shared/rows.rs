@@ -155,6 +155,7 @@ pub(crate) fn checkpoint(row: &DbRow) -> StoreResult<Checkpoint> {
         created_at: time(row, "created_at")?,
         key_id: get(row, "key_id")?,
         signature: get(row, "signature")?,
+        note: get(row, "note")?,
     })
 }
 

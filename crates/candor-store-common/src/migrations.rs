@@ -102,6 +102,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "0019_audit_tree.sql",
         include_str!("../migrations/0019_audit_tree.sql"),
     ),
+    (
+        "0020_checkpoint_notes.sql",
+        include_str!("../migrations/0020_checkpoint_notes.sql"),
+    ),
 ];
 
 fn word(name: &str, dialect: Dialect) -> Option<&'static str> {
@@ -232,6 +236,7 @@ mod tests {
         ("0017_issue_drafts.sql", "0754bd7672ad2f56a47f23cb1e1284aac7d03535b91f6749c2fbf452635454a9c812a0d9094c6cbabd6b43802806fa75"),
         ("0018_operator_push.sql", "46b53d1e98055304ab136fc71b7ccedaf01a535b1bacf9c774dea5e7f335fb15422b577f400f1d804076244b93806eb7"),
         ("0019_audit_tree.sql", "995981d75fee2b5b0c9db00211590afb3f49c9b39c0622176db4ce14344b4bcfa41ea6946a1c24499dc25803864f5a1f"),
+        ("0020_checkpoint_notes.sql", "851ea9b61e2add45a3ad11486136e2e4361ec80caa54dfb36f87654d4dc416f5ee4c1a1601ae73aa3cd04d67b568fe8d"),
     ];
     const POSTGRES: &[(&str, &str)] = &[
         ("0001_foundation.sql", "e43fa967dc0f961b74828bb9d45a97c14af338ffb2cd598ea0a141492fff2e5dd051b3ff61efd686970af886cc5b9bd6"),
@@ -253,6 +258,7 @@ mod tests {
         ("0017_issue_drafts.sql", "e629ca05c2bda6467cdd11c9bc95c7c07358a4480d2633342fd0ff29b6fa10790ce01f3f0a2296a830c0fc10d55886de"),
         ("0018_operator_push.sql", "bf7ca7ea129818b45f931e7594925c0d62d4671f33f3ec23aba2323d1544e5edf9fb9ddb4999e0232517d453abb9d413"),
         ("0019_audit_tree.sql", "abccb8d09bdb7748ed2b06cf53e5ed3109157e04d3b825751a1ecb41ad961753d424b13b00c4b689c44f75f8fbf85867"),
+        ("0020_checkpoint_notes.sql", "851ea9b61e2add45a3ad11486136e2e4361ec80caa54dfb36f87654d4dc416f5ee4c1a1601ae73aa3cd04d67b568fe8d"),
     ];
 
     fn hex(bytes: &[u8]) -> String {

@@ -543,6 +543,7 @@ pub async fn checkpoints_are_stored_per_chain(store: Arc<dyn Store>) {
         created_at: T0,
         key_id: key.clone(),
         signature: vec![1; 64],
+        note: Some("log\n1\nAAAA\n".into()),
     };
     store.insert_checkpoint(&cp).await.unwrap();
     store.insert_checkpoint(&cp).await.unwrap();
@@ -2676,6 +2677,9 @@ pub async fn every_chain_is_a_merkle_tree_with_proofs(store: Arc<dyn Store>) {
     // The tree the head records is the tree of the records' leaves, in seq order.
     let frontier = store.audit_tree(&chain.key()).await.unwrap();
     assert_eq!(frontier.size(), n);
+    let tips = store.audit_tips().await.unwrap();
+    let (_, tip) = tips.iter().find(|(c, _)| *c == chain.key()).unwrap();
+    assert_eq!((tip.head.seq as u64, &tip.tree), (n, &frontier));
     let mut rebuilt = tree::Frontier::empty();
     for r in &records {
         let stored: Vec<[u8; 32]> = rebuilt

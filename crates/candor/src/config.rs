@@ -39,6 +39,20 @@ pub struct FileConfig {
     pub overdue_reminder_minutes: Option<u32>,
     pub operator_webhook_url: Option<String>,
     pub operator_webhook_secret: Option<String>,
+    pub log_origin: Option<String>,
+}
+
+/// A log origin as given, checked: a schema-less URL with no spaces or `+`.
+pub fn log_origin(given: &str) -> Result<String, ConfigError> {
+    let origin = given.trim().trim_end_matches('/');
+    if candor_domain::audit::note::instance_is_valid(origin) {
+        Ok(origin.to_owned())
+    } else {
+        Err(ConfigError(format!(
+            "--log-origin: `{}` cannot name audit logs; give a schema-less URL without spaces or `+`, such as status.example.com",
+            given.chars().take(80).collect::<String>()
+        )))
+    }
 }
 
 /// A configuration problem: reported in one line, exit code 2.

@@ -41,6 +41,8 @@ pub struct ServeSettings {
     pub deadlines: crate::deliveries::Deadlines,
     /// Who owns and is chased about incidents.
     pub chase: candor_app::chase::ChaseSettings,
+    /// The name of this installation in the audit logs' checkpoints.
+    pub log_origin: String,
 }
 
 /// How long a crashed instance's claimed work waits, unless configured.
@@ -144,6 +146,7 @@ pub async fn start_with_clock(
     let store = open_store_with(&settings.store, settings.sqlite_cache).await?;
     let mut core = Core::new(store, clock).await?;
     core.delivery_attempts = settings.delivery_attempts;
+    core.log_origin = settings.log_origin.clone();
     core.allow_private_webhooks = settings.allow_private_webhooks.into();
     let mut chase = settings.chase.clone();
     if chase.console_url.is_empty() {

@@ -114,8 +114,9 @@ pub struct ChainVerifier {
     seen: u64,
     /// The Merkle tree of the records seen so far, rebuilt from their leaves.
     tree: super::tree::Frontier,
-    /// A size whose root to remember, and the root once the walk reached it.
-    tree_pin: Option<(u64, Option<super::tree::TreeHash>)>,
+    /// Tree sizes whose roots to remember (the recorded tree's, every checkpoint's), and
+    /// each root once the walk reached it.
+    tree_pins: std::collections::BTreeMap<u64, Option<super::tree::TreeHash>>,
     /// Hash of every record whose seq a checkpoint pins, filled in as records stream by.
     pinned: std::collections::BTreeMap<i64, Option<[u8; 32]>>,
 }
@@ -126,7 +127,7 @@ impl ChainVerifier {
             head: ChainHead::GENESIS,
             seen: 0,
             tree: super::tree::Frontier::empty(),
-            tree_pin: None,
+            tree_pins: Default::default(),
             pinned: Default::default(),
         }
     }
@@ -169,10 +170,8 @@ impl ChainVerifier {
                 seq: r.seq,
             });
         }
-        if let Some((size, root @ None)) = &mut self.tree_pin {
-            if *size == self.tree.size() {
-                *root = Some(self.tree.root());
-            }
+        if let Some(root @ None) = self.tree_pins.get_mut(&self.tree.size()) {
+            *root = Some(self.tree.root());
         }
         if let Some(slot) = self.pinned.get_mut(&r.seq) {
             *slot = Some(r.hash);
@@ -202,15 +201,21 @@ impl ChainVerifier {
     /// the store recorded for it, which trails the chain only where an older Candor wrote
     /// the last records and nothing was appended since).
     pub fn pin_tree(&mut self, size: u64) {
-        self.tree_pin = Some((size, (size == 0).then(|| self.tree.root())));
+        let root = (size == 0).then(|| self.tree.root());
+        self.tree_pins.entry(size).or_insert(root);
+    }
+
+    /// The root of the tree of `size` records, if `size` was pinned and the walk got there.
+    pub fn pinned_root(&self, size: u64) -> Option<super::tree::TreeHash> {
+        self.tree_pins.get(&size).copied().flatten()
     }
 
     /// Compares the tree of the records walked with the tree the store recorded.
     pub fn finish_tree(&self, recorded: &super::tree::Frontier) -> Result<(), ChainFault> {
-        let walked = match self.tree_pin {
-            Some((size, Some(root))) if size == recorded.size() => Some(root),
-            _ if recorded.size() == self.tree.size() => Some(self.tree.root()),
-            _ => None,
+        let walked = match self.pinned_root(recorded.size()) {
+            Some(root) => Some(root),
+            None if recorded.size() == self.tree.size() => Some(self.tree.root()),
+            None => None,
         };
         if walked == Some(recorded.root()) {
             return Ok(());

@@ -13,6 +13,10 @@ pub struct Checkpoint {
     pub created_at: OffsetDateTime,
     pub key_id: String,
     pub signature: Vec<u8>,
+    /// The chain's Merkle tree head at `seq` records as a C2SP checkpoint, signed note
+    /// (`note.rs`); none on checkpoints from before the tree, or while a chain's older
+    /// records have not yet been caught up into it.
+    pub note: Option<String>,
 }
 
 fn signed_bytes(chain: &str, seq: i64, hash: &[u8; 32], at: OffsetDateTime) -> Vec<u8> {
@@ -42,6 +46,7 @@ impl Checkpoint {
             created_at: at,
             key_id: key_id.to_owned(),
             signature: sig.to_bytes().to_vec(),
+            note: None,
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod chain;
 mod checkpoint;
+pub mod note;
 mod query;
 pub mod tree;
 

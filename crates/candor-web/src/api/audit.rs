@@ -219,3 +219,48 @@ pub async fn consistency(
             .await?;
     Ok(Json(proof))
 }
+
+/// The caller's audit log's latest checkpoint: its Merkle tree head as a C2SP
+/// `tlog-checkpoint`, signed as a C2SP signed note with the key `/api/v1/audit/keys` lists.
+#[utoipa::path(get, path = "/api/v1/audit/log/checkpoint", tag = "audit",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The signed checkpoint", content_type = "text/plain"),
+        (status = 401, description = "No valid credentials"),
+        (status = 403, description = "Lacks the role or permission"),
+        (status = 404, description = "No checkpoint has been signed for this log yet"),
+    ))]
+pub async fn log_checkpoint(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+) -> ApiResult<Response> {
+    let chain = audit_service::chain_for(&caller.actor)?;
+    let note = audit_service::latest_checkpoint(&state.core, &caller.actor, chain).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        note,
+    )
+        .into_response())
+}
+
+/// The caller's audit log's origin and every key its checkpoints (and Lockbox decisions)
+/// were ever signed with, in C2SP verifier-key form.
+#[utoipa::path(get, path = "/api/v1/audit/keys", tag = "audit",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The log's origin and keys", body = candor_app::audit::LogKeysView),
+        (status = 401, description = "No valid credentials"),
+        (status = 403, description = "Lacks the role or permission"),
+    ))]
+pub async fn log_keys(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+) -> ApiResult<Json<candor_app::audit::LogKeysView>> {
+    let chain = audit_service::chain_for(&caller.actor)?;
+    Ok(Json(
+        audit_service::log_keys(&state.core, &caller.actor, chain).await?,
+    ))
+}

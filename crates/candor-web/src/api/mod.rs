@@ -65,6 +65,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::export_records))
         .routes(routes!(audit::record_proof))
         .routes(routes!(audit::consistency))
+        .routes(routes!(audit::log_checkpoint))
+        .routes(routes!(audit::log_keys))
         .routes(routes!(operator::create_issue, operator::list_issues))
         .routes(routes!(operator::get_issue))
         .routes(routes!(operator::post_update))

@@ -75,11 +75,21 @@ pub struct DbArgs {
     /// Use PostgreSQL instead of the embedded SQLite database (postgres://user@host/db).
     #[arg(long, env = "CANDOR_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// The name of this installation in every audit log's checkpoints (their origin line
+    /// is `<log-origin>/audit/<tenant>`), a schema-less URL such as status.example.com.
+    /// Set it once, the same on every instance: tenants' verifiers know logs by it.
+    #[arg(long, env = "CANDOR_LOG_ORIGIN", default_value = candor_app::DEFAULT_LOG_ORIGIN)]
+    pub log_origin: String,
 }
 
 impl DbArgs {
     fn choice(&self) -> Result<StoreChoice, ConfigError> {
         StoreChoice::from_args(&self.data_dir, self.database_url.as_deref())
+    }
+
+    /// The log origin, checked.
+    pub(crate) fn log_origin(&self) -> Result<String, ConfigError> {
+        config::log_origin(&self.log_origin)
     }
 }
 
@@ -180,8 +190,11 @@ pub(crate) type CliResult = Result<ExitCode, CliError>;
 
 pub(crate) async fn core_for(db: &DbArgs) -> Result<Core, CliError> {
     let choice = db.choice()?;
+    let log_origin = db.log_origin()?;
     let store = config::open_store(&choice).await?;
-    Ok(Core::new(store, Arc::new(SystemClock)).await?)
+    let mut core = Core::new(store, Arc::new(SystemClock)).await?;
+    core.log_origin = log_origin;
+    Ok(core)
 }
 
 fn parse_tenant(s: &str) -> Result<TenantId, CliError> {

@@ -272,7 +272,15 @@ pub(super) async fn serve(args: ServeArgs) -> CliResult {
         operator_webhook,
         console_url: public_url.clone(),
     };
+    let log_origin = if args.db.log_origin == candor_app::DEFAULT_LOG_ORIGIN {
+        file.log_origin
+            .clone()
+            .unwrap_or_else(|| args.db.log_origin.clone())
+    } else {
+        args.db.log_origin.clone()
+    };
     let settings = ServeSettings {
+        log_origin: crate::config::log_origin(&log_origin)?,
         chase,
         status_site_bucket,
         allow_private_webhooks: args.allow_private_webhooks

@@ -498,6 +498,71 @@ async fn a_rewritten_tree_hash_is_found(app: TestApp) {
     );
 }
 
+async fn checkpoints_are_signed_notes_a_tenant_verifies(app: TestApp) {
+    checkpoint(&app).await;
+    let token = app.token(&app.world.a.all).await;
+    let get = |q: &str| {
+        let http = app.http();
+        let url = app.url(q);
+        let token = token.clone();
+        async move { http.get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let keys: Value = get("/api/v1/audit/keys").await.json().await.unwrap();
+    let origin = format!("candor.local/audit/{}", app.world.a.id);
+    assert_eq!(keys["origin"], origin.as_str());
+    let vkey = keys["keys"][0]["verifierKey"].as_str().unwrap().to_owned();
+    assert!(vkey.starts_with(&format!("{origin}+")), "{vkey}");
+    assert_eq!(keys["keys"][0]["inUse"], true);
+
+    let res = get("/api/v1/audit/log/checkpoint").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    // Checked with the C2SP libraries and nothing but what the API published.
+    let verifier = signed_note::StandardVerifier::new(&vkey).unwrap();
+    let note = signed_note::Note::from_bytes(text.as_bytes()).unwrap();
+    let (verified, _) = note
+        .verify(&signed_note::VerifierList::new(vec![Box::new(verifier)]))
+        .unwrap();
+    assert_eq!(verified.len(), 1);
+    let head = tlog_tiles::Checkpoint::from_bytes(note.text()).unwrap();
+    assert_eq!(head.origin(), origin);
+    let size = head.size();
+    assert!(size >= 10);
+    // The signed root is the root every proof against that size gives.
+    let c: Value = get(&format!("/api/v1/audit/consistency?from={size}&to={size}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unb64(&c["toRootHash"]).0, head.hash().0);
+    // Another tenant's checkpoint is its own log's, under its own name.
+    let other = app.token(&app.world.b.all).await;
+    let theirs = app
+        .http()
+        .get(app.url("/api/v1/audit/log/checkpoint"))
+        .bearer_auth(other)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(theirs.starts_with(&format!("candor.local/audit/{}\n", app.world.b.id)));
+
+    // A checkpoint note changed in the database no longer verifies.
+    let (ok, out) = verify(&app);
+    assert!(ok, "{out}");
+    let chain = AuditChain::Tenant(app.world.a.id).key();
+    sql(&app, &format!("UPDATE audit_checkpoints SET note = replace(note, 'candor.local', 'candor.evil') WHERE chain = '{chain}'")).await;
+    let (ok, out) = verify(&app);
+    assert!(!ok);
+    assert!(out.contains("signed tree head"), "{out}");
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -510,4 +575,5 @@ crate::both!(
     an_inserted_record_is_found,
     each_record_is_proved_in_the_log_and_the_log_only_grew,
     a_rewritten_tree_hash_is_found,
+    checkpoints_are_signed_notes_a_tenant_verifies,
 );

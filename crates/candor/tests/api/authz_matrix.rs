@@ -182,7 +182,11 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         | "/console/issues/{id}/review" => Rule::Console(Some(O::IncidentManager)),
 
         "/api/v1/me" => Rule::AnyCaller,
-        "/api/v1/audit/records" | "/api/v1/audit/records/export" | "/api/v1/audit/consistency" => {
+        "/api/v1/audit/records"
+        | "/api/v1/audit/records/export"
+        | "/api/v1/audit/consistency"
+        | "/api/v1/audit/log/checkpoint"
+        | "/api/v1/audit/keys" => {
             Rule::TenantApi(P::AuditLogReadAll, AUDIT, Some(O::ProviderAdmin))
         }
         "/api/v1/audit/records/{id}/proof" => Rule::TenantAuditRecord,
@@ -931,6 +935,8 @@ async fn objects(app: &TestApp) -> Objects {
         .await
         .unwrap();
     params.insert("audit_record", record[0].id.to_string());
+    // Every log has a signed checkpoint to fetch.
+    candor_app::audit::checkpoint_all(core).await.unwrap();
 
     let feed = feeds::create_link(core, &system, None, a, "Matrix")
         .await
