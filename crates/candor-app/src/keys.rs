@@ -1,6 +1,9 @@
 //! Candor's Ed25519 keys: one signs access tokens (published as JWKS), one signs audit
-//! checkpoints. Both live in the store so every instance uses the same keys; the first
-//! instance to start creates them.
+//! checkpoints and Lockbox decisions. The token key lives in the store so every instance
+//! uses the same one; the first instance to start creates it. The audit key's secret does
+//! not: it comes from a key file or an environment variable (`AuditKeySource`), so that
+//! whoever can edit the database cannot sign a rewritten history. The store keeps only
+//! its public part and id, for good.
 //!
 //! Rotation: a new key takes over at once in the store. A new key takes over at once in the store. Running
 //! instances read the token keys again every minute (at once when a token signed with an
@@ -152,13 +155,15 @@ impl Keys {
         })
     }
 
-    /// Loads the keys in use, creating them on first start.
-    pub async fn load_or_create(store: &dyn Store, now: OffsetDateTime) -> anyhow::Result<Keys> {
+    /// Loads the keys in use, creating them on first start; the audit key from `source`,
+    /// or (tests and tools only, with `None`) from the store as older versions kept it.
+    pub async fn load(
+        store: &dyn Store,
+        now: OffsetDateTime,
+        source: Option<&AuditKeySource>,
+    ) -> anyhow::Result<Keys> {
         let token_record = store
             .ensure_signing_key(candidate(KeyPurpose::Token, now))
-            .await?;
-        let audit_record = store
-            .ensure_signing_key(candidate(KeyPurpose::Audit, now))
             .await?;
         let token = KeyPair::from_record(&token_record)?;
         let token_der = token
@@ -167,11 +172,15 @@ impl Keys {
             .map_err(|e| anyhow::anyhow!("encoding the token key: {e}"))?
             .as_bytes()
             .to_vec();
-        let audit = KeyPair::from_record(&audit_record)?;
-        let mut audit_verifiers = HashMap::new();
-        for r in store.list_signing_keys(KeyPurpose::Audit).await? {
-            audit_verifiers.insert(r.key_id.clone(), verifying_key(&r)?);
-        }
+        let audit = match source {
+            Some(source) => load_audit_key(store, now, source).await?,
+            None => KeyPair::from_record(
+                &store
+                    .ensure_signing_key(candidate(KeyPurpose::Audit, now))
+                    .await?,
+            )?,
+        };
+        let audit_verifiers = audit_verifiers(store).await?;
         let token_records = store.list_signing_keys(KeyPurpose::Token).await?;
         let mut token_verifying = vec![(token.key_id.clone(), token.signing.verifying_key(), None)];
         for r in usable_token_keys(&token_records, now) {
@@ -207,6 +216,248 @@ impl Keys {
     }
 }
 
+async fn audit_verifiers(store: &dyn Store) -> anyhow::Result<HashMap<String, VerifyingKey>> {
+    let mut verifiers = HashMap::new();
+    for r in store.list_signing_keys(KeyPurpose::Audit).await? {
+        verifiers.insert(r.key_id.clone(), verifying_key(&r)?);
+    }
+    Ok(verifiers)
+}
+
+/// Where the audit signing key's secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditKeySource {
+    /// A key file (`--signing-key-file`). Written, mode 0600, when the database has no
+    /// audit key yet, or still holds the secret of its key, which is then moved out.
+    File(std::path::PathBuf),
+    /// A key file's text itself (`CANDOR_SIGNING_KEY`), for secret stores that hand
+    /// values to processes as environment variables.
+    Text(String),
+}
+
+impl AuditKeySource {
+    /// Where the key is, for messages: the file's path or the variable's name.
+    pub fn describe(&self) -> String {
+        match self {
+            AuditKeySource::File(path) => path.display().to_string(),
+            AuditKeySource::Text(_) => "CANDOR_SIGNING_KEY".to_owned(),
+        }
+    }
+}
+
+/// An audit key as its key file holds it: comments, then `<key id> <base64 seed>`.
+pub fn key_file_text(key: &KeyPair) -> String {
+    format!(
+        "# Candor's audit signing key: it signs audit checkpoints and Lockbox decisions.\n\
+         # Keep it secret, outside the data directory, and backed up. Losing it means a\n\
+         # rotation (candor keys rotate --purpose audit); what it signed stays verifiable.\n\
+         {} {}\n",
+        key.key_id,
+        base64::engine::general_purpose::STANDARD.encode(key.signing.to_bytes())
+    )
+}
+
+/// Reads a key file's text; the key id must be the one its key has.
+pub fn parse_key_file(text: &str) -> anyhow::Result<KeyPair> {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .ok_or_else(|| anyhow::anyhow!("it holds no key (a line `<key id> <base64 key>`)"))?;
+    let (key_id, seed) = line
+        .split_once(char::is_whitespace)
+        .ok_or_else(|| anyhow::anyhow!("its key line is not `<key id> <base64 key>`"))?;
+    let seed = base64::engine::general_purpose::STANDARD
+        .decode(seed.trim())
+        .map_err(|_| anyhow::anyhow!("its key is not base64"))?;
+    let seed: [u8; 32] = seed
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("its key is not a 32-byte Ed25519 key"))?;
+    let signing = SigningKey::from_bytes(&seed);
+    let expected = format!(
+        "{}-{}",
+        KeyPurpose::Audit.as_str(),
+        key_id_of(&signing.verifying_key())
+    );
+    if key_id != expected {
+        anyhow::bail!("its key id {key_id} is not its key's ({expected})");
+    }
+    Ok(KeyPair {
+        key_id: key_id.to_owned(),
+        signing,
+    })
+}
+
+/// Writes a new key file, readable by its owner only; refuses to replace one.
+pub fn write_key_file(path: &std::path::Path, key: &KeyPair) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create the key file {}: {e}", path.display()))?;
+    file.write_all(key_file_text(key).as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|e| anyhow::anyhow!("cannot write the key file {}: {e}", path.display()))
+}
+
+/// A new audit key, with the id its public key gives it.
+pub fn new_audit_key(now: OffsetDateTime) -> anyhow::Result<KeyPair> {
+    KeyPair::from_record(&candidate(KeyPurpose::Audit, now))
+}
+
+/// The public record of an audit key: what the store keeps (no secret).
+fn public_record(key: &KeyPair, now: OffsetDateTime) -> SigningKeyRecord {
+    SigningKeyRecord {
+        key_id: key.key_id.clone(),
+        purpose: KeyPurpose::Audit,
+        secret: Vec::new(),
+        public: key.signing.verifying_key().as_bytes().to_vec(),
+        created_at: now,
+        retired_at: None,
+    }
+}
+
+/// The audit key from `source`, checked against the key the store says is in use. A
+/// database with no audit key gets the source's (made when the file does not exist); a
+/// database that still holds its key's secret has it moved to the file and forgotten.
+async fn load_audit_key(
+    store: &dyn Store,
+    now: OffsetDateTime,
+    source: &AuditKeySource,
+) -> anyhow::Result<KeyPair> {
+    let keys = store.list_signing_keys(KeyPurpose::Audit).await?;
+    let current = keys.iter().find(|k| k.retired_at.is_none());
+    let from_source = match source {
+        AuditKeySource::Text(text) => {
+            Some(parse_key_file(text).map_err(|e| anyhow::anyhow!("CANDOR_SIGNING_KEY: {e}"))?)
+        }
+        AuditKeySource::File(path) if path.exists() => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read the key file {}: {e}", path.display()))?;
+            Some(
+                parse_key_file(&text)
+                    .map_err(|e| anyhow::anyhow!("the key file {}: {e}", path.display()))?,
+            )
+        }
+        AuditKeySource::File(_) => None,
+    };
+    let key = match (from_source, current) {
+        (Some(key), _) => key,
+        (None, Some(record)) if !record.secret.is_empty() => {
+            // An older Candor kept the secret in the database: move it out.
+            let key = KeyPair::from_record(record)?;
+            if let AuditKeySource::File(path) = source {
+                write_key_file(path, &key)?;
+                tracing::warn!(key = %key.key_id, file = %path.display(), "the audit signing key was in the database; it is now in the key file and no longer in the database: keep the file safe and backed up");
+            }
+            key
+        }
+        (None, Some(record)) => anyhow::bail!(
+            "this database's audit signing key ({}) is kept outside it, and {} does not exist; \
+             give its key file with --signing-key-file (or its text in CANDOR_SIGNING_KEY)",
+            record.key_id,
+            source.describe()
+        ),
+        (None, None) => {
+            let key = new_audit_key(now)?;
+            if let AuditKeySource::File(path) = source {
+                write_key_file(path, &key)?;
+                // `serve` says where the key is as it starts; a CLI command stays quiet.
+                tracing::debug!(key = %key.key_id, file = %path.display(), "made the audit signing key");
+            }
+            key
+        }
+    };
+    match current {
+        Some(record) if record.key_id == key.key_id => {
+            if !record.secret.is_empty() {
+                store.forget_signing_secret(&record.key_id).await?;
+            }
+        }
+        Some(record) => {
+            let retired = keys.iter().any(|k| k.key_id == key.key_id);
+            anyhow::bail!(
+                "{} holds the audit key {}, but this database signs with {}{}",
+                source.describe(),
+                key.key_id,
+                record.key_id,
+                if retired {
+                    " (the file's key was retired by a rotation: use the newer key file)"
+                } else {
+                    " (is it another installation's key file?)"
+                }
+            );
+        }
+        None => {
+            let registered = store.ensure_signing_key(public_record(&key, now)).await?;
+            if registered.key_id != key.key_id {
+                anyhow::bail!(
+                    "another instance registered the audit key {} first; give this one its key file",
+                    registered.key_id
+                );
+            }
+        }
+    }
+    Ok(key)
+}
+
+/// Rotates the audit key kept in `source`: a new key file (the old one is kept beside it,
+/// renamed, for the record), and the new public key in the store. Only a file can be
+/// rotated here; a key held in an environment variable is rotated by the secret store.
+pub async fn rotate_audit_key(
+    core: &Core,
+    actor: &Actor,
+    ip: Option<String>,
+    path: &std::path::Path,
+) -> AppResult<Rotated> {
+    authorize(actor, Action::ManageOperators)?;
+    let now = core.clock.now();
+    let next = new_audit_key(now).map_err(AppError::internal)?;
+    let before = core.store.list_signing_keys(KeyPurpose::Audit).await?;
+    let retired = before
+        .iter()
+        .find(|k| k.retired_at.is_none())
+        .map(|k| k.key_id.clone());
+    if path.exists() {
+        let kept = path.with_extension(format!(
+            "retired-{}",
+            retired.as_deref().unwrap_or("unknown")
+        ));
+        std::fs::rename(path, &kept).map_err(|e| {
+            AppError::internal(anyhow::anyhow!(
+                "cannot set the old key file aside as {}: {e}",
+                kept.display()
+            ))
+        })?;
+    }
+    write_key_file(path, &next).map_err(AppError::internal)?;
+    let key_id = next.key_id.clone();
+    let record = NewAuditRecord::by(
+        actor,
+        AuditChain::Operator,
+        now,
+        activity::SIGNING_KEY_ROTATED,
+    )
+    .ip(ip)
+    .item(key_id.clone())
+    .details(json!({"Purpose": "audit", "Retired": retired, "KeptIn": "key file"}));
+    core.store
+        .rotate_signing_key(public_record(&next, now), now, vec![record])
+        .await?;
+    Ok(Rotated { retired, key_id })
+}
+
 /// What a rotation did.
 pub struct Rotated {
     pub retired: Option<String>,
@@ -237,6 +488,13 @@ pub async fn rotate(
     if purpose == KeyPurpose::Vapid {
         return Err(AppError::Refused(
             "the Web Push (VAPID) key is not rotated: every browser subscription is bound to it"
+                .into(),
+        ));
+    }
+    if purpose == KeyPurpose::Audit {
+        return Err(AppError::Refused(
+            "the audit key is kept outside the database: rotate it with its key file \
+             (rotate_audit_key, `candor keys rotate --purpose audit --signing-key-file …`)"
                 .into(),
         ));
     }

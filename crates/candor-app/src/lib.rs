@@ -181,8 +181,48 @@ impl Core {
         }
     }
 
+    /// A core whose audit key is kept in the store, as older versions kept it: for tests
+    /// and benchmarks. Candor itself uses `with_audit_key`.
     pub async fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {
-        let keys = Keys::load_or_create(store.as_ref(), clock.now()).await?;
+        Core::build(store, clock, None).await
+    }
+
+    /// A core that signs audit checkpoints and Lockbox decisions with the key `source`
+    /// holds (never one in the store).
+    pub async fn with_audit_key(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        source: &keys::AuditKeySource,
+    ) -> anyhow::Result<Core> {
+        Core::build(store, clock, Some(source)).await
+    }
+
+    /// Another core on the same store and keys, on its own clock (the demo's history).
+    pub fn on_clock(&self, clock: Arc<dyn Clock>) -> Core {
+        Core {
+            grants: grants::GrantCache::new(self.store.sees_every_write()),
+            send_notifications: self.send_notifications,
+            allow_private_webhooks: std::sync::atomic::AtomicBool::new(
+                self.allow_private_webhooks
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            ),
+            delivery_attempts: self.delivery_attempts,
+            store: self.store.clone(),
+            clock,
+            keys: self.keys.clone(),
+            views: views::HealthViews::default(),
+            destinations: Arc::default(),
+            chase: chase::Chase::default(),
+            log_origin: self.log_origin.clone(),
+        }
+    }
+
+    async fn build(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        source: Option<&keys::AuditKeySource>,
+    ) -> anyhow::Result<Core> {
+        let keys = Keys::load(store.as_ref(), clock.now(), source).await?;
         // The grant cache is complete only where this process sees every write.
         let grants = grants::GrantCache::new(store.sees_every_write());
         Ok(Core {

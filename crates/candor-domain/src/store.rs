@@ -287,6 +287,8 @@ pub trait KeyStore: Send + Sync {
         candidate: SigningKeyRecord,
     ) -> StoreResult<SigningKeyRecord>;
     async fn list_signing_keys(&self, purpose: KeyPurpose) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Empties a key's secret: it is kept outside the database from now on.
+    async fn forget_signing_secret(&self, key_id: &str) -> StoreResult<()>;
     /// Retires the key in use for `next.purpose` at `now` and puts `next` in its place, with
     /// `audit`, in one transaction.
     async fn rotate_signing_key(

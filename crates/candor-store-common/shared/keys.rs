@@ -60,6 +60,16 @@ impl KeyStore for Store {
         .collect()
     }
 
+    async fn forget_signing_secret(&self, key_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE signing_keys SET secret = $1 WHERE key_id = $2")
+            .bind(Vec::<u8>::new())
+            .bind(key_id)
+            .execute(self.writer())
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
     async fn rotate_signing_key(
         &self,
         next: SigningKeyRecord,

@@ -40,6 +40,7 @@ pub struct FileConfig {
     pub operator_webhook_url: Option<String>,
     pub operator_webhook_secret: Option<String>,
     pub log_origin: Option<String>,
+    pub signing_key_file: Option<PathBuf>,
 }
 
 /// A log origin as given, checked: a schema-less URL with no spaces or `+`.

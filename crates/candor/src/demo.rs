@@ -655,9 +655,7 @@ async fn seed_lockbox(
     let clock = std::sync::Arc::new(candor_domain::clock::ManualClock::new(
         now - time::Duration::hours(30),
     ));
-    let mut past = Core::new(core.store.clone(), clock.clone())
-        .await
-        .map_err(candor_app::error::AppError::internal)?;
+    let mut past = core.on_clock(clock.clone());
     // History is replayed silently; only the request waiting now is mailed (below).
     past.send_notifications = false;
     let at = |t: time::OffsetDateTime| clock.set(t);

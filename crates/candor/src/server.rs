@@ -43,6 +43,8 @@ pub struct ServeSettings {
     pub chase: candor_app::chase::ChaseSettings,
     /// The name of this installation in the audit logs' checkpoints.
     pub log_origin: String,
+    /// Where the audit signing key is kept.
+    pub audit_key: candor_app::keys::AuditKeySource,
 }
 
 /// How long a crashed instance's claimed work waits, unless configured.
@@ -144,7 +146,7 @@ pub async fn start_with_clock(
     let lock = lock_embedded_store(&settings.store)?;
     tracing::info!(database = %settings.store.describe(), "opening the store");
     let store = open_store_with(&settings.store, settings.sqlite_cache).await?;
-    let mut core = Core::new(store, clock).await?;
+    let mut core = Core::with_audit_key(store, clock, &settings.audit_key).await?;
     core.delivery_attempts = settings.delivery_attempts;
     core.log_origin = settings.log_origin.clone();
     core.allow_private_webhooks = settings.allow_private_webhooks.into();
@@ -283,7 +285,7 @@ pub async fn start_with_clock(
         let _ = hearing.await;
         served.map_err(anyhow::Error::from)
     });
-    tracing::info!(%addr, public_url = %web.public_url, jobs = settings.jobs, "Candor is serving");
+    tracing::info!(%addr, public_url = %web.public_url, jobs = settings.jobs, audit_key = %settings.audit_key.describe(), audit_key_id = %core.keys.audit.key_id, "Candor is serving");
     eprintln!(
         "Candor is listening on http://{addr} (sign in at {}/signin)",
         web.public_url.trim_end_matches('/')

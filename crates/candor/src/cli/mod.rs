@@ -80,11 +80,31 @@ pub struct DbArgs {
     /// Set it once, the same on every instance: tenants' verifiers know logs by it.
     #[arg(long, env = "CANDOR_LOG_ORIGIN", default_value = candor_app::DEFAULT_LOG_ORIGIN)]
     pub log_origin: String,
+    /// The audit signing key's file (signs checkpoints and Lockbox decisions; never kept
+    /// in the database). Default: <data-dir>/signing.key, made on first start. In
+    /// production keep it outside the data directory; every instance needs the same one.
+    /// CANDOR_SIGNING_KEY may hold the file's text instead.
+    #[arg(long, env = "CANDOR_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
 }
 
 impl DbArgs {
     fn choice(&self) -> Result<StoreChoice, ConfigError> {
         StoreChoice::from_args(&self.data_dir, self.database_url.as_deref())
+    }
+
+    /// Where the audit signing key is: `CANDOR_SIGNING_KEY`'s text, the key file given,
+    /// or `signing.key` in `data_dir`.
+    pub(crate) fn audit_key(&self, data_dir: &std::path::Path) -> candor_app::keys::AuditKeySource {
+        use candor_app::keys::AuditKeySource;
+        match std::env::var("CANDOR_SIGNING_KEY") {
+            Ok(text) if !text.trim().is_empty() => AuditKeySource::Text(text),
+            _ => AuditKeySource::File(
+                self.signing_key_file
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("signing.key")),
+            ),
+        }
     }
 
     /// The log origin, checked.
@@ -192,7 +212,8 @@ pub(crate) async fn core_for(db: &DbArgs) -> Result<Core, CliError> {
     let choice = db.choice()?;
     let log_origin = db.log_origin()?;
     let store = config::open_store(&choice).await?;
-    let mut core = Core::new(store, Arc::new(SystemClock)).await?;
+    let mut core =
+        Core::with_audit_key(store, Arc::new(SystemClock), &db.audit_key(&db.data_dir)).await?;
     core.log_origin = log_origin;
     Ok(core)
 }

@@ -280,6 +280,13 @@ pub(super) async fn serve(args: ServeArgs) -> CliResult {
         args.db.log_origin.clone()
     };
     let settings = ServeSettings {
+        audit_key: {
+            let mut db = args.db.clone();
+            if db.signing_key_file.is_none() {
+                db.signing_key_file = file.signing_key_file.clone();
+            }
+            db.audit_key(&data_dir)
+        },
         log_origin: crate::config::log_origin(&log_origin)?,
         chase,
         status_site_bucket,

@@ -158,7 +158,7 @@ fn db_args(app: &TestApp) -> Vec<String> {
             "--data-dir".into(),
             db.path.parent().unwrap().display().to_string(),
         ],
-        DbGuard::Postgres(db) => vec!["--database-url".into(), db.url.clone()],
+        DbGuard::Postgres(db) => crate::common::postgres_cli_args(&db.url),
     }
 }
 

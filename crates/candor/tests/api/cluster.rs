@@ -189,6 +189,9 @@ async fn two_instances_share_the_work_and_hear_each_others_changes() {
             &db.url,
             "--data-dir",
             &data.display().to_string(),
+            // Every instance signs with the one audit key, kept outside the database.
+            "--signing-key-file",
+            &dir.path().join("signing.key").display().to_string(),
         ]
         .iter()
         .map(|s| s.to_string())

@@ -215,6 +215,143 @@ async fn rotated_keys_take_over_at_restart_and_old_tokens_and_checkpoints_still_
     assert!(ok && out.matches("Set-SigningKey").count() >= 2, "{out}");
 }
 
+/// Length of the audit key secret the database holds (0: none).
+async fn audit_secret_in_database(data: &std::path::Path) -> i64 {
+    let store = candor_store_sqlite::SqliteStore::open(&data.join("candor.db"))
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COALESCE(SUM(length(secret)), 0) FROM signing_keys WHERE purpose = 'audit'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    store.close().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_key_is_kept_in_its_file_never_in_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key_file = dir.path().join("secrets").join("signing.key");
+    let key_arg = key_file.display().to_string();
+    std::fs::create_dir_all(&data).unwrap();
+    // What an older Candor left: the audit key's secret in the database.
+    let store = Arc::new(
+        candor_store_sqlite::SqliteStore::open(&data.join("candor.db"))
+            .await
+            .unwrap(),
+    );
+    let core = Core::new(store.clone(), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let old_key = core.keys.audit.key_id.clone();
+    identity::create_tenant(
+        &core,
+        &Actor::System,
+        None,
+        TenantInput {
+            name: "Contoso".into(),
+            home_region: "eu-west".into(),
+            default_language: candor_domain::language::Language::English,
+            time_zone: "UTC".into(),
+            is_demo: false,
+        },
+    )
+    .await
+    .unwrap();
+    candor_app::audit::checkpoint_all(&core).await.unwrap();
+    drop(core);
+    store.close().await;
+    assert_eq!(audit_secret_in_database(&data).await, 32);
+
+    // This version moves it to the key file, readable by its owner only, and the
+    // database forgets it; what it signed before still verifies.
+    let (ok, out) = candor(&["audit", "verify", "--signing-key-file", &key_arg], &data);
+    assert!(ok, "{out}");
+    assert_eq!(audit_secret_in_database(&data).await, 0);
+    let text = std::fs::read_to_string(&key_file).unwrap();
+    assert!(text.contains(&old_key), "{text}");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (ok, out) = candor(
+        &["audit", "checkpoint", "--signing-key-file", &key_arg],
+        &data,
+    );
+    assert!(ok, "{out}");
+
+    // Without the file there is no key to sign with, and Candor says where it is.
+    let (ok, out) = candor(&["audit", "checkpoint"], &data);
+    assert!(!ok);
+    assert!(
+        out.contains("kept outside") && out.contains(&old_key),
+        "{out}"
+    );
+    // Another key file is not this installation's.
+    let other = dir.path().join("other.key");
+    let (ok, out) = candor(
+        &["keys", "init", "--out", &other.display().to_string()],
+        &data,
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = candor(
+        &[
+            "audit",
+            "checkpoint",
+            "--signing-key-file",
+            &other.display().to_string(),
+        ],
+        &data,
+    );
+    assert!(!ok);
+    assert!(out.contains("another installation"), "{out}");
+    // A key file is never replaced by init.
+    let (ok, out) = candor(&["keys", "init", "--out", &key_arg], &data);
+    assert!(!ok);
+    assert!(out.contains("already exists"), "{out}");
+    // The key's text may come through the environment instead.
+    let out = Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data)
+        .env("CANDOR_SIGNING_KEY", &text)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A rotation writes a new key file, keeps the old one beside it, and the database
+    // again holds no secret, only both public keys.
+    let (ok, out) = candor(
+        &[
+            "keys",
+            "rotate",
+            "--purpose",
+            "audit",
+            "--signing-key-file",
+            &key_arg,
+        ],
+        &data,
+    );
+    assert!(ok, "{out}");
+    assert!(key_file
+        .with_extension(format!("retired-{old_key}"))
+        .exists());
+    assert_eq!(audit_secret_in_database(&data).await, 0);
+    let (ok, out) = candor(
+        &["audit", "checkpoint", "--signing-key-file", &key_arg],
+        &data,
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = candor(&["audit", "verify", "--signing-key-file", &key_arg], &data);
+    assert!(ok, "{out}");
+}
+
 /// Rolling restarts: an instance still on the old keys accepts a token another instance
 /// signed with the new key, learning the key from the store.
 async fn an_instance_learns_a_rotated_token_key(app: TestApp) {
@@ -226,7 +363,7 @@ async fn an_instance_learns_a_rotated_token_key(app: TestApp) {
     )
     .await
     .unwrap();
-    let restarted = Keys::load_or_create(app.core.store.as_ref(), app.core.clock.now())
+    let restarted = Keys::load(app.core.store.as_ref(), app.core.clock.now(), None)
         .await
         .unwrap();
     assert_eq!(restarted.token.key_id, done.key_id);

@@ -920,7 +920,7 @@ async fn the_cli_gets_sets_and_verifies_like_the_cmdlets(app: TestApp) {
             "--data-dir".into(),
             db.path.parent().unwrap().to_string_lossy().into_owned(),
         ],
-        DbGuard::Postgres(db) => vec!["--database-url".into(), db.url.clone()],
+        DbGuard::Postgres(db) => crate::common::postgres_cli_args(&db.url),
     };
     let mut verify = vec!["lockbox".to_owned(), "verify".to_owned(), id.to_string()];
     verify.extend(db_args.clone());

@@ -128,6 +128,7 @@ async fn a_second_server_on_the_same_embedded_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let settings = || candor::server::ServeSettings {
         log_origin: candor_app::DEFAULT_LOG_ORIGIN.to_owned(),
+        audit_key: candor_app::keys::AuditKeySource::File(dir.path().join("signing.key")),
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_owned(),
         store: candor::StoreChoice::Sqlite(dir.path().join("candor.db")),

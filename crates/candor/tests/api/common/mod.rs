@@ -511,3 +511,19 @@ fn a_half_written_line_gives_no_address() {
         Some("http://127.0.0.1:4321")
     );
 }
+
+/// What a CLI command run against a test's PostgreSQL database is given: the database,
+/// and a key file of its own (outside the current directory) for the audit key, which
+/// the first command moves there from the database the test's in-process core made.
+pub fn postgres_cli_args(url: &str) -> Vec<String> {
+    let name = url.rsplit('/').next().unwrap_or("candor");
+    vec![
+        "--database-url".into(),
+        url.to_owned(),
+        "--signing-key-file".into(),
+        std::env::temp_dir()
+            .join(format!("{name}.signing.key"))
+            .display()
+            .to_string(),
+    ]
+}
