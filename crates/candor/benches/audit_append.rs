@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use candor_domain::audit::{seal, ActorKind, AuditChain, AuditRecord, ChainHead, NewAuditRecord};
+use candor_domain::audit::{ActorKind, AuditChain, AuditRecord, ChainTip, NewAuditRecord};
 use candor_domain::store::Store;
 use candor_domain::time_util::to_unix_micros;
 use candor_domain::{AuditRecordId, TenantId};
@@ -22,7 +22,7 @@ use serde_json::json;
 use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 
-const COLS: &str = "chain, seq, id, tenant_id, occurred_at, actor, actor_kind, ip_address, activity, item, details, prev_hash, hash";
+const COLS: &str = "chain, seq, id, tenant_id, occurred_at, actor, actor_kind, ip_address, activity, item, details, prev_hash, hash, tree_hashes";
 /// Rows per baseline transaction: the most one group commit takes (MAX_GROUP_COMMIT).
 const BASELINE_BATCH: usize = 4096;
 /// Enough concurrent callers to fill group commits (Little's law: throughput x commit latency).
@@ -41,22 +41,22 @@ fn new_record(i: usize, tenants: &[TenantId]) -> NewAuditRecord {
     .details(json!({"realm": "tenant"}))
 }
 
-/// The same rows, already sealed, for the baseline (which does no hashing or chaining).
+/// The same rows, already sealed with their Merkle tree hashes, for the baseline (which
+/// does no hashing, chaining, tree or head updates).
 fn sealed_rows(n: usize, chain_prefix: &str) -> Vec<AuditRecord> {
     let tenants: Vec<TenantId> = (0..CHAINS).map(|_| TenantId::generate()).collect();
-    let mut heads = vec![ChainHead::GENESIS; CHAINS];
+    let mut tips = vec![ChainTip::default(); CHAINS];
     (0..n)
         .map(|i| {
-            let (mut r, h) = seal(
-                new_record(i, &tenants),
-                AuditRecordId::generate(),
-                heads[i % CHAINS],
-            );
-            heads[i % CHAINS] = h;
+            let mut r = tips[i % CHAINS].seal(new_record(i, &tenants), AuditRecordId::generate());
             r.chain = format!("{chain_prefix}{}", r.chain);
             r
         })
         .collect()
+}
+
+fn packed(r: &AuditRecord) -> Vec<u8> {
+    r.tree_hashes.iter().flatten().copied().collect()
 }
 
 async fn baseline_sqlite(pool: &sqlx::SqlitePool, rows: &[AuditRecord]) -> f64 {
@@ -79,7 +79,8 @@ async fn baseline_sqlite(pool: &sqlx::SqlitePool, rows: &[AuditRecord]) -> f64 {
                     .push_bind(&r.item)
                     .push_bind(&r.details)
                     .push_bind(r.prev_hash.as_slice())
-                    .push_bind(r.hash.as_slice());
+                    .push_bind(r.hash.as_slice())
+                    .push_bind(packed(r));
             });
             qb.build().execute(&mut *tx).await.unwrap();
         }
@@ -108,7 +109,8 @@ async fn baseline_postgres(pool: &sqlx::PgPool, rows: &[AuditRecord]) -> f64 {
                     .push_bind(&r.item)
                     .push_bind(&r.details)
                     .push_bind(r.prev_hash.as_slice())
-                    .push_bind(r.hash.as_slice());
+                    .push_bind(r.hash.as_slice())
+                    .push_bind(packed(r));
             });
             qb.build().execute(&mut *tx).await.unwrap();
         }

@@ -4,47 +4,32 @@ use super::{AuditRecord, ChainHead, NewAuditRecord};
 use crate::time_util::{rfc3339, truncate_to_micros};
 use crate::AuditRecordId;
 
-const DOMAIN_TAG: &[u8] = b"candor.audit.v1";
-
 /// JSON text with object keys sorted and no insignificant whitespace. `serde_json`
 /// keeps maps in a `BTreeMap` (no `preserve_order`), so serializing a `Value` sorts keys.
 pub fn canonical_json(value: &serde_json::Value) -> String {
     value.to_string()
 }
 
-fn put(buf: &mut Vec<u8>, field: &[u8]) {
-    buf.extend_from_slice(&(field.len() as u64).to_be_bytes());
-    buf.extend_from_slice(field);
-}
-
-fn put_opt(buf: &mut Vec<u8>, field: Option<&str>) {
-    match field {
-        None => buf.push(0),
-        Some(s) => {
-            buf.push(1);
-            put(buf, s.as_bytes());
-        }
-    }
-}
-
 /// The canonical encoding of a record: every field length-prefixed, in a fixed order, so
-/// no two different records encode the same way.
+/// no two different records encode the same way. Written once, in `candor-verify`, the
+/// crate tenants check the log with.
 pub fn canonical_bytes(r: &AuditRecord) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(256 + r.details.len());
-    put(&mut buf, DOMAIN_TAG);
-    put(&mut buf, r.id.0.as_bytes());
-    put(&mut buf, r.chain.as_bytes());
-    put(&mut buf, &r.seq.to_be_bytes());
-    put_opt(&mut buf, r.tenant_id.map(|t| t.to_string()).as_deref());
-    put(&mut buf, rfc3339(r.occurred_at).as_bytes());
-    put(&mut buf, r.actor.as_bytes());
-    put(&mut buf, r.actor_kind.as_str().as_bytes());
-    put_opt(&mut buf, r.ip_address.as_deref());
-    put(&mut buf, r.activity.as_bytes());
-    put_opt(&mut buf, r.item.as_deref());
-    put(&mut buf, r.details.as_bytes());
-    put(&mut buf, &r.prev_hash);
-    buf
+    let tenant = r.tenant_id.map(|t| t.to_string());
+    let date = rfc3339(r.occurred_at);
+    candor_verify::record::canonical_bytes(&candor_verify::record::Fields {
+        id: r.id.0.as_bytes(),
+        chain: &r.chain,
+        seq: r.seq,
+        tenant_id: tenant.as_deref(),
+        date: &date,
+        actor: &r.actor,
+        actor_kind: r.actor_kind.as_str(),
+        ip_address: r.ip_address.as_deref(),
+        activity: &r.activity,
+        item: r.item.as_deref(),
+        details: &r.details,
+        prev_hash: &r.prev_hash,
+    })
 }
 
 pub fn record_hash(r: &AuditRecord) -> [u8; 32] {

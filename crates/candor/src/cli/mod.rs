@@ -15,6 +15,7 @@ mod status_site;
 mod tenant;
 mod topology;
 mod user;
+mod verify;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -156,6 +157,10 @@ pub enum Command {
     /// while Candor itself is down. `serve` keeps it up to date on its own.
     #[command(subcommand, name = "status-site")]
     StatusSite(StatusSiteCommand),
+    /// Check your tenant's audit log from what Candor published and the verifier key you
+    /// hold: the latest checkpoint's signature, that the log only grew since the
+    /// checkpoint you saw last, and that exported records are in it.
+    Verify(verify::VerifyArgs),
 }
 
 /// An error that ends a command: usage problems exit 2, everything else 1.
@@ -258,6 +263,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Lockbox(cmd) => lockbox::run(cmd).await,
         Command::DemoWorkload(args) => demo_workload::demo_workload(args).await,
         Command::StatusSite(cmd) => status_site::run(cmd).await,
+        Command::Verify(args) => verify::run(args).await,
         Command::Topology(TopologyCommand::Import { file, dry_run, db }) => {
             topology::import_topology(&file, dry_run, &db).await
         }

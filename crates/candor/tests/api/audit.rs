@@ -563,6 +563,156 @@ async fn checkpoints_are_signed_notes_a_tenant_verifies(app: TestApp) {
     assert!(out.contains("signed tree head"), "{out}");
 }
 
+/// `candor verify` run by the tenant: nothing but Candor's published answers and the key.
+fn tenant_verify(
+    app: &TestApp,
+    key: &str,
+    token: &str,
+    state: &std::path::Path,
+    records: Option<&std::path::Path>,
+) -> (bool, String) {
+    let mut args = vec![
+        "verify".to_owned(),
+        "--log".to_owned(),
+        app.base.clone(),
+        "--key".to_owned(),
+        key.to_owned(),
+        "--token".to_owned(),
+        token.to_owned(),
+        "--state".to_owned(),
+        state.display().to_string(),
+    ];
+    if let Some(r) = records {
+        args.push("--records".into());
+        args.push(r.display().to_string());
+    }
+    let out = candor(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+async fn a_tenant_verifies_its_log_with_candor_verify(app: TestApp) {
+    checkpoint(&app).await;
+    let token = app.token(&app.world.a.all).await;
+    let http = app.http();
+    let keys: Value = http
+        .get(app.url("/api/v1/audit/keys"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = keys["keys"][0]["verifierKey"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.json");
+    let body = http
+        .get(app.url(&format!("/api/v1/audit/records/export?{RANGE}&format=json")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    std::fs::write(&export, &body).unwrap();
+    let exported: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let state = dir.path().join("state.json");
+
+    // First look: the checkpoint verifies, every exported record is in it.
+    let (ok, out) = tenant_verify(&app, &key, &token, &state, Some(&export));
+    assert!(ok, "{out}");
+    assert!(out.contains("ok    checkpoint of"), "{out}");
+    // The export's newest records (the token it used, the export itself) came after the
+    // checkpoint: they wait for the next one, and are said to.
+    let covered = exported
+        .iter()
+        .filter(|r| r["seq"].as_u64().unwrap() <= 12)
+        .count();
+    assert!(covered >= 10);
+    assert!(
+        out.contains("exported records are in the signed tree") && !out.contains("FAIL"),
+        "{out}"
+    );
+    assert!(out.contains("newer than the latest checkpoint"), "{out}");
+    assert!(state.exists());
+
+    // The log grows; the next look proves it only grew.
+    identity_change(&app).await;
+    candor_app::audit::checkpoint_all(&app.core).await.unwrap();
+    let (ok, out) = tenant_verify(&app, &key, &token, &state, None);
+    assert!(ok, "{out}");
+    assert!(out.contains("the log only grew"), "{out}");
+
+    // A record changed after it was exported is not in the signed tree.
+    let mut forged = exported.clone();
+    let last = forged.len() - 1;
+    forged[last]["activity"] = Value::String("Nothing-To-See".into());
+    let forged_file = dir.path().join("forged.json");
+    std::fs::write(&forged_file, serde_json::to_string(&forged).unwrap()).unwrap();
+    let (ok, out) = tenant_verify(&app, &key, &token, &state, Some(&forged_file));
+    assert!(!ok);
+    assert!(
+        out.contains(forged[last]["id"].as_str().unwrap())
+            && out.contains("not in the signed tree"),
+        "{out}"
+    );
+
+    // What this tenant saw before differs from what the log shows now for that size: a
+    // fork, named; the state file keeps what was seen.
+    let seen: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let origin = keys["origin"].as_str().unwrap();
+    let size = seen["logs"][origin]["size"].as_u64().unwrap();
+    let forked = serde_json::json!({"logs": {origin: {"size": size, "root": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}});
+    std::fs::write(&state, forked.to_string()).unwrap();
+    let (ok, out) = tenant_verify(&app, &key, &token, &state, None);
+    assert!(!ok);
+    assert!(out.contains("FORK"), "{out}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&std::fs::read_to_string(&state).unwrap()).unwrap(),
+        forked
+    );
+    // A log that shows fewer records than were seen has lost some.
+    let longer = serde_json::json!({"logs": {origin: {"size": size + 1000, "root": seen["logs"][origin]["root"]}}});
+    std::fs::write(&state, longer.to_string()).unwrap();
+    let (ok, out) = tenant_verify(&app, &key, &token, &state, None);
+    assert!(!ok);
+    assert!(out.contains("shrank"), "{out}");
+    // Another log's key, or a key of the right log made by someone else, is refused.
+    let other_key = candor_domain::audit::note::verifier_key(
+        origin,
+        &ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key(),
+    );
+    let (ok, out) = tenant_verify(&app, &other_key, &token, &dir.path().join("new.json"), None);
+    assert!(!ok);
+    assert!(
+        out.contains("no signature on the checkpoint verifies"),
+        "{out}"
+    );
+}
+
+/// Something the tenant's log records.
+async fn identity_change(app: &TestApp) {
+    candor_app::identity::create_user(
+        &app.core,
+        &candor_domain::identity::Actor::System,
+        None,
+        app.world.a.id,
+        candor_app::identity::UserInput {
+            email: "new.person@contoso.example".into(),
+            display_name: "New Person".into(),
+            password: "a long and proper password".into(),
+            roles: [TenantRole::AuditReader].into_iter().collect(),
+            language: None,
+        },
+    )
+    .await
+    .unwrap();
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -576,4 +726,5 @@ crate::both!(
     each_record_is_proved_in_the_log_and_the_log_only_grew,
     a_rewritten_tree_hash_is_found,
     checkpoints_are_signed_notes_a_tenant_verifies,
+    a_tenant_verifies_its_log_with_candor_verify,
 );

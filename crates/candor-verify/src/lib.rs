@@ -1,0 +1,195 @@
+//! Checks a Candor audit log with nothing but what the provider published and the
+//! public key the tenant was given: a checkpoint (C2SP signed note) verifies with the
+//! key; a newer checkpoint is consistent with the one the tenant saw last (kept in a
+//! small state file, so a log that was rewritten or forked is caught the next time the
+//! tenant looks); each exported record is a leaf of the signed tree.
+//!
+//! No I/O, no server dependencies: the `candor verify` command fetches what this crate
+//! checks. The record encoding here is the one Candor itself hashes
+//! (`candor-domain` calls `record::canonical_bytes`), so a record is checked from its
+//! exported fields, never from a hash the provider states.
+
+pub mod record;
+pub mod state;
+
+use base64::Engine as _;
+use signed_note::{Note, StandardVerifier, Verifier, VerifierList};
+use tlog_tiles::{Checkpoint, Hash};
+
+pub use tlog_tiles::Hash as TreeHash;
+
+/// What failed, in words a tenant can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("the verifier key is not a C2SP Ed25519 verifier key: {0}")]
+    BadKey(String),
+    #[error("the checkpoint is not a C2SP signed note: {0}")]
+    Malformed(String),
+    #[error("no signature on the checkpoint verifies with the key for {0}")]
+    Unsigned(String),
+    #[error("the checkpoint is for log `{found}`, but the key is for `{expected}`")]
+    WrongLog { expected: String, found: String },
+    #[error("FORK: the log showed {size} records with root {first} before and now shows root {second} for the same size")]
+    Fork {
+        size: u64,
+        first: String,
+        second: String,
+    },
+    #[error("the log shrank from {from} to {to} records")]
+    Shrank { from: u64, to: u64 },
+    #[error("the log of {from} records (root {from_root}) is not a prefix of the log of {to} records: the consistency proof fails, so history was rewritten")]
+    Inconsistent {
+        from: u64,
+        from_root: String,
+        to: u64,
+    },
+    #[error("record {id} (leaf {index}) is not in the signed tree of {size} records")]
+    NotIncluded { id: String, index: u64, size: u64 },
+    #[error("{0}")]
+    Record(String),
+}
+
+/// A checkpoint that verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeHead {
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+}
+
+impl TreeHead {
+    pub fn root_b64(&self) -> String {
+        b64(&self.root)
+    }
+}
+
+pub fn b64(h: &Hash) -> String {
+    base64::engine::general_purpose::STANDARD.encode(h.0)
+}
+
+pub fn unb64(s: &str) -> Result<Hash, Failure> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .map_err(|_| Failure::Malformed(format!("`{s}` is not a base64 hash")))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| Failure::Malformed(format!("`{s}` is not a 32-byte hash")))?;
+    Ok(Hash(bytes))
+}
+
+/// The log name a verifier key is for (`<name>+<id>+<key>`).
+pub fn key_name(verifier_key: &str) -> Result<String, Failure> {
+    StandardVerifier::new(verifier_key)
+        .map(|v| v.name().to_owned())
+        .map_err(|e| Failure::BadKey(e.to_string()))
+}
+
+/// Verifies a checkpoint note with the log's verifier key: the note must carry a valid
+/// signature by that key, and name the key's log in its origin line.
+pub fn verify_checkpoint(note: &str, verifier_key: &str) -> Result<TreeHead, Failure> {
+    let verifier =
+        StandardVerifier::new(verifier_key).map_err(|e| Failure::BadKey(e.to_string()))?;
+    let name = verifier.name().to_owned();
+    let parsed =
+        Note::from_bytes(note.as_bytes()).map_err(|e| Failure::Malformed(e.to_string()))?;
+    let list = VerifierList::new(vec![Box::new(verifier) as Box<dyn Verifier>]);
+    let (verified, _) = parsed
+        .verify(&list)
+        .map_err(|_| Failure::Unsigned(name.clone()))?;
+    if verified.is_empty() {
+        return Err(Failure::Unsigned(name));
+    }
+    let head =
+        Checkpoint::from_bytes(parsed.text()).map_err(|e| Failure::Malformed(e.to_string()))?;
+    if head.origin() != name {
+        return Err(Failure::WrongLog {
+            expected: name,
+            found: head.origin().to_owned(),
+        });
+    }
+    Ok(TreeHead {
+        origin: head.origin().to_owned(),
+        size: head.size(),
+        root: *head.hash(),
+    })
+}
+
+/// Checks that `new` extends `old` (both verified checkpoints of one log) with the
+/// consistency `path` the log gave (RFC 9162 §2.1.4).
+pub fn check_consistency(old: &TreeHead, new: &TreeHead, path: &[Hash]) -> Result<(), Failure> {
+    if new.size < old.size {
+        return Err(Failure::Shrank {
+            from: old.size,
+            to: new.size,
+        });
+    }
+    if new.size == old.size {
+        return if new.root == old.root {
+            Ok(())
+        } else {
+            Err(Failure::Fork {
+                size: old.size,
+                first: old.root_b64(),
+                second: new.root_b64(),
+            })
+        };
+    }
+    if old.size == 0 {
+        return Ok(());
+    }
+    tlog_tiles::check_tree(&path.to_vec(), new.size, new.root, old.size, old.root).map_err(|_| {
+        Failure::Inconsistent {
+            from: old.size,
+            from_root: old.root_b64(),
+            to: new.size,
+        }
+    })
+}
+
+/// Checks that `leaf` is leaf `index` of the tree `head` signed, with the inclusion
+/// `path` the log gave (RFC 9162 §2.1.3).
+pub fn check_inclusion(
+    id: &str,
+    leaf: Hash,
+    index: u64,
+    head: &TreeHead,
+    path: &[Hash],
+) -> Result<(), Failure> {
+    let fail = || Failure::NotIncluded {
+        id: id.to_owned(),
+        index,
+        size: head.size,
+    };
+    if index >= head.size {
+        return Err(fail());
+    }
+    tlog_tiles::check_record(&path.to_vec(), head.size, head.root, index, leaf).map_err(|_| fail())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_fork_and_a_shrink_are_named() {
+        let head = |size, b| TreeHead {
+            origin: "log".into(),
+            size,
+            root: Hash([b; 32]),
+        };
+        assert!(matches!(
+            check_consistency(&head(5, 1), &head(5, 2), &[]),
+            Err(Failure::Fork { size: 5, .. })
+        ));
+        assert!(matches!(
+            check_consistency(&head(5, 1), &head(4, 1), &[]),
+            Err(Failure::Shrank { from: 5, to: 4 })
+        ));
+        assert!(check_consistency(&head(5, 1), &head(5, 1), &[]).is_ok());
+        assert!(matches!(
+            check_consistency(&head(5, 1), &head(6, 1), &[]),
+            Err(Failure::Inconsistent { .. })
+        ));
+    }
+}

@@ -1,0 +1,113 @@
+//! A record's leaf: its canonical bytes (every field length-prefixed, in a fixed order, so
+//! no two different records encode the same way), hashed as RFC 9162 leaves are. Candor
+//! hashes records with this very function; a tenant computes the same bytes from an
+//! exported record.
+
+use serde::Deserialize;
+
+const DOMAIN_TAG: &[u8] = b"candor.audit.v1";
+
+/// The fields a record's hash covers.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    pub id: &'a [u8; 16],
+    /// The chain: the tenant id, or `operator`.
+    pub chain: &'a str,
+    pub seq: i64,
+    pub tenant_id: Option<&'a str>,
+    /// RFC 3339, UTC, microseconds (`2026-11-22T09:00:00.000000Z`).
+    pub date: &'a str,
+    pub actor: &'a str,
+    pub actor_kind: &'a str,
+    pub ip_address: Option<&'a str>,
+    pub activity: &'a str,
+    pub item: Option<&'a str>,
+    /// Canonical JSON (object keys sorted, no insignificant whitespace).
+    pub details: &'a str,
+    pub prev_hash: &'a [u8; 32],
+}
+
+fn put(buf: &mut Vec<u8>, field: &[u8]) {
+    buf.extend_from_slice(&(field.len() as u64).to_be_bytes());
+    buf.extend_from_slice(field);
+}
+
+fn put_opt(buf: &mut Vec<u8>, field: Option<&str>) {
+    match field {
+        None => buf.push(0),
+        Some(s) => {
+            buf.push(1);
+            put(buf, s.as_bytes());
+        }
+    }
+}
+
+/// The canonical encoding of a record.
+pub fn canonical_bytes(f: &Fields<'_>) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(256 + f.details.len());
+    put(&mut buf, DOMAIN_TAG);
+    put(&mut buf, f.id);
+    put(&mut buf, f.chain.as_bytes());
+    put(&mut buf, &f.seq.to_be_bytes());
+    put_opt(&mut buf, f.tenant_id);
+    put(&mut buf, f.date.as_bytes());
+    put(&mut buf, f.actor.as_bytes());
+    put(&mut buf, f.actor_kind.as_bytes());
+    put_opt(&mut buf, f.ip_address);
+    put(&mut buf, f.activity.as_bytes());
+    put_opt(&mut buf, f.item);
+    put(&mut buf, f.details.as_bytes());
+    put(&mut buf, f.prev_hash);
+    buf
+}
+
+/// A record as Candor's API and JSON export give it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exported {
+    pub id: String,
+    pub seq: i64,
+    pub date: String,
+    pub ip_address: Option<String>,
+    pub user: String,
+    pub actor_kind: String,
+    pub activity: String,
+    pub item: Option<String>,
+    pub details: serde_json::Value,
+    pub prev_hash: String,
+}
+
+impl Exported {
+    /// Its leaf index in the log's tree.
+    pub fn leaf_index(&self) -> u64 {
+        u64::try_from(self.seq - 1).unwrap_or(u64::MAX)
+    }
+
+    /// Its leaf hash, computed from its fields, as a record of the log of `tenant` (a
+    /// tenant id; `None` for the operator realm's log).
+    pub fn leaf_hash(&self, tenant: Option<&str>) -> Result<tlog_tiles::Hash, crate::Failure> {
+        let bad = |what: &str| crate::Failure::Record(format!("record {}: {what}", self.id));
+        let id = uuid::Uuid::parse_str(&self.id).map_err(|_| bad("its id is not a UUID"))?;
+        let prev: [u8; 32] = hex::decode(&self.prev_hash)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| bad("its prevHash is not 32 bytes of hex"))?;
+        // serde_json sorts object keys (no `preserve_order`): this is the canonical text.
+        let details = self.details.to_string();
+        let fields = Fields {
+            id: id.as_bytes(),
+            chain: tenant.unwrap_or("operator"),
+            seq: self.seq,
+            tenant_id: tenant,
+            date: &self.date,
+            actor: &self.user,
+            actor_kind: &self.actor_kind,
+            ip_address: self.ip_address.as_deref(),
+            activity: &self.activity,
+            item: self.item.as_deref(),
+            details: &details,
+            prev_hash: &prev,
+        };
+        Ok(tlog_tiles::record_hash(&canonical_bytes(&fields)))
+    }
+}
