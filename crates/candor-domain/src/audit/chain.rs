@@ -38,6 +38,17 @@ pub fn record_hash(r: &AuditRecord) -> [u8; 32] {
 
 /// Turns a new record into the next link after `head`, returning the new head.
 pub fn seal(new: NewAuditRecord, id: AuditRecordId, head: ChainHead) -> (AuditRecord, ChainHead) {
+    let (record, next, _) = seal_with_leaf(new, id, head);
+    (record, next)
+}
+
+/// As `seal`, also returning the record's Merkle leaf hash, from the same canonical bytes
+/// (encoded once: the append path seals thousands of records per commit).
+pub fn seal_with_leaf(
+    new: NewAuditRecord,
+    id: AuditRecordId,
+    head: ChainHead,
+) -> (AuditRecord, ChainHead, super::tree::TreeHash) {
     let mut record = AuditRecord {
         id,
         chain: new.chain.key(),
@@ -54,12 +65,13 @@ pub fn seal(new: NewAuditRecord, id: AuditRecordId, head: ChainHead) -> (AuditRe
         hash: [0; 32],
         tree_hashes: Vec::new(),
     };
-    record.hash = record_hash(&record);
+    let bytes = canonical_bytes(&record);
+    record.hash = Sha256::digest(&bytes).into();
     let next = ChainHead {
         seq: record.seq,
         hash: record.hash,
     };
-    (record, next)
+    (record, next, tlog_tiles::record_hash(&bytes))
 }
 
 /// What is wrong with a chain, naming the first bad record.

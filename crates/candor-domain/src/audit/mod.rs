@@ -261,14 +261,9 @@ impl Default for ChainHead {
 impl ChainTip {
     /// Seals `new` as the next record, with its tree hashes.
     pub fn seal(&mut self, new: NewAuditRecord, id: crate::AuditRecordId) -> AuditRecord {
-        let (mut record, next) = seal(new, id, self.head);
+        let (mut record, next, leaf) = seal_with_leaf(new, id, self.head);
         self.head = next;
-        record.tree_hashes = self
-            .tree
-            .append(tree::leaf_hash(&record))
-            .into_iter()
-            .map(|h| h.0)
-            .collect();
+        record.tree_hashes = self.tree.append(leaf).into_iter().map(|h| h.0).collect();
         record
     }
 

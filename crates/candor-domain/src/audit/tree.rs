@@ -13,8 +13,8 @@
 //! hashes), which the chain head carries.
 
 use tlog_tiles::{
-    check_record, check_tree, prove_record, prove_tree, record_hash, split_stored_hash_index,
-    stored_hash_index, stored_hashes_for_record_hash, sub_tree_index, tree_hash, Hash, HashReader,
+    check_record, check_tree, node_hash, prove_record, prove_tree, record_hash,
+    split_stored_hash_index, stored_hash_index, sub_tree_index, tree_hash, Hash, HashReader,
 };
 
 use super::{canonical_bytes, AuditRecord};
@@ -119,21 +119,25 @@ impl Frontier {
     }
 
     /// Appends a leaf; returns the hashes to store with it (its own, then the root of
-    /// each subtree it completes), in stored-index order.
+    /// each subtree it completes), in stored-index order: what `tlog_tiles`'
+    /// `stored_hashes_for_record_hash` gives (a test holds them to it), computed from the
+    /// frontier alone, as a binary counter carries: each complete subtree to the left of
+    /// the same size merges with the new one.
     pub fn append(&mut self, leaf: Hash) -> Vec<Hash> {
-        let n = self.size;
-        // The frontier holds exactly the left neighbours the new leaf needs; a miss would
-        // be a frontier that does not match its size, which `from_parts` refuses.
-        let stored =
-            stored_hashes_for_record_hash(n, leaf, &self.reader()).unwrap_or_else(|_| vec![leaf]);
-        // The subtrees the leaf completed were the last `stored.len() - 1` roots; they merge
-        // into the last hash computed.
-        let merged = stored.len() - 1;
-        self.roots.truncate(self.roots.len().saturating_sub(merged));
-        if let Some(last) = stored.last() {
-            self.roots.push(*last);
+        let mut stored = Vec::with_capacity(2);
+        stored.push(leaf);
+        let mut h = leaf;
+        let mut n = self.size;
+        while n & 1 == 1 {
+            let Some(left) = self.roots.pop() else {
+                break;
+            };
+            h = node_hash(left, h);
+            stored.push(h);
+            n >>= 1;
         }
-        self.size = n + 1;
+        self.roots.push(h);
+        self.size += 1;
         stored
     }
 
@@ -392,6 +396,24 @@ mod tests {
                 tree_hash(n, &StoredHashes(&stored)).unwrap(),
                 "size {n}"
             );
+        }
+    }
+
+    #[test]
+    fn an_append_stores_what_tlog_stores() {
+        let (_, stored) = build(0);
+        let mut stored = stored;
+        let mut f = Frontier::empty();
+        for i in 0..300u64 {
+            let ours = f.append(leaf(i));
+            let theirs =
+                tlog_tiles::stored_hashes_for_record_hash(i, leaf(i), &StoredHashes(&stored))
+                    .unwrap();
+            assert_eq!(ours, theirs, "leaf {i}");
+            let first = first_index_of_leaf(i);
+            for (k, h) in ours.into_iter().enumerate() {
+                stored.insert(first + k as u64, h);
+            }
         }
     }
 
