@@ -7,5 +7,3 @@
 ALTER TABLE audit_records ADD COLUMN tree_hashes {{bytes}};
 ALTER TABLE audit_chain_heads ADD COLUMN tree_size {{int}} NOT NULL DEFAULT 0;
 ALTER TABLE audit_chain_heads ADD COLUMN frontier {{bytes}};
--- A record is asked for by id (its inclusion proof), within its chain.
-CREATE INDEX audit_records_id ON audit_records (chain, id);

@@ -2716,6 +2716,37 @@ pub async fn every_chain_is_a_merkle_tree_with_proofs(store: Arc<dyn Store>) {
     let proof = tree::prove_consistency(n / 2, n, &StoredHashes(&hashes)).unwrap();
     assert_eq!(proof.to_root, frontier.root());
     tree::verify_consistency(&proof.path, n / 2, proof.from_root, n, proof.to_root).unwrap();
+    // A record is found by id within its chain, whether it happened when it was sealed
+    // (found through the time index) or on another clock (T0, a month before its id's
+    // time: found by reading the chain); never in another chain.
+    let now = store
+        .append_audit(vec![NewAuditRecord::new(
+            chain,
+            OffsetDateTime::now_utc(),
+            "now@x.example",
+            ActorKind::TenantUser,
+            "UserLoggedIn",
+        )])
+        .await
+        .unwrap();
+    for r in [&records[3], &now[0]] {
+        let found = store
+            .audit_record(&chain.key(), r.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.seq, r.seq);
+    }
+    assert!(store
+        .audit_record(&AuditChain::Operator.key(), records[3].id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .audit_record(&chain.key(), candor_domain::AuditRecordId::generate())
+        .await
+        .unwrap()
+        .is_none());
     // A hash past the tree's end is simply not there; a chain with no records is empty.
     let beyond = tree::first_index_of_leaf(n + 5);
     assert!(store
