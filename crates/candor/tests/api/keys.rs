@@ -93,10 +93,15 @@ async fn me(http: &reqwest::Client, base: &str, token: &str) -> u16 {
         .as_u16()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rotated_keys_take_over_at_restart_and_old_tokens_and_checkpoints_still_verify() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path();
+/// An embedded database in `data` as an older Candor made it (its audit key in the
+/// store), with one tenant.
+async fn older_candor_with_a_tenant(
+    data: &std::path::Path,
+) -> (
+    Arc<candor_store_sqlite::SqliteStore>,
+    Core,
+    candor_domain::identity::Tenant,
+) {
     let store = Arc::new(
         candor_store_sqlite::SqliteStore::open(&data.join("candor.db"))
             .await
@@ -119,6 +124,14 @@ async fn rotated_keys_take_over_at_restart_and_old_tokens_and_checkpoints_still_
     )
     .await
     .unwrap();
+    (store, core, tenant)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_keys_take_over_at_restart_and_old_tokens_and_checkpoints_still_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let (store, core, tenant) = older_candor_with_a_tenant(data).await;
     let app = identity::create_api_client(
         &core,
         &Actor::System,
@@ -238,29 +251,8 @@ async fn the_audit_key_is_kept_in_its_file_never_in_the_database() {
     let key_arg = key_file.display().to_string();
     std::fs::create_dir_all(&data).unwrap();
     // What an older Candor left: the audit key's secret in the database.
-    let store = Arc::new(
-        candor_store_sqlite::SqliteStore::open(&data.join("candor.db"))
-            .await
-            .unwrap(),
-    );
-    let core = Core::new(store.clone(), Arc::new(SystemClock))
-        .await
-        .unwrap();
+    let (store, core, _) = older_candor_with_a_tenant(&data).await;
     let old_key = core.keys.audit.key_id.clone();
-    identity::create_tenant(
-        &core,
-        &Actor::System,
-        None,
-        TenantInput {
-            name: "Contoso".into(),
-            home_region: "eu-west".into(),
-            default_language: candor_domain::language::Language::English,
-            time_zone: "UTC".into(),
-            is_demo: false,
-        },
-    )
-    .await
-    .unwrap();
     candor_app::audit::checkpoint_all(&core).await.unwrap();
     drop(core);
     store.close().await;
