@@ -1,7 +1,7 @@
 use std::pin::Pin;
 
 use candor_domain::audit::{
-    activity, AuditChain, AuditQuery, AuditQueryInput, AuditRecord, ChainFault, ChainHead,
+    activity, AuditChain, AuditQuery, AuditQueryInput, AuditRecord, ChainFault, ChainTip,
     ChainVerifier, Checkpoint, NewAuditRecord,
 };
 use candor_domain::audit::{note, tree};
@@ -232,20 +232,21 @@ pub async fn verify(
     only: Option<AuditChain>,
     mut progress: impl FnMut(&AuditChain, u64),
 ) -> AppResult<Vec<ChainReport>> {
-    let heads = core.store.audit_chain_heads().await?;
+    // Each chain's head and tree, read together, so they describe the same records.
+    let tips = core.store.audit_tips().await?;
     let mut reports = Vec::new();
-    let mut wanted: Vec<(AuditChain, ChainHead)> = heads
+    let mut wanted: Vec<(AuditChain, ChainTip)> = tips
         .into_iter()
-        .filter_map(|(key, head)| AuditChain::from_key(&key).map(|c| (c, head)))
+        .filter_map(|(key, tip)| AuditChain::from_key(&key).map(|c| (c, tip)))
         .filter(|(c, _)| only.is_none_or(|o| o == *c))
         .collect();
     if let Some(o) = only {
         if wanted.is_empty() {
-            wanted.push((o, ChainHead::GENESIS));
+            wanted.push((o, ChainTip::default()));
         }
     }
-    for (chain, head) in wanted {
-        reports.push(verify_chain(core, chain, head, &mut progress).await?);
+    for (chain, tip) in wanted {
+        reports.push(verify_chain(core, chain, tip, &mut progress).await?);
     }
     Ok(reports)
 }
@@ -253,12 +254,11 @@ pub async fn verify(
 async fn verify_chain(
     core: &Core,
     chain: AuditChain,
-    head: ChainHead,
+    ChainTip { head, tree }: ChainTip,
     progress: &mut impl FnMut(&AuditChain, u64),
 ) -> AppResult<ChainReport> {
     let key = chain.key();
     let checkpoints = core.store.list_checkpoints(&key).await?;
-    let tree = core.store.audit_tree(&key).await?;
     let mut verifier = ChainVerifier::new();
     for cp in &checkpoints {
         verifier.pin(cp.seq);
@@ -306,7 +306,7 @@ async fn verify_chain(
 /// one of Candor's audit keys under its own origin (which names this chain), be of the
 /// checkpoint's size, and have the root of the tree the walk rebuilt at that size.
 fn check_note(
-    core: &Core,
+    keys: &[ed25519_dalek::VerifyingKey],
     chain: AuditChain,
     cp: &Checkpoint,
     verifier: &ChainVerifier,
@@ -316,8 +316,7 @@ fn check_note(
     if !origin.ends_with(&note::origin("", chain)) {
         return Some(format!("its signed tree head names another log ({origin})"));
     }
-    let keys: Vec<_> = core.keys.audit_verifiers.values().copied().collect();
-    let head = match note::verify_checkpoint(text, origin, &keys) {
+    let head = match note::verify_checkpoint(text, origin, keys) {
         Ok(head) => head,
         Err(e) => return Some(format!("its signed tree head: {e}")),
     };
@@ -339,6 +338,7 @@ fn check_checkpoints(
     checkpoints: &[Checkpoint],
     verifier: &ChainVerifier,
 ) -> Option<ChainFault> {
+    let keys: Vec<_> = core.keys.audit_verifiers.values().copied().collect();
     for cp in checkpoints {
         let problem = match core.keys.audit_verifiers.get(&cp.key_id) {
             None => Some(format!("signed with unknown key {}", cp.key_id)),
@@ -353,7 +353,7 @@ fn check_checkpoints(
             }
             Some(_) => None,
         })
-        .or_else(|| check_note(core, chain, cp, verifier));
+        .or_else(|| check_note(&keys, chain, cp, verifier));
         if let Some(problem) = problem {
             return Some(ChainFault::Checkpoint {
                 seq: cp.seq,
@@ -577,19 +577,27 @@ pub async fn consistency_proof(
 pub async fn latest_checkpoint(core: &Core, actor: &Actor, chain: AuditChain) -> AppResult<String> {
     authorize(actor, read_action(chain))?;
     let key = chain.key();
-    core.store
-        .list_checkpoints(&key)
-        .await?
-        .into_iter()
-        .rev()
-        .find_map(|cp| cp.note)
-        .ok_or_else(|| {
-            AppError::NotFound(
-                "this log has no signed checkpoint yet; one is made within minutes of its \
-                 first records"
-                    .into(),
-            )
-        })
+    let latest = core.store.latest_checkpoint(&key).await?;
+    let note = match latest {
+        Some(cp) if cp.note.is_some() => cp.note,
+        // The newest was signed before the chain's older records were in its tree (or
+        // before trees): the newest that has a note, if any.
+        Some(_) => core
+            .store
+            .list_checkpoints(&key)
+            .await?
+            .into_iter()
+            .rev()
+            .find_map(|cp| cp.note),
+        None => None,
+    };
+    note.ok_or_else(|| {
+        AppError::NotFound(
+            "this log has no signed checkpoint yet; one is made within the hour of its first \
+             records"
+                .into(),
+        )
+    })
 }
 
 /// One key that signs (or signed) a log's checkpoints.

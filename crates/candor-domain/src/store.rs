@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::{AuditQuery, AuditRecord, ChainHead, Checkpoint, NewAuditRecord};
+use crate::audit::{AuditQuery, AuditRecord, Checkpoint, NewAuditRecord};
 use crate::health::{
     Attachment, Component, ComponentId, Issue, IssueId, Message, MessageId, Pir, Post, Region,
     ScaleUnit, Service, TopologyChanges, TopologySummary, Viewpoint, ViewpointChange,
@@ -255,8 +255,6 @@ pub trait AuditStore: Send + Sync {
         after_seq: i64,
         limit: u32,
     ) -> StoreResult<Vec<AuditRecord>>;
-    /// Every chain and its recorded head.
-    async fn audit_chain_heads(&self) -> StoreResult<Vec<(String, ChainHead)>>;
     /// Every chain with records: its head and its tree, read together.
     async fn audit_tips(&self) -> StoreResult<Vec<(String, crate::audit::ChainTip)>>;
     /// One record of a chain, by id.

@@ -78,9 +78,18 @@ pub struct Exported {
 }
 
 impl Exported {
-    /// Its leaf index in the log's tree.
-    pub fn leaf_index(&self) -> u64 {
-        u64::try_from(self.seq - 1).unwrap_or(u64::MAX)
+    /// Its leaf index in the log's tree (record `seq` is leaf `seq − 1`); a record whose
+    /// seq is not positive is no record of a log.
+    pub fn leaf_index(&self) -> Result<u64, crate::Failure> {
+        self.seq
+            .checked_sub(1)
+            .and_then(|i| u64::try_from(i).ok())
+            .ok_or_else(|| {
+                crate::Failure::Record(format!(
+                    "record {}: seq {} is not a place in a log",
+                    self.id, self.seq
+                ))
+            })
     }
 
     /// Its leaf hash, computed from its fields, as a record of the log of `tenant` (a
@@ -109,5 +118,50 @@ impl Exported {
             prev_hash: &prev,
         };
         Ok(tlog_tiles::record_hash(&canonical_bytes(&fields)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn exported(seq: i64) -> Exported {
+        Exported {
+            id: "01a244fc-3963-718c-bceb-319ce9a054f4".into(),
+            seq,
+            date: "2026-11-22T09:00:00.000000Z".into(),
+            ip_address: None,
+            user: "system".into(),
+            actor_kind: "system".into(),
+            activity: "Add-User".into(),
+            item: None,
+            details: serde_json::json!({"b": 1, "a": 2}),
+            prev_hash: "00".repeat(32),
+        }
+    }
+
+    #[test]
+    fn a_record_without_a_place_in_a_log_is_refused_not_skipped() {
+        assert_eq!(exported(1).leaf_index().unwrap(), 0);
+        for seq in [0, -1, i64::MIN] {
+            assert!(exported(seq).leaf_index().is_err(), "seq {seq}");
+        }
+    }
+
+    #[test]
+    fn a_changed_field_changes_the_leaf() {
+        let a = exported(3).leaf_hash(Some("t")).unwrap();
+        let mut b = exported(3);
+        b.activity = "Remove-User".into();
+        assert_ne!(a, b.leaf_hash(Some("t")).unwrap());
+        assert_ne!(
+            a,
+            exported(3).leaf_hash(None).unwrap(),
+            "another log's record"
+        );
+        let mut bad = exported(3);
+        bad.prev_hash = "zz".into();
+        assert!(bad.leaf_hash(None).is_err());
     }
 }

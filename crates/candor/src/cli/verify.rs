@@ -217,11 +217,19 @@ pub(super) async fn run(args: VerifyArgs) -> CliResult {
         let tenant = tenant_of(&head.origin);
         let (mut included, mut newer) = (0, 0);
         for r in &records {
-            if r.leaf_index() >= head.size {
-                // Appended after the latest checkpoint: the next one will cover it.
-                newer += 1;
-                continue;
-            }
+            let index = match r.leaf_index() {
+                Ok(i) if i >= head.size => {
+                    // Appended after the latest checkpoint: the next one will cover it.
+                    newer += 1;
+                    continue;
+                }
+                Ok(i) => i,
+                Err(e) => {
+                    println!("FAIL  {e}");
+                    failures.push(e.to_string());
+                    continue;
+                }
+            };
             let checked = async {
                 let leaf = r.leaf_hash(tenant.as_deref())?;
                 let proof = api
@@ -235,13 +243,7 @@ pub(super) async fn run(args: VerifyArgs) -> CliResult {
                             CliError::Failed(m) | CliError::Usage(m) => m,
                         })
                     })?;
-                check_inclusion(
-                    &r.id,
-                    leaf,
-                    r.leaf_index(),
-                    &head,
-                    &hashes(&proof["inclusionPath"])?,
-                )
+                check_inclusion(&r.id, leaf, index, &head, &hashes(&proof["inclusionPath"])?)
             }
             .await;
             match checked {
