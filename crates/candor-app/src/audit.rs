@@ -1,5 +1,6 @@
 use std::pin::Pin;
 
+use candor_domain::audit::tiles::{self, TileKind, TilePath};
 use candor_domain::audit::{
     activity, AuditChain, AuditQuery, AuditQueryInput, AuditRecord, ChainFault, ChainTip,
     ChainVerifier, Checkpoint, NewAuditRecord,
@@ -489,7 +490,7 @@ pub struct ConsistencyProofView {
 
 fn tree_problem(field: &'static str, e: tree::TreeError) -> AppError {
     match e {
-        tree::TreeError::Missing(_) | tree::TreeError::BadFrontier { .. } => {
+        tree::TreeError::Missing(_) | tree::TreeError::BadFrontier(_) => {
             AppError::internal(anyhow::anyhow!("the audit tree is missing hashes: {e}"))
         }
         other => AppError::Invalid(InvalidValue::new(field, other.to_string())),
@@ -641,4 +642,78 @@ pub async fn log_keys(core: &Core, actor: &Actor, chain: AuditChain) -> AppResul
         .collect();
     keys.sort_by(|a, b| b.in_use.cmp(&a.in_use).then(a.key_id.cmp(&b.key_id)));
     Ok(LogKeysView { origin, keys })
+}
+
+/// One tile of the caller's log, in the C2SP `tlog-tiles` layout (`tile/<L>/<N>[.p/<W>]`
+/// or `tile/entries/<N>[.p/<W>]`), as served at `/api/v1/audit/log/<path>` and published.
+pub async fn log_tile(
+    core: &Core,
+    actor: &Actor,
+    chain: AuditChain,
+    path: &str,
+) -> AppResult<LogTile> {
+    authorize(actor, read_action(chain))?;
+    let tile = TilePath::parse(path)
+        .map_err(|e| AppError::Invalid(InvalidValue::new("path", e.to_string())))?;
+    let key = chain.key();
+    let size = core.store.audit_tree(&key).await?.size();
+    if !tile.within(size) {
+        return Err(AppError::NotFound(format!(
+            "this log has {size} records: it has no {} yet",
+            tile.path()
+        )));
+    }
+    Ok(LogTile {
+        bytes: tile_bytes(core, &key, &tile).await?,
+        full: tile.width == tiles::FULL,
+    })
+}
+
+/// A tile's bytes, and whether it is full (so never changes).
+#[derive(Debug)]
+pub struct LogTile {
+    pub bytes: Vec<u8>,
+    pub full: bool,
+}
+
+/// The bytes of a tile the chain's tree has: hashes read by their stored index, or the
+/// entries' canonical bytes (each record's leaf is the hash of them).
+pub async fn tile_bytes(core: &Core, key: &str, tile: &TilePath) -> AppResult<Vec<u8>> {
+    let missing = |what: String| AppError::internal(anyhow::anyhow!("{key}: {what}"));
+    match tile.kind {
+        TileKind::Hashes { .. } => {
+            let indexes = tile.stored_hash_indexes();
+            let hashes = core.store.audit_tree_hashes(key, &indexes).await?;
+            let mut out = Vec::with_capacity(indexes.len() * 32);
+            for i in &indexes {
+                let h = hashes.get(i).ok_or_else(|| {
+                    missing(format!("stored hash {i} of {} is missing", tile.path()))
+                })?;
+                out.extend_from_slice(&h.0);
+            }
+            Ok(out)
+        }
+        TileKind::Entries => {
+            let start = i64::try_from(tile.start()).map_err(|e| missing(e.to_string()))?;
+            let records = core
+                .store
+                .audit_chain_records(key, start, tile.width)
+                .await?;
+            let entries: Vec<Vec<u8>> = records
+                .iter()
+                .filter(|r| r.seq > start && r.seq <= start + i64::from(tile.width))
+                .map(candor_domain::audit::canonical_bytes)
+                .collect();
+            if entries.len() != tile.width as usize {
+                return Err(missing(format!(
+                    "{} has {} of its {} records",
+                    tile.path(),
+                    entries.len(),
+                    tile.width
+                )));
+            }
+            tiles::bundle(entries.iter().map(Vec::as_slice))
+                .map_err(|e| missing(format!("{}: {e}", tile.path())))
+        }
+    }
 }

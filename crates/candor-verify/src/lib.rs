@@ -11,6 +11,8 @@
 
 pub mod record;
 pub mod state;
+pub mod tiles;
+pub mod tree;
 
 use base64::Engine as _;
 use signed_note::{Note, StandardVerifier, Verifier, VerifierList};
@@ -164,6 +166,113 @@ pub fn check_inclusion(
         return Err(fail());
     }
     tlog_tiles::check_record(&path.to_vec(), head.size, head.root, index, leaf).map_err(|_| fail())
+}
+
+/// Rebuilds a log from its published entries, bundle by bundle, in constant memory but
+/// for one leaf hash per record: each entry must be a record of this log at its place,
+/// linked to the one before, and the tree of all of them must have the signed root.
+pub struct Rebuild {
+    chain: String,
+    frontier: tree::Frontier,
+    prev_hash: Option<[u8; 32]>,
+    pin: Option<u64>,
+    pinned: Option<Hash>,
+    /// Every leaf hash so far, by leaf index, to check exported records against.
+    pub leaves: Vec<Hash>,
+}
+
+impl Rebuild {
+    /// For the log named by `origin`; the root at size `pin` (the checkpoint seen last)
+    /// is kept on the way.
+    pub fn new(origin: &str, pin: Option<u64>) -> Rebuild {
+        let chain = origin
+            .rsplit_once("/audit/")
+            .map_or("", |(_, c)| c)
+            .to_owned();
+        Rebuild {
+            chain,
+            frontier: tree::Frontier::empty(),
+            prev_hash: None,
+            pin,
+            pinned: (pin == Some(0)).then_some(tlog_tiles::EMPTY_HASH),
+            leaves: Vec::new(),
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Adds the next entry bundle.
+    pub fn push(&mut self, tile: &tiles::TilePath, bundle: &[u8]) -> Result<(), Failure> {
+        use sha2::Digest as _;
+        let entries = tiles::unbundle(bundle)
+            .map_err(|e| Failure::Record(format!("{}: {e}", tile.path())))?;
+        if tile.start() != self.size() || entries.len() != tile.width as usize {
+            return Err(Failure::Record(format!(
+                "{} holds {} entries from leaf {}, not the {} expected from leaf {}",
+                tile.path(),
+                entries.len(),
+                tile.start(),
+                tile.width,
+                self.size()
+            )));
+        }
+        for entry in entries {
+            let index = self.size();
+            let bad = |what: String| Failure::Record(format!("leaf {index}: {what}"));
+            let record = record::decode(entry).map_err(|e| bad(e.to_string()))?;
+            if record.chain != self.chain {
+                return Err(bad(format!(
+                    "record {} is of log `{}`, not this one",
+                    record.id, record.chain
+                )));
+            }
+            if u64::try_from(record.seq).ok() != Some(index + 1) {
+                return Err(bad(format!(
+                    "record {} says it is record {}, not {}",
+                    record.id,
+                    record.seq,
+                    index + 1
+                )));
+            }
+            if let Some(prev) = self.prev_hash {
+                if prev != record.prev_hash {
+                    return Err(bad(format!(
+                        "record {} does not link to the record before it",
+                        record.id
+                    )));
+                }
+            }
+            self.prev_hash = Some(sha2::Sha256::digest(entry).into());
+            let leaf = tlog_tiles::record_hash(entry);
+            self.frontier.append(leaf);
+            self.leaves.push(leaf);
+            if Some(self.size()) == self.pin {
+                self.pinned = Some(self.frontier.root());
+            }
+        }
+        Ok(())
+    }
+
+    /// The root of the tree when it had the pinned size, if it got there.
+    pub fn pinned_root(&self) -> Option<Hash> {
+        self.pinned
+    }
+
+    /// Checks that the entries make the tree `head` signed.
+    pub fn finish(&self, head: &TreeHead) -> Result<(), Failure> {
+        if self.size() != head.size || self.frontier.root() != head.root {
+            return Err(Failure::Record(format!(
+                "the published entries make a tree of {} records with root {}, not the signed {} records with root {}: the entries were changed after they were signed",
+                self.size(),
+                b64(&self.frontier.root()),
+                head.size,
+                head.root_b64()
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

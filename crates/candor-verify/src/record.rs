@@ -61,6 +61,95 @@ pub fn canonical_bytes(f: &Fields<'_>) -> Vec<u8> {
     buf
 }
 
+/// A record as its canonical bytes hold it: what an entry bundle carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub id: uuid::Uuid,
+    pub chain: String,
+    pub seq: i64,
+    pub tenant_id: Option<String>,
+    pub date: String,
+    pub actor: String,
+    pub actor_kind: String,
+    pub ip_address: Option<String>,
+    pub activity: String,
+    pub item: Option<String>,
+    pub details: String,
+    pub prev_hash: [u8; 32],
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn field(&mut self) -> Result<&'a [u8], crate::Failure> {
+        let cut = || crate::Failure::Malformed("an entry ends inside a field".into());
+        let (len, rest) = self.0.split_first_chunk::<8>().ok_or_else(cut)?;
+        let len = usize::try_from(u64::from_be_bytes(*len)).map_err(|_| cut())?;
+        if rest.len() < len {
+            return Err(cut());
+        }
+        let (field, rest) = rest.split_at(len);
+        self.0 = rest;
+        Ok(field)
+    }
+
+    fn text(&mut self, what: &str) -> Result<String, crate::Failure> {
+        String::from_utf8(self.field()?.to_vec())
+            .map_err(|_| crate::Failure::Malformed(format!("an entry's {what} is not UTF-8")))
+    }
+
+    fn opt(&mut self, what: &str) -> Result<Option<String>, crate::Failure> {
+        let (flag, rest) = self
+            .0
+            .split_first()
+            .ok_or_else(|| crate::Failure::Malformed("an entry ends inside a field".into()))?;
+        self.0 = rest;
+        match flag {
+            0 => Ok(None),
+            1 => self.text(what).map(Some),
+            _ => Err(crate::Failure::Malformed(format!(
+                "an entry's {what} is neither present nor absent"
+            ))),
+        }
+    }
+
+    fn fixed<const N: usize>(&mut self, what: &str) -> Result<[u8; N], crate::Failure> {
+        self.field()?
+            .try_into()
+            .map_err(|_| crate::Failure::Malformed(format!("an entry's {what} is not {N} bytes")))
+    }
+}
+
+/// Reads a record back from its canonical bytes; anything else is refused.
+pub fn decode(bytes: &[u8]) -> Result<Decoded, crate::Failure> {
+    let mut r = Reader(bytes);
+    if r.field()? != DOMAIN_TAG {
+        return Err(crate::Failure::Malformed(
+            "an entry is not a Candor audit record (wrong domain tag)".into(),
+        ));
+    }
+    let decoded = Decoded {
+        id: uuid::Uuid::from_bytes(r.fixed("id")?),
+        chain: r.text("chain")?,
+        seq: i64::from_be_bytes(r.fixed("seq")?),
+        tenant_id: r.opt("tenant")?,
+        date: r.text("date")?,
+        actor: r.text("actor")?,
+        actor_kind: r.text("actor kind")?,
+        ip_address: r.opt("IP address")?,
+        activity: r.text("activity")?,
+        item: r.opt("item")?,
+        details: r.text("details")?,
+        prev_hash: r.fixed("previous hash")?,
+    };
+    if !r.0.is_empty() {
+        return Err(crate::Failure::Malformed(
+            "an entry has bytes after its last field".into(),
+        ));
+    }
+    Ok(decoded)
+}
+
 /// A record as Candor's API and JSON export give it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -147,6 +236,38 @@ mod tests {
         for seq in [0, -1, i64::MIN] {
             assert!(exported(seq).leaf_index().is_err(), "seq {seq}");
         }
+    }
+
+    #[test]
+    fn an_entry_decodes_to_the_fields_it_encodes() {
+        let id = uuid::Uuid::now_v7();
+        let prev = [7u8; 32];
+        let fields = Fields {
+            id: id.as_bytes(),
+            chain: "t1",
+            seq: 42,
+            tenant_id: Some("t1"),
+            date: "2026-11-22T09:00:00.000000Z",
+            actor: "a@b.example",
+            actor_kind: "tenantUser",
+            ip_address: None,
+            activity: "Add-User",
+            item: Some("x"),
+            details: "{}",
+            prev_hash: &prev,
+        };
+        let bytes = canonical_bytes(&fields);
+        let d = decode(&bytes).unwrap();
+        assert_eq!((d.id, d.seq, d.chain.as_str()), (id, 42, "t1"));
+        assert_eq!(d.item.as_deref(), Some("x"));
+        assert_eq!(d.ip_address, None);
+        assert_eq!(d.prev_hash, prev);
+        for cut in [0, 10, bytes.len() - 1] {
+            assert!(decode(&bytes[..cut]).is_err(), "{cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode(&longer).is_err());
     }
 
     #[test]

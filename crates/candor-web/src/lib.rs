@@ -166,7 +166,7 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
         .merge(portal::routes(&mut table))
         .merge(console::routes(&mut table));
     let graph_routes = graph::routes(&mut table);
-    let ops_routes = ops::routes(&mut table);
+    let ops_routes = ops::routes(&mut table).merge(api::audit::tile_routes(&mut table));
     let public_routes = public::routes(&mut table);
     let state = AppState(Arc::new(AppInner {
         core,

@@ -65,13 +65,36 @@ pub fn seal_with_leaf(
         hash: [0; 32],
         tree_hashes: Vec::new(),
     };
-    let bytes = canonical_bytes(&record);
+    let mut bytes = canonical_bytes(&record);
+    if bytes.len() > MAX_ENTRY {
+        fit_entry(&mut record);
+        bytes = canonical_bytes(&record);
+    }
     record.hash = Sha256::digest(&bytes).into();
     let next = ChainHead {
         seq: record.seq,
         hash: record.hash,
     };
     (record, next, tlog_tiles::record_hash(&bytes))
+}
+
+/// The largest record, encoded: a C2SP entry bundle prefixes each entry with a 16-bit
+/// length, so every record must stay below 64 KiB to be published.
+pub const MAX_ENTRY: usize = 60_000;
+
+/// Makes an oversized record fit: its details are replaced by their size and SHA-256
+/// (what they were can still be matched against a copy), its item cut to 2,000
+/// characters. Audit details are ids and short values; this is a guard, not a format.
+fn fit_entry(record: &mut AuditRecord) {
+    let digest = hex::encode(Sha256::digest(record.details.as_bytes()));
+    record.details = canonical_json(&serde_json::json!({
+        "omitted": {"bytes": record.details.len(), "sha256": digest}
+    }));
+    if let Some(item) = record.item.as_mut() {
+        if item.chars().count() > 2_000 {
+            *item = item.chars().take(2_000).collect();
+        }
+    }
 }
 
 /// What is wrong with a chain, naming the first bad record.
@@ -359,6 +382,25 @@ mod tests {
             v.push(r).unwrap();
         }
         v.finish_tree(&tip5.tree).unwrap();
+    }
+
+    #[test]
+    fn an_oversized_record_still_fits_an_entry_bundle() {
+        let big = "x".repeat(100_000);
+        let new = NewAuditRecord::new(
+            AuditChain::Operator,
+            time::OffsetDateTime::UNIX_EPOCH,
+            "system",
+            ActorKind::System,
+            "Add-Thing",
+        )
+        .item(big.clone())
+        .details(json!({ "body": big }));
+        let (record, _) = seal(new, AuditRecordId::generate(), ChainHead::GENESIS);
+        let bytes = canonical_bytes(&record);
+        assert!(bytes.len() <= MAX_ENTRY, "{}", bytes.len());
+        assert!(record.details.contains("\"omitted\""), "{}", record.details);
+        assert_eq!(record.hash, record_hash(&record));
     }
 
     #[test]

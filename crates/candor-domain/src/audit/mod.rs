@@ -11,6 +11,9 @@ pub mod note;
 mod query;
 pub mod tree;
 
+/// The C2SP tlog-tiles layout logs are served and published in.
+pub use candor_verify::tiles;
+
 pub use chain::*;
 pub use checkpoint::*;
 pub use query::*;

@@ -13,8 +13,8 @@
 //! hashes), which the chain head carries.
 
 use tlog_tiles::{
-    check_record, check_tree, node_hash, prove_record, prove_tree, record_hash,
-    split_stored_hash_index, stored_hash_index, sub_tree_index, tree_hash, Hash, HashReader,
+    check_record, check_tree, prove_record, prove_tree, record_hash, split_stored_hash_index,
+    stored_hash_index, tree_hash, Hash, HashReader,
 };
 
 use super::{canonical_bytes, AuditRecord};
@@ -35,125 +35,15 @@ pub enum TreeError {
     Shrinks { from: u64, to: u64 },
     #[error("the tree has {have} records, fewer than the {asked} asked for")]
     TooLarge { asked: u64, have: u64 },
-    #[error("the frontier of a tree of {size} records needs {expected} hashes, not {found}")]
-    BadFrontier {
-        size: u64,
-        expected: usize,
-        found: usize,
-    },
+    #[error(transparent)]
+    BadFrontier(#[from] candor_verify::tree::BadFrontier),
     #[error("stored hash {0} is missing")]
     Missing(u64),
     #[error("the proof does not verify")]
     Invalid,
 }
 
-/// The roots of the complete subtrees of a tree of `size` leaves, largest first: enough
-/// to append the next leaf and to compute the root.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Frontier {
-    size: u64,
-    roots: Vec<Hash>,
-}
-
-/// Reads the hashes a frontier holds, by stored hash index (anything else is missing).
-struct FrontierReader<'a> {
-    indexes: Vec<u64>,
-    roots: &'a [Hash],
-}
-
-impl HashReader for FrontierReader<'_> {
-    fn read_hashes(&self, wanted: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        wanted
-            .iter()
-            .map(|i| {
-                self.indexes
-                    .iter()
-                    .position(|x| x == i)
-                    .map(|p| self.roots[p])
-                    .ok_or(tlog_tiles::Error::IndexesNotInTree)
-            })
-            .collect()
-    }
-}
-
-impl Frontier {
-    pub fn empty() -> Self {
-        Frontier::default()
-    }
-
-    /// The frontier as stored: its size and its roots, concatenated.
-    pub fn from_parts(size: u64, roots: &[u8]) -> Result<Self, TreeError> {
-        let expected = root_indexes(size).len();
-        if roots.len() != expected * 32 {
-            return Err(TreeError::BadFrontier {
-                size,
-                expected,
-                found: roots.len() / 32,
-            });
-        }
-        let roots = roots
-            .chunks_exact(32)
-            .map(|c| {
-                let mut h = [0u8; 32];
-                h.copy_from_slice(c);
-                Hash(h)
-            })
-            .collect();
-        Ok(Frontier { size, roots })
-    }
-
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// The roots, concatenated, as the chain head stores them.
-    pub fn roots_bytes(&self) -> Vec<u8> {
-        self.roots.iter().flat_map(|h| h.0).collect()
-    }
-
-    fn reader(&self) -> FrontierReader<'_> {
-        FrontierReader {
-            indexes: root_indexes(self.size),
-            roots: &self.roots,
-        }
-    }
-
-    /// Appends a leaf; returns the hashes to store with it (its own, then the root of
-    /// each subtree it completes), in stored-index order: what `tlog_tiles`'
-    /// `stored_hashes_for_record_hash` gives (a test holds them to it), computed from the
-    /// frontier alone, as a binary counter carries: each complete subtree to the left of
-    /// the same size merges with the new one.
-    pub fn append(&mut self, leaf: Hash) -> Vec<Hash> {
-        let mut stored = Vec::with_capacity(2);
-        stored.push(leaf);
-        let mut h = leaf;
-        let mut n = self.size;
-        while n & 1 == 1 {
-            let Some(left) = self.roots.pop() else {
-                break;
-            };
-            h = node_hash(left, h);
-            stored.push(h);
-            n >>= 1;
-        }
-        self.roots.push(h);
-        self.size += 1;
-        stored
-    }
-
-    /// The tree's root hash (the empty tree's for size 0).
-    pub fn root(&self) -> Hash {
-        tree_hash(self.size, &self.reader()).unwrap_or(EMPTY_HASH)
-    }
-}
-
-/// The stored indexes of the roots of the complete subtrees of a tree of `size` leaves.
-fn root_indexes(size: u64) -> Vec<u64> {
-    if size == 0 {
-        return Vec::new();
-    }
-    sub_tree_index(0, size, Vec::new())
-}
+pub use candor_verify::tree::Frontier;
 
 /// Where a stored hash lives: the seq of the record it was stored with, and its place
 /// among that record's tree hashes.

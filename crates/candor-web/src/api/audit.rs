@@ -264,3 +264,40 @@ pub async fn log_keys(
         audit_service::log_keys(&state.core, &caller.actor, chain).await?,
     ))
 }
+
+/// The routes of the caller's log in the C2SP `tlog-tiles` layout that are outside the
+/// OpenAPI document (a tile path has a variable number of segments):
+/// `GET /api/v1/audit/log/tile/<L>/<N>[.p/<W>]` and `…/tile/entries/<N>[.p/<W>]`.
+pub fn tile_routes(t: &mut crate::routes::RouteTable) -> axum::Router<AppState> {
+    use crate::routes::RouterExt as _;
+    axum::Router::new().at(
+        t,
+        "/api/v1/audit/log/tile/{*tile}",
+        axum::routing::get(log_tile),
+    )
+}
+
+/// One tile of the caller's log: 32-byte hashes of one tree level, or an entry bundle
+/// (each record's canonical bytes, whose hash is its leaf). A full tile never changes.
+pub async fn log_tile(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    axum::extract::Path(tile): axum::extract::Path<String>,
+) -> ApiResult<Response> {
+    let chain = audit_service::chain_for(&caller.actor)?;
+    let tile =
+        audit_service::log_tile(&state.core, &caller.actor, chain, &format!("tile/{tile}")).await?;
+    let cache = if tile.full {
+        "private, max-age=31536000, immutable"
+    } else {
+        "no-store"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        tile.bytes,
+    )
+        .into_response())
+}

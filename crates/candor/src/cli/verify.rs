@@ -4,6 +4,11 @@
 //! checkpoint this tenant saw last (a state file), so a rewritten or forked log is caught;
 //! proves each record of an export included, from the record's own fields; then
 //! remembers the new checkpoint. Every check is printed; any failure exits 1.
+//!
+//! From the published tiles (`--tiles`, or `--full` against the API) it reads every
+//! record instead of asking for proofs: each entry must be a record of this log at its
+//! place, linked to the one before, and together they must make the signed root and, at
+//! the size seen last, the root seen then.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,9 +23,19 @@ use super::{CliError, CliResult};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Candor's base URL, e.g. https://status.example.com.
+    /// Candor's base URL, e.g. https://status.example.com: the log is read through the
+    /// API, with a token.
+    #[arg(long, required_unless_present = "tiles", conflicts_with = "tiles")]
+    pub log: Option<String>,
+    /// Where the log is published in the C2SP tlog-tiles layout (the directory or URL
+    /// holding `checkpoint` and `tile/`, e.g. the backup status site's
+    /// `log/<your prefix>`): every record is read from its entry bundles. Needs no token.
     #[arg(long)]
-    pub log: String,
+    pub tiles: Option<String>,
+    /// With --log: read every record from the API's tiles and rebuild the tree, instead
+    /// of asking for proofs.
+    #[arg(long)]
+    pub full: bool,
     /// The log's C2SP verifier key (`<origin>+<id>+<key>`), as the provider gave it to
     /// you (GET /api/v1/audit/keys once, then kept): the one thing this trusts.
     #[arg(long, env = "CANDOR_VERIFY_KEY")]
@@ -42,19 +57,36 @@ pub struct VerifyArgs {
     pub records: Option<PathBuf>,
 }
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
+/// Where the log is read from.
+enum Source {
+    /// Candor's API, with a bearer token.
+    Api {
+        http: reqwest::Client,
+        base: String,
+        token: String,
+    },
+    /// A published copy over HTTP(S).
+    Http { http: reqwest::Client, base: String },
+    /// A published copy on disk.
+    Dir(PathBuf),
 }
 
-impl Api {
-    async fn get(&self, path: &str) -> Result<reqwest::Response, CliError> {
-        let url = format!("{}{path}", self.base);
-        let res = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.token)
+impl Source {
+    async fn get(&self, path: &str) -> Result<Vec<u8>, CliError> {
+        let (http, url, token) = match self {
+            Source::Dir(dir) => {
+                let file = dir.join(path);
+                return std::fs::read(&file)
+                    .map_err(|e| CliError::Failed(format!("{}: {e}", file.display())));
+            }
+            Source::Api { http, base, token } => (http, format!("{base}{path}"), Some(token)),
+            Source::Http { http, base } => (http, format!("{base}/{path}"), None),
+        };
+        let mut req = http.get(&url);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let res = req
             .send()
             .await
             .map_err(|e| CliError::Failed(format!("GET {url}: {e}")))?;
@@ -66,14 +98,27 @@ impl Api {
                 body.chars().take(300).collect::<String>()
             )));
         }
-        Ok(res)
+        res.bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| CliError::Failed(format!("GET {url}: {e}")))
+    }
+
+    /// A file of the published log (`checkpoint`, `tile/…`).
+    async fn log_file(&self, rel: &str) -> Result<Vec<u8>, CliError> {
+        match self {
+            Source::Api { .. } => self.get(&format!("/api/v1/audit/log/{rel}")).await,
+            _ => self.get(rel).await,
+        }
     }
 
     async fn json(&self, path: &str) -> Result<Value, CliError> {
-        self.get(path)
-            .await?
-            .json()
-            .await
+        if !matches!(self, Source::Api { .. }) {
+            return Err(CliError::Usage(
+                "proofs come from the API: give --log, or read everything with --tiles".into(),
+            ));
+        }
+        serde_json::from_slice(&self.get(path).await?)
             .map_err(|e| CliError::Failed(format!("GET {path}: not JSON: {e}")))
     }
 }
@@ -127,26 +172,40 @@ fn tenant_of(origin: &str) -> Option<String> {
 }
 
 pub(super) async fn run(args: VerifyArgs) -> CliResult {
-    let base = args.log.trim_end_matches('/').to_owned();
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|e| CliError::Failed(e.to_string()))?;
     let name = candor_verify::key_name(&args.key).map_err(|e| CliError::Usage(e.to_string()))?;
-    let api = Api {
-        token: token(&args, &http, &base).await?,
-        http,
-        base,
+    let (api, full) = match (&args.log, &args.tiles) {
+        (Some(log), _) => {
+            let base = log.trim_end_matches('/').to_owned();
+            let source = Source::Api {
+                token: token(&args, &http, &base).await?,
+                http,
+                base,
+            };
+            (source, args.full)
+        }
+        (None, Some(tiles)) if tiles.starts_with("http://") || tiles.starts_with("https://") => (
+            Source::Http {
+                http,
+                base: tiles.trim_end_matches('/').to_owned(),
+            },
+            true,
+        ),
+        (None, Some(dir)) => (Source::Dir(PathBuf::from(dir)), true),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "give --log (Candor's URL) or --tiles (where the log is published)".into(),
+            ))
+        }
     };
     let mut failures = Vec::new();
 
     // 1. The latest checkpoint, signed by the key you hold.
-    let note = api
-        .get("/api/v1/audit/log/checkpoint")
-        .await?
-        .text()
-        .await
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let note = String::from_utf8(api.log_file("checkpoint").await?)
+        .map_err(|_| CliError::Failed("the checkpoint is not text".into()))?;
     let head = match verify_checkpoint(&note, &args.key) {
         Ok(head) => {
             println!(
@@ -164,16 +223,38 @@ pub(super) async fn run(args: VerifyArgs) -> CliResult {
     };
 
     // 2. Consistent with the last checkpoint you saw.
-    let mut state = match std::fs::read_to_string(&args.state) {
+    let state = match std::fs::read_to_string(&args.state) {
         Ok(text) => State::parse(&text)
             .map_err(|e| CliError::Usage(format!("{}: {e}", args.state.display())))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
         Err(e) => return Err(CliError::Failed(format!("{}: {e}", args.state.display()))),
     };
-    match state
+    let last = state
         .last(&head.origin)
-        .map_err(|e| CliError::Usage(format!("{}: {e}", args.state.display())))?
-    {
+        .map_err(|e| CliError::Usage(format!("{}: {e}", args.state.display())))?;
+    if full {
+        let rebuilt = rebuild(&api, &head, last.as_ref(), &mut failures).await?;
+        if let Some(file) = &args.records {
+            check_exported(
+                file,
+                &head,
+                |r, index, leaf| {
+                    if rebuilt.leaves.get(index as usize) == Some(&leaf) {
+                        Ok(())
+                    } else {
+                        Err(candor_verify::Failure::NotIncluded {
+                            id: r.id.clone(),
+                            index,
+                            size: head.size,
+                        })
+                    }
+                },
+                &mut failures,
+            )?;
+        }
+        return finish(&args, state, &head, &failures);
+    }
+    match last {
         None => println!(
             "note  no earlier checkpoint of this log in {}: this one is remembered",
             args.state.display()
@@ -206,20 +287,12 @@ pub(super) async fn run(args: VerifyArgs) -> CliResult {
 
     // 3. Every exported record is a leaf of the signed tree.
     if let Some(file) = &args.records {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
-        let records: Vec<Exported> = serde_json::from_str(&text).map_err(|e| {
-            CliError::Usage(format!(
-                "{}: not a JSON export of audit records: {e}",
-                file.display()
-            ))
-        })?;
+        let records = read_export(file)?;
         let tenant = tenant_of(&head.origin);
         let (mut included, mut newer) = (0, 0);
         for r in &records {
             let index = match r.leaf_index() {
                 Ok(i) if i >= head.size => {
-                    // Appended after the latest checkpoint: the next one will cover it.
                     newer += 1;
                     continue;
                 }
@@ -254,20 +327,135 @@ pub(super) async fn run(args: VerifyArgs) -> CliResult {
                 }
             }
         }
-        let covered = records.len() - newer;
-        println!(
-            "{}  {included} of {covered} exported records are in the signed tree, as exported",
-            if included == covered { "ok  " } else { "FAIL" },
-        );
-        if newer > 0 {
-            println!(
-                "note  {newer} exported record(s) are newer than the latest checkpoint; run again after the next one (hourly) to check them"
-            );
-        }
+        report_included(included, records.len() - newer, newer);
     }
 
+    finish(&args, state, &head, &failures)
+}
+
+fn read_export(file: &std::path::Path) -> Result<Vec<Exported>, CliError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        CliError::Usage(format!(
+            "{}: not a JSON export of audit records: {e}",
+            file.display()
+        ))
+    })
+}
+
+fn report_included(included: usize, covered: usize, newer: usize) {
+    println!(
+        "{}  {included} of {covered} exported records are in the signed tree, as exported",
+        if included == covered { "ok  " } else { "FAIL" },
+    );
+    if newer > 0 {
+        println!(
+            "note  {newer} exported record(s) are newer than the latest checkpoint; run again after the next one to check them"
+        );
+    }
+}
+
+/// Checks each exported record against the leaves read from the tiles.
+fn check_exported(
+    file: &std::path::Path,
+    head: &candor_verify::TreeHead,
+    check: impl Fn(&Exported, u64, candor_verify::TreeHash) -> Result<(), candor_verify::Failure>,
+    failures: &mut Vec<String>,
+) -> Result<(), CliError> {
+    let records = read_export(file)?;
+    let tenant = tenant_of(&head.origin);
+    let (mut included, mut newer) = (0, 0);
+    for r in &records {
+        let checked = r.leaf_index().and_then(|index| {
+            if index >= head.size {
+                return Ok(false);
+            }
+            check(r, index, r.leaf_hash(tenant.as_deref())?).map(|()| true)
+        });
+        match checked {
+            Ok(true) => included += 1,
+            Ok(false) => newer += 1,
+            Err(e) => {
+                println!("FAIL  {e}");
+                failures.push(e.to_string());
+            }
+        }
+    }
+    report_included(included, records.len() - newer, newer);
+    Ok(())
+}
+
+/// Reads every entry bundle of the signed tree and rebuilds it (see `Rebuild`).
+async fn rebuild(
+    source: &Source,
+    head: &candor_verify::TreeHead,
+    last: Option<&candor_verify::TreeHead>,
+    failures: &mut Vec<String>,
+) -> Result<candor_verify::Rebuild, CliError> {
+    let mut rebuilt = candor_verify::Rebuild::new(&head.origin, last.map(|l| l.size));
+    let mut fail = |e: String| {
+        println!("FAIL  {e}");
+        failures.push(e);
+    };
+    let started = std::time::Instant::now();
+    let mut last_progress = started;
+    for tile in candor_verify::tiles::entry_bundles(head.size) {
+        let bytes = source.log_file(&tile.path()).await?;
+        if let Err(e) = rebuilt.push(&tile, &bytes) {
+            fail(e.to_string());
+            return Ok(rebuilt);
+        }
+        if last_progress.elapsed() > std::time::Duration::from_secs(2) {
+            last_progress = std::time::Instant::now();
+            eprintln!("… {} of {} records read", rebuilt.size(), head.size);
+        }
+    }
+    match rebuilt.finish(head) {
+        Ok(()) => println!(
+            "ok    all {} records read from the tiles: each is a record of this log at its place, linked to the one before, and together they make the signed root ({:.1} s)",
+            head.size,
+            started.elapsed().as_secs_f64()
+        ),
+        Err(e) => fail(e.to_string()),
+    }
+    match last {
+        None => println!(
+            "note  no earlier checkpoint of this log in the state file: this one is remembered"
+        ),
+        Some(last) if last.size > head.size => fail(
+            candor_verify::Failure::Shrank {
+                from: last.size,
+                to: head.size,
+            }
+            .to_string(),
+        ),
+        Some(last) => match rebuilt.pinned_root() {
+            Some(root) if root == last.root => println!(
+                "ok    the first {} records still make the root you saw last: the log only grew",
+                last.size
+            ),
+            _ => fail(
+                candor_verify::Failure::Inconsistent {
+                    from: last.size,
+                    from_root: last.root_b64(),
+                    to: head.size,
+                }
+                .to_string(),
+            ),
+        },
+    }
+    Ok(rebuilt)
+}
+
+fn finish(
+    args: &VerifyArgs,
+    mut state: State,
+    head: &candor_verify::TreeHead,
+    failures: &[String],
+) -> CliResult {
     if failures.is_empty() {
-        state.remember(&head);
+        state.remember(head);
         std::fs::write(&args.state, state.to_text())
             .map_err(|e| CliError::Failed(format!("{}: {e}", args.state.display())))?;
         println!(

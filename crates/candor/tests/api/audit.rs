@@ -694,6 +694,168 @@ async fn a_tenant_verifies_its_log_with_candor_verify(app: TestApp) {
     );
 }
 
+/// `candor verify --full`: the tenant reads every record from the log's tiles.
+fn tenant_verify_full(
+    app: &TestApp,
+    key: &str,
+    token: &str,
+    state: &std::path::Path,
+) -> (bool, String) {
+    let out = candor(&[
+        "verify",
+        "--log",
+        &app.base,
+        "--full",
+        "--key",
+        key,
+        "--token",
+        token,
+        "--state",
+        &state.display().to_string(),
+    ]);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+async fn a_log_rewritten_in_the_database_is_caught_from_its_tiles(app: TestApp) {
+    // Enough records for a full entry bundle and a level-1 hash tile.
+    for _ in 0..3 {
+        app.core
+            .store
+            .append_audit(
+                (0..100)
+                    .map(|i| {
+                        candor_domain::audit::NewAuditRecord::new(
+                            AuditChain::Tenant(app.world.a.id),
+                            app.core.clock.now(),
+                            "system",
+                            candor_domain::audit::ActorKind::System,
+                            "Test-Filler",
+                        )
+                        .details(serde_json::json!({ "n": i }))
+                    })
+                    .collect(),
+            )
+            .await
+            .unwrap();
+    }
+    checkpoint(&app).await;
+    let token = app.token(&app.world.a.all).await;
+    let http = app.http();
+    let keys: Value = http
+        .get(app.url("/api/v1/audit/keys"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = keys["keys"][0]["verifierKey"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+
+    // The tiles are C2SP tiles: a full level-0 tile is 256 hashes, and a bundle's
+    // entries hash to them.
+    let get = |path: String| {
+        let (http, token) = (http.clone(), token.clone());
+        let url = app.url(&path);
+        async move {
+            let res = http.get(url).bearer_auth(token).send().await.unwrap();
+            (res.status(), res.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (status, hashes) = get("/api/v1/audit/log/tile/0/000".into()).await;
+    assert_eq!(status, 200);
+    assert_eq!(hashes.len(), 256 * 32);
+    let (_, bundle) = get("/api/v1/audit/log/tile/entries/000".into()).await;
+    let entries = candor_verify::tiles::unbundle(&bundle).unwrap();
+    assert_eq!(entries.len(), 256);
+    assert_eq!(
+        tlog_tiles::record_hash(entries[7]).0.as_slice(),
+        &hashes[7 * 32..8 * 32]
+    );
+    let (status, _) = get("/api/v1/audit/log/tile/0/009".into()).await;
+    assert_eq!(status, 404, "a tile the log does not have yet");
+    let (status, body) = get("/api/v1/audit/log/tile/9/000/extra".into()).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+
+    let (ok, out) = tenant_verify_full(&app, &key, &token, &state);
+    assert!(ok, "{out}");
+    assert!(out.contains("records read from the tiles"), "{out}");
+
+    // Someone with the database but not the key file rewrites the tenant's history from
+    // its third record on, re-hashing the chain and the tree so that `candor audit
+    // verify` would have nothing to compare with but the checkpoints.
+    let chain = AuditChain::Tenant(app.world.a.id).key();
+    let records = app
+        .core
+        .store
+        .audit_chain_records(&chain, 0, 10_000)
+        .await
+        .unwrap();
+    sql(
+        &app,
+        &format!("DELETE FROM audit_records WHERE chain = '{chain}'"),
+    )
+    .await;
+    sql(
+        &app,
+        &format!("DELETE FROM audit_chain_heads WHERE chain = '{chain}'"),
+    )
+    .await;
+    let rewritten: Vec<_> = records
+        .iter()
+        .map(|r| candor_domain::audit::NewAuditRecord {
+            chain: AuditChain::Tenant(app.world.a.id),
+            occurred_at: r.occurred_at,
+            actor: r.actor.clone(),
+            actor_kind: r.actor_kind,
+            ip_address: r.ip_address.clone(),
+            activity: if r.seq == 3 {
+                "Nothing-To-See".into()
+            } else {
+                r.activity.clone()
+            },
+            item: r.item.clone(),
+            details: serde_json::from_str(&r.details).unwrap(),
+        })
+        .collect();
+    app.core.store.append_audit(rewritten).await.unwrap();
+
+    // The checkpoint served is still the one signed before: the entries no longer make
+    // its root, nor the root the tenant saw.
+    let (ok, out) = tenant_verify_full(&app, &key, &token, &state);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("the entries were changed after they were signed"),
+        "{out}"
+    );
+    assert!(out.contains("history was rewritten"), "{out}");
+    // Signing a new checkpoint over the rewritten log takes the key file; one signed with
+    // any other key does not verify with the tenant's key.
+    let forged = candor_domain::audit::note::sign_checkpoint(
+        keys["origin"].as_str().unwrap(),
+        records.len() as u64,
+        app.core.store.audit_tree(&chain).await.unwrap().root(),
+        &ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+    )
+    .unwrap();
+    sql(
+        &app,
+        &format!("UPDATE audit_checkpoints SET note = '{forged}' WHERE chain = '{chain}'"),
+    )
+    .await;
+    let (ok, out) = tenant_verify_full(&app, &key, &token, &state);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("no signature on the checkpoint verifies"),
+        "{out}"
+    );
+}
+
 /// Something the tenant's log records.
 async fn identity_change(app: &TestApp) {
     candor_app::identity::create_user(
@@ -727,4 +889,5 @@ crate::both!(
     a_rewritten_tree_hash_is_found,
     checkpoints_are_signed_notes_a_tenant_verifies,
     a_tenant_verifies_its_log_with_candor_verify,
+    a_log_rewritten_in_the_database_is_caught_from_its_tiles,
 );
