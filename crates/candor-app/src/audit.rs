@@ -369,16 +369,18 @@ fn check_checkpoints(
 /// chain's head, and, as a C2SP signed note, over the chain's Merkle tree head. Returns
 /// how many were written.
 pub async fn checkpoint_all(core: &Core) -> AppResult<usize> {
+    Ok(checkpoint_chains(core).await?.len())
+}
+
+/// As `checkpoint_all`, returning the chains that got a signed note (what is worth
+/// publishing).
+pub async fn checkpoint_chains(core: &Core) -> AppResult<Vec<AuditChain>> {
     let now = core.clock.now();
-    let mut written = 0;
-    for (key, tip) in core.store.audit_tips().await? {
+    let mut noted = Vec::new();
+    for (key, tip) in core.store.audit_tips_unsealed().await? {
         let Some(chain) = AuditChain::from_key(&key) else {
             continue;
         };
-        let latest = core.store.latest_checkpoint(&key).await?;
-        if latest.is_some_and(|cp| cp.seq >= tip.head.seq) {
-            continue;
-        }
         let mut cp = Checkpoint::sign(
             chain,
             tip.head,
@@ -401,9 +403,86 @@ pub async fn checkpoint_all(core: &Core) -> AppResult<usize> {
             );
         }
         core.store.insert_checkpoint(&cp).await?;
-        written += 1;
+        if cp.note.is_some() {
+            noted.push(chain);
+        }
     }
-    Ok(written)
+    Ok(noted)
+}
+
+/// Where a chain's log is published, relative to the backup status site: `log/operator`
+/// for the operator realm's (public), `log/<unguessable prefix>` for a tenant's.
+pub async fn publication_path(core: &Core, chain: AuditChain) -> AppResult<String> {
+    match chain {
+        AuditChain::Operator => Ok("log/operator".into()),
+        AuditChain::Tenant(_) => {
+            let prefix = core
+                .store
+                .audit_log_prefix(&chain.key(), &crate::secrets::random_token())
+                .await?;
+            Ok(format!("log/{prefix}"))
+        }
+    }
+}
+
+/// The files that bring a published copy of a log from `published` records to its
+/// latest signed checkpoint: the new tiles, the keys, then the checkpoint (last, so a
+/// reader never sees a checkpoint whose tiles are not there yet). Paths are relative to
+/// the site. `None` when the log has no signed checkpoint yet or the copy is current.
+pub async fn publication(
+    core: &Core,
+    chain: AuditChain,
+    published: Option<u64>,
+) -> AppResult<Option<Vec<(String, Vec<u8>)>>> {
+    let key = chain.key();
+    let Some(note) = latest_note(core, &key).await? else {
+        return Ok(None);
+    };
+    let size = note_size(&note)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("{key}: an unreadable checkpoint")))?;
+    // A copy that claims more than the log has is not ours to extend: rewritten whole.
+    let from = published.filter(|p| *p <= size).unwrap_or(0);
+    if published == Some(size) {
+        return Ok(None);
+    }
+    let base = publication_path(core, chain).await?;
+    let mut files = Vec::new();
+    for tile in tiles::new_tiles(from, size) {
+        files.push((
+            format!("{base}/{}", tile.path()),
+            tile_bytes(core, &key, &tile).await?,
+        ));
+    }
+    let keys: String = keys_of(core, chain)
+        .keys
+        .iter()
+        .map(|k| k.verifier_key.clone() + "\n")
+        .collect();
+    files.push((format!("{base}/keys"), keys.into_bytes()));
+    files.push((format!("{base}/checkpoint"), note.into_bytes()));
+    Ok(Some(files))
+}
+
+/// The size a checkpoint note states (its second line), unverified: what a published
+/// copy says it holds.
+pub fn note_size(note: &str) -> Option<u64> {
+    note.lines().nth(1)?.trim().parse().ok()
+}
+
+async fn latest_note(core: &Core, key: &str) -> AppResult<Option<String>> {
+    Ok(match core.store.latest_checkpoint(key).await? {
+        Some(cp) if cp.note.is_some() => cp.note,
+        // The newest was signed before the chain's older records were in its tree (or
+        // before trees): the newest that has a note, if any.
+        Some(_) => core
+            .store
+            .list_checkpoints(key)
+            .await?
+            .into_iter()
+            .rev()
+            .find_map(|cp| cp.note),
+        None => None,
+    })
 }
 
 /// An audit record as the API, the JSON export and the CLI show it.
@@ -577,24 +656,9 @@ pub async fn consistency_proof(
 /// The caller's log's latest checkpoint, as the C2SP signed note it was published as.
 pub async fn latest_checkpoint(core: &Core, actor: &Actor, chain: AuditChain) -> AppResult<String> {
     authorize(actor, read_action(chain))?;
-    let key = chain.key();
-    let latest = core.store.latest_checkpoint(&key).await?;
-    let note = match latest {
-        Some(cp) if cp.note.is_some() => cp.note,
-        // The newest was signed before the chain's older records were in its tree (or
-        // before trees): the newest that has a note, if any.
-        Some(_) => core
-            .store
-            .list_checkpoints(&key)
-            .await?
-            .into_iter()
-            .rev()
-            .find_map(|cp| cp.note),
-        None => None,
-    };
-    note.ok_or_else(|| {
+    latest_note(core, &chain.key()).await?.ok_or_else(|| {
         AppError::NotFound(
-            "this log has no signed checkpoint yet; one is made within the hour of its first \
+            "this log has no signed checkpoint yet; one is made within seconds of its first \
              records"
                 .into(),
         )
@@ -623,11 +687,20 @@ pub struct LogKeysView {
     /// The origin line of the log's checkpoints.
     pub origin: String,
     pub keys: Vec<LogKeyView>,
+    /// Where the log is published beside the backup status site (`checkpoint`,
+    /// `tile/…`, `keys`), relative to it: for a tenant, a prefix nobody else is told.
+    pub published_at: Option<String>,
 }
 
 pub async fn log_keys(core: &Core, actor: &Actor, chain: AuditChain) -> AppResult<LogKeysView> {
-    use base64::Engine as _;
     authorize(actor, read_action(chain))?;
+    let mut view = keys_of(core, chain);
+    view.published_at = Some(publication_path(core, chain).await? + "/");
+    Ok(view)
+}
+
+fn keys_of(core: &Core, chain: AuditChain) -> LogKeysView {
+    use base64::Engine as _;
     let origin = note::origin(&core.log_origin, chain);
     let mut keys: Vec<LogKeyView> = core
         .keys
@@ -641,9 +714,12 @@ pub async fn log_keys(core: &Core, actor: &Actor, chain: AuditChain) -> AppResul
         })
         .collect();
     keys.sort_by(|a, b| b.in_use.cmp(&a.in_use).then(a.key_id.cmp(&b.key_id)));
-    Ok(LogKeysView { origin, keys })
+    LogKeysView {
+        origin,
+        keys,
+        published_at: None,
+    }
 }
-
 /// One tile of the caller's log, in the C2SP `tlog-tiles` layout (`tile/<L>/<N>[.p/<W>]`
 /// or `tile/entries/<N>[.p/<W>]`), as served at `/api/v1/audit/log/<path>` and published.
 pub async fn log_tile(

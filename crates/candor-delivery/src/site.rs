@@ -51,6 +51,12 @@ pub fn publish_dir(
         f.write_all(bytes)?;
         f.sync_all()?;
     }
+    // The audit logs are published beside the releases (they only grow, and are far too
+    // large to copy into each release); each release links to them so `current/log/`
+    // serves them.
+    if root.join("log").is_dir() {
+        std::os::unix::fs::symlink(Path::new("../../log"), release.join("log"))?;
+    }
     fs::File::open(&release)?.sync_all()?;
     // The swap: a new symlink beside `current`, renamed over it (atomic on POSIX).
     let tmp = root.join(format!(".current-{name}"));
@@ -86,6 +92,34 @@ fn prune(releases: &Path, current: &str) -> Result<(), SiteError> {
         fs::remove_dir_all(releases.join(old))?;
     }
     Ok(())
+}
+
+/// Writes files under `root` in order, each atomically (written beside, then renamed
+/// over): the audit logs beside the releases, where a file replaced (a partial tile
+/// grown, a newer checkpoint) is never seen half-written.
+pub fn write_files(root: &Path, files: &[(String, Vec<u8>)]) -> Result<(), SiteError> {
+    for (rel, bytes) in files {
+        let path = root.join(checked(rel)?);
+        let parent = path
+            .parent()
+            .ok_or_else(|| SiteError::BadPath(rel.clone()))?;
+        fs::create_dir_all(parent)?;
+        let tmp = parent.join(format!(".tmp-{:08x}", rand_suffix()));
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)?;
+    }
+    Ok(())
+}
+
+/// A file under `root`, if it is there.
+pub fn read_file(root: &Path, rel: &str) -> Result<Option<Vec<u8>>, SiteError> {
+    match fs::read(root.join(checked(rel)?)) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Where the site goes besides (or instead of) a directory: an S3-compatible bucket,
@@ -158,6 +192,25 @@ impl Bucket {
             object_store::path::Path::from(rel)
         } else {
             object_store::path::Path::from(format!("{}/{rel}", self.prefix))
+        }
+    }
+
+    /// An object of the bucket, if it is there.
+    pub async fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, SiteError> {
+        use object_store::ObjectStore;
+        checked(rel)?;
+        match self.store.get(&self.key(rel)).await {
+            Ok(got) => got.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| {
+                SiteError::Bucket(format!(
+                    "reading {rel} from {} failed: {e}",
+                    self.description
+                ))
+            }),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(SiteError::Bucket(format!(
+                "reading {rel} from {} failed: {e}",
+                self.description
+            ))),
         }
     }
 

@@ -257,6 +257,12 @@ pub trait AuditStore: Send + Sync {
     ) -> StoreResult<Vec<AuditRecord>>;
     /// Every chain with records: its head and its tree, read together.
     async fn audit_tips(&self) -> StoreResult<Vec<(String, crate::audit::ChainTip)>>;
+    /// The chains that grew since their latest checkpoint (in one query, so checkpointing
+    /// every few seconds costs one read however many chains there are).
+    async fn audit_tips_unsealed(&self) -> StoreResult<Vec<(String, crate::audit::ChainTip)>>;
+    /// The prefix a chain's log is published under: the one it has, or else `candidate`,
+    /// kept from now on.
+    async fn audit_log_prefix(&self, chain: &str, candidate: &str) -> StoreResult<String>;
     /// One record of a chain, by id.
     async fn audit_record(
         &self,

@@ -196,6 +196,36 @@ impl AuditStore for Store {
         rows.into_iter().map(candor_store_common::tip_of).collect()
     }
 
+    async fn audit_tips_unsealed(&self) -> StoreResult<Vec<(String, ChainTip)>> {
+        let rows: Vec<HeadRow> = sqlx::query_as(
+            "SELECT h.chain, h.seq, h.hash, h.tree_size, h.frontier FROM audit_chain_heads h
+             WHERE h.seq > COALESCE(
+                 (SELECT MAX(c.seq) FROM audit_checkpoints c WHERE c.chain = h.chain), 0)
+             ORDER BY h.chain",
+        )
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        rows.into_iter().map(candor_store_common::tip_of).collect()
+    }
+
+    async fn audit_log_prefix(&self, chain: &str, candidate: &str) -> StoreResult<String> {
+        sqlx::query(
+            "INSERT INTO audit_log_prefixes (chain, prefix) VALUES ($1, $2)
+             ON CONFLICT (chain) DO NOTHING",
+        )
+        .bind(chain)
+        .bind(candidate)
+        .execute(self.writer())
+        .await
+        .map_err(db_error)?;
+        sqlx::query_scalar("SELECT prefix FROM audit_log_prefixes WHERE chain = $1")
+            .bind(chain)
+            .fetch_one(self.writer())
+            .await
+            .map_err(db_error)
+    }
+
     async fn audit_record(
         &self,
         chain: &str,

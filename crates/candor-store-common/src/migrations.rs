@@ -106,6 +106,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "0020_checkpoint_notes.sql",
         include_str!("../migrations/0020_checkpoint_notes.sql"),
     ),
+    (
+        "0021_audit_log_prefixes.sql",
+        include_str!("../migrations/0021_audit_log_prefixes.sql"),
+    ),
 ];
 
 fn word(name: &str, dialect: Dialect) -> Option<&'static str> {
@@ -237,6 +241,7 @@ mod tests {
         ("0018_operator_push.sql", "46b53d1e98055304ab136fc71b7ccedaf01a535b1bacf9c774dea5e7f335fb15422b577f400f1d804076244b93806eb7"),
         ("0019_audit_tree.sql", "6ab06c8efde076427697b3266119aab074f3e3f5f1865324b90f82f9977d2d7101c9c220b8b894d4466104e2a1ea140f"),
         ("0020_checkpoint_notes.sql", "851ea9b61e2add45a3ad11486136e2e4361ec80caa54dfb36f87654d4dc416f5ee4c1a1601ae73aa3cd04d67b568fe8d"),
+        ("0021_audit_log_prefixes.sql", "4820c015da33f4f5fd7f9b67cc0f1f6bbbbc881da3fa32e0a979a8bc6806ae0e85abbcac07e8d03326dd5ec772aa13d0"),
     ];
     const POSTGRES: &[(&str, &str)] = &[
         ("0001_foundation.sql", "e43fa967dc0f961b74828bb9d45a97c14af338ffb2cd598ea0a141492fff2e5dd051b3ff61efd686970af886cc5b9bd6"),
@@ -259,6 +264,7 @@ mod tests {
         ("0018_operator_push.sql", "bf7ca7ea129818b45f931e7594925c0d62d4671f33f3ec23aba2323d1544e5edf9fb9ddb4999e0232517d453abb9d413"),
         ("0019_audit_tree.sql", "547658493fe559e7fa18443717dc187d956118ccd5804e4ed7c12921122bc05d65bab641c94d087c42df2f3d927af612"),
         ("0020_checkpoint_notes.sql", "851ea9b61e2add45a3ad11486136e2e4361ec80caa54dfb36f87654d4dc416f5ee4c1a1601ae73aa3cd04d67b568fe8d"),
+        ("0021_audit_log_prefixes.sql", "4820c015da33f4f5fd7f9b67cc0f1f6bbbbc881da3fa32e0a979a8bc6806ae0e85abbcac07e8d03326dd5ec772aa13d0"),
     ];
 
     fn hex(bytes: &[u8]) -> String {

@@ -546,6 +546,10 @@ pub async fn checkpoints_are_stored_per_chain(store: Arc<dyn Store>) {
         seq: sealed[0].seq,
         hash: sealed[0].hash,
     };
+    let unsealed = |tips: Vec<(String, candor_domain::audit::ChainTip)>| {
+        tips.into_iter().map(|(c, _)| c).collect::<Vec<_>>()
+    };
+    assert!(unsealed(store.audit_tips_unsealed().await.unwrap()).contains(&"operator".into()));
     let cp = Checkpoint {
         chain: "operator".into(),
         seq: head.seq,
@@ -563,6 +567,19 @@ pub async fn checkpoints_are_stored_per_chain(store: Arc<dyn Store>) {
     );
     assert_eq!(store.latest_checkpoint("operator").await.unwrap(), Some(cp));
     assert_eq!(store.latest_checkpoint("nope").await.unwrap(), None);
+    // Sealed up to its head: not asked for again until it grows.
+    assert!(!unsealed(store.audit_tips_unsealed().await.unwrap()).contains(&"operator".into()));
+    store
+        .append_audit(vec![system_audit(AuditChain::Operator, "Add-Operator")])
+        .await
+        .unwrap();
+    assert!(unsealed(store.audit_tips_unsealed().await.unwrap()).contains(&"operator".into()));
+}
+
+pub async fn a_log_keeps_the_prefix_it_was_first_given(store: Arc<dyn Store>) {
+    assert_eq!(store.audit_log_prefix("t1", "aaa").await.unwrap(), "aaa");
+    assert_eq!(store.audit_log_prefix("t1", "bbb").await.unwrap(), "aaa");
+    assert_eq!(store.audit_log_prefix("t2", "ccc").await.unwrap(), "ccc");
 }
 
 fn checkpoint_key_id() -> String {

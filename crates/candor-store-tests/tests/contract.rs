@@ -42,6 +42,7 @@ contract!(
     every_chain_is_a_merkle_tree_with_proofs,
     audit_search_filters_and_pages_newest_first,
     checkpoints_are_stored_per_chain,
+    a_log_keeps_the_prefix_it_was_first_given,
     the_first_signing_key_wins,
     jobs_are_claimed_when_due_and_deduplicated,
     each_job_lane_is_claimed_on_its_own,

@@ -32,6 +32,7 @@ pub struct FileConfig {
     pub allow_private_webhooks: Option<bool>,
     pub delivery_attempts: Option<u32>,
     pub lease_seconds: Option<u32>,
+    pub checkpoint_interval: Option<u32>,
     pub email_deadline_seconds: Option<u32>,
     pub webhook_deadline_seconds: Option<u32>,
     pub sqlite_cache_mib: Option<u32>,

@@ -22,6 +22,8 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use tokio_util::sync::CancellationToken;
 
+/// Seconds between checkpoints of the logs that grew (`--checkpoint-interval`).
+pub const DEFAULT_CHECKPOINT_INTERVAL: u32 = 10;
 /// How long a claimed job is ours before another worker may take it over.
 pub const LEASE: Duration = Duration::minutes(5);
 /// How long one attempt may run.
@@ -56,6 +58,90 @@ struct SiteTarget {
     dir: std::path::PathBuf,
     bucket: Option<Arc<candor_delivery::site::Bucket>>,
     base_url: String,
+    /// Logs this instance still has to publish (their last attempt failed); `None`
+    /// until its first round, which looks at every log.
+    logs_pending: Arc<std::sync::Mutex<Option<std::collections::BTreeSet<String>>>>,
+}
+
+/// How long publishing the logs to the bucket may hold up a checkpoint round (the
+/// general lane's other jobs wait behind it); what is not done is tried next round.
+const LOG_UPLOAD_BUDGET: StdDuration = StdDuration::from_secs(30);
+
+/// Publishes the logs that got a checkpoint (and any still pending) beside the backup
+/// site's directory and to its bucket, each from what that copy holds now.
+async fn publish_logs(
+    core: &Core,
+    site: &SiteTarget,
+    checkpointed: Vec<candor_domain::audit::AuditChain>,
+) -> anyhow::Result<()> {
+    use candor_domain::audit::AuditChain;
+    let (first_round, mut wanted) = {
+        let mut pending = site
+            .logs_pending
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the pending logs' lock was poisoned"))?;
+        let first = pending.is_none();
+        (
+            first,
+            pending.replace(Default::default()).unwrap_or_default(),
+        )
+    };
+    if first_round {
+        wanted.extend(core.store.audit_tips().await?.into_iter().map(|(k, _)| k));
+    }
+    wanted.extend(checkpointed.into_iter().map(AuditChain::key));
+    let mut failed = std::collections::BTreeSet::new();
+    let started = std::time::Instant::now();
+    for key in wanted {
+        let Some(chain) = AuditChain::from_key(&key) else {
+            continue;
+        };
+        if let Err(e) = publish_log(core, site, chain, started).await {
+            tracing::warn!(chain = %key, error = %e, "publishing an audit log failed; tried again next round");
+            failed.insert(key);
+        }
+    }
+    if let Ok(mut pending) = site.logs_pending.lock() {
+        pending.get_or_insert_with(Default::default).extend(failed);
+    }
+    Ok(())
+}
+
+async fn publish_log(
+    core: &Core,
+    site: &SiteTarget,
+    chain: candor_domain::audit::AuditChain,
+    started: std::time::Instant,
+) -> anyhow::Result<()> {
+    use candor_app::audit::{note_size, publication, publication_path};
+    let checkpoint = format!(
+        "{}/checkpoint",
+        publication_path(core, chain).await.map_err(app)?
+    );
+    let size_in = |bytes: Option<Vec<u8>>| {
+        bytes
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|n| note_size(&n))
+    };
+    let published = size_in(candor_delivery::site::read_file(&site.dir, &checkpoint)?);
+    if let Some(files) = publication(core, chain, published).await.map_err(app)? {
+        let dir = site.dir.clone();
+        tokio::task::spawn_blocking(move || candor_delivery::site::write_files(&dir, &files))
+            .await??;
+    }
+    if let Some(bucket) = &site.bucket {
+        let left = LOG_UPLOAD_BUDGET.saturating_sub(started.elapsed());
+        tokio::time::timeout(left, async {
+            let published = size_in(bucket.get(&checkpoint).await?);
+            if let Some(files) = publication(core, chain, published).await.map_err(app)? {
+                bucket.publish(&files).await?;
+            }
+            anyhow::Ok(())
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("the bucket took too long this round"))??;
+    }
+    Ok(())
 }
 
 /// Rebuilds the backup site's directory. A rebuild a change asked for (`on_change`) is
@@ -70,6 +156,7 @@ async fn publish_status_site(
         dir,
         bucket,
         base_url,
+        ..
     }) = target
     else {
         tracing::debug!("no status site directory on this instance; nothing to publish");
@@ -181,6 +268,8 @@ pub struct JobRunner {
     extra: HashMap<String, Handler>,
     /// The lanes this runner claims from, in turn (all of them, unless `only`).
     lanes: Vec<JobLane>,
+    /// Seconds between audit checkpoints.
+    checkpoint_every: u32,
 }
 
 /// An `email.send` job an earlier version queued, moved into the deliveries table. Its
@@ -225,10 +314,15 @@ impl Work {
         let core = self.core;
         match job {
             Job::AuditCheckpoint(_) => {
-                let n = candor_app::audit::checkpoint_all(&core)
+                let chains = candor_app::audit::checkpoint_chains(&core)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                tracing::info!(checkpoints = n, "audit checkpoints signed");
+                if !chains.is_empty() {
+                    tracing::info!(checkpoints = chains.len(), "audit checkpoints signed");
+                }
+                if let Some(site) = &self.site {
+                    publish_logs(&core, site, chains).await?;
+                }
             }
             Job::SessionCleanup(_) => clean_up(&core).await?,
             Job::HealthWatchdog(_) => {
@@ -378,7 +472,14 @@ impl JobRunner {
             site: None,
             extra: HashMap::new(),
             lanes: JobLane::ALL.to_vec(),
+            checkpoint_every: DEFAULT_CHECKPOINT_INTERVAL,
         }
+    }
+
+    /// Signs a checkpoint of every log that grew (and publishes it) every `seconds`.
+    pub fn with_checkpoint_interval(mut self, seconds: u32) -> JobRunner {
+        self.checkpoint_every = seconds;
+        self
     }
 
     /// Claims only the jobs of `lane`: `candor serve` runs one runner per lane, so a
@@ -419,6 +520,7 @@ impl JobRunner {
             dir,
             bucket: self.site_bucket.clone(),
             base_url,
+            logs_pending: Default::default(),
         });
         self
     }
@@ -467,8 +569,13 @@ impl JobRunner {
         // The watchdog looks every 10 s, so an overdue update is flagged within seconds of
         // its deadline rather than within a minute.
         let ten_seconds = minute + time::Duration::seconds(i64::from(now.second() / 10 * 10));
+        let every = i64::from(self.checkpoint_every.max(1));
+        let checkpoint_slot = now - time::Duration::seconds(now.unix_timestamp().rem_euclid(every));
+        let checkpoint_slot = checkpoint_slot
+            .replace_nanosecond(0)
+            .unwrap_or(checkpoint_slot);
         let periodic: [(MakePeriodic, OffsetDateTime); 5] = [
-            (Job::AuditCheckpoint, hour),
+            (Job::AuditCheckpoint, checkpoint_slot),
             (Job::SessionCleanup, hour),
             (Job::HealthWatchdog, ten_seconds),
             (Job::LockboxDeadlines, minute),

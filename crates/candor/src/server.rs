@@ -37,6 +37,8 @@ pub struct ServeSettings {
     /// How long claimed jobs and deliveries are an instance's before another may take
     /// them over.
     pub lease: time::Duration,
+    /// Seconds between checkpoints of the audit logs that grew.
+    pub checkpoint_interval: u32,
     /// How long one send may take, per channel.
     pub deadlines: crate::deliveries::Deadlines,
     /// Who owns and is chased about incidents.
@@ -247,6 +249,7 @@ pub async fn start_with_clock(
                 };
                 runner
                     .with_lease(settings.lease)
+                    .with_checkpoint_interval(settings.checkpoint_interval)
                     .with_status_site(site.clone(), web.public_url.clone())
                     .with_public_url(web.public_url.clone())
                     .only(lane)

@@ -65,6 +65,10 @@ pub struct ServeArgs {
     /// [default: 300; at least 15].
     #[arg(long, env = "CANDOR_LEASE_SECONDS", value_parser = clap::value_parser!(u32).range(15..=86400))]
     pub lease_seconds: Option<u32>,
+    /// Seconds between signed checkpoints of the audit logs that grew, each then
+    /// published beside the backup status site [default: 10; 5 to 3600].
+    #[arg(long, env = "CANDOR_CHECKPOINT_INTERVAL", value_parser = clap::value_parser!(u32).range(5..=3600))]
+    pub checkpoint_interval: Option<u32>,
     /// Seconds one email may take, the whole SMTP exchange; past it the attempt fails
     /// and is retried [default: 30].
     #[arg(long, env = "CANDOR_EMAIL_DEADLINE_SECONDS", value_parser = clap::value_parser!(u32).range(1..=600))]
@@ -170,6 +174,15 @@ pub(super) async fn serve(args: ServeArgs) -> CliResult {
     if !(15..=86400).contains(&lease_seconds) {
         return Err(CliError::Usage(
             "lease-seconds must be between 15 and 86400".into(),
+        ));
+    }
+    let checkpoint_interval = args
+        .checkpoint_interval
+        .or(file.checkpoint_interval)
+        .unwrap_or(crate::jobs::DEFAULT_CHECKPOINT_INTERVAL);
+    if !(5..=3600).contains(&checkpoint_interval) {
+        return Err(CliError::Usage(
+            "checkpoint-interval must be between 5 and 3600 seconds".into(),
         ));
     }
     let deadline = |name: &str, flag: Option<u32>, file: Option<u32>, default: u64| {
@@ -294,6 +307,7 @@ pub(super) async fn serve(args: ServeArgs) -> CliResult {
             || file.allow_private_webhooks.unwrap_or(false),
         delivery_attempts: delivery_attempts as i32,
         lease: time::Duration::seconds(i64::from(lease_seconds)),
+        checkpoint_interval,
         deadlines: crate::deliveries::Deadlines {
             email: email_deadline,
             webhook: webhook_deadline,

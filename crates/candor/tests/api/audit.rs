@@ -856,6 +856,125 @@ async fn a_log_rewritten_in_the_database_is_caught_from_its_tiles(app: TestApp) 
     );
 }
 
+/// Schedules this moment's periodic jobs and runs every job due.
+async fn round(app: &TestApp, runner: &candor::jobs::JobRunner) {
+    runner
+        .schedule_periodic(app.core.clock.now())
+        .await
+        .unwrap();
+    while runner.run_one().await.unwrap().is_some() {}
+}
+
+/// `candor verify --tiles`: nothing but the published copy and the key.
+fn verify_published(where_: &str, key: &str, state: &std::path::Path) -> (bool, String) {
+    let out = candor(&[
+        "verify",
+        "--tiles",
+        where_,
+        "--key",
+        key,
+        "--state",
+        &state.display().to_string(),
+    ]);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+async fn a_log_is_published_beside_the_status_site_and_verifies_from_there(app: TestApp) {
+    use candor::jobs::JobRunner;
+    let site = tempfile::tempdir().unwrap();
+    let mut bucket = crate::drills::DrillBucket::new();
+    bucket.up().await;
+    let runner = JobRunner::new(app.core.clone())
+        .with_bucket(bucket.open())
+        .with_status_site(site.path().to_owned(), app.base.clone());
+    round(&app, &runner).await;
+
+    // The tenant is told where its log is, and the prefix says nothing about whose it is.
+    let token = app.token(&app.world.a.all).await;
+    let keys: Value = app
+        .http()
+        .get(app.url("/api/v1/audit/keys"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let published = keys["publishedAt"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let prefix = published.strip_prefix("log/").unwrap();
+    assert!(
+        prefix.len() >= 40 && !prefix.contains(&app.world.a.id.to_string()),
+        "{prefix}"
+    );
+    let key = keys["keys"][0]["verifierKey"].as_str().unwrap().to_owned();
+    let keys_file = std::fs::read_to_string(site.path().join(&published).join("keys")).unwrap();
+    assert!(keys_file.contains(&key), "{keys_file}");
+    assert!(
+        site.path().join("log/operator/checkpoint").exists(),
+        "the operator realm's log is public"
+    );
+
+    // Read from the directory, through the site's current release.
+    app.clock.advance(time::Duration::minutes(1));
+    round(&app, &runner).await;
+    let dir = site.path().join("current").join(&published);
+    let dir = dir.display().to_string();
+    let state = site.path().join("state.json");
+    let (ok, out) = verify_published(&dir, &key, &state);
+    assert!(ok, "{out}");
+    assert!(out.contains("records read from the tiles"), "{out}");
+
+    // And from the bucket, over HTTP.
+    let url = format!("{}/drill-bucket/site/{published}", bucket.endpoint);
+    let (ok, out) = verify_published(&url, &key, &site.path().join("state2.json"));
+    assert!(ok, "{out}");
+
+    // The log grows; the next round extends both copies, and they only grew.
+    let more = (0..3)
+        .map(|_| {
+            candor_domain::audit::NewAuditRecord::new(
+                AuditChain::Tenant(app.world.a.id),
+                app.core.clock.now(),
+                "system",
+                candor_domain::audit::ActorKind::System,
+                "Test-Filler",
+            )
+        })
+        .collect();
+    app.core.store.append_audit(more).await.unwrap();
+    app.clock.advance(time::Duration::seconds(10));
+    round(&app, &runner).await;
+    let (ok, out) = verify_published(&dir, &key, &state);
+    assert!(ok, "{out}");
+    assert!(out.contains("the log only grew"), "{out}");
+    let (ok, out) = verify_published(&url, &key, &site.path().join("state2.json"));
+    assert!(ok, "{out}");
+    assert!(out.contains("the log only grew"), "{out}");
+
+    // A published tile changed afterwards is caught.
+    let note = std::fs::read_to_string(site.path().join(&published).join("checkpoint")).unwrap();
+    let size = candor_app::audit::note_size(&note).unwrap();
+    assert!(size < 256, "{size}");
+    let first = site
+        .path()
+        .join(&published)
+        .join(format!("tile/entries/000.p/{size}"));
+    let mut bytes = std::fs::read(&first).unwrap();
+    let last = bytes.len() - 40;
+    bytes[last] ^= 1;
+    std::fs::write(&first, bytes).unwrap();
+    let (ok, out) = verify_published(&dir, &key, &state);
+    assert!(!ok, "{out}");
+}
+
 /// Something the tenant's log records.
 async fn identity_change(app: &TestApp) {
     candor_app::identity::create_user(
@@ -890,4 +1009,5 @@ crate::both!(
     checkpoints_are_signed_notes_a_tenant_verifies,
     a_tenant_verifies_its_log_with_candor_verify,
     a_log_rewritten_in_the_database_is_caught_from_its_tiles,
+    a_log_is_published_beside_the_status_site_and_verifies_from_there,
 );

@@ -395,14 +395,28 @@ where
 }
 
 /// An S3-compatible server's endpoint, not started yet: the bucket is down.
-struct DrillBucket {
-    endpoint: String,
+pub(crate) struct DrillBucket {
+    pub(crate) endpoint: String,
     port: u16,
     server: Option<std::process::Child>,
 }
 
 impl DrillBucket {
-    fn open(&self) -> candor_delivery::site::Bucket {
+    /// On a free port, not started.
+    pub(crate) fn new() -> DrillBucket {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        DrillBucket {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            server: None,
+        }
+    }
+
+    pub(crate) fn open(&self) -> candor_delivery::site::Bucket {
         candor_delivery::site::Bucket::open(
             "s3://drill-bucket/site",
             &[
@@ -417,7 +431,7 @@ impl DrillBucket {
     }
 
     /// Starts moto's S3 server on the endpoint's port and makes the bucket.
-    async fn up(&mut self) {
+    pub(crate) async fn up(&mut self) {
         let child = std::process::Command::new("python3")
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
             .arg(self.port.to_string())
@@ -531,18 +545,7 @@ async fn drill(app: TestApp, broken: Broken) {
     let other_host = DrillServer::start(false, other_mode).await;
     let on_other = subscribe(&app, &healthy_host, &other_host).await;
 
-    let mut bucket = (broken == Broken::Bucket).then(|| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        DrillBucket {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            port,
-            server: None,
-        }
-    });
+    let mut bucket = (broken == Broken::Bucket).then(DrillBucket::new);
     let site = tempfile::tempdir().unwrap();
 
     // Everything `candor serve` runs: the delivery lanes and one job runner per lane.
