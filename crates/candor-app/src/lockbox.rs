@@ -211,8 +211,14 @@ async fn transition(
     let now = core.clock.now();
     let mut after = before.apply(&event, now).map_err(refused)?;
     after.sign_decisions(&core.keys.audit.key_id, &core.keys.audit.signing);
-    let details =
+    let mut details =
         json!({"ApprovalDecision": decision, "Comment": comment, "Status": after.status.as_str()});
+    // The signature goes into the log with the decision, so a tenant who checks the log
+    // holds every decision's signature as the log recorded it.
+    if let Some((step, sig)) = after.signed_since(&before).into_iter().next() {
+        details["Signature"] =
+            json!({"Step": step.as_str(), "KeyId": sig.key_id, "Value": sig.value});
+    }
     let mut chains = vec![AuditChain::Tenant(before.tenant)];
     if matches!(actor, Actor::Operator { .. }) {
         chains.push(AuditChain::Operator);
@@ -502,6 +508,50 @@ pub async fn record_deadlines(core: &Core) -> AppResult<usize> {
             return Ok(recorded);
         }
     }
+}
+
+/// The audit records (in the tenant's log) each signed decision of a request was
+/// written as: the record whose details carry that decision's signature.
+pub async fn decision_records(
+    core: &Core,
+    request: &LockboxRequest,
+) -> AppResult<
+    Vec<(
+        candor_domain::lockbox::DecisionStep,
+        candor_domain::audit::AuditRecord,
+    )>,
+> {
+    use candor_domain::audit::{AuditQuery, AuditQueryInput};
+    use candor_domain::lockbox::DecisionStep;
+    let mut found = Vec::new();
+    for step in DecisionStep::ALL {
+        let Some(d) = request.decision(step) else {
+            continue;
+        };
+        let Some(sig) = &d.signature else {
+            continue;
+        };
+        // Written in the same transaction as the decision, at the decision's time.
+        let query = AuditQuery::parse(
+            AuditChain::Tenant(request.tenant),
+            AuditQueryInput {
+                from: Some(d.at),
+                to: Some(d.at + time::Duration::seconds(1)),
+                item: Some(request.id.to_string()),
+                limit: Some(50),
+                ..Default::default()
+            },
+        )?;
+        let records = core.store.search_audit(&query).await?;
+        if let Some(r) = records.into_iter().find(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.details)
+                .ok()
+                .is_some_and(|d| d["Signature"]["Value"].as_str() == Some(sig.value.as_str()))
+        }) {
+            found.push((step, r));
+        }
+    }
+    Ok(found)
 }
 
 /// One request's decisions checked against their signatures (`candor lockbox verify`).

@@ -407,7 +407,20 @@ impl LockboxRequest {
         Ok(next)
     }
 
-    fn decision(&self, step: DecisionStep) -> Option<&Decision> {
+    /// The decisions signed in `self` that were not signed in `before`: what the step
+    /// just taken signed, for its audit record to carry.
+    pub fn signed_since(&self, before: &LockboxRequest) -> Vec<(DecisionStep, DecisionSignature)> {
+        DecisionStep::ALL
+            .into_iter()
+            .filter_map(|step| {
+                let now = self.decision(step)?.signature.clone()?;
+                let then = before.decision(step).and_then(|d| d.signature.as_ref());
+                (then != Some(&now)).then_some((step, now))
+            })
+            .collect()
+    }
+
+    pub fn decision(&self, step: DecisionStep) -> Option<&Decision> {
         match step {
             DecisionStep::Internal => self.internal_decision.as_ref(),
             DecisionStep::Customer => self.customer_decision.as_ref(),

@@ -9,6 +9,7 @@
 //! (`candor-domain` calls `record::canonical_bytes`), so a record is checked from its
 //! exported fields, never from a hash the provider states.
 
+pub mod lockbox;
 pub mod record;
 pub mod state;
 pub mod tiles;
@@ -179,6 +180,8 @@ pub struct Rebuild {
     pinned: Option<Hash>,
     /// Every leaf hash so far, by leaf index, to check exported records against.
     pub leaves: Vec<Hash>,
+    /// Records to keep when read (Lockbox decisions' records), with their leaf index.
+    watched: std::collections::HashMap<uuid::Uuid, Option<(u64, record::Decoded)>>,
 }
 
 impl Rebuild {
@@ -196,7 +199,18 @@ impl Rebuild {
             pin,
             pinned: (pin == Some(0)).then_some(tlog_tiles::EMPTY_HASH),
             leaves: Vec::new(),
+            watched: Default::default(),
         }
+    }
+
+    /// Keeps record `id` when it is read.
+    pub fn watch(&mut self, id: uuid::Uuid) {
+        self.watched.entry(id).or_insert(None);
+    }
+
+    /// A watched record, with its leaf index, if it was read.
+    pub fn watched(&self, id: &uuid::Uuid) -> Option<&(u64, record::Decoded)> {
+        self.watched.get(id).and_then(Option::as_ref)
     }
 
     pub fn size(&self) -> u64 {
@@ -243,6 +257,9 @@ impl Rebuild {
                         record.id
                     )));
                 }
+            }
+            if let Some(slot) = self.watched.get_mut(&record.id) {
+                *slot = Some((index, record.clone()));
             }
             self.prev_hash = Some(sha2::Sha256::digest(entry).into());
             let leaf = tlog_tiles::record_hash(entry);

@@ -10,7 +10,7 @@ use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use candor_app::ids;
-use candor_domain::lockbox::{Decision as Decided, LockboxRequest, LockboxRequestId};
+use candor_domain::lockbox::{Decision as Decided, DecisionStep, LockboxRequest, LockboxRequestId};
 use candor_domain::time_util::{parse_time, rfc3339};
 use candor_domain::TenantId;
 use serde::{Deserialize, Serialize};
@@ -32,16 +32,39 @@ pub struct DecisionView {
     pub by: String,
     pub date_time: String,
     pub comment: Option<String>,
-    /// The id of the Ed25519 key that signed the decision (see `candor lockbox verify`).
+    /// The id of the Ed25519 key that signed the decision (see `candor lockbox verify`):
+    /// the audit key, whose verifier key `/api/v1/audit/keys` lists.
     pub signing_key_id: Option<String>,
+    /// The Ed25519 signature, base64, over `signedForm`'s UTF-8 bytes.
+    pub signature: Option<String>,
+    /// Exactly what was signed: every field that decides the access granted, and the
+    /// decision (`candor verify --lockbox` checks it).
+    pub signed_form: Option<String>,
+    /// The audit record the decision was written as, in the tenant's log, carrying the
+    /// same signature (one request's view only).
+    pub audit_record_id: Option<String>,
+    /// That record's leaf in the log's Merkle tree.
+    pub leaf_index: Option<u64>,
 }
 
-fn decision_view(d: &Option<Decided>) -> Option<DecisionView> {
+fn decision_view(
+    r: &LockboxRequest,
+    step: DecisionStep,
+    d: &Option<Decided>,
+) -> Option<DecisionView> {
     d.as_ref().map(|d| DecisionView {
         by: d.by.clone(),
         date_time: rfc3339(d.at),
         comment: d.comment.clone(),
         signing_key_id: d.signature.as_ref().map(|s| s.key_id.clone()),
+        signature: d.signature.as_ref().map(|s| s.value.clone()),
+        signed_form: d
+            .signature
+            .as_ref()
+            .and_then(|_| r.signed_form(step))
+            .map(|f| String::from_utf8_lossy(&f).into_owned()),
+        audit_record_id: None,
+        leaf_index: None,
     })
 }
 
@@ -103,9 +126,9 @@ pub fn view(r: &LockboxRequest) -> LockboxRequestView {
         decision_deadline: r.decision_deadline().map(rfc3339),
         access_start: r.access_start.map(rfc3339),
         access_end: r.access_end.map(rfc3339),
-        internal_decision: decision_view(&r.internal_decision),
-        customer_decision: decision_view(&r.customer_decision),
-        ended: decision_view(&r.ended),
+        internal_decision: decision_view(r, DecisionStep::Internal, &r.internal_decision),
+        customer_decision: decision_view(r, DecisionStep::Customer, &r.customer_decision),
+        ended: decision_view(r, DecisionStep::End, &r.ended),
         approvers: None,
     }
 }
@@ -235,6 +258,17 @@ pub async fn get_request(
 ) -> ApiResult<Json<LockboxRequestView>> {
     let r = svc::get(&state.core, &caller.actor, ids::id(&id)?).await?;
     let mut v = view(&r);
+    for (step, record) in svc::decision_records(&state.core, &r).await? {
+        let d = match step {
+            DecisionStep::Internal => v.internal_decision.as_mut(),
+            DecisionStep::Customer => v.customer_decision.as_mut(),
+            DecisionStep::End => v.ended.as_mut(),
+        };
+        if let Some(d) = d {
+            d.audit_record_id = Some(record.id.to_string());
+            d.leaf_index = Some(candor_app::audit::leaf_index(&record));
+        }
+    }
     // Who may approve is the tenant's own business: not shown to the provider side.
     if caller.actor.tenant_id() == Some(r.tenant) {
         v.approvers = Some(

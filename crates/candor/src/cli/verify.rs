@@ -55,6 +55,11 @@ pub struct VerifyArgs {
     /// included in the log.
     #[arg(long)]
     pub records: Option<PathBuf>,
+    /// Lockbox requests as the API gives them (GET /api/v1/lockbox/requests/{id}, or a
+    /// list): each decision's signature is checked with your key, and, reading the whole
+    /// log (--tiles or --full), that the decision's audit record carries it.
+    #[arg(long)]
+    pub lockbox: Option<PathBuf>,
 }
 
 /// Where the log is read from.
@@ -232,8 +237,29 @@ pub(super) async fn run(args: VerifyArgs) -> CliResult {
     let last = state
         .last(&head.origin)
         .map_err(|e| CliError::Usage(format!("{}: {e}", args.state.display())))?;
+    let requests = match &args.lockbox {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+            candor_verify::lockbox::parse_requests(&text)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?
+        }
+        None => Vec::new(),
+    };
+    if !requests.is_empty() {
+        check_signatures(&args.key, &requests, &mut failures)?;
+    }
     if full {
-        let rebuilt = rebuild(&api, &head, last.as_ref(), &mut failures).await?;
+        let watch: Vec<uuid::Uuid> = requests
+            .iter()
+            .flat_map(|r| r.decisions())
+            .filter_map(|(_, d)| d.audit_record_id.as_deref())
+            .filter_map(|id| uuid::Uuid::parse_str(id).ok())
+            .collect();
+        let rebuilt = rebuild(&api, &head, last.as_ref(), &watch, &mut failures).await?;
+        if !requests.is_empty() {
+            check_decision_records(&requests, &rebuilt, &head, &mut failures);
+        }
         if let Some(file) = &args.records {
             check_exported(
                 file,
@@ -253,6 +279,9 @@ pub(super) async fn run(args: VerifyArgs) -> CliResult {
             )?;
         }
         return finish(&args, state, &head, &failures);
+    }
+    if !requests.is_empty() {
+        println!("note  run with --full (or --tiles) to also find each decision's audit record in the log");
     }
     match last {
         None => println!(
@@ -333,6 +362,91 @@ pub(super) async fn run(args: VerifyArgs) -> CliResult {
     finish(&args, state, &head, &failures)
 }
 
+/// Each Lockbox decision signed with the key you hold, over a form naming its request.
+fn check_signatures(
+    verifier_key: &str,
+    requests: &[candor_verify::lockbox::RequestView],
+    failures: &mut Vec<String>,
+) -> Result<(), CliError> {
+    let key = candor_verify::lockbox::raw_key(verifier_key)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let (mut good, mut all) = (0, 0);
+    for r in requests {
+        for (step, d) in r.decisions() {
+            all += 1;
+            match candor_verify::lockbox::check_decision(r, step, d, &key) {
+                Ok(()) => good += 1,
+                Err(e) => {
+                    println!("FAIL  {e}");
+                    failures.push(e.to_string());
+                }
+            }
+        }
+    }
+    println!(
+        "{}  {good} of {all} Lockbox decisions are signed with your key over what they decided",
+        if good == all { "ok  " } else { "FAIL" }
+    );
+    Ok(())
+}
+
+/// Each decision's audit record is in the log, where the decision says, with the same
+/// signature.
+fn check_decision_records(
+    requests: &[candor_verify::lockbox::RequestView],
+    rebuilt: &candor_verify::Rebuild,
+    head: &candor_verify::TreeHead,
+    failures: &mut Vec<String>,
+) {
+    let (mut good, mut all, mut newer) = (0, 0, 0);
+    for r in requests {
+        for (step, d) in r.decisions() {
+            let Some(id) = d.audit_record_id.as_deref() else {
+                continue;
+            };
+            all += 1;
+            let found = uuid::Uuid::parse_str(id)
+                .ok()
+                .and_then(|id| rebuilt.watched(&id));
+            let problem = match found {
+                None if d.leaf_index.is_some_and(|i| i >= head.size) => {
+                    newer += 1;
+                    continue;
+                }
+                None => Some("is not in the log".to_owned()),
+                Some((index, _)) if d.leaf_index.is_some_and(|i| i != *index) => {
+                    Some(format!("is leaf {index}, not the one the request names"))
+                }
+                Some((_, record)) => {
+                    let details: serde_json::Value =
+                        serde_json::from_str(&record.details).unwrap_or_default();
+                    (details["Signature"]["Value"].as_str() != d.signature.as_deref())
+                        .then(|| "carries another signature than the decision".to_owned())
+                }
+            };
+            match problem {
+                None => good += 1,
+                Some(p) => {
+                    let e = format!(
+                        "request {} ({step} decision): its audit record {id} {p}",
+                        r.id
+                    );
+                    println!("FAIL  {e}");
+                    failures.push(e);
+                }
+            }
+        }
+    }
+    println!(
+        "{}  {good} of {} Lockbox decisions are in the log as their audit records, with the same signature",
+        if good + newer == all { "ok  " } else { "FAIL" },
+        all - newer
+    );
+    if newer > 0 {
+        println!("note  {newer} decision(s) are newer than the latest checkpoint; run again after the next one");
+    }
+}
+
 fn read_export(file: &std::path::Path) -> Result<Vec<Exported>, CliError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
@@ -391,9 +505,13 @@ async fn rebuild(
     source: &Source,
     head: &candor_verify::TreeHead,
     last: Option<&candor_verify::TreeHead>,
+    watch: &[uuid::Uuid],
     failures: &mut Vec<String>,
 ) -> Result<candor_verify::Rebuild, CliError> {
     let mut rebuilt = candor_verify::Rebuild::new(&head.origin, last.map(|l| l.size));
+    for id in watch {
+        rebuilt.watch(*id);
+    }
     let mut fail = |e: String| {
         println!("FAIL  {e}");
         failures.push(e);

@@ -458,6 +458,74 @@ async fn the_api_from_filing_to_the_enforcement_point(app: TestApp) {
     assert_eq!(checks.len(), 3);
     assert!(checks.iter().all(|c| c.result.is_ok()), "{checks:?}");
 
+    // The tenant checks them itself, with nothing but its log's key: each decision's
+    // signature, and that the log holds it as the decision's audit record.
+    candor_app::audit::checkpoint_all(&app.core).await.unwrap();
+    let (_, shown) = get(&app, &tenant, &format!("/api/v1/lockbox/requests/{id}")).await;
+    for step in ["internalDecision", "customerDecision", "ended"] {
+        let d = &shown[step];
+        assert!(
+            d["signature"].is_string() && d["auditRecordId"].is_string(),
+            "{step}: {d}"
+        );
+        assert!(
+            d["signedForm"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("id={id}")),
+            "{d}"
+        );
+        assert!(d["leafIndex"].is_u64(), "{d}");
+    }
+    let reader = app.token(&app.world.a.all).await;
+    let (_, keys) = get(&app, &reader, "/api/v1/audit/keys").await;
+    let key = keys["keys"][0]["verifierKey"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("request.json");
+    std::fs::write(&file, shown.to_string()).unwrap();
+    let verify = |file: &Path, state: &str| {
+        let args = [
+            "verify",
+            "--log",
+            &app.base,
+            "--full",
+            "--key",
+            &key,
+            "--token",
+            &reader,
+            "--state",
+            state,
+            "--lockbox",
+        ];
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_candor"));
+        cmd.args(args).arg(file);
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let state = dir.path().join("state.json").display().to_string();
+    let (ok, out) = verify(&file, &state);
+    assert!(ok, "{out}");
+    assert!(out.contains("3 of 3 Lockbox decisions are signed"), "{out}");
+    assert!(
+        out.contains("3 of 3 Lockbox decisions are in the log"),
+        "{out}"
+    );
+    // What was decided, changed after the fact, no longer verifies.
+    let mut forged = shown.clone();
+    let form = forged["customerDecision"]["signedForm"]
+        .as_str()
+        .unwrap()
+        .replace("outcome=Approve", "outcome=Deny");
+    forged["customerDecision"]["signedForm"] = Value::String(form);
+    std::fs::write(&file, forged.to_string()).unwrap();
+    let (ok, out) = verify(&file, &state);
+    assert!(!ok, "{out}");
+    assert!(out.contains("does not verify with your key"), "{out}");
+
     // Lists filter by status (the status now) and page with a cursor.
     let (_, revoked_list) = get(&app, &tenant, "/api/v1/lockbox/requests?status=Revoked").await;
     assert_eq!(revoked_list["value"].as_array().unwrap().len(), 1);
