@@ -856,6 +856,41 @@ async fn a_log_rewritten_in_the_database_is_caught_from_its_tiles(app: TestApp) 
     );
 }
 
+/// Checks a published log with Go's own C2SP code (tests/interop/c2sp_verify.go). CI
+/// installs Go and golang.org/x/mod from Debian; elsewhere a machine without them skips
+/// this one check, and says so.
+fn go_verifies(dir: &str, key: &str) -> Option<(bool, String)> {
+    let program = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/interop/c2sp_verify.go"
+    );
+    let gopath = "/usr/share/gocode";
+    let have_go = Command::new("go").arg("version").output().is_ok()
+        && std::path::Path::new(gopath)
+            .join("src/golang.org/x/mod/sumdb/note")
+            .exists();
+    if !have_go {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI needs Go and golang-golang-x-mod-dev for the interoperability check"
+        );
+        eprintln!("skipping the Go interoperability check: no go or golang.org/x/mod here");
+        return None;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let out = Command::new("go")
+        .args(["run", program, dir, key])
+        .env("GO111MODULE", "off")
+        .env("GOPATH", gopath)
+        .env("GOCACHE", cache.path())
+        .env("GOFLAGS", "")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    Some((out.status.success(), text))
+}
+
 /// Schedules this moment's periodic jobs and runs every job due.
 async fn round(app: &TestApp, runner: &candor::jobs::JobRunner) {
     runner
@@ -932,6 +967,14 @@ async fn a_log_is_published_beside_the_status_site_and_verifies_from_there(app: 
     assert!(ok, "{out}");
     assert!(out.contains("records read from the tiles"), "{out}");
 
+    // An independent implementation agrees: Go's sumdb/note and sumdb/tlog.
+    if let Some((ok, text)) = go_verifies(&dir, &key) {
+        assert!(
+            ok && text.contains("every inclusion proof verify"),
+            "{text}"
+        );
+    }
+
     // And from the bucket, over HTTP.
     let url = format!("{}/drill-bucket/site/{published}", bucket.endpoint);
     let (ok, out) = verify_published(&url, &key, &site.path().join("state2.json"));
@@ -973,6 +1016,9 @@ async fn a_log_is_published_beside_the_status_site_and_verifies_from_there(app: 
     std::fs::write(&first, bytes).unwrap();
     let (ok, out) = verify_published(&dir, &key, &state);
     assert!(!ok, "{out}");
+    if let Some((ok, text)) = go_verifies(&dir, &key) {
+        assert!(!ok && text.contains("is not in the signed tree"), "{text}");
+    }
 }
 
 /// Something the tenant's log records.
