@@ -7,7 +7,10 @@
 //! * `candor audit verify` passes;
 //! * no grant is usable past its end (the enforcement point denies it);
 //! * every delivery is made (every expected id reached the receiver, nothing else did);
-//! * no request is stuck: each has its deadline ahead or its end recorded.
+//! * no request is stuck: each has its deadline ahead or its end recorded;
+//! * every audit log published beside the status site verifies from its tiles
+//!   (`candor verify --tiles`) and is consistent with the checkpoint published before
+//!   the kill (each log's state file is kept across the rounds).
 //!
 //! `CANDOR_CRASH_SEED` picks the kill points (the default is fixed, so CI repeats the
 //! same run); `CANDOR_CRASH_ROUNDS` how many kills (default 5). A failure names the seed.
@@ -326,6 +329,42 @@ fn audit_verify(args: &[String]) -> (bool, String) {
     )
 }
 
+/// Every log published under `site/log/`: it verifies from its tiles with the key it
+/// was published with, and is consistent with what the previous call saw of it (its
+/// state file in `states`). Returns how many logs were checked.
+fn published_logs_verify(site: &std::path::Path, states: &std::path::Path, context: &str) -> usize {
+    let Ok(logs) = std::fs::read_dir(site.join("log")) else {
+        return 0;
+    };
+    let mut checked = 0;
+    for log in logs {
+        let log = log.unwrap().path();
+        let Ok(keys) = std::fs::read_to_string(log.join("keys")) else {
+            continue;
+        };
+        if !log.join("checkpoint").exists() {
+            continue;
+        }
+        let key = keys.lines().next().unwrap_or_default();
+        let name = log.file_name().unwrap().to_string_lossy().to_string();
+        let out = Command::new(env!("CARGO_BIN_EXE_candor"))
+            .args(["verify", "--tiles"])
+            .arg(&log)
+            .args(["--key", key, "--state"])
+            .arg(states.join(format!("{name}.json")))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "the published log {name} does not verify: {text} ({context})"
+        );
+        checked += 1;
+    }
+    checked
+}
+
 /// The recorded state of Lockbox requests, read beside the running server.
 enum Db {
     Sqlite(sqlx::SqlitePool),
@@ -459,11 +498,18 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
         "--allow-private-webhooks",
         "--lease-seconds",
         "15",
+        "--checkpoint-interval",
+        "5",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     args.extend(store_args.iter().cloned());
+    let site = dir.path().join("site");
+    let states = dir.path().join("verify-states");
+    std::fs::create_dir_all(&states).unwrap();
+    args.push("--status-site-dir".into());
+    args.push(site.display().to_string());
     let log = dir.path().join("serve.log");
     let http = reqwest::Client::new();
     let context = format!("{backend:?}, seed {seed} (rerun with CANDOR_CRASH_SEED={seed})");
@@ -531,6 +577,7 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
             ok,
             "audit verify after kill {round} ({delay} ms): {out} ({context})"
         );
+        published_logs_verify(&site, &states, &context);
         kills.push((
             delay,
             seen.lock().unwrap().len(),
@@ -632,6 +679,11 @@ async fn rounds_of_sigkill_keep_every_invariant(backend: Backend) {
 
     let (ok, out) = audit_verify(&store_args);
     assert!(ok, "audit verify at the end: {out} ({context})");
+    let logs = published_logs_verify(&site, &states, &context);
+    assert!(
+        logs >= 2,
+        "the operator realm's log and the tenants' are published ({context})"
+    );
     // The reported actions are in the tenant's log (at least those answered).
     let reported = reported.load(Ordering::Relaxed);
     assert!(reported > 0, "no action was reported ({context})");
