@@ -8,11 +8,11 @@
 //! 2. `candor verify --tiles` of a 1,000,000-record log published on disk: every entry
 //!    bundle read, every record decoded, linked and hashed into the tree, the root checked
 //!    against a signed checkpoint (`candor_verify::Rebuild`, what the command runs), with
-//!    its time and the most memory it held; against reading the same files and hashing
-//!    each entry once with SHA-256.
+//!    its time and the memory it holds; against reading the same files and hashing each
+//!    entry once with SHA-256.
 //!
-//!     cargo bench -p candor --bench audit_log
-//!     AUDIT_LOG_RECORDS=200000 cargo bench -p candor --bench audit_log
+//! Run it with `cargo bench -p candor --bench audit_log` (`AUDIT_LOG_RECORDS=200000` for
+//! a smaller log).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,7 +23,9 @@ use std::time::Instant;
 
 use candor_domain::audit::tiles::{self, TileKind};
 use candor_domain::audit::tree;
-use candor_domain::audit::{canonical_bytes, note, ActorKind, AuditChain, ChainTip, NewAuditRecord};
+use candor_domain::audit::{
+    canonical_bytes, note, ActorKind, AuditChain, ChainTip, NewAuditRecord,
+};
 use candor_domain::store::Store;
 use candor_domain::{AuditRecordId, TenantId};
 use candor_store_tests::harness::sqlite_store;
@@ -58,7 +60,9 @@ async fn proofs() {
     let key = chain.key();
     let started = Instant::now();
     for batch in 0..PROOF_LOG / 5_000 {
-        let records = (0..5_000).map(|i| record(chain, batch * 5_000 + i)).collect();
+        let records = (0..5_000)
+            .map(|i| record(chain, batch * 5_000 + i))
+            .collect();
         store.append_audit(records).await.unwrap();
     }
     println!(
@@ -91,7 +95,10 @@ async fn proofs() {
     let (baseline, proofs) = runs[1];
     println!("  baseline (one record read by its place): {baseline:>8.0}/s");
     println!("  inclusion proofs (hashes read, proof built): {proofs:>8.0}/s");
-    println!("  ratio proofs/baseline (median of 3): {:.2}", proofs / baseline);
+    println!(
+        "  ratio proofs/baseline (median of 3): {:.2}",
+        proofs / baseline
+    );
 }
 
 /// Writes a log of `n` records in the tlog-tiles layout under `dir`, with a checkpoint
@@ -119,7 +126,10 @@ fn publish(dir: &Path, n: usize, key: &ed25519_dalek::SigningKey) -> (String, St
                 index: bundle_index,
                 width: bundle.len() as u32,
             };
-            write(t.path(), &tiles::bundle(bundle.iter().map(Vec::as_slice)).unwrap());
+            write(
+                t.path(),
+                &tiles::bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
+            );
             bundle.clear();
             bundle_index += 1;
         }
@@ -136,7 +146,10 @@ fn publish(dir: &Path, n: usize, key: &ed25519_dalek::SigningKey) -> (String, St
     }
     let checkpoint = note::sign_checkpoint(&origin, tip.tree.size(), tip.tree.root(), key).unwrap();
     write("checkpoint".into(), checkpoint.as_bytes());
-    (checkpoint, note::verifier_key(&origin, &key.verifying_key()))
+    (
+        checkpoint,
+        note::verifier_key(&origin, &key.verifying_key()),
+    )
 }
 
 fn verify_from_tiles(dir: &Path, n: u64) {
@@ -188,7 +201,10 @@ fn verify_from_tiles(dir: &Path, n: u64) {
         "  memory held at the end: {:.1} MiB (one 32-byte leaf hash per record, kept to check exported records against)",
         held as f64 / (1024.0 * 1024.0)
     );
-    println!("  ratio baseline/verify (median of 3): {:.2}", baseline / verify);
+    println!(
+        "  ratio baseline/verify (median of 3): {:.2}",
+        baseline / verify
+    );
 }
 
 #[tokio::main]

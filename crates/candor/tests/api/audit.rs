@@ -152,6 +152,28 @@ fn candor(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs the candor binary: whether it succeeded, and all it printed.
+fn candor_said(args: &[&str]) -> (bool, String) {
+    let out = candor(args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// The caller's log's origin, keys and where it is published.
+async fn log_keys(app: &TestApp, token: &str) -> Value {
+    app.http()
+        .get(app.url("/api/v1/audit/keys"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn db_args(app: &TestApp) -> Vec<String> {
     match &app.db {
         DbGuard::Sqlite(db) => vec![
@@ -166,15 +188,7 @@ fn verify(app: &TestApp) -> (bool, String) {
     let mut args = vec!["audit", "verify"];
     let db = db_args(app);
     args.extend(db.iter().map(String::as_str));
-    let out = candor(&args);
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    candor_said(&args)
 }
 
 async fn sql(app: &TestApp, statement: &str) {
@@ -586,26 +600,14 @@ fn tenant_verify(
         args.push("--records".into());
         args.push(r.display().to_string());
     }
-    let out = candor(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
-    )
+    candor_said(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 async fn a_tenant_verifies_its_log_with_candor_verify(app: TestApp) {
     checkpoint(&app).await;
     let token = app.token(&app.world.a.all).await;
     let http = app.http();
-    let keys: Value = http
-        .get(app.url("/api/v1/audit/keys"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys = log_keys(&app, &token).await;
     let key = keys["keys"][0]["verifierKey"].as_str().unwrap().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export.json");
@@ -701,7 +703,7 @@ fn tenant_verify_full(
     token: &str,
     state: &std::path::Path,
 ) -> (bool, String) {
-    let out = candor(&[
+    candor_said(&[
         "verify",
         "--log",
         &app.base,
@@ -712,11 +714,7 @@ fn tenant_verify_full(
         token,
         "--state",
         &state.display().to_string(),
-    ]);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
-    )
+    ])
 }
 
 async fn a_log_rewritten_in_the_database_is_caught_from_its_tiles(app: TestApp) {
@@ -744,15 +742,7 @@ async fn a_log_rewritten_in_the_database_is_caught_from_its_tiles(app: TestApp) 
     checkpoint(&app).await;
     let token = app.token(&app.world.a.all).await;
     let http = app.http();
-    let keys: Value = http
-        .get(app.url("/api/v1/audit/keys"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys = log_keys(&app, &token).await;
     let key = keys["keys"][0]["verifierKey"].as_str().unwrap().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
@@ -902,7 +892,7 @@ async fn round(app: &TestApp, runner: &candor::jobs::JobRunner) {
 
 /// `candor verify --tiles`: nothing but the published copy and the key.
 fn verify_published(where_: &str, key: &str, state: &std::path::Path) -> (bool, String) {
-    let out = candor(&[
+    candor_said(&[
         "verify",
         "--tiles",
         where_,
@@ -910,11 +900,7 @@ fn verify_published(where_: &str, key: &str, state: &std::path::Path) -> (bool, 
         key,
         "--state",
         &state.display().to_string(),
-    ]);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
-    )
+    ])
 }
 
 async fn a_log_is_published_beside_the_status_site_and_verifies_from_there(app: TestApp) {
@@ -929,16 +915,7 @@ async fn a_log_is_published_beside_the_status_site_and_verifies_from_there(app: 
 
     // The tenant is told where its log is, and the prefix says nothing about whose it is.
     let token = app.token(&app.world.a.all).await;
-    let keys: Value = app
-        .http()
-        .get(app.url("/api/v1/audit/keys"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys = log_keys(&app, &token).await;
     let published = keys["publishedAt"]
         .as_str()
         .unwrap()
