@@ -194,5 +194,22 @@ mod tests {
             assert_eq!(raw_key(&vkey).unwrap(), key, "{vkey}");
         }
         assert!(raw_key("log+01020304+AAAA").is_err());
+        // Made elsewhere (Python's `cryptography`, the C2SP key hash by hand) from the
+        // seed [5; 32]: the same name, hash and key.
+        let made =
+            "candor.local/audit/operator+8ab135ea+AW56HN0psLeP0Tr0xVmP7/TvKpcWbjym8uT7/M2AUFvx";
+        assert_eq!(
+            raw_key(made).unwrap(),
+            SigningKey::from_bytes(&[5; 32]).verifying_key()
+        );
+        assert_eq!(
+            crate::key_name(made).unwrap(),
+            "candor.local/audit/operator"
+        );
+        let ours = signed_note::StandardVerifier::new(made).unwrap();
+        assert_eq!(
+            signed_note::Verifier::name(&ours),
+            "candor.local/audit/operator"
+        );
     }
 }

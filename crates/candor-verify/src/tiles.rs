@@ -19,6 +19,9 @@ fn small_number<T: std::str::FromStr>(s: &str) -> Option<T> {
     s.parse().ok()
 }
 
+/// More records than any log holds: tiles past it are refused.
+pub const MAX_LEAVES: u64 = 1 << 62;
+
 /// C2SP fixes the tile height at 8: a full tile has 256 hashes or entries.
 pub const HEIGHT: u8 = 8;
 pub const FULL: u32 = 1 << HEIGHT;
@@ -93,6 +96,15 @@ impl TilePath {
         }
         let tile = TilePath { kind, index, width };
         if tile.path() != path {
+            return Err(bad());
+        }
+        // No log reaches 2^62 records; past that, stored hash indexes overflow.
+        let level = match kind {
+            TileKind::Hashes { level } => u32::from(level),
+            TileKind::Entries => 0,
+        };
+        let end = tile.start().checked_add(u64::from(width)).ok_or_else(bad)?;
+        if end > MAX_LEAVES >> (u32::from(HEIGHT) * level) {
             return Err(bad());
         }
         Ok(tile)
@@ -267,6 +279,8 @@ mod tests {
             "tile/entries/x018/x446/x744/x073/x709/x551/616",
             "tile/0/000/",
             "tile/0/0a0",
+            "tile/6/234.p/42",
+            "tile/7/001",
         ] {
             assert!(TilePath::parse(bad).is_err(), "{bad}");
         }
@@ -281,10 +295,18 @@ mod tests {
             width in 1u32..=256,
             entries in proptest::bool::ANY,
         ) {
-            let _ = TilePath::parse(&junk);
+            if let Ok(t) = TilePath::parse(&junk) {
+                // Every tile that parses names hashes that can be numbered.
+                let _ = t.stored_hash_indexes();
+            }
             let kind = if entries { TileKind::Entries } else { TileKind::Hashes { level } };
+            let shift = 8 * u32::from(if entries { 0 } else { level });
+            let cap = MAX_LEAVES >> shift;
+            let index = index % (cap / 256).max(1);
+            let width = width.min(u32::try_from(cap).unwrap_or(u32::MAX));
             let tile = TilePath { kind, index, width };
             proptest::prop_assert_eq!(TilePath::parse(&tile.path()).unwrap(), tile);
+            let _ = tile.stored_hash_indexes();
         }
     }
 

@@ -1,0 +1,40 @@
+//! What `candor verify` reads from a provider it does not trust, and what Candor's tile
+//! route parses from any caller: tile paths, entry bundles, records' canonical bytes,
+//! checkpoints and Lockbox decisions. Any bytes are either read or refused with an error,
+//! never a panic; a path that parses prints back as itself.
+#![no_main]
+
+use candor_domain::audit::tiles::{self, TileKind, TilePath};
+use libfuzzer_sys::fuzz_target;
+
+const KEY: &str = "candor.local/audit/operator+8ab135ea+AW56HN0psLeP0Tr0xVmP7/TvKpcWbjym8uT7/M2AUFvx";
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(tile) = TilePath::parse(text) {
+            assert_eq!(tile.path(), text);
+            let _ = tile.within(u64::MAX);
+            if let TileKind::Hashes { .. } = tile.kind {
+                assert_eq!(tile.stored_hash_indexes().len(), tile.width as usize);
+            }
+        }
+        let _ = candor_verify::verify_checkpoint(text, KEY);
+        let _ = candor_verify::lockbox::parse_requests(text);
+        let _ = candor_verify::lockbox::raw_key(text);
+        let _ = candor_verify::key_name(text);
+    }
+    if let Ok(entries) = tiles::unbundle(data) {
+        for e in &entries {
+            let _ = candor_verify::record::decode(e);
+        }
+        let width = entries.len().clamp(1, 256) as u32;
+        let tile = TilePath {
+            kind: TileKind::Entries,
+            index: 0,
+            width,
+        };
+        let mut rebuild = candor_verify::Rebuild::new("candor.local/audit/operator", Some(3));
+        let _ = rebuild.push(&tile, data);
+    }
+    let _ = candor_verify::record::decode(data);
+});
