@@ -449,10 +449,12 @@ pub async fn publication_path(core: &Core, chain: AuditChain) -> AppResult<Strin
 /// The files that bring a published copy of a log from `published` records to its
 /// latest signed checkpoint: the new tiles, the keys, then the checkpoint (last, so a
 /// reader never sees a checkpoint whose tiles are not there yet). Paths are relative to
-/// the site. `None` when the log has no signed checkpoint yet or the copy is current.
+/// the site; `base` is the log's `publication_path`. `None` when the log has no signed
+/// checkpoint yet or the copy is current.
 pub async fn publication(
     core: &Core,
     chain: AuditChain,
+    base: &str,
     published: Option<u64>,
 ) -> AppResult<Option<Vec<(String, Vec<u8>)>>> {
     let key = chain.key();
@@ -466,7 +468,6 @@ pub async fn publication(
     if published == Some(size) {
         return Ok(None);
     }
-    let base = publication_path(core, chain).await?;
     let mut files = Vec::new();
     for tile in tiles::new_tiles(from, size) {
         files.push((

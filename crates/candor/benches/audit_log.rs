@@ -14,8 +14,6 @@
 //! Run it with `cargo bench -p candor --bench audit_log` (`AUDIT_LOG_RECORDS=200000` for
 //! a smaller log).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::alloc::System;
 use std::path::Path;
 use std::sync::Arc;
@@ -53,7 +51,7 @@ fn record(chain: AuditChain, i: usize) -> NewAuditRecord {
     .details(json!({"target": "ceo@tenant.example", "n": i}))
 }
 
-async fn proofs() {
+async fn proofs() -> anyhow::Result<()> {
     let db = sqlite_store().await;
     let store: Arc<dyn Store> = db.store.clone();
     let chain = AuditChain::Tenant(TenantId::generate());
@@ -63,13 +61,13 @@ async fn proofs() {
         let records = (0..5_000)
             .map(|i| record(chain, batch * 5_000 + i))
             .collect();
-        store.append_audit(records).await.unwrap();
+        store.append_audit(records).await?;
     }
     println!(
         "inclusion proofs: a log of {PROOF_LOG} records appended in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let size = store.audit_tree(&key).await.unwrap().size();
+    let size = store.audit_tree(&key).await?.size();
     let mut rng = rand::thread_rng();
     let picks: Vec<u64> = (0..PROOFS).map(|_| rng.gen_range(0..size)).collect();
 
@@ -77,16 +75,16 @@ async fn proofs() {
     for _ in 0..3 {
         let t = Instant::now();
         for &i in &picks {
-            let got = store.audit_chain_records(&key, i as i64, 1).await.unwrap();
-            assert_eq!(got.len(), 1);
+            let got = store.audit_chain_records(&key, i as i64, 1).await?;
+            anyhow::ensure!(got.len() == 1, "record {i} was not read");
         }
         let baseline = PROOFS as f64 / t.elapsed().as_secs_f64();
         let t = Instant::now();
         for &i in &picks {
-            let needs = tree::inclusion_needs(i, size).unwrap();
-            let hashes = store.audit_tree_hashes(&key, &needs).await.unwrap();
-            let proof = tree::prove_inclusion(i, size, &tree::StoredHashes(&hashes)).unwrap();
-            assert!(!proof.path.is_empty());
+            let needs = tree::inclusion_needs(i, size)?;
+            let hashes = store.audit_tree_hashes(&key, &needs).await?;
+            let proof = tree::prove_inclusion(i, size, &tree::StoredHashes(&hashes))?;
+            anyhow::ensure!(!proof.path.is_empty(), "an empty proof for leaf {i}");
         }
         let proofs = PROOFS as f64 / t.elapsed().as_secs_f64();
         runs.push((baseline, proofs));
@@ -99,11 +97,16 @@ async fn proofs() {
         "  ratio proofs/baseline (median of 3): {:.2}",
         proofs / baseline
     );
+    Ok(())
 }
 
 /// Writes a log of `n` records in the tlog-tiles layout under `dir`, with a checkpoint
 /// signed by `key`. Returns the checkpoint and the verifier key.
-fn publish(dir: &Path, n: usize, key: &ed25519_dalek::SigningKey) -> (String, String) {
+fn publish(
+    dir: &Path,
+    n: usize,
+    key: &ed25519_dalek::SigningKey,
+) -> anyhow::Result<(String, String)> {
     let chain = AuditChain::Tenant(TenantId::generate());
     let origin = note::origin("bench.candor", chain);
     let mut tip = ChainTip::default();
@@ -111,10 +114,13 @@ fn publish(dir: &Path, n: usize, key: &ed25519_dalek::SigningKey) -> (String, St
     let mut stored: Vec<[u8; 32]> = Vec::with_capacity(n * 2);
     let mut bundle: Vec<Vec<u8>> = Vec::with_capacity(256);
     let mut bundle_index = 0u64;
-    let write = |rel: String, bytes: &[u8]| {
+    let write = |rel: String, bytes: &[u8]| -> anyhow::Result<()> {
         let path = dir.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, bytes)?;
+        Ok(())
     };
     for i in 0..n {
         let r = tip.seal(record(chain, i), AuditRecordId::generate());
@@ -126,10 +132,7 @@ fn publish(dir: &Path, n: usize, key: &ed25519_dalek::SigningKey) -> (String, St
                 index: bundle_index,
                 width: bundle.len() as u32,
             };
-            write(
-                t.path(),
-                &tiles::bundle(bundle.iter().map(Vec::as_slice)).unwrap(),
-            );
+            write(t.path(), &tiles::bundle(bundle.iter().map(Vec::as_slice))?)?;
             bundle.clear();
             bundle_index += 1;
         }
@@ -141,33 +144,34 @@ fn publish(dir: &Path, n: usize, key: &ed25519_dalek::SigningKey) -> (String, St
                 .iter()
                 .flat_map(|i| stored[*i as usize])
                 .collect();
-            write(t.path(), &bytes);
+            write(t.path(), &bytes)?;
         }
     }
-    let checkpoint = note::sign_checkpoint(&origin, tip.tree.size(), tip.tree.root(), key).unwrap();
-    write("checkpoint".into(), checkpoint.as_bytes());
-    (
+    let checkpoint = note::sign_checkpoint(&origin, tip.tree.size(), tip.tree.root(), key)
+        .map_err(|e| anyhow::anyhow!("signing: {e}"))?;
+    write("checkpoint".into(), checkpoint.as_bytes())?;
+    Ok((
         checkpoint,
         note::verifier_key(&origin, &key.verifying_key()),
-    )
+    ))
 }
 
-fn verify_from_tiles(dir: &Path, n: u64) {
+fn verify_from_tiles(dir: &Path, n: u64) -> anyhow::Result<()> {
     let key = ed25519_dalek::SigningKey::from_bytes(&[11; 32]);
     let t = Instant::now();
-    let (_, vkey) = publish(dir, n as usize, &key);
+    let (_, vkey) = publish(dir, n as usize, &key)?;
     println!(
         "candor verify --tiles: a log of {n} records published in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let read = |rel: &str| std::fs::read(dir.join(rel)).unwrap();
+    let read = |rel: &str| std::fs::read(dir.join(rel));
     let mut runs = Vec::new();
     for _ in 0..3 {
         // Baseline: the same files read, each entry hashed once.
         let t = Instant::now();
         let mut sink = 0u8;
         for tile in tiles::entry_bundles(n) {
-            for e in tiles::unbundle(&read(&tile.path())).unwrap() {
+            for e in tiles::unbundle(&read(&tile.path())?)? {
                 sink ^= sha2::Sha256::digest(e)[0];
             }
         }
@@ -176,14 +180,17 @@ fn verify_from_tiles(dir: &Path, n: u64) {
 
         let region = Region::new(GLOBAL);
         let t = Instant::now();
-        let text = String::from_utf8(read("checkpoint")).unwrap();
-        let head = candor_verify::verify_checkpoint(&text, &vkey).unwrap();
+        let text = String::from_utf8(read("checkpoint")?)?;
+        let head = candor_verify::verify_checkpoint(&text, &vkey)?;
         let mut rebuilt = candor_verify::Rebuild::new(&head.origin, Some(n / 2));
         for tile in tiles::entry_bundles(head.size) {
-            rebuilt.push(&tile, &read(&tile.path())).unwrap();
+            rebuilt.push(&tile, &read(&tile.path())?)?;
         }
-        rebuilt.finish(&head).unwrap();
-        assert!(rebuilt.pinned_root().is_some());
+        rebuilt.finish(&head)?;
+        anyhow::ensure!(
+            rebuilt.pinned_root().is_some(),
+            "the root at half the size was not kept"
+        );
         let verify = t.elapsed().as_secs_f64();
         let stats = region.change();
         let held = stats.bytes_allocated as i64 - stats.bytes_deallocated as i64;
@@ -205,16 +212,17 @@ fn verify_from_tiles(dir: &Path, n: u64) {
         "  ratio baseline/verify (median of 3): {:.2}",
         baseline / verify
     );
+    Ok(())
 }
 
 #[tokio::main]
-async fn main() {
+async fn main() -> anyhow::Result<()> {
     let n: u64 = std::env::var("AUDIT_LOG_RECORDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     println!("audit log benchmark (transparency log: proofs and verification from tiles)");
-    proofs().await;
-    let dir = tempfile::tempdir().unwrap();
-    verify_from_tiles(dir.path(), n);
+    proofs().await?;
+    let dir = tempfile::tempdir()?;
+    verify_from_tiles(dir.path(), n)
 }

@@ -114,17 +114,18 @@ async fn publish_log(
     started: std::time::Instant,
 ) -> anyhow::Result<()> {
     use candor_app::audit::{note_size, publication, publication_path};
-    let checkpoint = format!(
-        "{}/checkpoint",
-        publication_path(core, chain).await.map_err(app)?
-    );
+    let base = publication_path(core, chain).await.map_err(app)?;
+    let checkpoint = format!("{base}/checkpoint");
     let size_in = |bytes: Option<Vec<u8>>| {
         bytes
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|n| note_size(&n))
     };
     let published = size_in(candor_delivery::site::read_file(&site.dir, &checkpoint)?);
-    if let Some(files) = publication(core, chain, published).await.map_err(app)? {
+    if let Some(files) = publication(core, chain, &base, published)
+        .await
+        .map_err(app)?
+    {
         let dir = site.dir.clone();
         tokio::task::spawn_blocking(move || candor_delivery::site::write_files(&dir, &files))
             .await??;
@@ -133,7 +134,10 @@ async fn publish_log(
         let left = LOG_UPLOAD_BUDGET.saturating_sub(started.elapsed());
         tokio::time::timeout(left, async {
             let published = size_in(bucket.get(&checkpoint).await?);
-            if let Some(files) = publication(core, chain, published).await.map_err(app)? {
+            if let Some(files) = publication(core, chain, &base, published)
+                .await
+                .map_err(app)?
+            {
                 bucket.publish(&files).await?;
             }
             anyhow::Ok(())
