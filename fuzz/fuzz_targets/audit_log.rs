@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
             width,
         };
         let mut rebuild = candor_verify::Rebuild::new("candor.local/audit/operator", Some(3));
-        let _ = rebuild.push(&tile, data);
+        let _ = rebuild.push(&tile, data, Some(data));
     }
     let _ = candor_verify::record::decode(data);
 });

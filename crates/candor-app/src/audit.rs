@@ -446,28 +446,34 @@ pub async fn publication_path(core: &Core, chain: AuditChain) -> AppResult<Strin
     }
 }
 
-/// The files that bring a published copy of a log from `published` records to its
-/// latest signed checkpoint: the new tiles, the keys, then the checkpoint (last, so a
-/// reader never sees a checkpoint whose tiles are not there yet). Paths are relative to
-/// the site; `base` is the log's `publication_path`. `None` when the log has no signed
-/// checkpoint yet or the copy is current.
+/// The files that bring a published copy of a log, whose checkpoint reads `published`,
+/// to its latest signed checkpoint: the new tiles, the keys, the newest checkpoint
+/// witnesses co-signed (`checkpoint.cosigned`), then the checkpoint with the
+/// cosignatures it has (last, so a reader never sees a checkpoint whose tiles are not
+/// there yet). Paths are relative to the site; `base` is the log's `publication_path`.
+/// `None` when the log has no signed checkpoint yet or the copy is current.
 pub async fn publication(
     core: &Core,
     chain: AuditChain,
     base: &str,
-    published: Option<u64>,
+    published: Option<&str>,
 ) -> AppResult<Option<Vec<(String, Vec<u8>)>>> {
     let key = chain.key();
     let Some(note) = latest_note(core, &key).await? else {
         return Ok(None);
     };
+    let note = crate::audit_witnesses::with_cosignatures(core, &key, note).await?;
     let size = note_size(&note)
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("{key}: an unreadable checkpoint")))?;
-    // A copy that claims more than the log has is not ours to extend: rewritten whole.
-    let from = published.filter(|p| *p <= size).unwrap_or(0);
-    if published == Some(size) {
+    let cosigned = crate::audit_witnesses::newest_cosigned(core, &key).await?;
+    if published == Some(note.as_str()) && cosigned.is_none() {
         return Ok(None);
     }
+    // A copy that claims more than the log has is not ours to extend: rewritten whole.
+    let from = published
+        .and_then(note_size)
+        .filter(|p| *p <= size)
+        .unwrap_or(0);
     let mut files = Vec::new();
     for tile in tiles::new_tiles(from, size) {
         files.push((
@@ -481,6 +487,9 @@ pub async fn publication(
         .map(|k| k.verifier_key.clone() + "\n")
         .collect();
     files.push((format!("{base}/keys"), keys.into_bytes()));
+    if let Some(cosigned) = cosigned {
+        files.push((format!("{base}/checkpoint.cosigned"), cosigned.into_bytes()));
+    }
     files.push((format!("{base}/checkpoint"), note.into_bytes()));
     Ok(Some(files))
 }
@@ -678,13 +687,15 @@ pub async fn consistency_proof(
 /// The caller's log's latest checkpoint, as the C2SP signed note it was published as.
 pub async fn latest_checkpoint(core: &Core, actor: &Actor, chain: AuditChain) -> AppResult<String> {
     authorize(actor, read_action(chain))?;
-    latest_note(core, &chain.key()).await?.ok_or_else(|| {
+    let key = chain.key();
+    let note = latest_note(core, &key).await?.ok_or_else(|| {
         AppError::NotFound(
             "this log has no signed checkpoint yet; one is made within seconds of its first \
              records"
                 .into(),
         )
-    })
+    })?;
+    crate::audit_witnesses::with_cosignatures(core, &key, note).await
 }
 
 /// One key that signs (or signed) a log's checkpoints.
@@ -800,7 +811,15 @@ pub async fn tile_bytes(core: &Core, key: &str, tile: &TilePath) -> AppResult<Ve
             let entries: Vec<Vec<u8>> = records
                 .iter()
                 .filter(|r| r.seq > start && r.seq <= start + i64::from(tile.width))
-                .map(candor_domain::audit::canonical_bytes)
+                // Past retention a record has no body: its entry is empty, and its leaf
+                // is read from the level-0 hash tile instead.
+                .map(|r| {
+                    if r.pruned {
+                        Vec::new()
+                    } else {
+                        candor_domain::audit::canonical_bytes(r)
+                    }
+                })
                 .collect();
             if entries.len() != tile.width as usize {
                 return Err(missing(format!(

@@ -4,6 +4,8 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod audit_retention;
+pub mod audit_witnesses;
 pub mod chase;
 pub mod contacts;
 pub mod deliveries;

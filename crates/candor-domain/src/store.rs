@@ -281,6 +281,36 @@ pub trait AuditStore: Send + Sync {
     async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()>;
     async fn list_checkpoints(&self, chain: &str) -> StoreResult<Vec<Checkpoint>>;
     async fn latest_checkpoint(&self, chain: &str) -> StoreResult<Option<Checkpoint>>;
+    /// The signed note of a chain's checkpoint of `size` records, if one was made.
+    async fn checkpoint_note_at(&self, chain: &str, size: u64) -> StoreResult<Option<String>>;
+    /// Adds a witness to its chain; false when the chain has that key already.
+    async fn add_audit_witness(&self, witness: &crate::audit::AuditWitness) -> StoreResult<bool>;
+    /// A chain's witnesses, oldest first.
+    async fn audit_witnesses(&self, chain: &str) -> StoreResult<Vec<crate::audit::AuditWitness>>;
+    /// Removes a chain's witness; false when it has no such witness.
+    async fn remove_audit_witness(&self, chain: &str, id: uuid::Uuid) -> StoreResult<bool>;
+    /// Keeps a witness's cosignature unless it already holds one of a larger checkpoint.
+    async fn record_cosignature(
+        &self,
+        chain: &str,
+        witness: uuid::Uuid,
+        cosignature: &crate::audit::Cosignature,
+    ) -> StoreResult<()>;
+    /// For every chain any witness co-signed: the largest size co-signed.
+    async fn cosigned_sizes(&self) -> StoreResult<Vec<(String, u64)>>;
+    /// Sets (or with None, lifts) how many days a chain keeps its records' bodies.
+    async fn set_audit_retention(&self, chain: &str, days: Option<u32>) -> StoreResult<()>;
+    /// Every chain with a retention period, with its days.
+    async fn audit_retentions(&self) -> StoreResult<Vec<(String, u32)>>;
+    /// Deletes the bodies of up to `limit` of a chain's records that happened before
+    /// `before` (oldest first), keeping their place, time, hashes and tree hashes.
+    /// Returns how many were pruned.
+    async fn prune_audit_records(
+        &self,
+        chain: &str,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<u64>;
 }
 
 #[async_trait]

@@ -88,7 +88,7 @@ async fn catch_up_tree(
     while tip.tree.size() < tip.head.seq as u64 {
         let after = tip.tree.size() as i64;
         let page: Vec<AuditRecord> = sqlx::query(&format!(
-            "SELECT {RECORD_COLS} FROM audit_records WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            "SELECT {RECORD_COLS}, pruned FROM audit_records WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3"
         ))
         .bind(chain)
         .bind(after)
@@ -133,13 +133,16 @@ impl AuditStore for Store {
 
     async fn search_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
         let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!(
-            "SELECT {RECORD_COLS} FROM audit_records WHERE chain = "
+            "SELECT {RECORD_COLS}, pruned FROM audit_records WHERE chain = "
         ));
         qb.push_bind(q.chain.key())
             .push(" AND occurred_at >= ")
             .push_bind(at(q.from))
             .push(" AND occurred_at < ")
-            .push_bind(at(q.to));
+            .push_bind(at(q.to))
+            // Past retention a record has no body left to find.
+            .push(" AND pruned = ")
+            .push_bind(false);
         if let Some(before) = q.before_seq {
             qb.push(" AND seq < ").push_bind(before);
         }
@@ -172,7 +175,7 @@ impl AuditStore for Store {
         limit: u32,
     ) -> StoreResult<Vec<AuditRecord>> {
         sqlx::query(&format!(
-            "SELECT {RECORD_COLS} FROM audit_records WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            "SELECT {RECORD_COLS}, pruned FROM audit_records WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3"
         ))
         .bind(chain)
         .bind(after_seq)
@@ -242,7 +245,7 @@ impl AuditStore for Store {
             if let Some(sealed) = sealed {
                 let window = time::Duration::minutes(10);
                 let near = sqlx::query(&format!(
-                    "SELECT {RECORD_COLS} FROM audit_records WHERE chain = $1
+                    "SELECT {RECORD_COLS}, pruned FROM audit_records WHERE chain = $1
                      AND occurred_at >= $2 AND occurred_at <= $3 AND id = $4"
                 ))
                 .bind(chain)
@@ -258,7 +261,7 @@ impl AuditStore for Store {
             }
         }
         sqlx::query(&format!(
-            "SELECT {RECORD_COLS} FROM audit_records WHERE chain = $1 AND id = $2"
+            "SELECT {RECORD_COLS}, pruned FROM audit_records WHERE chain = $1 AND id = $2"
         ))
         .bind(chain)
         .bind(key(id.0))
@@ -366,5 +369,159 @@ impl AuditStore for Store {
         .map_err(db_error)?
         .map(|r| rows::checkpoint(&r))
         .transpose()
+    }
+
+    async fn checkpoint_note_at(&self, chain: &str, size: u64) -> StoreResult<Option<String>> {
+        // No log holds more than i64::MAX records: a larger size matches nothing.
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        let note: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT note FROM audit_checkpoints WHERE chain = $1 AND seq = $2 AND note IS NOT NULL
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(chain)
+        .bind(size)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_error)?;
+        Ok(note.flatten())
+    }
+
+    async fn add_audit_witness(&self, w: &candor_domain::audit::AuditWitness) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO audit_witnesses (id, chain, name, key_id, verifier_key, added_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (chain, name, key_id) DO NOTHING",
+        )
+        .bind(key(w.id))
+        .bind(&w.chain)
+        .bind(&w.name)
+        .bind(i64::from(w.key_id))
+        .bind(&w.verifier_key)
+        .bind(at(w.added_at))
+        .execute(self.writer())
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn audit_witnesses(
+        &self,
+        chain: &str,
+    ) -> StoreResult<Vec<candor_domain::audit::AuditWitness>> {
+        sqlx::query(
+            "SELECT id, chain, name, key_id, verifier_key, added_at, cosigned_size, cosignature,
+                    cosigned_at
+             FROM audit_witnesses WHERE chain = $1 ORDER BY added_at, name",
+        )
+        .bind(chain)
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(rows::audit_witness)
+        .collect()
+    }
+
+    async fn remove_audit_witness(&self, chain: &str, id: uuid::Uuid) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM audit_witnesses WHERE chain = $1 AND id = $2")
+            .bind(chain)
+            .bind(key(id))
+            .execute(self.writer())
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn record_cosignature(
+        &self,
+        chain: &str,
+        witness: uuid::Uuid,
+        c: &candor_domain::audit::Cosignature,
+    ) -> StoreResult<()> {
+        let size = i64::try_from(c.size).unwrap_or(i64::MAX);
+        sqlx::query(
+            "UPDATE audit_witnesses SET cosigned_size = $1, cosignature = $2, cosigned_at = $3
+             WHERE chain = $4 AND id = $5 AND (cosigned_size IS NULL OR cosigned_size <= $1)",
+        )
+        .bind(size)
+        .bind(&c.line)
+        .bind(at(c.received_at))
+        .bind(chain)
+        .bind(key(witness))
+        .execute(self.writer())
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn cosigned_sizes(&self) -> StoreResult<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT chain, MAX(cosigned_size) FROM audit_witnesses
+             WHERE cosigned_size IS NOT NULL GROUP BY chain ORDER BY chain",
+        )
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(chain, size)| (chain, u64::try_from(size).unwrap_or(0)))
+            .collect())
+    }
+
+    async fn set_audit_retention(&self, chain: &str, days: Option<u32>) -> StoreResult<()> {
+        match days {
+            Some(days) => sqlx::query(
+                "INSERT INTO audit_retention (chain, days) VALUES ($1, $2)
+                 ON CONFLICT (chain) DO UPDATE SET days = excluded.days",
+            )
+            .bind(chain)
+            .bind(i64::from(days)),
+            None => sqlx::query("DELETE FROM audit_retention WHERE chain = $1").bind(chain),
+        }
+        .execute(self.writer())
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn audit_retentions(&self) -> StoreResult<Vec<(String, u32)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT chain, days FROM audit_retention ORDER BY chain")
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(chain, days)| {
+                u32::try_from(days)
+                    .map(|d| (chain, d))
+                    .map_err(|e| StoreError::Corrupt(format!("audit_retention.days: {e}")))
+            })
+            .collect()
+    }
+
+    async fn prune_audit_records(
+        &self,
+        chain: &str,
+        before: time::OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        // Oldest first, by seq (the chain's order), so what remains is always a suffix.
+        let done = sqlx::query(
+            "UPDATE audit_records
+             SET actor = '', ip_address = NULL, activity = '', item = NULL, details = '{}',
+                 pruned = $1
+             WHERE chain = $2 AND seq IN (
+                 SELECT seq FROM audit_records
+                 WHERE chain = $2 AND occurred_at < $3 AND pruned = $4
+                 ORDER BY seq LIMIT $5)",
+        )
+        .bind(true)
+        .bind(chain)
+        .bind(at(before))
+        .bind(false)
+        .bind(i64::from(limit))
+        .execute(self.writer())
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected())
     }
 }

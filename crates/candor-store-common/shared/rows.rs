@@ -144,6 +144,32 @@ pub(crate) fn audit_record(row: &DbRow) -> StoreResult<AuditRecord> {
                 h
             })
             .collect(),
+        pruned: get(row, "pruned")?,
+    })
+}
+
+pub(crate) fn audit_witness(row: &DbRow) -> StoreResult<candor_domain::audit::AuditWitness> {
+    let key_id: i64 = get(row, "key_id")?;
+    let cosigned = match (
+        get::<Option<i64>>(row, "cosigned_size")?,
+        get::<Option<String>>(row, "cosignature")?,
+        opt_time(row, "cosigned_at")?,
+    ) {
+        (Some(size), Some(line), Some(received_at)) => Some(candor_domain::audit::Cosignature {
+            size: u64::try_from(size).map_err(|e| corrupt("cosigned_size", e))?,
+            line,
+            received_at,
+        }),
+        _ => None,
+    };
+    Ok(candor_domain::audit::AuditWitness {
+        id: id(row, "id", |u| u)?,
+        chain: get(row, "chain")?,
+        name: get(row, "name")?,
+        key_id: u32::try_from(key_id).map_err(|e| corrupt("key_id", e))?,
+        verifier_key: get(row, "verifier_key")?,
+        added_at: time(row, "added_at")?,
+        cosigned,
     })
 }
 

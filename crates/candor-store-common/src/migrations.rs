@@ -110,6 +110,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "0021_audit_log_prefixes.sql",
         include_str!("../migrations/0021_audit_log_prefixes.sql"),
     ),
+    (
+        "0022_audit_witnesses_retention.sql",
+        include_str!("../migrations/0022_audit_witnesses_retention.sql"),
+    ),
 ];
 
 fn word(name: &str, dialect: Dialect) -> Option<&'static str> {
@@ -242,6 +246,7 @@ mod tests {
         ("0019_audit_tree.sql", "6ab06c8efde076427697b3266119aab074f3e3f5f1865324b90f82f9977d2d7101c9c220b8b894d4466104e2a1ea140f"),
         ("0020_checkpoint_notes.sql", "851ea9b61e2add45a3ad11486136e2e4361ec80caa54dfb36f87654d4dc416f5ee4c1a1601ae73aa3cd04d67b568fe8d"),
         ("0021_audit_log_prefixes.sql", "4820c015da33f4f5fd7f9b67cc0f1f6bbbbc881da3fa32e0a979a8bc6806ae0e85abbcac07e8d03326dd5ec772aa13d0"),
+        ("0022_audit_witnesses_retention.sql", "37505be21e6ca3cc33bfdbd51ec212f18b8f954a4f66c1b6f8b1f474769b272cf61b15537cc9395451e18703dc9edbbb"),
     ];
     const POSTGRES: &[(&str, &str)] = &[
         ("0001_foundation.sql", "e43fa967dc0f961b74828bb9d45a97c14af338ffb2cd598ea0a141492fff2e5dd051b3ff61efd686970af886cc5b9bd6"),
@@ -265,6 +270,7 @@ mod tests {
         ("0019_audit_tree.sql", "547658493fe559e7fa18443717dc187d956118ccd5804e4ed7c12921122bc05d65bab641c94d087c42df2f3d927af612"),
         ("0020_checkpoint_notes.sql", "851ea9b61e2add45a3ad11486136e2e4361ec80caa54dfb36f87654d4dc416f5ee4c1a1601ae73aa3cd04d67b568fe8d"),
         ("0021_audit_log_prefixes.sql", "4820c015da33f4f5fd7f9b67cc0f1f6bbbbc881da3fa32e0a979a8bc6806ae0e85abbcac07e8d03326dd5ec772aa13d0"),
+        ("0022_audit_witnesses_retention.sql", "b199c4cea338e3277adc324bb440fe9f22d5e42b1b6b9e796deafb04e90b02d5012e7c9ac81a985b30ddea7e7ae33ea6"),
     ];
 
     fn hex(bytes: &[u8]) -> String {

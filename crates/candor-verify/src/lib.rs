@@ -14,6 +14,7 @@ pub mod record;
 pub mod state;
 pub mod tiles;
 pub mod tree;
+pub mod witness;
 
 use base64::Engine as _;
 use signed_note::{Note, StandardVerifier, Verifier, VerifierList};
@@ -149,6 +150,52 @@ pub fn check_consistency(old: &TreeHead, new: &TreeHead, path: &[Hash]) -> Resul
     })
 }
 
+/// The hash tiles a consistency proof from `old` to `new` records is read from (by a
+/// witness or verifier that has only the published tiles).
+pub fn consistency_tiles(old: u64, new: u64) -> Vec<tiles::TilePath> {
+    let wish = tree::Wishlist::default();
+    if old > 0 && old < new && new <= tiles::MAX_LEAVES {
+        let _ = tlog_tiles::prove_tree(new, old, &wish);
+    }
+    let mut out: Vec<tiles::TilePath> = wish
+        .into_sorted()
+        .into_iter()
+        .filter_map(|i| tiles::tile_of_hash(i, new))
+        .collect();
+    out.sort_by_key(|t| t.path());
+    out.dedup();
+    out
+}
+
+/// Checks that `new` extends `old` from the hash tiles of `new`'s tree (as
+/// `consistency_tiles` named them, by path): the proof is built from them and checked
+/// against both signed roots, so tiles that lie only make it fail.
+pub fn check_consistency_from_tiles(
+    old: &TreeHead,
+    new: &TreeHead,
+    tiles: &std::collections::HashMap<String, Vec<u8>>,
+) -> Result<(), Failure> {
+    let path = if old.size > 0 && old.size < new.size {
+        let wish = tree::Wishlist::default();
+        let _ = tlog_tiles::prove_tree(new.size, old.size, &wish);
+        let mut hashes = std::collections::HashMap::new();
+        for index in wish.into_sorted() {
+            let tile = tiles::tile_of_hash(index, new.size).ok_or_else(|| {
+                Failure::Record(format!("stored hash {index} is not in the tree"))
+            })?;
+            let bytes = tiles
+                .get(&tile.path())
+                .ok_or_else(|| Failure::Record(format!("{} was not read", tile.path())))?;
+            hashes.insert(index, tiles::hash_from_tile(index, new.size, bytes)?);
+        }
+        tlog_tiles::prove_tree(new.size, old.size, &tree::StoredHashes(&hashes))
+            .map_err(|e| Failure::Record(format!("the tiles make no consistency proof: {e}")))?
+    } else {
+        Vec::new()
+    };
+    check_consistency(old, new, &path)
+}
+
 /// Checks that `leaf` is leaf `index` of the tree `head` signed, with the inclusion
 /// `path` the log gave (RFC 9162 §2.1.3).
 pub fn check_inclusion(
@@ -180,6 +227,8 @@ pub struct Rebuild {
     pinned: Option<Hash>,
     /// Every leaf hash so far, by leaf index, to check exported records against.
     pub leaves: Vec<Hash>,
+    /// Records past retention read (empty entries, leaves from the hash tiles).
+    pub pruned: u64,
     /// Records to keep when read (Lockbox decisions' records), with their leaf index.
     watched: std::collections::HashMap<uuid::Uuid, Option<(u64, record::Decoded)>>,
 }
@@ -199,6 +248,7 @@ impl Rebuild {
             pin,
             pinned: (pin == Some(0)).then_some(tlog_tiles::EMPTY_HASH),
             leaves: Vec::new(),
+            pruned: 0,
             watched: Default::default(),
         }
     }
@@ -217,8 +267,16 @@ impl Rebuild {
         self.frontier.size()
     }
 
-    /// Adds the next entry bundle.
-    pub fn push(&mut self, tile: &tiles::TilePath, bundle: &[u8]) -> Result<(), Failure> {
+    /// Adds the next entry bundle. `hashes` is the level-0 hash tile of the same leaves,
+    /// needed when the bundle holds records past retention (empty entries: their bodies
+    /// were deleted, their leaf hashes kept); a leaf read from it that is not the log's
+    /// makes the signed root come out wrong, so it is checked like every other.
+    pub fn push(
+        &mut self,
+        tile: &tiles::TilePath,
+        bundle: &[u8],
+        hashes: Option<&[u8]>,
+    ) -> Result<(), Failure> {
         use sha2::Digest as _;
         let entries = tiles::unbundle(bundle)
             .map_err(|e| Failure::Record(format!("{}: {e}", tile.path())))?;
@@ -232,9 +290,29 @@ impl Rebuild {
                 self.size()
             )));
         }
-        for entry in entries {
+        for (k, entry) in entries.into_iter().enumerate() {
             let index = self.size();
             let bad = |what: String| Failure::Record(format!("leaf {index}: {what}"));
+            if entry.is_empty() {
+                let leaf = hashes
+                    .and_then(|h| h.get(k * 32..(k + 1) * 32))
+                    .and_then(|h| <[u8; 32]>::try_from(h).ok())
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "past retention, and its leaf hash is not in tile/0/{} as read",
+                            tile.path().trim_start_matches("tile/entries/")
+                        ))
+                    })?;
+                // The next record links to a hash nobody can recompute now.
+                self.prev_hash = None;
+                self.pruned += 1;
+                self.frontier.append(Hash(leaf));
+                self.leaves.push(Hash(leaf));
+                if Some(self.size()) == self.pin {
+                    self.pinned = Some(self.frontier.root());
+                }
+                continue;
+            }
             let record = record::decode(entry).map_err(|e| bad(e.to_string()))?;
             if record.chain != self.chain {
                 return Err(bad(format!(
@@ -296,6 +374,64 @@ impl Rebuild {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Every stored hash of a tree of `n` leaves, by index.
+    fn stored(n: u64) -> std::collections::HashMap<u64, Hash> {
+        let mut all = std::collections::HashMap::new();
+        for i in 0..n {
+            let leaf = tlog_tiles::record_hash(&i.to_be_bytes());
+            let new = tlog_tiles::stored_hashes_for_record_hash(i, leaf, &tree::StoredHashes(&all))
+                .unwrap();
+            let first = tlog_tiles::stored_hash_index(0, i);
+            for (k, h) in new.into_iter().enumerate() {
+                all.insert(first + k as u64, h);
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn consistency_is_proved_from_the_hash_tiles_alone() {
+        let n = 1000;
+        let all = stored(n);
+        let head = |size| TreeHead {
+            origin: "log".into(),
+            size,
+            root: tlog_tiles::tree_hash(size, &tree::StoredHashes(&all)).unwrap(),
+        };
+        for old in [1, 37, 255, 256, 257, 999] {
+            let tiles: std::collections::HashMap<String, Vec<u8>> = consistency_tiles(old, n)
+                .into_iter()
+                .map(|t| {
+                    let bytes = t
+                        .stored_hash_indexes()
+                        .iter()
+                        .flat_map(|i| all[i].0)
+                        .collect();
+                    (t.path(), bytes)
+                })
+                .collect();
+            assert!(!tiles.is_empty());
+            check_consistency_from_tiles(&head(old), &head(n), &tiles).unwrap();
+            // Another history of `old` records is not a prefix of this one.
+            let forked = TreeHead {
+                root: Hash([9; 32]),
+                ..head(old)
+            };
+            assert!(matches!(
+                check_consistency_from_tiles(&forked, &head(n), &tiles),
+                Err(Failure::Inconsistent { .. })
+            ));
+            // A tile that lies makes the proof fail, never pass.
+            let mut lying = tiles.clone();
+            for bytes in lying.values_mut() {
+                bytes[0] ^= 1;
+            }
+            assert!(check_consistency_from_tiles(&head(old), &head(n), &lying).is_err());
+        }
+        assert!(consistency_tiles(5, 5).is_empty());
+        assert!(check_consistency_from_tiles(&head(0), &head(n), &Default::default()).is_ok());
+    }
 
     #[test]
     fn a_fork_and_a_shrink_are_named() {

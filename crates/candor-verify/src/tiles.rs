@@ -152,10 +152,53 @@ impl TilePath {
         }
     }
 
+    /// The level-0 hash tile of the same leaves as this entry bundle (their leaf hashes).
+    pub fn hashes_of_leaves(&self) -> TilePath {
+        TilePath {
+            kind: TileKind::Hashes { level: 0 },
+            ..*self
+        }
+    }
+
     /// The leaves an entry bundle holds.
     pub fn leaves(&self) -> std::ops::Range<u64> {
         self.start()..self.start() + u64::from(self.width)
     }
+}
+
+/// The hash tile of a tree of `size` that holds stored hash `index` (tlog_tiles'
+/// numbering): a hash of a level between two tile levels is computed from the hashes
+/// of the tile level under it, which one tile holds. None when the tree lacks it.
+pub fn tile_of_hash(index: u64, size: u64) -> Option<TilePath> {
+    if size > MAX_LEAVES || index >= stored_hash_index(0, size) {
+        return None;
+    }
+    let t = Tile::from_index(HEIGHT, index).parent(0, size)?;
+    Some(TilePath {
+        kind: TileKind::Hashes { level: t.level() },
+        index: t.level_index(),
+        width: t.width(),
+    })
+}
+
+/// Stored hash `index` of a tree of `size`, from the bytes of its `tile_of_hash` tile.
+pub fn hash_from_tile(index: u64, size: u64, bytes: &[u8]) -> Result<tlog_tiles::Hash, Failure> {
+    let bad = |why: &str| Failure::Record(format!("stored hash {index}: {why}"));
+    let path = tile_of_hash(index, size).ok_or_else(|| bad("not in the tree"))?;
+    if bytes.len() != path.width as usize * 32 {
+        return Err(bad(&format!(
+            "{} holds {} bytes, not {}",
+            path.path(),
+            bytes.len(),
+            path.width as usize * 32
+        )));
+    }
+    let TileKind::Hashes { level } = path.kind else {
+        return Err(bad("not a hash tile"));
+    };
+    Tile::new(HEIGHT, level, path.index, path.width, false)
+        .hash_at_index(bytes, index)
+        .map_err(|e| bad(&e.to_string()))
 }
 
 /// The entry bundles that hold the leaves of a tree of `size`, in order: full ones, then

@@ -4,6 +4,45 @@
 
 use tlog_tiles::{node_hash, sub_tree_index, tree_hash, Hash, HashReader, EMPTY_HASH};
 
+/// Hashes read by stored index from some storage, for the proof functions.
+pub struct StoredHashes<'a>(pub &'a std::collections::HashMap<u64, Hash>);
+
+impl HashReader for StoredHashes<'_> {
+    fn read_hashes(&self, wanted: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        wanted
+            .iter()
+            .map(|i| {
+                self.0
+                    .get(i)
+                    .copied()
+                    .ok_or(tlog_tiles::Error::IndexesNotInTree)
+            })
+            .collect()
+    }
+}
+
+/// Records which hashes a proof function asks for (and answers with zeros): each of
+/// them reads once, so a first dry run tells which hashes to fetch from storage.
+#[derive(Default)]
+pub struct Wishlist(std::cell::RefCell<Vec<u64>>);
+
+impl HashReader for Wishlist {
+    fn read_hashes(&self, wanted: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        self.0.borrow_mut().extend_from_slice(wanted);
+        Ok(vec![Hash([0; 32]); wanted.len()])
+    }
+}
+
+impl Wishlist {
+    /// Each index once, in order.
+    pub fn into_sorted(self) -> Vec<u64> {
+        let mut all = self.0.into_inner();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+}
+
 /// A stored frontier whose roots do not fit its size.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the frontier of a tree of {size} records needs {expected} hashes, not {found}")]

@@ -184,7 +184,7 @@ fn verify_from_tiles(dir: &Path, n: u64) -> anyhow::Result<()> {
         let head = candor_verify::verify_checkpoint(&text, &vkey)?;
         let mut rebuilt = candor_verify::Rebuild::new(&head.origin, Some(n / 2));
         for tile in tiles::entry_bundles(head.size) {
-            rebuilt.push(&tile, &read(&tile.path())?)?;
+            rebuilt.push(&tile, &read(&tile.path())?, None)?;
         }
         rebuilt.finish(&head)?;
         anyhow::ensure!(

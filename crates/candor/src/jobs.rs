@@ -61,6 +61,9 @@ struct SiteTarget {
     /// Logs this instance still has to publish (their last attempt failed); `None`
     /// until its first round, which looks at every log.
     logs_pending: Arc<std::sync::Mutex<Option<std::collections::BTreeSet<String>>>>,
+    /// The largest co-signed size of each log as last published: a log whose witnesses
+    /// co-signed since is published again, with their cosignatures.
+    cosigned_seen: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
 }
 
 /// How long publishing the logs to the bucket may hold up a checkpoint round (the
@@ -90,6 +93,14 @@ async fn publish_logs(
         wanted.extend(core.store.audit_tips().await?.into_iter().map(|(k, _)| k));
     }
     wanted.extend(checkpointed.into_iter().map(AuditChain::key));
+    let cosigned = core.store.cosigned_sizes().await?;
+    if let Ok(mut seen) = site.cosigned_seen.lock() {
+        for (key, size) in cosigned {
+            if seen.insert(key.clone(), size) != Some(size) {
+                wanted.insert(key);
+            }
+        }
+    }
     let mut failed = std::collections::BTreeSet::new();
     let started = std::time::Instant::now();
     for key in wanted {
@@ -113,16 +124,12 @@ async fn publish_log(
     chain: candor_domain::audit::AuditChain,
     started: std::time::Instant,
 ) -> anyhow::Result<()> {
-    use candor_app::audit::{note_size, publication, publication_path};
+    use candor_app::audit::{publication, publication_path};
     let base = publication_path(core, chain).await.map_err(app)?;
     let checkpoint = format!("{base}/checkpoint");
-    let size_in = |bytes: Option<Vec<u8>>| {
-        bytes
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|n| note_size(&n))
-    };
-    let published = size_in(candor_delivery::site::read_file(&site.dir, &checkpoint)?);
-    if let Some(files) = publication(core, chain, &base, published)
+    let text_of = |bytes: Option<Vec<u8>>| bytes.and_then(|b| String::from_utf8(b).ok());
+    let published = text_of(candor_delivery::site::read_file(&site.dir, &checkpoint)?);
+    if let Some(files) = publication(core, chain, &base, published.as_deref())
         .await
         .map_err(app)?
     {
@@ -133,8 +140,8 @@ async fn publish_log(
     if let Some(bucket) = &site.bucket {
         let left = LOG_UPLOAD_BUDGET.saturating_sub(started.elapsed());
         tokio::time::timeout(left, async {
-            let published = size_in(bucket.get(&checkpoint).await?);
-            if let Some(files) = publication(core, chain, &base, published)
+            let published = text_of(bucket.get(&checkpoint).await?);
+            if let Some(files) = publication(core, chain, &base, published.as_deref())
                 .await
                 .map_err(app)?
             {
@@ -407,6 +414,15 @@ async fn clean_up(core: &Core) -> anyhow::Result<()> {
     if deliveries > 0 {
         tracing::info!(deliveries, "old finished deliveries removed");
     }
+    let pruned = candor_app::audit_retention::prune_due(core)
+        .await
+        .map_err(app)?;
+    if pruned > 0 {
+        tracing::info!(
+            pruned,
+            "audit records past retention pruned to their hashes"
+        );
+    }
     tracing::info!(
         removed = n,
         purged_jobs = purged,
@@ -525,6 +541,7 @@ impl JobRunner {
             bucket: self.site_bucket.clone(),
             base_url,
             logs_pending: Default::default(),
+            cosigned_seen: Default::default(),
         });
         self
     }

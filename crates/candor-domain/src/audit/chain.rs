@@ -64,6 +64,7 @@ pub fn seal_with_leaf(
         prev_hash: head.hash,
         hash: [0; 32],
         tree_hashes: Vec::new(),
+        pruned: false,
     };
     let mut bytes = canonical_bytes(&record);
     if bytes.len() > MAX_ENTRY {
@@ -171,7 +172,17 @@ impl ChainVerifier {
                 seq: r.seq,
             });
         }
-        if record_hash(r) != r.hash {
+        // A record past retention has no body to hash: its hash is taken as stored (the
+        // next record's link and the tree's root, which checkpoints sign, still hold it),
+        // and its leaf is the one stored with it.
+        if r.pruned {
+            if r.tree_hashes.is_empty() {
+                return Err(ChainFault::Altered {
+                    id: r.id,
+                    seq: r.seq,
+                });
+            }
+        } else if record_hash(r) != r.hash {
             return Err(ChainFault::Altered {
                 id: r.id,
                 seq: r.seq,
@@ -355,6 +366,41 @@ mod tests {
             matches!(fault, Some(ChainFault::TreeAltered { seq: 8, .. })),
             "{fault:?}"
         );
+    }
+
+    #[test]
+    fn records_past_retention_still_verify_but_not_a_changed_leaf() {
+        let (mut records, tip) = build_tree_chain(12);
+        let leaf_before = crate::audit::tree::leaf_hash(&records[2]);
+        for r in records.iter_mut().take(5) {
+            r.pruned = true;
+            r.actor.clear();
+            r.activity.clear();
+            r.details = "{}".into();
+        }
+        assert_eq!(crate::audit::tree::leaf_hash(&records[2]), leaf_before);
+        let mut v = ChainVerifier::new();
+        for r in &records {
+            v.push(r).unwrap();
+        }
+        v.finish(tip.head).unwrap();
+        v.finish_tree(&tip.tree).unwrap();
+        // A pruned record's kept leaf is still held by the tree.
+        records[3].tree_hashes[0][0] ^= 1;
+        let mut v = ChainVerifier::new();
+        let fault = records.iter().find_map(|r| v.push(r).err());
+        assert!(
+            matches!(fault, Some(ChainFault::TreeAltered { seq: 4, .. })),
+            "{fault:?}"
+        );
+        // A pruned record that lost its tree hashes too is not taken on trust.
+        let (mut records, _) = build_tree_chain(3);
+        records[0].pruned = true;
+        records[0].tree_hashes.clear();
+        assert!(matches!(
+            ChainVerifier::new().push(&records[0]),
+            Err(ChainFault::Altered { seq: 1, .. })
+        ));
     }
 
     #[test]

@@ -104,3 +104,27 @@ mod tests {
         assert!(cp.verify_signature(&key(1).verifying_key()).is_err());
     }
 }
+
+/// A witness a log accepts cosignatures from (C2SP `tlog-cosignature`), with the newest
+/// cosignature it sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditWitness {
+    pub id: uuid::Uuid,
+    pub chain: String,
+    /// The witness's key name, e.g. `witness.example.com/w1`.
+    pub name: String,
+    pub key_id: u32,
+    /// Its verifier key, `<name>+<id>+<base64 of 0x04 ‖ Ed25519 key>`.
+    pub verifier_key: String,
+    pub added_at: OffsetDateTime,
+    pub cosigned: Option<Cosignature>,
+}
+
+/// A witness's cosignature of the log's checkpoint of `size` records: the signature
+/// line it added to that checkpoint, and when Candor received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cosignature {
+    pub size: u64,
+    pub line: String,
+    pub received_at: OffsetDateTime,
+}

@@ -13,6 +13,7 @@ pub mod tree;
 
 /// The C2SP tlog-tiles layout logs are served and published in.
 pub use candor_verify::tiles;
+pub use candor_verify::witness;
 
 pub use chain::*;
 pub use checkpoint::*;
@@ -132,6 +133,9 @@ pub mod activity {
     pub const TOKEN_REFUSED: &str = "Refuse-AccessToken";
     pub const AUDIT_EXPORTED: &str = "Export-AuditLog";
     pub const DEMO_SEEDED: &str = "Seed-DemoWorld";
+    pub const WITNESS_ADDED: &str = "Add-AuditLogWitness";
+    pub const WITNESS_REMOVED: &str = "Remove-AuditLogWitness";
+    pub const RETENTION_SET: &str = "Set-AuditLogRetention";
 }
 
 /// A record as the caller describes it; sealing adds sequence, id and hashes.
@@ -224,6 +228,10 @@ pub struct AuditRecord {
     /// root of each subtree it completed. Empty until the store has appended it.
     #[serde(skip)]
     pub tree_hashes: Vec<[u8; 32]>,
+    /// Past its log's retention: the body (actor, address, activity, item, details) is
+    /// gone; its place, time, hashes and tree hashes are kept, so proofs still verify.
+    #[serde(skip)]
+    pub pruned: bool,
 }
 
 mod hex_bytes {

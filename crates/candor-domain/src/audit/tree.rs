@@ -14,16 +14,20 @@
 
 use tlog_tiles::{
     check_record, check_tree, prove_record, prove_tree, record_hash, split_stored_hash_index,
-    stored_hash_index, tree_hash, Hash, HashReader,
+    stored_hash_index, tree_hash, Hash,
 };
 
 use super::{canonical_bytes, AuditRecord};
 
 pub use tlog_tiles::{Hash as TreeHash, EMPTY_HASH};
 
-/// The leaf hash of a record: SHA-256(0x00 ‖ canonical bytes).
+/// The leaf hash of a record: SHA-256(0x00 ‖ canonical bytes); for a record past
+/// retention, whose body is gone, the leaf hash stored with it.
 pub fn leaf_hash(record: &AuditRecord) -> Hash {
-    record_hash(&canonical_bytes(record))
+    match record.tree_hashes.first() {
+        Some(leaf) if record.pruned => Hash(*leaf),
+        _ => record_hash(&canonical_bytes(record)),
+    }
 }
 
 /// What is wrong with a tree or a proof.
@@ -54,44 +58,8 @@ pub fn locate(index: u64) -> (i64, usize) {
     (leaf as i64 + 1, usize::from(level))
 }
 
-/// Hashes read by stored index from some storage, for the proof functions.
-pub struct StoredHashes<'a>(pub &'a std::collections::HashMap<u64, Hash>);
-
-impl HashReader for StoredHashes<'_> {
-    fn read_hashes(&self, wanted: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        wanted
-            .iter()
-            .map(|i| {
-                self.0
-                    .get(i)
-                    .copied()
-                    .ok_or(tlog_tiles::Error::IndexesNotInTree)
-            })
-            .collect()
-    }
-}
-
-/// Records which hashes a proof function asks for (and answers with zeros): each of
-/// them reads once, so a first dry run tells which hashes to fetch from storage.
-#[derive(Default)]
-struct Wishlist(std::cell::RefCell<Vec<u64>>);
-
-impl HashReader for Wishlist {
-    fn read_hashes(&self, wanted: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        self.0.borrow_mut().extend_from_slice(wanted);
-        Ok(vec![Hash([0; 32]); wanted.len()])
-    }
-}
-
-impl Wishlist {
-    /// Each index once, in order.
-    fn into_sorted(self) -> Vec<u64> {
-        let mut all = self.0.into_inner();
-        all.sort_unstable();
-        all.dedup();
-        all
-    }
-}
+pub use candor_verify::tree::StoredHashes;
+use candor_verify::tree::Wishlist;
 
 fn check_leaf(index: u64, size: u64) -> Result<(), TreeError> {
     if index >= size {

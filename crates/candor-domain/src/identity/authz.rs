@@ -69,6 +69,8 @@ pub enum Action {
     /// Marking messages read, archived or favourite: a person's own view, so apps may not.
     SetMessageViewpoint(TenantId),
     ReadAuditLog(TenantId),
+    /// Naming the witnesses whose cosignatures the tenant's audit log accepts.
+    ManageAuditWitnesses(TenantId),
     ManageUsers(TenantId),
     ManageApiClients(TenantId),
     ManageTenantSettings(TenantId),
@@ -99,6 +101,7 @@ impl Action {
             Action::ReadMessageCenter(tenant),
             Action::SetMessageViewpoint(tenant),
             Action::ReadAuditLog(tenant),
+            Action::ManageAuditWitnesses(tenant),
             Action::ManageUsers(tenant),
             Action::ManageApiClients(tenant),
             Action::ManageTenantSettings(tenant),
@@ -124,6 +127,7 @@ impl Action {
             | Action::ReadMessageCenter(t)
             | Action::SetMessageViewpoint(t)
             | Action::ReadAuditLog(t)
+            | Action::ManageAuditWitnesses(t)
             | Action::ManageUsers(t)
             | Action::ManageApiClients(t)
             | Action::ManageTenantSettings(t)
@@ -146,6 +150,7 @@ impl Action {
             ],
             Action::ReadAuditLog(_) => &[GlobalAdministrator, AuditReader],
             Action::ManageUsers(_)
+            | Action::ManageAuditWitnesses(_)
             | Action::ManageApiClients(_)
             | Action::ManageTenantSettings(_)
             | Action::ManageNotifications(_) => &[GlobalAdministrator],
@@ -162,6 +167,7 @@ impl Action {
             Action::ReadServiceHealth(_) => Some(ApiPermission::ServiceHealthReadAll),
             Action::ReadMessageCenter(_) => Some(ApiPermission::ServiceMessageReadAll),
             Action::ReadAuditLog(_) => Some(ApiPermission::AuditLogReadAll),
+            Action::ManageAuditWitnesses(_) => Some(ApiPermission::AuditLogWitnessesReadWrite),
             Action::ReadLockboxRequests(_) | Action::DecideLockboxRequest(_) => {
                 Some(ApiPermission::LockboxReadWriteAll)
             }

@@ -43,6 +43,9 @@ pub enum ApiPermission {
     /// Manage the tenant's notification contacts and webhook endpoints.
     #[serde(rename = "ServiceHealth.Notifications.ReadWrite")]
     ServiceHealthNotificationsReadWrite,
+    /// Name the witnesses whose cosignatures the tenant's audit log accepts.
+    #[serde(rename = "AuditLog.Witnesses.ReadWrite")]
+    AuditLogWitnessesReadWrite,
 }
 
 macro_rules! named_enum {
@@ -102,6 +105,7 @@ named_enum!(ApiPermission, "permission", [
     AuditLogReadAll => "AuditLog.Read.All",
     LockboxReadWriteAll => "Lockbox.ReadWrite.All",
     ServiceHealthNotificationsReadWrite => "ServiceHealth.Notifications.ReadWrite",
+    AuditLogWitnessesReadWrite => "AuditLog.Witnesses.ReadWrite",
 ]);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -76,6 +76,9 @@ pub struct AuditPage {
     pub items: Vec<AuditRecordView>,
     /// Pass as `cursor` to get the next (older) page; absent on the last page.
     pub next_cursor: Option<String>,
+    /// Present when the search reaches back past the log's retention: records before
+    /// `before` keep only their place and hashes, so the search cannot find them.
+    pub past_retention: Option<candor_app::audit_retention::PastRetention>,
 }
 
 /// Searches the caller's audit log (newest first). Tenant callers search their tenant's
@@ -96,10 +99,16 @@ pub async fn list_records(
     ApiQuery(params): ApiQuery<AuditSearchParams>,
 ) -> ApiResult<Json<AuditPage>> {
     let chain = audit_service::chain_for(&caller.actor)?;
-    let page = audit_service::search(&state.core, &caller.actor, chain, params.to_input()?).await?;
+    let input = params.to_input()?;
+    let from = input.from;
+    let page = audit_service::search(&state.core, &caller.actor, chain, input).await?;
     Ok(Json(AuditPage {
         items: page.items.iter().map(AuditRecordView::from).collect(),
         next_cursor: page.next_cursor,
+        past_retention: match from {
+            Some(from) => candor_app::audit_retention::notice(&state.core, chain, from).await?,
+            None => None,
+        },
     }))
 }
 

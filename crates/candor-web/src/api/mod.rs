@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod audit_log;
 pub mod deliveries;
 pub mod extract;
 pub mod lockbox;
@@ -67,6 +68,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::consistency))
         .routes(routes!(audit::log_checkpoint))
         .routes(routes!(audit::log_keys))
+        .routes(routes!(audit_log::cosigned_checkpoint))
+        .routes(routes!(audit_log::submit_cosignatures))
+        .routes(routes!(audit_log::list_witnesses, audit_log::add_witness))
+        .routes(routes!(audit_log::remove_witness))
+        .routes(routes!(audit_log::get_retention))
+        .routes(routes!(audit_log::put_retention))
         .routes(routes!(operator::create_issue, operator::list_issues))
         .routes(routes!(operator::get_issue))
         .routes(routes!(operator::post_update))

@@ -23,7 +23,8 @@ pub enum ApiClientCommand {
         #[arg(long, required_unless_present = "file", conflicts_with = "file")]
         name: Option<String>,
         /// Comma-separated: ServiceHealth.Read.All, ServiceMessage.Read.All,
-        /// AuditLog.Read.All, Lockbox.ReadWrite.All, ServiceHealth.Notifications.ReadWrite.
+        /// AuditLog.Read.All, AuditLog.Witnesses.ReadWrite, Lockbox.ReadWrite.All,
+        /// ServiceHealth.Notifications.ReadWrite.
         #[arg(long, required_unless_present = "file", conflicts_with = "file")]
         permissions: Option<String>,
         /// A CSV file of clients to create, for onboarding many tenants at once.

@@ -16,6 +16,7 @@ mod tenant;
 mod topology;
 mod user;
 mod verify;
+mod witness;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -161,6 +162,10 @@ pub enum Command {
     /// hold: the latest checkpoint's signature, that the log only grew since the
     /// checkpoint you saw last, and that exported records are in it.
     Verify(verify::VerifyArgs),
+    /// Witness an audit log: check each new checkpoint against everything seen before
+    /// and co-sign it (C2SP tlog-cosignature), so tenants can require that an
+    /// independent party saw the same history. `candor witness init` makes the key.
+    Witness(witness::WitnessArgs),
 }
 
 /// An error that ends a command: usage problems exit 2, everything else 1.
@@ -264,6 +269,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::DemoWorkload(args) => demo_workload::demo_workload(args).await,
         Command::StatusSite(cmd) => status_site::run(cmd).await,
         Command::Verify(args) => verify::run(args).await,
+        Command::Witness(args) => witness::run(args).await,
         Command::Topology(TopologyCommand::Import { file, dry_run, db }) => {
             topology::import_topology(&file, dry_run, &db).await
         }

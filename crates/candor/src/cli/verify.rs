@@ -60,10 +60,19 @@ pub struct VerifyArgs {
     /// log (--tiles or --full), that the decision's audit record carries it.
     #[arg(long)]
     pub lockbox: Option<PathBuf>,
+    /// A witness's C2SP verifier key (`<name>+<id>+<key>`, type 0x04): a checkpoint is
+    /// trusted only with this witness's valid cosignature (give it several times for
+    /// several witnesses; see --witness-quorum). When the latest checkpoint is not yet
+    /// co-signed, the newest one that is (`checkpoint.cosigned`) is checked instead.
+    #[arg(long = "require-witness", value_name = "VKEY")]
+    pub require_witness: Vec<String>,
+    /// How many of the --require-witness witnesses must have co-signed (default 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub witness_quorum: u32,
 }
 
 /// Where the log is read from.
-enum Source {
+pub(super) enum Source {
     /// Candor's API, with a bearer token.
     Api {
         http: reqwest::Client,
@@ -77,7 +86,7 @@ enum Source {
 }
 
 impl Source {
-    async fn get(&self, path: &str) -> Result<Vec<u8>, CliError> {
+    pub(super) async fn get(&self, path: &str) -> Result<Vec<u8>, CliError> {
         let (http, url, token) = match self {
             Source::Dir(dir) => {
                 let file = dir.join(path);
@@ -110,7 +119,7 @@ impl Source {
     }
 
     /// A file of the published log (`checkpoint`, `tile/…`).
-    async fn log_file(&self, rel: &str) -> Result<Vec<u8>, CliError> {
+    pub(super) async fn log_file(&self, rel: &str) -> Result<Vec<u8>, CliError> {
         match self {
             Source::Api { .. } => self.get(&format!("/api/v1/audit/log/{rel}")).await,
             _ => self.get(rel).await,
@@ -129,10 +138,28 @@ impl Source {
 }
 
 async fn token(args: &VerifyArgs, http: &reqwest::Client, base: &str) -> Result<String, CliError> {
-    if let Some(t) = args.token.as_deref().filter(|t| !t.trim().is_empty()) {
+    api_token(
+        (
+            args.token.as_deref(),
+            args.client_id.as_deref(),
+            args.client_secret.as_deref(),
+        ),
+        http,
+        base,
+    )
+    .await
+}
+
+/// A bearer token: the one given, or one issued to the API client given.
+pub(super) async fn api_token(
+    (token, client_id, client_secret): (Option<&str>, Option<&str>, Option<&str>),
+    http: &reqwest::Client,
+    base: &str,
+) -> Result<String, CliError> {
+    if let Some(t) = token.filter(|t| !t.trim().is_empty()) {
         return Ok(t.trim().to_owned());
     }
-    let (Some(id), Some(secret)) = (&args.client_id, &args.client_secret) else {
+    let (Some(id), Some(secret)) = (client_id, client_secret) else {
         return Err(CliError::Usage(
             "give --token, or --client-id and --client-secret of an API client with AuditLog.Read.All".into(),
         ));
@@ -141,8 +168,8 @@ async fn token(args: &VerifyArgs, http: &reqwest::Client, base: &str) -> Result<
         .post(format!("{base}/oauth2/v2.0/token"))
         .form(&[
             ("grant_type", "client_credentials"),
-            ("client_id", id.as_str()),
-            ("client_secret", secret.as_str()),
+            ("client_id", id),
+            ("client_secret", secret),
         ])
         .send()
         .await
@@ -165,6 +192,102 @@ fn hashes(v: &Value) -> Result<Vec<candor_verify::TreeHash>, candor_verify::Fail
                 .collect()
         })
         .unwrap_or_else(|| Ok(Vec::new()))
+}
+
+/// The checkpoint to trust when witnesses are required: the latest if enough of them
+/// co-signed it, else the newest that enough co-signed. None (after saying why) when
+/// there is none.
+async fn witnessed(
+    args: &VerifyArgs,
+    source: &Source,
+    latest: &str,
+    head: candor_verify::TreeHead,
+) -> Result<Option<candor_verify::TreeHead>, CliError> {
+    use candor_verify::witness::{cosignatures, WitnessKey};
+    let witnesses: Vec<WitnessKey> = args
+        .require_witness
+        .iter()
+        .map(|k| WitnessKey::parse(k))
+        .collect::<Result<_, _>>()
+        .map_err(|e| CliError::Usage(format!("--require-witness: {e}")))?;
+    let quorum = args.witness_quorum as usize;
+    if quorum > witnesses.len() {
+        return Err(CliError::Usage(format!(
+            "--witness-quorum {quorum} is more than the {} witness(es) given",
+            witnesses.len()
+        )));
+    }
+    let names = |found: &[candor_verify::witness::Cosigned]| {
+        found
+            .iter()
+            .map(|c| c.witness.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match cosignatures(latest, &witnesses) {
+        Ok(found) if found.len() >= quorum => {
+            println!(
+                "ok    co-signed by {} of the witnesses you require ({})",
+                found.len(),
+                names(&found)
+            );
+            return Ok(Some(head));
+        }
+        Ok(found) => println!(
+            "note  the latest checkpoint ({} records) has {} of the {quorum} cosignature(s) you require; checking the newest co-signed one",
+            head.size,
+            found.len()
+        ),
+        Err(e) => {
+            println!("FAIL  the latest checkpoint: {e}");
+            return Ok(None);
+        }
+    }
+    let cosigned = match source.log_file("checkpoint.cosigned").await {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|_| CliError::Failed("checkpoint.cosigned is not text".into()))?,
+        Err(CliError::Failed(e) | CliError::Usage(e)) => {
+            println!("FAIL  no checkpoint co-signed by the witnesses you require: {e}");
+            return Ok(None);
+        }
+    };
+    let older = match verify_checkpoint(&cosigned, &args.key) {
+        Ok(h) => h,
+        Err(e) => {
+            println!("FAIL  checkpoint.cosigned: {e}");
+            return Ok(None);
+        }
+    };
+    match cosignatures(&cosigned, &witnesses) {
+        Ok(found) if found.len() >= quorum && older.size <= head.size => {
+            println!(
+                "ok    checkpoint of {} records, co-signed by {} of the witnesses you require ({}): checked instead of the latest",
+                older.size,
+                found.len(),
+                names(&found)
+            );
+            Ok(Some(older))
+        }
+        Ok(found) if found.len() >= quorum => {
+            println!(
+                "FAIL  the co-signed checkpoint ({} records) is larger than the latest ({} records)",
+                older.size, head.size
+            );
+            Ok(None)
+        }
+        Ok(found) => {
+            println!(
+                "FAIL  no checkpoint of this log is co-signed by {quorum} of the witnesses you require (the newest co-signed one has {}: {})",
+                found.len(),
+                names(&found)
+            );
+            Ok(None)
+        }
+        Err(e) => {
+            println!("FAIL  checkpoint.cosigned: {e}");
+            Ok(None)
+        }
+    }
 }
 
 /// The tenant a log is of, from its origin (`…/audit/<tenant>`); none for the operator
@@ -224,6 +347,14 @@ pub(super) async fn run(args: VerifyArgs) -> CliResult {
         Err(e) => {
             println!("FAIL  checkpoint: {e}");
             return Ok(ExitCode::from(1));
+        }
+    };
+    let head = if args.require_witness.is_empty() {
+        head
+    } else {
+        match witnessed(&args, &api, &note, head).await? {
+            Some(head) => head,
+            None => return Ok(ExitCode::from(1)),
         }
     };
 
@@ -520,7 +651,15 @@ async fn rebuild(
     let mut last_progress = started;
     for tile in candor_verify::tiles::entry_bundles(head.size) {
         let bytes = source.log_file(&tile.path()).await?;
-        if let Err(e) = rebuilt.push(&tile, &bytes) {
+        // Records past retention are empty entries: their leaves come from the hash tile.
+        let pruned =
+            candor_verify::tiles::unbundle(&bytes).is_ok_and(|e| e.iter().any(|e| e.is_empty()));
+        let hashes = if pruned {
+            Some(source.log_file(&tile.hashes_of_leaves().path()).await?)
+        } else {
+            None
+        };
+        if let Err(e) = rebuilt.push(&tile, &bytes, hashes.as_deref()) {
             fail(e.to_string());
             return Ok(rebuilt);
         }
@@ -530,11 +669,19 @@ async fn rebuild(
         }
     }
     match rebuilt.finish(head) {
-        Ok(()) => println!(
-            "ok    all {} records read from the tiles: each is a record of this log at its place, linked to the one before, and together they make the signed root ({:.1} s)",
-            head.size,
-            started.elapsed().as_secs_f64()
-        ),
+        Ok(()) => {
+            println!(
+                "ok    all {} records read from the tiles: each is a record of this log at its place, linked to the one before, and together they make the signed root ({:.1} s)",
+                head.size,
+                started.elapsed().as_secs_f64()
+            );
+            if rebuilt.pruned > 0 {
+                println!(
+                    "note  {} of them are past the log's retention: their contents were deleted, their leaf hashes (from the hash tiles) are in the signed root",
+                    rebuilt.pruned
+                );
+            }
+        }
         Err(e) => fail(e.to_string()),
     }
     match last {

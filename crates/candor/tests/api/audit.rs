@@ -153,7 +153,7 @@ fn candor(args: &[&str]) -> std::process::Output {
 }
 
 /// Runs the candor binary: whether it succeeded, and all it printed.
-fn candor_said(args: &[&str]) -> (bool, String) {
+pub(crate) fn candor_said(args: &[&str]) -> (bool, String) {
     let out = candor(args);
     (
         out.status.success(),
@@ -162,7 +162,7 @@ fn candor_said(args: &[&str]) -> (bool, String) {
 }
 
 /// The caller's log's origin, keys and where it is published.
-async fn log_keys(app: &TestApp, token: &str) -> Value {
+pub(crate) async fn log_keys(app: &TestApp, token: &str) -> Value {
     app.http()
         .get(app.url("/api/v1/audit/keys"))
         .bearer_auth(token)
@@ -184,7 +184,7 @@ fn db_args(app: &TestApp) -> Vec<String> {
     }
 }
 
-fn verify(app: &TestApp) -> (bool, String) {
+pub(crate) fn verify(app: &TestApp) -> (bool, String) {
     let mut args = vec!["audit", "verify"];
     let db = db_args(app);
     args.extend(db.iter().map(String::as_str));
@@ -882,7 +882,7 @@ fn go_verifies(dir: &str, key: &str) -> Option<(bool, String)> {
 }
 
 /// Schedules this moment's periodic jobs and runs every job due.
-async fn round(app: &TestApp, runner: &candor::jobs::JobRunner) {
+pub(crate) async fn round(app: &TestApp, runner: &candor::jobs::JobRunner) {
     runner
         .schedule_periodic(app.core.clock.now())
         .await
@@ -891,7 +891,7 @@ async fn round(app: &TestApp, runner: &candor::jobs::JobRunner) {
 }
 
 /// `candor verify --tiles`: nothing but the published copy and the key.
-fn verify_published(where_: &str, key: &str, state: &std::path::Path) -> (bool, String) {
+pub(crate) fn verify_published(where_: &str, key: &str, state: &std::path::Path) -> (bool, String) {
     candor_said(&[
         "verify",
         "--tiles",

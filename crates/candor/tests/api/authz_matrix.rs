@@ -80,6 +80,9 @@ enum Rule {
     /// One record of tenant A's audit log through the API: as `TenantApi` for the audit
     /// log, but a provider admin's log is the operator realm's, which does not have it.
     TenantAuditRecord,
+    /// One witness of tenant A's log: as `TenantApi` for naming witnesses, but a provider
+    /// admin's log is the operator realm's, which does not have it.
+    TenantWitness,
 }
 
 use ApiPermission as P;
@@ -191,6 +194,19 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
             Rule::TenantApi(P::AuditLogReadAll, AUDIT, Some(O::ProviderAdmin))
         }
         "/api/v1/audit/records/{id}/proof" => Rule::TenantAuditRecord,
+        "/api/v1/audit/log/checkpoint.cosigned" | "/api/v1/audit/retention" => {
+            Rule::TenantApi(P::AuditLogReadAll, AUDIT, Some(O::ProviderAdmin))
+        }
+        "/api/v1/audit/witnesses" if method == Method::GET => {
+            Rule::TenantApi(P::AuditLogReadAll, AUDIT, Some(O::ProviderAdmin))
+        }
+        "/api/v1/audit/witnesses" => {
+            Rule::TenantApi(P::AuditLogWitnessesReadWrite, ADMIN, Some(O::ProviderAdmin))
+        }
+        "/api/v1/audit/witnesses/{id}" => Rule::TenantWitness,
+        // A witness's signature is its credential.
+        "/api/v1/audit/log/cosignatures" => Rule::Anyone,
+        "/api/v1/operator/audit-retention/{log}" => Rule::OperatorApi(O::ProviderAdmin),
         "/api/v1/notifications/contacts"
         | "/api/v1/notifications/contacts/{id}"
         | "/api/v1/notifications/contacts/{id}/test"
@@ -438,6 +454,14 @@ fn expected(rule: Rule, who: &Who, method: &Method, path: &str, tenant_object: b
                 (_, outcome) => outcome,
             }
         }
+        Rule::TenantWitness => {
+            let manage =
+                Rule::TenantApi(P::AuditLogWitnessesReadWrite, ADMIN, Some(O::ProviderAdmin));
+            match (who, expected(manage, who, method, path, tenant_object)) {
+                (Who::Operator(..) | Who::OperatorClient(_), Served) => Hidden,
+                (_, outcome) => outcome,
+            }
+        }
         Rule::OwnedByOperator => match who {
             Who::Anonymous => SignIn,
             Who::Operator(_, _, me) if me.owns_browser => Served,
@@ -662,6 +686,8 @@ impl Objects {
             "webhook"
         } else if path.contains("/audit/records/") {
             "audit_record"
+        } else if path.contains("/audit/witnesses/") {
+            "witness"
         } else if path.contains("/console/push/") {
             "operator_push"
         } else if path.contains("/push/") {
@@ -684,6 +710,7 @@ impl Objects {
             ("{token}", "token"),
             // Every log has its first record: each caller reads its own log's.
             ("{*tile}", "tile"),
+            ("{log}", "log"),
         ] {
             if let Some(v) = self.params.get(key) {
                 out = out.replace(param, v);
@@ -939,8 +966,47 @@ async fn objects(app: &TestApp) -> Objects {
         .await
         .unwrap();
     params.insert("audit_record", record[0].id.to_string());
-    // Every log has a signed checkpoint to fetch.
+    params.insert("log", a.to_string());
+    let key =
+        candor_domain::audit::witness::WitnessSigner::new("witness.example/matrix", [200; 32])
+            .unwrap()
+            .public()
+            .to_vkey();
+    let witness = candor_app::audit_witnesses::add(
+        core,
+        &system,
+        candor_domain::audit::AuditChain::Tenant(a),
+        &key,
+        None,
+    )
+    .await
+    .unwrap();
+    params.insert("witness", witness.id);
+    // Every log has a signed checkpoint to fetch, co-signed by a witness.
     candor_app::audit::checkpoint_all(core).await.unwrap();
+    for (n, chain) in [
+        candor_domain::audit::AuditChain::Tenant(a),
+        candor_domain::audit::AuditChain::Tenant(app.world.b.id),
+        candor_domain::audit::AuditChain::Operator,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let signer = candor_domain::audit::witness::WitnessSigner::new(
+            "witness.example/cosigner",
+            [201 + n as u8; 32],
+        )
+        .unwrap();
+        candor_app::audit_witnesses::add(core, &system, chain, &signer.public().to_vkey(), None)
+            .await
+            .unwrap();
+        let note = candor_app::audit::latest_checkpoint(core, &system, chain)
+            .await
+            .unwrap();
+        candor_app::audit_witnesses::submit(core, &signer.cosign(&note, 1).unwrap())
+            .await
+            .unwrap();
+    }
 
     let feed = feeds::create_link(core, &system, None, a, "Matrix")
         .await
@@ -1278,6 +1344,24 @@ async fn fresh_object(app: &TestApp, path: &str, n: usize) -> String {
         .endpoint
         .id
         .to_string()
+    } else if path.starts_with("/api/v1/audit/witnesses/") {
+        let key = candor_domain::audit::witness::WitnessSigner::new(
+            &format!("witness.example/probe{n}"),
+            [n as u8; 32],
+        )
+        .unwrap()
+        .public()
+        .to_vkey();
+        candor_app::audit_witnesses::add(
+            &app.core,
+            &Actor::System,
+            candor_domain::audit::AuditChain::Tenant(a),
+            &key,
+            None,
+        )
+        .await
+        .unwrap()
+        .id
     } else {
         panic!("no fresh object for DELETE {path}: add one to fresh_object");
     };
@@ -1293,6 +1377,11 @@ async fn clean_up(app: &TestApp, url_path: &str) {
     if url_path.starts_with("/api/v1/notifications/webhooks/") {
         if let Ok(id) = id.parse() {
             let _ = app.core.store.delete_webhook(a, id, Vec::new()).await;
+        }
+    } else if url_path.starts_with("/api/v1/audit/witnesses/") {
+        if let Ok(id) = id.parse() {
+            let chain = candor_domain::audit::AuditChain::Tenant(a).key();
+            let _ = app.core.store.remove_audit_witness(&chain, id).await;
         }
     } else if url_path.starts_with("/api/v1/notifications/contacts/") {
         if let Ok(id) = id.parse() {

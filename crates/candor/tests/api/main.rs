@@ -7,6 +7,7 @@ mod common;
 
 mod alerts;
 mod audit;
+mod audit_witness;
 mod authz;
 mod authz_matrix;
 
