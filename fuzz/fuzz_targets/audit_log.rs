@@ -1,6 +1,7 @@
 //! What `candor verify` reads from a provider it does not trust, and what Candor's tile
 //! route parses from any caller: tile paths, entry bundles, records' canonical bytes,
-//! checkpoints and Lockbox decisions. Any bytes are either read or refused with an error,
+//! checkpoints, Lockbox decisions, witness keys and cosigned checkpoints (which anyone
+//! may post to Candor), and hash tiles a consistency proof is read from. Any bytes are either read or refused with an error,
 //! never a panic; a path that parses prints back as itself.
 #![no_main]
 
@@ -22,6 +23,26 @@ fuzz_target!(|data: &[u8]| {
         let _ = candor_verify::lockbox::parse_requests(text);
         let _ = candor_verify::lockbox::raw_key(text);
         let _ = candor_verify::key_name(text);
+        if let Ok(key) = candor_verify::witness::WitnessKey::parse(text) {
+            assert_eq!(
+                candor_verify::witness::WitnessKey::parse(&key.to_vkey()).ok(),
+                Some(key)
+            );
+        }
+        let _ = candor_verify::witness::WitnessSigner::parse(text);
+        let _ = candor_verify::witness::note_text(text);
+        if let Ok(witness) = candor_verify::witness::WitnessSigner::new("witness.example/w1", [1; 32]) {
+            let _ = candor_verify::witness::cosignatures(text, &[witness.public().clone()]);
+        }
+    }
+    // A stored hash read from a hash tile, as a witness builds a consistency proof.
+    if let Some((numbers, tile)) = data.split_first_chunk::<16>() {
+        let index = u64::from_le_bytes(numbers[..8].try_into().unwrap_or_default());
+        let size = u64::from_le_bytes(numbers[8..].try_into().unwrap_or_default());
+        let _ = tiles::tile_of_hash(index, size);
+        let _ = tiles::hash_from_tile(index, size, tile);
+        let (old, new) = (index % (1 << 40), size % (1 << 40));
+        let _ = candor_verify::consistency_tiles(old.min(new), old.max(new));
     }
     if let Ok(entries) = tiles::unbundle(data) {
         for e in &entries {

@@ -109,6 +109,9 @@ pub struct PastRetention {
     /// Records that happened before this time (RFC 3339) are past retention: their
     /// place and hashes are kept (proofs still verify), their contents are not.
     pub before: String,
+    /// The same day as a date (`YYYY-MM-DD`), for pages.
+    #[serde(skip)]
+    pub before_date: String,
 }
 
 /// Whether a search of `chain` from `from` reaches past its retention, and so shows
@@ -125,6 +128,7 @@ pub async fn notice(
     Ok((from < before).then(|| PastRetention {
         days,
         before: rfc3339(before),
+        before_date: before.date().to_string(),
     }))
 }
 

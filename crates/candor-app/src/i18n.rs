@@ -193,7 +193,7 @@ mod tests {
                 args.insert("count".into(), FluentValue::from(3));
                 for extra in [
                     "tenant", "id", "decision", "start", "end", "number", "url", "time", "until",
-                    "title", "due", "link", "cadence", "service",
+                    "title", "due", "link", "cadence", "service", "days", "before",
                 ] {
                     args.insert(extra.into(), FluentValue::from("x"));
                 }

@@ -582,6 +582,165 @@ pub async fn a_log_keeps_the_prefix_it_was_first_given(store: Arc<dyn Store>) {
     assert_eq!(store.audit_log_prefix("t2", "ccc").await.unwrap(), "ccc");
 }
 
+pub async fn a_witness_keeps_only_its_newest_cosignature(store: Arc<dyn Store>) {
+    use candor_domain::audit::{AuditWitness, Cosignature};
+    let witness = AuditWitness {
+        id: uuid::Uuid::now_v7(),
+        chain: "t1".into(),
+        name: "witness.example/w1".into(),
+        key_id: 0xdead_beef,
+        verifier_key: "witness.example/w1+deadbeef+BAAA".into(),
+        added_at: T0,
+        cosigned: None,
+    };
+    assert!(store.add_audit_witness(&witness).await.unwrap());
+    // The same key on the same log once; on another log it is another witness.
+    let again = AuditWitness {
+        id: uuid::Uuid::now_v7(),
+        ..witness.clone()
+    };
+    assert!(!store.add_audit_witness(&again).await.unwrap());
+    let elsewhere = AuditWitness {
+        chain: "t2".into(),
+        ..again
+    };
+    assert!(store.add_audit_witness(&elsewhere).await.unwrap());
+    let cosign = |size: u64| Cosignature {
+        size,
+        line: format!("— witness.example/w1 line-{size}"),
+        received_at: T0 + Duration::seconds(size as i64),
+    };
+    store
+        .record_cosignature("t1", witness.id, &cosign(10))
+        .await
+        .unwrap();
+    // An older checkpoint's cosignature arriving late does not replace a newer one.
+    store
+        .record_cosignature("t1", witness.id, &cosign(7))
+        .await
+        .unwrap();
+    // A witness is its log's: the id on another log changes nothing.
+    store
+        .record_cosignature("t2", witness.id, &cosign(99))
+        .await
+        .unwrap();
+    let listed = store.audit_witnesses("t1").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].cosigned, Some(cosign(10)));
+    assert_eq!(store.audit_witnesses("t2").await.unwrap()[0].cosigned, None);
+    assert_eq!(
+        store.cosigned_sizes().await.unwrap(),
+        vec![("t1".to_owned(), 10)]
+    );
+    assert!(!store.remove_audit_witness("t2", witness.id).await.unwrap());
+    assert!(store.remove_audit_witness("t1", witness.id).await.unwrap());
+    assert!(store.audit_witnesses("t1").await.unwrap().is_empty());
+}
+
+pub async fn records_past_retention_keep_their_place_and_hashes(store: Arc<dyn Store>) {
+    let t = TenantId::generate();
+    let chain = AuditChain::Tenant(t);
+    let records: Vec<NewAuditRecord> = (0..5)
+        .map(|i| {
+            NewAuditRecord::new(
+                chain,
+                T0 + Duration::days(i),
+                "admin@contoso.example",
+                ActorKind::TenantUser,
+                "Set-Thing",
+            )
+            .item(format!("thing {i}"))
+        })
+        .collect();
+    let sealed = store.append_audit(records).await.unwrap();
+    assert_eq!(store.audit_retentions().await.unwrap(), vec![]);
+    store
+        .set_audit_retention(&chain.key(), Some(30))
+        .await
+        .unwrap();
+    store
+        .set_audit_retention(&chain.key(), Some(45))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.audit_retentions().await.unwrap(),
+        vec![(chain.key(), 45)]
+    );
+    // Oldest first, at most the limit, only before the cut-off.
+    let cut = T0 + Duration::days(3);
+    assert_eq!(
+        store
+            .prune_audit_records(&chain.key(), cut, 2)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .prune_audit_records(&chain.key(), cut, 9)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .prune_audit_records(&chain.key(), cut, 9)
+            .await
+            .unwrap(),
+        0
+    );
+    let all = store
+        .audit_chain_records(&chain.key(), 0, 10)
+        .await
+        .unwrap();
+    for (r, before) in all.iter().zip(&sealed) {
+        let past = r.occurred_at < cut;
+        assert_eq!(r.pruned, past, "{}", r.seq);
+        assert_eq!(
+            (
+                r.seq,
+                r.id,
+                r.hash,
+                r.prev_hash,
+                &r.tree_hashes,
+                r.occurred_at
+            ),
+            (
+                before.seq,
+                before.id,
+                before.hash,
+                before.prev_hash,
+                &before.tree_hashes,
+                before.occurred_at
+            )
+        );
+        if past {
+            assert!(r.actor.is_empty() && r.activity.is_empty() && r.item.is_none());
+            assert_eq!(r.details, "{}");
+        } else {
+            assert_eq!(r.item, before.item);
+        }
+    }
+    // The search finds only what is left.
+    let found = store
+        .search_audit(
+            &AuditQuery::parse(
+                chain,
+                AuditQueryInput {
+                    from: Some(T0 - Duration::days(1)),
+                    to: Some(T0 + Duration::days(10)),
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    store.set_audit_retention(&chain.key(), None).await.unwrap();
+    assert!(store.audit_retentions().await.unwrap().is_empty());
+}
+
 fn checkpoint_key_id() -> String {
     "audit-key-1".into()
 }

@@ -43,6 +43,8 @@ contract!(
     audit_search_filters_and_pages_newest_first,
     checkpoints_are_stored_per_chain,
     a_log_keeps_the_prefix_it_was_first_given,
+    a_witness_keeps_only_its_newest_cosignature,
+    records_past_retention_keep_their_place_and_hashes,
     the_first_signing_key_wins,
     jobs_are_claimed_when_due_and_deduplicated,
     each_job_lane_is_claimed_on_its_own,

@@ -353,6 +353,25 @@ mod tests {
     }
 
     #[test]
+    fn a_cosignature_made_by_another_implementation_verifies() {
+        // Made with Python's `cryptography` from the C2SP text alone (the seed of
+        // fuzz/seeds/audit_log/cosigned_note): key id, time and signed message agree.
+        let vkey = "witness.example/w1+0ad7d35e+BIqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c";
+        let note = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n— example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n— witness.example/w1 CtfTXgAAAABkGFDL0l0pFwTk9MykvW0AWQ7aj3wlQOPdkH/U6S+pa35ceaScuEzSwKfIeJ7i4Fxp8hH+ardr70qwEBhCA4/FskmwAg==\n";
+        let key = WitnessKey::parse(vkey).unwrap();
+        assert_eq!(key.to_vkey(), vkey);
+        assert_eq!(
+            WitnessSigner::new("witness.example/w1", [1; 32])
+                .unwrap()
+                .public(),
+            &key
+        );
+        let found = cosignatures(note, &[key]).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].time, 1_679_315_147);
+    }
+
+    #[test]
     fn keys_round_trip_and_the_key_id_is_the_c2sp_one() {
         let w = WitnessSigner::new("witness.example.com/w1", [3; 32]).unwrap();
         let vkey = w.public().to_vkey();

@@ -84,6 +84,7 @@ audit-col-activity = Activity
 audit-col-item = Item
 audit-col-details = Details
 audit-no-results = No records match this search.
+audit-past-retention = Records from before { $before } are past this log's retention of { $days } days: their contents were deleted and only their place in the log and their hashes are kept, so they are not shown here. Proofs that they were in the log still verify.
 audit-next-page = Older records
 audit-first-page = Newest records
 audit-range-required = Choose a start and an end date.

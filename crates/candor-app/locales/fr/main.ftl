@@ -84,6 +84,7 @@ audit-col-activity = Activité
 audit-col-item = Élément
 audit-col-details = Détails
 audit-no-results = Aucun enregistrement ne correspond à cette recherche.
+audit-past-retention = Les enregistrements antérieurs au { $before } ont dépassé la durée de conservation de ce journal ({ $days } jours) : leur contenu a été supprimé et seuls leur place dans le journal et leurs hachages sont conservés ; ils ne sont donc pas affichés ici. Les preuves de leur présence dans le journal restent vérifiables.
 audit-next-page = Enregistrements plus anciens
 audit-first-page = Enregistrements les plus récents
 audit-range-required = Choisissez une date de début et une date de fin.

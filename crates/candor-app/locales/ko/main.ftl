@@ -84,6 +84,7 @@ audit-col-activity = 활동
 audit-col-item = 항목
 audit-col-details = 세부 정보
 audit-no-results = 이 검색과 일치하는 레코드가 없습니다.
+audit-past-retention = { $before } 이전의 레코드는 이 로그의 보존 기간({ $days }일)이 지났습니다. 내용은 삭제되고 로그에서의 위치와 해시만 보관되므로 여기에 표시되지 않습니다. 해당 레코드가 로그에 있었다는 증명은 계속 검증됩니다.
 audit-next-page = 이전 레코드
 audit-first-page = 최신 레코드
 audit-range-required = 시작 날짜와 종료 날짜를 선택하세요.

@@ -84,6 +84,7 @@ audit-col-activity = Activiteit
 audit-col-item = Object
 audit-col-details = Gegevens
 audit-no-results = Er zijn geen vermeldingen die aan deze zoekopdracht voldoen.
+audit-past-retention = Vermeldingen van vóór { $before } vallen buiten de bewaartermijn van dit logboek ({ $days } dagen): hun inhoud is verwijderd en alleen hun plaats in het logboek en hun hashes zijn bewaard, dus ze worden hier niet getoond. Bewijzen dat ze in het logboek stonden, blijven geldig.
 audit-next-page = Oudere vermeldingen
 audit-first-page = Nieuwste vermeldingen
 audit-range-required = Kies een begin- en een einddatum.

@@ -84,6 +84,7 @@ audit-col-activity = 活動
 audit-col-item = 項目
 audit-col-details = 詳細資料
 audit-no-results = 沒有符合此搜尋條件的記錄。
+audit-past-retention = { $before } 之前的記錄已超過此記錄檔的保留期限（{ $days } 天）：其內容已刪除，僅保留其在記錄檔中的位置和雜湊值，因此不會在此顯示。證明這些記錄曾在記錄檔中的證據仍可驗證。
 audit-next-page = 較舊的記錄
 audit-first-page = 最新的記錄
 audit-range-required = 請選擇開始日期和結束日期。

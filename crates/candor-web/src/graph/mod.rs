@@ -59,6 +59,13 @@ pub fn routes(t: &mut RouteTable) -> Router<AppState> {
                 &format!("{base}/issues/{{id}}/incidentReport"),
                 get(incident_report),
             )
+            // A function as Graph's SDKs call it (`incidentReport()`, the form Microsoft's
+            // own SDK generates), with its namespace, and as a plain path segment.
+            .at(
+                t,
+                &format!("{base}/issues/{{id}}/incidentReport()"),
+                get(incident_report),
+            )
             .at(
                 t,
                 &format!("{base}/issues/{{id}}/microsoft.graph.incidentReport()"),

@@ -46,6 +46,8 @@ pub struct AuditPage {
     pub next_page: Option<String>,
     pub export_csv: String,
     pub export_json: String,
+    /// Said when the search reaches back past the log's retention.
+    pub past_retention: Option<String>,
 }
 
 fn with_params(
@@ -109,12 +111,27 @@ pub async fn audit_page(
     let mut rows = Vec::new();
     let mut next_page = None;
     let mut searched = false;
+    let mut past_retention = None;
     match params.to_input() {
-        Ok(input) => match audit_service::search(&state.core, &user.actor, chain, input)
-            .await
-            .map_err(ApiError::from)
+        Ok(input) => match async {
+            let from = input.from;
+            let page = audit_service::search(&state.core, &user.actor, chain, input).await?;
+            let notice = match from {
+                Some(from) => candor_app::audit_retention::notice(&state.core, chain, from).await?,
+                None => None,
+            };
+            Ok::<_, candor_app::error::AppError>((page, notice))
+        }
+        .await
+        .map_err(ApiError::from)
         {
-            Ok(result) => {
+            Ok((result, notice)) => {
+                past_retention = notice.map(|n| {
+                    tr.ta(
+                        "audit-past-retention",
+                        &[("days", n.days.to_string()), ("before", n.before_date)],
+                    )
+                });
                 searched = true;
                 rows = result
                     .items
@@ -182,6 +199,7 @@ pub async fn audit_page(
             next_page,
             export_csv: with_params(export_base, &params, None, Some("csv")),
             export_json: with_params(export_base, &params, None, Some("json")),
+            past_retention,
             page,
         },
     )

@@ -331,6 +331,29 @@ async fn records_past_retention_keep_their_proofs(app: TestApp) {
     assert!(!items.is_empty());
     assert!(items.iter().all(|r| r["activity"] != ""), "{page}");
     assert!(!items.iter().any(|r| r["id"] == old[3].id.to_string()));
+    // The portal's search says it too, in the reader's language.
+    let browser = app
+        .sign_in(
+            &app.world
+                .a
+                .user(candor_domain::identity::TenantRole::AuditReader)
+                .email,
+            false,
+        )
+        .await;
+    let html = browser
+        .get(app.url(&format!("/portal/audit?start={start}&end={end}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<p class=\"notice\">Records from before")
+            && html.contains("retention of 30 days"),
+        "{html}"
+    );
 
     // Its proof still verifies: the same leaf, in the same tree as before.
     let size = before["treeSize"].as_u64().unwrap();

@@ -260,6 +260,7 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         | "/v1.0/admin/serviceAnnouncement/issues"
         | "/v1.0/admin/serviceAnnouncement/issues/{id}"
         | "/v1.0/admin/serviceAnnouncement/issues/{id}/incidentReport"
+        | "/v1.0/admin/serviceAnnouncement/issues/{id}/incidentReport()"
         | "/v1.0/admin/serviceAnnouncement/issues/{id}/microsoft.graph.incidentReport()" => {
             Rule::TenantApi(P::ServiceHealthReadAll, HEALTH, None)
         }

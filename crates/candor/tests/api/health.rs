@@ -812,7 +812,52 @@ async fn a_published_review_marks_the_issue_and_reaches_its_tenants(app: TestApp
         .await
         .unwrap();
     assert_eq!(report.status(), 200);
-    assert!(report.text().await.unwrap().contains("Root cause"));
+    let document = report.text().await.unwrap();
+    assert!(document.contains("Root cause"));
+    // Every Graph function in the route table is served in each form the SDKs
+    // generate: `name()` (Microsoft's own SDK), `microsoft.graph.name()`, and `name`.
+    let functions: Vec<String> = app
+        .state
+        .routes
+        .entries()
+        .iter()
+        .filter_map(|e| {
+            let (base, last) = e.path.rsplit_once('/')?;
+            let name = last.strip_prefix("microsoft.graph.")?.strip_suffix("()")?;
+            Some(format!("{base}/{name}"))
+        })
+        .collect();
+    assert!(
+        functions
+            .iter()
+            .any(|f| f.ends_with("/issues/{id}/incidentReport")),
+        "{functions:?}"
+    );
+    for plain in &functions {
+        let (base, name) = plain.rsplit_once('/').unwrap();
+        for form in [
+            plain.clone(),
+            format!("{base}/{name}()"),
+            format!("{base}/microsoft.graph.{name}()"),
+        ] {
+            assert!(
+                app.state.routes.entries().iter().any(|e| e.path == form),
+                "{form} is not routed"
+            );
+            if !form.starts_with("/v1.0/admin/serviceAnnouncement/issues/{id}/") {
+                continue;
+            }
+            let res = app
+                .http()
+                .get(app.url(&form.replace("{id}", &id.to_string())))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{form}");
+            assert_eq!(res.text().await.unwrap(), document, "{form}");
+        }
+    }
     let other = app
         .token(
             app.world
