@@ -46,6 +46,7 @@ macro_rules! wire_enum {
 }
 
 pub mod alert;
+pub mod availability;
 pub mod breaker;
 mod catalog;
 mod delivery;

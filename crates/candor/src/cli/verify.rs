@@ -85,7 +85,42 @@ pub(super) enum Source {
     Dir(PathBuf),
 }
 
+/// A bearer token, or an API client's id and secret to get one with.
+pub(super) type Credentials<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>);
+
 impl Source {
+    /// Candor's API at `log` (with a token got from `credentials`), or the published copy
+    /// at `tiles` (a URL or a directory).
+    pub(super) async fn of(
+        log: Option<&str>,
+        tiles: Option<&str>,
+        credentials: Credentials<'_>,
+        http: reqwest::Client,
+    ) -> Result<Source, CliError> {
+        Ok(match (log, tiles) {
+            (Some(log), _) => {
+                let base = log.trim_end_matches('/').to_owned();
+                Source::Api {
+                    token: api_token(credentials, &http, &base).await?,
+                    http,
+                    base,
+                }
+            }
+            (None, Some(t)) if t.starts_with("http://") || t.starts_with("https://") => {
+                Source::Http {
+                    http,
+                    base: t.trim_end_matches('/').to_owned(),
+                }
+            }
+            (None, Some(dir)) => Source::Dir(PathBuf::from(dir)),
+            (None, None) => {
+                return Err(CliError::Usage(
+                    "give --log (Candor's URL) or --tiles (where the log is published)".into(),
+                ))
+            }
+        })
+    }
+
     pub(super) async fn get(&self, path: &str) -> Result<Vec<u8>, CliError> {
         let (http, url, token) = match self {
             Source::Dir(dir) => {
@@ -137,22 +172,9 @@ impl Source {
     }
 }
 
-async fn token(args: &VerifyArgs, http: &reqwest::Client, base: &str) -> Result<String, CliError> {
-    api_token(
-        (
-            args.token.as_deref(),
-            args.client_id.as_deref(),
-            args.client_secret.as_deref(),
-        ),
-        http,
-        base,
-    )
-    .await
-}
-
 /// A bearer token: the one given, or one issued to the API client given.
-pub(super) async fn api_token(
-    (token, client_id, client_secret): (Option<&str>, Option<&str>, Option<&str>),
+async fn api_token(
+    (token, client_id, client_secret): Credentials<'_>,
     http: &reqwest::Client,
     base: &str,
 ) -> Result<String, CliError> {
@@ -305,30 +327,20 @@ pub(super) async fn run(args: VerifyArgs) -> CliResult {
         .build()
         .map_err(|e| CliError::Failed(e.to_string()))?;
     let name = candor_verify::key_name(&args.key).map_err(|e| CliError::Usage(e.to_string()))?;
-    let (api, full) = match (&args.log, &args.tiles) {
-        (Some(log), _) => {
-            let base = log.trim_end_matches('/').to_owned();
-            let source = Source::Api {
-                token: token(&args, &http, &base).await?,
-                http,
-                base,
-            };
-            (source, args.full)
-        }
-        (None, Some(tiles)) if tiles.starts_with("http://") || tiles.starts_with("https://") => (
-            Source::Http {
-                http,
-                base: tiles.trim_end_matches('/').to_owned(),
-            },
-            true,
-        ),
-        (None, Some(dir)) => (Source::Dir(PathBuf::from(dir)), true),
-        (None, None) => {
-            return Err(CliError::Usage(
-                "give --log (Candor's URL) or --tiles (where the log is published)".into(),
-            ))
-        }
-    };
+    let credentials = (
+        args.token.as_deref(),
+        args.client_id.as_deref(),
+        args.client_secret.as_deref(),
+    );
+    let api = Source::of(
+        args.log.as_deref(),
+        args.tiles.as_deref(),
+        credentials,
+        http,
+    )
+    .await?;
+    // Reading the published tiles means reading every record.
+    let full = args.full || !matches!(api, Source::Api { .. });
     let mut failures = Vec::new();
 
     // 1. The latest checkpoint, signed by the key you hold.

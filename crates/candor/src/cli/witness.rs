@@ -14,7 +14,7 @@ use candor_verify::witness::WitnessSigner;
 use candor_verify::{check_consistency_from_tiles, consistency_tiles, verify_checkpoint};
 use clap::{Args, Subcommand};
 
-use super::verify::{api_token, Source};
+use super::verify::Source;
 use super::{CliError, CliResult};
 
 #[derive(Debug, Args)]
@@ -98,36 +98,18 @@ pub(super) async fn run(args: WitnessArgs) -> CliResult {
         .ok_or_else(|| CliError::Usage("with --tiles, give --submit (Candor's URL)".into()))?
         .trim_end_matches('/')
         .to_owned();
-    let source = match (&args.log, &args.tiles) {
-        (Some(log), _) => {
-            let base = log.trim_end_matches('/').to_owned();
-            let token = api_token(
-                (
-                    args.token.as_deref(),
-                    args.client_id.as_deref(),
-                    args.client_secret.as_deref(),
-                ),
-                &http,
-                &base,
-            )
-            .await?;
-            Source::Api {
-                http: http.clone(),
-                base,
-                token,
-            }
-        }
-        (None, Some(t)) if t.starts_with("http://") || t.starts_with("https://") => Source::Http {
-            http: http.clone(),
-            base: t.trim_end_matches('/').to_owned(),
-        },
-        (None, Some(dir)) => Source::Dir(PathBuf::from(dir)),
-        (None, None) => {
-            return Err(CliError::Usage(
-                "give --log (Candor's URL) or --tiles (where the log is published)".into(),
-            ))
-        }
-    };
+    let credentials = (
+        args.token.as_deref(),
+        args.client_id.as_deref(),
+        args.client_secret.as_deref(),
+    );
+    let source = Source::of(
+        args.log.as_deref(),
+        args.tiles.as_deref(),
+        credentials,
+        http.clone(),
+    )
+    .await?;
     println!(
         "witness {} (key {:08x}) watching {}",
         signer.public().name,
