@@ -192,8 +192,29 @@ mod tests {
                 args.insert("minutes".into(), FluentValue::from(30));
                 args.insert("count".into(), FluentValue::from(3));
                 for extra in [
-                    "tenant", "id", "decision", "start", "end", "number", "url", "time", "until",
-                    "title", "due", "link", "cadence", "service", "days", "before",
+                    "tenant",
+                    "id",
+                    "decision",
+                    "start",
+                    "end",
+                    "number",
+                    "url",
+                    "time",
+                    "until",
+                    "title",
+                    "due",
+                    "link",
+                    "cadence",
+                    "service",
+                    "days",
+                    "before",
+                    "date",
+                    "impact",
+                    "outage",
+                    "degraded",
+                    "maintenance",
+                    "month",
+                    "percent",
                 ] {
                     args.insert(extra.into(), FluentValue::from("x"));
                 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use candor_domain::health::availability;
 use candor_domain::health::{Issue, Post, Service, Status};
 use candor_domain::store::IssueFilter;
 use candor_domain::JobId;
@@ -19,7 +20,12 @@ pub const RECENT: Duration = Duration::days(7);
 pub struct PublicService {
     pub service: Service,
     pub status: Status,
+    /// The last `HISTORY_DAYS` days (UTC), oldest first, from the broad issues.
+    pub history: Vec<availability::Day>,
 }
+
+/// Days of availability history the public page shows.
+pub const HISTORY_DAYS: u16 = 90;
 
 pub struct PublicIssue {
     pub issue: Issue,
@@ -61,6 +67,33 @@ pub async fn public_status(core: &Core) -> AppResult<PublicStatus> {
             }
         }
     }
+    // Every broad issue that touched the history's days: any resolved since its first
+    // day was last changed after it.
+    let since = now - Duration::days(i64::from(HISTORY_DAYS));
+    let mut spans: BTreeMap<String, Vec<availability::Span>> = BTreeMap::new();
+    let touched = core
+        .store
+        .list_issues(&IssueFilter {
+            active_only: false,
+            modified_since: Some(since),
+            limit: 10_000,
+        })
+        .await?;
+    for issue in touched.iter().chain(found.values()) {
+        if issue.scope.is_broad() && issue.end.is_none_or(|e| e >= since) {
+            if let Some(span) = availability::Span::of(issue) {
+                spans
+                    .entry(issue.service.as_str().to_owned())
+                    .or_default()
+                    .push(span);
+            }
+        }
+    }
+    // An issue found by both reads counts once.
+    for list in spans.values_mut() {
+        list.sort_by_key(|s| (s.start, s.end, s.impact));
+        list.dedup();
+    }
     let catalog = core.store.list_services().await?;
     let mut issues = with_posts(core, &catalog, found.into_values().collect()).await?;
     issues.sort_by(|a, b| {
@@ -78,7 +111,19 @@ pub async fn public_status(core: &Core) -> AppResult<PublicStatus> {
                 .map(|i| i.issue.status)
                 .max_by_key(|s| s.severity())
                 .unwrap_or(Status::ServiceOperational);
-            PublicService { service, status }
+            let history = availability::history(
+                spans
+                    .get(service.id.as_str())
+                    .map_or(&[][..], Vec::as_slice),
+                now,
+                HISTORY_DAYS,
+                &jiff::tz::TimeZone::UTC,
+            );
+            PublicService {
+                service,
+                status,
+                history,
+            }
         })
         .collect();
     Ok(PublicStatus {

@@ -4,6 +4,7 @@
 
 use askama::Template;
 use atom_syndication::{Category, Content, Entry, Feed, FixedDateTime, Link, Person, Text};
+use candor_domain::health::availability::{self, Day, Impact};
 use candor_domain::health::Status;
 use candor_domain::language::Language;
 use candor_domain::time_util::rfc3339;
@@ -136,6 +137,74 @@ pub struct ServiceLine {
     pub name: String,
     pub status: String,
     pub status_class: &'static str,
+    /// One bar per day, oldest first.
+    pub bars: Vec<DayBar>,
+    /// Availability per calendar month of the history, newest first.
+    pub months: Vec<String>,
+}
+
+/// One day of a service's history, as a bar: its class and what its tooltip says.
+pub struct DayBar {
+    pub class: &'static str,
+    pub title: String,
+}
+
+/// The CSS class of a day's worst impact.
+pub fn impact_class(i: Impact) -> &'static str {
+    match i {
+        Impact::Operational => "operational",
+        Impact::Maintenance => "maintenance",
+        Impact::Degraded => "degraded",
+        Impact::Outage => "outage",
+    }
+}
+
+/// A service's history as bars and monthly figures, in `tr`'s language.
+pub fn history_lines(tr: &Tr, days: &[Day]) -> (Vec<DayBar>, Vec<String>) {
+    let bars = days
+        .iter()
+        .map(|d| {
+            let impact = tr.t(&format!("impact-{}", impact_class(d.worst)));
+            let title = if d.worst == Impact::Operational {
+                format!("{}: {impact}", d.date)
+            } else {
+                tr.ta(
+                    "history-day",
+                    &[
+                        ("date", d.date.to_string()),
+                        ("impact", impact),
+                        ("outage", d.outage_minutes.to_string()),
+                        ("degraded", d.degraded_minutes.to_string()),
+                        ("maintenance", d.maintenance_minutes.to_string()),
+                    ],
+                )
+            };
+            DayBar {
+                class: impact_class(d.worst),
+                title,
+            }
+        })
+        .collect();
+    let months = availability::monthly(days)
+        .into_iter()
+        .rev()
+        .map(|(year, month, pct)| {
+            tr.ta(
+                "history-month",
+                &[
+                    ("month", format!("{year}-{month:02}")),
+                    ("percent", percent(pct)),
+                ],
+            )
+        })
+        .collect();
+    (bars, months)
+}
+
+/// A percentage as status pages write it: three decimals, never rounded up to 100.
+pub fn percent(p: f64) -> String {
+    let floored = (p * 1000.0).floor() / 1000.0;
+    format!("{floored:.3}")
 }
 
 pub struct PostLine {
@@ -214,10 +283,15 @@ pub fn page_html(
         services: status
             .services
             .iter()
-            .map(|s| ServiceLine {
-                name: s.service.display_name.clone(),
-                status: status_label(tr, s.status),
-                status_class: status_class(s.status),
+            .map(|s| {
+                let (bars, months) = history_lines(tr, &s.history);
+                ServiceLine {
+                    name: s.service.display_name.clone(),
+                    status: status_label(tr, s.status),
+                    status_class: status_class(s.status),
+                    bars,
+                    months,
+                }
             })
             .collect(),
         active: status
@@ -253,6 +327,11 @@ pub fn status_json(status: &PublicStatus) -> serde_json::Value {
             "id": s.service.id.as_str(),
             "displayName": s.service.display_name,
             "status": s.status.as_str(),
+            "history": s.history,
+            "availability": availability::monthly(&s.history).into_iter().map(|(y, m, p)| serde_json::json!({
+                "month": format!("{y}-{m:02}"),
+                "percent": p,
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "issues": status.issues.iter().map(|p| serde_json::json!({
             "id": p.issue.id.as_str(),

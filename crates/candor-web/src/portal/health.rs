@@ -61,6 +61,8 @@ pub struct ServiceRow {
     pub status: String,
     pub status_class: &'static str,
     pub issues: Vec<(String, String)>,
+    pub bars: Vec<candor_app::status_page::DayBar>,
+    pub months: Vec<String>,
 }
 
 pub struct HistoryRow {
@@ -111,15 +113,20 @@ pub async fn dashboard(State(state): State<AppState>, user: PortalUser) -> Respo
         title: tr.t("health-title"),
         services: views
             .iter()
-            .map(|v| ServiceRow {
-                name: v.service.display_name.clone(),
-                status: status_label(&tr, v.status),
-                status_class: status_class(v.status),
-                issues: v
-                    .active
-                    .iter()
-                    .map(|i| (i.id.to_string(), i.title.clone()))
-                    .collect(),
+            .map(|v| {
+                let (bars, months) = candor_app::status_page::history_lines(&tr, &v.history);
+                ServiceRow {
+                    name: v.service.display_name.clone(),
+                    status: status_label(&tr, v.status),
+                    status_class: status_class(v.status),
+                    issues: v
+                        .active
+                        .iter()
+                        .map(|i| (i.id.to_string(), i.title.clone()))
+                        .collect(),
+                    bars,
+                    months,
+                }
             })
             .collect(),
         history: issues

@@ -10,6 +10,7 @@ mod audit;
 mod audit_witness;
 mod authz;
 mod authz_matrix;
+mod availability;
 
 mod chase;
 mod cli;
