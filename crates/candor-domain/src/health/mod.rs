@@ -51,6 +51,7 @@ pub mod breaker;
 mod catalog;
 mod delivery;
 mod issue;
+pub mod maintenance;
 mod message;
 mod notify;
 mod pir;
