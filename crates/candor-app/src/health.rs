@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use candor_domain::audit::{AuditChain, NewAuditRecord};
+use candor_domain::health::availability;
 use candor_domain::health::{
     check_cadence, next_due, scope_components, transition, Applied, ChangeRefused, Classification,
     ComponentId, Issue, IssueChange, IssueId, Move, Origin, Post, PostDraft, PostType, Scope,
@@ -522,34 +523,21 @@ pub struct ServiceHealthView {
     pub service: Service,
     pub status: Status,
     pub active: Vec<Issue>,
-    /// The last 90 days in the tenant's time zone, from the issues that affected it.
-    pub history: Vec<candor_domain::health::availability::Day>,
 }
 
 /// The dashboard: each service the tenant uses with its status (the worst active issue
-/// affecting the tenant, else operational) and its last 90 days, and the issues of the
-/// last 30 days.
+/// affecting the tenant, else operational), and the issues of the last 30 days.
 pub async fn tenant_dashboard(
     core: &Core,
     actor: &Actor,
     tenant: TenantId,
 ) -> AppResult<(Vec<ServiceHealthView>, Vec<Issue>)> {
-    use candor_domain::health::availability;
     authorize(actor, Action::ReadServiceHealth(tenant))?;
     let now = core.clock.now();
-    let days = crate::public::HISTORY_DAYS;
-    let touched = core
+    let issues = core
         .store
-        .tenant_issues(tenant, now - Duration::days(i64::from(days)))
+        .tenant_issues(tenant, now - Duration::days(30))
         .await?;
-    let zone = jiff::tz::TimeZone::get(core.tenant(tenant).await?.time_zone.as_str())
-        .unwrap_or(jiff::tz::TimeZone::UTC);
-    let listed_since = now - Duration::days(30);
-    let issues: Vec<Issue> = touched
-        .iter()
-        .filter(|i| !i.is_resolved() || i.last_modified >= listed_since)
-        .cloned()
-        .collect();
     // The services the tenant uses, and any an issue names that it is not placed on
     // (tenants named explicitly in a scope): one catalog read for both.
     let mut wanted = super::topology::service_ids_of_tenant(core, tenant).await?;
@@ -574,13 +562,7 @@ pub async fn tenant_dashboard(
                 .map(|i| i.status)
                 .max_by_key(|s| s.severity())
                 .unwrap_or(Status::ServiceOperational);
-            let spans: Vec<availability::Span> = touched
-                .iter()
-                .filter(|i| i.service == service.id)
-                .filter_map(availability::Span::of)
-                .collect();
             ServiceHealthView {
-                history: availability::history(&spans, now, days, &zone),
                 service,
                 status,
                 active,
@@ -588,6 +570,39 @@ pub async fn tenant_dashboard(
         })
         .collect();
     Ok((views, issues))
+}
+
+/// The last 90 days of each of `services` for `tenant`, in its time zone, from the
+/// issues that affected it (the dashboard's bars).
+pub async fn tenant_history(
+    core: &Core,
+    actor: &Actor,
+    tenant: TenantId,
+    services: &[ServiceId],
+) -> AppResult<BTreeMap<ServiceId, Vec<availability::Day>>> {
+    authorize(actor, Action::ReadServiceHealth(tenant))?;
+    let now = core.clock.now();
+    let days = crate::public::HISTORY_DAYS;
+    let touched = core
+        .store
+        .tenant_issues(tenant, now - Duration::days(i64::from(days)))
+        .await?;
+    let zone = jiff::tz::TimeZone::get(core.tenant(tenant).await?.time_zone.as_str())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    Ok(services
+        .iter()
+        .map(|service| {
+            let spans: Vec<availability::Span> = touched
+                .iter()
+                .filter(|i| i.service == *service)
+                .filter_map(availability::Span::of)
+                .collect();
+            (
+                service.clone(),
+                availability::history(&spans, now, days, &zone),
+            )
+        })
+        .collect())
 }
 
 pub const PIR_SAVED: &str = "Set-PostIncidentReview";

@@ -103,6 +103,15 @@ pub async fn dashboard(State(state): State<AppState>, user: PortalUser) -> Respo
         Err(e @ ApiError::Internal(_)) => return e.into_response(),
         Err(e) => return error_page(&state, &user, path, e),
     };
+    let ids: Vec<_> = views.iter().map(|v| v.service.id.clone()).collect();
+    let mut history = match svc::tenant_history(&state.core, &user.actor, tenant, &ids)
+        .await
+        .map_err(ApiError::from)
+    {
+        Ok(h) => h,
+        Err(e @ ApiError::Internal(_)) => return e.into_response(),
+        Err(e) => return error_page(&state, &user, path, e),
+    };
     let page = PageCtx::for_user(&state, &user, path);
     let tr = page.tr.clone();
     let names: std::collections::BTreeMap<String, String> = views
@@ -114,7 +123,8 @@ pub async fn dashboard(State(state): State<AppState>, user: PortalUser) -> Respo
         services: views
             .iter()
             .map(|v| {
-                let (bars, months) = candor_app::status_page::history_lines(&tr, &v.history);
+                let days = history.remove(&v.service.id).unwrap_or_default();
+                let (bars, months) = candor_app::status_page::history_lines(&tr, &days);
                 ServiceRow {
                     name: v.service.display_name.clone(),
                     status: status_label(&tr, v.status),
