@@ -47,7 +47,18 @@ try {
   await page.click('nav a[href="/portal/health"]');
   await page.waitForURL(`${base}/portal/health`);
   check((await page.textContent('body')).includes('Exchange Online'), 'the dashboard lists the services');
+  const bars = await page.locator('.history .day').count();
+  check(bars >= 90 && bars % 90 === 0, `each service shows its last 90 days (${bars} bars)`);
+  check(await page.isVisible('.history .day'), 'the days are drawn');
+  check((await page.locator('.history-row p').first().textContent()).includes('%'), 'each service has its monthly availability');
+  const hurt = await page.locator('.history .day-outage, .history .day-degraded').count();
+  check(hurt > 0, `the demo's issues show in the history (${hurt} days)`);
   await page.screenshot({ path: `${shots}/02b-health.png`, fullPage: true });
+  const outsider = await (await browser.newContext()).newPage();
+  await outsider.goto(`${base}/status`);
+  const publicBars = await outsider.locator('.history .day').count();
+  check(publicBars >= 90 && publicBars % 90 === 0, `the public page shows 90 days per service (${publicBars} bars)`);
+  await outsider.screenshot({ path: `${shots}/02d-public-status.png`, fullPage: true });
   await page.click('table.services a');
   await page.waitForURL(/\/portal\/health\/issues\//);
   check((await page.locator('article.post').count()) === 2, 'the issue page shows both updates');
