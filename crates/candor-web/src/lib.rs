@@ -69,6 +69,8 @@ pub struct AppInner {
     /// Graph requests per app (or person) per tenant.
     pub graph_minute_limiter: DefaultKeyedRateLimiter<String>,
     pub graph_hour_limiter: DefaultKeyedRateLimiter<String>,
+    /// Cosigned checkpoints taken without credentials, per address.
+    pub cosignature_limiter: DefaultKeyedRateLimiter<String>,
     pub metrics: PrometheusHandle,
     pub openapi: Arc<utoipa::openapi::OpenApi>,
     /// Every path served, for the authorization matrix test.
@@ -182,6 +184,9 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
         )),
         graph_minute_limiter: RateLimiter::keyed(Quota::per_minute(graph_minute)),
         graph_hour_limiter: RateLimiter::keyed(Quota::per_hour(graph_hour)),
+        cosignature_limiter: RateLimiter::keyed(Quota::per_minute(
+            NonZeroU32::new(api::audit_log::COSIGNATURES_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
+        )),
         metrics: metrics_handle(),
         openapi: Arc::new(openapi),
         routes: Arc::new(table),

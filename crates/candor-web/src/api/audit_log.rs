@@ -13,12 +13,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::operator::json_body;
-use crate::auth::extract::ApiCaller;
+use crate::auth::extract::{ApiCaller, ClientIp};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
 /// A cosigned checkpoint is a few lines: room for the log's and a hundred witnesses'.
 pub const MAX_COSIGNED_BYTES: usize = 16 * 1024;
+/// Cosigned checkpoints one address may hand in a minute: a witness polling every log
+/// of a hundred tenants once a minute, with room to spare.
+pub const COSIGNATURES_PER_MINUTE: u32 = 300;
 
 fn note_response(note: String) -> Response {
     (
@@ -63,11 +66,28 @@ pub async fn cosigned_checkpoint(
         (status = 400, description = "Not a checkpoint; a witness's cosignature that does not verify; no cosignature by a witness of this log"),
         (status = 404, description = "Not a checkpoint this log signed"),
         (status = 413, description = "Larger than 16 KiB"),
+        (status = 429, description = "More than 300 a minute from this address"),
     ))]
 pub async fn submit_cosignatures(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> ApiResult<Json<CosignedView>> {
+    if let Some(ip) = ip {
+        use governor::clock::{Clock as _, DefaultClock};
+        state.cosignature_limiter.check_key(&ip).map_err(|not_until| {
+            let wait = not_until
+                .wait_time_from(DefaultClock::default().now())
+                .as_secs()
+                + 1;
+            ApiError::TooManyRequests {
+                message: format!(
+                    "more than {COSIGNATURES_PER_MINUTE} cosigned checkpoints a minute from this address; try again in {wait} seconds"
+                ),
+                retry_after_secs: wait,
+            }
+        })?;
+    }
     if body.len() > MAX_COSIGNED_BYTES {
         return Err(ApiError::TooLarge(format!(
             "a co-signed checkpoint is at most {MAX_COSIGNED_BYTES} bytes"

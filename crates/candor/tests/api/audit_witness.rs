@@ -416,7 +416,33 @@ async fn records_past_retention_keep_their_proofs(app: TestApp) {
     );
 }
 
+/// Anyone may hand in a cosigned checkpoint, but not without end from one address.
+async fn cosignatures_from_one_address_are_throttled(app: TestApp) {
+    // The allowance refills as the minute goes on (one every 200 ms): some more pass
+    // while these are sent, none past twice the limit.
+    let limit = candor_web::api::audit_log::COSIGNATURES_PER_MINUTE;
+    let mut passed = 0;
+    let res = loop {
+        let res = post_note(&app, "not a checkpoint").await;
+        if res.status() != 400 || passed > 2 * limit {
+            break res;
+        }
+        passed += 1;
+    };
+    assert!(passed >= limit, "{passed}");
+    assert_eq!(res.status(), 429, "after {passed}");
+    assert!(res.headers().contains_key("retry-after"));
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cosigned checkpoints a minute")),
+        "{body}"
+    );
+}
+
 crate::both!(
     a_witness_cosigns_and_a_tenant_requires_it,
     records_past_retention_keep_their_proofs,
+    cosignatures_from_one_address_are_throttled,
 );
