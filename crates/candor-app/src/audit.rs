@@ -25,7 +25,7 @@ pub fn chain_for(actor: &Actor) -> AppResult<AuditChain> {
     Ok(chain)
 }
 
-fn read_action(chain: AuditChain) -> Action {
+pub(crate) fn read_action(chain: AuditChain) -> Action {
     match chain {
         AuditChain::Tenant(t) => Action::ReadAuditLog(t),
         AuditChain::Operator => Action::ReadOperatorAuditLog,
@@ -462,10 +462,12 @@ pub async fn publication(
     let Some(note) = latest_note(core, &key).await? else {
         return Ok(None);
     };
-    let note = crate::audit_witnesses::with_cosignatures(core, &key, note).await?;
+    let crate::audit_witnesses::Cosigned {
+        latest: note,
+        newest_cosigned: cosigned,
+    } = crate::audit_witnesses::cosigned(core, &key, note).await?;
     let size = note_size(&note)
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("{key}: an unreadable checkpoint")))?;
-    let cosigned = crate::audit_witnesses::newest_cosigned(core, &key).await?;
     if published == Some(note.as_str()) && cosigned.is_none() {
         return Ok(None);
     }

@@ -90,14 +90,7 @@ pub async fn set(
 
 /// How many days `chain` keeps its records' bodies, if it does not keep them for good.
 pub async fn days_of(core: &Core, chain: AuditChain) -> AppResult<Option<u32>> {
-    let key = chain.key();
-    Ok(core
-        .store
-        .audit_retentions()
-        .await?
-        .into_iter()
-        .find(|(c, _)| *c == key)
-        .map(|(_, d)| d))
+    Ok(core.store.audit_retention(&chain.key()).await?)
 }
 
 /// What a search of `chain` from `from` cannot show, when it reaches past retention.

@@ -49,13 +49,6 @@ impl From<&AuditWitness> for WitnessView {
     }
 }
 
-fn read_action(chain: AuditChain) -> Action {
-    match chain {
-        AuditChain::Tenant(t) => Action::ReadAuditLog(t),
-        AuditChain::Operator => Action::ReadOperatorAuditLog,
-    }
-}
-
 /// Who names a log's witnesses: the tenant's Global Administrators, or for the operator
 /// realm's log a Provider Administrator.
 fn manage_action(chain: AuditChain) -> Action {
@@ -71,7 +64,7 @@ pub fn may_manage(actor: &Actor, chain: AuditChain) -> AppResult<()> {
 }
 
 pub async fn list(core: &Core, actor: &Actor, chain: AuditChain) -> AppResult<Vec<WitnessView>> {
-    authorize(actor, read_action(chain))?;
+    authorize(actor, crate::audit::read_action(chain))?;
     Ok(core
         .store
         .audit_witnesses(&chain.key())
@@ -251,37 +244,60 @@ pub async fn submit(core: &Core, note: &str) -> AppResult<CosignedView> {
     })
 }
 
-/// `note` (a checkpoint of `chain`) with the cosignature lines its witnesses sent for it.
-pub async fn with_cosignatures(core: &Core, chain: &str, note: String) -> AppResult<String> {
-    let Some(size) = crate::audit::note_size(&note) else {
-        return Ok(note);
-    };
-    let lines: Vec<String> = core
-        .store
-        .audit_witnesses(chain)
-        .await?
-        .into_iter()
-        .filter_map(|w| w.cosigned.filter(|c| c.size == size).map(|c| c.line))
-        .collect();
-    Ok(witness::with_lines(&note, &lines))
+/// A log's checkpoints as served and published, with the cosignatures its witnesses
+/// sent: `latest` with the lines for its size, and the newest checkpoint any witness
+/// co-signed with its lines (none before the first cosignature). The witnesses are
+/// read once for both.
+pub struct Cosigned {
+    pub latest: String,
+    pub newest_cosigned: Option<String>,
 }
 
-/// The newest checkpoint of `chain` any witness co-signed, with its cosignatures.
-pub async fn newest_cosigned(core: &Core, chain: &str) -> AppResult<Option<String>> {
-    let Some(size) = core
-        .store
-        .audit_witnesses(chain)
-        .await?
-        .into_iter()
-        .filter_map(|w| w.cosigned.map(|c| c.size))
+/// `note` with the lines of `witnesses` that co-signed its size.
+fn with_lines_of(witnesses: &[AuditWitness], note: String) -> String {
+    let Some(size) = crate::audit::note_size(&note) else {
+        return note;
+    };
+    let lines: Vec<String> = witnesses
+        .iter()
+        .filter_map(|w| w.cosigned.as_ref().filter(|c| c.size == size))
+        .map(|c| c.line.clone())
+        .collect();
+    witness::with_lines(&note, &lines)
+}
+
+async fn newest_of(
+    core: &Core,
+    chain: &str,
+    witnesses: &[AuditWitness],
+) -> AppResult<Option<String>> {
+    let Some(size) = witnesses
+        .iter()
+        .filter_map(|w| w.cosigned.as_ref().map(|c| c.size))
         .max()
     else {
         return Ok(None);
     };
-    match core.store.checkpoint_note_at(chain, size).await? {
-        Some(note) => Ok(Some(with_cosignatures(core, chain, note).await?)),
-        None => Ok(None),
-    }
+    Ok(core
+        .store
+        .checkpoint_note_at(chain, size)
+        .await?
+        .map(|note| with_lines_of(witnesses, note)))
+}
+
+/// `latest` (a checkpoint of `chain`) with its cosignatures, and the newest co-signed one.
+pub async fn cosigned(core: &Core, chain: &str, latest: String) -> AppResult<Cosigned> {
+    let witnesses = core.store.audit_witnesses(chain).await?;
+    Ok(Cosigned {
+        newest_cosigned: newest_of(core, chain, &witnesses).await?,
+        latest: with_lines_of(&witnesses, latest),
+    })
+}
+
+/// `note` (a checkpoint of `chain`) with the cosignature lines its witnesses sent for it.
+pub async fn with_cosignatures(core: &Core, chain: &str, note: String) -> AppResult<String> {
+    let witnesses = core.store.audit_witnesses(chain).await?;
+    Ok(with_lines_of(&witnesses, note))
 }
 
 /// The caller's log's newest co-signed checkpoint (`checkpoint.cosigned`).
@@ -290,8 +306,10 @@ pub async fn cosigned_checkpoint(
     actor: &Actor,
     chain: AuditChain,
 ) -> AppResult<String> {
-    authorize(actor, read_action(chain))?;
-    newest_cosigned(core, &chain.key()).await?.ok_or_else(|| {
+    authorize(actor, crate::audit::read_action(chain))?;
+    let key = chain.key();
+    let witnesses = core.store.audit_witnesses(&key).await?;
+    newest_of(core, &key, &witnesses).await?.ok_or_else(|| {
         AppError::NotFound(
             "no witness has co-signed a checkpoint of this log yet (see /api/v1/audit/witnesses)"
                 .into(),

@@ -300,6 +300,8 @@ pub trait AuditStore: Send + Sync {
     async fn cosigned_sizes(&self) -> StoreResult<Vec<(String, u64)>>;
     /// Sets (or with None, lifts) how many days a chain keeps its records' bodies.
     async fn set_audit_retention(&self, chain: &str, days: Option<u32>) -> StoreResult<()>;
+    /// How many days `chain` keeps its records' bodies, if it has a retention period.
+    async fn audit_retention(&self, chain: &str) -> StoreResult<Option<u32>>;
     /// Every chain with a retention period, with its days.
     async fn audit_retentions(&self) -> StoreResult<Vec<(String, u32)>>;
     /// Deletes the bodies of up to `limit` of a chain's records that happened before

@@ -483,6 +483,19 @@ impl AuditStore for Store {
         Ok(())
     }
 
+    async fn audit_retention(&self, chain: &str) -> StoreResult<Option<u32>> {
+        let days: Option<i64> =
+            sqlx::query_scalar("SELECT days FROM audit_retention WHERE chain = $1")
+                .bind(chain)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_error)?;
+        days.map(|d| {
+            u32::try_from(d).map_err(|e| StoreError::Corrupt(format!("audit_retention.days: {e}")))
+        })
+        .transpose()
+    }
+
     async fn audit_retentions(&self) -> StoreResult<Vec<(String, u32)>> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT chain, days FROM audit_retention ORDER BY chain")

@@ -666,6 +666,8 @@ pub async fn records_past_retention_keep_their_place_and_hashes(store: Arc<dyn S
         store.audit_retentions().await.unwrap(),
         vec![(chain.key(), 45)]
     );
+    assert_eq!(store.audit_retention(&chain.key()).await.unwrap(), Some(45));
+    assert_eq!(store.audit_retention("elsewhere").await.unwrap(), None);
     // Oldest first, at most the limit, only before the cut-off.
     let cut = T0 + Duration::days(3);
     assert_eq!(

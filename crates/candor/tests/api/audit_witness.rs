@@ -35,6 +35,19 @@ fn witness_key(dir: &std::path::Path, name: &str) -> (String, String) {
     (file, vkey)
 }
 
+/// A GET with a bearer token, answered in JSON.
+async fn bearer_json(app: &TestApp, path: &str, token: &str) -> Value {
+    app.http()
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn post_note(app: &TestApp, note: &str) -> reqwest::Response {
     app.http()
         .post(app.url("/api/v1/audit/log/cosignatures"))
@@ -125,16 +138,7 @@ async fn a_witness_cosigns_and_a_tenant_requires_it(app: TestApp) {
         .text()
         .await
         .unwrap();
-    let listed: Value = app
-        .http()
-        .get(app.url("/api/v1/audit/witnesses"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = bearer_json(&app, "/api/v1/audit/witnesses", &token).await;
     assert!(
         note.contains("\n— witness.example/w1 "),
         "{note} {listed} {out}"
@@ -255,16 +259,7 @@ async fn records_past_retention_keep_their_proofs(app: TestApp) {
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("30"));
     assert_eq!(put(admin.clone(), json!(30)).await.status(), 200);
-    let seen: Value = app
-        .http()
-        .get(app.url("/api/v1/audit/retention"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen: Value = bearer_json(&app, "/api/v1/audit/retention", &token).await;
     assert_eq!(seen["days"], 30);
 
     // A proof of an old record, and what the tenant verified, before its time is up.
@@ -279,17 +274,7 @@ async fn records_past_retention_keep_their_proofs(app: TestApp) {
     assert!(ok, "{out}");
     let proof = |id: String| {
         let (app, token) = (&app, &token);
-        async move {
-            app.http()
-                .get(app.url(&format!("/api/v1/audit/records/{id}/proof")))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
+        async move { bearer_json(app, &format!("/api/v1/audit/records/{id}/proof"), token).await }
     };
     let before = proof(old[3].id.to_string()).await;
 
@@ -314,18 +299,12 @@ async fn records_past_retention_keep_their_proofs(app: TestApp) {
     // The search says so, and finds only what is left.
     let start = (app.core.clock.now() - time::Duration::days(60)).date();
     let end = (app.core.clock.now() + time::Duration::days(1)).date();
-    let page: Value = app
-        .http()
-        .get(app.url(&format!(
-            "/api/v1/audit/records?start={start}&end={end}&limit=500"
-        )))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = bearer_json(
+        &app,
+        &format!("/api/v1/audit/records?start={start}&end={end}&limit=500"),
+        &token,
+    )
+    .await;
     assert_eq!(page["pastRetention"]["days"], 30, "{page}");
     let items = page["items"].as_array().unwrap();
     assert!(!items.is_empty());
@@ -357,19 +336,12 @@ async fn records_past_retention_keep_their_proofs(app: TestApp) {
 
     // Its proof still verifies: the same leaf, in the same tree as before.
     let size = before["treeSize"].as_u64().unwrap();
-    let after: Value = app
-        .http()
-        .get(app.url(&format!(
-            "/api/v1/audit/records/{}/proof?size={size}",
-            old[3].id
-        )))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = bearer_json(
+        &app,
+        &format!("/api/v1/audit/records/{}/proof?size={size}", old[3].id),
+        &token,
+    )
+    .await;
     assert_eq!(after["leafHash"], before["leafHash"]);
     assert_eq!(after["rootHash"], before["rootHash"]);
     assert_eq!(after["inclusionPath"], before["inclusionPath"]);
