@@ -16,18 +16,13 @@ use candor_store_common::HeadRow;
 use sqlx::QueryBuilder;
 
 use crate::dialect::{
-    at, key, lock_chain_heads, push_any, write_chain_heads, Db, DbConnection, Store,
-    AUDIT_ROWS_PER_INSERT as ROWS_PER_INSERT,
+    at, insert_audit_records, key, lock_chain_heads, push_any, write_chain_heads, Db,
+    DbConnection, Store, AUDIT_ROWS_PER_INSERT as ROWS_PER_INSERT,
 };
 
 use crate::{db_error, rows};
 
-const RECORD_COLS: &str = "chain, seq, id, tenant_id, occurred_at, actor, actor_kind, ip_address, activity, item, details, prev_hash, hash, tree_hashes";
-
-/// The tree hashes of a record, as stored: concatenated.
-fn packed(hashes: &[[u8; 32]]) -> Vec<u8> {
-    hashes.iter().flatten().copied().collect()
-}
+use candor_store_common::{packed, AUDIT_RECORD_COLS as RECORD_COLS};
 
 /// Seals `records` onto their chains and inserts them, inside the caller's transaction.
 /// Chain heads are read (and on PostgreSQL locked) and written in the same transaction,
@@ -47,34 +42,36 @@ pub(crate) async fn append_in_tx(
             catch_up_tree(conn, chain, tip).await?;
         }
     }
+    // Sealing is CPU work and the insert is the database's: each chunk is sealed while the
+    // one before it is being inserted.
     let mut sealed = Vec::with_capacity(records.len());
-    for new in records {
-        let tip = tips.entry(new.chain.key()).or_default();
-        sealed.push(tip.seal(new, AuditRecordId::generate()));
-    }
-    for chunk in sealed.chunks(ROWS_PER_INSERT) {
-        let mut qb: QueryBuilder<Db> =
-            QueryBuilder::new(format!("INSERT INTO audit_records ({RECORD_COLS}) "));
-        qb.push_values(chunk, |mut b, r| {
-            b.push_bind(&r.chain)
-                .push_bind(r.seq)
-                .push_bind(key(r.id.0))
-                .push_bind(r.tenant_id.map(|t| key(t.0)))
-                .push_bind(at(r.occurred_at))
-                .push_bind(&r.actor)
-                .push_bind(r.actor_kind.as_str())
-                .push_bind(&r.ip_address)
-                .push_bind(&r.activity)
-                .push_bind(&r.item)
-                .push_bind(&r.details)
-                .push_bind(r.prev_hash.as_slice())
-                .push_bind(r.hash.as_slice())
-                .push_bind(packed(&r.tree_hashes));
+    let mut records = records.into_iter();
+    let mut chunk = seal_chunk(&mut records, &mut tips);
+    while !chunk.is_empty() {
+        let (inserted, next) = tokio::join!(insert_audit_records(conn, &chunk), async {
+            seal_chunk(&mut records, &mut tips)
         });
-        qb.build().execute(&mut *conn).await.map_err(db_error)?;
+        inserted?;
+        sealed.append(&mut chunk);
+        chunk = next;
     }
     write_chain_heads(conn, tips).await?;
     Ok(sealed)
+}
+
+/// Seals the next chunk of `records` onto their chains' tips.
+fn seal_chunk(
+    records: &mut impl Iterator<Item = NewAuditRecord>,
+    tips: &mut BTreeMap<String, ChainTip>,
+) -> Vec<AuditRecord> {
+    records
+        .take(ROWS_PER_INSERT)
+        .map(|new| {
+            tips.entry(new.chain.key())
+                .or_default()
+                .seal(new, AuditRecordId::generate())
+        })
+        .collect()
 }
 
 /// Records appended before their chain had a tree (an older Candor) get their tree

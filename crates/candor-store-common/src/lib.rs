@@ -15,6 +15,15 @@ use candor_domain::audit::{AuditRecord, ChainHead, ChainTip, NewAuditRecord};
 use candor_domain::store::{StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
+/// The columns of `audit_records` a record is written with, in the order both stores
+/// bind them.
+pub const AUDIT_RECORD_COLS: &str = "chain, seq, id, tenant_id, occurred_at, actor, actor_kind, ip_address, activity, item, details, prev_hash, hash, tree_hashes";
+
+/// The tree hashes of a record, as stored: concatenated.
+pub fn packed(hashes: &[[u8; 32]]) -> Vec<u8> {
+    hashes.iter().flatten().copied().collect()
+}
+
 /// A chain head as both stores read it: chain, seq, hash, tree size, frontier.
 pub type HeadRow = (String, i64, Vec<u8>, i64, Option<Vec<u8>>);
 
@@ -39,8 +48,18 @@ pub fn tip_of(row: HeadRow) -> StoreResult<(String, ChainTip)> {
 
 /// Largest number of append requests committed in one transaction.
 pub const MAX_GROUP_COMMIT: usize = 4096;
-/// How many times the writer yields to gather more appends before committing.
-const LINGER_YIELDS: usize = 8;
+/// A commit of at least this many appends means callers are queueing: the next commit
+/// waits for them a little (`linger_busy`) rather than going out with the first few.
+const BUSY_GROUP: usize = 64;
+/// While busy, the writer waits for more appends until none has come for this long …
+const ARRIVAL_GAP: std::time::Duration = std::time::Duration::from_millis(1);
+/// … or it has waited this long in all. A commit costs an fsync of several
+/// milliseconds, so a wait of this order at most doubles one caller's latency and spares
+/// the next commit its own fsync.
+const MAX_LINGER: std::time::Duration = std::time::Duration::from_millis(4);
+/// While quiet, the writer only yields this many times in a row, which costs
+/// microseconds, to let appends already under way join the commit.
+const QUIET_YIELDS: usize = 8;
 
 type Commit = Arc<
     dyn Fn(
@@ -89,23 +108,43 @@ impl GroupCommitter {
     }
 }
 
-async fn writer(commit: Commit, mut rx: mpsc::Receiver<AppendRequest>) {
-    let mut batch: Vec<AppendRequest> = Vec::new();
-    while rx.recv_many(&mut batch, MAX_GROUP_COMMIT).await > 0 {
-        // Let the callers just answered queue their next appends: a few yields cost
-        // microseconds and let the next commit carry many more records.
-        for _ in 0..LINGER_YIELDS {
-            if batch.len() >= MAX_GROUP_COMMIT {
-                break;
-            }
-            tokio::task::yield_now().await;
-            while batch.len() < MAX_GROUP_COMMIT {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
-                }
+async fn linger_busy(rx: &mut mpsc::Receiver<AppendRequest>, batch: &mut Vec<AppendRequest>) {
+    let deadline = tokio::time::Instant::now() + MAX_LINGER;
+    while batch.len() < MAX_GROUP_COMMIT {
+        let until = deadline.min(tokio::time::Instant::now() + ARRIVAL_GAP);
+        let more = MAX_GROUP_COMMIT - batch.len();
+        match tokio::time::timeout_at(until, rx.recv_many(batch, more)).await {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+}
+
+async fn linger_quiet(rx: &mut mpsc::Receiver<AppendRequest>, batch: &mut Vec<AppendRequest>) {
+    for _ in 0..QUIET_YIELDS {
+        if batch.len() >= MAX_GROUP_COMMIT {
+            break;
+        }
+        tokio::task::yield_now().await;
+        while batch.len() < MAX_GROUP_COMMIT {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
             }
         }
+    }
+}
+
+async fn writer(commit: Commit, mut rx: mpsc::Receiver<AppendRequest>) {
+    let mut batch: Vec<AppendRequest> = Vec::new();
+    let mut last_group = 0;
+    while rx.recv_many(&mut batch, MAX_GROUP_COMMIT).await > 0 {
+        if last_group >= BUSY_GROUP {
+            linger_busy(&mut rx, &mut batch).await;
+        } else {
+            linger_quiet(&mut rx, &mut batch).await;
+        }
+        last_group = batch.len();
         let counts: Vec<usize> = batch.iter().map(|r| r.records.len()).collect();
         let records: Vec<NewAuditRecord> = batch
             .iter_mut()

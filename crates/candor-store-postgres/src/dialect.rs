@@ -81,27 +81,112 @@ pub(crate) fn opt_id<T>(row: &DbRow, col: &str, make: fn(Uuid) -> T) -> StoreRes
     Ok(get::<Option<Uuid>>(row, col)?.map(make))
 }
 
-/// Rows per audit record insert: 13 parameters each.
+/// Audit records per insert statement; the append seals the next this many while one
+/// such statement runs.
 pub(crate) const AUDIT_ROWS_PER_INSERT: usize = 1000;
 
-/// Creates the missing heads of `chains`, then locks them all in chain order (so two
-/// writers never deadlock) for the rest of the transaction, which keeps every chain linear
-/// across instances: two statements however many chains the batch touches.
+/// Inserts sealed audit records in one statement of fourteen arrays, one per column:
+/// PostgreSQL parses and plans it once whatever the number of rows, where a multi-row
+/// `VALUES` of the same rows carries fourteen parameters per row.
+pub(crate) async fn insert_audit_records(
+    conn: &mut DbConnection,
+    records: &[candor_domain::audit::AuditRecord],
+) -> StoreResult<()> {
+    let n = records.len();
+    let mut chain = Vec::with_capacity(n);
+    let mut seq = Vec::with_capacity(n);
+    let mut id = Vec::with_capacity(n);
+    let mut tenant = Vec::with_capacity(n);
+    let mut occurred = Vec::with_capacity(n);
+    let mut actor = Vec::with_capacity(n);
+    let mut actor_kind = Vec::with_capacity(n);
+    let mut ip = Vec::with_capacity(n);
+    let mut activity = Vec::with_capacity(n);
+    let mut item = Vec::with_capacity(n);
+    let mut details = Vec::with_capacity(n);
+    let mut prev_hash = Vec::with_capacity(n);
+    let mut hash = Vec::with_capacity(n);
+    let mut tree = Vec::with_capacity(n);
+    for r in records {
+        chain.push(r.chain.as_str());
+        seq.push(r.seq);
+        id.push(r.id.0);
+        tenant.push(r.tenant_id.map(|t| t.0));
+        occurred.push(r.occurred_at);
+        actor.push(r.actor.as_str());
+        actor_kind.push(r.actor_kind.as_str());
+        ip.push(r.ip_address.as_deref());
+        activity.push(r.activity.as_str());
+        item.push(r.item.as_deref());
+        details.push(r.details.as_str());
+        prev_hash.push(r.prev_hash.as_slice());
+        hash.push(r.hash.as_slice());
+        tree.push(candor_store_common::packed(&r.tree_hashes));
+    }
+    sqlx::query(&format!(
+        "INSERT INTO audit_records ({})
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::uuid[],
+             $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+             $11::text[], $12::bytea[], $13::bytea[], $14::bytea[])",
+        candor_store_common::AUDIT_RECORD_COLS
+    ))
+    .bind(&chain)
+    .bind(&seq)
+    .bind(&id)
+    .bind(&tenant)
+    .bind(&occurred)
+    .bind(&actor)
+    .bind(&actor_kind)
+    .bind(&ip)
+    .bind(&activity)
+    .bind(&item)
+    .bind(&details)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .bind(&tree)
+    .execute(&mut *conn)
+    .await
+    .map_err(crate::db_error)?;
+    Ok(())
+}
+
+/// Locks the heads of `chains` in chain order (so two writers never deadlock) for the rest
+/// of the transaction, which keeps every chain linear across instances. A chain's first
+/// append creates its head first; after that, one statement however many chains the
+/// batch touches.
 pub(crate) async fn lock_chain_heads(
     conn: &mut DbConnection,
     chains: &[String],
     tips: &mut BTreeMap<String, ChainTip>,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_chain_heads (chain, seq, hash)
-         SELECT c, 0, $2 FROM unnest($1::text[]) AS c
-         ON CONFLICT (chain) DO NOTHING",
-    )
-    .bind(chains)
-    .bind(ChainHead::GENESIS.hash.as_slice())
-    .execute(&mut *conn)
-    .await
-    .map_err(crate::db_error)?;
+    let mut found = lock_heads(conn, chains, tips).await?;
+    if found < chains.len() {
+        sqlx::query(
+            "INSERT INTO audit_chain_heads (chain, seq, hash)
+             SELECT c, 0, $2 FROM unnest($1::text[]) AS c
+             ON CONFLICT (chain) DO NOTHING",
+        )
+        .bind(chains)
+        .bind(ChainHead::GENESIS.hash.as_slice())
+        .execute(&mut *conn)
+        .await
+        .map_err(crate::db_error)?;
+        found = lock_heads(conn, chains, tips).await?;
+    }
+    if found < chains.len() {
+        return Err(candor_domain::store::StoreError::Corrupt(
+            "an audit chain head vanished while it was being locked".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Locks and reads the existing heads of `chains`, returning how many there are.
+async fn lock_heads(
+    conn: &mut DbConnection,
+    chains: &[String],
+    tips: &mut BTreeMap<String, ChainTip>,
+) -> StoreResult<usize> {
     let rows: Vec<HeadRow> = sqlx::query_as(
         "SELECT chain, seq, hash, tree_size, frontier FROM audit_chain_heads
          WHERE chain = ANY($1) ORDER BY chain FOR UPDATE",
@@ -110,11 +195,12 @@ pub(crate) async fn lock_chain_heads(
     .fetch_all(&mut *conn)
     .await
     .map_err(crate::db_error)?;
+    let found = rows.len();
     for row in rows {
         let (chain, tip) = tip_of(row)?;
         tips.insert(chain, tip);
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Writes the tips after an append, in one statement.

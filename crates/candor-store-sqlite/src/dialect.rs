@@ -98,6 +98,41 @@ const HEADS_PER_STATEMENT: usize = 300;
 /// Rows per audit record insert: 14 columns each.
 pub(crate) const AUDIT_ROWS_PER_INSERT: usize = 500;
 
+/// Inserts sealed audit records: multi-row `VALUES`, one statement per
+/// `AUDIT_ROWS_PER_INSERT` rows.
+pub(crate) async fn insert_audit_records(
+    conn: &mut DbConnection,
+    records: &[candor_domain::audit::AuditRecord],
+) -> StoreResult<()> {
+    for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!(
+            "INSERT INTO audit_records ({}) ",
+            candor_store_common::AUDIT_RECORD_COLS
+        ));
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(&r.chain)
+                .push_bind(r.seq)
+                .push_bind(key(r.id.0))
+                .push_bind(r.tenant_id.map(|t| key(t.0)))
+                .push_bind(at(r.occurred_at))
+                .push_bind(&r.actor)
+                .push_bind(r.actor_kind.as_str())
+                .push_bind(&r.ip_address)
+                .push_bind(&r.activity)
+                .push_bind(&r.item)
+                .push_bind(&r.details)
+                .push_bind(r.prev_hash.as_slice())
+                .push_bind(r.hash.as_slice())
+                .push_bind(candor_store_common::packed(&r.tree_hashes));
+        });
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(crate::db_error)?;
+    }
+    Ok(())
+}
+
 /// Reads the tips of `chains` into `tips` (chains without one keep the genesis tip).
 /// The one writer connection already serializes appends; a few hundred chains per
 /// statement, so a group commit touching a hundred tenants is not a hundred round trips.

@@ -25,8 +25,12 @@ use time::OffsetDateTime;
 const COLS: &str = "chain, seq, id, tenant_id, occurred_at, actor, actor_kind, ip_address, activity, item, details, prev_hash, hash, tree_hashes";
 /// Rows per baseline transaction: the most one group commit takes (MAX_GROUP_COMMIT).
 const BASELINE_BATCH: usize = 4096;
-/// Enough concurrent callers to fill group commits (Little's law: throughput x commit latency).
-const CONCURRENT_CALLERS: usize = 4096;
+/// Enough concurrent callers to fill group commits (Little's law: throughput x commit
+/// latency): while one group of 4,096 commits, the next 4,096 wait to be gathered, as
+/// requests queue on a busy server.
+const CONCURRENT_CALLERS: usize = 8192;
+/// Runs per store (the median is reported); AUDIT_BENCH_RUNS overrides.
+const RUNS: usize = 5;
 const CHAINS: usize = 100;
 
 fn new_record(i: usize, tenants: &[TenantId]) -> NewAuditRecord {
@@ -141,8 +145,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn report(backend: &str, n: usize, baseline: Vec<f64>, candor: Vec<f64>) {
+    let runs = baseline.len();
     let (b, c) = (median(baseline.clone()), median(candor.clone()));
-    println!("{backend}: {n} records per run, 3 runs, medians");
+    println!("{backend}: {n} records per run, {runs} runs, medians");
     println!("  baseline (raw batched INSERT, {BASELINE_BATCH}/tx): {b:>10.0} records/s   runs {baseline:.0?}");
     println!("  candor append_audit ({CONCURRENT_CALLERS} callers): {c:>10.0} records/s   runs {candor:.0?}");
     println!("  ratio candor/baseline: {:.2}", c / b);
@@ -158,11 +163,16 @@ async fn main() {
     if std::env::args().any(|a| a == "--test") {
         return;
     }
+    let runs: usize = std::env::var("AUDIT_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RUNS)
+        .max(1);
     println!("audit append benchmark (durable commits: SQLite WAL synchronous=FULL, PostgreSQL fsync on)");
     {
         let db = sqlite_store().await;
         let (mut base, mut cand) = (Vec::new(), Vec::new());
-        for run in 0..3 {
+        for run in 0..runs {
             let rows = sealed_rows(n, &format!("baseline{run}-"));
             base.push(baseline_sqlite(db.store.pool(), &rows).await);
             cand.push(candor_appends(db.store.clone(), n).await);
@@ -173,7 +183,7 @@ async fn main() {
         Some(db) => {
             let (mut base, mut cand) = (Vec::new(), Vec::new());
             let n = n / 2;
-            for run in 0..3 {
+            for run in 0..runs {
                 let rows = sealed_rows(n, &format!("baseline{run}-"));
                 base.push(baseline_postgres(db.store.pool(), &rows).await);
                 cand.push(candor_appends(db.store.clone(), n).await);
