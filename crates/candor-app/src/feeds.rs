@@ -93,8 +93,38 @@ pub async fn revoke_link(
 /// The tenant behind a link, and the issues of the last 30 days that reached it (newest
 /// change first), each with its posts. Unknown and revoked links are "not found".
 pub async fn tenant_feed(core: &Core, token: &str) -> AppResult<(Tenant, Vec<PublicIssue>)> {
+    let tenant = tenant_of_link(core, token.trim().trim_end_matches(".atom")).await?;
+    let now = core.clock.now();
+    let catalog = core.store.list_services().await?;
+    let reached = core
+        .store
+        .tenant_issues(tenant.id, now - FEED_HISTORY)
+        .await?;
+    let mut issues = super::public::with_posts(core, &catalog, reached).await?;
+    issues.sort_by_key(|i| std::cmp::Reverse(i.issue.last_modified));
+    Ok((tenant, issues))
+}
+
+/// The tenant behind a feed link, and the planned maintenance that reaches it, for its
+/// calendar: the same link, so revoking it stops both.
+pub async fn tenant_calendar(
+    core: &Core,
+    token: &str,
+) -> AppResult<(
+    Tenant,
+    Vec<candor_domain::health::maintenance::ScheduledMaintenance>,
+)> {
+    let tenant = tenant_of_link(core, token.trim()).await?;
+    let maintenances = core
+        .store
+        .tenant_maintenances(tenant.id, super::maintenance::MAX_LISTED)
+        .await?;
+    Ok((tenant, maintenances))
+}
+
+/// Unknown and revoked links are "not found".
+async fn tenant_of_link(core: &Core, token: &str) -> AppResult<Tenant> {
     let missing = || AppError::NotFound("there is no such feed".into());
-    let token = token.trim().trim_end_matches(".atom");
     if token.len() < 16 || token.len() > 200 {
         return Err(missing());
     }
@@ -103,18 +133,5 @@ pub async fn tenant_feed(core: &Core, token: &str) -> AppResult<(Tenant, Vec<Pub
         .tenant_of_feed_token(&sha256_hex(token))
         .await?
         .ok_or_else(missing)?;
-    let tenant = core
-        .store
-        .get_tenant(tenant_id)
-        .await?
-        .ok_or_else(missing)?;
-    let now = core.clock.now();
-    let catalog = core.store.list_services().await?;
-    let reached = core
-        .store
-        .tenant_issues(tenant_id, now - FEED_HISTORY)
-        .await?;
-    let mut issues = super::public::with_posts(core, &catalog, reached).await?;
-    issues.sort_by_key(|i| std::cmp::Reverse(i.issue.last_modified));
-    Ok((tenant, issues))
+    core.store.get_tenant(tenant_id).await?.ok_or_else(missing)
 }

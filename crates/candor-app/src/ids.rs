@@ -51,6 +51,12 @@ impl ParseId for IssueId {
     }
 }
 
+impl ParseId for candor_domain::health::maintenance::MaintenanceId {
+    fn parse_id(s: &str) -> AppResult<Self> {
+        Ok(candor_domain::health::maintenance::MaintenanceId::parse(s)?)
+    }
+}
+
 impl ParseId for MessageId {
     fn parse_id(s: &str) -> AppResult<Self> {
         Ok(MessageId::parse(s)?)

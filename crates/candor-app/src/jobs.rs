@@ -3,6 +3,7 @@
 //! the other, so no handler reads a payload field by name.
 
 use candor_domain::email::OutboundEmail;
+use candor_domain::health::maintenance::{MaintenanceId, MaintenanceNotice};
 use candor_domain::health::{IssueId, MessageId};
 use candor_domain::jobs::NewJob;
 use candor_domain::time_util::rfc3339;
@@ -91,6 +92,13 @@ pub enum Fanout {
     Review { issue: IssueId },
     /// A Message Center message, new or reaching more tenants.
     Message { message: MessageId },
+    /// One notice of a planned maintenance (`stamp`: when it was given, in Unix
+    /// microseconds, so an extension told twice is two notices).
+    Maintenance {
+        maintenance: MaintenanceId,
+        notice: MaintenanceNotice,
+        stamp: i64,
+    },
 }
 
 /// Why a stored job could not be read back as a `Job`.

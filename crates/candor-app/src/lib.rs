@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod keys;
 pub mod lockbox;
 pub mod lockbox_mail;
+pub mod maintenance;
 pub mod messages;
 pub mod notify;
 pub mod password;

@@ -5,10 +5,11 @@
 //! change, recipient and channel. A fan-out that crashes halfway is simply run again:
 //! what it already queued is not queued twice, and nothing is lost.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use candor_domain::email::{contains_link, OutboundEmail};
+use candor_domain::health::maintenance::{MaintenanceId, MaintenanceNotice};
 use candor_domain::health::{
     Channel, Delivery, DeliveryNews, Issue, IssueId, MessageId, NewDelivery, Post,
     PushSubscriptionId, Realm, Subscription, Topic,
@@ -68,12 +69,36 @@ pub fn message_fanout_job(message: &MessageId, changed_at: OffsetDateTime) -> Ne
     ))
 }
 
+/// The fan-out job for one notice of a planned maintenance.
+pub fn maintenance_fanout_job(
+    maintenance: &MaintenanceId,
+    notice: MaintenanceNotice,
+    at: OffsetDateTime,
+) -> NewJob {
+    let stamp = candor_domain::time_util::to_unix_micros(at);
+    Job::NotifyFanout(Fanout::Maintenance {
+        maintenance: maintenance.clone(),
+        notice,
+        stamp,
+    })
+    .at(at)
+    .dedupe(format!(
+        "{NOTIFY_FANOUT}:maintenance:{maintenance}:{}:{stamp}",
+        notice.as_str()
+    ))
+}
+
 /// Runs the fan-out a job describes.
 pub async fn run(core: &Core, fanout: &Fanout, base_url: &str) -> AppResult<u64> {
     match fanout {
         Fanout::Issue { issue, seq } => fan_out(core, issue, *seq, base_url).await,
         Fanout::Review { issue } => fan_out_review(core, issue, base_url).await,
         Fanout::Message { message } => fan_out_message(core, message, base_url).await,
+        Fanout::Maintenance {
+            maintenance,
+            notice,
+            stamp,
+        } => fan_out_maintenance(core, maintenance, *notice, *stamp, base_url).await,
     }
 }
 
@@ -737,6 +762,98 @@ async fn fan_out_message(core: &Core, id: &MessageId, base_url: &str) -> AppResu
         }
     };
     deliver(core, Reach::Message(id), &change, base_url, wants, render).await
+}
+
+async fn fan_out_maintenance(
+    core: &Core,
+    id: &MaintenanceId,
+    notice: MaintenanceNotice,
+    stamp: i64,
+    base_url: &str,
+) -> AppResult<u64> {
+    let Some(s) = core.store.get_maintenance(id).await? else {
+        return Ok(0);
+    };
+    let m = &s.maintenance;
+    let services: Vec<&candor_domain::health::ServiceId> = m.services.iter().collect();
+    let names: BTreeMap<_, _> = core
+        .store
+        .list_services()
+        .await?
+        .into_iter()
+        .map(|svc| (svc.id, svc.display_name))
+        .collect();
+    let service_names = m
+        .services
+        .iter()
+        .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let link = portal_link(base_url, &format!("/portal/messages/{}", s.message));
+    let change = format!("maintenance:{}:{}:{stamp}", s.id, notice.as_str());
+    let wants = |sub: &Subscription| sub.wants(Topic::PlannedMaintenance, &services);
+    let render = |tr: &Tr| {
+        let (title, description) = s.text_in(tr.lang);
+        let heading = super::maintenance::notice_words(tr, notice);
+        let window = tr.ta(
+            "maintenance-window",
+            &[
+                ("start", tr.time(&m.window.start)),
+                ("end", tr.time(&m.window.end)),
+            ],
+        );
+        let impact = tr.t(&format!("maintenance-impact-{}", m.impact.as_str()));
+        let mut lines = vec![
+            format!("{heading}: {title}"),
+            String::new(),
+            description.to_owned(),
+            String::new(),
+            window.clone(),
+            impact.clone(),
+        ];
+        if let Some(link) = &link {
+            lines.push(String::new());
+            lines.push(link.clone());
+        }
+        News {
+            email: OutboundEmail {
+                to: String::new(),
+                subject: format!("[{service_names}] {heading}: {title}"),
+                body: lines.join("\n"),
+                kind: "notify.maintenance".into(),
+                tenant: None,
+                delivery_id: None,
+                unsubscribe: None,
+                html: None,
+            },
+            webhook: WebhookNews {
+                event: format!("maintenance.{}", notice.as_str()),
+                occurred_date_time: s.last_modified,
+                title: format!("{heading}: {title}"),
+                text: format!("{description}\n\n{window}\n{impact}"),
+                url: link.clone(),
+                data: json!({
+                    "maintenanceId": s.id.as_str(),
+                    "messageId": s.message.as_str(),
+                    "notice": notice.as_str(),
+                    "state": m.state.as_str(),
+                    "expectedImpact": m.impact.as_str(),
+                    "services": m.services.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+                    "startDateTime": candor_domain::time_util::rfc3339(m.window.start),
+                    "endDateTime": candor_domain::time_util::rfc3339(m.window.end),
+                }),
+            },
+        }
+    };
+    deliver(
+        core,
+        Reach::Message(&s.message),
+        &change,
+        base_url,
+        wants,
+        render,
+    )
+    .await
 }
 
 async fn service_name(core: &Core, issue: &Issue) -> AppResult<String> {

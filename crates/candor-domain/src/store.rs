@@ -74,6 +74,7 @@ pub enum Stale {
     Message,
     LockboxRequest,
     Elevation,
+    Maintenance,
 }
 
 /// Constraints whose breach a person can act on, in words; others are named generically.
@@ -99,6 +100,9 @@ fn stale_message(what: Stale) -> &'static str {
         }
         Stale::Elevation => {
             "the elevation changed since it was loaded (someone else decided first); reload it"
+        }
+        Stale::Maintenance => {
+            "the maintenance changed since it was loaded (its window moved it on, or someone else changed it); reload it and try again"
         }
     }
 }
@@ -560,6 +564,52 @@ pub trait OperatorApiStore: Send + Sync {
     async fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()>;
 }
 
+/// Planned maintenance, each with the Message Center message that carries it.
+#[async_trait]
+pub trait MaintenanceStore: Send + Sync {
+    /// Stores a maintenance and its message, which reaches the tenants placed on
+    /// `covered` plus the message audience's named tenants. Returns how many it reached.
+    async fn create_maintenance(
+        &self,
+        maintenance: &crate::health::maintenance::ScheduledMaintenance,
+        message: &crate::health::Message,
+        covered: &[ComponentId],
+        audit: Vec<NewAuditRecord>,
+        jobs: Vec<NewJob>,
+    ) -> StoreResult<i64>;
+    /// Saves a changed maintenance, if it was still last modified at
+    /// `expected_last_modified`, with its message's new text and dates.
+    async fn update_maintenance(
+        &self,
+        maintenance: &crate::health::maintenance::ScheduledMaintenance,
+        expected_last_modified: OffsetDateTime,
+        message: &crate::health::Message,
+        audit: Vec<NewAuditRecord>,
+        jobs: Vec<NewJob>,
+    ) -> StoreResult<()>;
+    async fn get_maintenance(
+        &self,
+        id: &crate::health::maintenance::MaintenanceId,
+    ) -> StoreResult<Option<crate::health::maintenance::ScheduledMaintenance>>;
+    /// Latest window first.
+    async fn list_maintenances(
+        &self,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::maintenance::ScheduledMaintenance>>;
+    /// Those the clock moves on at or before `now` (a reminder, a start or an end due).
+    async fn due_maintenances(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::maintenance::ScheduledMaintenance>>;
+    /// Those whose message reached `tenant`, latest window first.
+    async fn tenant_maintenances(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::maintenance::ScheduledMaintenance>>;
+}
+
 /// A new attachment with its bytes.
 #[derive(Debug, Clone)]
 pub struct NewAttachment {
@@ -938,6 +988,7 @@ pub trait Store:
     + IssueStore
     + OperatorApiStore
     + MessageStore
+    + MaintenanceStore
     + LockboxStore
     + ElevationStore
     + FeedStore

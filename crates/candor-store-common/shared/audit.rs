@@ -16,8 +16,8 @@ use candor_store_common::HeadRow;
 use sqlx::QueryBuilder;
 
 use crate::dialect::{
-    at, insert_audit_records, key, lock_chain_heads, push_any, write_chain_heads, Db,
-    DbConnection, Store, AUDIT_ROWS_PER_INSERT as ROWS_PER_INSERT,
+    at, insert_audit_records, key, lock_chain_heads, push_any, write_chain_heads, Db, DbConnection,
+    Store, AUDIT_ROWS_PER_INSERT as ROWS_PER_INSERT,
 };
 
 use crate::{db_error, rows};

@@ -56,7 +56,7 @@ fn attachment(row: &DbRow) -> StoreResult<Attachment> {
     })
 }
 
-async fn reach(
+pub(crate) async fn reach(
     conn: &mut DbConnection,
     id: &MessageId,
     covered: &[ComponentId],
@@ -77,6 +77,72 @@ async fn reach(
     .await
     .map_err(db_error)?;
     Ok(done.rows_affected() as i64)
+}
+
+/// Inserts a message's row (its attachments and reach are the caller's).
+pub(crate) async fn insert_message(conn: &mut DbConnection, m: &Message) -> StoreResult<()> {
+    sqlx::query(&format!(
+            "INSERT INTO messages ({MESSAGE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ))
+        .bind(m.id.as_str())
+        .bind(&m.title)
+        .bind(&m.body_html)
+        .bind(m.language.tag())
+        .bind(json(&m.translations))
+        .bind(m.category.as_str())
+        .bind(m.severity.as_str())
+        .bind(json(&m.services))
+        .bind(json(&m.tags))
+        .bind(m.is_major_change)
+        .bind(m.action_required_by.map(at))
+        .bind(at(m.start))
+        .bind(m.end.map(at))
+        .bind(at(m.last_modified))
+        .bind(json(&m.details))
+        .bind(json(&m.audience))
+        .bind(&m.author)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Saves a message's fields if it was still last modified at `expected_last_modified`.
+pub(crate) async fn save_message(
+    conn: &mut DbConnection,
+    m: &Message,
+    expected_last_modified: OffsetDateTime,
+) -> StoreResult<()> {
+    let done = sqlx::query(
+            "UPDATE messages SET title = $1, body_html = $2, language = $3, translations = $4, category = $5,
+                 severity = $6, services = $7, tags = $8, is_major_change = $9, action_required_by = $10,
+                 start_at = $11, end_at = $12, last_modified_at = $13, details = $14, audience = $15
+             WHERE id = $16 AND last_modified_at = $17",
+        )
+        .bind(&m.title)
+        .bind(&m.body_html)
+        .bind(m.language.tag())
+        .bind(json(&m.translations))
+        .bind(m.category.as_str())
+        .bind(m.severity.as_str())
+        .bind(json(&m.services))
+        .bind(json(&m.tags))
+        .bind(m.is_major_change)
+        .bind(m.action_required_by.map(at))
+        .bind(at(m.start))
+        .bind(m.end.map(at))
+        .bind(at(m.last_modified))
+        .bind(json(&m.details))
+        .bind(json(&m.audience))
+        .bind(m.id.as_str())
+        .bind(at(expected_last_modified))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Conflict(Conflict::Stale(Stale::Message)));
+    }
+    Ok(())
 }
 
 impl Store {
@@ -117,29 +183,7 @@ impl MessageStore for Store {
         jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
         let mut tx = self.writer().begin().await.map_err(db_error)?;
-        sqlx::query(&format!(
-            "INSERT INTO messages ({MESSAGE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-        ))
-        .bind(m.id.as_str())
-        .bind(&m.title)
-        .bind(&m.body_html)
-        .bind(m.language.tag())
-        .bind(json(&m.translations))
-        .bind(m.category.as_str())
-        .bind(m.severity.as_str())
-        .bind(json(&m.services))
-        .bind(json(&m.tags))
-        .bind(m.is_major_change)
-        .bind(m.action_required_by.map(at))
-        .bind(at(m.start))
-        .bind(m.end.map(at))
-        .bind(at(m.last_modified))
-        .bind(json(&m.details))
-        .bind(json(&m.audience))
-        .bind(&m.author)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        insert_message(&mut tx, m).await?;
         for a in attachments {
             sqlx::query(
                 "INSERT INTO message_attachments (id, message_id, name, content_type, size, last_modified_at, content)
@@ -176,35 +220,7 @@ impl MessageStore for Store {
         jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
         let mut tx = self.writer().begin().await.map_err(db_error)?;
-        let done = sqlx::query(
-            "UPDATE messages SET title = $1, body_html = $2, language = $3, translations = $4, category = $5,
-                 severity = $6, services = $7, tags = $8, is_major_change = $9, action_required_by = $10,
-                 start_at = $11, end_at = $12, last_modified_at = $13, details = $14, audience = $15
-             WHERE id = $16 AND last_modified_at = $17",
-        )
-        .bind(&m.title)
-        .bind(&m.body_html)
-        .bind(m.language.tag())
-        .bind(json(&m.translations))
-        .bind(m.category.as_str())
-        .bind(m.severity.as_str())
-        .bind(json(&m.services))
-        .bind(json(&m.tags))
-        .bind(m.is_major_change)
-        .bind(m.action_required_by.map(at))
-        .bind(at(m.start))
-        .bind(m.end.map(at))
-        .bind(at(m.last_modified))
-        .bind(json(&m.details))
-        .bind(json(&m.audience))
-        .bind(m.id.as_str())
-        .bind(at(expected_last_modified))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(Conflict::Stale(Stale::Message)));
-        }
+        save_message(&mut tx, m, expected_last_modified).await?;
         let added = match covered {
             Some(covered) => {
                 let explicit: Vec<TenantId> = m.audience.tenants.iter().copied().collect();

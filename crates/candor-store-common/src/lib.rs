@@ -182,6 +182,7 @@ const SHARED: &[(&str, &str)] = &[
     ("jobs.rs", include_str!("../shared/jobs.rs")),
     ("keys.rs", include_str!("../shared/keys.rs")),
     ("lockbox.rs", include_str!("../shared/lockbox.rs")),
+    ("maintenances.rs", include_str!("../shared/maintenances.rs")),
     ("messages.rs", include_str!("../shared/messages.rs")),
     ("operator_api.rs", include_str!("../shared/operator_api.rs")),
     ("rows.rs", include_str!("../shared/rows.rs")),

@@ -14,6 +14,7 @@ mod issues;
 mod jobs;
 mod keys;
 mod lockbox;
+mod maintenances;
 mod messages;
 mod operator_api;
 mod rows;

@@ -2991,3 +2991,127 @@ pub async fn older_records_get_their_tree_on_the_next_append<F, Fut>(
         v.push(r).unwrap();
     }
 }
+
+pub async fn maintenances_keep_their_state_and_reach_through_their_message(store: Arc<dyn Store>) {
+    use candor_domain::health::maintenance::*;
+    use candor_domain::health::*;
+    let a = tenant(&store, "Contoso").await;
+    let b = tenant(&store, "Fabrikam").await;
+    store
+        .apply_topology(&sample_topology(a), T0, vec![])
+        .await
+        .unwrap();
+    let mbx = ComponentId::parse("eu-west-su1-mbx01").unwrap();
+    let (maintenance, _) = Maintenance::schedule(
+        NewMaintenance {
+            services: [ServiceId::parse("Exchange").unwrap()].into(),
+            scope: Scope::default(),
+            text: [(
+                Language::English,
+                ("Upgrade".to_owned(), "Mail may be slow.".to_owned()),
+            )]
+            .into(),
+            window: Window::new(T0 + Duration::hours(3), T0 + Duration::hours(5)).unwrap(),
+            impact: ExpectedImpact::Degraded,
+            reminder: DEFAULT_REMINDER,
+        },
+        T0,
+    )
+    .unwrap();
+    let message = sample_message("MC100002", T0, Audience::default());
+    let scheduled = ScheduledMaintenance {
+        id: MaintenanceId::new(1000),
+        message: message.id.clone(),
+        maintenance,
+        broad: true,
+        created_by: "im@provider.example".into(),
+        created_at: T0,
+        last_modified: T0,
+    };
+    let reached = store
+        .create_maintenance(
+            &scheduled,
+            &message,
+            std::slice::from_ref(&mbx),
+            vec![system_audit(AuditChain::Operator, "New-PlannedMaintenance")],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(reached, 1);
+    assert_eq!(
+        store.get_maintenance(&scheduled.id).await.unwrap(),
+        Some(scheduled.clone())
+    );
+    assert_eq!(
+        store.tenant_maintenances(a, 10).await.unwrap(),
+        vec![scheduled.clone()]
+    );
+    assert!(store.tenant_maintenances(b, 10).await.unwrap().is_empty());
+    // Due when its reminder is: not before.
+    assert!(store
+        .due_maintenances(T0 + Duration::minutes(119), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .due_maintenances(T0 + Duration::hours(2), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let mut after = scheduled.clone();
+    after.maintenance.tick(T0 + Duration::hours(3));
+    after.last_modified = T0 + Duration::hours(3);
+    let mut moved = message.clone();
+    moved.body_html = "<p>In progress.</p>".into();
+    moved.last_modified = after.last_modified;
+    store
+        .update_maintenance(
+            &after,
+            scheduled.last_modified,
+            &moved,
+            vec![system_audit(AuditChain::Operator, "Set-PlannedMaintenance")],
+            vec![],
+        )
+        .await
+        .unwrap();
+    let stored = store.get_maintenance(&after.id).await.unwrap().unwrap();
+    assert_eq!(stored.maintenance.state, MaintenanceState::InProgress);
+    assert_eq!(stored, after);
+    assert_eq!(
+        store
+            .get_message(&message.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .body_html,
+        "<p>In progress.</p>"
+    );
+    // A second writer that loaded the old version loses, and changes nothing.
+    let err = store
+        .update_maintenance(
+            &scheduled,
+            scheduled.last_modified,
+            &message,
+            vec![],
+            vec![],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict(Conflict::Stale(candor_domain::store::Stale::Maintenance))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.get_maintenance(&after.id).await.unwrap().unwrap(),
+        after
+    );
+    assert_eq!(store.list_maintenances(10).await.unwrap(), vec![after]);
+}

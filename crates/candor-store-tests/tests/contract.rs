@@ -58,6 +58,7 @@ contract!(
     operator_clients_and_idempotency_keys,
     reviews_are_drafted_then_published_with_the_issue,
     messages_reach_their_audience_with_attachments_and_viewpoints,
+    maintenances_keep_their_state_and_reach_through_their_message,
     lockbox_requests_are_stored_decided_once_and_found_by_deadline,
     elevations_are_stored_and_decided_once,
     feed_tokens_resolve_until_revoked_and_only_for_their_tenant,

@@ -22,6 +22,12 @@ pub fn routes(t: &mut RouteTable) -> Router<AppState> {
         .at(t, "/status", get(live_page))
         .at(t, "/feeds/status.atom", get(public_feed))
         .at(t, "/feeds/tenants/{token}", get(tenant_feed))
+        .at(
+            t,
+            "/feeds/tenants/{token}/maintenance.ics",
+            get(tenant_calendar),
+        )
+        .at(t, "/feeds/maintenance.ics", get(public_calendar))
         // The token in the path is the credential (RFC 8058 one-click): no session, no
         // CSRF token, by design. GET only asks; POST unsubscribes.
         .at(
@@ -121,6 +127,58 @@ async fn tenant_feed(
             (header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"),
             (header::CACHE_CONTROL, "private, max-age=60"),
             (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+const CALENDAR: &str = "text/calendar; charset=utf-8";
+
+/// A tenant's planned maintenance as iCalendar, behind its feed link.
+async fn tenant_calendar(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let (tenant, maintenances) = match candor_app::feeds::tenant_calendar(&state.core, &token).await
+    {
+        Ok(found) => found,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let lang = if raw.as_deref().is_some_and(|q| q.contains("lang=")) {
+        lang_of(&raw)
+    } else {
+        tenant.default_language
+    };
+    let tr = Tr::new(lang, "UTC");
+    let name = format!("{}: {}", tenant.name, tr.t("maintenance-calendar"));
+    let body = candor_app::maintenance::calendar(&name, &maintenances, lang);
+    (
+        [
+            (header::CONTENT_TYPE, CALENDAR),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The planned maintenance the public page shows (broad scope), as iCalendar.
+async fn public_calendar(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+    let lang = lang_of(&raw);
+    let maintenances = match candor_app::maintenance::public(&state.core).await {
+        Ok(m) => m,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let tr = Tr::new(lang, "UTC");
+    let body =
+        candor_app::maintenance::calendar(&tr.t("maintenance-calendar"), &maintenances, lang);
+    (
+        [
+            (header::CONTENT_TYPE, CALENDAR),
+            (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         body,
     )

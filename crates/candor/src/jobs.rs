@@ -353,6 +353,14 @@ impl Work {
                     .dedupe(key);
                     core.store.enqueue_job(JobId::generate(), job, now).await?;
                 }
+                // Planned maintenance moves on the same beat: reminders, starts and ends
+                // are at most ten seconds late.
+                let moved = candor_app::maintenance::move_due(&core)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if moved > 0 {
+                    tracing::info!(moved, "planned maintenance moved on");
+                }
             }
             Job::HealthOverdue(overdue) => flag_overdue(&core, overdue).await?,
             Job::HealthCadenceChanged(changed) => {

@@ -7,12 +7,17 @@
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use super::availability::{Impact, Span};
 use super::catalog::ServiceId;
+use super::message::MessageId;
 use super::scope::Scope;
+use crate::identity::InvalidValue;
 use crate::language::Language;
 
 /// How long before its start a maintenance reminds its tenants, unless told otherwise.
@@ -22,14 +27,12 @@ pub const MAX_WINDOW: Duration = Duration::days(7);
 /// How far ahead a maintenance may be scheduled.
 pub const MAX_AHEAD: Duration = Duration::days(366);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum MaintenanceState {
-    Scheduled,
-    InProgress,
-    Completed,
-    Cancelled,
-}
+wire_enum!(MaintenanceState, "state", [
+    Scheduled => "scheduled",
+    InProgress => "inProgress",
+    Completed => "completed",
+    Cancelled => "cancelled",
+]);
 
 impl MaintenanceState {
     pub fn is_over(self) -> bool {
@@ -40,31 +43,25 @@ impl MaintenanceState {
     }
 }
 
-/// What tenants should expect during the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ExpectedImpact {
-    /// Nothing noticeable.
-    None,
-    /// Slower, or some features off.
-    Degraded,
-    /// The services are not available.
-    Unavailable,
-}
+// What tenants should expect during the window: nothing noticeable, slower or some
+// features off, or the services not available.
+wire_enum!(ExpectedImpact, "impact", [
+    None => "none",
+    Degraded => "degraded",
+    Unavailable => "unavailable",
+]);
 
-/// What the tenants of a maintenance are told, each once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum MaintenanceNotice {
-    Scheduled,
-    /// A while before the start (`reminder`).
-    Reminder,
-    Started,
-    /// The end moved later.
-    Extended,
-    Completed,
-    Cancelled,
-}
+// What the tenants of a maintenance are told, each once: that it is scheduled, a
+// reminder a while before the start, that it started, that its end moved later, that it
+// completed, that it is cancelled.
+wire_enum!(MaintenanceNotice, "notice", [
+    Scheduled => "scheduled",
+    Reminder => "reminder",
+    Started => "started",
+    Extended => "extended",
+    Completed => "completed",
+    Cancelled => "cancelled",
+]);
 
 /// What is wrong with a maintenance or a change to it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -318,6 +315,80 @@ impl Maintenance {
             end: self.ended_at,
             impact: Impact::Maintenance,
         })
+    }
+}
+
+/// A maintenance's id, `MN` and a number, as people quote it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct MaintenanceId(String);
+
+impl<'de> Deserialize<'de> for MaintenanceId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MaintenanceId, D::Error> {
+        let s = String::deserialize(d)?;
+        MaintenanceId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl MaintenanceId {
+    pub fn new(number: i64) -> MaintenanceId {
+        MaintenanceId(format!("MN{number}"))
+    }
+
+    /// Accepts `mn123` as well as `MN123`.
+    pub fn parse(s: &str) -> Result<MaintenanceId, InvalidValue> {
+        let s = s.trim();
+        let ok = s.len() >= 3
+            && s.len() <= 16
+            && s.is_char_boundary(2)
+            && s[..2].eq_ignore_ascii_case("MN")
+            && s[2..].chars().all(|c| c.is_ascii_digit());
+        if ok {
+            Ok(MaintenanceId(format!("MN{}", &s[2..])))
+        } else {
+            Err(InvalidValue::new(
+                "maintenance",
+                format!(
+                    "`{}` is not a maintenance id (MN and digits)",
+                    s.chars().take(40).collect::<String>()
+                ),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MaintenanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A maintenance as stored: with its id, the Message Center message that carries it to
+/// its tenants (and so records who it reached), and who scheduled it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledMaintenance {
+    pub id: MaintenanceId,
+    pub message: MessageId,
+    pub maintenance: Maintenance,
+    /// Public news: the scope is broad (see `Scope::is_broad`).
+    pub broad: bool,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub last_modified: OffsetDateTime,
+}
+
+impl ScheduledMaintenance {
+    /// The title and description in `lang`, else English, else the first it has.
+    pub fn text_in(&self, lang: Language) -> (&str, &str) {
+        let m = &self.maintenance;
+        m.text
+            .get(&lang)
+            .or_else(|| m.text.get(&Language::English))
+            .or_else(|| m.text.values().next())
+            .map_or(("", ""), |(t, d)| (t.as_str(), d.as_str()))
     }
 }
 

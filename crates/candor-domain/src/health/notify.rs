@@ -19,6 +19,7 @@ wire_enum!(Topic, "topic", [
     Advisories => "advisories",
     MessageCenter => "messageCenter",
     Reviews => "postIncidentReviews",
+    PlannedMaintenance => "plannedMaintenance",
 ]);
 
 impl Topic {

@@ -7,6 +7,7 @@ pub mod audit_log;
 pub mod deliveries;
 pub mod extract;
 pub mod lockbox;
+pub mod maintenance;
 pub mod me;
 pub mod notifications;
 pub mod operator;
@@ -98,6 +99,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
             operator_messages::update_message
         ))
         .routes(routes!(operator_messages::audience_preview))
+        .routes(routes!(
+            maintenance::create_maintenance,
+            maintenance::list_maintenances
+        ))
+        .routes(routes!(maintenance::maintenance_preview))
+        .routes(routes!(maintenance::get_maintenance))
+        .routes(routes!(maintenance::change_maintenance))
+        .routes(routes!(maintenance::tenant_maintenances))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(

@@ -102,12 +102,15 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         .strip_prefix("/beta/")
         .map_or_else(|| path.to_owned(), |rest| format!("/v1.0/{rest}"));
     let rule = match path.as_str() {
-        "/feeds/tenants/{token}" | "/unsubscribe/{token}" => Rule::Token,
+        "/feeds/tenants/{token}"
+        | "/feeds/tenants/{token}/maintenance.ics"
+        | "/unsubscribe/{token}" => Rule::Token,
         "/"
         | "/signin"
         | "/console/signin"
         | "/status"
         | "/feeds/status.atom"
+        | "/feeds/maintenance.ics"
         | "/healthz"
         | "/readyz"
         | "/metrics"
@@ -185,6 +188,7 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         | "/console/issues/{id}/review" => Rule::Console(Some(O::IncidentManager)),
 
         "/api/v1/me" => Rule::AnyCaller,
+        "/api/v1/maintenances" => Rule::TenantApi(P::ServiceHealthReadAll, HEALTH, None),
         "/api/v1/audit/records"
         | "/api/v1/audit/records/export"
         | "/api/v1/audit/consistency"
@@ -241,6 +245,10 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         | "/api/v1/operator/messages"
         | "/api/v1/operator/messages/{id}"
         | "/api/v1/operator/messages/audience-preview"
+        | "/api/v1/operator/maintenances"
+        | "/api/v1/operator/maintenances/{id}"
+        | "/api/v1/operator/maintenances/{id}/changes"
+        | "/api/v1/operator/maintenances/impact-preview"
         | "/api/v1/operator/deliveries"
         | "/api/v1/operator/deliveries/changes" => Rule::OperatorApi(O::IncidentManager),
         "/v1.0/admin/serviceAnnouncement/healthOverviews/{name}/issues" => Rule::NotServed,
@@ -673,6 +681,8 @@ impl Objects {
         let mut out = path.to_owned();
         let key = if path.contains("/messages/") || path.contains("/messages/{") {
             "message"
+        } else if path.contains("/maintenances/") {
+            "maintenance"
         } else if path.contains("/issues/") || path.contains("/health/issues/") {
             "issue"
         } else if path.contains("/lockbox/requests/") {
@@ -797,6 +807,27 @@ async fn objects(app: &TestApp) -> Objects {
     .await
     .unwrap();
     params.insert("message", message.id.to_string());
+    let (maintenance, _) = candor_app::maintenance::schedule(
+        core,
+        &manager,
+        None,
+        candor_app::maintenance::NewMaintenanceInput {
+            services: vec!["Exchange".into()],
+            scope: candor_domain::health::Scope::default(),
+            text: [(
+                candor_domain::language::Language::English,
+                ("Mailbox upgrade".to_owned(), "Mail may be slow.".to_owned()),
+            )]
+            .into(),
+            start: core.clock.now() + time::Duration::days(2),
+            end: core.clock.now() + time::Duration::days(2) + time::Duration::hours(2),
+            impact: candor_domain::health::maintenance::ExpectedImpact::Degraded,
+            reminder_minutes: None,
+        },
+    )
+    .await
+    .unwrap();
+    params.insert("maintenance", maintenance.id.to_string());
     params.insert(
         "attachment",
         message.attachments.first().unwrap().id.to_string(),

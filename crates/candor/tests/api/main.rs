@@ -28,6 +28,7 @@ mod keys;
 mod lockbox;
 mod lockbox_api;
 mod lockbox_story;
+mod maintenance;
 mod messages;
 mod notifications;
 mod operator_api;
