@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use candor_domain::health::availability;
+use candor_domain::health::maintenance::{MaintenanceState, ScheduledMaintenance};
 use candor_domain::health::{Issue, Post, Service, Status};
 use candor_domain::store::IssueFilter;
 use candor_domain::JobId;
@@ -20,6 +21,8 @@ pub const RECENT: Duration = Duration::days(7);
 pub struct PublicService {
     pub service: Service,
     pub status: Status,
+    /// A broad planned maintenance of it is in progress.
+    pub under_maintenance: bool,
     /// The last `HISTORY_DAYS` days (UTC), oldest first, from the broad issues.
     pub history: Vec<availability::Day>,
 }
@@ -42,6 +45,9 @@ pub struct PublicStatus {
     pub services: Vec<PublicService>,
     /// Active first, then by last change, newest first.
     pub issues: Vec<PublicIssue>,
+    /// Broad planned maintenance, scheduled or in progress, or completed within
+    /// `RECENT`; soonest window first.
+    pub maintenances: Vec<ScheduledMaintenance>,
 }
 
 pub async fn public_status(core: &Core) -> AppResult<PublicStatus> {
@@ -89,6 +95,32 @@ pub async fn public_status(core: &Core) -> AppResult<PublicStatus> {
             }
         }
     }
+    // Maintenance is shown on its days, apart: it never counts against availability.
+    let broad_maintenance = super::maintenance::public(core).await?;
+    for m in &broad_maintenance {
+        if let Some(span) = m.maintenance.span() {
+            if span.end.is_none_or(|e| e >= since) {
+                for service in &m.maintenance.services {
+                    spans
+                        .entry(service.as_str().to_owned())
+                        .or_default()
+                        .push(span);
+                }
+            }
+        }
+    }
+    let maintenances: Vec<ScheduledMaintenance> = {
+        let mut shown: Vec<ScheduledMaintenance> = broad_maintenance
+            .into_iter()
+            .filter(|m| match m.maintenance.state {
+                MaintenanceState::Scheduled | MaintenanceState::InProgress => true,
+                MaintenanceState::Completed => m.maintenance.window.end >= now - RECENT,
+                MaintenanceState::Cancelled => false,
+            })
+            .collect();
+        shown.sort_by_key(|m| m.maintenance.window.start);
+        shown
+    };
     // An issue found by both reads counts once.
     for list in spans.values_mut() {
         list.sort_by_key(|s| (s.start, s.end, s.impact));
@@ -119,9 +151,13 @@ pub async fn public_status(core: &Core) -> AppResult<PublicStatus> {
                 HISTORY_DAYS,
                 &jiff::tz::TimeZone::UTC,
             );
+            let under_maintenance = maintenances.iter().any(|m| {
+                m.maintenance.services.contains(&service.id) && m.maintenance.is_active(now)
+            });
             PublicService {
                 service,
                 status,
+                under_maintenance,
                 history,
             }
         })
@@ -131,6 +167,7 @@ pub async fn public_status(core: &Core) -> AppResult<PublicStatus> {
         last_change,
         services,
         issues,
+        maintenances,
     })
 }
 

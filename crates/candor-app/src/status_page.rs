@@ -5,6 +5,7 @@
 use askama::Template;
 use atom_syndication::{Category, Content, Entry, Feed, FixedDateTime, Link, Person, Text};
 use candor_domain::health::availability::{self, Day, Impact};
+use candor_domain::health::maintenance::MaintenanceState;
 use candor_domain::health::Status;
 use candor_domain::language::Language;
 use candor_domain::time_util::rfc3339;
@@ -227,6 +228,18 @@ pub struct IssueBlock {
     pub posts: Vec<PostLine>,
 }
 
+/// A planned maintenance as the public page lists it.
+pub struct MaintenanceBlock {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub services: String,
+    pub window: String,
+    pub impact: String,
+    pub state: String,
+    pub state_class: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "status_public.html")]
 struct StatusPage<'a> {
@@ -234,6 +247,7 @@ struct StatusPage<'a> {
     css: &'static str,
     updated: String,
     services: Vec<ServiceLine>,
+    maintenances: Vec<MaintenanceBlock>,
     active: Vec<IssueBlock>,
     recent: Vec<IssueBlock>,
     languages: Vec<(String, &'static str, bool)>,
@@ -285,12 +299,67 @@ pub fn page_html(
             .iter()
             .map(|s| {
                 let (bars, months) = history_lines(tr, &s.history);
+                // Under maintenance says more than "operational", less than any issue.
+                let maintained = s.under_maintenance && s.status == Status::ServiceOperational;
                 ServiceLine {
                     name: s.service.display_name.clone(),
-                    status: status_label(tr, s.status),
-                    status_class: status_class(s.status),
+                    status: if maintained {
+                        tr.t("maintenance-under")
+                    } else {
+                        status_label(tr, s.status)
+                    },
+                    status_class: if maintained {
+                        "info"
+                    } else {
+                        status_class(s.status)
+                    },
                     bars,
                     months,
+                }
+            })
+            .collect(),
+        maintenances: status
+            .maintenances
+            .iter()
+            .map(|m| {
+                let (title, description) = m.text_in(tr.lang);
+                let names: Vec<String> = m
+                    .maintenance
+                    .services
+                    .iter()
+                    .map(|id| {
+                        status
+                            .services
+                            .iter()
+                            .find(|s| &s.service.id == id)
+                            .map_or_else(|| id.to_string(), |s| s.service.display_name.clone())
+                    })
+                    .collect();
+                MaintenanceBlock {
+                    id: m.id.to_string(),
+                    title: title.to_owned(),
+                    description: description.to_owned(),
+                    services: names.join(", "),
+                    window: tr.ta(
+                        "maintenance-window",
+                        &[
+                            ("start", tr.time(&m.maintenance.window.start)),
+                            ("end", tr.time(&m.maintenance.window.end)),
+                        ],
+                    ),
+                    impact: tr.t(&format!(
+                        "maintenance-impact-{}",
+                        m.maintenance.impact.as_str()
+                    )),
+                    state: tr.t(&format!(
+                        "maintenance-state-{}",
+                        m.maintenance.state.as_str()
+                    )),
+                    state_class: match m.maintenance.state {
+                        MaintenanceState::InProgress => "info",
+                        MaintenanceState::Scheduled => "ok",
+                        MaintenanceState::Completed | MaintenanceState::Cancelled => "ok",
+                    },
                 }
             })
             .collect(),
@@ -327,6 +396,7 @@ pub fn status_json(status: &PublicStatus) -> serde_json::Value {
             "id": s.service.id.as_str(),
             "displayName": s.service.display_name,
             "status": s.status.as_str(),
+            "underMaintenance": s.under_maintenance,
             "history": s.history,
             "availability": availability::monthly(&s.history).into_iter().map(|(y, m, p)| serde_json::json!({
                 "month": format!("{y}-{m:02}"),
@@ -349,6 +419,17 @@ pub fn status_json(status: &PublicStatus) -> serde_json::Value {
                 "content": post.body_html,
                 "translations": post.translations.iter().map(|(l, b)| (l.tag().to_owned(), b.clone())).collect::<std::collections::BTreeMap<_, _>>(),
             })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "maintenances": status.maintenances.iter().map(|m| serde_json::json!({
+            "id": m.id.as_str(),
+            "services": m.maintenance.services.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "state": m.maintenance.state.as_str(),
+            "expectedImpact": m.maintenance.impact.as_str(),
+            "startDateTime": rfc3339(m.maintenance.window.start),
+            "endDateTime": rfc3339(m.maintenance.window.end),
+            "startedDateTime": m.maintenance.started_at.map(rfc3339),
+            "endedDateTime": m.maintenance.ended_at.map(rfc3339),
+            "text": m.maintenance.text.iter().map(|(l, (t, d))| (l.tag().to_owned(), serde_json::json!({"title": t, "description": d}))).collect::<std::collections::BTreeMap<_, _>>(),
         })).collect::<Vec<_>>(),
     })
 }

@@ -668,3 +668,5 @@ maintenance-notice-extended = Planned maintenance extended
 maintenance-notice-completed = Planned maintenance completed
 maintenance-notice-cancelled = Planned maintenance cancelled
 maintenance-calendar = Planned maintenance
+maintenance-under = Under maintenance
+maintenance-public = Planned maintenance

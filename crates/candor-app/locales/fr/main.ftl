@@ -668,3 +668,5 @@ maintenance-notice-extended = Maintenance planifiée prolongée
 maintenance-notice-completed = Maintenance planifiée terminée
 maintenance-notice-cancelled = Maintenance planifiée annulée
 maintenance-calendar = Maintenance planifiée
+maintenance-under = En maintenance
+maintenance-public = Maintenance planifiée

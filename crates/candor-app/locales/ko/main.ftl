@@ -668,3 +668,5 @@ maintenance-notice-extended = 예정된 유지 관리 연장
 maintenance-notice-completed = 예정된 유지 관리 완료
 maintenance-notice-cancelled = 예정된 유지 관리 취소
 maintenance-calendar = 예정된 유지 관리
+maintenance-under = 유지 관리 중
+maintenance-public = 예정된 유지 관리

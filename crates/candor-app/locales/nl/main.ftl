@@ -668,3 +668,5 @@ maintenance-notice-extended = Gepland onderhoud verlengd
 maintenance-notice-completed = Gepland onderhoud voltooid
 maintenance-notice-cancelled = Gepland onderhoud geannuleerd
 maintenance-calendar = Gepland onderhoud
+maintenance-under = In onderhoud
+maintenance-public = Gepland onderhoud

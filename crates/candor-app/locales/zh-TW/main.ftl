@@ -668,3 +668,5 @@ maintenance-notice-extended = 預定維護已延長
 maintenance-notice-completed = 預定維護已完成
 maintenance-notice-cancelled = 預定維護已取消
 maintenance-calendar = 預定維護
+maintenance-under = 維護中
+maintenance-public = 預定維護

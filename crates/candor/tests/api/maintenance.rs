@@ -186,6 +186,29 @@ async fn a_maintenance_moves_on_its_own_and_tells_only_its_tenants(app: TestApp)
     let (_, m) = get(&app, &op, &format!("/api/v1/operator/maintenances/{id}")).await;
     assert_eq!(m["state"], "inProgress", "{m}");
     assert_eq!(m["startedDateTime"], rfc(now + Duration::hours(3)));
+    // The public page (the scope is broad) shows the service under maintenance, and
+    // the maintenance itself; the machine-readable status says so too.
+    let page = app
+        .http()
+        .get(app.url("/status"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Under maintenance"), "{page}");
+    assert!(page.contains("Mailbox database upgrade"), "{page}");
+    let status = candor_app::public::public_status(&app.core).await.unwrap();
+    let json = candor_app::status_page::status_json(&status);
+    let exchange = json["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "Exchange")
+        .unwrap();
+    assert_eq!(exchange["underMaintenance"], true, "{exchange}");
+    assert_eq!(json["maintenances"][0]["state"], "inProgress");
 
     // Extended by hand while it runs; it then ends at the new end.
     let (status, extended) = post(
@@ -221,6 +244,22 @@ async fn a_maintenance_moves_on_its_own_and_tells_only_its_tenants(app: TestApp)
         assert!(told.iter().any(|s| s.contains(words)), "{words}: {told:?}");
     }
     assert!(mail_to(outbox.path(), "ops@fabrikam.example").is_empty());
+    // Its three hours are on today's bar as maintenance, which availability ignores.
+    let status = candor_app::public::public_status(&app.core).await.unwrap();
+    let exchange = status
+        .services
+        .iter()
+        .find(|s| s.service.id.as_str() == "Exchange")
+        .unwrap();
+    let today = exchange.history.last().unwrap();
+    assert_eq!(today.maintenance_minutes, 180, "{today:?}");
+    assert_eq!((today.outage_minutes, today.degraded_minutes), (0, 0));
+    assert!(!exchange.under_maintenance);
+    assert!(
+        candor_domain::health::availability::monthly(&exchange.history)
+            .iter()
+            .all(|(_, _, percent)| *percent >= 100.0)
+    );
 
     // Over: no change is possible any more.
     let (status, over) = post(
