@@ -7,6 +7,7 @@ mod audit;
 mod demo_workload;
 mod keys;
 pub mod lockbox;
+mod maintenance;
 mod migrate;
 mod operator;
 mod operator_client;
@@ -147,6 +148,9 @@ pub enum Command {
     /// verify decision signatures, configure workloads.
     #[command(subcommand)]
     Lockbox(lockbox::LockboxCommand),
+    /// Planned maintenance: list it (schedule and change it with the operator API).
+    #[command(subcommand)]
+    Maintenance(maintenance::MaintenanceCommand),
     /// Run a demo mailbox service that asks Candor's Lockbox `authorize` before every
     /// operation an engineer attempts (see the README's Lockbox walk-through).
     #[command(name = "demo-workload")]
@@ -266,6 +270,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Keys(cmd) => keys::run(cmd).await,
         Command::Audit(cmd) => audit::audit(cmd).await,
         Command::Lockbox(cmd) => lockbox::run(cmd).await,
+        Command::Maintenance(cmd) => maintenance::run(cmd).await,
         Command::DemoWorkload(args) => demo_workload::demo_workload(args).await,
         Command::StatusSite(cmd) => status_site::run(cmd).await,
         Command::Verify(args) => verify::run(args).await,

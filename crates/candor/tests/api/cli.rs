@@ -519,3 +519,27 @@ fn topology_imports_all_or_nothing_and_names_bad_lines() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("does not exist"));
 }
+
+#[test]
+fn maintenance_is_listed_and_a_bad_limit_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let help = candor(&["maintenance", "list", "--help"]);
+    assert!(help.status.success());
+    assert!(text(&help).0.contains("operator API"), "{:?}", text(&help));
+    let empty = candor(&["maintenance", "list", "--data-dir", data]);
+    assert!(empty.status.success(), "{:?}", text(&empty));
+    assert!(text(&empty).1.contains("no planned maintenance"));
+    let bad = candor(&["maintenance", "list", "--data-dir", data, "--limit", "0"]);
+    assert_eq!(bad.status.code(), Some(2), "{:?}", text(&bad));
+    assert!(text(&bad).1.contains("--limit"), "{:?}", text(&bad));
+    let bad = candor(&[
+        "maintenance",
+        "list",
+        "--data-dir",
+        data,
+        "--state",
+        "sunny",
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{:?}", text(&bad));
+}

@@ -359,6 +359,39 @@ async fn a_maintenance_moves_on_its_own_and_tells_only_its_tenants(app: TestApp)
     assert_eq!(told.len(), 2, "scheduled and cancelled: {told:?}");
     assert!(mail_to(outbox.path(), "ops@contoso.example").is_empty());
 
+    // The CLI lists them from the database (PostgreSQL: another process may open it).
+    if let crate::common::DbGuard::Postgres(db) = &app.db {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_candor"))
+            .args(["maintenance", "list", "--database-url", &db.url, "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines
+            .iter()
+            .any(|l| l["id"] == id.as_str() && l["state"] == "completed"));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_candor"))
+            .args([
+                "maintenance",
+                "list",
+                "--database-url",
+                &db.url,
+                "--state",
+                "cancelled",
+            ])
+            .output()
+            .unwrap();
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            table.contains("Fabrikam site move") && !table.contains(&id),
+            "{table}"
+        );
+    }
+
     // Every step is in the operator realm's audit log.
     let records = app
         .core
