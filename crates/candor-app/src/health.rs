@@ -523,6 +523,8 @@ pub struct ServiceHealthView {
     pub service: Service,
     pub status: Status,
     pub active: Vec<Issue>,
+    /// A planned maintenance that reaches the tenant is in progress on it.
+    pub under_maintenance: bool,
 }
 
 /// The dashboard: each service the tenant uses with its status (the worst active issue
@@ -549,6 +551,14 @@ pub async fn tenant_dashboard(
         .into_iter()
         .filter(|s| wanted.contains(&s.id))
         .collect();
+    let maintained: BTreeSet<ServiceId> = core
+        .store
+        .tenant_maintenances(tenant, super::maintenance::MAX_LISTED)
+        .await?
+        .into_iter()
+        .filter(|m| m.maintenance.is_active(now))
+        .flat_map(|m| m.maintenance.services)
+        .collect();
     let views = services
         .into_iter()
         .map(|service| {
@@ -563,6 +573,7 @@ pub async fn tenant_dashboard(
                 .max_by_key(|s| s.severity())
                 .unwrap_or(Status::ServiceOperational);
             ServiceHealthView {
+                under_maintenance: maintained.contains(&service.id),
                 service,
                 status,
                 active,
@@ -589,6 +600,10 @@ pub async fn tenant_history(
         .await?;
     let zone = jiff::tz::TimeZone::get(core.tenant(tenant).await?.time_zone.as_str())
         .unwrap_or(jiff::tz::TimeZone::UTC);
+    let maintenances = core
+        .store
+        .tenant_maintenances(tenant, super::maintenance::MAX_LISTED)
+        .await?;
     Ok(services
         .iter()
         .map(|service| {
@@ -596,6 +611,12 @@ pub async fn tenant_history(
                 .iter()
                 .filter(|i| i.service == *service)
                 .filter_map(availability::Span::of)
+                .chain(
+                    maintenances
+                        .iter()
+                        .filter(|m| m.maintenance.services.contains(service))
+                        .filter_map(|m| m.maintenance.span()),
+                )
                 .collect();
             (
                 service.clone(),

@@ -74,12 +74,24 @@ pub struct HistoryRow {
     pub updated: String,
 }
 
+/// A planned maintenance on the dashboard: scheduled or in progress.
+pub struct MaintenanceRow {
+    pub id: String,
+    pub message: String,
+    pub title: String,
+    pub window: String,
+    pub impact: String,
+    pub state: String,
+    pub state_class: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "health.html")]
 struct HealthPage {
     title: String,
     page: PageCtx,
     services: Vec<ServiceRow>,
+    maintenances: Vec<MaintenanceRow>,
     history: Vec<HistoryRow>,
 }
 
@@ -112,8 +124,46 @@ pub async fn dashboard(State(state): State<AppState>, user: PortalUser) -> Respo
         Err(e @ ApiError::Internal(_)) => return e.into_response(),
         Err(e) => return error_page(&state, &user, path, e),
     };
+    let maintenances = match candor_app::maintenance::for_tenant(&state.core, &user.actor, tenant)
+        .await
+        .map_err(ApiError::from)
+    {
+        Ok(m) => m,
+        Err(e @ ApiError::Internal(_)) => return e.into_response(),
+        Err(e) => return error_page(&state, &user, path, e),
+    };
     let page = PageCtx::for_user(&state, &user, path);
     let tr = page.tr.clone();
+    let mut upcoming: Vec<_> = maintenances
+        .iter()
+        .filter(|m| !m.maintenance.state.is_over())
+        .collect();
+    upcoming.sort_by_key(|m| m.maintenance.window.start);
+    let maintenances = upcoming
+        .into_iter()
+        .map(|m| {
+            let mm = &m.maintenance;
+            MaintenanceRow {
+                id: m.id.to_string(),
+                message: m.message.to_string(),
+                title: m.text_in(tr.lang).0.to_owned(),
+                window: tr.ta(
+                    "maintenance-window",
+                    &[
+                        ("start", tr.time(&mm.window.start)),
+                        ("end", tr.time(&mm.window.end)),
+                    ],
+                ),
+                impact: tr.t(&format!("maintenance-impact-{}", mm.impact.as_str())),
+                state: tr.t(&format!("maintenance-state-{}", mm.state.as_str())),
+                state_class: if mm.is_active(state.clock.now()) {
+                    "info"
+                } else {
+                    "ok"
+                },
+            }
+        })
+        .collect();
     let names: std::collections::BTreeMap<String, String> = views
         .iter()
         .map(|v| (v.service.id.to_string(), v.service.display_name.clone()))
@@ -125,10 +175,19 @@ pub async fn dashboard(State(state): State<AppState>, user: PortalUser) -> Respo
             .map(|v| {
                 let days = history.remove(&v.service.id).unwrap_or_default();
                 let (bars, months) = candor_app::status_page::history_lines(&tr, &days);
+                let maintained = v.under_maintenance && v.status == Status::ServiceOperational;
                 ServiceRow {
                     name: v.service.display_name.clone(),
-                    status: status_label(&tr, v.status),
-                    status_class: status_class(v.status),
+                    status: if maintained {
+                        tr.t("maintenance-under")
+                    } else {
+                        status_label(&tr, v.status)
+                    },
+                    status_class: if maintained {
+                        "info"
+                    } else {
+                        status_class(v.status)
+                    },
                     issues: v
                         .active
                         .iter()
@@ -139,6 +198,7 @@ pub async fn dashboard(State(state): State<AppState>, user: PortalUser) -> Respo
                 }
             })
             .collect(),
+        maintenances,
         history: issues
             .iter()
             .map(|i| HistoryRow {

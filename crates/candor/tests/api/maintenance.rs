@@ -7,7 +7,7 @@
 use candor_app::maintenance::move_due;
 use candor_domain::audit::{AuditChain, AuditQuery};
 use candor_domain::health::Topic;
-use candor_domain::identity::{Actor, ApiPermission, OperatorRole};
+use candor_domain::identity::{Actor, ApiPermission, OperatorRole, TenantRole};
 use candor_domain::language::Language;
 use serde_json::{json, Value};
 use time::Duration;
@@ -209,6 +209,22 @@ async fn a_maintenance_moves_on_its_own_and_tells_only_its_tenants(app: TestApp)
         .unwrap();
     assert_eq!(exchange["underMaintenance"], true, "{exchange}");
     assert_eq!(json["maintenances"][0]["state"], "inProgress");
+    // So does Contoso's dashboard; Fabrikam's knows nothing of it.
+    for (tenant, sees) in [(&app.world.a, true), (&app.world.b, false)] {
+        let browser = app
+            .sign_in(&tenant.user(TenantRole::GlobalAdministrator).email, false)
+            .await;
+        let html = browser
+            .get(app.url("/portal/health"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(html.contains("Under maintenance"), sees, "{html}");
+        assert_eq!(html.contains("Mailbox database upgrade"), sees, "{html}");
+    }
 
     // Extended by hand while it runs; it then ends at the new end.
     let (status, extended) = post(
