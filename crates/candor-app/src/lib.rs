@@ -31,6 +31,7 @@ pub mod push;
 pub mod review_document;
 pub mod secrets;
 pub mod status_page;
+pub mod statuspage;
 pub mod topology;
 pub mod topology_file;
 pub mod views;

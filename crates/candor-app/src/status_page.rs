@@ -435,7 +435,8 @@ pub fn status_json(status: &PublicStatus) -> serde_json::Value {
 }
 
 /// Every file of the backup status site: `index.html` (English) and `<lang>/index.html`
-/// for the others, `status.json`, and `status.atom` plus `<lang>/status.atom`.
+/// for the others, `status.json`, `status.atom` plus `<lang>/status.atom`, and
+/// Statuspage's `api/v2/*.json`.
 pub fn site_files(
     status: &PublicStatus,
     base_url: &str,
@@ -473,5 +474,15 @@ pub fn site_files(
         "status.json".to_owned(),
         serde_json::to_vec_pretty(&status_json(status)).map_err(AppError::internal)?,
     ));
+    // Statuspage's public API at the same paths, so its readers keep working from a CDN
+    // with Candor down.
+    let view =
+        crate::statuspage::StatuspageView::of(status, &crate::statuspage::PageInfo::of(base_url));
+    for (doc, value) in view.documents() {
+        files.push((
+            format!("api/v2/{doc}"),
+            serde_json::to_vec(&value).map_err(AppError::internal)?,
+        ));
+    }
     Ok(files)
 }

@@ -11,6 +11,7 @@ pub mod pages;
 pub mod portal;
 pub mod public;
 pub mod routes;
+pub mod statuspage;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -169,7 +170,7 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
         .merge(console::routes(&mut table));
     let graph_routes = graph::routes(&mut table);
     let ops_routes = ops::routes(&mut table).merge(api::audit::tile_routes(&mut table));
-    let public_routes = public::routes(&mut table);
+    let public_routes = public::routes(&mut table).merge(statuspage::routes(&mut table));
     let state = AppState(Arc::new(AppInner {
         core,
         tokens,

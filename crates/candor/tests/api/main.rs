@@ -37,6 +37,7 @@ mod portal;
 mod push;
 mod secrets_in_logs;
 mod status_site;
+mod statuspage;
 mod token;
 mod topology;
 mod webhooks;
