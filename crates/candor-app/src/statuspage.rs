@@ -13,7 +13,11 @@ use candor_domain::time_util::rfc3339;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use std::sync::Arc;
+
+use crate::error::{AppError, AppResult};
 use crate::public::{PublicIssue, PublicService, PublicStatus};
+use crate::Core;
 
 /// The page every answer names.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -439,6 +443,58 @@ impl StatuspageView {
             ),
         ]
     }
+}
+
+/// One document as served: its bytes and its strong ETag.
+pub struct Document {
+    pub body: bytes::Bytes,
+    pub etag: String,
+}
+
+/// Every document of the public status, serialized once per change.
+pub struct Documents {
+    docs: Vec<(&'static str, Arc<Document>)>,
+}
+
+impl Documents {
+    pub fn of(view: &StatuspageView) -> Result<Documents, serde_json::Error> {
+        use sha2::Digest;
+        let mut docs = Vec::new();
+        for (name, value) in view.documents() {
+            let body = serde_json::to_vec(&value)?;
+            let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(&body)[..16]));
+            docs.push((
+                name,
+                Arc::new(Document {
+                    body: body.into(),
+                    etag,
+                }),
+            ));
+        }
+        Ok(Documents { docs })
+    }
+
+    /// The document at `name` under `/api/v2/`.
+    pub fn get(&self, name: &str) -> Option<Arc<Document>> {
+        self.docs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, d)| d.clone())
+    }
+}
+
+/// The public documents, built from the public status once per health change (and at
+/// most a second old where other instances' changes are not heard; see `views`).
+pub async fn documents(core: &Core, info: &PageInfo) -> AppResult<Arc<Documents>> {
+    if let Some(docs) = core.views.public_documents() {
+        return Ok(docs);
+    }
+    let generation = core.views.generation();
+    let status = crate::public::public_status(core).await?;
+    let docs =
+        Arc::new(Documents::of(&StatuspageView::of(&status, info)).map_err(AppError::internal)?);
+    core.views.keep_public_documents(generation, docs.clone());
+    Ok(docs)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

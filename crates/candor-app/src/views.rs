@@ -32,6 +32,9 @@ pub struct HealthViews {
     /// Whether changes from other instances are heard as they happen.
     hearing: AtomicBool,
     issues: quick_cache::sync::Cache<(TenantId, Option<Language>), Arc<IssueView>>,
+    /// The public status as Statuspage's API documents, with the generation they were
+    /// built at and when.
+    public_documents: std::sync::RwLock<Option<(u64, Instant, Arc<crate::statuspage::Documents>)>>,
 }
 
 impl Default for HealthViews {
@@ -40,6 +43,7 @@ impl Default for HealthViews {
             generation: AtomicU64::new(0),
             hearing: AtomicBool::new(false),
             issues: quick_cache::sync::Cache::new(50_000),
+            public_documents: std::sync::RwLock::new(None),
         }
     }
 }
@@ -76,6 +80,20 @@ impl HealthViews {
     pub fn issues(&self, tenant: TenantId, lang: Option<Language>) -> Option<Arc<IssueView>> {
         let view = self.issues.get(&(tenant, lang))?;
         (view.generation == self.generation() && view.built.elapsed() < self.ttl()).then_some(view)
+    }
+
+    /// The public documents, if fresh.
+    pub fn public_documents(&self) -> Option<Arc<crate::statuspage::Documents>> {
+        let kept = self.public_documents.read().ok()?;
+        let (generation, built, docs) = kept.as_ref()?;
+        (*generation == self.generation() && built.elapsed() < self.ttl()).then(|| docs.clone())
+    }
+
+    /// Keeps public documents built from the store at `generation` (read before it was).
+    pub fn keep_public_documents(&self, generation: u64, docs: Arc<crate::statuspage::Documents>) {
+        if let Ok(mut kept) = self.public_documents.write() {
+            *kept = Some((generation, Instant::now(), docs));
+        }
     }
 
     /// Keeps a view built from the store at `generation` (read before the store was).

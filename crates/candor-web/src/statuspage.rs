@@ -7,9 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use candor_app::public::public_status;
-use candor_app::statuspage::{PageInfo, StatuspageView};
-use sha2::Digest;
+use candor_app::statuspage::PageInfo;
 
 use crate::error::ApiError;
 use crate::routes::{RouteTable, RouterExt};
@@ -43,26 +41,21 @@ pub fn routes(t: &mut RouteTable) -> Router<AppState> {
 }
 
 async fn document(state: AppState, headers: HeaderMap, doc: &'static str) -> Response {
-    let status = match public_status(&state.core).await {
-        Ok(s) => s,
+    let info = PageInfo::of(&state.config.public_url);
+    let docs = match candor_app::statuspage::documents(&state.core, &info).await {
+        Ok(d) => d,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let view = StatuspageView::of(&status, &PageInfo::of(&state.config.public_url));
-    let Some((_, value)) = view.documents().into_iter().find(|(d, _)| *d == doc) else {
+    let Some(found) = docs.get(doc) else {
         return ApiError::NotFound(format!("there is no /api/v2/{doc}")).into_response();
     };
-    let body = match serde_json::to_vec(&value) {
-        Ok(b) => b,
-        Err(e) => return ApiError::Internal(e.into()).into_response(),
-    };
-    let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(&body)[..16]));
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|tags| {
             tags.split(',')
                 .map(|t| t.trim().trim_start_matches("W/"))
-                .any(|t| t == etag || t == "*")
+                .any(|t| t == found.etag || t == "*")
         });
     let common = [
         (
@@ -78,7 +71,7 @@ async fn document(state: AppState, headers: HeaderMap, doc: &'static str) -> Res
             HeaderValue::from_static("public, max-age=30"),
         ),
     ];
-    let etag = match HeaderValue::from_str(&etag) {
+    let etag = match HeaderValue::from_str(&found.etag) {
         Ok(v) => v,
         Err(e) => return ApiError::Internal(e.into()).into_response(),
     };
@@ -94,7 +87,7 @@ async fn document(state: AppState, headers: HeaderMap, doc: &'static str) -> Res
                 HeaderValue::from_static("application/json; charset=utf-8"),
             ),
         ],
-        body,
+        found.body.clone(),
     )
         .into_response()
 }
