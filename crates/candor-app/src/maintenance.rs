@@ -27,6 +27,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use super::health::{catalog, Catalog, PREVIEW_TENANTS};
+use super::messages::services;
 use super::i18n::{format_in_zone, Tr};
 use super::Core;
 use crate::error::{AppError, AppResult};
@@ -76,20 +77,6 @@ pub struct NewMaintenanceInput {
     pub impact: ExpectedImpact,
     /// Default 60.
     pub reminder_minutes: Option<i64>,
-}
-
-fn services(cat: &Catalog, names: &[String]) -> AppResult<BTreeSet<ServiceId>> {
-    let mut out = BTreeSet::new();
-    for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-        let s = cat
-            .find_service(n)
-            .ok_or_else(|| invalid("services", format!("`{n}` is not in the catalog")))?;
-        out.insert(s.id.clone());
-    }
-    if out.is_empty() {
-        return Err(invalid("services", "name at least one service"));
-    }
-    Ok(out)
 }
 
 fn text(

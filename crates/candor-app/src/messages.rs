@@ -114,7 +114,7 @@ impl Default for NewMessageInput {
     }
 }
 
-fn services(cat: &Catalog, names: &[String]) -> AppResult<BTreeSet<ServiceId>> {
+pub(crate) fn services(cat: &Catalog, names: &[String]) -> AppResult<BTreeSet<ServiceId>> {
     let mut out = BTreeSet::new();
     for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
         let s = cat

@@ -15,7 +15,7 @@ use candor_domain::health::maintenance::{MaintenanceId, ScheduledMaintenance};
 use candor_domain::health::Scope;
 use candor_domain::identity::{authorize, Action, Denied, DenyReason};
 use candor_domain::language::Language;
-use candor_domain::time_util::{parse_time, rfc3339};
+use candor_domain::time_util::rfc3339;
 use candor_domain::TenantId;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -23,21 +23,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::ApiQuery;
 use super::operator::{idempotent, json_body, to_json, PreviewView};
+use super::operator_messages::time_field;
 use crate::auth::extract::ApiCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-
-fn time_field(name: &str, value: Option<&str>) -> ApiResult<Option<OffsetDateTime>> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(s) => parse_time(s).map(Some).ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "{name} `{}` is not an RFC 3339 time",
-                s.chars().take(40).collect::<String>()
-            ))
-        }),
-    }
-}
 
 fn required_time(name: &str, value: &str) -> ApiResult<OffsetDateTime> {
     time_field(name, Some(value))?

@@ -31,7 +31,7 @@ use candor_app::messages::{
 /// A create request with the largest attachments allowed, base64-encoded, and its text.
 pub const MAX_REQUEST_BYTES: usize = svc::MAX_TOTAL_ATTACHMENT_BYTES / 3 * 4 + 1024 * 1024;
 
-fn time_field(name: &str, value: Option<&str>) -> ApiResult<Option<OffsetDateTime>> {
+pub(crate) fn time_field(name: &str, value: Option<&str>) -> ApiResult<Option<OffsetDateTime>> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(s) => parse_time(s).map(Some).ok_or_else(|| {

@@ -8,6 +8,7 @@ mod elevation;
 pub mod health;
 mod home;
 pub mod lockbox;
+mod maintenance;
 mod messages;
 mod topology;
 
@@ -23,6 +24,16 @@ pub fn routes(t: &mut RouteTable) -> Router<AppState> {
     Router::new()
         .at(t, "/console/deliveries", get(deliveries::console))
         .at(t, "/console/drafts", get(drafts::list))
+        .at(
+            t,
+            "/console/maintenance",
+            get(maintenance::show).post(maintenance::schedule),
+        )
+        .at(
+            t,
+            "/console/maintenance/{id}/change",
+            post(maintenance::change),
+        )
         .at(t, "/console/drafts/{id}/publish", post(drafts::publish))
         .at(
             t,

@@ -137,6 +137,7 @@ impl PageCtx {
                 if allowed(Action::PublishServiceHealth) {
                     add("/console/issues", "nav-issues");
                     add("/console/drafts", "drafts-title");
+                    add("/console/maintenance", "maintenance-public");
                 }
                 if allowed(Action::PublishMessages) {
                     add("/console/messages", "nav-messages");

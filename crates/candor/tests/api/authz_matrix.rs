@@ -172,6 +172,9 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         "/console/elevation/{id}/decision" => Rule::Console(Some(O::ProviderAdmin)),
         "/console/elevation/{id}/revoke" => Rule::ElevationRevoke,
         "/console/deliveries" => Rule::Console(Some(O::IncidentManager)),
+        "/console/maintenance" | "/console/maintenance/{id}/change" => {
+            Rule::Console(Some(O::IncidentManager))
+        }
         "/console/drafts" | "/console/drafts/{id}/publish" => {
             Rule::Console(Some(O::IncidentManager))
         }
@@ -689,7 +692,7 @@ impl Objects {
         let mut out = path.to_owned();
         let key = if path.contains("/messages/") || path.contains("/messages/{") {
             "message"
-        } else if path.contains("/maintenances/") {
+        } else if path.contains("/maintenances/") || path.contains("/maintenance/{") {
             "maintenance"
         } else if path.contains("/issues/") || path.contains("/health/issues/") {
             "issue"

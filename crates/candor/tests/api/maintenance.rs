@@ -543,7 +543,132 @@ async fn bad_maintenance_is_refused_with_the_reason(app: TestApp) {
     assert_eq!(started["startDateTime"], rfc(now));
 }
 
+async fn the_console_schedules_previews_and_changes_maintenance(app: TestApp) {
+    place(&app).await;
+    let email = app
+        .world
+        .operator(OperatorRole::IncidentManager)
+        .email
+        .clone();
+    let browser = app.sign_in(&email, true).await;
+    let html = browser
+        .get(app.url("/console/maintenance"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::common::csrf_of(&html);
+    let now = candor_domain::clock::Clock::now(app.clock.as_ref());
+    let local = |t: time::OffsetDateTime| {
+        t.format(&time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]"
+        ))
+        .unwrap()
+    };
+    let fields = |action: &str, end: time::OffsetDateTime| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("services", "Exchange".to_owned()),
+            ("regions", "eu-west".to_owned()),
+            ("language", "en".to_owned()),
+            ("title", "Console upgrade".to_owned()),
+            ("description", "Mail may be slow.".to_owned()),
+            ("start", local(now + Duration::hours(2))),
+            ("end", local(end)),
+            ("impact", "degraded".to_owned()),
+            ("reminder_minutes", "30".to_owned()),
+            ("action", action.to_owned()),
+        ]
+    };
+    // The preview says who it would reach, and schedules nothing.
+    let html = browser
+        .post(app.url("/console/maintenance"))
+        .form(&fields("preview", now + Duration::hours(4)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("would reach 1 tenants"), "{html}");
+    assert!(app
+        .core
+        .store
+        .list_maintenances(10)
+        .await
+        .unwrap()
+        .is_empty());
+    // A window that ends before it starts is a form error, and nothing is stored.
+    let html = browser
+        .post(app.url("/console/maintenance"))
+        .form(&fields("schedule", now + Duration::hours(1)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("must end after it starts"), "{html}");
+    assert!(app
+        .core
+        .store
+        .list_maintenances(10)
+        .await
+        .unwrap()
+        .is_empty());
+    let res = browser
+        .post(app.url("/console/maintenance"))
+        .form(&fields("schedule", now + Duration::hours(4)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let stored = app.core.store.list_maintenances(10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let id = stored[0].id.to_string();
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        format!("/console/maintenance#{id}")
+    );
+    let html = browser
+        .get(app.url("/console/maintenance"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&id) && html.contains("Console upgrade"),
+        "{html}"
+    );
+    assert_eq!(stored[0].maintenance.reminder, Duration::minutes(30));
+    // Without the form's token the change is refused, and nothing changes.
+    let res = browser
+        .post(app.url(&format!("/console/maintenance/{id}/change")))
+        .form(&[("change", "cancel")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = browser
+        .post(app.url(&format!("/console/maintenance/{id}/change")))
+        .form(&[("csrf", csrf.as_str()), ("change", "startEarly")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let m = app.core.store.list_maintenances(10).await.unwrap();
+    assert_eq!(
+        m[0].maintenance.state,
+        candor_domain::health::maintenance::MaintenanceState::InProgress
+    );
+}
+
 crate::both!(
     a_maintenance_moves_on_its_own_and_tells_only_its_tenants,
     bad_maintenance_is_refused_with_the_reason,
+    the_console_schedules_previews_and_changes_maintenance,
 );
