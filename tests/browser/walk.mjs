@@ -184,6 +184,43 @@ try {
   await tenantPage.goto(`${base}/portal/messages?view=favorites`);
   check((await tenantPage.locator('table.messages tbody tr').count()) === 1, 'the favourite is listed');
 
+  // Planned maintenance: the incident manager previews its reach and schedules it in the
+  // console; the tenant's dashboard lists it; started early, the dashboard and the public
+  // page show the service under maintenance.
+  await consolePage.goto(`${base}/console/maintenance`);
+  const inHours = (h) => new Date(Date.now() + h * 3600e3).toISOString().slice(0, 16);
+  const form = '#schedule-maintenance';
+  // SharePoint: no issue is active on it, so its row can say "under maintenance".
+  await consolePage.fill(`${form} input[name=services]`, 'SharePoint');
+  await consolePage.fill(`${form} input[name=regions]`, 'eu-west');
+  await consolePage.fill(`${form} input[name=title]`, 'Search index rebuild');
+  await consolePage.fill(`${form} textarea[name=description]`, 'New files may take longer to appear in search.');
+  await consolePage.fill(`${form} input[name=start]`, inHours(2));
+  await consolePage.fill(`${form} input[name=end]`, inHours(4));
+  await consolePage.click(`${form} button[value=preview]`);
+  await consolePage.waitForSelector('#maintenance-preview');
+  check((await consolePage.textContent('#maintenance-preview')).includes('would reach'), 'the maintenance preview says whom it reaches');
+  await consolePage.click(`${form} button[value=schedule]`);
+  await consolePage.waitForURL(/\/console\/maintenance#MN\d+/);
+  const maintenanceId = consolePage.url().split('#').pop();
+  await consolePage.screenshot({ path: `${shots}/14b-console-maintenance.png`, fullPage: true });
+  await tenantPage.goto(`${base}/portal/health`);
+  check((await tenantPage.textContent('table.maintenances')).includes('Search index rebuild'), 'the tenant dashboard lists the maintenance');
+  // The page's address does not change: wait for the change's own answer.
+  await Promise.all([
+    consolePage.waitForResponse((r) => r.url().includes(`/console/maintenance/${maintenanceId}/change`)),
+    consolePage.click(`tr#${maintenanceId} button[value=startEarly]`),
+  ]);
+  await consolePage.waitForLoadState();
+  await consolePage.screenshot({ path: `${shots}/14b2-console-maintenance-started.png`, fullPage: true });
+  await tenantPage.goto(`${base}/portal/health`);
+  await tenantPage.screenshot({ path: `${shots}/14c-dashboard-maintenance.png`, fullPage: true });
+  check((await tenantPage.locator('table.services .status-info').count()) >= 1, 'the dashboard shows the service under maintenance');
+  await outsider.goto(`${base}/status`);
+  const publicText = await outsider.textContent('body');
+  check(publicText.includes('Under maintenance') && publicText.includes('Search index rebuild'), 'the public page shows the maintenance');
+  await outsider.screenshot({ path: `${shots}/14d-public-maintenance.png`, fullPage: true });
+
   // Customer Lockbox: an engineer files a request, a manager approves it internally,
   // the tenant's approver approves it in the portal, then revokes it.
   const engineer = creds.operators.find((o) => o.roles.includes('SupportEngineer'));
