@@ -27,8 +27,8 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use super::health::{catalog, Catalog, PREVIEW_TENANTS};
-use super::messages::services;
 use super::i18n::{format_in_zone, Tr};
+use super::messages::services;
 use super::Core;
 use crate::error::{AppError, AppResult};
 
