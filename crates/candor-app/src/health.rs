@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use candor_domain::audit::{AuditChain, NewAuditRecord};
 use candor_domain::health::availability;
+use candor_domain::health::maintenance::ScheduledMaintenance;
 use candor_domain::health::{
     check_cadence, next_due, scope_components, transition, Applied, ChangeRefused, Classification,
     ComponentId, Issue, IssueChange, IssueId, Move, Origin, Post, PostDraft, PostType, Scope,
@@ -538,29 +539,48 @@ pub async fn tenant_dashboard(
     let now = core.clock.now();
     let issues = core
         .store
-        .tenant_issues(tenant, now - Duration::days(30))
+        .tenant_issues(tenant, now - DASHBOARD_DAYS)
         .await?;
+    let maintenances = core
+        .store
+        .tenant_maintenances(tenant, super::maintenance::MAX_LISTED)
+        .await?;
+    let views = service_views(core, tenant, &issues, &maintenances, now).await?;
+    Ok((views, issues))
+}
+
+/// How far back the dashboard lists issues.
+const DASHBOARD_DAYS: Duration = Duration::days(30);
+
+/// Whether `tenant_issues(_, now - DASHBOARD_DAYS)` would have returned `i`: changed since,
+/// or still open.
+fn on_dashboard(i: &Issue, now: OffsetDateTime) -> bool {
+    i.last_modified >= now - DASHBOARD_DAYS || i.next_update_due.is_some() || !i.is_resolved()
+}
+
+/// Each service the tenant uses, or that one of `issues` names, with its status.
+async fn service_views(
+    core: &Core,
+    tenant: TenantId,
+    issues: &[Issue],
+    maintenances: &[ScheduledMaintenance],
+    now: OffsetDateTime,
+) -> AppResult<Vec<ServiceHealthView>> {
     // The services the tenant uses, and any an issue names that it is not placed on
     // (tenants named explicitly in a scope): one catalog read for both.
     let mut wanted = super::topology::service_ids_of_tenant(core, tenant).await?;
     wanted.extend(issues.iter().map(|i| i.service.clone()));
-    let services: Vec<Service> = core
+    let maintained: BTreeSet<&ServiceId> = maintenances
+        .iter()
+        .filter(|m| m.maintenance.is_active(now))
+        .flat_map(|m| &m.maintenance.services)
+        .collect();
+    Ok(core
         .store
         .list_services()
         .await?
         .into_iter()
         .filter(|s| wanted.contains(&s.id))
-        .collect();
-    let maintained: BTreeSet<ServiceId> = core
-        .store
-        .tenant_maintenances(tenant, super::maintenance::MAX_LISTED)
-        .await?
-        .into_iter()
-        .filter(|m| m.maintenance.is_active(now))
-        .flat_map(|m| m.maintenance.services)
-        .collect();
-    let views = services
-        .into_iter()
         .map(|service| {
             let active: Vec<Issue> = issues
                 .iter()
@@ -579,8 +599,7 @@ pub async fn tenant_dashboard(
                 active,
             }
         })
-        .collect();
-    Ok((views, issues))
+        .collect())
 }
 
 /// The last 90 days of each of `services` for `tenant`, in its time zone, from the
@@ -593,17 +612,31 @@ pub async fn tenant_history(
 ) -> AppResult<BTreeMap<ServiceId, Vec<availability::Day>>> {
     authorize(actor, Action::ReadServiceHealth(tenant))?;
     let now = core.clock.now();
-    let days = crate::public::HISTORY_DAYS;
     let touched = core
         .store
-        .tenant_issues(tenant, now - Duration::days(i64::from(days)))
+        .tenant_issues(tenant, now - history_days())
         .await?;
-    let zone = jiff::tz::TimeZone::get(core.tenant(tenant).await?.time_zone.as_str())
-        .unwrap_or(jiff::tz::TimeZone::UTC);
     let maintenances = core
         .store
         .tenant_maintenances(tenant, super::maintenance::MAX_LISTED)
         .await?;
+    history_of(core, tenant, services, &touched, &maintenances, now).await
+}
+
+fn history_days() -> Duration {
+    Duration::days(i64::from(crate::public::HISTORY_DAYS))
+}
+
+async fn history_of(
+    core: &Core,
+    tenant: TenantId,
+    services: &[ServiceId],
+    touched: &[Issue],
+    maintenances: &[ScheduledMaintenance],
+    now: OffsetDateTime,
+) -> AppResult<BTreeMap<ServiceId, Vec<availability::Day>>> {
+    let zone = jiff::tz::TimeZone::get(core.tenant(tenant).await?.time_zone.as_str())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
     Ok(services
         .iter()
         .map(|service| {
@@ -620,10 +653,52 @@ pub async fn tenant_history(
                 .collect();
             (
                 service.clone(),
-                availability::history(&spans, now, days, &zone),
+                availability::history(&spans, now, crate::public::HISTORY_DAYS, &zone),
             )
         })
         .collect())
+}
+
+/// Everything the portal's health page shows, from one read of the tenant's issues of
+/// 90 days and one of its maintenance.
+pub struct TenantHealth {
+    pub services: Vec<ServiceHealthView>,
+    /// The dashboard's issues (as `tenant_dashboard` lists them), newest change first.
+    pub issues: Vec<Issue>,
+    pub history: BTreeMap<ServiceId, Vec<availability::Day>>,
+    /// Every maintenance that reaches the tenant, latest window first.
+    pub maintenances: Vec<ScheduledMaintenance>,
+}
+
+pub async fn tenant_health(
+    core: &Core,
+    actor: &Actor,
+    tenant: TenantId,
+) -> AppResult<TenantHealth> {
+    authorize(actor, Action::ReadServiceHealth(tenant))?;
+    let now = core.clock.now();
+    let touched = core
+        .store
+        .tenant_issues(tenant, now - history_days())
+        .await?;
+    let maintenances = core
+        .store
+        .tenant_maintenances(tenant, super::maintenance::MAX_LISTED)
+        .await?;
+    let issues: Vec<Issue> = touched
+        .iter()
+        .filter(|i| on_dashboard(i, now))
+        .cloned()
+        .collect();
+    let services = service_views(core, tenant, &issues, &maintenances, now).await?;
+    let ids: Vec<ServiceId> = services.iter().map(|v| v.service.id.clone()).collect();
+    let history = history_of(core, tenant, &ids, &touched, &maintenances, now).await?;
+    Ok(TenantHealth {
+        services,
+        issues,
+        history,
+        maintenances,
+    })
 }
 
 pub const PIR_SAVED: &str = "Set-PostIncidentReview";

@@ -264,9 +264,12 @@ impl StatuspageView {
             .collect();
         let component_of = |id: &str| components.iter().find(|c| c.id == id).cloned();
         let link = |anchor: &str| format!("{}/status#{anchor}", info.url.trim_end_matches('/'));
-        let mut incidents: Vec<Incident> = status
-            .issues
-            .iter()
+        // Newest change first, by time (not by the text of the time).
+        let mut newest: Vec<&PublicIssue> = status.issues.iter().collect();
+        newest.sort_by_key(|i| std::cmp::Reverse(i.issue.last_modified));
+        let incidents: Vec<Incident> = newest
+            .into_iter()
+            .take(MAX_INCIDENTS)
             .map(|i| {
                 let issue = &i.issue;
                 let id = issue.id.to_string();
@@ -323,8 +326,6 @@ impl StatuspageView {
                 }
             })
             .collect();
-        incidents.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
-        incidents.truncate(MAX_INCIDENTS);
         let maintenances = status
             .maintenances
             .iter()

@@ -107,28 +107,16 @@ pub async fn dashboard(State(state): State<AppState>, user: PortalUser) -> Respo
         Ok(t) => t,
         Err(e) => return error_page(&state, &user, path, e),
     };
-    let (views, issues) = match svc::tenant_dashboard(&state.core, &user.actor, tenant)
-        .await
-        .map_err(ApiError::from)
-    {
-        Ok(v) => v,
-        Err(e @ ApiError::Internal(_)) => return e.into_response(),
-        Err(e) => return error_page(&state, &user, path, e),
-    };
-    let ids: Vec<_> = views.iter().map(|v| v.service.id.clone()).collect();
-    let mut history = match svc::tenant_history(&state.core, &user.actor, tenant, &ids)
+    let svc::TenantHealth {
+        services: views,
+        issues,
+        mut history,
+        maintenances,
+    } = match svc::tenant_health(&state.core, &user.actor, tenant)
         .await
         .map_err(ApiError::from)
     {
         Ok(h) => h,
-        Err(e @ ApiError::Internal(_)) => return e.into_response(),
-        Err(e) => return error_page(&state, &user, path, e),
-    };
-    let maintenances = match candor_app::maintenance::for_tenant(&state.core, &user.actor, tenant)
-        .await
-        .map_err(ApiError::from)
-    {
-        Ok(m) => m,
         Err(e @ ApiError::Internal(_)) => return e.into_response(),
         Err(e) => return error_page(&state, &user, path, e),
     };
