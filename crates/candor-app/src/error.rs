@@ -27,6 +27,12 @@ pub enum AppError {
     /// Something Candor depends on (a mail relay, a webhook endpoint) is not answering.
     #[error("{0}")]
     Unavailable(String),
+    /// The caller asked too often; it may ask again after `retry_after_secs`.
+    #[error("{message}")]
+    TooMany {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }

@@ -110,6 +110,12 @@ impl ParseId for ContactId {
     }
 }
 
+impl ParseId for candor_domain::health::subscriber::SubscriberId {
+    fn parse_id(s: &str) -> AppResult<Self> {
+        hidden(s, "there is no such subscriber")
+    }
+}
+
 impl ParseId for WebhookEndpointId {
     fn parse_id(s: &str) -> AppResult<Self> {
         hidden(s, NO_SUCH_WEBHOOK)

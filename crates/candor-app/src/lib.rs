@@ -32,6 +32,7 @@ pub mod review_document;
 pub mod secrets;
 pub mod status_page;
 pub mod statuspage;
+pub mod subscribers;
 pub mod topology;
 pub mod topology_file;
 pub mod views;
@@ -72,6 +73,9 @@ pub struct Core {
     /// The name of this installation in the origin line of every audit log's checkpoints
     /// (`<log_origin>/audit/<tenant>`): set once, the same on every instance.
     pub log_origin: String,
+    /// How often the public subscribe form may be used from one network address, and
+    /// how many confirmation emails one address may receive (per hour).
+    pub subscribe_limits: candor_domain::health::subscriber::RequestLimits,
 }
 
 impl Core {
@@ -218,6 +222,7 @@ impl Core {
             destinations: Arc::default(),
             chase: chase::Chase::default(),
             log_origin: self.log_origin.clone(),
+            subscribe_limits: self.subscribe_limits,
         }
     }
 
@@ -241,6 +246,7 @@ impl Core {
             destinations: Arc::default(),
             chase: chase::Chase::default(),
             log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
+            subscribe_limits: Default::default(),
         })
     }
 }

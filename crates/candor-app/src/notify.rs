@@ -150,6 +150,9 @@ impl Tenants {
 /// renders it, and stores it, a handful of times.
 struct Rendered<'a> {
     change: &'a str,
+    /// Tells apart two renderings of one change (the public one links to the public
+    /// page, not the portal): part of the news id.
+    variant: &'static str,
     render: &'a (dyn Fn(&Tr) -> News + Sync),
     cache: HashMap<(Language, Arc<str>), (String, News)>,
     /// Rendered since the last `take_fresh`: to be stored before deliveries name it.
@@ -164,7 +167,11 @@ impl Rendered<'_> {
             Entry::Occupied(e) => Ok(e.into_mut()),
             Entry::Vacant(e) => {
                 let news = (self.render)(&Tr::new(lang, zone.to_string()));
-                let id = candor_domain::health::news_id(self.change, lang.tag(), zone);
+                let id = candor_domain::health::news_id(
+                    &format!("{}{}", self.change, self.variant),
+                    lang.tag(),
+                    zone,
+                );
                 let body = serde_json::to_value(NewsBody {
                     email: news.email.clone(),
                     webhook: news.webhook.clone(),
@@ -260,6 +267,9 @@ pub struct RecipientParts {
     /// The contact's one-click unsubscribe link (email).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsubscribe: Option<String>,
+    /// Where a public subscriber changes what it receives (email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manage: Option<String>,
     /// The browser (push).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription: Option<PushSubscriptionId>,
@@ -311,6 +321,9 @@ pub fn compose(d: &Delivery, news: Option<&NewsBody>) -> Result<Outbound, String
             email.delivery_id = Some(d.id.clone());
             email.unsubscribe = own.unsubscribe;
             let tr = Tr::new(news.language, "UTC");
+            if let Some(manage) = own.manage {
+                email.body = format!("{}\n\n{}\n{manage}", email.body, tr.t("email-manage"));
+            }
             email.html = Some(news_html(&email, &tr).map_err(|e| e.to_string())?);
             Outbound::Email(email)
         }
@@ -496,6 +509,7 @@ async fn deliver(
     let mut tenants = Tenants(HashMap::new());
     let mut rendered = Rendered {
         change,
+        variant: "",
         render: &render,
         cache: HashMap::new(),
         fresh: Vec::new(),
@@ -536,6 +550,7 @@ async fn deliver(
                 contact.email.to_string(),
                 RecipientParts {
                     unsubscribe,
+                    manage: None,
                     subscription: None,
                 }
                 .stored(),
@@ -594,6 +609,59 @@ async fn deliver(
     Ok(queued)
 }
 
+/// Queues the broad news of `change` for every confirmed public subscriber whose
+/// subscription `wants` it, each in its own language, as `render` writes it for the
+/// public (linking to the public page: subscribers have no portal). Deliveries' ids come
+/// from (change, subscriber), so a fan-out run again queues nothing twice.
+async fn deliver_public(
+    core: &Core,
+    change: &str,
+    base_url: &str,
+    wants: impl Fn(&Subscription) -> bool,
+    render: impl Fn(&Tr) -> News + Sync,
+) -> AppResult<u64> {
+    let mut rendered = Rendered {
+        change,
+        variant: ":public",
+        render: &render,
+        cache: HashMap::new(),
+        fresh: Vec::new(),
+    };
+    let utc: Arc<str> = Arc::from("UTC");
+    let now = core.clock.now();
+    let mut queued = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let page = core
+            .store
+            .list_subscribers(None, after.as_deref(), PAGE)
+            .await?;
+        let mut batch = Vec::new();
+        for subscriber in &page {
+            if !wants(&subscriber.subscription) {
+                continue;
+            }
+            let (news, _) = rendered.get(subscriber.language, &utc)?;
+            batch.push(super::subscribers::news_delivery(
+                core, subscriber, change, base_url, news, now,
+            ));
+        }
+        core.store
+            .store_news(&std::mem::take(&mut rendered.fresh), now)
+            .await?;
+        queued += core.store.queue_deliveries(&batch, now).await?;
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => after = Some(last.email.to_string()),
+            _ => return Ok(queued),
+        }
+    }
+}
+
+/// The public page's address for one thing on it.
+fn public_link(base_url: &str, lang: Language, anchor: &str) -> Option<String> {
+    portal_link(base_url, &format!("/status?lang={}#{anchor}", lang.tag()))
+}
+
 /// Runs one fan-out: queues a delivery for every subscribed contact and webhook endpoint
 /// of every tenant the issue reached. Returns how many were newly queued.
 pub async fn fan_out(
@@ -639,7 +707,21 @@ pub async fn fan_out(
             email,
         }
     };
-    deliver(core, Reach::Issue(id), &change, base_url, wants, render).await
+    let queued = deliver(core, Reach::Issue(id), &change, base_url, wants, render).await?;
+    if !issue.scope.is_broad() {
+        return Ok(queued);
+    }
+    let public = |tr: &Tr| {
+        let mut news = render(tr);
+        news.email = issue_email(tr, "", None, &issue, &service_name, post, "");
+        let link = public_link(base_url, tr.lang, issue.id.as_str());
+        if let Some(link) = &link {
+            news.email.body = format!("{}\n\n{link}", news.email.body);
+        }
+        news.webhook.url = link;
+        news
+    };
+    Ok(queued + deliver_public(core, &change, base_url, wants, public).await?)
 }
 
 fn portal_link(base_url: &str, path: &str) -> Option<String> {
@@ -792,7 +874,7 @@ async fn fan_out_maintenance(
     let link = portal_link(base_url, &format!("/portal/messages/{}", s.message));
     let change = format!("maintenance:{}:{}:{stamp}", s.id, notice.as_str());
     let wants = |sub: &Subscription| sub.wants(Topic::PlannedMaintenance, &services);
-    let render = |tr: &Tr| {
+    let render_with = |link: Option<String>, tr: &Tr| {
         let (title, description) = s.text_in(tr.lang);
         let heading = super::maintenance::notice_words(tr, notice);
         let window = tr.ta(
@@ -845,7 +927,8 @@ async fn fan_out_maintenance(
             },
         }
     };
-    deliver(
+    let render = |tr: &Tr| render_with(link.clone(), tr);
+    let queued = deliver(
         core,
         Reach::Message(&s.message),
         &change,
@@ -853,7 +936,12 @@ async fn fan_out_maintenance(
         wants,
         render,
     )
-    .await
+    .await?;
+    if !s.broad {
+        return Ok(queued);
+    }
+    let public = |tr: &Tr| render_with(public_link(base_url, tr.lang, s.id.as_str()), tr);
+    Ok(queued + deliver_public(core, &change, base_url, wants, public).await?)
 }
 
 async fn service_name(core: &Core, issue: &Issue) -> AppResult<String> {

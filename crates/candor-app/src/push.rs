@@ -218,8 +218,8 @@ pub fn to_browser(
     d.realm = browser.owner.realm();
     d.max_attempts = core.delivery_attempts;
     d.payload = super::notify::RecipientParts {
-        unsubscribe: None,
         subscription: Some(browser.id),
+        ..Default::default()
     }
     .stored();
     d

@@ -253,17 +253,20 @@ struct StatusPage<'a> {
     languages: Vec<(String, &'static str, bool)>,
     feed_href: String,
     json_href: Option<String>,
+    subscribe_href: String,
     static_copy: bool,
 }
 
 /// The status page in `lang`. `language_href` gives the link to each language's page;
-/// `static_copy` marks the backup site's copy.
+/// `subscribe_href` the subscribe form (always Candor's: the backup site's copy points
+/// back at it); `static_copy` marks the backup site's copy.
 pub fn page_html(
     status: &PublicStatus,
     tr: &Tr,
     language_href: impl Fn(Language) -> String,
     feed_href: String,
     json_href: Option<String>,
+    subscribe_href: String,
     static_copy: bool,
 ) -> Result<String, AppError> {
     let block = |p: &PublicIssue| IssueBlock {
@@ -381,6 +384,7 @@ pub fn page_html(
             .collect(),
         feed_href,
         json_href,
+        subscribe_href,
         static_copy,
     };
     page.render()
@@ -462,6 +466,11 @@ pub fn site_files(
             },
             "status.atom".to_owned(),
             Some(format!("{up}status.json")),
+            format!(
+                "{}/status/subscribe?lang={}",
+                base_url.trim_end_matches('/'),
+                lang.tag()
+            ),
             true,
         )?;
         files.push((format!("{prefix}index.html"), html.into_bytes()));

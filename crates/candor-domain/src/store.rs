@@ -977,6 +977,79 @@ pub trait ElevationStore {
     ) -> StoreResult<Vec<crate::elevation::Elevation>>;
 }
 
+/// People who asked for news by email themselves: requests waiting for confirmation
+/// (public ones, and tenants' invitations) and the confirmed public subscribers.
+#[async_trait]
+pub trait SubscriberStore: Send + Sync {
+    /// What `requested_by` and requests for `email` asked since `since`.
+    async fn recent_subscription_requests(
+        &self,
+        requested_by: &str,
+        email: &EmailAddress,
+        since: OffsetDateTime,
+    ) -> StoreResult<crate::health::subscriber::RecentRequests>;
+    /// Stores a request and queues its confirmation email in one transaction.
+    async fn request_subscription(
+        &self,
+        request: &crate::health::subscriber::SubscriptionRequest,
+        confirmation: &crate::health::NewDelivery,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<()>;
+    /// The request whose token has this SHA-256 (hex).
+    async fn subscription_request(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<crate::health::subscriber::SubscriptionRequest>>;
+    /// Uses up a public request: the subscriber is stored, or, when the address is
+    /// already subscribed, takes the request's language and subscription. `None` when
+    /// the request was already used.
+    async fn confirm_subscriber(
+        &self,
+        request: crate::health::subscriber::SubscriberId,
+        subscriber: &crate::health::subscriber::Subscriber,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<Option<crate::health::subscriber::Subscriber>>;
+    /// Uses up an invitation: the contact is added to its tenant (or, when the address
+    /// is one of its contacts already, takes the invitation's language and
+    /// subscription). False when the invitation was already used.
+    async fn confirm_invitation(
+        &self,
+        request: crate::health::subscriber::SubscriberId,
+        contact: &crate::health::Contact,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool>;
+    async fn get_subscriber(
+        &self,
+        id: crate::health::subscriber::SubscriberId,
+    ) -> StoreResult<Option<crate::health::subscriber::Subscriber>>;
+    async fn find_subscriber(
+        &self,
+        email: &EmailAddress,
+    ) -> StoreResult<Option<crate::health::subscriber::Subscriber>>;
+    /// Changes a subscriber's language and subscription. False when it is gone.
+    async fn save_subscriber(
+        &self,
+        subscriber: &crate::health::subscriber::Subscriber,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool>;
+    /// False when it was gone already.
+    async fn remove_subscriber(
+        &self,
+        id: crate::health::subscriber::SubscriberId,
+        audit: Vec<NewAuditRecord>,
+    ) -> StoreResult<bool>;
+    /// Subscribers by address, those after `after`, at most `limit`; `containing` keeps
+    /// the addresses with that text in them.
+    async fn list_subscribers(
+        &self,
+        containing: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::health::subscriber::Subscriber>>;
+    /// Deletes requests made before `before` (expired: their links no longer work).
+    async fn purge_subscription_requests(&self, before: OffsetDateTime) -> StoreResult<u64>;
+}
+
 /// Everything Candor stores.
 #[async_trait]
 pub trait Store:
@@ -993,6 +1066,7 @@ pub trait Store:
     + ElevationStore
     + FeedStore
     + ContactStore
+    + SubscriberStore
     + DeliveryStore
     + Send
     + Sync

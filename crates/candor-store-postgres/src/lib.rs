@@ -18,6 +18,7 @@ mod maintenances;
 mod messages;
 mod operator_api;
 mod rows;
+mod subscribers;
 mod topology;
 
 use std::time::Duration as StdDuration;

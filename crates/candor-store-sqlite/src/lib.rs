@@ -19,6 +19,7 @@ mod maintenances;
 mod messages;
 mod operator_api;
 mod rows;
+mod subscribers;
 mod topology;
 
 use std::path::Path;

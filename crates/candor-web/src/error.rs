@@ -120,6 +120,13 @@ impl From<AppError> for ApiError {
             AppError::NotFound(m) => ApiError::NotFound(m),
             AppError::Conflict(c) => ApiError::Conflict(c.to_string()),
             AppError::Unavailable(m) => ApiError::Unavailable(m),
+            AppError::TooMany {
+                message,
+                retry_after_secs,
+            } => ApiError::TooManyRequests {
+                message,
+                retry_after_secs,
+            },
             AppError::Internal(e) => ApiError::Internal(e),
         }
     }

@@ -12,6 +12,7 @@ pub mod portal;
 pub mod public;
 pub mod routes;
 pub mod statuspage;
+pub mod subscribe;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -170,7 +171,9 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
         .merge(console::routes(&mut table));
     let graph_routes = graph::routes(&mut table);
     let ops_routes = ops::routes(&mut table).merge(api::audit::tile_routes(&mut table));
-    let public_routes = public::routes(&mut table).merge(statuspage::routes(&mut table));
+    let public_routes = public::routes(&mut table)
+        .merge(statuspage::routes(&mut table))
+        .merge(subscribe::routes(&mut table));
     let state = AppState(Arc::new(AppInner {
         core,
         tokens,
@@ -216,18 +219,32 @@ pub fn app(core: Arc<Core>, config: WebConfig) -> anyhow::Result<(Router, AppSta
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
-            // A private feed's path is its secret: never in the logs.
-            let path = req.uri().path();
-            let path = if path.starts_with("/feeds/tenants/") {
-                "/feeds/tenants/<redacted>"
-            } else {
-                path
-            };
+            // A private feed's path is its secret, and so is a subscriber's or an
+            // unsubscribe link's: never in the logs.
+            let path = redacted_path(req.uri().path());
             tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id)
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(ops::panic_response));
     Ok((router, state))
+}
+
+/// Paths whose last part is a secret (a private feed, a confirmation, unsubscribe or
+/// subscription link), with the secret cut, for the logs.
+pub fn redacted_path(path: &str) -> &str {
+    const SECRET_UNDER: [(&str, &str); 4] = [
+        ("/feeds/tenants/", "/feeds/tenants/<redacted>"),
+        (
+            "/status/subscribe/confirm/",
+            "/status/subscribe/confirm/<redacted>",
+        ),
+        ("/status/subscription/", "/status/subscription/<redacted>"),
+        ("/unsubscribe/", "/unsubscribe/<redacted>"),
+    ];
+    SECRET_UNDER
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix))
+        .map_or(path, |(_, shown)| shown)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, finishing requests in flight.

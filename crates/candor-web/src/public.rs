@@ -62,6 +62,7 @@ async fn live_page(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Re
         |l| format!("/status?lang={}", l.tag()),
         format!("/feeds/status.atom?lang={}", lang.tag()),
         None,
+        format!("/status/subscribe?lang={}", lang.tag()),
         false,
     ) {
         Ok(html) => Html(html).into_response(),

@@ -422,6 +422,12 @@ async fn clean_up(core: &Core) -> anyhow::Result<()> {
     if deliveries > 0 {
         tracing::info!(deliveries, "old finished deliveries removed");
     }
+    let requests = candor_app::subscribers::purge_expired(core)
+        .await
+        .map_err(app)?;
+    if requests > 0 {
+        tracing::info!(requests, "expired subscription requests removed");
+    }
     let pruned = candor_app::audit_retention::prune_due(core)
         .await
         .map_err(app)?;

@@ -35,9 +35,11 @@ wire_enum!(DeliveryStatus, "status", [
 // Whose a delivery is: a tenant's (its people, shown in that tenant's delivery log), or
 // the operator realm's (a Lockbox engineer's mail, kept out of the tenant's log: the
 // tenant sees the decision, not who at the provider was told of it).
+// A public subscriber's mail is the public realm's: it concerns no tenant.
 wire_enum!(Realm, "realm", [
     Tenant => "tenant",
     Operator => "operator",
+    Public => "public",
 ]);
 
 /// The tenant column of an operator-realm delivery that concerns no tenant (an overdue

@@ -57,6 +57,7 @@ mod notify;
 mod pir;
 mod scope;
 mod status;
+pub mod subscriber;
 
 pub use catalog::*;
 pub use delivery::*;

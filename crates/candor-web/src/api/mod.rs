@@ -126,6 +126,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             notifications::remove_contact
         ))
         .routes(routes!(notifications::test_contact))
+        .routes(routes!(notifications::invite_contact))
         .routes(routes!(
             notifications::list_webhooks,
             notifications::create_webhook

@@ -126,6 +126,57 @@ pub async fn create_contact(
     Ok((StatusCode::CREATED, Json(contact_view(&c))).into_response())
 }
 
+/// An invitation on its way: the address becomes a contact when its owner accepts.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationView {
+    pub email: String,
+    /// When the link in the invitation stops working.
+    pub expires_date_time: String,
+}
+
+/// Invites someone to the tenant's news: they are emailed a link, valid 24 hours, and
+/// become a contact only when they accept (double opt-in).
+#[utoipa::path(post, path = "/api/v1/notifications/contacts/invitations", tag = "notifications",
+    request_body = NewContact, security(("bearer" = [])),
+    responses((status = 202, description = "The invitation is on its way", body = InvitationView),
+        (status = 400, description = "Not an address, a language, a topic or a service; or this address was invited too often"),
+        (status = 409, description = "The address is already a contact"),
+        (status = 429, description = "The organization sent too many invitations in the last hour")))]
+pub async fn invite_contact(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let tenant = tenant_of(&caller)?;
+    let req: NewContact = json_body(&headers, &body)?;
+    let input = ContactInput {
+        email: req.email,
+        language: words::language("language", req.language.as_deref())?.unwrap_or_default(),
+        topics: words::topics(&req.topics)?,
+        services: req.services,
+    };
+    let email = candor_app::subscribers::invite(
+        &state.core,
+        &caller.actor,
+        caller.ip,
+        &state.config.public_url,
+        tenant,
+        input,
+    )
+    .await?;
+    let expires = state.clock.now() + candor_domain::health::subscriber::CONFIRMATION_VALID;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(InvitationView {
+            email: email.to_string(),
+            expires_date_time: rfc3339(expires),
+        }),
+    )
+        .into_response())
+}
+
 /// Changes a contact's language, topics or services (absent fields stay).
 #[utoipa::path(patch, path = "/api/v1/notifications/contacts/{id}", tag = "notifications",
     request_body = ContactPatch, params(("id" = String, Path, description = "Contact id")),

@@ -10,6 +10,7 @@ mod home;
 pub mod lockbox;
 mod maintenance;
 mod messages;
+mod subscribers;
 mod topology;
 
 use axum::routing::{get, post};
@@ -35,6 +36,13 @@ pub fn routes(t: &mut RouteTable) -> Router<AppState> {
             post(maintenance::change),
         )
         .at(t, "/console/drafts/{id}/publish", post(drafts::publish))
+        .at(t, "/console/subscribers", get(subscribers::show))
+        .at(t, "/console/subscribers.csv", get(subscribers::export))
+        .at(
+            t,
+            "/console/subscribers/{id}/remove",
+            post(subscribers::remove),
+        )
         .at(
             t,
             "/console/elevation",

@@ -138,6 +138,7 @@ impl PageCtx {
                     add("/console/issues", "nav-issues");
                     add("/console/drafts", "drafts-title");
                     add("/console/maintenance", "maintenance-public");
+                    add("/console/subscribers", "subscribers-title");
                 }
                 if allowed(Action::PublishMessages) {
                     add("/console/messages", "nav-messages");

@@ -74,6 +74,7 @@ async fn contacts_page(
         Some("notice=added") => Some(tr.t("contacts-added")),
         Some("notice=removed") => Some(tr.t("contacts-removed")),
         Some("notice=test") => Some(tr.t("contacts-test-queued")),
+        Some("notice=invited") => Some(tr.t("contacts-invited")),
         _ => None,
     };
     let form = match failed {
@@ -150,6 +151,43 @@ pub async fn add(
     }
 }
 
+/// Invites the form's address: it becomes a contact when its owner accepts.
+pub async fn invite(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Form(form): Form<ContactForm>,
+) -> Response {
+    let Some(tenant) = user.actor.tenant_id() else {
+        return error_page(&state, &user, PATH, ApiError::NotFound("no tenant".into()));
+    };
+    let words = words::required_language("language", &form.language)
+        .and_then(|l| Ok((l, words::topics(&form.topics)?)));
+    let input = words.map(|(language, topics)| ContactInput {
+        email: form.email.clone(),
+        language,
+        topics,
+        services: form.services.clone(),
+    });
+    match ids::with_parsed(input, |input| {
+        candor_app::subscribers::invite(
+            &state.core,
+            &user.actor,
+            user.ip.clone(),
+            &state.config.public_url,
+            tenant,
+            input,
+        )
+    })
+    .await
+    .map_err(ApiError::from)
+    {
+        Ok(_) => Redirect::to("/portal/contacts?notice=invited").into_response(),
+        Err(e @ ApiError::Forbidden(_)) => error_page(&state, &user, PATH, e),
+        Err(e @ ApiError::Internal(_)) => e.into_response(),
+        Err(e) => contacts_page(&state, &user, &None, Some((e, form))).await,
+    }
+}
+
 #[derive(Deserialize)]
 pub struct ActionForm {
     action: String,
@@ -186,7 +224,7 @@ pub async fn act(
 }
 
 /// A subscription in words: its topics, and its services (or "all services").
-pub(super) fn describe(
+pub(crate) fn describe(
     tr: &candor_app::i18n::Tr,
     catalog: &[candor_domain::health::Service],
     subscription: &candor_domain::health::Subscription,

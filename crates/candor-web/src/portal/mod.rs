@@ -1,7 +1,7 @@
 //! The tenant portal: a tenant's people manage their organization, read its service
 //! health and Message Center, choose who hears what, and decide Lockbox requests.
 
-mod contacts;
+pub(crate) mod contacts;
 mod deliveries;
 mod feeds;
 pub mod health;
@@ -73,6 +73,7 @@ pub fn routes(t: &mut RouteTable) -> Router<AppState> {
             "/portal/contacts",
             get(contacts::show).post(contacts::add),
         )
+        .at(t, "/portal/contacts/invitations", post(contacts::invite))
         .at(t, "/portal/contacts/{id}", post(contacts::act))
         .at(
             t,

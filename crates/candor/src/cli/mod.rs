@@ -195,9 +195,10 @@ impl From<AppError> for CliError {
             | AppError::Refused(_)
             | AppError::Conflict(_)
             | AppError::NotFound(_) => CliError::Usage(e.to_string()),
-            AppError::Unauthenticated(_) | AppError::Forbidden(_) | AppError::Unavailable(_) => {
-                CliError::Failed(e.to_string())
-            }
+            AppError::Unauthenticated(_)
+            | AppError::Forbidden(_)
+            | AppError::Unavailable(_)
+            | AppError::TooMany { .. } => CliError::Failed(e.to_string()),
         }
     }
 }
