@@ -338,8 +338,29 @@ async fn manage_save(
     State(state): State<AppState>,
     Path(token): Path<String>,
     ClientIp(ip): ClientIp,
-    Form(form): Form<SubscribeForm>,
+    form: Result<Form<SubscribeForm>, ApiError>,
 ) -> Response {
+    // The link first: without a valid one, nothing about the form matters.
+    let subscriber = match svc::of_token(&state.core, &token).await {
+        Ok(s) => s,
+        Err(e) => return problem_page(&Tr::new(Language::English, "UTC"), e),
+    };
+    let catalog = match catalog(&state).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let refused = |subscriber: &candor_domain::health::subscriber::Subscriber,
+                   status: StatusCode,
+                   message: String| {
+        let tr = Tr::new(subscriber.language, "UTC");
+        let mut page = manage_form(&tr, &catalog, &token, subscriber);
+        page.error = Some(message);
+        page.respond(status)
+    };
+    let form = match form {
+        Ok(Form(f)) => f,
+        Err(e) => return refused(&subscriber, e.status(), e.public_message()),
+    };
     let change = words::required_language("language", &form.language).and_then(|language| {
         Ok(SubscriberChange {
             language,
@@ -351,27 +372,17 @@ async fn manage_save(
         Ok(change) => svc::change(&state.core, &token, change, ip).await,
         Err(e) => Err(e),
     };
-    let catalog = match catalog(&state).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     match result {
-        Ok(subscriber) => {
-            let tr = Tr::new(subscriber.language, "UTC");
-            let mut page = manage_form(&tr, &catalog, &token, &subscriber);
+        Ok(saved) => {
+            let tr = Tr::new(saved.language, "UTC");
+            let mut page = manage_form(&tr, &catalog, &token, &saved);
             page.notice = Some(tr.t("subscribe-saved"));
             page.respond(StatusCode::OK)
         }
-        Err(e) => match svc::of_token(&state.core, &token).await {
-            Ok(subscriber) => {
-                let tr = Tr::new(subscriber.language, "UTC");
-                let (status, message) = problem(e);
-                let mut page = manage_form(&tr, &catalog, &token, &subscriber);
-                page.error = Some(message);
-                page.respond(status)
-            }
-            Err(gone) => problem_page(&Tr::new(Language::English, "UTC"), gone),
-        },
+        Err(e) => {
+            let (status, message) = problem(e);
+            refused(&subscriber, status, message)
+        }
     }
 }
 

@@ -104,11 +104,15 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
     let rule = match path.as_str() {
         "/feeds/tenants/{token}"
         | "/feeds/tenants/{token}/maintenance.ics"
-        | "/unsubscribe/{token}" => Rule::Token,
+        | "/unsubscribe/{token}"
+        | "/status/subscribe/confirm/{token}"
+        | "/status/subscription/{token}"
+        | "/status/subscription/{token}/unsubscribe" => Rule::Token,
         "/"
         | "/signin"
         | "/console/signin"
         | "/status"
+        | "/status/subscribe"
         | "/feeds/status.atom"
         | "/feeds/maintenance.ics"
         | "/api/v2/summary.json"
@@ -144,6 +148,7 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         | "/portal/settings"
         | "/portal/contacts"
         | "/portal/contacts/{id}"
+        | "/portal/contacts/invitations"
         | "/portal/webhooks"
         | "/portal/webhooks/{id}"
         | "/portal/deliveries"
@@ -175,6 +180,9 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         "/console/maintenance" | "/console/maintenance/{id}/change" => {
             Rule::Console(Some(O::IncidentManager))
         }
+        "/console/subscribers"
+        | "/console/subscribers.csv"
+        | "/console/subscribers/{id}/remove" => Rule::Console(Some(O::IncidentManager)),
         "/console/drafts" | "/console/drafts/{id}/publish" => {
             Rule::Console(Some(O::IncidentManager))
         }
@@ -225,6 +233,7 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         "/api/v1/notifications/contacts"
         | "/api/v1/notifications/contacts/{id}"
         | "/api/v1/notifications/contacts/{id}/test"
+        | "/api/v1/notifications/contacts/invitations"
         | "/api/v1/notifications/webhooks"
         | "/api/v1/notifications/webhooks/{id}"
         | "/api/v1/notifications/webhooks/{id}/test"
@@ -560,7 +569,9 @@ fn body_of(path: &str) -> &'static str {
         "/api/v1/lockbox/requests/{id}/decision" => r#"{"decision":"Deny","comment":"Not now."}"#,
         "/api/v1/lockbox/requests/{id}/revoke" => r#"{"comment":"Done."}"#,
         // Refused after the rights check: no address, no such service, no https.
-        "/api/v1/notifications/contacts" => r#"{"email":"not-an-address","topics":["incidents"]}"#,
+        "/api/v1/notifications/contacts" | "/api/v1/notifications/contacts/invitations" => {
+            r#"{"email":"not-an-address","topics":["incidents"]}"#
+        }
         "/api/v1/notifications/webhooks" => r#"{"url":"ftp://nowhere","topics":["incidents"]}"#,
         "/api/v1/notifications/contacts/{id}" | "/api/v1/notifications/webhooks/{id}" => {
             r#"{"services":["No such service"]}"#
@@ -720,6 +731,8 @@ impl Objects {
             "elevation"
         } else if path.contains("/drafts/") {
             "draft"
+        } else if path.contains("/subscribers/") {
+            "subscriber"
         } else {
             "none"
         };
@@ -928,6 +941,8 @@ async fn objects(app: &TestApp) -> Objects {
     .await
     .unwrap();
     params.insert("contact", contact.id.to_string());
+    let subscriber = crate::subscribers::confirmed(core, "fan@example.org").await;
+    params.insert("subscriber", subscriber.id.to_string());
 
     let source = Actor::Operator {
         operator_id: candor_domain::OperatorId::generate(),

@@ -38,6 +38,7 @@ mod push;
 mod secrets_in_logs;
 mod status_site;
 mod statuspage;
+mod subscribers;
 mod token;
 mod topology;
 mod webhooks;
