@@ -1,13 +1,41 @@
 // Walks Candor's main stories in a real browser (Debian's Chromium, headless):
 // a demo Global Administrator and a demo operator sign in, on a desktop and on a phone.
-// Usage: node walk.mjs <base-url> <demo-credentials.json> <screenshot-dir>
+// Usage: node walk.mjs <base-url> <demo-credentials.json> <screenshot-dir> <outbox-dir>
 import { chromium } from 'playwright-core';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 
-const [base, credentialsPath, shots] = process.argv.slice(2);
-if (!base || !credentialsPath || !shots) {
-  console.error('usage: node walk.mjs <base-url> <demo-credentials.json> <screenshot-dir>');
+const [base, credentialsPath, shots, outbox] = process.argv.slice(2);
+if (!base || !credentialsPath || !shots || !outbox) {
+  console.error('usage: node walk.mjs <base-url> <demo-credentials.json> <screenshot-dir> <outbox-dir>');
   process.exit(2);
+}
+
+// The mail Candor wrote to its outbox (the demo has no SMTP relay): each .eml file's
+// text, quoted-printable undone.
+function outboxMail() {
+  let names = [];
+  try {
+    names = readdirSync(outbox).filter((n) => n.endsWith('.eml'));
+  } catch {
+    return [];
+  }
+  return names.map((n) => readFileSync(join(outbox, n), 'latin1')
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))));
+}
+
+// Waits for the mail to `to` that holds a link containing `part`, and returns the link.
+async function linkInMail(to, part) {
+  for (let i = 0; i < 120; i++) {
+    for (const mail of outboxMail()) {
+      if (!mail.includes(to)) continue;
+      const link = mail.split(/[\s<>"]+/).find((w) => w.startsWith('http') && w.includes(part));
+      if (link) return link;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`no mail to ${to} with a link to ${part} arrived in ${outbox}`);
 }
 mkdirSync(shots, { recursive: true });
 const creds = JSON.parse(readFileSync(credentialsPath, 'utf8'));
@@ -220,6 +248,21 @@ try {
   const publicText = await outsider.textContent('body');
   check(publicText.includes('Under maintenance') && publicText.includes('Search index rebuild'), 'the public page shows the maintenance');
   await outsider.screenshot({ path: `${shots}/14d-public-maintenance.png`, fullPage: true });
+
+  // Someone subscribes on the public page and confirms from the email Candor sends.
+  await outsider.click('#subscribe-link');
+  await outsider.waitForURL(/\/status\/subscribe/);
+  await outsider.fill('#subscribe input[name=email]', 'walker@example.org');
+  await outsider.click('#subscribe button[type=submit]');
+  check((await outsider.textContent('#notice')).includes('Check your inbox'), 'the form says a confirmation email is on its way');
+  await outsider.screenshot({ path: `${shots}/14e-subscribe-sent.png`, fullPage: true });
+  const confirmLink = await linkInMail('walker@example.org', '/status/subscribe/confirm/');
+  await outsider.goto(confirmLink);
+  check((await outsider.textContent('body')).includes('walker@example.org'), 'the link asks to confirm this address');
+  await outsider.screenshot({ path: `${shots}/14f-subscribe-confirm.png`, fullPage: true });
+  await outsider.click('#confirm button[type=submit]');
+  check((await outsider.textContent('#notice')).includes('walker@example.org will receive'), 'the subscription is confirmed');
+  await outsider.screenshot({ path: `${shots}/14g-subscribed.png`, fullPage: true });
 
   // Customer Lockbox: an engineer files a request, a manager approves it internally,
   // the tenant's approver approves it in the portal, then revokes it.

@@ -90,9 +90,19 @@ pub async fn revoke_link(
     }
 }
 
-/// The tenant behind a link, and the issues of the last 30 days that reached it (newest
-/// change first), each with its posts. Unknown and revoked links are "not found".
-pub async fn tenant_feed(core: &Core, token: &str) -> AppResult<(Tenant, Vec<PublicIssue>)> {
+/// What a tenant's private feed holds.
+pub struct TenantFeed {
+    pub tenant: Tenant,
+    /// The issues of the last 30 days that reached it, newest change first, with posts.
+    pub issues: Vec<PublicIssue>,
+    /// The planned maintenance that reaches it, not over for longer than 30 days.
+    pub maintenances: Vec<candor_domain::health::maintenance::ScheduledMaintenance>,
+    pub catalog: Vec<candor_domain::health::Service>,
+}
+
+/// The tenant behind a link, and what its feed holds. Unknown and revoked links are
+/// "not found".
+pub async fn tenant_feed(core: &Core, token: &str) -> AppResult<TenantFeed> {
     let tenant = tenant_of_link(core, token.trim().trim_end_matches(".atom")).await?;
     let now = core.clock.now();
     let catalog = core.store.list_services().await?;
@@ -102,7 +112,20 @@ pub async fn tenant_feed(core: &Core, token: &str) -> AppResult<(Tenant, Vec<Pub
         .await?;
     let mut issues = super::public::with_posts(core, &catalog, reached).await?;
     issues.sort_by_key(|i| std::cmp::Reverse(i.issue.last_modified));
-    Ok((tenant, issues))
+    let mut maintenances = core
+        .store
+        .tenant_maintenances(tenant.id, super::maintenance::MAX_LISTED)
+        .await?;
+    maintenances.retain(|m| {
+        let ended = m.maintenance.ended_at.unwrap_or(m.maintenance.window.end);
+        ended >= now - FEED_HISTORY
+    });
+    Ok(TenantFeed {
+        tenant,
+        issues,
+        maintenances,
+        catalog,
+    })
 }
 
 /// The tenant behind a feed link, and the planned maintenance that reaches it, for its

@@ -5,8 +5,8 @@
 use askama::Template;
 use atom_syndication::{Category, Content, Entry, Feed, FixedDateTime, Link, Person, Text};
 use candor_domain::health::availability::{self, Day, Impact};
-use candor_domain::health::maintenance::MaintenanceState;
-use candor_domain::health::Status;
+use candor_domain::health::maintenance::{MaintenanceState, ScheduledMaintenance};
+use candor_domain::health::{ServiceId, Status};
 use candor_domain::language::Language;
 use candor_domain::time_util::rfc3339;
 use time::OffsetDateTime;
@@ -40,21 +40,88 @@ fn atom_time(t: OffsetDateTime) -> FixedDateTime {
 pub fn atom(status: &PublicStatus, tr: &Tr, base_url: &str, self_path: &str) -> String {
     let base = base_url.trim_end_matches('/');
     let me = format!("{base}{self_path}");
+    let page_of = |id: &str| format!("{base}/status#{id}");
+    let name_of = |id: &ServiceId| {
+        status
+            .services
+            .iter()
+            .find(|s| &s.service.id == id)
+            .map_or_else(|| id.to_string(), |s| s.service.display_name.clone())
+    };
     atom_of(
         &status.issues,
+        maintenance_entries(&status.maintenances, tr, &name_of, &page_of),
         status.generated,
         &tr.t("public-feed-title"),
         tr,
-        &|id| format!("{base}/status#{id}"),
+        &page_of,
         &me,
         Some(&me),
     )
 }
 
-/// An Atom feed of `issues`: one entry per issue (a stable id), updated with each post,
-/// its content every post, newest first.
+/// Atom entries for planned maintenance: one per maintenance (a stable id), updated with
+/// each change, saying its window, expected impact and state.
+pub fn maintenance_entries(
+    maintenances: &[ScheduledMaintenance],
+    tr: &Tr,
+    name_of: &dyn Fn(&ServiceId) -> String,
+    page_of: &dyn Fn(&str) -> String,
+) -> Vec<Entry> {
+    maintenances
+        .iter()
+        .map(|m| {
+            let (title, description) = m.text_in(tr.lang);
+            let mm = &m.maintenance;
+            let services: Vec<String> = mm.services.iter().map(name_of).collect();
+            let state = tr.t(&format!("maintenance-state-{}", mm.state.as_str()));
+            let window = tr.ta(
+                "maintenance-window",
+                &[
+                    ("start", tr.time(&mm.window.start)),
+                    ("end", tr.time(&mm.window.end)),
+                ],
+            );
+            let impact = tr.t(&format!("maintenance-impact-{}", mm.impact.as_str()));
+            let mut entry = Entry::default();
+            entry.set_id(format!("urn:candor:maintenance:{}", m.id));
+            entry.set_title(Text::plain(format!(
+                "{} ({}): {title} [{state}]",
+                services.join(", "),
+                m.id
+            )));
+            entry.set_updated(atom_time(m.last_modified));
+            entry.set_published(Some(atom_time(m.created_at)));
+            entry.set_summary(Some(Text::plain(impact.clone())));
+            let mut content = Content::default();
+            content.set_content_type(Some("html".to_owned()));
+            content.set_value(Some(format!(
+                "<p>{}</p><p>{}</p><p>{}</p>",
+                ammonia::clean_text(description),
+                ammonia::clean_text(&window),
+                ammonia::clean_text(&impact)
+            )));
+            entry.set_content(Some(content));
+            let mut category = Category::default();
+            category.set_term("plannedMaintenance");
+            entry.set_categories(vec![category]);
+            let mut link = Link::default();
+            link.set_href(page_of(m.id.as_str()));
+            link.set_rel("alternate");
+            link.set_mime_type(Some("text/html".to_owned()));
+            entry.set_links(vec![link]);
+            entry
+        })
+        .collect()
+}
+
+/// An Atom feed of `issues` and `more` entries (planned maintenance): one entry per
+/// issue (a stable id), updated with each post, its content every post; newest change
+/// first.
+#[allow(clippy::too_many_arguments)]
 pub fn atom_of(
     issues: &[PublicIssue],
+    more: Vec<Entry>,
     generated: OffsetDateTime,
     title: &str,
     tr: &Tr,
@@ -62,7 +129,7 @@ pub fn atom_of(
     id: &str,
     self_href: Option<&str>,
 ) -> String {
-    let entries: Vec<Entry> = issues
+    let mut entries: Vec<Entry> = issues
         .iter()
         .map(|p| {
             let i = &p.issue;
@@ -102,17 +169,19 @@ pub fn atom_of(
             entry
         })
         .collect();
+    entries.extend(more);
+    entries.sort_by(|a, b| b.updated().cmp(a.updated()));
     let mut feed = Feed::default();
     feed.set_id(id);
     feed.set_title(Text::plain(title));
     feed.set_lang(Some(tr.lang.tag().to_owned()));
-    feed.set_updated(atom_time(
-        issues
+    feed.set_updated(
+        entries
             .iter()
-            .map(|i| i.issue.last_modified)
+            .map(|e| *e.updated())
             .max()
-            .unwrap_or(generated),
-    ));
+            .unwrap_or_else(|| atom_time(generated)),
+    );
     let mut author = Person::default();
     author.set_name("Candor");
     feed.set_authors(vec![author]);

@@ -186,6 +186,7 @@ const SHARED: &[(&str, &str)] = &[
     ("messages.rs", include_str!("../shared/messages.rs")),
     ("operator_api.rs", include_str!("../shared/operator_api.rs")),
     ("rows.rs", include_str!("../shared/rows.rs")),
+    ("subscribers.rs", include_str!("../shared/subscribers.rs")),
     ("topology.rs", include_str!("../shared/topology.rs")),
 ];
 

@@ -93,10 +93,11 @@ async fn tenant_feed(
     axum::extract::Path(token): axum::extract::Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let (tenant, issues) = match candor_app::feeds::tenant_feed(&state.core, &token).await {
+    let found = match candor_app::feeds::tenant_feed(&state.core, &token).await {
         Ok(found) => found,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let tenant = &found.tenant;
     let lang = raw
         .as_ref()
         .map(|_| lang_of(&raw))
@@ -108,8 +109,33 @@ async fn tenant_feed(
     // Entries lead to the issue in the portal (sign-in needed), not the public page,
     // which does not show issues that reached only some tenants.
     let base = state.config.public_url.trim_end_matches('/').to_owned();
+    // A maintenance leads to the Message Center message that carries it.
+    let maintenance_page = |id: &str| {
+        found
+            .maintenances
+            .iter()
+            .find(|m| m.id.as_str() == id)
+            .map_or_else(
+                || format!("{base}/portal/health"),
+                |m| format!("{base}/portal/messages/{}", m.message),
+            )
+    };
+    let name_of = |id: &candor_domain::health::ServiceId| {
+        found
+            .catalog
+            .iter()
+            .find(|s| &s.id == id)
+            .map_or_else(|| id.to_string(), |s| s.display_name.clone())
+    };
+    let maintenances = candor_app::status_page::maintenance_entries(
+        &found.maintenances,
+        &tr,
+        &name_of,
+        &maintenance_page,
+    );
     let body = atom_of(
-        &issues,
+        &found.issues,
+        maintenances,
         state.clock.now(),
         &title,
         &tr,

@@ -73,6 +73,7 @@ fn a_browser_signs_in_as_a_demo_admin_and_as_a_demo_operator() {
         .arg(&base)
         .arg(data.path().join("demo-credentials.json"))
         .arg(&shots)
+        .arg(data.path().join("outbox"))
         .output()
         .unwrap();
     let _ = server.kill();

@@ -620,6 +620,9 @@ async fn get_issue(
         .map_err(|e| req.fail(e))
 }
 
+/// The annotation a service under planned maintenance carries in `healthOverviews`.
+pub const UNDER_MAINTENANCE: &str = "@candor.underMaintenance";
+
 /// Each service the tenant uses, with its status; `$expand=issues` adds the issues.
 async fn overview_values(
     state: &AppState,
@@ -649,6 +652,11 @@ async fn overview_values(
         .iter()
         .map(|v| {
             let mut o = json!({"service": v.service.display_name, "status": v.status.as_str(), "id": v.service.id.as_str()});
+            // Graph's serviceHealthStatus has no maintenance member: an instance
+            // annotation, which Graph's SDKs keep in AdditionalData and others ignore.
+            if v.under_maintenance {
+                o[UNDER_MAINTENANCE] = Value::Bool(true);
+            }
             if expand {
                 o["issues"] = Value::Array(issues_by_service.remove(v.service.id.as_str()).unwrap_or_default());
             }

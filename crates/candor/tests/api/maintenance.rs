@@ -225,6 +225,44 @@ async fn a_maintenance_moves_on_its_own_and_tells_only_its_tenants(app: TestApp)
         assert_eq!(html.contains("Under maintenance"), sees, "{html}");
         assert_eq!(html.contains("Mailbox database upgrade"), sees, "{html}");
     }
+    // Graph's healthOverviews say so with an instance annotation.
+    let graph = app
+        .token(app.world.a.app(ApiPermission::ServiceHealthReadAll))
+        .await;
+    let (status, overviews) = get(
+        &app,
+        &graph,
+        "/v1.0/admin/serviceAnnouncement/healthOverviews",
+    )
+    .await;
+    assert_eq!(status, 200, "{overviews}");
+    let exchange = overviews["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == "Exchange")
+        .unwrap();
+    assert_eq!(exchange["@candor.underMaintenance"], true, "{exchange}");
+    assert_eq!(exchange["status"], "serviceOperational");
+    // The public Atom feed has an entry for it.
+    let feed = app
+        .http()
+        .get(app.url("/feeds/status.atom"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let feed = feed_rs::parser::parse(feed.as_bytes()).unwrap();
+    let entry = feed
+        .entries
+        .iter()
+        .find(|e| e.id == format!("urn:candor:maintenance:{id}"))
+        .unwrap_or_else(|| panic!("no entry for {id}: {feed:?}"));
+    let title = entry.title.as_ref().unwrap().content.clone();
+    assert!(title.contains("Mailbox database upgrade"), "{title}");
+    assert!(title.contains("in progress"), "{title}");
 
     // Extended by hand while it runs; it then ends at the new end.
     let (status, extended) = post(
