@@ -3115,3 +3115,242 @@ pub async fn maintenances_keep_their_state_and_reach_through_their_message(store
     );
     assert_eq!(store.list_maintenances(10).await.unwrap(), vec![after]);
 }
+
+/// Subscription requests are counted per asker and address within a window, confirm
+/// once (a public one into the subscribers, upserting by address; an invitation into
+/// its tenant's contacts), and are purged once expired. Subscribers are listed by
+/// address, searched with LIKE's special characters taken literally.
+pub async fn subscription_requests_confirm_once_and_subscribers_are_unique_by_address(
+    store: Arc<dyn Store>,
+) {
+    use candor_domain::health::subscriber::{Subscriber, SubscriberId, SubscriptionRequest};
+    use candor_domain::health::{
+        Channel, Contact, ContactId, NewDelivery, Realm, Subscription, Topic, OPERATOR_REALM_TENANT,
+    };
+    let tenant = store
+        .create_tenant(TenantId::generate(), new_tenant("Invitingco"), T0, vec![])
+        .await
+        .unwrap()
+        .id;
+    let request =
+        |email: &str, by: &str, at: OffsetDateTime, tenant: Option<TenantId>| SubscriptionRequest {
+            id: SubscriberId::generate(),
+            token_hash: format!("{:x}", uuid::Uuid::now_v7().as_u128()),
+            email: EmailAddress::parse(email).unwrap(),
+            tenant,
+            language: Language::French,
+            subscription: Subscription {
+                topics: [Topic::Incidents].into_iter().collect(),
+                services: Default::default(),
+            },
+            requested_by: by.into(),
+            requested_at: at,
+        };
+    let confirmation = |r: &SubscriptionRequest| {
+        let mut d = NewDelivery::new(
+            r.tenant.unwrap_or(OPERATOR_REALM_TENANT),
+            &format!("subscription:{}", r.id),
+            Channel::Email,
+            r.email.as_ref(),
+            r.email.to_string(),
+            serde_json::json!({"to": r.email.to_string()}),
+            r.requested_at,
+        );
+        d.realm = Realm::Public;
+        d
+    };
+    let first = request("fan_1@example.org", "192.0.2.1", T0, None);
+    let again = request(
+        "fan_1@example.org",
+        "192.0.2.1",
+        T0 + Duration::minutes(1),
+        None,
+    );
+    let other = request(
+        "fan%2@example.org",
+        "192.0.2.1",
+        T0 + Duration::minutes(2),
+        None,
+    );
+    let elsewhere = request(
+        "fan_1@example.org",
+        "198.51.100.7",
+        T0 + Duration::minutes(3),
+        None,
+    );
+    for r in [&first, &again, &other, &elsewhere] {
+        store
+            .request_subscription(r, &confirmation(r), vec![])
+            .await
+            .unwrap();
+    }
+    let recent = store
+        .recent_subscription_requests(
+            "192.0.2.1",
+            &EmailAddress::parse("fan_1@example.org").unwrap(),
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(recent.unconfirmed_from_ip, 2, "two addresses from there");
+    assert!(recent.ip_asked_for_address);
+    assert_eq!(recent.for_address, 3, "three requests for the address");
+    let later = store
+        .recent_subscription_requests(
+            "192.0.2.1",
+            &EmailAddress::parse("new@example.org").unwrap(),
+            T0 + Duration::seconds(90),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        later.unconfirmed_from_ip, 1,
+        "only what is inside the window"
+    );
+    assert!(!later.ip_asked_for_address);
+    assert_eq!(later.for_address, 0);
+    // Each request queued its confirmation email with it.
+    let queued = store
+        .get_delivery(&confirmation(&first).id)
+        .await
+        .unwrap()
+        .expect("the confirmation is queued");
+    assert_eq!(queued.realm, Realm::Public);
+
+    let found = store
+        .subscription_request(&first.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, first);
+    assert!(store.subscription_request("nope").await.unwrap().is_none());
+    let subscriber = |r: &SubscriptionRequest, language| Subscriber {
+        id: SubscriberId::generate(),
+        email: r.email.clone(),
+        language,
+        subscription: r.subscription.clone(),
+        confirmed_at: T0 + Duration::minutes(10),
+    };
+    let made = store
+        .confirm_subscriber(
+            first.id,
+            &subscriber(&first, Language::French),
+            vec![system_audit(AuditChain::Operator, "Add-StatusSubscriber")],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .confirm_subscriber(first.id, &subscriber(&first, Language::French), vec![])
+            .await
+            .unwrap()
+            .is_none(),
+        "a request confirms once"
+    );
+    // The same address confirmed again keeps its id and takes the new choices.
+    let kept = store
+        .confirm_subscriber(again.id, &subscriber(&again, Language::Korean), vec![])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.id, made.id);
+    assert_eq!(kept.language, Language::Korean);
+    store
+        .confirm_subscriber(other.id, &subscriber(&other, Language::Dutch), vec![])
+        .await
+        .unwrap()
+        .unwrap();
+    let all = store.list_subscribers(None, None, 10).await.unwrap();
+    let emails: Vec<String> = all.iter().map(|s| s.email.to_string()).collect();
+    assert_eq!(emails, ["fan%2@example.org", "fan_1@example.org"]);
+    let page = store
+        .list_subscribers(None, Some("fan%2@example.org"), 10)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1, "after the first");
+    let searched = store.list_subscribers(Some("N_1"), None, 10).await.unwrap();
+    assert_eq!(searched.len(), 1, "`_` is a character, not a wildcard");
+    assert_eq!(searched[0].email.as_ref(), "fan_1@example.org");
+    assert_eq!(
+        store
+            .list_subscribers(Some("%"), None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Changing and removing.
+    let mut changed = kept.clone();
+    changed.language = Language::English;
+    assert!(store.save_subscriber(&changed, vec![]).await.unwrap());
+    assert_eq!(
+        store
+            .get_subscriber(kept.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .language,
+        Language::English
+    );
+    assert_eq!(
+        store
+            .find_subscriber(&EmailAddress::parse("fan_1@example.org").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        kept.id
+    );
+    assert!(store.remove_subscriber(kept.id, vec![]).await.unwrap());
+    assert!(!store.remove_subscriber(kept.id, vec![]).await.unwrap());
+    assert!(!store.save_subscriber(&changed, vec![]).await.unwrap());
+
+    // An invitation becomes a contact of its tenant, once.
+    let invited = request("desk@invitingco.example", "tenant:x", T0, Some(tenant));
+    store
+        .request_subscription(&invited, &confirmation(&invited), vec![])
+        .await
+        .unwrap();
+    let contact = Contact {
+        id: ContactId::generate(),
+        tenant,
+        email: invited.email.clone(),
+        language: invited.language,
+        subscription: invited.subscription.clone(),
+        created_at: T0,
+    };
+    assert!(store
+        .confirm_invitation(invited.id, &contact, vec![])
+        .await
+        .unwrap());
+    assert!(!store
+        .confirm_invitation(invited.id, &contact, vec![])
+        .await
+        .unwrap());
+    let contacts = store.list_contacts(tenant).await.unwrap();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(contacts[0].email, invited.email);
+
+    // Only the request not yet confirmed is left, and it goes when it expires.
+    assert_eq!(
+        store
+            .purge_subscription_requests(T0 + Duration::minutes(3))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .purge_subscription_requests(T0 + Duration::hours(25))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store
+        .subscription_request(&elsewhere.token_hash)
+        .await
+        .unwrap()
+        .is_none());
+}

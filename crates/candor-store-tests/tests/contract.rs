@@ -63,6 +63,7 @@ contract!(
     elevations_are_stored_and_decided_once,
     feed_tokens_resolve_until_revoked_and_only_for_their_tenant,
     contacts_are_per_tenant_and_unique_by_address,
+    subscription_requests_confirm_once_and_subscribers_are_unique_by_address,
     browsers_are_kept_per_owner_tenant_user_or_operator,
     contacts_reached_by_an_issue_are_its_tenants_contacts,
     deliveries_are_queued_once_claimed_in_batches_and_finished,
