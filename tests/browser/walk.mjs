@@ -253,6 +253,7 @@ try {
   await outsider.click('#subscribe-link');
   await outsider.waitForURL(/\/status\/subscribe/);
   await outsider.fill('#subscribe input[name=email]', 'walker@example.org');
+  await outsider.screenshot({ path: `${shots}/14e0-subscribe-form.png`, fullPage: true });
   await outsider.click('#subscribe button[type=submit]');
   check((await outsider.textContent('#notice')).includes('Check your inbox'), 'the form says a confirmation email is on its way');
   await outsider.screenshot({ path: `${shots}/14e-subscribe-sent.png`, fullPage: true });
@@ -263,6 +264,10 @@ try {
   await outsider.click('#confirm button[type=submit]');
   check((await outsider.textContent('#notice')).includes('walker@example.org will receive'), 'the subscription is confirmed');
   await outsider.screenshot({ path: `${shots}/14g-subscribed.png`, fullPage: true });
+  await outsider.click('#manage');
+  check((await outsider.textContent('body')).includes('walker@example.org'), 'the subscriber can open its own page');
+  check(await outsider.isChecked('#subscribe input[name=topics][value=plannedMaintenance]'), 'its page shows what it receives');
+  await outsider.screenshot({ path: `${shots}/14h-subscription-page.png`, fullPage: true });
 
   // Customer Lockbox: an engineer files a request, a manager approves it internally,
   // the tenant's approver approves it in the portal, then revokes it.

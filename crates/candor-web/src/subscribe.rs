@@ -64,6 +64,8 @@ struct SubscribePage<'a> {
     topics: Vec<(&'static str, String, bool)>,
     services: Vec<(String, String, bool)>,
     unsubscribe_href: Option<String>,
+    /// The subscriber's own page, once confirmed.
+    manage_href: Option<String>,
     status_href: String,
 }
 
@@ -86,6 +88,7 @@ impl<'a> SubscribePage<'a> {
             topics: Vec::new(),
             services: Vec::new(),
             unsubscribe_href: None,
+            manage_href: None,
             status_href: format!("/status?lang={}", tr.lang.tag()),
         }
     }
@@ -282,8 +285,7 @@ async fn confirm_now(
                 Confirmed::Contact(_, tenant) => tr.t1("invite-accepted", "name", tenant),
             });
             if let Confirmed::Public(s) = &confirmed {
-                page.unsubscribe_href =
-                    svc::manage_url(&state.core, &state.config.public_url, s.id);
+                page.manage_href = svc::manage_url(&state.core, &state.config.public_url, s.id);
             }
             page.respond(StatusCode::OK)
         }
