@@ -46,12 +46,65 @@ pub struct MaintenanceForm {
     reminder_minutes: String,
     #[serde(default)]
     action: String,
+    /// The title and description in other languages (`title_nl`, `description_nl`, …;
+    /// zh-TW as `zh_tw`), each optional.
+    #[serde(flatten)]
+    translations: BTreeMap<String, String>,
+}
+
+/// The field-name part of a language in the form (`zh-TW` as `zh_tw`).
+fn field_of(lang: Language) -> String {
+    lang.tag().to_lowercase().replace('-', "_")
+}
+
+impl MaintenanceForm {
+    /// The title and description by language: the main language's, and each
+    /// translation given (both parts, or neither).
+    fn texts(&self, main: Language) -> Result<BTreeMap<Language, (String, String)>, ApiError> {
+        let mut texts: BTreeMap<Language, (String, String)> =
+            [(main, (self.title.clone(), self.description.clone()))].into();
+        for lang in Language::ALL.iter().copied().filter(|l| *l != main) {
+            let field = field_of(lang);
+            let get = |part: &str| {
+                self.translations
+                    .get(&format!("{part}_{field}"))
+                    .map(|v| v.trim().to_owned())
+                    .unwrap_or_default()
+            };
+            let (title, description) = (get("title"), get("description"));
+            if !title.is_empty() || !description.is_empty() {
+                texts.insert(lang, (title, description));
+            }
+        }
+        Ok(texts)
+    }
+
+    /// What the form holds in `lang`'s translation fields.
+    fn translation(&self, lang: Language, part: &str) -> String {
+        self.translations
+            .get(&format!("{part}_{}", field_of(lang)))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// A translation's fields in the form: (language name, title field, title, description
+/// field, description).
+pub struct TranslationFields {
+    pub language: &'static str,
+    pub title_field: String,
+    pub title: String,
+    pub description_field: String,
+    pub description: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ChangeForm {
     #[serde(default)]
     change: String,
+    /// A new start (rescheduling).
+    #[serde(default)]
+    start: String,
     #[serde(default)]
     end: String,
 }
@@ -79,6 +132,7 @@ struct MaintenancePage {
     services: Vec<(String, String)>,
     impacts: Vec<(&'static str, String)>,
     languages: Vec<(&'static str, &'static str)>,
+    translations: Vec<TranslationFields>,
     /// Who the form's maintenance would reach, once previewed.
     preview: Option<String>,
 }
@@ -197,6 +251,16 @@ async fn page(
             .iter()
             .map(|l| (l.tag(), l.native_name()))
             .collect(),
+        translations: Language::ALL
+            .iter()
+            .map(|l| TranslationFields {
+                language: l.native_name(),
+                title_field: format!("title_{}", field_of(*l)),
+                title: form.translation(*l, "title"),
+                description_field: format!("description_{}", field_of(*l)),
+                description: form.translation(*l, "description"),
+            })
+            .collect(),
         form,
         preview: preview.map(|p| tr.ta("maintenance-preview", &[("count", p.total.to_string())])),
         page,
@@ -244,16 +308,17 @@ pub async fn schedule(
                     invalid("reminderMinutes", "give the reminder in whole minutes")
                 })?),
             };
-        Ok((start, end, language, impact, reminder))
+        let texts = form.texts(language)?;
+        Ok((start, end, texts, impact, reminder))
     })();
-    let (start, end, language, impact, reminder_minutes) = match parsed {
+    let (start, end, text, impact, reminder_minutes) = match parsed {
         Ok(p) => p,
         Err(e) => return page(&state, &user, form, None, Some(e)).await,
     };
     let input = NewMaintenanceInput {
         services,
         scope,
-        text: [(language, (form.title.clone(), form.description.clone()))].into(),
+        text,
         start,
         end,
         impact,
@@ -277,16 +342,17 @@ pub async fn change(
         reminder_minutes: "60".into(),
         ..Default::default()
     };
-    let end = match form.end.trim() {
-        "" => None,
-        e => match when("end", e) {
-            Ok(t) => Some(t),
-            Err(e) => return page(&state, &user, fresh, None, Some(e)).await,
-        },
+    let optional = |field: &'static str, value: &str| match value.trim() {
+        "" => Ok(None),
+        v => when(field, v).map(Some),
+    };
+    let (start, end) = match (optional("start", &form.start), optional("end", &form.end)) {
+        (Ok(start), Ok(end)) => (start, end),
+        (Err(e), _) | (_, Err(e)) => return page(&state, &user, fresh, None, Some(e)).await,
     };
     let changed = async {
         let id: MaintenanceId = candor_app::ids::id(&id)?;
-        let change = svc::parse_change(&form.change, None, end)?;
+        let change = svc::parse_change(&form.change, start, end)?;
         svc::change(&state.core, &user.actor, user.ip.clone(), &id, change).await
     }
     .await;

@@ -656,15 +656,40 @@ async fn the_console_schedules_previews_and_changes_maintenance(app: TestApp) {
         .await
         .unwrap()
         .is_empty());
+    // A translation with a title but no description is refused, with the language.
+    let mut half = fields("schedule", now + Duration::hours(4));
+    half.push(("title_nl", "Console-upgrade".to_owned()));
+    let html = browser
+        .post(app.url("/console/maintenance"))
+        .form(&half)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("in nl"), "{html}");
+    assert!(html.contains("value=\"Console-upgrade\""), "kept: {html}");
+    let mut translated = fields("schedule", now + Duration::hours(4));
+    translated.push(("title_nl", "Console-upgrade".to_owned()));
+    translated.push(("description_nl", "E-mail kan traag zijn.".to_owned()));
+    translated.push(("title_zh_tw", "主控台升級".to_owned()));
+    translated.push(("description_zh_tw", "郵件可能較慢。".to_owned()));
     let res = browser
         .post(app.url("/console/maintenance"))
-        .form(&fields("schedule", now + Duration::hours(4)))
+        .form(&translated)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
     let stored = app.core.store.list_maintenances(10).await.unwrap();
     assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].text_in(Language::Dutch),
+        ("Console-upgrade", "E-mail kan traag zijn.")
+    );
+    assert_eq!(stored[0].text_in(Language::TraditionalChinese).0, "主控台升級");
+    assert_eq!(stored[0].text_in(Language::Korean).0, "Console upgrade");
     let id = stored[0].id.to_string();
     assert_eq!(
         res.headers()["location"].to_str().unwrap(),
@@ -691,6 +716,39 @@ async fn the_console_schedules_previews_and_changes_maintenance(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
+    // Moved to a new window before it starts.
+    let res = browser
+        .post(app.url(&format!("/console/maintenance/{id}/change")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("change", "reschedule"),
+            ("start", local(now + Duration::hours(5)).as_str()),
+            ("end", local(now + Duration::hours(7)).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let m = app.core.store.list_maintenances(10).await.unwrap();
+    assert_eq!(m[0].maintenance.window.start, {
+        let t = now + Duration::hours(5);
+        t.replace_second(0).unwrap().replace_nanosecond(0).unwrap()
+    });
+    let html = browser
+        .post(app.url(&format!("/console/maintenance/{id}/change")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("change", "reschedule"),
+            ("start", "tomorrow"),
+            ("end", local(now + Duration::hours(7)).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("is not a time"), "{html}");
     let res = browser
         .post(app.url(&format!("/console/maintenance/{id}/change")))
         .form(&[("csrf", csrf.as_str()), ("change", "startEarly")])
