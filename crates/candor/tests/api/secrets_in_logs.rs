@@ -228,6 +228,22 @@ async fn a_full_run_logs_no_secret() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // Links whose path is their secret: a confirmation, a subscriber's page, an
+    // unsubscribe link (unknown ones: the path is logged before it is checked).
+    for (what, path) in [
+        ("confirmation link", "/status/subscribe/confirm/"),
+        ("subscriber link", "/status/subscription/"),
+        ("unsubscribe link", "/unsubscribe/"),
+    ] {
+        let secret = candor_app::secrets::random_token();
+        let res = http
+            .get(format!("{base}{path}{secret}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{what}");
+        secrets.push((what, secret));
+    }
 
     // A contact (mail through the dead relay) and a webhook test (a signed request).
     let page = http

@@ -192,6 +192,7 @@ async fn the_backup_site_is_published_and_readable_with_candor_stopped(app: Test
     assert!(current.join("index.html").exists());
     // Candor stops; a plain web server serves what was published.
     let core = Arc::clone(&app.core);
+    let candor = app.base.clone();
     drop(app);
     let server = static_server(&current).await;
     let http = reqwest::Client::new();
@@ -207,10 +208,19 @@ async fn the_backup_site_is_published_and_readable_with_candor_stopped(app: Test
     let index = get("index.html").await;
     assert!(index.contains("Mail delays across Europe West"), "{index}");
     assert!(!index.contains(&narrow));
+    // Subscribing needs Candor: the copy's form link points back at it.
+    assert!(
+        index.contains(&format!("href=\"{candor}/status/subscribe?lang=en\"")),
+        "{index}"
+    );
     for lang in ["nl", "fr", "zh-TW", "ko"] {
         let page = get(&format!("{lang}/index.html")).await;
         assert!(page.contains(&format!("lang=\"{lang}\"")), "{lang}");
         assert!(page.contains(&broad), "{lang}");
+        assert!(
+            page.contains(&format!("{candor}/status/subscribe?lang={lang}")),
+            "{lang}"
+        );
     }
     let json: serde_json::Value = serde_json::from_str(&get("status.json").await).unwrap();
     assert_eq!(json["issues"][0]["id"], broad.as_str());
