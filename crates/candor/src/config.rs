@@ -31,6 +31,8 @@ pub struct FileConfig {
     pub status_site_bucket: Option<String>,
     pub allow_private_webhooks: Option<bool>,
     pub delivery_attempts: Option<u32>,
+    pub subscribe_unconfirmed_per_ip: Option<u32>,
+    pub subscribe_emails_per_address: Option<u32>,
     pub lease_seconds: Option<u32>,
     pub checkpoint_interval: Option<u32>,
     pub email_deadline_seconds: Option<u32>,

@@ -34,6 +34,8 @@ pub struct ServeSettings {
     pub allow_private_webhooks: bool,
     /// Attempts at a delivery before it is dead.
     pub delivery_attempts: i32,
+    /// How often the public subscribe form may be used.
+    pub subscribe_limits: candor_domain::health::subscriber::RequestLimits,
     /// How long claimed jobs and deliveries are an instance's before another may take
     /// them over.
     pub lease: time::Duration,
@@ -150,6 +152,7 @@ pub async fn start_with_clock(
     let store = open_store_with(&settings.store, settings.sqlite_cache).await?;
     let mut core = Core::with_audit_key(store, clock, &settings.audit_key).await?;
     core.delivery_attempts = settings.delivery_attempts;
+    core.subscribe_limits = settings.subscribe_limits;
     core.log_origin = settings.log_origin.clone();
     core.allow_private_webhooks = settings.allow_private_webhooks.into();
     let mut chase = settings.chase.clone();

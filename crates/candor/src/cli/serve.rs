@@ -61,6 +61,14 @@ pub struct ServeArgs {
     /// back off from 5 seconds to an hour].
     #[arg(long, env = "CANDOR_DELIVERY_ATTEMPTS", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub delivery_attempts: Option<u32>,
+    /// Addresses one network address may ask to subscribe to the public page (and leave
+    /// unconfirmed) in an hour; past it, its subscribe form is refused [default: 5].
+    #[arg(long, env = "CANDOR_SUBSCRIBE_UNCONFIRMED_PER_IP", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub subscribe_unconfirmed_per_ip: Option<u32>,
+    /// Confirmation emails one address may receive in an hour; further requests for it
+    /// send nothing [default: 3].
+    #[arg(long, env = "CANDOR_SUBSCRIBE_EMAILS_PER_ADDRESS", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub subscribe_emails_per_address: Option<u32>,
     /// Seconds a crashed instance's claimed work waits before another takes it over
     /// [default: 300; at least 15].
     #[arg(long, env = "CANDOR_LEASE_SECONDS", value_parser = clap::value_parser!(u32).range(15..=86400))]
@@ -165,6 +173,27 @@ pub(super) async fn serve(args: ServeArgs) -> CliResult {
     if !(1..=100).contains(&delivery_attempts) {
         return Err(CliError::Usage(
             "delivery-attempts must be between 1 and 100".into(),
+        ));
+    }
+    let defaults = candor_domain::health::subscriber::RequestLimits::default();
+    let subscribe_limits = candor_domain::health::subscriber::RequestLimits {
+        unconfirmed_per_ip: args
+            .subscribe_unconfirmed_per_ip
+            .or(file.subscribe_unconfirmed_per_ip)
+            .unwrap_or(defaults.unconfirmed_per_ip),
+        emails_per_address: args
+            .subscribe_emails_per_address
+            .or(file.subscribe_emails_per_address)
+            .unwrap_or(defaults.emails_per_address),
+    };
+    if !(1..=10000).contains(&subscribe_limits.unconfirmed_per_ip) {
+        return Err(CliError::Usage(
+            "subscribe-unconfirmed-per-ip must be between 1 and 10000".into(),
+        ));
+    }
+    if !(1..=100).contains(&subscribe_limits.emails_per_address) {
+        return Err(CliError::Usage(
+            "subscribe-emails-per-address must be between 1 and 100".into(),
         ));
     }
     let lease_seconds = args
@@ -306,6 +335,7 @@ pub(super) async fn serve(args: ServeArgs) -> CliResult {
         allow_private_webhooks: args.allow_private_webhooks
             || file.allow_private_webhooks.unwrap_or(false),
         delivery_attempts: delivery_attempts as i32,
+        subscribe_limits,
         lease: time::Duration::seconds(i64::from(lease_seconds)),
         checkpoint_interval,
         deadlines: crate::deliveries::Deadlines {

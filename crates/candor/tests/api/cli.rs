@@ -543,3 +543,47 @@ fn maintenance_is_listed_and_a_bad_limit_refused() {
     ]);
     assert_eq!(bad.status.code(), Some(2), "{:?}", text(&bad));
 }
+
+/// The subscribe form's limits are checked before anything starts, from a flag or the
+/// file.
+#[test]
+fn subscribe_limits_out_of_range_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let o = candor(&[
+        "serve",
+        "--data-dir",
+        data,
+        "--subscribe-emails-per-address",
+        "0",
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--subscribe-emails-per-address") && err.contains("1..=100"),
+        "{err}"
+    );
+    for (line, needle) in [
+        (
+            "subscribe-unconfirmed-per-ip = 0",
+            "subscribe-unconfirmed-per-ip must be between 1 and 10000",
+        ),
+        (
+            "subscribe-emails-per-address = 1000",
+            "subscribe-emails-per-address must be between 1 and 100",
+        ),
+    ] {
+        let config = dir.path().join("candor.toml");
+        std::fs::write(&config, format!("{line}\n")).unwrap();
+        let o = candor(&[
+            "serve",
+            "--data-dir",
+            data,
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{line}: {err}");
+        assert!(err.contains(needle), "{line}: {err}");
+    }
+}

@@ -688,7 +688,10 @@ async fn the_console_schedules_previews_and_changes_maintenance(app: TestApp) {
         stored[0].text_in(Language::Dutch),
         ("Console-upgrade", "E-mail kan traag zijn.")
     );
-    assert_eq!(stored[0].text_in(Language::TraditionalChinese).0, "主控台升級");
+    assert_eq!(
+        stored[0].text_in(Language::TraditionalChinese).0,
+        "主控台升級"
+    );
     assert_eq!(stored[0].text_in(Language::Korean).0, "Console upgrade");
     let id = stored[0].id.to_string();
     assert_eq!(
