@@ -149,6 +149,17 @@ pub struct SubscribeForm {
     services: Vec<String>,
 }
 
+impl SubscribeForm {
+    /// The form's language, topics and services, its words read.
+    fn choices(&self) -> Result<SubscriberChange, candor_app::error::AppError> {
+        Ok(SubscriberChange {
+            language: words::required_language("language", &self.language)?,
+            topics: words::topics(&self.topics)?.into_iter().collect(),
+            services: self.services.clone(),
+        })
+    }
+}
+
 fn lang_of(raw: &Option<String>) -> Language {
     raw.as_deref()
         .and_then(|q| {
@@ -225,16 +236,16 @@ async fn subscribe(
 ) -> Response {
     let page_lang = lang_of(&raw);
     let tr = Tr::new(page_lang, "UTC");
-    let input = words::required_language("language", &form.language).and_then(|language| {
-        Ok(SubscribeInput {
-            email: form.email.clone(),
-            language,
-            topics: words::topics(&form.topics)?.into_iter().collect(),
-            services: form.services.clone(),
-        })
-    });
-    let result = match input {
-        Ok(input) => svc::request(&state.core, &state.config.public_url, input, ip).await,
+    let result = match form.choices() {
+        Ok(c) => {
+            let input = SubscribeInput {
+                email: form.email.clone(),
+                language: c.language,
+                topics: c.topics,
+                services: c.services,
+            };
+            svc::request(&state.core, &state.config.public_url, input, ip).await
+        }
         Err(e) => Err(e),
     };
     match result {
@@ -363,14 +374,7 @@ async fn manage_save(
         Ok(Form(f)) => f,
         Err(e) => return refused(&subscriber, e.status(), e.public_message()),
     };
-    let change = words::required_language("language", &form.language).and_then(|language| {
-        Ok(SubscriberChange {
-            language,
-            topics: words::topics(&form.topics)?.into_iter().collect(),
-            services: form.services.clone(),
-        })
-    });
-    let result = match change {
+    let result = match form.choices() {
         Ok(change) => svc::change(&state.core, &token, change, ip).await,
         Err(e) => Err(e),
     };

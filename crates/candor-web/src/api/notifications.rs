@@ -88,6 +88,16 @@ pub struct ContactPatch {
     pub services: Option<Vec<String>>,
 }
 
+/// A new contact as the body gives it.
+fn contact_input(req: NewContact) -> ApiResult<ContactInput> {
+    Ok(ContactInput {
+        email: req.email,
+        language: words::language("language", req.language.as_deref())?.unwrap_or_default(),
+        topics: words::topics(&req.topics)?,
+        services: req.services,
+    })
+}
+
 /// The tenant's contacts, by address.
 #[utoipa::path(get, path = "/api/v1/notifications/contacts", tag = "notifications",
     security(("bearer" = [])),
@@ -115,13 +125,7 @@ pub async fn create_contact(
     body: Bytes,
 ) -> ApiResult<Response> {
     let tenant = tenant_of(&caller)?;
-    let req: NewContact = json_body(&headers, &body)?;
-    let input = ContactInput {
-        email: req.email,
-        language: words::language("language", req.language.as_deref())?.unwrap_or_default(),
-        topics: words::topics(&req.topics)?,
-        services: req.services,
-    };
+    let input = contact_input(json_body(&headers, &body)?)?;
     let c = contacts::add(&state.core, &caller.actor, caller.ip, tenant, input).await?;
     Ok((StatusCode::CREATED, Json(contact_view(&c))).into_response())
 }
@@ -150,13 +154,7 @@ pub async fn invite_contact(
     body: Bytes,
 ) -> ApiResult<Response> {
     let tenant = tenant_of(&caller)?;
-    let req: NewContact = json_body(&headers, &body)?;
-    let input = ContactInput {
-        email: req.email,
-        language: words::language("language", req.language.as_deref())?.unwrap_or_default(),
-        topics: words::topics(&req.topics)?,
-        services: req.services,
-    };
+    let input = contact_input(json_body(&headers, &body)?)?;
     let email = candor_app::subscribers::invite(
         &state.core,
         &caller.actor,

@@ -51,6 +51,18 @@ pub struct ContactForm {
     services: Vec<String>,
 }
 
+impl ContactForm {
+    /// The contact the form describes, its words read.
+    fn input(&self) -> Result<ContactInput, AppError> {
+        Ok(ContactInput {
+            email: self.email.clone(),
+            language: words::required_language("language", &self.language)?,
+            topics: words::topics(&self.topics)?,
+            services: self.services.clone(),
+        })
+    }
+}
+
 async fn contacts_page(
     state: &AppState,
     user: &PortalUser,
@@ -130,14 +142,7 @@ pub async fn add(
     let Some(tenant) = user.actor.tenant_id() else {
         return error_page(&state, &user, PATH, ApiError::NotFound("no tenant".into()));
     };
-    let words = words::required_language("language", &form.language)
-        .and_then(|l| Ok((l, words::topics(&form.topics)?)));
-    let input = words.map(|(language, topics)| ContactInput {
-        email: form.email.clone(),
-        language,
-        topics,
-        services: form.services.clone(),
-    });
+    let input = form.input();
     match ids::with_parsed(input, |input| {
         svc::add(&state.core, &user.actor, user.ip.clone(), tenant, input)
     })
@@ -160,14 +165,7 @@ pub async fn invite(
     let Some(tenant) = user.actor.tenant_id() else {
         return error_page(&state, &user, PATH, ApiError::NotFound("no tenant".into()));
     };
-    let words = words::required_language("language", &form.language)
-        .and_then(|l| Ok((l, words::topics(&form.topics)?)));
-    let input = words.map(|(language, topics)| ContactInput {
-        email: form.email.clone(),
-        language,
-        topics,
-        services: form.services.clone(),
-    });
+    let input = form.input();
     match ids::with_parsed(input, |input| {
         candor_app::subscribers::invite(
             &state.core,
