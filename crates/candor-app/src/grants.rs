@@ -4,12 +4,19 @@
 //! Correctness comes first: revocation must be refused from the moment it is recorded.
 //! Every Lockbox change made by this process bumps a generation *after* it commits, and
 //! an entry loaded under an older generation is never used, so a load that raced a
-//! revocation is thrown away. That covers every writer only when this process is the
-//! only one: the cache is on for the embedded SQLite store (one instance) and off for
-//! PostgreSQL, where other instances write too and each check goes to the database.
+//! revocation is thrown away.
+//!
+//! Where this process is the only writer (the embedded store) that is the whole story.
+//! Where other instances write too (PostgreSQL), the cache is trusted only while this
+//! instance both hears their announcements (each Lockbox change is announced after it
+//! commits, and dropping the cache on it takes milliseconds) and has read the database's
+//! Lockbox generation (raised in every change's transaction) within [`TRUST_FOR`]. The
+//! generation is read every [`CHECK_EVERY`]: an announcement that is lost costs at most
+//! that long. A listener that fails, or reads that stop succeeding, turn the cache off
+//! (every decision then reads the database) until both work again.
 //! Whatever the cache says, the time checks (`allows(now)`) run on every call.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use candor_domain::lockbox::{LockboxRequest, LockboxRequestId};
@@ -19,6 +26,11 @@ use time::{Duration, OffsetDateTime};
 /// A cached grant token is handed out again only while it has at least this long to live.
 pub const TOKEN_REUSE_MARGIN: Duration = Duration::seconds(60);
 
+/// How often an instance among several reads the database's Lockbox generation.
+pub const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long after its last successful read of the generation the cache is trusted.
+pub const TRUST_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Clone)]
 struct Entry {
     generation: u64,
@@ -26,24 +38,73 @@ struct Entry {
 }
 
 pub struct GrantCache {
-    enabled: bool,
+    /// Every write goes through this process: nothing else can make an entry stale.
+    complete: bool,
+    /// This instance hears the others' announcements (its listener is up).
+    hearing: AtomicBool,
+    /// When the database's generation was last read, as nanoseconds since `started`
+    /// (0: never).
+    checked: AtomicU64,
+    /// The database's generation as last read (-1: never).
+    db_generation: AtomicI64,
+    started: std::time::Instant,
     generation: AtomicU64,
     entries: quick_cache::sync::Cache<(OperatorId, TenantId), Entry>,
     tokens: quick_cache::sync::Cache<LockboxRequestId, (String, OffsetDateTime)>,
 }
 
 impl GrantCache {
-    pub fn new(enabled: bool) -> GrantCache {
+    /// `complete`: every write to the store goes through this process.
+    pub fn new(complete: bool) -> GrantCache {
         GrantCache {
-            enabled,
+            complete,
+            hearing: AtomicBool::new(false),
+            checked: AtomicU64::new(0),
+            db_generation: AtomicI64::new(-1),
+            started: std::time::Instant::now(),
             generation: AtomicU64::new(0),
             entries: quick_cache::sync::Cache::new(100_000),
             tokens: quick_cache::sync::Cache::new(100_000),
         }
     }
 
+    /// Whether entries may be used now.
     pub fn enabled(&self) -> bool {
-        self.enabled
+        self.complete || (self.hearing.load(Ordering::Acquire) && self.checked_lately())
+    }
+
+    fn checked_lately(&self) -> bool {
+        let at = self.checked.load(Ordering::Acquire);
+        at != 0
+            && self
+                .started
+                .elapsed()
+                .as_nanos()
+                .saturating_sub(u128::from(at))
+                < TRUST_FOR.as_nanos()
+    }
+
+    /// Whether this process is the only writer (then nothing needs hearing or checking).
+    pub fn complete(&self) -> bool {
+        self.complete
+    }
+
+    /// The listener came up (true) or went down (false). Either way what was kept may
+    /// have missed a change.
+    pub fn set_hearing(&self, on: bool) {
+        self.hearing.store(on, Ordering::Release);
+        self.changed();
+    }
+
+    /// The database's generation was read just now: a new one means another instance
+    /// changed something this one may not have heard of.
+    pub fn checked(&self, db_generation: i64) {
+        let before = self.db_generation.swap(db_generation, Ordering::AcqRel);
+        if before != db_generation {
+            self.changed();
+        }
+        let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.checked.store(now.max(1), Ordering::Release);
     }
 
     /// The generation to stamp a load with; read it *before* reading the store.
@@ -58,7 +119,7 @@ impl GrantCache {
         operator: OperatorId,
         tenant: TenantId,
     ) -> Option<Arc<Vec<LockboxRequest>>> {
-        if !self.enabled {
+        if !self.enabled() {
             return None;
         }
         let entry = self.entries.get(&(operator, tenant))?;
@@ -72,7 +133,7 @@ impl GrantCache {
         generation: u64,
         approved: Arc<Vec<LockboxRequest>>,
     ) {
-        if self.enabled {
+        if self.enabled() {
             self.entries.insert(
                 (operator, tenant),
                 Entry {
@@ -130,6 +191,56 @@ mod tests {
         let (op, tenant) = (OperatorId::generate(), TenantId::generate());
         cache.remember(op, tenant, cache.generation(), Arc::new(Vec::new()));
         assert!(cache.approved(op, tenant).is_none());
+    }
+
+    #[test]
+    fn among_several_instances_it_is_trusted_only_while_it_hears_and_has_checked() {
+        let cache = GrantCache::new(false);
+        let (op, tenant) = (OperatorId::generate(), TenantId::generate());
+        let keep = |cache: &GrantCache| {
+            cache.remember(op, tenant, cache.generation(), Arc::new(Vec::new()));
+            cache.approved(op, tenant).is_some()
+        };
+        assert!(!keep(&cache), "neither hearing nor checked");
+        cache.set_hearing(true);
+        assert!(!keep(&cache), "hearing, never checked");
+        cache.checked(7);
+        assert!(keep(&cache), "hearing and checked just now");
+        cache.checked(7);
+        assert!(
+            cache.approved(op, tenant).is_some(),
+            "the same generation keeps it"
+        );
+        cache.checked(8);
+        assert!(
+            cache.approved(op, tenant).is_none(),
+            "a new generation in the database drops it"
+        );
+        assert!(keep(&cache));
+        cache.set_hearing(false);
+        assert!(
+            cache.approved(op, tenant).is_none(),
+            "a lost listener drops it"
+        );
+        assert!(!keep(&cache), "and keeps nothing until it hears again");
+    }
+
+    #[test]
+    fn a_check_that_stops_succeeding_turns_it_off() {
+        // Started a while ago, last checked right at the start: more than TRUST_FOR ago.
+        let cache = GrantCache {
+            started: std::time::Instant::now() - TRUST_FOR - std::time::Duration::from_millis(10),
+            ..GrantCache::new(false)
+        };
+        cache.set_hearing(true);
+        cache.checked.store(1, Ordering::Release);
+        assert!(!cache.enabled(), "last checked more than TRUST_FOR ago");
+        cache.checked(1);
+        assert!(cache.enabled(), "checked again just now");
+        assert!(
+            GrantCache::new(true).enabled(),
+            "the only writer needs no checks"
+        );
     }
 
     #[test]

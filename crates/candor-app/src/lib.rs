@@ -128,6 +128,56 @@ impl Core {
         }
     }
 
+    /// A Lockbox change has committed: drop this instance's grants, and tell the others.
+    pub async fn lockbox_changed(&self) {
+        self.grants.changed();
+        if let Err(e) = self
+            .store
+            .announce(candor_domain::store::Announcement::Lockbox)
+            .await
+        {
+            // The change is stored and raised the Lockbox generation: other instances
+            // drop their grants when they next read it (`grants::CHECK_EVERY`).
+            tracing::warn!(error = %e, "could not announce a Lockbox change to other instances");
+        }
+    }
+
+    /// Where other instances write too: reads the database's Lockbox generation every
+    /// `grants::CHECK_EVERY` until `stop`, so that grants kept in memory are dropped
+    /// within that time of any change, even one whose announcement was lost. Returns at
+    /// once where this process is the only writer.
+    pub async fn watch_grants(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        if self.grants.complete() {
+            return;
+        }
+        let mut every = tokio::time::interval(grants::CHECK_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            match self.store.lockbox_generation().await {
+                Ok(g) => {
+                    if failing {
+                        tracing::info!(
+                            "reading the Lockbox generation again; grants may be kept in memory"
+                        );
+                        failing = false;
+                    }
+                    self.grants.checked(g);
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %e, "cannot read the Lockbox generation; every Lockbox decision reads the database until it can");
+                        failing = true;
+                    }
+                }
+            }
+        }
+    }
+
     /// Hears what other instances announce and drops the views it makes stale, until
     /// `stop`. Returns at once where nothing is announced (the embedded store). A listener
     /// that fails is dropped and a new one made; meanwhile views expire on their own
@@ -158,24 +208,33 @@ impl Core {
             // Anything built before listening began may have missed a change.
             self.views.invalidate();
             self.views.set_hearing(true);
+            self.grants.set_hearing(true);
             loop {
                 let heard = tokio::select! {
                     _ = stop.cancelled() => {
                         self.views.set_hearing(false);
+                        self.grants.set_hearing(false);
                         return;
                     }
                     heard = announcements.next() => heard,
                 };
                 match heard {
-                    Ok(Heard::Changed(_)) => self.views.invalidate(),
+                    Ok(Heard::Changed(candor_domain::store::Announcement::Health)) => {
+                        self.views.invalidate()
+                    }
+                    Ok(Heard::Changed(candor_domain::store::Announcement::Lockbox)) => {
+                        self.grants.changed()
+                    }
                     Ok(Heard::Gap) => {
                         tracing::info!(
                             "reconnected to hear other instances' changes; dropping every view"
                         );
                         self.views.invalidate();
+                        self.grants.changed();
                     }
                     Err(e) => {
                         self.views.set_hearing(false);
+                        self.grants.set_hearing(false);
                         self.views.invalidate();
                         tracing::warn!(error = %e, "lost the connection that hears other instances' changes; listening again in 1 s");
                         break;

@@ -242,8 +242,13 @@ async fn transition(
         .save_lockbox_request(&after, before.status, records, notices)
         .await;
     // Even a failed save may have raced another change: forget what was loaded.
-    core.grants.changed();
-    saved?;
+    match saved {
+        Ok(()) => core.lockbox_changed().await,
+        Err(e) => {
+            core.grants.changed();
+            return Err(e.into());
+        }
+    }
     Ok(after)
 }
 
@@ -495,7 +500,7 @@ pub async fn record_deadlines(core: &Core) -> AppResult<usize> {
                 .await
             {
                 Ok(()) => {
-                    core.grants.changed();
+                    core.lockbox_changed().await;
                     recorded += 1;
                     progressed = true;
                 }

@@ -671,6 +671,9 @@ pub trait MessageStore: Send + Sync {
 
 #[async_trait]
 pub trait LockboxStore: Send + Sync {
+    /// A number every saved Lockbox change raises, in the change's own transaction: an
+    /// instance that reads a new one knows its in-memory grants may be stale.
+    async fn lockbox_generation(&self) -> StoreResult<i64>;
     /// Off unless a Global Administrator turned it on.
     async fn lockbox_enabled(&self, tenant: TenantId) -> StoreResult<bool>;
     async fn set_lockbox_enabled(
@@ -1098,18 +1101,22 @@ pub trait Store:
 pub enum Announcement {
     /// Issues, posts, scopes or reviews: what the health views show.
     Health,
+    /// A Lockbox request changed: approved grants kept in memory may be stale.
+    Lockbox,
 }
 
 impl Announcement {
     pub fn as_str(self) -> &'static str {
         match self {
             Announcement::Health => "health",
+            Announcement::Lockbox => "lockbox",
         }
     }
 
     pub fn parse(s: &str) -> Option<Announcement> {
         match s {
             "health" => Some(Announcement::Health),
+            "lockbox" => Some(Announcement::Lockbox),
             _ => None,
         }
     }

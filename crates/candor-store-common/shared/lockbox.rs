@@ -56,6 +56,14 @@ fn request(row: &DbRow) -> StoreResult<LockboxRequest> {
 
 #[async_trait]
 impl LockboxStore for Store {
+    async fn lockbox_generation(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT value FROM lockbox_generation WHERE id = 1")
+            .fetch_one(self.writer())
+            .await
+            .map_err(db_error)?;
+        get(&row, "value")
+    }
+
     async fn lockbox_enabled(&self, tenant: TenantId) -> StoreResult<bool> {
         let on: Option<bool> =
             sqlx::query_scalar("SELECT enabled FROM lockbox_settings WHERE tenant_id = $1")
@@ -190,6 +198,10 @@ impl LockboxStore for Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(Conflict::Stale(Stale::LockboxRequest)));
         }
+        sqlx::query("UPDATE lockbox_generation SET value = value + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         append_in_tx(&mut tx, audit).await?;
         insert_deliveries(&mut tx, &notices, queued_at(&notices, r.created_at)).await?;
         tx.commit().await.map_err(db_error)?;

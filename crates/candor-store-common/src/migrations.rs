@@ -122,6 +122,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "0024_subscribers.sql",
         include_str!("../migrations/0024_subscribers.sql"),
     ),
+    (
+        "0025_lockbox_generation.sql",
+        include_str!("../migrations/0025_lockbox_generation.sql"),
+    ),
 ];
 
 fn word(name: &str, dialect: Dialect) -> Option<&'static str> {
@@ -257,6 +261,7 @@ mod tests {
         ("0022_audit_witnesses_retention.sql", "37505be21e6ca3cc33bfdbd51ec212f18b8f954a4f66c1b6f8b1f474769b272cf61b15537cc9395451e18703dc9edbbb"),
         ("0023_maintenances.sql", "38f6ded49c8b147b46b8d49a9ad77d7e05e380cb38c3366e823620fc1a2b1831b65391b83eac470c4bf9a2f742546223"),
         ("0024_subscribers.sql", "8ad9b697bd37692b4970b223bf05c9dc3602d9e4a6532e6d6a95503a4e30128b3871d50e99b9e3c2702bce3c6b138514"),
+        ("0025_lockbox_generation.sql", "4571f9c22c932078211d2642451f0adf8649a9b0b46eb88645a2a11ba73efd3f4bd822d9e05851e9bf235e5f4845ccc9"),
     ];
     const POSTGRES: &[(&str, &str)] = &[
         ("0001_foundation.sql", "e43fa967dc0f961b74828bb9d45a97c14af338ffb2cd598ea0a141492fff2e5dd051b3ff61efd686970af886cc5b9bd6"),
@@ -283,6 +288,7 @@ mod tests {
         ("0022_audit_witnesses_retention.sql", "b199c4cea338e3277adc324bb440fe9f22d5e42b1b6b9e796deafb04e90b02d5012e7c9ac81a985b30ddea7e7ae33ea6"),
         ("0023_maintenances.sql", "b5b8f393a57ba5b2f939f3453272a67a130d890b5a0de3110bb1b43a0012197c6c64924a53ea7b7b5c72235a75e781a9"),
         ("0024_subscribers.sql", "6021870194237c19fbcba1c65fb6c452baf270518c76e289e54ff4e0de8ad1f2652ef084a71174498e0f1006cf00da39"),
+        ("0025_lockbox_generation.sql", "a956a2c69b2456d7126c49dd415f85ce519d6675193234aeaf06d6bbea5141d7f408f44177e38aa06b56ba474523231a"),
     ];
 
     fn hex(bytes: &[u8]) -> String {

@@ -31,9 +31,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => {
             // Whether other instances' changes reach this one as they happen (PostgreSQL
-            // LISTEN); without, views expire after a second.
+            // LISTEN); without, views expire after a second. Whether Lockbox grants are
+            // kept in memory now; without, each decision reads the database.
             Json(json!({"status": "ready", "database": state.store.backend(),
-                "hearsOtherInstances": state.views.hearing()}))
+                "hearsOtherInstances": state.views.hearing(),
+                "grantCache": state.grants.enabled()}))
             .into_response()
         }
         Err(e) => {

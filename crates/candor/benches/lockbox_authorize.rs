@@ -6,7 +6,10 @@
 //! ```sh
 //! cargo bench -p candor --bench lockbox_authorize
 //! LOCKBOX_BENCH_GRANTS=10000 LOCKBOX_BENCH_SECONDS=5 LOCKBOX_BENCH_CLIENTS=16
-//! LOCKBOX_BENCH_STORE=postgres   # the multi-instance store, no grant cache
+//! LOCKBOX_BENCH_STORE=postgres   # the multi-instance store: its grant cache is on
+//!                                 # while it hears announcements and reads the Lockbox
+//!                                 # generation, as `serve` does
+//! LOCKBOX_BENCH_CACHE=off         # with PostgreSQL: neither, so every decision reads
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -125,6 +128,22 @@ async fn main() {
     };
     println!("  store: {}", store.backend());
     let core = Arc::new(Core::new(store, Arc::new(SystemClock)).await.unwrap());
+    // As `serve` does: hear the other instances and read the Lockbox generation, which
+    // is what lets an instance among several keep grants in memory.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let _stop = stop.clone().drop_guard();
+    if std::env::var("LOCKBOX_BENCH_CACHE").as_deref() != Ok("off") {
+        tokio::spawn(core.clone().hear_announcements(stop.clone()));
+        tokio::spawn(core.clone().watch_grants(stop.clone()));
+        let waiting = Instant::now();
+        while !core.grants.enabled() && waiting.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    println!(
+        "  grant cache: {}",
+        if core.grants.enabled() { "on" } else { "off" }
+    );
     let system = Actor::System;
     let started = Instant::now();
     core.store

@@ -264,6 +264,8 @@ pub async fn start_with_clock(
     };
     // Other instances on the same database announce their changes; hear them.
     let hearing = tokio::spawn(core.clone().hear_announcements(stop.clone()));
+    // And read the Lockbox generation, so a lost announcement cannot keep a revoked grant.
+    let watching = tokio::spawn(core.clone().watch_grants(stop.clone()));
     let stop_server = stop.clone();
     let stop_jobs = stop.clone();
     let done = tokio::spawn(async move {
@@ -289,6 +291,7 @@ pub async fn start_with_clock(
             let _ = d.await;
         }
         let _ = hearing.await;
+        let _ = watching.await;
         served.map_err(anyhow::Error::from)
     });
     tracing::info!(%addr, public_url = %web.public_url, jobs = settings.jobs, audit_key = %settings.audit_key.describe(), audit_key_id = %core.keys.audit.key_id, "Candor is serving");
