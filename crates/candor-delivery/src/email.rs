@@ -23,6 +23,9 @@ pub enum MailError {
 }
 
 enum Transport {
+    /// `smtp://`: connections Candor opens itself (see `smtp`).
+    Relay(crate::smtp::Pool),
+    /// `smtps://`: lettre's own pooled transport.
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     Pickup(AsyncFileTransport<Tokio1Executor>),
 }
@@ -70,10 +73,18 @@ impl Mailer {
             .to_owned();
         // Enough pooled connections for the delivery worker's concurrency: SMTP sends one
         // message at a time per connection.
-        let pool = lettre::transport::smtp::PoolConfig::new().max_size(SMTP_CONNECTIONS);
+        let transport = match crate::smtp::Relay::parse(url)? {
+            Some(relay) => {
+                Transport::Relay(crate::smtp::Pool::new(relay, SMTP_CONNECTIONS as usize))
+            }
+            None => {
+                let pool = lettre::transport::smtp::PoolConfig::new().max_size(SMTP_CONNECTIONS);
+                Transport::Smtp(builder.pool_config(pool).build())
+            }
+        };
         Ok(Mailer {
             from: sender(from)?,
-            transport: Transport::Smtp(builder.pool_config(pool).build()),
+            transport,
             description: format!("the SMTP relay at {host}"),
         })
     }
@@ -140,14 +151,23 @@ impl Mailer {
         };
         let message =
             built.map_err(|e| MailError::Rejected(format!("the message cannot be built: {e}")))?;
+        let smtp_error = |permanent: bool, e: &dyn std::fmt::Display| {
+            if permanent {
+                MailError::Rejected(format!("{} refused the message: {e}", self.description))
+            } else {
+                MailError::Transport(format!("{} failed: {e}", self.description))
+            }
+        };
         match &self.transport {
-            Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| {
-                if e.is_permanent() {
-                    MailError::Rejected(format!("{} refused the message: {e}", self.description))
-                } else {
-                    MailError::Transport(format!("{} failed: {e}", self.description))
-                }
-            }),
+            Transport::Relay(pool) => pool
+                .send(message.envelope(), &message.formatted())
+                .await
+                .map_err(|e| smtp_error(e.is_permanent(), &e)),
+            Transport::Smtp(t) => t
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| smtp_error(e.is_permanent(), &e)),
             Transport::Pickup(t) => t.send(message).await.map(|_| ()).map_err(|e| {
                 MailError::Transport(format!("writing to {} failed: {e}", self.description))
             }),

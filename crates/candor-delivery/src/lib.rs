@@ -4,4 +4,5 @@
 pub mod email;
 pub mod push;
 pub mod site;
+pub mod smtp;
 pub mod webhook;
