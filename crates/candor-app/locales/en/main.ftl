@@ -497,6 +497,7 @@ feeds-intro = An Atom feed of every issue that affects your organization, for a 
 feeds-label = Where the link is used
 feeds-create = Create a feed link
 feeds-created = Copy this link now; it is shown only once:
+feeds-calendar = The planned maintenance that affects your organization, as a calendar (iCalendar) for Outlook, Google Calendar or any calendar app, at the same link (revoking the link stops both):
 feeds-none = No feed links yet.
 feeds-col-label = Used by
 feeds-col-created = Created

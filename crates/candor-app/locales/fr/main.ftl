@@ -497,6 +497,7 @@ feeds-intro = Un flux Atom de chaque problème qui touche votre organisation, po
 feeds-label = Où le lien est utilisé
 feeds-create = Créer un lien de flux
 feeds-created = Copiez ce lien maintenant ; il n’est affiché qu’une seule fois :
+feeds-calendar = La maintenance planifiée qui concerne votre organisation, sous forme de calendrier (iCalendar) pour Outlook, Google Agenda ou toute application de calendrier, avec le même lien (le révoquer arrête les deux) :
 feeds-none = Aucun lien de flux pour l’instant.
 feeds-col-label = Utilisé par
 feeds-col-created = Créé

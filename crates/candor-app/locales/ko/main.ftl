@@ -497,6 +497,7 @@ feeds-intro = 조직에 영향을 주는 모든 문제의 Atom 피드로, 피드
 feeds-label = 링크를 사용하는 곳
 feeds-create = 피드 링크 만들기
 feeds-created = 이 링크를 지금 복사하십시오. 한 번만 표시됩니다:
+feeds-calendar = 조직에 영향을 주는 계획된 유지 관리를 Outlook, Google 캘린더 등 캘린더 앱용 일정(iCalendar)으로 제공합니다. 같은 링크를 사용하며, 링크를 취소하면 둘 다 중지됩니다.
 feeds-none = 아직 피드 링크가 없습니다.
 feeds-col-label = 사용처
 feeds-col-created = 만든 날짜

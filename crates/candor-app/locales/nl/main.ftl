@@ -497,6 +497,7 @@ feeds-intro = Een Atom-feed van elk probleem dat je organisatie treft, voor een 
 feeds-label = Waar de koppeling wordt gebruikt
 feeds-create = Een feedkoppeling maken
 feeds-created = Kopieer deze koppeling nu; ze wordt maar één keer getoond:
+feeds-calendar = Het geplande onderhoud dat uw organisatie treft, als agenda (iCalendar) voor Outlook, Google Agenda of een andere agenda-app, via dezelfde link (intrekken stopt beide):
 feeds-none = Nog geen feedkoppelingen.
 feeds-col-label = Gebruikt door
 feeds-col-created = Gemaakt

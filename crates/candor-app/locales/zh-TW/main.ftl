@@ -497,6 +497,7 @@ feeds-intro = 影響您組織的每個問題的 Atom 摘要，可用於摘要閱
 feeds-label = 連結的使用位置
 feeds-create = 建立摘要連結
 feeds-created = 請立即複製此連結；它只會顯示一次：
+feeds-calendar = 影響您組織的計劃性維護，以行事曆 (iCalendar) 形式提供給 Outlook、Google 日曆或任何行事曆應用程式，使用同一個連結（撤銷連結會同時停止兩者）：
 feeds-none = 尚無摘要連結。
 feeds-col-label = 使用者
 feeds-col-created = 建立時間

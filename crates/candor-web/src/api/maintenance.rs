@@ -334,3 +334,39 @@ pub async fn tenant_maintenances(
     let list = svc::for_tenant(&state.core, &caller.actor, tenant).await?;
     Ok(Json(list.iter().map(|m| view(m, None, false)).collect()))
 }
+
+/// The same as an iCalendar feed (RFC 5545), in the tenant's language: for a calendar
+/// client that can send a bearer token; others use the portal's private feed link.
+#[utoipa::path(get, path = "/api/v1/maintenances.ics", tag = "health",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "An iCalendar feed (text/calendar)", content_type = "text/calendar", body = String),
+        (status = 403, description = "Not a tenant's caller, or without ServiceHealth.Read.All"),
+    ))]
+pub async fn tenant_calendar(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+) -> ApiResult<Response> {
+    use axum::response::IntoResponse;
+    let tenant = tenant_of(&caller)?;
+    let list = svc::for_tenant(&state.core, &caller.actor, tenant).await?;
+    let row = state
+        .store
+        .get_tenant(tenant)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such tenant".into()))?;
+    let tr = candor_app::i18n::Tr::new(row.default_language, "UTC");
+    let name = format!("{}: {}", row.name, tr.t("maintenance-calendar"));
+    let body = svc::calendar(&name, &list, row.default_language);
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/calendar; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        body,
+    )
+        .into_response())
+}

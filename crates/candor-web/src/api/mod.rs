@@ -107,6 +107,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(maintenance::get_maintenance))
         .routes(routes!(maintenance::change_maintenance))
         .routes(routes!(maintenance::tenant_maintenances))
+        .routes(routes!(maintenance::tenant_calendar))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(

@@ -207,7 +207,9 @@ fn rule_of(method: &Method, path: &str) -> Option<Rule> {
         | "/console/issues/{id}/review" => Rule::Console(Some(O::IncidentManager)),
 
         "/api/v1/me" => Rule::AnyCaller,
-        "/api/v1/maintenances" => Rule::TenantApi(P::ServiceHealthReadAll, HEALTH, None),
+        "/api/v1/maintenances" | "/api/v1/maintenances.ics" => {
+            Rule::TenantApi(P::ServiceHealthReadAll, HEALTH, None)
+        }
         "/api/v1/audit/records"
         | "/api/v1/audit/records/export"
         | "/api/v1/audit/consistency"

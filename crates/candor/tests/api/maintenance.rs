@@ -147,6 +147,24 @@ async fn a_maintenance_moves_on_its_own_and_tells_only_its_tenants(app: TestApp)
         "the scope is the operator's"
     );
     let (_, list) = get(&app, &fabrikam_app, "/api/v1/maintenances").await;
+    // The same as a calendar, for a client that sends the token.
+    for (token, sees) in [(&contoso_app, true), (&fabrikam_app, false)] {
+        let res = app
+            .http()
+            .get(app.url("/api/v1/maintenances.ics"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar"));
+        let ics = res.text().await.unwrap();
+        assert!(ics.starts_with("BEGIN:VCALENDAR"), "{ics}");
+        assert_eq!(ics.contains(&format!("UID:{id}@candor")), sees, "{ics}");
+    }
     assert_eq!(list, json!([]));
     let messages_app = app
         .token(app.world.a.app(ApiPermission::ServiceMessageReadAll))

@@ -336,6 +336,22 @@ async fn a_private_feed_link_works_until_revoked(app: TestApp) {
         .to_owned();
     assert!(url.starts_with(&app.base), "{url}");
     let http = app.http();
+    // The calendar of the same link is shown beside it.
+    assert!(
+        page.contains(&format!("id=\"calendar-link\">{url}/maintenance.ics<")),
+        "{page}"
+    );
+    let calendar = http
+        .get(format!("{url}/maintenance.ics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(calendar.status(), 200);
+    assert!(calendar
+        .text()
+        .await
+        .unwrap()
+        .starts_with("BEGIN:VCALENDAR"));
     let res = http.get(&url).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let feed = feed_rs::parser::parse(&res.bytes().await.unwrap()[..]).expect("valid Atom");
