@@ -225,29 +225,14 @@ pub async fn send_test(
     Ok(contact)
 }
 
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
-
-/// The unsubscribe key: derived from Candor's audit key, so it needs no storage and
-/// survives restarts, and never used for anything else.
-fn unsubscribe_mac(core: &Core) -> Option<HmacSha256> {
-    use hmac::Mac;
-    let mut derive = HmacSha256::new_from_slice(&core.keys.audit.signing.to_bytes()).ok()?;
-    derive.update(b"candor unsubscribe links v1");
-    let key = derive.finalize().into_bytes();
-    HmacSha256::new_from_slice(&key).ok()
-}
+/// What an unsubscribe link's key is derived for: links already sent must keep working,
+/// so this never changes.
+const UNSUBSCRIBE_LINKS: &[u8] = b"candor unsubscribe links v1";
 
 /// The token in a contact's unsubscribe link: who it is, and proof Candor made it.
 pub fn unsubscribe_token(core: &Core, tenant: TenantId, contact: ContactId) -> String {
-    use hmac::Mac;
     let subject = format!("{}.{}", tenant.0.simple(), contact.0.simple());
-    let mac = unsubscribe_mac(core)
-        .map(|mut m| {
-            m.update(subject.as_bytes());
-            hex::encode(m.finalize().into_bytes())
-        })
-        .unwrap_or_default();
-    format!("{subject}.{mac}")
+    crate::secrets::signed_link(&core.keys, UNSUBSCRIBE_LINKS, &subject)
 }
 
 /// The one-click unsubscribe URL for a contact (none without a public URL).
@@ -269,16 +254,10 @@ pub fn unsubscribe_url(
 /// The contact an unsubscribe token names, if the token is Candor's and the contact is
 /// still there.
 pub async fn contact_of_token(core: &Core, token: &str) -> AppResult<Contact> {
-    use hmac::Mac;
     let missing = || AppError::NotFound("this unsubscribe link is not valid (any more)".into());
-    let mut parts = token.trim().splitn(3, '.');
-    let (Some(t), Some(c), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(missing());
-    };
-    let mut m = unsubscribe_mac(core).ok_or_else(missing)?;
-    m.update(format!("{t}.{c}").as_bytes());
-    let given = hex::decode(mac).map_err(|_| missing())?;
-    m.verify_slice(&given).map_err(|_| missing())?;
+    let subject =
+        crate::secrets::link_subject(&core.keys, UNSUBSCRIBE_LINKS, token).ok_or_else(missing)?;
+    let (t, c) = subject.split_once('.').ok_or_else(missing)?;
     let tenant = uuid::Uuid::parse_str(t)
         .map(TenantId)
         .map_err(|_| missing())?;

@@ -8,7 +8,7 @@
 //! and whether its email was sent or held back by a limit: it must not tell anyone who
 //! is subscribed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use candor_domain::audit::{ActorKind, AuditChain, NewAuditRecord};
 use candor_domain::email::OutboundEmail;
@@ -46,15 +46,6 @@ pub struct SubscribeInput {
     pub topics: Vec<Topic>,
     /// Service ids or display names; none means every service.
     pub services: Vec<String>,
-}
-
-/// Subscriptions (topics, services) as the people who chose them read them.
-async fn services_of(core: &Core, names: &[String]) -> AppResult<BTreeSet<ServiceId>> {
-    Ok(
-        super::webhooks::subscription(core, [Topic::Incidents].into(), names)
-            .await?
-            .services,
-    )
 }
 
 /// The confirmation email's link.
@@ -123,8 +114,10 @@ pub async fn request(
 ) -> AppResult<()> {
     no_base(base_url)?;
     let email = EmailAddress::parse(&input.email)?;
-    let subscription =
-        public_subscription(&input.topics, services_of(core, &input.services).await?)?;
+    let subscription = public_subscription(
+        &input.topics,
+        super::webhooks::service_ids(core, &input.services).await?,
+    )?;
     let now = core.clock.now();
     let requested_by = ip.unwrap_or_else(|| "unknown".to_owned());
     let recent = core
@@ -352,29 +345,12 @@ pub async fn confirm(core: &Core, token: &str, ip: Option<String>) -> AppResult<
     }
 }
 
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
-
-/// The key of subscribers' links: derived from Candor's audit key, so it needs no storage
-/// and survives restarts, and used for nothing else.
-fn link_mac(core: &Core) -> Option<HmacSha256> {
-    use hmac::Mac;
-    let mut derive = HmacSha256::new_from_slice(&core.keys.audit.signing.to_bytes()).ok()?;
-    derive.update(b"candor subscriber links v1");
-    let key = derive.finalize().into_bytes();
-    HmacSha256::new_from_slice(&key).ok()
-}
+/// What a subscriber link's key is derived for.
+const SUBSCRIBER_LINKS: &[u8] = b"candor subscriber links v1";
 
 /// The token in a subscriber's links: who it is, and proof Candor made it.
 pub fn link_token(core: &Core, id: SubscriberId) -> String {
-    use hmac::Mac;
-    let subject = id.0.simple().to_string();
-    let mac = link_mac(core)
-        .map(|mut m| {
-            m.update(subject.as_bytes());
-            hex::encode(m.finalize().into_bytes())
-        })
-        .unwrap_or_default();
-    format!("{subject}.{mac}")
+    crate::secrets::signed_link(&core.keys, SUBSCRIBER_LINKS, &id.0.simple().to_string())
 }
 
 /// Where a subscriber changes what it receives.
@@ -390,13 +366,9 @@ pub fn unsubscribe_url(core: &Core, base_url: &str, id: SubscriberId) -> Option<
 
 /// The subscriber a link names, if the link is Candor's and the subscriber still there.
 pub async fn of_token(core: &Core, token: &str) -> AppResult<Subscriber> {
-    use hmac::Mac;
     let missing = || AppError::NotFound("this subscription link is not valid (any more)".into());
-    let (subject, mac) = token.trim().split_once('.').ok_or_else(missing)?;
-    let mut m = link_mac(core).ok_or_else(missing)?;
-    m.update(subject.as_bytes());
-    m.verify_slice(&hex::decode(mac).map_err(|_| missing())?)
-        .map_err(|_| missing())?;
+    let subject =
+        crate::secrets::link_subject(&core.keys, SUBSCRIBER_LINKS, token).ok_or_else(missing)?;
     let id = uuid::Uuid::parse_str(subject)
         .map(SubscriberId)
         .map_err(|_| missing())?;
@@ -419,8 +391,10 @@ pub async fn change(
     ip: Option<String>,
 ) -> AppResult<Subscriber> {
     let mut subscriber = of_token(core, token).await?;
-    subscriber.subscription =
-        public_subscription(&change.topics, services_of(core, &change.services).await?)?;
+    subscriber.subscription = public_subscription(
+        &change.topics,
+        super::webhooks::service_ids(core, &change.services).await?,
+    )?;
     subscriber.language = change.language;
     let record = NewAuditRecord::new(
         AuditChain::Operator,

@@ -100,6 +100,19 @@ pub async fn subscription(
     topics: BTreeSet<Topic>,
     services: &[String],
 ) -> AppResult<Subscription> {
+    let subscription = Subscription {
+        topics,
+        services: service_ids(core, services).await?,
+    };
+    subscription.check()?;
+    Ok(subscription)
+}
+
+/// The services named (by id or display name, case aside), checked against the catalog.
+pub(crate) async fn service_ids(
+    core: &Core,
+    services: &[String],
+) -> AppResult<BTreeSet<ServiceId>> {
     let catalog = core.store.list_services().await?;
     let mut chosen = BTreeSet::new();
     for s in services.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
@@ -119,12 +132,7 @@ pub async fn subscription(
             })?;
         chosen.insert(found.id.clone());
     }
-    let subscription = Subscription {
-        topics,
-        services: chosen,
-    };
-    subscription.check()?;
-    Ok(subscription)
+    Ok(chosen)
 }
 
 /// A subscription changed where asked (`None`: as it was), checked as a new one is.

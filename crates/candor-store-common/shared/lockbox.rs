@@ -58,7 +58,7 @@ fn request(row: &DbRow) -> StoreResult<LockboxRequest> {
 impl LockboxStore for Store {
     async fn lockbox_generation(&self) -> StoreResult<i64> {
         let row = sqlx::query("SELECT value FROM lockbox_generation WHERE id = 1")
-            .fetch_one(self.writer())
+            .fetch_one(self.reader())
             .await
             .map_err(db_error)?;
         get(&row, "value")

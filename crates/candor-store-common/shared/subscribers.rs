@@ -140,7 +140,7 @@ impl SubscriberStore for Store {
             "SELECT {REQUEST_COLS} FROM subscription_requests WHERE token_hash = $1"
         ))
         .bind(token_hash)
-        .fetch_optional(self.writer())
+        .fetch_optional(self.reader())
         .await
         .map_err(db_error)?
         .as_ref()

@@ -37,7 +37,8 @@ pub fn routes(t: &mut RouteTable) -> Router<AppState> {
         )
 }
 
-fn lang_of(raw: &Option<String>) -> Language {
+/// The `lang` the query asks for, English otherwise.
+pub(crate) fn lang_of(raw: &Option<String>) -> Language {
     raw.as_deref()
         .and_then(|q| {
             serde_urlencoded::from_str::<Vec<(String, String)>>(q)

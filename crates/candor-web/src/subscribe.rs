@@ -22,6 +22,7 @@ use serde::Deserialize;
 use crate::auth::extract::ClientIp;
 use crate::error::ApiError;
 use crate::pages::form::Form;
+use crate::public::lang_of;
 use crate::routes::{RouteTable, RouterExt};
 use crate::AppState;
 
@@ -158,18 +159,6 @@ impl SubscribeForm {
             services: self.services.clone(),
         })
     }
-}
-
-fn lang_of(raw: &Option<String>) -> Language {
-    raw.as_deref()
-        .and_then(|q| {
-            serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-                .ok()?
-                .into_iter()
-                .find(|(k, _)| k == "lang")
-                .and_then(|(_, v)| v.parse().ok())
-        })
-        .unwrap_or(Language::English)
 }
 
 /// A problem a page can show: its status and words (internal errors stay in the log).
