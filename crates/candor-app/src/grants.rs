@@ -96,15 +96,22 @@ impl GrantCache {
         self.changed();
     }
 
-    /// The database's generation was read just now: a new one means another instance
-    /// changed something this one may not have heard of.
-    pub fn checked(&self, db_generation: i64) {
+    /// The database's generation was read by a query sent at `read_started`: a new one
+    /// means another instance changed something this one may not have heard of.
+    ///
+    /// Trust is counted from when the read was *sent*, not when it answered: every change
+    /// committed before then is in what it read, so however slow the read, a revocation
+    /// committed at `c` is never answered from memory after `c + TRUST_FOR`.
+    pub fn checked(&self, db_generation: i64, read_started: std::time::Instant) {
         let before = self.db_generation.swap(db_generation, Ordering::AcqRel);
         if before != db_generation {
             self.changed();
         }
-        let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.checked.store(now.max(1), Ordering::Release);
+        let at = read_started
+            .saturating_duration_since(self.started)
+            .as_nanos();
+        let at = u64::try_from(at).unwrap_or(u64::MAX).max(1);
+        self.checked.fetch_max(at, Ordering::AcqRel);
     }
 
     /// The generation to stamp a load with; read it *before* reading the store.
@@ -204,14 +211,14 @@ mod tests {
         assert!(!keep(&cache), "neither hearing nor checked");
         cache.set_hearing(true);
         assert!(!keep(&cache), "hearing, never checked");
-        cache.checked(7);
+        cache.checked(7, std::time::Instant::now());
         assert!(keep(&cache), "hearing and checked just now");
-        cache.checked(7);
+        cache.checked(7, std::time::Instant::now());
         assert!(
             cache.approved(op, tenant).is_some(),
             "the same generation keeps it"
         );
-        cache.checked(8);
+        cache.checked(8, std::time::Instant::now());
         assert!(
             cache.approved(op, tenant).is_none(),
             "a new generation in the database drops it"
@@ -235,12 +242,30 @@ mod tests {
         cache.set_hearing(true);
         cache.checked.store(1, Ordering::Release);
         assert!(!cache.enabled(), "last checked more than TRUST_FOR ago");
-        cache.checked(1);
+        cache.checked(1, std::time::Instant::now());
         assert!(cache.enabled(), "checked again just now");
         assert!(
             GrantCache::new(true).enabled(),
             "the only writer needs no checks"
         );
+    }
+
+    #[test]
+    fn a_slow_read_is_trusted_from_when_it_was_sent() {
+        let cache = GrantCache {
+            started: std::time::Instant::now() - TRUST_FOR * 2,
+            ..GrantCache::new(false)
+        };
+        cache.set_hearing(true);
+        // A read sent more than TRUST_FOR ago that answers only now proves nothing about
+        // the changes committed while it was on its way.
+        let sent = std::time::Instant::now() - TRUST_FOR - std::time::Duration::from_millis(10);
+        cache.checked(1, sent);
+        assert!(!cache.enabled(), "the read was sent too long ago");
+        cache.checked(1, std::time::Instant::now());
+        assert!(cache.enabled());
+        cache.checked(1, sent);
+        assert!(cache.enabled(), "an older read never moves trust back");
     }
 
     #[test]

@@ -158,6 +158,7 @@ impl Core {
                 _ = stop.cancelled() => return,
                 _ = every.tick() => {}
             }
+            let sent = std::time::Instant::now();
             match self.store.lockbox_generation().await {
                 Ok(g) => {
                     if failing {
@@ -166,7 +167,7 @@ impl Core {
                         );
                         failing = false;
                     }
-                    self.grants.checked(g);
+                    self.grants.checked(g, sent);
                 }
                 Err(e) => {
                     if !failing {

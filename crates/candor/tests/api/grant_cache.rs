@@ -71,17 +71,25 @@ async fn allowed(app: &TestApp, core: &Core) -> (bool, bool) {
     (covering.is_some(), cached)
 }
 
-/// Waits until `core` refuses the engineer, and says how long that took.
-async fn refused_after(app: &TestApp, core: &Core, since: Instant, bound: Duration) -> Duration {
+/// Waits until `core` refuses the engineer, and says how long that took from `since`
+/// (just before the revocation was sent).
+///
+/// The bound is checked as a rule, not a stopwatch: no call *made* later than
+/// [`TRUST_FOR`] after the revocation `committed` may let the engineer in. A slow machine
+/// only delays the calls, so it cannot fail this; a cache that trusted stale memory can.
+async fn refused_after(app: &TestApp, core: &Core, since: Instant, committed: Instant) -> Duration {
     loop {
+        let asked = Instant::now();
         if !allowed(app, core).await.0 {
             return since.elapsed();
         }
+        let late = asked.saturating_duration_since(committed);
         assert!(
-            since.elapsed() < bound,
-            "still allowed {:?} after the revocation committed",
-            since.elapsed()
+            late < TRUST_FOR,
+            "a call made {late:?} after the revocation committed was still let in \
+             (the bound is {TRUST_FOR:?})"
         );
+        assert!(since.elapsed() < Duration::from_secs(60), "never refused");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
@@ -158,11 +166,11 @@ async fn a_revocation_on_one_instance_is_refused_by_another_within_the_bound() {
     // 1. Announced: B refuses within the announcement's delay.
     let grant = approved(&app, &app.core).await;
     cached(&app, &b).await;
-    let committed = Instant::now();
+    let sent = Instant::now();
     lockbox::revoke(&app.core, &ga, None, grant.id, None)
         .await
         .unwrap();
-    let announced = refused_after(&app, &b, committed, TRUST_FOR * 2).await;
+    let announced = refused_after(&app, &b, sent, Instant::now()).await;
 
     // 2. The announcement lost (the change written without one): B's generation check
     // finds it within its second.
@@ -185,13 +193,13 @@ async fn a_revocation_on_one_instance_is_refused_by_another_within_the_bound() {
             app.clock.now(),
         )
         .unwrap();
-    let committed = Instant::now();
+    let sent = Instant::now();
     app.core
         .store
         .save_lockbox_request(&after, before.status, vec![], vec![])
         .await
         .unwrap();
-    let unannounced = refused_after(&app, &b, committed, TRUST_FOR * 2).await;
+    let unannounced = refused_after(&app, &b, sent, Instant::now()).await;
 
     // 3. B's listener cut: B stops trusting its memory until it hears again.
     let grant = approved(&app, &app.core).await;
@@ -206,19 +214,15 @@ async fn a_revocation_on_one_instance_is_refused_by_another_within_the_bound() {
     .await
     .unwrap();
     assert!(cut >= 1, "the listeners' connections were found");
-    let committed = Instant::now();
+    let sent = Instant::now();
     lockbox::revoke(&app.core, &ga, None, grant.id, None)
         .await
         .unwrap();
-    let while_cut = refused_after(&app, &b, committed, TRUST_FOR * 2).await;
+    let while_cut = refused_after(&app, &b, sent, Instant::now()).await;
     trusted(&b).await;
 
     eprintln!(
         "revocation refused on the other instance after: announced {announced:?}, \
          announcement lost {unannounced:?} (check every {CHECK_EVERY:?}), listener cut {while_cut:?}"
-    );
-    assert!(
-        unannounced <= TRUST_FOR,
-        "the generation check bounds a lost announcement: {unannounced:?}"
     );
 }
