@@ -517,6 +517,14 @@ pub trait IssueStore: Send + Sync {
     ) -> StoreResult<()>;
 }
 
+/// A claim on an idempotency key that has neither answered nor been given up for this
+/// long belonged to a request whose instance died (killed mid-request): a retry with the
+/// same key and body then takes it over rather than being told "in progress" for good.
+/// Longer than any request runs (declaring for a million tenants takes seconds); the cost
+/// of the rule is that a request killed between committing its work and recording its
+/// answer is done twice, once per claim.
+pub const IDEMPOTENCY_CLAIM_ABANDONED_AFTER: time::Duration = time::Duration::seconds(30);
+
 /// What an idempotency key says about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Idempotency {
@@ -524,7 +532,8 @@ pub enum Idempotency {
     New,
     /// Done before: here is what was answered.
     Replay { status: u16, body: String },
-    /// The first request with this key is still running.
+    /// The first request with this key is still running (claimed less than
+    /// [`IDEMPOTENCY_CLAIM_ABANDONED_AFTER`] ago).
     InProgress,
     /// The key was used for a different request.
     Mismatch,
@@ -544,7 +553,8 @@ pub trait OperatorApiStore: Send + Sync {
         now: OffsetDateTime,
         audit: NewAuditRecord,
     ) -> StoreResult<OperatorClient>;
-    /// Claims `key` (within `scope`, the caller) for a request with `request_hash`.
+    /// Claims `key` (within `scope`, the caller) for a request with `request_hash`; a
+    /// claim left unanswered for [`IDEMPOTENCY_CLAIM_ABANDONED_AFTER`] is taken over.
     async fn begin_idempotent(
         &self,
         scope: &str,

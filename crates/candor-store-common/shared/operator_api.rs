@@ -9,7 +9,9 @@ use crate::dialect::DbRow;
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
 use candor_domain::identity::{OperatorClient, OperatorRoles};
-use candor_domain::store::{Idempotency, OperatorApiStore, StoreError, StoreResult};
+use candor_domain::store::{
+    Idempotency, OperatorApiStore, StoreError, StoreResult, IDEMPOTENCY_CLAIM_ABANDONED_AFTER,
+};
 use candor_domain::ApiClientId;
 use time::OffsetDateTime;
 
@@ -107,6 +109,20 @@ impl OperatorApiStore for Store {
         .await
         .map_err(db_error)?;
         if inserted.rows_affected() == 1 {
+            return Ok(Idempotency::New);
+        }
+        let taken_over = sqlx::query(
+            "UPDATE idempotency_keys SET created_at = $1 WHERE scope = $2 AND key = $3 AND request_hash = $4 AND status_code IS NULL AND created_at < $5",
+        )
+        .bind(at(now))
+        .bind(scope)
+        .bind(key)
+        .bind(request_hash)
+        .bind(at(now - IDEMPOTENCY_CLAIM_ABANDONED_AFTER))
+        .execute(self.writer())
+        .await
+        .map_err(db_error)?;
+        if taken_over.rows_affected() == 1 {
             return Ok(Idempotency::New);
         }
         let (hash, status, body): (String, Option<i32>, Option<String>) = sqlx::query_as(

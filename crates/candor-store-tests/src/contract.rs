@@ -1538,6 +1538,48 @@ pub async fn operator_clients_and_idempotency_keys(store: Arc<dyn Store>) {
         Idempotency::New,
         "keys are per caller"
     );
+    // A claim whose request died unanswered is taken over once it is old enough, only by
+    // the same request, and only once.
+    let later = T0 + candor_domain::store::IDEMPOTENCY_CLAIM_ABANDONED_AFTER;
+    assert_eq!(
+        store
+            .begin_idempotent("op:1", "k2", "h1", T0)
+            .await
+            .unwrap(),
+        Idempotency::New
+    );
+    assert_eq!(
+        store
+            .begin_idempotent("op:1", "k2", "h1", later - time::Duration::seconds(1))
+            .await
+            .unwrap(),
+        Idempotency::InProgress,
+        "not yet abandoned"
+    );
+    assert_eq!(
+        store
+            .begin_idempotent("op:1", "k2", "h2", later + time::Duration::seconds(1))
+            .await
+            .unwrap(),
+        Idempotency::Mismatch,
+        "another request never takes it over"
+    );
+    assert_eq!(
+        store
+            .begin_idempotent("op:1", "k2", "h1", later + time::Duration::seconds(1))
+            .await
+            .unwrap(),
+        Idempotency::New,
+        "the same request takes over an abandoned claim"
+    );
+    assert_eq!(
+        store
+            .begin_idempotent("op:1", "k2", "h1", later + time::Duration::seconds(2))
+            .await
+            .unwrap(),
+        Idempotency::InProgress,
+        "the claim taken over is fresh again"
+    );
     store
         .finish_idempotent("op:1", "k1", 201, "{\"id\":\"EX1\"}")
         .await
