@@ -21,6 +21,7 @@ mod crash_seeded;
 mod demo;
 mod drills;
 mod elevation;
+mod failover;
 mod grant_cache;
 mod graph;
 mod health;
