@@ -194,10 +194,7 @@ pub(crate) async fn reach(
 ) -> AppResult<ImpactPreview> {
     let covered = check_scope(core, cat, scope, service).await?;
     let explicit: Vec<TenantId> = scope.tenants.iter().copied().collect();
-    Ok(core
-        .store
-        .preview_impact(&covered, &explicit, PREVIEW_TENANTS)
-        .await?)
+    crate::placements::preview(core, &covered, &explicit, PREVIEW_TENANTS).await
 }
 
 #[derive(Debug, Clone)]

@@ -60,7 +60,9 @@ pub async fn create_tenant(
             .item(id.to_string())
             .details(details),
     ];
-    Ok(core.store.create_tenant(id, tenant, now, audit).await?)
+    let created = core.store.create_tenant(id, tenant, now, audit).await?;
+    core.placements_changed().await;
+    Ok(created)
 }
 
 pub async fn update_tenant_settings(

@@ -26,6 +26,7 @@ pub mod maintenance;
 pub mod messages;
 pub mod notify;
 pub mod password;
+pub mod placements;
 pub mod public;
 pub mod push;
 pub mod review_document;
@@ -58,6 +59,8 @@ pub struct Core {
     pub views: views::HealthViews,
     /// Approved Lockbox grants and signed grant tokens (see `grants`).
     pub grants: grants::GrantCache,
+    /// The placement index for impact previews (`placements`).
+    pub placements: placements::PlacementCache,
     /// Whether Lockbox steps queue their emails. Off only while the demo replays
     /// history on a clock in the past: nobody should be mailed about that.
     pub send_notifications: bool,
@@ -210,11 +213,13 @@ impl Core {
             self.views.invalidate();
             self.views.set_hearing(true);
             self.grants.set_hearing(true);
+            self.placements.set_hearing(true);
             loop {
                 let heard = tokio::select! {
                     _ = stop.cancelled() => {
                         self.views.set_hearing(false);
                         self.grants.set_hearing(false);
+                        self.placements.set_hearing(false);
                         return;
                     }
                     heard = announcements.next() => heard,
@@ -226,16 +231,21 @@ impl Core {
                     Ok(Heard::Changed(candor_domain::store::Announcement::Lockbox)) => {
                         self.grants.changed()
                     }
+                    Ok(Heard::Changed(candor_domain::store::Announcement::Topology)) => {
+                        self.placements.changed()
+                    }
                     Ok(Heard::Gap) => {
                         tracing::info!(
                             "reconnected to hear other instances' changes; dropping every view"
                         );
                         self.views.invalidate();
                         self.grants.changed();
+                        self.placements.changed();
                     }
                     Err(e) => {
                         self.views.set_hearing(false);
                         self.grants.set_hearing(false);
+                        self.placements.set_hearing(false);
                         self.views.invalidate();
                         tracing::warn!(error = %e, "lost the connection that hears other instances' changes; listening again in 1 s");
                         break;
@@ -269,6 +279,7 @@ impl Core {
     pub fn on_clock(&self, clock: Arc<dyn Clock>) -> Core {
         Core {
             grants: grants::GrantCache::new(self.store.sees_every_write()),
+            placements: placements::PlacementCache::new(self.store.sees_every_write()),
             send_notifications: self.send_notifications,
             allow_private_webhooks: std::sync::atomic::AtomicBool::new(
                 self.allow_private_webhooks
@@ -294,8 +305,10 @@ impl Core {
         let keys = Keys::load(store.as_ref(), clock.now(), source).await?;
         // The grant cache is complete only where this process sees every write.
         let grants = grants::GrantCache::new(store.sees_every_write());
+        let placements = placements::PlacementCache::new(store.sees_every_write());
         Ok(Core {
             grants,
+            placements,
             send_notifications: true,
             allow_private_webhooks: std::sync::atomic::AtomicBool::new(false),
             delivery_attempts: candor_domain::health::DEFAULT_DELIVERY_ATTEMPTS,

@@ -147,10 +147,7 @@ pub async fn preview(
     let services = services(&cat, service_names)?;
     let components = covered(core, &cat, scope, &services).await?;
     let explicit: Vec<TenantId> = scope.tenants.iter().copied().collect();
-    Ok(core
-        .store
-        .preview_impact(&components, &explicit, PREVIEW_TENANTS)
-        .await?)
+    crate::placements::preview(core, &components, &explicit, PREVIEW_TENANTS).await
 }
 
 /// The words of a maintenance in `lang`, as its message and its email say them.

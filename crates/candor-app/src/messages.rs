@@ -246,10 +246,7 @@ pub async fn preview(
         .into_iter()
         .collect();
     let explicit: Vec<TenantId> = audience.tenants.iter().copied().collect();
-    Ok(core
-        .store
-        .preview_impact(&components, &explicit, PREVIEW_TENANTS)
-        .await?)
+    crate::placements::preview(core, &components, &explicit, PREVIEW_TENANTS).await
 }
 
 /// Publishes a message to its audience. Returns it with how many tenants it reached.

@@ -44,6 +44,9 @@ pub async fn apply(
     core.store
         .apply_topology(changes, core.clock.now(), vec![record])
         .await?;
+    if !changes.tenants.is_empty() || !changes.placements.is_empty() {
+        core.placements_changed().await;
+    }
     Ok(())
 }
 

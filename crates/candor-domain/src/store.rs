@@ -395,6 +395,14 @@ pub trait TopologyStore: Send + Sync {
     /// The components a tenant is placed on.
     async fn tenant_placements(&self, tenant: TenantId) -> StoreResult<Vec<ComponentId>>;
     async fn count_placements(&self) -> StoreResult<i64>;
+    /// Every tenant (id, name, home region) and every placement, to build the placement
+    /// index from: two reads, each in one statement.
+    async fn placement_index_rows(
+        &self,
+    ) -> StoreResult<(
+        Vec<crate::health::placement_index::IndexedTenant>,
+        Vec<(TenantId, ComponentId)>,
+    )>;
 }
 
 /// Which issues to list in the console.
@@ -1113,6 +1121,8 @@ pub enum Announcement {
     Health,
     /// A Lockbox request changed: approved grants kept in memory may be stale.
     Lockbox,
+    /// Tenants or placements changed: the placement index may be stale.
+    Topology,
 }
 
 impl Announcement {
@@ -1120,6 +1130,7 @@ impl Announcement {
         match self {
             Announcement::Health => "health",
             Announcement::Lockbox => "lockbox",
+            Announcement::Topology => "topology",
         }
     }
 
@@ -1127,6 +1138,7 @@ impl Announcement {
         match s {
             "health" => Some(Announcement::Health),
             "lockbox" => Some(Announcement::Lockbox),
+            "topology" => Some(Announcement::Topology),
             _ => None,
         }
     }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::dialect::{at, key, Db, Store, ROWS_PER_INSERT as ROWS};
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
+use candor_domain::health::placement_index::IndexedTenant;
 use candor_domain::health::{
     Component, ComponentId, Feature, IssuePrefix, Region, ScaleUnit, ScaleUnitId, Service,
     ServiceId, TopologyChanges, TopologySummary,
@@ -22,6 +23,7 @@ use time::OffsetDateTime;
 
 use crate::audit::append_in_tx;
 use crate::db_error;
+use crate::rows::{get, id};
 
 #[async_trait]
 impl TopologyStore for Store {
@@ -264,5 +266,40 @@ impl TopologyStore for Store {
             .fetch_one(self.reader())
             .await
             .map_err(db_error)
+    }
+
+    async fn placement_index_rows(
+        &self,
+    ) -> StoreResult<(Vec<IndexedTenant>, Vec<(TenantId, ComponentId)>)> {
+        // On one connection, in one read transaction: the placements read agree with the
+        // tenants read (a tenant created in between would otherwise be missing).
+        let mut tx = self.reader().begin().await.map_err(db_error)?;
+        let tenants = sqlx::query("SELECT id, name, home_region FROM tenants")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|row| {
+                Ok(IndexedTenant {
+                    id: id(row, "id", TenantId)?,
+                    name: get(row, "name")?,
+                    home_region: get(row, "home_region")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let placements = sqlx::query("SELECT tenant_id, component FROM placements")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|row| {
+                Ok((
+                    id(row, "tenant_id", TenantId)?,
+                    ComponentId::from_trusted(get::<String>(row, "component")?),
+                ))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        tx.commit().await.map_err(db_error)?;
+        Ok((tenants, placements))
     }
 }

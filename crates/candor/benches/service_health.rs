@@ -1,17 +1,20 @@
-//! Service health benchmarks (SQLite, release build):
+//! Service health benchmarks (release build):
 //!
 //! * `graph`: authenticated `GET /v1.0/admin/serviceAnnouncement/issues` throughput in a
 //!   100,000-tenant world, against a bare axum server returning the same bytes, measured
 //!   in the same run with the same client (only the ratio is comparable across runs).
 //! * `affected`: who a region-wide incident affects in a 1,000,000-tenant world: the pure
-//!   targeting function over every placement in memory, the store's impact preview, and
-//!   declaring the incident (which stores the affected set), with their time and memory.
+//!   targeting function over every placement in memory, the store's impact preview, the
+//!   same preview from the placement index Candor keeps in memory, and declaring the
+//!   incident (which stores the affected set), with their time and memory. SQLite, or
+//!   PostgreSQL with `AFFECTED_BENCH_STORE=postgres` (and `CANDOR_TEST_POSTGRES_URL`).
 //!
 //! Run with:
 //!
 //! ```sh
 //! cargo bench -p candor --bench service_health   # both
 //! HEALTH_BENCH=graph cargo bench -p candor --bench service_health
+//! HEALTH_BENCH=affected AFFECTED_BENCH_STORE=postgres cargo bench -p candor --bench service_health
 //! GRAPH_BENCH_TENANTS=100000 GRAPH_BENCH_SECONDS=5 AFFECTED_BENCH_TENANTS=1000000
 //! ```
 
@@ -98,6 +101,12 @@ async fn world(tenants: usize) -> (Arc<Core>, tempfile::TempDir, String, Vec<uui
         .await
         .unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
+    let (core, csv, ids) = world_on(store, tenants).await;
+    (core, dir, csv, ids)
+}
+
+/// The world of `tenants` tenants imported into `store`.
+async fn world_on(store: Arc<dyn Store>, tenants: usize) -> (Arc<Core>, String, Vec<uuid::Uuid>) {
     let core = Arc::new(Core::new(store, Arc::new(SystemClock)).await.unwrap());
     let started = Instant::now();
     let (csv, ids) = topology_csv(tenants);
@@ -117,7 +126,7 @@ async fn world(tenants: usize) -> (Arc<Core>, tempfile::TempDir, String, Vec<uui
         tenants * 2,
         started.elapsed().as_secs_f64()
     );
-    (core, dir, csv, ids)
+    (core, csv, ids)
 }
 
 fn region_scope(code: &str) -> Scope {
@@ -341,7 +350,24 @@ async fn affected_bench() {
     let tenants = env_usize("AFFECTED_BENCH_TENANTS", 1_000_000);
     println!("Affected tenants of a region-wide incident ({tenants} tenants)");
     let rss_start = rss_mib();
-    let (core, _dir, csv, _) = world(tenants).await;
+    let on_postgres = std::env::var("AFFECTED_BENCH_STORE").is_ok_and(|s| s == "postgres");
+    let mut _keep: Vec<Box<dyn std::any::Any>> = Vec::new();
+    let (core, csv) = if on_postgres {
+        let db = candor_store_tests::harness::PostgresTestDb::create()
+            .await
+            .expect("AFFECTED_BENCH_STORE=postgres needs CANDOR_TEST_POSTGRES_URL");
+        let (core, csv, _) = world_on(db.store(), tenants).await;
+        _keep.push(Box::new(db));
+        (core, csv)
+    } else {
+        let (core, dir, csv, _) = world(tenants).await;
+        _keep.push(Box::new(dir));
+        (core, csv)
+    };
+    println!(
+        "  store: {}",
+        if on_postgres { "PostgreSQL" } else { "SQLite" }
+    );
     // The pure targeting function, over every placement held in memory.
     let changes = topology_file::parse("world.csv", &csv, |_| {}).unwrap();
     drop(csv);
@@ -372,10 +398,44 @@ async fn affected_bench() {
         .collect();
     let started = Instant::now();
     let preview = core.store.preview_impact(&covered, &[], 200).await.unwrap();
+    let from_store = started.elapsed();
     println!(
         "  impact preview (store): {} tenants counted per region in {:.0} ms",
         preview.total,
-        started.elapsed().as_secs_f64() * 1000.0
+        from_store.as_secs_f64() * 1000.0
+    );
+    // The same preview from the placement index in memory, as `candor serve` keeps it.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let _stop = stop.clone().drop_guard();
+    let before = rss_mib();
+    let started = Instant::now();
+    tokio::spawn(core.clone().hear_announcements(stop.clone()));
+    tokio::spawn(core.clone().keep_placement_index(stop.clone()));
+    while core.placements.get().is_none() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!(
+        "  placement index built (at start, and after a topology change) in {:.1} s, +{:.0} MiB RSS",
+        started.elapsed().as_secs_f64(),
+        rss_mib() - before
+    );
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let indexed = candor_app::placements::preview(&core, &covered, &[], 200)
+            .await
+            .unwrap();
+        runs.push(started.elapsed());
+        assert_eq!(indexed.total, preview.total);
+        assert_eq!(indexed.by_region, preview.by_region);
+        assert_eq!(indexed.tenants.len(), preview.tenants.len());
+    }
+    runs.sort();
+    println!(
+        "  impact preview (index): {} tenants in {:.0} ms (median of 5; {:.3} of the store's time; aim < 200 ms)",
+        preview.total,
+        runs[2].as_secs_f64() * 1000.0,
+        runs[2].as_secs_f64() / from_store.as_secs_f64()
     );
     let before = rss_mib();
     let started = Instant::now();

@@ -266,6 +266,8 @@ pub async fn start_with_clock(
     let hearing = tokio::spawn(core.clone().hear_announcements(stop.clone()));
     // And read the Lockbox generation, so a lost announcement cannot keep a revoked grant.
     let watching = tokio::spawn(core.clone().watch_grants(stop.clone()));
+    // The placement index the impact previews read, kept current.
+    let indexing = tokio::spawn(core.clone().keep_placement_index(stop.clone()));
     let stop_server = stop.clone();
     let stop_jobs = stop.clone();
     let done = tokio::spawn(async move {
@@ -292,6 +294,7 @@ pub async fn start_with_clock(
         }
         let _ = hearing.await;
         let _ = watching.await;
+        let _ = indexing.await;
         served.map_err(anyhow::Error::from)
     });
     tracing::info!(%addr, public_url = %web.public_url, jobs = settings.jobs, audit_key = %settings.audit_key.describe(), audit_key_id = %core.keys.audit.key_id, "Candor is serving");

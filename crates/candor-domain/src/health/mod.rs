@@ -55,6 +55,7 @@ pub mod maintenance;
 mod message;
 mod notify;
 mod pir;
+pub mod placement_index;
 mod scope;
 mod status;
 pub mod subscriber;

@@ -35,6 +35,7 @@ mod messages;
 mod notifications;
 mod operator_api;
 mod ops;
+mod placement_index;
 mod portal;
 mod push;
 mod secrets_in_logs;
