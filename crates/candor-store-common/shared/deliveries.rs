@@ -731,8 +731,17 @@ impl DeliveryStore for Store {
     }
 
     async fn tenants_reached_by_issue(&self, issue: &IssueId) -> StoreResult<Vec<TenantId>> {
-        self.reached_tenants("issue_tenants", "issue_id", issue.as_str())
-            .await
+        sqlx::query(&format!(
+            "SELECT tenant_id FROM ({}) AS affected ORDER BY tenant_id",
+            crate::rows::affected_by_issue(1)
+        ))
+        .bind(issue.as_str())
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|r| id(r, "tenant_id", TenantId))
+        .collect()
     }
 
     async fn tenants_reached_by_message(&self, message: &MessageId) -> StoreResult<Vec<TenantId>> {

@@ -117,28 +117,63 @@ async fn insert_post(conn: &mut DbConnection, id: &IssueId, p: &Post) -> StoreRe
     Ok(())
 }
 
-/// Records the tenants placed on `covered` (and the named ones) as affected.
+/// Records `covered` and the named tenants as the issue's reach; returns how many tenants
+/// that newly affects. The reach is kept as components, not one row per tenant: a
+/// region-wide incident over a million tenants writes a few rows, not hundreds of
+/// thousands (see migration 0026).
 async fn add_affected(
     conn: &mut DbConnection,
     id: &IssueId,
     covered: &[ComponentId],
     explicit: &[TenantId],
     now: OffsetDateTime,
+    new_issue: bool,
 ) -> StoreResult<i64> {
-    let done = sqlx::query(&format!(
-        "INSERT INTO issue_tenants (tenant_id, issue_id, since)
-         SELECT tenant_id, $1, $2 FROM ({}) AS reached WHERE true
+    let reached = rows::reached_tenants(1, 2);
+    let newly: i64 = if new_issue {
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM ({reached}) AS reached"))
+            .bind(list(covered))
+            .bind(list(explicit))
+            .fetch_one(&mut *conn)
+            .await
+    } else {
+        sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM ({reached}) AS reached
+             WHERE reached.tenant_id NOT IN ({})",
+            rows::affected_by_issue(3)
+        ))
+        .bind(list(covered))
+        .bind(list(explicit))
+        .bind(id.as_str())
+        .fetch_one(&mut *conn)
+        .await
+    }
+    .map_err(db_error)?;
+    sqlx::query(&format!(
+        "INSERT INTO issue_components (issue_id, component, since)
+         SELECT $1, c.id, $2 FROM components c WHERE c.id IN (SELECT value FROM {})
          ON CONFLICT DO NOTHING",
-        rows::reached_tenants(3, 4)
+        each(3)
     ))
     .bind(id.as_str())
     .bind(at(now))
     .bind(list(covered))
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    sqlx::query(&format!(
+        "INSERT INTO issue_tenants (tenant_id, issue_id, since)
+         SELECT t.id, $1, $2 FROM tenants t WHERE t.id IN (SELECT value FROM {})
+         ON CONFLICT DO NOTHING",
+        each(3)
+    ))
+    .bind(id.as_str())
+    .bind(at(now))
     .bind(list(explicit))
     .execute(&mut *conn)
     .await
     .map_err(db_error)?;
-    Ok(done.rows_affected() as i64)
+    Ok(newly)
 }
 
 /// Saves an issue's new state if nobody changed it since `expected_last_modified`.
@@ -349,7 +384,8 @@ impl IssueStore for Store {
         .map_err(db_error)?;
         insert_post(&mut tx, &i.id, first).await?;
         let explicit: Vec<TenantId> = i.scope.tenants.iter().copied().collect();
-        let affected = add_affected(&mut tx, &i.id, covered, &explicit, i.last_modified).await?;
+        let affected =
+            add_affected(&mut tx, &i.id, covered, &explicit, i.last_modified, true).await?;
         append_in_tx(&mut tx, audit).await?;
         for job in &jobs {
             crate::jobs::insert_job(&mut tx, candor_domain::JobId::generate(), job, job.run_at)
@@ -376,7 +412,7 @@ impl IssueStore for Store {
         let added = match covered {
             Some(covered) => {
                 let explicit: Vec<TenantId> = i.scope.tenants.iter().copied().collect();
-                add_affected(&mut tx, &i.id, covered, &explicit, i.last_modified).await?
+                add_affected(&mut tx, &i.id, covered, &explicit, i.last_modified, false).await?
             }
             None => 0,
         };
@@ -463,8 +499,11 @@ impl IssueStore for Store {
             .collect::<Vec<_>>()
             .join(", ");
         sqlx::query(&format!(
-            "SELECT {cols} FROM issue_tenants t JOIN issues i ON i.id = t.issue_id
-             WHERE t.tenant_id = $1 AND (i.last_modified_at >= $2 OR i.next_update_due IS NOT NULL
+            "SELECT {cols} FROM issues i
+             WHERE i.id IN (SELECT issue_id FROM issue_tenants WHERE tenant_id = $1
+                 UNION SELECT c.issue_id FROM placements p JOIN issue_components c ON c.component = p.component
+                 WHERE p.tenant_id = $1)
+             AND (i.last_modified_at >= $2 OR i.next_update_due IS NOT NULL
                  OR i.status NOT IN ('serviceRestored', 'falsePositive', 'postIncidentReviewPublished', 'resolved', 'resolvedExternal', 'mitigated', 'mitigatedExternal'))
              ORDER BY i.last_modified_at DESC"
         ))
@@ -480,7 +519,9 @@ impl IssueStore for Store {
 
     async fn tenant_is_affected(&self, tenant: TenantId, id: &IssueId) -> StoreResult<bool> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM issue_tenants WHERE tenant_id = $1 AND issue_id = $2",
+            "SELECT COUNT(*) FROM (SELECT tenant_id FROM issue_tenants WHERE tenant_id = $1 AND issue_id = $2
+                 UNION SELECT p.tenant_id FROM placements p JOIN issue_components c ON c.component = p.component
+                 WHERE p.tenant_id = $1 AND c.issue_id = $2) AS affected",
         )
         .bind(key(tenant.0))
         .bind(id.as_str())
@@ -491,11 +532,14 @@ impl IssueStore for Store {
     }
 
     async fn affected_count(&self, id: &IssueId) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM issue_tenants WHERE issue_id = $1")
-            .bind(id.as_str())
-            .fetch_one(self.reader())
-            .await
-            .map_err(db_error)
+        sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM ({}) AS affected",
+            rows::affected_by_issue(1)
+        ))
+        .bind(id.as_str())
+        .fetch_one(self.reader())
+        .await
+        .map_err(db_error)
     }
 
     async fn preview_impact(

@@ -250,3 +250,13 @@ pub(crate) fn reached_tenants(components: u8, tenants: u8) -> String {
         each(tenants)
     )
 }
+
+/// The tenants the issue in parameter `$issue` affects, as a query of one column,
+/// `tenant_id`: those named outright, and those placed on a component it covers.
+pub(crate) fn affected_by_issue(issue: u8) -> String {
+    format!(
+        "SELECT tenant_id FROM issue_tenants WHERE issue_id = ${issue}
+         UNION SELECT p.tenant_id FROM issue_components c JOIN placements p ON p.component = c.component
+         WHERE c.issue_id = ${issue}"
+    )
+}

@@ -126,6 +126,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "0025_lockbox_generation.sql",
         include_str!("../migrations/0025_lockbox_generation.sql"),
     ),
+    (
+        "0026_issue_components.sql",
+        include_str!("../migrations/0026_issue_components.sql"),
+    ),
 ];
 
 fn word(name: &str, dialect: Dialect) -> Option<&'static str> {
@@ -262,6 +266,7 @@ mod tests {
         ("0023_maintenances.sql", "38f6ded49c8b147b46b8d49a9ad77d7e05e380cb38c3366e823620fc1a2b1831b65391b83eac470c4bf9a2f742546223"),
         ("0024_subscribers.sql", "8ad9b697bd37692b4970b223bf05c9dc3602d9e4a6532e6d6a95503a4e30128b3871d50e99b9e3c2702bce3c6b138514"),
         ("0025_lockbox_generation.sql", "4571f9c22c932078211d2642451f0adf8649a9b0b46eb88645a2a11ba73efd3f4bd822d9e05851e9bf235e5f4845ccc9"),
+        ("0026_issue_components.sql", "50fed98c3c4e481fd80e9286d4df2a607a8827a19dc12f9ce9fa7dafd5a68228fef42a42d532527dbfdb172d00871905"),
     ];
     const POSTGRES: &[(&str, &str)] = &[
         ("0001_foundation.sql", "e43fa967dc0f961b74828bb9d45a97c14af338ffb2cd598ea0a141492fff2e5dd051b3ff61efd686970af886cc5b9bd6"),
@@ -289,6 +294,7 @@ mod tests {
         ("0023_maintenances.sql", "b5b8f393a57ba5b2f939f3453272a67a130d890b5a0de3110bb1b43a0012197c6c64924a53ea7b7b5c72235a75e781a9"),
         ("0024_subscribers.sql", "6021870194237c19fbcba1c65fb6c452baf270518c76e289e54ff4e0de8ad1f2652ef084a71174498e0f1006cf00da39"),
         ("0025_lockbox_generation.sql", "a956a2c69b2456d7126c49dd415f85ce519d6675193234aeaf06d6bbea5141d7f408f44177e38aa06b56ba474523231a"),
+        ("0026_issue_components.sql", "8ef591dc1ade1498b63c2a3b2dfdf06f0e2d9392dbdaad492e22c61e10a119a49ea513c260901514a0eaa7bca9a8b7e8"),
     ];
 
     fn hex(bytes: &[u8]) -> String {

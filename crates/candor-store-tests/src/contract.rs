@@ -1435,6 +1435,26 @@ pub async fn issues_reach_exactly_the_placed_tenants_and_keep_them(store: Arc<dy
         .unwrap();
     assert_eq!(store.affected_count(&issue.id).await.unwrap(), 3);
     assert_eq!(store.issue_posts(&issue.id).await.unwrap().len(), 2);
+
+    // The topology changes under the issue: the mailbox database no longer hosts
+    // Exchange, so its scope would not cover it today. Its tenant stays affected.
+    let mut moved = sample_topology(a);
+    moved.placements.clear();
+    moved.tenants.clear();
+    for c in &mut moved.components {
+        if c.id == mbx {
+            c.services.clear();
+        }
+    }
+    store.apply_topology(&moved, later, vec![]).await.unwrap();
+    assert!(store.tenant_is_affected(a, &issue.id).await.unwrap());
+    assert_eq!(store.tenant_issues(a, T0).await.unwrap().len(), 1);
+    assert_eq!(store.affected_count(&issue.id).await.unwrap(), 3);
+    let mut reached = store.tenants_reached_by_issue(&issue.id).await.unwrap();
+    reached.sort_by_key(|t| t.0);
+    let mut expected = vec![a, b, c];
+    expected.sort_by_key(|t| t.0);
+    assert_eq!(reached, expected);
     let many = store
         .posts_of_issues(&[issue.id.clone(), IssueId::parse("EX1").unwrap()])
         .await
