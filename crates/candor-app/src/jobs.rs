@@ -7,6 +7,7 @@ use candor_domain::health::maintenance::{MaintenanceId, MaintenanceNotice};
 use candor_domain::health::{IssueId, MessageId};
 use candor_domain::jobs::NewJob;
 use candor_domain::time_util::rfc3339;
+use candor_domain::TenantId;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -98,6 +99,15 @@ pub enum Fanout {
         maintenance: MaintenanceId,
         notice: MaintenanceNotice,
         stamp: i64,
+    },
+    /// One part of a large fan-out: the reached tenants whose ids are at least `from`
+    /// and, unless this is the last part, below `until`. The parts of a fan-out cover
+    /// every id between them, so a tenant reached after the split is in one of them.
+    Part {
+        whole: Box<Fanout>,
+        from: TenantId,
+        #[serde(default)]
+        until: Option<TenantId>,
     },
 }
 
@@ -231,6 +241,16 @@ mod tests {
             issue: IssueId::parse("EX100001").unwrap_or_else(|e| panic!("{e}")),
             seq: Some(3),
         }));
+        for until in [None, Some(TenantId::generate())] {
+            round_trip(Job::NotifyFanout(Fanout::Part {
+                whole: Box::new(Fanout::Issue {
+                    issue: IssueId::parse("EX100001").unwrap_or_else(|e| panic!("{e}")),
+                    seq: Some(3),
+                }),
+                from: TenantId::generate(),
+                until,
+            }));
+        }
         round_trip(Job::NotifyFanout(Fanout::Message {
             message: MessageId::parse("MC100001").unwrap_or_else(|e| panic!("{e}")),
         }));

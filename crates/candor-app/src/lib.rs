@@ -79,6 +79,9 @@ pub struct Core {
     /// How often the public subscribe form may be used from one network address, and
     /// how many confirmation emails one address may receive (per hour).
     pub subscribe_limits: candor_domain::health::subscriber::RequestLimits,
+    /// A fan-out reaching more tenants than this is split into parts of this many,
+    /// claimed by every instance side by side.
+    pub fanout_part_tenants: usize,
 }
 
 impl Core {
@@ -294,6 +297,7 @@ impl Core {
             chase: chase::Chase::default(),
             log_origin: self.log_origin.clone(),
             subscribe_limits: self.subscribe_limits,
+            fanout_part_tenants: self.fanout_part_tenants,
         }
     }
 
@@ -320,6 +324,7 @@ impl Core {
             chase: chase::Chase::default(),
             log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
             subscribe_limits: Default::default(),
+            fanout_part_tenants: notify::DEFAULT_PART_TENANTS,
         })
     }
 }

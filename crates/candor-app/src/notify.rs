@@ -3,7 +3,10 @@
 //! `notify.fanout` job in the same transaction as the change. The job queues one
 //! delivery per subscribed contact and endpoint of every reached tenant, its id made from
 //! change, recipient and channel. A fan-out that crashes halfway is simply run again:
-//! what it already queued is not queued twice, and nothing is lost.
+//! what it already queued is not queued twice, and nothing is lost. A fan-out that reaches
+//! more than `Core::fanout_part_tenants` tenants queues parts instead (`Fanout::Part`,
+//! contiguous ranges of tenant ids), which the job runners of every instance claim side
+//! by side: adding an instance adds fan-out throughput.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -31,6 +34,16 @@ use candor_delivery::webhook::WebhookMessage;
 /// Tenants read and queued for at a time: each page is one transaction, so pages are
 /// large enough that commits do not dominate, small enough to keep memory modest.
 const PAGE: u32 = 10_000;
+
+/// Tenants per part of a fan-out, unless configured (`--fanout-part-tenants`).
+pub const DEFAULT_PART_TENANTS: usize = 20_000;
+
+/// Which tenants of a fan-out's reach one run covers, and the fan-out as a job, for the
+/// parts it may be split into.
+struct Share {
+    whole: Fanout,
+    within: Option<(TenantId, Option<TenantId>)>,
+}
 
 /// The fan-out job for a post (`seq`), or for the latest post when the scope changed.
 pub fn fanout_job(issue: &IssueId, seq: Option<i64>, changed_at: OffsetDateTime) -> NewJob {
@@ -88,18 +101,61 @@ pub fn maintenance_fanout_job(
     ))
 }
 
-/// Runs the fan-out a job describes.
+/// Runs the fan-out a job describes (or one part of it).
 pub async fn run(core: &Core, fanout: &Fanout, base_url: &str) -> AppResult<u64> {
-    match fanout {
-        Fanout::Issue { issue, seq } => fan_out(core, issue, *seq, base_url).await,
-        Fanout::Review { issue } => fan_out_review(core, issue, base_url).await,
-        Fanout::Message { message } => fan_out_message(core, message, base_url).await,
+    let (whole, within) = match fanout {
+        Fanout::Part { whole, from, until } => (whole.as_ref(), Some((*from, *until))),
+        whole => (whole, None),
+    };
+    match whole {
+        Fanout::Issue { issue, seq } => fan_out(core, issue, *seq, base_url, within).await,
+        Fanout::Review { issue } => fan_out_review(core, issue, base_url, within).await,
+        Fanout::Message { message } => fan_out_message(core, message, base_url, within).await,
         Fanout::Maintenance {
             maintenance,
             notice,
             stamp,
-        } => fan_out_maintenance(core, maintenance, *notice, *stamp, base_url).await,
+        } => fan_out_maintenance(core, maintenance, *notice, *stamp, base_url, within).await,
+        Fanout::Part { .. } => Err(AppError::Refused(
+            "a part of a fan-out names another part".into(),
+        )),
     }
+}
+
+/// Queues the parts of a fan-out over `reached` (in id order): contiguous ranges of ids,
+/// the first from the lowest id there is and the last to the end, so together they
+/// cover every tenant the fan-out reaches when each part runs. Returns how many.
+async fn queue_parts(
+    core: &Core,
+    whole: &Fanout,
+    change: &str,
+    reached: &[TenantId],
+    now: OffsetDateTime,
+) -> AppResult<usize> {
+    let size = core.fanout_part_tenants.max(1);
+    let starts: Vec<TenantId> = reached.chunks(size).map(|c| c[0]).collect();
+    for (i, start) in starts.iter().enumerate() {
+        let from = if i == 0 {
+            TenantId(uuid::Uuid::nil())
+        } else {
+            *start
+        };
+        let part = Fanout::Part {
+            whole: Box::new(whole.clone()),
+            from,
+            until: starts.get(i + 1).copied(),
+        };
+        core.store
+            .enqueue_job(
+                candor_domain::JobId::generate(),
+                Job::NotifyFanout(part)
+                    .at(now)
+                    .dedupe(format!("{NOTIFY_FANOUT}:part:{change}:{i}")),
+                now,
+            )
+            .await?;
+    }
+    Ok(starts.len())
 }
 
 /// A delivery's stable id, from its dedupe key.
@@ -501,6 +557,7 @@ impl WebhookNews {
 async fn deliver(
     core: &Core,
     reach: Reach<'_>,
+    share: &Share,
     change: &str,
     base_url: &str,
     wants: impl Fn(&Subscription) -> bool,
@@ -516,9 +573,27 @@ async fn deliver(
     };
     let now = core.clock.now();
     let reached = match reach {
-        Reach::Issue(id) => core.store.tenants_reached_by_issue(id).await?,
-        Reach::Message(id) => core.store.tenants_reached_by_message(id).await?,
+        Reach::Issue(id) => {
+            core.store
+                .tenants_reached_by_issue(id, share.within)
+                .await?
+        }
+        Reach::Message(id) => {
+            core.store
+                .tenants_reached_by_message(id, share.within)
+                .await?
+        }
     };
+    if share.within.is_none() && reached.len() > core.fanout_part_tenants {
+        let parts = queue_parts(core, &share.whole, change, &reached, now).await?;
+        tracing::info!(
+            change,
+            tenants = reached.len(),
+            parts,
+            "fan-out split into parts, for every instance to share"
+        );
+        return Ok(0);
+    }
     let mut queued = 0;
     // Each page is written while the next is read and rendered: the store's writer and
     // its readers work side by side.
@@ -669,6 +744,7 @@ pub async fn fan_out(
     id: &IssueId,
     seq: Option<i64>,
     base_url: &str,
+    within: Option<(TenantId, Option<TenantId>)>,
 ) -> AppResult<u64> {
     let Some(issue) = core.store.get_issue(id).await? else {
         return Ok(0);
@@ -707,8 +783,26 @@ pub async fn fan_out(
             email,
         }
     };
-    let queued = deliver(core, Reach::Issue(id), &change, base_url, wants, render).await?;
-    if !issue.scope.is_broad() {
+    // Its parts tell this very post, whatever is posted meanwhile.
+    let share = Share {
+        whole: Fanout::Issue {
+            issue: id.clone(),
+            seq: Some(post.seq),
+        },
+        within,
+    };
+    let queued = deliver(
+        core,
+        Reach::Issue(id),
+        &share,
+        &change,
+        base_url,
+        wants,
+        render,
+    )
+    .await?;
+    // The public subscribers are told by the whole fan-out, not by each part.
+    if !issue.scope.is_broad() || within.is_some() {
         return Ok(queued);
     }
     let public = |tr: &Tr| {
@@ -729,7 +823,12 @@ fn portal_link(base_url: &str, path: &str) -> Option<String> {
     (!base.is_empty()).then(|| format!("{base}{path}"))
 }
 
-async fn fan_out_review(core: &Core, id: &IssueId, base_url: &str) -> AppResult<u64> {
+async fn fan_out_review(
+    core: &Core,
+    id: &IssueId,
+    base_url: &str,
+    within: Option<(TenantId, Option<TenantId>)>,
+) -> AppResult<u64> {
     let (Some(issue), Some(pir)) = (
         core.store.get_issue(id).await?,
         core.store.get_pir(id).await?,
@@ -792,10 +891,28 @@ async fn fan_out_review(core: &Core, id: &IssueId, base_url: &str) -> AppResult<
             },
         }
     };
-    deliver(core, Reach::Issue(id), &change, base_url, wants, render).await
+    let share = Share {
+        whole: Fanout::Review { issue: id.clone() },
+        within,
+    };
+    deliver(
+        core,
+        Reach::Issue(id),
+        &share,
+        &change,
+        base_url,
+        wants,
+        render,
+    )
+    .await
 }
 
-async fn fan_out_message(core: &Core, id: &MessageId, base_url: &str) -> AppResult<u64> {
+async fn fan_out_message(
+    core: &Core,
+    id: &MessageId,
+    base_url: &str,
+    within: Option<(TenantId, Option<TenantId>)>,
+) -> AppResult<u64> {
     let Some(message) = core.store.get_message(id).await? else {
         return Ok(0);
     };
@@ -843,7 +960,22 @@ async fn fan_out_message(core: &Core, id: &MessageId, base_url: &str) -> AppResu
             },
         }
     };
-    deliver(core, Reach::Message(id), &change, base_url, wants, render).await
+    let share = Share {
+        whole: Fanout::Message {
+            message: id.clone(),
+        },
+        within,
+    };
+    deliver(
+        core,
+        Reach::Message(id),
+        &share,
+        &change,
+        base_url,
+        wants,
+        render,
+    )
+    .await
 }
 
 async fn fan_out_maintenance(
@@ -852,6 +984,7 @@ async fn fan_out_maintenance(
     notice: MaintenanceNotice,
     stamp: i64,
     base_url: &str,
+    within: Option<(TenantId, Option<TenantId>)>,
 ) -> AppResult<u64> {
     let Some(s) = core.store.get_maintenance(id).await? else {
         return Ok(0);
@@ -928,16 +1061,25 @@ async fn fan_out_maintenance(
         }
     };
     let render = |tr: &Tr| render_with(link.clone(), tr);
+    let share = Share {
+        whole: Fanout::Maintenance {
+            maintenance: id.clone(),
+            notice,
+            stamp,
+        },
+        within,
+    };
     let queued = deliver(
         core,
         Reach::Message(&s.message),
+        &share,
         &change,
         base_url,
         wants,
         render,
     )
     .await?;
-    if !s.broad {
+    if !s.broad || within.is_some() {
         return Ok(queued);
     }
     let public = |tr: &Tr| render_with(public_link(base_url, tr.lang, s.id.as_str()), tr);

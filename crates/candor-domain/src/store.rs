@@ -927,15 +927,19 @@ pub trait DeliveryStore {
         id: crate::health::PushSubscriptionId,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<bool>;
-    /// Every tenant an issue reached, by id.
+    /// Every tenant an issue reached, in id order; with `within` = (from, until), only
+    /// those whose id is at least `from` and below `until` (if given): one part of a
+    /// fan-out.
     async fn tenants_reached_by_issue(
         &self,
         issue: &crate::health::IssueId,
+        within: Option<(TenantId, Option<TenantId>)>,
     ) -> StoreResult<Vec<TenantId>>;
-    /// Every tenant a message reached, by id.
+    /// Every tenant a message reached, in id order; `within` as for issues.
     async fn tenants_reached_by_message(
         &self,
         message: &crate::health::MessageId,
+        within: Option<(TenantId, Option<TenantId>)>,
     ) -> StoreResult<Vec<TenantId>>;
     /// The contacts of these tenants.
     async fn contacts_of_tenants(

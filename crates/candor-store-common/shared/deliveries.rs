@@ -113,24 +113,45 @@ fn summary(row: &DbRow) -> StoreResult<ChangeDeliveries> {
 }
 
 impl Store {
-    /// The tenants `table` (`issue_tenants`, `message_tenants`) holds for `key_column` =
-    /// `key`.
+    /// The tenants of `reached` (a query of one column, `tenant_id`, whose key is `$1`)
+    /// in id order; with `within` = (from, until), only ids at least `from` and below
+    /// `until` if given.
     async fn reached_tenants(
         &self,
-        table: &str,
-        key_column: &str,
+        reached: &str,
         key: &str,
+        within: Option<(TenantId, Option<TenantId>)>,
     ) -> StoreResult<Vec<TenantId>> {
-        sqlx::query(&format!(
-            "SELECT tenant_id FROM {table} WHERE {key_column} = $1 ORDER BY tenant_id"
-        ))
-        .bind(key)
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(|r| id(r, "tenant_id", TenantId))
-        .collect()
+        let select = format!("SELECT tenant_id FROM ({reached}) AS reached");
+        let rows = match within {
+            None => {
+                sqlx::query(&format!("{select} ORDER BY tenant_id"))
+                    .bind(key)
+                    .fetch_all(self.reader())
+                    .await
+            }
+            Some((from, None)) => {
+                sqlx::query(&format!(
+                    "{select} WHERE tenant_id >= $2 ORDER BY tenant_id"
+                ))
+                .bind(key)
+                .bind(crate::dialect::key(from.0))
+                .fetch_all(self.reader())
+                .await
+            }
+            Some((from, Some(until))) => {
+                sqlx::query(&format!(
+                    "{select} WHERE tenant_id >= $2 AND tenant_id < $3 ORDER BY tenant_id"
+                ))
+                .bind(key)
+                .bind(crate::dialect::key(from.0))
+                .bind(crate::dialect::key(until.0))
+                .fetch_all(self.reader())
+                .await
+            }
+        }
+        .map_err(db_error)?;
+        rows.iter().map(|r| id(r, "tenant_id", TenantId)).collect()
     }
 }
 
@@ -730,23 +751,26 @@ impl DeliveryStore for Store {
         Ok(true)
     }
 
-    async fn tenants_reached_by_issue(&self, issue: &IssueId) -> StoreResult<Vec<TenantId>> {
-        sqlx::query(&format!(
-            "SELECT tenant_id FROM ({}) AS affected ORDER BY tenant_id",
-            crate::rows::affected_by_issue(1)
-        ))
-        .bind(issue.as_str())
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(|r| id(r, "tenant_id", TenantId))
-        .collect()
+    async fn tenants_reached_by_issue(
+        &self,
+        issue: &IssueId,
+        within: Option<(TenantId, Option<TenantId>)>,
+    ) -> StoreResult<Vec<TenantId>> {
+        self.reached_tenants(&crate::rows::affected_by_issue(1), issue.as_str(), within)
+            .await
     }
 
-    async fn tenants_reached_by_message(&self, message: &MessageId) -> StoreResult<Vec<TenantId>> {
-        self.reached_tenants("message_tenants", "message_id", message.as_str())
-            .await
+    async fn tenants_reached_by_message(
+        &self,
+        message: &MessageId,
+        within: Option<(TenantId, Option<TenantId>)>,
+    ) -> StoreResult<Vec<TenantId>> {
+        self.reached_tenants(
+            "SELECT tenant_id FROM message_tenants WHERE message_id = $1",
+            message.as_str(),
+            within,
+        )
+        .await
     }
 
     async fn contacts_of_tenants(

@@ -1450,11 +1450,28 @@ pub async fn issues_reach_exactly_the_placed_tenants_and_keep_them(store: Arc<dy
     assert!(store.tenant_is_affected(a, &issue.id).await.unwrap());
     assert_eq!(store.tenant_issues(a, T0).await.unwrap().len(), 1);
     assert_eq!(store.affected_count(&issue.id).await.unwrap(), 3);
-    let mut reached = store.tenants_reached_by_issue(&issue.id).await.unwrap();
-    reached.sort_by_key(|t| t.0);
+    let reached = store
+        .tenants_reached_by_issue(&issue.id, None)
+        .await
+        .unwrap();
     let mut expected = vec![a, b, c];
     expected.sort_by_key(|t| t.0);
-    assert_eq!(reached, expected);
+    assert_eq!(reached, expected, "in id order");
+    // Parts of a fan-out: from one id (included) until another (excluded), or to the end.
+    assert_eq!(
+        store
+            .tenants_reached_by_issue(&issue.id, Some((expected[0], Some(expected[2]))))
+            .await
+            .unwrap(),
+        expected[..2]
+    );
+    assert_eq!(
+        store
+            .tenants_reached_by_issue(&issue.id, Some((expected[2], None)))
+            .await
+            .unwrap(),
+        expected[2..]
+    );
     let many = store
         .posts_of_issues(&[issue.id.clone(), IssueId::parse("EX1").unwrap()])
         .await
@@ -2348,7 +2365,10 @@ pub async fn contacts_reached_by_an_issue_are_its_tenants_contacts(store: Arc<dy
         .create_issue(&issue, &post, &[], vec![], vec![])
         .await
         .unwrap();
-    let reached = store.tenants_reached_by_issue(&issue.id).await.unwrap();
+    let reached = store
+        .tenants_reached_by_issue(&issue.id, None)
+        .await
+        .unwrap();
     assert_eq!(reached, vec![a]);
     let first = store.contacts_of_tenants(&reached).await.unwrap();
     let mut got: Vec<ContactId> = first.iter().map(|c| c.id).collect();
@@ -2696,7 +2716,10 @@ pub async fn webhook_endpoints_are_per_tenant_and_disabled_after_failures(store:
         .create_issue(&issue, &post, &[], vec![], vec![])
         .await
         .unwrap();
-    let tenants = store.tenants_reached_by_issue(&issue.id).await.unwrap();
+    let tenants = store
+        .tenants_reached_by_issue(&issue.id, None)
+        .await
+        .unwrap();
     let reached = store.webhooks_of_tenants(&tenants).await.unwrap();
     assert_eq!(reached.iter().map(|w| w.id).collect::<Vec<_>>(), vec![e.id]);
 

@@ -32,6 +32,7 @@ pub struct FileConfig {
     pub allow_private_webhooks: Option<bool>,
     pub delivery_attempts: Option<u32>,
     pub subscribe_unconfirmed_per_ip: Option<u32>,
+    pub fanout_part_tenants: Option<u32>,
     pub subscribe_emails_per_address: Option<u32>,
     pub lease_seconds: Option<u32>,
     pub checkpoint_interval: Option<u32>,

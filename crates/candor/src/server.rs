@@ -36,6 +36,8 @@ pub struct ServeSettings {
     pub delivery_attempts: i32,
     /// How often the public subscribe form may be used.
     pub subscribe_limits: candor_domain::health::subscriber::RequestLimits,
+    /// Tenants per part of a fan-out (`notify::DEFAULT_PART_TENANTS`).
+    pub fanout_part_tenants: usize,
     /// How long claimed jobs and deliveries are an instance's before another may take
     /// them over.
     pub lease: time::Duration,
@@ -153,6 +155,7 @@ pub async fn start_with_clock(
     let mut core = Core::with_audit_key(store, clock, &settings.audit_key).await?;
     core.delivery_attempts = settings.delivery_attempts;
     core.subscribe_limits = settings.subscribe_limits;
+    core.fanout_part_tenants = settings.fanout_part_tenants;
     core.log_origin = settings.log_origin.clone();
     core.allow_private_webhooks = settings.allow_private_webhooks.into();
     let mut chase = settings.chase.clone();

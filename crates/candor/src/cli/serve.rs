@@ -69,6 +69,11 @@ pub struct ServeArgs {
     /// send nothing [default: 3].
     #[arg(long, env = "CANDOR_SUBSCRIBE_EMAILS_PER_ADDRESS", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub subscribe_emails_per_address: Option<u32>,
+    /// Tenants per part of a fan-out: a fan-out that reaches more is split into parts of
+    /// this many, which every instance's job runners claim side by side [default: 20000;
+    /// 10 to 10000000].
+    #[arg(long, env = "CANDOR_FANOUT_PART_TENANTS", value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
+    pub fanout_part_tenants: Option<u32>,
     /// Seconds a crashed instance's claimed work waits before another takes it over
     /// [default: 300; at least 15].
     #[arg(long, env = "CANDOR_LEASE_SECONDS", value_parser = clap::value_parser!(u32).range(15..=86400))]
@@ -194,6 +199,15 @@ pub(super) async fn serve(args: ServeArgs) -> CliResult {
     if !(1..=100).contains(&subscribe_limits.emails_per_address) {
         return Err(CliError::Usage(
             "subscribe-emails-per-address must be between 1 and 100".into(),
+        ));
+    }
+    let fanout_part_tenants = args
+        .fanout_part_tenants
+        .or(file.fanout_part_tenants)
+        .unwrap_or(candor_app::notify::DEFAULT_PART_TENANTS as u32);
+    if !(10..=10_000_000).contains(&fanout_part_tenants) {
+        return Err(CliError::Usage(
+            "fanout-part-tenants must be between 10 and 10000000".into(),
         ));
     }
     let lease_seconds = args
@@ -336,6 +350,7 @@ pub(super) async fn serve(args: ServeArgs) -> CliResult {
             || file.allow_private_webhooks.unwrap_or(false),
         delivery_attempts: delivery_attempts as i32,
         subscribe_limits,
+        fanout_part_tenants: fanout_part_tenants as usize,
         lease: time::Duration::seconds(i64::from(lease_seconds)),
         checkpoint_interval,
         deadlines: crate::deliveries::Deadlines {

@@ -349,7 +349,7 @@ async fn issue_news_reaches_subscribed_contacts_once(app: TestApp) {
 
     // A fan-out that runs again (a worker died halfway and it was retried) queues nothing
     // twice.
-    let again = candor_app::notify::fan_out(&app.core, &issue.id, Some(1), &app.base)
+    let again = candor_app::notify::fan_out(&app.core, &issue.id, Some(1), &app.base, None)
         .await
         .unwrap();
     assert_eq!(again, 0);

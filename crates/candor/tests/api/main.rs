@@ -22,6 +22,7 @@ mod demo;
 mod drills;
 mod elevation;
 mod failover;
+mod fanout_parts;
 mod grant_cache;
 mod graph;
 mod health;

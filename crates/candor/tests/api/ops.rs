@@ -142,6 +142,7 @@ async fn a_second_server_on_the_same_embedded_database_is_refused() {
         allow_private_webhooks: false,
         delivery_attempts: 10,
         subscribe_limits: Default::default(),
+        fanout_part_tenants: candor_app::notify::DEFAULT_PART_TENANTS,
         lease: time::Duration::minutes(5),
         checkpoint_interval: 10,
         deadlines: candor::deliveries::Deadlines::default(),

@@ -188,7 +188,7 @@ async fn webhooks_carry_signed_news_and_failing_ones_are_disabled(app: TestApp) 
         .as_str()
         .unwrap()
         .ends_with(&format!("/portal/health/issues/{}", issue.id)));
-    let again = candor_app::notify::fan_out(&app.core, &issue.id, Some(1), &app.base)
+    let again = candor_app::notify::fan_out(&app.core, &issue.id, Some(1), &app.base, None)
         .await
         .unwrap();
     assert_eq!(again, 0, "a fan-out run again queues nothing twice");
