@@ -17,12 +17,17 @@
 //!   channel does not slow the others; aim ≥ 0.9).
 //! * `site`: the backup status site's lag over 1,000 public changes (commit → the change
 //!   in `status.json`), p50 and p99, against one direct rebuild of the site.
+//! * `instances` (PostgreSQL, not in the default set): publish → all deliveries queued
+//!   with one and with three instances sharing the fan-out's parts, against raw batched
+//!   inserts of as many rows into the same database.
 //!
 //! ```sh
 //! cargo bench -p candor --bench notify_fanout                  # all three
 //! NOTIFY_BENCH=fanout FANOUT_BENCH_TENANTS=100000 cargo bench -p candor --bench notify_fanout
 //! NOTIFY_BENCH=email,webhook DELIVERY_BENCH_MESSAGES=20000 cargo bench -p candor --bench notify_fanout
 //! NOTIFY_BENCH=stall,site STALL_BENCH_ENDPOINTS=1000 SITE_BENCH_CHANGES=1000 cargo bench -p candor --bench notify_fanout
+//! NOTIFY_BENCH=instances FANOUT_PG_TENANTS=1000000 FANOUT_PG_INSTANCES=1,3 \
+//!   CANDOR_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p candor --bench notify_fanout
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -101,6 +106,10 @@ async fn open() -> Bench {
 
 /// Tenants in one region, on 20 scale units of 50 mailbox databases.
 async fn world(bench: &Bench, tenants: usize) {
+    import_world(&bench.core, tenants).await;
+}
+
+async fn import_world(core: &Core, tenants: usize) {
     let mut csv = String::with_capacity(tenants * 120);
     csv.push_str("kind,id,name,parent,services,language,time_zone\n");
     csv.push_str("service,Exchange,Exchange Online,EX,,,\n");
@@ -129,17 +138,9 @@ async fn world(bench: &Bench, tenants: usize) {
             i % 50
         );
     }
-    topology::import_file(
-        &bench.core,
-        &Actor::System,
-        None,
-        "world.csv",
-        &csv,
-        false,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    topology::import_file(core, &Actor::System, None, "world.csv", &csv, false, |_| {})
+        .await
+        .unwrap();
 }
 
 /// One contact and one webhook endpoint per tenant, written in one statement each (the
@@ -250,6 +251,175 @@ async fn fanout_bench() {
         baseline.as_secs_f64(),
         queued_in.as_secs_f64() / baseline.as_secs_f64()
     );
+}
+
+/// Publish → every delivery queued on PostgreSQL, with one and with several instances
+/// sharing the fan-out's parts: `FANOUT_PG_TENANTS` tenants (default 200,000; the issue's
+/// aim is stated for 1,000,000), an email contact and a webhook endpoint each. The
+/// instances run in this process: each its own store with its own connection pool and
+/// its own job runner, as `candor serve` has; on this 2-core machine they share the
+/// cores with PostgreSQL. Baseline: as many rows of the same size inserted raw, 500 a
+/// statement, in one transaction, into the same database.
+async fn instances_bench() {
+    let tenants = env_usize("FANOUT_PG_TENANTS", 200_000);
+    let counts: Vec<usize> = std::env::var("FANOUT_PG_INSTANCES")
+        .unwrap_or_else(|_| "1,3".into())
+        .split(',')
+        .map(|n| {
+            n.trim()
+                .parse()
+                .expect("FANOUT_PG_INSTANCES: numbers, e.g. 1,3")
+        })
+        .collect();
+    println!(
+        "Fan-out on PostgreSQL shared by instances ({tenants} tenants, an email contact and a webhook endpoint each; instances {counts:?})"
+    );
+    let db = candor_store_tests::harness::PostgresTestDb::create()
+        .await
+        .expect("this bench needs CANDOR_TEST_POSTGRES_URL");
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let started = Instant::now();
+    let setup = Arc::new(Core::new(db.store(), Arc::new(SystemClock)).await.unwrap());
+    import_world(&setup, tenants).await;
+    let everything =
+        serde_json::to_string(&candor_domain::health::Subscription::everything()).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    sqlx::query(
+        "INSERT INTO contacts (id, tenant_id, email, language, subscription, created_at)
+         SELECT gen_random_uuid(), id, 'noc@' || substr(md5(id::text), 1, 8) || '.example',
+                default_language, $1, $2 FROM tenants",
+    )
+    .bind(&everything)
+    .bind(now)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO webhook_endpoints (id, tenant_id, url, format, secret, subscription, enabled,
+             failures, created_at)
+         SELECT gen_random_uuid(), id, 'http://127.0.0.1:9/hook', 'candor', 'whsec_bench', $1, true, 0, $2
+         FROM tenants",
+    )
+    .bind(&everything)
+    .bind(now)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+    eprintln!("  world ready in {:.1} s", started.elapsed().as_secs_f64());
+
+    let mut results = Vec::new();
+    for (round, n) in counts.iter().enumerate() {
+        let mut cores = Vec::new();
+        for _ in 0..*n {
+            let store = candor_store_postgres::PostgresStore::connect(&db.url)
+                .await
+                .unwrap();
+            let mut core = Core::new(Arc::new(store), Arc::new(SystemClock))
+                .await
+                .unwrap();
+            core.allow_private_webhooks = true.into();
+            cores.push(Arc::new(core));
+        }
+        let published = Instant::now();
+        let (issue, _) = health::create_issue(
+            &cores[0],
+            &Actor::System,
+            None,
+            region_incident(&format!("Mail delays across Europe West, round {round}")),
+        )
+        .await
+        .unwrap();
+        let stored = published.elapsed();
+        let change = format!("issue:{}:post:1", issue.id);
+        let stop = tokio_util::sync::CancellationToken::new();
+        let runners: Vec<_> = cores
+            .iter()
+            .map(|core| {
+                let runner =
+                    JobRunner::new(core.clone()).with_public_url("https://status.example".into());
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    while !stop.is_cancelled() {
+                        if runner.run_one().await.unwrap().is_none() {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        let expected = (tenants * 2) as i64;
+        loop {
+            let (queued,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM deliveries WHERE change_key = $1")
+                    .bind(&change)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            if queued >= expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let queued_in = published.elapsed();
+        stop.cancel();
+        for r in runners {
+            r.await.unwrap();
+        }
+        println!(
+            "  {n} instance(s): published in {:.2} s, all {expected} deliveries queued {:.2} s after publishing",
+            stored.as_secs_f64(),
+            queued_in.as_secs_f64()
+        );
+        results.push((*n, queued_in));
+    }
+
+    // Baseline: as many rows of the deliveries' average size, raw.
+    let (avg_payload,): (f64,) =
+        sqlx::query_as("SELECT AVG(LENGTH(payload) + LENGTH(news_id))::float8 FROM deliveries")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    sqlx::query(
+        "CREATE TABLE baseline (id TEXT PRIMARY KEY, tenant_id TEXT, change_key TEXT,
+             channel TEXT, recipient TEXT, payload TEXT, status TEXT, run_at TIMESTAMPTZ)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let payload = "x".repeat(avg_payload as usize);
+    let rows = tenants * 2;
+    let base_started = Instant::now();
+    let mut tx = pool.begin().await.unwrap();
+    for chunk in (0..rows).collect::<Vec<_>>().chunks(500) {
+        let mut q: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(
+            "INSERT INTO baseline (id, tenant_id, change_key, channel, recipient, payload, status, run_at) ",
+        );
+        q.push_values(chunk, |mut b, i| {
+            b.push_bind(format!("{i:032x}"))
+                .push_bind(format!("{:032x}", i / 2))
+                .push_bind("issue:EX100000:post:1")
+                .push_bind("email")
+                .push_bind("noc@tenant.example")
+                .push_bind(&payload)
+                .push_bind("pending")
+                .push_bind(now);
+        });
+        q.build().execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let baseline = base_started.elapsed();
+    println!(
+        "  baseline, {rows} raw batched inserts of the same size: {:.2} s",
+        baseline.as_secs_f64()
+    );
+    for (n, took) in &results {
+        println!(
+            "  {n} instance(s): Candor / baseline = {:.2}",
+            took.as_secs_f64() / baseline.as_secs_f64()
+        );
+    }
+    pool.close().await;
 }
 
 /// A minimal SMTP server that accepts every message and counts them.
@@ -877,9 +1047,10 @@ async fn main() {
             "webhook" => webhook_bench().await,
             "stall" => stall_bench().await,
             "site" => site_bench().await,
+            "instances" => instances_bench().await,
             "" => {}
             other => panic!(
-                "unknown NOTIFY_BENCH part `{other}`: use fanout, email, webhook, stall, site"
+                "unknown NOTIFY_BENCH part `{other}`: use fanout, email, webhook, stall, site, instances"
             ),
         }
     }
