@@ -100,11 +100,9 @@ impl crate::Core {
             let built_at = self.placements.generation();
             let started = std::time::Instant::now();
             let wait = match self.store.placement_index_rows().await {
-                Ok((tenants, placements)) => {
-                    let index = tokio::task::spawn_blocking(move || {
-                        PlacementIndex::build(tenants, placements)
-                    })
-                    .await;
+                Ok(rows) => {
+                    let index =
+                        tokio::task::spawn_blocking(move || PlacementIndex::build(rows)).await;
                     match index {
                         Ok(index) => {
                             tracing::debug!(

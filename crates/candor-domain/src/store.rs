@@ -395,14 +395,11 @@ pub trait TopologyStore: Send + Sync {
     /// The components a tenant is placed on.
     async fn tenant_placements(&self, tenant: TenantId) -> StoreResult<Vec<ComponentId>>;
     async fn count_placements(&self) -> StoreResult<i64>;
-    /// Every tenant (id, name, home region) and every placement, to build the placement
-    /// index from: two reads, each in one statement.
+    /// Every tenant (by name, as the database sorts names) and every placement, compactly,
+    /// to build the placement index from; read as streams in one read transaction.
     async fn placement_index_rows(
         &self,
-    ) -> StoreResult<(
-        Vec<crate::health::placement_index::IndexedTenant>,
-        Vec<(TenantId, ComponentId)>,
-    )>;
+    ) -> StoreResult<crate::health::placement_index::PlacementRows>;
 }
 
 /// Which issues to list in the console.

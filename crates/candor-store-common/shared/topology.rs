@@ -5,12 +5,12 @@
 // stores ids (`key`) and times (`at`) and which pool reads and writes. Placeholders are
 // `$1`, `$2`, … in order of first use (see `shared/identity.rs`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::dialect::{at, key, Db, Store, ROWS_PER_INSERT as ROWS};
 use async_trait::async_trait;
 use candor_domain::audit::NewAuditRecord;
-use candor_domain::health::placement_index::IndexedTenant;
+use candor_domain::health::placement_index::PlacementRows;
 use candor_domain::health::{
     Component, ComponentId, Feature, IssuePrefix, Region, ScaleUnit, ScaleUnitId, Service,
     ServiceId, TopologyChanges, TopologySummary,
@@ -268,38 +268,54 @@ impl TopologyStore for Store {
             .map_err(db_error)
     }
 
-    async fn placement_index_rows(
-        &self,
-    ) -> StoreResult<(Vec<IndexedTenant>, Vec<(TenantId, ComponentId)>)> {
-        // On one connection, in one read transaction: the placements read agree with the
-        // tenants read (a tenant created in between would otherwise be missing).
+    async fn placement_index_rows(&self) -> StoreResult<PlacementRows> {
+        use futures::TryStreamExt;
+        // On one connection, in one read transaction, so the placements agree with the
+        // tenants; streamed, so a million rows never sit in memory as rows.
         let mut tx = self.reader().begin().await.map_err(db_error)?;
-        let tenants = sqlx::query("SELECT id, name, home_region FROM tenants")
+        let mut rows = PlacementRows::default();
+        let mut regions: HashMap<String, u16> = HashMap::new();
+        {
+            let mut tenants = sqlx::query("SELECT id, home_region FROM tenants ORDER BY name, id")
+                .fetch(&mut *tx);
+            while let Some(row) = tenants.try_next().await.map_err(db_error)? {
+                let region: String = get(&row, "home_region")?;
+                let number = match regions.get(&region) {
+                    Some(n) => *n,
+                    None => {
+                        let n = u16::try_from(rows.regions.len()).unwrap_or(u16::MAX);
+                        rows.regions.push(region.clone());
+                        regions.insert(region, n);
+                        n
+                    }
+                };
+                rows.tenants.push((id(&row, "id", TenantId)?, number));
+            }
+        }
+        let components: Vec<String> = sqlx::query_scalar("SELECT id FROM components ORDER BY id")
             .fetch_all(&mut *tx)
             .await
-            .map_err(db_error)?
+            .map_err(db_error)?;
+        let numbers: HashMap<&str, u32> = components
             .iter()
-            .map(|row| {
-                Ok(IndexedTenant {
-                    id: id(row, "id", TenantId)?,
-                    name: get(row, "name")?,
-                    home_region: get(row, "home_region")?,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        let placements = sqlx::query("SELECT tenant_id, component FROM placements")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .iter()
-            .map(|row| {
-                Ok((
-                    id(row, "tenant_id", TenantId)?,
-                    ComponentId::from_trusted(get::<String>(row, "component")?),
-                ))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
+            .enumerate()
+            .filter_map(|(n, c)| Some((c.as_str(), u32::try_from(n).ok()?)))
+            .collect();
+        {
+            let mut placements =
+                sqlx::query("SELECT tenant_id, component FROM placements").fetch(&mut *tx);
+            while let Some(row) = placements.try_next().await.map_err(db_error)? {
+                let component: String = get(&row, "component")?;
+                if let Some(n) = numbers.get(component.as_str()) {
+                    rows.placements.push((id(&row, "tenant_id", TenantId)?, *n));
+                }
+            }
+        }
+        rows.components = components
+            .into_iter()
+            .map(ComponentId::from_trusted)
+            .collect();
         tx.commit().await.map_err(db_error)?;
-        Ok((tenants, placements))
+        Ok(rows)
     }
 }

@@ -13,12 +13,16 @@ use roaring::RoaringBitmap;
 use super::ComponentId;
 use crate::TenantId;
 
-/// A tenant as the index needs it.
-#[derive(Debug, Clone)]
-pub struct IndexedTenant {
-    pub id: TenantId,
-    pub name: String,
-    pub home_region: String,
+/// What the index is built from, as compact as the store can hand it over: tenants
+/// already in preview order (by name, as the database sorts names), each with its home
+/// region as a position in `regions`; placements with their component as a position in
+/// `components`.
+#[derive(Debug, Clone, Default)]
+pub struct PlacementRows {
+    pub tenants: Vec<(TenantId, u16)>,
+    pub regions: Vec<String>,
+    pub components: Vec<ComponentId>,
+    pub placements: Vec<(TenantId, u32)>,
 }
 
 /// Who a set of components (and tenants named outright) reaches.
@@ -44,43 +48,44 @@ pub struct PlacementIndex {
 }
 
 impl PlacementIndex {
-    /// Builds the index; placements of tenants not in `tenants` are ignored (the database's
-    /// foreign key keeps there being none).
-    pub fn build(
-        mut tenants: Vec<IndexedTenant>,
-        placements: impl IntoIterator<Item = (TenantId, ComponentId)>,
-    ) -> PlacementIndex {
-        tenants.sort_unstable_by(|a, b| a.name.cmp(&b.name).then(a.id.0.cmp(&b.id.0)));
-        let mut regions: Vec<String> = Vec::new();
-        let mut region_numbers: HashMap<String, u16> = HashMap::new();
+    /// Builds the index; placements of tenants or components not in `rows` are ignored
+    /// (the database's foreign keys keep there being none).
+    pub fn build(rows: PlacementRows) -> PlacementIndex {
+        let PlacementRows {
+            tenants,
+            regions,
+            components,
+            placements,
+        } = rows;
         let mut index = PlacementIndex {
             tenants: Vec::with_capacity(tenants.len()),
             numbers: HashMap::with_capacity(tenants.len()),
             home: Vec::with_capacity(tenants.len()),
+            regions,
             ..PlacementIndex::default()
         };
-        for (n, t) in tenants.into_iter().enumerate() {
+        for (n, (id, region)) in tenants.into_iter().enumerate() {
             let Ok(n) = u32::try_from(n) else { break };
-            let region = match region_numbers.get(&t.home_region) {
-                Some(r) => *r,
-                None => {
-                    let r = u16::try_from(regions.len()).unwrap_or(u16::MAX);
-                    regions.push(t.home_region.clone());
-                    region_numbers.insert(t.home_region, r);
-                    r
-                }
-            };
-            index.tenants.push(t.id);
-            index.numbers.insert(t.id, n);
+            index.tenants.push(id);
+            index.numbers.insert(id, n);
             index.home.push(region);
         }
-        index.regions = regions;
+        let mut bitmaps = vec![RoaringBitmap::new(); components.len()];
         for (tenant, component) in placements {
-            if let Some(n) = index.numbers.get(&tenant) {
-                index.by_component.entry(component).or_default().insert(*n);
-                index.placements += 1;
-            }
+            let (Some(n), Some(bitmap)) = (
+                index.numbers.get(&tenant),
+                bitmaps.get_mut(component as usize),
+            ) else {
+                continue;
+            };
+            bitmap.insert(*n);
+            index.placements += 1;
         }
+        index.by_component = components
+            .into_iter()
+            .zip(bitmaps)
+            .filter(|(_, b)| !b.is_empty())
+            .collect();
         index
     }
 
@@ -137,6 +142,52 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeSet;
 
+    /// A tenant as the tests describe it.
+    #[derive(Debug, Clone)]
+    struct IndexedTenant {
+        id: TenantId,
+        name: String,
+        home_region: String,
+    }
+
+    /// The rows a store would hand over: tenants sorted by (name, id), regions and
+    /// components numbered.
+    fn rows(tenants: &[IndexedTenant], placements: &[(TenantId, ComponentId)]) -> PlacementRows {
+        let mut sorted = tenants.to_vec();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.0.cmp(&b.id.0)));
+        let mut regions: Vec<String> = Vec::new();
+        let mut components: Vec<ComponentId> = Vec::new();
+        let tenants = sorted
+            .iter()
+            .map(|t| {
+                let r = regions
+                    .iter()
+                    .position(|r| *r == t.home_region)
+                    .unwrap_or_else(|| {
+                        regions.push(t.home_region.clone());
+                        regions.len() - 1
+                    });
+                (t.id, r as u16)
+            })
+            .collect();
+        let placements = placements
+            .iter()
+            .map(|(t, c)| {
+                let n = components.iter().position(|x| x == c).unwrap_or_else(|| {
+                    components.push(c.clone());
+                    components.len() - 1
+                });
+                (*t, n as u32)
+            })
+            .collect();
+        PlacementRows {
+            tenants,
+            regions,
+            components,
+            placements,
+        }
+    }
+
     fn component(i: usize) -> ComponentId {
         ComponentId::from_trusted(format!("c{i}"))
     }
@@ -171,7 +222,7 @@ mod tests {
                 .filter(|t| *t < tenants.len())
                 .map(|t| tenants[t].id)
                 .collect();
-            let index = PlacementIndex::build(tenants.clone(), placements.clone());
+            let index = PlacementIndex::build(rows(&tenants, &placements));
             let reach = index.reach(&covered, &named, limit);
 
             let expected: BTreeSet<TenantId> = placements
@@ -203,7 +254,7 @@ mod tests {
             name: "Contoso".into(),
             home_region: "eu-west".into(),
         };
-        let index = PlacementIndex::build(vec![t.clone()], [(t.id, component(1))]);
+        let index = PlacementIndex::build(rows(std::slice::from_ref(&t), &[(t.id, component(1))]));
         assert_eq!(index.tenants(), 1);
         assert_eq!(index.placements(), 1);
         let reach = index.reach(&[component(2)], &[TenantId::generate()], 10);

@@ -6,19 +6,15 @@
 //! they carry the same id.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use candor_app::health::{self as health, NewIssueInput, PostInput};
-use candor_app::{topology, Core};
+use candor_app::Core;
 use candor_delivery::webhook::DELIVERY_HEADER;
 use candor_domain::clock::SystemClock;
-use candor_domain::health::{
-    delivery_id, delivery_key, Channel, Subscription, WebhookEndpoint, WebhookEndpointId,
-    WebhookFormat,
-};
+use candor_domain::health::{delivery_id, delivery_key, Channel};
 use candor_domain::identity::{Actor, RegionCode};
 use candor_domain::store::Store;
 
@@ -64,52 +60,7 @@ pub(crate) async fn paced_receiver(each: Duration) -> (String, Arc<Mutex<Vec<Str
     (url, seen)
 }
 
-/// `count` tenants on ten mailbox databases of one Exchange scale unit in eu-west, each
-/// with a webhook endpoint to `hook` that takes everything. Returns the tenants and their
-/// endpoints.
-pub(crate) async fn tenants_with_webhooks(
-    core: &Core,
-    count: usize,
-    hook: &str,
-) -> (Vec<candor_domain::TenantId>, Vec<WebhookEndpointId>) {
-    let mut csv = String::from("kind,id,name,parent,services,language,time_zone\n");
-    csv.push_str("service,Exchange,Exchange Online,EX,,,\n");
-    csv.push_str("region,eu-west,Europe West,,,,\n");
-    csv.push_str("scale_unit,eu-west-su0,,eu-west,,,\n");
-    for d in 0..10 {
-        let _ = writeln!(csv, "component,eu-west-su0-mbx{d},,eu-west-su0,Exchange,,");
-    }
-    let mut tenants = Vec::new();
-    for i in 0..count {
-        let id = uuid::Uuid::new_v4();
-        tenants.push(candor_domain::TenantId(id));
-        let _ = writeln!(csv, "tenant,{id},Tenant {i:04},eu-west,,en,UTC");
-        let _ = writeln!(csv, "placement,{id},,eu-west-su0-mbx{},,,", i % 10);
-    }
-    topology::import_file(core, &Actor::System, None, "world.csv", &csv, false, |_| {})
-        .await
-        .unwrap();
-    let mut endpoints = Vec::new();
-    for tenant in &tenants {
-        let e = WebhookEndpoint {
-            id: WebhookEndpointId::generate(),
-            tenant: *tenant,
-            url: hook.to_owned(),
-            format: WebhookFormat::Candor,
-            secret: "whsec_test".into(),
-            previous_secret: None,
-            previous_until: None,
-            subscription: Subscription::everything(),
-            enabled: true,
-            failures: 0,
-            disabled_reason: None,
-            created_at: core.clock.now(),
-        };
-        core.store.add_webhook(&e, vec![]).await.unwrap();
-        endpoints.push(e.id);
-    }
-    (tenants, endpoints)
-}
+pub(crate) use crate::failover::run::tenants_with_webhooks;
 
 /// Tenants on ten mailbox databases, each with a webhook endpoint; one region-wide
 /// incident reaching them all. Returns the ids its deliveries must carry.

@@ -11,7 +11,7 @@ use candor_app::Core;
 use candor_domain::clock::SystemClock;
 
 #[path = "../support/failover.rs"]
-mod run;
+pub(crate) mod run;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_behind_haproxy_lose_nothing_when_one_is_killed() {

@@ -354,15 +354,14 @@ async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     (url, seen)
 }
 
-/// The world: `tenants` tenants on ten mailbox databases in eu-west, each with a webhook
-/// endpoint to `hook`; tenant 0 has a Graph app and a person on the dashboard; the
-/// provider has an incident manager and a monitoring client. Returns the endpoints, the
-/// app's and the monitoring client's credentials.
-async fn world(
+/// `count` tenants on ten mailbox databases of one Exchange scale unit in eu-west, each
+/// with a webhook endpoint to `hook` that takes everything. Returns the tenants and their
+/// endpoints. (The crash and cluster tests build their worlds with it too.)
+pub async fn tenants_with_webhooks(
     core: &Core,
-    tenants: usize,
+    count: usize,
     hook: &str,
-) -> (Vec<WebhookEndpointId>, (String, String), (String, String)) {
+) -> (Vec<candor_domain::TenantId>, Vec<WebhookEndpointId>) {
     let mut csv = String::from("kind,id,name,parent,services,language,time_zone\n");
     csv.push_str("service,Exchange,Exchange Online,EX,,,\n");
     csv.push_str("region,eu-west,Europe West,,,,\n");
@@ -371,7 +370,7 @@ async fn world(
         let _ = writeln!(csv, "component,eu-west-su0-mbx{d},,eu-west-su0,Exchange,,");
     }
     let mut ids = Vec::new();
-    for i in 0..tenants {
+    for i in 0..count {
         let id = uuid::Uuid::new_v4();
         ids.push(candor_domain::TenantId(id));
         let _ = writeln!(csv, "tenant,{id},Tenant {i:05},eu-west,,en,UTC");
@@ -387,7 +386,7 @@ async fn world(
             tenant: *tenant,
             url: hook.to_owned(),
             format: WebhookFormat::Candor,
-            secret: "whsec_failover".into(),
+            secret: "whsec_test".into(),
             previous_secret: None,
             previous_until: None,
             subscription: Subscription::everything(),
@@ -402,6 +401,19 @@ async fn world(
             .expect("a webhook endpoint");
         endpoints.push(e.id);
     }
+    (ids, endpoints)
+}
+
+/// The world: `tenants` tenants with webhooks (`tenants_with_webhooks`); tenant 0 has a
+/// Graph app and a person on the dashboard; the provider has an incident manager and a
+/// monitoring client. Returns the endpoints, the app's and the monitoring client's
+/// credentials.
+async fn world(
+    core: &Core,
+    tenants: usize,
+    hook: &str,
+) -> (Vec<WebhookEndpointId>, (String, String), (String, String)) {
+    let (ids, endpoints) = tenants_with_webhooks(core, tenants, hook).await;
     let app = identity::create_api_client(
         core,
         &Actor::System,
