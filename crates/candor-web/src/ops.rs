@@ -32,10 +32,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => {
             // Whether other instances' changes reach this one as they happen (PostgreSQL
             // LISTEN); without, views expire after a second. Whether Lockbox grants are
-            // kept in memory now; without, each decision reads the database.
+            // kept in memory now; without, each decision reads the database. Whether the
+            // placement index is current; without, previews ask the database.
             Json(json!({"status": "ready", "database": state.store.backend(),
                 "hearsOtherInstances": state.views.hearing(),
-                "grantCache": state.grants.enabled()}))
+                "grantCache": state.grants.enabled(),
+                "placementIndex": state.placements.get().is_some()}))
             .into_response()
         }
         Err(e) => {

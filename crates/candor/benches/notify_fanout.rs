@@ -25,6 +25,7 @@
 //! cargo bench -p candor --bench notify_fanout                  # all three
 //! NOTIFY_BENCH=fanout FANOUT_BENCH_TENANTS=100000 cargo bench -p candor --bench notify_fanout
 //! NOTIFY_BENCH=email,webhook DELIVERY_BENCH_MESSAGES=20000 cargo bench -p candor --bench notify_fanout
+//! NOTIFY_BENCH=email NOTIFY_BENCH_STORE=postgres cargo bench -p candor --bench notify_fanout
 //! NOTIFY_BENCH=stall,site STALL_BENCH_ENDPOINTS=1000 SITE_BENCH_CHANGES=1000 cargo bench -p candor --bench notify_fanout
 //! NOTIFY_BENCH=instances FANOUT_PG_TENANTS=1000000 FANOUT_PG_INSTANCES=1,3 \
 //!   CANDOR_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p candor --bench notify_fanout
@@ -101,6 +102,23 @@ async fn open() -> Bench {
         core: Arc::new(core),
         pool,
         _dir: dir,
+    }
+}
+
+/// A core on the store `NOTIFY_BENCH_STORE` names (`sqlite`, the default, or
+/// `postgres`, a fresh database from `CANDOR_TEST_POSTGRES_URL`), with what must live as
+/// long as it.
+async fn delivery_core() -> (Arc<Core>, &'static str, Box<dyn std::any::Any>) {
+    if std::env::var("NOTIFY_BENCH_STORE").is_ok_and(|s| s == "postgres") {
+        let db = candor_store_tests::harness::PostgresTestDb::create()
+            .await
+            .expect("NOTIFY_BENCH_STORE=postgres needs CANDOR_TEST_POSTGRES_URL");
+        let mut core = Core::new(db.store(), Arc::new(SystemClock)).await.unwrap();
+        core.allow_private_webhooks = true.into();
+        (Arc::new(core), "PostgreSQL", Box::new(db))
+    } else {
+        let bench = open().await;
+        (bench.core.clone(), "SQLite", Box::new(bench))
     }
 }
 
@@ -310,6 +328,15 @@ async fn instances_bench() {
 
     let mut results = Vec::new();
     for (round, n) in counts.iter().enumerate() {
+        // Each round starts from an empty queue, so no round inserts into a bigger table.
+        sqlx::query("TRUNCATE deliveries, delivery_news")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("VACUUM ANALYZE deliveries")
+            .execute(&pool)
+            .await
+            .unwrap();
         let mut cores = Vec::new();
         for _ in 0..*n {
             let store = candor_store_postgres::PostgresStore::connect(&db.url)
@@ -321,6 +348,8 @@ async fn instances_bench() {
             core.allow_private_webhooks = true.into();
             cores.push(Arc::new(core));
         }
+        let cpu_before = cpu_ticks();
+        let own_ticks_before = own_ticks();
         let published = Instant::now();
         let (issue, _) = health::create_issue(
             &cores[0],
@@ -362,14 +391,19 @@ async fn instances_bench() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let queued_in = published.elapsed();
+        let cpu_after = cpu_ticks();
+        let busy = busy_share(cpu_before, cpu_after);
+        let ours = busy_share((own_ticks_before, cpu_before.1), (own_ticks(), cpu_after.1));
         stop.cancel();
         for r in runners {
             r.await.unwrap();
         }
         println!(
-            "  {n} instance(s): published in {:.2} s, all {expected} deliveries queued {:.2} s after publishing",
+            "  {n} instance(s): published in {:.2} s, all {expected} deliveries queued {:.2} s after publishing; the machine's cores {:.0} % busy meanwhile, {:.0} % of them in Candor's process (the rest: PostgreSQL, the system)",
             stored.as_secs_f64(),
-            queued_in.as_secs_f64()
+            queued_in.as_secs_f64(),
+            busy * 100.0,
+            ours * 100.0
         );
         results.push((*n, queued_in));
     }
@@ -420,6 +454,41 @@ async fn instances_bench() {
         );
     }
     pool.close().await;
+}
+
+/// The machine's CPU ticks (busy, total) from `/proc/stat`, to tell a run limited by the
+/// cores from one that waits.
+fn cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().sum();
+    // idle and iowait
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// This process's CPU ticks (user and system), on the same clock as `/proc/stat`.
+fn own_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and
+    // 13th of them.
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0)
+}
+
+fn busy_share((busy0, total0): (u64, u64), (busy1, total1): (u64, u64)) -> f64 {
+    (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64
 }
 
 /// A minimal SMTP server that accepts every message and counts them.
@@ -564,11 +633,11 @@ async fn email_bench() {
     let baseline = messages as f64 / started.elapsed().as_secs_f64();
     assert_eq!(sunk.load(Ordering::Relaxed) as usize, messages);
 
-    let bench = open().await;
-    world(&bench, 1000).await;
+    let (core, store_name, _keep) = delivery_core().await;
+    println!("  store: {store_name}");
+    import_world(&core, 1000).await;
     let now = time::OffsetDateTime::now_utc();
-    let tenants: Vec<TenantId> = bench
-        .core
+    let tenants: Vec<TenantId> = core
         .store
         .list_tenants(None, 1000)
         .await
@@ -580,9 +649,7 @@ async fn email_bench() {
     // recipient's own (address, unsubscribe link).
     let change = "issue:EX100000:post:1";
     let news = stored_news(change, email(0));
-    bench
-        .core
-        .store
+    core.store
         .store_news(std::slice::from_ref(&news), now)
         .await
         .unwrap();
@@ -602,14 +669,9 @@ async fn email_bench() {
             d
         })
         .collect();
-    bench
-        .core
-        .store
-        .queue_deliveries(&deliveries, now)
-        .await
-        .unwrap();
+    core.store.queue_deliveries(&deliveries, now).await.unwrap();
     let runner = DeliveryRunner::new(
-        bench.core.clone(),
+        core.clone(),
         Some(mailer),
         DeliverySettings {
             lanes: every_lane(CONCURRENCY),

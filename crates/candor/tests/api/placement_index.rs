@@ -76,6 +76,13 @@ async fn the_preview_from_memory_agrees_with_the_database(app: TestApp) {
     tokio::spawn(app.core.clone().hear_announcements(stop.clone()));
     tokio::spawn(app.core.clone().keep_placement_index(stop.clone()));
     built(&app.core).await;
+    let ready: serde_json::Value = reqwest::get(format!("{}/readyz", app.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["placementIndex"], true, "{ready}");
     let im = operator(&app, OperatorRole::IncidentManager);
 
     let from_memory = health::preview(&app.core, &im, "Exchange Online", &region())
