@@ -113,45 +113,39 @@ fn summary(row: &DbRow) -> StoreResult<ChangeDeliveries> {
 }
 
 impl Store {
-    /// The tenants of `reached` (a query of one column, `tenant_id`, whose key is `$1`)
-    /// in id order; with `within` = (from, until), only ids at least `from` and below
-    /// `until` if given.
+    /// The tenants `reached` selects (one column, `tenant_id`, its key bound as `$1`) in
+    /// id order. `reached` is given the condition that keeps one part's range of ids,
+    /// for each of its selects to apply to its own tenant column, so a part reads only
+    /// its range through the indexes instead of the whole reach.
     async fn reached_tenants(
         &self,
-        reached: &str,
+        reached: impl Fn(&dyn Fn(&str) -> String) -> String,
         key: &str,
         within: Option<(TenantId, Option<TenantId>)>,
     ) -> StoreResult<Vec<TenantId>> {
-        let select = format!("SELECT tenant_id FROM ({reached}) AS reached");
-        let rows = match within {
-            None => {
-                sqlx::query(&format!("{select} ORDER BY tenant_id"))
-                    .bind(key)
-                    .fetch_all(self.reader())
-                    .await
-            }
-            Some((from, None)) => {
-                sqlx::query(&format!(
-                    "{select} WHERE tenant_id >= $2 ORDER BY tenant_id"
-                ))
-                .bind(key)
-                .bind(crate::dialect::key(from.0))
-                .fetch_all(self.reader())
-                .await
-            }
-            Some((from, Some(until))) => {
-                sqlx::query(&format!(
-                    "{select} WHERE tenant_id >= $2 AND tenant_id < $3 ORDER BY tenant_id"
-                ))
-                .bind(key)
-                .bind(crate::dialect::key(from.0))
-                .bind(crate::dialect::key(until.0))
-                .fetch_all(self.reader())
-                .await
+        let range = |column: &str| match within {
+            None => String::new(),
+            Some((_, None)) => format!(" AND {column} >= $2"),
+            Some((_, Some(_))) => format!(" AND {column} >= $2 AND {column} < $3"),
+        };
+        let sql = format!(
+            "SELECT tenant_id FROM ({}) AS reached ORDER BY tenant_id",
+            reached(&range)
+        );
+        let mut query = sqlx::query(&sql).bind(key);
+        if let Some((from, until)) = within {
+            query = query.bind(crate::dialect::key(from.0));
+            if let Some(until) = until {
+                query = query.bind(crate::dialect::key(until.0));
             }
         }
-        .map_err(db_error)?;
-        rows.iter().map(|r| id(r, "tenant_id", TenantId)).collect()
+        query
+            .fetch_all(self.reader())
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|r| id(r, "tenant_id", TenantId))
+            .collect()
     }
 }
 
@@ -756,8 +750,21 @@ impl DeliveryStore for Store {
         issue: &IssueId,
         within: Option<(TenantId, Option<TenantId>)>,
     ) -> StoreResult<Vec<TenantId>> {
-        self.reached_tenants(&crate::rows::affected_by_issue(1), issue.as_str(), within)
-            .await
+        self.reached_tenants(
+            |range| {
+                format!(
+                    "SELECT tenant_id FROM issue_tenants WHERE issue_id = $1{}
+                     UNION SELECT p.tenant_id FROM issue_components c
+                     JOIN placements p ON p.component = c.component
+                     WHERE c.issue_id = $1{}",
+                    range("tenant_id"),
+                    range("p.tenant_id")
+                )
+            },
+            issue.as_str(),
+            within,
+        )
+        .await
     }
 
     async fn tenants_reached_by_message(
@@ -766,7 +773,12 @@ impl DeliveryStore for Store {
         within: Option<(TenantId, Option<TenantId>)>,
     ) -> StoreResult<Vec<TenantId>> {
         self.reached_tenants(
-            "SELECT tenant_id FROM message_tenants WHERE message_id = $1",
+            |range| {
+                format!(
+                    "SELECT tenant_id FROM message_tenants WHERE message_id = $1{}",
+                    range("tenant_id")
+                )
+            },
             message.as_str(),
             within,
         )

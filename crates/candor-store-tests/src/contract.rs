@@ -1842,6 +1842,31 @@ pub async fn messages_reach_their_audience_with_attachments_and_viewpoints(store
     assert!(store.tenant_has_message(a, &message.id).await.unwrap());
     assert!(store.tenant_has_message(c, &message.id).await.unwrap());
     assert!(!store.tenant_has_message(b, &message.id).await.unwrap());
+    let mut both = vec![a, c];
+    both.sort_by_key(|t| t.0);
+    assert_eq!(
+        store
+            .tenants_reached_by_message(&message.id, None)
+            .await
+            .unwrap(),
+        both,
+        "in id order"
+    );
+    assert_eq!(
+        store
+            .tenants_reached_by_message(&message.id, Some((both[0], Some(both[1]))))
+            .await
+            .unwrap(),
+        both[..1],
+        "one part: from the first id until the second"
+    );
+    assert_eq!(
+        store
+            .tenants_reached_by_message(&message.id, Some((both[1], None)))
+            .await
+            .unwrap(),
+        both[1..]
+    );
 
     message.attachments = vec![attachment.clone()];
     assert_eq!(
