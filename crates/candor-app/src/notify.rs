@@ -3,10 +3,10 @@
 //! `notify.fanout` job in the same transaction as the change. The job queues one
 //! delivery per subscribed contact and endpoint of every reached tenant, its id made from
 //! change, recipient and channel. A fan-out that crashes halfway is simply run again:
-//! what it already queued is not queued twice, and nothing is lost. A fan-out that reaches
-//! more than `Core::fanout_part_tenants` tenants queues parts instead (`Fanout::Part`,
-//! contiguous ranges of tenant ids), which the job runners of every instance claim side
-//! by side: adding an instance adds fan-out throughput.
+//! what it already queued is not queued twice, and nothing is lost. Where several
+//! instances share the database, a fan-out that reaches more than
+//! `Core::fanout_part_tenants` tenants queues parts instead (`Fanout::Part`, contiguous
+//! ranges of tenant ids), which the job runners of every instance claim side by side.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -584,7 +584,12 @@ async fn deliver(
                 .await?
         }
     };
-    if share.within.is_none() && reached.len() > core.fanout_part_tenants {
+    // Parts are for other instances to share; where this process is the only one (the
+    // embedded store) they would only add jobs to run one after the other.
+    if share.within.is_none()
+        && !core.store.sees_every_write()
+        && reached.len() > core.fanout_part_tenants
+    {
         let parts = queue_parts(core, &share.whole, change, &reached, now).await?;
         tracing::info!(
             change,

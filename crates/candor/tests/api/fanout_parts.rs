@@ -1,6 +1,7 @@
-//! A fan-out that reaches more tenants than a part holds is split into parts (contiguous
-//! ranges of tenant ids) that the job runners of every instance claim side by side;
-//! together they queue every delivery exactly once.
+//! Where several instances share the database, a fan-out that reaches more tenants than
+//! a part holds is split into parts (contiguous ranges of tenant ids) that the job
+//! runners of every instance claim side by side; together they queue every delivery
+//! exactly once. On the embedded store (one serving process) it runs whole.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -85,15 +86,20 @@ async fn a_large_fan_out_is_shared_by_the_instances_and_queues_everything_once(a
         }
     }
     assert_eq!(wholes, 1);
-    assert_eq!(
-        parts_run.iter().sum::<usize>(),
-        TENANTS.div_ceil(PART),
-        "one part per ten tenants"
-    );
-    assert!(
-        parts_run.iter().all(|n| *n > 0),
-        "both instances ran parts: {parts_run:?}"
-    );
+    if app.core.store.sees_every_write() {
+        // The embedded store has one serving process: nobody to share parts with.
+        assert_eq!(parts_run, [0, 0], "the whole fan-out ran as one job");
+    } else {
+        assert_eq!(
+            parts_run.iter().sum::<usize>(),
+            TENANTS.div_ceil(PART),
+            "one part per ten tenants"
+        );
+        assert!(
+            parts_run.iter().all(|n| *n > 0),
+            "both instances ran parts: {parts_run:?}"
+        );
+    }
 
     let change = format!("issue:{}:post:1", issue.id);
     let queued: Vec<String> = app
