@@ -399,7 +399,7 @@ async fn instances_bench() {
             r.await.unwrap();
         }
         println!(
-            "  {n} instance(s): published in {:.2} s, all {expected} deliveries queued {:.2} s after publishing; the machine's cores {:.0} % busy meanwhile, {:.0} % of them in Candor's process (the rest: PostgreSQL, the system)",
+            "  {n} instance(s): published in {:.2} s, all {expected} deliveries queued {:.2} s after publishing; the machine's cores {:.0} % busy meanwhile, {:.0} % of the machine in Candor's process (the rest: PostgreSQL, the system)",
             stored.as_secs_f64(),
             queued_in.as_secs_f64(),
             busy * 100.0,
@@ -679,6 +679,7 @@ async fn email_bench() {
         },
     );
     sunk.store(0, Ordering::Relaxed);
+    let (cpu_before, own_before) = (cpu_ticks(), own_ticks());
     let started = Instant::now();
     // A drain ends when nothing is due; deliveries deferred for their destination's
     // share are due again a moment later.
@@ -691,12 +692,17 @@ async fn email_bench() {
         report.add(&r);
     }
     let candor = messages as f64 / started.elapsed().as_secs_f64();
+    let cpu_after = cpu_ticks();
+    let busy = busy_share(cpu_before, cpu_after);
+    let ours = busy_share((own_before, cpu_before.1), (own_ticks(), cpu_after.1));
     assert_eq!(report.sent, messages, "{report:?}");
     assert_eq!(sunk.load(Ordering::Relaxed) as usize, messages);
     println!("  baseline, the mailer alone: {baseline:.0} emails/s");
     println!(
-        "  through Candor's delivery queue: {candor:.0} emails/s (aim >= 2,000); Candor / baseline = {:.2}",
-        candor / baseline
+        "  through Candor's delivery queue: {candor:.0} emails/s (aim >= 2,000); Candor / baseline = {:.2}; the machine's cores {:.0} % busy meanwhile, {:.0} % of the machine in this process (queue, mailer and sink; the rest: the database server, if any, and the system)",
+        candor / baseline,
+        busy * 100.0,
+        ours * 100.0
     );
     let size = {
         let e = email(0);
