@@ -641,11 +641,22 @@ async fn drill(app: TestApp, broken: Broken) {
             .is_some_and(|j| site_issues(&j).contains(&issue_id))
     })
     .await;
-    let now_seen = deliveries(&app).await;
-    let sent = ids(now_seen.iter().filter(|d| d.status == DeliveryStatus::Sent));
+    // A receiver has a message a moment before the worker records it as sent: wait for
+    // the records, then check that no broken one is among them.
+    let expect_sent = ids(others.iter().copied());
+    let sent_now = || async {
+        ids(deliveries(&app)
+            .await
+            .iter()
+            .filter(|d| d.status == DeliveryStatus::Sent))
+    };
+    until("the others are recorded as sent", || async {
+        sent_now().await.is_superset(&expect_sent)
+    })
+    .await;
     assert_eq!(
-        sent,
-        ids(others.iter().copied()),
+        sent_now().await,
+        expect_sent,
         "{broken:?}: every other delivery is sent, and no broken one"
     );
     if let Broken::Smtp(_) = broken {
