@@ -1,6 +1,7 @@
 //! The placement index (`candor_domain::health::placement_index`) kept in memory, for
 //! the impact preview: built at start, built again after every topology change this
-//! instance makes or hears announced, and every [`REFRESH_EVERY`] in any case.
+//! instance makes or hears announced, and, where other instances write too, every
+//! [`REFRESH_EVERY`] in any case.
 //!
 //! Like the grant cache it fails closed: an index built before the latest change it knows
 //! of is never used, nor is any index while this instance does not hear the others (where
@@ -19,7 +20,8 @@ use candor_domain::health::ComponentId;
 use candor_domain::store::ImpactPreview;
 use candor_domain::TenantId;
 
-/// How often the index is rebuilt even when no change was heard.
+/// How often the index is rebuilt even when no change was heard, where other instances
+/// write too (an announcement may be lost). The embedded store sees every write.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(300);
 /// How long after a change the rebuild waits, so an import's burst of changes is one
 /// rebuild.
@@ -112,7 +114,12 @@ impl crate::Core {
                                 "placement index built"
                             );
                             self.placements.install(built_at, Arc::new(index));
-                            REFRESH_EVERY
+                            if self.placements.complete {
+                                // Nothing unheard can change it: wait for a change.
+                                Duration::MAX
+                            } else {
+                                REFRESH_EVERY
+                            }
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "could not build the placement index; previews ask the database");

@@ -751,16 +751,7 @@ impl DeliveryStore for Store {
         within: Option<(TenantId, Option<TenantId>)>,
     ) -> StoreResult<Vec<TenantId>> {
         self.reached_tenants(
-            |range| {
-                format!(
-                    "SELECT tenant_id FROM issue_tenants WHERE issue_id = $1{}
-                     UNION SELECT p.tenant_id FROM issue_components c
-                     JOIN placements p ON p.component = c.component
-                     WHERE c.issue_id = $1{}",
-                    range("tenant_id"),
-                    range("p.tenant_id")
-                )
-            },
+            |range| crate::rows::affected_by_issue(1, range),
             issue.as_str(),
             within,
         )

@@ -140,7 +140,7 @@ async fn add_affected(
         sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM ({reached}) AS reached
              WHERE reached.tenant_id NOT IN ({})",
-            rows::affected_by_issue(3)
+            rows::affected_by_issue(3, &rows::every)
         ))
         .bind(list(covered))
         .bind(list(explicit))
@@ -518,13 +518,12 @@ impl IssueStore for Store {
     }
 
     async fn tenant_is_affected(&self, tenant: TenantId, id: &IssueId) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (SELECT tenant_id FROM issue_tenants WHERE tenant_id = $1 AND issue_id = $2
-                 UNION SELECT p.tenant_id FROM placements p JOIN issue_components c ON c.component = p.component
-                 WHERE p.tenant_id = $1 AND c.issue_id = $2) AS affected",
-        )
-        .bind(key(tenant.0))
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM ({}) AS affected",
+            rows::affected_by_issue(1, &|column| format!(" AND {column} = $2"))
+        ))
         .bind(id.as_str())
+        .bind(key(tenant.0))
         .fetch_one(self.reader())
         .await
         .map_err(db_error)?;
@@ -534,7 +533,7 @@ impl IssueStore for Store {
     async fn affected_count(&self, id: &IssueId) -> StoreResult<i64> {
         sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM ({}) AS affected",
-            rows::affected_by_issue(1)
+            rows::affected_by_issue(1, &rows::every)
         ))
         .bind(id.as_str())
         .fetch_one(self.reader())

@@ -253,10 +253,20 @@ pub(crate) fn reached_tenants(components: u8, tenants: u8) -> String {
 
 /// The tenants the issue in parameter `$issue` affects, as a query of one column,
 /// `tenant_id`: those named outright, and those placed on a component it covers.
-pub(crate) fn affected_by_issue(issue: u8) -> String {
+/// `only(column)` is a condition (` AND …`, or nothing) each select applies to its own
+/// tenant column, so a narrower question (one tenant, one range of ids) is answered
+/// through the indexes instead of around the whole reach.
+pub(crate) fn affected_by_issue(issue: u8, only: &dyn Fn(&str) -> String) -> String {
     format!(
-        "SELECT tenant_id FROM issue_tenants WHERE issue_id = ${issue}
+        "SELECT tenant_id FROM issue_tenants WHERE issue_id = ${issue}{}
          UNION SELECT p.tenant_id FROM issue_components c JOIN placements p ON p.component = c.component
-         WHERE c.issue_id = ${issue}"
+         WHERE c.issue_id = ${issue}{}",
+        only("tenant_id"),
+        only("p.tenant_id")
     )
+}
+
+/// No condition, for `affected_by_issue`.
+pub(crate) fn every(_: &str) -> String {
+    String::new()
 }

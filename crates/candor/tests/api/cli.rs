@@ -572,6 +572,10 @@ fn subscribe_limits_out_of_range_are_refused() {
             "subscribe-emails-per-address = 1000",
             "subscribe-emails-per-address must be between 1 and 100",
         ),
+        (
+            "fanout-part-tenants = 5",
+            "fanout-part-tenants must be between 10 and 10000000",
+        ),
     ] {
         let config = dir.path().join("candor.toml");
         std::fs::write(&config, format!("{line}\n")).unwrap();
