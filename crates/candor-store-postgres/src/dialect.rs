@@ -36,11 +36,21 @@ pub(crate) const DELIVERY_ROWS_PER_INSERT: usize = 1000;
 
 /// The ids of the next due deliveries of one channel (`$3` now, `$4` the channel, `$5`
 /// how many). Several instances claim at once: each skips the rows another has locked.
-pub(crate) const DUE_DELIVERIES: &str = "SELECT id FROM deliveries
-     WHERE channel = $4
-       AND ((status = 'pending' AND run_at <= $3) OR (status = 'sending' AND lease_until < $3))
-     ORDER BY run_at LIMIT $5
-     FOR UPDATE SKIP LOCKED";
+/// Each branch takes at most `$5` in index order before the two are merged: one
+/// `WHERE … OR …` sorted every due delivery on every claim (141 ms for 200,000 due
+/// against 0.5 ms), which made draining a queue of N deliveries cost N² / batch.
+pub(crate) const DUE_DELIVERIES: &str = "WITH pending AS (
+         SELECT id, run_at AS due FROM deliveries
+         WHERE channel = $4 AND status = 'pending' AND run_at <= $3
+         ORDER BY run_at LIMIT $5
+         FOR UPDATE SKIP LOCKED),
+     lapsed AS (
+         SELECT id, lease_until AS due FROM deliveries
+         WHERE channel = $4 AND status = 'sending' AND lease_until < $3
+         ORDER BY lease_until LIMIT $5
+         FOR UPDATE SKIP LOCKED)
+     SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM lapsed) AS claimable
+     ORDER BY due LIMIT $5";
 
 /// The store the shared statements are compiled into.
 pub(crate) type Store = crate::PostgresStore;

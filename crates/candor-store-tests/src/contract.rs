@@ -2423,6 +2423,81 @@ fn webhook(tenant: TenantId, url: &str) -> candor_domain::health::WebhookEndpoin
     }
 }
 
+/// A claim takes what has waited longest, whether it was never tried (due since its
+/// `run_at`) or taken by a worker whose lease lapsed (due since `lease_until`), and
+/// never what is not due yet or still leased.
+pub async fn deliveries_are_claimed_longest_waiting_first(store: Arc<dyn Store>) {
+    use candor_domain::health::{Channel, NewDelivery};
+    let a = tenant(&store, "Waitco").await;
+    let at = |who: &str, run_at: OffsetDateTime| NewDelivery {
+        run_at,
+        ..NewDelivery::new(
+            a,
+            "issue:EX7:post:1",
+            Channel::Email,
+            who,
+            format!("{who}@wait.example"),
+            json!({}),
+            T0 - Duration::hours(1),
+        )
+    };
+    let minutes = Duration::minutes;
+    // Claimed long ago by a worker that vanished: its lease lapsed 8 minutes before T0.
+    store
+        .queue_deliveries(&[at("lapsed", T0 - minutes(20))], T0 - minutes(30))
+        .await
+        .unwrap();
+    let lapsed = store
+        .claim_deliveries(T0 - minutes(20), minutes(12), "gone", 10, Channel::Email)
+        .await
+        .unwrap();
+    assert_eq!(lapsed.len(), 1);
+    // Claimed by a worker still at it: leased until well after T0.
+    store
+        .queue_deliveries(&[at("leased", T0 - minutes(19))], T0 - minutes(30))
+        .await
+        .unwrap();
+    let leased = store
+        .claim_deliveries(T0 - minutes(19), minutes(60), "busy", 10, Channel::Email)
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 1);
+    let waiting = [
+        at("ten", T0 - minutes(10)),
+        at("three", T0 - minutes(3)),
+        at("one", T0 - minutes(1)),
+        at("later", T0 + minutes(60)),
+    ];
+    store
+        .queue_deliveries(&waiting, T0 - minutes(30))
+        .await
+        .unwrap();
+
+    let mut order = Vec::new();
+    for limit in [2, 1, 5, 5] {
+        let claimed = store
+            .claim_deliveries(T0, minutes(1), "w", limit, Channel::Email)
+            .await
+            .unwrap();
+        let mut names: Vec<String> = claimed
+            .iter()
+            .map(|d| d.recipient.split('@').next().unwrap_or_default().to_owned())
+            .collect();
+        names.sort();
+        order.push(names);
+    }
+    assert_eq!(
+        order,
+        vec![
+            vec!["lapsed".to_owned(), "ten".to_owned()],
+            vec!["three".to_owned()],
+            vec!["one".to_owned()],
+            Vec::<String>::new(),
+        ],
+        "oldest due first (ten: 10 min, lapsed: 8 min, three, one), never the leased or the later one"
+    );
+}
+
 pub async fn deliveries_are_queued_once_claimed_in_batches_and_finished(store: Arc<dyn Store>) {
     use candor_domain::health::{Channel, DeliveryOutcome, DeliveryStatus, NewDelivery};
     let a = tenant(&store, "Deliverco").await;

@@ -67,6 +67,7 @@ contract!(
     browsers_are_kept_per_owner_tenant_user_or_operator,
     contacts_reached_by_an_issue_are_its_tenants_contacts,
     deliveries_are_queued_once_claimed_in_batches_and_finished,
+    deliveries_are_claimed_longest_waiting_first,
     delivery_news_is_stored_once_and_purged_after_its_deliveries,
     webhook_endpoints_are_per_tenant_and_disabled_after_failures,
 );

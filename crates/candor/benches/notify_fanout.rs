@@ -675,6 +675,10 @@ async fn email_bench() {
         Some(mailer),
         DeliverySettings {
             lanes: every_lane(CONCURRENCY),
+            batch: env_usize(
+                "DELIVERY_BENCH_BATCH",
+                DeliverySettings::default().batch as usize,
+            ) as u32,
             ..DeliverySettings::default()
         },
     );
