@@ -19,6 +19,7 @@ use candor_domain::health::{
 };
 use candor_domain::jobs::NewJob;
 use candor_domain::language::Language;
+use candor_domain::store::TenantRange;
 use candor_domain::TenantId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -42,7 +43,7 @@ pub const DEFAULT_PART_TENANTS: usize = 20_000;
 /// parts it may be split into.
 struct Share {
     whole: Fanout,
-    within: Option<(TenantId, Option<TenantId>)>,
+    within: Option<TenantRange>,
 }
 
 /// The fan-out job for a post (`seq`), or for the latest post when the scope changed.
@@ -749,7 +750,7 @@ pub async fn fan_out(
     id: &IssueId,
     seq: Option<i64>,
     base_url: &str,
-    within: Option<(TenantId, Option<TenantId>)>,
+    within: Option<TenantRange>,
 ) -> AppResult<u64> {
     let Some(issue) = core.store.get_issue(id).await? else {
         return Ok(0);
@@ -832,7 +833,7 @@ async fn fan_out_review(
     core: &Core,
     id: &IssueId,
     base_url: &str,
-    within: Option<(TenantId, Option<TenantId>)>,
+    within: Option<TenantRange>,
 ) -> AppResult<u64> {
     let (Some(issue), Some(pir)) = (
         core.store.get_issue(id).await?,
@@ -916,7 +917,7 @@ async fn fan_out_message(
     core: &Core,
     id: &MessageId,
     base_url: &str,
-    within: Option<(TenantId, Option<TenantId>)>,
+    within: Option<TenantRange>,
 ) -> AppResult<u64> {
     let Some(message) = core.store.get_message(id).await? else {
         return Ok(0);
@@ -989,7 +990,7 @@ async fn fan_out_maintenance(
     notice: MaintenanceNotice,
     stamp: i64,
     base_url: &str,
-    within: Option<(TenantId, Option<TenantId>)>,
+    within: Option<TenantRange>,
 ) -> AppResult<u64> {
     let Some(s) = core.store.get_maintenance(id).await? else {
         return Ok(0);

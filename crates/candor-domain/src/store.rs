@@ -799,6 +799,10 @@ pub trait ContactStore {
     ) -> StoreResult<bool>;
 }
 
+/// Tenants whose ids are at least the first and, if there is a second, below it: the
+/// reached tenants one part of a fan-out covers.
+pub type TenantRange = (TenantId, Option<TenantId>);
+
 /// Deliveries of news to recipients, and the webhook endpoints tenants register. The
 /// deliveries table is itself the delivery queue: workers claim due rows in batches.
 #[async_trait]
@@ -930,13 +934,13 @@ pub trait DeliveryStore {
     async fn tenants_reached_by_issue(
         &self,
         issue: &crate::health::IssueId,
-        within: Option<(TenantId, Option<TenantId>)>,
+        within: Option<TenantRange>,
     ) -> StoreResult<Vec<TenantId>>;
     /// Every tenant a message reached, in id order; `within` as for issues.
     async fn tenants_reached_by_message(
         &self,
         message: &crate::health::MessageId,
-        within: Option<(TenantId, Option<TenantId>)>,
+        within: Option<TenantRange>,
     ) -> StoreResult<Vec<TenantId>>;
     /// The contacts of these tenants.
     async fn contacts_of_tenants(

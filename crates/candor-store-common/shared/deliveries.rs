@@ -15,7 +15,7 @@ use candor_domain::health::{
     DeliveryStatus, IssueId, MessageId, NewDelivery, PushSubscription, PushSubscriptionId,
     WebhookEndpoint, WebhookEndpointId,
 };
-use candor_domain::store::{Conflict, DeliveryStore, StoreError, StoreResult};
+use candor_domain::store::{Conflict, DeliveryStore, StoreError, StoreResult, TenantRange};
 use candor_domain::TenantId;
 use sqlx::{QueryBuilder, Row};
 use time::{Duration, OffsetDateTime};
@@ -121,7 +121,7 @@ impl Store {
         &self,
         reached: impl Fn(&dyn Fn(&str) -> String) -> String,
         key: &str,
-        within: Option<(TenantId, Option<TenantId>)>,
+        within: Option<TenantRange>,
     ) -> StoreResult<Vec<TenantId>> {
         let range = |column: &str| match within {
             None => String::new(),
@@ -748,7 +748,7 @@ impl DeliveryStore for Store {
     async fn tenants_reached_by_issue(
         &self,
         issue: &IssueId,
-        within: Option<(TenantId, Option<TenantId>)>,
+        within: Option<TenantRange>,
     ) -> StoreResult<Vec<TenantId>> {
         self.reached_tenants(
             |range| crate::rows::affected_by_issue(1, range),
@@ -761,7 +761,7 @@ impl DeliveryStore for Store {
     async fn tenants_reached_by_message(
         &self,
         message: &MessageId,
-        within: Option<(TenantId, Option<TenantId>)>,
+        within: Option<TenantRange>,
     ) -> StoreResult<Vec<TenantId>> {
         self.reached_tenants(
             |range| {

@@ -812,7 +812,8 @@ impl DeliveryRunner {
 
     /// `attempt` on a task of its own. Composing and sending are a lane's CPU work: in
     /// the lane's one task they all ran on one core (the bench saw that core at 100 %
-    /// and the machine a third idle).
+    /// and the machine a third idle). The task gets a copy of the delivery, so the lane
+    /// still has it to record a failed attempt if the task panics.
     async fn attempt_apart(&self, d: &Delivery, ctx: &Arc<BatchContext>) -> Attempt {
         let (runner, d, ctx) = (self.clone(), d.clone(), ctx.clone());
         tokio::spawn(async move { runner.attempt(&d, &ctx).await })

@@ -62,6 +62,28 @@ pub(crate) async fn paced_receiver(each: Duration) -> (String, Arc<Mutex<Vec<Str
 
 pub(crate) use crate::failover::run::tenants_with_webhooks;
 
+/// The incident that reaches every tenant of `tenants_with_webhooks`'s world: all of
+/// eu-west.
+pub(crate) fn region_incident() -> NewIssueInput {
+    NewIssueInput {
+        service: "Exchange".into(),
+        classification: candor_domain::health::Classification::Incident,
+        title: "Mail delays across Europe West".into(),
+        impact_description: "Mail may arrive late.".into(),
+        scope: candor_domain::health::Scope {
+            regions: [RegionCode::parse("eu-west").unwrap()]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        },
+        post: PostInput {
+            body_html: "<p>We're investigating.</p>".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 /// Tenants on ten mailbox databases, each with a webhook endpoint; one region-wide
 /// incident reaching them all. Returns the ids its deliveries must carry.
 async fn world(store: Arc<dyn Store>, hook: &str) -> BTreeSet<String> {
@@ -69,30 +91,9 @@ async fn world(store: Arc<dyn Store>, hook: &str) -> BTreeSet<String> {
         .await
         .unwrap();
     let endpoints = tenants_with_webhooks(&core, TENANTS, hook).await.1;
-    let (issue, _) = health::create_issue(
-        &core,
-        &Actor::System,
-        None,
-        NewIssueInput {
-            service: "Exchange".into(),
-            classification: candor_domain::health::Classification::Incident,
-            title: "Mail delays across Europe West".into(),
-            impact_description: "Mail may arrive late.".into(),
-            scope: candor_domain::health::Scope {
-                regions: [RegionCode::parse("eu-west").unwrap()]
-                    .into_iter()
-                    .collect(),
-                ..Default::default()
-            },
-            post: PostInput {
-                body_html: "<p>We're investigating.</p>".into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (issue, _) = health::create_issue(&core, &Actor::System, None, region_incident())
+        .await
+        .unwrap();
     let change = format!("issue:{}:post:1", issue.id);
     endpoints
         .iter()

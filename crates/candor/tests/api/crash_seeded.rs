@@ -21,12 +21,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use candor_app::health::{self as health, NewIssueInput, PostInput};
+use candor_app::health;
 use candor_app::lockbox::{self as lockbox, Decision, NewRequestInput};
 use candor_app::{identity, Core};
 use candor_domain::clock::{Clock, ManualClock, SystemClock};
 use candor_domain::health::{delivery_id, delivery_key, Channel};
-use candor_domain::identity::{Actor, RegionCode, TenantRole};
+use candor_domain::identity::{Actor, TenantRole};
 use candor_domain::lockbox::Workload;
 use candor_domain::store::Store;
 use candor_domain::TenantId;
@@ -241,30 +241,9 @@ async fn world(store: Arc<dyn Store>, hook: &str, ending_at: OffsetDateTime) -> 
     let real = Core::new(store.clone(), Arc::new(SystemClock))
         .await
         .unwrap();
-    let (issue, _) = health::create_issue(
-        &real,
-        &system,
-        None,
-        NewIssueInput {
-            service: "Exchange".into(),
-            classification: candor_domain::health::Classification::Incident,
-            title: "Mail delays across Europe West".into(),
-            impact_description: "Mail may arrive late.".into(),
-            scope: candor_domain::health::Scope {
-                regions: [RegionCode::parse("eu-west").unwrap()]
-                    .into_iter()
-                    .collect(),
-                ..Default::default()
-            },
-            post: PostInput {
-                body_html: "<p>We're investigating.</p>".into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (issue, _) = health::create_issue(&real, &system, None, crate::crash::region_incident())
+        .await
+        .unwrap();
     let change = format!("issue:{}:post:1", issue.id);
     World {
         deliveries: endpoints

@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use candor::jobs::{JobRunner, Outcome};
-use candor_app::health::{self, NewIssueInput, PostInput};
+use candor_app::health;
 use candor_app::Core;
-use candor_domain::health::{delivery_id, delivery_key, Channel, Scope};
-use candor_domain::identity::{Actor, RegionCode};
+use candor_domain::health::{delivery_id, delivery_key, Channel};
+use candor_domain::identity::Actor;
 
 use crate::common::TestApp;
 
@@ -29,29 +29,10 @@ async fn a_large_fan_out_is_shared_by_the_instances_and_queues_everything_once(a
     let (one, two) = (instance().await, instance().await);
     let (_, endpoints) =
         crate::crash::tenants_with_webhooks(&one, TENANTS, "http://127.0.0.1:9/hook").await;
-    let (issue, affected) = health::create_issue(
-        &one,
-        &Actor::System,
-        None,
-        NewIssueInput {
-            service: "Exchange".into(),
-            title: "Mail delays across Europe West".into(),
-            impact_description: "Mail may arrive late.".into(),
-            scope: Scope {
-                regions: [RegionCode::parse("eu-west").unwrap()]
-                    .into_iter()
-                    .collect(),
-                ..Default::default()
-            },
-            post: PostInput {
-                body_html: "<p>We're investigating.</p>".into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (issue, affected) =
+        health::create_issue(&one, &Actor::System, None, crate::crash::region_incident())
+            .await
+            .unwrap();
     assert_eq!(affected as usize, TENANTS);
 
     // Each instance's runner takes a job in turn until neither finds one.
