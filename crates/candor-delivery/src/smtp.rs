@@ -1,21 +1,31 @@
-//! SMTP connections Candor opens itself, with Nagle's algorithm off, kept in a small pool.
+//! SMTP connections Candor opens itself: Nagle's algorithm off, commands pipelined
+//! (RFC 2920) when the relay offers it, kept in a small pool.
 //!
-//! lettre 0.11.23 (the newest on crates.io) leaves `TCP_NODELAY` unset. It writes a
-//! message's body and its closing `.` as two writes and then waits for the reply, so
-//! Nagle holds the closing bytes until the relay's delayed ACK (40 ms at least on Linux).
-//! Measured with the notify bench, the mailer alone sent 1,433 emails/s to a local sink
-//! that Postfix's `smtp-source` fed at 47,634/s; with this module, 22,176–25,244/s.
-//! lettre fixed this upstream (lettre#1159) but has not released it. Until it does,
-//! Candor makes the TCP connection itself, sets `TCP_NODELAY`, and hands the stream to
-//! lettre's `AsyncSmtpConnection`, which speaks the protocol: EHLO, STARTTLS, AUTH, MAIL,
-//! RCPT, DATA. `smtps://` (TLS from the first byte) stays on lettre's own transport.
+//! lettre 0.11.23 (the newest on crates.io) leaves `TCP_NODELAY` unset and writes a
+//! message's body and its closing `.` as two writes, so Nagle held the closing bytes until
+//! the relay's delayed ACK (40 ms at least on Linux): 1,433 emails/s to a local sink that
+//! Postfix's `smtp-source` fed at 47,634/s. lettre fixed that upstream (lettre#1159) but
+//! has not released it. Its connection also speaks in lockstep, one command and then its
+//! reply: four round trips per message. A profile of the delivery queue showed the
+//! kernel's TCP path, not Candor, taking half the CPU. So this module speaks the few
+//! commands of a send itself: `MAIL`, `RCPT` and `DATA` go in one write when the relay
+//! offers `PIPELINING`, and the message with its closing `.` in another, two round trips
+//! per message. lettre still provides what is not Candor's own: the command syntax
+//! (`Ehlo`, `Mail`, `Rcpt`, `Data`), addresses and envelopes, and TLS for `STARTTLS`.
+//! `smtps://` (TLS from the first byte) stays on lettre's own transport.
 
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use futures::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+// lettre marks its stream type deprecated for its own reasons (it plans to make it
+// private); it is still the one way to reach lettre's TLS for STARTTLS.
+#[allow(deprecated)]
+use lettre::transport::smtp::client::AsyncNetworkStream;
+use lettre::transport::smtp::client::TlsParameters;
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
 
 use crate::email::MailError;
 
@@ -28,6 +38,13 @@ pub enum Starttls {
     WhenOffered,
     /// `?tls=required`: a relay that does not offer it is refused.
     Required,
+}
+
+/// A user name and password for `AUTH`.
+#[derive(Clone)]
+struct Credentials {
+    user: String,
+    password: String,
 }
 
 /// Where and how to connect, read from an `smtp://` URL.
@@ -96,10 +113,10 @@ impl Relay {
                 .map_err(|_| config("its user or password is not UTF-8"))
         };
         let credentials = match parsed.password() {
-            Some(password) => Some(Credentials::new(
-                decode(parsed.username())?,
-                decode(password)?,
-            )),
+            Some(password) => Some(Credentials {
+                user: decode(parsed.username())?,
+                password: decode(password)?,
+            }),
             None => None,
         };
         let hello = match parsed.path().trim_matches('/') {
@@ -116,34 +133,329 @@ impl Relay {
     }
 }
 
-/// Why a send failed: the relay's answer or the SMTP exchange (lettre), or the
-/// connection itself.
+/// Why a send failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
+    /// The relay said no: for good (5xx) or for now (4xx).
+    #[error("it answered {code} {text}")]
+    Refused { code: u16, text: String },
+    /// This message needs something the relay does not offer; retrying will not help.
     #[error("{0}")]
-    Smtp(#[from] lettre::transport::smtp::Error),
+    Unsupported(String),
+    /// The relay does not answer as SMTP says it should, or lacks what the URL asks for.
+    #[error("{0}")]
+    Broken(String),
+    #[error("{0}")]
+    Tls(#[from] lettre::transport::smtp::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
 impl Failure {
-    /// The relay refused this message for good (5xx): retrying will not help.
+    /// Retrying this message will not help.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Failure::Smtp(e) if e.is_permanent())
+        match self {
+            Failure::Refused { code, .. } => *code >= 500,
+            Failure::Unsupported(_) => true,
+            _ => false,
+        }
     }
 }
 
 /// A connection unused for longer than this is checked (`NOOP`) before it is reused:
 /// relays close idle ones.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(5);
-/// How long connecting and greeting may take.
+/// How long connecting, greeting and logging in may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest reply line and whole reply taken from a relay (Postfix's
+/// `line_length_limit` and `smtp_response_limit`, as lettre uses them).
+const MAX_REPLY_LINE: usize = 1000;
+const MAX_REPLY: usize = 100_000;
+
+/// One reply: its code and its lines' text.
+#[derive(Debug)]
+struct Reply {
+    code: u16,
+    lines: Vec<String>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        self.lines.join(" ")
+    }
+
+    /// This reply when its code is `wanted`; a refusal for 4xx and 5xx, and a broken
+    /// relay for any other code.
+    fn expect(self, wanted: u16, after: &str) -> Result<Reply, Failure> {
+        if self.code == wanted || (wanted == 250 && (200..300).contains(&self.code)) {
+            Ok(self)
+        } else if self.code >= 400 {
+            Err(Failure::Refused {
+                code: self.code,
+                text: self.text(),
+            })
+        } else {
+            Err(Failure::Broken(format!(
+                "it answered {after} with {} {} where SMTP says {wanted}",
+                self.code,
+                self.text()
+            )))
+        }
+    }
+}
+
+/// One connection to the relay, past its greeting and `EHLO`.
+#[allow(deprecated)]
+struct Session {
+    io: BufReader<AsyncNetworkStream>,
+    /// The `EHLO` reply's extension lines, upper-cased.
+    extensions: Vec<String>,
+}
+
+#[allow(deprecated)]
+impl Session {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        let stream = self.io.get_mut();
+        stream.write_all(bytes).await?;
+        stream.flush().await?;
+        Ok(())
+    }
+
+    /// Appends one line, its CRLF included, to `into`.
+    async fn line(&mut self, into: &mut Vec<u8>) -> Result<(), Failure> {
+        loop {
+            let available = self.io.fill_buf().await?;
+            if available.is_empty() {
+                return Err(Failure::Broken("it closed the connection".into()));
+            }
+            let (taken, complete) = match available.iter().position(|&b| b == b'\n') {
+                Some(end) => (end + 1, true),
+                None => (available.len(), false),
+            };
+            into.extend(available.iter().take(taken));
+            self.io.consume_unpin(taken);
+            if into.len() > MAX_REPLY_LINE + 2 {
+                return Err(Failure::Broken(format!(
+                    "it sent a reply line longer than {MAX_REPLY_LINE} bytes"
+                )));
+            }
+            if complete {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The next reply, all its lines (`250-…` continues, `250 …` ends).
+    async fn reply(&mut self) -> Result<Reply, Failure> {
+        let mut lines = Vec::new();
+        let mut total = 0;
+        loop {
+            let mut raw = Vec::new();
+            self.line(&mut raw).await?;
+            total += raw.len();
+            if total > MAX_REPLY {
+                return Err(Failure::Broken(format!(
+                    "it sent a reply longer than {MAX_REPLY} bytes"
+                )));
+            }
+            let text = String::from_utf8_lossy(&raw);
+            let text = text.trim_end_matches(['\r', '\n']);
+            let code = text
+                .get(..3)
+                .and_then(|c| c.parse::<u16>().ok())
+                .filter(|c| (200..600).contains(c))
+                .ok_or_else(|| {
+                    let start: String = text.chars().take(60).collect();
+                    Failure::Broken(format!("its reply `{start}` has no SMTP reply code"))
+                })?;
+            lines.push(text.get(4..).unwrap_or_default().to_owned());
+            if text.get(3..4) != Some("-") {
+                return Ok(Reply { code, lines });
+            }
+        }
+    }
+
+    async fn command(&mut self, command: &str, wanted: u16) -> Result<Reply, Failure> {
+        self.write(command.as_bytes()).await?;
+        let verb = command.split_whitespace().next().unwrap_or_default();
+        self.reply().await?.expect(wanted, verb)
+    }
+
+    async fn hello(&mut self, hello: &ClientId) -> Result<(), Failure> {
+        let reply = self
+            .command(&Ehlo::new(hello.clone()).to_string(), 250)
+            .await?;
+        self.extensions = reply
+            .lines
+            .iter()
+            .skip(1)
+            .map(|l| l.to_ascii_uppercase())
+            .collect();
+        Ok(())
+    }
+
+    /// The parameters of the extension `keyword`, if the relay offers it.
+    fn offers(&self, keyword: &str) -> Option<Vec<&str>> {
+        self.extensions.iter().find_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some(keyword)).then(|| words.collect())
+        })
+    }
+
+    async fn log_in(&mut self, credentials: &Credentials) -> Result<(), Failure> {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let mechanisms = self.offers("AUTH").unwrap_or_default();
+        if mechanisms.contains(&"PLAIN") {
+            let token = b64(&format!("\0{}\0{}", credentials.user, credentials.password));
+            self.command(&format!("AUTH PLAIN {token}\r\n"), 235)
+                .await?;
+        } else if mechanisms.contains(&"LOGIN") {
+            self.command("AUTH LOGIN\r\n", 334).await?;
+            self.command(&format!("{}\r\n", b64(&credentials.user)), 334)
+                .await?;
+            self.command(&format!("{}\r\n", b64(&credentials.password)), 235)
+                .await?;
+        } else {
+            return Err(Failure::Broken(
+                "the URL has credentials and the relay offers neither AUTH PLAIN nor AUTH LOGIN"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn open(relay: &Relay) -> Result<Session, Failure> {
+        let tcp = tokio::net::TcpStream::connect((relay.host.as_str(), relay.port)).await?;
+        tcp.set_nodelay(true)?;
+        let mut session = Session {
+            io: BufReader::new(AsyncNetworkStream::use_existing_tokio1(Box::new(tcp))),
+            extensions: Vec::new(),
+        };
+        session.reply().await?.expect(220, "the connection")?;
+        session.hello(&relay.hello).await?;
+        let secure = match relay.starttls {
+            Starttls::Never => false,
+            Starttls::WhenOffered => session.offers("STARTTLS").is_some(),
+            Starttls::Required if session.offers("STARTTLS").is_none() => {
+                return Err(Failure::Broken(
+                    "it does not offer STARTTLS, which the URL requires (tls=required)".into(),
+                ))
+            }
+            Starttls::Required => true,
+        };
+        if secure {
+            session.command("STARTTLS\r\n", 220).await?;
+            // Whatever came before the handshake is not covered by TLS: a relay (or a
+            // man in the middle) that sends it is not to be believed.
+            if !session.io.buffer().is_empty() {
+                return Err(Failure::Broken(
+                    "it sent more after agreeing to STARTTLS".into(),
+                ));
+            }
+            let mut stream = session.io.into_inner();
+            stream
+                .upgrade_tls(TlsParameters::new(relay.host.clone())?)
+                .await?;
+            session = Session {
+                io: BufReader::new(stream),
+                extensions: Vec::new(),
+            };
+            session.hello(&relay.hello).await?;
+        }
+        if let Some(credentials) = &relay.credentials {
+            session.log_in(credentials).await?;
+        }
+        Ok(session)
+    }
+
+    /// Is the relay still there?
+    async fn noop(&mut self) -> bool {
+        self.command("NOOP\r\n", 250).await.is_ok()
+    }
+
+    /// One message: the envelope's commands, then the message.
+    async fn send(&mut self, envelope: &Envelope, message: &[u8]) -> Result<(), Failure> {
+        let mut parameters = Vec::new();
+        let non_ascii = |a: &lettre::Address| !AsRef::<str>::as_ref(a).is_ascii();
+        if envelope.from().is_some_and(non_ascii) || envelope.to().iter().any(non_ascii) {
+            if self.offers("SMTPUTF8").is_none() {
+                return Err(Failure::Unsupported(
+                    "an address is not ASCII and the relay does not offer SMTPUTF8".into(),
+                ));
+            }
+            parameters.push(MailParameter::SmtpUtfEight);
+        }
+        if !message.is_ascii() {
+            if self.offers("8BITMIME").is_none() {
+                return Err(Failure::Unsupported(
+                    "the message is not ASCII and the relay does not offer 8BITMIME".into(),
+                ));
+            }
+            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let mail = Mail::new(envelope.from().cloned(), parameters).to_string();
+        let rcpts: Vec<String> = envelope
+            .to()
+            .iter()
+            .map(|to| Rcpt::new(to.clone(), Vec::new()).to_string())
+            .collect();
+        if self.offers("PIPELINING").is_some() {
+            let mut group = mail;
+            for rcpt in &rcpts {
+                group.push_str(rcpt);
+            }
+            group.push_str(&Data.to_string());
+            self.write(group.as_bytes()).await?;
+            // Every reply is read, so the connection stays in step; the first refusal
+            // is the one to report.
+            let mut refused = None;
+            for _ in 0..=rcpts.len() {
+                if let Err(e) = self.reply().await?.expect(250, "MAIL or RCPT") {
+                    refused.get_or_insert(e);
+                }
+            }
+            let data = self.reply().await?.expect(354, "DATA");
+            if let Some(e) = refused {
+                return Err(e);
+            }
+            data?;
+        } else {
+            self.command(&mail, 250).await?;
+            for rcpt in &rcpts {
+                self.command(rcpt, 250).await?;
+            }
+            self.command(&Data.to_string(), 354).await?;
+        }
+        self.write(&data_block(message)).await?;
+        self.reply().await?.expect(250, "the message")?;
+        Ok(())
+    }
+}
+
+/// The message as `DATA` carries it: a `.` that starts a line doubled (RFC 5321
+/// §4.5.2), ended by a line with a lone `.`.
+fn data_block(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 5);
+    let mut line_start = true;
+    for &b in message {
+        if line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        line_start = b == b'\n';
+    }
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
 
 /// Up to `max` connections to one relay, each used by one send at a time.
 pub struct Pool {
     relay: Relay,
     slots: tokio::sync::Semaphore,
-    idle: std::sync::Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: std::sync::Mutex<Vec<(Session, Instant)>>,
 }
 
 impl Pool {
@@ -155,48 +467,20 @@ impl Pool {
         }
     }
 
-    fn take_idle(&self) -> Option<(AsyncSmtpConnection, Instant)> {
+    fn take_idle(&self) -> Option<(Session, Instant)> {
         self.idle.lock().ok()?.pop()
     }
 
-    fn give_back(&self, connection: AsyncSmtpConnection) {
+    fn give_back(&self, session: Session) {
         if let Ok(mut idle) = self.idle.lock() {
-            idle.push((connection, Instant::now()));
+            idle.push((session, Instant::now()));
         }
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
-        let r = &self.relay;
-        let timed_out = |_| std::io::Error::from(std::io::ErrorKind::TimedOut);
-        let stream = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            tokio::net::TcpStream::connect((r.host.as_str(), r.port)),
-        )
-        .await
-        .map_err(timed_out)??;
-        stream.set_nodelay(true)?;
-        let mut connection = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &r.hello),
-        )
-        .await
-        .map_err(timed_out)??;
-        let secure = match r.starttls {
-            Starttls::Never => false,
-            Starttls::WhenOffered => connection.can_starttls(),
-            Starttls::Required => true,
-        };
-        if secure {
-            connection
-                .starttls(TlsParameters::new(r.host.clone())?, &r.hello)
-                .await?;
-        }
-        if let Some(credentials) = &r.credentials {
-            connection
-                .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
-                .await?;
-        }
-        Ok(connection)
+    async fn connect(&self) -> Result<Session, Failure> {
+        tokio::time::timeout(CONNECT_TIMEOUT, Session::open(&self.relay))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
     }
 
     /// Sends one message (`envelope`, and the message as its bytes) on an idle
@@ -207,29 +491,23 @@ impl Pool {
             .acquire()
             .await
             .map_err(|_| std::io::Error::other("the pool is closed"))?;
-        let mut connection = loop {
+        let mut session = loop {
             match self.take_idle() {
-                Some((mut c, since)) => {
-                    if since.elapsed() < CHECK_IDLE_AFTER || c.test_connected().await {
-                        break c;
+                Some((mut s, since)) => {
+                    if since.elapsed() < CHECK_IDLE_AFTER || s.noop().await {
+                        break s;
                     }
-                    c.abort().await;
                 }
                 None => break self.connect().await?,
             }
         };
-        match connection.send(envelope, message).await {
-            Ok(_) => {
-                self.give_back(connection);
-                Ok(())
-            }
-            Err(e) => {
-                // lettre ends the session on any error (a refused recipient included):
-                // the next send opens another.
-                connection.abort().await;
-                Err(e.into())
-            }
+        let sent = session.send(envelope, message).await;
+        // After a failure the session may be mid-transaction: the next send opens
+        // another rather than trusting it.
+        if sent.is_ok() {
+            self.give_back(session);
         }
+        sent
     }
 }
 
@@ -239,43 +517,103 @@ mod tests {
     use super::*;
 
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-    /// A relay that refuses `bad@` recipients for good, takes everything else, and
-    /// counts connections and messages.
-    async fn sink() -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    /// What a test relay saw.
+    #[derive(Default)]
+    struct Seen {
+        connections: AtomicUsize,
+        messages: Mutex<Vec<String>>,
+        /// For each `MAIL`: whether the rest of the envelope had come with it.
+        pipelined: Mutex<Vec<bool>>,
+        /// The user and password of each `AUTH LOGIN`, decoded.
+        logins: Mutex<Vec<(String, String)>>,
+    }
+
+    impl Seen {
+        fn messages(&self) -> Vec<String> {
+            self.messages.lock().unwrap().clone()
+        }
+    }
+
+    /// A relay that refuses `bad@` recipients for good (and then `DATA`, as RFC 2920
+    /// asks), takes everything else, offers `PIPELINING` when told to, and answers a
+    /// pipelined group in one write as Postfix does: it flushes when it has read all
+    /// that came.
+    async fn relay(pipelining: bool) -> (u16, Arc<Seen>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let (connections, messages) =
-            (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let (c, m) = (connections.clone(), messages.clone());
+        let seen = Arc::new(Seen::default());
+        let s = seen.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                c.fetch_add(1, Ordering::SeqCst);
-                let m = m.clone();
+                s.connections.fetch_add(1, Ordering::SeqCst);
+                let s = s.clone();
                 tokio::spawn(async move {
-                    let (read, mut write) = socket.into_split();
-                    let mut lines = BufReader::new(read).lines();
-                    write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
-                    let mut data = false;
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        let reply: &[u8] = if data {
-                            if line != "." {
+                    let (read, write) = socket.into_split();
+                    let mut read = BufReader::new(read);
+                    let mut write = tokio::io::BufWriter::new(write);
+                    write.write_all(b"220 relay ESMTP\r\n").await.unwrap();
+                    write.flush().await.unwrap();
+                    let (mut data, mut body, mut recipients) = (false, String::new(), 0);
+                    let mut login: Vec<String> = Vec::new();
+                    let mut in_login = false;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let decode = |l: &str| {
+                            let raw = base64::engine::general_purpose::STANDARD.decode(l.trim());
+                            String::from_utf8(raw.unwrap_or_default()).unwrap_or_default()
+                        };
+                        let reply: &[u8] = if in_login {
+                            login.push(decode(&line));
+                            if login.len() == 1 {
+                                b"334 UGFzc3dvcmQ6\r\n"
+                            } else {
+                                in_login = false;
+                                let (user, password) = (login[0].clone(), login[1].clone());
+                                s.logins.lock().unwrap().push((user, password));
+                                b"235 2.7.0 ok\r\n"
+                            }
+                        } else if line.starts_with("AUTH LOGIN") {
+                            in_login = true;
+                            login.clear();
+                            b"334 VXNlcm5hbWU6\r\n"
+                        } else if data {
+                            if line != ".\r\n" {
+                                body.push_str(&line);
                                 continue;
                             }
                             data = false;
-                            m.fetch_add(1, Ordering::SeqCst);
+                            s.messages.lock().unwrap().push(std::mem::take(&mut body));
                             b"250 queued\r\n"
                         } else if line.starts_with("EHLO") {
-                            b"250-sink\r\n250 8BITMIME\r\n"
+                            if pipelining {
+                                b"250-relay\r\n250-PIPELINING\r\n250-AUTH LOGIN\r\n250 8BITMIME\r\n"
+                            } else {
+                                b"250-relay\r\n250-AUTH LOGIN\r\n250 8BITMIME\r\n"
+                            }
+                        } else if line.starts_with("MAIL") {
+                            s.pipelined.lock().unwrap().push(!read.buffer().is_empty());
+                            recipients = 0;
+                            b"250 ok\r\n"
                         } else if line.starts_with("RCPT") && line.contains("bad@") {
-                            b"550 no such user\r\n"
+                            b"550 5.1.1 no such user\r\n"
+                        } else if line.starts_with("RCPT") {
+                            recipients += 1;
+                            b"250 ok\r\n"
+                        } else if line.starts_with("DATA") && recipients == 0 {
+                            b"554 no valid recipients\r\n"
                         } else if line.starts_with("DATA") {
                             data = true;
                             b"354 go on\r\n"
                         } else if line.starts_with("QUIT") {
                             let _ = write.write_all(b"221 bye\r\n").await;
+                            let _ = write.flush().await;
                             return;
                         } else {
                             b"250 ok\r\n"
@@ -283,11 +621,21 @@ mod tests {
                         if write.write_all(reply).await.is_err() {
                             return;
                         }
+                        if read.buffer().is_empty() && write.flush().await.is_err() {
+                            return;
+                        }
                     }
                 });
             }
         });
-        (port, connections, messages)
+        (port, seen)
+    }
+
+    fn pool(port: u16, query: &str, max: usize) -> Pool {
+        let relay = Relay::parse(&format!("smtp://127.0.0.1:{port}{query}"))
+            .unwrap()
+            .unwrap();
+        Pool::new(relay, max)
     }
 
     fn envelope(to: &str) -> Envelope {
@@ -300,46 +648,128 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_recipient_fails_for_good_and_the_pool_goes_on() {
-        let (port, connections, messages) = sink().await;
-        let relay = Relay::parse(&format!("smtp://127.0.0.1:{port}"))
-            .unwrap()
-            .unwrap();
-        let pool = Pool::new(relay, 4);
-        let body = b"Subject: hi\r\n\r\nHello.\r\n";
-        pool.send(&envelope("ok@example.org"), body).await.unwrap();
-        let refused = pool
-            .send(&envelope("bad@example.org"), body)
+        for pipelining in [false, true] {
+            let (port, seen) = relay(pipelining).await;
+            let pool = pool(port, "", 4);
+            let body = b"Subject: hi\r\n\r\nHello.\r\n";
+            pool.send(&envelope("ok@example.org"), body).await.unwrap();
+            let refused = pool
+                .send(&envelope("bad@example.org"), body)
+                .await
+                .unwrap_err();
+            assert!(refused.is_permanent(), "{refused}");
+            assert!(
+                refused.to_string().contains("550 5.1.1 no such user"),
+                "the relay's own words: {refused}"
+            );
+            pool.send(&envelope("ok@example.org"), body).await.unwrap();
+            pool.send(&envelope("ok@example.org"), body).await.unwrap();
+            assert_eq!(seen.messages().len(), 3);
+            assert_eq!(
+                seen.connections.load(Ordering::SeqCst),
+                2,
+                "reused, except after the refusal (pipelining {pipelining})"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_envelope_goes_in_one_write_only_to_a_relay_that_offers_pipelining() {
+        for pipelining in [false, true] {
+            let (port, seen) = relay(pipelining).await;
+            let pool = pool(port, "", 2);
+            for _ in 0..3 {
+                pool.send(
+                    &envelope("ok@example.org"),
+                    b"Subject: hi\r\n\r\nHello.\r\n",
+                )
+                .await
+                .unwrap();
+            }
+            assert_eq!(seen.messages().len(), 3);
+            assert_eq!(
+                *seen.pipelined.lock().unwrap(),
+                vec![pipelining; 3],
+                "RCPT and DATA came with MAIL exactly when the relay offered PIPELINING"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_line_starting_with_a_dot_arrives_whole() {
+        let (port, seen) = relay(true).await;
+        let message = b"Subject: dots\r\n\r\n.\r\n..two\r\n.hidden\r\nlast line without CRLF";
+        pool(port, "", 1)
+            .send(&envelope("ok@example.org"), message)
             .await
-            .unwrap_err();
-        assert!(refused.is_permanent(), "{refused}");
-        pool.send(&envelope("ok@example.org"), body).await.unwrap();
-        pool.send(&envelope("ok@example.org"), body).await.unwrap();
-        assert_eq!(messages.load(Ordering::SeqCst), 3);
+            .unwrap();
+        // The relay keeps the transparency dots (RFC 5321 §4.5.2): each line that
+        // started with one has one more, and the message is closed with a CRLF.
         assert_eq!(
-            connections.load(Ordering::SeqCst),
-            2,
-            "reused, except after the refusal, which ends lettre's session"
+            seen.messages(),
+            vec!["Subject: dots\r\n\r\n..\r\n...two\r\n..hidden\r\nlast line without CRLF\r\n"]
+        );
+        assert_eq!(
+            data_block(b".\r\n"),
+            b"..\r\n.\r\n",
+            "a lone dot never ends the message early"
         );
     }
 
     #[tokio::test]
-    async fn starttls_required_refuses_a_relay_without_it() {
-        let (port, _, messages) = sink().await;
-        let relay = Relay::parse(&format!("smtp://127.0.0.1:{port}?tls=required"))
+    async fn credentials_in_the_url_log_in_before_the_first_message() {
+        let (port, seen) = relay(true).await;
+        let relay = Relay::parse(&format!("smtp://candor:p%40ss%20word@127.0.0.1:{port}"))
             .unwrap()
             .unwrap();
         let pool = Pool::new(relay, 1);
-        let failed = pool
+        for _ in 0..2 {
+            pool.send(
+                &envelope("ok@example.org"),
+                b"Subject: hi\r\n\r\nHello.\r\n",
+            )
+            .await
+            .unwrap();
+        }
+        assert_eq!(
+            *seen.logins.lock().unwrap(),
+            vec![("candor".to_owned(), "p@ss word".to_owned())],
+            "once per connection, the password decoded from the URL"
+        );
+        assert_eq!(seen.messages().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn starttls_required_refuses_a_relay_without_it() {
+        let (port, seen) = relay(true).await;
+        let failed = pool(port, "?tls=required", 1)
             .send(
                 &envelope("ok@example.org"),
                 b"Subject: hi\r\n\r\nHello.\r\n",
             )
-            .await;
-        assert!(failed.is_err());
-        assert_eq!(
-            messages.load(Ordering::SeqCst),
-            0,
-            "nothing sent in the clear"
+            .await
+            .unwrap_err();
+        assert!(failed.to_string().contains("STARTTLS"), "{failed}");
+        assert!(seen.messages().is_empty(), "nothing sent in the clear");
+    }
+
+    #[tokio::test]
+    async fn a_relay_that_answers_nonsense_is_a_failure_worth_retrying() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\n").await;
+            }
+        });
+        let failed = pool(port, "", 1)
+            .send(&envelope("ok@example.org"), b"x")
+            .await
+            .unwrap_err();
+        assert!(!failed.is_permanent(), "{failed}");
+        assert!(
+            failed.to_string().contains("no SMTP reply code"),
+            "{failed}"
         );
     }
 

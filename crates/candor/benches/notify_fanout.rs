@@ -491,7 +491,10 @@ fn busy_share((busy0, total0): (u64, u64), (busy1, total1): (u64, u64)) -> f64 {
     (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64
 }
 
-/// A minimal SMTP server that accepts every message and counts them.
+/// A minimal SMTP server that accepts every message and counts them. Like Postfix's
+/// `smtpd`, it offers `PIPELINING` and writes its replies once it has read all that
+/// came: a client in lockstep (`smtp-source`) gets each reply at once, a pipelining one
+/// gets a group's replies in one write.
 async fn smtp_sink() -> (u16, Arc<AtomicU64>) {
     let count = Arc::new(AtomicU64::new(0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -504,15 +507,23 @@ async fn smtp_sink() -> (u16, Arc<AtomicU64>) {
             };
             let counter = counter.clone();
             tokio::spawn(async move {
-                let (read, mut write) = socket.into_split();
-                let mut lines = BufReader::new(read).lines();
-                if write.write_all(b"220 sink ESMTP\r\n").await.is_err() {
+                let (read, write) = socket.into_split();
+                let mut read = BufReader::new(read);
+                let mut write = tokio::io::BufWriter::new(write);
+                if write.write_all(b"220 sink ESMTP\r\n").await.is_err()
+                    || write.flush().await.is_err()
+                {
                     return;
                 }
                 let mut in_data = false;
-                while let Ok(Some(line)) = lines.next_line().await {
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
                     let reply: &[u8] = if in_data {
-                        if line == "." {
+                        if line == ".\r\n" {
                             in_data = false;
                             counter.fetch_add(1, Ordering::Relaxed);
                             b"250 queued\r\n"
@@ -522,19 +533,23 @@ async fn smtp_sink() -> (u16, Arc<AtomicU64>) {
                     } else {
                         let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
                         match verb.as_str() {
-                            "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
+                            "EHLO" | "HELO" => b"250-sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
                             "DATA" => {
                                 in_data = true;
                                 b"354 go on\r\n"
                             }
                             "QUIT" => {
                                 let _ = write.write_all(b"221 bye\r\n").await;
+                                let _ = write.flush().await;
                                 return;
                             }
                             _ => b"250 ok\r\n",
                         }
                     };
                     if write.write_all(reply).await.is_err() {
+                        return;
+                    }
+                    if read.buffer().is_empty() && write.flush().await.is_err() {
                         return;
                     }
                 }
