@@ -373,6 +373,25 @@ impl Session {
         self.command("NOOP\r\n", 250).await.is_ok()
     }
 
+    /// The replies to a pipelined group of `count` commands: `MAIL`, each `RCPT`, and
+    /// `last` (`DATA`, which wants 354, or `BDAT`, which wants 250). Every reply is
+    /// read, so the connection stays in step; the first refusal is the one reported.
+    async fn replies(&mut self, count: usize, last: &str) -> Result<(), Failure> {
+        let mut refused = None;
+        for i in 1..=count {
+            let reply = self.reply().await?;
+            let outcome = match (i == count, last) {
+                (true, "DATA") => reply.expect(354, "DATA"),
+                (true, _) => reply.expect(250, last),
+                (false, _) => reply.expect(250, "MAIL or RCPT"),
+            };
+            if let Err(e) = outcome {
+                refused.get_or_insert(e);
+            }
+        }
+        refused.map_or(Ok(()), Err)
+    }
+
     /// One message: the envelope's commands, then the message.
     async fn send(&mut self, envelope: &Envelope, message: &[u8]) -> Result<(), Failure> {
         let mut parameters = Vec::new();
@@ -399,26 +418,27 @@ impl Session {
             .iter()
             .map(|to| Rcpt::new(to.clone(), Vec::new()).to_string())
             .collect();
-        if self.offers("PIPELINING").is_some() {
+        let pipelining = self.offers("PIPELINING").is_some();
+        if pipelining && self.offers("CHUNKING").is_some() {
+            // RFC 3030: the message goes as one `BDAT … LAST` chunk, as it is, behind
+            // the envelope, and the whole send is one write and one round trip.
+            let mut group = mail.into_bytes();
+            for rcpt in &rcpts {
+                group.extend_from_slice(rcpt.as_bytes());
+            }
+            group.extend_from_slice(format!("BDAT {} LAST\r\n", message.len()).as_bytes());
+            group.extend_from_slice(message);
+            self.write(&group).await?;
+            return self.replies(rcpts.len() + 2, "BDAT").await;
+        }
+        if pipelining {
             let mut group = mail;
             for rcpt in &rcpts {
                 group.push_str(rcpt);
             }
             group.push_str(&Data.to_string());
             self.write(group.as_bytes()).await?;
-            // Every reply is read, so the connection stays in step; the first refusal
-            // is the one to report.
-            let mut refused = None;
-            for _ in 0..=rcpts.len() {
-                if let Err(e) = self.reply().await?.expect(250, "MAIL or RCPT") {
-                    refused.get_or_insert(e);
-                }
-            }
-            let data = self.reply().await?.expect(354, "DATA");
-            if let Some(e) = refused {
-                return Err(e);
-            }
-            data?;
+            self.replies(rcpts.len() + 2, "DATA").await?;
         } else {
             self.command(&mail, 250).await?;
             for rcpt in &rcpts {
@@ -518,7 +538,7 @@ mod tests {
 
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
     /// What a test relay saw.
     #[derive(Default)]
@@ -537,11 +557,11 @@ mod tests {
         }
     }
 
-    /// A relay that refuses `bad@` recipients for good (and then `DATA`, as RFC 2920
-    /// asks), takes everything else, offers `PIPELINING` when told to, and answers a
-    /// pipelined group in one write as Postfix does: it flushes when it has read all
-    /// that came.
-    async fn relay(pipelining: bool) -> (u16, Arc<Seen>) {
+    /// A relay that refuses `bad@` recipients for good (and then `DATA` or `BDAT`, as
+    /// RFC 2920 asks), takes everything else, offers `AUTH LOGIN`, 8BITMIME and the
+    /// `extensions` it is given (`PIPELINING`, `CHUNKING`), and answers a pipelined
+    /// group in one write as Postfix does: it flushes when it has read all that came.
+    async fn relay(extensions: &'static [&'static str]) -> (u16, Arc<Seen>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Seen::default());
@@ -592,10 +612,25 @@ mod tests {
                             s.messages.lock().unwrap().push(std::mem::take(&mut body));
                             b"250 queued\r\n"
                         } else if line.starts_with("EHLO") {
-                            if pipelining {
-                                b"250-relay\r\n250-PIPELINING\r\n250-AUTH LOGIN\r\n250 8BITMIME\r\n"
+                            let mut hello = String::from("250-relay\r\n250-AUTH LOGIN\r\n");
+                            for extension in extensions {
+                                hello.push_str(&format!("250-{extension}\r\n"));
+                            }
+                            hello.push_str("250 8BITMIME\r\n");
+                            let _ = write.write_all(hello.as_bytes()).await;
+                            let _ = write.flush().await;
+                            continue;
+                        } else if let Some(size) = line.strip_prefix("BDAT ") {
+                            let size: usize =
+                                size.split_whitespace().next().unwrap().parse().unwrap();
+                            let mut chunk = vec![0; size];
+                            read.read_exact(&mut chunk).await.unwrap();
+                            if recipients == 0 {
+                                b"554 no valid recipients\r\n"
                             } else {
-                                b"250-relay\r\n250-AUTH LOGIN\r\n250 8BITMIME\r\n"
+                                let chunk = String::from_utf8(chunk).unwrap();
+                                s.messages.lock().unwrap().push(chunk);
+                                b"250 queued\r\n"
                             }
                         } else if line.starts_with("MAIL") {
                             s.pipelined.lock().unwrap().push(!read.buffer().is_empty());
@@ -648,8 +683,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_recipient_fails_for_good_and_the_pool_goes_on() {
-        for pipelining in [false, true] {
-            let (port, seen) = relay(pipelining).await;
+        for extensions in EVERY_WAY {
+            let (port, seen) = relay(extensions).await;
             let pool = pool(port, "", 4);
             let body = b"Subject: hi\r\n\r\nHello.\r\n";
             pool.send(&envelope("ok@example.org"), body).await.unwrap();
@@ -668,15 +703,19 @@ mod tests {
             assert_eq!(
                 seen.connections.load(Ordering::SeqCst),
                 2,
-                "reused, except after the refusal (pipelining {pipelining})"
+                "reused, except after the refusal ({extensions:?})"
             );
         }
     }
 
+    /// A relay in lockstep, one that pipelines, one that also takes `BDAT`.
+    const EVERY_WAY: [&[&str]; 3] = [&[], &["PIPELINING"], &["PIPELINING", "CHUNKING"]];
+
     #[tokio::test]
     async fn the_envelope_goes_in_one_write_only_to_a_relay_that_offers_pipelining() {
-        for pipelining in [false, true] {
-            let (port, seen) = relay(pipelining).await;
+        for extensions in EVERY_WAY {
+            let pipelining = !extensions.is_empty();
+            let (port, seen) = relay(extensions).await;
             let pool = pool(port, "", 2);
             for _ in 0..3 {
                 pool.send(
@@ -696,8 +735,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_message_in_one_chunk_arrives_as_it_is() {
+        let (port, seen) = relay(&["PIPELINING", "CHUNKING"]).await;
+        let message = b"Subject: dots\r\n\r\n.\r\n..two\r\nno CRLF at the end";
+        pool(port, "", 1)
+            .send(&envelope("ok@example.org"), message)
+            .await
+            .unwrap();
+        assert_eq!(
+            seen.messages(),
+            vec![String::from_utf8(message.to_vec()).unwrap()],
+            "BDAT carries the bytes as they are: no dots doubled, nothing added"
+        );
+    }
+
+    #[tokio::test]
     async fn a_line_starting_with_a_dot_arrives_whole() {
-        let (port, seen) = relay(true).await;
+        let (port, seen) = relay(&["PIPELINING"]).await;
         let message = b"Subject: dots\r\n\r\n.\r\n..two\r\n.hidden\r\nlast line without CRLF";
         pool(port, "", 1)
             .send(&envelope("ok@example.org"), message)
@@ -718,7 +772,7 @@ mod tests {
 
     #[tokio::test]
     async fn credentials_in_the_url_log_in_before_the_first_message() {
-        let (port, seen) = relay(true).await;
+        let (port, seen) = relay(&["PIPELINING", "CHUNKING"]).await;
         let relay = Relay::parse(&format!("smtp://candor:p%40ss%20word@127.0.0.1:{port}"))
             .unwrap()
             .unwrap();
@@ -741,7 +795,7 @@ mod tests {
 
     #[tokio::test]
     async fn starttls_required_refuses_a_relay_without_it() {
-        let (port, seen) = relay(true).await;
+        let (port, seen) = relay(&["PIPELINING"]).await;
         let failed = pool(port, "?tls=required", 1)
             .send(
                 &envelope("ok@example.org"),

@@ -51,7 +51,7 @@ use candor_domain::identity::{Actor, RegionCode};
 use candor_domain::store::Store;
 use candor_domain::TenantId;
 use futures::StreamExt;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 const CONCURRENCY: usize = 64;
 
@@ -492,9 +492,9 @@ fn busy_share((busy0, total0): (u64, u64), (busy1, total1): (u64, u64)) -> f64 {
 }
 
 /// A minimal SMTP server that accepts every message and counts them. Like Postfix's
-/// `smtpd`, it offers `PIPELINING` and writes its replies once it has read all that
-/// came: a client in lockstep (`smtp-source`) gets each reply at once, a pipelining one
-/// gets a group's replies in one write.
+/// `smtpd` (3.4 and later), it offers `PIPELINING` and `CHUNKING` (`BDAT`), and writes
+/// its replies once it has read all that came: a client in lockstep (`smtp-source`)
+/// gets each reply at once, a pipelining one gets a group's replies in one write.
 async fn smtp_sink() -> (u16, Arc<AtomicU64>) {
     let count = Arc::new(AtomicU64::new(0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -533,7 +533,22 @@ async fn smtp_sink() -> (u16, Arc<AtomicU64>) {
                     } else {
                         let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
                         match verb.as_str() {
-                            "EHLO" | "HELO" => b"250-sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+                            "EHLO" | "HELO" => {
+                                b"250-sink\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
+                            }
+                            "BDAT" => {
+                                let mut words = line.split_whitespace().skip(1);
+                                let size: usize =
+                                    words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                                let mut chunk = vec![0; size];
+                                if read.read_exact(&mut chunk).await.is_err() {
+                                    return;
+                                }
+                                if words.next().is_some_and(|w| w.eq_ignore_ascii_case("LAST")) {
+                                    counter.fetch_add(1, Ordering::Relaxed);
+                                }
+                                b"250 ok\r\n"
+                            }
                             "DATA" => {
                                 in_data = true;
                                 b"354 go on\r\n"
