@@ -208,7 +208,8 @@ const SLOW: StdDuration = StdDuration::from_millis(500);
 /// Each destination's share of a lane's slots, and the deliveries waiting for it.
 struct Shares {
     share: usize,
-    /// Deliveries a fast destination may keep waiting in the window (a batch).
+    /// Deliveries a fast destination may keep waiting in the window (what is claimed
+    /// ahead).
     patient: usize,
     map: std::sync::Mutex<HashMap<Destination, Arc<Share>>>,
 }
@@ -251,7 +252,7 @@ impl Shares {
     }
 
     /// The share of `to`, if one more delivery may wait for it: any number while its
-    /// slots are free, a batch while it answers fast, a few (its share) while it is
+    /// slots are free, what is claimed ahead while it answers fast, a few (its share) while it is
     /// slow, so a slow destination cannot fill the window.
     fn enter(&self, to: &Destination) -> Option<Arc<Share>> {
         let share = {
@@ -321,7 +322,7 @@ impl DeliveryRunner {
     /// due deliveries, senders attempt up to the lane's `concurrency` at once (and up to
     /// `per_destination` to any one destination), and a writer records outcomes as
     /// they come, many per transaction, while sending goes on. Claimed but unrecorded
-    /// deliveries are bounded (a batch beyond what is in flight), so each is sent well
+    /// deliveries are bounded (two batches beyond what is in flight), so each is sent well
     /// inside its lease and a crash repeats only those; a destination that is slow to
     /// answer keeps only a few of them waiting and the rest go back to the queue. With
     /// `until_idle` it returns once nothing is due and nothing is in flight; otherwise
@@ -335,8 +336,12 @@ impl DeliveryRunner {
         let lane = self.settings.lanes.of(channel);
         let batch = self.settings.batch.max(1) as usize;
         let concurrency = lane.concurrency.max(1);
-        let window = batch + concurrency;
-        let shares = Shares::new(lane.per_destination, batch);
+        // Two batches beyond what is in flight: the next claim runs while the last one
+        // is being sent. With one, the senders ran dry during every claim (the email
+        // bench measured the queue at half the mailer's rate, the cores a third idle).
+        let ahead = 2 * batch;
+        let window = ahead + concurrency;
+        let shares = Shares::new(lane.per_destination, ahead);
         let slots = tokio::sync::Semaphore::new(concurrency);
         let room = Arc::new(tokio::sync::Semaphore::new(window));
         let (work_tx, mut work_rx) = tokio::sync::mpsc::channel::<Claimed>(window);
