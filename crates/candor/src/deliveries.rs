@@ -283,6 +283,8 @@ impl Shares {
 
 /// Outcomes written at once at most: one transaction each.
 const FLUSH_MAX: usize = 500;
+/// How long the writer gathers outcomes before it writes them.
+const FLUSH_LINGER: StdDuration = StdDuration::from_millis(3);
 /// How often a busy worker logs what it did.
 const REPORT_EVERY: StdDuration = StdDuration::from_secs(10);
 
@@ -436,10 +438,17 @@ impl DeliveryRunner {
             let mut logged = std::time::Instant::now();
             while let Some(first) = done_rx.recv().await {
                 let mut outcomes = vec![first];
+                // Each flush is a transaction, and its commit an fsync: outcomes are
+                // gathered for a moment, so the writer connection (which the claims
+                // share) spends its time on fewer, larger flushes.
+                let deadline = tokio::time::Instant::now() + FLUSH_LINGER;
                 while outcomes.len() < FLUSH_MAX {
-                    match done_rx.try_recv() {
-                        Ok(more) => outcomes.push(more),
-                        Err(_) => break,
+                    let more = FLUSH_MAX - outcomes.len();
+                    match tokio::time::timeout_at(deadline, done_rx.recv_many(&mut outcomes, more))
+                        .await
+                    {
+                        Ok(n) if n > 0 => {}
+                        _ => break,
                     }
                 }
                 let n = outcomes.len();
