@@ -548,6 +548,8 @@ mod tests {
         messages: Mutex<Vec<String>>,
         /// For each `MAIL`: whether the rest of the envelope had come with it.
         pipelined: Mutex<Vec<bool>>,
+        /// How many times a client asked for STARTTLS.
+        starttls: AtomicUsize,
         /// The user and password of each `AUTH LOGIN`, decoded.
         logins: Mutex<Vec<(String, String)>>,
     }
@@ -649,6 +651,16 @@ mod tests {
                             b"354 go on\r\n"
                         } else if line.starts_with("QUIT") {
                             let _ = write.write_all(b"221 bye\r\n").await;
+                            let _ = write.flush().await;
+                            return;
+                        } else if line.starts_with("STARTTLS") {
+                            // Agrees, then answers the TLS handshake with plain text.
+                            let _ = write.write_all(b"220 go ahead\r\n").await;
+                            let _ = write.flush().await;
+                            s.starttls.fetch_add(1, Ordering::SeqCst);
+                            let mut hello = [0u8; 512];
+                            let _ = read.read(&mut hello).await;
+                            let _ = write.write_all(b"250 this is not TLS\r\n").await;
                             let _ = write.flush().await;
                             return;
                         } else {
@@ -806,6 +818,42 @@ mod tests {
             .unwrap_err();
         assert!(failed.to_string().contains("STARTTLS"), "{failed}");
         assert!(seen.messages().is_empty(), "nothing sent in the clear");
+    }
+
+    #[tokio::test]
+    async fn a_failed_starttls_handshake_sends_nothing_and_is_worth_retrying() {
+        for query in ["?tls=required", "?tls=opportunistic"] {
+            let (port, seen) = relay(&["PIPELINING", "STARTTLS"]).await;
+            let failed = pool(port, query, 1)
+                .send(
+                    &envelope("ok@example.org"),
+                    b"Subject: hi\r\n\r\nHello.\r\n",
+                )
+                .await
+                .unwrap_err();
+            assert!(!failed.is_permanent(), "{query}: {failed}");
+            // rustls's own words for a peer that does not speak TLS.
+            assert!(
+                failed.to_string().contains("corrupt message"),
+                "{query}: {failed}"
+            );
+            assert_eq!(seen.starttls.load(Ordering::SeqCst), 1, "{query}");
+            assert!(seen.messages().is_empty(), "{query}: nothing in the clear");
+        }
+    }
+
+    #[tokio::test]
+    async fn opportunistic_tls_sends_in_the_clear_to_a_relay_without_starttls() {
+        let (port, seen) = relay(&["PIPELINING"]).await;
+        pool(port, "?tls=opportunistic", 1)
+            .send(
+                &envelope("ok@example.org"),
+                b"Subject: hi\r\n\r\nHello.\r\n",
+            )
+            .await
+            .unwrap();
+        assert_eq!(seen.starttls.load(Ordering::SeqCst), 0);
+        assert_eq!(seen.messages().len(), 1);
     }
 
     #[tokio::test]
