@@ -187,7 +187,7 @@ impl Reply {
     /// This reply when its code is `wanted` (any 2xx where a 2xx is wanted: Postfix's
     /// `smtp-sink` answers `AUTH` with 250, not 235); a refusal for 4xx and 5xx, and a
     /// broken relay for any other code.
-    fn expect(self, wanted: u16, after: &str) -> Result<Reply, Failure> {
+    fn require(self, wanted: u16, after: &str) -> Result<Reply, Failure> {
         if self.code == wanted || (wanted / 100 == 2 && self.code / 100 == 2) {
             Ok(self)
         } else if self.code >= 400 {
@@ -209,8 +209,41 @@ impl Reply {
 #[allow(deprecated)]
 struct Session {
     io: BufReader<AsyncNetworkStream>,
-    /// The `EHLO` reply's extension lines, upper-cased.
-    extensions: Vec<String>,
+    /// What the relay offered in its last `EHLO` reply.
+    offers: Offers,
+}
+
+/// The extensions of an `EHLO` reply that a send looks at, read once per `EHLO`
+/// rather than on every message.
+#[derive(Default)]
+struct Offers {
+    pipelining: bool,
+    chunking: bool,
+    starttls: bool,
+    smtputf8: bool,
+    eight_bit_mime: bool,
+    /// The `AUTH` mechanisms, upper-cased.
+    auth: Vec<String>,
+}
+
+impl Offers {
+    fn read(reply: &Reply) -> Offers {
+        let mut offers = Offers::default();
+        for line in reply.lines.iter().skip(1) {
+            let line = line.to_ascii_uppercase();
+            let mut words = line.split_whitespace();
+            match words.next() {
+                Some("PIPELINING") => offers.pipelining = true,
+                Some("CHUNKING") => offers.chunking = true,
+                Some("STARTTLS") => offers.starttls = true,
+                Some("SMTPUTF8") => offers.smtputf8 = true,
+                Some("8BITMIME") => offers.eight_bit_mime = true,
+                Some("AUTH") => offers.auth = words.map(str::to_owned).collect(),
+                _ => {}
+            }
+        }
+        offers
+    }
 }
 
 #[allow(deprecated)]
@@ -279,38 +312,25 @@ impl Session {
     async fn command(&mut self, command: &str, wanted: u16) -> Result<Reply, Failure> {
         self.write(command.as_bytes()).await?;
         let verb = command.split_whitespace().next().unwrap_or_default();
-        self.reply().await?.expect(wanted, verb)
+        self.reply().await?.require(wanted, verb)
     }
 
     async fn hello(&mut self, hello: &ClientId) -> Result<(), Failure> {
         let reply = self
             .command(&Ehlo::new(hello.clone()).to_string(), 250)
             .await?;
-        self.extensions = reply
-            .lines
-            .iter()
-            .skip(1)
-            .map(|l| l.to_ascii_uppercase())
-            .collect();
+        self.offers = Offers::read(&reply);
         Ok(())
-    }
-
-    /// The parameters of the extension `keyword`, if the relay offers it.
-    fn offers(&self, keyword: &str) -> Option<Vec<&str>> {
-        self.extensions.iter().find_map(|line| {
-            let mut words = line.split_whitespace();
-            (words.next() == Some(keyword)).then(|| words.collect())
-        })
     }
 
     async fn log_in(&mut self, credentials: &Credentials) -> Result<(), Failure> {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        let mechanisms = self.offers("AUTH").unwrap_or_default();
-        if mechanisms.contains(&"PLAIN") {
+        let mechanisms = &self.offers.auth;
+        if mechanisms.iter().any(|m| m == "PLAIN") {
             let token = b64(&format!("\0{}\0{}", credentials.user, credentials.password));
             self.command(&format!("AUTH PLAIN {token}\r\n"), 235)
                 .await?;
-        } else if mechanisms.contains(&"LOGIN") {
+        } else if mechanisms.iter().any(|m| m == "LOGIN") {
             self.command("AUTH LOGIN\r\n", 334).await?;
             self.command(&format!("{}\r\n", b64(&credentials.user)), 334)
                 .await?;
@@ -330,14 +350,14 @@ impl Session {
         tcp.set_nodelay(true)?;
         let mut session = Session {
             io: BufReader::new(AsyncNetworkStream::use_existing_tokio1(Box::new(tcp))),
-            extensions: Vec::new(),
+            offers: Offers::default(),
         };
-        session.reply().await?.expect(220, "the connection")?;
+        session.reply().await?.require(220, "the connection")?;
         session.hello(&relay.hello).await?;
         let secure = match relay.starttls {
             Starttls::Never => false,
-            Starttls::WhenOffered => session.offers("STARTTLS").is_some(),
-            Starttls::Required if session.offers("STARTTLS").is_none() => {
+            Starttls::WhenOffered => session.offers.starttls,
+            Starttls::Required if !session.offers.starttls => {
                 return Err(Failure::Broken(
                     "it does not offer STARTTLS, which the URL requires (tls=required)".into(),
                 ))
@@ -359,7 +379,7 @@ impl Session {
                 .await?;
             session = Session {
                 io: BufReader::new(stream),
-                extensions: Vec::new(),
+                offers: Offers::default(),
             };
             session.hello(&relay.hello).await?;
         }
@@ -375,16 +395,17 @@ impl Session {
     }
 
     /// The replies to a pipelined group of `count` commands: `MAIL`, each `RCPT`, and
-    /// `last` (`DATA`, which wants 354, or `BDAT`, which wants 250). Every reply is
-    /// read, so the connection stays in step; the first refusal is the one reported.
-    async fn replies(&mut self, count: usize, last: &str) -> Result<(), Failure> {
+    /// the `last` (`DATA`, which wants 354, or `BDAT`, which wants 250), as its verb and
+    /// the code it wants. Every reply is read, so the connection stays in step; the
+    /// first refusal is the one reported.
+    async fn replies(&mut self, count: usize, last: (&str, u16)) -> Result<(), Failure> {
         let mut refused = None;
         for i in 1..=count {
             let reply = self.reply().await?;
-            let outcome = match (i == count, last) {
-                (true, "DATA") => reply.expect(354, "DATA"),
-                (true, _) => reply.expect(250, last),
-                (false, _) => reply.expect(250, "MAIL or RCPT"),
+            let outcome = if i == count {
+                reply.require(last.1, last.0)
+            } else {
+                reply.require(250, "MAIL or RCPT")
             };
             if let Err(e) = outcome {
                 refused.get_or_insert(e);
@@ -398,7 +419,7 @@ impl Session {
         let mut parameters = Vec::new();
         let non_ascii = |a: &lettre::Address| !AsRef::<str>::as_ref(a).is_ascii();
         if envelope.from().is_some_and(non_ascii) || envelope.to().iter().any(non_ascii) {
-            if self.offers("SMTPUTF8").is_none() {
+            if !self.offers.smtputf8 {
                 return Err(Failure::Unsupported(
                     "an address is not ASCII and the relay does not offer SMTPUTF8".into(),
                 ));
@@ -406,7 +427,7 @@ impl Session {
             parameters.push(MailParameter::SmtpUtfEight);
         }
         if !message.is_ascii() {
-            if self.offers("8BITMIME").is_none() {
+            if !self.offers.eight_bit_mime {
                 return Err(Failure::Unsupported(
                     "the message is not ASCII and the relay does not offer 8BITMIME".into(),
                 ));
@@ -419,8 +440,8 @@ impl Session {
             .iter()
             .map(|to| Rcpt::new(to.clone(), Vec::new()).to_string())
             .collect();
-        let pipelining = self.offers("PIPELINING").is_some();
-        if pipelining && self.offers("CHUNKING").is_some() {
+        let pipelining = self.offers.pipelining;
+        if pipelining && self.offers.chunking {
             // RFC 3030: the message goes as one `BDAT … LAST` chunk, as it is, behind
             // the envelope, and the whole send is one write and one round trip.
             let mut group = mail.into_bytes();
@@ -430,7 +451,7 @@ impl Session {
             group.extend_from_slice(format!("BDAT {} LAST\r\n", message.len()).as_bytes());
             group.extend_from_slice(message);
             self.write(&group).await?;
-            return self.replies(rcpts.len() + 2, "BDAT").await;
+            return self.replies(rcpts.len() + 2, ("BDAT", 250)).await;
         }
         if pipelining {
             let mut group = mail;
@@ -439,7 +460,7 @@ impl Session {
             }
             group.push_str(&Data.to_string());
             self.write(group.as_bytes()).await?;
-            self.replies(rcpts.len() + 2, "DATA").await?;
+            self.replies(rcpts.len() + 2, ("DATA", 354)).await?;
         } else {
             self.command(&mail, 250).await?;
             for rcpt in &rcpts {
@@ -448,7 +469,7 @@ impl Session {
             self.command(&Data.to_string(), 354).await?;
         }
         self.write(&data_block(message)).await?;
-        self.reply().await?.expect(250, "the message")?;
+        self.reply().await?.require(250, "the message")?;
         Ok(())
     }
 }
@@ -686,6 +707,9 @@ mod tests {
         Pool::new(relay, max)
     }
 
+    /// A message for tests that look at everything but the message.
+    const HELLO: &[u8] = b"Subject: hi\r\n\r\nHello.\r\n";
+
     fn envelope(to: &str) -> Envelope {
         Envelope::new(
             Some("candor@localhost".parse().unwrap()),
@@ -699,10 +723,9 @@ mod tests {
         for extensions in EVERY_WAY {
             let (port, seen) = relay(extensions).await;
             let pool = pool(port, "", 4);
-            let body = b"Subject: hi\r\n\r\nHello.\r\n";
-            pool.send(&envelope("ok@example.org"), body).await.unwrap();
+            pool.send(&envelope("ok@example.org"), HELLO).await.unwrap();
             let refused = pool
-                .send(&envelope("bad@example.org"), body)
+                .send(&envelope("bad@example.org"), HELLO)
                 .await
                 .unwrap_err();
             assert!(refused.is_permanent(), "{refused}");
@@ -710,8 +733,8 @@ mod tests {
                 refused.to_string().contains("550 5.1.1 no such user"),
                 "the relay's own words: {refused}"
             );
-            pool.send(&envelope("ok@example.org"), body).await.unwrap();
-            pool.send(&envelope("ok@example.org"), body).await.unwrap();
+            pool.send(&envelope("ok@example.org"), HELLO).await.unwrap();
+            pool.send(&envelope("ok@example.org"), HELLO).await.unwrap();
             assert_eq!(seen.messages().len(), 3);
             assert_eq!(
                 seen.connections.load(Ordering::SeqCst),
@@ -731,12 +754,7 @@ mod tests {
             let (port, seen) = relay(extensions).await;
             let pool = pool(port, "", 2);
             for _ in 0..3 {
-                pool.send(
-                    &envelope("ok@example.org"),
-                    b"Subject: hi\r\n\r\nHello.\r\n",
-                )
-                .await
-                .unwrap();
+                pool.send(&envelope("ok@example.org"), HELLO).await.unwrap();
             }
             assert_eq!(seen.messages().len(), 3);
             assert_eq!(
@@ -791,12 +809,7 @@ mod tests {
             .unwrap();
         let pool = Pool::new(relay, 1);
         for _ in 0..2 {
-            pool.send(
-                &envelope("ok@example.org"),
-                b"Subject: hi\r\n\r\nHello.\r\n",
-            )
-            .await
-            .unwrap();
+            pool.send(&envelope("ok@example.org"), HELLO).await.unwrap();
         }
         assert_eq!(
             *seen.logins.lock().unwrap(),
@@ -810,10 +823,7 @@ mod tests {
     async fn starttls_required_refuses_a_relay_without_it() {
         let (port, seen) = relay(&["PIPELINING"]).await;
         let failed = pool(port, "?tls=required", 1)
-            .send(
-                &envelope("ok@example.org"),
-                b"Subject: hi\r\n\r\nHello.\r\n",
-            )
+            .send(&envelope("ok@example.org"), HELLO)
             .await
             .unwrap_err();
         assert!(failed.to_string().contains("STARTTLS"), "{failed}");
@@ -825,10 +835,7 @@ mod tests {
         for query in ["?tls=required", "?tls=opportunistic"] {
             let (port, seen) = relay(&["PIPELINING", "STARTTLS"]).await;
             let failed = pool(port, query, 1)
-                .send(
-                    &envelope("ok@example.org"),
-                    b"Subject: hi\r\n\r\nHello.\r\n",
-                )
+                .send(&envelope("ok@example.org"), HELLO)
                 .await
                 .unwrap_err();
             assert!(!failed.is_permanent(), "{query}: {failed}");
@@ -846,10 +853,7 @@ mod tests {
     async fn opportunistic_tls_sends_in_the_clear_to_a_relay_without_starttls() {
         let (port, seen) = relay(&["PIPELINING"]).await;
         pool(port, "?tls=opportunistic", 1)
-            .send(
-                &envelope("ok@example.org"),
-                b"Subject: hi\r\n\r\nHello.\r\n",
-            )
+            .send(&envelope("ok@example.org"), HELLO)
             .await
             .unwrap();
         assert_eq!(seen.starttls.load(Ordering::SeqCst), 0);

@@ -252,8 +252,8 @@ impl Shares {
     }
 
     /// The share of `to`, if one more delivery may wait for it: any number while its
-    /// slots are free, what is claimed ahead while it answers fast, a few (its share) while it is
-    /// slow, so a slow destination cannot fill the window.
+    /// slots are free, what is claimed ahead while it answers fast, a few (its share)
+    /// while it is slow, so a slow destination cannot fill the window.
     fn enter(&self, to: &Destination) -> Option<Arc<Share>> {
         let share = {
             let mut map = self.map.lock().ok()?;
@@ -324,9 +324,9 @@ impl DeliveryRunner {
     /// due deliveries, senders attempt up to the lane's `concurrency` at once (and up to
     /// `per_destination` to any one destination), and a writer records outcomes as
     /// they come, many per transaction, while sending goes on. Claimed but unrecorded
-    /// deliveries are bounded (two batches beyond what is in flight), so each is sent well
-    /// inside its lease and a crash repeats only those; a destination that is slow to
-    /// answer keeps only a few of them waiting and the rest go back to the queue. With
+    /// deliveries are bounded (two batches beyond what is in flight), so each is sent
+    /// well inside its lease and a crash repeats only those; a destination that is slow
+    /// to answer keeps only a few of them waiting and the rest go back to the queue. With
     /// `until_idle` it returns once nothing is due and nothing is in flight; otherwise
     /// it runs until `stop`.
     async fn lane(
