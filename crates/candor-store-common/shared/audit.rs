@@ -12,7 +12,7 @@ use candor_domain::audit::tree::{self, Frontier, TreeHash};
 use candor_domain::audit::{AuditQuery, AuditRecord, ChainTip, Checkpoint, NewAuditRecord};
 use candor_domain::store::{AuditStore, StoreError, StoreResult};
 use candor_domain::AuditRecordId;
-use candor_store_common::HeadRow;
+use candor_store_common::{Ahead, Committed, Group, HeadRow, Slot};
 use sqlx::QueryBuilder;
 
 use crate::dialect::{
@@ -31,12 +31,41 @@ pub(crate) async fn append_in_tx(
     conn: &mut DbConnection,
     records: Vec<NewAuditRecord>,
 ) -> StoreResult<Vec<AuditRecord>> {
-    let mut tips: BTreeMap<String, ChainTip> = BTreeMap::new();
-    for r in &records {
-        tips.entry(r.chain.key()).or_default();
+    Ok(append_group_in_tx(conn, Group::of_new(records)).await?.records)
+}
+
+/// As `append_in_tx`, for a group some of whose chains were sealed ahead: such a chain's
+/// records go in as sealed when its stored head is the tip they were sealed onto, and are
+/// sealed again from the stored head when it is not (another writer moved it, or the
+/// commit they were sealed behind failed).
+pub(crate) async fn append_group_in_tx(
+    conn: &mut DbConnection,
+    group: Group,
+) -> StoreResult<Committed> {
+    let Group { slots, mut ahead } = group;
+    let mut stored: BTreeMap<String, ChainTip> = BTreeMap::new();
+    for slot in &slots {
+        match slot {
+            Slot::Sealed(r) => {
+                if !stored.contains_key(&r.chain) {
+                    stored.insert(r.chain.clone(), ChainTip::default());
+                }
+            }
+            Slot::New(n) => {
+                let chain = n.chain.key();
+                // A chain with a record left unsealed is sealed here, all of it.
+                ahead.remove(&chain);
+                stored.entry(chain).or_default();
+            }
+        }
     }
-    let chains: Vec<String> = tips.keys().cloned().collect();
-    lock_chain_heads(conn, &chains, &mut tips).await?;
+    let chains: Vec<String> = stored.keys().cloned().collect();
+    lock_chain_heads(conn, &chains, &mut stored).await?;
+    ahead.retain(|chain, a| stored.get(chain) == Some(&a.from));
+    let mut tips: BTreeMap<String, ChainTip> = stored
+        .into_iter()
+        .filter(|(chain, _)| !ahead.contains_key(chain))
+        .collect();
     for (chain, tip) in tips.iter_mut() {
         if tip.tree.size() < tip.head.seq as u64 {
             catch_up_tree(conn, chain, tip).await?;
@@ -44,32 +73,42 @@ pub(crate) async fn append_in_tx(
     }
     // Sealing is CPU work and the insert is the database's: each chunk is sealed while the
     // one before it is being inserted.
-    let mut sealed = Vec::with_capacity(records.len());
-    let mut records = records.into_iter();
-    let mut chunk = seal_chunk(&mut records, &mut tips);
+    let mut records = Vec::with_capacity(slots.len());
+    let mut slots = slots.into_iter();
+    let mut chunk = seal_chunk(&mut slots, &ahead, &mut tips);
     while !chunk.is_empty() {
         let (inserted, next) = tokio::join!(insert_audit_records(conn, &chunk), async {
-            seal_chunk(&mut records, &mut tips)
+            seal_chunk(&mut slots, &ahead, &mut tips)
         });
         inserted?;
-        sealed.append(&mut chunk);
+        records.append(&mut chunk);
         chunk = next;
     }
-    write_chain_heads(conn, tips).await?;
-    Ok(sealed)
+    let mut heads = tips.clone();
+    heads.extend(ahead.into_iter().map(|(chain, a)| (chain, a.to)));
+    write_chain_heads(conn, heads).await?;
+    Ok(Committed {
+        records,
+        sealed_in_commit: tips,
+    })
 }
 
-/// Seals the next chunk of `records` onto their chains' tips.
+/// The next chunk of a group's records as they are inserted: sealed ahead and checked,
+/// or sealed now onto their chains' stored tips.
 fn seal_chunk(
-    records: &mut impl Iterator<Item = NewAuditRecord>,
+    slots: &mut impl Iterator<Item = Slot>,
+    ahead: &HashMap<String, Ahead>,
     tips: &mut BTreeMap<String, ChainTip>,
 ) -> Vec<AuditRecord> {
-    records
+    slots
         .take(ROWS_PER_INSERT)
-        .map(|new| {
-            tips.entry(new.chain.key())
+        .map(|slot| match slot {
+            Slot::Sealed(r) if ahead.contains_key(&r.chain) => r,
+            Slot::Sealed(r) => tips.entry(r.chain.clone()).or_default().reseal(r),
+            Slot::New(new) => tips
+                .entry(new.chain.key())
                 .or_default()
-                .seal(new, AuditRecordId::generate())
+                .seal(new, AuditRecordId::generate()),
         })
         .collect()
 }

@@ -1,19 +1,18 @@
 //! What both stores share: the schema (`migrations`, rendered per dialect), the
 //! statements in `shared/` (which each store `include!`s over its own driver types), and
-//! the audit group-commit writer: appends that arrive while a commit is in flight are
-//! gathered and committed together, so one fsync serves many records. Each store
-//! supplies only the function that commits one batch in its own dialect.
+//! the audit group-commit writer (`group_commit`): appends that arrive while a commit is
+//! in flight are gathered, sealed ahead and committed together, so one fsync serves many
+//! records. Each store supplies only the function that commits one group in its own
+//! dialect.
 
+mod group_commit;
 pub mod migrations;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
+pub use group_commit::{Ahead, Committed, Group, GroupCommitter, Slot, MAX_GROUP_COMMIT};
 
 use candor_domain::audit::tree::Frontier;
-use candor_domain::audit::{AuditRecord, ChainHead, ChainTip, NewAuditRecord};
+use candor_domain::audit::{ChainHead, ChainTip};
 use candor_domain::store::{StoreError, StoreResult};
-use tokio::sync::{mpsc, oneshot};
 
 /// The columns of `audit_records` a record is written with, in the order both stores
 /// bind them.
@@ -44,128 +43,6 @@ pub fn tip_of(row: HeadRow) -> StoreResult<(String, ChainTip)> {
             tree,
         },
     ))
-}
-
-/// Largest number of append requests committed in one transaction.
-pub const MAX_GROUP_COMMIT: usize = 4096;
-/// A commit of at least this many appends means callers are queueing: the next commit
-/// waits for them a little (`linger_busy`) rather than going out with the first few.
-const BUSY_GROUP: usize = 64;
-/// While busy, the writer waits for more appends until none has come for this long …
-const ARRIVAL_GAP: std::time::Duration = std::time::Duration::from_millis(1);
-/// … or it has waited this long in all. A commit costs an fsync of several
-/// milliseconds, so a wait of this order at most doubles one caller's latency and spares
-/// the next commit its own fsync.
-const MAX_LINGER: std::time::Duration = std::time::Duration::from_millis(4);
-/// While quiet, the writer only yields this many times in a row, which costs
-/// microseconds, to let appends already under way join the commit.
-const QUIET_YIELDS: usize = 8;
-
-type Commit = Arc<
-    dyn Fn(
-            Vec<NewAuditRecord>,
-        ) -> Pin<Box<dyn Future<Output = StoreResult<Vec<AuditRecord>>> + Send>>
-        + Send
-        + Sync,
->;
-
-struct AppendRequest {
-    records: Vec<NewAuditRecord>,
-    reply: oneshot::Sender<StoreResult<Vec<AuditRecord>>>,
-}
-
-/// A handle to the writer task; dropping every handle stops it.
-#[derive(Clone)]
-pub struct GroupCommitter {
-    tx: mpsc::Sender<AppendRequest>,
-}
-
-impl GroupCommitter {
-    /// Starts the writer. `commit` seals and stores one batch in one transaction.
-    pub fn spawn<F, Fut>(commit: F) -> GroupCommitter
-    where
-        F: Fn(Vec<NewAuditRecord>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = StoreResult<Vec<AuditRecord>>> + Send + 'static,
-    {
-        let commit: Commit = Arc::new(move |records| Box::pin(commit(records)));
-        let (tx, rx) = mpsc::channel(MAX_GROUP_COMMIT);
-        tokio::spawn(writer(commit, rx));
-        GroupCommitter { tx }
-    }
-
-    /// Appends records, returning them sealed once their batch is committed.
-    pub async fn append(&self, records: Vec<NewAuditRecord>) -> StoreResult<Vec<AuditRecord>> {
-        if records.is_empty() {
-            return Ok(Vec::new());
-        }
-        let stopped = || StoreError::Database("the audit writer has stopped".into());
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(AppendRequest { records, reply })
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-async fn linger_busy(rx: &mut mpsc::Receiver<AppendRequest>, batch: &mut Vec<AppendRequest>) {
-    let deadline = tokio::time::Instant::now() + MAX_LINGER;
-    while batch.len() < MAX_GROUP_COMMIT {
-        let until = deadline.min(tokio::time::Instant::now() + ARRIVAL_GAP);
-        let more = MAX_GROUP_COMMIT - batch.len();
-        match tokio::time::timeout_at(until, rx.recv_many(batch, more)).await {
-            Ok(n) if n > 0 => {}
-            _ => break,
-        }
-    }
-}
-
-async fn linger_quiet(rx: &mut mpsc::Receiver<AppendRequest>, batch: &mut Vec<AppendRequest>) {
-    for _ in 0..QUIET_YIELDS {
-        if batch.len() >= MAX_GROUP_COMMIT {
-            break;
-        }
-        tokio::task::yield_now().await;
-        while batch.len() < MAX_GROUP_COMMIT {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
-        }
-    }
-}
-
-async fn writer(commit: Commit, mut rx: mpsc::Receiver<AppendRequest>) {
-    let mut batch: Vec<AppendRequest> = Vec::new();
-    let mut last_group = 0;
-    while rx.recv_many(&mut batch, MAX_GROUP_COMMIT).await > 0 {
-        if last_group >= BUSY_GROUP {
-            linger_busy(&mut rx, &mut batch).await;
-        } else {
-            linger_quiet(&mut rx, &mut batch).await;
-        }
-        last_group = batch.len();
-        let counts: Vec<usize> = batch.iter().map(|r| r.records.len()).collect();
-        let records: Vec<NewAuditRecord> = batch
-            .iter_mut()
-            .flat_map(|r| std::mem::take(&mut r.records))
-            .collect();
-        match commit(records).await {
-            Ok(sealed) => {
-                let mut sealed = sealed.into_iter();
-                for (req, n) in batch.drain(..).zip(counts) {
-                    let _ = req.reply.send(Ok(sealed.by_ref().take(n).collect()));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "audit group commit failed");
-                let msg = e.to_string();
-                for req in batch.drain(..) {
-                    let _ = req.reply.send(Err(StoreError::Database(msg.clone())));
-                }
-            }
-        }
-    }
 }
 
 /// The statements both stores compile (`shared/`, `include!`d by each store crate), as

@@ -159,13 +159,13 @@ impl SqliteStore {
             .await
             .map_err(db_error)?;
         let pool = writer.clone();
-        let appends = candor_store_common::GroupCommitter::spawn(move |records| {
+        let appends = candor_store_common::GroupCommitter::spawn(move |group| {
             let pool = pool.clone();
             async move {
                 let mut tx = pool.begin().await.map_err(db_error)?;
-                let sealed = audit::append_in_tx(&mut tx, records).await?;
+                let committed = audit::append_group_in_tx(&mut tx, group).await?;
                 tx.commit().await.map_err(db_error)?;
-                Ok(sealed)
+                Ok(committed)
             }
         });
         Ok(Self {

@@ -454,6 +454,201 @@ pub async fn concurrent_appends_keep_every_chain_linear(store: Arc<dyn Store>) {
     assert_eq!(sum, 300);
 }
 
+/// Every chain the store holds verifies as a hash chain and a tree, and every record an
+/// append returned is stored exactly so (the writer seals ahead of its commits; what a
+/// caller was given must be what was kept). Returns how many records are stored.
+async fn every_returned_record_is_stored(
+    store: &Arc<dyn Store>,
+    returned: &[candor_domain::audit::AuditRecord],
+) -> usize {
+    let mut stored = std::collections::HashMap::new();
+    for (chain, tip) in store.audit_tips().await.unwrap() {
+        let records = store.audit_chain_records(&chain, 0, 100_000).await.unwrap();
+        let mut v = ChainVerifier::new();
+        for r in &records {
+            v.push(r).unwrap();
+        }
+        v.finish(tip.head).unwrap();
+        assert_eq!(
+            tip.tree.size(),
+            records.len() as u64,
+            "{chain}: its tree counts every record"
+        );
+        for r in records {
+            stored.insert(r.id, r);
+        }
+    }
+    for r in returned {
+        let kept = stored
+            .get(&r.id)
+            .unwrap_or_else(|| panic!("record {} was returned but is not stored", r.id));
+        assert_eq!(
+            (&kept.chain, kept.seq, kept.hash, &kept.tree_hashes),
+            (&r.chain, r.seq, r.hash, &r.tree_hashes),
+            "record {} is stored as it was returned",
+            r.id
+        );
+    }
+    stored.len()
+}
+
+/// Appends through group commit and business writes that append in their own
+/// transactions (here: tenants created, audited on the operator chain and a shared
+/// tenant chain) move the same chains at once. Each group's records were sealed ahead on
+/// the chains' tips as the writer last knew them; every chain stays one line.
+pub async fn business_writes_between_group_commits_keep_chains_linear(store: Arc<dyn Store>) {
+    let shared = tenant(&store, "Shared Chain").await;
+    let chains = [AuditChain::Operator, AuditChain::Tenant(shared)];
+    let mut appenders = Vec::new();
+    for caller in 0..40 {
+        let store = store.clone();
+        appenders.push(tokio::spawn(async move {
+            let mut returned = Vec::new();
+            for round in 0..8 {
+                let records = (0..3)
+                    .map(|j| {
+                        NewAuditRecord::new(
+                            chains[(caller + j) % 2],
+                            T0 + Duration::seconds(round),
+                            format!("user{caller}@x.example"),
+                            ActorKind::TenantUser,
+                            "UserLoggedIn",
+                        )
+                        .details(json!({"caller": caller, "round": round, "j": j}))
+                    })
+                    .collect();
+                returned.extend(store.append_audit(records).await.unwrap());
+            }
+            returned
+        }));
+    }
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..30 {
+                let id = TenantId::generate();
+                store
+                    .create_tenant(
+                        id,
+                        new_tenant(&format!("Business Write {i}")),
+                        T0,
+                        vec![
+                            system_audit(AuditChain::Operator, "Add-Tenant"),
+                            system_audit(chains[1], "Add-Tenant"),
+                            system_audit(AuditChain::Tenant(id), "Add-Tenant"),
+                        ],
+                    )
+                    .await
+                    .unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut returned = Vec::new();
+    for a in appenders {
+        returned.extend(a.await.unwrap());
+    }
+    writer.await.unwrap();
+    assert_eq!(returned.len(), 40 * 8 * 3);
+    let stored = every_returned_record_is_stored(&store, &returned).await;
+    // The shared tenant's own creation, 960 appended, 30 tenants' three records each.
+    assert_eq!(stored, 1 + 960 + 30 * 3);
+}
+
+/// The activity `a_failed_group_commit_fails_only_its_own_appends` makes the database
+/// refuse (each store's test installs the refusal: a trigger, a constraint).
+pub const REFUSED_ACTIVITY: &str = "Refuse-ThisRecord";
+
+/// One group's transaction fails (the database refuses one of its records): the callers
+/// in that group get the error, nothing of it is stored, and the groups gathered and
+/// sealed ahead while it was in flight are sealed again from the stored heads and
+/// committed. Nobody else loses a record, and every chain stays one line.
+pub async fn a_failed_group_commit_fails_only_its_own_appends<F, Fut>(
+    store: Arc<dyn Store>,
+    refuse: F,
+) where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let tenants: Vec<TenantId> = (0..3).map(|_| TenantId::generate()).collect();
+    // The chains exist before the refusal is installed.
+    store
+        .append_audit(
+            tenants
+                .iter()
+                .map(|t| system_audit(AuditChain::Tenant(*t), "Add-Tenant"))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    refuse().await;
+    let mut tasks = Vec::new();
+    for caller in 0..60usize {
+        let store = store.clone();
+        let tenants = tenants.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut returned, mut refused) = (Vec::new(), 0);
+            for round in 0..10usize {
+                let poisoned = caller % 20 == 7 && round == 4;
+                let records = (0..2)
+                    .map(|j| {
+                        let activity = if poisoned && j == 1 {
+                            REFUSED_ACTIVITY
+                        } else {
+                            "UserLoggedIn"
+                        };
+                        NewAuditRecord::new(
+                            AuditChain::Tenant(tenants[(caller + j) % 3]),
+                            T0,
+                            format!("user{caller}@x.example"),
+                            ActorKind::TenantUser,
+                            activity,
+                        )
+                        .details(json!({"caller": caller, "round": round, "j": j}))
+                    })
+                    .collect();
+                match store.append_audit(records).await {
+                    Ok(sealed) => returned.extend(sealed),
+                    Err(StoreError::Database(_)) => refused += 1,
+                    Err(e) => panic!("unexpected error: {e}"),
+                }
+            }
+            (returned, refused)
+        }));
+    }
+    let (mut returned, mut refused) = (Vec::new(), 0);
+    for t in tasks {
+        let (r, n) = t.await.unwrap();
+        returned.extend(r);
+        refused += n;
+    }
+    assert!(
+        refused >= 3,
+        "the three poisoned appends are refused ({refused})"
+    );
+    assert_eq!(
+        returned.len(),
+        2 * (600 - refused),
+        "every append not refused is returned whole"
+    );
+    assert!(returned.iter().all(|r| r.activity != REFUSED_ACTIVITY));
+    let stored = every_returned_record_is_stored(&store, &returned).await;
+    assert_eq!(stored, 3 + returned.len(), "nothing refused is stored");
+    // And the log goes on.
+    let after = store
+        .append_audit(vec![system_audit(
+            AuditChain::Tenant(tenants[0]),
+            "UserLoggedIn",
+        )])
+        .await
+        .unwrap();
+    returned.extend(after);
+    assert_eq!(
+        every_returned_record_is_stored(&store, &returned).await,
+        3 + returned.len()
+    );
+}
+
 pub async fn audit_search_filters_and_pages_newest_first(store: Arc<dyn Store>) {
     let a = tenant(&store, "Contoso").await;
     let chain = AuditChain::Tenant(a);

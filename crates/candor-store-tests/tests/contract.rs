@@ -39,6 +39,7 @@ contract!(
     api_clients_are_revoked_only_within_their_tenant,
     sessions_live_and_expire,
     concurrent_appends_keep_every_chain_linear,
+    business_writes_between_group_commits_keep_chains_linear,
     every_chain_is_a_merkle_tree_with_proofs,
     audit_search_filters_and_pages_newest_first,
     checkpoints_are_stored_per_chain,
@@ -111,6 +112,54 @@ async fn postgres_older_records_get_their_tree_on_the_next_append() {
             for statement in FORGET_TREES {
                 sqlx::query(statement).execute(&mut conn).await.unwrap();
             }
+        },
+    )
+    .await;
+    db.store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_failed_group_commit_fails_only_its_own_appends() {
+    use sqlx::Connection;
+    let db = sqlite_store().await;
+    let path = db.path.clone();
+    candor_store_tests::contract::a_failed_group_commit_fails_only_its_own_appends(
+        db.store.clone(),
+        || async move {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            sqlx::query(&format!(
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_records WHEN NEW.activity = '{}'
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                candor_store_tests::contract::REFUSED_ACTIVITY
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_failed_group_commit_fails_only_its_own_appends() {
+    use sqlx::Connection;
+    let Some(db) = PostgresTestDb::create().await else {
+        return;
+    };
+    let url = db.url.clone();
+    candor_store_tests::contract::a_failed_group_commit_fails_only_its_own_appends(
+        db.store(),
+        || async move {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query(&format!(
+                "ALTER TABLE audit_records ADD CONSTRAINT refuse CHECK (activity <> '{}')",
+                candor_store_tests::contract::REFUSED_ACTIVITY
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         },
     )
     .await;

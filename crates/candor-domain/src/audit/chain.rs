@@ -49,7 +49,7 @@ pub fn seal_with_leaf(
     id: AuditRecordId,
     head: ChainHead,
 ) -> (AuditRecord, ChainHead, super::tree::TreeHash) {
-    let mut record = AuditRecord {
+    let record = AuditRecord {
         id,
         chain: new.chain.key(),
         seq: head.seq + 1,
@@ -66,6 +66,26 @@ pub fn seal_with_leaf(
         tree_hashes: Vec::new(),
         pruned: false,
     };
+    link(record, head)
+}
+
+/// Moves a sealed record to follow `head` instead of the head it was sealed after: same
+/// id and contents, new place. A record sealed ahead of its commit, onto a head another
+/// writer has since moved, is resealed this way.
+pub fn reseal_with_leaf(
+    record: AuditRecord,
+    head: ChainHead,
+) -> (AuditRecord, ChainHead, super::tree::TreeHash) {
+    link(record, head)
+}
+
+fn link(
+    mut record: AuditRecord,
+    head: ChainHead,
+) -> (AuditRecord, ChainHead, super::tree::TreeHash) {
+    record.seq = head.seq + 1;
+    record.prev_hash = head.hash;
+    record.tree_hashes = Vec::new();
     let mut bytes = canonical_bytes(&record);
     if bytes.len() > MAX_ENTRY {
         fit_entry(&mut record);
@@ -527,6 +547,32 @@ mod tests {
     }
 
     proptest! {
+        /// A record sealed onto one tip and resealed onto another is exactly the record
+        /// sealed onto the second in the first place, and the chain it ends verifies.
+        #[test]
+        fn resealing_equals_sealing_there(first in 0usize..20, second in 0usize..20, big in any::<bool>()) {
+            let (_, mut tip_a) = build_tree_chain(first);
+            let (_, before_b) = build_tree_chain(second);
+            let chain = AuditChain::Tenant(TenantId::generate());
+            let body = if big { "x".repeat(70_000) } else { "short".into() };
+            let new = NewAuditRecord::new(
+                chain,
+                datetime!(2026-11-02 0:00 UTC),
+                "op@provider.example",
+                ActorKind::Operator,
+                "Set-AccessToCustomerDataRequest",
+            )
+            .details(json!({ "body": body }));
+            let id = AuditRecordId::generate();
+            let (mut direct_tip, mut resealed_tip) = (before_b.clone(), before_b);
+            let direct = direct_tip.seal(new.clone(), id);
+            let moved = tip_a.seal(new, id);
+            let resealed = resealed_tip.reseal(moved);
+            prop_assert_eq!(&resealed, &direct);
+            prop_assert_eq!(resealed_tip, direct_tip);
+            prop_assert_eq!(resealed.hash, record_hash(&resealed));
+        }
+
         /// Changing any single field of any single record is always detected.
         #[test]
         fn any_single_field_change_is_detected(n in 1usize..30, pick in any::<prop::sample::Index>(), field in 0u8..7) {

@@ -278,6 +278,15 @@ impl ChainTip {
         record
     }
 
+    /// Seals `record` again as the next record here (it was sealed onto another tip):
+    /// same id and contents, new seq, hashes and tree hashes.
+    pub fn reseal(&mut self, record: AuditRecord) -> AuditRecord {
+        let (mut record, next, leaf) = chain::reseal_with_leaf(record, self.head);
+        self.head = next;
+        record.tree_hashes = self.tree.append(leaf).into_iter().map(|h| h.0).collect();
+        record
+    }
+
     /// Brings the tree up to a record older than it (one the chain has and the tree has
     /// not yet counted), returning that record's tree hashes.
     pub fn catch_up(&mut self, record: &AuditRecord) -> Vec<[u8; 32]> {
