@@ -16,7 +16,7 @@ use candor_store_common::{Ahead, Committed, Group, HeadRow, Slot};
 use sqlx::QueryBuilder;
 
 use crate::dialect::{
-    at, insert_audit_records, key, lock_chain_heads, push_any, write_chain_heads, Db, DbConnection,
+    at, encode_audit_records, insert_audit_records, key, lock_chain_heads, push_any, write_chain_heads, Db, DbConnection,
     Store, AUDIT_ROWS_PER_INSERT as ROWS_PER_INSERT,
 };
 
@@ -71,18 +71,23 @@ pub(crate) async fn append_group_in_tx(
             catch_up_tree(conn, chain, tip).await?;
         }
     }
-    // Sealing is CPU work and the insert is the database's: each chunk is sealed while the
-    // one before it is being inserted.
+    // Sealing and encoding are CPU work and the insert is the database's: each chunk is
+    // sealed and encoded while the one before it is being inserted.
     let mut records = Vec::with_capacity(slots.len());
     let mut slots = slots.into_iter();
     let mut chunk = seal_chunk(&mut slots, &ahead, &mut tips);
+    let mut encoded = encode_audit_records(&chunk)?;
     while !chunk.is_empty() {
-        let (inserted, next) = tokio::join!(insert_audit_records(conn, &chunk), async {
-            seal_chunk(&mut slots, &ahead, &mut tips)
-        });
+        let (inserted, (next, next_encoded)) =
+            tokio::join!(insert_audit_records(conn, encoded), async {
+                let next = seal_chunk(&mut slots, &ahead, &mut tips);
+                let next_encoded = encode_audit_records(&next);
+                (next, next_encoded)
+            });
         inserted?;
         records.append(&mut chunk);
         chunk = next;
+        encoded = next_encoded?;
     }
     let mut heads = tips.clone();
     heads.extend(ahead.into_iter().map(|(chain, a)| (chain, a.to)));

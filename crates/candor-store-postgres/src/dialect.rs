@@ -95,13 +95,20 @@ pub(crate) fn opt_id<T>(row: &DbRow, col: &str, make: fn(Uuid) -> T) -> StoreRes
 /// such statement runs.
 pub(crate) const AUDIT_ROWS_PER_INSERT: usize = 1000;
 
-/// Inserts sealed audit records in one statement of fourteen arrays, one per column:
-/// PostgreSQL parses and plans it once whatever the number of rows, where a multi-row
-/// `VALUES` of the same rows carries fourteen parameters per row.
-pub(crate) async fn insert_audit_records(
-    conn: &mut DbConnection,
+/// A chunk of sealed audit records encoded for its insert: the fourteen column arrays,
+/// already in PostgreSQL's wire format, so the next chunk is encoded while the one before
+/// it is inserted.
+pub(crate) struct AuditInsert {
+    rows: usize,
+    args: sqlx::postgres::PgArguments,
+}
+
+/// Encodes `records` for `insert_audit_records`: one array per column, in
+/// `AUDIT_RECORD_COLS` order.
+pub(crate) fn encode_audit_records(
     records: &[candor_domain::audit::AuditRecord],
-) -> StoreResult<()> {
+) -> StoreResult<AuditInsert> {
+    use sqlx::Arguments;
     let n = records.len();
     let mut chain = Vec::with_capacity(n);
     let mut seq = Vec::with_capacity(n);
@@ -133,30 +140,47 @@ pub(crate) async fn insert_audit_records(
         hash.push(r.hash.as_slice());
         tree.push(candor_store_common::packed(&r.tree_hashes));
     }
-    sqlx::query(&format!(
+    let encoding =
+        |e| candor_domain::store::StoreError::Database(format!("encoding audit records: {e}"));
+    let mut args = sqlx::postgres::PgArguments::default();
+    args.add(&chain).map_err(encoding)?;
+    args.add(&seq).map_err(encoding)?;
+    args.add(&id).map_err(encoding)?;
+    args.add(&tenant).map_err(encoding)?;
+    args.add(&occurred).map_err(encoding)?;
+    args.add(&actor).map_err(encoding)?;
+    args.add(&actor_kind).map_err(encoding)?;
+    args.add(&ip).map_err(encoding)?;
+    args.add(&activity).map_err(encoding)?;
+    args.add(&item).map_err(encoding)?;
+    args.add(&details).map_err(encoding)?;
+    args.add(&prev_hash).map_err(encoding)?;
+    args.add(&hash).map_err(encoding)?;
+    args.add(&tree).map_err(encoding)?;
+    Ok(AuditInsert { rows: n, args })
+}
+
+/// Inserts an encoded chunk in one statement of fourteen arrays, one per column:
+/// PostgreSQL parses and plans it once whatever the number of rows, where a multi-row
+/// `VALUES` of the same rows carries fourteen parameters per row.
+pub(crate) async fn insert_audit_records(
+    conn: &mut DbConnection,
+    insert: AuditInsert,
+) -> StoreResult<()> {
+    if insert.rows == 0 {
+        return Ok(());
+    }
+    let sql = format!(
         "INSERT INTO audit_records ({})
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::uuid[],
              $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
              $11::text[], $12::bytea[], $13::bytea[], $14::bytea[])",
         candor_store_common::AUDIT_RECORD_COLS
-    ))
-    .bind(&chain)
-    .bind(&seq)
-    .bind(&id)
-    .bind(&tenant)
-    .bind(&occurred)
-    .bind(&actor)
-    .bind(&actor_kind)
-    .bind(&ip)
-    .bind(&activity)
-    .bind(&item)
-    .bind(&details)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .bind(&tree)
-    .execute(&mut *conn)
-    .await
-    .map_err(crate::db_error)?;
+    );
+    sqlx::query_with(&sql, insert.args)
+        .execute(&mut *conn)
+        .await
+        .map_err(crate::db_error)?;
     Ok(())
 }
 

@@ -105,38 +105,66 @@ const HEADS_PER_STATEMENT: usize = 300;
 /// Rows per audit record insert: 14 columns each.
 pub(crate) const AUDIT_ROWS_PER_INSERT: usize = 500;
 
-/// Inserts sealed audit records: multi-row `VALUES`, one statement per
-/// `AUDIT_ROWS_PER_INSERT` rows.
+/// A chunk of sealed audit records encoded for its insert (at most
+/// `AUDIT_ROWS_PER_INSERT`). Encoding owns its values, so the next chunk is encoded while
+/// the one before it is inserted: the writer's thread does not wait for it.
+pub(crate) struct AuditInsert {
+    rows: usize,
+    args: sqlx::sqlite::SqliteArguments<'static>,
+}
+
+/// Encodes `records` for `insert_audit_records`: fourteen values a row, in
+/// `AUDIT_RECORD_COLS` order.
+pub(crate) fn encode_audit_records(
+    records: &[candor_domain::audit::AuditRecord],
+) -> StoreResult<AuditInsert> {
+    use sqlx::Arguments;
+    let mut args = sqlx::sqlite::SqliteArguments::default();
+    args.reserve(records.len() * 14, 0);
+    let encoding =
+        |e| candor_domain::store::StoreError::Database(format!("encoding an audit record: {e}"));
+    for r in records {
+        args.add(r.chain.clone()).map_err(encoding)?;
+        args.add(r.seq).map_err(encoding)?;
+        args.add(key(r.id.0)).map_err(encoding)?;
+        args.add(r.tenant_id.map(|t| key(t.0))).map_err(encoding)?;
+        args.add(at(r.occurred_at)).map_err(encoding)?;
+        args.add(r.actor.clone()).map_err(encoding)?;
+        args.add(r.actor_kind.as_str()).map_err(encoding)?;
+        args.add(r.ip_address.clone()).map_err(encoding)?;
+        args.add(r.activity.clone()).map_err(encoding)?;
+        args.add(r.item.clone()).map_err(encoding)?;
+        args.add(r.details.clone()).map_err(encoding)?;
+        args.add(r.prev_hash.to_vec()).map_err(encoding)?;
+        args.add(r.hash.to_vec()).map_err(encoding)?;
+        args.add(candor_store_common::packed(&r.tree_hashes))
+            .map_err(encoding)?;
+    }
+    Ok(AuditInsert {
+        rows: records.len(),
+        args,
+    })
+}
+
+/// Inserts an encoded chunk: one multi-row `VALUES` statement (the same text for every
+/// full chunk, so it is prepared once per connection).
 pub(crate) async fn insert_audit_records(
     conn: &mut DbConnection,
-    records: &[candor_domain::audit::AuditRecord],
+    insert: AuditInsert,
 ) -> StoreResult<()> {
-    for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
-        let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!(
-            "INSERT INTO audit_records ({}) ",
-            candor_store_common::AUDIT_RECORD_COLS
-        ));
-        qb.push_values(chunk, |mut b, r| {
-            b.push_bind(&r.chain)
-                .push_bind(r.seq)
-                .push_bind(key(r.id.0))
-                .push_bind(r.tenant_id.map(|t| key(t.0)))
-                .push_bind(at(r.occurred_at))
-                .push_bind(&r.actor)
-                .push_bind(r.actor_kind.as_str())
-                .push_bind(&r.ip_address)
-                .push_bind(&r.activity)
-                .push_bind(&r.item)
-                .push_bind(&r.details)
-                .push_bind(r.prev_hash.as_slice())
-                .push_bind(r.hash.as_slice())
-                .push_bind(candor_store_common::packed(&r.tree_hashes));
-        });
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(crate::db_error)?;
+    if insert.rows == 0 {
+        return Ok(());
     }
+    let row = format!("({})", ["?"; 14].join(", "));
+    let sql = format!(
+        "INSERT INTO audit_records ({}) VALUES {}",
+        candor_store_common::AUDIT_RECORD_COLS,
+        vec![row; insert.rows].join(", ")
+    );
+    sqlx::query_with(&sql, insert.args)
+        .execute(&mut *conn)
+        .await
+        .map_err(crate::db_error)?;
     Ok(())
 }
 
