@@ -38,9 +38,10 @@ const QUIET_YIELDS: usize = 8;
 /// Requests taken and sealed between two looks at the commit in flight: about half a
 /// millisecond of sealing, so a landed commit is followed by the next one promptly.
 const SEAL_SLICE: usize = 256;
-/// Chains whose tips the writer keeps to seal ahead on. A chain beyond this is sealed in
-/// its commit, as every chain was before sealing ahead; a tip is a few hundred bytes.
-const MAX_KEPT_TIPS: usize = 50_000;
+/// Chains whose tips the writer keeps to seal ahead on (a tip is a few hundred bytes).
+/// Past this it forgets them all and learns again from the next commits: the chains
+/// appended to lately come back at once, and the rest do not stay.
+const MAX_KEPT_TIPS: usize = 10_000;
 
 /// One record of a group: sealed ahead, or to be sealed in the group's transaction.
 #[derive(Debug, Clone)]
@@ -195,11 +196,11 @@ impl Gathering {
     /// them, and seals onto them whatever this group holds of those chains (records
     /// left for the commit, or sealed ahead onto a tip the commit found was wrong).
     fn adopt(&mut self, sealed: BTreeMap<String, ChainTip>, tips: &mut HashMap<String, ChainTip>) {
+        if tips.len() + sealed.len() > MAX_KEPT_TIPS {
+            self.forget_ahead(tips);
+        }
         let mut moved: HashMap<String, ChainTip> = HashMap::new();
         for (chain, tip) in sealed {
-            if tips.len() >= MAX_KEPT_TIPS && !tips.contains_key(&chain) {
-                continue;
-            }
             moved.insert(chain.clone(), tip.clone());
             tips.insert(chain, tip);
         }
@@ -495,6 +496,28 @@ mod tests {
             }
             assert_eq!(tip, ahead.to);
         }
+    }
+
+    #[test]
+    fn a_full_set_of_kept_tips_is_started_over() {
+        let (a, b) = (
+            AuditChain::Tenant(TenantId::generate()),
+            AuditChain::Tenant(TenantId::generate()),
+        );
+        let mut tips: HashMap<String, ChainTip> = (0..MAX_KEPT_TIPS - 1)
+            .map(|i| (format!("tenant:{i}"), ChainTip::default()))
+            .collect();
+        tips.insert(a.key(), tip_after(2, a));
+        let mut gathering = Gathering::default();
+        gathering.add(request(vec![new_record(a, 1)]), &mut tips);
+        let stored_b = tip_after(4, b);
+        gathering.adopt(BTreeMap::from([(b.key(), stored_b.clone())]), &mut tips);
+        assert_eq!(tips, HashMap::from([(b.key(), stored_b)]));
+        let (group, _) = gathering.take(&tips);
+        assert!(
+            group.ahead.is_empty(),
+            "A's record is sealed again in its commit"
+        );
     }
 
     #[test]

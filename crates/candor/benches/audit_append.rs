@@ -147,10 +147,17 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn report(backend: &str, n: usize, baseline: Vec<f64>, candor: Vec<f64>) {
     let runs = baseline.len();
     let (b, c) = (median(baseline.clone()), median(candor.clone()));
+    // Each Candor run follows its baseline run within a second or two: their ratio is the
+    // least disturbed by this shared machine's slow spells, which last longer than that.
+    let paired: Vec<f64> = baseline.iter().zip(&candor).map(|(b, c)| c / b).collect();
     println!("{backend}: {n} records per run, {runs} runs, medians");
     println!("  baseline (raw batched INSERT, {BASELINE_BATCH}/tx): {b:>10.0} records/s   runs {baseline:.0?}");
     println!("  candor append_audit ({CONCURRENT_CALLERS} callers): {c:>10.0} records/s   runs {candor:.0?}");
     println!("  ratio candor/baseline: {:.2}", c / b);
+    println!(
+        "  ratio run by run: median {:.2}   runs {paired:.2?}",
+        median(paired.clone())
+    );
 }
 
 #[tokio::main(flavor = "multi_thread")]
