@@ -16,8 +16,8 @@ use candor_store_common::{Ahead, Committed, Group, HeadRow, Slot};
 use sqlx::QueryBuilder;
 
 use crate::dialect::{
-    at, encode_audit_records, insert_audit_records, key, lock_chain_heads, push_any, write_chain_heads, Db, DbConnection,
-    Store, AUDIT_ROWS_PER_INSERT as ROWS_PER_INSERT,
+    at, encode_audit_records, insert_audit_records, key, lock_chain_heads, push_any,
+    write_chain_heads, Db, DbConnection, Store, AUDIT_ROWS_PER_INSERT as ROWS_PER_INSERT,
 };
 
 use crate::{db_error, rows};
@@ -31,7 +31,9 @@ pub(crate) async fn append_in_tx(
     conn: &mut DbConnection,
     records: Vec<NewAuditRecord>,
 ) -> StoreResult<Vec<AuditRecord>> {
-    Ok(append_group_in_tx(conn, Group::of_new(records)).await?.records)
+    Ok(append_group_in_tx(conn, Group::of_new(records))
+        .await?
+        .records)
 }
 
 /// As `append_in_tx`, for a group some of whose chains were sealed ahead: such a chain's
