@@ -33,7 +33,7 @@ pub(crate) fn contact(row: &DbRow) -> StoreResult<Contact> {
 #[async_trait]
 impl ContactStore for Store {
     async fn add_contact(&self, c: &Contact, audit: Vec<NewAuditRecord>) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = sqlx::query(
             "INSERT INTO contacts (id, tenant_id, email, language, subscription, created_at)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, email) DO NOTHING",
@@ -58,7 +58,7 @@ impl ContactStore for Store {
     }
 
     async fn save_contact(&self, c: &Contact, audit: Vec<NewAuditRecord>) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE contacts SET language = $1, subscription = $2 WHERE id = $3 AND tenant_id = $4",
         )
@@ -97,7 +97,7 @@ impl ContactStore for Store {
         id: ContactId,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = sqlx::query("DELETE FROM contacts WHERE id = $1 AND tenant_id = $2")
             .bind(key(id.0))
             .bind(key(tenant.0))

@@ -201,7 +201,7 @@ impl DeliveryStore for Store {
         if deliveries.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let queued = insert_deliveries(&mut tx, deliveries, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(queued)
@@ -212,7 +212,7 @@ impl DeliveryStore for Store {
             return Ok(());
         }
         let now = at(now);
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         for n in news {
             sqlx::query(
                 "INSERT INTO delivery_news (id, change_key, body, created_at) VALUES ($1, $2, $3, $4)
@@ -287,7 +287,7 @@ impl DeliveryStore for Store {
             return Ok(());
         }
         let now = at(now);
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         // Most attempts succeed: those are one statement.
         let sent: Vec<&str> = results
             .iter()
@@ -343,7 +343,7 @@ impl DeliveryStore for Store {
         if !candor_domain::store::Store::sees_every_write(self) {
             return Ok(0);
         }
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let d = sqlx::query(
             "UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL
              WHERE status = 'sending'",
@@ -454,7 +454,7 @@ impl DeliveryStore for Store {
 
     async fn purge_finished_deliveries(&self, before: OffsetDateTime) -> StoreResult<u64> {
         let before = at(before);
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let purged = sqlx::query(
             "DELETE FROM deliveries WHERE status IN ('sent', 'dead') AND updated_at < $1",
         )
@@ -481,7 +481,7 @@ impl DeliveryStore for Store {
         e: &WebhookEndpoint,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = sqlx::query(&format!(
             "INSERT INTO webhook_endpoints ({ENDPOINT_COLS})
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -555,7 +555,7 @@ impl DeliveryStore for Store {
         e: &WebhookEndpoint,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE webhook_endpoints SET format = $1, secret = $2, previous_secret = $3,
                  previous_until = $4, subscription = $5, enabled = $6, failures = $7,
@@ -589,7 +589,7 @@ impl DeliveryStore for Store {
         id: WebhookEndpointId,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2")
             .bind(key(id.0))
             .bind(key(tenant.0))
@@ -609,7 +609,7 @@ impl DeliveryStore for Store {
         p: &PushSubscription,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let for_user = format!(
             "INSERT INTO push_subscriptions ({PUSH_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (endpoint) DO UPDATE SET id = excluded.id, tenant_id = excluded.tenant_id,
@@ -720,7 +720,7 @@ impl DeliveryStore for Store {
         id: PushSubscriptionId,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = match owner {
             BrowserOwner::TenantUser { tenant, user } => sqlx::query(
                 "DELETE FROM push_subscriptions WHERE id = $1 AND tenant_id = $2 AND user_id = $3",
@@ -841,7 +841,7 @@ impl DeliveryStore for Store {
         on_disable: (Vec<NewDelivery>, Vec<NewAuditRecord>),
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let row = sqlx::query(
             "UPDATE webhook_endpoints SET failures = failures + 1 WHERE id = $1 AND enabled
              RETURNING failures",

@@ -38,7 +38,7 @@ fn elevation(row: &DbRow) -> StoreResult<Elevation> {
 #[async_trait]
 impl ElevationStore for Store {
     async fn create_elevation(&self, e: &Elevation, audit: Vec<NewAuditRecord>) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(&format!(
             "INSERT INTO elevations ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
@@ -66,7 +66,7 @@ impl ElevationStore for Store {
         expected: ElevationStatus,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE elevations SET status = $1, decision = $2, active_from = $3, active_until = $4
              WHERE id = $5 AND status = $6",

@@ -33,7 +33,7 @@ impl FeedStore for Store {
         token_hash: &str,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO feed_tokens (id, tenant_id, token_hash, label, created_at, revoked_at)
              VALUES ($1, $2, $3, $4, $5, NULL)",
@@ -83,7 +83,7 @@ impl FeedStore for Store {
         now: time::OffsetDateTime,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE feed_tokens SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL",
         )

@@ -38,7 +38,7 @@ impl IdentityStore for Store {
         now: OffsetDateTime,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<Tenant> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO tenants (id, name, home_region, default_language, time_zone, is_demo, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -118,7 +118,7 @@ impl IdentityStore for Store {
         time_zone: TimeZoneName,
         audit: NewAuditRecord,
     ) -> StoreResult<Tenant> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let row = sqlx::query(&format!(
             "UPDATE tenants SET default_language = $1, time_zone = $2 WHERE id = $3 RETURNING {TENANT_COLS}"
         ))
@@ -142,7 +142,7 @@ impl IdentityStore for Store {
         now: OffsetDateTime,
         audit: NewAuditRecord,
     ) -> StoreResult<TenantUser> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO tenant_users (tenant_id, id, email, display_name, password_hash, roles, language, disabled, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8)",
@@ -218,7 +218,7 @@ impl IdentityStore for Store {
         roles: TenantRoles,
         audit: NewAuditRecord,
     ) -> StoreResult<TenantUser> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let row = sqlx::query(&format!(
             "UPDATE tenant_users SET roles = $1 WHERE tenant_id = $2 AND id = $3 RETURNING {USER_COLS}"
         ))
@@ -262,7 +262,7 @@ impl IdentityStore for Store {
         now: OffsetDateTime,
         audit: NewAuditRecord,
     ) -> StoreResult<Operator> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO operators (id, email, display_name, password_hash, roles, language, disabled, created_at)
              VALUES ($1, $2, $3, $4, $5, NULL, FALSE, $6)",
@@ -350,7 +350,7 @@ impl IdentityStore for Store {
         now: OffsetDateTime,
         audit: NewAuditRecord,
     ) -> StoreResult<ApiClient> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO api_clients (tenant_id, id, display_name, secret_hash, permissions, created_at, revoked_at)
              VALUES ($1, $2, $3, $4, $5, $6, NULL)",
@@ -409,7 +409,7 @@ impl IdentityStore for Store {
         now: OffsetDateTime,
         audit: NewAuditRecord,
     ) -> StoreResult<ApiClient> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let row = sqlx::query(&format!(
             "UPDATE api_clients SET revoked_at = COALESCE(revoked_at, $1)
              WHERE tenant_id = $2 AND id = $3 RETURNING {CLIENT_COLS}"

@@ -244,7 +244,7 @@ impl IssueStore for Store {
     }
 
     async fn save_draft(&self, d: &IssueDraft, audit: Vec<NewAuditRecord>) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(&format!(
             "INSERT INTO issue_drafts ({DRAFT_COLS})
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
@@ -356,7 +356,7 @@ impl IssueStore for Store {
         audit: Vec<NewAuditRecord>,
         jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(&format!(
             "INSERT INTO issues ({ISSUE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
         ))
@@ -404,7 +404,7 @@ impl IssueStore for Store {
         audit: Vec<NewAuditRecord>,
         jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         write_issue(&mut tx, i, expected_last_modified).await?;
         if let Some(p) = new_post {
             insert_post(&mut tx, &i.id, p).await?;
@@ -595,7 +595,7 @@ impl IssueStore for Store {
     }
 
     async fn save_pir(&self, pir: &Pir, audit: Vec<NewAuditRecord>) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = sqlx::query(
             "INSERT INTO pirs (issue_id, user_impact, scope_of_impact, start_at, end_at, root_cause, actions_taken, next_steps, author, updated_at, published_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)
@@ -660,7 +660,7 @@ impl IssueStore for Store {
         audit: Vec<NewAuditRecord>,
         jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         write_issue(&mut tx, issue, expected_last_modified).await?;
         let done = sqlx::query("UPDATE pirs SET published_at = $1, updated_at = $2 WHERE issue_id = $3 AND published_at IS NULL")
             .bind(pir.published_at.map(at))

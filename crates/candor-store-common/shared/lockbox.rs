@@ -81,7 +81,7 @@ impl LockboxStore for Store {
         now: OffsetDateTime,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO lockbox_settings (tenant_id, enabled, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (tenant_id) DO UPDATE SET enabled = EXCLUDED.enabled, updated_at = EXCLUDED.updated_at",
@@ -98,7 +98,7 @@ impl LockboxStore for Store {
     }
 
     async fn put_workload(&self, w: &Workload, audit: Vec<NewAuditRecord>) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO lockbox_workloads (name, operations) VALUES ($1, $2)
              ON CONFLICT (name) DO UPDATE SET operations = excluded.operations",
@@ -135,7 +135,7 @@ impl LockboxStore for Store {
         audit: Vec<NewAuditRecord>,
         notices: Vec<NewDelivery>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(&format!(
             "INSERT INTO lockbox_requests ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
         ))
@@ -174,7 +174,7 @@ impl LockboxStore for Store {
         audit: Vec<NewAuditRecord>,
         notices: Vec<NewDelivery>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE lockbox_requests SET status = $1, internal_decision = $2, pending_since = $3,
                  customer_decision = $4, access_start = $5, access_end = $6, ended = $7, next_deadline = $8,

@@ -75,7 +75,7 @@ impl MaintenanceStore for Store {
         jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
         let m = &s.maintenance;
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         insert_message(&mut tx, message).await?;
         let explicit: Vec<TenantId> = message.audience.tenants.iter().copied().collect();
         let reached = reach(
@@ -128,7 +128,7 @@ impl MaintenanceStore for Store {
         jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<()> {
         let m = &s.maintenance;
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = sqlx::query(
             "UPDATE maintenances SET texts = $1, window_start = $2, window_end = $3, impact = $4,
                  reminder_minutes = $5, state = $6, started_at = $7, ended_at = $8, told = $9,

@@ -182,7 +182,7 @@ impl MessageStore for Store {
         audit: Vec<NewAuditRecord>,
         jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         insert_message(&mut tx, m).await?;
         for a in attachments {
             sqlx::query(
@@ -219,7 +219,7 @@ impl MessageStore for Store {
         audit: Vec<NewAuditRecord>,
         jobs: Vec<candor_domain::jobs::NewJob>,
     ) -> StoreResult<i64> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         save_message(&mut tx, m, expected_last_modified).await?;
         let added = match covered {
             Some(covered) => {

@@ -41,7 +41,7 @@ impl OperatorApiStore for Store {
         c: &OperatorClient,
         audit: NewAuditRecord,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(&format!(
             "INSERT INTO operator_clients ({COLS}) VALUES ($1, $2, $3, $4, $5, NULL)"
         ))
@@ -75,7 +75,7 @@ impl OperatorApiStore for Store {
         now: OffsetDateTime,
         audit: NewAuditRecord,
     ) -> StoreResult<OperatorClient> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let row = sqlx::query(&format!(
             "UPDATE operator_clients SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 RETURNING {COLS}"
         ))

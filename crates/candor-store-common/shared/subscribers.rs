@@ -109,7 +109,7 @@ impl SubscriberStore for Store {
         confirmation: &NewDelivery,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO subscription_requests (id, token_hash, email, tenant_id, language,
                  subscription, requested_by, requested_at)
@@ -154,7 +154,7 @@ impl SubscriberStore for Store {
         s: &Subscriber,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<Option<Subscriber>> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let used = sqlx::query("DELETE FROM subscription_requests WHERE id = $1")
             .bind(key(request.0))
             .execute(&mut *tx)
@@ -189,7 +189,7 @@ impl SubscriberStore for Store {
         c: &Contact,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let used = sqlx::query("DELETE FROM subscription_requests WHERE id = $1")
             .bind(key(request.0))
             .execute(&mut *tx)
@@ -249,7 +249,7 @@ impl SubscriberStore for Store {
         s: &Subscriber,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done =
             sqlx::query("UPDATE subscribers SET language = $1, subscription = $2 WHERE id = $3")
                 .bind(s.language.tag())
@@ -271,7 +271,7 @@ impl SubscriberStore for Store {
         id: SubscriberId,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let done = sqlx::query("DELETE FROM subscribers WHERE id = $1")
             .bind(key(id.0))
             .execute(&mut *tx)

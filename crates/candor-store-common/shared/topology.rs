@@ -33,7 +33,7 @@ impl TopologyStore for Store {
         now: OffsetDateTime,
         audit: Vec<NewAuditRecord>,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let mut tx = self.write_tx().await.map_err(db_error)?;
         let now_us = at(now);
         for chunk in changes.tenants.chunks(ROWS / 2) {
             let mut qb: QueryBuilder<Db> = QueryBuilder::new(

@@ -293,6 +293,11 @@ impl crate::PostgresStore {
         &self.pool
     }
 
+    /// A write transaction (the twin of SQLite's, which must say `BEGIN IMMEDIATE`).
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     pub(crate) fn reader(&self) -> &PgPool {
         &self.pool
     }

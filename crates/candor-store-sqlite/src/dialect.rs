@@ -249,10 +249,24 @@ pub(crate) fn push_any(qb: &mut QueryBuilder<'_, Db>, values: Vec<String>) {
     qb.push(")");
 }
 
+/// How a write transaction begins. Another process may write the same file (a CLI
+/// command next to `candor serve`): a deferred transaction that read before writing
+/// cannot take the write lock once that process has written since its read
+/// (SQLITE_BUSY_SNAPSHOT, at once, whatever the busy timeout), and fails. `IMMEDIATE`
+/// takes the lock at `BEGIN`, waiting out the other process's up to the busy timeout.
+/// Within one process the one writer connection orders writes anyway, so it costs nothing.
+pub(crate) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
 impl crate::SqliteStore {
     /// Writes go through the one writer connection (no SQLITE_BUSY lock upgrades).
     pub(crate) fn writer(&self) -> &SqlitePool {
         &self.writer
+    }
+
+    /// A write transaction on the writer connection, holding the file's write lock from
+    /// its first statement (`BEGIN_WRITE`).
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+        self.writer.begin_with(BEGIN_WRITE).await
     }
 
     /// Reads go to the pool of readers, beside the writer (WAL).

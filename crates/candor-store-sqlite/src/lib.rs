@@ -162,7 +162,10 @@ impl SqliteStore {
         let appends = candor_store_common::GroupCommitter::spawn(move |group| {
             let pool = pool.clone();
             async move {
-                let mut tx = pool.begin().await.map_err(db_error)?;
+                let mut tx = pool
+                    .begin_with(dialect::BEGIN_WRITE)
+                    .await
+                    .map_err(db_error)?;
                 let committed = audit::append_group_in_tx(&mut tx, group).await?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(committed)

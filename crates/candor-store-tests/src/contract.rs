@@ -555,6 +555,51 @@ pub async fn business_writes_between_group_commits_keep_chains_linear(store: Arc
     assert_eq!(stored, 1 + 960 + 30 * 3);
 }
 
+/// Two stores on one database (two instances on PostgreSQL; the server and a CLI command
+/// on one SQLite file) append to the same chains at once, some of them new to both
+/// (their heads are created mid-append), each caller several times in a row so that
+/// each store's writer seals ahead onto tips the other moves: every chain stays one line,
+/// nothing is lost, and every record is stored as it was returned.
+pub async fn two_stores_append_to_the_same_chains(first: Arc<dyn Store>, second: Arc<dyn Store>) {
+    let tenants: Vec<TenantId> = (0..6).map(|_| TenantId::generate()).collect();
+    let mut tasks = Vec::new();
+    for (n, store) in [first.clone(), second].into_iter().enumerate() {
+        for caller in 0..25 {
+            let store = store.clone();
+            let tenants = tenants.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut returned = Vec::new();
+                for round in 0..6 {
+                    // Each append spans several chains, in an order that differs per caller.
+                    let records: Vec<NewAuditRecord> = (0..4)
+                        .map(|j| {
+                            NewAuditRecord::new(
+                                AuditChain::Tenant(tenants[(caller + j * (n + 1)) % tenants.len()]),
+                                OffsetDateTime::now_utc(),
+                                format!("user{caller}@instance{n}.example"),
+                                ActorKind::TenantUser,
+                                "UserLoggedIn",
+                            )
+                            .details(json!({"round": round, "j": j}))
+                        })
+                        .collect();
+                    returned.extend(store.append_audit(records).await.unwrap());
+                }
+                returned
+            }));
+        }
+    }
+    let mut returned = Vec::new();
+    for t in tasks {
+        returned.extend(t.await.unwrap());
+    }
+    assert_eq!(returned.len(), 2 * 25 * 6 * 4);
+    assert_eq!(
+        every_returned_record_is_stored(&first, &returned).await,
+        returned.len()
+    );
+}
+
 /// The activity `a_failed_group_commit_fails_only_its_own_appends` makes the database
 /// refuse (each store's test installs the refusal: a trigger, a constraint).
 pub const REFUSED_ACTIVITY: &str = "Refuse-ThisRecord";

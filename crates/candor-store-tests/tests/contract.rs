@@ -166,70 +166,30 @@ async fn postgres_a_failed_group_commit_fails_only_its_own_appends() {
     db.store.close().await;
 }
 
-/// Two instances on one PostgreSQL append to the same chains at once, some of them new to
-/// both (their heads are created mid-append): every chain stays one line, nothing is lost.
+/// Two instances on one PostgreSQL append to the same chains at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_instances_append_to_the_same_chains() {
-    use candor_domain::audit::{ActorKind, AuditChain, ChainVerifier, NewAuditRecord};
-    use candor_domain::store::Store;
-    use candor_domain::TenantId;
-    use std::sync::Arc;
-
     let Some(db) = PostgresTestDb::create().await else {
         return;
     };
-    let other: Arc<dyn Store> = Arc::new(
+    let other = std::sync::Arc::new(
         candor_store_postgres::PostgresStore::connect(&db.url)
             .await
             .unwrap(),
     );
-    let instances = [db.store(), other.clone()];
-    let tenants: Vec<TenantId> = (0..6).map(|_| TenantId::generate()).collect();
-    let mut tasks = Vec::new();
-    for round in 0..4 {
-        for (n, store) in instances.iter().enumerate() {
-            for caller in 0..25 {
-                let store = store.clone();
-                let tenants = tenants.clone();
-                tasks.push(tokio::spawn(async move {
-                    // Each append spans several chains, in an order that differs per caller.
-                    let records: Vec<NewAuditRecord> = (0..4)
-                        .map(|j| {
-                            NewAuditRecord::new(
-                                AuditChain::Tenant(tenants[(caller + j * (n + 1)) % tenants.len()]),
-                                time::OffsetDateTime::now_utc(),
-                                format!("user{caller}@instance{n}.example"),
-                                ActorKind::TenantUser,
-                                "UserLoggedIn",
-                            )
-                            .details(serde_json::json!({"round": round, "j": j}))
-                        })
-                        .collect();
-                    store.append_audit(records).await.unwrap().len()
-                }));
-            }
-        }
-    }
-    let mut appended = 0;
-    for t in tasks {
-        appended += t.await.unwrap();
-    }
-    assert_eq!(appended, 4 * 2 * 25 * 4);
-    let mut stored = 0;
-    for (chain, tip) in other.audit_tips().await.unwrap() {
-        let records = other.audit_chain_records(&chain, 0, 10_000).await.unwrap();
-        let mut v = ChainVerifier::new();
-        for r in &records {
-            v.push(r).unwrap();
-        }
-        v.finish(tip.head).unwrap();
-        assert_eq!(
-            tip.tree.size(),
-            records.len() as u64,
-            "{chain}: tree counts every record"
-        );
-        stored += records.len();
-    }
-    assert_eq!(stored, appended);
+    candor_store_tests::contract::two_stores_append_to_the_same_chains(db.store(), other).await;
     db.store.close().await;
+}
+
+/// The server and a CLI command on one SQLite file append to the same chains at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_stores_on_one_file_append_to_the_same_chains() {
+    let db = sqlite_store().await;
+    let other = std::sync::Arc::new(
+        candor_store_sqlite::SqliteStore::open(&db.path)
+            .await
+            .unwrap(),
+    );
+    candor_store_tests::contract::two_stores_append_to_the_same_chains(db.store.clone(), other)
+        .await;
 }
