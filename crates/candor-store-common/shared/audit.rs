@@ -91,9 +91,12 @@ pub(crate) async fn append_group_in_tx(
         chunk = next;
         encoded = next_encoded?;
     }
-    let mut heads = tips.clone();
-    heads.extend(ahead.into_iter().map(|(chain, a)| (chain, a.to)));
-    write_chain_heads(conn, heads).await?;
+    let heads: Vec<(&str, &ChainTip)> = tips
+        .iter()
+        .chain(ahead.iter().map(|(chain, a)| (chain, &a.to)))
+        .map(|(chain, tip)| (chain.as_str(), tip))
+        .collect();
+    write_chain_heads(conn, &heads).await?;
     Ok(Committed {
         records,
         sealed_in_commit: tips,

@@ -38,7 +38,8 @@ const QUIET_YIELDS: usize = 8;
 /// Requests taken and sealed between two looks at the commit in flight: about half a
 /// millisecond of sealing, so a landed commit is followed by the next one promptly.
 const SEAL_SLICE: usize = 256;
-/// Chains whose tips the writer keeps to seal ahead on (a tip is a few hundred bytes).
+/// Chains whose tips the writer keeps to seal ahead on (a tip is a head and a frontier
+/// of at most 64 hashes: 2 KiB at most, a few hundred bytes for most chains).
 /// Past this it forgets them all and learns again from the next commits: the chains
 /// appended to lately come back at once, and the rest do not stay.
 const MAX_KEPT_TIPS: usize = 10_000;

@@ -160,6 +160,17 @@ pub(crate) fn encode_audit_records(
     Ok(AuditInsert { rows: n, args })
 }
 
+/// The audit insert's text, the same for every chunk, built once.
+static AUDIT_INSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO audit_records ({})
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::uuid[],
+             $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+             $11::text[], $12::bytea[], $13::bytea[], $14::bytea[])",
+        candor_store_common::AUDIT_RECORD_COLS
+    )
+});
+
 /// Inserts an encoded chunk in one statement of fourteen arrays, one per column:
 /// PostgreSQL parses and plans it once whatever the number of rows, where a multi-row
 /// `VALUES` of the same rows carries fourteen parameters per row.
@@ -170,14 +181,7 @@ pub(crate) async fn insert_audit_records(
     if insert.rows == 0 {
         return Ok(());
     }
-    let sql = format!(
-        "INSERT INTO audit_records ({})
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::uuid[],
-             $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-             $11::text[], $12::bytea[], $13::bytea[], $14::bytea[])",
-        candor_store_common::AUDIT_RECORD_COLS
-    );
-    sqlx::query_with(&sql, insert.args)
+    sqlx::query_with(&AUDIT_INSERT, insert.args)
         .execute(&mut *conn)
         .await
         .map_err(crate::db_error)?;
@@ -240,14 +244,14 @@ async fn lock_heads(
 /// Writes the tips after an append, in one statement.
 pub(crate) async fn write_chain_heads(
     conn: &mut DbConnection,
-    tips: BTreeMap<String, ChainTip>,
+    tips: &[(&str, &ChainTip)],
 ) -> StoreResult<()> {
     let mut chains = Vec::with_capacity(tips.len());
     let mut seqs = Vec::with_capacity(tips.len());
     let mut hashes = Vec::with_capacity(tips.len());
     let mut sizes = Vec::with_capacity(tips.len());
     let mut frontiers = Vec::with_capacity(tips.len());
-    for (chain, tip) in tips {
+    for &(chain, tip) in tips {
         chains.push(chain);
         seqs.push(tip.head.seq);
         hashes.push(tip.head.hash.to_vec());

@@ -146,6 +146,20 @@ pub(crate) fn encode_audit_records(
     })
 }
 
+/// The insert of a full chunk (every chunk of a group but its last), built once: its
+/// 500 rows of placeholders are 22 KB of text.
+static FULL_AUDIT_INSERT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| audit_insert_sql(AUDIT_ROWS_PER_INSERT));
+
+fn audit_insert_sql(rows: usize) -> String {
+    let row = format!("({})", ["?"; 14].join(", "));
+    format!(
+        "INSERT INTO audit_records ({}) VALUES {}",
+        candor_store_common::AUDIT_RECORD_COLS,
+        vec![row; rows].join(", ")
+    )
+}
+
 /// Inserts an encoded chunk: one multi-row `VALUES` statement (the same text for every
 /// full chunk, so it is prepared once per connection).
 pub(crate) async fn insert_audit_records(
@@ -155,13 +169,14 @@ pub(crate) async fn insert_audit_records(
     if insert.rows == 0 {
         return Ok(());
     }
-    let row = format!("({})", ["?"; 14].join(", "));
-    let sql = format!(
-        "INSERT INTO audit_records ({}) VALUES {}",
-        candor_store_common::AUDIT_RECORD_COLS,
-        vec![row; insert.rows].join(", ")
-    );
-    sqlx::query_with(&sql, insert.args)
+    let short;
+    let sql: &str = if insert.rows == AUDIT_ROWS_PER_INSERT {
+        &FULL_AUDIT_INSERT
+    } else {
+        short = audit_insert_sql(insert.rows);
+        &short
+    };
+    sqlx::query_with(sql, insert.args)
         .execute(&mut *conn)
         .await
         .map_err(crate::db_error)?;
@@ -201,9 +216,8 @@ pub(crate) async fn lock_chain_heads(
 /// Writes the tips after an append, in the same transaction.
 pub(crate) async fn write_chain_heads(
     conn: &mut DbConnection,
-    tips: BTreeMap<String, ChainTip>,
+    tips: &[(&str, &ChainTip)],
 ) -> StoreResult<()> {
-    let tips: Vec<(String, ChainTip)> = tips.into_iter().collect();
     for group in tips.chunks(HEADS_PER_STATEMENT) {
         let mut qb: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO audit_chain_heads (chain, seq, hash, tree_size, frontier) ",
